@@ -1,0 +1,1 @@
+// Placeholder: replaced by the language implementation, which writes schema/politburo.schema.json.

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs the whole test suite with Node's test runner. Uses DATABASE_URL when set, else the PostgreSQL on
+# 127.0.0.1:5432 when one answers, else Politburo's embedded PostgreSQL (started once for the whole run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ -z "${DATABASE_URL:-}" ]; then
+  if command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    export DATABASE_URL="postgres://postgres@127.0.0.1:5432/test"
+  fi
+fi
+mapfile -t files < <(if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; else find test -name '*.test.ts' | sort; fi)
+if [ -z "${DATABASE_URL:-}" ]; then
+  # No server around: one embedded PostgreSQL for the whole run.
+  exec node --import tsx test/helpers/with-embedded-postgres.ts node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" "${files[@]}"
+fi
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" "${files[@]}"
