@@ -1,0 +1,149 @@
+/**
+ * Contracts between the controller's parts: webhook ingestion (webhooks/ + controller/server), the queue and its
+ * jobs (controller/jobs), git access (controller/git), and reporting to GitHub (controller/github).
+ */
+import type { Plan, RunResult, ValidationError } from '../reconciler/types.js';
+
+/** A GitHub repository as the controller knows it. */
+export interface RepoRef {
+  owner: string;
+  name: string;
+  /** Present when authenticated as a GitHub App. */
+  installationId?: number;
+  /** Clone URL (https for GitHub, a path or file:// URL in poll mode and tests). */
+  cloneUrl: string;
+  defaultBranch: string;
+}
+
+/** The full name `owner/name`, the repository key in the state store for GitHub repositories. */
+export function repoKey(repo: Pick<RepoRef, 'owner' | 'name'>): string {
+  return `${repo.owner}/${repo.name}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Jobs (graphile-worker task identifiers and payloads)
+
+export const JOB_DELIVERY = 'github-delivery';
+export const JOB_APPLY = 'apply-environment';
+export const JOB_PLAN_PR = 'plan-pull-request';
+export const JOB_DRIFT = 'drift-environment';
+export const JOB_GITHUB_WRITE = 'github-write';
+export const JOB_POLL = 'poll-repositories';
+
+/** A stored webhook delivery to process. */
+export interface DeliveryJob {
+  deliveryId: string;
+}
+
+/** Apply one environment at one commit. Queue `env:<repo>:<env>` serialises; job key `apply:<repo>:<env>` (replace) supersedes. */
+export interface ApplyJob {
+  repo: RepoRef;
+  environment: string;
+  sha: string;
+  /** Commits whose queued apply this one replaced: their checks are finished as superseded. */
+  supersedes?: string[];
+  trigger: string;
+}
+
+export interface PlanPullRequestJob {
+  repo: RepoRef;
+  pullNumber: number;
+  headSha: string;
+  baseSha: string;
+  /** Only the named environment (from `/politburo plan ENV`). */
+  environment?: string;
+  /** Dry-run on hosts; only ever set after the trust checks of SPEC §4 passed. */
+  live: boolean;
+  /** The comment that asked, to react to. */
+  commentId?: number;
+  trigger: string;
+}
+
+export interface DriftJob {
+  repo: RepoRef;
+  environment: string;
+  heal: boolean;
+  trigger: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reporting
+
+export type CheckStatus = 'queued' | 'in_progress' | 'completed';
+export type CheckConclusion = 'success' | 'failure' | 'cancelled' | 'skipped' | 'neutral' | 'action_required';
+
+/** One check on one commit, e.g. `politburo/production` (apply) or `politburo plan production` (PR plan). */
+export interface CheckRef {
+  repo: RepoRef;
+  sha: string;
+  name: string;
+}
+
+export interface CheckAnnotation {
+  path: string;
+  startLine: number;
+  endLine: number;
+  startColumn?: number;
+  level: 'notice' | 'warning' | 'failure';
+  message: string;
+  title?: string;
+}
+
+export interface CheckUpdate {
+  status: CheckStatus;
+  conclusion?: CheckConclusion;
+  title: string;
+  summary: string;
+  text?: string;
+  detailsUrl?: string;
+  annotations?: CheckAnnotation[];
+}
+
+/** A drifted environment, for the drift issue. `null` drift means no drift: the issue is closed. */
+export interface DriftReport {
+  environment: string;
+  sha: string | null;
+  result: RunResult;
+  healed: boolean;
+  runUrl?: string;
+}
+
+/**
+ * Everything the controller says on GitHub. Writes are durable and coalesced: a check is created once and then
+ * updated; the PR comment is found by its hidden marker and edited in place; a failure to report is logged and
+ * retried, never thrown into the reconcile.
+ */
+export interface Reporter {
+  check(ref: CheckRef, update: CheckUpdate): Promise<void>;
+  /** Creates or edits the one Politburo comment of a pull request. */
+  stickyComment(repo: RepoRef, pullNumber: number, body: string): Promise<void>;
+  reaction(repo: RepoRef, commentId: number, content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1'): Promise<void>;
+  /** Opens, updates (drift) or closes (null) the `politburo:drift` issue of an environment. */
+  driftIssue(repo: RepoRef, environment: string, drift: DriftReport | null): Promise<void>;
+  /** The commenter's permission on the repository, for `/politburo plan --live`. */
+  permission(repo: RepoRef, username: string): Promise<'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none'>;
+}
+
+/** Inputs of the pure renderers (controller/github/render-*.ts). */
+export interface PlanForRender {
+  environment: string;
+  plan: Plan | null;
+  errors: ValidationError[];
+  /** Live plans carry the dry-run result. */
+  live?: RunResult;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Git
+
+/** Read access to a repository's commits through a cached mirror. */
+export interface GitReader {
+  /** Fetches when `sha` is not known locally. */
+  ensureCommit(repo: RepoRef, sha: string): Promise<void>;
+  /** Checks the commit out into a fresh directory (files as they are at sha) and returns its path; `cleanup` removes it. */
+  checkout(repo: RepoRef, sha: string): Promise<{ dir: string; cleanup: () => Promise<void> }>;
+  /** The head commit of a branch (after fetching). */
+  branchHead(repo: RepoRef, branch: string): Promise<string | null>;
+  /** Paths changed between two commits. */
+  changedFiles(repo: RepoRef, base: string, head: string): Promise<string[]>;
+}
