@@ -1,0 +1,160 @@
+/** The SQL statements of the Postgres state store (see migrations/ for the schema). */
+
+/** States in which a node is still being worked on: its node_run has no finish time yet. */
+const IN_PROGRESS = `('provisioning', 'configuring', 'terminating')`;
+
+export const FIND_ENVIRONMENT = `
+SELECT e.id::text AS id, e.repository_id::text AS repository_id
+  FROM environments e JOIN repositories p ON p.id = e.repository_id
+ WHERE p.key = $1 AND e.name = $2`;
+
+export const INSERT_REPOSITORY = `INSERT INTO repositories (key) VALUES ($1) ON CONFLICT (key) DO NOTHING`;
+
+export const INSERT_ENVIRONMENT = `
+INSERT INTO environments (repository_id, name)
+SELECT id, $2 FROM repositories WHERE key = $1
+ON CONFLICT (repository_id, name) DO NOTHING`;
+
+export const RECORDED_NODES = `
+SELECT n.path, n.host, n.port, n.ssh_user, n.spec_hash, n.tasks, n.state, n.reason, n.last_applied_commit,
+       n.last_run_id::text AS last_run_id, n.updated_at
+  FROM nodes n JOIN environments e ON e.id = n.environment_id JOIN repositories p ON p.id = e.repository_id
+ WHERE p.key = $1 AND e.name = $2 AND n.state <> 'terminated'
+ ORDER BY n.path`;
+
+export const ENVIRONMENTS = `
+SELECT p.key AS repository, e.name AS environment, e.last_applied_commit, e.updated_at
+  FROM environments e JOIN repositories p ON p.id = e.repository_id
+ WHERE $1::text IS NULL OR p.key = $1
+ ORDER BY p.key, e.name`;
+
+export const START_RUN = `
+WITH r AS (
+  INSERT INTO runs (repository_id, environment_id, commit, kind, trigger)
+  VALUES ($1, $2, $3, $4, $5)
+  RETURNING id, commit, kind, status, trigger, started_at, finished_at, summary
+), touched AS (UPDATE environments SET updated_at = now() WHERE id = $2)
+SELECT r.id::text AS id, r.* FROM r`;
+
+/**
+ * Upserts a node's recorded state and, within a run, its node_run. Parameters: $1 environment id, $2 path, $3 host,
+ * $4 port, $5 user, $6/$7/$8 whether host/port/user were given, $9 state, $10 reason, $11 applied?, $12 spec hash,
+ * $13 tasks (json), $14 applied commit, $15 run id.
+ */
+export const UPDATE_NODE = `
+WITH n AS (
+  INSERT INTO nodes AS n (environment_id, path, host, port, ssh_user, spec_hash, tasks, state, reason,
+                          last_applied_commit, last_run_id)
+  VALUES ($1, $2, $3, $4, $5, CASE WHEN $11::boolean THEN $12 ELSE '' END,
+          CASE WHEN $11::boolean THEN $13::jsonb ELSE '[]'::jsonb END, $9, $10,
+          CASE WHEN $11::boolean THEN $14 END, $15)
+  ON CONFLICT (environment_id, path) DO UPDATE SET
+    host = CASE WHEN $6::boolean THEN EXCLUDED.host ELSE n.host END,
+    port = CASE WHEN $7::boolean THEN EXCLUDED.port ELSE n.port END,
+    ssh_user = CASE WHEN $8::boolean THEN EXCLUDED.ssh_user ELSE n.ssh_user END,
+    spec_hash = CASE WHEN $11::boolean THEN EXCLUDED.spec_hash ELSE n.spec_hash END,
+    tasks = CASE WHEN $11::boolean THEN EXCLUDED.tasks ELSE n.tasks END,
+    last_applied_commit = CASE WHEN $11::boolean THEN EXCLUDED.last_applied_commit ELSE n.last_applied_commit END,
+    state = EXCLUDED.state,
+    reason = EXCLUDED.reason,
+    last_run_id = COALESCE(EXCLUDED.last_run_id, n.last_run_id),
+    updated_at = now()
+  RETURNING n.host
+)
+${upsertNodeRun({ run: '$15', path: '$2', host: '(SELECT host FROM n)', state: '$9', reason: '$10' })}`;
+
+/** Terminated nodes leave the recorded state; the run keeps their history. $1 environment id, $2 path, $3 host given
+ * (or null), $4 reason, $5 run id. */
+export const TERMINATE_NODE = `
+WITH d AS (DELETE FROM nodes WHERE environment_id = $1 AND path = $2 RETURNING host)
+${upsertNodeRun({ run: '$5', path: '$2', host: 'COALESCE($3::text, (SELECT host FROM d))', state: "'terminated'", reason: '$4::text' })}`;
+
+function upsertNodeRun(p: { run: string; path: string; host: string; state: string; reason: string }): string {
+  return `, nr AS (
+  INSERT INTO node_runs (run_id, path, host, state, reason, started_at, finished_at)
+  SELECT ${p.run}, ${p.path}, ${p.host}, ${p.state}, ${p.reason},
+         CASE WHEN ${p.state}::text IN ('blocked', 'defined') THEN NULL ELSE now() END,
+         CASE WHEN ${p.state}::text IN ${IN_PROGRESS} THEN NULL ELSE now() END
+   WHERE ${p.run}::bigint IS NOT NULL
+  ON CONFLICT (run_id, path) DO UPDATE SET
+    host = COALESCE(EXCLUDED.host, node_runs.host),
+    state = EXCLUDED.state,
+    reason = EXCLUDED.reason,
+    started_at = COALESCE(node_runs.started_at, EXCLUDED.started_at),
+    finished_at = EXCLUDED.finished_at
+)
+SELECT 1`;
+}
+
+/** node_runs rows made by recordTask/appendLog before the engine reported a state say the node is being configured. */
+const ENSURE_NODE_RUN = `INSERT INTO node_runs (run_id, path, state, started_at) VALUES ($1, $2, 'configuring', now())
+  ON CONFLICT (run_id, path) DO NOTHING`;
+
+export const RECORD_TASK = `
+WITH nr AS (${ENSURE_NODE_RUN})
+INSERT INTO task_results (run_id, node_path, task, outcome, message, duration_ms, started_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+
+/** Logs keep their last MiB: enough for any failure, bounded for a chatty host. */
+export const LOG_LIMIT = 1024 * 1024;
+
+export const APPEND_LOG = `
+INSERT INTO node_runs (run_id, path, state, started_at, log) VALUES ($1, $2, 'configuring', now(), right($3, ${LOG_LIMIT}))
+ON CONFLICT (run_id, path) DO UPDATE SET log = right(node_runs.log || EXCLUDED.log, ${LOG_LIMIT})`;
+
+/** Finishing an apply that succeeded records its commit as the environment's last applied one. */
+export const FINISH_RUN = `
+WITH r AS (
+  UPDATE runs SET status = $2, finished_at = now(), summary = $3::jsonb WHERE id = $1
+  RETURNING environment_id, kind, status, commit
+)
+UPDATE environments e SET updated_at = now(),
+  last_applied_commit = CASE WHEN r.kind = 'apply' AND r.status = 'succeeded' AND r.commit IS NOT NULL
+                             THEN r.commit ELSE e.last_applied_commit END
+  FROM r WHERE e.id = r.environment_id
+RETURNING e.id`;
+
+const RUNS_FROM = `FROM runs r JOIN repositories p ON p.id = r.repository_id JOIN environments e ON e.id = r.environment_id`;
+
+export const GET_RUN = (columns: string): string => `SELECT ${columns} ${RUNS_FROM} WHERE r.id = $1`;
+
+export const LIST_RUNS = (columns: string): string => `
+SELECT ${columns} ${RUNS_FROM}
+ WHERE ($1::text IS NULL OR p.key = $1) AND ($2::text IS NULL OR e.name = $2)
+ ORDER BY r.id DESC LIMIT $3`;
+
+export const NODE_RUNS = `
+SELECT nr.path, nr.host, nr.state, nr.reason, nr.started_at, nr.finished_at, nr.log,
+       COALESCE((SELECT json_agg(json_build_object('name', t.task, 'outcome', t.outcome, 'message', t.message,
+                                                   'duration_ms', t.duration_ms, 'started_at', t.started_at) ORDER BY t.id)
+                   FROM task_results t WHERE t.run_id = nr.run_id AND t.node_path = nr.path), '[]'::json) AS tasks
+  FROM node_runs nr WHERE nr.run_id = $1
+ ORDER BY nr.started_at NULLS LAST, nr.path`;
+
+/**
+ * A run counts once per task: attempted when the task ran on any node (skips are not attempts), successful when it
+ * was met or already met everywhere it ran.
+ */
+export const TASK_SUCCESS_RATES = `
+WITH per_run AS (
+  SELECT t.task, t.run_id, bool_and(t.outcome IN ('met', 'already met')) AS ok
+    FROM task_results t JOIN runs r ON r.id = t.run_id
+    JOIN environments e ON e.id = r.environment_id JOIN repositories p ON p.id = e.repository_id
+   WHERE p.key = $1 AND e.name = $2 AND t.outcome <> 'skipped'
+   GROUP BY t.task, t.run_id
+)
+SELECT task, count(*)::int AS runs, count(*) FILTER (WHERE ok)::int AS succeeded FROM per_run GROUP BY task ORDER BY task`;
+
+export const BULK_RECORD_NODES = `
+INSERT INTO nodes (environment_id, path, host, port, ssh_user, spec_hash, tasks, state, reason, last_applied_commit,
+                   last_run_id)
+SELECT $1, x.path, x.host, x.port, x.user, COALESCE(x.spec_hash, ''), COALESCE(x.tasks, '[]'::jsonb), x.state, x.reason,
+       x.last_applied_commit, x.last_run_id::bigint
+  FROM jsonb_to_recordset($2::jsonb) AS x(path text, host text, port int, "user" text, spec_hash text, tasks jsonb,
+                                         state text, reason text, last_applied_commit text, last_run_id text)
+ON CONFLICT (environment_id, path) DO UPDATE SET
+  host = EXCLUDED.host, port = EXCLUDED.port, ssh_user = EXCLUDED.ssh_user, spec_hash = EXCLUDED.spec_hash,
+  tasks = EXCLUDED.tasks, state = EXCLUDED.state, reason = EXCLUDED.reason,
+  last_applied_commit = EXCLUDED.last_applied_commit, last_run_id = EXCLUDED.last_run_id, updated_at = now()`;
+
+export const DELETE_NODES = `DELETE FROM nodes WHERE environment_id = $1 AND path = ANY($2::text[])`;
