@@ -1,6 +1,6 @@
 /** The Postgres implementation of the state store (SPEC §2): recorded nodes, runs, node runs, task results. */
 import type pg from 'pg';
-import type { LifecycleState, NodeUpdate, RecordedNode, RunKind, RunRecord, RunStatus, StateStore, TaskOutcome, TaskResult } from '../types.js';
+import type { LifecycleState, NodeUpdate, RecordedNode, RunKind, RunStatus, StateStore, TaskOutcome, TaskResult } from '../types.js';
 import { iso, RUN_COLUMNS, toNodeRunRecord, toRecordedNode, toRunRecord, type NodeRow, type NodeRunRow, type RunRow } from './rows.js';
 import * as SQL from './sql.js';
 
