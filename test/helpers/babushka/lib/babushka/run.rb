@@ -1,0 +1,129 @@
+# How the Babushka stand-in meets a dep tree and prints it (babushka.md, "Output").
+
+require 'fileutils'
+
+module Babushka
+  def self.options = @options ||= { dry_run: false, defaults: false, silent: false }
+
+  def self.home = Etc.getpwuid(Process.uid).dir
+
+  # The block-structured output: `NAME {` ... `} MARK NAME`, two spaces per level.
+  module Log
+    @depth = 0
+    @transcript = +''
+    @debug = +''
+
+    class << self
+      attr_accessor :depth
+      attr_reader :transcript
+    end
+
+    def self.line(text)
+      lines = text.to_s.split("\n", -1)
+      lines = [''] if lines.empty?
+      lines.each { |l| emit(('  ' * depth) + l) }
+      true
+    end
+
+    def self.emit(text)
+      @transcript << text << "\n"
+      $stdout.puts(text) unless Babushka.options[:silent]
+    end
+
+    def self.open(name)
+      line("#{name} {")
+      self.depth += 1
+    end
+
+    def self.close(text)
+      self.depth -= 1
+      line(text)
+    end
+
+    # A nested block whose closing line is a bare `}` (`meet {`, `log 'x' do ... end`).
+    def self.block(name)
+      open(name)
+      result = yield
+      close('}')
+      result
+    end
+
+    def self.debug_output(stdout, stderr)
+      @debug << stdout.to_s << stderr.to_s
+    end
+
+    # Babushka keeps a detailed log per dep run; the stand-in keeps the transcript there.
+    def self.write_log_file(dep_name)
+      dir = File.join(Babushka.home, '.babushka', 'logs')
+      FileUtils.mkdir_p(dir)
+      File.write(File.join(dir, dep_name.tr('/', '_')), @transcript + @debug)
+    rescue SystemCallError
+      nil
+    end
+  end
+
+  # Meets (or, in a dry run, checks) one dep and what it requires, caching results per run.
+  class Runner
+    def initialize
+      @cache = {}
+    end
+
+    def dry_run? = Babushka.options[:dry_run]
+
+    def mark(result)
+      return "\u2713" if result
+
+      dry_run? ? '~' : "\u2717"
+    end
+
+    # Returns true when met; false when unmet or failed. Exceptions propagate, leaving blocks open.
+    def process(requirement)
+      definition = Registry.deps[requirement.name]
+      unless definition
+        Log.line("#{requirement.name} <- this dep isn't defined!")
+        return false
+      end
+      args = definition.bind_args(requirement.args)
+      key = [definition.name, args.map { |k, v| [k, v.to_s] }.sort]
+      if @cache.key?(key)
+        Log.line("#{mark(@cache[key])} #{definition.name} (cached)")
+        return @cache[key]
+      end
+      @cache[key] = process_open(definition, args)
+    end
+
+    def process_open(definition, args)
+      Log.open(definition.name)
+      result = process_self(DepContext.new(definition, args).define!)
+      Log.close("} #{mark(result)} #{definition.name}")
+      result
+    end
+
+    def process_requirements(context)
+      # A dry run looks at every requirement; a real run stops at the first that fails.
+      return context.requirements.map { |r| process(r) }.all? if dry_run?
+
+      context.requirements.all? { |r| process(r) }
+    end
+
+    def process_self(context)
+      return false unless process_requirements(context)
+      return true if met?(context)
+      return false if dry_run?
+
+      context.call_task(:before)
+      Log.block('meet') { context.call_task(:meet) }
+      context.call_task(:after)
+      met?(context)
+    rescue UnmeetableDep => e
+      Log.line(e.message)
+      false
+    end
+
+    def met?(context)
+      return true unless context.tasks.key?(:met?)
+
+      context.call_task(:met?) ? true : false
+    end
+  end
+end
