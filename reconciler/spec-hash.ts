@@ -1,0 +1,31 @@
+/**
+ * The spec hash of a node: what the node's host must look like, independent of how the YAML was written (key order,
+ * whitespace, comments, source positions). A change of host, task order, a task or an argument (including an address
+ * used in an argument) changes it.
+ */
+import { createHash } from 'node:crypto';
+import stringify from 'safe-stable-stringify';
+import type { HostBinding, TaskSpec } from './types.js';
+
+/** sha256 (hex) of the canonical JSON of a node's host binding and tasks, without source positions. */
+export function specHash(node: { host: HostBinding; tasks: TaskSpec[] }): string {
+  const canonical = stringify({ host: canonicalHost(node.host), tasks: node.tasks.map(canonicalTask) });
+  return createHash('sha256').update(canonical ?? '').digest('hex');
+}
+
+function canonicalHost(h: HostBinding): unknown {
+  switch (h.kind) {
+    case 'static':
+      return { kind: 'static', address: h.address, port: h.port, user: h.user };
+    case 'local':
+      return { kind: 'local' };
+    case 'provider':
+      return { kind: 'provider', create: h.provider.create, destroy: h.provider.destroy, port: h.port, user: h.user };
+  }
+}
+
+function canonicalTask(t: TaskSpec): unknown {
+  return t.kind === 'babushka'
+    ? { kind: 'babushka', dep: t.dep, args: t.args }
+    : { kind: 'shell', name: t.name, met: t.met, meet: t.meet };
+}

@@ -1,0 +1,149 @@
+/**
+ * Resolves one environment of a validated description into nodes: chain → expand instances → remove → bind hosts →
+ * tasks (interpolated per node) → dependencies → cycles → spec hashes.
+ */
+import ms from 'ms';
+import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, ValidationError } from '../reconciler/types.js';
+import { specHash } from '../reconciler/spec-hash.js';
+import { bindHosts } from './bind-hosts.js';
+import { didYouMean } from './did-you-mean.js';
+import { resolveChain, type EnvironmentChain } from './environment-chain.js';
+import { expandTree, PathIndex, removeInstances, type Instance } from './expand-instances.js';
+import { expressionsOf, type InterpolationContext } from './interpolation.js';
+import type { RawDefaults } from './language.js';
+import { posOf, type Model } from './load-files.js';
+import { DependencyResolver, findCycles } from './node-dependencies.js';
+import { resolveTasks, type TaskDef, type TaskExpander } from './node-tasks.js';
+
+export const DEFAULT_DRIFT_SCHEDULE = '0 * * * *';
+
+/** A dependency cycle found in one environment. */
+export interface FoundCycle {
+  env: string;
+  cycle: string[];
+  source: SourcePos;
+}
+
+/** Resolves environment `name`; null when it has errors (appended to `errors`; cycles to `cycles`). */
+export function resolveEnvironment(
+  model: Model,
+  name: string,
+  tasks: TaskExpander,
+  errors: ValidationError[],
+  cycles: FoundCycle[],
+): ResolvedEnvironment | null {
+  const before = errors.length;
+  const chain = resolveChain(model, name, errors);
+  if (!chain) return null;
+  const defaults = mergeDefaults(chain.defaults);
+  const provider: ProviderSpec | undefined = chain.provider && { ...chain.provider.value.exec, source: posOf(chain.provider.loc) };
+  const index = expandAndRemove(chain, errors);
+  if (!index) return null;
+  const hosts = bindHosts(chain, index, defaults, provider, errors);
+  const address = addressLookup(index, hosts);
+  const deps = new DependencyResolver(index, name, errors);
+  const nodes: ResolvedNode[] = [];
+  for (const inst of index.nodes) {
+    const host = hosts.get(inst);
+    const defs = tasks.tasksOf(inst.def);
+    const ctx: InterpolationContext = {
+      params: chain.params,
+      envName: name,
+      self: { name: inst.name, path: inst.path, index: inst.index },
+      each: inst.each,
+      address,
+    };
+    const resolvedTasks = resolveTasks(defs, ctx, errors);
+    const dependsOn = deps.of(inst, implicitOf(defs));
+    if (!host) continue;
+    const node: ResolvedNode = { path: inst.path, name: inst.name, host, tasks: resolvedTasks, dependsOn, source: posOf(inst.def.loc), specHash: '' };
+    if (inst.index !== undefined) node.index = inst.index;
+    node.specHash = specHash(node);
+    nodes.push(node);
+  }
+  for (const c of findCycles(nodes)) cycles.push({ env: name, ...c });
+  if (errors.length > before) return null;
+  return {
+    name,
+    branch: chain.branch,
+    defaults,
+    params: chain.params,
+    nodes,
+    groups: index.groups.map((g) => g.path),
+    knownHosts: chain.knownHosts,
+    drift: { schedule: chain.drift.schedule ?? DEFAULT_DRIFT_SCHEDULE, heal: chain.drift.heal ?? false },
+    depsDir: model.deps?.value ?? 'babushka-deps',
+    provider,
+    source: posOf(chain.loc),
+  };
+}
+
+function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[]): PathIndex | null {
+  const roots = expandTree(chain.tree, chain.params, chain.name, errors);
+  if (!roots) return null;
+  if (chain.removes.length === 0) return new PathIndex(roots);
+  const before = new PathIndex(roots);
+  const hit = new Set<Instance>();
+  for (const r of chain.removes) {
+    const found = before.match(r.value);
+    if (found.length === 0) {
+      errors.push({ ...posOf(r.loc), message: `remove: no resource '${r.value}' in environment '${chain.name}'${didYouMean(r.value, before.allPaths())}` });
+    }
+    found.forEach((i) => hit.add(i));
+  }
+  removeInstances(roots, hit);
+  return new PathIndex(roots);
+}
+
+/** Resolves `address(PATH)` / `addresses(PATH)`; each distinct path is computed once per environment. */
+function addressLookup(index: PathIndex, hosts: Map<Instance, HostBinding>): NonNullable<InterpolationContext['address']> {
+  const cache = new Map<string, { value: string } | { error: string }>();
+  const one = (n: Instance): string => {
+    const h = hosts.get(n);
+    if (h?.kind === 'static') return h.address;
+    if (h?.kind === 'local') return '127.0.0.1';
+    return `\${address(${n.path})}`;
+  };
+  return (path, multi) => {
+    const key = `${multi ? 'm' : 's'}:${path}`;
+    let hit = cache.get(key);
+    if (hit) return hit;
+    const nodes = index.nodesUnder(path);
+    const fn = multi ? 'addresses' : 'address';
+    if (nodes.length === 0) {
+      const exists = index.match(path).length > 0;
+      hit = { error: exists ? `${fn}(${path}): no nodes under '${path}'` : `${fn}(${path}): no resource '${path}'${didYouMean(path, index.allPaths())}` };
+    } else if (!multi && nodes.length > 1) {
+      hit = { error: `address(${path}) names ${nodes.length} nodes: use addresses(${path}) or one instance such as ${nodes[0].path}` };
+    } else hit = { value: nodes.map(one).join(',') };
+    cache.set(key, hit);
+    return hit;
+  };
+}
+
+const implicitCache = new WeakMap<TaskDef[], { path: string; source: SourcePos }[]>();
+
+/** Paths used in address()/addresses() by a list of task definitions (an implicit `#provisioned` dependency each). */
+function implicitOf(defs: TaskDef[]): { path: string; source: SourcePos }[] {
+  let hit = implicitCache.get(defs);
+  if (hit) return hit;
+  hit = [];
+  for (const d of defs) {
+    const strings = 'babushka' in d.raw ? Object.values(d.raw.args ?? {}).filter((v): v is string => typeof v === 'string') : [d.raw.met, d.raw.meet];
+    for (const s of strings) for (const e of expressionsOf(s)) if (e.kind === 'address') hit.push({ path: e.path, source: d.pos });
+  }
+  implicitCache.set(defs, hit);
+  return hit;
+}
+
+/** Top-level defaults, then each environment's along the extends chain (later wins). */
+export function mergeDefaults(layers: RawDefaults[]): EnvironmentDefaults {
+  const out: EnvironmentDefaults = { ssh: { user: 'root', port: 22 }, concurrency: 20, timeoutMs: 15 * 60 * 1000 };
+  for (const d of layers) {
+    if (d.ssh?.user !== undefined) out.ssh.user = d.ssh.user;
+    if (d.ssh?.port !== undefined) out.ssh.port = d.ssh.port;
+    if (d.concurrency !== undefined) out.concurrency = d.concurrency;
+    if (d.timeout !== undefined) out.timeoutMs = typeof d.timeout === 'number' ? d.timeout * 1000 : ms(d.timeout as ms.StringValue);
+  }
+  return out;
+}

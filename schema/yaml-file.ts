@@ -1,0 +1,120 @@
+/**
+ * One YAML file of a description: parsed with positions kept, so every later problem can point at a line and column.
+ * Enforces the per-file limits (size, nesting depth, alias expansion) before the data is ever turned into JS.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { SourcePos, ValidationError } from '../reconciler/types.js';
+import { LIMITS } from './limits.js';
+
+export type PathKey = string | number;
+
+export interface YamlFile {
+  /** Path relative to the description's root directory. */
+  file: string;
+  doc: Document | null;
+  lineCounter: LineCounter;
+  /** The file's content as plain data; undefined when the file could not be parsed. */
+  data: unknown;
+  /** The position of the node at `path` (or of its key with `key`), the deepest existing ancestor otherwise. */
+  pos(path: readonly PathKey[], key?: boolean): SourcePos;
+}
+
+/** Reads and parses one file; problems are appended to `errors`, never thrown. */
+export async function readYamlFile(abs: string, file: string, errors: ValidationError[]): Promise<YamlFile> {
+  const lineCounter = new LineCounter();
+  const empty: YamlFile = { file, doc: null, lineCounter, data: undefined, pos: () => ({ file, line: 1, column: 1 }) };
+  let text: string;
+  try {
+    const info = await stat(abs);
+    if (!info.isFile()) {
+      errors.push({ file, line: 1, column: 1, message: 'not a regular file' });
+      return empty;
+    }
+    if (info.size > LIMITS.fileBytes) {
+      errors.push({ file, line: 1, column: 1, message: `file is ${info.size} bytes, more than the limit of 1 MiB (${LIMITS.fileBytes} bytes)` });
+      return empty;
+    }
+    text = await readFile(abs, 'utf8');
+  } catch (e) {
+    errors.push({ file, line: 1, column: 1, message: `cannot read file: ${(e as Error).message}` });
+    return empty;
+  }
+  return parseYamlText(text, file, errors);
+}
+
+/** Parses YAML text into a YamlFile (exported for tests and for in-memory descriptions). */
+export function parseYamlText(text: string, file: string, errors: ValidationError[]): YamlFile {
+  const lineCounter = new LineCounter();
+  const at = (offset: number): SourcePos => {
+    const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
+    return { file, line, column: col };
+  };
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const yf: YamlFile = { file, doc, lineCounter, data: undefined, pos: (path, key) => nodePos(doc, path, key ?? false, at) };
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) errors.push({ ...at(e.pos[0]), message: `YAML syntax error: ${yamlMessage(e.message)}` });
+    return yf;
+  }
+  const deep = findTooDeep(doc.contents as Node | null, 0);
+  if (deep) {
+    errors.push({ ...at(deep.range?.[0] ?? 0), message: `nesting deeper than the limit of ${LIMITS.depth} levels` });
+    return yf;
+  }
+  try {
+    yf.data = doc.toJS({ maxAliasCount: LIMITS.aliasCount });
+  } catch (e) {
+    const msg = /alias/i.test((e as Error).message)
+      ? `YAML aliases expand too much (limit ${LIMITS.aliasCount} alias uses per file)`
+      : `cannot read YAML: ${(e as Error).message}`;
+    errors.push({ file, line: 1, column: 1, message: msg });
+  }
+  return yf;
+}
+
+function yamlMessage(message: string): string {
+  return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The first node nested deeper than the limit (aliases count as leaves: their expansion is bounded separately). */
+function findTooDeep(node: Node | null | undefined, depth: number): Node | null {
+  if (!node) return null;
+  if (isMap(node) || isSeq(node)) {
+    if (depth >= LIMITS.depth) return node;
+    for (const item of node.items as unknown[]) {
+      const child = isPair(item) ? (item.value as Node | null) : (item as Node);
+      const found = findTooDeep(child, depth + 1);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
+function nodePos(doc: Document, path: readonly PathKey[], key: boolean, at: (o: number) => SourcePos): SourcePos {
+  let node: unknown = doc.contents;
+  let last = 0;
+  let seen = 0;
+  for (let i = 0; i < path.length; i++) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (node && (node as Node).range) last = (node as Node).range![0];
+    const k = path[i];
+    let next: unknown = undefined;
+    let keyNode: unknown = undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? String(p.key.value) : String(p.key)) === String(k));
+      if (pair) {
+        keyNode = pair.key;
+        next = pair.value ?? pair.key;
+      }
+    } else if (isSeq(node) && typeof k === 'number') {
+      next = node.items[k];
+    }
+    if (next === undefined) return at(last);
+    if (key && i === path.length - 1 && isScalar(keyNode) && keyNode.range) return at(keyNode.range[0]);
+    node = next;
+    seen++;
+    if (seen > 10000) break;
+  }
+  if (isAlias(node) && (node as Node).range) return at((node as Node).range![0]);
+  return at((node as Node | null)?.range?.[0] ?? last);
+}
