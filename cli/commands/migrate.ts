@@ -1,8 +1,28 @@
+/** `politburo migrate`: brings the database schema up to date and says what it applied. */
 import type { Command } from 'commander';
+import { addCommonOptions, readCliEnv, type CommonOptions } from '../common.js';
+import { openStore } from '../../reconciler/store/open-store.js';
+import { migrationNames } from '../../reconciler/store/migrations-dir.js';
 
-// Placeholder until the command is implemented (owned by whoever implements it).
+/** Progress goes to stderr so stdout stays for results. */
+export function stderrLog(msg: string): void {
+  process.stderr.write(`politburo: ${msg}\n`);
+}
+
 export function registerMigrate(program: Command): void {
-  program.command('migrate').description('(not yet implemented)').action(() => {
-    throw new Error('politburo migrate is not implemented yet');
-  });
+  addCommonOptions(program.command('migrate'))
+    .description('bring the database schema up to date (--database-url, DATABASE_URL or the embedded PostgreSQL)')
+    .action(async (opts: CommonOptions) => {
+      const opened = await openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog });
+      try {
+        if (opened.applied.length === 0) {
+          process.stdout.write(`Schema is up to date (${migrationNames().length} migrations applied).\n`);
+        } else {
+          process.stdout.write(`Applied ${opened.applied.length} migration${opened.applied.length === 1 ? '' : 's'}:\n`);
+          for (const name of opened.applied) process.stdout.write(`  ${name}\n`);
+        }
+      } finally {
+        await opened.close();
+      }
+    });
 }

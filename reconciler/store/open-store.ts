@@ -19,6 +19,8 @@ export interface OpenedStore {
   store: PgStateStore;
   pool: pg.Pool;
   url: string;
+  /** Migrations this call applied (empty when the schema was already current). */
+  applied: string[];
   /** The embedded server, when one is in use. */
   embedded?: EmbeddedServer;
   /** Closes the pool and stops the embedded server this process started. */
@@ -35,8 +37,9 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<OpenedStor
     url = embedded.url;
   }
   let pool: pg.Pool | undefined;
+  let applied: string[];
   try {
-    const applied = await migrate(url);
+    applied = await migrate(url);
     if (applied.length) log(`applied migrations: ${applied.join(', ')}`);
     pool = new pg.Pool({ connectionString: url, max: opts.maxConnections });
     // An idle connection dropped by the server must not crash the process; the next query reconnects.
@@ -52,6 +55,7 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<OpenedStor
     store,
     pool,
     url,
+    applied,
     embedded,
     async close() {
       if (closed) return;

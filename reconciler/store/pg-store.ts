@@ -1,7 +1,7 @@
 /** The Postgres implementation of the state store (SPEC §2): recorded nodes, runs, node runs, task results. */
 import type pg from 'pg';
 import type { LifecycleState, NodeUpdate, RecordedNode, RunKind, RunStatus, StateStore, TaskOutcome, TaskResult } from '../types.js';
-import { iso, RUN_COLUMNS, toNodeRunRecord, toRecordedNode, toRunRecord, type NodeRow, type NodeRunRow, type RunRow } from './rows.js';
+import { iso, RUN_COLUMNS, toNodeRunRecord, toRecordedNodes, toRunRecord, type RecordedNodeTuple, type NodeRunRow, type RunRow } from './rows.js';
 import * as SQL from './sql.js';
 
 const STATES: readonly LifecycleState[] = ['defined', 'provisioning', 'provisioned', 'configuring', 'ready', 'failed', 'blocked', 'drifted', 'terminating', 'terminated'];
@@ -129,8 +129,8 @@ export function createPgStore(pool: pg.Pool): PgStateStore {
   return {
     pool,
     async recordedNodes(repository, environment) {
-      const { rows } = await pool.query<NodeRow>(SQL.RECORDED_NODES, [repository, environment]);
-      return rows.map(toRecordedNode);
+      const { rows } = await pool.query<RecordedNodeTuple>({ text: SQL.RECORDED_NODES, values: [repository, environment], rowMode: 'array' });
+      return toRecordedNodes(rows);
     },
     async environments(repository) {
       const { rows } = await pool.query<{ repository: string; environment: string; last_applied_commit: string | null; updated_at: Date }>(SQL.ENVIRONMENTS, [repository ?? null]);

@@ -9,34 +9,27 @@ export function iso(value: Date | string | null): string | null {
   return value instanceof Date ? value.toISOString() : new Date(value).toISOString();
 }
 
-export interface NodeRow {
-  path: string;
-  host: string | null;
-  port: number | null;
-  ssh_user: string | null;
-  spec_hash: string;
-  tasks: TaskSpec[];
-  state: LifecycleState;
-  reason: string | null;
-  last_applied_commit: string | null;
-  last_run_id: string | null;
-  updated_at: Date;
-}
+/** A row of RECORDED_NODES in array mode. */
+export type RecordedNodeTuple = [
+  path: string, host: string | null, port: number | null, user: string | null, specHash: string, tasks: string,
+  state: LifecycleState, reason: string | null, lastAppliedCommit: string | null, lastRunId: string | null, updatedAt: string,
+];
 
-export function toRecordedNode(r: NodeRow): RecordedNode {
-  return {
-    path: r.path,
-    host: r.host,
-    port: r.port,
-    user: r.ssh_user,
-    specHash: r.spec_hash,
-    tasks: r.tasks,
-    state: r.state,
-    reason: r.reason,
-    lastAppliedCommit: r.last_applied_commit,
-    lastRunId: r.last_run_id,
-    updatedAt: iso(r.updated_at),
-  };
+/**
+ * Converts RECORDED_NODES rows, sorted by path. Nodes of the same roles have identical task lists: each distinct list
+ * is parsed once and shared between those nodes (recorded state is read-only to its users).
+ */
+export function toRecordedNodes(rows: RecordedNodeTuple[]): RecordedNode[] {
+  const parsed = new Map<string, TaskSpec[]>();
+  const nodes = rows.map(([path, host, port, user, specHash, tasksText, state, reason, lastAppliedCommit, lastRunId, updatedAt]) => {
+    let tasks = parsed.get(tasksText);
+    if (!tasks) {
+      tasks = JSON.parse(tasksText) as TaskSpec[];
+      parsed.set(tasksText, tasks);
+    }
+    return { path, host, port, user, specHash, tasks, state, reason, lastAppliedCommit, lastRunId, updatedAt };
+  });
+  return nodes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 export interface RunRow {

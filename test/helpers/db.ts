@@ -68,15 +68,22 @@ async function ensureTemplate(admin: pg.Client, url: string, template: string): 
   }
 }
 
-/** A fresh, fully migrated database; drop() removes it (terminating any connections left open). */
-export async function createTestDatabase(): Promise<TestDatabase> {
+/**
+ * A fresh, fully migrated database (or, with `{ empty: true }`, one with no schema at all, for migration tests);
+ * drop() removes it, terminating any connections left open.
+ */
+export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<TestDatabase> {
   const url = serverUrl();
-  const template = templateName();
   const name = `pb_test_${randomBytes(6).toString('hex')}`;
   const admin = await adminClient(url);
   try {
-    await ensureTemplate(admin, url, template);
-    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`);
+    if (opts.empty) {
+      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+    } else {
+      const template = templateName();
+      await ensureTemplate(admin, url, template);
+      await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)} TEMPLATE ${pg.escapeIdentifier(template)}`);
+    }
   } finally {
     await admin.end();
   }
