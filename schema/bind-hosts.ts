@@ -46,13 +46,11 @@ export function bindHosts(
         continue;
       }
       const binding = hostOf(entries[i][0], node, chain, defaults, posOf(hosts!.loc, ...entries[i][1]), errors);
-      if (binding) {
-        bound.set(node, binding);
-        boundBy.set(node, key);
-      }
+      if (binding) bound.set(node, binding);
+      boundBy.set(node, key);
     }
   }
-  bindRest(chain, index, defaults, provider, bound, errors);
+  bindRest(chain, index, defaults, provider, bound, new Set(boundBy.keys()), errors);
   return bound;
 }
 
@@ -62,11 +60,12 @@ function bindRest(
   defaults: EnvironmentDefaults,
   provider: ProviderSpec | undefined,
   bound: Map<Instance, HostBinding>,
+  attempted: ReadonlySet<Instance>,
   errors: ValidationError[],
 ): void {
   const missing = new Map<string, Instance[]>();
   for (const node of index.nodes) {
-    if (bound.has(node)) continue;
+    if (attempted.has(node)) continue; // bound, or its host entry has an error already reported
     if (provider) bound.set(node, { kind: 'provider', provider, port: defaults.ssh.port, user: defaults.ssh.user });
     else {
       const l = missing.get(node.def.path) ?? [];

@@ -68,7 +68,7 @@ export const Role = z
 
 const DependsOn = z
   .string()
-  .regex(/^[^#\s]+(#(provisioned|ready))?$/, "expected 'PATH' or 'PATH#provisioned' / 'PATH#ready'")
+  .min(1)
   .meta({ description: "A path, optionally with the state to wait for: 'database/master#ready' (default ready)." });
 
 const Count = z
@@ -200,15 +200,18 @@ export const PolitburoFile = z
 export function fileFrame(main: boolean) {
   return z.strictObject({
     politburo: main ? z.literal(1) : z.literal(1).optional(),
-    include: main ? z.array(z.string().min(1)).optional() : z.never().optional(),
-    deps: sections.deps,
-    defaults: sections.defaults,
-    provider: sections.provider,
+    include: main ? z.array(z.string().min(1)).optional() : z.never({ error: "'include' is only allowed in the main file" }).optional(),
+    deps: z.unknown().optional(),
+    defaults: z.unknown().optional(),
+    provider: z.unknown().optional(),
     roles: z.record(Name, z.unknown()).optional(),
     blueprints: z.record(Name, z.unknown()).optional(),
     environments: z.record(Name, z.unknown()).optional(),
   });
 }
+
+/** Schemas of the top-level singletons, validated one by one so one mistake doesn't hide the others. */
+export const singletonSchemas = { deps: sections.deps, defaults: sections.defaults, provider: sections.provider };
 
 export type RawRole = z.infer<typeof Role>;
 export type RawBlueprint = z.infer<typeof Blueprint>;

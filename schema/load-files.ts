@@ -9,6 +9,8 @@ import {
   Blueprint,
   Environment,
   fileFrame,
+  Name,
+  singletonSchemas,
   Role,
   type RawBlueprint,
   type RawDefaults,
@@ -117,23 +119,25 @@ function mergeFile(model: Model, yf: YamlFile, main: boolean, errors: Validation
     return undefined;
   }
   const frame = validateWith(fileFrame(main), data, yf, [], errors);
-  if (!frame) return undefined;
+  const obj = (data && typeof data === 'object' && !Array.isArray(data) ? data : {}) as Record<string, unknown>;
   for (const key of ['deps', 'defaults', 'provider'] as const) {
-    if (frame[key] === undefined) continue;
+    if (obj[key] === undefined) continue;
     const loc: Loc = { yf, path: [key] };
+    const value = validateWith(singletonSchemas[key] as never, obj[key], yf, [key], errors);
     const prev = model[key];
     if (prev) errors.push({ ...keyPosOf(loc), message: `${key} is defined twice: ${fmt(keyPosOf(prev.loc))} and ${fmt(keyPosOf(loc))}` });
-    else (model[key] as Located<unknown>) = { value: frame[key], loc };
+    else if (value !== undefined) (model[key] as Located<unknown>) = { value, loc };
   }
   for (const section of ['roles', 'blueprints', 'environments'] as const) {
-    const entries = frame[section];
-    if (entries) mergeSection(model, yf, section, entries, errors);
+    const entries = obj[section];
+    if (entries && typeof entries === 'object' && !Array.isArray(entries)) mergeSection(model, yf, section, entries as Record<string, unknown>, errors);
   }
-  return frame;
+  return frame ?? { include: Array.isArray(obj.include) ? obj.include.filter((p): p is string => typeof p === 'string' && p !== '') : [] };
 }
 
 function mergeSection(model: Model, yf: YamlFile, section: Section, entries: Record<string, unknown>, errors: ValidationError[]) {
   for (const [name, raw] of Object.entries(entries)) {
+    if (!Name.safeParse(name).success) continue; // reported by the file's frame
     const loc: Loc = { yf, path: [section, name] };
     const prev = model[section].get(name);
     if (prev) {

@@ -53,8 +53,13 @@ export class DependencyResolver {
     if (hit) return hit;
     hit = [];
     (def.dependsOn?.value ?? []).forEach((entry, i) => {
-      const [path, state = 'ready'] = entry.split('#');
       const source = posOf(def.dependsOn!.loc, i);
+      const m = /^([^#\s]+?)(?:#(provisioned|ready))?$/.exec(entry);
+      if (!m) {
+        this.errors.push({ ...source, message: `depends_on: '${entry}' is not 'PATH' or 'PATH#STATE' with STATE provisioned or ready` });
+        return;
+      }
+      const [, path, state = 'ready'] = m;
       if (this.index.match(path).length === 0) {
         this.errors.push({ ...source, message: `depends_on: no resource '${path}' in environment '${this.envName}'${didYouMean(path, this.index.allPaths())}` });
         return;

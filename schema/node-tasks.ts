@@ -4,7 +4,7 @@
  */
 import type { SourcePos, TaskSpec, ValidationError } from '../reconciler/types.js';
 import { didYouMean } from './did-you-mean.js';
-import { interpolate, stringify, type InterpolationContext } from './interpolation.js';
+import { interpolate, parseTemplate, stringify, type InterpolationContext } from './interpolation.js';
 import type { RawTask } from './language.js';
 import { posOf, type Loc, type Model } from './load-files.js';
 import type { DefNode } from './resource-tree.js';
@@ -107,6 +107,8 @@ export function resolveTasks(defs: TaskDef[], ctx: InterpolationContext, errors:
     const text = (v: string, where: () => SourcePos, what: string): string => {
       const r = interpolate(v, ctx);
       if ('error' in r) {
+        // Syntax errors were reported where they are written (check-templates); report evaluation errors only.
+        if ('error' in parseTemplate(v)) return v;
         errors.push({ ...where(), message: `${what}: ${r.error}` });
         return v;
       }

@@ -37,7 +37,9 @@ export async function readYamlFile(abs: string, file: string, errors: Validation
     }
     text = await readFile(abs, 'utf8');
   } catch (e) {
-    errors.push({ file, line: 1, column: 1, message: `cannot read file: ${(e as Error).message}` });
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+    errors.push({ file, line: 1, column: 1, message: `cannot read file: ${why}` });
     return empty;
   }
   return parseYamlText(text, file, errors);

@@ -65,6 +65,10 @@ function addIssue(
       return;
     }
     case 'invalid_value':
+      if (value === undefined && path.length > 0) {
+        errors.push({ ...yf.pos(where), message: `missing required key '${String(path[path.length - 1])}'` });
+        return;
+      }
       errors.push({ ...yf.pos(where), message: `${label(path)}expected ${joinOr(issue.values.map((v) => JSON.stringify(v)))}, got ${describeValue(value)}` });
       return;
     case 'too_small':
