@@ -269,12 +269,12 @@ async function prepareUser(user: string): Promise<string> {
       break;
     } catch {
       // `*` (not `!`) as password: sshd refuses public keys of locked accounts when PAM is off.
-      const created = await run('useradd', ['-m', '-d', home, '-s', '/bin/bash', '-p', '*', user]).then(
-        () => true,
+      const failure = await run('useradd', ['-m', '-d', home, '-s', '/bin/bash', '-p', '*', user]).then(
+        () => null,
         (e: Error) => e,
       );
-      if (created === true) break;
-      if (attempt > 30) throw new Error(`useradd ${user} failed: ${created.message}`);
+      if (failure === null) break;
+      if (attempt > 30) throw new Error(`useradd ${user} failed: ${failure.message}`);
       await new Promise((r) => setTimeout(r, 50 + Math.random() * 100)); // /etc/passwd locked by a parallel useradd
     }
   }
