@@ -4,9 +4,9 @@ import { addCommonOptions, readCliEnv, type CommonOptions } from '../common.js';
 import { openStore } from '../../reconciler/store/open-store.js';
 import { migrationNames } from '../../reconciler/store/migrations-dir.js';
 
-/** Progress goes to stderr so stdout stays for results. */
+/** Progress (e.g. starting the embedded PostgreSQL) goes to stderr, and only for a person watching a terminal. */
 export function stderrLog(msg: string): void {
-  process.stderr.write(`politburo: ${msg}\n`);
+  if (process.stderr.isTTY) process.stderr.write(`politburo: ${msg}\n`);
 }
 
 export function registerMigrate(program: Command): void {

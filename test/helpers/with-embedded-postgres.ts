@@ -18,10 +18,17 @@ async function run(argv: string[]): Promise<number> {
   // As root the server runs as `postgres`, which must be able to enter the directory (mkdtemp makes it 0700).
   chmodSync(tmp, 0o755);
   const log = (msg: string) => process.stderr.write(`with-embedded-postgres: ${msg}\n`);
-  const server = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), database: 'test', log });
+  let server;
+  try {
+    server = await startEmbeddedPostgres({ dataDir: path.join(tmp, 'data'), database: 'test', log });
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  const url = server.url;
   try {
     return await new Promise<number>((resolve, reject) => {
-      const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env: { ...process.env, DATABASE_URL: server.url } });
+      const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env: { ...process.env, DATABASE_URL: url } });
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       process.on('SIGINT', forward);
       process.on('SIGTERM', forward);
