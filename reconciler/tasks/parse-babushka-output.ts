@@ -1,0 +1,133 @@
+/**
+ * Reads Babushka's `--no-color` output (see docs: shared/spec/babushka.md, "Output") into a tree of deps. Pure.
+ *
+ * Each dep opens `NAME {` and closes `} MARK NAME` (✓ met, ~ unmet in a dry run, ✗ failed), nested two spaces per level.
+ * `meet {` ... `}` appears when a dep's meet ran. `✓ NAME (cached)` is a dep already checked in this run.
+ * `NAME <- this dep isn't defined!` is an undefined dep. An exception leaves every enclosing block open: an unclosed
+ * dep has failed.
+ */
+
+export type DepStatus = 'met' | 'unmet' | 'failed' | 'open';
+
+export interface ParsedDep {
+  name: string;
+  /** Leading spaces of its lines. */
+  indent: number;
+  status: DepStatus;
+  cached: boolean;
+  undefinedDep: boolean;
+  /** A `meet {` block opened directly inside it. */
+  meetRan: boolean;
+  children: ParsedDep[];
+  /** Index of its first line in `lines`. */
+  firstLine: number;
+  /** Index of its closing line (or the last line of the output when never closed). */
+  lastLine: number;
+}
+
+export interface ParsedBabushkaOutput {
+  roots: ParsedDep[];
+  /** From `You can view a more detailed log at '...'.`, when printed. */
+  logPath: string | null;
+  lines: string[];
+}
+
+const MARKS: Record<string, DepStatus> = { '\u2713': 'met', '~': 'unmet', '\u2717': 'failed' };
+const CLOSE_DEP = /^( *)\} (\u2713|~|\u2717) (.+)$/;
+const CLOSE_BLOCK = /^( *)\}$/;
+const OPEN = /^( *)(.+) \{$/;
+const CACHED = /^( *)(\u2713|~|\u2717) (.+) \(cached\)$/;
+const UNDEFINED = /^( *)(.+) <- this dep isn't defined!$/;
+const LOG_PATH = /^ *You can view a more detailed log at '(.+)'\.$/;
+
+interface Frame {
+  indent: number;
+  name: string;
+  /** Tentatively a dep until its closing line says otherwise (a bare `}` closes `meet {` and log blocks). */
+  dep: ParsedDep;
+  parent: Frame | null;
+}
+
+/** Parses Babushka output into the deps it reported, in order. */
+export function parseBabushkaOutput(text: string): ParsedBabushkaOutput {
+  const lines = text.replace(/\r/g, '').split('\n');
+  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
+  const roots: ParsedDep[] = [];
+  const stack: Frame[] = [];
+  let logPath: string | null = null;
+  const top = () => stack[stack.length - 1] ?? null;
+  const attach = (dep: ParsedDep) => (top() ? top()!.dep.children.push(dep) : roots.push(dep));
+  const popTo = (indent: number) => {
+    while (stack.length > 0 && top()!.indent > indent) discard(stack.pop()!, roots);
+  };
+
+  lines.forEach((line, i) => {
+    let m: RegExpMatchArray | null;
+    if ((m = line.match(LOG_PATH))) {
+      logPath = m[1];
+    } else if ((m = line.match(CACHED))) {
+      popTo(m[1].length - 1);
+      attach(leaf(m[3], m[1].length, MARKS[m[2]], i, { cached: true }));
+    } else if ((m = line.match(CLOSE_DEP))) {
+      const indent = m[1].length;
+      const frame = stack.find((f) => f.indent === indent && f.name === m![3]);
+      if (!frame) return; // a log line that only looks like a close
+      popTo(indent);
+      stack.pop();
+      frame.dep.status = MARKS[m[2]];
+      frame.dep.lastLine = i;
+    } else if ((m = line.match(CLOSE_BLOCK))) {
+      const indent = m[1].length;
+      if (!stack.some((f) => f.indent === indent)) return;
+      popTo(indent);
+      const frame = stack.pop()!;
+      discard(frame, roots);
+      if (frame.name === 'meet' && frame.parent) frame.parent.dep.meetRan = true;
+    } else if ((m = line.match(UNDEFINED))) {
+      popTo(m[1].length - 1);
+      attach(leaf(m[2], m[1].length, 'failed', i, { undefinedDep: true }));
+    } else if ((m = line.match(OPEN))) {
+      popTo(m[1].length - 1);
+      const dep = leaf(m[2], m[1].length, 'open', i, {});
+      const frame: Frame = { indent: m[1].length, name: m[2], dep, parent: top() };
+      attach(dep);
+      stack.push(frame);
+    }
+  });
+  for (const f of stack) f.dep.lastLine = lines.length - 1;
+  return { roots, logPath, lines };
+}
+
+function leaf(name: string, indent: number, status: DepStatus, line: number, extra: Partial<ParsedDep>): ParsedDep {
+  return { name, indent, status, cached: false, undefinedDep: false, meetRan: false, children: [], firstLine: line, lastLine: line, ...extra };
+}
+
+/**
+ * A block closed with a bare `}` (`meet {`, a log block) or left behind by a line at a lower level (a log line that only
+ * looked like an opening) was not a dep: its children move up to where it was. Deps left open by an exception are never
+ * discarded: nothing is printed below their level after one.
+ */
+function discard(frame: Frame, roots: ParsedDep[]): void {
+  const siblings = frame.parent ? frame.parent.dep.children : roots;
+  const at = siblings.indexOf(frame.dep);
+  if (at >= 0) siblings.splice(at, 1, ...frame.dep.children);
+}
+
+/** Whether a `meet {` block ran in this dep or anything it required. */
+export function meetRanWithin(dep: ParsedDep): boolean {
+  return dep.meetRan || dep.children.some(meetRanWithin);
+}
+
+/** What a dep's report means for a task: already met, met now, unmet (dry run), or failed. */
+export function depOutcome(dep: ParsedDep): 'already met' | 'met' | 'unmet' | 'failed' {
+  if (dep.undefinedDep || dep.status === 'open' || dep.status === 'failed') return 'failed';
+  if (dep.status === 'unmet') return 'unmet';
+  if (dep.cached) return 'already met';
+  return meetRanWithin(dep) ? 'met' : 'already met';
+}
+
+/** Names of the deps under (and including) `dep` that a dry run found unmet, innermost first. */
+export function unmetDeps(dep: ParsedDep): string[] {
+  const inner = dep.children.flatMap(unmetDeps);
+  return dep.status === 'unmet' ? [...inner, dep.name] : inner;
+}

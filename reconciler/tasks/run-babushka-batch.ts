@@ -1,0 +1,115 @@
+/**
+ * Consecutive babushka tasks of a node in ONE Babushka process, through a generated dep that requires them all
+ * (see generated-dep.ts). Output is read as it streams, so each task still gets its own start, duration and timeout.
+ */
+import { quoteShell } from '../hosts/quote-shell.js';
+import { PolitburoError, type BabushkaTask, type ExecResult } from '../types.js';
+import { generateDep } from './generated-dep.js';
+import { parseBabushkaOutput, type ParsedDep } from './parse-babushka-output.js';
+import { babushkaCommand, resultFromDep } from './run-babushka-task.js';
+import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
+
+/** The command: writes the generated dep into the deps directory once (atomically), then meets it. */
+export function batchCommand(dir: string, fileName: string, depName: string, args: [string, string][], dryRun: boolean): string {
+  const file = quoteShell(`babushka-deps/${fileName}`);
+  const tmp = `babushka-deps/.${fileName}.$$`;
+  const write = `{ test -f ${file} || { cat > ${tmp} && mv -f ${tmp} ${file}; }; }`;
+  return babushkaCommand(dir, depName, args, dryRun).replace(/ && babushka meet /, ` && ${write} && babushka meet `);
+}
+
+interface Progress {
+  text: string;
+  starts: number[];
+  ends: number[];
+  timedOutIndex: number;
+}
+
+/**
+ * Runs the tasks (arguments already resolved, in key order) and returns results for the tasks up to and including the
+ * first failure; the caller skips the rest.
+ */
+export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args: [string, string][][], dir: string): Promise<NodeTaskResult[]> {
+  const started = Date.now();
+  const gen = generateDep(tasks);
+  const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
+  const progress: Progress = { text: '', starts: [], ends: [], timedOutIndex: -1 };
+  const controller = new AbortController();
+  const onOuterAbort = () => controller.abort();
+  run.opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  let timer: NodeJS.Timeout | undefined;
+  const log = lineLogger(run);
+  const children = () => parseBabushkaOutput(progress.text).roots.find((d) => d.name === gen.name)?.children ?? [];
+  let running = true;
+  const update = () => {
+    children().forEach((child, i) => {
+      if (i >= tasks.length) return;
+      if (progress.starts[i] === undefined) {
+        progress.starts[i] = Date.now();
+        run.opts.onTaskStart?.(tasks[i].name);
+        clearTimeout(timer);
+        if (running) timer = setTimeout(() => ((progress.timedOutIndex = i), controller.abort()), run.opts.timeoutMs);
+      }
+      if (child.status !== 'open' && progress.ends[i] === undefined) {
+        progress.ends[i] = Date.now();
+        clearTimeout(timer);
+      }
+    });
+  };
+  let r: ExecResult;
+  try {
+    r = await execOn(run.conn, batchCommand(dir, gen.fileName, gen.name, cliArgs, run.opts.dryRun), {
+      stdin: gen.content,
+      // Backstop for output that does not stream; per-task timers above do the precise work.
+      timeoutMs: run.opts.timeoutMs * tasks.length + 5000,
+      signal: controller.signal,
+      onStdout: (d) => {
+        progress.text += d.toString();
+        update();
+        log.write(d);
+      },
+    });
+  } catch (err) {
+    const ourTimeout = progress.timedOutIndex >= 0 && !run.opts.signal?.aborted;
+    if (!(ourTimeout && err instanceof PolitburoError && err.reason === 'Interrupted')) throw err;
+    r = { code: null, stdout: progress.text, stderr: '', timedOut: true };
+  } finally {
+    running = false;
+    clearTimeout(timer);
+    run.opts.signal?.removeEventListener('abort', onOuterAbort);
+    log.flush();
+  }
+  if (r.stderr) run.opts.onLog?.(run.redactor.redact(r.stderr));
+  if (progress.text === '') progress.text = r.stdout; // a connection that does not stream output
+  update();
+  return batchResults(run, tasks, children(), r, progress, started);
+}
+
+function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[], r: ExecResult, progress: Progress, started: number): NodeTaskResult[] {
+  const results: NodeTaskResult[] = [];
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i];
+    const child = children[i];
+    const t0 = progress.starts[i] ?? started;
+    let result: NodeTaskResult;
+    if (progress.timedOutIndex === i || (r.timedOut && (!child || child.status === 'open'))) {
+      result = timeoutResult(task.name, run.opts.timeoutMs, t0, outputTail(run, r));
+    } else if (!child) {
+      const why = r.code === 127 ? 'babushka is not installed on the host (not found on PATH)' : `babushka stopped before '${task.dep}' (exit status ${r.code})`;
+      result = failedResult(task.name, `${why}\n${outputTail(run, r)}`.trimEnd(), t0);
+    } else if (child.name !== task.dep) {
+      result = failedResult(task.name, `babushka reported '${child.name}' where '${task.dep}' was expected\n${outputTail(run, r)}`, t0);
+    } else {
+      const duration = progress.ends[i] !== undefined ? progress.ends[i] - t0 : undefined;
+      result = resultFromDep(run, task, child, r, t0, duration);
+    }
+    results.push(result);
+    if (result.outcome === 'failed') break;
+  }
+  const allGood = results.length === tasks.length && results.every((x) => x.outcome !== 'failed');
+  const expected = results.every((x) => x.outcome === 'met' || x.outcome === 'already met') ? 0 : 1;
+  if (allGood && r.code !== expected) {
+    const last = results.length - 1;
+    results[last] = failedResult(tasks[last].name, `babushka exited with status ${r.code}\n${outputTail(run, r)}`.trimEnd(), started);
+  }
+  return results;
+}

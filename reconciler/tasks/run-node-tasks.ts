@@ -1,0 +1,73 @@
+/**
+ * Runs a node's tasks on its host, in order: babushka tasks through Babushka, shell tasks as met/meet commands. A failed
+ * task fails the node and the remaining tasks are skipped. Secrets are substituted only here, at execution, and
+ * redacted from every message and log.
+ */
+import type { BabushkaTask, HostConnection, ResolvedNode, TaskSpec } from '../types.js';
+import { Redactor } from './redactor.js';
+import { TaskValueError } from './resolve-task-value.js';
+import { runBabushkaBatch } from './run-babushka-batch.js';
+import { resolveArgs, runBabushkaTask } from './run-babushka-task.js';
+import { runShellTask } from './run-shell-task.js';
+import { failedResult, type NodeTaskResult, type RunNodeTasksOptions, type TaskRun } from './task-run.js';
+
+export type { NodeTaskResult, RunNodeTasksOptions } from './task-run.js';
+
+/** Runs every task of `node` over `conn`; returns one result per task, in order. Connection errors propagate. */
+export async function runNodeTasks(conn: HostConnection, node: ResolvedNode, opts: RunNodeTasksOptions): Promise<NodeTaskResult[]> {
+  const run: TaskRun = { conn, opts, redactor: new Redactor(Object.values(opts.secrets)) };
+  const results: NodeTaskResult[] = [];
+  const tasks = node.tasks;
+  while (results.length < tasks.length) {
+    const failed = results.some((r) => r.outcome === 'failed');
+    if (failed) {
+      const skipped: NodeTaskResult = { name: tasks[results.length].name, outcome: 'skipped', message: 'an earlier task of this node failed' };
+      results.push(skipped);
+      opts.onTaskFinished?.(skipped);
+      continue;
+    }
+    for (const r of await runStep(run, tasks, results.length)) {
+      const redacted = r.message === undefined ? r : { ...r, message: run.redactor.redact(r.message) };
+      results.push(redacted);
+      opts.onTaskFinished?.(redacted);
+    }
+  }
+  return results;
+}
+
+/** Runs the task at `i` (and, in generated mode, the babushka tasks right after it); returns their results. */
+async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<NodeTaskResult[]> {
+  const task = tasks[i];
+  const started = Date.now();
+  if (task.kind === 'shell') {
+    run.opts.onTaskStart?.(task.name);
+    return [await runShellTask(run, task)];
+  }
+  const dir = run.opts.remoteDepsDir;
+  if (dir === null) {
+    run.opts.onTaskStart?.(task.name);
+    return [failedResult(task.name, 'the deps directory is not on the host (no remoteDepsDir given for a babushka task)', started)];
+  }
+  if ((run.opts.babushkaMode ?? 'generated') === 'per-dep') {
+    run.opts.onTaskStart?.(task.name);
+    return [await runBabushkaTask(run, task, dir)];
+  }
+  const batch: BabushkaTask[] = [];
+  const args: [string, string][][] = [];
+  for (let j = i; j < tasks.length && tasks[j].kind === 'babushka'; j++) {
+    try {
+      args.push(resolveArgs(run, tasks[j] as BabushkaTask));
+      batch.push(tasks[j] as BabushkaTask);
+    } catch (err) {
+      if (!(err instanceof TaskValueError)) throw err;
+      if (batch.length > 0) break; // run what precedes it; this task fails on its own turn
+      run.opts.onTaskStart?.(task.name);
+      return [failedResult(task.name, err.message, started)];
+    }
+  }
+  if (batch.length === 1) {
+    run.opts.onTaskStart?.(task.name);
+    return [await runBabushkaTask(run, task, dir)];
+  }
+  return runBabushkaBatch(run, batch, args, dir);
+}
