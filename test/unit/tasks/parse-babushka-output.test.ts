@@ -1,0 +1,107 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { depOutcome, parseBabushkaOutput, unmetDeps } from '../../../reconciler/tasks/parse-babushka-output.js';
+import { loadTranscripts, substitute } from '../../helpers/babushka/transcripts.js';
+
+const transcripts = loadTranscripts();
+const out = (i: number) => substitute(transcripts[i].output, '/home/deploy', '/usr/local/babushka');
+
+describe('parseBabushkaOutput on the transcripts of babushka.md', () => {
+  test('there are nine transcripts', () => {
+    assert.equal(transcripts.length, 9);
+  });
+
+  test('dry run with an unmet requirement: unmet, with the unmet deps named', () => {
+    const p = parseBabushkaOutput(out(0));
+    assert.equal(p.roots.length, 1);
+    assert.equal(p.roots[0].name, 'app deployed');
+    assert.equal(depOutcome(p.roots[0]), 'unmet');
+    assert.deepEqual(unmetDeps(p.roots[0]), ['base', 'app deployed']);
+    assert.equal(p.logPath, "/home/deploy/.babushka/logs/app deployed");
+  });
+
+  test('meet blocks make it met', () => {
+    const p = parseBabushkaOutput(out(1));
+    assert.equal(depOutcome(p.roots[0]), 'met');
+    assert.equal(p.roots[0].children.length, 1, 'meet blocks are not deps');
+    assert.equal(p.roots[0].children[0].name, 'base');
+    assert.equal(depOutcome(p.roots[0].children[0]), 'met');
+  });
+
+  test('no meet block: already met', () => {
+    assert.equal(depOutcome(parseBabushkaOutput(out(2)).roots[0]), 'already met');
+  });
+
+  test('drift: met requirement, unmet dep', () => {
+    const root = parseBabushkaOutput(out(3)).roots[0];
+    assert.equal(depOutcome(root), 'unmet');
+    assert.deepEqual(unmetDeps(root), ['app deployed']);
+  });
+
+  test('(cached) lines are children already met', () => {
+    const root = parseBabushkaOutput(out(4)).roots[0];
+    assert.equal(depOutcome(root), 'already met');
+    assert.deepEqual(root.children.map((c) => [c.name, c.cached, depOutcome(c)]), [
+      ['app deployed', false, 'already met'],
+      ['base', true, 'already met'],
+    ]);
+  });
+
+  test('an exception leaves blocks open: failed', () => {
+    for (const i of [5, 6]) {
+      const p = parseBabushkaOutput(out(i));
+      assert.equal(p.roots[0].status, 'open');
+      assert.equal(depOutcome(p.roots[0]), 'failed');
+      assert.match(p.logPath!, /\.babushka\/logs\//);
+    }
+  });
+
+  test('✗ is failed', () => {
+    const root = parseBabushkaOutput(out(7)).roots[0];
+    assert.equal(root.name, 'unmeetable');
+    assert.equal(depOutcome(root), 'failed');
+  });
+
+  test("isn't defined is failed", () => {
+    const root = parseBabushkaOutput(out(8)).roots[0];
+    assert.equal(root.name, 'nope');
+    assert.equal(root.undefinedDep, true);
+    assert.equal(depOutcome(root), 'failed');
+  });
+});
+
+describe('parseBabushkaOutput on other shapes', () => {
+  test('a generated dep requiring several tasks: children in order', () => {
+    const text = [
+      'politburo node abc {',
+      '  a {',
+      '    meet {',
+      '      doing a {',
+      '      still logging',
+      '    }',
+      '  } ✓ a',
+      '  ✓ b (cached)',
+      '  c <- this dep isn\'t defined!',
+      '} ✗ politburo node abc',
+      '',
+    ].join('\n');
+    const root = parseBabushkaOutput(text).roots[0];
+    assert.deepEqual(root.children.map((c) => [c.name, depOutcome(c)]), [
+      ['a', 'met'],
+      ['b', 'already met'],
+      ['c', 'failed'],
+    ]);
+  });
+
+  test('log lines that look like blocks do not become deps', () => {
+    const text = 'x {\n  meet {\n    config {\n    } nothing\n  }\n} ✓ x\n';
+    const root = parseBabushkaOutput(text).roots[0];
+    assert.equal(depOutcome(root), 'met');
+    assert.deepEqual(root.children, []);
+  });
+
+  test('empty output and CRLF are handled', () => {
+    assert.deepEqual(parseBabushkaOutput('').roots, []);
+    assert.equal(depOutcome(parseBabushkaOutput('a {\r\n} \u2713 a\r\n').roots[0]), 'already met');
+  });
+});
