@@ -38,6 +38,7 @@ export function bindHosts(
     if (Array.isArray(value) && value.length > nodes.length) {
       errors.push({ ...posOf(hosts!.loc, key, nodes.length), message: `hosts: '${key}' lists ${value.length} hosts but has only ${nodes.length} instance${nodes.length === 1 ? '' : 's'}` });
     }
+    const single = Array.isArray(value) ? null : posOf(hosts!.loc, key);
     for (let i = 0; i < Math.min(entries.length, nodes.length); i++) {
       const node = nodes[i];
       const prev = boundBy.get(node);
@@ -45,7 +46,7 @@ export function bindHosts(
         errors.push({ ...keyPos, message: `hosts: '${node.path}' is bound twice, by '${prev}' and by '${key}'` });
         continue;
       }
-      const binding = hostOf(entries[i][0], node, chain, defaults, posOf(hosts!.loc, ...entries[i][1]), errors);
+      const binding = hostOf(entries[i][0], node, chain, defaults, single ?? posOf(hosts!.loc, ...entries[i][1]), errors);
       if (binding) bound.set(node, binding);
       boundBy.set(node, key);
     }

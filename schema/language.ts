@@ -198,6 +198,10 @@ export const PolitburoFile = z
 
 /** The frame of a file: sections validated shallowly, so each role/blueprint/environment is checked on its own. */
 export function fileFrame(main: boolean) {
+  return main ? mainFrame : includedFrame;
+}
+
+function makeFrame(main: boolean) {
   return z.strictObject({
     politburo: main ? z.literal(1) : z.literal(1).optional(),
     include: main ? z.array(z.string().min(1)).optional() : z.never({ error: "'include' is only allowed in the main file" }).optional(),
@@ -209,6 +213,9 @@ export function fileFrame(main: boolean) {
     environments: z.record(Name, z.unknown()).optional(),
   });
 }
+
+const mainFrame = makeFrame(true);
+const includedFrame = makeFrame(false);
 
 /** Schemas of the top-level singletons, validated one by one so one mistake doesn't hide the others. */
 export const singletonSchemas = { deps: sections.deps, defaults: sections.defaults, provider: sections.provider };

@@ -43,6 +43,7 @@ export function resolveEnvironment(
   const address = addressLookup(index, hosts);
   const deps = new DependencyResolver(index, name, errors);
   const nodes: ResolvedNode[] = [];
+  const sources = new Map<Instance['def'], SourcePos>();
   for (const inst of index.nodes) {
     const host = hosts.get(inst);
     const defs = tasks.tasksOf(inst.def);
@@ -56,7 +57,9 @@ export function resolveEnvironment(
     const resolvedTasks = resolveTasks(defs, ctx, errors);
     const dependsOn = deps.of(inst, implicitOf(defs));
     if (!host) continue;
-    const node: ResolvedNode = { path: inst.path, name: inst.name, host, tasks: resolvedTasks, dependsOn, source: posOf(inst.def.loc), specHash: '' };
+    let source = sources.get(inst.def);
+    if (!source) sources.set(inst.def, (source = posOf(inst.def.loc)));
+    const node: ResolvedNode = { path: inst.path, name: inst.name, host, tasks: resolvedTasks, dependsOn, source, specHash: '' };
     if (inst.index !== undefined) node.index = inst.index;
     node.specHash = specHash(node);
     nodes.push(node);

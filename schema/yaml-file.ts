@@ -48,19 +48,18 @@ export async function readYamlFile(abs: string, file: string, errors: Validation
 /** Parses YAML text into a YamlFile (exported for tests and for in-memory descriptions). */
 export function parseYamlText(text: string, file: string, errors: ValidationError[]): YamlFile {
   const lineCounter = new LineCounter();
-  const at = (offset: number): SourcePos => {
-    const { line, col } = lineCounter.linePos(Math.max(0, Math.min(offset, text.length)));
-    return { file, line, column: col };
-  };
+  const at = positionIn(text, file);
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yf: YamlFile = { file, doc, lineCounter, data: undefined, pos: (path, key) => nodePos(doc, path, key ?? false, at) };
   if (doc.errors.length > 0) {
-    for (const e of doc.errors) errors.push({ ...at(e.pos[0]), message: `YAML syntax error: ${yamlMessage(e.message)}` });
+    // The first syntax error only: after it the parser's view of the rest of the file is guesswork.
+    const e = doc.errors[0];
+    errors.push({ ...at(e.pos[0]), message: `YAML syntax error: ${yamlMessage(e.message)}` });
     return yf;
   }
-  const deep = findTooDeep(doc.contents as Node | null, 0);
-  if (deep) {
-    errors.push({ ...at(deep.range?.[0] ?? 0), message: `nesting deeper than the limit of ${LIMITS.depth} levels` });
+  const bad = findBadNode(doc.contents as Node | null, 0);
+  if (bad) {
+    errors.push({ ...at(bad.node.range?.[0] ?? 0), message: bad.message });
     return yf;
   }
   try {
@@ -74,18 +73,38 @@ export function parseYamlText(text: string, file: string, errors: ValidationErro
   return yf;
 }
 
+/** Maps a character offset to a 1-based line and column (own index: robust whatever the parser saw). */
+function positionIn(text: string, file: string): (offset: number) => SourcePos {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    const o = Math.max(0, Math.min(offset, text.length));
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid] <= o) lo = mid;
+      else hi = mid - 1;
+    }
+    return { file, line: lo + 1, column: o - starts[lo] + 1 };
+  };
+}
+
 function yamlMessage(message: string): string {
   return message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
 }
 
-/** The first node nested deeper than the limit (aliases count as leaves: their expansion is bounded separately). */
-function findTooDeep(node: Node | null | undefined, depth: number): Node | null {
+/** The first node nested deeper than the limit, or a mapping key that is not a scalar (aliases are leaves here). */
+function findBadNode(node: Node | null | undefined, depth: number): { node: Node; message: string } | null {
   if (!node) return null;
   if (isMap(node) || isSeq(node)) {
-    if (depth >= LIMITS.depth) return node;
+    if (depth >= LIMITS.depth) return { node, message: `nesting deeper than the limit of ${LIMITS.depth} levels` };
     for (const item of node.items as unknown[]) {
+      if (isPair(item) && item.key !== null && !isScalar(item.key)) {
+        return { node: item.key as Node, message: 'a mapping key must be a plain string, not a list or a mapping' };
+      }
       const child = isPair(item) ? (item.value as Node | null) : (item as Node);
-      const found = findTooDeep(child, depth + 1);
+      const found = findBadNode(child, depth + 1);
       if (found) return found;
     }
   }
