@@ -1,0 +1,103 @@
+/**
+ * Golden test of the Babushka stand-in: babushka.md's transcripts replayed on a real host (sshd, its own user and home),
+ * compared byte for byte after the two substitutions (`~` = home, `BABUSHKA` = install directory).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
+import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
+import { tarDirectory } from '../../../reconciler/hosts/deps-upload.js';
+import type { HostConnection } from '../../../reconciler/types.js';
+import { fixtureDepsDir, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
+import { loadTranscripts, standInInstallDir, substitute } from '../../helpers/babushka/transcripts.js';
+
+let hosts: SshHosts;
+let conn: HostConnection;
+let home: string;
+const connector = () => createHostConnector({ privateKey: hosts.privateKey, knownHosts: [hosts.knownHosts] });
+let closeConnector: () => Promise<void>;
+
+before(async () => {
+  hosts = await startSshHosts(1);
+  const c = connector();
+  closeConnector = () => c.close();
+  const h = hosts.hosts[0];
+  conn = await c.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user });
+  home = h.home;
+  const up = await (conn.exec as (c: string, o: object) => Promise<{ code: number | null }>)(
+    'mkdir -p ~/work/babushka-deps && tar -x -f - -C ~/work/babushka-deps',
+    { stdin: await tarDirectory(fixtureDepsDir) },
+  );
+  assert.equal(up.code, 0);
+});
+
+after(async () => {
+  await closeConnector?.();
+  await hosts?.stop();
+});
+
+const inWork = (cmd: string) => conn.exec(`cd ~/work && ${cmd}`);
+
+describe('the stand-in replays babushka.md verbatim', () => {
+  test('every transcript, in order, byte for byte', async () => {
+    const transcripts = loadTranscripts();
+    assert.equal(transcripts.length, 9);
+    for (const t of transcripts) {
+      const r = await inWork(t.command);
+      const expected = substitute(t.output, home, realpathSync(standInInstallDir));
+      assert.equal(r.stdout, expected, `output of: ${t.command}`);
+      assert.equal(r.code, t.exitStatus, `exit status of: ${t.command}`);
+    }
+  });
+});
+
+describe('the stand-in beyond the transcripts', () => {
+  test('an undeclared argument is ignored with Babushka\'s line', async () => {
+    const r = await inWork("babushka meet 'app deployed' ref=v2 nosuch=1 --dry-run --defaults --no-color");
+    assert.ok(r.stdout.startsWith(`Ignoring unexpected argument "nosuch", which the dep 'app deployed' would reject.\napp deployed {\n`));
+  });
+
+  test('the detailed log exists where the last line says', async () => {
+    await inWork("babushka meet 'unmeetable' --defaults --no-color");
+    const r = await conn.exec("cat ~/.babushka/logs/unmeetable");
+    assert.equal(r.code, 0);
+    assert.match(r.stdout, /\} \u2717 unmeetable/);
+  });
+
+  test('--silent prints nothing on success; -n -y short flags work', async () => {
+    const ok = await inWork("babushka meet 'base' --defaults --no-color --silent");
+    assert.equal(ok.stdout, '');
+    assert.equal(ok.code, 0);
+    const dry = await inWork("babushka meet 'app deployed' ref=v9 -n -y --no-color");
+    assert.equal(dry.code, 1);
+    assert.match(dry.stdout, /\} ~ app deployed\n/);
+  });
+
+  test('two deps in one invocation crash after the first, as 0.19.2 does', async () => {
+    const r = await inWork("babushka meet 'base' 'base' --defaults --no-color");
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /closed stream \(IOError\)/);
+  });
+
+  test('deps in ~/.babushka/deps are found; ~ is the home from the password database', async () => {
+    await conn.exec(`mkdir -p ~/.babushka/deps && cat > ~/.babushka/deps/home.rb <<'EOF2'
+dep 'home dep' do
+  met? { log File.expand_path('~'); true }
+end
+EOF2`);
+    const r = await conn.exec("cd /tmp && HOME=/nowhere babushka meet 'home dep' --defaults --no-color");
+    assert.equal(r.stdout, `home dep {\n  ${home}\n} \u2713 home dep\n`);
+  });
+
+  test('shell and shell? and parameters with .default', async () => {
+    await conn.exec(`mkdir -p ~/t2/babushka-deps && cat > ~/t2/babushka-deps/t.rb <<'EOF2'
+dep 'shelly', :greeting do
+  greeting.default('hello')
+  met? { shell?('true') && shell('echo out') == 'out' && shell('exit 1').nil? && greeting.to_s == 'hello' }
+end
+EOF2`);
+    const r = await conn.exec("cd ~/t2 && babushka meet shelly --defaults --no-color");
+    assert.equal(r.stdout, 'shelly {\n} \u2713 shelly\n');
+    assert.equal(r.code, 0);
+  });
+});
