@@ -13,7 +13,9 @@ export interface Instance {
   path: string;
   name: string;
   def: DefNode;
-  /** Own count index, or the nearest enclosing one. */
+  /** Own count index (ResolvedNode.index). */
+  ownIndex?: number;
+  /** Own count index, or the nearest enclosing one (`${self.index}`). */
   index?: number;
   /** Own for_each value, or the nearest enclosing one. */
   each?: string;
@@ -69,6 +71,7 @@ function instancesOf(def: DefNode, parent: Instance | null, ctx: ExpandCtx): Ins
     path: base + name,
     name,
     def,
+    ownIndex: index,
     index: index ?? parent?.index,
     each: each ?? parent?.each,
     parent,

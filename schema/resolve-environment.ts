@@ -60,7 +60,7 @@ export function resolveEnvironment(
     let source = sources.get(inst.def);
     if (!source) sources.set(inst.def, (source = posOf(inst.def.loc)));
     const node: ResolvedNode = { path: inst.path, name: inst.name, host, tasks: resolvedTasks, dependsOn, source, specHash: '' };
-    if (inst.index !== undefined) node.index = inst.index;
+    if (inst.ownIndex !== undefined) node.index = inst.ownIndex;
     node.specHash = specHash(node);
     nodes.push(node);
   }

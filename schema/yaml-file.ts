@@ -103,6 +103,9 @@ function findBadNode(node: Node | null | undefined, depth: number): { node: Node
       if (isPair(item) && item.key !== null && !isScalar(item.key)) {
         return { node: item.key as Node, message: 'a mapping key must be a plain string, not a list or a mapping' };
       }
+      if (isPair(item) && isScalar(item.key) && item.key.value === '__proto__') {
+        return { node: item.key as Node, message: "the key '__proto__' is not allowed" };
+      }
       const child = isPair(item) ? (item.value as Node | null) : (item as Node);
       const found = findBadNode(child, depth + 1);
       if (found) return found;
