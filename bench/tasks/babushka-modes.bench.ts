@@ -1,0 +1,51 @@
+/**
+ * One Babushka process per dep vs one generated dep per node, over real SSH (loopback sshd) with the stand-in.
+ * Run: node --import tsx bench/tasks/babushka-modes.bench.ts [tasksPerNode] [rounds]
+ */
+import { createHostConnector } from '../../reconciler/hosts/ssh-connector.js';
+import { hashDepsDir } from '../../reconciler/tasks/deps-hash.js';
+import { runNodeTasks } from '../../reconciler/tasks/run-node-tasks.js';
+import type { BabushkaTask, ResolvedNode } from '../../reconciler/types.js';
+import { fixtureDepsDir, startSshHosts } from '../../test/helpers/sshd.js';
+
+const tasksPerNode = Number(process.argv[2] ?? 5);
+const rounds = Number(process.argv[3] ?? 10);
+const src = { file: 'bench', line: 1, column: 1 };
+const deps = ['base', 'app deployed', 'echo args', 'unmeetable'].slice(0, 3);
+const tasks: BabushkaTask[] = Array.from({ length: tasksPerNode }, (_, i) => {
+  const dep = deps[i % deps.length];
+  const args: Record<string, string> = dep === 'app deployed' ? { ref: 'v2' } : dep === 'echo args' ? { value: `v${i}` } : {};
+  return { kind: 'babushka', name: `${dep} #${i}`, dep, args, source: src };
+});
+const node: ResolvedNode = { path: 'n', name: 'n', host: { kind: 'local', source: src }, tasks, dependsOn: [], source: src, specHash: 'h' };
+
+const env = await startSshHosts(1);
+const connector = createHostConnector({ privateKey: env.privateKey, knownHosts: [env.knownHosts] });
+try {
+  const h = env.hosts[0];
+  const conn = await connector.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user });
+  const dir = await conn.ensureDeps(fixtureDepsDir, await hashDepsDir(fixtureDepsDir));
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const results: Record<string, { dry: number; apply: number }> = {};
+  for (const mode of ['per-dep', 'generated'] as const) {
+    const time = async (dryRun: boolean) => {
+      const t0 = performance.now();
+      const rs = await runNodeTasks(conn, node, { dryRun, remoteDepsDir: dir, timeoutMs: 60_000, secrets: {}, babushkaMode: mode });
+      if (rs.some((r) => r.outcome === 'failed')) throw new Error(JSON.stringify(rs));
+      return performance.now() - t0;
+    };
+    await time(false); // everything met: from here on, the common case of a run with nothing to do
+    const dry: number[] = [];
+    const apply: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      dry.push(await time(true));
+      apply.push(await time(false));
+    }
+    results[mode] = { dry: Math.round(median(dry)), apply: Math.round(median(apply)) };
+  }
+  console.log(`${tasksPerNode} babushka tasks per node, median of ${rounds} runs (ms):`);
+  console.table(results);
+} finally {
+  await connector.close();
+  await env.stop();
+}

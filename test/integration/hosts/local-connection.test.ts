@@ -1,0 +1,80 @@
+/** The `local` host: commands on this machine behind the HostConnection interface. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createLocalConnection, execLocal } from '../../../reconciler/hosts/local-connection.js';
+import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
+import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
+import { runNodeTasks } from '../../../reconciler/tasks/run-node-tasks.js';
+import { PolitburoError } from '../../../reconciler/types.js';
+import { fixtureDepsDir } from '../../helpers/sshd.js';
+
+test('exec: output, exit code, stdin', async () => {
+  const conn = createLocalConnection();
+  assert.equal(conn.address, 'local');
+  assert.deepEqual(await conn.exec('echo out; echo err >&2; exit 5'), { code: 5, stdout: 'out\n', stderr: 'err\n', timedOut: false });
+  assert.equal((await execLocal('wc -c', { stdin: 'abc' })).stdout.trim(), '3');
+});
+
+test('a timeout kills the command and what it started', async () => {
+  const t0 = Date.now();
+  const r = await execLocal('sleep 33.25 & sleep 33.5; echo never', { timeoutMs: 300 });
+  assert.equal(r.timedOut, true);
+  assert.equal(r.code, null);
+  assert.ok(Date.now() - t0 < 3000);
+  await new Promise((res) => setTimeout(res, 100));
+  const ps = await execLocal("ps -eo stat=,args= | grep -v '^Z' | grep 'sleep 33\\.' || true");
+  assert.equal(ps.stdout.trim(), '');
+});
+
+test('abort rejects with Interrupted', async () => {
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
+  await assert.rejects(execLocal('sleep 5', { signal: ac.signal }), (e: unknown) => e instanceof PolitburoError && e.reason === 'Interrupted');
+});
+
+test('ensureDeps copies once per content', async () => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'local-deps-'));
+  try {
+    const conn = createLocalConnection({ depsRoot: root });
+    const hash = await hashDepsDir(fixtureDepsDir);
+    const [a, b] = await Promise.all([conn.ensureDeps(fixtureDepsDir, hash), conn.ensureDeps(fixtureDepsDir, hash)]);
+    assert.equal(a, path.join(root, hash));
+    assert.equal(b, a);
+    assert.deepEqual((await readdir(path.join(a, 'babushka-deps'))).sort(), ['app.rb', 'web.rb']);
+    assert.equal(await createLocalConnection({ depsRoot: root }).ensureDeps(fixtureDepsDir, hash), a);
+    assert.deepEqual(await readdir(root), [hash]);
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test('the connector gives one local connection; shell tasks run through it', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'local-tasks-'));
+  const c = createHostConnector({ knownHosts: [] });
+  try {
+    const conn = await c.connect({ kind: 'local' });
+    assert.equal(await c.connect({ kind: 'local' }), conn);
+    assert.deepEqual(c.stats().connections, { local: 1 });
+    const src = { file: 'f', line: 1, column: 1 };
+    const file = path.join(dir, 'flag');
+    const node = {
+      path: 'ctl',
+      name: 'ctl',
+      host: { kind: 'local' as const, source: src },
+      tasks: [{ kind: 'shell' as const, name: 'flag', met: `test -f ${file}`, meet: `echo set > ${file}`, source: src }],
+      dependsOn: [],
+      source: src,
+      specHash: 'h',
+    };
+    const opts = { dryRun: false, remoteDepsDir: null, timeoutMs: 5000, secrets: {} };
+    assert.equal((await runNodeTasks(conn, node, opts))[0].outcome, 'met');
+    assert.equal(await readFile(file, 'utf8'), 'set\n');
+    assert.equal((await runNodeTasks(conn, node, opts))[0].outcome, 'already met');
+  } finally {
+    await c.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
