@@ -33,6 +33,7 @@ interface ExpandCtx {
   errors: ValidationError[];
   total: number;
   overLimit: boolean;
+  shared: { instances: number };
 }
 
 /** Expands the tree; returns null (with an error) when the instance limit is exceeded. */
@@ -41,8 +42,9 @@ export function expandTree(
   params: Record<string, unknown>,
   envName: string,
   errors: ValidationError[],
+  shared: { instances: number } = { instances: 0 },
 ): Instance[] | null {
-  const ctx: ExpandCtx = { params, envName, errors, total: 0, overLimit: false };
+  const ctx: ExpandCtx = { params, envName, errors, total: 0, overLimit: false, shared };
   const roots = expandChildren(tree, null, ctx);
   return ctx.overLimit ? null : roots;
 }
@@ -95,13 +97,16 @@ function instancesOf(def: DefNode, parent: Instance | null, ctx: ExpandCtx): Ins
 
 function reserve(n: number, def: DefNode, ctx: ExpandCtx): boolean {
   ctx.total += n;
+  ctx.shared.instances += n;
+  const where = () => posOf(def.count?.loc ?? def.forEach?.loc ?? def.loc);
   if (ctx.total > LIMITS.instances) {
-    const where = def.count?.loc ?? def.forEach?.loc ?? def.loc;
-    ctx.errors.push({ ...posOf(where), message: `environment '${ctx.envName}' has more than ${LIMITS.instances} resource instances (the limit)` });
+    ctx.errors.push({ ...where(), message: `environment '${ctx.envName}' has more than ${LIMITS.instances} resource instances (the limit)` });
     ctx.overLimit = true;
-    return false;
+  } else if (ctx.shared.instances > LIMITS.totalInstances) {
+    ctx.errors.push({ ...where(), message: `the environments have more than ${LIMITS.totalInstances} resource instances together (the limit)` });
+    ctx.overLimit = true;
   }
-  return true;
+  return !ctx.overLimit;
 }
 
 function evalCount(def: DefNode, ctx: ExpandCtx): number | null {

@@ -32,8 +32,9 @@ async function load(dir: string, file: string): Promise<LoadResult> {
   checkBlueprints(model, tasks, errors);
   const environments = new Map<string, ResolvedEnvironment>();
   const cycles: FoundCycle[] = [];
+  const shared = { instances: 0 };
   for (const name of model.environments.keys()) {
-    const env = resolveEnvironment(model, name, tasks, errors, cycles);
+    const env = resolveEnvironment(model, name, tasks, errors, cycles, shared);
     if (env) environments.set(name, env);
   }
   errors.push(...cycleErrors(cycles));

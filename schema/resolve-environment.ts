@@ -3,7 +3,8 @@
  * tasks (interpolated per node) → dependencies → cycles → spec hashes.
  */
 import ms from 'ms';
-import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, ValidationError } from '../reconciler/types.js';
+import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, TaskSpec, ValidationError } from '../reconciler/types.js';
+import { LIMITS } from './limits.js';
 import { specHash } from '../reconciler/spec-hash.js';
 import { bindHosts } from './bind-hosts.js';
 import { didYouMean } from './did-you-mean.js';
@@ -31,19 +32,21 @@ export function resolveEnvironment(
   tasks: TaskExpander,
   errors: ValidationError[],
   cycles: FoundCycle[],
+  shared: { instances: number } = { instances: 0 },
 ): ResolvedEnvironment | null {
   const before = errors.length;
   const chain = resolveChain(model, name, errors);
   if (!chain) return null;
   const defaults = mergeDefaults(chain.defaults);
   const provider: ProviderSpec | undefined = chain.provider && { ...chain.provider.value.exec, source: posOf(chain.provider.loc) };
-  const index = expandAndRemove(chain, errors);
+  const index = expandAndRemove(chain, errors, shared);
   if (!index) return null;
   const hosts = bindHosts(chain, index, defaults, provider, errors);
   const address = addressLookup(index, hosts);
   const deps = new DependencyResolver(index, name, errors);
   const nodes: ResolvedNode[] = [];
   const sources = new Map<Instance['def'], SourcePos>();
+  const budget = { dependencies: 0, chars: 0 };
   for (const inst of index.nodes) {
     const host = hosts.get(inst);
     const defs = tasks.tasksOf(inst.def);
@@ -56,9 +59,10 @@ export function resolveEnvironment(
     };
     const resolvedTasks = resolveTasks(defs, ctx, errors);
     const dependsOn = deps.of(inst, implicitOf(defs));
-    if (!host) continue;
     let source = sources.get(inst.def);
     if (!source) sources.set(inst.def, (source = posOf(inst.def.loc)));
+    if (overBudget(budget, resolvedTasks, dependsOn.length, name, source, errors)) return null;
+    if (!host) continue;
     const node: ResolvedNode = { path: inst.path, name: inst.name, host, tasks: resolvedTasks, dependsOn, source, specHash: '' };
     if (inst.ownIndex !== undefined) node.index = inst.ownIndex;
     node.specHash = specHash(node);
@@ -81,8 +85,33 @@ export function resolveEnvironment(
   };
 }
 
-function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[]): PathIndex | null {
-  const roots = expandTree(chain.tree, chain.params, chain.name, errors);
+/** Bounds the work a hostile description can cause (every node using addresses() of every other node). */
+function overBudget(
+  budget: { dependencies: number; chars: number },
+  tasks: TaskSpec[],
+  dependencies: number,
+  env: string,
+  source: SourcePos,
+  errors: ValidationError[],
+): boolean {
+  budget.dependencies += dependencies;
+  for (const t of tasks) {
+    if (t.kind === 'shell') budget.chars += t.met.length + t.meet.length;
+    else for (const v of Object.values(t.args)) budget.chars += v.length;
+  }
+  if (budget.dependencies > LIMITS.dependencies) {
+    errors.push({ ...source, message: `environment '${env}' has more than ${LIMITS.dependencies} dependencies between nodes (the limit)` });
+    return true;
+  }
+  if (budget.chars > LIMITS.resolvedChars) {
+    errors.push({ ...source, message: `environment '${env}' resolves to more than ${LIMITS.resolvedChars} characters of task arguments and commands (the limit)` });
+    return true;
+  }
+  return false;
+}
+
+function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], shared: { instances: number }): PathIndex | null {
+  const roots = expandTree(chain.tree, chain.params, chain.name, errors, shared);
   if (!roots) return null;
   if (chain.removes.length === 0) return new PathIndex(roots);
   const before = new PathIndex(roots);
