@@ -1,8 +1,75 @@
+/** `politburo plan ENV [--json]`: what an apply would do, from the description and the recorded state; contacts no host. */
 import type { Command } from 'commander';
+import { addCommonOptions, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, headCommit, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
+import { loadDescription } from '../../schema/load-description.js';
+import { didYouMean } from '../../schema/did-you-mean.js';
+import { planEnvironment } from '../../reconciler/plan-environment.js';
+import { openStore } from '../../reconciler/store/open-store.js';
+import type { Description, Plan, ResolvedEnvironment } from '../../reconciler/types.js';
+import { renderValidationErrors } from '../render/validation-errors.js';
+import { renderPlanText } from '../render/plan-text.js';
+import { planToJson } from '../render/plan-json.js';
+import { stderrLog } from './migrate.js';
 
-// Placeholder until the command is implemented (owned by whoever implements it).
+export interface PlanOptions extends CommonOptions {
+  json?: boolean;
+}
+
+/** The environment `name` of a description, or an error naming the known ones (with a "did you mean"). */
+export function selectEnvironment(description: Description, name: string): ResolvedEnvironment {
+  const env = description.environments.get(name);
+  if (env) return env;
+  const known = [...description.environments.keys()];
+  const list = known.length ? `known environments: ${known.join(', ')}` : 'the description defines no environments';
+  throw new Error(`unknown environment '${name}'${didYouMean(name, known)}; ${list}`);
+}
+
+/**
+ * Loads the description in opts.dir; on validation errors prints them all to stderr and returns null (the caller exits 1,
+ * or 2 for validate).
+ */
+export async function loadOrReport(opts: Pick<CommonOptions, 'dir' | 'file'>): Promise<Description | null> {
+  const result = await loadDescription({ dir: opts.dir, file: opts.file ?? readCliEnv().file });
+  if (result.ok) return result.description;
+  process.stderr.write(renderValidationErrors(result.errors));
+  return null;
+}
+
+/** Plans one environment of a loaded description against the state store (embedded PostgreSQL when no URL is set). */
+export async function planFromStore(description: Description, env: ResolvedEnvironment, opts: CommonOptions): Promise<{ plan: Plan; repository: string }> {
+  const repository = repositoryId(description.root);
+  const opened = await openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog });
+  try {
+    const recorded = await opened.store.recordedNodes(repository, env.name);
+    return { plan: planEnvironment(env, recorded, headCommit(description.root)), repository };
+  } finally {
+    await opened.close();
+  }
+}
+
+/** The static plan: load → select → plan against the store → print; resolves to the exit code. */
+export async function runPlan(environment: string, opts: PlanOptions): Promise<number> {
+  const description = await loadOrReport(opts);
+  if (!description) return EXIT_ERROR;
+  const env = selectEnvironment(description, environment);
+  const { plan, repository } = await planFromStore(description, env, opts);
+  printPlan(plan, repository, opts);
+  const s = plan.summary;
+  return s.create + s.update + s.terminate > 0 ? EXIT_CHANGES : EXIT_OK;
+}
+
+/** One JSON document on stdout with --json, else the table. */
+export function printPlan(plan: Plan, repository: string, opts: { json?: boolean }): void {
+  if (opts.json) process.stdout.write(`${JSON.stringify(planToJson(plan, { repository }), null, 2)}\n`);
+  else process.stdout.write(renderPlanText(plan));
+}
+
 export function registerPlan(program: Command): void {
-  program.command('plan').description('(not yet implemented)').action(() => {
-    throw new Error('politburo plan is not implemented yet');
-  });
+  addCommonOptions(program.command('plan'))
+    .argument('<environment>', 'the environment to plan')
+    .option('--json', 'print one JSON document and nothing else on stdout')
+    .description('show what an apply would change (exit 0 no changes, 2 changes, 1 error); contacts no host')
+    .action(async (environment: string, opts: PlanOptions) => {
+      process.exitCode = await runPlan(environment, opts);
+    });
 }
