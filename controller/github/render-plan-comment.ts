@@ -1,0 +1,111 @@
+/** The one sticky pull request comment: every planned environment of a PR, under GitHub's comment size limit. */
+import type { PlanForRender } from '../ports.js';
+import type { NodeResult, Plan, ValidationError } from '../../reconciler/types.js';
+import { Budget, cell, code, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
+
+/** Hidden marker that identifies Politburo's comment among a PR's comments (found again when its id is lost). */
+export const PLAN_COMMENT_MARKER = '<!-- politburo:plan -->';
+
+export interface PlanCommentOptions {
+  headSha: string;
+  runUrl?: string;
+  /** Where the whole plan can be read when the comment had to be truncated. */
+  fullPlanUrl?: string;
+}
+
+/** Room kept for headings, truncation notes and the footer, which are always written. */
+const RESERVED = 4_000;
+
+/** `FILE:LINE:COLUMN: message`, the format of every validation error Politburo prints. */
+export function formatError(e: ValidationError): string {
+  return `${e.file}:${e.line}:${e.column}: ${e.message}`;
+}
+
+/** "3 to create, 1 to update, 10 unchanged, 0 to terminate". */
+export function planCounts(plan: Plan, withUnchanged = true): string {
+  const s = plan.summary;
+  const parts = [`${s.create} to create`, `${s.update} to update`];
+  if (withUnchanged) parts.push(`${s.unchanged} unchanged`);
+  parts.push(`${s.terminate} to terminate`);
+  return parts.join(', ');
+}
+
+/** Renders the sticky plan comment (markdown, starting with PLAN_COMMENT_MARKER). Pure. */
+export function renderPlanComment(plans: PlanForRender[], opts: PlanCommentOptions): string {
+  const out = new Budget(COMMENT_LIMIT - RESERVED);
+  out.must(PLAN_COMMENT_MARKER);
+  out.must(`### Politburo plan for ${code(shortSha(opts.headSha))}`);
+  if (plans.length === 0) {
+    out.must('');
+    out.must('No environment is affected by this pull request.');
+  }
+  let truncated = false;
+  for (const p of plans) {
+    const before = out.omitted;
+    out.must('');
+    renderEnvironment(out, p);
+    const omitted = out.omitted - before;
+    if (omitted > 0) {
+      truncated = true;
+      out.must('');
+      out.must(`_… ${plural(omitted, 'more line')} of ${code(p.environment)} not shown: the comment would exceed GitHub's ${COMMENT_LIMIT.toLocaleString('en-US')}-character limit. ${fullPlanPointer(opts, p.environment)}_`);
+    }
+  }
+  const links = [opts.runUrl ? `[Run](${opts.runUrl})` : '', truncated && opts.fullPlanUrl ? `[Full plan](${opts.fullPlanUrl})` : ''].filter(Boolean);
+  out.must('');
+  out.must(`<sub>Planned at ${code(opts.headSha)}${links.length ? ` · ${links.join(' · ')}` : ''}. Comment \`/politburo plan\` to plan again.</sub>`);
+  return truncate(out.text(), COMMENT_LIMIT);
+}
+
+function fullPlanPointer(opts: PlanCommentOptions, env: string): string {
+  return opts.fullPlanUrl ? `See the [full plan](${opts.fullPlanUrl}).` : `Run ${code(`politburo plan ${env}`)} to see all of it.`;
+}
+
+function renderEnvironment(out: Budget, p: PlanForRender): void {
+  if (!p.plan || p.errors.length > 0) {
+    out.must(`#### ${code(p.environment)}: invalid (${plural(p.errors.length, 'error')})`);
+  } else if (p.plan.summary.create + p.plan.summary.update + p.plan.summary.terminate === 0) {
+    out.must(`#### ${code(p.environment)}: no changes (${p.plan.summary.unchanged} unchanged)`);
+  } else {
+    out.must(`#### ${code(p.environment)}: ${planCounts(p.plan)}`);
+  }
+  if (p.errors.length > 0) renderErrors(out, p.errors);
+  if (p.plan) renderChanges(out, p.plan);
+  if (p.live) renderLive(out, p.live.nodes);
+}
+
+function renderErrors(out: Budget, errors: ValidationError[]): void {
+  out.must('');
+  out.must('```');
+  for (const e of errors) out.maybe(formatError(e).replace(/```/g, '`\u200b``'));
+  out.must('```');
+}
+
+function renderChanges(out: Budget, plan: Plan): void {
+  const changed = plan.nodes.filter((n) => n.action !== 'unchanged');
+  if (changed.length === 0) return;
+  out.must('');
+  out.must('| Node | Host | Action | What changes |');
+  out.must('| --- | --- | --- | --- |');
+  for (const n of changed) {
+    out.maybe(`| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`);
+  }
+}
+
+function renderLive(out: Budget, nodes: NodeResult[]): void {
+  const notable = nodes.filter((n) => n.state !== 'ready' && n.state !== 'defined');
+  out.must('');
+  if (notable.length === 0) {
+    out.must(`**Live dry-run:** no drift on ${plural(nodes.length, 'node')}.`);
+    return;
+  }
+  out.must(`**Live dry-run:** ${plural(notable.length, 'node')} not as described.`);
+  out.must('');
+  out.must('| Node | Host | State | Unmet tasks |');
+  out.must('| --- | --- | --- | --- |');
+  for (const n of notable) {
+    const unmet = n.tasks.filter((t) => t.outcome === 'unmet' || t.outcome === 'failed').map((t) => t.name);
+    const detail = unmet.length ? unmet.join(', ') : (n.reason ?? '');
+    out.maybe(`| ${codeCell(n.path)} | ${cell(n.host ?? '')} | ${n.state} | ${cell(detail)} |`);
+  }
+}
