@@ -14,7 +14,8 @@ export interface EnvironmentChain {
   loc: Loc;
   params: Record<string, unknown>;
   tree: Map<string, DefNode>;
-  removes: Located<string>[];
+  /** Removes of the chain; `inherited` ones may name nothing in this environment (e.g. after its params changed). */
+  removes: (Located<string> & { inherited: boolean })[];
   defaults: RawDefaults[];
   provider?: Located<RawProvider>;
   knownHosts?: string;
@@ -83,17 +84,17 @@ function mergeChain(model: Model, name: string, chain: Located<RawEnvironment>[]
   const out: EnvironmentChain = { name, loc: leaf.loc, params, tree, removes: [], defaults: [], drift: {} };
   if (model.defaults) out.defaults.push(model.defaults.value);
   out.provider = model.provider;
-  for (const env of chain) inherit(out, env, errors);
+  for (const env of chain) inherit(out, env, env !== leaf, errors);
   if (leaf.value.hosts) out.hosts = { value: leaf.value.hosts, loc: { yf: leaf.loc.yf, path: [...leaf.loc.path, 'hosts'] } };
   return out;
 }
 
-function inherit(out: EnvironmentChain, env: Located<RawEnvironment>, errors: ValidationError[]): void {
+function inherit(out: EnvironmentChain, env: Located<RawEnvironment>, inherited: boolean, errors: ValidationError[]): void {
   const raw = env.value;
   const sub = (key: string): Loc => ({ yf: env.loc.yf, path: [...env.loc.path, key] });
   Object.assign(out.params, raw.params ?? {});
   if (raw.override) applyOverride(out.tree, raw.override, sub('override'), errors);
-  (raw.remove ?? []).forEach((p, i) => out.removes.push({ value: p, loc: { yf: env.loc.yf, path: [...env.loc.path, 'remove', i] } }));
+  (raw.remove ?? []).forEach((p, i) => out.removes.push({ value: p, loc: { yf: env.loc.yf, path: [...env.loc.path, 'remove', i] }, inherited }));
   if (raw.defaults) out.defaults.push(raw.defaults);
   if (raw.provider) out.provider = { value: raw.provider, loc: sub('provider') };
   if (raw.known_hosts !== undefined) out.knownHosts = raw.known_hosts;

@@ -118,7 +118,7 @@ function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], sha
   const hit = new Set<Instance>();
   for (const r of chain.removes) {
     const found = before.match(r.value);
-    if (found.length === 0) {
+    if (found.length === 0 && !r.inherited) {
       errors.push({ ...posOf(r.loc), message: `remove: no resource '${r.value}' in environment '${chain.name}'${didYouMean(r.value, before.allPaths())}` });
     }
     found.forEach((i) => hit.add(i));

@@ -2,7 +2,7 @@
 // positions inside the file; loading never throws and never reports an internal error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,8 +10,11 @@ import fc from 'fast-check';
 import { isMap, isPair, isScalar, isSeq, parseDocument, type Node } from 'yaml';
 import { loadDescription } from '../../../schema/load-description.js';
 
-const lampPath = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/language/valid/lamp/politburo.yml');
-const lamp = readFileSync(lampPath, 'utf8');
+const valid = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/language/valid');
+const lamp = readFileSync(path.join(valid, 'lamp/politburo.yml'), 'utf8');
+// The second seed has every feature; its included file is copied along and left alone.
+const features = readFileSync(path.join(valid, 'features/politburo.yml'), 'utf8');
+const featuresRoles = readFileSync(path.join(valid, 'features/roles/monitoring.yml'), 'utf8');
 
 /** Every map entry of the document, as paths, so mutations can address them by number. */
 function entries(doc: ReturnType<typeof parseDocument>): (string | number)[][] {
@@ -30,7 +33,7 @@ function entries(doc: ReturnType<typeof parseDocument>): (string | number)[][] {
   return out;
 }
 
-const paths = entries(parseDocument(lamp));
+const paths = entries(parseDocument(features));
 
 type Mutation =
   | { kind: 'delete'; at: number }
@@ -45,10 +48,10 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(paths.length - 1) }),
   fc.record({ kind: fc.constant('replace' as const), at: fc.nat(paths.length - 1), value: fc.jsonValue({ maxDepth: 3 }) }),
   fc.record({ kind: fc.constant('rename' as const), at: fc.nat(paths.length - 1), name: fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('roles', 'count', 'hosts', 'resources', 'depends_on', 'extends', 'for_each', '<<')) }),
-  fc.record({ kind: fc.constant('insert' as const), offset: fc.nat(lamp.length), text: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('${', '}', '&a ', '*a', ':', '- ', '\n  ', '#', '"', "'", '${address(web)}', '${params.x}', '[', '{', '!!binary ')) }),
+  fc.record({ kind: fc.constant('insert' as const), offset: fc.nat(Math.max(lamp.length, features.length)), text: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('${', '}', '&a ', '*a', ':', '- ', '\n  ', '#', '"', "'", '${address(web)}', '${params.x}', '[', '{', '!!binary ')) }),
   fc.record({ kind: fc.constant('line' as const), line: fc.nat(120), text: fc.string({ maxLength: 30 }) }),
   fc.record({ kind: fc.constant('duplicate' as const), line: fc.nat(120) }),
-  fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(lamp.length) }),
+  fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(Math.max(lamp.length, features.length)) }),
 );
 
 function apply(text: string, m: Mutation): string {
@@ -86,11 +89,13 @@ function apply(text: string, m: Mutation): string {
 test('random mutations of a valid file never throw and always point inside the file', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'politburo-prop-'));
   const file = path.join(dir, 'politburo.yml');
-  let valid = 0;
+  mkdirSync(path.join(dir, 'roles'));
+  writeFileSync(path.join(dir, 'roles/monitoring.yml'), featuresRoles);
+  let validCount = 0;
   try {
     await fc.assert(
-      fc.asyncProperty(fc.array(mutation, { minLength: 1, maxLength: 3 }), async (ms) => {
-        let text = lamp;
+      fc.asyncProperty(fc.constantFrom(lamp, features), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (seed, ms) => {
+        let text = seed;
         for (const m of ms) {
           try {
             text = apply(text, m);
@@ -101,13 +106,16 @@ test('random mutations of a valid file never throw and always point inside the f
         writeFileSync(file, text);
         const r = await loadDescription({ dir });
         if (r.ok) {
-          valid++;
+          validCount++;
           return;
         }
         const lines = text.split('\n');
         assert.ok(r.errors.length > 0);
         for (const e of r.errors) {
-          assert.equal(e.file, 'politburo.yml');
+          if (e.file !== 'politburo.yml') {
+            assert.equal(e.file, 'roles/monitoring.yml', e.message);
+            continue;
+          }
           assert.doesNotMatch(e.message, /internal error/, `${e.message}\n--- input ---\n${text}`);
           assert.ok(e.line >= 1 && e.line <= lines.length, `line ${e.line} outside the file (${lines.length} lines): ${e.message}`);
           assert.ok(e.column >= 1 && e.column <= (lines[e.line - 1]?.length ?? 0) + 1, `column ${e.column} outside line ${e.line}: ${e.message}`);
@@ -118,5 +126,5 @@ test('random mutations of a valid file never throw and always point inside the f
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  assert.ok(valid > 0, 'some mutations should leave the description valid');
+  assert.ok(validCount > 0, 'some mutations should leave the description valid');
 });
