@@ -54,7 +54,8 @@ export function parseYamlText(text: string, file: string, errors: ValidationErro
   if (doc.errors.length > 0) {
     // The first syntax error only: after it the parser's view of the rest of the file is guesswork.
     const e = doc.errors[0];
-    errors.push({ ...at(e.pos[0]), message: `YAML syntax error: ${yamlMessage(e.message)}` });
+    const message = e.code === 'MULTIPLE_DOCS' ? "a description file holds one YAML document: remove the '---' separator" : yamlMessage(e.message);
+    errors.push({ ...at(e.pos[0]), message: `YAML syntax error: ${message}` });
     return yf;
   }
   const bad = findBadNode(doc.contents as Node | null, 0);
