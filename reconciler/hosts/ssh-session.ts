@@ -51,22 +51,25 @@ export class SshSession {
   }
 
   private async execOnChannel(command: string, opts: ExecOptions, attempt: number): Promise<ExecResult> {
-    const channel = await this.openChannel(wrapRemoteCommand(command, opts.timeoutMs)).catch(async (err: Error) => {
-      // A server with a lower MaxSessions than we assumed: wait for other channels to close and retry.
-      if (/open failed/i.test(err.message) && attempt < 20 && !this.closedError) return null;
-      throw this.closedError ?? new PolitburoError('HostUnreachable', `${this.label}: could not open a channel: ${err.message}`);
+    const result = await new Promise<ExecResult | null>((resolve, reject) => {
+      const fail = (err: Error) => {
+        // A server with a lower MaxSessions than we assumed: wait for other channels to close and retry.
+        if (/open failed/i.test(err.message) && attempt < 20 && !this.closedError) return resolve(null);
+        reject(this.closedError ?? new PolitburoError('HostUnreachable', `${this.label}: could not open a channel: ${err.message}`));
+      };
+      try {
+        this.client.exec(wrapRemoteCommand(command, opts.timeoutMs), (err, channel) => {
+          if (err) return fail(err);
+          // Listeners go on in this very tick: a quick command's exit status may arrive in the same packet batch.
+          this.collect(channel, opts).then(resolve, reject);
+        });
+      } catch (err) {
+        fail(err as Error);
+      }
     });
-    if (!channel) {
-      await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
-      return this.execOnChannel(command, opts, attempt + 1);
-    }
-    return this.collect(channel, opts);
-  }
-
-  private openChannel(command: string): Promise<ClientChannel> {
-    return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, stream) => (err ? reject(err) : resolve(stream)));
-    });
+    if (result) return result;
+    await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+    return this.execOnChannel(command, opts, attempt + 1);
   }
 
   private collect(channel: ClientChannel, opts: ExecOptions): Promise<ExecResult> {
@@ -93,7 +96,12 @@ export class SshSession {
         exited = true;
         code = typeof c === 'number' ? c : null;
       });
-      channel.on('close', () => {
+      // ssh2 passes the exit status to 'close' too; it is the reliable source when 'exit' fired before we listened.
+      channel.on('close', (closeCode?: number | null) => {
+        if (!exited && typeof closeCode === 'number') {
+          exited = true;
+          code = closeCode;
+        }
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
         if (aborted) return reject(new PolitburoError('Interrupted', `${this.label}: the command was cancelled`));
