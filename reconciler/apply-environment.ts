@@ -1,0 +1,134 @@
+/**
+ * Apply (SPEC §2): one reconcile in two layers. The outer layer resolves the environment, takes the environment's
+ * lock, starts the run record and always finishes it; the inner one plans, selects, provisions, configures in
+ * dependency order, terminates, and records every transition as it happens.
+ */
+import { planEnvironment } from './plan-environment.js';
+import { closeExtraConnectors, createEngineRun, environmentOf, type EngineInput, type EngineRun } from './run-engine.js';
+import { withEnvironmentLock } from './run-lock.js';
+import { provisionNode, resultOf, runTasksOf, terminateNode, transition } from './run-node.js';
+import { buildResult, summaryLine } from './run-result.js';
+import { selectNodes, type Selection } from './run-selection.js';
+import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
+import type { NodeResult, PlannedNode, ResolvedNode, RunKind, RunResult, RunStatus } from './types.js';
+
+export type ApplyInput = EngineInput & { dryRun?: false };
+
+/** Applies one environment (or a target within it); resolves with the run's result, never leaving the run open. */
+export async function applyEnvironment(input: ApplyInput): Promise<RunResult> {
+  const env = environmentOf(input);
+  return withEnvironmentLock(input.store, input.repository, env.name, () => recordedRun(input, 'apply', (run) => reconcile(run)), {
+    log: input.log,
+    signal: input.signal,
+  });
+}
+
+/**
+ * Starts a run record, runs `body`, and finishes the record in a `finally` with the summary (failed, with the error
+ * logged, when `body` throws). Shared by apply, drift and live plans.
+ */
+export async function recordedRun(input: EngineInput, kind: RunKind, body: (run: EngineRun) => Promise<RunResult>): Promise<RunResult> {
+  const env = environmentOf(input);
+  const record = await input.store.startRun({ repository: input.repository, environment: env.name, commit: input.commit, kind, trigger: input.trigger });
+  let status: RunStatus = 'failed';
+  let summary: Record<string, number> = {};
+  let run: EngineRun | undefined;
+  try {
+    const recorded = await input.store.recordedNodes(input.repository, env.name);
+    run = createEngineRun(input, env, record.id, recorded);
+    const result = await body(run);
+    status = result.status;
+    summary = result.summary;
+    input.log?.(summaryLine(kind === 'apply' ? 'applied' : kind === 'drift' ? 'drift-checked' : 'live-planned', result));
+    return result;
+  } catch (err) {
+    input.log?.(`${kind} of ${env.name} failed: ${err instanceof Error ? err.message : String(err)}`);
+    throw err;
+  } finally {
+    if (run) await closeExtraConnectors(run);
+    await input.store.finishRun(record.id, status, summary).catch((e: Error) => input.log?.(`could not finish run ${record.id}: ${e.message}`));
+  }
+}
+
+/** plan → select → provision, configure and terminate in dependency order → result. */
+async function reconcile(run: EngineRun): Promise<RunResult> {
+  const started = Date.now();
+  const { input, env } = run;
+  // Plan against the recorded state.
+  const plan = planEnvironment(env, [...run.recorded.values()], input.commit);
+  // Select what this apply works on.
+  const selection = selectNodes(plan, { target: input.target, all: input.all });
+  // Provision, configure and terminate, as the dependency graph allows.
+  const outcomes = await executeSelection(run, selection);
+  const nodes = collectResults(run, [...selection.configure, ...selection.terminate], outcomes);
+  const interrupted = outcomes.some((o) => o.reason?.startsWith('Interrupted')) || !!input.signal?.aborted;
+  return buildResult({ runId: run.runId, kind: 'apply', environment: env.name, commit: input.commit, nodes, interrupted, startedMs: started });
+}
+
+type Job = SchedulerNode & { planned: PlannedNode; kind: 'configure' | 'terminate' };
+
+async function executeSelection(run: EngineRun, selection: Selection): Promise<ScheduledOutcome[]> {
+  const inRun = new Set([...selection.configure, ...selection.terminate].map((p) => p.path));
+  const jobs: Job[] = [
+    ...selection.configure.map((p): Job => {
+      const node = p.node as ResolvedNode;
+      return {
+        path: p.path,
+        host: p.host,
+        dependsOn: selection.provisionOnly ? [] : node.dependsOn,
+        provision: node.host.kind === 'provider' && !run.provided.has(node.path),
+        planned: p,
+        kind: 'configure',
+      };
+    }),
+    ...selection.terminate.map((p): Job => ({ path: p.path, host: p.host, dependsOn: [], planned: p, kind: 'terminate' })),
+  ];
+  return schedule<Job>({
+    nodes: jobs,
+    concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
+    outside: (path) => {
+      if (inRun.has(path)) return undefined;
+      const rec = run.recorded.get(path);
+      return rec ? { state: rec.state, hasHost: rec.host !== null } : undefined;
+    },
+    provision: (job, signal) => provisionNode(run, job.planned.node as ResolvedNode, signal),
+    runNode: async (job, signal) => {
+      resultOf(run, job.path, job.planned.action);
+      if (job.kind === 'terminate') return terminateNode(run, job.path, job.planned.node, signal);
+      if (selection.provisionOnly) return provisionedOnly(run, job.planned);
+      return runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: false, signal, action: job.planned.action });
+    },
+    signal: run.input.signal,
+    graceMs: run.input.graceMs,
+    onEvent: run.emit,
+    onSettled: async (job, outcome) => {
+      if (outcome.state === 'blocked') await transition(run, job.path, 'blocked', { reason: outcome.reason });
+    },
+  });
+}
+
+/** `#provisioned`: the host exists (pre-allocated, or provisioned just now); a node already further along keeps its state. */
+async function provisionedOnly(run: EngineRun, planned: PlannedNode): Promise<{ state: 'provisioned' }> {
+  const rec = run.recorded.get(planned.path);
+  const node = planned.node as ResolvedNode;
+  if (!rec || rec.state === 'defined' || rec.state === 'failed' || rec.state === 'provisioning') {
+    const host = node.host.kind === 'static' ? node.host.address : node.host.kind === 'local' ? 'local' : run.provided.get(node.path)?.label;
+    await transition(run, planned.path, 'provisioned', { host: host ?? null });
+  } else {
+    resultOf(run, planned.path).state = rec.state;
+  }
+  return { state: 'provisioned' };
+}
+
+/** The result of every selected node, in plan order; never-started nodes keep their recorded state. */
+export function collectResults(run: EngineRun, planned: PlannedNode[], outcomes: ScheduledOutcome[]): NodeResult[] {
+  const byPath = new Map(outcomes.map((o) => [o.path, o]));
+  return planned.map((p) => {
+    const r = resultOf(run, p.path, p.action);
+    const o = byPath.get(p.path);
+    if (r.host === null) r.host = p.host;
+    if (o && o.state === null) r.reason = o.reason; // interrupted before it started: state as recorded
+    if (o?.state === 'blocked') Object.assign(r, { state: 'blocked', reason: o.reason });
+    return r;
+  });
+}

@@ -1,0 +1,156 @@
+/**
+ * What every run against hosts shares (apply, drift, live plan): its inputs, the hosts of its nodes, the deps
+ * directory shipped once per host, and the per-node result being built.
+ */
+import path from 'node:path';
+import { hashDepsDir } from './tasks/deps-hash.js';
+import type { Target } from './target.js';
+import {
+  PolitburoError,
+  type Description,
+  type HostConnection,
+  type HostConnector,
+  type NodeResult,
+  type RecordedNode,
+  type ResolvedEnvironment,
+  type ResolvedNode,
+  type RunEvent,
+  type StateStore,
+} from './types.js';
+
+/** Inputs of every engine entry point (applyEnvironment, driftEnvironment, runLivePlan). */
+export interface EngineInput {
+  description: Description;
+  environment: string;
+  repository: string;
+  commit: string | null;
+  store: StateStore;
+  connector: HostConnector;
+  secrets: Record<string, string>;
+  target?: Target;
+  all?: boolean;
+  concurrency?: number;
+  signal?: AbortSignal;
+  onEvent?: (e: RunEvent) => void;
+  trigger: string;
+  log?: (line: string) => void;
+  /**
+   * A connector that also trusts extra known_hosts lines (host keys printed by a provider's create). Without it, hosts
+   * with a provided key are reached through `connector`, whose known hosts must then list them.
+   */
+  connectorWithKnownHosts?: (lines: string[]) => HostConnector;
+  /** Ctrl-C: how long running tasks may go on before they are aborted (default 10 s). */
+  graceMs?: number;
+  /** Provider scripts' timeout (default 10 min). */
+  providerTimeoutMs?: number;
+}
+
+/** Where a node's host is, once known. */
+export interface HostInfo {
+  /** `local`, or the address. */
+  label: string;
+  target: { kind: 'local' } | { kind: 'ssh'; address: string; port: number; user: string };
+  /** The connector that trusts this host's key. */
+  connector: HostConnector;
+}
+
+/** The state of one run in progress. */
+export interface EngineRun {
+  input: EngineInput;
+  env: ResolvedEnvironment;
+  runId: string;
+  recorded: Map<string, RecordedNode>;
+  /** Hosts of on-demand nodes, by path: recorded ones and those provisioned in this run. */
+  provided: Map<string, HostInfo>;
+  /** Addresses for symbolic `${address(PATH)}`, by node path. */
+  addresses: Record<string, string>;
+  results: Map<string, NodeResult>;
+  /** Extra connectors this run opened (closed at its end). */
+  extraConnectors: HostConnector[];
+  depsHash?: Promise<string>;
+  emit(e: RunEvent): void;
+}
+
+/** The environment named by the input, or an InvalidSpec error listing the known ones. */
+export function environmentOf(input: EngineInput): ResolvedEnvironment {
+  const env = input.description.environments.get(input.environment);
+  if (!env) {
+    const known = [...input.description.environments.keys()].join(', ') || '(none)';
+    throw new PolitburoError('InvalidSpec', `unknown environment '${input.environment}': the description defines ${known}`);
+  }
+  return env;
+}
+
+/** A fresh run state for a started run record. */
+export function createEngineRun(input: EngineInput, env: ResolvedEnvironment, runId: string, recorded: RecordedNode[]): EngineRun {
+  const run: EngineRun = {
+    input,
+    env,
+    runId,
+    recorded: new Map(recorded.map((r) => [r.path, r])),
+    provided: new Map(),
+    addresses: {},
+    results: new Map(),
+    extraConnectors: [],
+    emit: (e) => input.onEvent?.(e),
+  };
+  for (const node of env.nodes) {
+    const rec = run.recorded.get(node.path);
+    if (node.host.kind === 'static') run.addresses[node.path] = node.host.address;
+    else if (node.host.kind === 'local') run.addresses[node.path] = '127.0.0.1';
+    else if (rec?.host) setProvided(run, node, { address: rec.host, port: rec.port ?? undefined, user: rec.user ?? undefined });
+  }
+  return run;
+}
+
+/** Records where an on-demand node's host is (from the state or a provider's create). */
+export function setProvided(run: EngineRun, node: ResolvedNode, host: { address: string; port?: number; user?: string; knownHostsLine?: string }): HostInfo {
+  if (node.host.kind !== 'provider') throw new Error(`setProvided: ${node.path} has no provider`);
+  let connector = run.input.connector;
+  if (host.knownHostsLine && run.input.connectorWithKnownHosts) {
+    connector = run.input.connectorWithKnownHosts([host.knownHostsLine]);
+    run.extraConnectors.push(connector);
+  }
+  const info: HostInfo = {
+    label: host.address,
+    target: { kind: 'ssh', address: host.address, port: host.port ?? node.host.port, user: host.user ?? node.host.user },
+    connector,
+  };
+  run.provided.set(node.path, info);
+  run.addresses[node.path] = host.address;
+  return info;
+}
+
+/** The host of a node, or null for an on-demand node not provisioned yet. */
+export function hostOf(run: EngineRun, node: ResolvedNode): HostInfo | null {
+  const h = node.host;
+  if (h.kind === 'static') return { label: h.address, target: { kind: 'ssh', address: h.address, port: h.port, user: h.user }, connector: run.input.connector };
+  if (h.kind === 'local') return { label: 'local', target: { kind: 'local' }, connector: run.input.connector };
+  return run.provided.get(node.path) ?? null;
+}
+
+/** Connects to a node's host and ships the deps directory when the node has Babushka tasks. */
+export async function connectNode(run: EngineRun, node: ResolvedNode, host: HostInfo): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
+  const conn = await host.connector.connect(host.target);
+  if (!node.tasks.some((t) => t.kind === 'babushka')) return { conn, remoteDepsDir: null };
+  const local = localDepsDir(run);
+  run.depsHash ??= hashDepsDir(local);
+  const remoteDepsDir = await conn.ensureDeps(local, await run.depsHash);
+  return { conn, remoteDepsDir };
+}
+
+function localDepsDir(run: EngineRun): string {
+  const d = run.input.description;
+  return path.resolve(d.root, run.env.depsDir ?? d.depsDir);
+}
+
+/** Closes the connectors the run opened for provided host keys. */
+export async function closeExtraConnectors(run: EngineRun): Promise<void> {
+  await Promise.all(run.extraConnectors.map((c) => c.close().catch(() => undefined)));
+}
+
+/** `Reason: message` for an error, PolitburoErrors keeping their reason constant. */
+export function errorReason(err: unknown): string {
+  if (err instanceof PolitburoError) return `${err.reason}: ${err.message}`;
+  return err instanceof Error ? err.message : String(err);
+}

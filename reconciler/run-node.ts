@@ -1,0 +1,171 @@
+/**
+ * One node's work in a run, recorded as it happens: provisioning an on-demand host, running (or dry-running) its tasks,
+ * terminating it. Each returns the state the node ended in; the scheduler decides what runs when.
+ */
+import { knownHostsLine, providerCreate, providerDestroy } from './provider.js';
+import { connectNode, errorReason, hostOf, setProvided, type EngineRun } from './run-engine.js';
+import type { PhaseOutcome } from './scheduler.js';
+import { runNodeTasks } from './tasks/run-node-tasks.js';
+import type { LifecycleState, NodeResult, PlanAction, ResolvedNode, TaskResult } from './types.js';
+
+const LOG_TAIL_BYTES = 64 * 1024;
+
+/** The node's entry in the run result, created on first use. */
+export function resultOf(run: EngineRun, path: string, action?: PlanAction): NodeResult {
+  let r = run.results.get(path);
+  if (!r) {
+    const rec = run.recorded.get(path);
+    r = { path, host: rec?.host ?? null, action, state: rec?.state ?? 'defined', tasks: [] };
+    run.results.set(path, r);
+  }
+  if (action && !r.action) r.action = action;
+  return r;
+}
+
+/** Records a state transition in the store and the result, and emits it. */
+export async function transition(run: EngineRun, path: string, state: LifecycleState, extra: { reason?: string | null; host?: string | null; port?: number; user?: string; applied?: ResolvedNode } = {}): Promise<void> {
+  const r = resultOf(run, path);
+  r.state = state;
+  r.reason = extra.reason ?? undefined;
+  if (extra.host !== undefined) r.host = extra.host;
+  run.emit({ type: 'node-state', path, state, reason: extra.reason ?? undefined });
+  const applied = extra.applied ? { specHash: extra.applied.specHash, tasks: extra.applied.tasks, commit: run.input.commit } : undefined;
+  await run.input.store.updateNode(run.input.repository, run.env.name, path, {
+    state,
+    reason: extra.reason ?? null,
+    ...(extra.host !== undefined ? { host: extra.host } : {}),
+    ...(extra.port !== undefined ? { port: extra.port } : {}),
+    ...(extra.user !== undefined ? { user: extra.user } : {}),
+    applied,
+    runId: run.runId,
+  });
+}
+
+/** Provisioning phase of an on-demand node: the provider's create, then the host is recorded. */
+export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: AbortSignal): Promise<PhaseOutcome> {
+  if (node.host.kind !== 'provider') return { state: 'provisioned' };
+  await transition(run, node.path, 'provisioning');
+  try {
+    const created = await providerCreate({
+      root: run.input.description.root,
+      provider: node.host.provider,
+      environment: run.env.name,
+      resource: node.path,
+      params: run.env.params,
+      timeoutMs: run.input.providerTimeoutMs,
+      signal,
+    });
+    const port = created.port ?? node.host.port;
+    const line = created.hostKey ? knownHostsLine(created.address, port, created.hostKey) : undefined;
+    const info = setProvided(run, node, { ...created, port, knownHostsLine: line });
+    const t = info.target as { port: number; user: string };
+    await transition(run, node.path, 'provisioned', { host: created.address, port: t.port, user: t.user });
+    return { state: 'provisioned' };
+  } catch (err) {
+    const reason = errorReason(err);
+    await transition(run, node.path, 'failed', { reason });
+    await run.input.store.appendLog(run.runId, node.path, `provisioning failed: ${reason}\n`);
+    return { state: 'failed', reason };
+  }
+}
+
+/** Runs (or dry-runs) a node's tasks on its host and records every outcome; returns the node's state afterwards. */
+export async function runTasksOf(run: EngineRun, node: ResolvedNode, opts: { dryRun: boolean; signal: AbortSignal; action?: PlanAction }): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
+  const result = resultOf(run, node.path, opts.action);
+  result.startedAt = new Date().toISOString();
+  const host = hostOf(run, node);
+  if (!host) return finishTasks(run, node, opts, [], `ProvisionFailed: ${node.path} has no host yet (it was never provisioned)`);
+  result.host = host.label;
+  if (!opts.dryRun) await transition(run, node.path, 'configuring', { host: host.label, ...portUser(host) });
+  let log = '';
+  const pending: Promise<unknown>[] = [];
+  const store = run.input.store;
+  try {
+    const { conn, remoteDepsDir } = await connectNode(run, node, host);
+    const tasks = await runNodeTasks(conn, node, {
+      dryRun: opts.dryRun,
+      remoteDepsDir,
+      timeoutMs: run.env.defaults.timeoutMs,
+      secrets: run.input.secrets,
+      addresses: run.addresses,
+      signal: opts.signal,
+      onTaskStart: (task) => run.emit({ type: 'task-started', path: node.path, task }),
+      onTaskFinished: (r) => {
+        run.emit({ type: 'task-finished', path: node.path, result: r });
+        pending.push(store.recordTask(run.runId, node.path, { name: r.name, outcome: r.outcome, message: r.message, durationMs: r.durationMs }).catch((e: Error) => run.input.log?.(`recording a task failed: ${e.message}`)));
+      },
+      onLog: (text) => (log = (log + text).slice(-LOG_TAIL_BYTES)),
+    });
+    await Promise.all(pending);
+    if (log) await store.appendLog(run.runId, node.path, log);
+    const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
+    const failed = tasks.find((t) => t.outcome === 'failed');
+    if (failed && opts.signal.aborted) return finishTasks(run, node, opts, plain, `Interrupted: task '${failed.name}' was stopped`);
+    if (failed) return finishTasks(run, node, opts, plain, `${failed.reason ?? 'TaskFailed'}: task '${failed.name}' failed${failed.message ? `: ${firstLine(failed.message)}` : ''}`);
+    return finishTasks(run, node, opts, plain, null);
+  } catch (err) {
+    await Promise.all(pending);
+    const reason = errorReason(err);
+    await store.appendLog(run.runId, node.path, `${log}${reason}\n`).catch(() => undefined);
+    const skipped = node.tasks.map((t) => ({ name: t.name, outcome: 'skipped' as const, message: 'the host could not be reached' }));
+    for (const s of skipped) run.emit({ type: 'task-finished', path: node.path, result: s });
+    return finishTasks(run, node, opts, skipped, reason);
+  }
+}
+
+/** Decides and records the node's state after its tasks. */
+async function finishTasks(run: EngineRun, node: ResolvedNode, opts: { dryRun: boolean }, tasks: TaskResult[], failure: string | null): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
+  const result = resultOf(run, node.path);
+  result.tasks = tasks;
+  result.finishedAt = new Date().toISOString();
+  if (failure !== null) {
+    if (!opts.dryRun) await transition(run, node.path, 'failed', { reason: failure });
+    else Object.assign(result, { state: 'failed', reason: failure });
+    return { state: 'failed', reason: failure, tasks };
+  }
+  const unmet = tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name);
+  if (opts.dryRun) {
+    const state = unmet.length ? 'drifted' : 'ready';
+    const reason = unmet.length ? `unmet: ${unmet.join(', ')}` : undefined;
+    Object.assign(result, { state, reason });
+    return { state, reason, tasks };
+  }
+  await transition(run, node.path, 'ready', { reason: null, applied: node });
+  return { state: 'ready', tasks };
+}
+
+/** Terminates a node: the provider's destroy for on-demand hosts; a pre-allocated host is only released from the state. */
+export async function terminateNode(run: EngineRun, path: string, node: ResolvedNode | undefined, signal: AbortSignal): Promise<PhaseOutcome> {
+  const rec = run.recorded.get(path);
+  const result = resultOf(run, path, 'terminate');
+  result.startedAt = new Date().toISOString();
+  const provider = node ? (node.host.kind === 'provider' ? node.host.provider : undefined) : run.env.provider;
+  const onDemand = node ? node.host.kind === 'provider' : provider !== undefined && !!rec?.host && !isStaticHost(run, rec.host);
+  await transition(run, path, 'terminating');
+  try {
+    if (onDemand && provider && rec?.host) {
+      await providerDestroy({ root: run.input.description.root, provider, environment: run.env.name, resource: path, params: run.env.params, address: rec.host, timeoutMs: run.input.providerTimeoutMs, signal });
+    }
+    await transition(run, path, 'terminated', { reason: onDemand ? 'destroyed by the provider' : 'released from the state (no command was run on the host)' });
+    result.finishedAt = new Date().toISOString();
+    return { state: 'terminated' };
+  } catch (err) {
+    const reason = errorReason(err);
+    await transition(run, path, 'failed', { reason });
+    result.finishedAt = new Date().toISOString();
+    return { state: 'failed', reason };
+  }
+}
+
+/** A host still bound statically in the description is never destroyed through a provider. */
+function isStaticHost(run: EngineRun, address: string): boolean {
+  return run.env.nodes.some((n) => n.host.kind === 'static' && n.host.address === address);
+}
+
+function portUser(host: { target: { kind: string; port?: number; user?: string } }): { port?: number; user?: string } {
+  return host.target.kind === 'ssh' ? { port: host.target.port, user: host.target.user } : {};
+}
+
+function firstLine(text: string): string {
+  return text.split('\n').find((l) => l.trim())?.trim().slice(0, 300) ?? '';
+}

@@ -1,0 +1,48 @@
+/**
+ * Apply targets: `ENV[:PATH][#STATE]` (SPEC §3), e.g. `production:database/master#ready`, and which nodes a path names.
+ */
+import { PolitburoError } from './types.js';
+
+export type TargetState = 'provisioned' | 'ready' | 'terminated';
+
+export interface Target {
+  environment: string;
+  /** A node, group or definition path; absent: the whole environment. */
+  path?: string;
+  state: TargetState;
+}
+
+const STATES: readonly TargetState[] = ['provisioned', 'ready', 'terminated'];
+const NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+
+/** Parses `ENV[:PATH][#STATE]`; throws a PolitburoError (InvalidSpec) saying what is wrong. */
+export function parseTarget(text: string): Target {
+  const m = /^([^:#]*)(?::([^#]*))?(?:#(.*))?$/.exec(text.trim());
+  const usage = `expected ENV[:PATH][#STATE] (STATE one of ${STATES.join(', ')}), e.g. 'production:database/master#ready'`;
+  if (!m) throw new PolitburoError('InvalidSpec', `bad target '${text}': ${usage}`);
+  const [, environment, path, state] = m;
+  if (!environment || !NAME.test(environment)) throw new PolitburoError('InvalidSpec', `bad target '${text}': missing or invalid environment name; ${usage}`);
+  if (path !== undefined) {
+    const segments = path.replace(/\/+$/, '').split('/');
+    if (!path || segments.some((s) => !NAME.test(s))) throw new PolitburoError('InvalidSpec', `bad target '${text}': invalid path '${path}'; ${usage}`);
+  }
+  if (state !== undefined && !STATES.includes(state as TargetState)) {
+    throw new PolitburoError('InvalidSpec', `bad target '${text}': unknown state '${state}'; ${usage}`);
+  }
+  return { environment, path: path?.replace(/\/+$/, ''), state: (state as TargetState | undefined) ?? 'ready' };
+}
+
+/**
+ * The node paths (of `paths`) a target path names: the node itself, everything under a group, and every instance of a
+ * definition (`web` names `web-1`, `web-2`; `region/web` the `web` instances of every region).
+ */
+export function pathsUnder(target: string, paths: string[]): string[] {
+  const exact = paths.filter((p) => p === target || p.startsWith(`${target}/`));
+  if (exact.length) return exact;
+  const want = target.split('/');
+  return paths.filter((p) => {
+    const segs = p.split('/');
+    if (segs.length < want.length) return false;
+    return want.every((w, i) => segs[i] === w || (segs[i].startsWith(`${w}-`) && segs[i].length > w.length + 1));
+  });
+}
