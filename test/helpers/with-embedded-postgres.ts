@@ -36,7 +36,7 @@ async function run(argv: string[]): Promise<number> {
       child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (os.constants.signals[signal] ?? 0) : 1)));
     });
   } finally {
-    await server.stop();
+    await server.stop({ force: true });
     rmSync(tmp, { recursive: true, force: true });
   }
 }

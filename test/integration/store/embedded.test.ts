@@ -15,42 +15,53 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-test('openStore without a URL starts an embedded PostgreSQL, shares it with a second opener, stops it and restarts it', async () => {
+test('openStore without a URL starts an embedded PostgreSQL, shares it, stops it with the last user and restarts it', async () => {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pb-embedded-'));
   chmodSync(tmp, 0o755); // as root the server runs as `postgres`, which must be able to enter it
   const dataDir = path.join(tmp, 'postgres');
   const messages: string[] = [];
-  const log = (m: string) => messages.push(m);
+  const log = (m: string) => messages.push(`${((performance.now() - t0) / 1000).toFixed(2)}s ${m}`);
+  const t0 = performance.now();
+  const all: Awaited<ReturnType<typeof openStore>>[] = [];
+  const open = async () => {
+    const opened = await openStore({ dataDir, log });
+    all.push(opened);
+    return opened;
+  };
   try {
-    const first = await openStore({ dataDir, log });
+    const first = await open();
     assert.equal(first.embedded?.owned, true);
-    assert.match(first.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/politburo$/);
+    assert.match(first.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/politburo\?application_name=politburo-\d+-[0-9a-f]+$/);
     assert.ok(first.applied.length >= 9, 'migrations ran on the fresh server');
     assert.ok(existsSync(path.join(dataDir, 'PG_VERSION')));
     assert.equal(statSync(`${dataDir}.server.json`).mode & 0o077, 0, 'the password file is private');
     assert.equal(JSON.parse(readFileSync(`${dataDir}.server.json`, 'utf8')).port, first.embedded?.port);
 
-    const second = await openStore({ dataDir, log });
+    const second = await open();
     assert.equal(second.embedded?.owned, false, 'the running server is reused');
     assert.equal(second.embedded?.port, first.embedded?.port);
     assert.deepEqual(second.applied, []);
-    await second.store.updateNode('/repo', 'dev', 'web-1', { state: 'ready', host: 'local' });
-    await second.close();
-    assert.equal((await first.store.recordedNodes('/repo', 'dev')).length, 1, 'closing a reuser leaves the server up');
-
     const port = first.embedded!.port;
-    await first.close();
-    assert.equal(await answers(port), false, 'the owner stops the server');
 
-    const again = await openStore({ dataDir, log });
+    await first.close();
+    assert.equal(await answers(port), true, 'the server stays up while another process uses it');
+    await second.store.updateNode('/repo', 'dev', 'web-1', { state: 'ready', host: 'local' });
+    assert.equal((await second.store.recordedNodes('/repo', 'dev')).length, 1);
+    await second.close();
+    assert.equal(await answers(port), false, 'the last one out stops the server');
+
+    const again = await open();
     try {
       assert.equal(again.embedded?.owned, true);
       assert.deepEqual((await again.store.recordedNodes('/repo', 'dev')).map((n) => n.path), ['web-1'], 'data persists');
     } finally {
       await again.close();
     }
-    assert.ok(messages.some((m) => m.startsWith('initialising embedded PostgreSQL')));
+    assert.ok(messages.some((m) => m.includes('initialising embedded PostgreSQL')));
+    if (process.env.PB_VERBOSE) console.error(messages.join('\n'));
   } finally {
+    // whatever failed above, no server outlives the test
+    for (const opened of all) await opened.embedded?.stop({ force: true });
     rmSync(tmp, { recursive: true, force: true });
   }
 });
