@@ -1,0 +1,252 @@
+/**
+ * The controller's configuration, read once from the environment (`readConfig`). Nothing else in the controller reads
+ * process.env: every part gets what it needs from the frozen object returned here.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ms from 'ms';
+import { z } from 'zod';
+import { defaultDataDir } from '../reconciler/store/embedded.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** One repository watched in poll mode: a path or git URL, and the branch to follow (undefined: the default branch). */
+export interface PollRepo {
+  url: string;
+  branch?: string;
+}
+
+export interface ControllerConfig {
+  /** PostgreSQL URL; undefined means the embedded server. */
+  databaseUrl?: string;
+  port: number;
+  host: string;
+  github: {
+    apiUrl: string;
+    appId?: number;
+    privateKey?: string;
+    token?: string;
+    /** The current webhook secret first, then the old ones still accepted during a rotation. Empty: webhooks refused. */
+    webhookSecrets: readonly string[];
+  };
+  publicUrl?: string;
+  ssh: { keyPath?: string; passphrase?: string; knownHosts?: string };
+  /** Jobs run at once by this process. */
+  concurrency: number;
+  poll: { repos: readonly PollRepo[]; intervalMs: number };
+  alertWebhook?: string;
+  dashboard: { public: boolean; token?: string };
+  /** Mirrors and work directories. */
+  dataDir: string;
+  /** Set only when POLITBURO_DATA_DIR is given: the embedded PostgreSQL then lives under it. */
+  embeddedPostgresDir?: string;
+  logLevel: LogLevel;
+  /** POLITBURO_SECRET_<NAME> values by NAME. */
+  secrets: Readonly<Record<string, string>>;
+  queue: {
+    heartbeatIntervalMs: number;
+    /** A process whose heartbeat is older than this is dead: its jobs are unlocked for others. */
+    staleAfterMs: number;
+    /** How long a shutdown waits for running jobs before releasing them back to the queue. */
+    shutdownGraceMs: number;
+    /** Test seam: every job waits this long before its handler runs (POLITBURO_TEST_JOB_DELAY). */
+    testJobDelayMs: number;
+  };
+}
+
+/** A configuration problem: names the variable and says what to do. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** A duration like `30s`, `5m`, `1h`, or a bare number of seconds. */
+function duration(name: string, fallback: string, min = 0) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const text = v?.trim() || fallback;
+      const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+        ctx.addIssue({ code: 'custom', message: `${name}=${JSON.stringify(v)} is not a duration of at least ${min} ms: write e.g. 30s, 5m or 1h` });
+        return z.NEVER;
+      }
+      return value;
+    });
+}
+
+function integer(name: string, fallback: number, min: number, max: number) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v.trim());
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `${name}=${JSON.stringify(v)} must be a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return n;
+    });
+}
+
+function boolean(name: string) {
+  return z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const t = (v ?? '').trim().toLowerCase();
+      if (['', 'false', '0', 'no', 'off'].includes(t)) return false;
+      if (['true', '1', 'yes', 'on'].includes(t)) return true;
+      ctx.addIssue({ code: 'custom', message: `${name}=${JSON.stringify(v)} must be true or false` });
+      return z.NEVER;
+    });
+}
+
+function url(name: string) {
+  return optional.refine((v) => v === undefined || URL.canParse(v), { message: `${name} must be an absolute URL (e.g. https://...)` });
+}
+
+const schema = z.object({
+  DATABASE_URL: url('DATABASE_URL'),
+  PORT: integer('PORT', 8080, 0, 65535),
+  HOST: optional,
+  GITHUB_APP_ID: optional.refine((v) => v === undefined || /^\d+$/.test(v), { message: 'GITHUB_APP_ID must be the numeric App id (App settings page)' }).transform((v) => (v === undefined ? undefined : Number(v))),
+  GITHUB_PRIVATE_KEY: optional,
+  GITHUB_PRIVATE_KEY_PATH: optional,
+  GITHUB_WEBHOOK_SECRET: optional,
+  GITHUB_WEBHOOK_SECRETS_OLD: optional,
+  GITHUB_TOKEN: optional,
+  GITHUB_API_URL: url('GITHUB_API_URL'),
+  POLITBURO_PUBLIC_URL: url('POLITBURO_PUBLIC_URL'),
+  POLITBURO_SSH_KEY: optional,
+  POLITBURO_SSH_KEY_PASSPHRASE: optional,
+  POLITBURO_KNOWN_HOSTS: optional,
+  POLITBURO_CONCURRENCY: integer('POLITBURO_CONCURRENCY', 4, 1, 256),
+  POLITBURO_REPOS: optional,
+  POLITBURO_POLL_INTERVAL: duration('POLITBURO_POLL_INTERVAL', '60s', 1000),
+  POLITBURO_ALERT_WEBHOOK: url('POLITBURO_ALERT_WEBHOOK'),
+  POLITBURO_DASHBOARD_PUBLIC: boolean('POLITBURO_DASHBOARD_PUBLIC'),
+  POLITBURO_DASHBOARD_TOKEN: optional,
+  POLITBURO_DATA_DIR: optional,
+  LOG_LEVEL: optional.refine((v) => v === undefined || (LEVELS as readonly string[]).includes(v.toLowerCase()), {
+    message: `LOG_LEVEL must be one of ${LEVELS.join(', ')}`,
+  }),
+  POLITBURO_WORKER_HEARTBEAT: duration('POLITBURO_WORKER_HEARTBEAT', '5s', 100),
+  POLITBURO_WORKER_STALE_AFTER: duration('POLITBURO_WORKER_STALE_AFTER', '30s', 500),
+  POLITBURO_SHUTDOWN_GRACE: duration('POLITBURO_SHUTDOWN_GRACE', '20s', 0),
+  POLITBURO_TEST_JOB_DELAY: duration('POLITBURO_TEST_JOB_DELAY', '0', 0),
+});
+
+/** Splits `PATH_OR_URL[#BRANCH]` entries separated by commas or newlines. */
+export function parseRepoList(text: string | undefined): PollRepo[] {
+  if (!text) return [];
+  return text
+    .split(/[,\n]/)
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      const hash = entry.lastIndexOf('#');
+      if (hash <= 0) return { url: entry };
+      const branch = entry.slice(hash + 1).trim();
+      return branch ? { url: entry.slice(0, hash), branch } : { url: entry.slice(0, hash) };
+    });
+}
+
+function readPrivateKey(raw: z.infer<typeof schema>, problems: string[]): string | undefined {
+  if (raw.GITHUB_PRIVATE_KEY) return raw.GITHUB_PRIVATE_KEY.replace(/\\n/g, '\n');
+  if (!raw.GITHUB_PRIVATE_KEY_PATH) return undefined;
+  try {
+    return readFileSync(raw.GITHUB_PRIVATE_KEY_PATH, 'utf8');
+  } catch (err) {
+    problems.push(`GITHUB_PRIVATE_KEY_PATH=${raw.GITHUB_PRIVATE_KEY_PATH} cannot be read (${(err as Error).message}): point it at the App's .pem file`);
+    return undefined;
+  }
+}
+
+function crossChecks(raw: z.infer<typeof schema>, privateKey: string | undefined, problems: string[]): void {
+  if (raw.GITHUB_APP_ID !== undefined && !privateKey && !problems.some((p) => p.startsWith('GITHUB_PRIVATE_KEY'))) {
+    problems.push('GITHUB_APP_ID is set but no private key: set GITHUB_PRIVATE_KEY (PEM text) or GITHUB_PRIVATE_KEY_PATH');
+  }
+  if (privateKey && raw.GITHUB_APP_ID === undefined) {
+    problems.push('a GitHub App private key is set but GITHUB_APP_ID is not: set the App id (shown on the App settings page)');
+  }
+  if (privateKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
+    problems.push('the GitHub App private key is not a PEM key: it must start with -----BEGIN RSA PRIVATE KEY-----');
+  }
+  if (raw.POLITBURO_SSH_KEY_PASSPHRASE && !raw.POLITBURO_SSH_KEY) {
+    problems.push('POLITBURO_SSH_KEY_PASSPHRASE is set but POLITBURO_SSH_KEY is not: set the key path too');
+  }
+}
+
+function secretsOf(env: NodeJS.ProcessEnv): Record<string, string> {
+  const secrets: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (key.startsWith('POLITBURO_SECRET_') && key.length > 'POLITBURO_SECRET_'.length && value !== undefined) {
+      secrets[key.slice('POLITBURO_SECRET_'.length)] = value;
+    }
+  }
+  return Object.freeze(secrets);
+}
+
+/** Validates the environment and returns the controller's frozen configuration; throws ConfigError listing every problem. */
+export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => (i.message.includes(String(i.path[0])) ? i.message : `${String(i.path[0])}: ${i.message}`)));
+  }
+  const raw = parsed.data;
+  const problems: string[] = [];
+  const privateKey = readPrivateKey(raw, problems);
+  crossChecks(raw, privateKey, problems);
+  if (problems.length) throw new ConfigError(problems);
+  const oldSecrets = (raw.GITHUB_WEBHOOK_SECRETS_OLD ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const dataDir = raw.POLITBURO_DATA_DIR ? path.resolve(raw.POLITBURO_DATA_DIR) : path.dirname(defaultDataDir(env));
+  const config: ControllerConfig = {
+    databaseUrl: raw.DATABASE_URL,
+    port: raw.PORT,
+    host: raw.HOST ?? '0.0.0.0',
+    github: {
+      apiUrl: (raw.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
+      appId: raw.GITHUB_APP_ID,
+      privateKey,
+      token: raw.GITHUB_TOKEN,
+      webhookSecrets: Object.freeze([...(raw.GITHUB_WEBHOOK_SECRET ? [raw.GITHUB_WEBHOOK_SECRET] : []), ...oldSecrets]),
+    },
+    publicUrl: raw.POLITBURO_PUBLIC_URL?.replace(/\/+$/, ''),
+    ssh: { keyPath: raw.POLITBURO_SSH_KEY, passphrase: raw.POLITBURO_SSH_KEY_PASSPHRASE, knownHosts: raw.POLITBURO_KNOWN_HOSTS },
+    concurrency: raw.POLITBURO_CONCURRENCY,
+    poll: { repos: Object.freeze(parseRepoList(raw.POLITBURO_REPOS)), intervalMs: raw.POLITBURO_POLL_INTERVAL },
+    alertWebhook: raw.POLITBURO_ALERT_WEBHOOK,
+    dashboard: { public: raw.POLITBURO_DASHBOARD_PUBLIC, token: raw.POLITBURO_DASHBOARD_TOKEN },
+    dataDir,
+    embeddedPostgresDir: raw.POLITBURO_DATA_DIR ? path.join(dataDir, 'postgres') : undefined,
+    logLevel: (raw.LOG_LEVEL?.toLowerCase() ?? 'info') as LogLevel,
+    secrets: secretsOf(env),
+    queue: {
+      heartbeatIntervalMs: raw.POLITBURO_WORKER_HEARTBEAT,
+      staleAfterMs: raw.POLITBURO_WORKER_STALE_AFTER,
+      shutdownGraceMs: raw.POLITBURO_SHUTDOWN_GRACE,
+      testJobDelayMs: raw.POLITBURO_TEST_JOB_DELAY,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

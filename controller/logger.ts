@@ -1,0 +1,37 @@
+/**
+ * The controller's pino logger. One root logger per process; child loggers carry `{delivery}` for webhook work and
+ * `{repo, env, sha, run}` for runs, so every line of one delivery or run can be found together.
+ */
+import { pino, type Logger } from 'pino';
+import type { LogLevel } from './config.js';
+
+export type { Logger } from 'pino';
+
+/** The fields a run's child logger carries. */
+export interface RunLogContext {
+  repo?: string;
+  env?: string;
+  sha?: string;
+  run?: string;
+}
+
+/** Creates the root logger; writes JSON lines to `destination` (default stdout). */
+export function createLogger(opts: { level?: LogLevel; destination?: NodeJS.WritableStream } = {}): Logger {
+  const options = {
+    level: opts.level ?? 'info',
+    base: { pid: process.pid },
+    // Secrets never reach a log line, even if an error object happens to carry headers or a config.
+    redact: { paths: ['*.authorization', '*.headers.authorization', '*.privateKey', '*.token', '*.secret', '*.password'], censor: '***' },
+  };
+  return opts.destination ? pino(options, opts.destination as pino.DestinationStream) : pino(options);
+}
+
+/** A child logger for one webhook delivery. */
+export function deliveryLogger(logger: Logger, delivery: string, event?: string): Logger {
+  return logger.child(event ? { delivery, event } : { delivery });
+}
+
+/** A child logger for one run: `{repo, env, sha, run}`. */
+export function runLogger(logger: Logger, ctx: RunLogContext): Logger {
+  return logger.child(Object.fromEntries(Object.entries(ctx).filter(([, v]) => v !== undefined)));
+}

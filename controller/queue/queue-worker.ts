@@ -1,0 +1,140 @@
+/**
+ * The durable queue's worker: graphile-worker run programmatically on our pg pool, with the task list the composition
+ * root injects. We own signals and shutdown (noHandleSignals), and crash recovery (heartbeat.ts) instead of
+ * graphile-worker's 4-hour lock timeout.
+ */
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { Logger as GraphileLogger, run, runMigrations, type ParsedCronItem, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import type { Logger } from '../logger.js';
+import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
+import { wrapTaskList } from './wrap-task.js';
+
+export interface QueueWorkerOptions {
+  pool: pg.Pool;
+  taskList: TaskList;
+  /** Jobs this process runs at once. */
+  concurrency: number;
+  logger: Logger;
+  heartbeatIntervalMs: number;
+  staleAfterMs: number;
+  /** Test seam: each job waits this long before its handler. */
+  testJobDelayMs?: number;
+  /** How often to look for jobs scheduled in the future (retries); new jobs arrive by LISTEN/NOTIFY at once. */
+  pollIntervalMs?: number;
+  /** Schedules (e.g. drift checks), passed to graphile-worker's cron. */
+  parsedCronItems?: ParsedCronItem[];
+  /** This process's identity in controller_processes (default: a random UUID). */
+  processId?: string;
+}
+
+export interface QueueWorker {
+  processId: string;
+  /** graphile-worker's pool id: what `locked_by` says for this process's jobs. */
+  workerPoolId: string;
+  events: WorkerEvents;
+  /** Stops taking jobs, waits up to graceMs for running ones, then releases them to the queue; resolves when stopped. */
+  stop(graceMs: number): Promise<void>;
+  /** Settles when the worker stops (rejects if it stopped on an error). */
+  promise: Promise<void>;
+}
+
+/** graphile-worker's logger, routed into pino (its `info` chatter goes to debug). */
+export function graphileLogger(logger: Logger): GraphileLogger {
+  const log = logger.child({ component: 'queue' });
+  return new GraphileLogger(() => (level, message, meta) => {
+    const fields = meta && 'error' in meta ? { err: meta.error } : {};
+    if (level === 'error') log.error(fields, message);
+    else if (level === 'warning') log.warn(fields, message);
+    else log.debug(fields, message);
+  });
+}
+
+/** Installs or upgrades graphile-worker's own schema (idempotent); the webhook path needs it before the worker runs. */
+export async function ensureQueueSchema(pool: pg.Pool, logger: Logger): Promise<void> {
+  await runMigrations({ pgPool: pool, logger: graphileLogger(logger) });
+}
+
+/** Starts the worker pool, registers this process's heartbeat and recovers jobs of dead processes at once and then periodically. */
+export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueWorker> {
+  const processId = opts.processId ?? randomUUID();
+  const log = opts.logger.child({ component: 'queue', process: processId });
+  const events: WorkerEvents = new EventEmitter();
+  let workerPoolId: string | null = null;
+  events.on('pool:create', ({ workerPool }) => {
+    workerPoolId = workerPool.id;
+  });
+  await registerProcess(opts.pool, processId, null);
+  await recover(opts, log);
+  let runner: Runner;
+  try {
+    runner = await run({
+      pgPool: opts.pool,
+      taskList: wrapTaskList(opts.taskList, { logger: opts.logger, pool: opts.pool, testJobDelayMs: opts.testJobDelayMs ?? 0 }),
+      concurrency: opts.concurrency,
+      noHandleSignals: true,
+      pollInterval: opts.pollIntervalMs ?? 2000,
+      parsedCronItems: opts.parsedCronItems ?? [],
+      logger: graphileLogger(opts.logger),
+      events,
+    });
+  } catch (err) {
+    await unregisterProcess(opts.pool, processId).catch(() => {});
+    throw err;
+  }
+  if (!workerPoolId) throw new Error('graphile-worker started without announcing its pool id');
+  const poolId: string = workerPoolId;
+  await registerProcess(opts.pool, processId, poolId);
+  log.info({ workerPool: poolId, concurrency: opts.concurrency }, 'queue worker started');
+  const timer = setInterval(() => void beat(opts, processId, poolId, log), opts.heartbeatIntervalMs);
+  timer.unref();
+  let stopping: Promise<void> | null = null;
+  return {
+    processId,
+    workerPoolId: poolId,
+    events,
+    promise: runner.promise,
+    stop(graceMs) {
+      stopping ??= stopWorker(runner, graceMs, log).finally(async () => {
+        clearInterval(timer);
+        await unregisterProcess(opts.pool, processId).catch((err) => log.warn({ err }, 'could not remove the heartbeat row'));
+      });
+      return stopping;
+    },
+  };
+}
+
+async function beat(opts: QueueWorkerOptions, processId: string, poolId: string, log: Logger): Promise<void> {
+  try {
+    if (!(await heartbeat(opts.pool, processId, poolId))) {
+      log.error('this process had been declared dead (heartbeat too old: was the event loop or the database stuck?); re-registered');
+    }
+    await recover(opts, log);
+  } catch (err) {
+    log.warn({ err }, 'heartbeat failed; retrying at the next interval');
+  }
+}
+
+async function recover(opts: QueueWorkerOptions, log: Logger): Promise<void> {
+  const unlocked = await recoverStaleWorkers(opts.pool, opts.staleAfterMs);
+  if (unlocked.length) log.warn({ workerPools: unlocked }, 'released the jobs of dead controller processes');
+}
+
+async function stopWorker(runner: Runner, graceMs: number, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = runner.stop().then(() => 'stopped' as const);
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), graceMs);
+  });
+  const first = await Promise.race([graceful, timeout]).catch((err) => {
+    log.warn({ err }, 'queue worker stopped with an error');
+    return 'stopped' as const;
+  });
+  clearTimeout(timer);
+  if (first === 'timeout') {
+    log.warn({ graceMs }, 'jobs still running after the grace period: releasing them to the queue');
+    await runner.kill().catch((err) => log.warn({ err }, 'forceful shutdown failed'));
+  }
+  await runner.promise.catch(() => {});
+}

@@ -1,0 +1,63 @@
+/**
+ * Every task runs through this wrapper: a child logger per job, outcome metrics, terminal errors recorded instead of
+ * retried, transient ones rethrown for graphile-worker's retry with exponential backoff.
+ */
+import type pg from 'pg';
+import type { JobHelpers, Task, TaskList } from 'graphile-worker';
+import type { Logger } from '../logger.js';
+import { jobOutcomes } from '../metrics.js';
+import { isTerminal } from './terminal-error.js';
+
+export interface WrapContext {
+  logger: Logger;
+  pool: pg.Pool;
+  /** Test seam (POLITBURO_TEST_JOB_DELAY): a pause before every handler, to catch a process mid-job. */
+  testJobDelayMs: number;
+}
+
+/** Wraps every task of the list (see module comment). */
+export function wrapTaskList(tasks: TaskList, ctx: WrapContext): TaskList {
+  const wrapped: TaskList = {};
+  for (const [name, task] of Object.entries(tasks)) {
+    if (task) wrapped[name] = wrapTask(name, task as Task, ctx);
+  }
+  return wrapped;
+}
+
+function deliveryIdOf(payload: unknown): string | undefined {
+  const id = payload && typeof payload === 'object' ? (payload as { deliveryId?: unknown }).deliveryId : undefined;
+  return typeof id === 'string' ? id : undefined;
+}
+
+function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
+  return async (payload: unknown, helpers: JobHelpers) => {
+    const delivery = deliveryIdOf(payload);
+    const log = ctx.logger.child({ job: helpers.job.id, task: name, attempt: helpers.job.attempts, ...(delivery ? { delivery } : {}) });
+    if (ctx.testJobDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.testJobDelayMs));
+    const started = Date.now();
+    try {
+      await task(payload, helpers);
+    } catch (err) {
+      if (isTerminal(err)) {
+        jobOutcomes.inc({ task: name, outcome: 'terminal' });
+        log.error({ err, durationMs: Date.now() - started }, 'job failed (terminal, not retried)');
+        if (delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
+        return;
+      }
+      const final = helpers.job.attempts >= helpers.job.max_attempts;
+      jobOutcomes.inc({ task: name, outcome: final ? 'failed' : 'retry' });
+      log[final ? 'error' : 'warn']({ err, durationMs: Date.now() - started }, final ? 'job failed for good after its last attempt' : 'job failed; it will be retried');
+      if (final && delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
+      throw err;
+    }
+    jobOutcomes.inc({ task: name, outcome: 'success' });
+    log.info({ durationMs: Date.now() - started }, 'job finished');
+  };
+}
+
+async function recordDeliveryError(pool: pg.Pool, deliveryId: string, err: unknown, log: Logger): Promise<void> {
+  const message = err instanceof Error ? err.message : String(err);
+  await pool
+    .query(`UPDATE webhook_deliveries SET processed_at = now(), outcome = 'failed', error = $2 WHERE delivery_id = $1`, [deliveryId, message.slice(0, 4000)])
+    .catch((e) => log.warn({ err: e }, 'could not record the delivery failure'));
+}

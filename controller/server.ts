@@ -1,0 +1,62 @@
+/**
+ * The controller's HTTP surface: the GitHub webhook, health, readiness, Prometheus metrics, and the dashboard (mounted
+ * at `/` when given). Returns an express app; listening and shutdown are the composition root's business.
+ */
+import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type pg from 'pg';
+import type { Logger } from './logger.js';
+import { registry } from './metrics.js';
+import { refreshQueueMetrics } from './queue/queue-stats.js';
+import { createReadinessCheck, type Readiness } from './readiness.js';
+import { createWebhookRouter } from '../webhooks/webhook-router.js';
+
+export interface ServerDeps {
+  pool: pg.Pool;
+  /** Current webhook secret first, then old ones still accepted during a rotation. */
+  webhookSecrets: readonly string[];
+  logger: Logger;
+  /** The dashboard (controller/dashboard/router.ts), mounted at `/`. */
+  dashboardRouter?: RequestHandler;
+  /** Answers /readyz 503 while true (set during shutdown so load balancers drain first). */
+  isShuttingDown?: () => boolean;
+  /** Overrides the database readiness check (default: reachable and schema current). */
+  readiness?: () => Promise<Readiness>;
+}
+
+/** Builds the express app (see module comment). */
+export function createServer(deps: ServerDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  const readiness = deps.readiness ?? createReadinessCheck(deps.pool);
+
+  app.use(createWebhookRouter({ pool: deps.pool, secrets: deps.webhookSecrets, logger: deps.logger }));
+  app.get('/healthz', (_req, res) => {
+    res.status(200).json({ status: 'ok' });
+  });
+  app.get('/readyz', async (_req, res) => {
+    if (deps.isShuttingDown?.()) {
+      res.status(503).json({ status: 'shutting down' });
+      return;
+    }
+    const r = await readiness();
+    res.status(r.ready ? 200 : 503).json(r.ready ? { status: 'ready' } : { status: 'not ready', reason: r.reason });
+  });
+  app.get('/metrics', async (_req, res) => {
+    // A database problem must not hide the process metrics: the queue gauges just keep their last values.
+    await refreshQueueMetrics(deps.pool).catch((err) => deps.logger.debug({ err }, 'queue metrics unavailable'));
+    res.set('Content-Type', registry.contentType).send(await registry.metrics());
+  });
+  if (deps.dashboardRouter) app.use('/', deps.dashboardRouter);
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not found' });
+  });
+  app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const status = (err as { status?: number }).status;
+    const clientError = typeof status === 'number' && status >= 400 && status < 500;
+    if (!clientError) deps.logger.error({ err, path: req.path }, 'request failed');
+    if (res.headersSent) return;
+    res.status(clientError ? status : 500).json({ error: clientError ? (err as Error).message : 'internal error' });
+  });
+  return app;
+}

@@ -1,0 +1,69 @@
+/** Shared set-up of the controller integration tests: a migrated database with the queue schema, signed deliveries. */
+import { createHmac, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { createLogger, type Logger } from '../../../controller/logger.js';
+import { ensureQueueSchema } from '../../../controller/queue/queue-worker.js';
+
+const require = createRequire(import.meta.url);
+
+interface ExampleSet {
+  name: string;
+  examples: Record<string, unknown>[];
+}
+
+/** A real payload from @octokit/webhooks-examples (the first example of the event, or the one matching pick). */
+export function examplePayload(event: string, pick: (p: Record<string, unknown>) => boolean = () => true): Record<string, unknown> {
+  const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as ExampleSet[];
+  const set = sets.find((s) => s.name === event);
+  const example = set?.examples.find(pick);
+  if (!example) throw new Error(`no @octokit/webhooks-examples payload for ${event}`);
+  return structuredClone(example);
+}
+
+/** `sha256=<hex>` of body with secret, as GitHub signs it. */
+export function sign(secret: string, body: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+/** Headers of a signed GitHub delivery. */
+export function deliveryHeaders(secret: string, event: string, body: string, id = randomUUID()): Record<string, string> {
+  return { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': id, 'x-hub-signature-256': sign(secret, body) };
+}
+
+export interface QueueDb {
+  db: TestDatabase;
+  pool: pg.Pool;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** A fresh migrated database (ours and graphile-worker's schema) with a pool, and a quiet logger. */
+export async function queueDatabase(): Promise<QueueDb> {
+  const db = await createTestDatabase();
+  const pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  pool.on('error', () => {});
+  const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent' });
+  await ensureQueueSchema(pool, logger);
+  return {
+    db,
+    pool,
+    logger,
+    async close() {
+      await pool.end();
+      await db.drop();
+    },
+  };
+}
+
+/** Jobs in the queue (graphile-worker's jobs view). */
+export async function jobs(pool: pg.Pool, task?: string): Promise<{ id: string; task_identifier: string; key: string | null; queue_name: string | null; payload: any }[]> {
+  const { rows } = await pool.query(
+    `SELECT j.id::text, j.task_identifier, j.key, j.queue_name, p.payload
+       FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id
+      WHERE $1::text IS NULL OR j.task_identifier = $1 ORDER BY j.id`,
+    [task ?? null],
+  );
+  return rows;
+}

@@ -1,0 +1,135 @@
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import request from 'supertest';
+import type { Express } from 'express';
+import { createServer } from '../../../controller/server.js';
+import { JOB_DELIVERY } from '../../../controller/ports.js';
+import { deliveryHeaders, examplePayload, jobs, queueDatabase, sign, type QueueDb } from './fixtures.js';
+
+const SECRET = 'test-secret-current';
+const OLD_SECRET = 'test-secret-previous';
+
+describe('POST /webhooks/github', () => {
+  let q: QueueDb;
+  let app: Express;
+  const push = JSON.stringify(examplePayload('push'));
+
+  before(async () => {
+    q = await queueDatabase();
+    app = createServer({ pool: q.pool, webhookSecrets: [SECRET, OLD_SECRET], logger: q.logger });
+  });
+  after(async () => q.close());
+
+  async function deliveryCount(): Promise<number> {
+    return Number((await q.pool.query('SELECT count(*) FROM webhook_deliveries')).rows[0].count);
+  }
+
+  test('a valid signed push is stored and its job queued before the 202', async () => {
+    const headers = deliveryHeaders(SECRET, 'push', push);
+    const res = await request(app).post('/webhooks/github').set(headers).send(push);
+    assert.equal(res.status, 202, res.text);
+    assert.deepEqual(res.body, { accepted: true, delivery: headers['x-github-delivery'] });
+    const { rows } = await q.pool.query('SELECT * FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].event, 'push');
+    assert.equal(rows[0].repository, (JSON.parse(push) as { repository: { full_name: string } }).repository.full_name);
+    assert.deepEqual(rows[0].payload, JSON.parse(push));
+    const queued = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => j.key === headers['x-github-delivery']);
+    assert.equal(queued.length, 1);
+    assert.deepEqual(queued[0].payload, { deliveryId: headers['x-github-delivery'] });
+  });
+
+  test('a replayed delivery id answers 200 duplicate and queues nothing new', async () => {
+    const headers = deliveryHeaders(SECRET, 'push', push);
+    assert.equal((await request(app).post('/webhooks/github').set(headers).send(push)).status, 202);
+    const before = (await jobs(q.pool)).length;
+    const again = await request(app).post('/webhooks/github').set(headers).send(push);
+    assert.equal(again.status, 200);
+    assert.equal(again.body.duplicate, true);
+    assert.equal((await jobs(q.pool)).length, before);
+    const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    assert.equal(rows[0].n, 1);
+  });
+
+  test('concurrent replays of one delivery store and queue it once', async () => {
+    const headers = deliveryHeaders(SECRET, 'push', push);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => request(app).post('/webhooks/github').set(headers).send(push)));
+    assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 200, 200, 202]);
+    assert.equal((await jobs(q.pool)).filter((j) => j.key === headers['x-github-delivery']).length, 1);
+  });
+
+  test('secret rotation: a delivery signed with an old secret is accepted, an unknown secret is not', async () => {
+    const old = deliveryHeaders(OLD_SECRET, 'push', push);
+    assert.equal((await request(app).post('/webhooks/github').set(old).send(push)).status, 202);
+    const wrong = deliveryHeaders('not-the-secret', 'push', push);
+    const res = await request(app).post('/webhooks/github').set(wrong).send(push);
+    assert.equal(res.status, 401);
+    assert.match(res.body.error, /GITHUB_WEBHOOK_SECRET/);
+  });
+
+  test('bad input battery: every case is a 4xx naming the problem, nothing is stored or queued', async () => {
+    const body = push;
+    const base = deliveryHeaders(SECRET, 'push', body);
+    const without = (name: string) => Object.fromEntries(Object.entries(base).filter(([k]) => k !== name));
+    const truncated = body.slice(0, body.length / 2);
+    const cases: { name: string; headers: Record<string, string>; body: string | Buffer; status: number; error: RegExp }[] = [
+      { name: 'wrong signature', headers: { ...base, 'x-hub-signature-256': sign('wrong', body) }, body, status: 401, error: /signature mismatch/ },
+      { name: 'missing signature', headers: without('x-hub-signature-256'), body, status: 401, error: /missing X-Hub-Signature-256/ },
+      { name: 'sha1-only signature', headers: { ...without('x-hub-signature-256'), 'x-hub-signature': 'sha1=0123456789abcdef0123456789abcdef01234567' }, body, status: 401, error: /SHA-1/ },
+      { name: 'malformed signature', headers: { ...base, 'x-hub-signature-256': 'sha256=xyz' }, body, status: 401, error: /sha256=/ },
+      { name: 'signature of another body', headers: base, body: body.replace('"ref"', '"ref" '), status: 401, error: /mismatch/ },
+      { name: 'truncated JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, truncated) }, body: truncated, status: 400, error: /not valid JSON/ },
+      { name: 'non-JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, 'hello') }, body: 'hello', status: 400, error: /not valid JSON/ },
+      { name: 'JSON that is not an object', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '[1,2]') }, body: '[1,2]', status: 400, error: /JSON object/ },
+      { name: 'empty body', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') }, body: '', status: 401, error: /mismatch/ },
+      { name: 'form-encoded content type', headers: { ...base, 'content-type': 'application/x-www-form-urlencoded' }, body: `payload=${encodeURIComponent(body)}`, status: 415, error: /application\/json/ },
+      { name: 'text content type', headers: { ...base, 'content-type': 'text/plain' }, body, status: 415, error: /application\/json/ },
+      { name: 'missing X-GitHub-Event', headers: without('x-github-event'), body, status: 400, error: /X-GitHub-Event/ },
+      { name: 'missing X-GitHub-Delivery', headers: without('x-github-delivery'), body, status: 400, error: /X-GitHub-Delivery/ },
+      { name: 'delivery id with spaces', headers: { ...base, 'x-github-delivery': 'a b' }, body, status: 400, error: /X-GitHub-Delivery/ },
+      { name: 'NUL escape PostgreSQL cannot store', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '{"a":"\\u0000"}') }, body: '{"a":"\\u0000"}', status: 400, error: /cannot be stored/ },
+    ];
+    const deliveriesBefore = await deliveryCount();
+    const jobsBefore = (await jobs(q.pool)).length;
+    for (const c of cases) {
+      const res = await request(app).post('/webhooks/github').set(c.headers).send(c.body);
+      assert.equal(res.status, c.status, `${c.name}: ${res.status} ${res.text}`);
+      assert.match(res.body.error ?? '', c.error, c.name);
+    }
+    assert.equal(await deliveryCount(), deliveriesBefore);
+    assert.equal((await jobs(q.pool)).length, jobsBefore);
+    assert.equal((await request(app).get('/healthz')).status, 200);
+  });
+
+  test('an oversized body (> 26 MB) is refused with 413 and nothing stored', async () => {
+    const big = ' '.repeat(27 * 1024 * 1024);
+    const before = await deliveryCount();
+    const res = await request(app).post('/webhooks/github').set(deliveryHeaders(SECRET, 'push', 'x')).send(big);
+    assert.equal(res.status, 413);
+    assert.equal(await deliveryCount(), before);
+  });
+
+  test('unknown events and a null repository are stored and acknowledged; ping answers 200 without storing', async () => {
+    const star = JSON.stringify(examplePayload('star'));
+    const h1 = deliveryHeaders(SECRET, 'star', star);
+    assert.equal((await request(app).post('/webhooks/github').set(h1).send(star)).status, 202);
+    const invented = JSON.stringify({ action: 'exploded', repository: null });
+    const h2 = deliveryHeaders(SECRET, 'some_future_event', invented);
+    assert.equal((await request(app).post('/webhooks/github').set(h2).send(invented)).status, 202);
+    const { rows } = await q.pool.query('SELECT repository, action FROM webhook_deliveries WHERE delivery_id = $1', [h2['x-github-delivery']]);
+    assert.deepEqual(rows[0], { repository: null, action: 'exploded' });
+    const ping = JSON.stringify(examplePayload('ping'));
+    const h3 = deliveryHeaders(SECRET, 'ping', ping);
+    const res = await request(app).post('/webhooks/github').set(h3).send(ping);
+    assert.equal(res.status, 200);
+    assert.equal(res.body.ok, true);
+    assert.equal((await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [h3['x-github-delivery']])).rowCount, 0);
+  });
+
+  test('webhooks are refused (401) when no secret is configured', async () => {
+    const closed = createServer({ pool: q.pool, webhookSecrets: [], logger: q.logger });
+    const res = await request(closed).post('/webhooks/github').set(deliveryHeaders(SECRET, 'push', push)).send(push);
+    assert.equal(res.status, 401);
+    assert.match(res.body.error, /GITHUB_WEBHOOK_SECRET/);
+  });
+});

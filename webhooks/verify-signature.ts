@@ -1,0 +1,32 @@
+/** Verifies GitHub's `X-Hub-Signature-256` against the current webhook secret and every old one still accepted. */
+import { verify } from '@octokit/webhooks-methods';
+
+export type SignatureCheck =
+  | { ok: true; secretIndex: number }
+  | { ok: false; reason: 'disabled' | 'missing' | 'sha1-only' | 'malformed' | 'mismatch'; message: string };
+
+const SHA256 = /^sha256=[0-9a-f]{64}$/;
+
+/** Checks a delivery's signature (constant-time comparison per secret); says what to fix when it fails. */
+export async function verifySignature(
+  secrets: readonly string[],
+  body: string,
+  signature256: string | undefined,
+  signatureSha1?: string,
+): Promise<SignatureCheck> {
+  if (!secrets.length) {
+    return { ok: false, reason: 'disabled', message: 'webhooks are disabled: set GITHUB_WEBHOOK_SECRET on the controller to the App\'s webhook secret' };
+  }
+  if (!signature256) {
+    return signatureSha1
+      ? { ok: false, reason: 'sha1-only', message: 'only an X-Hub-Signature (SHA-1) header was sent; X-Hub-Signature-256 is required: configure a webhook secret on GitHub' }
+      : { ok: false, reason: 'missing', message: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub to match GITHUB_WEBHOOK_SECRET' };
+  }
+  if (!SHA256.test(signature256)) {
+    return { ok: false, reason: 'malformed', message: 'X-Hub-Signature-256 is not of the form sha256=<64 hex digits>' };
+  }
+  for (let i = 0; i < secrets.length; i++) {
+    if (await verify(secrets[i], body, signature256)) return { ok: true, secretIndex: i };
+  }
+  return { ok: false, reason: 'mismatch', message: 'signature mismatch: check that GITHUB_WEBHOOK_SECRET matches the App\'s webhook secret' };
+}
