@@ -145,8 +145,16 @@ function evalForEach(def: DefNode, ctx: ExpandCtx): string[] | null {
   const out: string[] = [];
   const seen = new Set<string>();
   for (let i = 0; i < list.length; i++) {
-    const v = String(list[i]);
     const where = typeof value === 'string' ? posOf(loc) : posOf(loc, i);
+    let v = String(list[i]);
+    if (typeof value !== 'string' && v.includes('${')) {
+      const r = interpolate(v, { params: ctx.params, envName: ctx.envName }, COUNT_EXPRS);
+      if ('error' in r) {
+        ctx.errors.push({ ...where, message: `for_each: ${r.error}` });
+        continue;
+      }
+      v = String(r.value);
+    }
     if (!NAME.test(v)) ctx.errors.push({ ...where, message: `for_each value '${v}' cannot be part of a name: use letters, digits, '_', '.' and '-'` });
     else if (seen.has(v)) ctx.errors.push({ ...where, message: `for_each value '${v}' appears twice` });
     else {

@@ -287,3 +287,18 @@ test('all problems are reported at once, across files', async () => {
     "politburo.yml:5:36: unknown role 'nope'",
   ]);
 });
+
+test('for_each list items may interpolate params and env', async () => {
+  const envs = await loadValid(`
+politburo: 1
+blueprints:
+  b:
+    params: { extra: ap }
+    resources:
+      edge: { for_each: [eu, '\${params.extra}', '\${env.name}'], tasks: [ { babushka: x, args: { r: '\${each}' } } ] }
+environments:
+  prod: { blueprint: b, hosts: { edge: local } }
+`);
+  assert.deepEqual(envs.get('prod')!.nodes.map((n) => n.path), ['edge-eu', 'edge-ap', 'edge-prod']);
+  assert.deepEqual(taskList(node(envs.get('prod'), 'edge-ap')), ['x {"r":"ap"}']);
+});
