@@ -22,6 +22,8 @@ interface Progress {
   starts: number[];
   ends: number[];
   timedOutIndex: number;
+  /** Results known before the process ended (a task closed ✓ or ~), already passed to onTaskFinished. */
+  live: NodeTaskResult[];
 }
 
 /**
@@ -32,7 +34,7 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
   const started = Date.now();
   const gen = generateDep(tasks);
   const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
-  const progress: Progress = { text: '', starts: [], ends: [], timedOutIndex: -1 };
+  const progress: Progress = { text: '', starts: [], ends: [], timedOutIndex: -1, live: [] };
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort();
   run.opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
@@ -52,6 +54,7 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
       if (child.status !== 'open' && progress.ends[i] === undefined) {
         progress.ends[i] = Date.now();
         clearTimeout(timer);
+        if (running) reportLive(run, tasks, i, child, progress);
       }
     });
   };
@@ -84,6 +87,21 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
   return batchResults(run, tasks, children(), r, progress, started);
 }
 
+/**
+ * Reports a task as soon as Babushka closes its block, unless it failed (its message wants the whole tail) or is the
+ * last one (the exit status may still change it).
+ */
+function reportLive(run: TaskRun, tasks: BabushkaTask[], i: number, child: ParsedDep, progress: Progress): void {
+  if (i === tasks.length - 1 || child.name !== tasks[i].dep) return;
+  const partial: ExecResult = { code: null, stdout: progress.text, stderr: '', timedOut: false };
+  const result = resultFromDep(run, tasks[i], child, partial, progress.starts[i], progress.ends[i] - progress.starts[i]);
+  if (result.outcome === 'failed') return;
+  if (result.message !== undefined) result.message = run.redactor.redact(result.message);
+  progress.live[i] = result;
+  run.emitted.add(result);
+  run.opts.onTaskFinished?.(result);
+}
+
 function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[], r: ExecResult, progress: Progress, started: number): NodeTaskResult[] {
   const results: NodeTaskResult[] = [];
   for (let i = 0; i < tasks.length; i++) {
@@ -91,7 +109,9 @@ function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[]
     const child = children[i];
     const t0 = progress.starts[i] ?? started;
     let result: NodeTaskResult;
-    if (progress.timedOutIndex === i || (r.timedOut && (!child || child.status === 'open'))) {
+    if (progress.live[i]) {
+      result = progress.live[i];
+    } else if (progress.timedOutIndex === i || (r.timedOut && (!child || child.status === 'open'))) {
       result = timeoutResult(task.name, run.opts.timeoutMs, t0, outputTail(run, r));
     } else if (!child) {
       const why = r.code === 127 ? 'babushka is not installed on the host (not found on PATH)' : `babushka stopped before '${task.dep}' (exit status ${r.code})`;

@@ -15,7 +15,7 @@ export type { NodeTaskResult, RunNodeTasksOptions } from './task-run.js';
 
 /** Runs every task of `node` over `conn`; returns one result per task, in order. Connection errors propagate. */
 export async function runNodeTasks(conn: HostConnection, node: ResolvedNode, opts: RunNodeTasksOptions): Promise<NodeTaskResult[]> {
-  const run: TaskRun = { conn, opts, redactor: new Redactor(Object.values(opts.secrets)) };
+  const run: TaskRun = { conn, opts, redactor: new Redactor(Object.values(opts.secrets)), emitted: new Set() };
   const results: NodeTaskResult[] = [];
   const tasks = node.tasks;
   while (results.length < tasks.length) {
@@ -29,7 +29,7 @@ export async function runNodeTasks(conn: HostConnection, node: ResolvedNode, opt
     for (const r of await runStep(run, tasks, results.length)) {
       const redacted = r.message === undefined ? r : { ...r, message: run.redactor.redact(r.message) };
       results.push(redacted);
-      opts.onTaskFinished?.(redacted);
+      if (!run.emitted.has(r)) opts.onTaskFinished?.(redacted);
     }
   }
   return results;

@@ -34,6 +34,8 @@ export interface TaskRun {
   conn: HostConnection;
   opts: RunNodeTasksOptions;
   redactor: Redactor;
+  /** Results already passed to onTaskFinished (live, by the batch runner). */
+  emitted: Set<NodeTaskResult>;
 }
 
 /** The exec of a connection with Politburo's extra options (stdin, live stdout); other connections ignore them. */

@@ -95,9 +95,27 @@ dep 'shelly', :greeting do
   greeting.default('hello')
   met? { shell?('true') && shell('echo out') == 'out' && shell('exit 1').nil? && greeting.to_s == 'hello' }
 end
+dep 'positional', :first, :second do
+  met? { log "#{first}/#{second}"; true }
+end
+dep 'uses positional' do
+  requires 'positional'.with('one', 'two'), 'positional'.with(first: 'one', second: 'two'), 'positional'.with('x', 'y')
+end
+dep 'needs a value', :v do
+  met? { v.to_s == 'given' }
+end
 EOF2`);
-    const r = await conn.exec("cd ~/t2 && babushka meet shelly --defaults --no-color");
+    const r = await conn.exec('cd ~/t2 && babushka meet shelly --defaults --no-color');
     assert.equal(r.stdout, 'shelly {\n} \u2713 shelly\n');
     assert.equal(r.code, 0);
+    const p = await conn.exec("cd ~/t2 && babushka meet 'uses positional' --defaults --no-color");
+    assert.equal(
+      p.stdout,
+      'uses positional {\n  positional {\n    one/two\n  } \u2713 positional\n  \u2713 positional (cached)\n' +
+        '  positional {\n    x/y\n  } \u2713 positional\n} \u2713 uses positional\n',
+    );
+    const missing = await conn.exec("cd ~/t2 && babushka meet 'needs a value' --defaults --no-color");
+    assert.equal(missing.code, 1);
+    assert.match(missing.stdout, /^needs a value \{\n  .*The parameter 'v' has no value, and no default\.\n/);
   });
 });

@@ -45,7 +45,9 @@ module Babushka
 
     # Without --defaults Babushka prompts; Politburo gives it no stdin, so EOF ends the prompt.
     def prompt_for_value
-      $stdout.print("#{name}#{@default.nil? ? '' : " [#{@default}]"}? ")
+      raise DepError, "The parameter '#{name}' has no value, and no default." if Babushka.options[:defaults]
+
+      $stdout.print(('  ' * Log.depth) + "#{name}#{@default.nil? ? '' : " [#{@default}]"}? ")
       line = $stdin.gets
       return line.chomp unless line.nil? || line.chomp.empty?
       return @default unless @default.nil?
