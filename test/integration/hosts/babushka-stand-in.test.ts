@@ -116,6 +116,6 @@ EOF2`);
     );
     const missing = await conn.exec("cd ~/t2 && babushka meet 'needs a value' --defaults --no-color");
     assert.equal(missing.code, 1);
-    assert.match(missing.stdout, /^needs a value \{\n  .*The parameter 'v' has no value, and no default\.\n/);
+    assert.match(missing.stdout, /^needs a value \{\n {2}.*The parameter 'v' has no value, and no default\.\n/);
   });
 });
