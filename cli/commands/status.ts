@@ -59,6 +59,10 @@ export function registerStatus(program: Command): void {
           process.stdout.write(`Nothing recorded yet for ${repository}: no apply has run.\n`);
         } else {
           process.stdout.write(report.map(renderStatus).join('\n'));
+          if (environment !== undefined && report[0].updatedAt === null) {
+            const known = (await opened.store.environments(repository)).map((e) => e.environment);
+            if (known.length) process.stdout.write(`Environments with recorded state: ${known.join(', ')}\n`);
+          }
         }
       } finally {
         await opened.close();

@@ -1,7 +1,7 @@
 /** Brings a database's schema up to date with node-pg-migrate, and tells /readyz whether it is current. */
 import pg from 'pg';
 import { runner } from 'node-pg-migrate';
-import { migrationNames, migrationsDir } from './migrations-dir.js';
+import { MIGRATION_FILE, migrationNames, migrationsDir } from './migrations-dir.js';
 
 /** node-pg-migrate's bookkeeping table. */
 export const MIGRATIONS_TABLE = 'pgmigrations';
@@ -21,7 +21,7 @@ export async function migrate(databaseUrl: string, opts: MigrateOptions = {}): P
     databaseUrl,
     dir: migrationsDir(),
     // Only the SQL files: a README or editor leftovers in migrations/ are not migrations.
-    ignorePattern: '(?!\\d+_.*\\.sql$).*',
+    ignorePattern: `(?!${MIGRATION_FILE.source.slice(1, -1)}$).*`,
     migrationsTable: MIGRATIONS_TABLE,
     direction: 'up',
     singleTransaction: true,

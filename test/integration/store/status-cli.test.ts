@@ -102,6 +102,7 @@ describe('politburo status and migrate', () => {
     const { code, stdout } = await runCli(['status', 'qa', '--dir', dir, '--database-url', db.url]);
     assert.equal(code, 0);
     assert.match(stdout, /qa: nothing recorded yet/);
+    assert.match(stdout, /Environments with recorded state: production, staging/);
     const doc = JSON.parse((await runCli(['status', 'qa', '--json', '--dir', dir, '--database-url', db.url])).stdout);
     assert.deepEqual(doc.nodes, []);
   });
