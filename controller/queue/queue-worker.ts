@@ -51,8 +51,19 @@ export function graphileLogger(logger: Logger): GraphileLogger {
   });
 }
 
+/** A dropped connection (idle or checked out) must be logged, never crash the process; graphile-worker checks for these. */
+export function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
+  if (pool.listenerCount('connect') > 0 && pool.listenerCount('error') > 0) return;
+  const log = logger.child({ component: 'db' });
+  pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
+  pool.on('connect', (client) => {
+    client.on('error', (err) => log.warn({ err }, 'database connection lost'));
+  });
+}
+
 /** Installs or upgrades graphile-worker's own schema (idempotent); the webhook path needs it before the worker runs. */
 export async function ensureQueueSchema(pool: pg.Pool, logger: Logger): Promise<void> {
+  attachPoolErrorHandlers(pool, logger);
   await runMigrations({ pgPool: pool, logger: graphileLogger(logger) });
 }
 

@@ -1,0 +1,144 @@
+/**
+ * The composition root of `politburo serve`: the only place that picks implementations. Opens the store (migrating
+ * it), starts the queue worker with the job handlers, the HTTP server and poll mode, and stops them in order.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { RequestHandler } from 'express';
+import type { TaskList } from 'graphile-worker';
+import type pg from 'pg';
+import { openStore, type OpenedStore } from '../reconciler/store/open-store.js';
+import type { ControllerConfig } from './config.js';
+import { createFallbackTaskList } from './fallback-tasks.js';
+import { createLogger, type Logger } from './logger.js';
+import { startPollTimer, type PollTimer } from './poll-timer.js';
+import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
+import { createServer } from './server.js';
+import type { StateStore } from '../reconciler/types.js';
+
+/** What the composition root hands to the job handlers, the poller and the dashboard. */
+export interface ControllerContext {
+  config: ControllerConfig;
+  pool: pg.Pool;
+  store: StateStore;
+  logger: Logger;
+}
+
+/** Replaceable parts, for tests and for plugging in the real job handlers. */
+export interface ControllerOverrides {
+  logger?: Logger;
+  /** Builds the queue's task list (default: the fallback that acknowledges deliveries). */
+  createTaskList?: (ctx: ControllerContext) => TaskList | Promise<TaskList>;
+  /** One poll-mode round (default: none; poll mode is then off even with POLITBURO_REPOS). */
+  pollOnce?: (ctx: ControllerContext) => Promise<void>;
+  /** The dashboard, mounted at `/`. */
+  createDashboardRouter?: (ctx: ControllerContext) => RequestHandler;
+  processId?: string;
+}
+
+export interface RunningController {
+  /** `http://host:port` actually listened on. */
+  url: string;
+  port: number;
+  context: ControllerContext;
+  worker: QueueWorker;
+  /** Graceful stop (idempotent): HTTP stops accepting, running jobs get the grace period, then everything closes. */
+  stop(reason?: string): Promise<void>;
+}
+
+/** Starts the controller (see module comment); resolves once it listens and the worker runs. */
+export async function startController(config: ControllerConfig, overrides: ControllerOverrides = {}): Promise<RunningController> {
+  const logger = overrides.logger ?? createLogger({ level: config.logLevel });
+  const opened = await openStore({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.embeddedPostgresDir,
+    maxConnections: Math.max(20, config.concurrency + 10),
+    log: (msg) => logger.info({ component: 'store' }, msg),
+  });
+  let worker: QueueWorker | undefined;
+  try {
+    await ensureQueueSchema(opened.pool, logger);
+    const context: ControllerContext = { config, pool: opened.pool, store: opened.store, logger };
+    // The real job handlers plug in here: `createTaskList: (ctx) => createTaskList(jobDeps(ctx))` from ./jobs/index.js.
+    const taskList = await (overrides.createTaskList ?? createFallbackTaskList)(context);
+    worker = await startQueueWorker({
+      pool: opened.pool,
+      taskList,
+      concurrency: config.concurrency,
+      logger,
+      heartbeatIntervalMs: config.queue.heartbeatIntervalMs,
+      staleAfterMs: config.queue.staleAfterMs,
+      testJobDelayMs: config.queue.testJobDelayMs,
+      processId: overrides.processId,
+    });
+    return await listenAndRun(config, overrides, context, opened, worker);
+  } catch (err) {
+    await worker?.stop(0).catch(() => {});
+    await opened.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function listenAndRun(
+  config: ControllerConfig,
+  overrides: ControllerOverrides,
+  context: ControllerContext,
+  opened: OpenedStore,
+  worker: QueueWorker,
+): Promise<RunningController> {
+  const { logger } = context;
+  let shuttingDown = false;
+  const app = createServer({
+    pool: opened.pool,
+    webhookSecrets: config.github.webhookSecrets,
+    logger,
+    dashboardRouter: overrides.createDashboardRouter?.(context),
+    isShuttingDown: () => shuttingDown,
+  });
+  const server = await listen(app, config.port, config.host);
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  let poller: PollTimer | undefined;
+  if (config.poll.repos.length && overrides.pollOnce) {
+    const pollOnce = overrides.pollOnce;
+    poller = startPollTimer(opened.pool, config.poll.intervalMs, () => pollOnce(context), logger);
+    logger.info({ repos: config.poll.repos.map((r) => r.url), intervalMs: config.poll.intervalMs }, 'poll mode on');
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (reason = 'stop requested') => {
+    stopping ??= (async () => {
+      shuttingDown = true;
+      logger.info({ reason, graceMs: config.queue.shutdownGraceMs }, 'shutting down');
+      const httpClosed = closeServer(server);
+      await poller?.stop();
+      await worker.stop(config.queue.shutdownGraceMs);
+      await Promise.race([httpClosed, delay(2000)]);
+      server.closeAllConnections();
+      await opened.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { url, port, context, worker, stop };
+}
+
+function listen(app: ReturnType<typeof createServer>, port: number, host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = app.listen(port, host);
+    server.once('listening', () => resolve(server));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use: set PORT to a free port`) : err),
+    );
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeIdleConnections();
+  });
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
