@@ -1,0 +1,134 @@
+/**
+ * The `apply-environment` job: one environment at one commit of its branch. Outer layer: parse, classify errors,
+ * always finish the commit's check (and the checks of the commits it superseded). Inner layer: the steps in order.
+ */
+import type { JobHelpers } from 'graphile-worker';
+import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
+import { formatError } from '../github/render-plan-comment.js';
+import { runLogger, type Logger } from '../logger.js';
+import { runDuration, taskOutcomes } from '../metrics.js';
+import type { ApplyJob, CheckRef, CheckUpdate, Reporter } from '../ports.js';
+import { isTerminal } from '../queue/terminal-error.js';
+import { applyEnvironment } from '../../reconciler/apply-environment.js';
+import { createHostConnector } from '../../reconciler/hosts/ssh-connector.js';
+import type { RunResult } from '../../reconciler/types.js';
+import { connectorFor } from './host-connector.js';
+import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { recordDriftSchedules } from './drift-schedule.js';
+import { withCommit } from './load-commit.js';
+import { parseApplyJob } from './payloads.js';
+
+/** Handles one apply job (see module comment). */
+export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick<JobHelpers, 'job'>): Promise<void> {
+  const job = parseApplyJob(payload);
+  const reporter = reporterFor(deps, job.repo);
+  const log = runLogger(deps.logger, { repo: stateRepository(job.repo), env: job.environment, sha: job.sha });
+  const ref: CheckRef = { repo: job.repo, sha: job.sha, name: applyCheckName(job.environment) };
+  let final: CheckUpdate | null = null;
+  try {
+    // The commits this apply replaced in the queue are never applied: their checks end now, not pending forever.
+    for (const old of job.supersedes ?? []) {
+      await safely(log, `superseded check of ${old}`, () => reporter.check({ ...ref, sha: old }, renderApplyCheck(null, { environment: job.environment, supersededBy: job.sha })));
+    }
+    final = await applyCommit(deps, job, reporter, ref, log);
+  } catch (err) {
+    const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
+    if (isTerminal(err) || lastAttempt) {
+      final = failedCheck(job.environment, err, lastAttempt && !isTerminal(err));
+    } else {
+      // A retry follows: the check says so instead of staying in progress.
+      final = { status: 'queued', title: `Retrying the apply of ${job.environment}`, summary: `The last attempt failed: ${message(err)}. It will be retried.` };
+    }
+    throw err;
+  } finally {
+    if (final) await safely(log, 'apply check', () => reporter.check(ref, final!));
+  }
+}
+
+/** fetch → resolve → check the branch → apply → record schedules → report. */
+async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref: CheckRef, log: Logger): Promise<CheckUpdate> {
+  return withCommit(deps.git, job.repo, job.sha, async (commit) => {
+    // resolve: the description at the commit; invalid or missing is terminal and reported on the check.
+    // A terminal outcome is reported on the check and not retried: the job itself ends normally.
+    if (commit.kind === 'none') return failure(`Not applied: politburo.yml is not in ${job.sha}.`);
+    if (commit.kind === 'invalid') {
+      log.warn({ errors: commit.errors.length }, `not applied: the description at ${job.sha} is invalid`);
+      return invalidCheck(job.environment, commit.errors);
+    }
+    const env = commit.description.environments.get(job.environment);
+    if (!env) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}.`);
+    // Applies only ever from the branch head: an older commit is superseded by the head (whose own apply follows).
+    const branch = env.branch ?? job.repo.defaultBranch;
+    const head = await deps.git.branchHead(job.repo, branch);
+    if (head !== job.sha) {
+      if (head) return renderApplyCheck(null, { environment: job.environment, supersededBy: head });
+      return failure(`Not applied: branch ${branch} of ${job.environment} does not exist any more.`);
+    }
+    await safely(log, 'in-progress check', () => reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })));
+    // apply: the engine plans against the recorded state and works through the changes.
+    const { connector, options } = await connectorFor(deps, commit.dir, env);
+    const make = deps.connector ?? createHostConnector;
+    let result: RunResult;
+    try {
+      result = await applyEnvironment({
+        description: commit.description,
+        environment: job.environment,
+        repository: stateRepository(job.repo),
+        commit: job.sha,
+        store: deps.store,
+        connector,
+        connectorWithKnownHosts: (lines) => make({ ...options, knownHosts: [...options.knownHosts, ...lines] }),
+        secrets: { ...deps.config.secrets },
+        trigger: job.trigger,
+        log: (line) => log.debug(line),
+      });
+    } finally {
+      await connector.close().catch(() => undefined);
+    }
+    // record: metrics, the summary line, and the drift schedule of what is now applied.
+    observe(result);
+    log.info({ run: result.runId }, `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`);
+    await recordDriftSchedules(deps.pool, job.repo, commit.description, [job.environment]).catch((err) => log.warn({ err }, 'could not record the drift schedule'));
+    // report
+    return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });
+  });
+}
+
+function observe(result: RunResult): void {
+  runDuration.observe({ kind: result.kind, environment: result.environment, status: result.status }, result.durationMs / 1000);
+  for (const n of result.nodes) for (const t of n.tasks) taskOutcomes.inc({ environment: result.environment, outcome: t.outcome });
+}
+
+/** "12 ready, 1 failed, 2 blocked". */
+export function summaryLine(result: RunResult): string {
+  const counts = new Map<string, number>();
+  for (const n of result.nodes) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
+  return counts.size ? [...counts].map(([s, n]) => `${n} ${s}`).join(', ') : 'nothing to do';
+}
+
+function invalidCheck(environment: string, errors: { file: string; line: number; column: number; message: string }[]): CheckUpdate {
+  return {
+    status: 'completed',
+    conclusion: 'failure',
+    title: `Invalid description: ${errors.length} error${errors.length === 1 ? '' : 's'}`,
+    summary: `${environment} was not applied: the description is invalid. Fix these and push again.\n\n\`\`\`\n${errors.slice(0, 200).map(formatError).join('\n')}\n\`\`\``.slice(0, 60_000),
+    annotations: errors.map((e) => ({ path: e.file, startLine: e.line, endLine: e.line, startColumn: e.column, level: 'failure' as const, message: e.message })),
+  };
+}
+
+function failure(summary: string): CheckUpdate {
+  return { status: 'completed', conclusion: 'failure', title: summary.split(':')[0], summary };
+}
+
+function failedCheck(environment: string, err: unknown, gaveUp: boolean): CheckUpdate {
+  return {
+    status: 'completed',
+    conclusion: 'failure',
+    title: `Apply of ${environment} failed`,
+    summary: `${gaveUp ? 'Gave up after the last attempt: ' : ''}${message(err)}`,
+  };
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

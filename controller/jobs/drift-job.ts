@@ -1,0 +1,92 @@
+/**
+ * The `drift-environment` job: dry-run every node of an environment at its last applied commit (heal per
+ * `drift.heal`), then the drift issue (opened/updated while drift lasts, closed when gone), the drift gauge and the
+ * optional Slack-compatible alert.
+ */
+import { runLogger, type Logger } from '../logger.js';
+import { driftedNodes, runDuration } from '../metrics.js';
+import type { DriftJob, Reporter } from '../ports.js';
+import { driftEnvironment } from '../../reconciler/drift-environment.js';
+import type { RunResult } from '../../reconciler/types.js';
+import { connectorFor } from './host-connector.js';
+import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { withCommit } from './load-commit.js';
+import { parseDriftJob } from './payloads.js';
+
+/** Handles one drift job (see module comment). */
+export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void> {
+  const job = parseDriftJob(payload);
+  const repository = stateRepository(job.repo);
+  const reporter = reporterFor(deps, job.repo);
+  // fetch: drift is measured against what was applied, so the last applied commit (else the branch head).
+  const recorded = (await deps.store.environments(repository)).find((e) => e.environment === job.environment);
+  const sha = recorded?.lastCommit ?? (await deps.git.branchHead(job.repo, job.repo.defaultBranch));
+  const log = runLogger(deps.logger, { repo: repository, env: job.environment, sha: sha ?? undefined });
+  if (!sha) {
+    log.warn('nothing applied and no branch head: no drift check');
+    return;
+  }
+  const result = await withCommit(deps.git, job.repo, sha, async (commit) => {
+    if (commit.kind !== 'ok' || !commit.description.environments.has(job.environment)) {
+      log.warn(`the description at ${sha} has no valid environment ${job.environment}: no drift check`);
+      return null;
+    }
+    const env = commit.description.environments.get(job.environment)!;
+    const { connector } = await connectorFor(deps, commit.dir, env);
+    try {
+      // dry-run (and heal when asked): the engine records the run and the drifted nodes.
+      return await driftEnvironment({
+        description: commit.description,
+        environment: job.environment,
+        repository,
+        commit: sha,
+        store: deps.store,
+        connector,
+        heal: job.heal,
+        secrets: { ...deps.config.secrets },
+        trigger: job.trigger,
+        log: (line) => log.debug(line),
+      });
+    } finally {
+      await connector.close().catch(() => undefined);
+    }
+  });
+  if (result) await reportDrift(deps, job, sha, result, reporter, log);
+}
+
+/** report: gauge, issue and alert. Drift remaining → issue open/updated; none and nothing failed → issue closed. */
+async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: RunResult, reporter: Reporter, log: Logger): Promise<void> {
+  const drifted = result.nodes.filter((n) => n.state === 'drifted');
+  const failed = result.nodes.filter((n) => n.state === 'failed' || n.state === 'blocked');
+  const healed = job.heal && result.nodes.some((n) => n.tasks.some((t) => t.outcome === 'met'));
+  runDuration.observe({ kind: 'drift', environment: job.environment, status: result.status }, result.durationMs / 1000);
+  driftedNodes.set({ repository: stateRepository(job.repo), environment: job.environment }, drifted.length);
+  log.info({ run: result.runId }, `drift of ${job.environment}@${sha.slice(0, 7)}: ${drifted.length} drifted, ${failed.length} failed${healed ? ', healed' : ''}`);
+  const url = runUrl(deps.config, result.runId);
+  if (drifted.length) {
+    await safely(log, 'drift issue', () => reporter.driftIssue(job.repo, job.environment, { environment: job.environment, sha, result, healed: false, ...(url ? { runUrl: url } : {}) }));
+    await alert(deps, job, result, url, log);
+  } else if (!failed.length) {
+    await safely(log, 'drift issue close', () => reporter.driftIssue(job.repo, job.environment, null));
+  }
+}
+
+/** The optional generic webhook (Slack-compatible: `text` is what Slack shows). */
+async function alert(deps: JobDeps, job: DriftJob, result: RunResult, url: string | undefined, log: Logger): Promise<void> {
+  if (!deps.config.alertWebhook) return;
+  const nodes = result.nodes
+    .filter((n) => n.state === 'drifted')
+    .map((n) => ({ path: n.path, host: n.host, unmet: n.tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name) }));
+  const text = `Politburo: ${nodes.length} node${nodes.length === 1 ? '' : 's'} of ${job.environment} (${stateRepository(job.repo)}) drifted: ${nodes.map((n) => n.path).join(', ')}${url ? ` — ${url}` : ''}`;
+  try {
+    const res = await (deps.fetch ?? fetch)(deps.config.alertWebhook, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ text, environment: job.environment, repository: stateRepository(job.repo), nodes }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) log.warn({ status: res.status }, 'the drift alert webhook answered with an error');
+  } catch (err) {
+    log.warn({ err }, 'could not send the drift alert: check POLITBURO_ALERT_WEBHOOK');
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Drift schedules (SPEC §4): one cron per environment (`drift.schedule`, default hourly), recorded in
+ * `drift_schedules` when a commit is applied and read by every replica. Each tick is claimed in the table
+ * (`last_tick`), so exactly one replica queues the drift job; its job key `drift:<repo>:<env>` (preserve_run_at)
+ * keeps at most one waiting per environment, on the environment's queue so drift never overlaps an apply.
+ */
+import { Cron } from 'croner';
+import type pg from 'pg';
+import type { Logger } from '../logger.js';
+import { JOB_DRIFT, repoKey, type DriftJob, type RepoRef } from '../ports.js';
+import { enqueue, environmentQueue } from '../queue/enqueue.js';
+import type { Description } from '../../reconciler/types.js';
+import { stateRepository } from './job-deps.js';
+
+/** The job key that keeps one drift job per environment. */
+export function driftJobKey(repo: RepoRef, environment: string): string {
+  return `drift:${repoKey(repo)}:${environment}`;
+}
+
+/** Records (or refreshes) the drift schedules of the named environments as described at an applied commit. */
+export async function recordDriftSchedules(db: Pick<pg.Pool, 'query'>, repo: RepoRef, description: Description, environments: string[]): Promise<void> {
+  for (const name of environments) {
+    const env = description.environments.get(name);
+    if (!env) continue;
+    await db.query(
+      `INSERT INTO drift_schedules (repository, environment, schedule, heal, repo) VALUES ($1, $2, $3, $4, $5::jsonb)
+       ON CONFLICT (repository, environment) DO UPDATE
+         SET schedule = EXCLUDED.schedule, heal = EXCLUDED.heal, repo = EXCLUDED.repo, updated_at = now()`,
+      [stateRepository(repo), name, env.drift.schedule, env.drift.heal, JSON.stringify(repo)],
+    );
+  }
+}
+
+/** Claims one tick of an environment's schedule and queues its drift job; false when another replica had it. */
+export async function claimDriftTick(pool: pg.Pool, repository: string, environment: string, tick: Date): Promise<boolean> {
+  const { rows } = await pool.query<{ repo: RepoRef; heal: boolean }>(
+    `UPDATE drift_schedules SET last_tick = $3 WHERE repository = $1 AND environment = $2 AND (last_tick IS NULL OR last_tick < $3)
+     RETURNING repo, heal`,
+    [repository, environment, tick],
+  );
+  if (!rows.length) return false;
+  const { repo, heal } = rows[0];
+  const job: DriftJob = { repo, environment, heal, trigger: `schedule ${tick.toISOString()}` };
+  await enqueue(pool, JOB_DRIFT, job, { queueName: environmentQueue(repoKey(repo), environment), jobKey: driftJobKey(repo, environment), jobKeyMode: 'preserve_run_at', maxAttempts: 3 });
+  return true;
+}
+
+export interface DriftScheduler {
+  /** Re-reads the schedules now (called after an apply records a new one). */
+  refresh(): Promise<void>;
+  /** Schedules currently armed, `repository env` → cron pattern (tests and diagnostics). */
+  armed(): Map<string, string>;
+  stop(): void;
+}
+
+/** Arms one cron per recorded schedule and re-reads the table every `refreshMs` (default 60 s). */
+export function startDriftScheduler(opts: { pool: pg.Pool; logger: Logger; refreshMs?: number }): DriftScheduler {
+  const log = opts.logger.child({ component: 'drift-schedule' });
+  const crons = new Map<string, { pattern: string; cron: Cron }>();
+  let stopped = false;
+
+  const tick = async (repository: string, environment: string, at: Date) => {
+    try {
+      if (await claimDriftTick(opts.pool, repository, environment, at)) log.info({ repo: repository, env: environment }, 'drift check queued');
+    } catch (err) {
+      log.warn({ err, repo: repository, env: environment }, 'could not queue the drift check');
+    }
+  };
+
+  const refresh = async () => {
+    if (stopped) return;
+    const { rows } = await opts.pool.query<{ repository: string; environment: string; schedule: string }>(
+      'SELECT repository, environment, schedule FROM drift_schedules',
+    );
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const key = `${row.repository} ${row.environment}`;
+      seen.add(key);
+      const existing = crons.get(key);
+      if (existing?.pattern === row.schedule) continue;
+      existing?.cron.stop();
+      try {
+        // The tick's own scheduled time (to the second) is what replicas agree on, whatever their clock drift.
+        const cron = new Cron(row.schedule, { protect: true }, (self: Cron) => {
+          const at = self.currentRun() ?? new Date();
+          at.setMilliseconds(0);
+          void tick(row.repository, row.environment, at);
+        });
+        crons.set(key, { pattern: row.schedule, cron });
+      } catch (err) {
+        crons.delete(key);
+        log.warn({ err, repo: row.repository, env: row.environment }, `invalid drift schedule ${JSON.stringify(row.schedule)}: fix drift.schedule`);
+      }
+    }
+    for (const [key, { cron }] of crons) {
+      if (!seen.has(key)) {
+        cron.stop();
+        crons.delete(key);
+      }
+    }
+  };
+
+  const timer = setInterval(() => void refresh().catch((err) => log.warn({ err }, 'could not read the drift schedules')), opts.refreshMs ?? 60_000);
+  timer.unref();
+  void refresh().catch((err) => log.warn({ err }, 'could not read the drift schedules'));
+  return {
+    refresh,
+    armed: () => new Map([...crons].map(([k, v]) => [k, v.pattern])),
+    stop() {
+      stopped = true;
+      clearInterval(timer);
+      for (const { cron } of crons.values()) cron.stop();
+      crons.clear();
+    },
+  };
+}

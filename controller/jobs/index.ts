@@ -1,0 +1,30 @@
+/**
+ * The controller's flows as graphile-worker tasks: the composition root (controller/main.ts) passes the task list
+ * returned here to the queue worker. Each task is one reconcile (see the handler modules).
+ */
+import type { TaskList } from 'graphile-worker';
+import { JOB_APPLY, JOB_DELIVERY, JOB_DRIFT, JOB_PLAN_PR, JOB_POLL } from '../ports.js';
+import { runApplyJob } from './apply-job.js';
+import { runDeliveryJob } from './handle-delivery.js';
+import { runDriftJob } from './drift-job.js';
+import type { JobDeps } from './job-deps.js';
+import { runPlanJob } from './plan-pr-job.js';
+import { pollOnce } from './poll.js';
+
+export type { JobDeps } from './job-deps.js';
+export { pollOnce } from './poll.js';
+export { startDriftScheduler, recordDriftSchedules } from './drift-schedule.js';
+export { createLogReporter } from './log-reporter.js';
+
+/** The task list of every flow: github-delivery, apply-environment, plan-pull-request, drift-environment, poll-repositories. */
+export function createTaskList(deps: JobDeps): TaskList {
+  return {
+    [JOB_DELIVERY]: (payload) => runDeliveryJob(deps, payload),
+    [JOB_APPLY]: (payload, helpers) => runApplyJob(deps, payload, helpers),
+    [JOB_PLAN_PR]: (payload) => runPlanJob(deps, payload),
+    [JOB_DRIFT]: (payload) => runDriftJob(deps, payload),
+    [JOB_POLL]: async () => {
+      await pollOnce(deps);
+    },
+  };
+}

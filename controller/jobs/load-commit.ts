@@ -1,0 +1,47 @@
+/**
+ * A commit's description: checked out from the mirror and loaded. A repository without `politburo.yml` is not
+ * Politburo's business (SPEC §4: acknowledged and ignored); an invalid description is a terminal problem to report.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { GitReader, RepoRef } from '../ports.js';
+import type { Description, ValidationError } from '../../reconciler/types.js';
+import { DEFAULT_FILE, loadDescription } from '../../schema/load-description.js';
+
+export type LoadedCommit =
+  | { kind: 'none'; dir: string }
+  | { kind: 'invalid'; dir: string; errors: ValidationError[] }
+  | { kind: 'ok'; dir: string; description: Description };
+
+/** Checks `sha` out and loads its description; `cleanup` must be called when done with the directory. */
+export async function loadCommit(git: GitReader, repo: RepoRef, sha: string): Promise<LoadedCommit & { cleanup: () => Promise<void> }> {
+  const { dir, cleanup } = await git.checkout(repo, sha);
+  try {
+    if (!(await exists(path.join(dir, DEFAULT_FILE)))) return { kind: 'none', dir, cleanup };
+    const loaded = await loadDescription({ dir });
+    if (!loaded.ok) return { kind: 'invalid', dir, errors: loaded.errors, cleanup };
+    return { kind: 'ok', dir, description: loaded.description, cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Runs `fn` with a loaded commit, removing the checkout afterwards whatever happens. */
+export async function withCommit<T>(git: GitReader, repo: RepoRef, sha: string, fn: (c: LoadedCommit) => Promise<T>): Promise<T> {
+  const loaded = await loadCommit(git, repo, sha);
+  try {
+    return await fn(loaded);
+  } finally {
+    await loaded.cleanup();
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,43 @@
+/** Validation of job payloads: a malformed payload is a terminal error naming what is wrong, never a crash. */
+import { z } from 'zod';
+import type { ApplyJob, DeliveryJob, DriftJob, PlanPullRequestJob, RepoRef } from '../ports.js';
+import { TerminalError } from '../queue/terminal-error.js';
+
+const sha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit SHA');
+const repo = z.object({
+  owner: z.string(),
+  name: z.string().min(1),
+  installationId: z.number().int().optional(),
+  cloneUrl: z.string().min(1),
+  defaultBranch: z.string().min(1),
+});
+const environment = z.string().min(1).max(200);
+
+const schemas = {
+  delivery: z.object({ deliveryId: z.string().min(1) }),
+  apply: z.object({ repo, environment, sha, supersedes: z.array(sha).optional(), trigger: z.string().default('') }),
+  plan: z.object({
+    repo,
+    pullNumber: z.number().int().positive(),
+    headSha: sha,
+    baseSha: sha,
+    environment: environment.optional(),
+    live: z.boolean().default(false),
+    commentId: z.number().int().optional(),
+    notice: z.string().optional(),
+    trigger: z.string().default(''),
+  }),
+  drift: z.object({ repo, environment, heal: z.boolean().default(false), trigger: z.string().default('schedule') }),
+};
+
+function parse<T>(what: string, schema: z.ZodType<T>, payload: unknown): T {
+  const r = schema.safeParse(payload);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => `${i.path.join('.') || '(payload)'}: ${i.message}`).join('; ');
+  throw new TerminalError(`invalid ${what} job payload: ${problems}`);
+}
+
+export const parseDeliveryJob = (p: unknown): DeliveryJob => parse('github-delivery', schemas.delivery, p);
+export const parseApplyJob = (p: unknown): ApplyJob & { repo: RepoRef } => parse('apply-environment', schemas.apply, p);
+export const parsePlanJob = (p: unknown): PlanPullRequestJob => parse('plan-pull-request', schemas.plan, p);
+export const parseDriftJob = (p: unknown): DriftJob => parse('drift-environment', schemas.drift, p);

@@ -1,0 +1,131 @@
+/**
+ * The `plan-pull-request` job: a static plan (no host contacted, no provider run) of every environment the pull
+ * request changes, one `politburo plan ENV` check per environment and ONE sticky comment. Live plans (dry-runs on
+ * hosts) only when the job says so, which the delivery handler sets only after the trust checks of SPEC §4.
+ */
+import { planCheckName, renderPlanCheck } from '../github/render-plan-check.js';
+import { PLAN_COMMENT_MARKER, renderPlanComment } from '../github/render-plan-comment.js';
+import { runLogger, type Logger } from '../logger.js';
+import type { CheckUpdate, PlanForRender, PlanPullRequestJob, Reporter } from '../ports.js';
+import { runLivePlan } from '../../reconciler/drift-environment.js';
+import { planEnvironment } from '../../reconciler/plan-environment.js';
+import type { Description, ResolvedEnvironment } from '../../reconciler/types.js';
+import { affectedEnvironments, touchesDescription } from './affected-environments.js';
+import { connectorFor } from './host-connector.js';
+import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { withCommit, type LoadedCommit } from './load-commit.js';
+import { parsePlanJob } from './payloads.js';
+
+/** Handles one plan job (see module comment). */
+export async function runPlanJob(deps: JobDeps, payload: unknown): Promise<void> {
+  const job = parsePlanJob(payload);
+  const reporter = reporterFor(deps, job.repo);
+  const log = runLogger(deps.logger, { repo: stateRepository(job.repo), sha: job.headSha }).child({ pull: job.pullNumber });
+  const plans = await withCommit(deps.git, job.repo, job.headSha, (head) => planHead(deps, job, head, log));
+  if (!plans) {
+    log.info('no politburo.yml at the head: nothing to plan');
+    return;
+  }
+  if (!plans.length && !job.commentId && !job.notice) {
+    log.info('the pull request changes no environment');
+    return;
+  }
+  // report: one check per environment, then the one comment; older heads' plan checks end as superseded.
+  for (const p of plans) {
+    const url = p.live ? runUrl(deps.config, p.live.runId) : undefined;
+    await safely(log, `plan check ${p.environment}`, () => reporter.check({ repo: job.repo, sha: job.headSha, name: planCheckName(p.environment) }, renderPlanCheck(p, url ? { detailsUrl: url } : {})));
+  }
+  await supersedeOlderPlans(deps, job, plans.map((p) => p.environment), reporter, log);
+  let body = renderPlanComment(plans, { headSha: job.headSha });
+  if (job.notice) body = body.replace(PLAN_COMMENT_MARKER, `${PLAN_COMMENT_MARKER}\n> ${job.notice.replace(/\n/g, ' ')}\n`);
+  await safely(log, 'plan comment', () => reporter.stickyComment(job.repo, job.pullNumber, body));
+  log.info({ environments: plans.map((p) => p.environment), live: job.live }, `planned #${job.pullNumber} at ${job.headSha.slice(0, 7)}`);
+}
+
+/** fetch → resolve (head and, when needed, base) → pick environments → plan each. Null: no description at head. */
+async function planHead(deps: JobDeps, job: PlanPullRequestJob, head: LoadedCommit, log: Logger): Promise<PlanForRender[] | null> {
+  if (head.kind === 'none') return null;
+  if (head.kind === 'invalid') {
+    const names = job.environment ? [job.environment] : await baseEnvironmentNames(deps, job);
+    return names.map((environment) => ({ environment, plan: null, errors: head.errors }));
+  }
+  const names = job.environment ? [job.environment] : await changedEnvironments(deps, job, head.description);
+  const plans: PlanForRender[] = [];
+  for (const name of names) {
+    const env = head.description.environments.get(name) ?? (await removedEnvironment(deps, job, name));
+    if (!env) {
+      plans.push({ environment: name, plan: null, errors: [{ file: head.description.files[0] ?? 'politburo.yml', line: 1, column: 1, message: `unknown environment '${name}': the description defines ${[...head.description.environments.keys()].join(', ') || '(none)'}` }] });
+      continue;
+    }
+    const recorded = await deps.store.recordedNodes(stateRepository(job.repo), name);
+    if (job.live && head.description.environments.has(name)) plans.push(await livePlan(deps, job, head, env, log));
+    else plans.push({ environment: name, plan: planEnvironment(env, recorded, job.headSha), errors: [] });
+  }
+  return plans;
+}
+
+/** A dry-run on the hosts (authorised live plans only). */
+async function livePlan(deps: JobDeps, job: PlanPullRequestJob, head: LoadedCommit & { kind: 'ok' }, env: ResolvedEnvironment, log: Logger): Promise<PlanForRender> {
+  const { connector } = await connectorFor(deps, head.dir, env);
+  try {
+    const { plan, result } = await runLivePlan({
+      description: head.description,
+      environment: env.name,
+      repository: stateRepository(job.repo),
+      commit: job.headSha,
+      store: deps.store,
+      connector,
+      secrets: { ...deps.config.secrets },
+      trigger: job.trigger,
+      log: (line) => log.debug(line),
+    });
+    return { environment: env.name, plan, errors: [], live: result };
+  } finally {
+    await connector.close().catch(() => undefined);
+  }
+}
+
+async function changedEnvironments(deps: JobDeps, job: PlanPullRequestJob, head: Description): Promise<string[]> {
+  const changed = await deps.git.changedFiles(job.repo, job.baseSha, job.headSha);
+  if (!touchesDescription(head, changed)) return [];
+  return withCommit(deps.git, job.repo, job.baseSha, async (base) => affectedEnvironments(head, base.kind === 'ok' ? base.description : null, changed));
+}
+
+async function baseEnvironmentNames(deps: JobDeps, job: PlanPullRequestJob): Promise<string[]> {
+  const names = await withCommit(deps.git, job.repo, job.baseSha, async (base) => (base.kind === 'ok' ? [...base.description.environments.keys()] : []));
+  return names.length ? names : ['politburo'];
+}
+
+/** An environment the pull request removes: planned as empty, so every recorded node shows as terminate. */
+async function removedEnvironment(deps: JobDeps, job: PlanPullRequestJob, name: string): Promise<ResolvedEnvironment | null> {
+  return withCommit(deps.git, job.repo, job.baseSha, async (base) => {
+    const env = base.kind === 'ok' ? base.description.environments.get(name) : undefined;
+    return env ? { ...env, nodes: [], groups: [] } : null;
+  });
+}
+
+/** Plans are keyed by (environment, base, head): this head's plans are recorded and older heads' checks superseded. */
+async function supersedeOlderPlans(deps: JobDeps, job: PlanPullRequestJob, environments: string[], reporter: Reporter, log: Logger): Promise<void> {
+  const repository = stateRepository(job.repo);
+  for (const env of environments) {
+    await deps.pool.query(
+      `INSERT INTO pr_plans (repository, pull_number, environment, base_sha, head_sha) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (repository, pull_number, environment, head_sha) DO UPDATE SET base_sha = EXCLUDED.base_sha, superseded = false`,
+      [repository, job.pullNumber, env, job.baseSha, job.headSha],
+    );
+  }
+  const { rows } = await deps.pool.query<{ environment: string; head_sha: string }>(
+    `UPDATE pr_plans SET superseded = true WHERE repository = $1 AND pull_number = $2 AND head_sha <> $3 AND NOT superseded
+     RETURNING environment, head_sha`,
+    [repository, job.pullNumber, job.headSha],
+  );
+  for (const row of rows) {
+    const update: CheckUpdate = {
+      status: 'completed',
+      conclusion: 'skipped',
+      title: `Superseded by ${job.headSha.slice(0, 7)}`,
+      summary: `This plan of \`${row.environment}\` is out of date: the pull request was planned again at ${job.headSha}.`,
+    };
+    await safely(log, 'superseded plan check', () => reporter.check({ repo: job.repo, sha: row.head_sha, name: planCheckName(row.environment) }, update));
+  }
+}

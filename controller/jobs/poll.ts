@@ -1,0 +1,81 @@
+/**
+ * Poll mode (SPEC §4, no GitHub): every POLITBURO_REPOS entry is fetched; when its branch head moved since last seen
+ * (table `poll_heads`), the new commit is handled like a push. Results go to the dashboard (the state store) and the
+ * log (the log reporter). Each move is claimed in the table, so with several replicas one of them queues it.
+ */
+import path from 'node:path';
+import type { PollRepo } from '../config.js';
+import type { RepoRef } from '../ports.js';
+import { stateRepository, type JobDeps } from './job-deps.js';
+import { queueApplies } from './queue-applies.js';
+
+export interface PollResult {
+  repository: string;
+  branch: string | null;
+  sha: string | null;
+  /** `unchanged`, what queueApplies said for a new head, or `error: ...`. */
+  outcome: string;
+}
+
+/** The RepoRef of a poll-mode repository: no owner (so it reports to the log), its path or URL as its name. */
+export function pollRepoRef(entry: PollRepo, defaultBranch = entry.branch ?? 'main'): RepoRef {
+  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry.url) || /^[^/]+@[^/]+:/.test(entry.url);
+  const name = isUrl ? entry.url : path.resolve(entry.url);
+  return { owner: '', name, cloneUrl: entry.url, defaultBranch };
+}
+
+/** Polls every configured repository once; never throws (a failing repository is logged and reported in the result). */
+export async function pollOnce(deps: JobDeps): Promise<PollResult[]> {
+  const results: PollResult[] = [];
+  for (const entry of deps.config.poll.repos) {
+    const log = deps.logger.child({ component: 'poll', repo: entry.url });
+    let result: PollResult = { repository: pollRepoRef(entry).name, branch: entry.branch ?? null, sha: null, outcome: 'unchanged' };
+    try {
+      result = await pollRepository(deps, entry, log);
+    } catch (err) {
+      log.warn({ err }, `polling ${entry.url} failed; trying again at the next interval`);
+      result.outcome = `error: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    results.push(result);
+  }
+  return results;
+}
+
+async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logger']): Promise<PollResult> {
+  let repo = pollRepoRef(entry);
+  if (!entry.branch) {
+    const branch = await deps.git.remoteDefaultBranch?.(repo);
+    if (!branch) throw new Error(`${entry.url} has no default branch: list it as ${entry.url}#BRANCH in POLITBURO_REPOS`);
+    repo = pollRepoRef(entry, branch);
+  }
+  const branch = repo.defaultBranch;
+  const repository = stateRepository(repo);
+  const sha = await deps.git.branchHead(repo, branch);
+  if (!sha) throw new Error(`branch ${branch} does not exist in ${entry.url}`);
+  const previous = await claimHead(deps, repository, branch, sha);
+  if (previous === false) return { repository, branch, sha, outcome: 'unchanged' };
+  try {
+    const queued = await queueApplies(deps, repo, branch, sha, `poll ${sha.slice(0, 7)} on ${branch}`, log);
+    log.info({ sha, outcome: queued.outcome, environments: queued.environments }, `new commit ${sha.slice(0, 7)} on ${branch}`);
+    return { repository, branch, sha, outcome: queued.outcome };
+  } catch (err) {
+    // Not handled: forget the claim so the next poll tries this commit again.
+    await deps.pool.query(
+      previous === null ? 'DELETE FROM poll_heads WHERE repository = $1 AND branch = $2 AND sha = $3' : 'UPDATE poll_heads SET sha = $4 WHERE repository = $1 AND branch = $2 AND sha = $3',
+      previous === null ? [repository, branch, sha] : [repository, branch, sha, previous],
+    );
+    throw err;
+  }
+}
+
+/** Records `sha` as the branch's head; false when it already was (or another replica just claimed it), else the previous head (null: first time). */
+async function claimHead(deps: JobDeps, repository: string, branch: string, sha: string): Promise<string | null | false> {
+  const { rows } = await deps.pool.query<{ previous: string | null }>(
+    `WITH old AS (SELECT sha FROM poll_heads WHERE repository = $1 AND branch = $2)
+     INSERT INTO poll_heads (repository, branch, sha) VALUES ($1, $2, $3)
+     ON CONFLICT (repository, branch) DO UPDATE SET sha = EXCLUDED.sha, updated_at = now() WHERE poll_heads.sha <> EXCLUDED.sha
+     RETURNING (SELECT sha FROM old) AS previous`,
+    [repository, branch, sha],
+  );
+  return rows.length ? rows[0].previous : false;
+}

@@ -1,0 +1,54 @@
+/**
+ * A commit landed on a branch (a push, or a poll that saw the head move): plan every environment that follows the
+ * branch against its recorded state, and for each whose desired state changed create its check (queued) and queue
+ * its apply. A newer commit replaces a queued older apply (controller/queue/enqueue.ts `enqueueApply`).
+ */
+import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
+import type { Logger } from '../logger.js';
+import type { RepoRef } from '../ports.js';
+import { enqueueApply } from '../queue/enqueue.js';
+import { planEnvironment } from '../../reconciler/plan-environment.js';
+import { reporterFor, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { withCommit } from './load-commit.js';
+
+export interface QueuedApplies {
+  outcome: 'no-description' | 'invalid' | 'no-environment' | 'unchanged' | 'queued';
+  environments: string[];
+}
+
+/** Plans the environments following `branch` at `sha` and queues the applies of those that changed. */
+export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string, sha: string, trigger: string, log: Logger): Promise<QueuedApplies> {
+  const reporter = reporterFor(deps, repo);
+  return withCommit(deps.git, repo, sha, async (commit) => {
+    if (commit.kind === 'none') return { outcome: 'no-description', environments: [] };
+    if (commit.kind === 'invalid') {
+      // Which environments follow this branch is unknown: the recorded ones get a failed check saying why.
+      const recorded = (await deps.store.environments(stateRepository(repo))).map((e) => e.environment);
+      for (const env of recorded.length ? recorded : ['politburo']) {
+        await safely(log, 'invalid description check', () =>
+          reporter.check({ repo, sha, name: env === 'politburo' ? 'politburo' : applyCheckName(env) }, {
+            status: 'completed',
+            conclusion: 'failure',
+            title: `Invalid description: ${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'}`,
+            summary: commit.errors.slice(0, 100).map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`).join('\n'),
+            annotations: commit.errors.map((e) => ({ path: e.file, startLine: e.line, endLine: e.line, startColumn: e.column, level: 'failure' as const, message: e.message })),
+          }),
+        );
+      }
+      return { outcome: 'invalid', environments: recorded };
+    }
+    const following = [...commit.description.environments.values()].filter((env) => (env.branch ?? repo.defaultBranch) === branch);
+    if (!following.length) return { outcome: 'no-environment', environments: [] };
+    const changed: string[] = [];
+    for (const env of following) {
+      const plan = planEnvironment(env, await deps.store.recordedNodes(stateRepository(repo), env.name), sha);
+      if (plan.summary.create + plan.summary.update + plan.summary.terminate === 0) continue;
+      changed.push(env.name);
+      // The check first, so the commit shows it pending before anything runs.
+      await safely(log, 'queued check', () => reporter.check({ repo, sha, name: applyCheckName(env.name) }, renderApplyCheck(null, { environment: env.name })));
+      const queued = await enqueueApply(deps.pool, { repo, environment: env.name, sha, trigger });
+      log.info({ env: env.name, job: queued.id, supersedes: queued.supersedes }, `apply of ${env.name}@${sha.slice(0, 7)} queued`);
+    }
+    return { outcome: changed.length ? 'queued' : 'unchanged', environments: changed };
+  });
+}
