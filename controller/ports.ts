@@ -56,6 +56,8 @@ export interface PlanPullRequestJob {
   live: boolean;
   /** The comment that asked, to react to. */
   commentId?: number;
+  /** A line shown at the top of the sticky comment (e.g. why a `--live` request was refused). */
+  notice?: string;
   trigger: string;
 }
 
