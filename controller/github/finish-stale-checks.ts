@@ -1,0 +1,64 @@
+/**
+ * Checks left pending by a crash are finished after the restart: a check still queued / in progress whose job is
+ * gone is completed as `cancelled` ("interrupted: ..."), a commit status as `error`. They are not re-enqueued: the
+ * job that owned them is gone, and the next push or `/politburo plan` runs it again on purpose.
+ */
+import type pg from 'pg';
+import { JOB_APPLY, JOB_PLAN_PR, type RepoRef, type Reporter } from '../ports.js';
+
+export interface StaleCheck {
+  repository: string;
+  sha: string;
+  name: string;
+  status: 'queued' | 'in_progress';
+  installationId: number | null;
+  detailsUrl: string | null;
+}
+
+export interface FinishStaleChecksOptions {
+  /** Only checks not updated for this long (default 60 s: a check reported just now may not have its job yet). */
+  olderThanMs?: number;
+  /** Whether a check's job still exists (default: a pending or running graphile-worker apply/plan job for its commit). */
+  isActive?: (check: StaleCheck) => boolean | Promise<boolean>;
+}
+
+/** The summary of an interrupted check. */
+export const INTERRUPTED_SUMMARY =
+  'interrupted: the controller stopped (restart or crash) before this finished, and its job is gone. ' +
+  'Push again, or comment `/politburo plan` on the pull request, to run it again.';
+
+/** Finishes the stale checks; returns how many were finished. */
+export async function finishStaleChecks(pool: pg.Pool, reporter: Reporter, opts: FinishStaleChecksOptions = {}): Promise<number> {
+  const { rows } = await pool.query<{ repository: string; sha: string; name: string; status: StaleCheck['status']; installation_id: string | null; details_url: string | null }>(
+    `SELECT repository, sha, name, status, installation_id::text, details_url FROM github_checks
+      WHERE status <> 'completed' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY id`,
+    [opts.olderThanMs ?? 60_000],
+  );
+  const isActive = opts.isActive ?? ((c: StaleCheck) => jobExists(pool, c));
+  let finished = 0;
+  for (const r of rows) {
+    const check: StaleCheck = { repository: r.repository, sha: r.sha, name: r.name, status: r.status, installationId: r.installation_id ? Number(r.installation_id) : null, detailsUrl: r.details_url };
+    if (await isActive(check)) continue;
+    const [owner, ...rest] = r.repository.split('/');
+    const repo: RepoRef = { owner, name: rest.join('/'), cloneUrl: '', defaultBranch: '', ...(check.installationId ? { installationId: check.installationId } : {}) };
+    await reporter.check(
+      { repo, sha: r.sha, name: r.name },
+      { status: 'completed', conclusion: 'cancelled', title: 'Interrupted', summary: INTERRUPTED_SUMMARY, ...(r.details_url ? { detailsUrl: r.details_url } : {}) },
+    );
+    finished++;
+  }
+  return finished;
+}
+
+/** A graphile-worker apply or plan job for the check's repository and commit, when graphile-worker is installed. */
+async function jobExists(pool: pg.Pool, c: StaleCheck): Promise<boolean> {
+  const { rows: schema } = await pool.query<{ present: boolean }>(`SELECT to_regclass('graphile_worker._private_jobs') IS NOT NULL AS present`);
+  if (!schema[0].present) return false;
+  const { rows } = await pool.query(
+    `SELECT 1 FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
+      WHERE t.identifier = ANY($1) AND (j.payload->>'sha' = $2 OR j.payload->>'headSha' = $2)
+        AND (j.payload->'repo'->>'owner') || '/' || (j.payload->'repo'->>'name') = $3 LIMIT 1`,
+    [[JOB_APPLY, JOB_PLAN_PR], c.sha, c.repository],
+  );
+  return rows.length > 0;
+}

@@ -1,0 +1,148 @@
+/**
+ * The GitHub Reporter: every report becomes a durable, coalesced write (write-queue.ts) sent by the write worker;
+ * reads (permission) go straight to GitHub. Nothing here throws into the reconcile: failures are logged and retried.
+ */
+import type pg from 'pg';
+import { repoKey, type CheckRef, type CheckUpdate, type DriftReport, type RepoRef, type Reporter } from '../ports.js';
+import { createGitHubClients, type GitHubAuth, type GitHubClients, type GitHubMetrics } from './github-client.js';
+import { renderDriftIssue } from './render-drift-issue.js';
+import { recordCheck, sendCheckRun, sendCommitStatus, type CheckPayload } from './send-check.js';
+import { sendStickyComment, type CommentPayload } from './send-comment.js';
+import { sendDriftIssue, type DriftIssuePayload } from './send-drift-issue.js';
+import type { MinimalLogger, NewWrite, QueuedWrite, WriteSender } from './write-queue.js';
+import { createWriteWorker, type WriteWorker } from './write-worker.js';
+
+export interface GitHubReporterOptions {
+  pool: pg.Pool;
+  auth: GitHubAuth;
+  /** GitHub Enterprise API root, e.g. `https://github.example.com/api/v3`. */
+  baseUrl?: string;
+  logger?: MinimalLogger;
+  metrics?: GitHubMetrics;
+  /** octokit's in-process retry of 5xx responses. */
+  retry?: { retries?: number; baseMs?: number };
+  /** octokit's per-process write throttling (default on; tests turn it off for speed). */
+  throttle?: boolean;
+  /** Backoff of the durable queue after a failed write (default 1 s, doubling, at most 10 min). */
+  backoffBaseMs?: number;
+  maxBackoffMs?: number;
+  /** Sweep interval for writes added by other replicas and retries (default 2 s). */
+  pollIntervalMs?: number;
+  /** Start the periodic sweep (default true). */
+  start?: boolean;
+}
+
+export type Permission = Awaited<ReturnType<Reporter['permission']>>;
+
+/** The Reporter plus the write path's controls, for the composition root and tests. */
+export interface GitHubReporter extends Reporter {
+  readonly mode: 'app' | 'token';
+  /** Sends what is due now and waits until nothing is left (or timeoutMs); returns the writes still unsent. */
+  flush(opts?: { timeoutMs?: number }): Promise<number>;
+  /** The write worker (drainAll for a graphile-worker job, see write-tasks.ts). */
+  readonly writes: WriteWorker;
+  /** Stops the sweep and waits for writes in flight. */
+  close(): Promise<void>;
+}
+
+const noop = () => {};
+const silent: MinimalLogger = { info: noop, warn: noop, error: noop, debug: noop };
+const PERMISSIONS = new Set<Permission>(['admin', 'maintain', 'write', 'triage', 'read', 'none']);
+
+type Target = Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
+const target = (repo: RepoRef): Target => ({ owner: repo.owner, name: repo.name, ...(repo.installationId ? { installationId: repo.installationId } : {}) });
+
+/** Creates the reporter (App: check runs; token: commit statuses) and starts its write worker. */
+export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporter {
+  const logger = opts.logger ?? silent;
+  const clients = createGitHubClients({ auth: opts.auth, baseUrl: opts.baseUrl, logger, metrics: opts.metrics, retry: opts.retry, throttle: opts.throttle });
+  const sender = createSender(opts.pool, clients);
+  const worker = createWriteWorker({ pool: opts.pool, sender, logger, pollIntervalMs: opts.pollIntervalMs, backoffBaseMs: opts.backoffBaseMs, maxBackoffMs: opts.maxBackoffMs });
+  if (opts.start !== false) worker.start();
+
+  // Reporting never fails the caller: a write that cannot even be stored is logged (the next report carries on).
+  const safely = async (what: string, context: object, fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (err) {
+      logger.error({ ...context, err: (err as Error).message }, `could not queue the GitHub ${what}; it will not be sent`);
+    }
+  };
+  const enqueue = (w: NewWrite) => worker.enqueue(w);
+
+  return {
+    mode: clients.mode,
+    writes: worker,
+    async check(ref: CheckRef, update: CheckUpdate) {
+      const repository = repoKey(ref.repo);
+      await safely('check', { repo: repository, sha: ref.sha, check: ref.name }, async () => {
+        await recordCheck(opts.pool, ref, update);
+        const payload: CheckPayload = { repo: target(ref.repo), sha: ref.sha, name: ref.name, update };
+        await enqueue({ queue: clients.queueFor(ref.repo), key: `check:${repository}:${ref.sha}:${ref.name}`, kind: 'check', payload });
+      });
+    },
+    async stickyComment(repo, pullNumber, body) {
+      await safely('comment', { repo: repoKey(repo), pull: pullNumber }, async () => {
+        const payload: CommentPayload = { repo: target(repo), pullNumber, body };
+        await enqueue({ queue: clients.queueFor(repo), key: `comment:${repoKey(repo)}:${pullNumber}`, kind: 'comment', payload });
+      });
+    },
+    async reaction(repo, commentId, content) {
+      await safely('reaction', { repo: repoKey(repo), comment: commentId }, async () => {
+        const payload = { repo: target(repo), commentId, content };
+        await enqueue({ queue: clients.queueFor(repo), key: `reaction:${repoKey(repo)}:${commentId}:${content}`, kind: 'reaction', payload });
+      });
+    },
+    async driftIssue(repo, environment, drift: DriftReport | null) {
+      await safely('drift issue', { repo: repoKey(repo), env: environment }, async () => {
+        const payload: DriftIssuePayload = {
+          repo: target(repo),
+          environment,
+          open: drift ? renderDriftIssue(drift) : null,
+          closeComment: `No drift in \`${environment}\` any more: the last drift check found every node as described. Closing.`,
+        };
+        await enqueue({ queue: clients.queueFor(repo), key: `drift:${repoKey(repo)}:${environment}`, kind: 'drift-issue', payload });
+      });
+    },
+    async permission(repo, username) {
+      try {
+        const octokit = await clients.forRepo(repo);
+        const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: repo.owner, repo: repo.name, username });
+        const role = (data as { role_name?: string }).role_name as Permission | undefined;
+        return role && PERMISSIONS.has(role) ? role : PERMISSIONS.has(data.permission as Permission) ? (data.permission as Permission) : 'none';
+      } catch (err) {
+        // Unknown means no: `--live` runs code on hosts, so an unanswered question never grants it.
+        if ((err as { status?: number }).status !== 404) logger.warn({ repo: repoKey(repo), username, err: (err as Error).message }, 'permission lookup failed; treating as none');
+        return 'none';
+      }
+    },
+    flush: (o) => worker.flush(o),
+    close: () => worker.stop(),
+  };
+}
+
+/** Turns a queued write into GitHub calls. */
+function createSender(pool: pg.Pool, clients: GitHubClients): WriteSender {
+  return {
+    async send(write: QueuedWrite, progress) {
+      const p = write.payload as { repo: Target };
+      const octokit = await clients.forRepo(p.repo);
+      switch (write.kind) {
+        case 'check':
+          if (clients.mode === 'app') await sendCheckRun(pool, octokit, write.payload as CheckPayload, write.annotationsSent, progress);
+          else await sendCommitStatus(octokit, write.payload as CheckPayload);
+          return;
+        case 'comment':
+          return sendStickyComment(pool, octokit, write.payload as CommentPayload);
+        case 'drift-issue':
+          return sendDriftIssue(pool, octokit, write.payload as DriftIssuePayload);
+        case 'reaction': {
+          const r = write.payload as { repo: Target; commentId: number; content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1' };
+          await octokit.rest.reactions.createForIssueComment({ owner: r.repo.owner, repo: r.repo.name, comment_id: r.commentId, content: r.content });
+          return;
+        }
+      }
+    },
+    pauseUntil: (queue) => clients.pauseUntil(queue),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * Sends a check write: with an App, a check run created once (its id remembered in github_checks) and then updated,
+ * annotations paged 50 per request; with a token, a commit status.
+ */
+import type pg from 'pg';
+import type { Octokit } from 'octokit';
+import { repoKey, type CheckAnnotation, type CheckConclusion, type CheckRef, type CheckUpdate, type RepoRef } from '../ports.js';
+import { ANNOTATIONS_PER_REQUEST, STATUS_DESCRIPTION_LIMIT } from './markdown.js';
+
+export interface CheckPayload {
+  repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
+  sha: string;
+  name: string;
+  update: CheckUpdate;
+  [key: string]: unknown;
+}
+
+/** Remembers a check's latest state when it is reported, before it is sent (finishStaleChecks reads it). */
+export async function recordCheck(db: Pick<pg.Pool, 'query'>, ref: CheckRef, update: CheckUpdate): Promise<void> {
+  await db.query(
+    `INSERT INTO github_checks (repository, sha, name, status, conclusion, installation_id, details_url) VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (repository, sha, name) DO UPDATE SET status = EXCLUDED.status, conclusion = EXCLUDED.conclusion,
+       installation_id = COALESCE(EXCLUDED.installation_id, github_checks.installation_id),
+       details_url = COALESCE(EXCLUDED.details_url, github_checks.details_url), updated_at = now()`,
+    [repoKey(ref.repo), ref.sha, ref.name, update.status, update.status === 'completed' ? (update.conclusion ?? 'neutral') : null, ref.repo.installationId ?? null, update.detailsUrl ?? null],
+  );
+}
+
+function apiAnnotation(a: CheckAnnotation) {
+  const sameLine = a.startLine === a.endLine && a.startColumn !== undefined;
+  return {
+    path: a.path,
+    start_line: a.startLine,
+    end_line: a.endLine,
+    ...(sameLine ? { start_column: a.startColumn, end_column: a.startColumn } : {}),
+    annotation_level: a.level,
+    message: a.message,
+    ...(a.title ? { title: a.title } : {}),
+  };
+}
+
+/** Sends a check run create/update (App). `alreadySent` annotations of this write went out before a failure. */
+export async function sendCheckRun(pool: pg.Pool, octokit: Octokit, p: CheckPayload, alreadySent: number, progress: (n: number) => Promise<void>): Promise<void> {
+  const repository = repoKey(p.repo);
+  const { rows } = await pool.query<{ check_run_id: string | null }>('SELECT check_run_id::text FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3', [repository, p.sha, p.name]);
+  let id = rows[0]?.check_run_id ? Number(rows[0].check_run_id) : null;
+  const u = p.update;
+  const all = (u.annotations ?? []).map(apiAnnotation);
+  const pages: (typeof all)[] = [];
+  for (let i = alreadySent; i < all.length; i += ANNOTATIONS_PER_REQUEST) pages.push(all.slice(i, i + ANNOTATIONS_PER_REQUEST));
+  const output = (annotations?: typeof all) => ({ title: u.title, summary: u.summary, ...(u.text ? { text: u.text } : {}), ...(annotations?.length ? { annotations } : {}) });
+  const fields = {
+    status: u.status,
+    ...(u.status === 'completed' ? { conclusion: u.conclusion ?? 'neutral', completed_at: new Date().toISOString() } : {}),
+    ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
+    output: output(pages[0]),
+  };
+  const base = { owner: p.repo.owner, repo: p.repo.name };
+  if (id === null) {
+    const { data } = await octokit.rest.checks.create({ ...base, name: p.name, head_sha: p.sha, ...fields });
+    id = data.id;
+    await pool.query('UPDATE github_checks SET check_run_id = $4, updated_at = now() WHERE repository = $1 AND sha = $2 AND name = $3', [repository, p.sha, p.name, id]);
+  } else {
+    await octokit.rest.checks.update({ ...base, check_run_id: id, ...fields });
+  }
+  let sent = alreadySent + (pages[0]?.length ?? 0);
+  await progress(sent);
+  for (const page of pages.slice(1)) {
+    // Each update appends its annotations to the check run: that is how GitHub takes more than 50.
+    await octokit.rest.checks.update({ ...base, check_run_id: id, output: output(page) });
+    sent += page.length;
+    await progress(sent);
+  }
+}
+
+/** Commit status state for a check update (token mode has no check runs). */
+export function statusState(u: CheckUpdate): 'pending' | 'success' | 'failure' | 'error' {
+  if (u.status !== 'completed') return 'pending';
+  const c: CheckConclusion = u.conclusion ?? 'neutral';
+  if (c === 'success' || c === 'neutral') return 'success';
+  if (c === 'failure' || c === 'action_required') return 'failure';
+  return 'error';
+}
+
+/** Sends a commit status `context = check name` (token mode). */
+export async function sendCommitStatus(octokit: Octokit, p: CheckPayload): Promise<void> {
+  const description = p.update.title.length > STATUS_DESCRIPTION_LIMIT ? `${p.update.title.slice(0, STATUS_DESCRIPTION_LIMIT - 1)}…` : p.update.title;
+  await octokit.rest.repos.createCommitStatus({
+    owner: p.repo.owner,
+    repo: p.repo.name,
+    sha: p.sha,
+    state: statusState(p.update),
+    context: p.name,
+    description,
+    ...(p.update.detailsUrl ? { target_url: p.update.detailsUrl } : {}),
+  });
+}

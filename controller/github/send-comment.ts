@@ -1,0 +1,51 @@
+/** Sends the sticky PR comment: edits the remembered comment, else the one carrying the marker, else creates it. */
+import type pg from 'pg';
+import type { Octokit } from 'octokit';
+import { repoKey, type RepoRef } from '../ports.js';
+import { PLAN_COMMENT_MARKER } from './render-plan-comment.js';
+
+export interface CommentPayload {
+  repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
+  pullNumber: number;
+  body: string;
+  [key: string]: unknown;
+}
+
+/** The body with the marker first, so the comment can always be found again. */
+export function withMarker(body: string): string {
+  return body.includes(PLAN_COMMENT_MARKER) ? body : `${PLAN_COMMENT_MARKER}\n${body}`;
+}
+
+/** Creates or edits the one Politburo comment of a pull request. */
+export async function sendStickyComment(pool: pg.Pool, octokit: Octokit, p: CommentPayload): Promise<void> {
+  const repository = repoKey(p.repo);
+  const base = { owner: p.repo.owner, repo: p.repo.name };
+  const body = withMarker(p.body);
+  const { rows } = await pool.query<{ comment_id: string }>('SELECT comment_id::text FROM pr_comments WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber]);
+  if (rows[0]) {
+    try {
+      await octokit.rest.issues.updateComment({ ...base, comment_id: Number(rows[0].comment_id), body });
+      await pool.query('UPDATE pr_comments SET updated_at = now() WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber]);
+      return;
+    } catch (err) {
+      // Someone deleted the comment: forget it and post a new one.
+      if ((err as { status?: number }).status !== 404) throw err;
+      await pool.query('DELETE FROM pr_comments WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber]);
+    }
+  }
+  // The row may be lost (restored database, another replica's crash): look for the marker before creating.
+  const existing = await octokit.paginate(octokit.rest.issues.listComments, { ...base, issue_number: p.pullNumber, per_page: 100 });
+  const found = existing.find((c) => c.body?.includes(PLAN_COMMENT_MARKER));
+  let id: number;
+  if (found) {
+    if (found.body !== body) await octokit.rest.issues.updateComment({ ...base, comment_id: found.id, body });
+    id = found.id;
+  } else {
+    id = (await octokit.rest.issues.createComment({ ...base, issue_number: p.pullNumber, body })).data.id;
+  }
+  await pool.query(
+    `INSERT INTO pr_comments (repository, pull_number, comment_id) VALUES ($1, $2, $3)
+     ON CONFLICT (repository, pull_number) DO UPDATE SET comment_id = EXCLUDED.comment_id, updated_at = now()`,
+    [repository, p.pullNumber, id],
+  );
+}

@@ -1,0 +1,69 @@
+/** In-memory GitHub: what the fake server keeps, shaped like GitHub's own objects (ids, bodies, states). */
+
+export type Permission = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
+
+export interface FakeCheckRun {
+  id: number;
+  repo: string;
+  name: string;
+  head_sha: string;
+  status: string;
+  conclusion: string | null;
+  details_url: string | null;
+  output: { title: string | null; summary: string | null; text: string | null };
+  annotations: Record<string, unknown>[];
+}
+
+export interface FakeStatus {
+  id: number;
+  repo: string;
+  sha: string;
+  state: string;
+  context: string;
+  description: string | null;
+  target_url: string | null;
+}
+
+export interface FakeComment {
+  id: number;
+  repo: string;
+  issue_number: number;
+  body: string;
+  user: string;
+  reactions: string[];
+}
+
+export interface FakeIssue {
+  id: number;
+  repo: string;
+  number: number;
+  title: string;
+  body: string;
+  state: 'open' | 'closed';
+  state_reason: string | null;
+  labels: string[];
+  pull_request?: boolean;
+}
+
+export interface FakeState {
+  checkRuns: FakeCheckRun[];
+  statuses: FakeStatus[];
+  comments: FakeComment[];
+  issues: FakeIssue[];
+  /** Labels per repository `owner/name`. */
+  labels: Map<string, { id: number; name: string; color: string; description: string | null }[]>;
+  /** Collaborator permissions per `owner/name:username` (absent: not a collaborator, `read` on public repos). */
+  permissions: Map<string, Permission>;
+  /** Installation tokens issued: token → installation id. */
+  tokens: Map<string, number>;
+  nextId: number;
+}
+
+export function emptyState(): FakeState {
+  return { checkRuns: [], statuses: [], comments: [], issues: [], labels: new Map(), permissions: new Map(), tokens: new Map(), nextId: 1000 };
+}
+
+/** The next issue / PR number of a repository (PRs and issues share numbers, as on GitHub). */
+export function nextIssueNumber(state: FakeState, repo: string): number {
+  return Math.max(0, ...state.issues.filter((i) => i.repo === repo).map((i) => i.number)) + 1;
+}
