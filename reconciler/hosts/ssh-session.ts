@@ -105,8 +105,13 @@ export class SshSession {
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
         if (aborted) return reject(new PolitburoError('Interrupted', `${this.label}: the command was cancelled`));
-        if (!exited && !timedOut && this.closedError) return reject(this.closedError);
-        resolve({ code: timedOut ? null : code, stdout: stdout.toString(), stderr: stderr.toString(), timedOut });
+        const finish = () => {
+          if (!exited && !timedOut && this.closedError) return reject(this.closedError);
+          resolve({ code: timedOut ? null : code, stdout: stdout.toString(), stderr: stderr.toString(), timedOut });
+        };
+        // Without an exit status the connection may be going down: its 'close' comes right after the channel's.
+        if (!exited && !timedOut) setImmediate(finish);
+        else finish();
       });
       if (opts.stdin !== undefined) channel.end(opts.stdin);
       else channel.end();

@@ -28,7 +28,8 @@ export function resolveTaskValue(value: string, ctx: TaskValueContext): string {
 
 function lookupSecret(name: string, secrets: Record<string, string>): string {
   const env = `POLITBURO_SECRET_${name.toUpperCase().replace(/-/g, '_')}`;
-  const value = secrets[name] ?? secrets[name.toUpperCase()] ?? secrets[env];
+  const upper = name.toUpperCase();
+  const value = secrets[name] ?? secrets[upper] ?? secrets[upper.replace(/-/g, '_')] ?? secrets[env];
   if (value === undefined) throw new TaskValueError(`secret '${name}' is not set: set ${env} in the environment of politburo`);
   return value;
 }

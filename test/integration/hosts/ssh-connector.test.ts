@@ -211,6 +211,22 @@ describe('commands', () => {
   });
 });
 
+describe('lost connections', () => {
+  test('a connection lost mid-command rejects with HostUnreachable; the next connect opens a new one', async () => {
+    await withConnector({}, async (c) => {
+      const h = env.hosts[1];
+      const conn = await c.connect(target(h));
+      // Kill this session's sshd process (the grandparent of the shell, above the `timeout` wrapper).
+      const kill = 'kill -9 $(ps -o ppid= -p $(ps -o ppid= -p $$))';
+      await rejectsWith(conn.exec(kill), 'HostUnreachable', new RegExp(`connection to ${h.user}@${h.address}:${h.port} was lost`));
+      await rejectsWith(conn.exec('true'), 'HostUnreachable', /was lost/);
+      const again = await c.connect(target(h));
+      assert.equal((await again.exec('echo back')).stdout, 'back\n');
+      assert.deepEqual(c.stats().connections, { [h.address]: 2 });
+    });
+  });
+});
+
 describe('deps shipping', () => {
   test('uploaded once per content; a second ensureDeps (even from another connector) does not upload', async () => {
     const h = env.hosts[0];
