@@ -81,7 +81,7 @@ export function startDriftScheduler(opts: { pool: pg.Pool; logger: Logger; refre
       existing?.cron.stop();
       try {
         // The tick's own scheduled time (to the second) is what replicas agree on, whatever their clock drift.
-        const cron = new Cron(row.schedule, { protect: true }, (self: Cron) => {
+        const cron = new Cron(row.schedule, { protect: true, unref: true }, (self: Cron) => {
           const at = self.currentRun() ?? new Date();
           at.setMilliseconds(0);
           void tick(row.repository, row.environment, at);
