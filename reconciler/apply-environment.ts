@@ -93,7 +93,7 @@ async function executeSelection(run: EngineRun, selection: Selection): Promise<S
     },
     provision: (job, signal) => provisionNode(run, job.planned.node as ResolvedNode, signal),
     runNode: async (job, signal) => {
-      resultOf(run, job.path, job.planned.action);
+      resultOf(run, job.path, job.kind === 'terminate' ? 'terminate' : job.planned.action);
       if (job.kind === 'terminate') return terminateNode(run, job.path, job.planned.node, signal);
       if (selection.provisionOnly) return provisionedOnly(run, job.planned);
       return runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: false, signal, action: job.planned.action });

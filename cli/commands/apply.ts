@@ -1,8 +1,74 @@
+/** `politburo apply TARGET [--all] [--concurrency N] [--json]`: exit 0 all ready, 1 anything failed or blocked, 64 usage. */
 import type { Command } from 'commander';
+import { applyEnvironment } from '../../reconciler/apply-environment.js';
+import { renderRunTable, runToJson } from '../../reconciler/progress/render-run.js';
+import { parseTarget, type Target } from '../../reconciler/target.js';
+import { PolitburoError } from '../../reconciler/types.js';
+import { addCommonOptions, EXIT_ERROR, EXIT_OK, EXIT_USAGE, type CommonOptions } from '../common.js';
+import { CliExit, openRunContext } from '../run-context.js';
 
-// Placeholder until the command is implemented (owned by whoever implements it).
+interface ApplyOptions extends CommonOptions {
+  all?: boolean;
+  concurrency?: string;
+}
+
 export function registerApply(program: Command): void {
-  program.command('apply').description('(not yet implemented)').action(() => {
-    throw new Error('politburo apply is not implemented yet');
-  });
+  addCommonOptions(program.command('apply'))
+    .argument('<target>', "ENV[:PATH][#STATE], e.g. 'production:database/master#ready'; STATE provisioned, ready or terminated")
+    .option('--all', 'work on every node in scope, not only those the plan changes')
+    .option('--concurrency <n>', "hosts worked on at once (default: the environment's defaults.concurrency)")
+    .option('--json', 'print one JSON document and nothing else on stdout')
+    .description('apply an environment: provision, configure and terminate nodes in dependency order')
+    .action(async (targetText: string, opts: ApplyOptions) => {
+      process.exitCode = await runApply(targetText, opts);
+    });
+}
+
+/** Runs the command; resolves to the exit code. */
+export async function runApply(targetText: string, opts: ApplyOptions): Promise<number> {
+  let target: Target;
+  let concurrency: number | undefined;
+  try {
+    target = parseTarget(targetText);
+    concurrency = parseConcurrency(opts.concurrency);
+  } catch (err) {
+    process.stderr.write(`politburo apply: ${(err as Error).message}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`);
+    return EXIT_USAGE;
+  }
+  let ctx;
+  try {
+    ctx = await openRunContext(opts, target.environment, 'apply');
+  } catch (err) {
+    if (err instanceof CliExit) return printExit(err, opts);
+    throw err;
+  }
+  try {
+    const result = await applyEnvironment({ ...ctx.input, target, all: opts.all, concurrency });
+    ctx.stopProgress();
+    process.stdout.write(opts.json ? `${JSON.stringify(runToJson(result), null, 2)}\n` : renderRunTable(result));
+    return result.status === 'succeeded' ? EXIT_OK : EXIT_ERROR;
+  } catch (err) {
+    ctx.stopProgress();
+    if (err instanceof PolitburoError && err.reason === 'InvalidSpec') {
+      process.stderr.write(`politburo apply: ${err.message}\n`);
+      return EXIT_USAGE;
+    }
+    throw err;
+  } finally {
+    await ctx.close();
+  }
+}
+
+function parseConcurrency(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency must be a positive integer, got '${text}'`);
+  return n;
+}
+
+/** Prints a setup problem (with the JSON document in --json mode) and returns its exit code. */
+export function printExit(err: CliExit, opts: { json?: boolean }): number {
+  process.stderr.write(`politburo: ${err.message}\n`);
+  if (opts.json) process.stdout.write(`${JSON.stringify({ error: err.message }, null, 2)}\n`);
+  return err.exitCode;
 }
