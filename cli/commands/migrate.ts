@@ -9,6 +9,7 @@ export function stderrLog(msg: string): void {
   if (process.stderr.isTTY) process.stderr.write(`politburo: ${msg}\n`);
 }
 
+/** Adds `politburo migrate`. */
 export function registerMigrate(program: Command): void {
   addCommonOptions(program.command('migrate'))
     .description('bring the database schema up to date (--database-url, DATABASE_URL or the embedded PostgreSQL)')

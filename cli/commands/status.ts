@@ -42,6 +42,7 @@ function toJson(s: EnvironmentStatus): object {
   };
 }
 
+/** Adds `politburo status [ENV] [--json]`. */
 export function registerStatus(program: Command): void {
   addCommonOptions(program.command('status'))
     .argument('[environment]', 'one environment (default: every environment recorded for the repository)')

