@@ -52,6 +52,8 @@ export function createTtyProgress(stream: NodeJS.WriteStream, opts: { title: str
   };
 }
 
+const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
+
 function rank(n: NodeProgress): number {
   return { running: 0, provisioning: 0, waiting: 1, done: 2 }[n.activity] + (n.state === 'failed' || n.state === 'blocked' ? -0.5 : 0);
 }
@@ -73,7 +75,7 @@ function colour(line: string, n: NodeProgress): string {
 
 /** Cuts a line to the terminal width, ignoring colour codes when counting. */
 function truncate(line: string, cols: number): string {
-  const visible = line.replace(/\x1b\[[0-9;]*m/g, '');
+  const visible = line.replace(ANSI_COLOUR, '');
   if (visible.length <= cols) return line;
   return `${visible.slice(0, cols - 1)}…`;
 }

@@ -5,7 +5,7 @@ import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js'
 import type { HostConnection } from '../../../reconciler/types.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { startSshHosts, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, byPath, cli, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
+import { applyOnce, cli, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';

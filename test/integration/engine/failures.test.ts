@@ -1,0 +1,128 @@
+/** Hosts that cannot be reached or trusted, tasks that hang, and Ctrl-C: failures are recorded truthfully and block only dependents. */
+import { after, before, beforeEach, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyEnvironment } from '../../../reconciler/apply-environment.js';
+import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
+import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
+import type { HostConnection, RunEvent } from '../../../reconciler/types.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { refusingPort, silentServer, startSshHosts, wrongKnownHostsLine, type SshHosts } from '../../helpers/sshd.js';
+import { applyOnce, byPath, engineInput, makeRepo, storeFor, type RepoOptions } from './engine-harness.js';
+
+let ssh: SshHosts;
+let db: TestDatabase;
+let store: PgStateStore;
+let closeStore: () => Promise<void>;
+let admin: ReturnType<typeof createHostConnector>;
+const conns: HostConnection[] = [];
+
+before(async () => {
+  [ssh, db] = await Promise.all([startSshHosts(5), createTestDatabase()]);
+  ({ store, close: closeStore } = storeFor(db.url));
+  admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  for (const h of ssh.hosts) conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
+});
+after(async () => {
+  await admin?.close();
+  await closeStore?.();
+  await db?.drop();
+  await ssh?.stop();
+});
+beforeEach(async () => {
+  await Promise.all(conns.map((c) => c.exec('rm -rf ~/state ~/break')));
+});
+
+const hosts = (over: Partial<RepoOptions['hosts']> = {}): RepoOptions['hosts'] => ({
+  'database/master': ssh.hosts[0],
+  'database/replica': ssh.hosts[1],
+  web: [ssh.hosts[2], ssh.hosts[3]],
+  lb: ssh.hosts[4],
+  ...over,
+});
+
+test('unreachable hosts (refused port, port that never answers) fail with HostUnreachable; lb is blocked', async () => {
+  const refused = await refusingPort();
+  const silent = await silentServer();
+  try {
+    const user = ssh.hosts[2].user;
+    const dir = await makeRepo({ hosts: hosts({ web: [{ ...refused, user }, { ...silent, user }] }), knownHosts: ssh.knownHosts });
+    const t0 = Date.now();
+    const r = byPath(await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] }));
+    assert.ok(Date.now() - t0 < 10_000);
+    assert.match(r['web-1'].reason!, /^HostUnreachable: .*connection refused/);
+    assert.match(r['web-2'].reason!, /^HostUnreachable: .*no SSH answer within 2s/);
+    assert.deepEqual(r['web-1'].tasks.map((t) => t.outcome), ['skipped', 'skipped']);
+    assert.equal(r.lb.state, 'blocked');
+    assert.match(r.lb.reason!, /^depends on web-1, which failed|^depends on web-2, which failed/);
+    assert.equal(r['database/replica'].state, 'ready', 'independent nodes carry on');
+  } finally {
+    await silent.close();
+  }
+});
+
+test('a wrong host key is refused and nothing runs on that host; everything depending on it is blocked', async () => {
+  const h = ssh.hosts[0];
+  const wrong = await wrongKnownHostsLine(h.address, h.port);
+  const knownHosts = ssh.knownHosts.split('\n').map((l) => (l.startsWith(`[${h.address}]:${h.port} `) ? wrong : l)).join('\n');
+  const dir = await makeRepo({ hosts: hosts(), knownHosts });
+  const r = byPath(await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [knownHosts] }));
+  assert.equal(r['database/master'].state, 'failed');
+  assert.match(r['database/master'].reason!, /^HostKeyMismatch: /);
+  for (const p of ['database/replica', 'web-1', 'web-2']) assert.equal(r[p].reason, 'depends on database/master, which failed');
+  assert.equal(r.lb.reason, 'depends on web-1, which is blocked (database/master failed)');
+  assert.equal((await conns[0].exec('test -e ~/state')).code, 1, 'nothing ran on the host');
+});
+
+test('a task that hangs past its timeout fails with TaskTimeout', async () => {
+  const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, timeout: '1s', params: { web_seconds: '30' } });
+  const t0 = Date.now();
+  const r = byPath(await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] }));
+  assert.ok(Date.now() - t0 < 10_000, `took ${Date.now() - t0}ms`);
+  assert.match(r['web-1'].reason!, /^TaskTimeout: task 'stamped' failed: task 'stamped' exceeded the timeout of 1s/);
+  assert.equal(r.lb.state, 'blocked');
+  assert.equal(r['database/master'].state, 'ready');
+});
+
+test('Ctrl-C: nothing new starts, running tasks are stopped after the grace period, the rest keeps its state', async () => {
+  const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '20' } });
+  const abort = new AbortController();
+  const events: RunEvent[] = [];
+  const { input, close } = await engineInput({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts], signal: abort.signal });
+  input.graceMs = 300;
+  input.onEvent = (e) => {
+    events.push(e);
+    if (e.type === 'task-started' && e.path === 'web-1') setTimeout(() => abort.abort(), 200);
+  };
+  const t0 = Date.now();
+  const result = await applyEnvironment(input).finally(close);
+  assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0}ms`);
+  assert.equal(result.status, 'cancelled');
+  const r = byPath(result);
+  assert.equal(r['database/master'].state, 'ready');
+  assert.equal(r['web-1'].state, 'failed');
+  assert.match(r['web-1'].reason!, /^Interrupted/);
+  assert.equal(r.lb.state, 'defined', 'never started: keeps its (absent) recorded state');
+  assert.match(r.lb.reason!, /^Interrupted/);
+  assert.ok(!events.some((e) => e.type === 'node-started' && e.path === 'lb'));
+  const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n.state]));
+  assert.equal(recorded.lb, undefined);
+  assert.equal(recorded['web-1'], 'failed');
+  assert.equal((await store.getRun(result.runId!))!.status, 'cancelled');
+});
+
+test('applies of one environment never overlap: the second waits for the first', async () => {
+  const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts });
+  const logs: string[] = [];
+  const a = engineInput({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  const b = engineInput({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  const [ia, ib] = await Promise.all([a, b]);
+  ib.input.log = (l) => logs.push(l);
+  const first = applyEnvironment(ia.input);
+  await new Promise((r) => setTimeout(r, 100));
+  const second = applyEnvironment(ib.input);
+  const [r1, r2] = await Promise.all([first, second]);
+  await Promise.all([ia.close(), ib.close()]);
+  assert.equal(r1.nodes.length, 5);
+  assert.equal(r2.nodes.length, 0, 'the second apply planned after the first recorded everything');
+  assert.ok(logs.some((l) => /another run of test is in progress/.test(l)));
+});
