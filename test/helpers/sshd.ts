@@ -28,6 +28,8 @@ export interface SshHost {
   knownHostsLine: string;
   /** The host's public key line (`ssh-ed25519 AAAA...`). */
   hostPublicKey: string;
+  /** Every host key the server offers, by type (`ed25519`, `rsa`, `ecdsa`): `TYPE BASE64` lines. */
+  hostPublicKeys: Record<string, string>;
 }
 
 export interface SshHosts {
@@ -46,6 +48,8 @@ export interface SshHosts {
 export interface SshHostsOptions {
   /** sshd MaxSessions (channels per connection); OpenSSH's default is 10. */
   maxSessions?: number;
+  /** Host key types each server offers (default ed25519 only); knownHostsLine and hostPublicKey are for the first. */
+  hostKeyTypes?: ('ed25519' | 'rsa' | 'ecdsa')[];
 }
 
 const USER_SLOTS = 200;
@@ -98,10 +102,13 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
   try {
     const user = `pbt${slot.n}`;
     const home = await prepareUser(user);
-    const hostKey = await generateKeyPair(dir, 'ed25519', '', 'host_ed25519');
+    const types = opts.hostKeyTypes?.length ? opts.hostKeyTypes : (['ed25519'] as const);
+    const hostKeys = await Promise.all(types.map((t) => generateKeyPair(dir, t, '', `host_${t}`)));
+    const hostKey = hostKeys[0];
     const authorizedKeys = path.join(dir, 'authorized_keys');
     await writeFile(authorizedKeys, userPublicKey + '\n', { mode: 0o644 });
-    const { child, address, port } = await spawnSshd(dir, user, hostKey.privateKeyPath, authorizedKeys, opts);
+    const keyPaths = hostKeys.map((k) => k.privateKeyPath);
+    const { child, address, port } = await spawnSshd(dir, user, keyPaths, authorizedKeys, opts);
     const host: SshHost = {
       address,
       port,
@@ -109,6 +116,7 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
       home,
       knownHostsLine: `[${address}]:${port} ${hostKey.publicKey}`,
       hostPublicKey: hostKey.publicKey,
+      hostPublicKeys: Object.fromEntries(types.map((t, k) => [t, hostKeys[k].publicKey])),
     };
     const stop = async () => {
       await killAndWait(child);
@@ -121,13 +129,13 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
   }
 }
 
-async function spawnSshd(dir: string, user: string, hostKeyPath: string, authorizedKeys: string, opts: SshHostsOptions) {
+async function spawnSshd(dir: string, user: string, hostKeyPaths: string[], authorizedKeys: string, opts: SshHostsOptions) {
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const address = randomLoopback();
     const port = await freePort(address);
     const config = path.join(dir, 'sshd_config');
-    await writeFile(config, sshdConfig({ address, port, user, hostKeyPath, authorizedKeys, dir, maxSessions: opts.maxSessions }));
+    await writeFile(config, sshdConfig({ address, port, user, hostKeyPaths, authorizedKeys, dir, maxSessions: opts.maxSessions }));
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -143,14 +151,14 @@ function sshdConfig(c: {
   address: string;
   port: number;
   user: string;
-  hostKeyPath: string;
+  hostKeyPaths: string[];
   authorizedKeys: string;
   dir: string;
   maxSessions?: number;
 }): string {
   return [
     `ListenAddress ${c.address}:${c.port}`,
-    `HostKey ${c.hostKeyPath}`,
+    ...c.hostKeyPaths.map((k) => `HostKey ${k}`),
     `PidFile ${path.join(c.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${c.authorizedKeys}`,
     `AllowUsers ${c.user}`,

@@ -82,6 +82,23 @@ describe('host keys', () => {
     });
   });
 
+  test('a host offering several key types is verified with the type known_hosts has (as OpenSSH prefers it)', async () => {
+    const multi = await startSshHosts(1, { hostKeyTypes: ['ed25519', 'rsa', 'ecdsa'] });
+    try {
+      const h = multi.hosts[0];
+      for (const type of ['rsa', 'ecdsa', 'ed25519']) {
+        const c = createHostConnector({ privateKey: multi.privateKey, knownHosts: [`[${h.address}]:${h.port} ${h.hostPublicKeys[type]}`] });
+        try {
+          assert.equal((await (await c.connect(target(h))).exec('echo ok')).stdout, 'ok\n', type);
+        } finally {
+          await c.close();
+        }
+      }
+    } finally {
+      await multi.stop();
+    }
+  });
+
   test('hostKeyAlias looks the key up under the alias', async () => {
     const h = env.hosts[0];
     await withConnector({ knownHosts: [`db1.internal ${h.hostPublicKey}`] }, async (c) => {
