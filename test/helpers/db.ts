@@ -29,6 +29,20 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/** Test databases older than this were left behind by a crashed test process. */
+const ABANDONED_AFTER_S = 6 * 3600;
+
+async function dropAbandoned(admin: pg.Client): Promise<void> {
+  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'pb\\_test\\_%'`);
+  const now = Date.now() / 1000;
+  for (const { datname } of rows) {
+    const created = parseInt(datname.split('_')[2] ?? '', 36);
+    if (Number.isFinite(created) && now - created > ABANDONED_AFTER_S) {
+      await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(datname)} WITH (FORCE)`).catch(() => {});
+    }
+  }
+}
+
 /** Name of the template for the current migrations: a hash of their names and contents. */
 function templateName(): string {
   const dir = migrationsDir();
@@ -57,6 +71,7 @@ async function ensureTemplate(admin: pg.Client, url: string, template: string): 
   await admin.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK]);
   try {
     const { rows } = await admin.query<{ datistemplate: boolean }>('SELECT datistemplate FROM pg_database WHERE datname = $1', [template]);
+    await dropAbandoned(admin);
     if (rows[0]?.datistemplate) return;
     // A template left half-built by a crashed run is rebuilt; IS_TEMPLATE marks a finished one.
     if (rows.length) await admin.query(`DROP DATABASE ${pg.escapeIdentifier(template)} WITH (FORCE)`);
@@ -74,7 +89,8 @@ async function ensureTemplate(admin: pg.Client, url: string, template: string): 
  */
 export async function createTestDatabase(opts: { empty?: boolean } = {}): Promise<TestDatabase> {
   const url = serverUrl();
-  const name = `pb_test_${randomBytes(6).toString('hex')}`;
+  // The creation time in the name lets later runs drop databases that crashed test processes left behind.
+  const name = `pb_test_${Math.floor(Date.now() / 1000).toString(36)}_${randomBytes(5).toString('hex')}`;
   const admin = await adminClient(url);
   try {
     if (opts.empty) {
