@@ -1,0 +1,265 @@
+/**
+ * The whole controller for end-to-end tests: a real test database, real sshd hosts, a real git repository reached by
+ * path, a loopback fake GitHub (App mode: check runs), webhooks built from @octokit/webhooks-examples and signed.
+ */
+import { execFile } from 'node:child_process';
+import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import examples from '@octokit/webhooks-examples';
+import pg from 'pg';
+import { readConfig, type ControllerConfig } from '../../controller/config.js';
+import { createFlows, type Flows } from '../../controller/jobs/flows.js';
+import { createLogger } from '../../controller/logger.js';
+import { startController, type RunningController } from '../../controller/main.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github/index.js';
+import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd.js';
+
+const run = promisify(execFile);
+
+export const OWNER = 'acme';
+export const NAME = 'infra';
+export const FULL_NAME = `${OWNER}/${NAME}`;
+export const INSTALLATION = 4242;
+export const WEBHOOK_SECRET = 'e2e-webhook-secret';
+export const ENV = 'test';
+
+export interface DescriptionOptions {
+  version?: string;
+  /** Paths of nodes whose task fails. */
+  failing?: string[];
+  /** Extra YAML under the environment (4-space indented). */
+  extra?: string;
+  /** The task's met command may sleep this long (seconds), to catch an apply mid-run. */
+  sleep?: number;
+}
+
+/** politburo.yml for two nodes `web` and `db`, one per sshd host; each marks `~/contacted` whenever its task runs. */
+export function description(hosts: SshHost[], o: DescriptionOptions = {}): string {
+  const version = o.version ?? 'v1';
+  const node = (p: string) => {
+    const meet = o.failing?.includes(p) ? 'echo "disk on fire" >&2; exit 1' : `mkdir -p ~/state && touch ~/state/${version}`;
+    return [
+      `      ${p}:`,
+      `        tasks:`,
+      `          - name: marker ${version}`,
+      `            met: 'touch ~/contacted; ${o.sleep ? `sleep ${o.sleep}; ` : ''}test -f ~/state/${version}'`,
+      `            meet: '${meet}'`,
+    ].join('\n');
+  };
+  const host = (h: SshHost) => `{ address: '${h.address}', port: ${h.port}, user: ${h.user} }`;
+  return [
+    'politburo: 1',
+    'defaults: { timeout: 30s }',
+    'blueprints:',
+    '  app:',
+    '    resources:',
+    node('web'),
+    node('db'),
+    'environments:',
+    `  ${ENV}:`,
+    '    blueprint: app',
+    `    hosts: { web: ${host(hosts[0])}, db: ${host(hosts[1] ?? hosts[0])} }`,
+    '    known_hosts: known_hosts',
+    o.extra ?? '',
+    '',
+  ].join('\n');
+}
+
+/** A git repository in a temp dir. */
+export class TestRepo {
+  constructor(readonly dir: string) {}
+
+  static async create(files: Record<string, string>): Promise<TestRepo> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-e2e-repo-'));
+    await run('git', ['init', '-q', '-b', 'main', dir]);
+    const repo = new TestRepo(dir);
+    await repo.commit(files, 'initial');
+    return repo;
+  }
+
+  async git(...args: string[]): Promise<string> {
+    const { stdout } = await run('git', ['-C', this.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+    return stdout.trim();
+  }
+
+  /** Writes files and commits them on the current branch; returns the new commit. */
+  async commit(files: Record<string, string>, message = 'change'): Promise<string> {
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(this.dir, name)), { recursive: true });
+      await writeFile(path.join(this.dir, name), content);
+    }
+    await this.git('add', '-A');
+    await this.git('commit', '-q', '--allow-empty', '-m', message);
+    return this.git('rev-parse', 'HEAD');
+  }
+
+  head(ref = 'HEAD'): Promise<string> {
+    return this.git('rev-parse', ref);
+  }
+}
+
+// -------------------------------------------------------------------------------------------------------------
+// Webhook payloads: GitHub's own examples, pointed at the test repository.
+
+type Example = { name: string; examples: any[] };
+const all = ((examples as unknown as { default?: Example[] }).default ?? (examples as unknown as Example[])) as Example[];
+
+function example(event: string, action?: string): any {
+  const e = all.find((x) => x.name === event)!.examples.find((x) => (action ? x.action === action : true));
+  return structuredClone(e);
+}
+
+function repository(repo: TestRepo): any {
+  const r = example('push').repository;
+  return { ...r, name: NAME, full_name: FULL_NAME, owner: { ...r.owner, login: OWNER, name: OWNER }, clone_url: repo.dir, default_branch: 'main', fork: false };
+}
+
+export function pushPayload(repo: TestRepo, o: { branch?: string; before: string; after: string }): any {
+  const p = example('push');
+  return { ...p, ref: `refs/heads/${o.branch ?? 'main'}`, before: o.before, after: o.after, created: false, deleted: false, forced: false, base_ref: null, repository: repository(repo), installation: { id: INSTALLATION, node_id: 'x' } };
+}
+
+export function pullRequestPayload(repo: TestRepo, o: { action: 'opened' | 'synchronize' | 'reopened'; number: number; head: string; base: string; headRepo?: string }): any {
+  const p = example('pull_request', 'opened');
+  const repoJson = repository(repo);
+  const headRepo = o.headRepo ? { ...repoJson, full_name: o.headRepo, name: o.headRepo.split('/')[1], owner: { ...repoJson.owner, login: o.headRepo.split('/')[0] }, fork: true } : repoJson;
+  p.action = o.action;
+  p.number = o.number;
+  p.pull_request = { ...p.pull_request, number: o.number, head: { ...p.pull_request.head, sha: o.head, ref: 'feature', repo: headRepo }, base: { ...p.pull_request.base, sha: o.base, ref: 'main', repo: repoJson } };
+  p.repository = repoJson;
+  p.installation = { id: INSTALLATION, node_id: 'x' };
+  return p;
+}
+
+export function commentPayload(repo: TestRepo, o: { number: number; body: string; user: string; id: number }): any {
+  const p = example('issue_comment', 'created');
+  p.issue = { ...p.issue, number: o.number, pull_request: { url: `https://api.github.com/repos/${FULL_NAME}/pulls/${o.number}` } };
+  p.comment = { ...p.comment, id: o.id, body: o.body, user: { ...p.comment.user, login: o.user } };
+  p.repository = repository(repo);
+  p.installation = { id: INSTALLATION, node_id: 'x' };
+  return p;
+}
+
+// -------------------------------------------------------------------------------------------------------------
+
+export interface Harness {
+  db: TestDatabase;
+  pool: pg.Pool;
+  ssh: SshHosts;
+  github: FakeGitHub;
+  repo: TestRepo;
+  /** Environment of the controller (for spawned processes too). */
+  env: Record<string, string>;
+  config: ControllerConfig;
+  controllers: RunningController[];
+  flows: Flows[];
+  /** Starts one more in-process controller on the same database. */
+  startController(extra?: Record<string, string>): Promise<RunningController>;
+  send(event: string, payload: unknown, url?: string): Promise<Response>;
+  /** Every check run on a commit, by name. */
+  checks(sha: string): Map<string, { status: string; conclusion: string | null; title: string | null; summary: string | null }>;
+  stop(): Promise<void>;
+}
+
+/** Starts database, hosts, fake GitHub and one controller. */
+export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHost[]) => Record<string, string>; controllers?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+  const db = await createTestDatabase();
+  const ssh = await startSshHosts(opts.hosts ?? 2);
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const github = await startFakeGitHub({ appPublicKey: publicKey, appId: 77 });
+  const files = opts.files?.(ssh.hosts) ?? { 'politburo.yml': description(ssh.hosts) };
+  const repo = await TestRepo.create({ known_hosts: ssh.knownHosts, ...files });
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'politburo-e2e-data-'));
+  const env: Record<string, string> = {
+    DATABASE_URL: db.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    GITHUB_APP_ID: '77',
+    GITHUB_PRIVATE_KEY: privateKey,
+    GITHUB_API_URL: github.url,
+    GITHUB_WEBHOOK_SECRET: WEBHOOK_SECRET,
+    POLITBURO_PUBLIC_URL: 'http://politburo.example',
+    POLITBURO_SSH_KEY: ssh.privateKeyPath,
+    POLITBURO_DATA_DIR: dataDir,
+    POLITBURO_CONCURRENCY: '4',
+    POLITBURO_WORKER_HEARTBEAT: '200ms',
+    POLITBURO_WORKER_STALE_AFTER: '2s',
+    POLITBURO_SHUTDOWN_GRACE: '1s',
+    LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? 'silent',
+    ...opts.env,
+  };
+  const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  const controllers: RunningController[] = [];
+  const flows: Flows[] = [];
+  let n = 0;
+  const harness: Harness = {
+    db,
+    pool,
+    ssh,
+    github,
+    repo,
+    env,
+    config: readConfig(env),
+    controllers,
+    flows,
+    async startController(extra = {}) {
+      // Each replica has its own data directory (its own git mirrors), as separate pods would.
+      const config = readConfig({ ...env, POLITBURO_DATA_DIR: path.join(dataDir, `replica-${n++}`), ...extra });
+      const f = createFlows({ driftRefreshMs: 500 });
+      const logger = createLogger({ level: config.logLevel });
+      const c = await startController(config, { logger, createTaskList: f.createTaskList, pollOnce: f.pollOnce });
+      controllers.push(c);
+      flows.push(f);
+      return c;
+    },
+    async send(event, payload, url = controllers[0].url) {
+      const body = JSON.stringify(payload);
+      const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
+      return fetch(`${url}/webhooks/github`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
+        body,
+      });
+    },
+    checks(sha) {
+      return new Map(github.state.checkRuns.filter((r) => r.head_sha === sha).map((r) => [r.name, { status: r.status, conclusion: r.conclusion, title: r.output.title, summary: r.output.summary }]));
+    },
+    async stop() {
+      for (const f of flows) await f.stop().catch(() => undefined);
+      await Promise.all(controllers.map((c) => c.stop('test over').catch(() => undefined)));
+      await pool.end().catch(() => undefined);
+      await github.close().catch(() => undefined);
+      await ssh.stop().catch(() => undefined);
+      await db.drop().catch(() => undefined);
+      await rm(repo.dir, { recursive: true, force: true });
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+  try {
+    for (let i = 0; i < (opts.controllers ?? 1); i++) await harness.startController();
+  } catch (err) {
+    await harness.stop();
+    throw err;
+  }
+  return harness;
+}
+
+/** Polls `fn` until it returns a truthy value (returned) or the timeout passes (throws with `what`). */
+export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
