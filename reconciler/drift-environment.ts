@@ -51,8 +51,9 @@ async function drift(run: EngineRun, heal: boolean): Promise<RunResult> {
   const drifted = checked.nodes.filter((n) => n.state === 'drifted').map((n) => plan.nodes.find((p) => p.path === n.path)!);
   if (drifted.length === 0) return checked;
   const started = Date.now() - checked.durationMs;
-  const outcomes = await healNodes(run, drifted);
+  // Results are updated in place by the heal: remember what the dry run found first.
   const found = new Map(checked.nodes.filter((n) => n.state === 'drifted').map((n) => [n.path, n.reason]));
+  const outcomes = await healNodes(run, drifted);
   const nodes = checked.nodes.map((n) => {
     if (!found.has(n.path)) return n;
     const r = collectResults(run, [plan.nodes.find((p) => p.path === n.path)!], outcomes)[0];
