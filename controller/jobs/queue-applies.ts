@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import type { RepoRef } from '../ports.js';
 import { enqueueApply } from '../queue/enqueue.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
+import { recordDriftSchedules } from './drift-schedule.js';
 import { reporterFor, safely, stateRepository, type JobDeps } from './job-deps.js';
 import { withCommit } from './load-commit.js';
 
@@ -39,6 +40,8 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
     }
     const following = [...commit.description.environments.values()].filter((env) => (env.branch ?? repo.defaultBranch) === branch);
     if (!following.length) return { outcome: 'no-environment', environments: [] };
+    // A new commit may change drift schedules even when no node changes.
+    await recordDriftSchedules(deps.pool, repo, commit.description, following.map((e) => e.name)).catch((err) => log.warn({ err }, 'could not record the drift schedules'));
     const changed: string[] = [];
     for (const env of following) {
       const plan = planEnvironment(env, await deps.store.recordedNodes(stateRepository(repo), env.name), sha);
