@@ -1,0 +1,49 @@
+/** Controller child processes for the crash and replica tests. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '../..');
+
+export interface ControllerProcess {
+  child: ChildProcess;
+  url: string;
+  /** stderr so far (the JSON log lines). */
+  log(): string;
+  kill(signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** Spawns `serve-flows.ts` with the environment; resolves once it listens. */
+export async function spawnController(env: Record<string, string>, timeoutMs = 30_000): Promise<ControllerProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'serve-flows.ts')], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-200_000)));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`controller did not start within ${timeoutMs} ms:\n${stderr.slice(-3000)}`)), timeoutMs);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /READY (\S+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`controller exited with ${code} before listening:\n${stderr.slice(-3000)}`));
+    });
+  });
+  return {
+    child,
+    url,
+    log: () => stderr,
+    kill: (signal = 'SIGTERM') =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill(signal);
+      }),
+  };
+}
