@@ -1,4 +1,5 @@
 /** In-memory GitHub: what the fake server keeps, shaped like GitHub's own objects (ids, bodies, states). */
+import { randomInt } from 'node:crypto';
 
 export type Permission = 'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none';
 
@@ -56,11 +57,12 @@ export interface FakeState {
   permissions: Map<string, Permission>;
   /** Installation tokens issued: token → installation id. */
   tokens: Map<string, number>;
+  /** Ids are unique across fakes (as GitHub ids are global), so tests sharing a database never collide. */
   nextId: number;
 }
 
 export function emptyState(): FakeState {
-  return { checkRuns: [], statuses: [], comments: [], issues: [], labels: new Map(), permissions: new Map(), tokens: new Map(), nextId: 1000 };
+  return { checkRuns: [], statuses: [], comments: [], issues: [], labels: new Map(), permissions: new Map(), tokens: new Map(), nextId: randomInt(1, 1_000_000) * 1000 };
 }
 
 /** The next issue / PR number of a repository (PRs and issues share numbers, as on GitHub). */
