@@ -161,13 +161,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       owned = true;
     }
     const hold = await holdConnection(urlFor(password, port, 'postgres', appName));
-    if (!hold) throw new Error(`cannot connect to the embedded PostgreSQL on port ${port} (${dataDir}); see ${dataDir}.log`);
-    try {
-      await ensureDatabase(hold, database);
-    } catch (err) {
-      await hold.end().catch(() => {});
+    const fail = async (err: Error): Promise<never> => {
+      await hold?.end().catch(() => {});
+      if (owned) await stopPostgres(dataDir); // nobody else knows about a server that never became usable
       throw err;
-    }
+    };
+    if (!hold) return fail(new Error(`cannot connect to the embedded PostgreSQL on port ${port} (${dataDir}); see ${dataDir}.log`));
+    await ensureDatabase(hold, database).catch(fail);
     return server({ dataDir, port, owned, url: urlFor(password, port, database, appName), appName, hold, log });
   });
 }
