@@ -24,6 +24,8 @@ interface Progress {
   timedOutIndex: number;
   /** Results known before the process ended (a task closed ✓ or ~), already passed to onTaskFinished. */
   live: NodeTaskResult[];
+  /** Set when the run was cancelled or the connection lost during the process. */
+  stopped?: PolitburoError;
 }
 
 /**
@@ -72,9 +74,10 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
       },
     });
   } catch (err) {
-    const ourTimeout = progress.timedOutIndex >= 0 && !run.opts.signal?.aborted;
-    if (!(ourTimeout && err instanceof PolitburoError && err.reason === 'Interrupted')) throw err;
-    r = { code: null, stdout: progress.text, stderr: '', timedOut: true };
+    if (!(err instanceof PolitburoError) || (err.reason !== 'Interrupted' && err.reason !== 'HostUnreachable')) throw err;
+    const ourTimeout = progress.timedOutIndex >= 0 && !run.opts.signal?.aborted && err.reason === 'Interrupted';
+    if (!ourTimeout) progress.stopped = err; // what finished before still counts
+    r = { code: null, stdout: progress.text, stderr: '', timedOut: ourTimeout };
   } finally {
     running = false;
     clearTimeout(timer);
@@ -111,6 +114,8 @@ function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[]
     let result: NodeTaskResult;
     if (progress.live[i]) {
       result = progress.live[i];
+    } else if (progress.stopped && (!child || child.status === 'open' || progress.ends[i] === undefined)) {
+      result = { name: task.name, outcome: 'failed', reason: progress.stopped.reason, message: progress.stopped.message, durationMs: Date.now() - t0 };
     } else if (progress.timedOutIndex === i || (r.timedOut && (!child || child.status === 'open'))) {
       result = timeoutResult(task.name, run.opts.timeoutMs, t0, outputTail(run, r));
     } else if (!child) {
@@ -125,6 +130,7 @@ function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[]
     results.push(result);
     if (result.outcome === 'failed') break;
   }
+  if (progress.stopped) return results;
   const allGood = results.length === tasks.length && results.every((x) => x.outcome !== 'failed');
   const expected = results.every((x) => x.outcome === 'met' || x.outcome === 'already met') ? 0 : 1;
   if (allGood && r.code !== expected) {

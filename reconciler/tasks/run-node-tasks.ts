@@ -3,7 +3,7 @@
  * task fails the node and the remaining tasks are skipped. Secrets are substituted only here, at execution, and
  * redacted from every message and log.
  */
-import type { BabushkaTask, HostConnection, ResolvedNode, TaskSpec } from '../types.js';
+import { PolitburoError, type BabushkaTask, type HostConnection, type ResolvedNode, type TaskSpec } from '../types.js';
 import { Redactor } from './redactor.js';
 import { TaskValueError } from './resolve-task-value.js';
 import { runBabushkaBatch } from './run-babushka-batch.js';
@@ -13,7 +13,10 @@ import { failedResult, type NodeTaskResult, type RunNodeTasksOptions, type TaskR
 
 export type { NodeTaskResult, RunNodeTasksOptions } from './task-run.js';
 
-/** Runs every task of `node` over `conn`; returns one result per task, in order. Connection errors propagate. */
+/**
+ * Runs every task of `node` over `conn`; returns one result per task, in order. A cancelled run or a lost connection
+ * fails the task it interrupted (reason Interrupted / HostUnreachable) and skips the rest.
+ */
 export async function runNodeTasks(conn: HostConnection, node: ResolvedNode, opts: RunNodeTasksOptions): Promise<NodeTaskResult[]> {
   const run: TaskRun = { conn, opts, redactor: new Redactor(Object.values(opts.secrets)), emitted: new Set() };
   const results: NodeTaskResult[] = [];
@@ -26,13 +29,27 @@ export async function runNodeTasks(conn: HostConnection, node: ResolvedNode, opt
       opts.onTaskFinished?.(skipped);
       continue;
     }
-    for (const r of await runStep(run, tasks, results.length)) {
+    for (const r of await runStepSafely(run, tasks, results.length)) {
       const redacted = r.message === undefined ? r : { ...r, message: run.redactor.redact(r.message) };
       results.push(redacted);
       if (!run.emitted.has(r)) opts.onTaskFinished?.(redacted);
     }
   }
   return results;
+}
+
+/**
+ * A step that could not finish because the run was cancelled (Interrupted) or the host went away (HostUnreachable)
+ * becomes a failed task with that reason, so the results still say what ran before it.
+ */
+async function runStepSafely(run: TaskRun, tasks: TaskSpec[], i: number): Promise<NodeTaskResult[]> {
+  const started = Date.now();
+  try {
+    return await runStep(run, tasks, i);
+  } catch (err) {
+    if (!(err instanceof PolitburoError)) throw err;
+    return [{ name: tasks[i].name, outcome: 'failed', reason: err.reason, message: err.message, durationMs: Date.now() - started }];
+  }
 }
 
 /** Runs the task at `i` (and, in generated mode, the babushka tasks right after it); returns their results. */

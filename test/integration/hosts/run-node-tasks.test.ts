@@ -108,6 +108,16 @@ for (const mode of ['generated', 'per-dep'] as const) {
       assert.equal((await conn.exec('cat ~/state/echo/value')).stdout, '10.1.2.3');
     });
 
+    test('cancelling the run fails the running task as Interrupted and keeps what ran before', async () => {
+      const ac = new AbortController();
+      const rs = await run([bab('base'), bab('slow', { seconds: '20' }), bab('base')], {
+        signal: ac.signal,
+        onTaskStart: (n) => n === 'slow' && setTimeout(() => ac.abort(), 300),
+      });
+      assert.deepEqual(outcomes(rs), [['base', 'met'], ['slow', 'failed'], ['base', 'skipped']]);
+      assert.equal((rs[1] as { reason?: string }).reason, 'Interrupted');
+    });
+
     test('a task over its timeout fails with TaskTimeout and the rest are skipped', async () => {
       const t0 = Date.now();
       const rs = await run([bab('base'), bab('slow', { seconds: '20' }), bab('base')], { timeoutMs: 1500 });
