@@ -94,3 +94,17 @@ export function buildEnvironmentGraph(env: ResolvedEnvironment, opts: GraphOptio
   }
   return { environment: env.name, nodes, edges, clusters, reducedEdges, coloured: opts.states !== undefined };
 }
+
+/**
+ * A graph from recorded nodes only (when the description is not at hand): boxes grouped by their path's parent,
+ * coloured by state, with no dependency edges.
+ */
+export function recordedGraph(environment: string, recorded: { path: string; host: string | null; state: LifecycleState }[]): EnvironmentGraph {
+  const clusterPaths = new Set<string>();
+  for (const n of recorded) {
+    for (let p = parentOf(n.path); p !== null; p = parentOf(p)) clusterPaths.add(p);
+  }
+  const clusters = [...clusterPaths].sort().map((p) => ({ path: p, label: lastSegment(p), parent: parentOf(p) }));
+  const nodes = recorded.map((n) => ({ path: n.path, label: lastSegment(n.path), host: n.host, cluster: parentOf(n.path), state: n.state }));
+  return { environment, nodes, edges: [], clusters, reducedEdges: 0, coloured: true };
+}

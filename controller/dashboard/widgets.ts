@@ -1,0 +1,56 @@
+/** Small pieces shared by the dashboard pages: state badges, times, run rows. */
+import type { LifecycleState, RunRecord } from '../../reconciler/types.js';
+import { STATE_COLOURS } from '../../reconciler/graph/state-colours.js';
+import { html, type Html } from './html.js';
+import { environmentUrl, runUrl } from './links.js';
+
+const RUN_STATUS_STATE: Record<RunRecord['status'], LifecycleState> = { running: 'configuring', succeeded: 'ready', failed: 'failed', cancelled: 'terminated' };
+
+/** A coloured badge for a lifecycle state. */
+export function stateBadge(state: LifecycleState): Html {
+  const c = STATE_COLOURS[state] ?? STATE_COLOURS.defined;
+  return html`<span class="state state-${state}" style="${`background:${c.fill};border-color:${c.stroke}`}">${state}</span>`;
+}
+
+/** A coloured badge for a run status. */
+export function statusBadge(status: RunRecord['status']): Html {
+  const c = STATE_COLOURS[RUN_STATUS_STATE[status] ?? 'defined'];
+  return html`<span class="state" style="${`background:${c.fill};border-color:${c.stroke}`}">${status}</span>`;
+}
+
+export const shortSha = (sha: string | null): string => (sha ? sha.slice(0, 7) : '-');
+
+/** `2026-11-25 11:02:03Z`: compact UTC. */
+export function when(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** `41s`, `3m 05s`. */
+export function duration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return '-';
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h ${String(m % 60).padStart(2, '0')}m`;
+}
+
+/** `12 ready, 1 failed` from a summary object. */
+export function summaryText(summary: Record<string, number> | null): string {
+  if (!summary) return '-';
+  const parts = Object.entries(summary).filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}`);
+  return parts.length ? parts.join(', ') : 'nothing to do';
+}
+
+/** The runs table. */
+export function runsTable(runs: RunRecord[], opts: { showEnvironment: boolean }): Html {
+  if (runs.length === 0) return html`<p class="muted">No runs yet.</p>`;
+  const rows = runs.map((r) => {
+    const took = r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running';
+    return html`<tr><td><a href="${runUrl(r.id)}">#${r.id}</a></td>${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
+<td>${r.kind}</td><td>${statusBadge(r.status)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td>${took}</td><td>${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td></tr>`;
+  });
+  return html`<table class="runs"><thead><tr><th>Run</th>${opts.showEnvironment ? html`<th>Environment</th>` : ''}<th>Kind</th><th>Status</th><th>Commit</th><th>Started</th><th>Took</th><th>Summary</th><th>Trigger</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
