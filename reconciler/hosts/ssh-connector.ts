@@ -127,29 +127,37 @@ function hostKeyAlgorithms(known: string[]): string[] {
 
 type Verdict = { result: 'ok' | 'unknown' | 'mismatch' | 'accepted'; keyType: string; fingerprint: string } | null;
 
-function openSession(target: SshTarget, opts: HostConnectorOptions, entries: KnownHostEntry[]): Promise<SshSession> {
-  const label = `${target.user}@${target.address}:${target.port}`;
-  const lookupHost = target.hostKeyAlias ?? target.address;
-  const lookupPort = target.hostKeyAlias ? 22 : target.port;
-  const timeoutMs = opts.connectTimeoutMs ?? 15_000;
-  let verdict: Verdict = null;
+interface KeyLookup {
+  host: string;
+  port: number;
+}
 
-  const hostVerifier = (key: Buffer, done: (ok: boolean) => void): void => {
+/**
+ * The hostVerifier: runs during key exchange, before any authentication, so nothing is sent to a host whose key is
+ * unknown or changed. Records its verdict for the error message.
+ */
+function makeHostVerifier(entries: KnownHostEntry[], lookup: KeyLookup, acceptNewFile: string | undefined, setVerdict: (v: Verdict) => void) {
+  return (key: Buffer, done: (ok: boolean) => void): void => {
     const keyType = keyTypeOf(key) ?? 'unknown-type';
-    let result: NonNullable<Verdict>['result'] = verifyHostKey(entries, lookupHost, lookupPort, keyType, key);
-    verdict = { result, keyType, fingerprint: fingerprint(key) };
-    if (result !== 'unknown' || !opts.acceptNewHostKeysFile) return done(result === 'ok');
-    // accept-new: remember the key for this connector and in the configured file.
-    const line = `${lookupPort === 22 ? lookupHost : `[${lookupHost}]:${lookupPort}`} ${keyType} ${key.toString('base64')}\n`;
-    entries.push(...parseKnownHosts(line, opts.acceptNewHostKeysFile).entries);
-    result = 'accepted';
-    verdict = { ...verdict, result };
-    appendFile(opts.acceptNewHostKeysFile, line).then(
+    const result = verifyHostKey(entries, lookup.host, lookup.port, keyType, key);
+    setVerdict({ result, keyType, fingerprint: fingerprint(key) });
+    if (result !== 'unknown' || !acceptNewFile) return done(result === 'ok');
+    // accept-new (explicitly configured): remember the key for this connector and in the configured file.
+    const line = `${lookup.port === 22 ? lookup.host : `[${lookup.host}]:${lookup.port}`} ${keyType} ${key.toString('base64')}\n`;
+    entries.push(...parseKnownHosts(line, acceptNewFile).entries);
+    setVerdict({ result: 'accepted', keyType, fingerprint: fingerprint(key) });
+    appendFile(acceptNewFile, line).then(
       () => done(true),
       () => done(false),
     );
   };
+}
 
+function openSession(target: SshTarget, opts: HostConnectorOptions, entries: KnownHostEntry[]): Promise<SshSession> {
+  const label = `${target.user}@${target.address}:${target.port}`;
+  const lookup = target.hostKeyAlias ? { host: target.hostKeyAlias, port: 22 } : { host: target.address, port: target.port };
+  const timeoutMs = opts.connectTimeoutMs ?? 15_000;
+  let verdict: Verdict = null;
   const config: ConnectConfig = {
     host: target.address,
     port: target.port,
@@ -160,8 +168,8 @@ function openSession(target: SshTarget, opts: HostConnectorOptions, entries: Kno
     readyTimeout: timeoutMs,
     keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
     keepaliveCountMax: 3,
-    hostVerifier: hostVerifier as ConnectConfig['hostVerifier'],
-    algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, lookupHost, lookupPort)) as never },
+    hostVerifier: makeHostVerifier(entries, lookup, opts.acceptNewHostKeysFile, (v) => (verdict = v)) as ConnectConfig['hostVerifier'],
+    algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, lookup.host, lookup.port)) as never },
   };
 
   return new Promise((resolve, reject) => {
