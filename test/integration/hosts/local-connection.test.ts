@@ -73,6 +73,11 @@ test('the connector gives one local connection; shell tasks run through it', asy
     assert.equal((await runNodeTasks(conn, node, opts))[0].outcome, 'met');
     assert.equal(await readFile(file, 'utf8'), 'set\n');
     assert.equal((await runNodeTasks(conn, node, opts))[0].outcome, 'already met');
+    // A host without babushka on its PATH: the task says so.
+    const bab = { kind: 'babushka' as const, name: 'base', dep: 'base', args: {}, source: src };
+    const r = await runNodeTasks(conn, { ...node, tasks: [bab] }, { ...opts, remoteDepsDir: dir });
+    assert.equal(r[0].outcome, 'failed');
+    assert.match(r[0].message!, /babushka is not installed on the host/);
   } finally {
     await c.close();
     await rm(dir, { recursive: true, force: true });
