@@ -69,11 +69,12 @@ export async function startSshHosts(n: number, opts: SshHostsOptions = {}): Prom
     await Promise.all(started.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
   };
-  try {
-    for (let i = 0; i < n; i++) started.push(await startOne(dir, i, userKey.publicKey, opts));
-  } catch (err) {
+  const attempts = await Promise.allSettled(Array.from({ length: n }, (_, i) => startOne(dir, i, userKey.publicKey, opts)));
+  for (const a of attempts) if (a.status === 'fulfilled') started.push(a.value);
+  const failed = attempts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
+  if (failed) {
     await stop();
-    throw err;
+    throw failed.reason;
   }
   const hosts = started.map((s) => s.host);
   return {
