@@ -11,8 +11,6 @@ CREATE TABLE github_writes (
   payload jsonb NOT NULL,
   -- Bumped when a newer write is merged in, so a sender never deletes a write it has not sent.
   version integer NOT NULL DEFAULT 1,
-  -- Check run annotations already sent (GitHub appends them, 50 per request).
-  annotations_sent integer NOT NULL DEFAULT 0,
   attempts integer NOT NULL DEFAULT 0,
   next_attempt_at timestamptz NOT NULL DEFAULT now(),
   last_error text,
@@ -36,8 +34,12 @@ CREATE TABLE github_write_queues (
 -- What finishStaleChecks needs to finish a check left pending by a crash: where to send it.
 ALTER TABLE github_checks ADD COLUMN installation_id bigint;
 ALTER TABLE github_checks ADD COLUMN details_url text;
+-- Hashes of the annotations a check run already has: GitHub appends annotations on every update, so a write that
+-- was retried, or a re-plan of the same commit, must not send them again.
+ALTER TABLE github_checks ADD COLUMN annotation_hashes text[] NOT NULL DEFAULT '{}';
 
 -- Down Migration
+ALTER TABLE github_checks DROP COLUMN annotation_hashes;
 ALTER TABLE github_checks DROP COLUMN details_url;
 ALTER TABLE github_checks DROP COLUMN installation_id;
 DROP TABLE github_write_queues;

@@ -124,12 +124,12 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
 /** Turns a queued write into GitHub calls. */
 function createSender(pool: pg.Pool, clients: GitHubClients): WriteSender {
   return {
-    async send(write: QueuedWrite, progress) {
+    async send(write: QueuedWrite) {
       const p = write.payload as { repo: Target };
       const octokit = await clients.forRepo(p.repo);
       switch (write.kind) {
         case 'check':
-          if (clients.mode === 'app') await sendCheckRun(pool, octokit, write.payload as CheckPayload, write.annotationsSent, progress);
+          if (clients.mode === 'app') await sendCheckRun(pool, octokit, write.payload as CheckPayload);
           else await sendCommitStatus(octokit, write.payload as CheckPayload);
           return;
         case 'comment':

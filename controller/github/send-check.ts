@@ -2,6 +2,7 @@
  * Sends a check write: with an App, a check run created once (its id remembered in github_checks) and then updated,
  * annotations paged 50 per request; with a token, a commit status.
  */
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Octokit } from 'octokit';
 import { repoKey, type CheckAnnotation, type CheckConclusion, type CheckRef, type CheckUpdate, type RepoRef } from '../ports.js';
@@ -39,21 +40,46 @@ function apiAnnotation(a: CheckAnnotation) {
   };
 }
 
-/** Sends a check run create/update (App). `alreadySent` annotations of this write went out before a failure. */
-export async function sendCheckRun(pool: pg.Pool, octokit: Octokit, p: CheckPayload, alreadySent: number, progress: (n: number) => Promise<void>): Promise<void> {
+type ApiAnnotation = ReturnType<typeof apiAnnotation>;
+
+const annotationHash = (a: ApiAnnotation) => createHash('sha1').update(JSON.stringify(a)).digest('base64url').slice(0, 16);
+
+/** The annotations the check run does not have yet, each once, in pages of 50. */
+function newAnnotationPages(annotations: CheckAnnotation[], sent: Set<string>): { page: ApiAnnotation[]; hashes: string[] }[] {
+  const fresh = new Map<string, ApiAnnotation>();
+  for (const a of annotations.map(apiAnnotation)) {
+    const h = annotationHash(a);
+    if (!sent.has(h) && !fresh.has(h)) fresh.set(h, a);
+  }
+  const entries = [...fresh];
+  const pages: { page: ApiAnnotation[]; hashes: string[] }[] = [];
+  for (let i = 0; i < entries.length; i += ANNOTATIONS_PER_REQUEST) {
+    const slice = entries.slice(i, i + ANNOTATIONS_PER_REQUEST);
+    pages.push({ page: slice.map(([, a]) => a), hashes: slice.map(([h]) => h) });
+  }
+  return pages;
+}
+
+/** Sends a check run create/update (App); annotations the run already has (a retry, a re-plan) are not sent again. */
+export async function sendCheckRun(pool: pg.Pool, octokit: Octokit, p: CheckPayload): Promise<void> {
   const repository = repoKey(p.repo);
-  const { rows } = await pool.query<{ check_run_id: string | null }>('SELECT check_run_id::text FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3', [repository, p.sha, p.name]);
+  const { rows } = await pool.query<{ check_run_id: string | null; annotation_hashes: string[] }>(
+    'SELECT check_run_id::text, annotation_hashes FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
+    [repository, p.sha, p.name],
+  );
   let id = rows[0]?.check_run_id ? Number(rows[0].check_run_id) : null;
   const u = p.update;
-  const all = (u.annotations ?? []).map(apiAnnotation);
-  const pages: (typeof all)[] = [];
-  for (let i = alreadySent; i < all.length; i += ANNOTATIONS_PER_REQUEST) pages.push(all.slice(i, i + ANNOTATIONS_PER_REQUEST));
-  const output = (annotations?: typeof all) => ({ title: u.title, summary: u.summary, ...(u.text ? { text: u.text } : {}), ...(annotations?.length ? { annotations } : {}) });
+  const pages = newAnnotationPages(u.annotations ?? [], new Set(rows[0]?.annotation_hashes ?? []));
+  const sent = (hashes: string[] | undefined) =>
+    hashes?.length
+      ? pool.query('UPDATE github_checks SET annotation_hashes = annotation_hashes || $4::text[] WHERE repository = $1 AND sha = $2 AND name = $3', [repository, p.sha, p.name, hashes])
+      : null;
+  const output = (annotations?: ApiAnnotation[]) => ({ title: u.title, summary: u.summary, ...(u.text ? { text: u.text } : {}), ...(annotations?.length ? { annotations } : {}) });
   const fields = {
     status: u.status,
     ...(u.status === 'completed' ? { conclusion: u.conclusion ?? 'neutral', completed_at: new Date().toISOString() } : {}),
     ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
-    output: output(pages[0]),
+    output: output(pages[0]?.page),
   };
   const base = { owner: p.repo.owner, repo: p.repo.name };
   if (id === null) {
@@ -63,13 +89,11 @@ export async function sendCheckRun(pool: pg.Pool, octokit: Octokit, p: CheckPayl
   } else {
     await octokit.rest.checks.update({ ...base, check_run_id: id, ...fields });
   }
-  let sent = alreadySent + (pages[0]?.length ?? 0);
-  await progress(sent);
-  for (const page of pages.slice(1)) {
+  await sent(pages[0]?.hashes);
+  for (const { page, hashes } of pages.slice(1)) {
     // Each update appends its annotations to the check run: that is how GitHub takes more than 50.
     await octokit.rest.checks.update({ ...base, check_run_id: id, output: output(page) });
-    sent += page.length;
-    await progress(sent);
+    await sent(hashes);
   }
 }
 

@@ -20,13 +20,12 @@ export interface NewWrite {
 export interface QueuedWrite extends NewWrite {
   id: string;
   version: number;
-  annotationsSent: number;
   attempts: number;
 }
 
 /** Sends one write to GitHub; throws octokit's RequestError (or any error) when it did not go through. */
 export interface WriteSender {
-  send(write: QueuedWrite, progress: (annotationsSent: number) => Promise<void>): Promise<void>;
+  send(write: QueuedWrite): Promise<void>;
   /** Epoch ms before which the queue must not send again (the rate limit is used up), if any. */
   pauseUntil?(queue: string): number | undefined;
 }
@@ -63,7 +62,7 @@ export function classifyFailure(err: unknown, now = Date.now()): FailureClass {
 const ENQUEUE_SQL = `
 INSERT INTO github_writes (queue, key, kind, payload) VALUES ($1, $2, $3, $4::jsonb)
 ON CONFLICT (queue, key) WHERE failed_at IS NULL DO UPDATE SET
-  -- Check run annotations accumulate (GitHub appends them); everything else: the newest write wins.
+  -- Check run annotations accumulate (GitHub appends them; duplicates are dropped when sent); else the newest wins.
   payload = CASE WHEN github_writes.kind = 'check' THEN
       EXCLUDED.payload || jsonb_build_object('update', (EXCLUDED.payload -> 'update') || jsonb_build_object('annotations',
         COALESCE(github_writes.payload -> 'update' -> 'annotations', '[]'::jsonb) || COALESCE(EXCLUDED.payload -> 'update' -> 'annotations', '[]'::jsonb)))
@@ -100,7 +99,6 @@ interface WriteRow {
   kind: WriteKind;
   payload: Record<string, unknown>;
   version: number;
-  annotations_sent: number;
   attempts: number;
   due_in_ms: number;
 }
@@ -131,7 +129,7 @@ async function drainLocked(client: pg.PoolClient, queue: string, sender: WriteSe
     const waitMs = gate.rows[0]?.wait_ms ?? 0;
     if (waitMs > 0) return { sent, blockedUntil: Date.now() + waitMs };
     const { rows } = await client.query<WriteRow>(
-      `SELECT id::text, queue, key, kind, payload, version, annotations_sent, attempts,
+      `SELECT id::text, queue, key, kind, payload, version, attempts,
               GREATEST(0, EXTRACT(EPOCH FROM (next_attempt_at - now())) * 1000)::float8 AS due_in_ms
          FROM github_writes WHERE queue = $1 AND failed_at IS NULL ORDER BY id LIMIT 1`,
       [queue],
@@ -154,12 +152,10 @@ async function drainLocked(client: pg.PoolClient, queue: string, sender: WriteSe
 
 /** Sends one write; returns 'sent' or the time before which the queue should not be tried again. */
 async function sendOne(client: pg.PoolClient, row: WriteRow, sender: WriteSender, opts: DrainOptions): Promise<'sent' | number> {
-  const write: QueuedWrite = { id: row.id, queue: row.queue, key: row.key, kind: row.kind, payload: row.payload, version: row.version, annotationsSent: row.annotations_sent, attempts: row.attempts };
+  const write: QueuedWrite = { id: row.id, queue: row.queue, key: row.key, kind: row.kind, payload: row.payload, version: row.version, attempts: row.attempts };
   const log = { write: row.id, queue: row.queue, key: row.key, kind: row.kind, attempt: row.attempts + 1 };
   try {
-    await sender.send(write, async (n) => {
-      await client.query('UPDATE github_writes SET annotations_sent = $2 WHERE id = $1', [row.id, n]);
-    });
+    await sender.send(write);
   } catch (err) {
     const failure = classifyFailure(err);
     const message = (err as Error)?.message ?? String(err);
@@ -182,7 +178,7 @@ async function sendOne(client: pg.PoolClient, row: WriteRow, sender: WriteSender
     );
     return Date.now() + delay;
   }
-  // A newer write merged in while this one was in flight stays queued (its annotations counted as sent).
+  // A newer write merged in while this one was in flight stays queued and goes out next.
   const done = await client.query('DELETE FROM github_writes WHERE id = $1 AND version = $2', [row.id, row.version]);
   if (done.rowCount === 0) await client.query('UPDATE github_writes SET attempts = 0, last_error = NULL WHERE id = $1', [row.id]);
   return 'sent';

@@ -98,3 +98,26 @@ test('superseded and failed applies map to error and failure statuses in token m
   assert.deepEqual(fake.state.statuses.map((s) => [s.sha[0], s.state, s.description]), [['a', 'error', 'Superseded by bbbbbbb'], ['c', 'failure', '1 failed']]);
   assert.deepEqual(fake.violations, []);
 });
+
+test('annotations are never sent twice: not on a retry in the middle of paging, not on a re-plan of the same commit', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake, { retry: { retries: 0 } });
+  const errors = Array.from({ length: 75 }, (_, i) => ({ file: 'politburo.yml', line: i + 1, column: 1, message: `problem ${i + 1}` }));
+  const ref = { repo: w.repo(), sha: SHA, name: 'politburo plan qa' };
+  // The second page fails once: the retry sends only what the check run does not have yet.
+  fake.failNext({ method: 'PATCH', route: /check-runs/, status: 500 });
+  await reporter.check(ref, renderPlanCheck({ environment: 'qa', plan: null, errors }));
+  assert.equal(await reporter.flush(), 0);
+  await reporter.check(ref, renderPlanCheck({ environment: 'qa', plan: null, errors }));
+  assert.equal(await reporter.flush(), 0);
+  const run = fake.state.checkRuns[0];
+  assert.equal(fake.state.checkRuns.length, 1);
+  assert.equal(run.annotations.length, 75);
+  assert.deepEqual(fake.writes().map((r) => [r.method, r.status, r.body.output.annotations?.length ?? 0]), [
+    ['POST', 201, 50],
+    ['PATCH', 500, 25],
+    ['PATCH', 200, 25],
+    ['PATCH', 200, 0],
+  ]);
+  assert.deepEqual(fake.violations, []);
+});
