@@ -4,7 +4,7 @@
  * dependency order, terminates, and records every transition as it happens.
  */
 import { planEnvironment } from './plan-environment.js';
-import { closeExtraConnectors, createEngineRun, environmentOf, type EngineInput, type EngineRun } from './run-engine.js';
+import { closeExtraConnectors, connectNode, createEngineRun, environmentOf, hostOf, type EngineInput, type EngineRun } from './run-engine.js';
 import { withEnvironmentLock } from './run-lock.js';
 import { provisionNode, resultOf, runTasksOf, terminateNode, transition } from './run-node.js';
 import { buildResult, summaryLine } from './run-result.js';
@@ -83,6 +83,7 @@ async function executeSelection(run: EngineRun, selection: Selection): Promise<S
     }),
     ...selection.terminate.map((p): Job => ({ path: p.path, host: p.host, dependsOn: [], planned: p, kind: 'terminate' })),
   ];
+  if (!selection.provisionOnly) prewarm(run, selection.configure);
   return schedule<Job>({
     nodes: jobs,
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
@@ -106,6 +107,29 @@ async function executeSelection(run: EngineRun, selection: Selection): Promise<S
     },
   });
 }
+
+/**
+ * Connects to every known host of the run and ships its deps while nodes still wait for their dependencies, so a
+ * node starts its tasks the moment it may. Nodes that can start now connect first (on their own), the others after
+ * them a few at a time, so warming never slows the critical path. Errors surface when the node itself runs.
+ */
+function prewarm(run: EngineRun, planned: PlannedNode[]): void {
+  const inRun = new Set(planned.map((p) => p.path));
+  const waits = (p: PlannedNode) => (p.node as ResolvedNode).dependsOn.some((d) => inRun.has(d.path));
+  const warm = (p: PlannedNode) => {
+    const host = hostOf(run, p.node as ResolvedNode);
+    return host ? connectNode(run, p.node as ResolvedNode, host).then(() => undefined, () => undefined) : Promise.resolve();
+  };
+  const later = planned.filter(waits);
+  void Promise.all(planned.filter((p) => !waits(p)).map(warm)).then(async () => {
+    const workers = Array.from({ length: Math.min(PREWARM_PARALLEL, later.length) }, async () => {
+      for (let p = later.shift(); p; p = later.shift()) if (!run.input.signal?.aborted) await warm(p);
+    });
+    await Promise.all(workers);
+  });
+}
+
+const PREWARM_PARALLEL = 8;
 
 /** `#provisioned`: the host exists (pre-allocated, or provisioned just now); a node already further along keeps its state. */
 async function provisionedOnly(run: EngineRun, planned: PlannedNode): Promise<{ state: 'provisioned' }> {
