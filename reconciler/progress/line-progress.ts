@@ -26,7 +26,7 @@ export function createLineProgress(write: (line: string) => void, now: () => num
         write(`${stamp()} ${e.path}: task '${e.result.name}' ${e.result.outcome}`);
         break;
       case 'node-finished': {
-        const took = n.startedAt ? ` in ${formatElapsed((n.finishedAt ?? now()) - n.startedAt)}` : '';
+        const took = n.startedAt !== undefined ? ` in ${formatElapsed((n.finishedAt ?? now()) - n.startedAt)}` : '';
         write(`${stamp()} ${e.path}: ${e.state}${took}${e.reason ? ` (${e.reason.split('\n')[0]})` : ''}`);
         break;
       }

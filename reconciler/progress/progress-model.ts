@@ -81,7 +81,7 @@ export function formatElapsed(ms: number): string {
 
 /** One line describing a node's progress (no colour). */
 export function describeNode(n: NodeProgress, now: number): string {
-  const elapsed = n.startedAt ? formatElapsed((n.finishedAt ?? now) - n.startedAt) : '';
+  const elapsed = n.startedAt !== undefined ? formatElapsed((n.finishedAt ?? now) - n.startedAt) : '';
   switch (n.activity) {
     case 'waiting':
       return `waiting   ${n.path}${n.waitingFor.length ? ` for ${n.waitingFor.join(', ')}` : ''}`;
