@@ -4,6 +4,7 @@
  * Needs root (CI runs as root) to start sshd and create the users.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile, chmod, chown, appendFile, open } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -346,4 +347,22 @@ export async function wrongKnownHostsLine(address: string, port: number): Promis
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Command lines of the live (not zombie) processes on this machine matching `pattern`, read from /proc (test hosts
+ * are local, and procps may be missing on a fresh machine).
+ */
+export function liveProcesses(pattern: RegExp): string[] {
+  const found: string[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean).join(' ');
+      const state = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '')[0];
+      if (state !== 'Z' && pattern.test(cmd)) found.push(`${pid} ${cmd}`);
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return found;
 }

@@ -9,7 +9,7 @@ import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js'
 import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
 import { runNodeTasks } from '../../../reconciler/tasks/run-node-tasks.js';
 import { PolitburoError } from '../../../reconciler/types.js';
-import { fixtureDepsDir } from '../../helpers/sshd.js';
+import { fixtureDepsDir, liveProcesses } from '../../helpers/sshd.js';
 
 test('exec: output, exit code, stdin', async () => {
   const conn = createLocalConnection();
@@ -25,8 +25,7 @@ test('a timeout kills the command and what it started', async () => {
   assert.equal(r.code, null);
   assert.ok(Date.now() - t0 < 3000);
   await new Promise((res) => setTimeout(res, 100));
-  const ps = await execLocal("ps -eo stat=,args= | grep -v '^Z' | grep 'sleep 33\\.' || true");
-  assert.equal(ps.stdout.trim(), '');
+  assert.deepEqual(liveProcesses(/^sleep 33\./), []);
 });
 
 test('abort rejects with Interrupted', async () => {

@@ -8,7 +8,7 @@ import { createHostConnector, type HostConnectorOptions } from '../../../reconci
 import type { ExecOptions } from '../../../reconciler/hosts/exec-options.js';
 import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
 import { PolitburoError, type ExecResult, type HostConnection } from '../../../reconciler/types.js';
-import { fixtureDepsDir, generateKeyPair, refusingPort, silentServer, startSshHosts, wrongKnownHostsLine, type SshHost, type SshHosts } from '../../helpers/sshd.js';
+import { fixtureDepsDir, generateKeyPair, liveProcesses, refusingPort, silentServer, startSshHosts, wrongKnownHostsLine, type SshHost, type SshHosts } from '../../helpers/sshd.js';
 
 let env: SshHosts;
 before(async () => {
@@ -185,8 +185,7 @@ describe('commands', () => {
       assert.equal(r.code, null);
       assert.ok(Date.now() - t0 < 3000, `took ${Date.now() - t0}ms`);
       await new Promise((res) => setTimeout(res, 200));
-      const ps = await conn.exec("ps -eo stat=,args= | grep -v '^Z' | grep 'sleep 31\\.' || true");
-      assert.equal(ps.stdout.trim(), '', 'the remote sleeps must be gone');
+      assert.deepEqual(liveProcesses(/^sleep 31\./), [], 'the remote sleeps must be gone');
     });
   });
 
@@ -234,7 +233,7 @@ describe('lost connections', () => {
       const h = env.hosts[1];
       const conn = await c.connect(target(h));
       // Kill this session's sshd process (the grandparent of the shell, above the `timeout` wrapper).
-      const kill = 'kill -9 $(ps -o ppid= -p $(ps -o ppid= -p $$))';
+      const kill = "p=$(awk '{print $4}' /proc/$$/stat); kill -9 $(awk '{print $4}' /proc/$p/stat)";
       await rejectsWith(conn.exec(kill), 'HostUnreachable', new RegExp(`connection to ${h.user}@${h.address}:${h.port} was lost`));
       await rejectsWith(conn.exec('true'), 'HostUnreachable', /was lost/);
       const again = await c.connect(target(h));
