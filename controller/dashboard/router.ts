@@ -3,9 +3,10 @@
  * environment's dependency graph coloured by state and its nodes, runs with per-host timelines and logs, and each
  * task's success rate. JSON endpoints under /api for tools.
  */
+import { createHash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
 import type { LifecycleState, ResolvedEnvironment, StateStore } from '../../reconciler/types.js';
-import { buildEnvironmentGraph, recordedGraph } from '../../reconciler/graph/environment-graph.js';
+import { buildEnvironmentGraph, recordedGraph, type EnvironmentGraph } from '../../reconciler/graph/environment-graph.js';
 import { renderSvg } from '../../reconciler/graph/render-svg.js';
 import { hostLabel } from '../../reconciler/plan-environment.js';
 import { dashboardAuth } from './auth.js';
@@ -27,7 +28,7 @@ export interface DashboardDeps {
 }
 
 /** Above this many nodes the graph is not drawn (laying it out would take seconds); the table still lists them. */
-export const MAX_DRAWN_NODES = 400;
+export const MAX_DRAWN_NODES = 200;
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
@@ -93,8 +94,22 @@ async function environmentView(deps: DashboardDeps, repository: string, environm
   const definedOnly = (described?.nodes ?? []).filter((n) => !recordedPaths.has(n.path)).map((n) => ({ path: n.path, host: hostLabel(n.host) }));
   const graph = described ? buildEnvironmentGraph(described, { states }) : recordedGraph(environment, recorded);
   const drawable = graph.nodes.length > 0 && graph.nodes.length <= MAX_DRAWN_NODES;
-  const svg = drawable ? renderSvg(graph, { nodeHref: (p) => `#${nodeAnchor(p)}` }) : null;
+  const svg = drawable ? cachedSvg(graph) : null;
   return { repository, environment, svg, tooManyNodes: graph.nodes.length > MAX_DRAWN_NODES, fromDescription: described !== null, nodes: recorded, definedOnly, rates, runs };
+}
+
+/** Laying out a graph costs up to a second: drawings are kept by content, so an unchanged environment redraws for free. */
+const svgCache = new Map<string, string>();
+const SVG_CACHE_SIZE = 32;
+
+function cachedSvg(graph: EnvironmentGraph): string {
+  const key = createHash('sha256').update(JSON.stringify(graph)).digest('hex');
+  const hit = svgCache.get(key);
+  if (hit !== undefined) return hit;
+  const svg = renderSvg(graph, { nodeHref: (p) => `#${nodeAnchor(p)}` });
+  if (svgCache.size >= SVG_CACHE_SIZE) svgCache.delete(svgCache.keys().next().value!);
+  svgCache.set(key, svg);
+  return svg;
 }
 
 function runsFilter(req: Request): { repository?: string; environment?: string } {

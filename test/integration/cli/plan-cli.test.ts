@@ -184,6 +184,13 @@ describe('politburo plan and graph against a database', () => {
     assert.equal(r.stderr, "politburo: unknown environment 'prodution' (did you mean 'production'?); known environments: production, staging, demo\n");
   });
 
+  test('an unreachable database is an error saying which, with nothing on stdout', async () => {
+    const r = await runCli(['plan', 'production', '--json', '--dir', dir, '--database-url', 'postgres://nobody:pw@127.0.0.1:1/none']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^politburo: cannot open the state store at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
+  });
+
   test('plan without an environment is a usage error (64)', async () => {
     const r = await runCli(['plan', '--dir', dir]);
     assert.equal(r.code, 64);
