@@ -24,6 +24,8 @@ export interface HostConnectorOptions {
   maxSessionsPerHost?: number;
   /** An ssh-agent socket to authenticate with (instead of or besides privateKey). */
   agent?: string;
+  /** Told about known_hosts lines that cannot be read (`known_hosts#N:LINE: why`); they are skipped. */
+  onWarning?(message: string): void;
 }
 
 export type SshTarget = { kind: 'ssh'; address: string; port: number; user: string; hostKeyAlias?: string };
@@ -42,7 +44,11 @@ export interface PolitburoHostConnector extends HostConnector {
 
 /** Creates a connector: at most one SSH connection per host (user@address:port), host keys verified first. */
 export function createHostConnector(opts: HostConnectorOptions): PolitburoHostConnector {
-  const entries: KnownHostEntry[] = opts.knownHosts.flatMap((content, i) => parseKnownHosts(content, `known_hosts#${i + 1}`).entries);
+  const entries: KnownHostEntry[] = opts.knownHosts.flatMap((content, i) => {
+    const parsed = parseKnownHosts(content, `known_hosts#${i + 1}`);
+    parsed.errors.forEach((e) => opts.onWarning?.(`skipping a known_hosts line: ${e}`));
+    return parsed.entries;
+  });
   const sessions = new Map<string, Promise<SshSession>>();
   const stats: ConnectorStats = { connections: {}, depsUploads: {} };
   const depsPromises = new Map<string, Promise<string>>();

@@ -77,9 +77,11 @@ describe('host keys', () => {
     const salt = randomBytes(20);
     const mac = createHmac('sha1', salt).update(`[${h.address}]:${h.port}`).digest();
     const line = `|1|${salt.toString('base64')}|${mac.toString('base64')} ${h.hostPublicKey}`;
-    await withConnector({ knownHosts: ['# only hashed\n' + line] }, async (c) => {
+    const warnings: string[] = [];
+    await withConnector({ knownHosts: ['# only hashed\nnot a known_hosts line\n' + line], onWarning: (w) => warnings.push(w) }, async (c) => {
       assert.equal((await (await c.connect(target(h))).exec('echo ok')).stdout, 'ok\n');
     });
+    assert.deepEqual(warnings, ['skipping a known_hosts line: known_hosts#1:2: the key of type a is not valid base64']);
   });
 
   test('a host offering several key types is verified with the type known_hosts has (as OpenSSH prefers it)', async () => {
