@@ -29,14 +29,12 @@ export interface EnqueuedJob {
   key: string | null;
 }
 
-const ADD_JOB_SQL = `SELECT id::text, key,
-    (SELECT queue_name FROM graphile_worker._private_job_queues q WHERE q.id = j.job_queue_id) AS queue_name
-  FROM graphile_worker.add_job(identifier => $1, payload => $2::json, queue_name => $3, run_at => $4,
-    max_attempts => $5, job_key => $6, priority => $7, job_key_mode => $8) j`;
+const ADD_JOB_SQL = `SELECT id::text, key FROM graphile_worker.add_job(identifier => $1, payload => $2::json, queue_name => $3, run_at => $4,
+    max_attempts => $5, job_key => $6, priority => $7, job_key_mode => $8)`;
 
 /** Adds a job (inside the caller's transaction when `db` is a client in one); returns its id. */
 export async function enqueue(db: Queryable, task: string, payload: unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
-  const { rows } = await db.query<{ id: string; key: string | null; queue_name: string | null }>(ADD_JOB_SQL, [
+  const { rows } = await db.query<{ id: string; key: string | null }>(ADD_JOB_SQL, [
     task,
     JSON.stringify(payload ?? {}),
     opts.queueName ?? null,
@@ -46,7 +44,7 @@ export async function enqueue(db: Queryable, task: string, payload: unknown, opt
     opts.priority ?? null,
     opts.jobKeyMode ?? 'replace',
   ]);
-  return { id: rows[0].id, key: rows[0].key, queueName: rows[0].queue_name };
+  return { id: rows[0].id, key: rows[0].key, queueName: opts.queueName ?? null };
 }
 
 /** The queue that serialises one environment of one repository across every process. */

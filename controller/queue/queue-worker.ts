@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { Logger as GraphileLogger, run, runMigrations, type ParsedCronItem, type Runner, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { Logger as GraphileLogger, run, runMigrations, type ParsedCronItem, type Runner, type TaskList, type WorkerEvents, type WorkerPool } from 'graphile-worker';
 import type { Logger } from '../logger.js';
 import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
 import { wrapTaskList } from './wrap-task.js';
@@ -72,9 +72,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const processId = opts.processId ?? randomUUID();
   const log = opts.logger.child({ component: 'queue', process: processId });
   const events: WorkerEvents = new EventEmitter();
-  let workerPoolId: string | null = null;
-  events.on('pool:create', ({ workerPool }) => {
-    workerPoolId = workerPool.id;
+  let workerPool: WorkerPool | null = null;
+  events.on('pool:create', (e) => {
+    workerPool = e.workerPool;
   });
   await registerProcess(opts.pool, processId, null);
   await recover(opts, log);
@@ -94,11 +94,15 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     await unregisterProcess(opts.pool, processId).catch(() => {});
     throw err;
   }
-  if (!workerPoolId) throw new Error('graphile-worker started without announcing its pool id');
-  const poolId: string = workerPoolId;
+  const pool = workerPool as WorkerPool | null;
+  if (!pool) throw new Error('graphile-worker started without announcing its worker pool');
+  const poolId = pool.id;
   await registerProcess(opts.pool, processId, poolId);
   log.info({ workerPool: poolId, concurrency: opts.concurrency }, 'queue worker started');
-  const timer = setInterval(() => void beat(opts, processId, poolId, log), opts.heartbeatIntervalMs);
+  let beating: Promise<void> | null = null;
+  const timer = setInterval(() => {
+    beating ??= beat(opts, processId, poolId, log).finally(() => (beating = null));
+  }, opts.heartbeatIntervalMs);
   timer.unref();
   let stopping: Promise<void> | null = null;
   return {
@@ -107,8 +111,11 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     events,
     promise: runner.promise,
     stop(graceMs) {
-      stopping ??= stopWorker(runner, graceMs, log).finally(async () => {
+      stopping ??= stopWorker(runner, pool, graceMs, log).finally(async () => {
         clearInterval(timer);
+        // A heartbeat still in flight would re-register the row just removed.
+        await beating;
+        await settleOwnLocks(opts.pool, poolId, log);
         await unregisterProcess(opts.pool, processId).catch((err) => log.warn({ err }, 'could not remove the heartbeat row'));
       });
       return stopping;
@@ -132,7 +139,26 @@ async function recover(opts: QueueWorkerOptions, log: Logger): Promise<void> {
   if (unlocked.length) log.warn({ workerPools: unlocked }, 'released the jobs of dead controller processes');
 }
 
-async function stopWorker(runner: Runner, graceMs: number, log: Logger): Promise<void> {
+/**
+ * graphile-worker reports a pool stopped while the last completions may still be on their way to the database: wait
+ * for them briefly, then unlock whatever this pool still holds so another process takes it now rather than after
+ * the stale limit.
+ */
+async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger): Promise<void> {
+  try {
+    for (let i = 0; i < 40; i++) {
+      const { rowCount } = await pool.query(`SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1`, [poolId]);
+      if (!rowCount) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    log.warn('jobs still locked after stopping: releasing them');
+    await pool.query(`SELECT graphile_worker.force_unlock_workers($1::text[])`, [[poolId]]);
+  } catch (err) {
+    log.warn({ err }, 'could not check for jobs left locked; another process will recover them after the stale limit');
+  }
+}
+
+async function stopWorker(runner: Runner, pool: WorkerPool, graceMs: number, log: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const graceful = runner.stop().then(() => 'stopped' as const);
   const timeout = new Promise<'timeout'>((resolve) => {
@@ -145,7 +171,8 @@ async function stopWorker(runner: Runner, graceMs: number, log: Logger): Promise
   clearTimeout(timer);
   if (first === 'timeout') {
     log.warn({ graceMs }, 'jobs still running after the grace period: releasing them to the queue');
-    await runner.kill().catch((err) => log.warn({ err }, 'forceful shutdown failed'));
+    // runner.kill() does nothing once a graceful shutdown is under way: go to the pool, which fails (releases) the jobs.
+    await Promise.resolve(pool.forcefulShutdown(`grace period of ${graceMs} ms over`)).catch((err) => log.warn({ err }, 'forceful shutdown failed'));
   }
   await runner.promise.catch(() => {});
 }

@@ -67,3 +67,14 @@ export async function jobs(pool: pg.Pool, task?: string): Promise<{ id: string; 
   );
   return rows;
 }
+
+/** Polls until check() returns a truthy value (or throws after timeoutMs). */
+export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
