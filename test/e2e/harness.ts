@@ -229,6 +229,8 @@ export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHo
       return new Map(github.state.checkRuns.filter((r) => r.head_sha === sha).map((r) => [r.name, { status: r.status, conclusion: r.conclusion, title: r.output.title, summary: r.output.summary }]));
     },
     async stop() {
+      // Let queued and running jobs finish first: a job cut off by the shutdown would use a closed pool.
+      await waitFor('the queue to drain', async () => (await pool.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n === 0, 30_000).catch(() => undefined);
       for (const f of flows) await f.stop().catch(() => undefined);
       await Promise.all(controllers.map((c) => c.stop('test over').catch(() => undefined)));
       await pool.end().catch(() => undefined);

@@ -79,7 +79,9 @@ describe('e2e: poll mode', () => {
     await access(path.join(tmp, 'state', 'v2'));
     const runs = await store.listRuns({ repository: repo.dir, environment: 'dev' });
     assert.equal(runs.filter((r) => r.kind === 'apply' && r.status === 'succeeded').length, 2);
-    const logged = lines.map((l) => JSON.parse(l)).filter((l) => /^politburo\/dev: /.test(l.msg ?? ''));
-    assert.ok(logged.some((l) => l.conclusion === 'success' && l.sha === second), 'the check result is logged');
+    // The check is reported (here: logged) right after the run is recorded.
+    await waitFor('the check result logged', () =>
+      lines.map((l) => JSON.parse(l)).some((l) => /^politburo\/dev: /.test(l.msg ?? '') && l.conclusion === 'success' && l.sha === second),
+    );
   });
 });
