@@ -11,7 +11,8 @@ import type { ApplyJob, CheckRef, CheckUpdate, Reporter } from '../ports.js';
 import { isTerminal } from '../queue/terminal-error.js';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../reconciler/hosts/ssh-connector.js';
-import type { RunResult } from '../../reconciler/types.js';
+import { planEnvironment } from '../../reconciler/plan-environment.js';
+import type { ResolvedEnvironment, RunResult } from '../../reconciler/types.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
 import { recordDriftSchedules } from './drift-schedule.js';
@@ -46,7 +47,7 @@ export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick
 }
 
 /** fetch → resolve → check the branch → apply → record schedules → report. */
-async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref: CheckRef, log: Logger): Promise<CheckUpdate> {
+async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref: CheckRef, log: Logger): Promise<CheckUpdate | null> {
   return withCommit(deps.git, job.repo, job.sha, async (commit) => {
     // resolve: the description at the commit; invalid or missing is terminal and reported on the check.
     // A terminal outcome is reported on the check and not retried: the job itself ends normally.
@@ -63,6 +64,11 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
     if (head !== job.sha) {
       if (head) return renderApplyCheck(null, { environment: job.environment, supersededBy: head });
       return failure(`Not applied: branch ${branch} of ${job.environment} does not exist any more.`);
+    }
+    // A duplicate of an apply that already ran (a redelivered push) leaves that apply's final check alone.
+    if (!job.trigger.startsWith('check rerequested') && (await alreadyApplied(deps, job, env))) {
+      log.info(`${job.environment}@${job.sha.slice(0, 7)} is already applied: nothing to do`);
+      return null;
     }
     await safely(log, 'in-progress check', () => reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })));
     // apply: the engine plans against the recorded state and works through the changes.
@@ -92,6 +98,14 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
     // report
     return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });
   });
+}
+
+/** True when the plan is empty and every node was last applied at this very commit. */
+async function alreadyApplied(deps: JobDeps, job: ApplyJob, env: ResolvedEnvironment): Promise<boolean> {
+  const recorded = await deps.store.recordedNodes(stateRepository(job.repo), job.environment);
+  const plan = planEnvironment(env, recorded, job.sha);
+  const changes = plan.summary.create + plan.summary.update + plan.summary.terminate;
+  return changes === 0 && recorded.length > 0 && recorded.every((r) => r.lastAppliedCommit === job.sha);
 }
 
 function observe(result: RunResult): void {

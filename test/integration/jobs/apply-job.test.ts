@@ -59,6 +59,20 @@ describe('apply-environment job', () => {
     assert.deepEqual(nodes.map((n) => [n.path, n.state, n.lastAppliedCommit]), [['box', 'ready', head]]);
   });
 
+  test('a duplicate apply of an applied commit (a redelivered push) runs nothing and leaves the check alone', async () => {
+    const head = await repo.head();
+    const runs = (await h.deps.store.listRuns({ repository: 'acme/infra' })).length;
+    const before = (await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])).rows[0].updated_at;
+    await runApplyJob(h.deps, job(head), attempt());
+    assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs);
+    const after = (await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])).rows[0].updated_at;
+    assert.deepEqual(after, before);
+    // Asked for explicitly (re-run from GitHub), it runs again.
+    await runApplyJob(h.deps, job(head, { trigger: 'check rerequested (x)' }), attempt());
+    assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs + 1);
+    assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
+  });
+
   test('a commit that is no longer the branch head is not applied: superseded by the head', async () => {
     const old = await repo.head();
     await repo.commit({ 'README.md': 'later' }, 'later');
