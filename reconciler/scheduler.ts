@@ -69,152 +69,179 @@ const SATISFIES_PROVISIONED = new Set<LifecycleState>(['provisioned', 'configuri
 
 /** Runs every node once, in dependency order, as parallel as allowed; resolves with one outcome per node, in input order. */
 export async function schedule<N extends SchedulerNode>(opts: ScheduleOptions<N>): Promise<ScheduledOutcome[]> {
-  const entries = new Map<string, Entry<N>>();
-  const heights = heightsOf(opts.nodes);
-  for (const node of opts.nodes) {
-    entries.set(node.path, { node, phase: 'pending', provisioned: !node.provision || !opts.provision, priority: heights.get(node.path) ?? 0 });
+  return new DagRun(opts).run();
+}
+
+type Need = { path: string; state: DependencyState };
+
+/** One scheduling of a set of nodes: entries move pending → (provisioning →) waiting → running → done. */
+class DagRun<N extends SchedulerNode> {
+  private readonly entries = new Map<string, Entry<N>>();
+  private readonly limit: number;
+  private readonly running = new Map<string, AbortController>();
+  private readonly settling: Promise<unknown>[] = [];
+  private stopping: boolean;
+  private wake: () => void = () => {};
+  private graceTimer?: NodeJS.Timeout;
+  private done = 0;
+
+  constructor(private readonly opts: ScheduleOptions<N>) {
+    const heights = heightsOf(opts.nodes);
+    for (const node of opts.nodes) {
+      const provisioned = !node.provision || !opts.provision;
+      this.entries.set(node.path, { node, phase: 'pending', provisioned, priority: heights.get(node.path) ?? 0 });
+    }
+    this.limit = Math.max(1, Math.floor(opts.concurrency) || 1);
+    this.stopping = opts.signal?.aborted ?? false;
   }
-  const limit = Math.max(1, Math.floor(opts.concurrency) || 1);
-  const running = new Map<string, AbortController>();
-  const settling: Promise<unknown>[] = [];
-  let stopping = opts.signal?.aborted ?? false;
-  let wake: () => void = () => {};
-  let graceTimer: NodeJS.Timeout | undefined;
 
-  const emit = (e: RunEvent) => opts.onEvent?.(e);
-  const settle = (entry: Entry<N>, outcome: ScheduledOutcome) => {
-    entry.phase = 'done';
-    entry.outcome = outcome;
-    if (outcome.state !== null) emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
-    if (opts.onSettled) settling.push(Promise.resolve(opts.onSettled(entry.node, outcome)).catch(() => undefined));
-  };
+  async run(): Promise<ScheduledOutcome[]> {
+    const onAbort = () => this.interrupt();
+    this.opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (this.done < this.entries.size) {
+        const woken = new Promise<void>((resolve) => (this.wake = resolve));
+        // Settling a node can unblock or block others: repeat until nothing changes within this turn.
+        let before: number;
+        do {
+          before = this.done;
+          this.pump();
+        } while (this.done !== before);
+        if (this.done === this.entries.size) break;
+        if (this.running.size === 0) this.settleDeadlock();
+        else await woken;
+      }
+    } finally {
+      clearTimeout(this.graceTimer);
+      this.opts.signal?.removeEventListener('abort', onAbort);
+    }
+    await Promise.all(this.settling);
+    return this.opts.nodes.map((n) => this.entries.get(n.path)!.outcome!);
+  }
 
-  const onAbort = () => {
-    stopping = true;
-    graceTimer = setTimeout(() => running.forEach((c) => c.abort(opts.signal?.reason)), opts.graceMs ?? 10_000);
-    wake();
-  };
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  /** Ctrl-C: start nothing new; running work gets the grace period, then its signal is aborted. */
+  private interrupt(): void {
+    this.stopping = true;
+    this.graceTimer = setTimeout(() => this.running.forEach((c) => c.abort(this.opts.signal?.reason)), this.opts.graceMs ?? 10_000);
+    this.wake();
+  }
 
-  const startPhase = (entry: Entry<N>, phase: 'provisioning' | 'running') => {
+  /** Starts, blocks or marks waiting every entry that is not running, the longest chains first. */
+  private pump(): void {
+    const order = [...this.entries.values()].filter((e) => e.phase !== 'done').sort((a, b) => b.priority - a.priority);
+    for (const entry of order) {
+      if (entry.phase === 'provisioning' || entry.phase === 'running') continue;
+      if (this.stopping) this.settleInterrupted(entry);
+      else if (!entry.provisioned) {
+        if (entry.phase === 'pending' && this.running.size < this.limit) this.start(entry, 'provisioning');
+      } else this.advance(entry);
+    }
+  }
+
+  /** A provisioned entry: blocked, started, or (still) waiting on dependencies or a slot. */
+  private advance(entry: Entry<N>): void {
+    const waits: string[] = [];
+    let blocked: string | null = null;
+    for (const need of entry.node.dependsOn) {
+      const s = this.needStatus(need);
+      if (s === 'wait') waits.push(need.state === 'ready' ? need.path : `${need.path}#${need.state}`);
+      else if (s !== null) blocked ??= s;
+    }
+    if (blocked) {
+      const finishedAt = new Date().toISOString();
+      this.settle(entry, { path: entry.node.path, state: 'blocked', reason: blocked, started: entry.startedAt !== undefined, startedAt: entry.startedAt, finishedAt });
+      return;
+    }
+    if (waits.length === 0 && this.running.size < this.limit) return this.start(entry, 'running');
+    const waitingFor = waits.length ? waits : [`a free slot (concurrency ${this.limit})`];
+    const key = waitingFor.join(',');
+    if (entry.lastWaiting !== key) {
+      entry.lastWaiting = key;
+      this.emit({ type: 'node-waiting', path: entry.node.path, waitingFor });
+    }
+  }
+
+  private start(entry: Entry<N>, phase: 'provisioning' | 'running'): void {
     const controller = new AbortController();
     const key = `${entry.node.path}\0${phase}`;
-    running.set(key, controller);
+    this.running.set(key, controller);
     entry.phase = phase;
     entry.startedAt ??= new Date().toISOString();
-    const work =
-      phase === 'provisioning'
-        ? (emit({ type: 'node-state', path: entry.node.path, state: 'provisioning' }), opts.provision!(entry.node, controller.signal))
-        : (emit({ type: 'node-started', path: entry.node.path, host: entry.node.host ?? null }), opts.runNode(entry.node, controller.signal));
-    void Promise.resolve(work)
+    const { path, host } = entry.node;
+    let work: Promise<PhaseOutcome>;
+    if (phase === 'provisioning') {
+      this.emit({ type: 'node-state', path, state: 'provisioning' });
+      work = Promise.resolve().then(() => this.opts.provision!(entry.node, controller.signal));
+    } else {
+      this.emit({ type: 'node-started', path, host: host ?? null });
+      work = Promise.resolve().then(() => this.opts.runNode(entry.node, controller.signal));
+    }
+    void work
       .catch((err: unknown): PhaseOutcome => ({ state: 'failed', reason: err instanceof Error ? err.message : String(err) }))
       .then((out) => {
-        running.delete(key);
-        finishPhase(entry, phase, out);
-        wake();
+        this.running.delete(key);
+        this.finish(entry, phase, out);
+        this.wake();
       });
-  };
+  }
 
-  const finishPhase = (entry: Entry<N>, phase: 'provisioning' | 'running', out: PhaseOutcome) => {
-    const base = { path: entry.node.path, started: true, startedAt: entry.startedAt, finishedAt: new Date().toISOString() };
+  private finish(entry: Entry<N>, phase: 'provisioning' | 'running', out: PhaseOutcome): void {
     if (phase === 'provisioning' && out.state === 'provisioned') {
       entry.provisioned = true;
       entry.phase = 'waiting';
-      emit({ type: 'node-state', path: entry.node.path, state: 'provisioned' });
+      this.emit({ type: 'node-state', path: entry.node.path, state: 'provisioned' });
       return;
     }
-    settle(entry, { ...base, state: out.state, reason: out.reason });
-  };
+    const finishedAt = new Date().toISOString();
+    this.settle(entry, { path: entry.node.path, state: out.state, reason: out.reason, started: true, startedAt: entry.startedAt, finishedAt });
+  }
 
   /** Why a need is not (yet) met: 'wait', a block reason, or null when satisfied. */
-  const needStatus = (need: { path: string; state: DependencyState }): 'wait' | string | null => {
-    const dep = entries.get(need.path);
-    if (dep) {
-      // A host that exists stays provisioned whatever its configuration does.
-      if (need.state === 'provisioned' && dep.provisioned) return null;
-      if (dep.phase !== 'done') return 'wait';
-      const st = dep.outcome!.state;
-      if (need.state === 'ready' ? st === 'ready' : st !== null && SATISFIES_PROVISIONED.has(st)) return null;
-      if (st === 'failed') return `depends on ${need.path}, which failed`;
-      if (st === 'blocked') return `depends on ${need.path}, which is blocked (${rootCause(dep.outcome!.reason)})`;
-      if (st === null) return `depends on ${need.path}, which was not started (interrupted)`;
-      return `depends on ${need.path}#${need.state}, which is ${st}`;
+  private needStatus(need: Need): 'wait' | string | null {
+    const dep = this.entries.get(need.path);
+    if (!dep) {
+      const rec = this.opts.outside(need.path);
+      if (need.state === 'ready' && rec?.state === 'ready') return null;
+      if (need.state === 'provisioned' && rec && rec.hasHost && rec.state !== 'terminated') return null;
+      return `${need.path} is not ${need.state} (state: ${rec?.state ?? 'defined'})`;
     }
-    const rec = opts.outside(need.path);
-    if (need.state === 'ready' && rec?.state === 'ready') return null;
-    if (need.state === 'provisioned' && rec && rec.hasHost && rec.state !== 'terminated') return null;
-    return `${need.path} is not ${need.state} (state: ${rec?.state ?? 'defined'})`;
-  };
-
-  const pump = () => {
-    const order = [...entries.values()].filter((e) => e.phase !== 'done').sort((a, b) => b.priority - a.priority);
-    for (const entry of order) {
-      if (entry.phase === 'provisioning' || entry.phase === 'running') continue;
-      if (stopping) {
-        // Provisioned in this run but never configured: it stays provisioned.
-        const state = entry.startedAt ? 'provisioned' : null;
-        settle(entry, { path: entry.node.path, state, reason: 'Interrupted: the run was stopped before this node was configured', started: false, startedAt: entry.startedAt });
-        continue;
-      }
-      if (!entry.provisioned) {
-        if (entry.phase === 'pending' && running.size < limit) startPhase(entry, 'provisioning');
-        continue;
-      }
-      const waits: string[] = [];
-      let blocked: string | null = null;
-      for (const need of entry.node.dependsOn) {
-        const s = needStatus(need);
-        if (s === 'wait') waits.push(need.state === 'ready' ? need.path : `${need.path}#${need.state}`);
-        else if (s !== null) blocked ??= s;
-      }
-      if (blocked) {
-        settle(entry, { path: entry.node.path, state: 'blocked', reason: blocked, started: entry.startedAt !== undefined, startedAt: entry.startedAt, finishedAt: new Date().toISOString() });
-        continue;
-      }
-      if (waits.length === 0 && running.size < limit) {
-        startPhase(entry, 'running');
-        continue;
-      }
-      const waitingFor = waits.length ? waits : ['a free slot (concurrency ' + limit + ')'];
-      const key = waitingFor.join(',');
-      if (entry.lastWaiting !== key) {
-        entry.lastWaiting = key;
-        emit({ type: 'node-waiting', path: entry.node.path, waitingFor });
-      }
-    }
-  };
-
-  try {
-    for (;;) {
-      const woken = new Promise<void>((resolve) => (wake = resolve));
-      // Settling a node can unblock or block others: repeat until nothing changes within this turn.
-      let before: number;
-      do {
-        before = countDone(entries);
-        pump();
-      } while (countDone(entries) !== before);
-      if (countDone(entries) === entries.size) break;
-      if (running.size === 0) {
-        // Nothing runs and nothing can start: only a cycle (rejected by validation) gets here; never hang on one.
-        for (const e of entries.values()) {
-          if (e.phase !== 'done') settle(e, { path: e.node.path, state: 'blocked', reason: 'dependency cycle: its dependencies can never be ready', started: false });
-        }
-        continue;
-      }
-      await woken;
-    }
-  } finally {
-    clearTimeout(graceTimer);
-    opts.signal?.removeEventListener('abort', onAbort);
+    // A host that exists stays provisioned whatever its configuration does.
+    if (need.state === 'provisioned' && dep.provisioned) return null;
+    if (dep.phase !== 'done') return 'wait';
+    const st = dep.outcome!.state;
+    if (need.state === 'ready' ? st === 'ready' : st !== null && SATISFIES_PROVISIONED.has(st)) return null;
+    if (st === 'failed') return `depends on ${need.path}, which failed`;
+    if (st === 'blocked') return `depends on ${need.path}, which is blocked (${rootCause(dep.outcome!.reason)})`;
+    if (st === null) return `depends on ${need.path}, which was not started (interrupted)`;
+    return `depends on ${need.path}#${need.state}, which is ${st}`;
   }
-  await Promise.all(settling);
-  return opts.nodes.map((n) => entries.get(n.path)!.outcome!);
-}
 
-function countDone<N>(entries: Map<string, Entry<N>>): number {
-  let n = 0;
-  for (const e of entries.values()) if (e.phase === 'done') n++;
-  return n;
+  private settleInterrupted(entry: Entry<N>): void {
+    // Provisioned in this run but never configured: it stays provisioned.
+    const state = entry.startedAt ? 'provisioned' : null;
+    const reason = 'Interrupted: the run was stopped before this node was configured';
+    this.settle(entry, { path: entry.node.path, state, reason, started: false, startedAt: entry.startedAt });
+  }
+
+  /** Nothing runs and nothing can start: only a cycle (rejected by validation) gets here; never hang on one. */
+  private settleDeadlock(): void {
+    for (const e of this.entries.values()) {
+      if (e.phase !== 'done') this.settle(e, { path: e.node.path, state: 'blocked', reason: 'dependency cycle: its dependencies can never be ready', started: false });
+    }
+  }
+
+  private settle(entry: Entry<N>, outcome: ScheduledOutcome): void {
+    entry.phase = 'done';
+    entry.outcome = outcome;
+    this.done++;
+    if (outcome.state !== null) this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
+    const hook = this.opts.onSettled;
+    if (hook) this.settling.push(Promise.resolve().then(() => hook(entry.node, outcome)).catch(() => undefined));
+  }
+
+  private emit(e: RunEvent): void {
+    this.opts.onEvent?.(e);
+  }
 }
 
 /** The failed node at the root of a blocked chain, for reasons that name it. */
