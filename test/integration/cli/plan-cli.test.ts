@@ -31,7 +31,7 @@ function runCli(args: string[], env: Record<string, string> = {}): Promise<CliRe
   });
 }
 
-describe('politburo validate', () => {
+describe('politburo validate', { concurrency: true }, () => {
   test('the lamp example is valid: exit 0 and a count', async () => {
     const r = await runCli(['validate', '--dir', EXAMPLE]);
     assert.equal(r.code, 0, r.stderr);
@@ -71,7 +71,7 @@ describe('politburo validate', () => {
   });
 });
 
-describe('politburo plan and graph against a database', () => {
+describe('politburo plan and graph against a database', { concurrency: true }, () => {
   let db: TestDatabase;
   let store: PgStateStore;
   let dir: string;
