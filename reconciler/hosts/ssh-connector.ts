@@ -131,7 +131,7 @@ function hostKeyAlgorithms(known: string[]): string[] {
   return [...new Set([...first, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
-type Verdict = { result: 'ok' | 'unknown' | 'mismatch' | 'accepted'; keyType: string; fingerprint: string } | null;
+type Verdict = { result: 'ok' | 'unknown' | 'mismatch' | 'accepted'; keyType: string; fingerprint: string; line: string } | null;
 
 interface KeyLookup {
   host: string;
@@ -146,13 +146,13 @@ function makeHostVerifier(entries: KnownHostEntry[], lookup: KeyLookup, acceptNe
   return (key: Buffer, done: (ok: boolean) => void): void => {
     const keyType = keyTypeOf(key) ?? 'unknown-type';
     const result = verifyHostKey(entries, lookup.host, lookup.port, keyType, key);
-    setVerdict({ result, keyType, fingerprint: fingerprint(key) });
+    const line = `${lookup.port === 22 ? lookup.host : `[${lookup.host}]:${lookup.port}`} ${keyType} ${key.toString('base64')}`;
+    setVerdict({ result, keyType, fingerprint: fingerprint(key), line });
     if (result !== 'unknown' || !acceptNewFile) return done(result === 'ok');
     // accept-new (explicitly configured): remember the key for this connector and in the configured file.
-    const line = `${lookup.port === 22 ? lookup.host : `[${lookup.host}]:${lookup.port}`} ${keyType} ${key.toString('base64')}\n`;
     entries.push(...parseKnownHosts(line, acceptNewFile).entries);
-    setVerdict({ result: 'accepted', keyType, fingerprint: fingerprint(key) });
-    appendFile(acceptNewFile, line).then(
+    setVerdict({ result: 'accepted', keyType, fingerprint: fingerprint(key), line });
+    appendFile(acceptNewFile, line + '\n').then(
       () => done(true),
       () => done(false),
     );
@@ -211,7 +211,7 @@ export function connectError(err: Error & { level?: string; code?: string }, lab
     return new PolitburoError(
       'HostKeyUnknown',
       `${label}: host key ${verdict.keyType} ${verdict.fingerprint} is not in known_hosts. Check the fingerprint with the host's ` +
-        `administrator, then add the key to known_hosts (e.g. ssh-keyscan output for this host), or configure accept-new explicitly.`,
+        `administrator, then add this line to known_hosts: ${verdict.line} (or configure accept-new explicitly).`,
     );
   }
   if (verdict?.result === 'mismatch') {

@@ -120,6 +120,7 @@ describe('host keys', () => {
     );
     assert.ok(unknown.message.includes('SHA256:'), unknown.message);
     assert.ok(unknown.message.includes(`${h.address}:${h.port}`));
+    assert.ok(unknown.message.includes(`add this line to known_hosts: ${h.knownHostsLine} `), unknown.message);
     const wrong = await wrongKnownHostsLine(h.address, h.port);
     await withConnector({ privateKey: tripwire.privateKey, knownHosts: [wrong] }, (c) =>
       rejectsWith(c.connect(target(h)), 'HostKeyMismatch', /does NOT match known_hosts/),
