@@ -5,7 +5,7 @@ import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js'
 import type { HostConnection } from '../../../reconciler/types.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { startSshHosts, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, cli, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
+import { applyOnce, cli, cliInProcess, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
@@ -148,13 +148,16 @@ describe('apply', () => {
 
   test('usage errors exit 64; an invalid description exits 1 with its errors', async () => {
     const dir = await lampRepo();
-    const bad = await cli(['apply', 'test#bogus', '--dir', dir], { DATABASE_URL: db.url });
+    const bad = await cliInProcess(['apply', 'test#bogus', '--dir', dir, '--database-url', db.url]);
     assert.equal(bad.code, 64);
     assert.match(bad.stderr, /unknown state 'bogus'/);
-    const conc = await cli(['apply', 'test', '--concurrency', '0', '--dir', dir], { DATABASE_URL: db.url });
+    const conc = await cliInProcess(['apply', 'test', '--concurrency', '0', '--dir', dir, '--database-url', db.url]);
     assert.equal(conc.code, 64);
+    const path = await cliInProcess(['apply', 'test:nosuch', '--dir', dir, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
+    assert.equal(path.code, 64);
+    assert.match(path.stderr, /target path 'nosuch' names no node/);
     await writeRepo(dir, { hosts: lampHosts(), knownHosts: ssh.knownHosts, extra: '    colour: blue\n' });
-    const invalid = await cli(['apply', 'test', '--dir', dir], { DATABASE_URL: db.url });
+    const invalid = await cliInProcess(['apply', 'test', '--dir', dir, '--database-url', db.url]);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /politburo\.yml:\d+:\d+: .*colour/);
   });

@@ -7,7 +7,7 @@ import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
 import type { HostConnection } from '../../../reconciler/types.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { startSshHosts, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, cli, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
+import { applyOnce, cliInProcess, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
 
 let ssh: SshHosts;
 let db: TestDatabase;
@@ -34,14 +34,14 @@ const hosts = (): RepoOptions['hosts'] => ({ 'database/master': ssh.hosts[0], 'd
 test('drift names exactly the changed node and task, --heal meets it, then no drift; live plans dry-run', async () => {
   const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
   assert.equal((await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status, 'succeeded');
-  const env = { DATABASE_URL: db.url, POLITBURO_SSH_KEY: ssh.privateKeyPath };
+  const cli = (args: string[]) => cliInProcess([...args, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
 
-  const clean = await cli(['drift', 'test', '--dir', dir, '--json'], env);
+  const clean = await cli(['drift', 'test', '--dir', dir, '--json']);
   assert.equal(clean.code, 0, clean.stderr);
   assert.deepEqual(JSON.parse(clean.stdout).summary, { ready: 5, drifted: 0, failed: 0, blocked: 0 });
 
   await conns[3].exec('echo tampered > ~/state/web.args'); // someone changed web-2 by hand
-  const found = await cli(['drift', 'test', '--dir', dir, '--json'], env);
+  const found = await cli(['drift', 'test', '--dir', dir, '--json']);
   assert.equal(found.code, 2, found.stderr);
   const doc = JSON.parse(found.stdout);
   const drifted = doc.nodes.filter((n: { state: string }) => n.state === 'drifted');
@@ -52,11 +52,11 @@ test('drift names exactly the changed node and task, --heal meets it, then no dr
   const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n]));
   assert.equal(recorded['web-2'].state, 'drifted');
 
-  const healed = await cli(['drift', 'test', '--dir', dir, '--heal'], env);
+  const healed = await cli(['drift', 'test', '--dir', dir, '--heal']);
   assert.equal(healed.code, 2, healed.stderr);
   assert.match(healed.stdout, /web-2 .* ready .*healed \(unmet: stamped\)/);
   assert.notEqual((await conns[3].exec('cat ~/state/web.args')).stdout, 'tampered\n');
-  const after = await cli(['drift', 'test', '--dir', dir], env);
+  const after = await cli(['drift', 'test', '--dir', dir]);
   assert.equal(after.code, 0, after.stdout + after.stderr);
 
   // A live plan: the static plan, plus a dry-run of every node with a host.

@@ -144,3 +144,28 @@ export async function cli(args: string[], env: Record<string, string>): Promise<
 export function byPath(r: RunResult): Record<string, RunResult['nodes'][number]> {
   return Object.fromEntries(r.nodes.map((n) => [n.path, n]));
 }
+
+/**
+ * Runs the CLI in this process (the command modules load once per test file instead of once per call): stdout and
+ * stderr are captured while it runs; pass --database-url and --ssh-key explicitly.
+ */
+export async function cliInProcess(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const { main } = await import('../../../cli/main.js');
+  const out = { stdout: '', stderr: '' };
+  const original = { stdout: process.stdout.write, stderr: process.stderr.write };
+  const capture = (key: 'stdout' | 'stderr') =>
+    ((chunk: string | Uint8Array) => {
+      out[key] += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
+      return true;
+    }) as typeof process.stdout.write;
+  process.stdout.write = capture('stdout');
+  process.stderr.write = capture('stderr');
+  try {
+    const code = await main(args);
+    return { code, ...out };
+  } finally {
+    process.stdout.write = original.stdout;
+    process.stderr.write = original.stderr;
+    process.exitCode = undefined; // the command's exit code is the result, not this test process's
+  }
+}
