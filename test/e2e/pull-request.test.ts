@@ -82,4 +82,25 @@ describe('e2e: pull request → plan → merge → apply', () => {
     assert.equal(nodes.find((n) => n.path === 'db')?.state, 'ready');
     assert.deepEqual(h.github.violations, []);
   });
+
+  test('an invalid description in a PR fails its plan check with an annotation on the line; re-running the check re-plans', async () => {
+    await h.repo.git('checkout', '-q', '-b', 'broken', 'main');
+    const base = await h.repo.head('main');
+    const text = description(h.ssh.hosts).replace('    blueprint: app', '    blueprint: app\n    bogus_key: 1');
+    const head = await h.repo.commit({ 'politburo.yml': text }, 'broken');
+    await h.repo.git('checkout', '-q', 'main');
+    await h.send('pull_request', pullRequestPayload(h.repo, { action: 'opened', number: 8, head, base }));
+    const run = await waitFor('failed plan check', () => h.github.state.checkRuns.find((r) => r.head_sha === head && r.name === `politburo plan ${ENV}` && r.status === 'completed'));
+    assert.equal(run.conclusion, 'failure');
+    const line = text.split('\n').findIndex((l) => l.includes('bogus_key')) + 1;
+    assert.ok(run.annotations.some((a: any) => a.path === 'politburo.yml' && a.start_line === line && a.annotation_level === 'failure'), JSON.stringify(run.annotations));
+    await waitFor('the comment lists the error', () => /bogus_key/.test(h.github.state.comments.find((c) => c.issue_number === 8)?.body ?? ''));
+
+    const writes = h.github.writes().length;
+    const payload = { action: 'rerequested', check_run: { id: run.id, name: run.name, head_sha: head, pull_requests: [{ number: 8, head: { sha: head }, base: { sha: base } }] }, repository: pullRequestPayload(h.repo, { action: 'opened', number: 8, head, base }).repository, installation: { id: 4242 } };
+    await h.send('check_run', payload);
+    await waitFor('re-planned', async () => (await h.pool.query(`SELECT 1 FROM webhook_deliveries WHERE event = 'check_run' AND outcome = 'plan queued for #8'`)).rowCount);
+    await waitFor('the plan check written again', () => h.github.writes().length > writes);
+    assert.deepEqual(h.github.violations, []);
+  });
 });
