@@ -11,6 +11,7 @@ import type { ControllerConfig } from '../config.js';
 import { createGitHubClients, type GitHubAuth } from '../github/github-client.js';
 import { createGitHubReporter, type GitHubReporter } from '../github/reporter.js';
 import type { Logger } from '../logger.js';
+import { githubWriteTasks } from '../github/write-tasks.js';
 import { githubCalls, githubRateLimitRemaining } from '../metrics.js';
 import type { Reporter, RepoRef } from '../ports.js';
 import type { StateStore } from '../../reconciler/types.js';
@@ -79,7 +80,11 @@ export function createFlows(overrides: FlowOverrides = {}): Flows {
     return deps;
   };
   return {
-    createTaskList: (ctx) => createTaskList(build(ctx)),
+    createTaskList: (ctx) => {
+      const tasks = createTaskList(build(ctx));
+      // The durable nudge of the GitHub write path, when this controller writes to GitHub.
+      return built ? { ...githubWriteTasks({ reporter: built }), ...tasks } : tasks;
+    },
     pollOnce: async (ctx) => {
       await pollOnce(build(ctx));
     },
