@@ -50,52 +50,92 @@ interface Frame {
 
 /** Parses Babushka output into the deps it reported, in order. */
 export function parseBabushkaOutput(text: string): ParsedBabushkaOutput {
-  const lines = text.replace(/\r/g, '').split('\n');
-  if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-  const roots: ParsedDep[] = [];
-  const stack: Frame[] = [];
-  let logPath: string | null = null;
-  const top = () => stack[stack.length - 1] ?? null;
-  const attach = (dep: ParsedDep) => (top() ? top()!.dep.children.push(dep) : roots.push(dep));
-  const popTo = (indent: number) => {
-    while (stack.length > 0 && top()!.indent > indent) discard(stack.pop()!, roots);
-  };
+  const parser = new BabushkaOutputParser();
+  parser.push(text);
+  return parser.end();
+}
 
-  lines.forEach((line, i) => {
+/**
+ * The same parse, fed as output streams in: complete lines are read as they arrive, so a long run costs one pass.
+ * `roots` is live: it grows as lines come.
+ */
+export class BabushkaOutputParser {
+  readonly roots: ParsedDep[] = [];
+  readonly lines: string[] = [];
+  private readonly stack: Frame[] = [];
+  private logPath: string | null = null;
+  private pending = '';
+
+  /** Adds output; only complete lines are parsed until end(). */
+  push(text: string): this {
+    const parts = (this.pending + text).replace(/\r/g, '').split('\n');
+    this.pending = parts.pop()!;
+    for (const line of parts) this.line(line);
+    return this;
+  }
+
+  /** Parses what is left and returns the result; deps still open were never closed (an exception). */
+  end(): ParsedBabushkaOutput {
+    if (this.pending !== '') this.line(this.pending);
+    this.pending = '';
+    for (const f of this.stack) f.dep.lastLine = this.lines.length - 1;
+    return { roots: this.roots, logPath: this.logPath, lines: this.lines };
+  }
+
+  private top(): Frame | null {
+    return this.stack[this.stack.length - 1] ?? null;
+  }
+
+  private attach(dep: ParsedDep): void {
+    const top = this.top();
+    if (top) top.dep.children.push(dep);
+    else this.roots.push(dep);
+  }
+
+  private popTo(indent: number): void {
+    while (this.stack.length > 0 && this.top()!.indent > indent) discard(this.stack.pop()!, this.roots);
+  }
+
+  private line(line: string): void {
+    const i = this.lines.push(line) - 1;
     let m: RegExpMatchArray | null;
     if ((m = line.match(LOG_PATH))) {
-      logPath = m[1];
+      this.logPath = m[1];
     } else if ((m = line.match(CACHED))) {
-      popTo(m[1].length - 1);
-      attach(leaf(m[3], m[1].length, MARKS[m[2]], i, { cached: true }));
+      this.popTo(m[1].length - 1);
+      this.attach(leaf(m[3], m[1].length, MARKS[m[2]], i, { cached: true }));
     } else if ((m = line.match(CLOSE_DEP))) {
-      const indent = m[1].length;
-      const frame = stack.find((f) => f.indent === indent && f.name === m![3]);
-      if (!frame) return; // a log line that only looks like a close
-      popTo(indent);
-      stack.pop();
-      frame.dep.status = MARKS[m[2]];
-      frame.dep.lastLine = i;
+      this.closeDep(m[1].length, m[3], MARKS[m[2]], i);
     } else if ((m = line.match(CLOSE_BLOCK))) {
-      const indent = m[1].length;
-      if (!stack.some((f) => f.indent === indent)) return;
-      popTo(indent);
-      const frame = stack.pop()!;
-      discard(frame, roots);
-      if (frame.name === 'meet' && frame.parent) frame.parent.dep.meetRan = true;
+      this.closeBlock(m[1].length);
     } else if ((m = line.match(UNDEFINED))) {
-      popTo(m[1].length - 1);
-      attach(leaf(m[2], m[1].length, 'failed', i, { undefinedDep: true }));
+      this.popTo(m[1].length - 1);
+      this.attach(leaf(m[2], m[1].length, 'failed', i, { undefinedDep: true }));
     } else if ((m = line.match(OPEN))) {
-      popTo(m[1].length - 1);
+      this.popTo(m[1].length - 1);
       const dep = leaf(m[2], m[1].length, 'open', i, {});
-      const frame: Frame = { indent: m[1].length, name: m[2], dep, parent: top() };
-      attach(dep);
-      stack.push(frame);
+      const frame: Frame = { indent: m[1].length, name: m[2], dep, parent: this.top() };
+      this.attach(dep);
+      this.stack.push(frame);
     }
-  });
-  for (const f of stack) f.dep.lastLine = lines.length - 1;
-  return { roots, logPath, lines };
+  }
+
+  private closeDep(indent: number, name: string, status: DepStatus, i: number): void {
+    const frame = this.stack.find((f) => f.indent === indent && f.name === name);
+    if (!frame) return; // a log line that only looks like a close
+    this.popTo(indent);
+    this.stack.pop();
+    frame.dep.status = status;
+    frame.dep.lastLine = i;
+  }
+
+  private closeBlock(indent: number): void {
+    if (!this.stack.some((f) => f.indent === indent)) return;
+    this.popTo(indent);
+    const frame = this.stack.pop()!;
+    discard(frame, this.roots);
+    if (frame.name === 'meet' && frame.parent) frame.parent.dep.meetRan = true;
+  }
 }
 
 function leaf(name: string, indent: number, status: DepStatus, line: number, extra: Partial<ParsedDep>): ParsedDep {

@@ -5,7 +5,8 @@
 import { quoteShell } from '../hosts/quote-shell.js';
 import { PolitburoError, type BabushkaTask, type ExecResult } from '../types.js';
 import { generateDep } from './generated-dep.js';
-import { parseBabushkaOutput, type ParsedDep } from './parse-babushka-output.js';
+import { StringDecoder } from 'node:string_decoder';
+import { BabushkaOutputParser, type ParsedDep } from './parse-babushka-output.js';
 import { babushkaCommand, resultFromDep } from './run-babushka-task.js';
 import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
 
@@ -19,6 +20,7 @@ export function batchCommand(dir: string, fileName: string, depName: string, arg
 
 interface Progress {
   text: string;
+  parser: BabushkaOutputParser;
   starts: number[];
   ends: number[];
   timedOutIndex: number;
@@ -36,13 +38,14 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
   const started = Date.now();
   const gen = generateDep(tasks);
   const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
-  const progress: Progress = { text: '', starts: [], ends: [], timedOutIndex: -1, live: [] };
+  const progress: Progress = { text: '', parser: new BabushkaOutputParser(), starts: [], ends: [], timedOutIndex: -1, live: [] };
+  const decoder = new StringDecoder('utf8');
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort();
   run.opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let timer: NodeJS.Timeout | undefined;
   const log = lineLogger(run);
-  const children = () => parseBabushkaOutput(progress.text).roots.find((d) => d.name === gen.name)?.children ?? [];
+  const children = () => progress.parser.roots.find((d) => d.name === gen.name)?.children ?? [];
   let running = true;
   const update = () => {
     children().forEach((child, i) => {
@@ -68,7 +71,9 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
       timeoutMs: run.opts.timeoutMs * tasks.length + 5000,
       signal: controller.signal,
       onStdout: (d) => {
-        progress.text += d.toString();
+        const text = decoder.write(d);
+        progress.text += text;
+        progress.parser.push(text);
         update();
         log.write(d);
       },
@@ -85,7 +90,14 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
     log.flush();
   }
   if (r.stderr) run.opts.onLog?.(run.redactor.redact(r.stderr));
-  if (progress.text === '') progress.text = r.stdout; // a connection that does not stream output
+  const rest = decoder.end();
+  progress.text += rest;
+  progress.parser.push(rest);
+  if (progress.text === '') {
+    progress.text = r.stdout; // a connection that does not stream output
+    progress.parser.push(r.stdout);
+  }
+  progress.parser.end();
   update();
   return batchResults(run, tasks, children(), r, progress, started);
 }

@@ -54,8 +54,13 @@ export async function runBabushkaTask(run: TaskRun, task: BabushkaTask, dir: str
 /** Maps what Babushka reported for a task's dep (and its exit status) to the task's result. */
 export function resultFromDep(run: TaskRun, task: BabushkaTask, dep: ParsedDep | undefined, r: ExecResult, started: number, durationMs?: number): NodeTaskResult {
   const duration = durationMs ?? Date.now() - started;
-  const tail = outputTail(run, r);
-  const failed = (why: string): NodeTaskResult => ({ name: task.name, outcome: 'failed', reason: 'TaskFailed', message: `${why}\n${tail}`.trimEnd(), durationMs: duration });
+  const failed = (why: string): NodeTaskResult => ({
+    name: task.name,
+    outcome: 'failed',
+    reason: 'TaskFailed',
+    message: `${why}\n${outputTail(run, r)}`.trimEnd(),
+    durationMs: duration,
+  });
   if (!dep) {
     if (r.code === 127) return failed(`babushka is not installed on the host (not found on PATH)`);
     return failed(`babushka did not report on dep '${task.dep}' (exit status ${r.code})`);

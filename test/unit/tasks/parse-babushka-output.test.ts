@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { depOutcome, parseBabushkaOutput, unmetDeps } from '../../../reconciler/tasks/parse-babushka-output.js';
+import { BabushkaOutputParser, depOutcome, parseBabushkaOutput, unmetDeps } from '../../../reconciler/tasks/parse-babushka-output.js';
 import { loadTranscripts, substitute } from '../../helpers/babushka/transcripts.js';
 
 const transcripts = loadTranscripts();
@@ -104,4 +104,25 @@ describe('parseBabushkaOutput on other shapes', () => {
     assert.deepEqual(parseBabushkaOutput('').roots, []);
     assert.equal(depOutcome(parseBabushkaOutput('a {\r\n} \u2713 a\r\n').roots[0]), 'already met');
   });
+});
+
+test('fed in pieces, the streaming parser gives the same result as a whole parse', () => {
+  for (let i = 0; i < transcripts.length; i++) {
+    const text = out(i);
+    for (const size of [1, 3, 17]) {
+      const parser = new BabushkaOutputParser();
+      for (let k = 0; k < text.length; k += size) parser.push(text.slice(k, k + size));
+      assert.deepEqual(parser.end(), parseBabushkaOutput(text), `transcript ${i}, pieces of ${size}`);
+    }
+  }
+});
+
+test('the streaming parser shows deps as soon as their lines are complete', () => {
+  const parser = new BabushkaOutputParser();
+  parser.push('node {\n  a {\n');
+  assert.equal(parser.roots[0].children[0].status, 'open');
+  parser.push('  } \u2713 a');
+  assert.equal(parser.roots[0].children[0].status, 'open', 'the close line is not complete yet');
+  parser.push('\n');
+  assert.equal(parser.roots[0].children[0].status, 'met');
 });
