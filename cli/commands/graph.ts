@@ -11,6 +11,9 @@ import { renderGraph, type GraphFormat } from '../../reconciler/graph/render-gra
 import { EXIT_ERROR } from '../common.js';
 import { loadOrReport, selectEnvironment } from './plan.js';
 
+/** Above this many nodes the SVG layout takes seconds: say so rather than look hung. */
+const SLOW_SVG_NODES = 500;
+
 export interface GraphCommandOptions extends CommonOptions {
   format: GraphFormat;
   /** true: colour by state (starting the embedded database if needed); false: never; undefined: when a URL is set. */
@@ -55,6 +58,9 @@ export function registerGraph(program: Command): void {
       const env = selectEnvironment(description, environment);
       const states = await recordedStates(description.root, env, opts);
       const graph = buildEnvironmentGraph(env, { states, reduce: opts.reduce });
+      if (opts.format === 'svg' && graph.nodes.length > SLOW_SVG_NODES) {
+        process.stderr.write(`politburo: laying out ${graph.nodes.length} nodes takes a while; --format dot is faster for graphs this size\n`);
+      }
       process.stdout.write(renderGraph(graph, opts.format));
     });
 }

@@ -2,7 +2,7 @@
 import type { GraphEdge } from './environment-graph.js';
 
 /** Above this many edges the reduction is skipped (it is quadratic); the drawing then shows every edge. */
-const MAX_EDGES = 20_000;
+const MAX_EDGES = 5_000;
 
 /**
  * Drops a `ready` edge a → c when c also reaches back to a through other `ready` edges (a → b → c): c waiting for b
