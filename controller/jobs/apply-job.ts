@@ -13,6 +13,7 @@ import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../reconciler/hosts/ssh-connector.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import type { ResolvedEnvironment, RunResult } from '../../reconciler/types.js';
+import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
 import { recordDriftSchedules } from './drift-schedule.js';
@@ -94,6 +95,7 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
     // record: metrics, the summary line, and the drift schedule of what is now applied.
     observe(result);
     log.info({ run: result.runId }, `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`);
+    await closeOrphanedRuns(deps.store, stateRepository(job.repo), job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
     await recordDriftSchedules(deps.pool, job.repo, commit.description, [job.environment]).catch((err) => log.warn({ err }, 'could not record the drift schedule'));
     // report
     return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });

@@ -8,6 +8,7 @@ import { driftedNodes, runDuration } from '../metrics.js';
 import type { DriftJob, Reporter } from '../ports.js';
 import { driftEnvironment } from '../../reconciler/drift-environment.js';
 import type { RunResult } from '../../reconciler/types.js';
+import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
 import { withCommit } from './load-commit.js';
@@ -51,6 +52,7 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
       await connector.close().catch(() => undefined);
     }
   });
+  if (result) await closeOrphanedRuns(deps.store, repository, job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
   if (result) await reportDrift(deps, job, sha, result, reporter, log);
 }
 

@@ -39,6 +39,8 @@ describe('e2e: crash mid-apply', () => {
       [FULL_NAME, ENV],
     );
     assert.deepEqual(rows.map((r) => [r.path, r.state]), [['db', 'ready'], ['web', 'ready']]);
+    const runs = await h.pool.query<{ status: string }>(`SELECT status FROM runs WHERE kind = 'apply' ORDER BY id`);
+    assert.deepEqual(runs.rows.map((r) => r.status), ['cancelled', 'succeeded'], 'the killed run is closed, not left running');
     assert.deepEqual(h.github.violations, []);
   });
 });
