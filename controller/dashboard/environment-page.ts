@@ -1,7 +1,7 @@
 /** One environment: its dependency graph coloured by state, its nodes, task success rates and runs. */
 import type { RecordedNode, RunRecord } from '../../reconciler/types.js';
 import { html, page, raw } from './html.js';
-import { nodeAnchor, runUrl } from './links.js';
+import { environmentUrl, nodeAnchor, runUrl } from './links.js';
 import { runsTable, shortSha, stateBadge, when } from './widgets.js';
 
 export interface EnvironmentView {
@@ -48,7 +48,7 @@ export function environmentPage(v: EnvironmentView): string {
   return page(
     v.environment,
     html`<h1>${v.environment} <span class="muted">${v.repository}</span></h1>
-<h2>Dependency graph</h2>${note}${graph}
+<h2>Dependency graph</h2>${note}${graph}${v.svg ? html`<p><a href="${`${environmentUrl(v.repository, v.environment)}/graph.svg`}">graph.svg</a></p>` : ''}
 <h2>Nodes</h2>${nodesTable(v)}
 <h2>Tasks</h2>${ratesTable(v.rates)}
 <h2>Runs</h2>${runsTable(v.runs, { showEnvironment: false })}`,

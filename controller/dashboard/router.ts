@@ -132,6 +132,11 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     if (!view) return notFound(req, res, `No environment ${req.params.environment} in ${req.params.repository}.`);
     res.type('html').send(environmentPage(view));
   }));
+  router.get('/environments/:repository/:environment/graph.svg', auth, handle(async (req, res) => {
+    const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
+    if (!view || !view.svg) return notFound(req, res, `No drawing of ${req.params.environment} in ${req.params.repository}.`);
+    res.type('image/svg+xml').send(view.svg);
+  }));
   router.get('/runs', auth, handle(async (req, res) => {
     const filter = runsFilter(req);
     res.type('html').send(runsPage(await store.listRuns({ ...filter, limit: 200 }), filter));

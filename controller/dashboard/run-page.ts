@@ -32,6 +32,7 @@ export function runPage(run: RunRecord, nodes: NodeRunRecord[]): string {
 </tbody></table>
 <h2>Timeline by host</h2>${timelineHtml(run, nodes)}
 <h2>Nodes</h2>${nodes.length ? nodes.map(nodeSection) : html`<p class="muted">No node took part.</p>`}`,
+    { refreshSeconds: run.status === 'running' ? 3 : undefined },
   );
 }
 

@@ -93,6 +93,18 @@ describe('dashboard', () => {
     assert.match(res.text, /<td>app deployed<\/td><td><span class="rate-bg"><span class="rate" style="width:0%"><\/span><\/span>0%<\/td><td>0 of 1<\/td>/);
     assert.match(res.text, /<td>lamp base<\/td><td>.*100%<\/td><td>2 of 2<\/td>/);
     assert.match(res.text, new RegExp(`href="/runs/${driftId}"`));
+    const svg = await request(app({ store, loadEnvironment })).get('/environments/acme%2Finfra/production/graph.svg').expect(200).expect('content-type', /image\/svg\+xml/);
+    assert.match(svg.body.toString(), /^<svg xmlns/);
+  });
+
+  test('the page of a running run refreshes itself; a finished one does not', async () => {
+    const running = await store.startRun({ repository: REPO, environment: 'production', commit: null, kind: 'apply', trigger: 'cli' });
+    const live = await request(app({ store })).get(`/runs/${running.id}`).expect(200);
+    assert.match(live.text, /<meta http-equiv="refresh" content="3">/);
+    assert.match(live.text, /No node has started in this run\./);
+    await store.finishRun(running.id, 'cancelled', {});
+    const done = await request(app({ store })).get(`/runs/${applyId}`).expect(200);
+    assert.doesNotMatch(done.text, /http-equiv="refresh"/);
   });
 
   test('environment page without the description: graph of the recorded nodes, and 404 for an unknown one', async () => {
