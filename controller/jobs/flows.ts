@@ -98,7 +98,7 @@ export function createFlows(overrides: FlowOverrides = {}): Flows {
 }
 
 /** The token git clones https URLs with: the configured token, or the repository's installation token (App). */
-function cloneToken(auth: GitHubAuth, ctx: FlowContext): (repo: RepoRef) => Promise<string | undefined> {
+export function cloneToken(auth: GitHubAuth, ctx: FlowContext): (repo: RepoRef) => Promise<string | undefined> {
   if ('token' in auth) return async () => auth.token;
   const clients = createGitHubClients({ auth, baseUrl: ctx.config.github.apiUrl, logger: ctx.logger.child({ component: 'git-auth' }) });
   return async (repo) => {

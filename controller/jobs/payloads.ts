@@ -37,6 +37,7 @@ function parse<T>(what: string, schema: z.ZodType<T>, payload: unknown): T {
   throw new TerminalError(`invalid ${what} job payload: ${problems}`);
 }
 
+/** Payload validators of each job: the typed payload, or a TerminalError naming every problem. */
 export const parseDeliveryJob = (p: unknown): DeliveryJob => parse('github-delivery', schemas.delivery, p);
 export const parseApplyJob = (p: unknown): ApplyJob & { repo: RepoRef } => parse('apply-environment', schemas.apply, p);
 export const parsePlanJob = (p: unknown): PlanPullRequestJob => parse('plan-pull-request', schemas.plan, p);
