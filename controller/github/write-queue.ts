@@ -128,10 +128,11 @@ async function drainLocked(client: pg.PoolClient, queue: string, sender: WriteSe
     );
     const waitMs = gate.rows[0]?.wait_ms ?? 0;
     if (waitMs > 0) return { sent, blockedUntil: Date.now() + waitMs };
+    // ORDER BY w.id, not id: the output column `id` is text, and '10' sorts before '9'.
     const { rows } = await client.query<WriteRow>(
-      `SELECT id::text, queue, key, kind, payload, version, attempts,
+      `SELECT w.id::text AS id, queue, key, kind, payload, version, attempts,
               GREATEST(0, EXTRACT(EPOCH FROM (next_attempt_at - now())) * 1000)::float8 AS due_in_ms
-         FROM github_writes WHERE queue = $1 AND failed_at IS NULL ORDER BY id LIMIT 1`,
+         FROM github_writes w WHERE queue = $1 AND failed_at IS NULL ORDER BY w.id LIMIT 1`,
       [queue],
     );
     const row = rows[0];

@@ -121,3 +121,16 @@ test('annotations are never sent twice: not on a retry in the middle of paging, 
   ]);
   assert.deepEqual(fake.violations, []);
 });
+
+test('writes of one installation go out in the order they were reported', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  const queue = `gh:${repo.installationId}`;
+  await w.pool.query(`INSERT INTO github_write_queues (queue, not_before) VALUES ($1, now() + interval '1 hour')`, [queue]);
+  // Enough writes that ids cross 9 → 10 and 99 → 100 (which sort wrongly as text).
+  for (let i = 1; i <= 25; i++) await reporter.stickyComment(repo, i, `plan ${i}`);
+  await w.pool.query('UPDATE github_write_queues SET not_before = now() WHERE queue = $1', [queue]);
+  assert.equal(await reporter.flush(), 0);
+  assert.deepEqual(fake.state.comments.map((c) => c.issue_number), Array.from({ length: 25 }, (_, i) => i + 1));
+});
