@@ -7,6 +7,11 @@ export class Redactor {
     this.values = [...new Set([...secretValues].filter((v) => v.length > 0))].sort((a, b) => b.length - a.length);
   }
 
+  /** A secret spanning lines cannot be redacted line by line. */
+  get multiline(): boolean {
+    return this.values.some((v) => v.includes('\n'));
+  }
+
   redact(text: string): string {
     let out = text;
     for (const v of this.values) out = out.split(v).join('***');

@@ -1,6 +1,7 @@
 /**
  * What every task runner of a node shares: the connection, the options of the run, redaction and logging.
  */
+import { StringDecoder } from 'node:string_decoder';
 import type { ExecOptions } from '../hosts/exec-options.js';
 import type { ExecResult, FailureReason, HostConnection, TaskResult } from '../types.js';
 import type { Redactor } from './redactor.js';
@@ -52,15 +53,17 @@ export function outputTail(run: TaskRun, r: { stdout: string; stderr: string }, 
 /** Passes output to onLog line by line, so a secret is never split across two calls and escapes redaction. */
 export function lineLogger(run: TaskRun): { write(chunk: Buffer | string): void; flush(): void } {
   let pending = '';
+  const decoder = new StringDecoder('utf8'); // a chunk may end inside a multi-byte character
   return {
     write(chunk) {
-      pending += chunk.toString();
+      pending += typeof chunk === 'string' ? chunk : decoder.write(chunk);
       const cut = pending.lastIndexOf('\n');
-      if (cut < 0) return;
+      if (cut < 0 || run.redactor.multiline) return; // a secret spanning lines: hold everything until flush
       run.opts.onLog?.(run.redactor.redact(pending.slice(0, cut + 1)));
       pending = pending.slice(cut + 1);
     },
     flush() {
+      pending += decoder.end();
       if (pending) run.opts.onLog?.(run.redactor.redact(pending.endsWith('\n') ? pending : pending + '\n'));
       pending = '';
     },

@@ -24,3 +24,10 @@ test('Redactor hides every secret value, longest first', () => {
   assert.equal(r.redact('x abcdef y abc z'), 'x *** y *** z');
   assert.equal(r.redact('nothing'), 'nothing');
 });
+
+test('Redactor knows when a secret spans lines', () => {
+  assert.equal(new Redactor(['one line']).multiline, false);
+  const r = new Redactor(['-----BEGIN KEY-----\nabc\n-----END KEY-----']);
+  assert.equal(r.multiline, true);
+  assert.equal(r.redact('key: -----BEGIN KEY-----\nabc\n-----END KEY-----\n'), 'key: ***\n');
+});
