@@ -24,6 +24,8 @@ export interface GitReaderOptions {
 export interface MirrorGitReader extends GitReader {
   /** The branch the remote's HEAD points at (poll mode: a repository listed without a branch), null if none. */
   remoteDefaultBranch(repo: RepoRef): Promise<string | null>;
+  /** The best common ancestor of two commits (what a pull request forked from), null when unrelated. */
+  mergeBase(repo: RepoRef, a: string, b: string): Promise<string | null>;
   /** The mirror directory of a repository (tests and diagnostics). */
   mirrorDir(repo: RepoRef): string;
 }
@@ -127,6 +129,17 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
         // Three dots: what the pull request changes since it forked from base, as GitHub shows it.
         const out = await git.raw(['diff', '--name-only', '--no-renames', '-z', `${base}...${head}`]);
         return out.split('\0').filter(Boolean);
+      }),
+    mergeBase: (repo, a, b) =>
+      lock.run(mirrorDir(repo), async () => {
+        const { git, secrets } = await open(repo);
+        await ensure(repo, git, secrets, a);
+        await ensure(repo, git, secrets, b);
+        try {
+          return (await git.raw(['merge-base', a, b])).trim() || null;
+        } catch {
+          return null;
+        }
       }),
     remoteDefaultBranch: (repo) =>
       lock.run(mirrorDir(repo), async () => {

@@ -88,7 +88,9 @@ async function livePlan(deps: JobDeps, job: PlanPullRequestJob, head: LoadedComm
 async function changedEnvironments(deps: JobDeps, job: PlanPullRequestJob, head: Description): Promise<string[]> {
   const changed = await deps.git.changedFiles(job.repo, job.baseSha, job.headSha);
   if (!touchesDescription(head, changed)) return [];
-  return withCommit(deps.git, job.repo, job.baseSha, async (base) => affectedEnvironments(head, base.kind === 'ok' ? base.description : null, changed));
+  // Compared with what the pull request forked from, so later changes on the base branch are not counted as its own.
+  const forkPoint = (await deps.git.mergeBase?.(job.repo, job.baseSha, job.headSha)) ?? job.baseSha;
+  return withCommit(deps.git, job.repo, forkPoint, async (base) => affectedEnvironments(head, base.kind === 'ok' ? base.description : null, changed));
 }
 
 async function baseEnvironmentNames(deps: JobDeps, job: PlanPullRequestJob): Promise<string[]> {

@@ -96,6 +96,7 @@ describe('createGitReader (cached mirrors)', () => {
     const mainHead = await git(origin, 'rev-parse', 'HEAD');
     assert.deepEqual((await reader.changedFiles(repo, mainHead, head)).sort(), ['babushka-deps/web.rb', 'environments/prod.yml']);
     assert.deepEqual(await reader.changedFiles(repo, base, base), []);
+    assert.equal(await reader.mergeBase(repo, mainHead, head), base, 'the fork point of the branch');
   });
 
   test("a fork's pull request head is reached through refs/pull/N/head", async () => {
