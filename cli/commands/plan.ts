@@ -35,10 +35,29 @@ export async function loadOrReport(opts: Pick<CommonOptions, 'dir' | 'file'>): P
   return null;
 }
 
+type Opened = Awaited<ReturnType<typeof openStore>>;
+
+/**
+ * Opens the state store early when it is a server given by URL, so connecting and checking the schema overlap with
+ * loading the description; the embedded server is only started once the description is known to be valid.
+ */
+export function openStoreEarly(opts: CommonOptions): Promise<Opened> | null {
+  const databaseUrl = opts.databaseUrl ?? readCliEnv().databaseUrl;
+  if (!databaseUrl) return null;
+  const opening = openStore({ databaseUrl, log: stderrLog });
+  opening.catch(() => {}); // reported when awaited; never an unhandled rejection if the description fails first
+  return opening;
+}
+
 /** Plans one environment of a loaded description against the state store (embedded PostgreSQL when no URL is set). */
-export async function planFromStore(description: Description, env: ResolvedEnvironment, opts: CommonOptions): Promise<{ plan: Plan; repository: string }> {
+export async function planFromStore(
+  description: Description,
+  env: ResolvedEnvironment,
+  opts: CommonOptions,
+  early: Promise<Opened> | null = null,
+): Promise<{ plan: Plan; repository: string }> {
   const repository = repositoryId(description.root);
-  const opened = await openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog });
+  const opened = await (early ?? openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog }));
   try {
     const recorded = await opened.store.recordedNodes(repository, env.name);
     return { plan: planEnvironment(env, recorded, headCommit(description.root)), repository };
@@ -49,13 +68,19 @@ export async function planFromStore(description: Description, env: ResolvedEnvir
 
 /** The static plan: load → select → plan against the store → print; resolves to the exit code. */
 export async function runPlan(environment: string, opts: PlanOptions): Promise<number> {
-  const description = await loadOrReport(opts);
-  if (!description) return EXIT_ERROR;
-  const env = selectEnvironment(description, environment);
-  const { plan, repository } = await planFromStore(description, env, opts);
-  printPlan(plan, repository, opts);
-  const s = plan.summary;
-  return s.create + s.update + s.terminate > 0 ? EXIT_CHANGES : EXIT_OK;
+  const early = openStoreEarly(opts);
+  try {
+    const description = await loadOrReport(opts);
+    if (!description) return EXIT_ERROR;
+    const env = selectEnvironment(description, environment);
+    const { plan, repository } = await planFromStore(description, env, opts, early);
+    printPlan(plan, repository, opts);
+    const s = plan.summary;
+    return s.create + s.update + s.terminate > 0 ? EXIT_CHANGES : EXIT_OK;
+  } finally {
+    // When planning did not get as far as using it (invalid description, unknown environment), close it here.
+    await early?.then((o) => o.close(), () => {});
+  }
 }
 
 /** Above this many nodes `--json` is printed compact: indenting 10,000 nodes costs a fifth of a second. */
