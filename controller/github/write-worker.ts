@@ -61,7 +61,11 @@ export function createWriteWorker(opts: WriteWorkerOptions): WriteWorker {
           later(queue, Date.now() + (opts.pollIntervalMs ?? 2_000));
         }
       } while (again.has(queue) && !stopped);
-    })().finally(() => running.delete(queue));
+    })().finally(() => {
+      running.delete(queue);
+      // A kick that came after the loop's last check but before this point is not lost.
+      if (again.has(queue) && !stopped) void kick(queue);
+    });
     running.set(queue, p);
     return p;
   }

@@ -200,3 +200,24 @@ test('with octokit throttling on (production setting) and a GitHub Enterprise /a
   assert.equal(fake.state.checkRuns[0].conclusion, 'success');
   assert.ok(fake.requests.every((r) => r.status < 400));
 });
+
+test('finishStaleChecks by default keeps checks whose graphile-worker apply or plan job still exists', async () => {
+  const { runMigrations } = await import('graphile-worker');
+  await runMigrations({ pgPool: w.pool });
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  const queued = '01'.repeat(20);
+  await reporter.check({ repo, sha: queued, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
+  await reporter.check({ repo, sha: queued, name: 'politburo plan production' }, { status: 'in_progress', title: 'Planning', summary: '' });
+  await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
+  await reporter.flush();
+  await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [`acme/${repo.name}`]);
+  await w.pool.query(`SELECT graphile_worker.add_job('apply-environment', $1::json)`, [JSON.stringify({ repo, environment: 'production', sha: queued, trigger: 'push' })]);
+  assert.equal(await finishStaleChecks(w.pool, reporter), 1);
+  await reporter.flush();
+  assert.deepEqual(
+    fake.state.checkRuns.map((c) => [c.head_sha === SHA ? 'gone' : 'queued', c.name, c.conclusion]).sort(),
+    [['gone', 'politburo/production', 'cancelled'], ['queued', 'politburo plan production', null], ['queued', 'politburo/production', null]],
+  );
+});
