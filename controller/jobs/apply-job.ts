@@ -69,7 +69,7 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
     // A duplicate of an apply that already ran (a redelivered push) leaves that apply's final check alone.
     if (!job.trigger.startsWith('check rerequested') && (await alreadyApplied(deps, job, env))) {
       log.info(`${job.environment}@${job.sha.slice(0, 7)} is already applied: nothing to do`);
-      return null;
+      return (await checkCompleted(deps, ref)) ? null : await appliedBefore(deps, job);
     }
     await safely(log, 'in-progress check', () => reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })));
     // apply: the engine plans against the recorded state and works through the changes.
@@ -108,6 +108,20 @@ async function alreadyApplied(deps: JobDeps, job: ApplyJob, env: ResolvedEnviron
   const plan = planEnvironment(env, recorded, job.sha);
   const changes = plan.summary.create + plan.summary.update + plan.summary.terminate;
   return changes === 0 && recorded.length > 0 && recorded.every((r) => r.lastAppliedCommit === job.sha);
+}
+
+/** Whether the check is already final (as last reported; github_checks is written by the GitHub reporter). */
+async function checkCompleted(deps: JobDeps, ref: CheckRef): Promise<boolean> {
+  const { rows } = await deps.pool.query<{ status: string }>('SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3', [stateRepository(ref.repo), ref.sha, ref.name]);
+  return rows[0]?.status === 'completed';
+}
+
+/** The check of a commit applied by an earlier run, when a duplicate's "queued" raced past that run's final report. */
+async function appliedBefore(deps: JobDeps, job: ApplyJob): Promise<CheckUpdate> {
+  const runs = await deps.store.listRuns({ repository: stateRepository(job.repo), environment: job.environment, limit: 20 });
+  const last = runs.find((r) => r.kind === 'apply' && r.commit === job.sha && r.status !== 'running');
+  const url = runUrl(deps.config, last?.id);
+  return { status: 'completed', conclusion: 'success', title: `Applied`, summary: `${job.environment} is applied at ${job.sha}${last ? ` (run ${last.id})` : ''}.`, ...(url ? { detailsUrl: url } : {}) };
 }
 
 function observe(result: RunResult): void {

@@ -67,6 +67,11 @@ describe('apply-environment job', () => {
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs);
     const after = (await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])).rows[0].updated_at;
     assert.deepEqual(after, before);
+    // A duplicate whose "queued" report raced past the first run's final one still finishes the check.
+    await h.deps.reporter.check({ repo: ref, sha: head, name: 'politburo/prod' }, { status: 'queued', title: 'Waiting', summary: '' });
+    await runApplyJob(h.deps, job(head), attempt());
+    assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
+    assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs, 'still no run');
     // Asked for explicitly (re-run from GitHub), it runs again.
     await runApplyJob(h.deps, job(head, { trigger: 'check rerequested (x)' }), attempt());
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs + 1);
