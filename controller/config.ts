@@ -41,6 +41,8 @@ export interface ControllerConfig {
   /** Set only when POLITBURO_DATA_DIR is given: the embedded PostgreSQL then lives under it. */
   embeddedPostgresDir?: string;
   logLevel: LogLevel;
+  /** Deliveries are stored and acknowledged but not acted on (benchmarks, maintenance): POLITBURO_INGEST_ONLY. */
+  ingestOnly: boolean;
   /** POLITBURO_SECRET_<NAME> values by NAME. */
   secrets: Readonly<Record<string, string>>;
   queue: {
@@ -145,6 +147,7 @@ const schema = z.object({
   POLITBURO_WORKER_HEARTBEAT: duration('POLITBURO_WORKER_HEARTBEAT', '5s', 100),
   POLITBURO_WORKER_STALE_AFTER: duration('POLITBURO_WORKER_STALE_AFTER', '30s', 500),
   POLITBURO_SHUTDOWN_GRACE: duration('POLITBURO_SHUTDOWN_GRACE', '20s', 0),
+  POLITBURO_INGEST_ONLY: boolean('POLITBURO_INGEST_ONLY'),
   POLITBURO_TEST_JOB_DELAY: duration('POLITBURO_TEST_JOB_DELAY', '0', 0),
 });
 
@@ -232,6 +235,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     dataDir,
     embeddedPostgresDir: raw.POLITBURO_DATA_DIR ? path.join(dataDir, 'postgres') : undefined,
     logLevel: (raw.LOG_LEVEL?.toLowerCase() ?? 'info') as LogLevel,
+    ingestOnly: raw.POLITBURO_INGEST_ONLY,
     secrets: secretsOf(env),
     queue: {
       heartbeatIntervalMs: raw.POLITBURO_WORKER_HEARTBEAT,

@@ -14,6 +14,8 @@ import { createLogger, type Logger } from './logger.js';
 import { startPollTimer, type PollTimer } from './poll-timer.js';
 import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
 import { createServer } from './server.js';
+import { createFlows } from './wiring.js';
+import { createDashboardRouter } from './dashboard/router.js';
 import type { StateStore } from '../reconciler/types.js';
 
 /** What the composition root hands to the job handlers, the poller and the dashboard. */
@@ -24,16 +26,32 @@ export interface ControllerContext {
   logger: Logger;
 }
 
-/** Replaceable parts, for tests and for plugging in the real job handlers. */
+/** What runs the jobs: the real flows (controller/wiring.ts) or, for ingestion only, the fallback task list. */
+export interface FlowsLike {
+  taskList: TaskList;
+  /** One poll-mode round; poll mode is off without it even when POLITBURO_REPOS is set. */
+  pollOnce?: () => Promise<void>;
+  close?: () => Promise<void>;
+}
+
+/** Replaceable parts, for tests. */
 export interface ControllerOverrides {
   logger?: Logger;
-  /** Builds the queue's task list (default: the fallback that acknowledges deliveries). */
-  createTaskList?: (ctx: ControllerContext) => TaskList | Promise<TaskList>;
-  /** One poll-mode round (default: none; poll mode is then off even with POLITBURO_REPOS). */
-  pollOnce?: (ctx: ControllerContext) => Promise<void>;
-  /** The dashboard, mounted at `/`. */
-  createDashboardRouter?: (ctx: ControllerContext) => RequestHandler;
+  /** Builds the job handlers (default: createFlows, or the fallback with POLITBURO_INGEST_ONLY=true). */
+  createFlows?: (ctx: ControllerContext) => FlowsLike | Promise<FlowsLike>;
+  /** The dashboard mounted at `/` (default: controller/dashboard's router; null: none). */
+  createDashboardRouter?: ((ctx: ControllerContext) => RequestHandler) | null;
   processId?: string;
+}
+
+/** The default flows: the real job handlers, or only acknowledging deliveries when ingestion-only. */
+function defaultFlows(ctx: ControllerContext): FlowsLike {
+  if (ctx.config.ingestOnly) return { taskList: createFallbackTaskList(ctx) };
+  return createFlows(ctx);
+}
+
+function defaultDashboard(ctx: ControllerContext): RequestHandler {
+  return createDashboardRouter({ store: ctx.store, publicRead: ctx.config.dashboard.public, token: ctx.config.dashboard.token });
 }
 
 export interface RunningController {
@@ -56,14 +74,15 @@ export async function startController(config: ControllerConfig, overrides: Contr
     log: (msg) => logger.info({ component: 'store' }, msg),
   });
   let worker: QueueWorker | undefined;
+  let flows: FlowsLike | undefined;
   try {
     await ensureQueueSchema(opened.pool, logger);
     const context: ControllerContext = { config, pool: opened.pool, store: opened.store, logger };
-    // The real job handlers plug in here: `createTaskList: (ctx) => createTaskList(jobDeps(ctx))` from ./jobs/index.js.
-    const taskList = await (overrides.createTaskList ?? createFallbackTaskList)(context);
+    // The job handlers (controller/jobs createTaskList, via controller/wiring.ts) and poll mode plug in here.
+    flows = await (overrides.createFlows ?? defaultFlows)(context);
     worker = await startQueueWorker({
       pool: opened.pool,
-      taskList,
+      taskList: flows.taskList,
       concurrency: config.concurrency,
       logger,
       heartbeatIntervalMs: config.queue.heartbeatIntervalMs,
@@ -71,9 +90,10 @@ export async function startController(config: ControllerConfig, overrides: Contr
       testJobDelayMs: config.queue.testJobDelayMs,
       processId: overrides.processId,
     });
-    return await listenAndRun(config, overrides, context, opened, worker);
+    return await listenAndRun(config, overrides, context, opened, worker, flows);
   } catch (err) {
     await worker?.stop(0).catch(() => {});
+    await flows?.close?.().catch(() => {});
     await opened.close().catch(() => {});
     throw err;
   }
@@ -85,6 +105,7 @@ async function listenAndRun(
   context: ControllerContext,
   opened: OpenedStore,
   worker: QueueWorker,
+  flows: FlowsLike,
 ): Promise<RunningController> {
   const { logger } = context;
   let shuttingDown = false;
@@ -92,16 +113,15 @@ async function listenAndRun(
     pool: opened.pool,
     webhookSecrets: config.github.webhookSecrets,
     logger,
-    dashboardRouter: overrides.createDashboardRouter?.(context),
+    dashboardRouter: overrides.createDashboardRouter === null ? undefined : (overrides.createDashboardRouter ?? defaultDashboard)(context),
     isShuttingDown: () => shuttingDown,
   });
   const server = await listen(app, config.port, config.host);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
   let poller: PollTimer | undefined;
-  if (config.poll.repos.length && overrides.pollOnce) {
-    const pollOnce = overrides.pollOnce;
-    poller = startPollTimer(opened.pool, config.poll.intervalMs, () => pollOnce(context), logger);
+  if (config.poll.repos.length && flows.pollOnce) {
+    poller = startPollTimer(opened.pool, config.poll.intervalMs, flows.pollOnce, logger);
     logger.info({ repos: config.poll.repos.map((r) => r.url), intervalMs: config.poll.intervalMs }, 'poll mode on');
   }
   let stopping: Promise<void> | undefined;
@@ -112,6 +132,7 @@ async function listenAndRun(
       const httpClosed = closeServer(server);
       await poller?.stop();
       await worker.stop(config.queue.shutdownGraceMs);
+      await flows.close?.().catch((err) => logger.warn({ err }, 'closing the flows failed'));
       await Promise.race([httpClosed, delay(2000)]);
       server.closeAllConnections();
       await opened.close();

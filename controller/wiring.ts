@@ -1,0 +1,66 @@
+/**
+ * Builds the job handlers' dependencies (controller/jobs JobDeps) from the controller's context: the GitHub reporter
+ * (an App or a token; the log when neither is configured), the git mirror reader and the drift scheduler.
+ */
+import type { TaskList } from 'graphile-worker';
+import { createGitReader } from './git/mirror.js';
+import { createGitHubReporter, type GitHubReporter } from './github/reporter.js';
+import type { GitHubAuth } from './github/github-client.js';
+import { createLogReporter, createTaskList, pollOnce, startDriftScheduler, type JobDeps } from './jobs/index.js';
+import type { ControllerContext } from './main.js';
+import { githubCalls, githubRateLimitRemaining } from './metrics.js';
+
+export interface Flows {
+  deps: JobDeps;
+  taskList: TaskList;
+  pollOnce: () => Promise<void>;
+  /** Stops the drift scheduler and flushes the GitHub write path. */
+  close(): Promise<void>;
+}
+
+function githubAuth(ctx: ControllerContext): GitHubAuth | null {
+  const gh = ctx.config.github;
+  if (gh.appId !== undefined && gh.privateKey) return { appId: gh.appId, privateKey: gh.privateKey };
+  if (gh.token) return { token: gh.token };
+  return null;
+}
+
+/** Wires the real flows (see module comment). */
+export function createFlows(ctx: ControllerContext): Flows {
+  const auth = githubAuth(ctx);
+  let github: GitHubReporter | undefined;
+  if (auth) {
+    github = createGitHubReporter({
+      pool: ctx.pool,
+      auth,
+      baseUrl: ctx.config.github.apiUrl,
+      logger: ctx.logger.child({ component: 'github' }),
+      metrics: { githubCalls, githubRateLimitRemaining },
+    });
+  } else {
+    ctx.logger.warn('no GitHub credentials (GITHUB_APP_ID + GITHUB_PRIVATE_KEY, or GITHUB_TOKEN): results go to the log and the dashboard only');
+  }
+  const token = ctx.config.github.token;
+  const git = createGitReader({ dataDir: ctx.config.dataDir, token: token ? async () => token : undefined });
+  const deps: JobDeps = {
+    pool: ctx.pool,
+    store: ctx.store,
+    reporter: github ?? createLogReporter(ctx.logger),
+    git,
+    config: ctx.config,
+    logger: ctx.logger,
+  };
+  const drift = startDriftScheduler({ pool: ctx.pool, logger: ctx.logger });
+  return {
+    deps,
+    taskList: createTaskList(deps),
+    pollOnce: async () => {
+      await pollOnce(deps);
+    },
+    async close() {
+      drift.stop();
+      await github?.flush({ timeoutMs: 5000 }).catch(() => {});
+      await github?.close();
+    },
+  };
+}
