@@ -56,6 +56,8 @@ export interface FakeGitHub {
   /** Requests that changed something on GitHub (POST/PATCH/PUT/DELETE), except installation token requests. */
   writes(): RecordedRequest[];
   failNext(failure: InjectedFailure): void;
+  /** What successful responses say in x-ratelimit-remaining / x-ratelimit-reset (epoch seconds). */
+  rateLimit: { remaining: number; reset?: number };
   close(): Promise<void>;
 }
 
@@ -77,7 +79,14 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       const raw = Buffer.concat(chunks).toString('utf8');
       const reply = (r: Reply, rec: Omit<RecordedRequest, 'status' | 'at'>) => {
         requests.push({ ...rec, status: r.status, at: Date.now() });
-        const headers = { 'content-type': 'application/json; charset=utf-8', 'x-ratelimit-limit': '5000', 'x-ratelimit-remaining': '4999', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 3600), ...(r.headers ?? {}) };
+        const limit = fake.rateLimit;
+        const headers = {
+          'content-type': 'application/json; charset=utf-8',
+          'x-ratelimit-limit': '5000',
+          'x-ratelimit-remaining': String(limit.remaining),
+          'x-ratelimit-reset': String(limit.reset ?? Math.ceil(Date.now() / 1000) + 3600),
+          ...(r.headers ?? {}),
+        };
         res.writeHead(r.status, headers);
         res.end(r.body === undefined ? '' : JSON.stringify(r.body));
       };
@@ -157,15 +166,17 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
 
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
+  const fake: FakeGitHub = {
     url: baseUrl,
     state,
     requests,
     violations,
     writes: () => requests.filter((r) => WRITE_METHODS.has(r.method) && !r.path.startsWith('/app/')),
     failNext: (f) => failures.push({ ...f, left: f.times ?? 1 }),
+    rateLimit: { remaining: 4999 },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  return fake;
 }
 
 function matches(route: string | RegExp | undefined, op: Operation, pathname: string): boolean {

@@ -221,3 +221,21 @@ test('finishStaleChecks by default keeps checks whose graphile-worker apply or p
     [['gone', 'politburo/production', 'cancelled'], ['queued', 'politburo plan production', null], ['queued', 'politburo/production', null]],
   );
 });
+
+test('a successful response saying the rate limit is used up pauses the queue until the reset', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  const reset = Math.ceil(Date.now() / 1000) + 1;
+  fake.rateLimit = { remaining: 0, reset };
+  await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
+  await reporter.writes.drainAll();
+  fake.rateLimit = { remaining: 4000 };
+  await reporter.check({ repo, sha: 'f'.repeat(40), name: 'politburo/production' }, done);
+  await reporter.writes.drainAll();
+  assert.equal(fake.writes().length, 1, 'the second write waits for the reset');
+  assert.equal(await reporter.flush({ timeoutMs: 5_000 }), 0);
+  const writes = fake.writes();
+  assert.equal(writes.length, 2);
+  assert.ok(writes[1].at >= reset * 1000, 'sent after the reset');
+});
