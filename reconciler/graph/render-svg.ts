@@ -16,6 +16,8 @@ const FONT = 12;
 const CHAR_WIDTH = 7.2; // average advance of a 12px sans-serif character, to size boxes without measuring text
 const NODE_HEIGHT = 42;
 const MARGIN = 20;
+/** Room for a cluster's title above its contents: dagre leaves none, so cluster boxes are grown upwards by this. */
+export const CLUSTER_TITLE = 16;
 
 export interface Box {
   x: number;
@@ -38,9 +40,9 @@ const nodeWidth = (n: GraphNode): number => Math.ceil(Math.max(80, textWidth(n.l
 /** Lays the graph out with dagre; boxes are given by their top-left corners. */
 export function layoutGraph(graph: EnvironmentGraph): Layout {
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
-  g.setGraph({ rankdir: 'LR', nodesep: 18, ranksep: 70, edgesep: 12, marginx: MARGIN, marginy: MARGIN + 8 });
+  g.setGraph({ rankdir: 'LR', nodesep: 18 + CLUSTER_TITLE, ranksep: 70, edgesep: 12, marginx: MARGIN, marginy: MARGIN + CLUSTER_TITLE });
   g.setDefaultEdgeLabel(() => ({}));
-  for (const c of graph.clusters) g.setNode(`c:${c.path}`, { label: c.label, paddingTop: 24 });
+  for (const c of graph.clusters) g.setNode(`c:${c.path}`, { label: c.label });
   for (const c of graph.clusters) if (c.parent !== null) g.setParent(`c:${c.path}`, `c:${c.parent}`);
   for (const n of graph.nodes) {
     g.setNode(`n:${n.path}`, { width: nodeWidth(n), height: NODE_HEIGHT });
@@ -57,7 +59,12 @@ export function layoutGraph(graph: EnvironmentGraph): Layout {
     return { x: v.x - v.width / 2, y: v.y - v.height / 2, width: v.width, height: v.height };
   };
   const nodes = new Map(graph.nodes.map((n) => [n.path, box(`n:${n.path}`)]));
-  const clusters = new Map(graph.clusters.filter((c) => g.hasNode(`c:${c.path}`)).map((c) => [c.path, box(`c:${c.path}`)]));
+  const clusters = new Map(
+    graph.clusters.filter((c) => g.hasNode(`c:${c.path}`)).map((c) => {
+      const b = box(`c:${c.path}`);
+      return [c.path, { ...b, y: b.y - CLUSTER_TITLE, height: b.height + CLUSTER_TITLE }];
+    }),
+  );
   const edges = graph.edges.map((e) => {
     const v = g.edge(`n:${e.from}`, `n:${e.to}`) as { points: { x: number; y: number }[]; x?: number; y?: number };
     return { from: e.from, to: e.to, state: e.state, points: v.points, ...(e.state === 'provisioned' && v.x !== undefined ? { label: { x: v.x, y: v.y! } } : {}) };
@@ -116,7 +123,7 @@ export function renderSvg(graph: EnvironmentGraph, opts: SvgOptions = {}): strin
   for (const c of graph.clusters) {
     const b = layout.clusters.get(c.path);
     if (!b) continue;
-    out.push(`<g class="cluster" data-path="${escapeXml(c.path)}"><rect x="${r(b.x)}" y="${r(b.y)}" width="${r(b.width)}" height="${r(b.height)}" rx="8" fill="#f9fafb" fill-opacity="0.6" stroke="#9ca3af" stroke-dasharray="4 3"/><text x="${r(b.x + 8)}" y="${r(b.y + 14)}" font-size="${FONT - 1}" fill="#4b5563" font-weight="600">${escapeXml(c.path)}</text></g>`);
+    out.push(`<g class="cluster" data-path="${escapeXml(c.path)}"><rect x="${r(b.x)}" y="${r(b.y)}" width="${r(b.width)}" height="${r(b.height)}" rx="8" fill="#f9fafb" fill-opacity="0.6" stroke="#9ca3af" stroke-dasharray="4 3"/><text class="cluster-title" x="${r(b.x + 8)}" y="${r(b.y + CLUSTER_TITLE - 3)}" font-size="${FONT - 1}" fill="#4b5563" font-weight="600">${escapeXml(c.path)}</text></g>`);
   }
   for (const e of layout.edges) {
     const dash = e.state === 'provisioned' ? ' stroke-dasharray="5 4"' : '';

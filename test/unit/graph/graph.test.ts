@@ -6,7 +6,7 @@ import type { LifecycleState, ResolvedEnvironment } from '../../../reconciler/ty
 import { buildEnvironmentGraph } from '../../../reconciler/graph/environment-graph.js';
 import { renderDot } from '../../../reconciler/graph/render-dot.js';
 import { renderMermaid } from '../../../reconciler/graph/render-mermaid.js';
-import { renderSvg } from '../../../reconciler/graph/render-svg.js';
+import { CLUSTER_TITLE, renderSvg } from '../../../reconciler/graph/render-svg.js';
 import { reduceTransitiveEdges } from '../../../reconciler/graph/reduce-edges.js';
 import { allElements, parseXml } from './xml-well-formed.js';
 
@@ -140,7 +140,20 @@ test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, l
   for (const s of ['ready', 'failed', 'blocked', 'drifted', 'defined']) assert.ok(legendText.includes(s), `legend names ${s}`);
   assert.match(legendText, /redundant transitive edges omitted/);
   assert.equal(elements.filter((e) => e.name === 'a').length, 50);
-  assert.ok(elements.filter((e) => e.attrs.class === 'cluster').length >= 4);
+  const clusters = elements.filter((e) => e.attrs.class === 'cluster');
+  assert.deepEqual(clusters.map((c) => c.attrs['data-path']), ['region-eu', 'region-eu/db', 'region-us', 'region-us/db']);
+  for (const c of clusters) {
+    // The title band at the top of a cluster box is free of node boxes, so the group's name stays readable.
+    const rect = c.children.find((e) => e.name === 'rect')!;
+    const band = { x: Number(rect.attrs.x), y: Number(rect.attrs.y), w: Number(rect.attrs.width), h: CLUSTER_TITLE };
+    assert.equal(c.children.find((e) => e.attrs.class === 'cluster-title')?.text, c.attrs['data-path']);
+    for (const b of boxes) {
+      const hit = band.x < b.x + b.w && b.x < band.x + band.w && band.y < b.y + b.h && b.y < band.y + band.h;
+      assert.ok(!hit, `${b.path} covers the title of ${c.attrs['data-path']}`);
+    }
+    const inside = boxes.filter((b) => b.path.startsWith(`${c.attrs['data-path']}/`));
+    assert.ok(inside.length > 0 && inside.every((b) => b.x >= band.x && b.x + b.w <= band.x + band.w && b.y >= band.y + band.h), `${c.attrs['data-path']} holds its nodes`);
+  }
 });
 
 test('svg without states says the boxes are not coloured; an empty environment still draws', () => {
