@@ -1,7 +1,8 @@
 // The example repository is complete: every Babushka dep the description names is defined, every production host is pinned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadDescription } from '../../../schema/load-description.js';
 import { parseKnownHosts } from '../../../reconciler/hosts/known-hosts.js';
@@ -31,4 +32,18 @@ test('examples/lamp: deps for every babushka task, known_hosts for every product
   assert.ok(demo.nodes.every((n) => n.host.kind === 'local' && n.tasks.every((t) => t.kind === 'shell')));
   assert.ok(demo.nodes.every((n) => n.tasks.every((t) => t.kind === 'shell' && t.meet.includes('$HOME/.politburo-demo/'))), 'demo tasks only write under ~/.politburo-demo');
   assert.deepEqual(envs.get('staging')!.nodes.map((n) => n.path), ['database/master', 'web-1', 'lb']);
+});
+
+test('the README sample of the language is a valid description', async () => {
+  const readme = readFileSync(path.resolve(import.meta.dirname, '../../../README.md'), 'utf8');
+  const sample = /```yaml\n(politburo: 1\n[\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(sample, 'README has a yaml sample');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-readme-'));
+  try {
+    writeFileSync(path.join(dir, 'politburo.yml'), sample);
+    const loaded = await loadDescription({ dir });
+    assert.ok(loaded.ok, loaded.ok ? '' : JSON.stringify(loaded.errors));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
