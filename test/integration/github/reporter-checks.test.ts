@@ -1,5 +1,5 @@
 // Check runs (App) and commit statuses (token) against the fake GitHub and a real database.
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWorld, type World } from './setup.js';
 import { renderApplyCheck } from '../../../controller/github/render-apply-check.js';
@@ -10,6 +10,8 @@ before(async () => {
   w = await createWorld();
 });
 after(() => w.close());
+// GitHub would have refused any request that broke its OpenAPI description or documented limits.
+afterEach(() => assert.deepEqual(w.violations(), []));
 
 const SHA = 'a'.repeat(40);
 

@@ -1,5 +1,5 @@
 // Sticky PR comment, drift issue, reactions and permission lookups against the fake GitHub and a real database.
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWorld, type World } from './setup.js';
 import { renderPlanComment, PLAN_COMMENT_MARKER } from '../../../controller/github/render-plan-comment.js';
@@ -11,6 +11,8 @@ before(async () => {
   w = await createWorld();
 });
 after(() => w.close());
+// GitHub would have refused any request that broke its OpenAPI description or documented limits.
+afterEach(() => assert.deepEqual(w.violations(), []));
 
 const plan = (sha: string) => renderPlanComment([{ environment: 'production', errors: [], plan: { environment: 'production', commit: sha, nodes: [], summary: { create: 0, update: 0, unchanged: 3, terminate: 0 } } }], { headSha: sha });
 

@@ -1,5 +1,5 @@
 // The write path under failure: 5xx, rate limits, GitHub down, crashes (stale checks), several processes.
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWorld, logs, type World } from './setup.js';
 import { renderApplyCheck } from '../../../controller/github/render-apply-check.js';
@@ -12,6 +12,8 @@ before(async () => {
   w = await createWorld();
 });
 after(() => w.close());
+// GitHub would have refused any request that broke its OpenAPI description or documented limits.
+afterEach(() => assert.deepEqual(w.violations(), []));
 
 const SHA = 'e'.repeat(40);
 const done = { status: 'completed' as const, conclusion: 'success' as const, title: '2 ready', summary: 'ok' };

@@ -17,6 +17,8 @@ export interface World {
   reporter(fake: FakeGitHub, opts?: Partial<GitHubReporterOptions> & { token?: string }): GitHubReporter;
   /** A repository of its own (and installation of its own) per call, so tests never share a queue. */
   repo(): RepoRef;
+  /** Every OpenAPI / documented-limit violation any fake of this world recorded (tests assert none after each). */
+  violations(): { method: string; path: string; errors: string[] }[];
   close(): Promise<void>;
 }
 
@@ -62,6 +64,7 @@ export async function createWorld(): Promise<World> {
       n++;
       return { owner: 'acme', name: `infra-${process.pid}-${n}`, installationId: 100 + n, cloneUrl: 'https://github.com/acme/infra.git', defaultBranch: 'main' };
     },
+    violations: () => fakes.flatMap((f) => f.violations),
     async close() {
       await Promise.all(reporters.map((r) => r.close()));
       await Promise.all(fakes.map((f) => f.close()));
