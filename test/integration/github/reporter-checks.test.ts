@@ -136,3 +136,14 @@ test('writes of one installation go out in the order they were reported', async 
   assert.equal(await reporter.flush(), 0);
   assert.deepEqual(fake.state.comments.map((c) => c.issue_number), Array.from({ length: 25 }, (_, i) => i + 1));
 });
+
+test('App mode without a known installation id looks the installation up', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = { ...w.repo(), installationId: undefined };
+  await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
+  assert.equal(await reporter.flush(), 0);
+  assert.ok(fake.requests.some((r) => r.route === 'GET /repos/{owner}/{repo}/installation' && r.auth === 'app' && r.status === 200));
+  assert.equal(fake.state.checkRuns.length, 1);
+  assert.equal(fake.writes()[0].auth, 'installation');
+});
