@@ -6,7 +6,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type pg from 'pg';
 import type { Logger } from '../controller/logger.js';
 import { deliveriesTotal } from '../controller/metrics.js';
-import { storeDelivery, type DeliveryRecord } from './store-delivery.js';
+import { createJobNotifier, storeDelivery, type DeliveryRecord, type JobNotifier } from './store-delivery.js';
 import { verifySignature } from './verify-signature.js';
 
 export interface WebhookRouterDeps {
@@ -14,6 +14,8 @@ export interface WebhookRouterDeps {
   /** Current secret first, then old ones still accepted. */
   secrets: readonly string[];
   logger: Logger;
+  /** Wakes the queue's workers after a job was inserted (default: a coalesced NOTIFY on the pool). */
+  notifier?: JobNotifier;
 }
 
 /** GitHub's maximum payload is 25 MB; anything above is not from GitHub. */
@@ -35,9 +37,10 @@ class HttpError extends Error {
 /** The webhook endpoint as an express router (mounted by controller/server.ts). */
 export function createWebhookRouter(deps: WebhookRouterDeps): Router {
   const router = express.Router();
+  const notifier = deps.notifier ?? createJobNotifier(deps.pool);
   const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
   router.post('/webhooks/github', checkHeaders(deps), raw, (req, res, next) => {
-    receive(deps, req, res).catch(next);
+    receive(deps, notifier, req, res).catch(next);
   });
   router.use('/webhooks/github', (err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(deps.logger, err, req, res));
   return router;
@@ -65,7 +68,7 @@ function checkHeaders(deps: WebhookRouterDeps) {
   };
 }
 
-async function receive(deps: WebhookRouterDeps, req: Request, res: Response): Promise<void> {
+async function receive(deps: WebhookRouterDeps, notifier: JobNotifier, req: Request, res: Response): Promise<void> {
   const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
   const check = await verifySignature(deps.secrets, body || ' ', header(req, 'x-hub-signature-256'), header(req, 'x-hub-signature'));
   if (!check.ok) throw new HttpError(401, check.message, 'unauthorized');
@@ -84,6 +87,7 @@ async function receive(deps: WebhookRouterDeps, req: Request, res: Response): Pr
     res.status(200).json({ duplicate: true, delivery });
     return;
   }
+  notifier.kick();
   deps.logger.info({ delivery, event, action: record.action, repo: record.repository, job: stored.jobId }, 'delivery accepted');
   res.status(202).json({ accepted: true, delivery });
 }

@@ -10,6 +10,7 @@ import { Logger as GraphileLogger, run, runMigrations, type ParsedCronItem, type
 import type { Logger } from '../logger.js';
 import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
 import { wrapTaskList } from './wrap-task.js';
+import { ensureDeliveryTask } from '../../webhooks/store-delivery.js';
 
 export interface QueueWorkerOptions {
   pool: pg.Pool;
@@ -65,6 +66,7 @@ export function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
 export async function ensureQueueSchema(pool: pg.Pool, logger: Logger): Promise<void> {
   attachPoolErrorHandlers(pool, logger);
   await runMigrations({ pgPool: pool, logger: graphileLogger(logger) });
+  await ensureDeliveryTask(pool);
 }
 
 /** Starts the worker pool, registers this process's heartbeat and recovers jobs of dead processes at once and then periodically. */
