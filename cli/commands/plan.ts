@@ -10,9 +10,15 @@ import { renderValidationErrors } from '../render/validation-errors.js';
 import { renderPlanText } from '../render/plan-text.js';
 import { planToJson } from '../render/plan-json.js';
 import { stderrLog } from './migrate.js';
+import { runLivePlan } from '../../reconciler/drift-environment.js';
+import { renderRunTable } from '../../reconciler/progress/render-run.js';
+import { CliExit, openRunContext } from '../run-context.js';
+import { printExit } from './apply.js';
+import type { RunResult } from '../../reconciler/types.js';
 
 export interface PlanOptions extends CommonOptions {
   json?: boolean;
+  live?: boolean;
 }
 
 /** The environment `name` of a description, or an error naming the known ones (with a "did you mean"). */
@@ -68,6 +74,7 @@ export async function planFromStore(
 
 /** The static plan: load → select → plan against the store → print; resolves to the exit code. */
 export async function runPlan(environment: string, opts: PlanOptions): Promise<number> {
+  if (opts.live) return runLivePlanCommand(environment, opts);
   const early = openStoreEarly(opts);
   try {
     const description = await loadOrReport(opts);
@@ -93,11 +100,49 @@ export function printPlan(plan: Plan, repository: string, opts: { json?: boolean
   else process.stdout.write(renderPlanText(plan));
 }
 
+/**
+ * `plan --live`: the static plan, plus a dry-run of every node on its host; nodes whose tasks are unmet are `drifted`.
+ * Exit 0 no changes and no drift, 2 changes or drift, 1 a host could not be checked.
+ */
+async function runLivePlanCommand(environment: string, opts: PlanOptions): Promise<number> {
+  let ctx;
+  try {
+    ctx = await openRunContext(opts, environment, 'plan --live');
+  } catch (err) {
+    if (err instanceof CliExit) return printExit(err, opts);
+    throw err;
+  }
+  try {
+    const { plan, result } = await runLivePlan(ctx.input);
+    ctx.stopProgress();
+    if (opts.json) process.stdout.write(`${JSON.stringify(livePlanJson(plan, result, ctx.input.repository), null, 2)}\n`);
+    else process.stdout.write(`${renderPlanText(plan)}\nLive check on the hosts:\n${renderRunTable(result)}`);
+    if (result.status !== 'succeeded' || result.nodes.some((n) => n.state === 'failed')) return EXIT_ERROR;
+    const s = plan.summary;
+    const drifted = result.nodes.some((n) => n.state === 'drifted');
+    return s.create + s.update + s.terminate > 0 || drifted ? EXIT_CHANGES : EXIT_OK;
+  } finally {
+    await ctx.close();
+  }
+}
+
+/** The plan document with each node's state, reason and task outcomes from the dry-run. */
+function livePlanJson(plan: Plan, result: RunResult, repository: string) {
+  const doc = planToJson(plan, { repository });
+  const checked = new Map(result.nodes.map((n) => [n.path, n]));
+  const nodes = doc.nodes.map((n) => {
+    const r = checked.get(n.path);
+    return r ? { ...n, state: r.state, reason: r.reason ?? null, tasks: r.tasks } : n;
+  });
+  return { ...doc, runId: result.runId, nodes, summary: { ...doc.summary, ...result.summary } };
+}
+
 export function registerPlan(program: Command): void {
   addCommonOptions(program.command('plan'))
     .argument('<environment>', 'the environment to plan')
     .option('--json', 'print one JSON document and nothing else on stdout')
-    .description('show what an apply would change (exit 0 no changes, 2 changes, 1 error); contacts no host')
+    .option('--live', 'also dry-run every node on its host and mark unmet tasks as drift (runs the deps\' met? checks)')
+    .description('show what an apply would change (exit 0 no changes, 2 changes or drift, 1 error); contacts no host unless --live')
     .action(async (environment: string, opts: PlanOptions) => {
       process.exitCode = await runPlan(environment, opts);
     });
