@@ -4,7 +4,9 @@ import request from 'supertest';
 import type { Express } from 'express';
 import { createServer } from '../../../controller/server.js';
 import { JOB_DELIVERY } from '../../../controller/ports.js';
-import { deliveryHeaders, examplePayload, jobs, queueDatabase, sign, type QueueDb } from './fixtures.js';
+import { startQueueWorker } from '../../../controller/queue/queue-worker.js';
+import { createFallbackTaskList } from '../../../controller/fallback-tasks.js';
+import { deliveryHeaders, examplePayload, jobs, queueDatabase, sign, waitFor, type QueueDb } from './fixtures.js';
 
 const SECRET = 'test-secret-current';
 const OLD_SECRET = 'test-secret-previous';
@@ -124,6 +126,33 @@ describe('POST /webhooks/github', () => {
     assert.equal(res.status, 200);
     assert.equal(res.body.ok, true);
     assert.equal((await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [h3['x-github-delivery']])).rowCount, 0);
+  });
+
+  test('an accepted delivery wakes the workers at once (coalesced NOTIFY), not at their next poll', async () => {
+    const worker = await startQueueWorker({
+      pool: q.pool,
+      taskList: createFallbackTaskList(q),
+      concurrency: 2,
+      logger: q.logger,
+      heartbeatIntervalMs: 1000,
+      staleAfterMs: 30_000,
+      pollIntervalMs: 60_000,
+    });
+    try {
+      // Let the worker drain what earlier tests queued, then time one delivery.
+      await waitFor(async () => (await jobs(q.pool, JOB_DELIVERY)).length === 0, 10_000, 'earlier jobs to drain');
+      const headers = deliveryHeaders(SECRET, 'push', push);
+      const started = Date.now();
+      assert.equal((await request(app).post('/webhooks/github').set(headers).send(push)).status, 202);
+      await waitFor(
+        async () => (await q.pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [headers['x-github-delivery']])).rowCount,
+        5_000,
+        'the delivery to be processed',
+      );
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      await worker.stop(5000);
+    }
   });
 
   test('webhooks are refused (401) when no secret is configured', async () => {
