@@ -56,7 +56,7 @@ const target = (repo: RepoRef): Target => ({ owner: repo.owner, name: repo.name,
 export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporter {
   const logger = opts.logger ?? silent;
   const clients = createGitHubClients({ auth: opts.auth, baseUrl: opts.baseUrl, logger, metrics: opts.metrics, retry: opts.retry, throttle: opts.throttle });
-  const sender = createSender(opts.pool, clients);
+  const sender = createSender(clients);
   const worker = createWriteWorker({ pool: opts.pool, sender, logger, pollIntervalMs: opts.pollIntervalMs, backoffBaseMs: opts.backoffBaseMs, maxBackoffMs: opts.maxBackoffMs });
   if (opts.start !== false) worker.start();
 
@@ -122,20 +122,20 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
 }
 
 /** Turns a queued write into GitHub calls. */
-function createSender(pool: pg.Pool, clients: GitHubClients): WriteSender {
+function createSender(clients: GitHubClients): WriteSender {
   return {
-    async send(write: QueuedWrite) {
+    async send(write: QueuedWrite, db) {
       const p = write.payload as { repo: Target };
       const octokit = await clients.forRepo(p.repo);
       switch (write.kind) {
         case 'check':
-          if (clients.mode === 'app') await sendCheckRun(pool, octokit, write.payload as CheckPayload);
+          if (clients.mode === 'app') await sendCheckRun(db, octokit, write.payload as CheckPayload);
           else await sendCommitStatus(octokit, write.payload as CheckPayload);
           return;
         case 'comment':
-          return sendStickyComment(pool, octokit, write.payload as CommentPayload);
+          return sendStickyComment(db, octokit, write.payload as CommentPayload);
         case 'drift-issue':
-          return sendDriftIssue(pool, octokit, write.payload as DriftIssuePayload);
+          return sendDriftIssue(db, octokit, write.payload as DriftIssuePayload);
         case 'reaction': {
           const r = write.payload as { repo: Target; commentId: number; content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1' };
           await octokit.rest.reactions.createForIssueComment({ owner: r.repo.owner, repo: r.repo.name, comment_id: r.commentId, content: r.content });

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
 import { repoKey, type CheckAnnotation, type CheckConclusion, type CheckRef, type CheckUpdate, type RepoRef } from '../ports.js';
 import { ANNOTATIONS_PER_REQUEST, STATUS_DESCRIPTION_LIMIT } from './markdown.js';
@@ -61,7 +62,7 @@ function newAnnotationPages(annotations: CheckAnnotation[], sent: Set<string>): 
 }
 
 /** Sends a check run create/update (App); annotations the run already has (a retry, a re-plan) are not sent again. */
-export async function sendCheckRun(pool: pg.Pool, octokit: Octokit, p: CheckPayload): Promise<void> {
+export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload): Promise<void> {
   const repository = repoKey(p.repo);
   const { rows } = await pool.query<{ check_run_id: string | null; annotation_hashes: string[] }>(
     'SELECT check_run_id::text, annotation_hashes FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',

@@ -1,5 +1,5 @@
 /** Sends the sticky PR comment: edits the remembered comment, else the one carrying the marker, else creates it. */
-import type pg from 'pg';
+import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
 import { repoKey, type RepoRef } from '../ports.js';
 import { PLAN_COMMENT_MARKER } from './render-plan-comment.js';
@@ -17,7 +17,7 @@ export function withMarker(body: string): string {
 }
 
 /** Creates or edits the one Politburo comment of a pull request. */
-export async function sendStickyComment(pool: pg.Pool, octokit: Octokit, p: CommentPayload): Promise<void> {
+export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPayload): Promise<void> {
   const repository = repoKey(p.repo);
   const base = { owner: p.repo.owner, repo: p.repo.name };
   const body = withMarker(p.body);

@@ -1,5 +1,5 @@
 /** Sends the drift issue of an environment: opened (labelled), updated in place while drift lasts, closed when gone. */
-import type pg from 'pg';
+import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
 import { repoKey, type RepoRef } from '../ports.js';
 import { DRIFT_LABEL, driftIssueMarker, driftIssueTitle } from './render-drift-issue.js';
@@ -38,7 +38,7 @@ async function findOpenIssue(octokit: Octokit, base: Base, environment: string):
 }
 
 /** Opens, updates or closes the drift issue and remembers it in drift_issues. */
-export async function sendDriftIssue(pool: pg.Pool, octokit: Octokit, p: DriftIssuePayload): Promise<void> {
+export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePayload): Promise<void> {
   const repository = repoKey(p.repo);
   const base = { owner: p.repo.owner, repo: p.repo.name };
   const { rows } = await pool.query<{ issue_number: number; open: boolean }>('SELECT issue_number, open FROM drift_issues WHERE repository = $1 AND environment = $2', [repository, p.environment]);

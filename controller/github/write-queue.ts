@@ -23,9 +23,13 @@ export interface QueuedWrite extends NewWrite {
   attempts: number;
 }
 
+/** Something that runs queries: a pool, or the drain's own client. */
+export type Db = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
 /** Sends one write to GitHub; throws octokit's RequestError (or any error) when it did not go through. */
 export interface WriteSender {
-  send(write: QueuedWrite): Promise<void>;
+  /** `db` is the drain's connection: bookkeeping goes through it, so a drain never needs a second connection. */
+  send(write: QueuedWrite, db: Db): Promise<void>;
   /** Epoch ms before which the queue must not send again (the rate limit is used up), if any. */
   pauseUntil?(queue: string): number | undefined;
 }
@@ -71,7 +75,7 @@ ON CONFLICT (queue, key) WHERE failed_at IS NULL DO UPDATE SET
   updated_at = now()`;
 
 /** Adds a write (or merges it into the unsent one with the same key). */
-export async function enqueueWrite(db: Pick<pg.Pool | pg.PoolClient, 'query'>, w: NewWrite): Promise<void> {
+export async function enqueueWrite(db: Db, w: NewWrite): Promise<void> {
   await db.query(ENQUEUE_SQL, [w.queue, w.key, w.kind, JSON.stringify(w.payload)]);
 }
 
@@ -156,7 +160,7 @@ async function sendOne(client: pg.PoolClient, row: WriteRow, sender: WriteSender
   const write: QueuedWrite = { id: row.id, queue: row.queue, key: row.key, kind: row.kind, payload: row.payload, version: row.version, attempts: row.attempts };
   const log = { write: row.id, queue: row.queue, key: row.key, kind: row.kind, attempt: row.attempts + 1 };
   try {
-    await sender.send(write);
+    await sender.send(write, client);
   } catch (err) {
     const failure = classifyFailure(err);
     const message = (err as Error)?.message ?? String(err);

@@ -241,3 +241,18 @@ test('a successful response saying the rate limit is used up pauses the queue un
   assert.equal(writes.length, 2);
   assert.ok(writes[1].at >= reset * 1000, 'sent after the reset');
 });
+
+test('many installations draining at once on a small pool: each drain uses one connection, no deadlock', async () => {
+  const pg = (await import('pg')).default;
+  const small = new pg.Pool({ connectionString: w.db.url, max: 2 });
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake, { pool: small });
+  const repos = Array.from({ length: 6 }, () => w.repo());
+  await Promise.all(repos.map((repo) => reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done)));
+  await Promise.all(repos.map((repo) => reporter.stickyComment(repo, 1, 'plan')));
+  assert.equal(await reporter.flush({ timeoutMs: 10_000 }), 0);
+  assert.equal(fake.state.checkRuns.length, 6);
+  assert.equal(fake.state.comments.length, 6);
+  await reporter.close();
+  await small.end();
+});
