@@ -15,6 +15,7 @@ export type { JobDeps } from './job-deps.js';
 export { pollOnce } from './poll.js';
 export { startDriftScheduler, recordDriftSchedules } from './drift-schedule.js';
 export { createLogReporter } from './log-reporter.js';
+export { cloneToken, githubAuth } from './clone-token.js';
 
 /** The task list of every flow: github-delivery, apply-environment, plan-pull-request, drift-environment, poll-repositories. */
 export function createTaskList(deps: JobDeps): TaskList {

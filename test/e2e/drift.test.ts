@@ -44,10 +44,7 @@ describe('e2e: drift', () => {
     const first = await h.repo.head();
     await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: first }));
     await waitFor('applied', () => h.checks(first).get(`politburo/${ENV}`)?.conclusion === 'success');
-    await waitFor('schedule armed', async () => {
-      await h.flows[0].driftScheduler()!.refresh();
-      return h.flows[0].driftScheduler()!.armed().get(`${FULL_NAME} ${ENV}`) === '*/5 * * * *';
-    });
+    await waitFor('drift schedule recorded', async () => (await h.pool.query(`SELECT schedule FROM drift_schedules WHERE repository = $1 AND environment = $2`, [FULL_NAME, ENV])).rows[0]?.schedule === '*/5 * * * *');
 
     // Someone removes what the task made on web's host.
     const web = h.ssh.hosts[0];

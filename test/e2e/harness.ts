@@ -11,7 +11,6 @@ import { promisify } from 'node:util';
 import examples from '@octokit/webhooks-examples';
 import pg from 'pg';
 import { readConfig, type ControllerConfig } from '../../controller/config.js';
-import { createFlows, type Flows } from '../../controller/jobs/flows.js';
 import { createLogger } from '../../controller/logger.js';
 import { startController, type RunningController } from '../../controller/main.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -156,7 +155,6 @@ export interface Harness {
   env: Record<string, string>;
   config: ControllerConfig;
   controllers: RunningController[];
-  flows: Flows[];
   /** Starts one more in-process controller on the same database. */
   startController(extra?: Record<string, string>): Promise<RunningController>;
   send(event: string, payload: unknown, url?: string): Promise<Response>;
@@ -194,7 +192,6 @@ export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHo
   };
   const pool = new pg.Pool({ connectionString: db.url, max: 4 });
   const controllers: RunningController[] = [];
-  const flows: Flows[] = [];
   let n = 0;
   const harness: Harness = {
     db,
@@ -205,15 +202,12 @@ export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHo
     env,
     config: readConfig(env),
     controllers,
-    flows,
     async startController(extra = {}) {
       // Each replica has its own data directory (its own git mirrors), as separate pods would.
       const config = readConfig({ ...env, POLITBURO_DATA_DIR: path.join(dataDir, `replica-${n++}`), ...extra });
-      const f = createFlows({ driftRefreshMs: 500 });
-      const logger = createLogger({ level: config.logLevel });
-      const c = await startController(config, { logger, createTaskList: f.createTaskList, pollOnce: f.pollOnce });
+      // The real composition root: controller/wiring.ts with the job handlers of controller/jobs.
+      const c = await startController(config, { logger: createLogger({ level: config.logLevel }) });
       controllers.push(c);
-      flows.push(f);
       return c;
     },
     async send(event, payload, url = controllers[0].url) {
@@ -231,7 +225,6 @@ export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHo
     async stop() {
       // Let queued and running jobs finish first: a job cut off by the shutdown would use a closed pool.
       await waitFor('the queue to drain', async () => (await pool.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n === 0, 30_000).catch(() => undefined);
-      for (const f of flows) await f.stop().catch(() => undefined);
       await Promise.all(controllers.map((c) => c.stop('test over').catch(() => undefined)));
       await pool.end().catch(() => undefined);
       await github.close().catch(() => undefined);

@@ -6,7 +6,6 @@ import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readConfig } from '../../controller/config.js';
-import { createFlows, type Flows } from '../../controller/jobs/flows.js';
 import { createLogger } from '../../controller/logger.js';
 import { startController, type RunningController } from '../../controller/main.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -36,7 +35,6 @@ describe('e2e: poll mode', () => {
   let repo: TestRepo;
   let tmp: string;
   let controller: RunningController;
-  let flows: Flows;
   const lines: string[] = [];
   before(async () => {
     db = await createTestDatabase();
@@ -58,11 +56,9 @@ describe('e2e: poll mode', () => {
         cb();
       },
     });
-    flows = createFlows();
-    controller = await startController(config, { logger: createLogger({ level: 'info', destination: sink }), createTaskList: flows.createTaskList, pollOnce: flows.pollOnce });
+    controller = await startController(config, { logger: createLogger({ level: 'info', destination: sink }) });
   });
   after(async () => {
-    await flows?.stop();
     await controller?.stop();
     await db?.drop();
     await rm(tmp, { recursive: true, force: true });
