@@ -34,6 +34,8 @@ interface ExpandCtx {
   total: number;
   overLimit: boolean;
   shared: { instances: number };
+  /** Paths of definitions that expanded to no instance (`count: 0`, `for_each: []`). */
+  empty: Set<string>;
 }
 
 /** Expands the tree; returns null (with an error) when the instance limit is exceeded. */
@@ -43,8 +45,9 @@ export function expandTree(
   envName: string,
   errors: ValidationError[],
   shared: { instances: number } = { instances: 0 },
+  empty: Set<string> = new Set(),
 ): Instance[] | null {
-  const ctx: ExpandCtx = { params, envName, errors, total: 0, overLimit: false, shared };
+  const ctx: ExpandCtx = { params, envName, errors, total: 0, overLimit: false, shared, empty };
   const roots = expandChildren(tree, null, ctx);
   return ctx.overLimit ? null : roots;
 }
@@ -83,10 +86,12 @@ function instancesOf(def: DefNode, parent: Instance | null, ctx: ExpandCtx): Ins
   if (def.count) {
     const n = evalCount(def, ctx);
     if (n === null || !reserve(n, def, ctx)) return [];
+    if (n === 0) ctx.empty.add(base + def.name);
     list = Array.from({ length: n }, (_, i) => make(`${def.name}-${i + 1}`, i + 1));
   } else if (def.forEach) {
     const values = evalForEach(def, ctx);
     if (values === null || !reserve(values.length, def, ctx)) return [];
+    if (values.length === 0) ctx.empty.add(base + def.name);
     list = values.map((v) => make(`${def.name}-${v}`, undefined, v));
   } else {
     if (!reserve(1, def, ctx)) return [];
@@ -175,7 +180,14 @@ export class PathIndex {
   /** Per parent (null: the root), the children by instance name and by definition name. */
   private readonly childIndex = new Map<Instance | null, Map<string, Instance[]>>();
 
-  constructor(readonly roots: Instance[]) {
+  /**
+   * @param empty paths of definitions with no instances (`count: 0`): they exist, and name no node, so depending on
+   * them waits for nothing and `addresses()` of them is empty.
+   */
+  constructor(
+    readonly roots: Instance[],
+    private readonly empty: ReadonlySet<string> = new Set(),
+  ) {
     const walk = (list: Instance[]) => {
       for (const inst of list) {
         let byName = this.childIndex.get(inst.parent);
@@ -208,6 +220,13 @@ export class PathIndex {
     hit = current as Instance[];
     this.matchCache.set(path, hit);
     return hit;
+  }
+
+  /** True when the path names a declared resource (or something under one) that has no instances. */
+  isDeclaredEmpty(path: string): boolean {
+    if (this.empty.has(path)) return true;
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (this.empty.has(path.slice(0, i))) return true;
+    return false;
   }
 
   /** Every node under the instances a path names, in tree order. */

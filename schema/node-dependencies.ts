@@ -61,6 +61,7 @@ export class DependencyResolver {
       }
       const [, path, state = 'ready'] = m;
       if (this.index.match(path).length === 0) {
+        if (this.index.isDeclaredEmpty(path)) return; // `count: 0`: nothing to wait for
         this.errors.push({ ...source, message: `depends_on: no resource '${path}' in environment '${this.envName}'${didYouMean(path, this.index.allPaths())}` });
         return;
       }

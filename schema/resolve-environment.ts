@@ -111,10 +111,11 @@ function overBudget(
 }
 
 function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], shared: { instances: number }): PathIndex | null {
-  const roots = expandTree(chain.tree, chain.params, chain.name, errors, shared);
+  const empty = new Set<string>();
+  const roots = expandTree(chain.tree, chain.params, chain.name, errors, shared, empty);
   if (!roots) return null;
-  if (chain.removes.length === 0) return new PathIndex(roots);
-  const before = new PathIndex(roots);
+  if (chain.removes.length === 0) return new PathIndex(roots, empty);
+  const before = new PathIndex(roots, empty);
   const hit = new Set<Instance>();
   for (const r of chain.removes) {
     const found = before.match(r.value);
@@ -124,7 +125,7 @@ function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], sha
     found.forEach((i) => hit.add(i));
   }
   removeInstances(roots, hit);
-  return new PathIndex(roots);
+  return new PathIndex(roots, empty);
 }
 
 /** Resolves `address(PATH)` / `addresses(PATH)`; each distinct path is computed once per environment. */
@@ -142,7 +143,9 @@ function addressLookup(index: PathIndex, hosts: Map<Instance, HostBinding>): Non
     if (hit) return hit;
     const nodes = index.nodesUnder(path);
     const fn = multi ? 'addresses' : 'address';
-    if (nodes.length === 0) {
+    if (nodes.length === 0 && multi && index.isDeclaredEmpty(path)) {
+      hit = { value: '' }; // `count: 0`: no addresses, not an error (staging with no replicas)
+    } else if (nodes.length === 0) {
       const exists = index.match(path).length > 0;
       hit = { error: exists ? `${fn}(${path}): no nodes under '${path}'` : `${fn}(${path}): no resource '${path}'${didYouMean(path, index.allPaths())}` };
     } else if (!multi && nodes.length > 1) {

@@ -302,3 +302,45 @@ environments:
   assert.deepEqual(envs.get('prod')!.nodes.map((n) => n.path), ['edge-eu', 'edge-ap', 'edge-prod']);
   assert.deepEqual(taskList(node(envs.get('prod'), 'edge-ap')), ['x {"r":"ap"}']);
 });
+
+test('a resource with count 0 exists: addresses() of it is empty and depending on it waits for nothing', async () => {
+  const envs = await loadValid(`
+politburo: 1
+blueprints:
+  b:
+    params: { replicas: 2 }
+    resources:
+      db:
+        resources:
+          master: { tasks: [ { babushka: pg } ] }
+          replica: { count: '\${params.replicas}', depends_on: [db/master], tasks: [ { babushka: pg } ] }
+      app:
+        depends_on: [db/replica]
+        tasks:
+          - babushka: app
+            args: { replicas: '\${addresses(db/replica)}' }
+environments:
+  prod: { blueprint: b, hosts: { db/master: 10.0.0.1, db/replica: [10.0.0.2, 10.0.0.3], app: 10.0.0.9 } }
+  staging: { extends: prod, params: { replicas: 0 }, hosts: { db/master: 10.1.0.1, app: 10.1.0.9 } }
+`);
+  assert.deepEqual(taskList(node(envs.get('prod'), 'app')), ['app {"replicas":"10.0.0.2,10.0.0.3"}']);
+  const staging = envs.get('staging')!;
+  assert.deepEqual(staging.nodes.map((n) => n.path), ['db/master', 'app']);
+  assert.deepEqual(taskList(node(staging, 'app')), ['app {"replicas":""}']);
+  assert.deepEqual(depList(node(staging, 'app')), []);
+});
+
+test('address() of a count-0 resource is still an error (it names no node)', async () => {
+  const errors = await loadInvalid(`
+politburo: 1
+blueprints:
+  b:
+    resources:
+      replica: { count: 0, tasks: [ { babushka: pg } ] }
+      app: { tasks: [ { babushka: app, args: { db: '\${address(replica)}' } } ] }
+environments:
+  prod: { blueprint: b, hosts: { app: 10.0.0.9 } }
+`);
+  assert.equal(errors.length, 1);
+  assert.match(errors[0], /address\(replica\)/);
+});
