@@ -92,6 +92,12 @@ describe('apply', () => {
     assert.deepEqual(r.nodes.map((n) => [n.path, n.action, n.state]), [['web-1', 'update', 'ready'], ['web-2', 'update', 'ready']]);
     assert.deepEqual(outcomes(r), { 'web-1': ['met', 'already met'], 'web-2': ['met', 'already met'] });
     assert.match((await conns[WEB1].exec('cat ~/state/web.args')).stdout, /\|v2\|/);
+    // A pre-allocated node no longer described is released from the state; nothing runs on its host.
+    await writeRepo(dir, { hosts: { ...lampHosts(), lb: undefined } as unknown as RepoOptions['hosts'], knownHosts: ssh.knownHosts, params: { app_ref: 'v2' }, extra: '    remove: [lb]\n' });
+    await commitAll(dir, 'no lb');
+    const removed = await engine(dir);
+    assert.deepEqual(removed.nodes.map((n) => [n.path, n.action, n.state, n.reason]), [['lb', 'terminate', 'terminated', 'released from the state (no command was run on the host)']]);
+    assert.equal((await conns[LB].exec('cat ~/state/lb.args')).code, 0, 'the host was left as it was');
   });
 
   test('targets: one path (with what it needs), #provisioned, #terminated', async () => {

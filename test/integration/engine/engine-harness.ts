@@ -55,6 +55,7 @@ export async function makeRepo(opts: RepoOptions): Promise<string> {
 export async function writeRepo(dir: string, opts: RepoOptions): Promise<void> {
   const template = await readFile(path.join(fixtureDir, 'politburo.yml'), 'utf8');
   const hosts = Object.entries(opts.hosts)
+    .filter(([, h]) => h !== undefined)
     .map(([p, h]) => `'${p}': ${Array.isArray(h) ? `[${h.map(hostYaml).join(', ')}]` : hostYaml(h)}`)
     .join(', ');
   const params = Object.entries(opts.params ?? {}).map(([k, v]) => `${k}: '${v}'`).join(', ');

@@ -127,3 +127,31 @@ test('applies of one environment never overlap: the second waits for the first',
   assert.equal(r2.nodes.length, 0, 'the second apply planned after the first recorded everything');
   assert.ok(logs.some((l) => /another run of test is in progress/.test(l)));
 });
+
+test('Ctrl-C on `politburo apply`: exits non-zero, the run is recorded cancelled, never-started nodes untouched', { timeout: 90_000 }, async () => {
+  const { spawn } = await import('node:child_process');
+  const { repoRoot } = await import('./engine-harness.js');
+  const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '30' } });
+  const child = spawn(process.execPath, ['--import', 'tsx', `${repoRoot}/cli/bin.ts`, 'apply', 'test', '--dir', dir, '--json', '--ssh-key', ssh.privateKeyPath, '--database-url', db.url], { cwd: repoRoot });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Wait until web-1's task is running on its host (--json prints no progress on a non-terminal stderr).
+  while ((await conns[2].exec('test -e ~/state/web.start')).code !== 0) {
+    assert.equal(child.exitCode, null, stderr);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 1, stderr);
+  assert.match(stderr, /interrupted: starting nothing new/);
+  const doc = JSON.parse(stdout);
+  assert.equal(doc.status, 'cancelled');
+  const lb = doc.nodes.find((n: { path: string }) => n.path === 'lb');
+  assert.equal(lb.state, 'defined');
+  assert.match(lb.reason, /^Interrupted/);
+  assert.match(doc.nodes.find((n: { path: string }) => n.path === 'web-1').reason, /^Interrupted/);
+  const runs = await store.listRuns({ repository: dir });
+  assert.equal(runs[0].status, 'cancelled');
+});
