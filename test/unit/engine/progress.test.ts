@@ -75,10 +75,11 @@ test('the summary table and the --json document (SPEC §3 shape)', () => {
 
 test('terminal progress redraws in place: cursor back up over the previous frame, one line per node', async () => {
   const { PassThrough } = await import('node:stream');
+  type Stream = InstanceType<typeof PassThrough>;
   const { createTtyProgress } = await import('../../../reconciler/progress/tty-progress.js');
   const stream = Object.assign(new PassThrough(), { columns: 80, rows: 24 }) as unknown as NodeJS.WriteStream;
   let out = '';
-  (stream as unknown as PassThrough).on('data', (d: Buffer) => (out += d.toString()));
+  (stream as unknown as Stream).on('data', (d: Buffer) => (out += d.toString()));
   const p = createTtyProgress(stream, { title: 'apply production', intervalMs: 10 });
   p.onEvent(events[0]);
   p.onEvent(events[1]);
