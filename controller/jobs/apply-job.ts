@@ -25,14 +25,18 @@ export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick
   const job = parseApplyJob(payload);
   const reporter = reporterFor(deps, job.repo);
   const log = runLogger(deps.logger, { repo: stateRepository(job.repo), env: job.environment, sha: job.sha });
-  const ref: CheckRef = { repo: job.repo, sha: job.sha, name: applyCheckName(job.environment) };
+  const name = applyCheckName(job.environment);
+  // Applies only ever from the branch head. A job for an older commit applies the head instead (deliveries reach
+  // replicas out of order), and the commits it stands for end as superseded by it, never pending.
+  let target = job.sha;
   let final: CheckUpdate | null = null;
   try {
-    // The commits this apply replaced in the queue are never applied: their checks end now, not pending forever.
-    for (const old of job.supersedes ?? []) {
-      await safely(log, `superseded check of ${old}`, () => reporter.check({ ...ref, sha: old }, renderApplyCheck(null, { environment: job.environment, supersededBy: job.sha })));
+    target = (await branchHeadOf(deps, job)) ?? job.sha;
+    for (const old of new Set([...(job.supersedes ?? []), job.sha])) {
+      if (old === target) continue;
+      await safely(log, `superseded check of ${old}`, () => reporter.check({ repo: job.repo, sha: old, name }, renderApplyCheck(null, { environment: job.environment, supersededBy: target })));
     }
-    final = await applyCommit(deps, job, reporter, ref, log);
+    final = await applyCommit(deps, { ...job, sha: target }, reporter, { repo: job.repo, sha: target, name }, log);
   } catch (err) {
     const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
     if (isTerminal(err) || lastAttempt) {
@@ -43,8 +47,16 @@ export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick
     }
     throw err;
   } finally {
-    if (final) await safely(log, 'apply check', () => reporter.check(ref, final!));
+    if (final) await safely(log, 'apply check', () => reporter.check({ repo: job.repo, sha: target, name }, final!));
   }
+}
+
+/** The head of the branch the environment follows (as described at the job's commit); null when that cannot be told. */
+async function branchHeadOf(deps: JobDeps, job: ApplyJob): Promise<string | null> {
+  const branch = await withCommit(deps.git, job.repo, job.sha, async (c) =>
+    c.kind === 'ok' && c.description.environments.has(job.environment) ? (c.description.environments.get(job.environment)!.branch ?? job.repo.defaultBranch) : null,
+  );
+  return branch ? deps.git.branchHead(job.repo, branch) : null;
 }
 
 /** fetch → resolve → check the branch → apply → record schedules → report. */
@@ -59,7 +71,7 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
     }
     const env = commit.description.environments.get(job.environment);
     if (!env) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}.`);
-    // Applies only ever from the branch head: an older commit is superseded by the head (whose own apply follows).
+    // The head may have moved again since the job started: the newer head's own apply follows.
     const branch = env.branch ?? job.repo.defaultBranch;
     const head = await deps.git.branchHead(job.repo, branch);
     if (head !== job.sha) {

@@ -78,13 +78,15 @@ describe('apply-environment job', () => {
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
   });
 
-  test('a commit that is no longer the branch head is not applied: superseded by the head', async () => {
+  test('a job for a commit that is no longer the branch head applies the head; the older commit ends superseded', async () => {
     const old = await repo.head();
-    await repo.commit({ 'README.md': 'later' }, 'later');
-    const runsBefore = (await h.deps.store.listRuns({ repository: 'acme/infra' })).length;
+    const head = await repo.commit({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v5') }, 'v5');
     await runApplyJob(h.deps, job(old), attempt());
     assert.deepEqual(await check(old), { status: 'completed', conclusion: 'skipped' });
-    assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runsBefore, 'no run');
+    assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
+    await access(path.join(tmp, 'state', 'v5'));
+    const nodes = await h.deps.store.recordedNodes('acme/infra', 'prod');
+    assert.equal(nodes[0].lastAppliedCommit, head);
   });
 
   test('an invalid description at the commit fails the check with annotations and is not retried', async () => {
