@@ -5,8 +5,7 @@
 import type { TaskList } from 'graphile-worker';
 import { createGitReader } from './git/mirror.js';
 import { createGitHubReporter, type GitHubReporter } from './github/reporter.js';
-import type { GitHubAuth } from './github/github-client.js';
-import { createLogReporter, createTaskList, pollOnce, startDriftScheduler, type JobDeps } from './jobs/index.js';
+import { cloneToken, createLogReporter, createTaskList, githubAuth, pollOnce, startDriftScheduler, type JobDeps } from './jobs/index.js';
 import type { ControllerContext } from './main.js';
 import { githubCalls, githubRateLimitRemaining } from './metrics.js';
 
@@ -18,16 +17,9 @@ export interface Flows {
   close(): Promise<void>;
 }
 
-function githubAuth(ctx: ControllerContext): GitHubAuth | null {
-  const gh = ctx.config.github;
-  if (gh.appId !== undefined && gh.privateKey) return { appId: gh.appId, privateKey: gh.privateKey };
-  if (gh.token) return { token: gh.token };
-  return null;
-}
-
 /** Wires the real flows (see module comment). */
 export function createFlows(ctx: ControllerContext): Flows {
-  const auth = githubAuth(ctx);
+  const auth = githubAuth(ctx.config);
   let github: GitHubReporter | undefined;
   if (auth) {
     github = createGitHubReporter({
@@ -40,8 +32,8 @@ export function createFlows(ctx: ControllerContext): Flows {
   } else {
     ctx.logger.warn('no GitHub credentials (GITHUB_APP_ID + GITHUB_PRIVATE_KEY, or GITHUB_TOKEN): results go to the log and the dashboard only');
   }
-  const token = ctx.config.github.token;
-  const git = createGitReader({ dataDir: ctx.config.dataDir, token: token ? async () => token : undefined });
+  // Clones over https with the token, or the App's installation token for the repository.
+  const git = createGitReader({ dataDir: ctx.config.dataDir, token: cloneToken(auth, ctx.config, ctx.logger) });
   const deps: JobDeps = {
     pool: ctx.pool,
     store: ctx.store,
