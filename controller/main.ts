@@ -16,6 +16,7 @@ import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/q
 import { createServer } from './server.js';
 import { createFlows } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
+import type { ResolvedEnvironment } from '../reconciler/types.js';
 import type { StateStore } from '../reconciler/types.js';
 
 /** What the composition root hands to the job handlers, the poller and the dashboard. */
@@ -32,6 +33,8 @@ export interface FlowsLike {
   /** One poll-mode round; poll mode is off without it even when POLITBURO_REPOS is set. */
   pollOnce?: () => Promise<void>;
   close?: () => Promise<void>;
+  /** The environment as described at its last applied commit (the dashboard draws its dependency graph). */
+  loadEnvironment?: (repository: string, environment: string) => Promise<ResolvedEnvironment | null>;
 }
 
 /** Replaceable parts, for tests. */
@@ -40,7 +43,7 @@ export interface ControllerOverrides {
   /** Builds the job handlers (default: createFlows, or the fallback with POLITBURO_INGEST_ONLY=true). */
   createFlows?: (ctx: ControllerContext) => FlowsLike | Promise<FlowsLike>;
   /** The dashboard mounted at `/` (default: controller/dashboard's router; null: none). */
-  createDashboardRouter?: ((ctx: ControllerContext) => RequestHandler) | null;
+  createDashboardRouter?: ((ctx: ControllerContext, flows: FlowsLike) => RequestHandler) | null;
   processId?: string;
 }
 
@@ -50,8 +53,13 @@ function defaultFlows(ctx: ControllerContext): FlowsLike {
   return createFlows(ctx);
 }
 
-function defaultDashboard(ctx: ControllerContext): RequestHandler {
-  return createDashboardRouter({ store: ctx.store, publicRead: ctx.config.dashboard.public, token: ctx.config.dashboard.token });
+function defaultDashboard(ctx: ControllerContext, flows: FlowsLike): RequestHandler {
+  return createDashboardRouter({
+    store: ctx.store,
+    loadEnvironment: flows.loadEnvironment,
+    publicRead: ctx.config.dashboard.public,
+    token: ctx.config.dashboard.token,
+  });
 }
 
 export interface RunningController {
@@ -113,7 +121,7 @@ async function listenAndRun(
     pool: opened.pool,
     webhookSecrets: config.github.webhookSecrets,
     logger,
-    dashboardRouter: overrides.createDashboardRouter === null ? undefined : (overrides.createDashboardRouter ?? defaultDashboard)(context),
+    dashboardRouter: overrides.createDashboardRouter === null ? undefined : (overrides.createDashboardRouter ?? defaultDashboard)(context, flows),
     isShuttingDown: () => shuttingDown,
   });
   const server = await listen(app, config.port, config.host);

@@ -8,11 +8,19 @@ import { createGitHubReporter, type GitHubReporter } from './github/reporter.js'
 import { cloneToken, createLogReporter, createTaskList, githubAuth, pollOnce, startDriftScheduler, type JobDeps } from './jobs/index.js';
 import type { ControllerContext } from './main.js';
 import { githubCalls, githubRateLimitRemaining } from './metrics.js';
+import { finishStaleChecks } from './github/finish-stale-checks.js';
+import { createEnvironmentLoader } from './environment-loader.js';
+import type { ResolvedEnvironment } from '../reconciler/types.js';
+
+/** How often checks left pending by a crashed process are looked for (besides once at start-up). */
+const STALE_CHECK_SWEEP_MS = 5 * 60_000;
 
 export interface Flows {
   deps: JobDeps;
   taskList: TaskList;
   pollOnce: () => Promise<void>;
+  /** The environment as described at its last applied commit, for the dashboard's graph. */
+  loadEnvironment: (repository: string, environment: string) => Promise<ResolvedEnvironment | null>;
   /** Stops the drift scheduler and flushes the GitHub write path. */
   close(): Promise<void>;
 }
@@ -43,13 +51,28 @@ export function createFlows(ctx: ControllerContext): Flows {
     logger: ctx.logger,
   };
   const drift = startDriftScheduler({ pool: ctx.pool, logger: ctx.logger });
+  // A check left pending by a crash is finished after the restart (SPEC §4), and periodically for other replicas'.
+  let sweep: NodeJS.Timeout | undefined;
+  if (github) {
+    const reporter = github;
+    const finishStale = () =>
+      finishStaleChecks(ctx.pool, reporter).then(
+        (n) => n > 0 && ctx.logger.info({ checks: n }, 'finished checks left pending by an interrupted run'),
+        (err) => ctx.logger.warn({ err }, 'could not finish stale checks (will try again)'),
+      );
+    void finishStale();
+    sweep = setInterval(finishStale, STALE_CHECK_SWEEP_MS);
+    sweep.unref();
+  }
   return {
     deps,
     taskList: createTaskList(deps),
     pollOnce: async () => {
       await pollOnce(deps);
     },
+    loadEnvironment: createEnvironmentLoader(ctx.pool, git),
     async close() {
+      if (sweep) clearInterval(sweep);
       drift.stop();
       await github?.flush({ timeoutMs: 5000 }).catch(() => {});
       await github?.close();

@@ -22,10 +22,16 @@ function localDescription(stateDir: string, version: string): string {
     `          - name: marker`,
     `            met: 'test -f ${stateDir}/${version}'`,
     `            meet: 'mkdir -p ${stateDir} && touch ${stateDir}/${version}'`,
+    '      follower:',
+    '        depends_on: [box]',
+    '        tasks:',
+    `          - name: follower marker`,
+    `            met: 'test -f ${stateDir}/follower'`,
+    `            meet: 'mkdir -p ${stateDir} && touch ${stateDir}/follower'`,
     'environments:',
     '  dev:',
     '    blueprint: app',
-    '    hosts: { box: local }',
+    '    hosts: { box: local, follower: local }',
     '',
   ].join('\n');
 }
@@ -49,6 +55,7 @@ describe('e2e: poll mode', () => {
       POLITBURO_DATA_DIR: path.join(tmp, 'data'),
       POLITBURO_SHUTDOWN_GRACE: '1s',
       LOG_LEVEL: 'info',
+      POLITBURO_DASHBOARD_PUBLIC: 'true',
     });
     const sink = new Writable({
       write(chunk, _enc, cb) {
@@ -75,6 +82,9 @@ describe('e2e: poll mode', () => {
     await access(path.join(tmp, 'state', 'v2'));
     const runs = await store.listRuns({ repository: repo.dir, environment: 'dev' });
     assert.equal(runs.filter((r) => r.kind === 'apply' && r.status === 'succeeded').length, 2);
+    // The dashboard draws the environment as described at its last applied commit: with its dependency edge.
+    const svg = await (await fetch(`${controller.url}/environments/${encodeURIComponent(repo.dir)}/dev/graph.svg`)).text();
+    assert.match(svg, /class="edge" data-from="box" data-to="follower"/);
     // The check is reported (here: logged) right after the run is recorded.
     await waitFor('the check result logged', () =>
       lines.map((l) => JSON.parse(l)).some((l) => /^politburo\/dev: /.test(l.msg ?? '') && l.conclusion === 'success' && l.sha === second),
