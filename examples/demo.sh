@@ -36,4 +36,54 @@ step "politburo graph production --format svg > /tmp/politburo-production.svg"
 politburo graph production --format svg --dir "$EXAMPLE" > "${TMPDIR:-/tmp}/politburo-production.svg"
 echo "wrote ${TMPDIR:-/tmp}/politburo-production.svg"
 
-# (apply of the demo environment and the controller in poll mode follow here)
+# The controller, in poll mode: the example as a git repository of its own, whose branch `demo` the controller
+# follows. Its `demo` environment (every host is this machine; shell tasks writing under ~/.politburo-demo) is
+# applied when the controller sees the commit; results go to the dashboard and the log.
+REPO_DIR="${TMPDIR:-/tmp}/politburo-demo-repo"
+rm -rf "$REPO_DIR" && mkdir -p "$REPO_DIR" && cp -R "$EXAMPLE"/. "$REPO_DIR"/
+git -C "$REPO_DIR" init -q -b demo
+git -C "$REPO_DIR" -c user.name=demo -c user.email=demo@example.invalid add -A
+git -C "$REPO_DIR" -c user.name=demo -c user.email=demo@example.invalid commit -qm "Demo environment"
+REPO_DIR="$(cd "$REPO_DIR" && pwd -P)"
+PORT="${PORT:-8080}"
+LOG="${TMPDIR:-/tmp}/politburo-demo-serve.log"
+
+step "politburo serve   (poll mode: POLITBURO_REPOS=$REPO_DIR#demo; dashboard on http://localhost:$PORT/)"
+# (The controller and the CLI commands below share one database: DATABASE_URL, or the same embedded PostgreSQL.)
+POLITBURO_REPOS="$REPO_DIR#demo" POLITBURO_POLL_INTERVAL=5s POLITBURO_DASHBOARD_PUBLIC=true PORT="$PORT" HOST=127.0.0.1 \
+  node --import tsx cli/bin.ts serve >"$LOG" 2>&1 &
+SERVE_PID=$!
+trap 'kill -TERM "$SERVE_PID" 2>/dev/null; wait "$SERVE_PID" 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "http://127.0.0.1:$PORT/readyz" && break
+  kill -0 "$SERVE_PID" 2>/dev/null || { echo "the controller stopped; its log:"; cat "$LOG"; exit 1; }
+  sleep 1
+done
+echo "controller ready (log: $LOG)"
+
+step "waiting for the controller to apply the demo environment"
+applied=""
+for _ in $(seq 1 60); do
+  if politburo status demo --dir "$REPO_DIR" --json 2>/dev/null | node -e '
+      let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => {
+        const doc = JSON.parse(s); const nodes = doc.nodes ?? doc[0]?.nodes ?? [];
+        process.exit(nodes.length > 0 && nodes.every((n) => n.state === "ready") ? 0 : 1);
+      });'; then applied=yes; break; fi
+  kill -0 "$SERVE_PID" 2>/dev/null || { echo "the controller stopped; its log:"; cat "$LOG"; exit 1; }
+  sleep 2
+done
+[ -n "$applied" ] || { echo "the demo environment was not applied in time; the controller's log:"; tail -n 40 "$LOG"; exit 1; }
+
+step "politburo status demo   (the state the controller recorded)"
+politburo status demo --dir "$REPO_DIR"
+
+step "the dashboard"
+echo "environments:  http://localhost:$PORT/"
+echo "this one:      http://localhost:$PORT/environments/$(node -e 'process.stdout.write(encodeURIComponent(process.argv[1]))' "$REPO_DIR")/demo"
+echo "runs:          http://localhost:$PORT/runs"
+echo "Try it: change a file under ~/.politburo-demo by hand and watch the drift schedule (every 5 minutes) heal it,"
+echo "or commit a change to $REPO_DIR (branch demo) and watch it being applied."
+if [ -t 0 ] && [ -z "${DEMO_EXIT:-}" ]; then
+  echo; echo "The controller keeps running; Ctrl-C stops it."
+  wait "$SERVE_PID"
+fi
