@@ -166,6 +166,8 @@ export interface RecordedNode {
   lastAppliedCommit: string | null;
   lastRunId: string | null;
   updatedAt?: string;
+  /** The known_hosts line of the host key a provider's create printed for this host, trusted again on later runs. */
+  hostKey?: string | null;
 }
 
 export type PlanAction = 'create' | 'update' | 'unchanged' | 'terminate';
@@ -213,6 +215,8 @@ export interface NodeUpdate {
   host?: string | null;
   port?: number | null;
   user?: string | null;
+  /** The known_hosts line of a provided host key (null clears it; absent leaves it as is). */
+  hostKey?: string | null;
   /** Set when a node became ready through an apply: the spec now recorded as applied. */
   applied?: { specHash: string; tasks: TaskSpec[]; commit: string | null };
 }

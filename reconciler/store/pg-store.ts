@@ -76,7 +76,7 @@ async function updateNode(pool: pg.Pool, envId: string, path: string, u: NodeUpd
     u.host !== undefined, u.port !== undefined, u.user !== undefined,
     u.state, u.reason ?? null,
     applied !== null, applied?.specHash ?? '', JSON.stringify(applied?.tasks ?? []), applied?.commit ?? null,
-    runId,
+    runId, u.hostKey ?? null, u.hostKey !== undefined,
   ]);
 }
 
@@ -110,6 +110,7 @@ async function bulkRecordNodes(pool: pg.Pool, envId: string, nodes: RecordedNode
       const rows = live.slice(i, i + 5000).map((n) => ({
         path: n.path, host: n.host, port: n.port ?? null, user: n.user ?? null, spec_hash: n.specHash, tasks: n.tasks,
         state: n.state, reason: n.reason ?? null, last_applied_commit: n.lastAppliedCommit, last_run_id: n.lastRunId,
+        host_key: n.hostKey ?? null,
       }));
       await client.query(SQL.BULK_RECORD_NODES, [envId, JSON.stringify(rows)]);
     }

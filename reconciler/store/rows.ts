@@ -13,6 +13,7 @@ export function iso(value: Date | string | null): string | null {
 export type RecordedNodeTuple = [
   path: string, host: string | null, port: number | null, user: string | null, specHash: string, tasks: string,
   state: LifecycleState, reason: string | null, lastAppliedCommit: string | null, lastRunId: string | null, updatedAt: string,
+  hostKey: string | null,
 ];
 
 /**
@@ -21,13 +22,16 @@ export type RecordedNodeTuple = [
  */
 export function toRecordedNodes(rows: RecordedNodeTuple[]): RecordedNode[] {
   const parsed = new Map<string, TaskSpec[]>();
-  const nodes = rows.map(([path, host, port, user, specHash, tasksText, state, reason, lastAppliedCommit, lastRunId, updatedAt]) => {
+  const nodes = rows.map(([path, host, port, user, specHash, tasksText, state, reason, lastAppliedCommit, lastRunId, updatedAt, hostKey]) => {
     let tasks = parsed.get(tasksText);
     if (!tasks) {
       tasks = JSON.parse(tasksText) as TaskSpec[];
       parsed.set(tasksText, tasks);
     }
-    return { path, host, port, user, specHash, tasks, state, reason, lastAppliedCommit, lastRunId, updatedAt };
+    const node: RecordedNode = { path, host, port, user, specHash, tasks, state, reason, lastAppliedCommit, lastRunId, updatedAt };
+    // Only hosts with a provided key carry one: records of every other node look as they always did.
+    if (hostKey !== null) node.hostKey = hostKey;
+    return node;
   });
   return nodes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -24,7 +24,7 @@ ON CONFLICT (repository_id, name) DO NOTHING`;
  */
 export const RECORDED_NODES = `
 SELECT n.path, n.host, n.port, n.ssh_user, n.spec_hash, n.tasks::text, n.state::text, n.reason, n.last_applied_commit,
-       n.last_run_id::text, ${ISO('n.updated_at')}
+       n.last_run_id::text, ${ISO('n.updated_at')}, n.host_key
   FROM nodes n JOIN environments e ON e.id = n.environment_id JOIN repositories p ON p.id = e.repository_id
  WHERE p.key = $1 AND e.name = $2 AND n.state <> 'terminated'`;
 
@@ -45,19 +45,20 @@ SELECT r.id::text AS id, r.* FROM r`;
 /**
  * Upserts a node's recorded state and, within a run, its node_run. Parameters: $1 environment id, $2 path, $3 host,
  * $4 port, $5 user, $6/$7/$8 whether host/port/user were given, $9 state, $10 reason, $11 applied?, $12 spec hash,
- * $13 tasks (json), $14 applied commit, $15 run id.
+ * $13 tasks (json), $14 applied commit, $15 run id, $16 host key line, $17 whether it was given.
  */
 export const UPDATE_NODE = `
 WITH n AS (
   INSERT INTO nodes AS n (environment_id, path, host, port, ssh_user, spec_hash, tasks, state, reason,
-                          last_applied_commit, last_run_id)
+                          last_applied_commit, last_run_id, host_key)
   VALUES ($1, $2, $3, $4, $5, CASE WHEN $11::boolean THEN $12 ELSE '' END,
           CASE WHEN $11::boolean THEN $13::json ELSE '[]'::json END, $9, $10,
-          CASE WHEN $11::boolean THEN $14 END, $15)
+          CASE WHEN $11::boolean THEN $14 END, $15, $16::text)
   ON CONFLICT (environment_id, path) DO UPDATE SET
     host = CASE WHEN $6::boolean THEN EXCLUDED.host ELSE n.host END,
     port = CASE WHEN $7::boolean THEN EXCLUDED.port ELSE n.port END,
     ssh_user = CASE WHEN $8::boolean THEN EXCLUDED.ssh_user ELSE n.ssh_user END,
+    host_key = CASE WHEN $17::boolean THEN EXCLUDED.host_key ELSE n.host_key END,
     spec_hash = CASE WHEN $11::boolean THEN EXCLUDED.spec_hash ELSE n.spec_hash END,
     tasks = CASE WHEN $11::boolean THEN EXCLUDED.tasks ELSE n.tasks END,
     last_applied_commit = CASE WHEN $11::boolean THEN EXCLUDED.last_applied_commit ELSE n.last_applied_commit END,
@@ -153,13 +154,14 @@ SELECT task, count(*)::int AS runs, count(*) FILTER (WHERE ok)::int AS succeeded
 
 export const BULK_RECORD_NODES = `
 INSERT INTO nodes (environment_id, path, host, port, ssh_user, spec_hash, tasks, state, reason, last_applied_commit,
-                   last_run_id)
+                   last_run_id, host_key)
 SELECT $1, x.path, x.host, x.port, x.user, COALESCE(x.spec_hash, ''), COALESCE(x.tasks::json, '[]'::json), x.state, x.reason,
-       x.last_applied_commit, x.last_run_id::bigint
+       x.last_applied_commit, x.last_run_id::bigint, x.host_key
   FROM jsonb_to_recordset($2::jsonb) AS x(path text, host text, port int, "user" text, spec_hash text, tasks jsonb,
-                                         state text, reason text, last_applied_commit text, last_run_id text)
+                                         state text, reason text, last_applied_commit text, last_run_id text, host_key text)
 ON CONFLICT (environment_id, path) DO UPDATE SET
-  host = EXCLUDED.host, port = EXCLUDED.port, ssh_user = EXCLUDED.ssh_user, spec_hash = EXCLUDED.spec_hash,
+  host = EXCLUDED.host, port = EXCLUDED.port, ssh_user = EXCLUDED.ssh_user, host_key = EXCLUDED.host_key,
+  spec_hash = EXCLUDED.spec_hash,
   tasks = EXCLUDED.tasks, state = EXCLUDED.state, reason = EXCLUDED.reason,
   last_applied_commit = EXCLUDED.last_applied_commit, last_run_id = EXCLUDED.last_run_id, updated_at = now()`;
 

@@ -170,6 +170,28 @@ describe('Postgres state store', () => {
     assert.equal(nr.state, 'configuring');
   });
 
+  test('a provided host key round-trips: kept when not given, replaced, cleared, gone with the node', async () => {
+    const env = 'keys';
+    const line = '[10.0.0.7]:2222 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGV4YW1wbGUta2V5LW9ubHktZm9yLXRlc3Rz';
+    const read = async (path: string) => (await store.recordedNodes(REPO, env)).find((n) => n.path === path);
+    await store.updateNode(REPO, env, 'web-1', { state: 'provisioned', host: '10.0.0.7', port: 2222, user: 'deploy', hostKey: line });
+    await store.updateNode(REPO, env, 'static', { state: 'ready', host: 'db1' });
+    assert.equal((await read('web-1'))?.hostKey, line);
+    assert.equal((await read('static'))?.hostKey, undefined, 'nodes without a key carry none');
+    await store.updateNode(REPO, env, 'web-1', { state: 'ready', host: '10.0.0.7', applied: { specHash: 'h', tasks, commit: null } });
+    assert.equal((await read('web-1'))?.hostKey, line, 'kept when not given');
+    await store.updateNode(REPO, env, 'web-1', { state: 'provisioned', host: '10.0.0.8', hostKey: '10.0.0.8 ssh-ed25519 AAAA' });
+    assert.equal((await read('web-1'))?.hostKey, '10.0.0.8 ssh-ed25519 AAAA');
+    await store.updateNode(REPO, env, 'web-1', { state: 'provisioned', host: '10.0.0.9', hostKey: null });
+    assert.equal((await read('web-1'))?.hostKey, undefined, 'null clears it');
+    await store.updateNode(REPO, env, 'web-1', { state: 'provisioned', hostKey: line });
+    await store.updateNode(REPO, env, 'web-1', { state: 'terminated' });
+    await store.updateNode(REPO, env, 'web-1', { state: 'provisioning' });
+    assert.equal((await read('web-1'))?.hostKey, undefined, 'termination forgets the key');
+    await store.bulkRecordNodes(REPO, env, [{ path: 'bulk', host: 'h', specHash: '', tasks: [], state: 'ready', lastAppliedCommit: null, lastRunId: null, hostKey: line }]);
+    assert.equal((await read('bulk'))?.hostKey, line, 'bulk records keep it too');
+  });
+
   test('bad input gets a clear error, unknown runs are null', async () => {
     assert.equal(await store.getRun('999999'), null);
     assert.equal(await store.getRun('not-a-run'), null);
