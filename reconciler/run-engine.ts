@@ -94,20 +94,44 @@ export function createEngineRun(input: EngineInput, env: ResolvedEnvironment, ru
     extraConnectors: [],
     emit: (e) => input.onEvent?.(e),
   };
+  const trusting = recordedKeysConnector(run);
   for (const node of env.nodes) {
     const rec = run.recorded.get(node.path);
     if (node.host.kind === 'static') run.addresses[node.path] = node.host.address;
     else if (node.host.kind === 'local') run.addresses[node.path] = '127.0.0.1';
-    else if (rec?.host) setProvided(run, node, { address: rec.host, port: rec.port ?? undefined, user: rec.user ?? undefined });
+    else if (rec?.host) {
+      const host = { address: rec.host, port: rec.port ?? undefined, user: rec.user ?? undefined, knownHostsLine: rec.hostKey ?? undefined };
+      setProvided(run, node, host, trusting);
+    }
   }
   return run;
 }
 
-/** Records where an on-demand node's host is (from the state or a provider's create). */
-export function setProvided(run: EngineRun, node: ResolvedNode, host: { address: string; port?: number; user?: string; knownHostsLine?: string }): HostInfo {
+/**
+ * One connector trusting the host keys recorded for the run's on-demand hosts (printed by their create in an earlier
+ * run): one for all of them rather than one per node, so nodes sharing a host share its connection.
+ */
+function recordedKeysConnector(run: EngineRun): HostConnector | undefined {
+  const lines = run.env.nodes
+    .filter((n) => n.host.kind === 'provider')
+    .map((n) => run.recorded.get(n.path))
+    .filter((rec) => !!rec?.host && !!rec.hostKey)
+    .map((rec) => rec!.hostKey as string);
+  if (!lines.length || !run.input.connectorWithKnownHosts) return undefined;
+  const connector = run.input.connectorWithKnownHosts([...new Set(lines)]);
+  run.extraConnectors.push(connector);
+  return connector;
+}
+
+/**
+ * Records where an on-demand node's host is (from the state or a provider's create). A host with a known_hosts line is
+ * reached through `trusting` when given (a connector already trusting that line), else through a new connector.
+ */
+export function setProvided(run: EngineRun, node: ResolvedNode, host: { address: string; port?: number; user?: string; knownHostsLine?: string }, trusting?: HostConnector): HostInfo {
   if (node.host.kind !== 'provider') throw new Error(`setProvided: ${node.path} has no provider`);
   let connector = run.input.connector;
-  if (host.knownHostsLine && run.input.connectorWithKnownHosts) {
+  if (host.knownHostsLine && trusting) connector = trusting;
+  else if (host.knownHostsLine && run.input.connectorWithKnownHosts) {
     connector = run.input.connectorWithKnownHosts([host.knownHostsLine]);
     run.extraConnectors.push(connector);
   }

@@ -23,7 +23,7 @@ export function resultOf(run: EngineRun, path: string, action?: PlanAction): Nod
 }
 
 /** Records a state transition in the store and the result, and emits it. */
-export async function transition(run: EngineRun, path: string, state: LifecycleState, extra: { reason?: string | null; host?: string | null; port?: number; user?: string; applied?: ResolvedNode } = {}): Promise<void> {
+export async function transition(run: EngineRun, path: string, state: LifecycleState, extra: { reason?: string | null; host?: string | null; port?: number; user?: string; hostKey?: string | null; applied?: ResolvedNode } = {}): Promise<void> {
   const r = resultOf(run, path);
   r.state = state;
   r.reason = extra.reason ?? undefined;
@@ -36,6 +36,7 @@ export async function transition(run: EngineRun, path: string, state: LifecycleS
     ...(extra.host !== undefined ? { host: extra.host } : {}),
     ...(extra.port !== undefined ? { port: extra.port } : {}),
     ...(extra.user !== undefined ? { user: extra.user } : {}),
+    ...(extra.hostKey !== undefined ? { hostKey: extra.hostKey } : {}),
     applied,
     runId: run.runId,
   });
@@ -59,7 +60,9 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
     const line = created.hostKey ? knownHostsLine(created.address, port, created.hostKey) : undefined;
     const info = setProvided(run, node, { ...created, port, knownHostsLine: line });
     const t = info.target as { port: number; user: string };
-    await transition(run, node.path, 'provisioned', { host: created.address, port: t.port, user: t.user });
+    // The key is recorded with the host (null when none was printed: an older key belongs to an older host), so later
+    // runs that reuse the address trust it too.
+    await transition(run, node.path, 'provisioned', { host: created.address, port: t.port, user: t.user, hostKey: line ?? null });
     return { state: 'provisioned' };
   } catch (err) {
     const reason = errorReason(err);
