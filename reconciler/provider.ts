@@ -11,7 +11,7 @@ export interface ProvidedHost {
   address: string;
   port?: number;
   user?: string;
-  /** `TYPE BASE64` (or a whole known_hosts line): trusted for this run. */
+  /** `TYPE BASE64` (or a whole known_hosts line): recorded with the node and trusted for its host on every later run. */
   hostKey?: string;
 }
 
@@ -61,6 +61,9 @@ function checkCreated(out: unknown, call: ProviderCall): ProvidedHost {
   if (o.port !== undefined && (!Number.isInteger(o.port) || (o.port as number) < 1 || (o.port as number) > 65535)) throw bad('"port" must be an integer 1-65535');
   if (o.user !== undefined && (typeof o.user !== 'string' || !o.user)) throw bad('"user" must be a non-empty string');
   if (o.host_key !== undefined && typeof o.host_key !== 'string') throw bad('"host_key" must be a string');
+  // One key, one known_hosts line: a newline would smuggle in trust for other hosts, and the key is recorded.
+  if (typeof o.host_key === 'string' && /[\r\n]/.test(o.host_key.trim())) throw bad('"host_key" must be one line (`TYPE BASE64`)');
+  if (/[\s,]/.test(o.address.trim())) throw bad('"address" must be one host name or address');
   return { address: o.address.trim(), port: o.port as number | undefined, user: o.user as string | undefined, hostKey: o.host_key as string | undefined };
 }
 
