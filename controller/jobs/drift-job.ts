@@ -70,7 +70,44 @@ async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: Ru
     await alert(deps, job, result, url, log);
   } else if (!failed.length) {
     await safely(log, 'drift issue close', () => reporter.driftIssue(job.repo, job.environment, null));
+    await alertResolved(deps, job, url, log);
   }
+}
+
+/** Sends `body` unless the environment's last alert had the same fingerprint (one alert per change, not per tick). */
+async function sendAlertOnChange(deps: JobDeps, job: DriftJob, fingerprint: string | null, body: Record<string, unknown>, log: Logger): Promise<void> {
+  const repository = stateRepository(job.repo);
+  const changed =
+    fingerprint === null
+      ? (await deps.pool.query(`DELETE FROM drift_alerts WHERE repository = $1 AND environment = $2`, [repository, job.environment])).rowCount! > 0
+      : (
+          await deps.pool.query(
+            `INSERT INTO drift_alerts (repository, environment, fingerprint) VALUES ($1, $2, $3)
+             ON CONFLICT (repository, environment) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sent_at = now()
+              WHERE drift_alerts.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint
+             RETURNING 1`,
+            [repository, job.environment, fingerprint],
+          )
+        ).rowCount! > 0;
+  if (!changed) return;
+  try {
+    const res = await (deps.fetch ?? fetch)(deps.config.alertWebhook!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) log.warn({ status: res.status }, 'the drift alert webhook answered with an error');
+  } catch (err) {
+    log.warn({ err }, 'could not send the drift alert: check POLITBURO_ALERT_WEBHOOK');
+  }
+}
+
+/** Drift that was alerted is gone: say so once. */
+async function alertResolved(deps: JobDeps, job: DriftJob, url: string | undefined, log: Logger): Promise<void> {
+  if (!deps.config.alertWebhook) return;
+  const text = `Politburo: drift of ${job.environment} (${stateRepository(job.repo)}) resolved${url ? ` — ${url}` : ''}`;
+  await sendAlertOnChange(deps, job, null, { text, environment: job.environment, repository: stateRepository(job.repo), nodes: [], resolved: true }, log);
 }
 
 /** The optional generic webhook (Slack-compatible: `text` is what Slack shows). */
@@ -80,15 +117,6 @@ async function alert(deps: JobDeps, job: DriftJob, result: RunResult, url: strin
     .filter((n) => n.state === 'drifted')
     .map((n) => ({ path: n.path, host: n.host, unmet: n.tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name) }));
   const text = `Politburo: ${nodes.length} node${nodes.length === 1 ? '' : 's'} of ${job.environment} (${stateRepository(job.repo)}) drifted: ${nodes.map((n) => n.path).join(', ')}${url ? ` — ${url}` : ''}`;
-  try {
-    const res = await (deps.fetch ?? fetch)(deps.config.alertWebhook, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ text, environment: job.environment, repository: stateRepository(job.repo), nodes }),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) log.warn({ status: res.status }, 'the drift alert webhook answered with an error');
-  } catch (err) {
-    log.warn({ err }, 'could not send the drift alert: check POLITBURO_ALERT_WEBHOOK');
-  }
+  const fingerprint = JSON.stringify(nodes.map((n) => [n.path, n.unmet]));
+  await sendAlertOnChange(deps, job, fingerprint, { text, environment: job.environment, repository: stateRepository(job.repo), nodes, resolved: false }, log);
 }

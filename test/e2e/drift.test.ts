@@ -59,6 +59,13 @@ describe('e2e: drift', () => {
     assert.match(await registry.getSingleMetricAsString('politburo_drifted_nodes'), /environment="test"[^\n]*\} 1/);
     await assert.rejects(access(path.join(web.home, 'state')), 'not healed: heal is off');
 
+    // The same drift at the next tick: the issue is updated, but no second alert (one alert per change).
+    const runsBefore = (await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE kind = 'drift'`)).rows[0].n;
+    await tick();
+    await waitFor('second drift check done', async () => (await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE kind = 'drift' AND status <> 'running'`)).rows[0].n > runsBefore);
+    await waitFor('drift job finished', async () => (await h.pool.query(`SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'drift-environment'`)).rows[0].n === 0);
+    assert.equal(alerts.length, 1, 'unchanged drift is not alerted again');
+
     // A new commit turns healing on: the next tick meets the drifted task again and the issue closes.
     const healing = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '*/5 * * * *', heal: true }" }) }, 'heal');
     await h.send('push', pushPayload(h.repo, { before: first, after: healing }));
@@ -66,6 +73,9 @@ describe('e2e: drift', () => {
     await tick();
     await waitFor('drift issue closed', () => h.github.state.issues.find((i) => i.number === issue.number)?.state === 'closed');
     await access(path.join(web.home, 'state', 'v1'));
+    await waitFor('resolved alert sent', () => alerts.length === 2);
+    assert.equal(alerts[1].resolved, true);
+    assert.match(alerts[1].text, /drift of test .* resolved/);
     assert.equal(h.github.state.issues.filter((i) => i.labels.includes('politburo:drift')).length, 1, 'one issue per environment');
     assert.deepEqual(h.github.violations, []);
   });
