@@ -15,10 +15,20 @@ export const Name = z
 
 const Scalar = z.union([z.string(), z.number(), z.boolean()]);
 
+/** Milliseconds of a duration text such as `15m`, or null when it is not one (`ms` throws on '' and long strings). */
+export function parseDuration(text: string): number | null {
+  try {
+    const v = ms(text as ms.StringValue);
+    return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A duration such as `15m` or `90s` (the `ms` package), or a number of seconds. */
 export const Duration = z
   .union([z.string(), z.number().positive()])
-  .refine((v) => typeof v === 'number' || (typeof ms(v as ms.StringValue) === 'number' && ms(v as ms.StringValue) > 0), {
+  .refine((v) => typeof v === 'number' || parseDuration(v) !== null, {
     message: "not a duration: use a number with a unit, such as '90s', '15m' or '2h'",
   })
   .meta({ description: "A duration such as '90s', '15m', '2h', or a number of seconds." });

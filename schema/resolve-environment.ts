@@ -2,7 +2,6 @@
  * Resolves one environment of a validated description into nodes: chain → expand instances → remove → bind hosts →
  * tasks (interpolated per node) → dependencies → cycles → spec hashes.
  */
-import ms from 'ms';
 import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, TaskSpec, ValidationError } from '../reconciler/types.js';
 import { LIMITS } from './limits.js';
 import { specHash } from '../reconciler/spec-hash.js';
@@ -11,7 +10,7 @@ import { didYouMean } from './did-you-mean.js';
 import { resolveChain, type EnvironmentChain } from './environment-chain.js';
 import { expandTree, PathIndex, removeInstances, type Instance } from './expand-instances.js';
 import { expressionsOf, type InterpolationContext } from './interpolation.js';
-import type { RawDefaults } from './language.js';
+import { parseDuration, type RawDefaults } from './language.js';
 import { posOf, type Model } from './load-files.js';
 import { DependencyResolver, findCycles } from './node-dependencies.js';
 import { resolveTasks, type TaskDef, type TaskExpander } from './node-tasks.js';
@@ -178,7 +177,7 @@ export function mergeDefaults(layers: RawDefaults[]): EnvironmentDefaults {
     if (d.ssh?.user !== undefined) out.ssh.user = d.ssh.user;
     if (d.ssh?.port !== undefined) out.ssh.port = d.ssh.port;
     if (d.concurrency !== undefined) out.concurrency = d.concurrency;
-    if (d.timeout !== undefined) out.timeoutMs = typeof d.timeout === 'number' ? d.timeout * 1000 : ms(d.timeout as ms.StringValue);
+    if (d.timeout !== undefined) out.timeoutMs = typeof d.timeout === 'number' ? d.timeout * 1000 : (parseDuration(d.timeout) ?? out.timeoutMs);
   }
   return out;
 }

@@ -344,3 +344,19 @@ environments:
   assert.equal(errors.length, 1);
   assert.match(errors[0], /address\(replica\)/);
 });
+
+test('an empty or over-long timeout is a validation error, not an internal error', async () => {
+  for (const timeout of ["''", `'${'9'.repeat(150)}m'`]) {
+    const errors = await loadInvalid(`
+politburo: 1
+defaults:
+  timeout: ${timeout}
+blueprints:
+  b: { resources: { web: { tasks: [ { babushka: x } ] } } }
+environments:
+  prod: { blueprint: b, hosts: { web: local } }
+`);
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.match(errors[0], /^politburo\.yml:4:12: 'timeout': not a duration/);
+  }
+});
