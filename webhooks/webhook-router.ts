@@ -6,7 +6,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import type pg from 'pg';
 import type { Logger } from '../controller/logger.js';
 import { deliveriesTotal } from '../controller/metrics.js';
-import { createJobNotifier, storeDelivery, type DeliveryRecord, type JobNotifier } from './store-delivery.js';
+import { createJobNotifier, type DeliveryRecord, type JobNotifier } from './store-delivery.js';
+import { createDeliveryBatcher, type DeliveryBatcher } from './delivery-batcher.js';
 import { verifySignature } from './verify-signature.js';
 
 export interface WebhookRouterDeps {
@@ -38,9 +39,10 @@ class HttpError extends Error {
 export function createWebhookRouter(deps: WebhookRouterDeps): Router {
   const router = express.Router();
   const notifier = deps.notifier ?? createJobNotifier(deps.pool);
+  const batcher = createDeliveryBatcher(deps.pool);
   const raw = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT });
   router.post('/webhooks/github', checkHeaders(deps), raw, (req, res, next) => {
-    receive(deps, notifier, req, res).catch(next);
+    receive(deps, notifier, batcher, req, res).catch(next);
   });
   router.use('/webhooks/github', (err: unknown, req: Request, res: Response, _next: NextFunction) => answerError(deps.logger, err, req, res));
   return router;
@@ -68,7 +70,7 @@ function checkHeaders(deps: WebhookRouterDeps) {
   };
 }
 
-async function receive(deps: WebhookRouterDeps, notifier: JobNotifier, req: Request, res: Response): Promise<void> {
+async function receive(deps: WebhookRouterDeps, notifier: JobNotifier, batcher: DeliveryBatcher, req: Request, res: Response): Promise<void> {
   const body = Buffer.isBuffer(req.body) ? req.body.toString('utf8') : '';
   const check = await verifySignature(deps.secrets, body || ' ', header(req, 'x-hub-signature-256'), header(req, 'x-hub-signature'));
   if (!check.ok) throw new HttpError(401, check.message, 'unauthorized');
@@ -80,7 +82,7 @@ async function receive(deps: WebhookRouterDeps, notifier: JobNotifier, req: Requ
     res.status(200).json({ ok: true, zen: (JSON.parse(body) as { zen?: unknown }).zen ?? null });
     return;
   }
-  const stored = await storeDelivery(deps.pool, record);
+  const stored = await batcher.store(record);
   deliveriesTotal.inc({ event, outcome: stored.duplicate ? 'duplicate' : 'accepted' });
   if (stored.duplicate) {
     deps.logger.info({ delivery, event }, 'delivery already received: ignored');

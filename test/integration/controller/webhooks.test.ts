@@ -60,6 +60,24 @@ describe('POST /webhooks/github', () => {
     assert.equal((await jobs(q.pool)).filter((j) => j.key === headers['x-github-delivery']).length, 1);
   });
 
+  test('a burst of deliveries is written together, each answered for itself; one unstorable payload fails alone', async () => {
+    const bad = '{"a":"\\u0000"}';
+    const sends = Array.from({ length: 40 }, () => {
+      const headers = deliveryHeaders(SECRET, 'push', push);
+      return { id: headers['x-github-delivery'], send: () => request(app).post('/webhooks/github').set(headers).send(push) };
+    });
+    const badHeaders = deliveryHeaders(SECRET, 'push', bad);
+    const answers = await Promise.all([...sends.map((s) => s.send()), request(app).post('/webhooks/github').set(badHeaders).send(bad)]);
+    assert.deepEqual(answers.slice(0, 40).map((a) => a.status), Array(40).fill(202));
+    assert.equal(answers[40].status, 400, answers[40].text);
+    const ids = sends.map((s) => s.id);
+    const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = ANY($1)', [ids]);
+    assert.equal(rows[0].n, 40);
+    assert.equal((await jobs(q.pool, JOB_DELIVERY)).filter((j) => ids.includes(j.key!)).length, 40);
+    const stored = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [badHeaders['x-github-delivery']]);
+    assert.equal(stored.rows[0].n, 0);
+  });
+
   test('secret rotation: a delivery signed with an old secret is accepted, an unknown secret is not', async () => {
     const old = deliveryHeaders(OLD_SECRET, 'push', push);
     assert.equal((await request(app).post('/webhooks/github').set(old).send(push)).status, 202);
