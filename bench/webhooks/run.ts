@@ -4,7 +4,7 @@
  * delivery id each) over N connections for D seconds; prints accepted deliveries/s and latency percentiles, and checks
  * that nothing was lost: rows stored == 2xx answers.
  *
- *   node --import tsx bench/webhooks/run.ts [--connections 100] [--duration 30]
+ *   node --import tsx bench/webhooks/run.ts [--connections 100] [--duration 30] [--rate N]
  *
  * DATABASE_URL names the server (default postgres://postgres@127.0.0.1:5432/postgres); a throwaway database is
  * created on it and dropped afterwards.
@@ -26,10 +26,12 @@ const require = createRequire(import.meta.url);
 const SECRET = 'bench-secret';
 
 const { values } = parseArgs({
-  options: { connections: { type: 'string', default: '100' }, duration: { type: 'string', default: '30' } },
+  options: { connections: { type: 'string', default: '100' }, duration: { type: 'string', default: '30' }, rate: { type: 'string' } },
 });
 const connections = Number(values.connections);
 const duration = Number(values.duration);
+/** Deliveries per second over all connections (autocannon's overallRate); unset: as fast as the server answers. */
+const rate = values.rate ? Number(values.rate) : undefined;
 
 function withDatabase(url: string, name: string): string {
   const u = new URL(url);
@@ -83,11 +85,12 @@ async function main(): Promise<void> {
     const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: unknown[] }[];
     const body = JSON.stringify(sets.find((s) => s.name === 'push')!.examples[0]);
     const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-    console.error(`benchmark: ${connections} connections for ${duration}s against ${serve.url} (${os.cpus().length} cores, payload ${body.length} bytes)`);
+    console.error(`benchmark: ${connections} connections for ${duration}s${rate ? ` at ${rate}/s` : ''} against ${serve.url} (${os.cpus().length} cores, payload ${body.length} bytes)`);
     const result = await autocannon({
       url: `${serve.url}/webhooks/github`,
       connections,
       duration,
+      ...(rate ? { overallRate: rate } : {}),
       requests: [
         {
           method: 'POST',
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
     const report = {
       connections,
       durationS: duration,
+      offeredRate: rate ?? 'unbounded',
       requests: result.requests.total,
       accepted2xx: ok,
       non2xx: result.non2xx,
