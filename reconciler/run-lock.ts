@@ -20,6 +20,12 @@ export async function withEnvironmentLock<T>(
   const key = JSON.stringify([repository, environment]);
   const client = await pool.connect();
   let broken = false;
+  // The lock's connection is held for the whole run: if the database drops it, the run goes on (its writes report
+  // the outage) and the process must not die of an unheard 'error' event.
+  const lost = () => {
+    broken = true;
+  };
+  client.on('error', lost);
   try {
     const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, key]);
     if (!got.rows[0].ok) {
@@ -35,6 +41,7 @@ export async function withEnvironmentLock<T>(
     broken = true;
     throw err;
   } finally {
+    client.off('error', lost);
     client.release(broken);
   }
 }

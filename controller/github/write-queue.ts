@@ -110,6 +110,10 @@ interface WriteRow {
 /** Sends the queue's writes in order while holding its advisory lock; stops at the first write that cannot go yet. */
 export async function drainQueue(pool: pg.Pool, queue: string, sender: WriteSender, opts: DrainOptions = {}): Promise<DrainResult> {
   const client = await pool.connect();
+  // A connection lost while checked out emits 'error' on the client; unheard, that would end the process. The failed
+  // query reports it; the listener only keeps the process alive.
+  const lost = () => {};
+  client.on('error', lost);
   try {
     const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 7305)) AS locked', [queue]);
     if (!rows[0].locked) return { sent: 0, busy: true };
@@ -119,6 +123,7 @@ export async function drainQueue(pool: pg.Pool, queue: string, sender: WriteSend
       await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 7305))', [queue]);
     }
   } finally {
+    client.off('error', lost);
     client.release();
   }
 }

@@ -61,6 +61,8 @@ export function applyJobKey(repo: string, environment: string): string {
 export async function inTransaction<T>(db: pg.Pool | pg.PoolClient, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   if (!('totalCount' in db)) return fn(db);
   const client = await db.connect();
+  const lost = () => {}; // a lost connection fails the transaction's next query; don't let the event end the process
+  client.on('error', lost);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -70,6 +72,7 @@ export async function inTransaction<T>(db: pg.Pool | pg.PoolClient, fn: (client:
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   } finally {
+    client.off('error', lost);
     client.release();
   }
 }

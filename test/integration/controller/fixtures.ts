@@ -43,6 +43,7 @@ export interface QueueDb {
 export async function queueDatabase(): Promise<QueueDb> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  pool.on('error', () => {}); // idle connections are cut when the test database is dropped
   pool.on('error', () => {});
   const logger = createLogger({ level: (process.env.TEST_LOG_LEVEL as 'info' | undefined) ?? 'silent' });
   await ensureQueueSchema(pool, logger);

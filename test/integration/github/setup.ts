@@ -33,6 +33,7 @@ const logger = {
 export async function createWorld(): Promise<World> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  pool.on('error', () => {}); // idle connections are cut when the database is dropped at the end
   const fakes: FakeGitHub[] = [];
   const reporters: GitHubReporter[] = [];
   let n = 0;

@@ -31,6 +31,7 @@ export interface JobsHarness {
 export async function startJobsHarness(env: Record<string, string> = {}): Promise<JobsHarness> {
   const db = await createTestDatabase();
   const pool = new pg.Pool({ connectionString: db.url, max: 5 });
+  pool.on('error', () => {}); // idle connections are cut when the test database is dropped
   const logger = createLogger({ level: 'silent' });
   await ensureQueueSchema(pool, logger);
   const github = await startFakeGitHub();
