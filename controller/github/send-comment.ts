@@ -1,4 +1,5 @@
 /** Sends the sticky PR comment: edits the remembered comment, else the one carrying the marker, else creates it. */
+import { createHash } from 'node:crypto';
 import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
 import { repoKey, type RepoRef } from '../ports.js';
@@ -21,11 +22,17 @@ export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPa
   const repository = repoKey(p.repo);
   const base = { owner: p.repo.owner, repo: p.repo.name };
   const body = withMarker(p.body);
-  const { rows } = await pool.query<{ comment_id: string }>('SELECT comment_id::text FROM pr_comments WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber]);
+  const hash = createHash('sha256').update(body).digest('hex');
+  const { rows } = await pool.query<{ comment_id: string; body_sha256: string | null }>(
+    'SELECT comment_id::text, body_sha256 FROM pr_comments WHERE repository = $1 AND pull_number = $2',
+    [repository, p.pullNumber],
+  );
   if (rows[0]) {
+    // The comment already says exactly this: no write.
+    if (rows[0].body_sha256 === hash) return;
     try {
       await octokit.rest.issues.updateComment({ ...base, comment_id: Number(rows[0].comment_id), body });
-      await pool.query('UPDATE pr_comments SET updated_at = now() WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber]);
+      await pool.query('UPDATE pr_comments SET body_sha256 = $3, updated_at = now() WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber, hash]);
       return;
     } catch (err) {
       // Someone deleted the comment: forget it and post a new one.
@@ -44,8 +51,8 @@ export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPa
     id = (await octokit.rest.issues.createComment({ ...base, issue_number: p.pullNumber, body })).data.id;
   }
   await pool.query(
-    `INSERT INTO pr_comments (repository, pull_number, comment_id) VALUES ($1, $2, $3)
-     ON CONFLICT (repository, pull_number) DO UPDATE SET comment_id = EXCLUDED.comment_id, updated_at = now()`,
-    [repository, p.pullNumber, id],
+    `INSERT INTO pr_comments (repository, pull_number, comment_id, body_sha256) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (repository, pull_number) DO UPDATE SET comment_id = EXCLUDED.comment_id, body_sha256 = EXCLUDED.body_sha256, updated_at = now()`,
+    [repository, p.pullNumber, id, hash],
   );
 }

@@ -38,6 +38,21 @@ test('the sticky comment is created once and edited in place on every new push',
   assert.deepEqual(fake.violations, []);
 });
 
+test('an unchanged plan costs no write: the comment is edited only when its text changes', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  for (const sha of ['1111111', '1111111', '1111111', '2222222', '2222222']) {
+    await reporter.stickyComment(repo, 8, plan(sha));
+    await reporter.flush();
+  }
+  assert.deepEqual(fake.writes().map((r) => r.route), [
+    'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
+    'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
+  ]);
+  assert.match(fake.state.comments.find((c) => c.issue_number === 8)!.body, /2222222/);
+});
+
 test('with its database row lost, the comment is found again by its marker (among many) instead of duplicated', async () => {
   const fake = await w.newFake();
   const reporter = w.reporter(fake);
