@@ -5,7 +5,8 @@
  * mirror's config, and scrubbed from every error message.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import type { GitReader, RepoRef } from '../ports.js';
@@ -57,7 +58,7 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
   /** A git client for a repository's mirror (created on first use), with the token (if any) in its environment. */
   const open = async (repo: RepoRef): Promise<{ git: SimpleGit; secrets: string[] }> => {
     const dir = mirrorDir(repo);
-    if (!(await exists(path.join(dir, 'HEAD')))) {
+    if (!existsSync(path.join(dir, 'HEAD'))) {
       await mkdir(dir, { recursive: true });
       await client(dir, baseEnv(), timeoutMs).raw(['init', '--bare', '--quiet']);
     }
@@ -237,11 +238,3 @@ function validBranch(branch: string): boolean {
   return !/(^[-/.])|\.\.|[\s~^:?*[\\]|@\{|\/\/|\.lock$|\/$|\.$/.test(branch);
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -2,7 +2,7 @@
  * A commit's description: checked out from the mirror and loaded. A repository without `politburo.yml` is not
  * Politburo's business (SPEC §4: acknowledged and ignored); an invalid description is a terminal problem to report.
  */
-import { stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { GitReader, RepoRef } from '../ports.js';
 import type { Description, ValidationError } from '../../reconciler/types.js';
@@ -17,7 +17,7 @@ export type LoadedCommit =
 export async function loadCommit(git: GitReader, repo: RepoRef, sha: string): Promise<LoadedCommit & { cleanup: () => Promise<void> }> {
   const { dir, cleanup } = await git.checkout(repo, sha);
   try {
-    if (!(await exists(path.join(dir, DEFAULT_FILE)))) return { kind: 'none', dir, cleanup };
+    if (!existsSync(path.join(dir, DEFAULT_FILE))) return { kind: 'none', dir, cleanup };
     const loaded = await loadDescription({ dir });
     if (!loaded.ok) return { kind: 'invalid', dir, errors: loaded.errors, cleanup };
     return { kind: 'ok', dir, description: loaded.description, cleanup };
@@ -37,11 +37,3 @@ export async function withCommit<T>(git: GitReader, repo: RepoRef, sha: string, 
   }
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}

@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { spawnPostgres, initdb, postgresUser, stopPostgres, runningPort, type RunAs } from './postgres-process.js';
+import { spawnPostgres, initdb, pidAlive, postgresUser, stopPostgres, runningPort, type RunAs } from './postgres-process.js';
 
 export interface EmbeddedServer {
   /** URL of the database (default `politburo`) on the server. */
@@ -101,14 +101,6 @@ function checkTraversable(dataDir: string): void {
   }
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /** Serialises starting and stopping the server of one data directory across processes (a lock file with a pid). */
 async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {

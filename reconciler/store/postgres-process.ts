@@ -141,7 +141,8 @@ export async function spawnPostgres(dataDir: string, runAs: RunAs, adminUrl: (po
   }
 }
 
-function pidAlive(pid: number): boolean {
+/** True while a process with this pid exists (EPERM: it exists but belongs to another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

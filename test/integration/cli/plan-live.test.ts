@@ -1,26 +1,23 @@
 /** `politburo plan ENV --live`: the static plan plus a dry-run on every host, through the CLI. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { startSshHosts, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, cliInProcess, makeRepo, storeFor, type RepoOptions } from '../engine/engine-harness.js';
+import type { TestDatabase } from '../../helpers/db.js';
+import type { SshHosts } from '../../helpers/sshd.js';
+import type { HostConnection } from '../../../reconciler/types.js';
+import { applyOnce, cliInProcess, makeRepo, startEngineWorld, type EngineWorld, type RepoOptions } from '../engine/engine-harness.js';
 
 let ssh: SshHosts;
 let db: TestDatabase;
 let store: PgStateStore;
-let closeStore: () => Promise<void>;
+let conns: HostConnection[];
+let world: EngineWorld | undefined;
 
 before(async () => {
-  [ssh, db] = await Promise.all([startSshHosts(5), createTestDatabase()]);
-  ({ store, close: closeStore } = storeFor(db.url));
+  world = await startEngineWorld(5);
+  ({ ssh, db, store, conns } = world);
 });
-after(async () => {
-  await closeStore?.();
-  await db?.drop();
-  await ssh?.stop();
-});
+after(() => world?.close());
 
 const hosts = (): RepoOptions['hosts'] => ({ 'database/master': ssh.hosts[0], 'database/replica': ssh.hosts[1], web: [ssh.hosts[2], ssh.hosts[3]], lb: ssh.hosts[4] });
 
@@ -35,14 +32,7 @@ test('plan --live exits 0 when nothing changed or drifted, 2 naming the drifted 
   assert.equal(cleanDoc.environment, 'test');
   assert.ok(cleanDoc.nodes.every((n: { action: string; state: string }) => n.action === 'unchanged' && n.state === 'ready'));
 
-  const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
-  try {
-    const web2 = ssh.hosts[3];
-    const conn = await admin.connect({ kind: 'ssh', address: web2.address, port: web2.port, user: web2.user });
-    await conn.exec('echo tampered > ~/state/web.args');
-  } finally {
-    await admin.close();
-  }
+  await conns[3].exec('echo tampered > ~/state/web.args'); // someone changed web-2 by hand
   const found = await cli(['plan', 'test', '--live', '--dir', dir, '--json']);
   assert.equal(found.code, 2, found.stderr);
   const doc = JSON.parse(found.stdout);

@@ -1,11 +1,10 @@
 /** applyEnvironment and `politburo apply` on real sshd hosts, Babushka stand-in and PostgreSQL: the LAMP topology. */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
 import type { HostConnection } from '../../../reconciler/types.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { startSshHosts, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, cli, cliInProcess, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
+import type { TestDatabase } from '../../helpers/db.js';
+import type { SshHosts } from '../../helpers/sshd.js';
+import { applyOnce, cli, cliInProcess, commitAll, engineInput, makeRepo, writeRepo, type RepoOptions, startEngineWorld, type EngineWorld } from './engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
@@ -13,22 +12,14 @@ import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
 let ssh: SshHosts;
 let db: TestDatabase;
 let store: PgStateStore;
-let closeStore: () => Promise<void>;
-const conns: HostConnection[] = [];
-let admin: ReturnType<typeof createHostConnector>;
+let conns: HostConnection[];
+let world: EngineWorld | undefined;
 
 before(async () => {
-  [ssh, db] = await Promise.all([startSshHosts(5), createTestDatabase()]);
-  ({ store, close: closeStore } = storeFor(db.url));
-  admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
-  for (const h of ssh.hosts) conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
+  world = await startEngineWorld(5);
+  ({ ssh, db, store, conns } = world);
 });
-after(async () => {
-  await admin?.close();
-  await closeStore?.();
-  await db?.drop();
-  await ssh?.stop();
-});
+after(() => world?.close());
 beforeEach(async () => {
   await Promise.all(conns.map((c) => c.exec('rm -rf ~/state ~/break')));
 });

@@ -13,10 +13,11 @@ import { createHostConnector, type HostConnectorOptions } from '../../../reconci
 import type { EngineInput } from '../../../reconciler/run-engine.js';
 import { createPgStore, type PgStateStore } from '../../../reconciler/store/pg-store.js';
 import type { Target } from '../../../reconciler/target.js';
-import type { RunEvent, RunResult } from '../../../reconciler/types.js';
+import type { HostConnection, RunEvent, RunResult } from '../../../reconciler/types.js';
 import { loadDescription } from '../../../schema/load-description.js';
 import pg from 'pg';
-import type { SshHost } from '../../helpers/sshd.js';
+import { startSshHosts, type SshHost, type SshHosts } from '../../helpers/sshd.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -170,4 +171,34 @@ export async function cliInProcess(args: string[]): Promise<{ code: number; stdo
     process.stderr.write = original.stderr;
     process.exitCode = undefined; // the command's exit code is the result, not this test process's
   }
+}
+
+export interface EngineWorld {
+  ssh: SshHosts;
+  db: TestDatabase;
+  store: PgStateStore;
+  /** One open connection to each host, for tests to look at or change a host's files. */
+  conns: HostConnection[];
+  close(): Promise<void>;
+}
+
+/** What every engine test file starts with: n sshd hosts, a test database with a store, a connection to each host. */
+export async function startEngineWorld(n = 5): Promise<EngineWorld> {
+  const [ssh, db] = await Promise.all([startSshHosts(n), createTestDatabase()]);
+  const { store, close: closeStore } = storeFor(db.url);
+  const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  const conns: HostConnection[] = [];
+  for (const h of ssh.hosts) conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
+  return {
+    ssh,
+    db,
+    store,
+    conns,
+    async close() {
+      await admin.close();
+      await closeStore();
+      await db.drop();
+      await ssh.stop();
+    },
+  };
 }

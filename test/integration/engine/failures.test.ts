@@ -2,32 +2,23 @@
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
 import type { HostConnection, RunEvent } from '../../../reconciler/types.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { refusingPort, silentServer, startSshHosts, wrongKnownHostsLine, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, byPath, engineInput, makeRepo, storeFor, type RepoOptions } from './engine-harness.js';
+import type { TestDatabase } from '../../helpers/db.js';
+import { refusingPort, silentServer, wrongKnownHostsLine, type SshHosts } from '../../helpers/sshd.js';
+import { applyOnce, byPath, engineInput, makeRepo, type RepoOptions, startEngineWorld, type EngineWorld } from './engine-harness.js';
 
 let ssh: SshHosts;
 let db: TestDatabase;
 let store: PgStateStore;
-let closeStore: () => Promise<void>;
-let admin: ReturnType<typeof createHostConnector>;
-const conns: HostConnection[] = [];
+let conns: HostConnection[];
+let world: EngineWorld | undefined;
 
 before(async () => {
-  [ssh, db] = await Promise.all([startSshHosts(5), createTestDatabase()]);
-  ({ store, close: closeStore } = storeFor(db.url));
-  admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
-  for (const h of ssh.hosts) conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
+  world = await startEngineWorld(5);
+  ({ ssh, db, store, conns } = world);
 });
-after(async () => {
-  await admin?.close();
-  await closeStore?.();
-  await db?.drop();
-  await ssh?.stop();
-});
+after(() => world?.close());
 beforeEach(async () => {
   await Promise.all(conns.map((c) => c.exec('rm -rf ~/state ~/break')));
 });

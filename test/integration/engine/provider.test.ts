@@ -4,32 +4,21 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { driftEnvironment, runLivePlan } from '../../../reconciler/drift-environment.js';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
 import type { HostConnection } from '../../../reconciler/types.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { startSshHosts, type SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, byPath, commitAll, engineInput, makeRepo, storeFor, writeRepo, type RepoOptions } from './engine-harness.js';
+import type { SshHosts } from '../../helpers/sshd.js';
+import { applyOnce, byPath, commitAll, engineInput, makeRepo, writeRepo, type RepoOptions, startEngineWorld, type EngineWorld } from './engine-harness.js';
 
 let ssh: SshHosts;
-let db: TestDatabase;
 let store: PgStateStore;
-let closeStore: () => Promise<void>;
-let admin: ReturnType<typeof createHostConnector>;
-const conns: HostConnection[] = [];
+let conns: HostConnection[];
+let world: EngineWorld | undefined;
 
 before(async () => {
-  [ssh, db] = await Promise.all([startSshHosts(5), createTestDatabase()]);
-  ({ store, close: closeStore } = storeFor(db.url));
-  admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
-  for (const h of ssh.hosts) conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
+  world = await startEngineWorld(5);
+  ({ ssh, store, conns } = world);
 });
-after(async () => {
-  await admin?.close();
-  await closeStore?.();
-  await db?.drop();
-  await ssh?.stop();
-});
+after(() => world?.close());
 
 const PROVIDER = '    provider: { exec: { create: provision/create.sh, destroy: provision/destroy.sh } }\n';
 /** Only the database is pre-allocated: web-1, web-2 and lb come from the provider. */
