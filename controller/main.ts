@@ -3,7 +3,7 @@
  * it), starts the queue worker with the job handlers, the HTTP server and poll mode, and stops them in order.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { TaskList } from 'graphile-worker';
 import type pg from 'pg';
@@ -151,9 +151,9 @@ async function listenAndRun(
   return { url, port, context, worker, stop };
 }
 
-function listen(app: ReturnType<typeof createServer>, port: number, host: string): Promise<Server> {
+function listen(app: RequestListener, port: number, host: string): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const server = app.listen(port, host);
+    const server = createHttpServer(app).listen(port, host);
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use: set PORT to a free port`) : err),

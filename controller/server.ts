@@ -1,14 +1,17 @@
 /**
  * The controller's HTTP surface: the GitHub webhook, health, readiness, Prometheus metrics, and the dashboard (mounted
- * at `/` when given). Returns an express app; listening and shutdown are the composition root's business.
+ * at `/` when given). Returns a request listener: the webhook endpoint answers its own path without express (it is the
+ * hot path, see webhooks/webhook-endpoint.ts); everything else is an express app. Listening and shutdown are the
+ * composition root's business.
  */
-import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type pg from 'pg';
 import type { Logger } from './logger.js';
 import { registry } from './metrics.js';
 import { refreshQueueMetrics } from './queue/queue-stats.js';
 import { createReadinessCheck, type Readiness } from './readiness.js';
-import { createWebhookRouter } from '../webhooks/webhook-router.js';
+import { createWebhookEndpoint } from '../webhooks/webhook-endpoint.js';
 
 export interface ServerDeps {
   pool: pg.Pool;
@@ -23,14 +26,14 @@ export interface ServerDeps {
   readiness?: () => Promise<Readiness>;
 }
 
-/** Builds the express app (see module comment). */
-export function createServer(deps: ServerDeps): Express {
+/** Builds the request listener (see module comment). */
+export function createServer(deps: ServerDeps): RequestListener {
+  const webhook = createWebhookEndpoint({ pool: deps.pool, secrets: deps.webhookSecrets, logger: deps.logger });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   const readiness = deps.readiness ?? createReadinessCheck(deps.pool);
 
-  app.use(createWebhookRouter({ pool: deps.pool, secrets: deps.webhookSecrets, logger: deps.logger }));
   app.get('/healthz', (_req, res) => {
     res.status(200).json({ status: 'ok' });
   });
@@ -58,5 +61,7 @@ export function createServer(deps: ServerDeps): Express {
     if (res.headersSent) return;
     res.status(clientError ? status : 500).json({ error: clientError ? (err as Error).message : 'internal error' });
   });
-  return app;
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!webhook(req, res)) app(req, res);
+  };
 }

@@ -1,8 +1,13 @@
 /**
- * Stores a verified delivery and queues its `github-delivery` job in one statement (so one transaction): a crash
- * after the 2xx answer loses nothing, and a replayed delivery id stores nothing and queues nothing.
+ * Stores verified deliveries and queues their `github-delivery` jobs, many in one statement (so one transaction): a
+ * crash after the 2xx answer loses nothing, and a replayed delivery id stores nothing and queues nothing.
  *
- * The job row is inserted into graphile-worker's jobs table directly rather than through `add_job()`: add_job ends
+ * The bodies travel as they were signed, as one binary parameter (the bodies end to end, with offsets and lengths):
+ * PostgreSQL checks that each is UTF-8 JSON, turns it into jsonb (which it had to do anyway to store it) and reads the
+ * indexed fields (action, repository, installation) from it. Node never parses the payload or escapes it into a
+ * text[] literal; both were the largest costs of ingestion in bench/webhooks.
+ *
+ * The job rows are inserted into graphile-worker's jobs table directly rather than through `add_job()`: add_job ends
  * every call with a `pg_notify`, and NOTIFY serialises committing transactions database-wide, which capped ingestion
  * at ~200 deliveries/s (measured). The wake-up is instead coalesced (createJobNotifier): one NOTIFY per burst, in
  * graphile-worker's own format, so every replica's workers still start at once. Delivery jobs need none of add_job's
@@ -11,52 +16,117 @@
 import type pg from 'pg';
 import { JOB_DELIVERY } from '../controller/ports.js';
 
-export interface DeliveryRecord {
+/** A delivery whose signature was verified: its headers and its body exactly as received. */
+export interface IncomingDelivery {
   id: string;
   event: string;
-  action: string | null;
-  /** `owner/name`, null for events without a repository. */
-  repository: string | null;
-  installationId: number | null;
-  /** The raw JSON text, as signed. */
-  payload: string;
+  body: Buffer;
 }
+
+export type StoreOutcome =
+  | { status: 'accepted'; jobId: string; action: string | null; repository: string | null; installationId: number | null }
+  | { status: 'duplicate' }
+  | { status: 'not-an-object' };
 
 /** Attempts of a delivery job before it fails for good (graphile-worker backs off exponentially between them). */
 export const DELIVERY_MAX_ATTEMPTS = 10;
 
+// $1 ids, $2 events, $3 the bodies end to end, $4 1-based offsets, $5 lengths, $6 the job's task, $7 its attempts.
+// Rows come back for JSON objects only: with a job id when stored, without when the id was already there.
 const STORE_SQL = {
-  name: 'politburo_store_delivery',
-  text: `WITH ins AS (
+  name: 'politburo_store_deliveries_v3',
+  text: `WITH input AS MATERIALIZED (
+    SELECT t.n, t.id, t.event, convert_from(substring($3::bytea FROM t.off FOR t.len), 'UTF8')::jsonb AS p
+      FROM unnest($1::text[], $2::text[], $4::int[], $5::int[]) WITH ORDINALITY AS t(id, event, off, len, n)
+  ), objects AS (
+    SELECT n, id, event, p,
+      CASE WHEN jsonb_typeof(p->'action') = 'string' THEN left(p->>'action', 200) END AS action,
+      CASE WHEN jsonb_typeof(p#>'{repository,full_name}') = 'string' THEN p#>>'{repository,full_name}' END AS repository,
+      CASE WHEN jsonb_typeof(p#>'{installation,id}') = 'number' AND p#>>'{installation,id}' ~ '^-?[0-9]{1,16}$'
+        THEN CASE WHEN abs((p#>>'{installation,id}')::numeric) <= 9007199254740991 THEN (p#>>'{installation,id}')::bigint END
+      END AS installation_id
+      FROM input WHERE jsonb_typeof(p) = 'object'
+  ), ins AS (
     INSERT INTO webhook_deliveries (delivery_id, event, action, repository, installation_id, payload)
-    VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+    SELECT id, event, action, repository, installation_id, p FROM objects
     ON CONFLICT (delivery_id) DO NOTHING
     RETURNING delivery_id
+  ), jobs AS (
+    INSERT INTO graphile_worker._private_jobs (task_id, payload, key, max_attempts)
+    SELECT (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $6), json_build_object('deliveryId', delivery_id), delivery_id, $7
+      FROM ins
+    RETURNING key, id
   )
-  INSERT INTO graphile_worker._private_jobs (task_id, payload, key, max_attempts)
-  SELECT (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $7), json_build_object('deliveryId', delivery_id), delivery_id, $8
-    FROM ins
-  RETURNING id::text AS job_id`,
+  SELECT o.n::int AS n, o.action, o.repository, o.installation_id::text AS installation_id, jobs.id::text AS job_id
+    FROM objects o LEFT JOIN jobs ON jobs.key = o.id`,
 };
+
+interface StoredRow {
+  n: number;
+  action: string | null;
+  repository: string | null;
+  installation_id: string | null;
+  job_id: string | null;
+}
 
 /** Makes sure graphile-worker knows the delivery task (its id is looked up by every insert). Idempotent. */
 export async function ensureDeliveryTask(db: Pick<pg.Pool, 'query'>): Promise<void> {
   await db.query(`INSERT INTO graphile_worker._private_tasks (identifier) VALUES ($1) ON CONFLICT DO NOTHING`, [JOB_DELIVERY]);
 }
 
-/** Inserts the delivery and its job; `duplicate` when the delivery id was already stored. */
-export async function storeDelivery(db: Pick<pg.Pool, 'query'>, d: DeliveryRecord): Promise<{ duplicate: boolean; jobId?: string }> {
-  const values = [d.id, d.event, d.action, d.repository, d.installationId, d.payload, JOB_DELIVERY, DELIVERY_MAX_ATTEMPTS];
-  let rows: { job_id: string }[];
+/**
+ * Stores deliveries with distinct ids in one statement; the outcomes are in the same order. Throws when any body
+ * cannot be stored (not UTF-8, not JSON, a `\u0000` jsonb refuses): the caller stores such a batch one by one, so
+ * the error reaches only the delivery that caused it (see describeStoreError).
+ */
+export async function storeDeliveries(db: Pick<pg.Pool, 'query'>, ds: readonly IncomingDelivery[]): Promise<StoreOutcome[]> {
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let at = 1;
+  for (const d of ds) {
+    offsets.push(at);
+    lengths.push(d.body.length);
+    at += d.body.length;
+  }
+  const values = [ds.map((d) => d.id), ds.map((d) => d.event), Buffer.concat(ds.map((d) => d.body)), offsets, lengths, JOB_DELIVERY, DELIVERY_MAX_ATTEMPTS];
+  let rows: StoredRow[];
   try {
-    ({ rows } = await db.query<{ job_id: string }>({ ...STORE_SQL, values }));
+    ({ rows } = await db.query<StoredRow>({ ...STORE_SQL, values }));
   } catch (err) {
     // 23502 (task_id null): the task row is not there yet on a fresh queue schema.
     if ((err as { code?: string }).code !== '23502') throw err;
     await ensureDeliveryTask(db);
-    ({ rows } = await db.query<{ job_id: string }>({ ...STORE_SQL, values }));
+    ({ rows } = await db.query<StoredRow>({ ...STORE_SQL, values }));
   }
-  return rows.length ? { duplicate: false, jobId: rows[0].job_id } : { duplicate: true };
+  const outcomes: StoreOutcome[] = ds.map(() => ({ status: 'not-an-object' }));
+  for (const r of rows) {
+    outcomes[r.n - 1] = r.job_id
+      ? { status: 'accepted', jobId: r.job_id, action: r.action, repository: r.repository, installationId: r.installation_id === null ? null : Number(r.installation_id) }
+      : { status: 'duplicate' };
+  }
+  return outcomes;
+}
+
+/** Stores one delivery (see storeDeliveries). */
+export async function storeDelivery(db: Pick<pg.Pool, 'query'>, d: IncomingDelivery): Promise<StoreOutcome> {
+  return (await storeDeliveries(db, [d]))[0];
+}
+
+/**
+ * What a delivery that PostgreSQL refused to store did wrong, for its 400 answer; null when the error is not the
+ * payload's fault (a database outage: the answer is 503 and GitHub can redeliver).
+ */
+export function describeStoreError(err: unknown): string | null {
+  const e = err as { code?: unknown; message?: unknown; detail?: unknown };
+  if (typeof e?.code !== 'string') return null;
+  const detail = typeof e.detail === 'string' && e.detail ? e.detail : '';
+  // 22P02 invalid_text_representation: the json parser; nothing else in STORE_SQL parses text.
+  if (e.code === '22P02') return `the body is not valid JSON (${String(e.message)}${detail ? `: ${detail}` : ''})`;
+  // 54001 statement too complex / stack depth: JSON nested deeper than PostgreSQL will parse.
+  if (e.code === '54001') return 'the payload cannot be stored: its JSON is nested too deeply';
+  // Other data exceptions (class 22): \u0000 in a string (22P05), a body that is not UTF-8 (22021), …
+  if (e.code.startsWith('22')) return `the payload cannot be stored: ${String(e.message)}${detail ? ` (${detail})` : ''}`;
+  return null;
 }
 
 export interface JobNotifier {

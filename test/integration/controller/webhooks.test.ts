@@ -1,7 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createServer } from '../../../controller/server.js';
 import { JOB_DELIVERY } from '../../../controller/ports.js';
 import { startQueueWorker } from '../../../controller/queue/queue-worker.js';
@@ -13,7 +13,7 @@ const OLD_SECRET = 'test-secret-previous';
 
 describe('POST /webhooks/github', () => {
   let q: QueueDb;
-  let app: Express;
+  let app: RequestListener;
   const push = JSON.stringify(examplePayload('push'));
 
   before(async () => {
@@ -39,6 +39,21 @@ describe('POST /webhooks/github', () => {
     const queued = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => j.key === headers['x-github-delivery']);
     assert.equal(queued.length, 1);
     assert.deepEqual(queued[0].payload, { deliveryId: headers['x-github-delivery'] });
+  });
+
+  test('the indexed fields are read from the payload: action, repository, installation id', async () => {
+    const payload = { ...(JSON.parse(push) as object), action: 'created', installation: { id: 4242, node_id: 'x' } };
+    const body = JSON.stringify(payload);
+    const headers = deliveryHeaders(SECRET, 'push', body);
+    assert.equal((await request(app).post('/webhooks/github').set(headers).send(body)).status, 202);
+    const { rows } = await q.pool.query('SELECT action, repository, installation_id::int AS installation_id FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    assert.deepEqual(rows[0], { action: 'created', repository: 'Codertocat/Hello-World', installation_id: 4242 });
+    // Fields of the wrong type are not indexed, and the delivery is still stored.
+    const odd = JSON.stringify({ action: 7, repository: { full_name: ['a'] }, installation: { id: 'nine' } });
+    const oddHeaders = deliveryHeaders(SECRET, 'push', odd);
+    assert.equal((await request(app).post('/webhooks/github').set(oddHeaders).send(odd)).status, 202);
+    const stored = await q.pool.query('SELECT action, repository, installation_id FROM webhook_deliveries WHERE delivery_id = $1', [oddHeaders['x-github-delivery']]);
+    assert.deepEqual(stored.rows[0], { action: null, repository: null, installation_id: null });
   });
 
   test('a replayed delivery id answers 200 duplicate and queues nothing new', async () => {
@@ -67,9 +82,19 @@ describe('POST /webhooks/github', () => {
       return { id: headers['x-github-delivery'], send: () => request(app).post('/webhooks/github').set(headers).send(push) };
     });
     const badHeaders = deliveryHeaders(SECRET, 'push', bad);
-    const answers = await Promise.all([...sends.map((s) => s.send()), request(app).post('/webhooks/github').set(badHeaders).send(bad)]);
+    const array = '[{"ref":"refs/heads/main"}]';
+    const arrayHeaders = deliveryHeaders(SECRET, 'push', array);
+    const answers = await Promise.all([
+      ...sends.map((s) => s.send()),
+      request(app).post('/webhooks/github').set(badHeaders).send(bad),
+      request(app).post('/webhooks/github').set(arrayHeaders).send(array),
+    ]);
     assert.deepEqual(answers.slice(0, 40).map((a) => a.status), Array(40).fill(202));
     assert.equal(answers[40].status, 400, answers[40].text);
+    assert.match(answers[40].body.error, /cannot be stored/);
+    assert.equal(answers[41].status, 400, answers[41].text);
+    assert.match(answers[41].body.error, /JSON object/);
+    assert.equal((await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [arrayHeaders['x-github-delivery']])).rowCount, 0);
     const ids = sends.map((s) => s.id);
     const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = ANY($1)', [ids]);
     assert.equal(rows[0].n, 40);
@@ -92,6 +117,8 @@ describe('POST /webhooks/github', () => {
     const base = deliveryHeaders(SECRET, 'push', body);
     const without = (name: string) => Object.fromEntries(Object.entries(base).filter(([k]) => k !== name));
     const truncated = body.slice(0, body.length / 2);
+    const latin1 = Buffer.from('{"ref":"caf\xe9"}', 'latin1');
+    const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
     const cases: { name: string; headers: Record<string, string>; body: string | Buffer; status: number; error: RegExp }[] = [
       { name: 'wrong signature', headers: { ...base, 'x-hub-signature-256': sign('wrong', body) }, body, status: 401, error: /signature mismatch/ },
       { name: 'missing signature', headers: without('x-hub-signature-256'), body, status: 401, error: /missing X-Hub-Signature-256/ },
@@ -101,7 +128,10 @@ describe('POST /webhooks/github', () => {
       { name: 'truncated JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, truncated) }, body: truncated, status: 400, error: /not valid JSON/ },
       { name: 'non-JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, 'hello') }, body: 'hello', status: 400, error: /not valid JSON/ },
       { name: 'JSON that is not an object', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '[1,2]') }, body: '[1,2]', status: 400, error: /JSON object/ },
-      { name: 'empty body', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') }, body: '', status: 401, error: /mismatch/ },
+      { name: 'empty body, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') }, body: '', status: 400, error: /not valid JSON/ },
+      { name: 'not UTF-8, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, latin1) }, body: latin1, status: 400, error: /cannot be stored.*UTF8/ },
+      { name: 'nested deeper than PostgreSQL parses', headers: { ...base, 'x-hub-signature-256': sign(SECRET, deep) }, body: deep, status: 400, error: /nested too deeply/ },
+      { name: 'gzip content encoding', headers: { ...base, 'content-encoding': 'gzip' }, body, status: 415, error: /content encoding gzip/ },
       { name: 'form-encoded content type', headers: { ...base, 'content-type': 'application/x-www-form-urlencoded' }, body: `payload=${encodeURIComponent(body)}`, status: 415, error: /application\/json/ },
       { name: 'text content type', headers: { ...base, 'content-type': 'text/plain' }, body, status: 415, error: /application\/json/ },
       { name: 'missing X-GitHub-Event', headers: without('x-github-event'), body, status: 400, error: /X-GitHub-Event/ },
@@ -112,7 +142,8 @@ describe('POST /webhooks/github', () => {
     const deliveriesBefore = await deliveryCount();
     const jobsBefore = (await jobs(q.pool)).length;
     for (const c of cases) {
-      const res = await request(app).post('/webhooks/github').set(c.headers).send(c.body);
+      // Bodies go as bytes, as given (superagent would JSON-encode a Buffer under application/json).
+      const res = await request(app).post('/webhooks/github').set(c.headers).serialize((b: string) => b).send(c.body);
       assert.equal(res.status, c.status, `${c.name}: ${res.status} ${res.text}`);
       assert.match(res.body.error ?? '', c.error, c.name);
     }

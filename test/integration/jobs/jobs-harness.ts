@@ -1,4 +1,5 @@
 /** Job handlers against a real database, real git repositories and a fake GitHub, without the HTTP server. */
+import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -47,7 +48,8 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
     deps,
     async deliver(event, payload) {
       const id = randomUUID();
-      await storeDelivery(pool, { id, event, action: payload?.action ?? null, repository: payload?.repository?.full_name ?? null, installationId: payload?.installation?.id ?? null, payload: JSON.stringify(payload) });
+      const stored = await storeDelivery(pool, { id, event, body: Buffer.from(JSON.stringify(payload)) });
+      assert.equal(stored.status, 'accepted');
       return id;
     },
     async delivery(id) {
