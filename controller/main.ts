@@ -13,6 +13,7 @@ import { createFallbackTaskList } from './fallback-tasks.js';
 import { createLogger, type Logger } from './logger.js';
 import { startPollTimer, type PollTimer } from './poll-timer.js';
 import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
+import { createDeliveryGate, createIngestPressure, type IngestPressure } from './queue/delivery-gate.js';
 import { createServer } from './server.js';
 import { createFlows } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
@@ -81,6 +82,8 @@ export async function startController(config: ControllerConfig, overrides: Contr
     maxConnections: Math.max(20, config.concurrency + 10),
     log: (msg) => logger.info({ component: 'store' }, msg),
   });
+  // Webhook bursts hold delivery jobs to one at a time in this process (controller/queue/delivery-gate.ts).
+  const pressure = createIngestPressure();
   let worker: QueueWorker | undefined;
   let flows: FlowsLike | undefined;
   try {
@@ -97,8 +100,9 @@ export async function startController(config: ControllerConfig, overrides: Contr
       staleAfterMs: config.queue.staleAfterMs,
       testJobDelayMs: config.queue.testJobDelayMs,
       processId: overrides.processId,
+      deliveryGate: createDeliveryGate(pressure),
     });
-    return await listenAndRun(config, overrides, context, opened, worker, flows);
+    return await listenAndRun(config, overrides, context, opened, worker, flows, pressure);
   } catch (err) {
     await worker?.stop(0).catch(() => {});
     await flows?.close?.().catch(() => {});
@@ -114,6 +118,7 @@ async function listenAndRun(
   opened: OpenedStore,
   worker: QueueWorker,
   flows: FlowsLike,
+  pressure: IngestPressure,
 ): Promise<RunningController> {
   const { logger } = context;
   let shuttingDown = false;
@@ -123,6 +128,7 @@ async function listenAndRun(
     logger,
     dashboardRouter: overrides.createDashboardRouter === null ? undefined : (overrides.createDashboardRouter ?? defaultDashboard)(context, flows),
     isShuttingDown: () => shuttingDown,
+    ingestPressure: pressure,
   });
   const server = await listen(app, config.port, config.host);
   const port = (server.address() as AddressInfo).port;

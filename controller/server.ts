@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { Logger } from './logger.js';
 import { registry } from './metrics.js';
 import { refreshQueueMetrics } from './queue/queue-stats.js';
+import type { IngestPressure } from './queue/delivery-gate.js';
 import { createReadinessCheck, type Readiness } from './readiness.js';
 import { createWebhookEndpoint } from '../webhooks/webhook-endpoint.js';
 
@@ -24,11 +25,13 @@ export interface ServerDeps {
   isShuttingDown?: () => boolean;
   /** Overrides the database readiness check (default: reachable and schema current). */
   readiness?: () => Promise<Readiness>;
+  /** Told about bursts of webhook deliveries (the queue worker gives way to them: controller/queue/delivery-gate.ts). */
+  ingestPressure?: IngestPressure;
 }
 
 /** Builds the request listener (see module comment). */
 export function createServer(deps: ServerDeps): RequestListener {
-  const webhook = createWebhookEndpoint({ pool: deps.pool, secrets: deps.webhookSecrets, logger: deps.logger });
+  const webhook = createWebhookEndpoint({ pool: deps.pool, secrets: deps.webhookSecrets, logger: deps.logger, pressure: deps.ingestPressure });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

@@ -21,10 +21,11 @@ interface Pending {
  * @param maxInFlight statements under way at once (each holds a pool connection)
  * @param maxBatch deliveries per statement
  * @param maxBatchBytes body bytes per statement (one 25 MB delivery still goes alone)
+ * @param onOverlap told when a delivery arrives while others are being stored (controller/queue/delivery-gate.ts)
  */
 export function createDeliveryBatcher(
   pool: Pick<pg.Pool, 'query'>,
-  opts: { maxInFlight?: number; maxBatch?: number; maxBatchBytes?: number } = {},
+  opts: { maxInFlight?: number; maxBatch?: number; maxBatchBytes?: number; onOverlap?: () => void } = {},
 ): DeliveryBatcher {
   const maxInFlight = opts.maxInFlight ?? 4;
   const maxBatch = opts.maxBatch ?? 100;
@@ -50,6 +51,7 @@ export function createDeliveryBatcher(
   };
   return {
     store(d) {
+      if (inFlight > 0 || queue.length > 0) opts.onOverlap?.();
       return new Promise<StoreOutcome>((resolve, reject) => {
         queue.push({ d, resolve, reject });
         pump();

@@ -10,6 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import getRawBody from 'raw-body';
 import type { Logger } from '../controller/logger.js';
+import type { IngestPressure } from '../controller/queue/delivery-gate.js';
 import { deliveriesTotal } from '../controller/metrics.js';
 import { createDeliveryBatcher } from './delivery-batcher.js';
 import { createJobNotifier, describeStoreError, type JobNotifier } from './store-delivery.js';
@@ -22,6 +23,8 @@ export interface WebhookEndpointDeps {
   logger: Logger;
   /** Wakes the queue's workers after a job was inserted (default: a coalesced NOTIFY on the pool). */
   notifier?: JobNotifier;
+  /** Told about bursts of deliveries, so the queue worker can give way (controller/queue/delivery-gate.ts). */
+  pressure?: IngestPressure;
 }
 
 export const WEBHOOK_PATH = '/webhooks/github';
@@ -48,7 +51,7 @@ export type WebhookEndpoint = (req: IncomingMessage, res: ServerResponse) => boo
 /** The webhook endpoint (see module comment). */
 export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoint {
   const notifier = deps.notifier ?? createJobNotifier(deps.pool);
-  const batcher = createDeliveryBatcher(deps.pool);
+  const batcher = createDeliveryBatcher(deps.pool, { onOverlap: deps.pressure ? () => deps.pressure!.noteOverlap() : undefined });
   return (req, res) => {
     if (req.method !== 'POST' || !isWebhookPath(req.url)) return false;
     receive(req, res).catch((err: unknown) => answerError(deps.logger, err, req, res));

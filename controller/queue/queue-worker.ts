@@ -10,6 +10,7 @@ import { Logger as GraphileLogger, run, runMigrations, type ParsedCronItem, type
 import type { Logger } from '../logger.js';
 import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
 import { wrapTaskList } from './wrap-task.js';
+import type { DeliveryGate } from './delivery-gate.js';
 import { ensureDeliveryTask } from '../../webhooks/store-delivery.js';
 
 export interface QueueWorkerOptions {
@@ -28,6 +29,8 @@ export interface QueueWorkerOptions {
   parsedCronItems?: ParsedCronItem[];
   /** This process's identity in controller_processes (default: a random UUID). */
   processId?: string;
+  /** Holds `github-delivery` jobs to one at a time during webhook bursts (see delivery-gate.ts); none: no limit. */
+  deliveryGate?: DeliveryGate;
 }
 
 export interface QueueWorker {
@@ -84,7 +87,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   try {
     runner = await run({
       pgPool: opts.pool,
-      taskList: wrapTaskList(opts.taskList, { logger: opts.logger, pool: opts.pool, testJobDelayMs: opts.testJobDelayMs ?? 0 }),
+      taskList: wrapTaskList(opts.taskList, { logger: opts.logger, pool: opts.pool, testJobDelayMs: opts.testJobDelayMs ?? 0, deliveryGate: opts.deliveryGate }),
       concurrency: opts.concurrency,
       noHandleSignals: true,
       pollInterval: opts.pollIntervalMs ?? 2000,

@@ -7,12 +7,16 @@ import type { JobHelpers, Task, TaskList } from 'graphile-worker';
 import type { Logger } from '../logger.js';
 import { jobOutcomes } from '../metrics.js';
 import { isTerminal } from './terminal-error.js';
+import type { DeliveryGate } from './delivery-gate.js';
+import { JOB_DELIVERY } from '../ports.js';
 
 export interface WrapContext {
   logger: Logger;
   pool: pg.Pool;
   /** Test seam (POLITBURO_TEST_JOB_DELAY): a pause before every handler, to catch a process mid-job. */
   testJobDelayMs: number;
+  /** `github-delivery` jobs go through it (one at a time during webhook bursts: delivery-gate.ts). */
+  deliveryGate?: DeliveryGate;
 }
 
 /** Wraps every task of the list (see module comment). */
@@ -30,29 +34,37 @@ function deliveryIdOf(payload: unknown): string | undefined {
 }
 
 function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
+  const gate = name === JOB_DELIVERY ? ctx.deliveryGate : undefined;
   return async (payload: unknown, helpers: JobHelpers) => {
     const delivery = deliveryIdOf(payload);
     const log = ctx.logger.child({ job: helpers.job.id, task: name, attempt: helpers.job.attempts, ...(delivery ? { delivery } : {}) });
     if (ctx.testJobDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.testJobDelayMs));
-    const started = Date.now();
-    try {
-      await task(payload, helpers);
-    } catch (err) {
-      if (isTerminal(err)) {
-        jobOutcomes.inc({ task: name, outcome: 'terminal' });
-        log.error({ err, durationMs: Date.now() - started }, 'job failed (terminal, not retried)');
-        if (delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
-        return;
-      }
-      const final = helpers.job.attempts >= helpers.job.max_attempts;
-      jobOutcomes.inc({ task: name, outcome: final ? 'failed' : 'retry' });
-      log[final ? 'error' : 'warn']({ err, durationMs: Date.now() - started }, final ? 'job failed for good after its last attempt' : 'job failed; it will be retried');
-      if (final && delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
-      throw err;
-    }
-    jobOutcomes.inc({ task: name, outcome: 'success' });
-    log.info({ durationMs: Date.now() - started }, 'job finished');
+    if (gate) await gate.run(async () => runTask(name, task, payload, helpers, ctx, log));
+    else await runTask(name, task, payload, helpers, ctx, log);
   };
+}
+
+/** Runs the handler: outcome metrics, and terminal errors recorded instead of retried. */
+async function runTask(name: string, task: Task, payload: unknown, helpers: JobHelpers, ctx: WrapContext, log: Logger): Promise<void> {
+  const delivery = deliveryIdOf(payload);
+  const started = Date.now();
+  try {
+    await task(payload, helpers);
+  } catch (err) {
+    if (isTerminal(err)) {
+      jobOutcomes.inc({ task: name, outcome: 'terminal' });
+      log.error({ err, durationMs: Date.now() - started }, 'job failed (terminal, not retried)');
+      if (delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
+      return;
+    }
+    const final = helpers.job.attempts >= helpers.job.max_attempts;
+    jobOutcomes.inc({ task: name, outcome: final ? 'failed' : 'retry' });
+    log[final ? 'error' : 'warn']({ err, durationMs: Date.now() - started }, final ? 'job failed for good after its last attempt' : 'job failed; it will be retried');
+    if (final && delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
+    throw err;
+  }
+  jobOutcomes.inc({ task: name, outcome: 'success' });
+  log.info({ durationMs: Date.now() - started }, 'job finished');
 }
 
 async function recordDeliveryError(pool: pg.Pool, deliveryId: string, err: unknown, log: Logger): Promise<void> {
