@@ -1,11 +1,5 @@
-/**
- * Verifies GitHub's `X-Hub-Signature-256` against the current webhook secret and every old one still accepted.
- *
- * The HMAC is taken over the body's bytes as received (GitHub signs bytes), not over a string decoded from them:
- * @octokit/webhooks-methods' verify() takes only a string, which would re-encode a body that is not valid UTF-8 and
- * so report a signature mismatch instead of the body's real fault.
- */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+/** Verifies GitHub's `X-Hub-Signature-256` against the current webhook secret and every old one still accepted. */
+import { Webhooks } from '@octokit/webhooks';
 
 export type SignatureCheck =
   | { ok: true; secretIndex: number }
@@ -13,10 +7,21 @@ export type SignatureCheck =
 
 const SHA256 = /^sha256=[0-9a-f]{64}$/;
 
-/** Checks a delivery's signature (constant-time comparison per secret); says what to fix when it fails. */
+/** One @octokit/webhooks verifier per secret, made once. */
+const verifiers = new Map<string, Webhooks>();
+function verifier(secret: string): Webhooks {
+  let v = verifiers.get(secret);
+  if (!v) verifiers.set(secret, (v = new Webhooks({ secret })));
+  return v;
+}
+
+/**
+ * Checks a delivery's signature (@octokit/webhooks: constant-time comparison, per secret); says what to fix when it
+ * fails. `body` is the delivery's body decoded as UTF-8, which is what GitHub signs; it must not be empty.
+ */
 export async function verifySignature(
   secrets: readonly string[],
-  body: string | Uint8Array,
+  body: string,
   signature256: string | undefined,
   signatureSha1?: string,
 ): Promise<SignatureCheck> {
@@ -31,10 +36,8 @@ export async function verifySignature(
   if (!SHA256.test(signature256)) {
     return { ok: false, reason: 'malformed', message: 'X-Hub-Signature-256 is not of the form sha256=<64 hex digits>' };
   }
-  const expected = Buffer.from(signature256.slice('sha256='.length), 'hex');
   for (let i = 0; i < secrets.length; i++) {
-    const actual = createHmac('sha256', secrets[i]).update(body).digest();
-    if (timingSafeEqual(actual, expected)) return { ok: true, secretIndex: i };
+    if (await verifier(secrets[i]).verify(body, signature256)) return { ok: true, secretIndex: i };
   }
   return { ok: false, reason: 'mismatch', message: 'signature mismatch: check that GITHUB_WEBHOOK_SECRET matches the App\'s webhook secret' };
 }

@@ -1,11 +1,14 @@
 /**
  * `POST /webhooks/github`: verify, store with its job, answer. Every client mistake gets a 4xx naming the problem and
- * stores nothing; only a database outage answers 503 (GitHub redelivers later). No input makes it a 5xx or a crash.
+ * stores nothing; only a database outage answers 503 (the delivery can then be redelivered from GitHub). No input
+ * makes it a 5xx or a crash.
  *
- * This is the controller's hot path (bench/webhooks), so it is a plain Node request handler in front of express
- * (controller/server.ts) rather than an express route: no router, no body parser, no response helpers. The body stays
- * a Buffer from the socket to PostgreSQL, which checks and indexes the JSON (webhooks/store-delivery.ts).
+ * This is the controller's hot path (bench/webhooks), so it is a plain Node request handler in front of the express
+ * app (controller/server.ts) rather than an express route: no router, no body parser, no response helpers. The body stays
+ * a Buffer from the socket to PostgreSQL, which checks and indexes the JSON (webhooks/store-delivery.ts); it is
+ * decoded once, as the text @octokit/webhooks verifies the signature of.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import getRawBody from 'raw-body';
@@ -61,8 +64,13 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
   async function receive(req: IncomingMessage, res: ServerResponse): Promise<void> {
     checkHeaders(deps, req);
     const body = await readBody(req);
-    const check = await verifySignature(deps.secrets, body, header(req, 'x-hub-signature-256'), header(req, 'x-hub-signature'));
-    if (!check.ok) throw new HttpError(401, check.message, 'unauthorized');
+    if (!body.length) throw new HttpError(400, 'the body is empty: a webhook delivery is a JSON object', 'invalid');
+    const check = await verifySignature(deps.secrets, body.toString('utf8'), header(req, 'x-hub-signature-256'), header(req, 'x-hub-signature'));
+    if (!check.ok) {
+      // Decoding a body that is not UTF-8 changed its bytes, so no secret can match: say so rather than blame the secret.
+      const notUtf8 = check.reason === 'mismatch' && !isUtf8(body) ? ' (the body is not valid UTF-8; GitHub sends UTF-8 JSON)' : '';
+      throw new HttpError(401, check.message + notUtf8, 'unauthorized');
+    }
     const event = header(req, 'x-github-event')!;
     const delivery = header(req, 'x-github-delivery')!;
     if (event === 'ping') return answerPing(res, body);
