@@ -43,6 +43,11 @@ export interface ApplyJob {
   /** Commits whose queued apply this one replaced: their checks are finished as superseded. */
   supersedes?: string[];
   trigger: string;
+  /**
+   * Set when the commit removed the environment from the description: a commit where it was still described (its
+   * provider settings, for the `destroy` of on-demand hosts). The apply terminates every recorded node.
+   */
+  describedAt?: string;
 }
 
 export interface PlanPullRequestJob {

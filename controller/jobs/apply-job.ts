@@ -12,7 +12,7 @@ import { isTerminal } from '../queue/terminal-error.js';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../reconciler/hosts/ssh-connector.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
-import type { ResolvedEnvironment, RunResult } from '../../reconciler/types.js';
+import type { Description, ResolvedEnvironment, RunResult } from '../../reconciler/types.js';
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
@@ -70,48 +70,85 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
       return invalidCheck(job.environment, commit.errors);
     }
     const env = commit.description.environments.get(job.environment);
-    if (!env) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}.`);
-    // The head may have moved again since the job started: the newer head's own apply follows.
-    const branch = env.branch ?? job.repo.defaultBranch;
-    const head = await deps.git.branchHead(job.repo, branch);
-    if (head !== job.sha) {
-      if (head) return renderApplyCheck(null, { environment: job.environment, supersededBy: head });
-      return failure(`Not applied: branch ${branch} of ${job.environment} does not exist any more.`);
-    }
-    // A duplicate of an apply that already ran (a redelivered push) leaves that apply's final check alone.
-    if (!job.trigger.startsWith('check rerequested') && (await alreadyApplied(deps, job, env))) {
-      log.info(`${job.environment}@${job.sha.slice(0, 7)} is already applied: nothing to do`);
-      return (await checkCompleted(deps, ref)) ? null : await appliedBefore(deps, job);
-    }
-    await safely(log, 'in-progress check', () => reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })));
-    // apply: the engine plans against the recorded state and works through the changes.
-    const { connector, options } = await connectorFor(deps, commit.dir, env);
-    const make = deps.connector ?? createHostConnector;
-    let result: RunResult;
-    try {
-      result = await applyEnvironment({
-        description: commit.description,
-        environment: job.environment,
-        repository: stateRepository(job.repo),
-        commit: job.sha,
-        store: deps.store,
-        connector,
-        connectorWithKnownHosts: (lines) => make({ ...options, knownHosts: [...options.knownHosts, ...lines] }),
-        secrets: { ...deps.config.secrets },
-        trigger: job.trigger,
-        log: (line) => log.debug(line),
-      });
-    } finally {
-      await connector.close().catch(() => undefined);
-    }
-    // record: metrics, the summary line, and the drift schedule of what is now applied.
-    observe(result);
-    log.info({ run: result.runId }, `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`);
-    await closeOrphanedRuns(deps.store, stateRepository(job.repo), job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
-    await recordDriftSchedules(deps.pool, job.repo, commit.description, [job.environment]).catch((err) => log.warn({ err }, 'could not record the drift schedule'));
-    // report
-    return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });
+    if (env) return applyAt(deps, job, { description: commit.description, dir: commit.dir, env, removed: false }, reporter, ref, log);
+    if (!job.describedAt) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}.`);
+    // Removed from the description: applied as described last, with no nodes, so every recorded node is terminated
+    // (run from that commit's checkout, where its provider's destroy script is).
+    return withCommit(deps.git, job.repo, job.describedAt, async (old) => {
+      const was = old.kind === 'ok' ? old.description.environments.get(job.environment) : undefined;
+      if (old.kind !== 'ok' || !was) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}, nor at ${job.describedAt}.`);
+      const emptied: ResolvedEnvironment = { ...was, nodes: [], groups: [] };
+      const description = { ...old.description, environments: new Map(old.description.environments).set(job.environment, emptied) };
+      return applyAt(deps, job, { description, dir: old.dir, env: emptied, removed: true }, reporter, ref, log);
+    });
   });
+}
+
+/** What an apply works from: the description (with its environment), and the checkout its scripts are read from. */
+interface ApplySource {
+  description: Description;
+  dir: string;
+  env: ResolvedEnvironment;
+  /** The environment is not described any more: its nodes are being terminated. */
+  removed: boolean;
+}
+
+/** check the branch → apply → record schedules → report. */
+async function applyAt(deps: JobDeps, job: ApplyJob, src: ApplySource, reporter: Reporter, ref: CheckRef, log: Logger): Promise<CheckUpdate | null> {
+  const { env } = src;
+  // The head may have moved again since the job started: the newer head's own apply follows.
+  const branch = env.branch ?? job.repo.defaultBranch;
+  const head = await deps.git.branchHead(job.repo, branch);
+  // A removal stands while later commits do not describe the environment again (their pushes see nothing to remove).
+  const stillRemoved = src.removed && head !== null && head !== job.sha && !(await mayDescribe(deps, job, head));
+  if (head !== job.sha && !stillRemoved) {
+    if (head) return renderApplyCheck(null, { environment: job.environment, supersededBy: head });
+    return failure(`Not applied: branch ${branch} of ${job.environment} does not exist any more.`);
+  }
+  // A duplicate of an apply that already ran (a redelivered push) leaves that apply's final check alone.
+  if (!job.trigger.startsWith('check rerequested') && (await alreadyApplied(deps, job, env))) {
+    log.info(`${job.environment}@${job.sha.slice(0, 7)} is already applied: nothing to do`);
+    return (await checkCompleted(deps, ref)) ? null : await appliedBefore(deps, job);
+  }
+  await safely(log, 'in-progress check', () => reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })));
+  // apply: the engine plans against the recorded state and works through the changes.
+  const { connector, options } = await connectorFor(deps, src.dir, env);
+  const make = deps.connector ?? createHostConnector;
+  let result: RunResult;
+  try {
+    result = await applyEnvironment({
+      description: src.description,
+      environment: job.environment,
+      repository: stateRepository(job.repo),
+      commit: job.sha,
+      store: deps.store,
+      connector,
+      connectorWithKnownHosts: (lines) => make({ ...options, knownHosts: [...options.knownHosts, ...lines] }),
+      secrets: { ...deps.config.secrets },
+      trigger: job.trigger,
+      log: (line) => log.debug(line),
+    });
+  } finally {
+    await connector.close().catch(() => undefined);
+  }
+  // record: metrics, the summary line, and the drift schedule of what is now applied.
+  observe(result);
+  log.info({ run: result.runId }, `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`);
+  await closeOrphanedRuns(deps.store, stateRepository(job.repo), job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
+  if (src.removed) await forgetDriftSchedule(deps, job).catch((err) => log.warn({ err }, 'could not remove the drift schedule'));
+  else await recordDriftSchedules(deps.pool, job.repo, src.description, [job.environment]).catch((err) => log.warn({ err }, 'could not record the drift schedule'));
+  // report
+  return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });
+}
+
+/** Whether the environment may be described at `sha` (an invalid or missing description cannot tell: yes). */
+async function mayDescribe(deps: JobDeps, job: ApplyJob, sha: string): Promise<boolean> {
+  return withCommit(deps.git, job.repo, sha, async (c) => c.kind !== 'ok' || c.description.environments.has(job.environment));
+}
+
+/** A removed environment is not checked for drift any more. */
+async function forgetDriftSchedule(deps: JobDeps, job: ApplyJob): Promise<void> {
+  await deps.pool.query('DELETE FROM drift_schedules WHERE repository = $1 AND environment = $2', [stateRepository(job.repo), job.environment]);
 }
 
 /** True when the plan is empty and every node was last applied at this very commit. */

@@ -65,7 +65,8 @@ async function onPush(deps: JobDeps, p: any, log: Logger): Promise<string> {
   if (p.deleted || !/^[0-9a-f]{40}$/.test(p.after ?? '') || /^0+$/.test(p.after)) return 'ignored: branch deleted';
   const branch = ref.slice('refs/heads/'.length);
   const who = p.pusher?.name ?? p.sender?.login ?? 'someone';
-  const result = await queueApplies(deps, repo, branch, p.after, `push ${p.after.slice(0, 7)} to ${branch} by ${who}`, log);
+  const before = typeof p.before === 'string' && /^[0-9a-f]{40}$/.test(p.before) && !/^0+$/.test(p.before) ? p.before : undefined;
+  const result = await queueApplies(deps, repo, branch, p.after, `push ${p.after.slice(0, 7)} to ${branch} by ${who}`, log, before);
   return result.environments.length ? `${result.outcome}: ${result.environments.join(', ')}` : result.outcome;
 }
 

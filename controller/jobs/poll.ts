@@ -55,7 +55,7 @@ async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logg
   const previous = await claimHead(deps, repository, branch, sha);
   if (previous === false) return { repository, branch, sha, outcome: 'unchanged' };
   try {
-    const queued = await queueApplies(deps, repo, branch, sha, `poll ${sha.slice(0, 7)} on ${branch}`, log);
+    const queued = await queueApplies(deps, repo, branch, sha, `poll ${sha.slice(0, 7)} on ${branch}`, log, previous ?? undefined);
     log.info({ sha, outcome: queued.outcome, environments: queued.environments }, `new commit ${sha.slice(0, 7)} on ${branch}`);
     return { repository, branch, sha, outcome: queued.outcome };
   } catch (err) {

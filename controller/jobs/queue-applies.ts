@@ -2,10 +2,15 @@
  * A commit landed on a branch (a push, or a poll that saw the head move): plan every environment that follows the
  * branch against its recorded state, and for each whose desired state changed create its check (queued) and queue
  * its apply. A newer commit replaces a queued older apply (controller/queue/enqueue.ts `enqueueApply`).
+ *
+ * An environment the commit removed from the description (it followed the branch at the previous head, `before`) is
+ * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed (SPEC §1.3
+ * Removal). Without a previous head (a new branch, a first poll) nothing is terminated.
  */
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
 import type { RepoRef } from '../ports.js';
+import type { Description } from '../../reconciler/types.js';
 import { enqueueApply } from '../queue/enqueue.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { recordDriftSchedules } from './drift-schedule.js';
@@ -18,7 +23,7 @@ export interface QueuedApplies {
 }
 
 /** Plans the environments following `branch` at `sha` and queues the applies of those that changed. */
-export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string, sha: string, trigger: string, log: Logger): Promise<QueuedApplies> {
+export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string, sha: string, trigger: string, log: Logger, before?: string): Promise<QueuedApplies> {
   const reporter = reporterFor(deps, repo);
   return withCommit(deps.git, repo, sha, async (commit) => {
     if (commit.kind === 'none') return { outcome: 'no-description', environments: [] };
@@ -39,7 +44,8 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
       return { outcome: 'invalid', environments: recorded };
     }
     const following = [...commit.description.environments.values()].filter((env) => (env.branch ?? repo.defaultBranch) === branch);
-    if (!following.length) return { outcome: 'no-environment', environments: [] };
+    const removed = before && before !== sha ? await removedEnvironments(deps, repo, branch, before, commit.description, log) : [];
+    if (!following.length && !removed.length) return { outcome: 'no-environment', environments: [] };
     // A new commit may change drift schedules even when no node changes.
     await recordDriftSchedules(deps.pool, repo, commit.description, following.map((e) => e.name)).catch((err) => log.warn({ err }, 'could not record the drift schedules'));
     const changed: string[] = [];
@@ -52,6 +58,32 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
       const queued = await enqueueApply(deps.pool, { repo, environment: env.name, sha, trigger });
       log.info({ env: env.name, job: queued.id, supersedes: queued.supersedes }, `apply of ${env.name}@${sha.slice(0, 7)} queued`);
     }
+    for (const name of removed) {
+      changed.push(name);
+      await safely(log, 'queued check', () => reporter.check({ repo, sha, name: applyCheckName(name) }, renderApplyCheck(null, { environment: name })));
+      const queued = await enqueueApply(deps.pool, { repo, environment: name, sha, trigger, describedAt: before });
+      log.info({ env: name, job: queued.id }, `${name} is not described at ${sha.slice(0, 7)} any more: termination of its nodes queued`);
+    }
     return { outcome: changed.length ? 'queued' : 'unchanged', environments: changed };
   });
+}
+
+/** Environments that followed `branch` at `before`, are not described now, and still have nodes on record. */
+async function removedEnvironments(deps: JobDeps, repo: RepoRef, branch: string, before: string, now: Description, log: Logger): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await withCommit(deps.git, repo, before, async (c) =>
+      c.kind === 'ok' ? [...c.description.environments.values()].filter((e) => (e.branch ?? repo.defaultBranch) === branch && !now.environments.has(e.name)).map((e) => e.name) : [],
+    );
+  } catch (err) {
+    // The previous head may be gone (a force-push on GitHub, then garbage collection): nothing to compare with.
+    log.warn({ err, before }, `could not read the previous head ${before.slice(0, 7)}: environments it removed are not terminated`);
+    return [];
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const recorded = await deps.store.recordedNodes(stateRepository(repo), name);
+    if (recorded.some((n) => n.state !== 'terminated')) removed.push(name);
+  }
+  return removed;
 }
