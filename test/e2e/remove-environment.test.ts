@@ -82,4 +82,26 @@ describe('e2e: removing an environment', () => {
     await h.repo.git('checkout', '-q', 'main');
     assert.equal(await h.repo.head(), head);
   });
+
+  test('a later push that lands before the termination runs does not cancel it', async () => {
+    const before = await h.repo.head();
+    const again = await h.repo.commit({ 'politburo.yml': withExtra(h.ssh.hosts) }, `${EXTRA} again`);
+    await h.send('push', pushPayload(h.repo, { before, after: again }));
+    await waitFor(`${EXTRA} applied again`, () => h.checks(again).get(`politburo/${EXTRA}`)?.conclusion === 'success');
+    assert.deepEqual(await nodes(EXTRA), [['db', 'ready'], ['web', 'ready']]);
+
+    // Two commits land before the controller hears of the first: the branch head has moved on when the termination
+    // queued by the first push runs, and that head does not describe the environment either.
+    const removal = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '*/5 * * * *' }" }) }, `remove ${EXTRA} again`);
+    const later = await h.repo.commit({ 'README.md': 'unrelated\n' }, 'unrelated change');
+    await h.send('push', pushPayload(h.repo, { before: again, after: removal }));
+    await h.send('push', pushPayload(h.repo, { before: removal, after: later }));
+    const check = await waitFor('termination finished', () => {
+      const c = h.checks(removal).get(`politburo/${EXTRA}`);
+      return c?.status === 'completed' ? c : undefined;
+    });
+    assert.equal(check.conclusion, 'success', `${check.title}: ${check.summary}`);
+    assert.deepEqual(await nodes(EXTRA), []);
+    assert.deepEqual(h.github.violations, []);
+  });
 });
