@@ -81,9 +81,7 @@ async function removedEnvironments(deps: JobDeps, repo: RepoRef, branch: string,
     return [];
   }
   const removed: string[] = [];
-  for (const name of names) {
-    const recorded = await deps.store.recordedNodes(stateRepository(repo), name);
-    if (recorded.some((n) => n.state !== 'terminated')) removed.push(name);
-  }
+  // recordedNodes leaves terminated nodes out: an environment already terminated has none.
+  for (const name of names) if ((await deps.store.recordedNodes(stateRepository(repo), name)).length) removed.push(name);
   return removed;
 }

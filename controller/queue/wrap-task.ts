@@ -39,14 +39,13 @@ function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
     const delivery = deliveryIdOf(payload);
     const log = ctx.logger.child({ job: helpers.job.id, task: name, attempt: helpers.job.attempts, ...(delivery ? { delivery } : {}) });
     if (ctx.testJobDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.testJobDelayMs));
-    if (gate) await gate.run(async () => runTask(name, task, payload, helpers, ctx, log));
-    else await runTask(name, task, payload, helpers, ctx, log);
+    if (gate) await gate.run(async () => runTask(name, task, payload, helpers, ctx, log, delivery));
+    else await runTask(name, task, payload, helpers, ctx, log, delivery);
   };
 }
 
 /** Runs the handler: outcome metrics, and terminal errors recorded instead of retried. */
-async function runTask(name: string, task: Task, payload: unknown, helpers: JobHelpers, ctx: WrapContext, log: Logger): Promise<void> {
-  const delivery = deliveryIdOf(payload);
+async function runTask(name: string, task: Task, payload: unknown, helpers: JobHelpers, ctx: WrapContext, log: Logger, delivery: string | undefined): Promise<void> {
   const started = Date.now();
   try {
     await task(payload, helpers);

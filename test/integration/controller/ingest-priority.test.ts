@@ -50,7 +50,8 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-async function processed(): Promise<number> {
+/** Delivery jobs still in the queue (a job is deleted once it has run). */
+async function queuedDeliveryJobs(): Promise<number> {
   return Number((await controller.context.pool.query(`SELECT count(*) FROM graphile_worker._private_jobs WHERE task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $1)`, [JOB_DELIVERY])).rows[0].count);
 }
 
@@ -73,7 +74,7 @@ test('during a burst delivery jobs run one at a time; after it, several at once;
   assert.equal(answered, 144);
   // Every job is gone from the queue once processed.
   const deadline = Date.now() + 30_000;
-  while ((await processed()) > 0) {
+  while ((await queuedDeliveryJobs()) > 0) {
     assert.ok(Date.now() < deadline, 'delivery jobs still queued after 30 s');
     await sleep(50);
   }
