@@ -7,11 +7,17 @@
  * indexed fields (action, repository, installation) from it. Node never parses the payload or escapes it into a
  * text[] literal; both were the largest costs of ingestion in bench/webhooks.
  *
+ * The deliveries stored by one statement share one `github-delivery` job, a graphile-worker "batch job": its payload is
+ * the array of their `{ deliveryId }` in arrival order, and when some of them fail transiently only those are retried
+ * (controller/queue/wrap-task.ts runs the entries one by one and reports each). A delivery arriving alone is a batch
+ * of one. One job row per statement rather than per delivery: under a burst, both the inserts (the jobs table has
+ * four indexes) and the workers' job fetches are divided by the batch size.
+ *
  * The job rows are inserted into graphile-worker's jobs table directly rather than through `add_job()`: add_job ends
  * every call with a `pg_notify`, and NOTIFY serialises committing transactions database-wide, which capped ingestion
  * at ~200 deliveries/s (measured). The wake-up is instead coalesced (createJobNotifier): one NOTIFY per burst, in
  * graphile-worker's own format, so every replica's workers still start at once. Delivery jobs need none of add_job's
- * extras (no queue, no replace semantics: the delivery id is already unique).
+ * extras (no queue, no key: a delivery id is stored once, webhook_deliveries' primary key sees to that).
  */
 import type pg from 'pg';
 import { JOB_DELIVERY } from '../controller/ports.js';
@@ -34,7 +40,7 @@ export const DELIVERY_MAX_ATTEMPTS = 10;
 // $1 ids, $2 events, $3 the bodies end to end, $4 1-based offsets, $5 lengths, $6 the job's task, $7 its attempts.
 // Rows come back for JSON objects only: with a job id when stored, without when the id was already there.
 const STORE_SQL = {
-  name: 'politburo_store_deliveries_v3',
+  name: 'politburo_store_deliveries_v4',
   text: `WITH input AS MATERIALIZED (
     SELECT t.n, t.id, t.event, convert_from(substring($3::bytea FROM t.off FOR t.len), 'UTF8')::jsonb AS p
       FROM unnest($1::text[], $2::text[], $4::int[], $5::int[]) WITH ORDINALITY AS t(id, event, off, len, n)
@@ -51,14 +57,17 @@ const STORE_SQL = {
     SELECT id, event, action, repository, installation_id, p FROM objects
     ON CONFLICT (delivery_id) DO NOTHING
     RETURNING delivery_id
-  ), jobs AS (
-    INSERT INTO graphile_worker._private_jobs (task_id, payload, key, max_attempts)
-    SELECT (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $6), json_build_object('deliveryId', delivery_id), delivery_id, $7
-      FROM ins
-    RETURNING key, id
+  ), job AS (
+    INSERT INTO graphile_worker._private_jobs (task_id, payload, max_attempts)
+    SELECT (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $6),
+           json_agg(json_build_object('deliveryId', o.id) ORDER BY o.n), $7
+      FROM ins JOIN objects o ON o.id = ins.delivery_id
+    HAVING count(*) > 0
+    RETURNING id
   )
-  SELECT o.n::int AS n, o.action, o.repository, o.installation_id::text AS installation_id, jobs.id::text AS job_id
-    FROM objects o LEFT JOIN jobs ON jobs.key = o.id`,
+  SELECT o.n::int AS n, o.action, o.repository, o.installation_id::text AS installation_id,
+         CASE WHEN ins.delivery_id IS NOT NULL THEN (SELECT id::text FROM job) END AS job_id
+    FROM objects o LEFT JOIN ins ON ins.delivery_id = o.id`,
 };
 
 interface StoredRow {

@@ -1,6 +1,11 @@
 /**
  * Every task runs through this wrapper: a child logger per job, outcome metrics, terminal errors recorded instead of
  * retried, transient ones rethrown for graphile-worker's retry with exponential backoff.
+ *
+ * A `github-delivery` job may carry several deliveries (an array payload: the deliveries stored together, see
+ * webhooks/store-delivery.ts). The wrapper runs the handler once per delivery, in order, each with its own logger,
+ * metrics and error handling, and hands graphile-worker one settled promise per entry: a transient failure re-queues
+ * that delivery alone (graphile-worker's batch jobs), a terminal one is recorded on it and not retried.
  */
 import type pg from 'pg';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
@@ -35,13 +40,25 @@ function deliveryIdOf(payload: unknown): string | undefined {
 
 function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
   const gate = name === JOB_DELIVERY ? ctx.deliveryGate : undefined;
-  return async (payload: unknown, helpers: JobHelpers) => {
+  const runOne = async (payload: unknown, helpers: JobHelpers): Promise<void> => {
     const delivery = deliveryIdOf(payload);
     const log = ctx.logger.child({ job: helpers.job.id, task: name, attempt: helpers.job.attempts, ...(delivery ? { delivery } : {}) });
-    if (ctx.testJobDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.testJobDelayMs));
-    if (gate) await gate.run(async () => runTask(name, task, payload, helpers, ctx, log, delivery));
-    else await runTask(name, task, payload, helpers, ctx, log, delivery);
+    await runTask(name, task, payload, helpers, ctx, log, delivery);
   };
+  const run = async (payload: unknown, helpers: JobHelpers): Promise<void | Promise<void>[]> => {
+    if (ctx.testJobDelayMs > 0) await new Promise((resolve) => setTimeout(resolve, ctx.testJobDelayMs));
+    if (!Array.isArray(payload)) return runOne(payload, helpers);
+    const settled: Promise<void>[] = [];
+    for (const entry of payload) {
+      const outcome = runOne(entry, helpers);
+      // Handled here so that a failed entry is no unhandled rejection; graphile-worker still sees it rejected.
+      outcome.catch(() => undefined);
+      await outcome.catch(() => undefined);
+      settled.push(outcome);
+    }
+    return settled;
+  };
+  return async (payload: unknown, helpers: JobHelpers) => (gate ? gate.run(() => run(payload, helpers)) : run(payload, helpers));
 }
 
 /** Runs the handler: outcome metrics, and terminal errors recorded instead of retried. */

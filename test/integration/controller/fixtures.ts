@@ -69,6 +69,12 @@ export async function jobs(pool: pg.Pool, task?: string): Promise<{ id: string; 
   return rows;
 }
 
+/** The delivery ids a `github-delivery` job carries (its payload is an array of `{ deliveryId }`, or one of them). */
+export function deliveryIdsOf(job: { payload: any }): string[] {
+  const entries = Array.isArray(job.payload) ? job.payload : [job.payload];
+  return entries.map((e: { deliveryId?: unknown }) => String(e?.deliveryId));
+}
+
 /** Polls until check() returns a truthy value (or throws after timeoutMs). */
 export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;

@@ -85,7 +85,7 @@ test('kill -9 mid-job: another controller picks the job up within seconds and it
   const delivery = headers['x-github-delivery'];
   const res = await fetch(`${url}/webhooks/github`, { method: 'POST', headers, body });
   assert.equal(res.status, 202);
-  await waitFor(async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = $1 AND locked_by IS NOT NULL`, [delivery])).rowCount, 15_000, 'the first controller to take the job');
+  await waitFor(async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id WHERE p.payload::jsonb @> jsonb_build_array(jsonb_build_object('deliveryId', $1::text)) AND j.locked_by IS NOT NULL`, [delivery])).rowCount, 15_000, 'the first controller to take the job');
 
   first.proc.kill('SIGKILL');
   await once(first.proc, 'exit');

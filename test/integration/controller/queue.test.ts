@@ -114,6 +114,38 @@ describe('durable queue', () => {
     }
   });
 
+  test('a job of several deliveries runs each in order; only the transiently failed one is retried, the terminal one is recorded', async () => {
+    await q.pool.query(`INSERT INTO webhook_deliveries (delivery_id, event, payload) VALUES ('b-ok', 'push', '{}'), ('b-term', 'push', '{}'), ('b-trans', 'push', '{}'), ('b-ok2', 'push', '{}')`);
+    const batch = ['b-ok', 'b-term', 'b-trans', 'b-ok2'].map((deliveryId) => ({ deliveryId }));
+    await enqueue(q.pool, JOB_DELIVERY, batch);
+    const seen: string[] = [];
+    const w = await worker(q, {
+      [JOB_DELIVERY]: async (payload) => {
+        const id = (payload as { deliveryId: string }).deliveryId;
+        seen.push(id);
+        if (id === 'b-term') throw new TerminalError('politburo.yml is invalid');
+        if (id === 'b-trans') throw new Error('GitHub unreachable');
+        await q.pool.query(`UPDATE webhook_deliveries SET processed_at = now(), outcome = 'ok' WHERE delivery_id = $1`, [id]);
+      },
+    });
+    try {
+      await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = $1 AND attempts = 1 AND locked_by IS NULL`, [JOB_DELIVERY])).rowCount, 10_000, 'the batch to run once');
+      assert.deepEqual(seen, ['b-ok', 'b-term', 'b-trans', 'b-ok2'], 'in order, one failure does not stop the rest');
+      const left = await jobs(q.pool, JOB_DELIVERY);
+      assert.deepEqual(left.map((j) => j.payload), [[{ deliveryId: 'b-trans' }]], 'only the transient failure is re-queued');
+      const rec = await q.pool.query(`SELECT delivery_id, outcome, error FROM webhook_deliveries WHERE delivery_id LIKE 'b-%' ORDER BY delivery_id`);
+      assert.deepEqual(rec.rows, [
+        { delivery_id: 'b-ok', outcome: 'ok', error: null },
+        { delivery_id: 'b-ok2', outcome: 'ok', error: null },
+        { delivery_id: 'b-term', outcome: 'failed', error: 'politburo.yml is invalid' },
+        { delivery_id: 'b-trans', outcome: null, error: null },
+      ]);
+    } finally {
+      await w.stop(5000);
+      await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+    }
+  });
+
   test('jobs of a dead process (stale heartbeat) are unlocked and run by another process', async () => {
     const job = await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'orphaned-1' }, { queueName: 'env:acme/infra:production' });
     // A process that died mid-job: its pool holds the job and the queue, its heartbeat stopped 2 minutes ago.

@@ -6,7 +6,7 @@ import { createServer } from '../../../controller/server.js';
 import { JOB_DELIVERY } from '../../../controller/ports.js';
 import { startQueueWorker } from '../../../controller/queue/queue-worker.js';
 import { createFallbackTaskList } from '../../../controller/fallback-tasks.js';
-import { deliveryHeaders, examplePayload, jobs, queueDatabase, sign, waitFor, type QueueDb } from './fixtures.js';
+import { deliveryHeaders, deliveryIdsOf, examplePayload, jobs, queueDatabase, sign, waitFor, type QueueDb } from './fixtures.js';
 
 const SECRET = 'test-secret-current';
 const OLD_SECRET = 'test-secret-previous';
@@ -36,9 +36,9 @@ describe('POST /webhooks/github', () => {
     assert.equal(rows[0].event, 'push');
     assert.equal(rows[0].repository, (JSON.parse(push) as { repository: { full_name: string } }).repository.full_name);
     assert.deepEqual(rows[0].payload, JSON.parse(push));
-    const queued = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => j.key === headers['x-github-delivery']);
+    const queued = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery']));
     assert.equal(queued.length, 1);
-    assert.deepEqual(queued[0].payload, { deliveryId: headers['x-github-delivery'] });
+    assert.deepEqual(queued[0].payload, [{ deliveryId: headers['x-github-delivery'] }], 'a batch of one');
   });
 
   test('the indexed fields are read from the payload: action, repository, installation id', async () => {
@@ -72,7 +72,7 @@ describe('POST /webhooks/github', () => {
     const headers = deliveryHeaders(SECRET, 'push', push);
     const answers = await Promise.all(Array.from({ length: 8 }, () => request(app).post('/webhooks/github').set(headers).send(push)));
     assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 200, 200, 202]);
-    assert.equal((await jobs(q.pool)).filter((j) => j.key === headers['x-github-delivery']).length, 1);
+    assert.equal((await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery'])).length, 1);
   });
 
   test('a burst of deliveries is written together, each answered for itself; one unstorable payload fails alone', async () => {
@@ -98,9 +98,25 @@ describe('POST /webhooks/github', () => {
     const ids = sends.map((s) => s.id);
     const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = ANY($1)', [ids]);
     assert.equal(rows[0].n, 40);
-    assert.equal((await jobs(q.pool, JOB_DELIVERY)).filter((j) => ids.includes(j.key!)).length, 40);
+    // Each stored delivery is in exactly one job (a batch that failed is stored again one by one).
+    const carried = (await jobs(q.pool, JOB_DELIVERY)).flatMap(deliveryIdsOf).filter((id) => ids.includes(id));
+    assert.deepEqual([...carried].sort(), [...ids].sort());
     const stored = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [badHeaders['x-github-delivery']]);
     assert.equal(stored.rows[0].n, 0);
+  });
+
+  test('deliveries written by one statement share one job; each is in exactly one job', async () => {
+    const sends = Array.from({ length: 40 }, () => {
+      const headers = deliveryHeaders(SECRET, 'push', push);
+      return { id: headers['x-github-delivery'], send: () => request(app).post('/webhooks/github').set(headers).send(push) };
+    });
+    const answers = await Promise.all(sends.map((s) => s.send()));
+    assert.deepEqual(answers.map((a) => a.status), Array(40).fill(202));
+    const ids = sends.map((s) => s.id);
+    const mine = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).some((id) => ids.includes(id)));
+    assert.deepEqual(mine.flatMap(deliveryIdsOf).sort(), [...ids].sort());
+    assert.ok(mine.length < 40, `${mine.length} jobs for 40 deliveries that arrived together`);
+    for (const j of mine) assert.ok(Array.isArray(j.payload) && j.payload.length >= 1);
   });
 
   test('secret rotation: a delivery signed with an old secret is accepted, an unknown secret is not', async () => {
