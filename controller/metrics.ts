@@ -16,10 +16,13 @@ export const deliveriesTotal = new client.Counter({
   registers: [registry],
 });
 
-/** Jobs waiting in the queue (not locked, runnable now or later), by task; refreshed on each scrape. */
+/**
+ * Work waiting in the queue (not locked, runnable now or later), by task; refreshed on each scrape. A job of several
+ * deliveries (webhooks/store-delivery.ts) counts as its deliveries, so the figure does not depend on how they arrived.
+ */
 export const queueDepth = new client.Gauge({
   name: 'politburo_queue_depth',
-  help: 'Jobs waiting in the durable queue, by task',
+  help: 'Jobs waiting in the durable queue, by task (github-delivery: deliveries waiting)',
   labelNames: ['task'] as const,
   registers: [registry],
 });
@@ -27,7 +30,7 @@ export const queueDepth = new client.Gauge({
 /** Jobs currently locked by a worker, by task; refreshed on each scrape. */
 export const queueRunning = new client.Gauge({
   name: 'politburo_queue_running',
-  help: 'Jobs currently running (locked by a worker), by task',
+  help: 'Jobs currently running (locked by a worker), by task (github-delivery: deliveries in the running jobs)',
   labelNames: ['task'] as const,
   registers: [registry],
 });

@@ -5,6 +5,8 @@ import pg from 'pg';
 import request from 'supertest';
 import { createServer } from '../../../controller/server.js';
 import { createLogger } from '../../../controller/logger.js';
+import { JOB_DELIVERY } from '../../../controller/ports.js';
+import { enqueue } from '../../../controller/queue/enqueue.js';
 import { deliveryHeaders, examplePayload, queueDatabase, type QueueDb } from './fixtures.js';
 
 /** A port nothing listens on: a database that is down. */
@@ -77,7 +79,12 @@ describe('health, readiness, metrics', () => {
     assert.match(res.headers['content-type'], /text\/plain/);
     assert.match(res.text, /politburo_webhook_deliveries_total\{event="push",outcome="accepted"\} [1-9]/);
     assert.match(res.text, /politburo_webhook_deliveries_total\{event="-",outcome="unauthorized"\} [1-9]/);
-    assert.match(res.text, /politburo_queue_depth\{task="github-delivery"\} [1-9]/);
+    const depth = Number(/politburo_queue_depth\{task="github-delivery"\} (\d+)/.exec(res.text)?.[1]);
+    assert.ok(depth >= 1, res.text);
+    // A job carrying three deliveries counts as three waiting deliveries.
+    await enqueue(q.pool, JOB_DELIVERY, [{ deliveryId: 'm-1' }, { deliveryId: 'm-2' }, { deliveryId: 'm-3' }]);
+    const after = (await request(app).get('/metrics')).text;
+    assert.equal(Number(/politburo_queue_depth\{task="github-delivery"\} (\d+)/.exec(after)?.[1]), depth + 3, after);
     for (const name of ['politburo_run_duration_seconds', 'politburo_task_outcomes_total', 'politburo_drifted_nodes', 'politburo_github_calls_total', 'politburo_github_rate_limit_remaining', 'politburo_jobs_total', 'politburo_process_cpu_seconds_total']) {
       assert.ok(res.text.includes(`# TYPE ${name}`), `${name} is exported`);
     }
