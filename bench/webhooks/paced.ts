@@ -47,6 +47,7 @@ export async function runPaced(opts: { url: string; rate: number; connections: n
   const backlog: number[] = [];
   const start = performance.now();
   const due = (i: number) => start + (i * 1000) / rate;
+  const body = Buffer.from(request.body);
 
   await new Promise<void>((resolve) => {
     let finished = 0;
@@ -55,7 +56,6 @@ export async function runPaced(opts: { url: string; rate: number; connections: n
     };
     const send = (i: number) => {
       busy++;
-      const body = Buffer.from(request.body);
       const req = http.request(target, { method: 'POST', agent, headers: { ...request.headers(i), 'content-length': String(body.length) } }, (res) => {
         res.resume();
         res.on('end', () => {

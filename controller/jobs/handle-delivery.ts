@@ -62,12 +62,17 @@ async function onPush(deps: JobDeps, p: any, log: Logger): Promise<string> {
   const repo = repoFromPayload(p);
   const ref = typeof p?.ref === 'string' ? p.ref : '';
   if (!repo || !ref.startsWith('refs/heads/')) return 'ignored: not a branch push';
-  if (p.deleted || !/^[0-9a-f]{40}$/.test(p.after ?? '') || /^0+$/.test(p.after)) return 'ignored: branch deleted';
+  if (p.deleted || !commitSha(p.after)) return 'ignored: branch deleted';
   const branch = ref.slice('refs/heads/'.length);
   const who = p.pusher?.name ?? p.sender?.login ?? 'someone';
-  const before = typeof p.before === 'string' && /^[0-9a-f]{40}$/.test(p.before) && !/^0+$/.test(p.before) ? p.before : undefined;
+  const before = commitSha(p.before);
   const result = await queueApplies(deps, repo, branch, p.after, `push ${p.after.slice(0, 7)} to ${branch} by ${who}`, log, before);
   return result.environments.length ? `${result.outcome}: ${result.environments.join(', ')}` : result.outcome;
+}
+
+/** A push's `before` / `after`: a commit SHA, or undefined for none (absent, malformed, or all zeros: no commit). */
+function commitSha(v: unknown): string | undefined {
+  return typeof v === 'string' && /^[0-9a-f]{40}$/.test(v) && !/^0+$/.test(v) ? v : undefined;
 }
 
 /** Remembers the pull request (comments carry no head) and queues its static plan. */

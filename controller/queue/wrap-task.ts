@@ -51,8 +51,7 @@ function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
     const settled: Promise<void>[] = [];
     for (const entry of payload) {
       const outcome = runOne(entry, helpers);
-      // Handled here so that a failed entry is no unhandled rejection; graphile-worker still sees it rejected.
-      outcome.catch(() => undefined);
+      // Waited for (and so handled: a failed entry is no unhandled rejection); graphile-worker still sees it rejected.
       await outcome.catch(() => undefined);
       settled.push(outcome);
     }
