@@ -1,10 +1,11 @@
 /**
  * Real OpenSSH servers on loopback for tests: one `/usr/sbin/sshd` per host, each on its own 127.x.y.z address and free
- * port, with its own host key and its own unix user (so `~` differs per host), PATH leading to the Babushka stand-in.
+ * port, with its own host key and its own unix user (so `~` differs per host), PATH leading to the Babushka stand-in
+ * (or, with `babushkaBin: realBabushkaBin`, to the real Babushka).
  * Needs root (CI runs as root) to start sshd and create the users.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile, chmod, chown, appendFile, open } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -17,6 +18,27 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** Directory holding the `babushka` stand-in executable. */
 export const standInBin = path.join(here, 'babushka', 'bin');
+/**
+ * Directory of the real Babushka's wrapper: `../shared/vendor/bin` beside the repository root (where CI puts it). It may
+ * be absent on a developer's machine: see realBabushka().
+ */
+export const realBabushkaBin = path.resolve(here, '..', '..', '..', 'shared', 'vendor', 'bin');
+
+/**
+ * The real Babushka when it is beside the repository (and `ruby` can run it), else the stand-in, with a sentence
+ * saying which one a test is using, for its output.
+ */
+export function realBabushka(): { bin: string; real: boolean; note: string } {
+  if (existsSync(path.join(realBabushkaBin, 'babushka'))) {
+    return { bin: realBabushkaBin, real: true, note: `using the real Babushka of ${path.join(realBabushkaBin, 'babushka')}` };
+  }
+  return {
+    bin: standInBin,
+    real: false,
+    note: `the real Babushka is not at ${path.join(realBabushkaBin, 'babushka')} (../shared/vendor beside the repository): ran on the stand-in instead`,
+  };
+}
+
 /** Deps of babushka.md's transcripts and a few test helpers (`echo args`, `slow`). */
 export const fixtureDepsDir = path.join(here, 'babushka', 'fixtures', 'babushka-deps');
 
@@ -51,6 +73,8 @@ export interface SshHostsOptions {
   maxSessions?: number;
   /** Host key types each server offers (default ed25519 only); knownHostsLine and hostPublicKey are for the first. */
   hostKeyTypes?: ('ed25519' | 'rsa' | 'ecdsa')[];
+  /** Directory put first on each host's PATH for its `babushka` (default standInBin; realBabushkaBin for the real one). */
+  babushkaBin?: string;
 }
 
 const USER_SLOTS = 200;
@@ -137,7 +161,7 @@ async function spawnSshd(dir: string, user: string, hostKeyPaths: string[], auth
     const address = randomLoopback();
     const port = await freePort(address);
     const config = path.join(dir, 'sshd_config');
-    await writeFile(config, sshdConfig({ address, port, user, hostKeyPaths, authorizedKeys, dir, maxSessions: opts.maxSessions }));
+    await writeFile(config, sshdConfig({ address, port, user, hostKeyPaths, authorizedKeys, dir, maxSessions: opts.maxSessions, babushkaBin: opts.babushkaBin }));
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -157,6 +181,7 @@ function sshdConfig(c: {
   authorizedKeys: string;
   dir: string;
   maxSessions?: number;
+  babushkaBin?: string;
 }): string {
   return [
     `ListenAddress ${c.address}:${c.port}`,
@@ -175,7 +200,7 @@ function sshdConfig(c: {
     'LogLevel ERROR',
     `MaxSessions ${c.maxSessions ?? 10}`,
     'MaxStartups 200',
-    `SetEnv PATH=${standInBin}:/usr/local/bin:/usr/bin:/bin`,
+    `SetEnv PATH=${c.babushkaBin ?? standInBin}:/usr/local/bin:/usr/bin:/bin`,
     '',
   ].join('\n');
 }

@@ -51,7 +51,8 @@ module Babushka
     end
 
     def meet(deps, args)
-      ENV['HOME'] = Babushka.home # `~` is the login user's home from the password database
+      # Like the real one: Babushka's own files (logs, ~/.babushka/deps) are under the home of the password database,
+      # while a dep's File.expand_path('~/...') follows $HOME.
       load_deps
       status = meet_one(deps.first, args)
       # Babushka 0.19.2 on Ruby 3.1 crashes after the first of several deps.
