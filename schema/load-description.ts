@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import type { Description, LoadResult, ResolvedEnvironment, ValidationError } from '../reconciler/types.js';
+import { checkRepositoryPaths } from './check-paths.js';
 import { checkTemplates } from './check-templates.js';
 import { loadFiles, type Model } from './load-files.js';
 import { checkRoles, TaskExpander } from './node-tasks.js';
@@ -26,6 +27,7 @@ export async function loadDescription(opts: { dir: string; file?: string }): Pro
 async function load(dir: string, file: string): Promise<LoadResult> {
   const errors: ValidationError[] = [];
   const model = await loadFiles(dir, file, errors);
+  await checkRepositoryPaths(model, errors);
   checkRoles(model, errors);
   checkTemplates(model, errors);
   const tasks = new TaskExpander(model, errors);

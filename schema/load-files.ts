@@ -19,6 +19,7 @@ import {
   type RawRole,
 } from './language.js';
 import { LIMITS } from './limits.js';
+import { insidePathMessage, realRoot, resolveInside } from './repository-paths.js';
 import { readYamlFile, type PathKey, type YamlFile } from './yaml-file.js';
 import { validateWith } from './zod-issues.js';
 
@@ -44,6 +45,8 @@ export function keyPosOf(loc: Loc, ...sub: PathKey[]): SourcePos {
 }
 
 export interface Model {
+  /** The repository root, symlinks resolved (unset when it cannot be read). */
+  root?: string;
   files: YamlFile[];
   deps?: Located<string>;
   defaults?: Located<RawDefaults>;
@@ -58,53 +61,112 @@ export interface Model {
 type Section = 'roles' | 'blueprints' | 'environments';
 const entrySchemas = { roles: Role, blueprints: Blueprint, environments: Environment } as const;
 
-/** Loads and validates every file of a description rooted at `dir`. */
+/** Loads and validates every file of a description rooted at `dir`; nothing outside `dir` is read. */
 export async function loadFiles(dir: string, mainFile: string, errors: ValidationError[]): Promise<Model> {
   const model: Model = { files: [], roles: new Map(), blueprints: new Map(), environments: new Map(), broken: new Set() };
   const mainRel = toRel(dir, path.resolve(dir, mainFile));
-  const main = await readYamlFile(path.resolve(dir, mainFile), mainRel, errors);
+  const root = await realRoot(dir).catch(() => null);
+  if (!root) {
+    errors.push({ file: mainRel, line: 1, column: 1, message: `cannot read the repository directory ${dir}` });
+    return model;
+  }
+  model.root = root;
+  const mainPath = await mainFilePath(root, mainRel, errors);
+  if (mainPath === null) return model;
+  const main = await readYamlFile(mainPath, mainRel, errors);
   model.files.push(main);
   if (main.doc === null && errors.length > 0 && errors.some((e) => e.file === mainRel && /cannot read|not a regular/.test(e.message))) {
     return model;
   }
   const frame = mergeFile(model, main, true, errors);
-  const includes = await expandIncludes(dir, main, frame?.include ?? [], mainRel, errors);
-  for (const rel of includes) {
-    const yf = await readYamlFile(path.resolve(dir, rel), rel, errors);
+  const includes = await expandIncludes(dir, root, main, frame?.include ?? [], errors);
+  for (const { rel, real } of includes) {
+    const yf = await readYamlFile(real, rel, errors);
     model.files.push(yf);
     mergeFile(model, yf, false, errors);
   }
   return model;
 }
 
-async function expandIncludes(dir: string, main: YamlFile, patterns: string[], mainRel: string, errors: ValidationError[]): Promise<string[]> {
-  const found = new Set<string>();
+/** The main file's real path, or null (with an error) when it lies outside the repository. */
+async function mainFilePath(root: string, mainRel: string, errors: ValidationError[]): Promise<string | null> {
+  if (mainRel === '..' || mainRel.startsWith('../') || path.isAbsolute(mainRel)) {
+    errors.push({ file: mainRel, line: 1, column: 1, message: 'the description file is outside the repository directory: use a file inside it' });
+    return null;
+  }
+  const r = await resolveInside(root, mainRel);
+  if (r.ok) return r.real;
+  // A missing file is reported by the reader ("file not found"); a link that leaves the repository is never followed.
+  if (r.reason === 'missing') return path.join(root, mainRel);
+  errors.push({ file: mainRel, line: 1, column: 1, message: insidePathMessage(`the description file '${mainRel}'`, r) });
+  return null;
+}
+
+interface IncludedFile {
+  rel: string;
+  real: string;
+}
+
+async function expandIncludes(dir: string, root: string, main: YamlFile, patterns: string[], errors: ValidationError[]): Promise<IncludedFile[]> {
+  const found = new Map<string, IncludedFile>();
+  const mainReal = await resolveInside(root, main.file);
+  if (mainReal.ok) found.set(mainReal.real, { rel: main.file, real: mainReal.real });
   for (let i = 0; i < patterns.length; i++) {
-    const p = patterns[i];
-    if (path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
-      errors.push({ ...main.pos(['include', i]), message: `include pattern '${p}' must be relative and stay inside the repository` });
-      continue;
-    }
-    let matches: string[];
-    try {
-      matches = await glob(p, { cwd: dir, onlyFiles: true, dot: false, followSymbolicLinks: false, expandDirectories: false });
-    } catch (e) {
-      errors.push({ ...main.pos(['include', i]), message: `bad include pattern '${p}': ${(e as Error).message}` });
-      continue;
-    }
-    if (matches.length === 0 && !isDynamicPattern(p)) {
-      errors.push({ ...main.pos(['include', i]), message: `included file '${p}' does not exist` });
-    }
-    for (const m of matches.sort()) {
-      const rel = toRel(dir, path.resolve(dir, m));
-      if (rel !== mainRel) found.add(rel);
-    }
-    if (found.size + 1 > LIMITS.files) {
+    const files = await expandPattern(dir, root, patterns[i], (message) => errors.push({ ...main.pos(['include', i]), message }));
+    for (const f of files) if (!found.has(f.real)) found.set(f.real, f);
+    if (found.size > LIMITS.files) {
       errors.push({ ...main.pos(['include', i]), message: `too many files: more than the limit of ${LIMITS.files} files per description` });
-      return [...found].slice(0, LIMITS.files - 1);
+      break;
     }
   }
-  return [...found];
+  return [...found.values()].filter((f) => f.rel !== main.file).slice(0, LIMITS.files - 1);
+}
+
+/**
+ * The files one include pattern names, in name order. The pattern's literal directories are resolved first (a symlink
+ * leaving the repository is refused before anything behind it is listed); wildcards never follow symlinks; every match
+ * is resolved again before it is read.
+ */
+async function expandPattern(dir: string, root: string, p: string, report: (message: string) => void): Promise<IncludedFile[]> {
+  const what = `include pattern '${p}'`;
+  if (path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+    report(`${what} must be relative and stay inside the repository`);
+    return [];
+  }
+  if (!isDynamicPattern(p)) {
+    const r = await resolveInside(root, p);
+    if (r.ok && r.kind === 'file') return [{ rel: toRel(dir, path.resolve(dir, p)), real: r.real }];
+    if (r.ok) report(`included file '${p}' is not a regular file`);
+    else if (r.reason === 'missing') report(`included file '${p}' does not exist`);
+    else report(insidePathMessage(`included file '${p}'`, r));
+    return [];
+  }
+  const segments = p.split('/');
+  const literal = segments.slice(0, segments.findIndex((s) => isDynamicPattern(s))).join('/');
+  if (literal) {
+    const base = await resolveInside(root, literal);
+    if (!base.ok && base.reason !== 'missing') {
+      report(insidePathMessage(what, base));
+      return [];
+    }
+  }
+  let matches: string[];
+  try {
+    matches = await glob(p, { cwd: root, onlyFiles: true, dot: false, followSymbolicLinks: false, expandDirectories: false });
+  } catch (e) {
+    report(`bad include pattern '${p}': ${(e as Error).message}`);
+    return [];
+  }
+  const out: IncludedFile[] = [];
+  for (const m of matches.sort()) {
+    const r = await resolveInside(root, m);
+    if (r.ok && r.kind === 'file') out.push({ rel: toRel(root, path.resolve(root, m)), real: r.real });
+    else if (!r.ok && r.reason !== 'missing') {
+      report(insidePathMessage(what, r));
+      return [];
+    }
+  }
+  return out;
 }
 
 function toRel(dir: string, abs: string): string {

@@ -71,8 +71,10 @@ environments:
   if (h.kind === 'static') assert.deepEqual(h.source, { file: 'politburo.yml', line: 16, column: 23 });
 });
 
+const SCRIPT = '#!/bin/sh\ncat\n';
+
 test('a hosts list shorter than the instances leaves the rest to the provider', async () => {
-  const envs = await loadValid(`
+  const envs = await loadValid({ 'provision/create.sh': SCRIPT, 'provision/destroy.sh': SCRIPT, 'politburo.yml': `
 politburo: 1
 provider: { exec: { create: provision/create.sh, destroy: provision/destroy.sh } }
 blueprints:
@@ -84,7 +86,7 @@ blueprints:
         tasks: [ { babushka: app, args: { db: '\${address(db)}', webs: '\${addresses(web)}' } } ]
 environments:
   prod: { blueprint: b, hosts: { web: [10.0.0.1], app: local } }
-`);
+` });
   const prod = envs.get('prod')!;
   assert.equal(hostOf(node(prod, 'web-2')), 'provider(provision/create.sh) root:22');
   assert.equal(hostOf(node(prod, 'db')), 'provider(provision/create.sh) root:22');
@@ -94,7 +96,7 @@ environments:
 });
 
 test('an environment-level provider wins over the top-level one', async () => {
-  const envs = await loadValid(`
+  const envs = await loadValid({ 'a.sh': SCRIPT, 'a-down.sh': SCRIPT, 'b.sh': SCRIPT, 'b-down.sh': SCRIPT, 'politburo.yml': `
 politburo: 1
 provider: { exec: { create: a.sh, destroy: a-down.sh } }
 blueprints:
@@ -102,7 +104,7 @@ blueprints:
 environments:
   prod: { blueprint: b, provider: { exec: { create: b.sh, destroy: b-down.sh } } }
   dev: { blueprint: b }
-`);
+` });
   assert.equal(hostOf(node(envs.get('prod'), 'web')), 'provider(b.sh) root:22');
   assert.equal(hostOf(node(envs.get('dev'), 'web')), 'provider(a.sh) root:22');
 });
@@ -257,6 +259,7 @@ test('include merges roles, blueprints and environments from other files; deps n
     'roles/web.yml': 'roles:\n  web: { tasks: [ { babushka: web } ] }\n',
     'environments/prod.yml': 'environments:\n  prod: { blueprint: b, hosts: { web: local } }\n',
     'environments/dev.yml': 'environments:\n  dev: { blueprint: b, hosts: { web: local } }\n',
+    'deps/web.rb': "dep 'web'\n",
   });
   assert.deepEqual([...r.keys()].sort(), ['dev', 'prod']);
   assert.equal(r.get('prod')!.depsDir, 'deps');
