@@ -2,8 +2,8 @@
  * Which nodes an apply works on (pure): the plan's create/update/terminate nodes (every node with `all`), narrowed by a
  * target `ENV[:PATH][#STATE]` to the nodes under PATH plus what they depend on that still needs work.
  */
-import { pathsUnder, type Target } from './target.js';
-import { PolitburoError, type Plan, type PlannedNode, type ResolvedNode } from './types.js';
+import { checkTargetPath, pathsUnder, type Target } from './target.js';
+import type { Plan, PlannedNode, ResolvedNode } from './types.js';
 
 export interface Selection {
   /** Nodes to provision and configure (or only provision, for `#provisioned`), in plan order. */
@@ -13,7 +13,7 @@ export interface Selection {
   provisionOnly: boolean;
 }
 
-/** Selects the plan's nodes for an apply. Throws InvalidSpec when the target's path names nothing. */
+/** Selects the plan's nodes for an apply. Throws InvalidSpec (with a "did you mean") when the target's path names nothing. */
 export function selectNodes(plan: Plan, opts: { target?: Target; all?: boolean }): Selection {
   const target = opts.target;
   const described = plan.nodes.filter((p) => p.node);
@@ -26,10 +26,8 @@ export function selectNodes(plan: Plan, opts: { target?: Target; all?: boolean }
       provisionOnly: target?.state === 'provisioned',
     };
   }
+  checkTargetPath({ ...target, environment: plan.environment }, plan.nodes.map((p) => p.path));
   const named = new Set(pathsUnder(target.path, plan.nodes.map((p) => p.path)));
-  if (named.size === 0) {
-    throw new PolitburoError('InvalidSpec', `target path '${target.path}' names no node of environment '${plan.environment}'`);
-  }
   if (target.state === 'terminated') return { configure: [], terminate: plan.nodes.filter((p) => p.recorded && named.has(p.path)), provisionOnly: false };
   const byPath = new Map(described.map((p) => [p.path, p]));
   const chosen = new Set<string>();

@@ -1,6 +1,7 @@
 /**
  * Apply targets: `ENV[:PATH][#STATE]` (SPEC §3), e.g. `production:database/master#ready`, and which nodes a path names.
  */
+import { didYouMean } from '../schema/did-you-mean.js';
 import { PolitburoError } from './types.js';
 
 export type TargetState = 'provisioned' | 'ready' | 'terminated';
@@ -45,4 +46,28 @@ export function pathsUnder(target: string, paths: string[]): string[] {
     if (segs.length < want.length) return false;
     return want.every((w, i) => segs[i] === w || (segs[i].startsWith(`${w}-`) && segs[i].length > w.length + 1));
   });
+}
+
+/**
+ * Every name a target path can use for these node paths: each node, each group above it, and each definition of
+ * instances (`web` for `web-1`).
+ */
+export function targetNames(paths: string[]): string[] {
+  const names = new Set<string>();
+  for (const p of paths) {
+    const segs = p.split('/');
+    segs.forEach((_, i) => names.add(segs.slice(0, i + 1).join('/')));
+    const definition = segs.map((s) => s.replace(/-\d+$/, '')).join('/');
+    if (definition !== p) names.add(definition);
+  }
+  return [...names];
+}
+
+/** Throws InvalidSpec, with a "did you mean", when the target has a path that names none of the environment's `paths`. */
+export function checkTargetPath(target: Target, paths: string[]): void {
+  if (!target.path || pathsUnder(target.path, paths).length) return;
+  throw new PolitburoError(
+    'InvalidSpec',
+    `target path '${target.path}' names no node of environment '${target.environment}'${didYouMean(target.path, targetNames(paths))}`,
+  );
 }

@@ -2,10 +2,10 @@
 import type { Command } from 'commander';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { renderRunTable, runToJson } from '../../reconciler/progress/render-run.js';
-import { parseTarget, type Target } from '../../reconciler/target.js';
+import { checkTargetPath, parseTarget, type Target } from '../../reconciler/target.js';
 import { PolitburoError } from '../../reconciler/types.js';
 import { addCommonOptions, EXIT_ERROR, EXIT_OK, EXIT_USAGE, type CommonOptions } from '../common.js';
-import { CliExit, openRunContext } from '../run-context.js';
+import { CliExit, openRunContext, type RunContext } from '../run-context.js';
 
 interface ApplyOptions extends CommonOptions {
   all?: boolean;
@@ -43,6 +43,13 @@ export async function runApply(targetText: string, opts: ApplyOptions): Promise<
     throw err;
   }
   try {
+    // A target naming nothing is a usage error: found before the engine records a run (or an environment).
+    const usage = await targetProblem(ctx, target);
+    if (usage) {
+      process.stderr.write(`politburo apply: ${usage}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ error: usage }, null, 2)}\n`);
+      return EXIT_USAGE;
+    }
     const result = await applyEnvironment({ ...ctx.input, target, all: opts.all, concurrency });
     ctx.stopProgress();
     process.stdout.write(opts.json ? `${JSON.stringify(runToJson(result), null, 2)}\n` : renderRunTable(result));
@@ -56,6 +63,26 @@ export async function runApply(targetText: string, opts: ApplyOptions): Promise<
     throw err;
   } finally {
     await ctx.close();
+  }
+}
+
+/**
+ * Why the target's path names no node of its environment (described, or recorded and so still terminable), or null.
+ * The recorded nodes are read only when the description has no such node.
+ */
+async function targetProblem(ctx: RunContext, target: Target): Promise<string | null> {
+  const described = ctx.description.environments.get(target.environment)?.nodes.map((n) => n.path) ?? [];
+  try {
+    checkTargetPath(target, described);
+    return null;
+  } catch {
+    const recorded = await ctx.input.store.recordedNodes(ctx.input.repository, target.environment);
+    try {
+      checkTargetPath(target, [...described, ...recorded.map((n) => n.path)]);
+      return null;
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 }
 

@@ -45,6 +45,7 @@ test('a target path narrows to its nodes plus the dependencies that still need w
   const prov = selectNodes(lamp, { target: parseTarget('prod:lb#provisioned') });
   assert.deepEqual([paths(prov.configure), prov.provisionOnly], [['lb'], true]);
   assert.throws(() => selectNodes(lamp, { target: parseTarget('prod:nosuch') }), /target path 'nosuch' names no node of environment 'prod'/);
+  assert.throws(() => selectNodes(lamp, { target: parseTarget('prod:wbe') }), /names no node of environment 'prod' \(did you mean 'web'\?\)/);
 });
 
 test('#terminated: the recorded nodes under the path, or of the whole environment', () => {

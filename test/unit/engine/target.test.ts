@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTarget, pathsUnder } from '../../../reconciler/target.js';
+import { checkTargetPath, parseTarget, pathsUnder, targetNames } from '../../../reconciler/target.js';
 
 test('parseTarget: ENV[:PATH][#STATE]', () => {
   assert.deepEqual(parseTarget('production'), { environment: 'production', path: undefined, state: 'ready' });
@@ -26,4 +26,30 @@ test('pathsUnder: nodes, groups and every instance of a definition', () => {
   assert.deepEqual(pathsUnder('web-2', paths), ['web-2']);
   assert.deepEqual(pathsUnder('region/web', paths), ['region-eu/web-1', 'region-us/web-1']);
   assert.deepEqual(pathsUnder('nosuch', paths), []);
+});
+
+test('targetNames: nodes, the groups above them, and definitions of instances', () => {
+  assert.deepEqual(targetNames(['database/master', 'database/replica-1', 'web-1', 'web-2', 'lb']).sort(), [
+    'database',
+    'database/master',
+    'database/replica',
+    'database/replica-1',
+    'lb',
+    'web',
+    'web-1',
+    'web-2',
+  ]);
+});
+
+test('checkTargetPath: a path naming no node is refused with a "did you mean"', () => {
+  const paths = ['database/master', 'database/replica-1', 'web-1', 'web-2', 'lb'];
+  assert.doesNotThrow(() => checkTargetPath(parseTarget('production'), paths));
+  assert.doesNotThrow(() => checkTargetPath(parseTarget('production:web'), paths));
+  assert.doesNotThrow(() => checkTargetPath(parseTarget('production:database#terminated'), paths));
+  assert.throws(() => checkTargetPath(parseTarget('production:wbe'), paths), {
+    name: 'PolitburoError',
+    message: "target path 'wbe' names no node of environment 'production' (did you mean 'web'?)",
+  });
+  assert.throws(() => checkTargetPath(parseTarget('production:database/replca'), paths), /\(did you mean 'database\/replica'\?\)$/);
+  assert.throws(() => checkTargetPath(parseTarget('production:zzzzzz'), paths), /^target path 'zzzzzz' names no node of environment 'production'$/);
 });
