@@ -1,10 +1,10 @@
 /**
- * On-demand hosts through a provider's exec scripts (SPEC §1.3): `create` reads `{environment, resource, params}` as
+ * On-demand hosts through a provider's exec scripts (docs/language.md): `create` reads `{environment, resource, params}` as
  * JSON on stdin and prints `{address, port?, user?, host_key?}`; `destroy` reads the same plus `address`. Scripts run
  * from the repository root, with a timeout, and only on apply.
  */
 import { spawn } from 'node:child_process';
-import path from 'node:path';
+import { insidePathMessage, realRoot, resolveInside } from '../schema/repository-paths.js';
 import { PolitburoError, type ProviderSpec } from './types.js';
 
 export interface ProvidedHost {
@@ -72,12 +72,15 @@ function tail(text: string, lines = 15): string {
 }
 
 /** Runs a script of the repository with JSON on stdin; resolves to stdout, rejects with ProvisionFailed. */
-function runScript(call: ProviderCall, script: string, input: object): Promise<string> {
-  const root = path.resolve(call.root);
-  const file = path.resolve(root, script);
-  if (path.relative(root, file).startsWith('..')) {
-    return Promise.reject(new PolitburoError('ProvisionFailed', `provider script ${script} is outside the repository`));
-  }
+async function runScript(call: ProviderCall, script: string, input: object): Promise<string> {
+  const root = await realRoot(call.root);
+  const found = await resolveInside(root, script);
+  if (!found.ok) throw new PolitburoError('ProvisionFailed', insidePathMessage(`provider script '${script}'`, found));
+  if (found.kind !== 'file') throw new PolitburoError('ProvisionFailed', `provider script '${script}' is not a regular file`);
+  return spawnScript(call, script, found.real, root, input);
+}
+
+function spawnScript(call: ProviderCall, script: string, file: string, root: string, input: object): Promise<string> {
   const timeoutMs = call.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
     const child = spawn(file, [], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], detached: true });

@@ -3,6 +3,7 @@
  * provider scripts (top-level and per environment). Each must be relative, inside the repository after symlinks are
  * resolved, and exist as the right kind of file (docs/language.md, "Paths").
  */
+import { checkDepsDir } from '../reconciler/tasks/deps-hash.js';
 import type { ValidationError } from '../reconciler/types.js';
 import type { RawProvider } from './language.js';
 import { posOf, type Loc, type Model } from './load-files.js';
@@ -13,16 +14,21 @@ export const DEFAULT_DEPS_DIR = 'babushka-deps';
 /** Appends an error for every named path that is outside the repository, missing, or of the wrong kind. */
 export async function checkRepositoryPaths(model: Model, errors: ValidationError[]): Promise<void> {
   const root = model.root;
-  if (!root) return;
-  const check = async (value: string, loc: Loc, what: string, kind: PathKind, required: boolean) => {
+  if (!root || model.files.length === 0) return;
+  const check = async (value: string, loc: Loc, what: string, kind: PathKind, required: boolean): Promise<string | null> => {
     const r = await resolveInside(root, value);
-    if (!r.ok && r.reason === 'missing' && !required) return;
+    if (!r.ok && r.reason === 'missing' && !required) return null;
     if (!r.ok) errors.push({ ...posOf(loc), message: insidePathMessage(`${what} '${value}'`, r) });
     else if (r.kind !== kind) errors.push({ ...posOf(loc), message: `${what} '${value}' is not a ${kind === 'file' ? 'regular file' : 'directory'}` });
+    else return r.real;
+    return null;
   };
-  if (model.deps) await check(model.deps.value, model.deps.loc, 'deps directory', 'directory', true);
   // The default deps directory may be absent (shell tasks only), but when present it is uploaded: it must stay inside.
-  else await check(DEFAULT_DEPS_DIR, { yf: model.files[0], path: [] }, 'deps directory', 'directory', false);
+  const deps = model.deps ?? { value: DEFAULT_DEPS_DIR, loc: { yf: model.files[0], path: [] } };
+  const depsReal = await check(deps.value, deps.loc, 'deps directory', 'directory', model.deps !== undefined);
+  if (depsReal) {
+    await checkDepsDir(depsReal, `'${deps.value}'`).catch((e: Error) => errors.push({ ...posOf(deps.loc), message: e.message }));
+  }
   const providers: { value: RawProvider; loc: Loc }[] = model.provider ? [model.provider] : [];
   for (const [name, env] of model.environments) {
     if (model.broken.has(`environments.${name}`)) continue;

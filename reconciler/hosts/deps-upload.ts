@@ -4,8 +4,8 @@
  * concurrent runs never see half a directory.
  */
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { checkDepsDir } from '../tasks/deps-hash.js';
 import { PolitburoError, type ExecResult } from '../types.js';
 import type { ExecOptions } from './exec-options.js';
 import { quoteShell } from './quote-shell.js';
@@ -21,10 +21,9 @@ export function checkDepsHash(hash: string): void {
   }
 }
 
-/** Tars a local directory's content (not the directory itself) into a buffer. */
+/** Tars a local directory's content (not the directory itself) into a buffer; a symlink leading outside it is refused. */
 export async function tarDirectory(localDir: string): Promise<Buffer> {
-  const info = await stat(localDir).catch(() => null);
-  if (!info?.isDirectory()) throw new PolitburoError('InvalidSpec', `deps directory ${localDir} does not exist or is not a directory`);
+  await checkDepsDir(localDir);
   const { stdout } = await run('tar', ['-C', localDir, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024 });
   return stdout;
 }
