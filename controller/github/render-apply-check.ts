@@ -38,7 +38,7 @@ export function renderApplyCheck(result: RunResult | null, opts: ApplyCheckOptio
     return {
       status: running ? 'in_progress' : 'queued',
       title: running ? `Applying ${opts.environment}` : `Waiting to apply ${opts.environment}`,
-      summary: result ? summaryText(result) : `The apply of ${code(opts.environment)} is queued.`,
+      summary: result ? summaryText(result) : running ? `The apply of ${code(opts.environment)} is in progress.` : `The apply of ${code(opts.environment)} is queued.`,
       ...details,
     };
   }

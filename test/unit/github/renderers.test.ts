@@ -79,8 +79,10 @@ test('plan check: thousands of errors keep the summary under the limit and annot
 
 test('apply check: queued, in progress, superseded', () => {
   assertGolden('apply-check-queued.json', renderApplyCheck(null, { environment: 'production', runUrl: 'https://politburo.example/runs/42' }));
-  const progress = renderApplyCheck(null, { environment: 'production', state: 'in_progress' });
+  const progress = renderApplyCheck(null, { environment: 'production', state: 'in_progress', runUrl: 'https://politburo.example/runs/42' });
   assert.equal(progress.status, 'in_progress');
+  assert.doesNotMatch(`${progress.title} ${progress.summary}`, /queued|waiting/i, 'an apply in progress is not said to be queued');
+  assertGolden('apply-check-in-progress.json', progress);
   const superseded = renderApplyCheck(null, { environment: 'production', supersededBy: 'ffeeddccbbaa99887766554433221100ffeeddcc' });
   assert.equal(superseded.conclusion, 'skipped');
   assert.match(superseded.summary, /superseded by ffeeddccbbaa99887766554433221100ffeeddcc/);
