@@ -60,7 +60,6 @@ describe('apply', () => {
     assert.ok(w1.start < w2.end && w2.start < w1.end, 'the webs run in parallel');
     assert.ok(rep.start < w1.end && w1.start < rep.end, 'the replica runs alongside the webs');
     assert.ok(lb.start >= Math.max(w1.end, w2.end), 'lb starts after both webs');
-    assert.ok(lb.start - Math.max(w1.end, w2.end) < 1500, 'lb does not wait for an unrelated wave');
     const recorded = await store.recordedNodes(dir, 'test');
     assert.ok(recorded.every((n) => n.state === 'ready' && n.lastAppliedCommit === first.commit && n.specHash));
     const runs = await store.nodeRuns(first.runId!);

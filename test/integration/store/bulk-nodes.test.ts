@@ -32,23 +32,13 @@ after(async () => {
   await db.drop();
 });
 
-test('bulkRecordNodes seeds 10,000 nodes and recordedNodes reads them back in one fast query', async () => {
+// Their times: bench/store (a test never asserts a duration).
+test('bulkRecordNodes seeds 10,000 nodes and recordedNodes reads every one back', async () => {
   const nodes = Array.from({ length: 10_000 }, (_, i) => node(i));
-  const t0 = performance.now();
   await store.bulkRecordNodes(REPO, 'big', nodes);
-  const seedMs = performance.now() - t0;
-  assert.ok(seedMs < 10_000, `seeding took ${seedMs.toFixed(0)} ms`);
-
-  let best = Infinity;
-  let read: RecordedNode[] = [];
-  for (let i = 0; i < 5; i++) {
-    const t = performance.now();
-    read = await store.recordedNodes(REPO, 'big');
-    best = Math.min(best, performance.now() - t);
-  }
+  const read = await store.recordedNodes(REPO, 'big');
   assert.equal(read.length, 10_000);
-  assert.ok(best < 300, `recordedNodes of 10,000 nodes took ${best.toFixed(0)} ms`);
-  if (process.env.PB_VERBOSE) console.error(`seed ${seedMs.toFixed(0)} ms, read ${best.toFixed(0)} ms`);
+  assert.deepEqual(read.map((n) => n.path), nodes.map((n) => n.path), 'every node, in path order');
   const n42 = read.find((n) => n.path === 'web-00042');
   assert.deepEqual({ ...n42, updatedAt: undefined }, { ...node(42), updatedAt: undefined });
   assert.equal(read.filter((n) => n.state === 'failed').length, 100);

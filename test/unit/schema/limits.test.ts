@@ -46,9 +46,7 @@ test('deeply nested flow collections do not crash the parser', async () => {
 
 test('a huge count is refused before instances are made', async () => {
   const yml = "politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 1000000000, tasks: [ { babushka: x } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n";
-  const start = Date.now();
   assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), ["politburo.yml:5:21: environment 'prod' has more than 50000 resource instances (the limit)"]);
-  assert.ok(Date.now() - start < 1000);
 });
 
 test('a missing main file is an error, not an exception', async () => {
@@ -57,21 +55,18 @@ test('a missing main file is an error, not an exception', async () => {
   assert.match(errors[0], /^politburo\.yml:1:1: cannot read file: file not found$/);
 });
 
-test('every node depending on every other node is refused quickly, not resolved', async () => {
+// How quickly these are refused: bench/schema (a test never asserts a duration).
+test('every node depending on every other node is refused, not resolved', async () => {
   const yml = "politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 50000, depends_on: [web], tasks: [ { babushka: x } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n";
-  const start = Date.now();
   assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), ["politburo.yml:5:12: environment 'prod' has more than 1000000 dependencies between nodes (the limit)"]);
-  assert.ok(Date.now() - start < 5000);
 });
 
-test('a big param repeated in many nodes is refused quickly, not resolved', async () => {
+test('a big param repeated in many nodes is refused, not resolved', async () => {
   const big = 'x'.repeat(100_000);
   const yml = `politburo: 1\nblueprints:\n  b:\n    params: { big: ${big} }\n    resources:\n      web: { count: 5000, tasks: [ { babushka: x, args: { a: '\${params.big}\${params.big}' } } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n`;
-  const start = Date.now();
   assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), [
     "politburo.yml:6:12: environment 'prod' resolves to more than 67108864 characters of task arguments and commands (the limit)",
   ]);
-  assert.ok(Date.now() - start < 5000);
 });
 
 test('many large environments together are refused', async () => {

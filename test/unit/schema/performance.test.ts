@@ -1,4 +1,4 @@
-// The planner benchmark resolves 10,000 node instances; load + validate + resolve must stay well under a second.
+// 10,000 node instances: what they resolve to (how long it takes: bench/schema; a test never asserts a duration).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadFiles } from './helpers.js';
@@ -27,21 +27,12 @@ environments:
     hosts: { db: 10.0.0.1, lb: 10.0.0.2, web: local }
 `;
 
-test('10,000 instances load, validate and resolve in well under a second', async () => {
-  await loadFiles({ 'politburo.yml': yml }); // warm up module loading and JIT
-  let ms = Infinity;
-  let r = await loadFiles({ 'politburo.yml': yml });
-  for (let i = 0; i < 3; i++) {
-    // Best of three: the suite runs test files in parallel on small machines.
-    const start = performance.now();
-    r = await loadFiles({ 'politburo.yml': yml });
-    ms = Math.min(ms, performance.now() - start);
-  }
+test('10,000 instances load, validate and resolve', async () => {
+  const r = await loadFiles({ 'politburo.yml': yml });
   assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
   const env = r.description.environments.get('bench')!;
   assert.equal(env.nodes.length, 10_002);
   assert.equal(env.nodes.at(-1)!.dependsOn.length, 10_000);
-  assert.ok(ms < 800, `took ${ms.toFixed(0)} ms`);
 });
 
 test('a dependency cycle through 10,000 nodes is found without exhausting the stack', async () => {
