@@ -316,6 +316,15 @@ export interface NodeResult {
   tasks: TaskResult[];
   startedAt?: string;
   finishedAt?: string;
+  /** Drift: the commit whose description the node was checked at (the one it was last applied from). */
+  commit?: string | null;
+}
+
+/** A recorded node a drift check could not look at, and why (never applied, no host, its commit cannot be loaded). */
+export interface UncheckedNode {
+  path: string;
+  host: string | null;
+  reason: string;
 }
 
 export interface RunResult {
@@ -328,6 +337,8 @@ export interface RunResult {
   /** Count of nodes by lifecycle state (at least ready, drifted, failed, blocked). */
   summary: Record<string, number>;
   durationMs: number;
+  /** Drift: recorded nodes that could not be checked (a drift check with any is never "no drift"). */
+  unchecked?: UncheckedNode[];
 }
 
 /** Progress events of a run, for live terminal output, logs and the dashboard. */
