@@ -1,23 +1,31 @@
 /**
- * Drift (SPEC §2): dry-run every applied node on its host; unmet tasks make it `drifted` (the reason lists them). With
- * heal, the drifted nodes are then met, in dependency order, and recorded ready. A live plan is the static plan plus
- * the same dry-run, recorded as a `plan-live` run.
+ * Drift (docs/cli.md): dry-run every recorded node on its host, as described at the commit it was last applied from;
+ * unmet tasks make it `drifted` (the reason lists them), and nodes that cannot be checked are listed with why. With
+ * heal, the drifted nodes are then met, in dependency order, each at its own commit, and recorded ready. A live plan is
+ * the static plan plus a dry-run of every node with a host, recorded as a `plan-live` run.
  */
-import { collectResults, recordedRun } from './apply-environment.js';
+import { recordedRun } from './apply-environment.js';
+import { driftTargets, type DescriptionAt, type DriftTarget } from './drift-targets.js';
 import { planEnvironment } from './plan-environment.js';
 import { environmentOf, hostOf, type EngineInput, type EngineRun } from './run-engine.js';
 import { withEnvironmentLock } from './run-lock.js';
 import { resultOf, runTasksOf, transition } from './run-node.js';
 import { buildResult } from './run-result.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
-import type { Plan, PlannedNode, ResolvedNode, RunResult } from './types.js';
+import type { LifecycleState, NodeResult, Plan, PlannedNode, ResolvedNode, RunResult, StateStore, UncheckedNode } from './types.js';
 
-export type DriftInput = EngineInput & { heal: boolean };
+export type { DescriptionAt } from './drift-targets.js';
 
-/** Dry-runs every applied node of the environment; with `heal`, meets the drifted ones. */
+export type DriftInput = EngineInput & {
+  heal: boolean;
+  /** Reads the description at another commit, for nodes last applied from it; without it, those need the same spec. */
+  descriptionAt?: DescriptionAt;
+};
+
+/** Dry-runs every recorded node of the environment at its applied commit; with `heal`, meets the drifted ones. */
 export async function driftEnvironment(input: DriftInput): Promise<RunResult> {
   const env = environmentOf(input);
-  return withEnvironmentLock(input.store, input.repository, env.name, () => recordedRun(input, 'drift', (run) => drift(run, input.heal)), {
+  return withEnvironmentLock(input.store, input.repository, env.name, () => recordedRun(input, 'drift', (run) => drift(run, input)), {
     log: input.log,
     signal: input.signal,
   });
@@ -34,80 +42,134 @@ export async function runLivePlan(input: EngineInput): Promise<{ plan: Plan; res
     () =>
       recordedRun(input, 'plan-live', async (run) => {
         plan = planEnvironment(run.env, [...run.recorded.values()], input.commit);
-        return dryRunAll(run, plan, { onlyApplied: false });
+        return liveDryRun(run, plan);
       }),
     { log: input.log, signal: input.signal },
   );
   return { plan: plan!, result };
 }
 
-async function drift(run: EngineRun, heal: boolean): Promise<RunResult> {
-  // Plan, to know which nodes are applied and unchanged: only those can drift.
-  const plan = planEnvironment(run.env, [...run.recorded.values()], run.input.commit);
-  // Dry-run them all at once: a dry-run changes nothing, so order does not matter.
-  const checked = await dryRunAll(run, plan, { onlyApplied: true });
-  if (!heal || checked.status === 'cancelled') return checked;
-  // Heal: meet the drifted nodes in dependency order.
-  const drifted = checked.nodes.filter((n) => n.state === 'drifted').map((n) => plan.nodes.find((p) => p.path === n.path)!);
-  if (drifted.length === 0) return checked;
-  const started = Date.now() - checked.durationMs;
-  // Results are updated in place by the heal: remember what the dry run found first.
-  const found = new Map(checked.nodes.filter((n) => n.state === 'drifted').map((n) => [n.path, n.reason]));
-  const outcomes = await healNodes(run, drifted);
-  const nodes = checked.nodes.map((n) => {
-    if (!found.has(n.path)) return n;
-    const r = collectResults(run, [plan.nodes.find((p) => p.path === n.path)!], outcomes)[0];
-    // Say what was found even though it is fixed now: `healed (unmet: ...)`.
-    if (r.state === 'ready') r.reason = `healed (${found.get(n.path)})`;
-    return r;
-  });
-  const interrupted = outcomes.some((o) => o.reason?.startsWith('Interrupted'));
-  const result = buildResult({ runId: run.runId, kind: 'drift', environment: run.env.name, commit: run.input.commit, nodes, interrupted, startedMs: started });
-  result.summary.healed = nodes.filter((n) => n.reason?.startsWith('healed')).length;
+/** Recorded states a drift check may change (to drifted, or back to ready); the others are the next apply's to settle. */
+const SETTLED = new Set<LifecycleState>(['ready', 'drifted']);
+
+async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
+  const started = Date.now();
+  const found = await driftTargets(run, input.descriptionAt);
+  try {
+    // Dry-run them all at once: a dry-run changes nothing, so order does not matter.
+    const checked = await dryRunTargets(run, found.targets);
+    const cancelled = checked.some((o) => o.state === null) || !!input.signal?.aborted;
+    const drifted = found.targets.filter((t) => run.results.get(t.path)?.state === 'drifted');
+    // What the dry run found, before a heal updates the results in place.
+    const unmet = new Map(drifted.map((t) => [t.path, run.results.get(t.path)!.reason]));
+    const healable = drifted.filter((t) => SETTLED.has(t.recorded.state));
+    const healed = input.heal && !cancelled && healable.length ? await healTargets(run, healable) : [];
+    const nodes = found.targets.map((t) => nodeResult(run, t, unmet.get(t.path), input.heal));
+    const interrupted = cancelled || healed.some((o) => o.reason?.startsWith('Interrupted'));
+    const result = buildResult({ runId: run.runId, kind: 'drift', environment: run.env.name, commit: input.commit, nodes, interrupted, startedMs: started });
+    if (input.heal) result.summary.healed = nodes.filter((n) => n.reason?.startsWith('healed')).length;
+    return withUnchecked(result, found.unchecked);
+  } finally {
+    await found.close();
+  }
+}
+
+/** A drift result that could not check every recorded node says which and why, and never succeeds as "no drift". */
+function withUnchecked(result: RunResult, unchecked: UncheckedNode[]): RunResult {
+  result.unchecked = unchecked;
+  if (!unchecked.length) return result;
+  result.summary.unchecked = unchecked.length;
+  if (result.status === 'succeeded') result.status = 'failed';
   return result;
 }
 
-/**
- * Dry-runs nodes: `onlyApplied` limits it to nodes applied and unchanged (drift); otherwise every node with a host
- * (live plan). Unchanged nodes found drifted (or no longer drifted) are recorded so.
- */
-async function dryRunAll(run: EngineRun, plan: Plan, opts: { onlyApplied: boolean }): Promise<RunResult> {
-  const started = Date.now();
-  const planned = plan.nodes.filter((p) => p.node && (!opts.onlyApplied || p.action === 'unchanged') && hostOf(run, p.node) !== null);
-  const jobs = planned.map((p): SchedulerNode & { planned: PlannedNode } => ({ path: p.path, host: p.host, dependsOn: [], planned: p }));
-  const outcomes = await schedule({
-    nodes: jobs,
+/** The node's entry in the drift result: what was found (and healed), at which commit. */
+function nodeResult(run: EngineRun, t: DriftTarget, unmet: string | undefined, heal: boolean): NodeResult {
+  const r = resultOf(run, t.path);
+  r.commit = t.run.input.commit;
+  if (r.host === null) r.host = t.host;
+  if (unmet !== undefined && r.state === 'ready') r.reason = `healed (${unmet})`;
+  else if (!SETTLED.has(t.recorded.state) && (r.state === 'ready' || r.state === 'drifted')) {
+    // Left as recorded: its last apply did not finish it, so the next apply retries it whatever the host looks like.
+    const what = r.state === 'drifted' ? (r.reason ?? 'drifted') : 'no drift';
+    r.reason = `${what}; recorded ${t.recorded.state}, left to the next apply${heal && r.state === 'drifted' ? ' (not healed)' : ''}`;
+  }
+  return r;
+}
+
+type TargetJob = SchedulerNode & { target: DriftTarget };
+
+/** Dry-runs every target on its host; settled nodes are recorded drifted, or ready again once the host matches. */
+async function dryRunTargets(run: EngineRun, targets: DriftTarget[]): Promise<ScheduledOutcome[]> {
+  return schedule<TargetJob>({
+    nodes: targets.map((t) => ({ path: t.path, host: t.host, dependsOn: [], target: t })),
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
     outside: () => undefined,
     runNode: async (job, signal) => {
-      const out = await runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
-      await recordDryRun(run, job.planned, out);
+      const { target } = job;
+      const out = await runTasksOf(target.run, target.node, { dryRun: true, signal });
+      if (SETTLED.has(target.recorded.state)) await recordDryRun(target.run, target.path, out);
       return out;
     },
     signal: run.input.signal,
     graceMs: run.input.graceMs,
     onEvent: run.emit,
   });
-  const nodes = collectResults(run, planned, outcomes);
-  // Nodes not dry-run are still reported (live plans show every planned node).
-  const rest = opts.onlyApplied ? [] : plan.nodes.filter((p) => !planned.includes(p)).map((p) => resultOf(run, p.path, p.action));
+}
+
+/**
+ * `plan --live`: dry-runs every planned node with a host. Only unchanged nodes get their drift recorded; the others'
+ * dry runs are reported but leave no record (a node never applied stays unrecorded, never "configuring").
+ */
+async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
+  const started = Date.now();
+  const planned = plan.nodes.filter((p) => p.node && hostOf(run, p.node) !== null);
+  const unrecorded: EngineRun = { ...run, input: { ...run.input, store: withoutNodeHistory(run.input.store) } };
+  const jobs = planned.map((p): SchedulerNode & { planned: PlannedNode } => ({ path: p.path, host: p.host, dependsOn: [], planned: p }));
+  const outcomes = await schedule({
+    nodes: jobs,
+    concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
+    outside: () => undefined,
+    runNode: async (job, signal) => {
+      const unchanged = job.planned.action === 'unchanged';
+      const out = await runTasksOf(unchanged ? run : unrecorded, job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
+      if (unchanged) await recordDryRun(run, job.planned.path, out);
+      return out;
+    },
+    signal: run.input.signal,
+    graceMs: run.input.graceMs,
+    onEvent: run.emit,
+  });
+  const byPath = new Map(outcomes.map((o) => [o.path, o]));
+  const nodes = plan.nodes.map((p) => {
+    const r = resultOf(run, p.path, p.action);
+    if (r.host === null) r.host = p.host;
+    const o = byPath.get(p.path);
+    if (o && o.state === null) r.reason = o.reason; // interrupted before it started: state as recorded
+    return r;
+  });
   const interrupted = outcomes.some((o) => o.state === null) || !!run.input.signal?.aborted;
-  const kind = opts.onlyApplied ? 'drift' : 'plan-live';
-  return buildResult({ runId: run.runId, kind, environment: run.env.name, commit: run.input.commit, nodes: [...nodes, ...rest], interrupted, startedMs: started });
+  return buildResult({ runId: run.runId, kind: 'plan-live', environment: run.env.name, commit: run.input.commit, nodes, interrupted, startedMs: started });
 }
 
-/** An unchanged node's drift is recorded (drifted, or ready again once the host matches); failures only in the run. */
-async function recordDryRun(run: EngineRun, planned: PlannedNode, out: { state: string; reason?: string }): Promise<void> {
-  if (planned.action !== 'unchanged' || out.state === 'failed') return;
+/** The store, minus the per-node history of the run (task outcomes and logs): for dry runs that record no state. */
+function withoutNodeHistory(store: StateStore): StateStore {
+  return Object.assign(Object.create(store) as StateStore, { recordTask: async () => undefined, appendLog: async () => undefined });
+}
+
+/** A settled node's drift is recorded (drifted, or ready again once the host matches); failures only in the run. */
+async function recordDryRun(run: EngineRun, path: string, out: { state: string; reason?: string }): Promise<void> {
+  if (out.state === 'failed') return;
   // Recorded either way, so the run's history lists every node checked.
-  if (out.state === 'drifted') await transition(run, planned.path, 'drifted', { reason: out.reason });
-  else await transition(run, planned.path, 'ready', { reason: null });
+  if (out.state === 'drifted') await transition(run, path, 'drifted', { reason: out.reason });
+  else await transition(run, path, 'ready', { reason: null });
 }
 
-async function healNodes(run: EngineRun, drifted: PlannedNode[]): Promise<ScheduledOutcome[]> {
-  const inRun = new Set(drifted.map((p) => p.path));
-  return schedule({
-    nodes: drifted.map((p) => ({ path: p.path, host: p.host, dependsOn: (p.node as ResolvedNode).dependsOn, planned: p })),
+/** Meets the drifted targets, each at the commit it was applied from, in dependency order. */
+async function healTargets(run: EngineRun, drifted: DriftTarget[]): Promise<ScheduledOutcome[]> {
+  const inRun = new Set(drifted.map((t) => t.path));
+  return schedule<TargetJob>({
+    nodes: drifted.map((t) => ({ path: t.path, host: t.host, dependsOn: t.node.dependsOn, target: t })),
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
     outside: (path) => {
       if (inRun.has(path)) return undefined;
@@ -116,12 +178,12 @@ async function healNodes(run: EngineRun, drifted: PlannedNode[]): Promise<Schedu
       const state = r && r.state !== 'failed' ? r.state : rec?.state;
       return state ? { state, hasHost: !!(r?.host ?? rec?.host) } : undefined;
     },
-    runNode: (job, signal) => runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: false, signal, action: job.planned.action }),
+    runNode: (job, signal) => runTasksOf(job.target.run, job.target.node, { dryRun: false, signal }),
     signal: run.input.signal,
     graceMs: run.input.graceMs,
     onEvent: run.emit,
     onSettled: async (job, outcome) => {
-      if (outcome.state === 'blocked') await transition(run, job.path, 'blocked', { reason: outcome.reason });
+      if (outcome.state === 'blocked') await transition(job.target.run, job.path, 'blocked', { reason: outcome.reason });
     },
   });
 }
