@@ -19,6 +19,7 @@ import { createFlows } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { ResolvedEnvironment } from '../reconciler/types.js';
 import type { StateStore } from '../reconciler/types.js';
+import { sweepDeadRuns } from './jobs/close-orphaned-runs.js';
 
 /** What the composition root hands to the job handlers, the poller and the dashboard. */
 export interface ControllerContext {
@@ -89,6 +90,8 @@ export async function startController(config: ControllerConfig, overrides: Contr
   try {
     await ensureQueueSchema(opened.pool, logger);
     const context: ControllerContext = { config, pool: opened.pool, store: opened.store, logger };
+    // Runs left running by a process that died are closed as interrupted now and then periodically.
+    sweepDeadRuns(opened.store, logger);
     // The job handlers (controller/jobs createTaskList, via controller/wiring.ts) and poll mode plug in here.
     flows = await (overrides.createFlows ?? defaultFlows)(context);
     worker = await startQueueWorker({

@@ -5,8 +5,8 @@
  */
 import { planEnvironment } from './plan-environment.js';
 import { closeExtraConnectors, connectNode, createEngineRun, environmentOf, hostOf, type EngineInput, type EngineRun } from './run-engine.js';
-import { withEnvironmentLock } from './run-lock.js';
-import { provisionNode, resultOf, runTasksOf, terminateNode, transition } from './run-node.js';
+import { startLeasedRun, withEnvironmentLock } from './run-lock.js';
+import { flushUnsaved, provisionNode, resultOf, retryWrite, runTasksOf, terminateNode, transition } from './run-node.js';
 import { buildResult, summaryLine } from './run-result.js';
 import { selectNodes, type Selection } from './run-selection.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
@@ -24,18 +24,27 @@ export async function applyEnvironment(input: ApplyInput): Promise<RunResult> {
 }
 
 /**
- * Starts a run record, runs `body`, and finishes the record in a `finally` with the summary (failed, with the error
- * logged, when `body` throws). Shared by apply, drift and live plans.
+ * Starts a run record under the environment's lease (see run-lock.ts), runs `body`, and finishes the record in a
+ * `finally` with the summary (failed, with the error logged, when `body` throws). Writes the database refused meanwhile
+ * are retried first. Shared by apply, drift and live plans.
  */
 export async function recordedRun(input: EngineInput, kind: RunKind, body: (run: EngineRun) => Promise<RunResult>): Promise<RunResult> {
   const env = environmentOf(input);
-  const record = await input.store.startRun({ repository: input.repository, environment: env.name, commit: input.commit, kind, trigger: input.trigger });
+  const leased = await startLeasedRun(
+    input.store,
+    { repository: input.repository, environment: env.name, commit: input.commit, kind, trigger: input.trigger },
+    { settings: input.lease, signal: input.signal, log: input.log },
+  );
+  const record = leased.record;
+  // Ctrl-C or a lost lease: the lease's reason (LeaseLost) makes the scheduler stop running tasks at once.
+  const signals = [input.signal, leased.signal].filter((s): s is AbortSignal => s !== undefined);
+  const runInput: EngineInput = { ...input, signal: signals.length > 1 ? AbortSignal.any(signals) : signals[0] };
   let status: RunStatus = 'failed';
   let summary: Record<string, number> = {};
   let run: EngineRun | undefined;
   try {
     const recorded = await input.store.recordedNodes(input.repository, env.name);
-    run = createEngineRun(input, env, record.id, recorded);
+    run = createEngineRun(runInput, env, record.id, recorded);
     const result = await body(run);
     status = result.status;
     summary = result.summary;
@@ -46,7 +55,9 @@ export async function recordedRun(input: EngineInput, kind: RunKind, body: (run:
     throw err;
   } finally {
     if (run) await closeExtraConnectors(run);
-    await input.store.finishRun(record.id, status, summary).catch((e: Error) => input.log?.(`could not finish run ${record.id}: ${e.message}`));
+    if (run) await flushUnsaved(run);
+    await retryWrite(() => input.store.finishRun(record.id, status, summary), `finishing run ${record.id}`, input.log);
+    leased.stop();
   }
 }
 
@@ -153,6 +164,8 @@ export function collectResults(run: EngineRun, planned: PlannedNode[], outcomes:
     if (r.host === null) r.host = p.host;
     if (o && o.state === null) r.reason = o.reason; // interrupted before it started: state as recorded
     if (o?.state === 'blocked') Object.assign(r, { state: 'blocked', reason: o.reason });
+    // Work that could not start (its start could not be recorded) failed in this run; the record keeps the old state.
+    if (o?.state === 'failed' && r.state !== 'failed') Object.assign(r, { state: 'failed', reason: o.reason });
     return r;
   });
 }

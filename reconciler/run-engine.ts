@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { hashDepsDir } from './tasks/deps-hash.js';
+import type { LeaseSettings } from './run-lock.js';
 import type { Target } from './target.js';
 import {
   PolitburoError,
@@ -11,6 +12,7 @@ import {
   type HostConnection,
   type HostConnector,
   type NodeResult,
+  type NodeUpdate,
   type RecordedNode,
   type ResolvedEnvironment,
   type ResolvedNode,
@@ -43,6 +45,8 @@ export interface EngineInput {
   graceMs?: number;
   /** Provider scripts' timeout (default 10 min). */
   providerTimeoutMs?: number;
+  /** How often the run renews its lease and how long it keeps it (default: POLITBURO_RUN_HEARTBEAT, POLITBURO_RUN_LEASE). */
+  lease?: LeaseSettings;
 }
 
 /** Where a node's host is, once known. */
@@ -68,6 +72,8 @@ export interface EngineRun {
   /** Extra connectors this run opened (closed at its end). */
   extraConnectors: HostConnector[];
   depsHash?: Promise<string>;
+  /** Final node states the database refused (it was away): written again before the run is finished. */
+  unsaved: Map<string, NodeUpdate>;
   emit(e: RunEvent): void;
 }
 
@@ -92,6 +98,7 @@ export function createEngineRun(input: EngineInput, env: ResolvedEnvironment, ru
     addresses: {},
     results: new Map(),
     extraConnectors: [],
+    unsaved: new Map(),
     emit: (e) => input.onEvent?.(e),
   };
   const trusting = recordedKeysConnector(run);

@@ -6,7 +6,7 @@ import { knownHostsLine, providerCreate, providerDestroy } from './provider.js';
 import { connectNode, errorReason, hostOf, setProvided, type EngineRun } from './run-engine.js';
 import type { PhaseOutcome } from './scheduler.js';
 import { runNodeTasks } from './tasks/run-node-tasks.js';
-import type { LifecycleState, NodeResult, PlanAction, ResolvedNode, TaskResult } from './types.js';
+import type { LifecycleState, NodeResult, NodeUpdate, PlanAction, ResolvedNode, TaskResult } from './types.js';
 
 const LOG_TAIL_BYTES = 64 * 1024;
 
@@ -22,15 +22,17 @@ export function resultOf(run: EngineRun, path: string, action?: PlanAction): Nod
   return r;
 }
 
-/** Records a state transition in the store and the result, and emits it. */
+/** States that start work on a node: never entered unless the store has recorded them. */
+const STARTS_WORK = new Set<LifecycleState>(['provisioning', 'configuring', 'terminating']);
+
+/**
+ * Records a state transition in the store and the result, and emits it. Work does not start unrecorded: when the
+ * store refuses a state that starts work, this throws and the node keeps its recorded state. A final state the store
+ * refuses (the database is away) is kept in `run.unsaved` and written again before the run is finished.
+ */
 export async function transition(run: EngineRun, path: string, state: LifecycleState, extra: { reason?: string | null; host?: string | null; port?: number; user?: string; hostKey?: string | null; applied?: ResolvedNode } = {}): Promise<void> {
-  const r = resultOf(run, path);
-  r.state = state;
-  r.reason = extra.reason ?? undefined;
-  if (extra.host !== undefined) r.host = extra.host;
-  run.emit({ type: 'node-state', path, state, reason: extra.reason ?? undefined });
   const applied = extra.applied ? { specHash: extra.applied.specHash, tasks: extra.applied.tasks, commit: run.input.commit } : undefined;
-  await run.input.store.updateNode(run.input.repository, run.env.name, path, {
+  const update: NodeUpdate = {
     state,
     reason: extra.reason ?? null,
     ...(extra.host !== undefined ? { host: extra.host } : {}),
@@ -38,8 +40,62 @@ export async function transition(run: EngineRun, path: string, state: LifecycleS
     ...(extra.user !== undefined ? { user: extra.user } : {}),
     ...(extra.hostKey !== undefined ? { hostKey: extra.hostKey } : {}),
     applied,
-    runId: run.runId,
-  });
+  };
+  const write = () => run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
+  if (STARTS_WORK.has(state)) {
+    try {
+      await write();
+    } catch (err) {
+      throw new Error(`could not record ${path} as ${state}, so it was not started: ${(err as Error).message}`, { cause: err });
+    }
+  } else {
+    await write().then(
+      () => run.unsaved.delete(path),
+      (err: Error) => {
+        run.unsaved.set(path, mergeUpdates(run.unsaved.get(path), update));
+        run.input.log?.(`could not record ${path} as ${state} (${err.message}): will retry before the run ends`);
+      },
+    );
+  }
+  const r = resultOf(run, path);
+  r.state = state;
+  r.reason = extra.reason ?? undefined;
+  if (extra.host !== undefined) r.host = extra.host;
+  run.emit({ type: 'node-state', path, state, reason: extra.reason ?? undefined });
+}
+
+/** A later update over an unsaved earlier one: host, port, user and key given earlier are kept unless given again. */
+function mergeUpdates(earlier: NodeUpdate | undefined, later: NodeUpdate): NodeUpdate {
+  return { ...earlier, ...later, applied: later.applied ?? earlier?.applied };
+}
+
+/** How long writes refused by the database are retried at the end of a run before giving up. */
+const RETRY_WRITES_MS = 120_000;
+
+/** Retries a store write until it succeeds or RETRY_WRITES_MS passes (then logs and gives up). */
+export async function retryWrite(write: () => Promise<void>, what: string, log?: (line: string) => void, budgetMs = RETRY_WRITES_MS): Promise<boolean> {
+  const until = Date.now() + budgetMs;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await write();
+      return true;
+    } catch (err) {
+      if (Date.now() >= until) {
+        log?.(`gave up ${what}: ${(err as Error).message}`);
+        return false;
+      }
+      if (attempt === 0) log?.(`${what} failed (${(err as Error).message}): retrying until the database answers`);
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+    }
+  }
+}
+
+/** Writes the final node states the database refused during the run, retrying while it is away. */
+export async function flushUnsaved(run: EngineRun): Promise<void> {
+  for (const [path, update] of run.unsaved) {
+    const write = () => run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
+    if (await retryWrite(write, `recording ${path} as ${update.state}`, run.input.log)) run.unsaved.delete(path);
+  }
 }
 
 /** Provisioning phase of an on-demand node: the provider's create, then the host is recorded. */
@@ -67,7 +123,7 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
   } catch (err) {
     const reason = errorReason(err);
     await transition(run, node.path, 'failed', { reason });
-    await run.input.store.appendLog(run.runId, node.path, `provisioning failed: ${reason}\n`);
+    await run.input.store.appendLog(run.runId, node.path, `provisioning failed: ${reason}\n`).catch(() => undefined);
     return { state: 'failed', reason };
   }
 }
@@ -100,7 +156,7 @@ export async function runTasksOf(run: EngineRun, node: ResolvedNode, opts: { dry
       onLog: (text) => (log = (log + text).slice(-LOG_TAIL_BYTES)),
     });
     await Promise.all(pending);
-    if (log) await store.appendLog(run.runId, node.path, log);
+    if (log) await store.appendLog(run.runId, node.path, log).catch((e: Error) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`));
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');
     if (failed && opts.signal.aborted) return finishTasks(run, node, opts, plain, `Interrupted: task '${failed.name}' was stopped`);

@@ -45,7 +45,7 @@ export interface ScheduleOptions<N extends SchedulerNode> {
   provision?(node: N, signal: AbortSignal): Promise<PhaseOutcome>;
   /** The node's work once its dependencies allow it; resolves to its final state (`ready`, `failed`, ...). */
   runNode(node: N, signal: AbortSignal): Promise<PhaseOutcome>;
-  /** Ctrl-C: start nothing new, abort running work after `graceMs`. */
+  /** Ctrl-C: start nothing new, abort running work after `graceMs` (at once when the reason has `immediate: true`). */
   signal?: AbortSignal;
   graceMs?: number;
   onEvent?(e: RunEvent): void;
@@ -119,10 +119,15 @@ class DagRun<N extends SchedulerNode> {
     return this.opts.nodes.map((n) => this.entries.get(n.path)!.outcome!);
   }
 
-  /** Ctrl-C: start nothing new; running work gets the grace period, then its signal is aborted. */
+  /**
+   * Ctrl-C: start nothing new; running work gets the grace period, then its signal is aborted. A reason marked
+   * `immediate` (a run that lost its lease) aborts running work at once.
+   */
   private interrupt(): void {
     this.stopping = true;
-    this.graceTimer = setTimeout(() => this.running.forEach((c) => c.abort(this.opts.signal?.reason)), this.opts.graceMs ?? 10_000);
+    const reason: unknown = this.opts.signal?.reason;
+    const immediate = typeof reason === 'object' && reason !== null && (reason as { immediate?: unknown }).immediate === true;
+    this.graceTimer = setTimeout(() => this.running.forEach((c) => c.abort(reason)), immediate ? 0 : (this.opts.graceMs ?? 10_000));
     this.wake();
   }
 

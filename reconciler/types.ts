@@ -252,7 +252,48 @@ export interface StateStore {
   nodeRuns(runId: string): Promise<NodeRunRecord[]>;
   /** Per task name: runs where it was attempted and runs where it succeeded, for "% successful runs". */
   taskSuccessRates(repository: string, environment: string): Promise<{ task: string; runs: number; succeeded: number }[]>;
+  /** Mutual exclusion of an environment's runs across processes (absent: the store cannot lock, runs never wait). */
+  readonly locks?: EnvironmentLocks;
   close(): Promise<void>;
+}
+
+/** The owner of a run's lease: the process running it, and how long its heartbeat stays valid. */
+export interface RunOwner {
+  host: string;
+  pid: number;
+  leaseMs: number;
+}
+
+/** A running run as another process sees it: its owner and how long it has been silent (database clock). */
+export interface RunLease {
+  id: string;
+  kind: RunKind;
+  ownerHost: string | null;
+  ownerPid: number | null;
+  silentMs: number;
+  leaseMs: number;
+}
+
+/** What claiming a run did: closed the dead runs, then started the run or found the live ones it must wait for. */
+export type RunClaim = { run: RunRecord; closed: RunLease[] } | { live: RunLease[]; closed: RunLease[] };
+
+/**
+ * Runs of one environment never overlap, across processes (see reconciler/run-lock.ts). The session lock is the fast
+ * path for waiting; the run record, a lease its owner renews, is what keeps a second run out.
+ */
+export interface EnvironmentLocks {
+  /** Waits for (calling `onWait` first) and takes the environment's session lock; `onLost` when its connection dies. */
+  acquire(repository: string, environment: string, opts?: { signal?: AbortSignal; onWait?(): void; onLost?(err: Error): void }): Promise<{ release(): Promise<void> }>;
+  /** Atomically closes the environment's dead runs and, when no live run is left, starts this one owned by `owner`. */
+  claimRun(
+    input: { repository: string; environment: string; commit: string | null; kind: RunKind; trigger: string },
+    owner: RunOwner,
+    isDead: (lease: RunLease) => boolean,
+  ): Promise<RunClaim>;
+  /** Renews a run's heartbeat; false when the run is no longer running (another process closed it). */
+  renewRun(runId: string): Promise<boolean>;
+  /** Closes the running runs (of one environment, or all) whose lease expired or whose owner `isDead`; returns them. */
+  closeDeadRuns(filter: { repository?: string; environment?: string }, isDead: (lease: RunLease) => boolean): Promise<RunLease[]>;
 }
 
 /** Result of one command on a host. */

@@ -58,7 +58,8 @@ export class SshSession {
         reject(this.closedError ?? new PolitburoError('HostUnreachable', `${this.label}: could not open a channel: ${err.message}`));
       };
       try {
-        this.client.exec(wrapRemoteCommand(command, opts.timeoutMs), (err, channel) => {
+        // Without stdin to send, the channel's stdin stays open as the command's lifeline (see remote-command.ts).
+        this.client.exec(wrapRemoteCommand(command, opts.timeoutMs, { lifeline: opts.stdin === undefined }), (err, channel) => {
           if (err) return fail(err);
           // Listeners go on in this very tick: a quick command's exit status may arrive in the same packet batch.
           this.collect(channel, opts).then(resolve, reject);
@@ -114,7 +115,6 @@ export class SshSession {
         else finish();
       });
       if (opts.stdin !== undefined) channel.end(opts.stdin);
-      else channel.end();
     });
   }
 

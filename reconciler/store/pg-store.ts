@@ -1,6 +1,7 @@
 /** The Postgres implementation of the state store (SPEC §2): recorded nodes, runs, node runs, task results. */
 import type pg from 'pg';
-import type { LifecycleState, NodeUpdate, RecordedNode, RunKind, RunStatus, StateStore, TaskOutcome, TaskResult } from '../types.js';
+import type { EnvironmentLocks, LifecycleState, NodeUpdate, RecordedNode, RunKind, RunStatus, StateStore, TaskOutcome, TaskResult } from '../types.js';
+import { createPgLocks } from './pg-locks.js';
 import { iso, RUN_COLUMNS, toNodeRunRecord, toRecordedNodes, toRunRecord, type RecordedNodeTuple, type NodeRunRow, type RunRow } from './rows.js';
 import * as SQL from './sql.js';
 
@@ -14,6 +15,7 @@ export interface PgStateStore extends StateStore {
   /** Records many nodes in a few statements (seeding benchmarks, imports). Terminated nodes are removed. */
   bulkRecordNodes(repository: string, environment: string, nodes: RecordedNode[]): Promise<void>;
   readonly pool: pg.Pool;
+  readonly locks: EnvironmentLocks;
 }
 
 interface EnvIds {
@@ -91,7 +93,10 @@ async function finishRun(pool: pg.Pool, runId: string, status: RunStatus, summar
   requireRunId('finishRun', runId);
   check('final run status', status, FINAL_STATUSES);
   const res = await pool.query(SQL.FINISH_RUN, [runId, status, JSON.stringify(summary)]);
-  if (res.rowCount === 0) throw new Error(`state store: finishRun: no run ${runId}`);
+  if (res.rowCount !== 0) return;
+  // Not running any more: closed as interrupted by another process (which found this run's owner dead), or unknown.
+  const { rows } = await pool.query<RunRow>(SQL.GET_RUN(RUN_COLUMNS), [runId]);
+  if (!rows[0]) throw new Error(`state store: finishRun: no run ${runId}`);
 }
 
 /** Bulk upserts in chunks inside one transaction: a few statements for ten thousand nodes. */
@@ -129,6 +134,7 @@ export function createPgStore(pool: pg.Pool): PgStateStore {
   const envIds = environmentIds(pool);
   return {
     pool,
+    locks: createPgLocks(pool, envIds),
     async recordedNodes(repository, environment) {
       const { rows } = await pool.query<RecordedNodeTuple>({ text: SQL.RECORDED_NODES, values: [repository, environment], rowMode: 'array' });
       return toRecordedNodes(rows);

@@ -6,6 +6,14 @@ export const ISO = (column: string): string => `to_char(${column} AT TIME ZONE '
 /** States in which a node is still being worked on: its node_run has no finish time yet. */
 const IN_PROGRESS = `('provisioning', 'configuring', 'terminating')`;
 
+/**
+ * Writes of a run are fenced: once its run is no longer running (finished, or closed as interrupted by another process
+ * that found its owner dead), a late write of that run changes nothing. FOR KEY SHARE waits for a closer holding the
+ * run row FOR UPDATE, then sees its status as committed.
+ */
+const LIVE_RUN = (run: string): string => `live AS (SELECT 1 FROM runs WHERE id = ${run}::bigint AND status = 'running' FOR KEY SHARE)`;
+const WRITABLE = (run: string): string => `(${run}::bigint IS NULL OR EXISTS (SELECT 1 FROM live))`;
+
 export const FIND_ENVIRONMENT = `
 SELECT e.id::text AS id, e.repository_id::text AS repository_id
   FROM environments e JOIN repositories p ON p.id = e.repository_id
@@ -48,12 +56,13 @@ SELECT r.id::text AS id, r.* FROM r`;
  * $13 tasks (json), $14 applied commit, $15 run id, $16 host key line, $17 whether it was given.
  */
 export const UPDATE_NODE = `
-WITH n AS (
+WITH ${LIVE_RUN('$15')}, n AS (
   INSERT INTO nodes AS n (environment_id, path, host, port, ssh_user, spec_hash, tasks, state, reason,
                           last_applied_commit, last_run_id, host_key)
-  VALUES ($1, $2, $3, $4, $5, CASE WHEN $11::boolean THEN $12 ELSE '' END,
-          CASE WHEN $11::boolean THEN $13::json ELSE '[]'::json END, $9, $10,
-          CASE WHEN $11::boolean THEN $14 END, $15, $16::text)
+  SELECT $1::bigint, $2::text, $3::text, $4::int, $5::text, CASE WHEN $11::boolean THEN $12::text ELSE '' END,
+         CASE WHEN $11::boolean THEN $13::json ELSE '[]'::json END, $9::lifecycle_state, $10::text,
+         CASE WHEN $11::boolean THEN $14::text END, $15::bigint, $16::text
+   WHERE ${WRITABLE('$15')}
   ON CONFLICT (environment_id, path) DO UPDATE SET
     host = CASE WHEN $6::boolean THEN EXCLUDED.host ELSE n.host END,
     port = CASE WHEN $7::boolean THEN EXCLUDED.port ELSE n.port END,
@@ -73,7 +82,7 @@ ${upsertNodeRun({ run: '$15', path: '$2', host: '(SELECT host FROM n)', state: '
 /** Terminated nodes leave the recorded state; the run keeps their history. $1 environment id, $2 path, $3 host given
  * (or null), $4 reason, $5 run id. */
 export const TERMINATE_NODE = `
-WITH d AS (DELETE FROM nodes WHERE environment_id = $1 AND path = $2 RETURNING host)
+WITH ${LIVE_RUN('$5')}, d AS (DELETE FROM nodes WHERE environment_id = $1 AND path = $2 AND ${WRITABLE('$5')} RETURNING host)
 ${upsertNodeRun({ run: '$5', path: '$2', host: 'COALESCE($3::text, (SELECT host FROM d))', state: "'terminated'", reason: '$4::text' })}`;
 
 function upsertNodeRun(p: { run: string; path: string; host: string; state: string; reason: string }): string {
@@ -82,7 +91,7 @@ function upsertNodeRun(p: { run: string; path: string; host: string; state: stri
   SELECT ${p.run}, ${p.path}, ${p.host}, ${p.state}, ${p.reason},
          CASE WHEN ${p.state}::text IN ('blocked', 'defined') THEN NULL ELSE now() END,
          CASE WHEN ${p.state}::text IN ${IN_PROGRESS} THEN NULL ELSE now() END
-   WHERE ${p.run}::bigint IS NOT NULL
+   WHERE ${p.run}::bigint IS NOT NULL AND EXISTS (SELECT 1 FROM live)
   ON CONFLICT (run_id, path) DO UPDATE SET
     host = COALESCE(EXCLUDED.host, node_runs.host),
     state = EXCLUDED.state,
@@ -94,7 +103,8 @@ SELECT 1`;
 }
 
 /** node_runs rows made by recordTask/appendLog before the engine reported a state say the node is being configured. */
-const ENSURE_NODE_RUN = `INSERT INTO node_runs (run_id, path, state, started_at) VALUES ($1, $2, 'configuring', now())
+const ENSURE_NODE_RUN = `INSERT INTO node_runs (run_id, path, state, started_at)
+  SELECT $1, $2, 'configuring', now() FROM runs WHERE id = $1 AND status = 'running'
   ON CONFLICT (run_id, path) DO NOTHING`;
 
 export const RECORD_TASK = `
@@ -106,13 +116,17 @@ VALUES ($1, $2, $3, $4, $5, $6, $7)`;
 export const LOG_LIMIT = 1024 * 1024;
 
 export const APPEND_LOG = `
-INSERT INTO node_runs (run_id, path, state, started_at, log) VALUES ($1, $2, 'configuring', now(), right($3, ${LOG_LIMIT}))
+INSERT INTO node_runs (run_id, path, state, started_at, log)
+SELECT $1, $2, 'configuring', now(), right($3, ${LOG_LIMIT}) FROM runs WHERE id = $1 AND status = 'running'
 ON CONFLICT (run_id, path) DO UPDATE SET log = right(node_runs.log || EXCLUDED.log, ${LOG_LIMIT})`;
 
-/** Finishing an apply that succeeded records its commit as the environment's last applied one. */
+/**
+ * Finishing an apply that succeeded records its commit as the environment's last applied one. A run already closed (as
+ * interrupted, by a process that found its owner dead) stays as that process recorded it.
+ */
 export const FINISH_RUN = `
 WITH r AS (
-  UPDATE runs SET status = $2, finished_at = now(), summary = $3::jsonb WHERE id = $1
+  UPDATE runs SET status = $2, finished_at = now(), summary = $3::jsonb WHERE id = $1 AND status = 'running'
   RETURNING environment_id, kind, status, commit
 )
 UPDATE environments e SET updated_at = now(),
@@ -166,3 +180,58 @@ ON CONFLICT (environment_id, path) DO UPDATE SET
   last_applied_commit = EXCLUDED.last_applied_commit, last_run_id = EXCLUDED.last_run_id, updated_at = now()`;
 
 export const DELETE_NODES = `DELETE FROM nodes WHERE environment_id = $1 AND path = ANY($2::text[])`;
+
+/** The default lease of runs recorded without one (by an older version or startRun). */
+export const DEFAULT_LEASE_MS = 30_000;
+
+/** Starts a run owned by a process: $6 owner host, $7 pid, $8 lease (ms); its heartbeat starts now. */
+export const START_OWNED_RUN = `
+WITH r AS (
+  INSERT INTO runs (repository_id, environment_id, commit, kind, trigger, owner_host, owner_pid, lease_ms, heartbeat_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+  RETURNING id, commit, kind, status, trigger, started_at, finished_at, summary
+), touched AS (UPDATE environments SET updated_at = now() WHERE id = $2)
+SELECT r.id::text AS id, r.* FROM r`;
+
+/** Serialises claims of an environment's runs within a transaction, whatever happens to session locks. */
+export const CLAIM_LOCK = `SELECT pg_advisory_xact_lock(7306, hashtext($1))`;
+
+/**
+ * Running runs (of a repository and environment, or all), locked: their owner, lease, and how long since their last
+ * heartbeat by the database clock (a run without one has been silent forever).
+ */
+export const RUNNING_LEASES = `
+SELECT r.id::text AS id, r.kind, r.owner_host, r.owner_pid, COALESCE(r.lease_ms, ${DEFAULT_LEASE_MS}) AS lease_ms,
+       COALESCE((extract(epoch FROM now() - r.heartbeat_at) * 1000)::bigint, 9223372036854775807)::text AS silent_ms
+  ${RUNS_FROM}
+ WHERE r.status = 'running' AND ($1::text IS NULL OR p.key = $1) AND ($2::text IS NULL OR e.name = $2)
+ ORDER BY r.id
+   FOR UPDATE OF r`;
+
+/** Renews a run's heartbeat while it is running. */
+export const RENEW_RUN = `UPDATE runs SET heartbeat_at = now() WHERE id = $1 AND status = 'running'`;
+
+/**
+ * Closes a run whose owner is gone: cancelled, and every node it left in progress (provisioning, configuring,
+ * terminating) failed with $2 as the reason, in the run's history and in the recorded state. Returns how many.
+ */
+export const CLOSE_DEAD_RUN = `
+WITH r AS (
+  UPDATE runs SET status = 'cancelled', finished_at = now() WHERE id = $1 AND status = 'running' RETURNING id, environment_id
+), nr AS (
+  UPDATE node_runs SET state = 'failed', reason = $2, finished_at = now()
+   WHERE run_id = (SELECT id FROM r) AND state IN ${IN_PROGRESS}
+  RETURNING path
+), n AS (
+  UPDATE nodes SET state = 'failed', reason = $2, updated_at = now()
+   WHERE environment_id = (SELECT environment_id FROM r) AND last_run_id = (SELECT id FROM r) AND state IN ${IN_PROGRESS}
+  RETURNING path
+)
+SELECT count(*)::int AS interrupted FROM (SELECT path FROM nr UNION SELECT path FROM n) x`;
+
+/** The summary of a closed run: its nodes by state (ready, drifted, failed, blocked always present) and $2 interrupted. */
+export const CLOSED_RUN_SUMMARY = `
+UPDATE runs SET summary = jsonb_build_object('ready', 0, 'drifted', 0, 'failed', 0, 'blocked', 0)
+  || COALESCE((SELECT jsonb_object_agg(state, c) FROM (SELECT state::text, count(*)::int AS c FROM node_runs WHERE run_id = $1 GROUP BY state) s), '{}'::jsonb)
+  || jsonb_build_object('interrupted', $2::int)
+ WHERE id = $1`;

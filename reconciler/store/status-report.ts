@@ -1,4 +1,5 @@
 /** The recorded state of a repository's environments, as `politburo status` prints it. */
+import { closeDeadRuns } from '../run-lock.js';
 import type { LifecycleState, StateStore } from '../types.js';
 
 export interface StatusNode {
@@ -29,8 +30,12 @@ export function summarise(states: LifecycleState[]): Record<string, number> {
   return summary;
 }
 
-/** The status of one environment (empty when nothing is recorded) or, without one, of every recorded environment. */
-export async function statusReport(store: StateStore, repository: string, environment?: string): Promise<EnvironmentStatus[]> {
+/**
+ * The status of one environment (empty when nothing is recorded) or, without one, of every recorded environment. Runs
+ * left running by a process that is gone are closed as interrupted first, so the states shown are true.
+ */
+export async function statusReport(store: StateStore, repository: string, environment?: string, log?: (line: string) => void): Promise<EnvironmentStatus[]> {
+  await closeDeadRuns(store, { repository, environment }, log);
   const recorded = await store.environments(repository);
   const wanted = environment === undefined ? recorded : recorded.filter((e) => e.environment === environment);
   if (environment !== undefined && wanted.length === 0) {

@@ -10,12 +10,18 @@ import { BabushkaOutputParser, type ParsedDep } from './parse-babushka-output.js
 import { babushkaCommand, resultFromDep } from './run-babushka-task.js';
 import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
 
-/** The command: writes the generated dep into the deps directory once (atomically), then meets it. */
-export function batchCommand(dir: string, fileName: string, depName: string, args: [string, string][], dryRun: boolean): string {
+/**
+ * The command: writes the generated dep (`content`, in a here-document) into the deps directory once (atomically),
+ * then meets it. The command reads no stdin, so the channel's stdin stays its lifeline (see hosts/remote-command.ts).
+ */
+export function batchCommand(dir: string, fileName: string, depName: string, args: [string, string][], dryRun: boolean, content: string): string {
   const file = quoteShell(`babushka-deps/${fileName}`);
   const tmp = `babushka-deps/.${fileName}.$$`;
-  const write = `{ test -f ${file} || { cat > ${tmp} && mv -f ${tmp} ${file}; }; }`;
-  return babushkaCommand(dir, depName, args, dryRun).replace(/ && babushka meet /, ` && ${write} && babushka meet `);
+  let delimiter = 'POLITBURO_GENERATED_DEP';
+  while (content.split('\n').includes(delimiter)) delimiter += '_';
+  const write = `{ test -f ${file} || { cat > ${tmp} <<'${delimiter}' && mv -f ${tmp} ${file}; }; }`;
+  const body = content.endsWith('\n') ? content : `${content}\n`;
+  return `${babushkaCommand(dir, depName, args, dryRun).replace(/ && babushka meet /, ` && ${write} && babushka meet `)}\n${body}${delimiter}\n`;
 }
 
 interface Progress {
@@ -65,8 +71,7 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
   };
   let r: ExecResult;
   try {
-    r = await execOn(run.conn, batchCommand(dir, gen.fileName, gen.name, cliArgs, run.opts.dryRun), {
-      stdin: gen.content,
+    r = await execOn(run.conn, batchCommand(dir, gen.fileName, gen.name, cliArgs, run.opts.dryRun, gen.content), {
       // Backstop for output that does not stream; per-task timers above do the precise work.
       timeoutMs: run.opts.timeoutMs * tasks.length + 5000,
       signal: controller.signal,
