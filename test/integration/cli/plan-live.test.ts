@@ -1,6 +1,7 @@
 /** `politburo plan ENV --live`: the static plan plus a dry-run on every host, through the CLI. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
 import type { TestDatabase } from '../../helpers/db.js';
 import type { SshHosts } from '../../helpers/sshd.js';
@@ -45,4 +46,31 @@ test('plan --live exits 0 when nothing changed or drifted, 2 naming the drifted 
   assert.equal(human.code, 2, human.stderr);
   assert.match(human.stdout, /Live check on the hosts:/);
   assert.match(human.stdout, /web-2.*drifted/);
+});
+
+test('plan --live records nothing for never-applied nodes: they stay unrecorded, never "configuring"', async () => {
+  const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
+  // Only the master is applied; the other four nodes were never applied.
+  const applied = await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts], target: parseTarget('test:database/master') });
+  assert.equal(applied.status, 'succeeded');
+  const cli = (args: string[]) => cliInProcess([...args, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
+  const live = await cli(['plan', 'test', '--live', '--dir', dir, '--json']);
+  assert.equal(live.code, 2, live.stderr);
+  const doc = JSON.parse(live.stdout);
+  assert.deepEqual(doc.nodes.map((n: { path: string; action: string }) => [n.path, n.action]), [
+    ['database/master', 'unchanged'],
+    ['database/replica', 'create'],
+    ['web-1', 'create'],
+    ['web-2', 'create'],
+    ['lb', 'create'],
+  ]);
+  // What the dry run found is reported...
+  assert.deepEqual(doc.nodes.find((n: { path: string }) => n.path === 'web-1').tasks.map((t: { name: string }) => t.name), ['stamped', 'marker written']);
+  // ...but the records only hold what it found for the applied node.
+  const recorded = await store.recordedNodes(dir, 'test');
+  assert.deepEqual(recorded.map((n) => [n.path, n.state]), [['database/master', 'ready']]);
+  const run = (await store.listRuns({ repository: dir, environment: 'test' })).find((r) => r.kind === 'plan-live')!;
+  assert.equal(run.status, 'succeeded');
+  const nodeRuns = await store.nodeRuns(run.id);
+  assert.deepEqual(nodeRuns.map((n) => [n.path, n.state, n.finishedAt !== null]), [['database/master', 'ready', true]]);
 });
