@@ -35,3 +35,13 @@ export function deliveryLogger(logger: Logger, delivery: string, event?: string)
 export function runLogger(logger: Logger, ctx: RunLogContext): Logger {
   return logger.child(Object.fromEntries(Object.entries(ctx).filter(([, v]) => v !== undefined)));
 }
+
+/**
+ * What a log line says about an error: its class, message and code. Errors of pg and graphile-worker can carry a
+ * whole client, pool or job; serialising those floods the log (and may carry connection details).
+ */
+export function errorFields(err: unknown): { type?: string; message: string; code?: string } {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return { type: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
+}

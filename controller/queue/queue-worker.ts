@@ -2,16 +2,26 @@
  * The durable queue's worker: graphile-worker run programmatically on our pg pool, with the task list the composition
  * root injects. We own signals and shutdown (noHandleSignals), and crash recovery (heartbeat.ts) instead of
  * graphile-worker's 4-hour lock timeout.
+ *
+ * A lost database connection must not stop the queue for good: when graphile-worker cannot record a job's completion
+ * or failure it shuts its worker pool down (graphile-runner.ts). This process then starts a new pool at once (retrying
+ * while the database is away) and lets the old one finish the jobs it runs. The old pool stays registered in
+ * `controller_processes` (as `<process>~<pool>`) until it has stopped, so no process takes its running jobs; then the
+ * jobs it still holds (the one whose completion was lost) are released and run again. Job handlers are idempotent
+ * (a delivery already processed is not processed again), so a job runs to completion once.
  */
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { Logger as GraphileLogger, run, runMigrations, type ParsedCronItem, type Runner, type TaskList, type WorkerEvents, type WorkerPool } from 'graphile-worker';
-import type { Logger } from '../logger.js';
+import { runMigrations, type ParsedCronItem, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { errorFields, type Logger } from '../logger.js';
 import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
 import { wrapTaskList } from './wrap-task.js';
 import type { DeliveryGate } from './delivery-gate.js';
 import { ensureDeliveryTask } from '../../webhooks/store-delivery.js';
+import { graphileLogger, startRunner, stopRunner, type RunningPool } from './graphile-runner.js';
+
+export { graphileLogger } from './graphile-runner.js';
 
 export interface QueueWorkerOptions {
   pool: pg.Pool;
@@ -31,37 +41,30 @@ export interface QueueWorkerOptions {
   processId?: string;
   /** Holds `github-delivery` jobs to one at a time during webhook bursts (see delivery-gate.ts); none: no limit. */
   deliveryGate?: DeliveryGate;
+  /** Longest wait between attempts to start a new worker pool while the database is away (default 10 s). */
+  maxRestartDelayMs?: number;
 }
 
 export interface QueueWorker {
   processId: string;
-  /** graphile-worker's pool id: what `locked_by` says for this process's jobs. */
-  workerPoolId: string;
+  /** graphile-worker's pool id: what `locked_by` says for this process's jobs (changes when the pool is replaced). */
+  readonly workerPoolId: string;
   events: WorkerEvents;
+  /** Worker pools started so far (1 + the replacements after lost connections). */
+  readonly generations: number;
   /** Stops taking jobs, waits up to graceMs for running ones, then releases them to the queue; resolves when stopped. */
   stop(graceMs: number): Promise<void>;
-  /** Settles when the worker stops (rejects if it stopped on an error). */
+  /** Settles when the worker has stopped. */
   promise: Promise<void>;
-}
-
-/** graphile-worker's logger, routed into pino (its `info` chatter goes to debug). */
-export function graphileLogger(logger: Logger): GraphileLogger {
-  const log = logger.child({ component: 'queue' });
-  return new GraphileLogger(() => (level, message, meta) => {
-    const fields = meta && 'error' in meta ? { err: meta.error } : {};
-    if (level === 'error') log.error(fields, message);
-    else if (level === 'warning') log.warn(fields, message);
-    else log.debug(fields, message);
-  });
 }
 
 /** A dropped connection (idle or checked out) must be logged, never crash the process; graphile-worker checks for these. */
 export function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
   if (pool.listenerCount('connect') > 0 && pool.listenerCount('error') > 0) return;
   const log = logger.child({ component: 'db' });
-  pool.on('error', (err) => log.warn({ err }, 'idle database connection lost'));
+  pool.on('error', (err) => log.warn({ error: errorFields(err) }, 'idle database connection lost'));
   pool.on('connect', (client) => {
-    client.on('error', (err) => log.warn({ err }, 'database connection lost'));
+    client.on('error', (err) => log.warn({ error: errorFields(err) }, 'database connection lost'));
   });
 }
 
@@ -77,65 +80,123 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   const processId = opts.processId ?? randomUUID();
   const log = opts.logger.child({ component: 'queue', process: processId });
   const events: WorkerEvents = new EventEmitter();
-  let workerPool: WorkerPool | null = null;
-  events.on('pool:create', (e) => {
-    workerPool = e.workerPool;
-  });
   await registerProcess(opts.pool, processId, null);
   await recover(opts, log);
-  let runner: Runner;
+  const runnerOptions = {
+    pool: opts.pool,
+    taskList: wrapTaskList(opts.taskList, { logger: opts.logger, pool: opts.pool, testJobDelayMs: opts.testJobDelayMs ?? 0, deliveryGate: opts.deliveryGate }),
+    concurrency: opts.concurrency,
+    pollIntervalMs: opts.pollIntervalMs ?? 2000,
+    parsedCronItems: opts.parsedCronItems ?? [],
+    logger: opts.logger,
+    events,
+  };
+  let current: RunningPool;
   try {
-    runner = await run({
-      pgPool: opts.pool,
-      taskList: wrapTaskList(opts.taskList, { logger: opts.logger, pool: opts.pool, testJobDelayMs: opts.testJobDelayMs ?? 0, deliveryGate: opts.deliveryGate }),
-      concurrency: opts.concurrency,
-      noHandleSignals: true,
-      pollInterval: opts.pollIntervalMs ?? 2000,
-      parsedCronItems: opts.parsedCronItems ?? [],
-      logger: graphileLogger(opts.logger),
-      events,
-    });
+    current = await startRunner(runnerOptions);
+    await registerProcess(opts.pool, processId, current.poolId);
   } catch (err) {
     await unregisterProcess(opts.pool, processId).catch(() => {});
     throw err;
   }
-  const pool = workerPool as WorkerPool | null;
-  if (!pool) throw new Error('graphile-worker started without announcing its worker pool');
-  const poolId = pool.id;
-  await registerProcess(opts.pool, processId, poolId);
-  log.info({ workerPool: poolId, concurrency: opts.concurrency }, 'queue worker started');
+  log.info({ workerPool: current.poolId, concurrency: opts.concurrency }, 'queue worker started');
+  /** Pools being replaced, still finishing their jobs: their controller_processes row id. */
+  const draining = new Map<RunningPool, string>();
+  let generations = 1;
+  let stopping: Promise<void> | null = null;
+  let replacing: Promise<void> | null = null;
+  let finished!: () => void;
+  const promise = new Promise<void>((resolve) => (finished = resolve));
+
+  // A pool that shuts down without being asked to (a lost connection made graphile-worker give up on it) is replaced.
+  const replaceIfCurrent = (poolId: string, why: string) => {
+    if (stopping || replacing || poolId !== current.poolId) return;
+    replacing = replace(why).finally(() => (replacing = null));
+  };
+  const watch = (running: RunningPool) => {
+    void running.runner.promise.catch(() => undefined).then(() => replaceIfCurrent(running.poolId, 'the worker pool stopped'));
+  };
+  events.on('pool:gracefulShutdown', ({ workerPool, message }) => replaceIfCurrent(workerPool.id, message));
+  watch(current);
+
+  async function replace(why: string): Promise<void> {
+    const old = current;
+    const drainId = `${processId}~${old.poolId}`;
+    draining.set(old, drainId);
+    log.warn({ workerPool: old.poolId, reason: why }, 'the worker pool is shutting down on its own (lost database connection?): starting a new one');
+    void old.runner.promise.catch(() => undefined).then(() => retire(old, drainId));
+    for (let attempt = 0; !stopping; attempt++) {
+      try {
+        // The old pool's running jobs stay claimed by a live row until it has stopped (see module comment).
+        if (draining.has(old)) await registerProcess(opts.pool, drainId, old.poolId);
+        const next = await startRunner(runnerOptions);
+        current = next;
+        generations++;
+        watch(next);
+        await registerProcess(opts.pool, processId, next.poolId).catch((err) => log.warn({ error: errorFields(err) }, 'could not register the new worker pool yet'));
+        log.info({ workerPool: next.poolId, replaced: old.poolId }, 'queue worker running again');
+        return;
+      } catch (err) {
+        const delay = Math.min(opts.maxRestartDelayMs ?? 10_000, 250 * 2 ** attempt);
+        log.warn({ error: errorFields(err), retryInMs: delay }, 'could not start a new worker pool (database away?)');
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  // A replaced pool has stopped: release what it still holds and forget its row.
+  async function retire(old: RunningPool, drainId: string): Promise<void> {
+    if (!draining.has(old)) return;
+    await settleOwnLocks(opts.pool, old.poolId, log, 0);
+    await unregisterProcess(opts.pool, drainId).catch(() => undefined);
+    draining.delete(old);
+  }
+
   let beating: Promise<void> | null = null;
   const timer = setInterval(() => {
-    beating ??= beat(opts, processId, poolId, log).finally(() => (beating = null));
+    beating ??= beat(opts, processId, current.poolId, draining, log).finally(() => (beating = null));
   }, opts.heartbeatIntervalMs);
   timer.unref();
-  let stopping: Promise<void> | null = null;
   return {
     processId,
-    workerPoolId: poolId,
+    get workerPoolId() {
+      return current.poolId;
+    },
+    get generations() {
+      return generations;
+    },
     events,
-    promise: runner.promise,
+    promise,
     stop(graceMs) {
-      stopping ??= stopWorker(runner, pool, graceMs, log).finally(async () => {
+      stopping ??= (async () => {
+        await replacing;
+        const pools = [current, ...draining.keys()];
+        await Promise.all(pools.map((p) => stopRunner(p, graceMs, log)));
         clearInterval(timer);
-        // A heartbeat still in flight would re-register the row just removed.
+        // A heartbeat still in flight would re-register the rows just removed.
         await beating;
-        await settleOwnLocks(opts.pool, poolId, log);
-        await unregisterProcess(opts.pool, processId).catch((err) => log.warn({ err }, 'could not remove the heartbeat row'));
-      });
+        for (const p of pools) {
+          await settleOwnLocks(opts.pool, p.poolId, log);
+          const row = draining.get(p);
+          if (row) await unregisterProcess(opts.pool, row).catch(() => undefined);
+        }
+        draining.clear();
+        await unregisterProcess(opts.pool, processId).catch((err) => log.warn({ error: errorFields(err) }, 'could not remove the heartbeat row'));
+      })().finally(finished);
       return stopping;
     },
   };
 }
 
-async function beat(opts: QueueWorkerOptions, processId: string, poolId: string, log: Logger): Promise<void> {
+async function beat(opts: QueueWorkerOptions, processId: string, poolId: string, draining: Map<RunningPool, string>, log: Logger): Promise<void> {
   try {
     if (!(await heartbeat(opts.pool, processId, poolId))) {
       log.error('this process had been declared dead (heartbeat too old: was the event loop or the database stuck?); re-registered');
     }
+    for (const [old, row] of draining) await heartbeat(opts.pool, row, old.poolId);
     await recover(opts, log);
   } catch (err) {
-    log.warn({ err }, 'heartbeat failed; retrying at the next interval');
+    log.warn({ error: errorFields(err) }, 'heartbeat failed; retrying at the next interval');
   }
 }
 
@@ -146,38 +207,21 @@ async function recover(opts: QueueWorkerOptions, log: Logger): Promise<void> {
 
 /**
  * graphile-worker reports a pool stopped while the last completions may still be on their way to the database: wait
- * for them briefly, then unlock whatever this pool still holds so another process takes it now rather than after
- * the stale limit.
+ * up to waitMs for them, then unlock whatever this pool still holds so it runs again now rather than after the stale
+ * limit. If the database does not answer, the stale limit it is (recoverStaleWorkers).
  */
-async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger): Promise<void> {
+async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger, waitMs = 2000): Promise<void> {
   try {
-    for (let i = 0; i < 40; i++) {
+    for (const until = Date.now() + waitMs; Date.now() < until; ) {
       const { rowCount } = await pool.query(`SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1`, [poolId]);
       if (!rowCount) return;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    log.warn('jobs still locked after stopping: releasing them');
+    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by = $1`, [poolId]);
+    if (!rows[0].n) return;
+    log.warn({ workerPool: poolId, jobs: rows[0].n }, 'jobs still locked by a stopped worker pool: releasing them to the queue');
     await pool.query(`SELECT graphile_worker.force_unlock_workers($1::text[])`, [[poolId]]);
   } catch (err) {
-    log.warn({ err }, 'could not check for jobs left locked; another process will recover them after the stale limit');
+    log.warn({ error: errorFields(err) }, 'could not check for jobs left locked; they are released after the stale limit');
   }
-}
-
-async function stopWorker(runner: Runner, pool: WorkerPool, graceMs: number, log: Logger): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const graceful = runner.stop().then(() => 'stopped' as const);
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), graceMs);
-  });
-  const first = await Promise.race([graceful, timeout]).catch((err) => {
-    log.warn({ err }, 'queue worker stopped with an error');
-    return 'stopped' as const;
-  });
-  clearTimeout(timer);
-  if (first === 'timeout') {
-    log.warn({ graceMs }, 'jobs still running after the grace period: releasing them to the queue');
-    // runner.kill() does nothing once a graceful shutdown is under way: go to the pool, which fails (releases) the jobs.
-    await Promise.resolve(pool.forcefulShutdown(`grace period of ${graceMs} ms over`)).catch((err) => log.warn({ err }, 'forceful shutdown failed'));
-  }
-  await runner.promise.catch(() => {});
 }

@@ -9,7 +9,7 @@
  */
 import type pg from 'pg';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';
-import type { Logger } from '../logger.js';
+import { errorFields, type Logger } from '../logger.js';
 import { jobOutcomes } from '../metrics.js';
 import { isTerminal } from './terminal-error.js';
 import type { DeliveryGate } from './delivery-gate.js';
@@ -74,7 +74,9 @@ async function runTask(name: string, task: Task, payload: unknown, helpers: JobH
     }
     const final = helpers.job.attempts >= helpers.job.max_attempts;
     jobOutcomes.inc({ task: name, outcome: final ? 'failed' : 'retry' });
-    log[final ? 'error' : 'warn']({ err, durationMs: Date.now() - started }, final ? 'job failed for good after its last attempt' : 'job failed; it will be retried');
+    // A retried failure is most often a lost connection: its message and code say enough (no stack, no client).
+    if (final) log.error({ err, durationMs: Date.now() - started }, 'job failed for good after its last attempt');
+    else log.warn({ error: errorFields(err), durationMs: Date.now() - started }, 'job failed; it will be retried');
     if (final && delivery) await recordDeliveryError(ctx.pool, delivery, err, log);
     throw err;
   }
@@ -86,5 +88,5 @@ async function recordDeliveryError(pool: pg.Pool, deliveryId: string, err: unkno
   const message = err instanceof Error ? err.message : String(err);
   await pool
     .query(`UPDATE webhook_deliveries SET processed_at = now(), outcome = 'failed', error = $2 WHERE delivery_id = $1`, [deliveryId, message.slice(0, 4000)])
-    .catch((e) => log.warn({ err: e }, 'could not record the delivery failure'));
+    .catch((e) => log.warn({ error: errorFields(e) }, 'could not record the delivery failure'));
 }
