@@ -1,0 +1,167 @@
+/**
+ * The real Babushka lane: applies and a drift check through the engine on real sshd hosts whose `babushka` is the real
+ * Babushka 0.19.2 (../shared/vendor beside the repository, as in CI), checking the results read from its output; then
+ * the same scenario on the stand-in must give the same results. Without the real one beside the repository, the lane
+ * runs on the stand-in and says so in its output.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { applyEnvironment } from '../../../reconciler/apply-environment.js';
+import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
+import { driftEnvironment } from '../../../reconciler/drift-environment.js';
+import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
+import type { RunResult } from '../../../reconciler/types.js';
+import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { fixtureDepsDir, realBabushka, standInBin, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
+import { loadTranscripts, standInInstallDir, substitute } from '../../helpers/babushka/transcripts.js';
+import { commitAll, engineInput, hostYaml, storeFor } from '../engine/engine-harness.js';
+
+const run = promisify(execFile);
+const babushka = realBabushka();
+let db: TestDatabase;
+let store: ReturnType<typeof storeFor>;
+
+before(async () => {
+  db = await createTestDatabase();
+  store = storeFor(db.url);
+});
+after(async () => {
+  await store?.close();
+  await db?.drop();
+});
+
+/** Three nodes on three hosts: a dep met through what it requires, a batch whose second dep raises, an unmeetable dep. */
+function description(ssh: SshHosts, ref: string): string {
+  const [app, broken, stubborn] = ssh.hosts;
+  return `politburo: 1
+defaults: { timeout: 60s }
+roles:
+  app: { tasks: [ { babushka: 'app deployed', args: { ref: '\${params.ref}' } } ] }
+  broken: { tasks: [ { babushka: base }, { babushka: 'always fails' } ] }
+  stubborn: { tasks: [ { babushka: unmeetable } ] }
+blueprints:
+  lane:
+    params: { ref: v1 }
+    resources:
+      app: { roles: [app] }
+      broken: { roles: [broken] }
+      stubborn: { roles: [stubborn] }
+environments:
+  test:
+    blueprint: lane
+    params: { ref: ${ref} }
+    hosts: { app: ${hostYaml(app)}, broken: ${hostYaml(broken)}, stubborn: ${hostYaml(stubborn)} }
+    known_hosts: known_hosts
+`;
+}
+
+/** What a run says of each node and task (paths and timings left out, so two Babushkas can be compared). */
+function outcomes(r: RunResult): Record<string, string[]> {
+  return Object.fromEntries(r.nodes.map((n) => [n.path, [n.state, ...n.tasks.map((t) => `${t.name}: ${t.outcome}`)]]));
+}
+
+/** The scenario on hosts whose PATH leads to `bin`; returns every run's outcomes and checks what both must say. */
+async function lane(bin: string): Promise<Record<string, Record<string, string[]>>> {
+  const ssh = await startSshHosts(3, { babushkaBin: bin });
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pb-real-babushka-'));
+  const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  try {
+    const appHost = ssh.hosts[0];
+    const appConn = await admin.connect({ kind: 'ssh', address: appHost.address, port: appHost.port, user: appHost.user });
+    assert.equal((await appConn.exec('babushka --version')).stdout.trim(), '0.19.2');
+    await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
+    await writeFile(path.join(dir, 'known_hosts'), ssh.knownHosts);
+    await writeFile(path.join(dir, 'politburo.yml'), description(ssh, 'v1'));
+    await run('git', ['init', '-q', '-b', 'main', dir]);
+    await commitAll(dir, 'v1');
+    const o = { dir, store: store.store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] };
+    const apply = async (all = false) => {
+      const { input, close } = await engineInput({ ...o, all });
+      return applyEnvironment(input).finally(close);
+    };
+    const drift = async () => {
+      const { input, close } = await engineInput(o);
+      return driftEnvironment({ ...input, heal: false }).finally(close);
+    };
+
+    const first = await apply();
+    const broken = first.nodes.find((n) => n.path === 'broken')!;
+    assert.match(broken.tasks[1].message ?? '', /boom: disk on fire/, 'the exception of the failing dep is in its message');
+    const stubborn = first.nodes.find((n) => n.path === 'stubborn')!;
+    assert.match(stubborn.tasks[0].message ?? '', /'unmeetable' could not be met/);
+    assert.equal((await appConn.exec('cat ~/state/app')).stdout, 'v1', 'the dep really ran on the host');
+    const again = await apply(true);
+    const clean = await drift();
+    await appConn.exec("printf v0 > ~/state/app"); // a hand-made change on the host
+    const drifted = await drift();
+    await writeFile(path.join(dir, 'politburo.yml'), description(ssh, 'v2'));
+    await commitAll(dir, 'v2');
+    const updated = await apply();
+    assert.equal((await appConn.exec('cat ~/state/app')).stdout, 'v2');
+    return {
+      first: outcomes(first),
+      again: outcomes(again),
+      clean: outcomes(clean),
+      drifted: { ...outcomes(drifted), reason: [drifted.nodes.find((n) => n.path === 'app')?.reason ?? ''] },
+      updated: outcomes(updated),
+    };
+  } finally {
+    await admin.close();
+    await ssh.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+let real: Awaited<ReturnType<typeof lane>> | undefined;
+
+test('apply and drift on the real Babushka: met, unmet then met, failed, drifted, read from its own output', async (t) => {
+  t.diagnostic(babushka.note);
+  real = await lane(babushka.bin);
+  assert.deepEqual(real.first, {
+    app: ['ready', 'app deployed: met'],
+    broken: ['failed', 'base: met', 'always fails: failed'],
+    stubborn: ['failed', 'unmeetable: failed'],
+  });
+  assert.deepEqual(real.again.app, ['ready', 'app deployed: already met']);
+  assert.deepEqual(real.again.broken, ['failed', 'base: already met', 'always fails: failed']);
+  assert.deepEqual(real.clean.app, ['ready', 'app deployed: already met'], 'a dry run on an untouched host: no drift');
+  assert.deepEqual(real.drifted.app, ['drifted', 'app deployed: unmet']);
+  assert.match(real.drifted.reason[0], /app deployed/);
+  assert.deepEqual(real.updated.app, ['ready', 'app deployed: met'], 'a changed argument: unmet, then met');
+});
+
+test('the stand-in gives the same results as the real Babushka', async (t) => {
+  if (!babushka.real) t.diagnostic(`${babushka.note}: this comparison is of the stand-in with itself`);
+  real ??= await lane(babushka.bin);
+  assert.deepEqual(await lane(standInBin), real);
+});
+
+test("babushka.md's transcripts, byte for byte, on the Babushka of this lane", async (t) => {
+  t.diagnostic(babushka.note);
+  const ssh = await startSshHosts(1, { babushkaBin: babushka.bin });
+  const h = ssh.hosts[0];
+  const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  try {
+    const conn = await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user });
+    const deps = await conn.ensureDeps(fixtureDepsDir, await hashDepsDir(fixtureDepsDir));
+    const up = await conn.exec(`cp -R ${deps} ~/work`); // the transcripts print ~/work/babushka-deps/...
+    assert.equal(up.code, 0, up.stderr);
+    const installDir = babushka.real ? realpathSync(path.join(babushka.bin, '..', 'babushka')) : realpathSync(standInInstallDir);
+    for (const transcript of loadTranscripts()) {
+      // The transcripts are what a terminal shows: stdout and stderr together (the real one writes the exception, the
+      // detailed log line and an undefined dep's line on stderr).
+      const r = await conn.exec(`cd ~/work && ${transcript.command} 2>&1`);
+      assert.equal(r.stdout, substitute(transcript.output, h.home, installDir), `output of: ${transcript.command}`);
+      assert.equal(r.code, transcript.exitStatus, `exit status of: ${transcript.command}`);
+    }
+  } finally {
+    await admin.close();
+    await ssh.stop();
+  }
+});
