@@ -107,8 +107,10 @@ async function dryRunTargets(run: EngineRun, targets: DriftTarget[]): Promise<Sc
     outside: () => undefined,
     runNode: async (job, signal) => {
       const { target } = job;
-      const out = await runTasksOf(target.run, target.node, { dryRun: true, signal });
-      if (SETTLED.has(target.recorded.state)) await recordDryRun(target.run, target.path, out);
+      // A node left unsettled by its last apply keeps its record: its dry run is reported, not recorded.
+      const settled = SETTLED.has(target.recorded.state);
+      const out = await runTasksOf(settled ? target.run : unrecorded(target.run), target.node, { dryRun: true, signal });
+      if (settled) await recordDryRun(target.run, target.path, out);
       return out;
     },
     signal: run.input.signal,
@@ -124,7 +126,6 @@ async function dryRunTargets(run: EngineRun, targets: DriftTarget[]): Promise<Sc
 async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
   const started = Date.now();
   const planned = plan.nodes.filter((p) => p.node && hostOf(run, p.node) !== null);
-  const unrecorded: EngineRun = { ...run, input: { ...run.input, store: withoutNodeHistory(run.input.store) } };
   const jobs = planned.map((p): SchedulerNode & { planned: PlannedNode } => ({ path: p.path, host: p.host, dependsOn: [], planned: p }));
   const outcomes = await schedule({
     nodes: jobs,
@@ -132,7 +133,7 @@ async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
     outside: () => undefined,
     runNode: async (job, signal) => {
       const unchanged = job.planned.action === 'unchanged';
-      const out = await runTasksOf(unchanged ? run : unrecorded, job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
+      const out = await runTasksOf(unchanged ? run : unrecorded(run), job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
       if (unchanged) await recordDryRun(run, job.planned.path, out);
       return out;
     },
@@ -152,9 +153,13 @@ async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
   return buildResult({ runId: run.runId, kind: 'plan-live', environment: run.env.name, commit: run.input.commit, nodes, interrupted, startedMs: started });
 }
 
-/** The store, minus the per-node history of the run (task outcomes and logs): for dry runs that record no state. */
-function withoutNodeHistory(store: StateStore): StateStore {
-  return Object.assign(Object.create(store) as StateStore, { recordTask: async () => undefined, appendLog: async () => undefined });
+/**
+ * The run, minus the per-node history of its store (task outcomes and logs, which would otherwise open a node_run that
+ * says "configuring" forever): for dry runs whose state is reported but not recorded.
+ */
+function unrecorded(run: EngineRun): EngineRun {
+  const store: StateStore = Object.assign(Object.create(run.input.store) as StateStore, { recordTask: async () => undefined, appendLog: async () => undefined });
+  return { ...run, input: { ...run.input, store } };
 }
 
 /** A settled node's drift is recorded (drifted, or ready again once the host matches); failures only in the run. */

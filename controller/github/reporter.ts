@@ -99,6 +99,8 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
           repo: target(repo),
           environment,
           open: drift ? renderDriftIssue(drift) : null,
+          // Nothing drifted but not everything could be checked: an open issue says so and stays open; none is opened.
+          ...(drift && !drift.result.nodes.some((n) => n.state === 'drifted') ? { updateOnly: true } : {}),
           closeComment: `No drift in \`${environment}\` any more: the last drift check found every node as described. Closing.`,
         };
         await enqueue({ queue: clients.queueFor(repo), key: `drift:${repoKey(repo)}:${environment}`, kind: 'drift-issue', payload });

@@ -10,6 +10,8 @@ export interface DriftIssuePayload {
   /** The rendered issue while drift lasts; null closes it. */
   open: { title: string; body: string } | null;
   closeComment?: string;
+  /** Update the issue only if one is open (a check that found no drift but could not look at every node). */
+  updateOnly?: boolean;
   [key: string]: unknown;
 }
 
@@ -51,6 +53,8 @@ export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePa
       if (data.title !== p.open.title || data.body !== p.open.body || data.state !== 'open') {
         await octokit.rest.issues.update({ ...base, issue_number: number, title: p.open.title, body: p.open.body, state: 'open' });
       }
+    } else if (p.updateOnly) {
+      return;
     } else {
       await ensureLabel(octokit, base);
       number = (await octokit.rest.issues.create({ ...base, title: p.open.title, body: p.open.body, labels: [DRIFT_LABEL] })).data.number;

@@ -1,17 +1,17 @@
 /**
- * The `drift-environment` job: dry-run every node of an environment at its last applied commit (heal per
- * `drift.heal`), then the drift issue (opened/updated while drift lasts, closed when gone), the drift gauge and the
- * optional Slack-compatible alert.
+ * The `drift-environment` job: dry-run every recorded node of an environment at the commit it was last applied from
+ * (heal per `drift.heal`), then the drift issue (opened/updated while drift lasts, closed only when every node was
+ * checked and none drifted), the drift gauge and the optional Slack-compatible alert.
  */
 import { runLogger, type Logger } from '../logger.js';
 import { driftedNodes, runDuration } from '../metrics.js';
 import type { DriftJob, Reporter } from '../ports.js';
-import { driftEnvironment } from '../../reconciler/drift-environment.js';
+import { driftEnvironment, type DescriptionAt } from '../../reconciler/drift-environment.js';
 import type { RunResult } from '../../reconciler/types.js';
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
-import { withCommit } from './load-commit.js';
+import { loadCommit, withCommit } from './load-commit.js';
 import { parseDriftJob } from './payloads.js';
 
 /** Handles one drift job (see module comment). */
@@ -19,7 +19,8 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
   const job = parseDriftJob(payload);
   const repository = stateRepository(job.repo);
   const reporter = reporterFor(deps, job.repo);
-  // fetch: drift is measured against what was applied, so the last applied commit (else the branch head).
+  // fetch: the last applied commit (else the branch head) gives the environment's settings; each node is then checked
+  // at the commit it was itself applied from.
   const recorded = (await deps.store.environments(repository)).find((e) => e.environment === job.environment);
   const sha = recorded?.lastCommit ?? (await deps.git.branchHead(job.repo, job.repo.defaultBranch));
   const log = runLogger(deps.logger, { repo: repository, env: job.environment, sha: sha ?? undefined });
@@ -34,6 +35,7 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
     }
     const env = commit.description.environments.get(job.environment)!;
     const { connector } = await connectorFor(deps, commit.dir, env);
+    const commits = commitReader(deps, job);
     try {
       // dry-run (and heal when asked): the engine records the run and the drifted nodes.
       return await driftEnvironment({
@@ -44,31 +46,56 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
         store: deps.store,
         connector,
         heal: job.heal,
+        descriptionAt: commits.descriptionAt,
         secrets: { ...deps.config.secrets },
         trigger: job.trigger,
         log: (line) => log.debug(line),
       });
     } finally {
       await connector.close().catch(() => undefined);
+      await commits.close();
     }
   });
   if (result) await closeOrphanedRuns(deps.store, repository, job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
   if (result) await reportDrift(deps, job, sha, result, reporter, log);
 }
 
-/** report: gauge, issue and alert. Drift remaining → issue open/updated; none and nothing failed → issue closed. */
+/** Descriptions at the commits nodes were applied from, checked out from the mirror until the drift check ends. */
+function commitReader(deps: JobDeps, job: DriftJob): { descriptionAt: DescriptionAt; close(): Promise<void> } {
+  const cleanups: (() => Promise<void>)[] = [];
+  const descriptionAt: DescriptionAt = async (sha) => {
+    const commit = await loadCommit(deps.git, job.repo, sha);
+    cleanups.push(commit.cleanup);
+    if (commit.kind === 'none') throw new Error('politburo.yml is not in it');
+    if (commit.kind === 'invalid') throw new Error(`it is invalid (${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'})`);
+    return commit.description;
+  };
+  return { descriptionAt, close: async () => void (await Promise.all(cleanups.map((c) => c().catch(() => undefined)))) };
+}
+
+/**
+ * report: gauge, issue and alert. Drift → issue open/updated. Nodes that failed or could not be checked → an open
+ * issue is updated to say so, never closed. Only every node checked and none drifted closes the issue.
+ */
 async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: RunResult, reporter: Reporter, log: Logger): Promise<void> {
   const drifted = result.nodes.filter((n) => n.state === 'drifted');
   const failed = result.nodes.filter((n) => n.state === 'failed' || n.state === 'blocked');
+  const unchecked = result.unchecked ?? [];
   const healed = job.heal && result.nodes.some((n) => n.tasks.some((t) => t.outcome === 'met'));
   runDuration.observe({ kind: 'drift', environment: job.environment, status: result.status }, result.durationMs / 1000);
   driftedNodes.set({ repository: stateRepository(job.repo), environment: job.environment }, drifted.length);
-  log.info({ run: result.runId }, `drift of ${job.environment}@${sha.slice(0, 7)}: ${drifted.length} drifted, ${failed.length} failed${healed ? ', healed' : ''}`);
+  const notChecked = unchecked.length ? `, ${unchecked.length} not checked (${unchecked.map((u) => `${u.path}: ${u.reason}`).join('; ')})` : '';
+  const line = `drift of ${job.environment}@${sha.slice(0, 7)}: ${result.nodes.length} checked, ${drifted.length} drifted, ${failed.length} failed${notChecked}${healed ? ', healed' : ''}`;
+  if (unchecked.length || failed.length) log.warn({ run: result.runId, unchecked }, line);
+  else log.info({ run: result.runId }, line);
   const url = runUrl(deps.config, result.runId);
+  const report = { environment: job.environment, sha, result, healed: false, ...(url ? { runUrl: url } : {}) };
   if (drifted.length) {
-    await safely(log, 'drift issue', () => reporter.driftIssue(job.repo, job.environment, { environment: job.environment, sha, result, healed: false, ...(url ? { runUrl: url } : {}) }));
+    await safely(log, 'drift issue', () => reporter.driftIssue(job.repo, job.environment, report));
     await alert(deps, job, result, url, log);
-  } else if (!failed.length) {
+  } else if (failed.length || unchecked.length) {
+    await safely(log, 'drift issue', () => reporter.driftIssue(job.repo, job.environment, report));
+  } else {
     await safely(log, 'drift issue close', () => reporter.driftIssue(job.repo, job.environment, null));
     await alertResolved(deps, job, url, log);
   }
