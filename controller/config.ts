@@ -19,6 +19,8 @@ export interface PollRepo {
 export interface ControllerConfig {
   /** PostgreSQL URL; undefined means the embedded server. */
   databaseUrl?: string;
+  /** How long to wait for a database connection, and for one query (0: no limit). */
+  database: { connectTimeoutMs: number; queryTimeoutMs: number };
   port: number;
   host: string;
   github: {
@@ -149,6 +151,8 @@ const schema = z.object({
   POLITBURO_SHUTDOWN_GRACE: duration('POLITBURO_SHUTDOWN_GRACE', '20s', 0),
   POLITBURO_INGEST_ONLY: boolean('POLITBURO_INGEST_ONLY'),
   POLITBURO_TEST_JOB_DELAY: duration('POLITBURO_TEST_JOB_DELAY', '0', 0),
+  POLITBURO_DB_CONNECT_TIMEOUT: duration('POLITBURO_DB_CONNECT_TIMEOUT', '10s', 0),
+  POLITBURO_DB_QUERY_TIMEOUT: duration('POLITBURO_DB_QUERY_TIMEOUT', '0', 0),
 });
 
 /** Splits `PATH_OR_URL[#BRANCH]` entries separated by commas or newlines. */
@@ -217,6 +221,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   const dataDir = raw.POLITBURO_DATA_DIR ? path.resolve(raw.POLITBURO_DATA_DIR) : path.dirname(defaultDataDir(env));
   const config: ControllerConfig = {
     databaseUrl: raw.DATABASE_URL,
+    database: { connectTimeoutMs: raw.POLITBURO_DB_CONNECT_TIMEOUT, queryTimeoutMs: raw.POLITBURO_DB_QUERY_TIMEOUT },
     port: raw.PORT,
     host: raw.HOST ?? '0.0.0.0',
     github: {

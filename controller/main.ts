@@ -81,6 +81,7 @@ export async function startController(config: ControllerConfig, overrides: Contr
     databaseUrl: config.databaseUrl,
     dataDir: config.embeddedPostgresDir,
     maxConnections: Math.max(20, config.concurrency + 10),
+    timeouts: { connectMs: config.database.connectTimeoutMs, queryMs: config.database.queryTimeoutMs },
     log: (msg) => logger.info({ component: 'store' }, msg),
   });
   // Webhook bursts hold delivery jobs to one at a time in this process (controller/queue/delivery-gate.ts).

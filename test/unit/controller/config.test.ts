@@ -72,3 +72,15 @@ test('repository lists: commas and newlines, blanks ignored, # splits the branch
   assert.deepEqual(parseRepoList(' a , ,\n\nb#dev \n'), [{ url: 'a' }, { url: 'b', branch: 'dev' }]);
   assert.deepEqual(parseRepoList(undefined), []);
 });
+
+test('database timeouts: connect 10 s and no query limit by default; durations or seconds; bad values named', () => {
+  assert.deepEqual(readConfig({ HOME: '/home/u' }).database, { connectTimeoutMs: 10_000, queryTimeoutMs: 0 });
+  assert.deepEqual(readConfig({ HOME: '/home/u', POLITBURO_DB_CONNECT_TIMEOUT: '2s', POLITBURO_DB_QUERY_TIMEOUT: '90' }).database, {
+    connectTimeoutMs: 2000,
+    queryTimeoutMs: 90_000,
+  });
+  assert.throws(
+    () => readConfig({ HOME: '/home/u', POLITBURO_DB_CONNECT_TIMEOUT: 'soon' }),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('POLITBURO_DB_CONNECT_TIMEOUT="soon"')),
+  );
+});
