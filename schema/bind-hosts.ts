@@ -30,6 +30,7 @@ export function bindHosts(
     const keyPos = hosts!.loc.yf.pos([...hosts!.loc.path, key], true);
     const nodes = index.nodesUnder(key);
     if (nodes.length === 0) {
+      if (index.isUnresolved(key)) continue; // its count or for_each is in error, reported already
       const exists = index.match(key).length > 0;
       errors.push({ ...keyPos, message: exists ? `hosts: '${key}' has no nodes in environment '${chain.name}'` : `hosts: no resource '${key}' in environment '${chain.name}'${didYouMean(key, index.allPaths())}` });
       continue;

@@ -5,6 +5,7 @@
 import type { ValidationError } from '../reconciler/types.js';
 import { describeValue } from './zod-issues.js';
 import { interpolate, type ExprKind } from './interpolation.js';
+import { isCountText } from './language.js';
 import { LIMITS } from './limits.js';
 import { posOf } from './load-files.js';
 import type { DefNode } from './resource-tree.js';
@@ -36,6 +37,8 @@ interface ExpandCtx {
   shared: { instances: number };
   /** Paths of definitions that expanded to no instance (`count: 0`, `for_each: []`). */
   empty: Set<string>;
+  /** Paths of definitions whose count or for_each is in error (already reported). */
+  unresolved: Set<string>;
 }
 
 /** Expands the tree; returns null (with an error) when the instance limit is exceeded. */
@@ -46,8 +49,9 @@ export function expandTree(
   errors: ValidationError[],
   shared: { instances: number } = { instances: 0 },
   empty: Set<string> = new Set(),
+  unresolved: Set<string> = new Set(),
 ): Instance[] | null {
-  const ctx: ExpandCtx = { params, envName, errors, total: 0, overLimit: false, shared, empty };
+  const ctx: ExpandCtx = { params, envName, errors, total: 0, overLimit: false, shared, empty, unresolved };
   const roots = expandChildren(tree, null, ctx);
   return ctx.overLimit ? null : roots;
 }
@@ -85,11 +89,13 @@ function instancesOf(def: DefNode, parent: Instance | null, ctx: ExpandCtx): Ins
   let list: Instance[];
   if (def.count) {
     const n = evalCount(def, ctx);
+    if (n === null) ctx.unresolved.add(base + def.name);
     if (n === null || !reserve(n, def, ctx)) return [];
     if (n === 0) ctx.empty.add(base + def.name);
     list = Array.from({ length: n }, (_, i) => make(`${def.name}-${i + 1}`, i + 1));
   } else if (def.forEach) {
     const values = evalForEach(def, ctx);
+    if (values === null) ctx.unresolved.add(base + def.name);
     if (values === null || !reserve(values.length, def, ctx)) return [];
     if (values.length === 0) ctx.empty.add(base + def.name);
     list = values.map((v) => make(`${def.name}-${v}`, undefined, v));
@@ -117,6 +123,7 @@ function reserve(n: number, def: DefNode, ctx: ExpandCtx): boolean {
 function evalCount(def: DefNode, ctx: ExpandCtx): number | null {
   const { value, loc } = def.count!;
   let v: unknown = value;
+  if (typeof value === 'string' && !isCountText(value)) return null; // reported with the file (checkCountLiterals)
   if (typeof value === 'string') {
     const r = interpolate(value, { params: ctx.params, envName: ctx.envName }, COUNT_EXPRS);
     if ('error' in r) {
@@ -187,6 +194,7 @@ export class PathIndex {
   constructor(
     readonly roots: Instance[],
     private readonly empty: ReadonlySet<string> = new Set(),
+    private readonly unresolved: ReadonlySet<string> = new Set(),
   ) {
     const walk = (list: Instance[]) => {
       for (const inst of list) {
@@ -226,6 +234,15 @@ export class PathIndex {
   isDeclaredEmpty(path: string): boolean {
     if (this.empty.has(path)) return true;
     for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (this.empty.has(path.slice(0, i))) return true;
+    return false;
+  }
+
+  /**
+   * True when the path may name instances of a definition whose count or for_each is in error: that error is
+   * reported already, so "no resource" for it would only mislead.
+   */
+  isUnresolved(path: string): boolean {
+    for (const u of this.unresolved) if (path === u || path.startsWith(`${u}/`) || path.startsWith(`${u}-`)) return true;
     return false;
   }
 

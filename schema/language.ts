@@ -81,6 +81,11 @@ const DependsOn = z
   .min(1)
   .meta({ description: "A path, optionally with the state to wait for: 'database/master#ready' (default ready)." });
 
+/** True for a count text that can become a number: digits, or an interpolation (checked per environment). */
+export function isCountText(v: string): boolean {
+  return v.includes('${') || /^\s*\d+\s*$/.test(v);
+}
+
 const Count = z
   .union([z.number().int().min(0), z.string()])
   .meta({ description: "Number of instances (NAME-1 .. NAME-N); may be an interpolation such as '${params.web_count}'." });

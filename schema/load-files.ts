@@ -19,6 +19,7 @@ import {
   type RawRole,
 } from './language.js';
 import { LIMITS } from './limits.js';
+import { checkCountLiterals } from './resource-tree.js';
 import { insidePathMessage, realRoot, resolveInside } from './repository-paths.js';
 import { readYamlFile, type PathKey, type YamlFile } from './yaml-file.js';
 import { validateWith } from './zod-issues.js';
@@ -207,6 +208,7 @@ function mergeSection(model: Model, yf: YamlFile, section: Section, entries: Rec
       continue;
     }
     const value = validateWith(entrySchemas[section] as never, raw ?? {}, yf, loc.path, errors);
+    if (section !== 'roles') checkCountLiterals(raw, loc, errors);
     if (value === undefined) model.broken.add(`${section}.${name}`);
     (model[section] as Map<string, Located<unknown>>).set(name, { value: value ?? {}, loc });
   }

@@ -20,6 +20,9 @@ const RANK = { explicit: 0, inherited: 1, implicit: 2 } as const;
 /** Collects dependencies per environment; declarations are parsed and checked once per definition. */
 export class DependencyResolver {
   private readonly declared = new Map<DefNode, DeclaredDep[]>();
+  /** Declarations already reported as a group waiting for itself (one error per declaration, not per node). */
+  private readonly selfReported = new Set<DeclaredDep>();
+  private readonly matched = new Map<DeclaredDep, Set<Instance>>();
 
   constructor(
     private readonly index: PathIndex,
@@ -42,10 +45,32 @@ export class DependencyResolver {
     };
     for (const d of this.declaredOf(node.def)) for (const t of this.index.nodesUnder(d.path)) add(t, d.state, 'explicit', d.source);
     for (let g = node.parent; g; g = g.parent) {
-      for (const d of this.declaredOf(g.def)) for (const t of this.index.nodesUnder(d.path)) add(t, d.state, 'inherited', d.source);
+      for (const d of this.declaredOf(g.def)) {
+        if (this.reaches(d, node)) this.reportSelf(d, g);
+        else for (const t of this.index.nodesUnder(d.path)) add(t, d.state, 'inherited', d.source);
+      }
     }
     for (const d of implicit) for (const t of this.index.nodesUnder(d.path)) add(t, 'provisioned', 'implicit', d.source);
     return [...byTarget.values()];
+  }
+
+  /** True when the declaration names `node` or a group holding it. */
+  private reaches(d: DeclaredDep, node: Instance): boolean {
+    let targets = this.matched.get(d);
+    if (!targets) this.matched.set(d, (targets = new Set(this.index.match(d.path))));
+    for (let i: Instance | null = node; i; i = i.parent) if (targets.has(i)) return true;
+    return false;
+  }
+
+  /** A group's dependency reaching one of its own nodes would make that node wait for itself: an error, not a no-op. */
+  private reportSelf(d: DeclaredDep, group: Instance): void {
+    if (this.selfReported.has(d)) return;
+    this.selfReported.add(d);
+    const what = d.path === group.path || d.path === group.def.path ? 'the group itself' : `inside the group '${group.path}'`;
+    this.errors.push({
+      ...d.source,
+      message: `depends_on: '${d.path}' is ${what}, so its resources would wait for themselves (in environment '${this.envName}'): depend on resources outside the group, or move the dependency to the resources that need it`,
+    });
   }
 
   private declaredOf(def: DefNode): DeclaredDep[] {
@@ -62,6 +87,7 @@ export class DependencyResolver {
       const [, path, state = 'ready'] = m;
       if (this.index.match(path).length === 0) {
         if (this.index.isDeclaredEmpty(path)) return; // `count: 0`: nothing to wait for
+        if (this.index.isUnresolved(path)) return; // its count or for_each is in error, reported already
         this.errors.push({ ...source, message: `depends_on: no resource '${path}' in environment '${this.envName}'${didYouMean(path, this.index.allPaths())}` });
         return;
       }

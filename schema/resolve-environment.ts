@@ -14,6 +14,7 @@ import { parseDuration, type RawDefaults } from './language.js';
 import { posOf, type Model } from './load-files.js';
 import { DependencyResolver, findCycles } from './node-dependencies.js';
 import { resolveTasks, type TaskDef, type TaskExpander } from './node-tasks.js';
+import { walkDefs } from './resource-tree.js';
 
 export const DEFAULT_DRIFT_SCHEDULE = '0 * * * *';
 
@@ -36,6 +37,10 @@ export function resolveEnvironment(
   const before = errors.length;
   const chain = resolveChain(model, name, errors);
   if (!chain) return null;
+  // Every definition's roles are checked, even one that expands to no instance or whose count is in error.
+  walkDefs(chain.tree, (d) => {
+    if (!d.children) tasks.tasksOf(d);
+  });
   const defaults = mergeDefaults(chain.defaults);
   const provider: ProviderSpec | undefined = chain.provider && { ...chain.provider.value.exec, source: posOf(chain.provider.loc) };
   const index = expandAndRemove(chain, errors, shared);
@@ -111,20 +116,21 @@ function overBudget(
 
 function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], shared: { instances: number }): PathIndex | null {
   const empty = new Set<string>();
-  const roots = expandTree(chain.tree, chain.params, chain.name, errors, shared, empty);
+  const unresolved = new Set<string>();
+  const roots = expandTree(chain.tree, chain.params, chain.name, errors, shared, empty, unresolved);
   if (!roots) return null;
-  if (chain.removes.length === 0) return new PathIndex(roots, empty);
-  const before = new PathIndex(roots, empty);
+  if (chain.removes.length === 0) return new PathIndex(roots, empty, unresolved);
+  const before = new PathIndex(roots, empty, unresolved);
   const hit = new Set<Instance>();
   for (const r of chain.removes) {
     const found = before.match(r.value);
-    if (found.length === 0 && !r.inherited) {
+    if (found.length === 0 && !r.inherited && !before.isUnresolved(r.value)) {
       errors.push({ ...posOf(r.loc), message: `remove: no resource '${r.value}' in environment '${chain.name}'${didYouMean(r.value, before.allPaths())}` });
     }
     found.forEach((i) => hit.add(i));
   }
   removeInstances(roots, hit);
-  return new PathIndex(roots, empty);
+  return new PathIndex(roots, empty, unresolved);
 }
 
 /** Resolves `address(PATH)` / `addresses(PATH)`; each distinct path is computed once per environment. */
@@ -144,6 +150,8 @@ function addressLookup(index: PathIndex, hosts: Map<Instance, HostBinding>): Non
     const fn = multi ? 'addresses' : 'address';
     if (nodes.length === 0 && multi && index.isDeclaredEmpty(path)) {
       hit = { value: '' }; // `count: 0`: no addresses, not an error (staging with no replicas)
+    } else if (nodes.length === 0 && index.isUnresolved(path)) {
+      hit = { value: '' }; // its count is in error, reported already
     } else if (nodes.length === 0) {
       const exists = index.match(path).length > 0;
       hit = { error: exists ? `${fn}(${path}): no nodes under '${path}'` : `${fn}(${path}): no resource '${path}'${didYouMean(path, index.allPaths())}` };

@@ -4,8 +4,9 @@
  */
 import type { ValidationError } from '../reconciler/types.js';
 import { didYouMean } from './did-you-mean.js';
-import type { RawResource, RawTask } from './language.js';
+import { isCountText, type RawResource, type RawTask } from './language.js';
 import { posOf, type Loc, type Located } from './load-files.js';
+import type { PathKey } from './yaml-file.js';
 
 export interface DefNode {
   name: string;
@@ -104,4 +105,34 @@ export function walkDefs(tree: Map<string, DefNode>, fn: (d: DefNode) => void): 
     fn(d);
     if (d.children) walkDefs(d.children, fn);
   }
+}
+
+/**
+ * Reports every `count` written as text that can never be a number (`count: lots`), walking the raw `resources` (and
+ * `override`) of a blueprint or environment even when other mistakes make it invalid, so they are reported together.
+ */
+export function checkCountLiterals(raw: unknown, loc: Loc, errors: ValidationError[]): void {
+  if (!isObject(raw)) return;
+  const stack: { res: Record<string, unknown>; path: PathKey[] }[] = [];
+  const pushAll = (map: unknown, path: PathKey[]) => {
+    if (isObject(map)) for (const [k, v] of Object.entries(map)) if (isObject(v)) stack.push({ res: v, path: [...path, k] });
+  };
+  pushAll(raw.resources, [...loc.path, 'resources']);
+  pushAll(raw.override, [...loc.path, 'override']);
+  while (stack.length > 0) {
+    const { res, path } = stack.pop()!;
+    if (typeof res.count === 'string' && !isCountText(res.count)) {
+      errors.push({ ...loc.yf.pos([...path, 'count']), message: countLiteralMessage(res.count) });
+    }
+    pushAll(res.resources, [...path, 'resources']);
+  }
+}
+
+/** The message for a count text that is neither a number nor an interpolation. */
+export function countLiteralMessage(value: string): string {
+  return `count must be a non-negative integer or an interpolation such as '\${params.web_count}', got '${value}'`;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }

@@ -3,7 +3,7 @@
  * Enforces the per-file limits (size, nesting depth, alias expansion) before the data is ever turned into JS.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, type CST, type Document, type Node } from 'yaml';
 import type { SourcePos, ValidationError } from '../reconciler/types.js';
 import { LIMITS } from './limits.js';
 
@@ -35,7 +35,13 @@ export async function readYamlFile(abs: string, file: string, errors: Validation
       errors.push({ file, line: 1, column: 1, message: `file is ${info.size} bytes, more than the limit of 1 MiB (${LIMITS.fileBytes} bytes)` });
       return empty;
     }
-    text = await readFile(abs, 'utf8');
+    const bytes = await readFile(abs);
+    const decoded = decodeUtf8(bytes, file);
+    if ('error' in decoded) {
+      errors.push(decoded.error);
+      return empty;
+    }
+    text = decoded.text;
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
@@ -45,10 +51,64 @@ export async function readYamlFile(abs: string, file: string, errors: Validation
   return parseYamlText(text, file, errors);
 }
 
+/** Decodes a file's bytes; bytes that are not UTF-8 are an error at the first bad byte (never silently replaced). */
+export function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | { error: ValidationError } {
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes) };
+  } catch {
+    const offset = firstInvalidByte(bytes);
+    const lineStart = bytes.lastIndexOf(0x0a, offset - 1) + 1;
+    let line = 1;
+    for (let i = 0; i < lineStart; i++) if (bytes[i] === 0x0a) line++;
+    const column = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(lineStart, offset)).length + 1;
+    const byte = `0x${bytes[offset].toString(16).toUpperCase().padStart(2, '0')}`;
+    return {
+      error: { file, line, column, message: `the file is not valid UTF-8: byte ${byte} at byte offset ${offset} cannot be decoded; save the file as UTF-8` },
+    };
+  }
+}
+
+/** Offset of the first byte that cannot be decoded: the shortest prefix that fails to decode ends with it. */
+function firstInvalidByte(bytes: Uint8Array): number {
+  const fails = (length: number) => {
+    try {
+      new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(0, length), { stream: true });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+  let lo = 1;
+  let hi = bytes.length;
+  // A prefix that ends inside a valid sequence decodes in stream mode, so "fails" is monotonic in the length.
+  if (!fails(hi)) return sequenceStart(bytes, hi - 1); // a sequence cut off by the end of the file
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (fails(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return sequenceStart(bytes, lo - 1);
+}
+
+/** The decoder notices a bad sequence at a later byte: point at the lead byte of the sequence it belongs to. */
+function sequenceStart(bytes: Uint8Array, at: number): number {
+  for (let j = at - 1; j >= Math.max(0, at - 3); j--) {
+    if (bytes[j] >= 0xc0) return j;
+    if ((bytes[j] & 0xc0) !== 0x80) break;
+  }
+  return at;
+}
+
 /** Parses YAML text into a YamlFile (exported for tests and for in-memory descriptions). */
 export function parseYamlText(text: string, file: string, errors: ValidationError[]): YamlFile {
   const lineCounter = new LineCounter();
   const at = positionIn(text, file);
+  // Composing the document recurses once per nesting level: a deep file is refused before, from the (iterative) CST.
+  const deep = tooDeepOffset(text);
+  if (deep !== null) {
+    errors.push({ ...at(deep), message: `nesting deeper than the limit of ${LIMITS.depth} levels` });
+    return { file, doc: null, lineCounter, data: undefined, pos: () => at(deep) };
+  }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const yf: YamlFile = { file, doc, lineCounter, data: undefined, pos: (path, key) => nodePos(doc, path, key ?? false, at) };
   if (doc.errors.length > 0) {
@@ -72,6 +132,25 @@ export function parseYamlText(text: string, file: string, errors: ValidationErro
     errors.push({ file, line: 1, column: 1, message: msg });
   }
   return yf;
+}
+
+/** Offset of the first collection nested deeper than the limit, or null; walks the parser's CST without recursion. */
+function tooDeepOffset(text: string): number | null {
+  const stack: { token: CST.Token | undefined; depth: number }[] = [];
+  for (const token of new Parser().parse(text)) stack.push({ token, depth: 0 });
+  while (stack.length > 0) {
+    const { token, depth } = stack.pop()!;
+    if (!token) continue;
+    if (token.type === 'document') stack.push({ token: token.value, depth });
+    else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      if (depth >= LIMITS.depth) return token.offset;
+      for (const item of token.items) {
+        if ('key' in item) stack.push({ token: item.key ?? undefined, depth: depth + 1 });
+        stack.push({ token: item.value, depth: depth + 1 });
+      }
+    }
+  }
+  return null;
 }
 
 /** Maps a character offset to a 1-based line and column (own index: robust whatever the parser saw). */
