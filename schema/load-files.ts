@@ -130,7 +130,8 @@ async function expandIncludes(dir: string, root: string, main: YamlFile, pattern
  */
 async function expandPattern(dir: string, root: string, p: string, report: (message: string) => void): Promise<IncludedFile[]> {
   const what = `include pattern '${p}'`;
-  if (path.isAbsolute(p) || p.split(/[\\/]/).includes('..')) {
+  // Braces can hide a '..' too ('{..,x}/*.yml').
+  if (path.isAbsolute(p) || p.split(/[\\/{},]/).includes('..')) {
     report(`${what} must be relative and stay inside the repository`);
     return [];
   }
