@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import { parseDuration } from '../schema/language.js';
-import { PolitburoError, type EnvironmentLocks, type RunKind, type RunLease, type RunOwner, type RunRecord, type StateStore } from './types.js';
+import { PolitburoError, type EnvironmentLocks, type RunClaim, type RunKind, type RunLease, type RunOwner, type RunRecord, type StateStore } from './types.js';
 
 /** How often a run renews its lease, and how long a silent run keeps it. */
 export interface LeaseSettings {
@@ -117,10 +117,21 @@ export async function startLeasedRun(
   const settings = opts.settings ?? leaseSettings();
   const owner: RunOwner = { host: os.hostname(), pid: process.pid, leaseMs: settings.leaseMs };
   let said = '';
+  // A claim whose connection dies is tried again: if it had started the run, that record is an orphan of this very
+  // process, which never renews it; it is closed once its lease expires, and this claim waits for that.
+  const giveUpAt = Date.now() + Math.max(2 * settings.leaseMs, 10_000);
   for (;;) {
     if (opts.signal?.aborted) throw new PolitburoError('Interrupted', `interrupted while waiting for another run of ${input.environment} to end`);
     const claimedAt = performance.now();
-    const claim = await store.locks.claimRun(input, owner, ownerIsDead);
+    let claim: RunClaim;
+    try {
+      claim = await store.locks.claimRun(input, owner, ownerIsDead);
+    } catch (err) {
+      if (Date.now() > giveUpAt) throw err;
+      opts.log?.(`could not start the run record of ${input.environment} (${(err as Error).message}): trying again`);
+      await sleep(500, opts.signal);
+      continue;
+    }
     for (const l of claim.closed) opts.log?.(closedLine(l));
     if ('run' in claim) return keepLease(store.locks, claim.run, settings, claimedAt, opts.log);
     const line = claim.live.map((l) => `run ${l.id} (${l.kind}, pid ${l.ownerPid ?? '?'} on ${l.ownerHost ?? '?'})`).join(', ');
