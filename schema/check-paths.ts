@@ -1,7 +1,7 @@
 /**
  * Checks every path the description names besides its files: `deps`, each environment's `known_hosts`, and the
  * provider scripts (top-level and per environment). Each must be relative, inside the repository after symlinks are
- * resolved, and exist as the right kind of file (docs/language.md, "Paths").
+ * resolved, and exist as the right kind of file (docs/language.md, "Files the description names").
  */
 import { checkDepsDir } from '../reconciler/tasks/deps-hash.js';
 import type { ValidationError } from '../reconciler/types.js';

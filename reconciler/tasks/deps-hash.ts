@@ -4,7 +4,7 @@
  *
  * The directory is copied to hosts as it is, symlinks included, so a symlink in it must be relative and point inside
  * it: one leading elsewhere would ship (or, on the controller's own machine, read) files outside the repository
- * (docs/language.md, "Paths").
+ * (docs/language.md, "Files the description names").
  */
 import { createHash, type Hash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
