@@ -16,7 +16,7 @@ import type { Description, ResolvedEnvironment, RunResult } from '../../reconcil
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
-import { recordDriftSchedules } from './drift-schedule.js';
+import { notifyDriftSchedules, recordDriftSchedules } from './drift-schedule.js';
 import { withCommit } from './load-commit.js';
 import { parseApplyJob } from './payloads.js';
 
@@ -149,6 +149,7 @@ async function mayDescribe(deps: JobDeps, job: ApplyJob, sha: string): Promise<b
 /** A removed environment is not checked for drift any more. */
 async function forgetDriftSchedule(deps: JobDeps, job: ApplyJob): Promise<void> {
   await deps.pool.query('DELETE FROM drift_schedules WHERE repository = $1 AND environment = $2', [stateRepository(job.repo), job.environment]);
+  await notifyDriftSchedules(deps.pool);
 }
 
 /** True when the plan is empty and every node was last applied at this very commit. */
