@@ -188,6 +188,32 @@ function server(s: { dataDir: string; port: number; owned: boolean; url: string;
   };
 }
 
+/**
+ * Stops the embedded server of dataDir when it is running and no process uses it: what a script runs after stopping
+ * the politburo processes it started, as one killed by a signal leaves its server running (detached) for the next.
+ * Starts nothing; resolves to true when it stopped a server.
+ */
+export async function stopIdleEmbeddedPostgres(dataDir = defaultDataDir(), log: (msg: string) => void = () => {}): Promise<boolean> {
+  const dir = path.resolve(dataDir);
+  if (runningPort(dir) === null) return false;
+  return withLock(dir, async () => {
+    const port = runningPort(dir);
+    const file = await readServerFile(dir);
+    if (port === null || !file) return false;
+    const appName = `politburo-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const hold = await holdConnection(urlFor(file.password, port, 'postgres', appName));
+    const others = hold ? await otherConnections(hold, appName) : 0;
+    await hold?.end().catch(() => {});
+    if (others > 0) {
+      log(`leaving the embedded PostgreSQL on port ${port} running: ${others} connection${others === 1 ? '' : 's'} in use`);
+      return false;
+    }
+    log(`stopping embedded PostgreSQL on port ${port}`);
+    await stopPostgres(dir);
+    return true;
+  });
+}
+
 /** Connections of other processes; those just closing get a moment to go, so the last one out does stop the server. */
 async function otherConnections(hold: pg.Client, appName: string): Promise<number> {
   let others = 0;
