@@ -3,6 +3,8 @@
  * provider scripts (top-level and per environment). Each must be relative, inside the repository after symlinks are
  * resolved, and exist as the right kind of file (docs/language.md, "Files the description names").
  */
+import { constants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import { checkDepsDir } from '../reconciler/tasks/deps-hash.js';
 import type { ValidationError } from '../reconciler/types.js';
 import type { RawProvider } from './language.js';
@@ -38,7 +40,21 @@ export async function checkRepositoryPaths(model: Model, errors: ValidationError
   }
   for (const p of providers) {
     for (const script of ['create', 'destroy'] as const) {
-      await check(p.value.exec[script], { yf: p.loc.yf, path: [...p.loc.path, 'exec', script] }, `provider ${script} script`, 'file', true);
+      const loc: Loc = { yf: p.loc.yf, path: [...p.loc.path, 'exec', script] };
+      const real = await check(p.value.exec[script], loc, `provider ${script} script`, 'file', true);
+      if (real && !(await isExecutable(real))) {
+        const value = p.value.exec[script];
+        errors.push({ ...posOf(loc), message: `provider ${script} script '${value}' is not executable: make it so (chmod +x, and git update-index --chmod=+x '${value}')` });
+      }
     }
+  }
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
 }

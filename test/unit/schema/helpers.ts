@@ -12,7 +12,7 @@ export async function loadFiles(files: Record<string, string>): Promise<{ ok: tr
   try {
     for (const [name, text] of Object.entries(files)) {
       mkdirSync(path.dirname(path.join(dir, name)), { recursive: true });
-      writeFileSync(path.join(dir, name), text);
+      writeFileSync(path.join(dir, name), text, { mode: name.endsWith('.sh') ? 0o755 : 0o644 });
     }
     const r = await loadDescription({ dir });
     return r.ok ? r : { ok: false, errors: r.errors.map(formatValidationError) };

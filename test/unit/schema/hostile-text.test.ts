@@ -95,3 +95,23 @@ environments:
 `);
   assert.deepEqual(errors, ["politburo.yml:6:47: count must be a non-negative integer, got a string ('many') (in environment 'e')"]);
 });
+
+test('control characters in file names and keys are shown escaped, one error per line', async () => {
+  const errors = await loadInvalid({
+    'politburo.yml': "politburo: 1\ninclude: ['envs/*.yml']\nroles:\n  r: { tasks: [], \"bad\\u001b[2Jkey\": 1 }\n",
+    'envs/x\u001b]0;pwned\u0007\nevil.yml': 'roles: [1]\n',
+  });
+  assert.deepEqual(errors, [
+    "envs/x\\u001b]0;pwned\\u0007\\u000aevil.yml:1:8: 'roles': expected a mapping, got a list",
+    "politburo.yml:4:19: unknown key 'bad\\u001b[2Jkey'",
+  ]);
+});
+
+test('a provider script that is not executable is reported by validate', async () => {
+  const errors = await loadInvalid({
+    'politburo.yml': "politburo: 1\nprovider: { exec: { create: create, destroy: destroy.sh } }\nenvironments:\n  e: { resources: { w: { tasks: [ { babushka: x } ] } } }\n",
+    create: '#!/bin/sh\n',
+    'destroy.sh': '#!/bin/sh\n',
+  });
+  assert.deepEqual(errors, ["politburo.yml:2:29: provider create script 'create' is not executable: make it so (chmod +x, and git update-index --chmod=+x 'create')"]);
+});
