@@ -5,7 +5,9 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { openStore } from '../../../reconciler/store/open-store.js';
-import { defaultDataDir } from '../../../reconciler/store/embedded.js';
+import { defaultDataDir, stopIdleEmbeddedPostgres } from '../../../reconciler/store/embedded.js';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
 
 function answers(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -70,4 +72,45 @@ test('the default data directory follows XDG_DATA_HOME, and root gets a director
   assert.equal(defaultDataDir({ XDG_DATA_HOME: '/x/data' }, 1000), '/x/data/politburo/postgres');
   assert.equal(defaultDataDir({}, 0), '/var/lib/politburo/postgres');
   assert.equal(defaultDataDir({}, 1000), path.join(os.homedir(), '.local/share/politburo/postgres'));
+});
+
+test('a process SIGKILLed while using the embedded server leaves it running; stopIdleEmbeddedPostgres stops it once idle', async () => {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'pb-embedded-kill-'));
+  chmodSync(tmp, 0o755);
+  const dataDir = path.join(tmp, 'postgres');
+  const script = `const { openStore } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../../reconciler/store/open-store.ts'))});
+    const o = await openStore({ dataDir: ${JSON.stringify(dataDir)} }); console.log('port=' + o.embedded.port); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    const port = await new Promise<number>((resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /port=(\d+)/.exec(out);
+        if (m) resolve(Number(m[1]));
+      });
+      child.once('exit', (code) => reject(new Error(`the child exited (${code}) before opening the store`)));
+    });
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+    assert.equal(await answers(port), true, 'the killed process left its server running');
+    // Another user (as another politburo process would be): the server is not idle.
+    const { password } = JSON.parse(readFileSync(`${dataDir}.server.json`, 'utf8')) as { password: string };
+    const other = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/politburo` });
+    await other.connect();
+    try {
+      assert.equal(await stopIdleEmbeddedPostgres(dataDir), false, 'a process still uses it');
+      assert.equal(await answers(port), true);
+    } finally {
+      await other.end();
+    }
+    assert.equal(await stopIdleEmbeddedPostgres(dataDir), true);
+    assert.equal(await answers(port), false, 'stopped');
+    assert.equal(await stopIdleEmbeddedPostgres(dataDir), false, 'nothing to stop, nothing started');
+  } finally {
+    child.kill('SIGKILL');
+    await stopIdleEmbeddedPostgres(dataDir).catch(() => false);
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
