@@ -55,12 +55,12 @@ async function closeDead(c: pg.PoolClient, repository: string | null, environmen
   const closed: RunLease[] = [];
   for (const row of rows) {
     const lease: RunLease = { id: row.id, kind: row.kind, ownerHost: row.owner_host, ownerPid: row.owner_pid, silentMs: Number(row.silent_ms), leaseMs: row.lease_ms };
-    const expired = lease.silentMs > lease.leaseMs;
-    if (!expired && !isDead(lease)) {
+    const gone = isDead(lease);
+    if (!gone && lease.silentMs <= lease.leaseMs) {
       live.push(lease);
       continue;
     }
-    const interrupted = (await c.query<{ interrupted: number }>(SQL.CLOSE_DEAD_RUN, [lease.id, interruptedReason(lease, expired)])).rows[0].interrupted;
+    const interrupted = (await c.query<{ interrupted: number }>(SQL.CLOSE_DEAD_RUN, [lease.id, interruptedReason(lease, !gone)])).rows[0].interrupted;
     await c.query(SQL.CLOSED_RUN_SUMMARY, [lease.id, interrupted]);
     closed.push(lease);
   }

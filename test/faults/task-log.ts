@@ -13,12 +13,12 @@ const run = promisify(execFile);
 
 /**
  * `task.sh LABEL SECONDS`: logs `LABEL PID start NS`, sleeps (SECONDS, or what the file LABEL.seconds says), logs
- * `LABEL PID end NS` (also when TERMed).
+ * `LABEL PID end NS` (`... killed` when a signal stops it: TERM, or PIPE once its reader is gone).
  */
 const TASK_SCRIPT = `#!/bin/sh
 log="$(dirname "$0")/intervals.log"
 echo "$1 $$ start $(date +%s%N)" >> "$log"
-trap 'echo "$1 $$ end $(date +%s%N) killed" >> "$log"; exit 143' TERM
+trap 'echo "$1 $$ end $(date +%s%N) killed" >> "$log"; exit 143' TERM HUP PIPE
 seconds="$2"
 [ -f "$(dirname "$0")/$1.seconds" ] && seconds="$(cat "$(dirname "$0")/$1.seconds")"
 sleep "$seconds" & wait $!
