@@ -3,6 +3,9 @@
  * `*`/`?` wildcards and `!` negation, `[host]:port` for non-standard ports, `@revoked` and `@cert-authority` markers.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { insidePathMessage, realRoot, resolveInside } from '../../schema/repository-paths.js';
+import { PolitburoError } from '../types.js';
 
 export interface KnownHostEntry {
   /** `revoked` keys are refused for every host the line names; `cert-authority` lines are not host keys. */
@@ -23,6 +26,18 @@ export interface ParsedKnownHosts {
 }
 
 export type HostKeyVerdict = 'ok' | 'unknown' | 'mismatch';
+
+/**
+ * Reads the known_hosts file an environment names, relative to the repository at `root`. Symlinks are resolved and a
+ * file outside the repository is refused (InvalidSpec) without being read: a repository must not be able to make a
+ * file of the controller its trust anchor (docs/language.md, "Files the description names").
+ */
+export async function readRepositoryKnownHosts(root: string, name: string): Promise<string> {
+  const found = await resolveInside(await realRoot(root), name);
+  if (!found.ok) throw new PolitburoError('InvalidSpec', insidePathMessage(`known_hosts file '${name}'`, found));
+  if (found.kind !== 'file') throw new PolitburoError('InvalidSpec', `known_hosts file '${name}' is not a regular file`);
+  return readFile(found.real, 'utf8');
+}
 
 /** Parses known_hosts content; malformed lines are reported in `errors` and skipped. */
 export function parseKnownHosts(content: string, file = 'known_hosts'): ParsedKnownHosts {

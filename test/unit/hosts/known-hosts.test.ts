@@ -1,7 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
-import { fingerprint, keyTypeOf, knownKeyTypes, parseKnownHosts, verifyHostKey } from '../../../reconciler/hosts/known-hosts.js';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fingerprint, keyTypeOf, knownKeyTypes, parseKnownHosts, readRepositoryKnownHosts, verifyHostKey } from '../../../reconciler/hosts/known-hosts.js';
 
 function blob(type: string, body = randomBytes(32)): Buffer {
   const t = Buffer.from(type);
@@ -100,5 +103,37 @@ describe('verifyHostKey', () => {
     assert.equal(keyTypeOf(rsa), 'ssh-rsa');
     assert.equal(keyTypeOf(Buffer.from([0, 0])), null);
     assert.match(fingerprint(key1), /^SHA256:[A-Za-z0-9+/]{43}$/);
+  });
+});
+
+describe('readRepositoryKnownHosts', () => {
+  test('reads a file of the repository, through a symlink that stays inside; refuses one leading outside unread', async () => {
+    const base = await mkdtemp(path.join(os.tmpdir(), 'pb-known-hosts-'));
+    try {
+      const repo = path.join(base, 'repo');
+      await mkdir(path.join(repo, 'ssh'), { recursive: true });
+      await writeFile(path.join(repo, 'ssh', 'known_hosts'), 'inside\n');
+      await writeFile(path.join(base, 'outside_known_hosts'), 'OUTSIDE-KNOWN-HOSTS-MARKER\n');
+      await symlink('ssh/known_hosts', path.join(repo, 'known_hosts'));
+      await symlink(path.join(base, 'outside_known_hosts'), path.join(repo, 'evil'));
+      await symlink('..', path.join(repo, 'up'));
+      assert.equal(await readRepositoryKnownHosts(repo, 'known_hosts'), 'inside\n');
+      assert.equal(await readRepositoryKnownHosts(repo, 'ssh/known_hosts'), 'inside\n');
+      const refused = (name: string, why: RegExp) =>
+        assert.rejects(readRepositoryKnownHosts(repo, name), (err: Error & { reason?: string }) => {
+          assert.equal(err.reason, 'InvalidSpec');
+          assert.match(err.message, why);
+          assert.ok(!err.message.includes('MARKER'));
+          return true;
+        });
+      await refused('evil', /known_hosts file 'evil' leads outside the repository through the symlink 'evil'/);
+      await refused('up/outside_known_hosts', /through the symlink 'up'/);
+      await refused('../outside_known_hosts', /must not contain '\.\.'/);
+      await refused(path.join(base, 'outside_known_hosts'), /is an absolute path/);
+      await refused('missing', /does not exist in the repository/);
+      await refused('ssh', /is not a regular file/);
+    } finally {
+      await rm(base, { recursive: true, force: true });
+    }
   });
 });
