@@ -1,12 +1,15 @@
 /** The apply-environment job on a local host: the check is always finished, superseded commits too, branch heads only. */
-import { mkdtemp, rm, access } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, access, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runApplyJob } from '../../../controller/jobs/apply-job.js';
 import type { ApplyJob, RepoRef } from '../../../controller/ports.js';
-import { TestRepo } from '../../e2e/harness.js';
+import { createGitHubReporter } from '../../../controller/github/reporter.js';
+import { startFakeGitHub } from '../../helpers/fake-github/index.js';
+import { TestRepo, waitFor } from '../../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
 
 function yaml(stateDir: string, version: string, broken = false): string {
@@ -103,5 +106,37 @@ describe('apply-environment job', () => {
     assert.deepEqual(await row(), { status: 'queued', conclusion: null });
     await assert.rejects(runApplyJob(h.deps, { ...job(sha), repo: unreachable }, attempt(3, 3)));
     assert.deepEqual(await row(), { status: 'completed', conclusion: 'failure' });
+  });
+
+  test('while the apply runs, its check run is in_progress and says so (GitHub App checks)', async () => {
+    const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const github = await startFakeGitHub({ appPublicKey: keys.publicKey, appId: 77 });
+    const reporter = createGitHubReporter({ pool: h.pool, auth: { appId: 77, privateKey: keys.privateKey }, baseUrl: github.url, throttle: false, start: false, retry: { retries: 0 } });
+    const go = path.join(tmp, 'go');
+    // The task waits for the test to let it finish, so the apply is seen in progress.
+    const slow = yaml(path.join(tmp, 'state'), 'v6').replace("meet: 'mkdir", `meet: 'while [ ! -e ${go} ]; do sleep 0.1; done; mkdir`);
+    const head = await repo.commit({ 'politburo.yml': slow }, 'slow');
+    const app: RepoRef = { ...ref, installationId: 7 };
+    try {
+      const applying = runApplyJob({ ...h.deps, reporter }, job(head, { repo: app }), attempt());
+      const run = await waitFor('the check run created', async () => {
+        await reporter.flush();
+        return github.state.checkRuns.find((r) => r.head_sha === head && r.name === 'politburo/prod');
+      });
+      assert.equal(run.status, 'in_progress');
+      assert.equal(run.conclusion, null);
+      assert.equal(run.output.title, 'Applying prod');
+      assert.match(run.output.summary ?? '', /in progress/);
+      assert.doesNotMatch(`${run.output.title} ${run.output.summary}`, /queued|waiting/i);
+      await writeFile(go, '');
+      await applying;
+      await reporter.flush();
+      const done = github.state.checkRuns.find((r) => r.id === run.id)!;
+      assert.deepEqual([done.status, done.conclusion], ['completed', 'success']);
+      assert.deepEqual(github.violations, []);
+    } finally {
+      await reporter.close();
+      await github.close();
+    }
   });
 });
