@@ -23,6 +23,8 @@ export interface ControllerConfig {
   database: { connectTimeoutMs: number; queryTimeoutMs: number };
   port: number;
   host: string;
+  /** Limits on slow clients (slow-loris): see controller/server.ts createHttpServer. */
+  http: HttpTimeouts;
   github: {
     apiUrl: string;
     appId?: number;
@@ -56,6 +58,13 @@ export interface ControllerConfig {
     /** Test seam: every job waits this long before its handler runs (POLITBURO_TEST_JOB_DELAY). */
     testJobDelayMs: number;
   };
+}
+
+/** How long a client may take: to send its request headers, its whole request, and between requests on one connection. */
+export interface HttpTimeouts {
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
 }
 
 /** A configuration problem: names the variable and says what to do. */
@@ -151,6 +160,9 @@ const schema = z.object({
   POLITBURO_SHUTDOWN_GRACE: duration('POLITBURO_SHUTDOWN_GRACE', '20s', 0),
   POLITBURO_INGEST_ONLY: boolean('POLITBURO_INGEST_ONLY'),
   POLITBURO_TEST_JOB_DELAY: duration('POLITBURO_TEST_JOB_DELAY', '0', 0),
+  POLITBURO_HTTP_HEADERS_TIMEOUT: duration('POLITBURO_HTTP_HEADERS_TIMEOUT', '10s', 100),
+  POLITBURO_HTTP_REQUEST_TIMEOUT: duration('POLITBURO_HTTP_REQUEST_TIMEOUT', '60s', 100),
+  POLITBURO_HTTP_KEEP_ALIVE_TIMEOUT: duration('POLITBURO_HTTP_KEEP_ALIVE_TIMEOUT', '5s', 0),
   POLITBURO_DB_CONNECT_TIMEOUT: duration('POLITBURO_DB_CONNECT_TIMEOUT', '10s', 0),
   POLITBURO_DB_QUERY_TIMEOUT: duration('POLITBURO_DB_QUERY_TIMEOUT', '0', 0),
 });
@@ -224,6 +236,12 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     database: { connectTimeoutMs: raw.POLITBURO_DB_CONNECT_TIMEOUT, queryTimeoutMs: raw.POLITBURO_DB_QUERY_TIMEOUT },
     port: raw.PORT,
     host: raw.HOST ?? '0.0.0.0',
+    http: {
+      headersTimeoutMs: raw.POLITBURO_HTTP_HEADERS_TIMEOUT,
+      // Node requires the request timeout to be at least the headers timeout.
+      requestTimeoutMs: Math.max(raw.POLITBURO_HTTP_REQUEST_TIMEOUT, raw.POLITBURO_HTTP_HEADERS_TIMEOUT),
+      keepAliveTimeoutMs: raw.POLITBURO_HTTP_KEEP_ALIVE_TIMEOUT,
+    },
     github: {
       apiUrl: (raw.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
       appId: raw.GITHUB_APP_ID,

@@ -3,7 +3,7 @@
  * it), starts the queue worker with the job handlers, the HTTP server and poll mode, and stops them in order.
  */
 import type { AddressInfo } from 'node:net';
-import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import type { RequestListener, Server } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { TaskList } from 'graphile-worker';
 import type pg from 'pg';
@@ -14,7 +14,7 @@ import { createLogger, type Logger } from './logger.js';
 import { startPollTimer, type PollTimer } from './poll-timer.js';
 import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
 import { createDeliveryGate, createIngestPressure, type IngestPressure } from './queue/delivery-gate.js';
-import { createServer } from './server.js';
+import { createHttpServer, createServer } from './server.js';
 import { createFlows } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { ResolvedEnvironment } from '../reconciler/types.js';
@@ -134,7 +134,7 @@ async function listenAndRun(
     isShuttingDown: () => shuttingDown,
     ingestPressure: pressure,
   });
-  const server = await listen(app, config.port, config.host);
+  const server = await listen(app, config);
   const port = (server.address() as AddressInfo).port;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
   let poller: PollTimer | undefined;
@@ -161,9 +161,10 @@ async function listenAndRun(
   return { url, port, context, worker, stop };
 }
 
-function listen(app: RequestListener, port: number, host: string): Promise<Server> {
+function listen(app: RequestListener, config: ControllerConfig): Promise<Server> {
+  const { port, host } = config;
   return new Promise((resolve, reject) => {
-    const server = createHttpServer(app).listen(port, host);
+    const server = createHttpServer(app, config.http).listen(port, host);
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use: set PORT to a free port`) : err),

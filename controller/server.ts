@@ -4,9 +4,11 @@
  * hot path, see webhooks/webhook-endpoint.ts); everything else is an express app. Listening and shutdown are the
  * composition root's business.
  */
-import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import { createServer as createNodeServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type pg from 'pg';
+import type { HttpTimeouts } from './config.js';
 import type { Logger } from './logger.js';
 import { registry } from './metrics.js';
 import { refreshQueueMetrics } from './queue/queue-stats.js';
@@ -67,4 +69,33 @@ export function createServer(deps: ServerDeps): RequestListener {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!webhook(req, res)) app(req, res);
   };
+}
+
+/**
+ * The Node HTTP server around the request listener, with limits on slow clients: a connection must finish its headers
+ * within headersTimeoutMs and its request within requestTimeoutMs, and an idle keep-alive connection is closed after
+ * keepAliveTimeoutMs. Without them, clients trickling headers a byte at a time (slow-loris) hold sockets for minutes.
+ * Node looks for expired connections every connectionsCheckingInterval (30 s by default): checked more often here so
+ * the limits hold to about a second.
+ */
+export function createHttpServer(listener: RequestListener, timeouts: HttpTimeouts): Server {
+  const server = createNodeServer(
+    {
+      headersTimeout: timeouts.headersTimeoutMs,
+      requestTimeout: timeouts.requestTimeoutMs,
+      keepAliveTimeout: timeouts.keepAliveTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, timeouts.headersTimeoutMs),
+    },
+    listener,
+  );
+  // Node's limits start with the first byte: a connection that sends nothing at all is closed here, once it has had
+  // as long as a whole request may take without starting one.
+  const started = new WeakSet<Socket>();
+  server.on('request', (req: IncomingMessage) => started.add(req.socket));
+  server.on('connection', (socket: Socket) => {
+    const timer = setTimeout(() => started.has(socket) || socket.destroy(), timeouts.requestTimeoutMs);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
+  return server;
 }

@@ -39,11 +39,14 @@ export const DELIVERY_MAX_ATTEMPTS = 10;
 
 // $1 ids, $2 events, $3 the bodies end to end, $4 1-based offsets, $5 lengths, $6 the job's task, $7 its attempts.
 // Rows come back for JSON objects only: with a job id when stored, without when the id was already there.
+// A \u0000 escape (an odd number of backslashes before u0000) becomes \ufffd, which jsonb can hold (see NUL_NOTE).
 const STORE_SQL = {
-  name: 'politburo_store_deliveries_v4',
+  name: 'politburo_store_deliveries_v5',
   text: `WITH input AS MATERIALIZED (
-    SELECT t.n, t.id, t.event, convert_from(substring($3::bytea FROM t.off FOR t.len), 'UTF8')::jsonb AS p
-      FROM unnest($1::text[], $2::text[], $4::int[], $5::int[]) WITH ORDINALITY AS t(id, event, off, len, n)
+    SELECT t.n, t.id, t.event,
+      (CASE WHEN strpos(x.body, '\\u0000') > 0 THEN regexp_replace(x.body, '(?<!\\\\)((?:\\\\\\\\)*)\\\\u0000', '\\1\\\\ufffd', 'g') ELSE x.body END)::jsonb AS p
+      FROM unnest($1::text[], $2::text[], $4::int[], $5::int[]) WITH ORDINALITY AS t(id, event, off, len, n),
+           LATERAL (SELECT convert_from(substring($3::bytea FROM t.off FOR t.len), 'UTF8') AS body) x
   ), objects AS (
     SELECT n, id, event, p,
       CASE WHEN jsonb_typeof(p->'action') = 'string' THEN left(p->>'action', 200) END AS action,

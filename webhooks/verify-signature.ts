@@ -1,4 +1,5 @@
 /** Verifies GitHub's `X-Hub-Signature-256` against the current webhook secret and every old one still accepted. */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import { Webhooks } from '@octokit/webhooks';
 
 export type SignatureCheck =
@@ -40,4 +41,17 @@ export async function verifySignature(
     if (await verifier(secrets[i]).verify(body, signature256)) return { ok: true, secretIndex: i };
   }
   return { ok: false, reason: 'mismatch', message: 'signature mismatch: check that GITHUB_WEBHOOK_SECRET matches the App\'s webhook secret' };
+}
+
+/**
+ * True when a secret signed exactly these bytes. GitHub signs the bytes it sends; for a body that is not UTF-8 the
+ * text verifySignature checks is no longer those bytes, so this tells an authentic but malformed body (a 400) from a
+ * forged one (a 401). `signature256` must be of the form verifySignature accepted.
+ */
+export function signsBytes(secrets: readonly string[], bytes: Buffer, signature256: string): boolean {
+  const given = Buffer.from(signature256.slice('sha256='.length), 'hex');
+  return secrets.some((secret) => {
+    const expected = createHmac('sha256', secret).update(bytes).digest();
+    return expected.length === given.length && timingSafeEqual(expected, given);
+  });
 }

@@ -17,7 +17,7 @@ import type { IngestPressure } from '../controller/queue/delivery-gate.js';
 import { deliveriesTotal } from '../controller/metrics.js';
 import { createDeliveryBatcher } from './delivery-batcher.js';
 import { createJobNotifier, describeStoreError, type JobNotifier } from './store-delivery.js';
-import { verifySignature } from './verify-signature.js';
+import { signsBytes, verifySignature } from './verify-signature.js';
 
 export interface WebhookEndpointDeps {
   pool: Pick<pg.Pool, 'query'>;
@@ -67,9 +67,15 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
     if (!body.length) throw new HttpError(400, 'the body is empty: a webhook delivery is a JSON object', 'invalid');
     const check = await verifySignature(deps.secrets, body.toString('utf8'), header(req, 'x-hub-signature-256'), header(req, 'x-hub-signature'));
     if (!check.ok) {
-      // Decoding a body that is not UTF-8 changed its bytes, so no secret can match: say so rather than blame the secret.
-      const notUtf8 = check.reason === 'mismatch' && !isUtf8(body) ? ' (the body is not valid UTF-8; GitHub sends UTF-8 JSON)' : '';
-      throw new HttpError(401, check.message + notUtf8, 'unauthorized');
+      // Decoding a body that is not UTF-8 changed its bytes, so the text's signature cannot match. If the bytes are what
+      // was signed, the sender is authentic and only the body is wrong: a 400 saying so, not a 401 blaming the secret.
+      if (check.reason === 'mismatch' && !isUtf8(body)) {
+        if (signsBytes(deps.secrets, body, header(req, 'x-hub-signature-256')!)) {
+          throw new HttpError(400, 'the body is not valid UTF-8: a webhook delivery is UTF-8 JSON', 'invalid');
+        }
+        throw new HttpError(401, `${check.message} (the body is not valid UTF-8 either; GitHub sends UTF-8 JSON)`, 'unauthorized');
+      }
+      throw new HttpError(401, check.message, 'unauthorized');
     }
     const event = header(req, 'x-github-event')!;
     const delivery = header(req, 'x-github-delivery')!;

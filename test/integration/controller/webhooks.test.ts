@@ -2,7 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import request from 'supertest';
 import type { RequestListener } from 'node:http';
-import { createServer } from '../../../controller/server.js';
+import { connect, type AddressInfo, type Socket } from 'node:net';
+import { createHttpServer, createServer } from '../../../controller/server.js';
 import { JOB_DELIVERY } from '../../../controller/ports.js';
 import { startQueueWorker } from '../../../controller/queue/queue-worker.js';
 import { createFallbackTaskList } from '../../../controller/fallback-tasks.js';
@@ -76,7 +77,7 @@ describe('POST /webhooks/github', () => {
   });
 
   test('a burst of deliveries is written together, each answered for itself; one unstorable payload fails alone', async () => {
-    const bad = '{"a":"\\u0000"}';
+    const bad = '{"a":"unterminated}';
     const sends = Array.from({ length: 40 }, () => {
       const headers = deliveryHeaders(SECRET, 'push', push);
       return { id: headers['x-github-delivery'], send: () => request(app).post('/webhooks/github').set(headers).send(push) };
@@ -91,7 +92,7 @@ describe('POST /webhooks/github', () => {
     ]);
     assert.deepEqual(answers.slice(0, 40).map((a) => a.status), Array(40).fill(202));
     assert.equal(answers[40].status, 400, answers[40].text);
-    assert.match(answers[40].body.error, /cannot be stored/);
+    assert.match(answers[40].body.error, /not valid JSON/);
     assert.equal(answers[41].status, 400, answers[41].text);
     assert.match(answers[41].body.error, /JSON object/);
     assert.equal((await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [arrayHeaders['x-github-delivery']])).rowCount, 0);
@@ -145,7 +146,9 @@ describe('POST /webhooks/github', () => {
       { name: 'non-JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, 'hello') }, body: 'hello', status: 400, error: /not valid JSON/ },
       { name: 'JSON that is not an object', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '[1,2]') }, body: '[1,2]', status: 400, error: /JSON object/ },
       { name: 'empty body, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') }, body: '', status: 400, error: /body is empty/ },
-      { name: 'not UTF-8, signed as bytes', headers: { ...base, 'x-hub-signature-256': sign(SECRET, latin1) }, body: latin1, status: 401, error: /not valid UTF-8/ },
+      { name: 'not UTF-8, signed as bytes', headers: { ...base, 'x-hub-signature-256': sign(SECRET, latin1) }, body: latin1, status: 400, error: /body is not valid UTF-8/ },
+      { name: 'not UTF-8, signed by an old secret', headers: { ...base, 'x-hub-signature-256': sign(OLD_SECRET, latin1) }, body: latin1, status: 400, error: /body is not valid UTF-8/ },
+      { name: 'not UTF-8, wrong signature', headers: { ...base, 'x-hub-signature-256': sign('wrong', latin1) }, body: latin1, status: 401, error: /signature mismatch.*not valid UTF-8/ },
       { name: 'nested deeper than PostgreSQL parses', headers: { ...base, 'x-hub-signature-256': sign(SECRET, deep) }, body: deep, status: 400, error: /nested too deeply/ },
       { name: 'gzip content encoding', headers: { ...base, 'content-encoding': 'gzip' }, body, status: 415, error: /content encoding gzip/ },
       { name: 'form-encoded content type', headers: { ...base, 'content-type': 'application/x-www-form-urlencoded' }, body: `payload=${encodeURIComponent(body)}`, status: 415, error: /application\/json/ },
@@ -153,7 +156,6 @@ describe('POST /webhooks/github', () => {
       { name: 'missing X-GitHub-Event', headers: without('x-github-event'), body, status: 400, error: /X-GitHub-Event/ },
       { name: 'missing X-GitHub-Delivery', headers: without('x-github-delivery'), body, status: 400, error: /X-GitHub-Delivery/ },
       { name: 'delivery id with spaces', headers: { ...base, 'x-github-delivery': 'a b' }, body, status: 400, error: /X-GitHub-Delivery/ },
-      { name: 'NUL escape PostgreSQL cannot store', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '{"a":"\\u0000"}') }, body: '{"a":"\\u0000"}', status: 400, error: /cannot be stored/ },
     ];
     const deliveriesBefore = await deliveryCount();
     const jobsBefore = (await jobs(q.pool)).length;
@@ -166,6 +168,17 @@ describe('POST /webhooks/github', () => {
     assert.equal(await deliveryCount(), deliveriesBefore);
     assert.equal((await jobs(q.pool)).length, jobsBefore);
     assert.equal((await request(app).get('/healthz')).status, 200);
+  });
+
+  test('a payload with \\u0000 escapes is stored (each NUL as U+FFFD, which PostgreSQL can hold), with its job', async () => {
+    const body = JSON.stringify({ ref: 'refs/heads/main', comment: 'a\u0000b\u0000', literal: '\\u0000 stays text', both: '\\\u0000' });
+    assert.match(body, /\\u0000/);
+    const headers = deliveryHeaders(SECRET, 'push', body);
+    const res = await request(app).post('/webhooks/github').set(headers).serialize((b: string) => b).send(body);
+    assert.equal(res.status, 202, res.text);
+    const { rows } = await q.pool.query('SELECT payload FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    assert.deepEqual(rows[0].payload, { ref: 'refs/heads/main', comment: 'a\ufffdb\ufffd', literal: '\\u0000 stays text', both: '\\\ufffd' });
+    assert.equal((await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery'])).length, 1);
   });
 
   test('an oversized body (> 26 MB) is refused with 413 and nothing stored', async () => {
@@ -225,5 +238,41 @@ describe('POST /webhooks/github', () => {
     const res = await request(closed).post('/webhooks/github').set(deliveryHeaders(SECRET, 'push', push)).send(push);
     assert.equal(res.status, 401);
     assert.match(res.body.error, /GITHUB_WEBHOOK_SECRET/);
+  });
+
+  test('slow clients are cut off: 200 connections trickling headers, and one sending nothing, are closed by the server', { timeout: 90_000 }, async () => {
+    const server = createHttpServer(app, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 1000 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      const open = (): Promise<Socket> =>
+        new Promise((resolve, reject) => {
+          const socket = connect(port, '127.0.0.1', () => resolve(socket));
+          socket.resume(); // read, so the server's close is seen
+          socket.on('error', () => undefined); // writes after the server closed it: EPIPE
+          socket.once('error', reject);
+        });
+      const trickling = await Promise.all(Array.from({ length: 200 }, open));
+      const silent = await open();
+      for (const socket of trickling) {
+        socket.write('POST /webhooks/github HTTP/1.1\r\nHost: politburo\r\n');
+        // One more header line every 100 ms, never the blank line that ends the headers.
+        let n = 0;
+        const t = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: still coming\r\n`), 100);
+        timers.push(t);
+      }
+      const allClosed = Promise.all([...trickling, silent].map(closed));
+      const outcome = await Promise.race([allClosed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 45 s'), 45_000).unref())]);
+      assert.equal(outcome, 'closed');
+      // The server still answers an ordinary request.
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      assert.equal(res.status, 200);
+    } finally {
+      for (const t of timers) clearInterval(t);
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
