@@ -10,7 +10,7 @@ export type PathKind = 'file' | 'directory' | 'other';
 
 export type InsidePath =
   | { ok: true; real: string; kind: PathKind }
-  | { ok: false; reason: 'absolute' | 'dotdot' | 'missing' | 'outside' | 'broken-link' | 'unreadable'; link?: string };
+  | { ok: false; reason: 'absolute' | 'dotdot' | 'git' | 'missing' | 'outside' | 'broken-link' | 'unreadable'; link?: string };
 
 /** The repository root with its own symlinks resolved (a checkout under a symlinked /tmp is still one repository). */
 export async function realRoot(dir: string): Promise<string> {
@@ -53,6 +53,8 @@ export async function resolveInside(root: string, rel: string): Promise<InsidePa
     if (!isInside(root, target)) return { ok: false, reason: 'outside', link: written };
     current = target;
   }
+  // A working copy's .git holds credentials (a CI checkout's token): never part of a description, even through a link.
+  if (path.relative(root, current).split(path.sep).includes('.git')) return { ok: false, reason: 'git' };
   const info = await lstat(current).catch(() => null);
   if (!info) return { ok: false, reason: 'missing' };
   return { ok: true, real: current, kind: info.isFile() ? 'file' : info.isDirectory() ? 'directory' : 'other' };
@@ -65,6 +67,8 @@ export function insidePathMessage(what: string, r: Extract<InsidePath, { ok: fal
       return `${what} is an absolute path: use a path relative to the repository root`;
     case 'dotdot':
       return `${what} must not contain '..': use a path inside the repository`;
+    case 'git':
+      return `${what} is inside a .git directory, which is never read: use a file of the repository's content`;
     case 'outside':
       return `${what} leads outside the repository through the symlink '${r.link}': only paths inside the repository can be used`;
     case 'broken-link':

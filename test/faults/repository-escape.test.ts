@@ -139,6 +139,21 @@ describe('includes cannot leave the repository', { concurrency: true }, () => {
     assert.equal(await validate(dir), '');
   });
 
+  test('nothing under .git is read, named directly or through a link (a CI checkout keeps its token there)', async () => {
+    const dir = await repo(
+      { 'politburo.yml': main("include: ['.git/config', 'cfg.yml', '.git/*']\n"), '.git/config': `roles:\n  ${MARKER}: {}\n` },
+      { 'cfg.yml': '.git/config' },
+    );
+    const errors = (await validate(dir)).split('\n');
+    assert.equal(errors.length, 3, errors.join('\n'));
+    for (const e of errors) assert.match(e, /is inside a \.git directory, which is never read/);
+  });
+
+  test('a symlinked politburo.yml inside the repository works', async () => {
+    const dir = await repo({ 'infra/main.yml': main('') }, { 'politburo.yml': 'infra/main.yml' });
+    assert.equal(await validate(dir), '');
+  });
+
   test('a symlinked politburo.yml leading outside is refused, and not read', async () => {
     const dir = await repo({}, { 'politburo.yml': `@outside/${MARKER}.yml` });
     assert.equal(await validate(dir), "politburo.yml:1:1: the description file 'politburo.yml' leads outside the repository through the symlink 'politburo.yml': only paths inside the repository can be used");
