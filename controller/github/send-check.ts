@@ -78,6 +78,8 @@ export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload):
   const output = (annotations?: ApiAnnotation[]) => ({ title: u.title, summary: u.summary, ...(u.text ? { text: u.text } : {}), ...(annotations?.length ? { annotations } : {}) });
   const fields = {
     status: u.status,
+    // GitHub shows how long a check has been running from started_at.
+    ...(u.status === 'in_progress' ? { started_at: new Date().toISOString() } : {}),
     ...(u.status === 'completed' ? { conclusion: u.conclusion ?? 'neutral', completed_at: new Date().toISOString() } : {}),
     ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
     output: output(pages[0]?.page),
