@@ -1,4 +1,4 @@
-/** Limits that protect the controller from hostile descriptions (SPEC §1.4). */
+/** Limits that protect the controller from hostile descriptions (docs/language.md, "Validation and limits"). */
 export const LIMITS = {
   /** Bytes per file. */
   fileBytes: 1024 * 1024,

@@ -24,7 +24,7 @@ test('the schema has an id, a title and descriptions for editor completion', () 
   assert.ok(schema.properties.environments.additionalProperties.properties.hosts.description);
 });
 
-test('the schema accepts the SPEC example and rejects unknown keys', () => {
+test('the schema accepts the example of docs/language.md and rejects unknown keys', () => {
   const ajv = new Ajv({ strict: false, allErrors: true });
   const validate = ajv.compile(JSON.parse(jsonSchemaText()));
   const lamp = parse(readFileSync(path.join(root, 'test/fixtures/language/valid/lamp/politburo.yml'), 'utf8'));

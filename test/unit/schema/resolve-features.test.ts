@@ -1,4 +1,4 @@
-// Resolution of each language feature (SPEC §1.3): instances, paths, hosts, providers, dependencies,
+// Resolution of each language feature (docs/language.md): instances, paths, hosts, providers, dependencies,
 // interpolation, roles, extends/override/remove, defaults, includes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

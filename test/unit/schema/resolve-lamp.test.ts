@@ -1,4 +1,4 @@
-// Resolution of the SPEC §1.2 example (test/fixtures/language/valid/lamp).
+// Resolution of the lamp example (test/fixtures/language/valid/lamp).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
