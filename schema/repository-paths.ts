@@ -72,7 +72,7 @@ export function insidePathMessage(what: string, r: Extract<InsidePath, { ok: fal
     case 'outside':
       return `${what} leads outside the repository through the symlink '${r.link}': only paths inside the repository can be used`;
     case 'broken-link':
-      return `${what}: the symlink '${r.link}' points to nothing inside the repository`;
+      return `${what}: the symlink '${r.link}' points to nothing (or loops): fix or remove the link`;
     case 'missing':
       return `${what} does not exist in the repository`;
     case 'unreadable':

@@ -37,3 +37,17 @@ test('file is relative to dir; files lists the main file first, then includes in
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a main file outside --dir is refused without being read', async () => {
+  const base = mkdtempSync(path.join(tmpdir(), 'politburo-load-'));
+  try {
+    mkdirSync(path.join(base, 'repo'));
+    writeFileSync(path.join(base, 'outside.yml'), 'politburo: 1\nroles:\n  outsidemarker: {}\n');
+    for (const file of ['../outside.yml', path.join(base, 'outside.yml')]) {
+      const r = await loadDescription({ dir: path.join(base, 'repo'), file });
+      assert.deepEqual(r.ok ? [] : r.errors.map(formatValidationError), ['../outside.yml:1:1: the description file is outside the repository directory: use a file inside it']);
+    }
+  } finally {
+    rmSync(base, { recursive: true, force: true });
+  }
+});
