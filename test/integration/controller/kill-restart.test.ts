@@ -89,14 +89,13 @@ test('kill -9 mid-job: another controller picks the job up within seconds and it
 
   first.proc.kill('SIGKILL');
   await once(first.proc, 'exit');
-  const killedAt = Date.now();
 
   const second = serve(db.url, { POLITBURO_TEST_JOB_DELAY: '100ms' });
   children.push(second.proc);
   await second.url;
   await waitFor(async () => (await pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [delivery])).rowCount, 20_000, 'the delivery to be processed');
+  // Recovered within these waits, not after graphile-worker's 4-hour lock timeout.
   await waitFor(async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs`)).rowCount === 0, 5_000, 'an empty queue');
-  assert.ok(Date.now() - killedAt < 20_000, 'recovered in seconds, not after the 4-hour lock timeout');
 
   const finished = [...first.lines, ...second.lines].filter((l) => l.msg === 'job finished' && l.delivery === delivery);
   assert.equal(finished.length, 1, 'the job completed exactly once');

@@ -37,9 +37,7 @@ test('unreachable hosts (refused port, port that never answers) fail with HostUn
   try {
     const user = ssh.hosts[2].user;
     const dir = await makeRepo({ hosts: hosts({ web: [{ ...refused, user }, { ...silent, user }] }), knownHosts: ssh.knownHosts });
-    const t0 = Date.now();
     const r = byPath(await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] }));
-    assert.ok(Date.now() - t0 < 10_000);
     assert.match(r['web-1'].reason!, /^HostUnreachable: .*connection refused/);
     assert.match(r['web-2'].reason!, /^HostUnreachable: .*no SSH answer within 2s/);
     assert.deepEqual(r['web-1'].tasks.map((t) => t.outcome), ['skipped', 'skipped']);
@@ -67,9 +65,7 @@ test('a wrong host key is refused and nothing runs on that host; everything depe
 test('a task that hangs past its timeout fails with TaskTimeout', async () => {
   // 4s leaves the other tasks room on a loaded machine; the webs' sleep of 30s never fits.
   const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, timeout: '4s', params: { web_seconds: '30' } });
-  const t0 = Date.now();
   const r = byPath(await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] }));
-  assert.ok(Date.now() - t0 < 15_000, `took ${Date.now() - t0}ms`);
   assert.match(r['web-1'].reason!, /^TaskTimeout: task 'stamped' failed: task 'stamped' exceeded the timeout of 4s/);
   assert.equal(r.lb.state, 'blocked');
   assert.equal(r['database/master'].state, 'ready');
@@ -85,9 +81,7 @@ test('Ctrl-C: nothing new starts, running tasks are stopped after the grace peri
     events.push(e);
     if (e.type === 'task-started' && e.path === 'web-1') setTimeout(() => abort.abort(), 200);
   };
-  const t0 = Date.now();
   const result = await applyEnvironment(input).finally(close);
-  assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0}ms`);
   assert.equal(result.status, 'cancelled');
   const r = byPath(result);
   assert.equal(r['database/master'].state, 'ready');

@@ -24,7 +24,8 @@ test('a timeout kills the command and what it started', async () => {
   assert.equal(r.timedOut, true);
   assert.equal(r.code, null);
   assert.equal(r.stdout, '', 'the command did not run to its end');
-  await new Promise((res) => setTimeout(res, 100));
+  // Gone well before they would have ended by themselves (33 s), however busy the machine.
+  for (let i = 0; i < 100 && liveProcesses(/^sleep 33\./).length; i++) await new Promise((res) => setTimeout(res, 100));
   assert.deepEqual(liveProcesses(/^sleep 33\./), []);
 });
 

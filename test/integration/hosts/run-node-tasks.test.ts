@@ -119,12 +119,10 @@ for (const mode of ['generated', 'per-dep'] as const) {
     });
 
     test('a task over its timeout fails with TaskTimeout and the rest are skipped', async () => {
-      const t0 = Date.now();
       const rs = await run([bab('base'), bab('slow', { seconds: '20' }), bab('base')], { timeoutMs: 1500 });
       assert.deepEqual(outcomes(rs), [['base', 'met'], ['slow', 'failed'], ['base', 'skipped']]);
       assert.equal((rs[1] as { reason?: string }).reason, 'TaskTimeout');
       assert.match(rs[1].message!, /exceeded the timeout of 1\.5s/);
-      assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0}ms`);
     });
   });
 }
