@@ -11,8 +11,6 @@ test('the wrapped command runs verbatim under /bin/sh', async () => {
 });
 
 test('with a timeout, the host-side `timeout` ends the command even if nothing else does', async () => {
-  const t0 = Date.now();
   const r = await execLocal(wrapRemoteCommand('sleep 30', 1));
-  assert.equal(r.code, 124); // timeout's status: the remote side gave up by itself after 1 + 1 s
-  assert.ok(Date.now() - t0 < 5000);
+  assert.equal(r.code, 124); // timeout's status: the remote side gave up by itself (after 1 + 1 s), not sleep's end
 });
