@@ -40,6 +40,7 @@ async function load(dir: string, file: string): Promise<LoadResult> {
     if (env) environments.set(name, env);
   }
   errors.push(...cycleErrors(cycles));
+  hintUnreadable(model, errors);
   if (errors.length > 0) return { ok: false, errors: sortErrors(errors) };
   const description: Description = {
     root: path.resolve(dir),
@@ -59,6 +60,14 @@ function checkBlueprints(model: Model, tasks: TaskExpander, errors: ValidationEr
       if (!d.children) tasks.tasksOf(d);
     });
   }
+}
+
+/** A name may be unknown only because the file defining it could not be read: say so next to the error. */
+function hintUnreadable(model: Model, errors: ValidationError[]): void {
+  const unreadable = model.files.filter((f) => f.data === undefined).map((f) => f.file);
+  if (unreadable.length === 0) return;
+  const hint = ` (unless it is defined in ${unreadable.join(', ')}, which could not be read)`;
+  for (const e of errors) if (/^unknown (role|blueprint|environment) /.test(e.message)) e.message += hint;
 }
 
 /** One error per cycle (and position), naming every environment it occurs in. */
