@@ -9,7 +9,7 @@
  */
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
-import type { RepoRef } from '../ports.js';
+import { repoKey, type CheckRef, type RepoRef } from '../ports.js';
 import type { Description } from '../../reconciler/types.js';
 import { enqueueApply } from '../queue/enqueue.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
@@ -53,8 +53,10 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
       const plan = planEnvironment(env, await deps.store.recordedNodes(stateRepository(repo), env.name), sha);
       if (plan.summary.create + plan.summary.update + plan.summary.terminate === 0) continue;
       changed.push(env.name);
-      // The check first, so the commit shows it pending before anything runs.
-      await safely(log, 'queued check', () => reporter.check({ repo, sha, name: applyCheckName(env.name) }, renderApplyCheck(null, { environment: env.name })));
+      // The check first, so the commit shows it pending before anything runs (a redelivered push while this very
+      // commit is being applied leaves its in-progress check alone).
+      const ref = { repo, sha, name: applyCheckName(env.name) };
+      if (!(await applying(deps, ref))) await safely(log, 'queued check', () => reporter.check(ref, renderApplyCheck(null, { environment: env.name })));
       const queued = await enqueueApply(deps.pool, { repo, environment: env.name, sha, trigger });
       log.info({ env: env.name, job: queued.id, supersedes: queued.supersedes }, `apply of ${env.name}@${sha.slice(0, 7)} queued`);
     }
@@ -66,6 +68,12 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
     }
     return { outcome: changed.length ? 'queued' : 'unchanged', environments: changed };
   });
+}
+
+/** Whether the check of this commit is in progress (as last reported; github_checks is written by the GitHub reporter). */
+async function applying(deps: JobDeps, ref: CheckRef): Promise<boolean> {
+  const { rows } = await deps.pool.query<{ status: string }>('SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3', [repoKey(ref.repo), ref.sha, ref.name]);
+  return rows[0]?.status === 'in_progress';
 }
 
 /** Environments that followed `branch` at `before`, are not described now, and still have nodes on record. */

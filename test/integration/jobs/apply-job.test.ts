@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runApplyJob } from '../../../controller/jobs/apply-job.js';
+import { queueApplies } from '../../../controller/jobs/queue-applies.js';
 import type { ApplyJob, RepoRef } from '../../../controller/ports.js';
 import { createGitHubReporter } from '../../../controller/github/reporter.js';
 import { startFakeGitHub } from '../../helpers/fake-github/index.js';
@@ -128,6 +129,11 @@ describe('apply-environment job', () => {
       assert.equal(run.output.title, 'Applying prod');
       assert.match(run.output.summary ?? '', /in progress/);
       assert.doesNotMatch(`${run.output.title} ${run.output.summary}`, /queued|waiting/i);
+      // A redelivered push of the same commit while it is being applied does not turn its check back to queued.
+      await queueApplies({ ...h.deps, reporter }, app, 'main', head, 'redelivered push', h.deps.logger);
+      await reporter.flush();
+      assert.equal(github.state.checkRuns.find((r) => r.id === run.id)!.status, 'in_progress');
+      assert.match(github.state.checkRuns.find((r) => r.id === run.id)!.output.summary ?? '', /in progress/);
       await writeFile(go, '');
       await applying;
       await reporter.flush();
