@@ -7,25 +7,22 @@ import { quoteShell } from './quote-shell.js';
  *
  * With `lifeline` (commands that take no stdin) the channel's stdin is a lifeline: we never write to it nor close it,
  * so it reaches end-of-file only when the connection is gone (our process was killed, the network dropped). A watcher
- * then TERMs the command (`timeout` passes it on to everything the command started and KILLs it 5 s later), so no task
- * keeps running unseen after the run that started it died.
+ * then TERMs `timeout`, which passes it on to everything the command started and KILLs it 5 s later, so no task keeps
+ * running unseen after the run that started it died. When the command ends, its shell stops the watcher.
  */
 export function wrapRemoteCommand(command: string, timeoutMs?: number, opts: { lifeline?: boolean } = {}): string {
   const q = quoteShell(command);
   const seconds = timeoutMs && timeoutMs > 0 ? Math.ceil(timeoutMs / 1000) + 1 : 0; // 0: no limit, still killable
-  if (!opts.lifeline) return `if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${seconds} /bin/sh -c ${q}; else exec /bin/sh -c ${q}; fi`;
+  const run = (sh: string) => `if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${seconds} ${sh}; else exec ${sh}; fi`;
+  if (!opts.lifeline) return run(`/bin/sh -c ${q}`);
+  // The command runs in a shell that stops the watcher when it exits (eval keeps the process tree as without one).
+  const inner = quoteShell('trap "kill $1 2>/dev/null" EXIT; politburo_command=$2; set --; eval "$politburo_command"');
   const script = [
     'exec 3<&0 </dev/null',
-    `if command -v timeout >/dev/null 2>&1; then timeout -k 5 ${seconds} /bin/sh -c "$1" 3<&- & else /bin/sh -c "$1" 3<&- & fi`,
-    'c=$!',
-    '{ read -r _ <&3; kill -TERM $c 2>/dev/null; } >/dev/null 2>&1 &',
-    'w=$!',
+    // $$ is this shell, which becomes `timeout` by exec: a TERM to it reaches everything the command started.
+    '{ read -r _ <&3; kill -TERM $$; } >/dev/null 2>&1 &',
     'exec 3<&-',
-    // A TERM sent over the channel reaches this shell: pass it on, then wait for the command to end.
-    "trap 'kill -TERM $c 2>/dev/null' TERM HUP INT",
-    'while :; do wait $c; rc=$?; kill -0 $c 2>/dev/null || break; done',
-    'kill $w 2>/dev/null',
-    'exit $rc',
+    run(`/bin/sh -c ${inner} politburo-task $! "$1"`),
   ].join('\n');
   return `exec /bin/sh -c ${quoteShell(script)} politburo-task ${q}`;
 }
