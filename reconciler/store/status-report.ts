@@ -35,7 +35,8 @@ export function summarise(states: LifecycleState[]): Record<string, number> {
  * left running by a process that is gone are closed as interrupted first, so the states shown are true.
  */
 export async function statusReport(store: StateStore, repository: string, environment?: string, log?: (line: string) => void): Promise<EnvironmentStatus[]> {
-  await closeDeadRuns(store, { repository, environment }, log);
+  // Best effort: a read-only database user still gets the status.
+  await closeDeadRuns(store, { repository, environment }, log).catch((err: Error) => log?.(`could not close runs left by stopped processes: ${err.message}`));
   const recorded = await store.environments(repository);
   const wanted = environment === undefined ? recorded : recorded.filter((e) => e.environment === environment);
   if (environment !== undefined && wanted.length === 0) {
