@@ -3,7 +3,8 @@ require 'fileutils'
 
 HAPROXY_CFG = '/etc/haproxy/haproxy.cfg'
 
-def haproxy_config(backends, port)
+# A lambda, not a `def`: Babushka loads a deps file wrapped, so a method defined here is not callable from a dep's blocks.
+haproxy_config = lambda do |backends, port|
   servers = backends.split(',').each_with_index.map { |addr, i| "    server web#{i + 1} #{addr}:8080 check" }
   <<~CFG
     global
@@ -26,10 +27,10 @@ end
 dep 'haproxy configured', :backends, :port do
   port.default!('80')
   requires 'lamp base'
-  met? { File.exist?(HAPROXY_CFG) && File.read(HAPROXY_CFG) == haproxy_config(backends.to_s, port.to_s) && shell?('systemctl is-active --quiet haproxy') }
+  met? { File.exist?(HAPROXY_CFG) && File.read(HAPROXY_CFG) == haproxy_config.(backends.to_s, port.to_s) && shell?('systemctl is-active --quiet haproxy') }
   meet {
     shell! 'DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy' unless shell?('command -v haproxy')
-    File.write("#{HAPROXY_CFG}.new", haproxy_config(backends.to_s, port.to_s))
+    File.write("#{HAPROXY_CFG}.new", haproxy_config.(backends.to_s, port.to_s))
     shell! "haproxy -c -f #{HAPROXY_CFG}.new"   # never install a configuration haproxy rejects
     FileUtils.mv("#{HAPROXY_CFG}.new", HAPROXY_CFG)
     shell! 'systemctl reload-or-restart haproxy'

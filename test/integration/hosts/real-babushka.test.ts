@@ -165,3 +165,34 @@ test("babushka.md's transcripts, byte for byte, on the Babushka of this lane", a
     await ssh.stop();
   }
 });
+
+test('a method a deps file defines with def is not callable from its deps; a lambda is (both Babushkas)', async (t) => {
+  t.diagnostic(babushka.note);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pb-babushka-def-'));
+  try {
+    await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true }); // not needed by the deps below; a realistic directory
+    await writeFile(
+      path.join(dir, 'babushka-deps', 'helpers.rb'),
+      "def helper_def = 'from def'\nhelper_lambda = -> { 'from lambda' }\n" +
+        "dep 'uses def' do\n  met? { log helper_def; true }\nend\n" +
+        "dep 'uses lambda' do\n  met? { log helper_lambda.(); true }\nend\n",
+    );
+    const meet = (bin: string, dep: string) =>
+      new Promise<{ code: number; out: string }>((resolve) => {
+        const env = { ...process.env, HOME: dir, PATH: `${bin}:${process.env.PATH}` };
+        execFile('babushka', ['meet', dep, '--defaults', '--no-color'], { cwd: dir, env }, (err, stdout, stderr) =>
+          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
+      });
+    for (const bin of new Set([babushka.bin, standInBin])) {
+      const viaDef = await meet(bin, 'uses def');
+      assert.match(viaDef.out, /undefined (local variable or )?method `helper_def'/, `${bin}: ${viaDef.out}`);
+      assert.doesNotMatch(viaDef.out, /from def/);
+      const viaLambda = await meet(bin, 'uses lambda');
+      assert.equal(viaLambda.out, "uses lambda {\n  from lambda\n} \u2713 uses lambda\n", bin);
+      assert.equal(viaLambda.code, 0);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -181,7 +181,9 @@ module Babushka
         path = File.expand_path(file)
         files << path
         self.loading = path
-        load path
+        # Wrapped, as the real one loads deps (`load f, true`): a method a deps file defines with `def` is not
+        # callable from its deps' blocks.
+        load path, true
       end
     end
   end
