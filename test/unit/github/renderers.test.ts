@@ -115,3 +115,16 @@ test('drift issue: title and table of drifted nodes and unmet tasks', () => {
   assertGolden('drift-issue.md', issue.body);
   assert.match(renderDriftIssue({ ...d.driftReport, healed: true }).body, /They were healed/);
 });
+
+test('drift issue: the nodes that could not be checked are listed with why', () => {
+  const unchecked = [
+    { path: 'web-3', host: null, reason: 'never applied (recorded failed: TaskFailed: task app failed)' },
+    { path: 'web-1', host: '203.0.113.21', reason: 'applied from 0f1e2d3, whose description cannot be loaded: it is invalid (2 errors)' },
+  ];
+  const issue = renderDriftIssue({ ...d.driftReport, result: { ...d.driftReport.result, unchecked } });
+  assertGolden('drift-issue-unchecked.md', issue.body);
+  assert.match(issue.body, /found 1 node no longer as described, and could not check 2 nodes\./);
+  const none = renderDriftIssue({ ...d.driftReport, result: { ...d.driftReport.result, nodes: [], unchecked } });
+  assert.match(none.body, /found 0 nodes no longer as described, and could not check 2 nodes/);
+  assert.doesNotMatch(none.body, /Tasks not met/);
+});
