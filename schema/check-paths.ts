@@ -7,7 +7,6 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { checkDepsDir } from '../reconciler/tasks/deps-hash.js';
 import type { ValidationError } from '../reconciler/types.js';
-import type { RawProvider } from './language.js';
 import { posOf, type Loc, type Model } from './load-files.js';
 import { insidePathMessage, resolveInside, type PathKind } from './repository-paths.js';
 
@@ -31,23 +30,40 @@ export async function checkRepositoryPaths(model: Model, errors: ValidationError
   if (depsReal) {
     await checkDepsDir(depsReal, `'${deps.value}'`).catch((e: Error) => errors.push({ ...posOf(deps.loc), message: e.message }));
   }
-  const providers: { value: RawProvider; loc: Loc }[] = model.provider ? [model.provider] : [];
-  for (const [name, env] of model.environments) {
-    if (model.broken.has(`environments.${name}`)) continue;
+  // Read from the raw data, so a path in an otherwise invalid environment or provider is still checked.
+  const scripts: Loc[] = [];
+  for (const yf of model.files) if (isObject(yf.data) && yf.data.provider !== undefined) scripts.push({ yf, path: ['provider'] });
+  for (const env of model.environments.values()) {
+    const raw = rawAt(env.loc);
+    if (!isObject(raw)) continue;
     const sub = (key: string): Loc => ({ yf: env.loc.yf, path: [...env.loc.path, key] });
-    if (env.value.known_hosts !== undefined) await check(env.value.known_hosts, sub('known_hosts'), 'known_hosts file', 'file', true);
-    if (env.value.provider) providers.push({ value: env.value.provider, loc: sub('provider') });
+    if (typeof raw.known_hosts === 'string' && raw.known_hosts) await check(raw.known_hosts, sub('known_hosts'), 'known_hosts file', 'file', true);
+    if (raw.provider !== undefined) scripts.push(sub('provider'));
   }
-  for (const p of providers) {
+  for (const p of scripts) {
+    const exec = (rawAt(p) as { exec?: unknown } | undefined)?.exec;
+    if (!isObject(exec)) continue;
     for (const script of ['create', 'destroy'] as const) {
-      const loc: Loc = { yf: p.loc.yf, path: [...p.loc.path, 'exec', script] };
-      const real = await check(p.value.exec[script], loc, `provider ${script} script`, 'file', true);
+      const value = exec[script];
+      if (typeof value !== 'string' || !value) continue;
+      const loc: Loc = { yf: p.yf, path: [...p.path, 'exec', script] };
+      const real = await check(value, loc, `provider ${script} script`, 'file', true);
       if (real && !(await isExecutable(real))) {
-        const value = p.value.exec[script];
         errors.push({ ...posOf(loc), message: `provider ${script} script '${value}' is not executable: make it so (chmod +x, and git update-index --chmod=+x '${value}')` });
       }
     }
   }
+}
+
+/** The raw (unvalidated) value written at `loc`. */
+function rawAt(loc: Loc): unknown {
+  let v: unknown = loc.yf.data;
+  for (const k of loc.path) v = isObject(v) ? v[String(k)] : undefined;
+  return v;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
 async function isExecutable(file: string): Promise<boolean> {

@@ -245,3 +245,28 @@ describe('politburo validate (the CLI) refuses escapes without showing anything 
     assert.ok(!(r.stdout + r.stderr).includes(MARKER), r.stderr);
   });
 });
+
+describe('paths in otherwise invalid definitions are checked too', () => {
+  test('known_hosts and provider scripts of an environment with a typo, and of a top-level provider with one', async () => {
+    const dir = await repo({
+      'politburo.yml': `politburo: 1
+provider: { exec: { create: ../outside/evil.sh, destroy: d.sh }, typo: 1 }
+environments:
+  prod:
+    resources: { web: { tasks: [ { name: hello, met: 'true', meet: 'true' } ] } }
+    hostz: { web: local }
+    known_hosts: /etc/ssh/ssh_known_hosts
+    provider: { exec: { create: c.sh, destroy: ../outside/evil.sh } }
+`,
+      'c.sh': '#!/bin/sh\n',
+      'd.sh': '#!/bin/sh\n',
+    });
+    assert.deepEqual((await validate(dir)).split('\n'), [
+      "politburo.yml:2:29: provider create script '../outside/evil.sh' must not contain '..': use a path inside the repository",
+      "politburo.yml:2:66: unknown key 'typo'",
+      "politburo.yml:6:5: unknown key 'hostz' (did you mean 'hosts'?)",
+      "politburo.yml:7:18: known_hosts file '/etc/ssh/ssh_known_hosts' is an absolute path: use a path relative to the repository root",
+      "politburo.yml:8:48: provider destroy script '../outside/evil.sh' must not contain '..': use a path inside the repository",
+    ]);
+  });
+});
