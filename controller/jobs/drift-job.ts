@@ -22,7 +22,7 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
   // fetch: the last applied commit (else the branch head) gives the environment's settings; each node is then checked
   // at the commit it was itself applied from.
   const recorded = (await deps.store.environments(repository)).find((e) => e.environment === job.environment);
-  const sha = recorded?.lastCommit ?? (await deps.git.branchHead(job.repo, job.repo.defaultBranch));
+  const sha = await settingsCommit(deps, job, recorded?.lastCommit ?? null);
   const log = runLogger(deps.logger, { repo: repository, env: job.environment, sha: sha ?? undefined });
   if (!sha) {
     log.warn('nothing applied and no branch head: no drift check');
@@ -58,6 +58,22 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
   });
   if (result) await closeOrphanedRuns(deps.store, repository, job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
   if (result) await reportDrift(deps, job, sha, result, reporter, log);
+}
+
+/**
+ * The last applied commit, else the branch head: when the repository lost the former (a force-push, a re-created
+ * repository), the check still runs from the head, and the nodes applied from the lost commit are named unchecked.
+ */
+async function settingsCommit(deps: JobDeps, job: DriftJob, lastCommit: string | null): Promise<string | null> {
+  if (lastCommit) {
+    try {
+      await deps.git.ensureCommit(job.repo, lastCommit);
+      return lastCommit;
+    } catch (err) {
+      deps.logger.warn({ repo: stateRepository(job.repo), env: job.environment, err: err instanceof Error ? err.message : String(err) }, `the last applied commit ${lastCommit.slice(0, 7)} cannot be read: checking drift from the branch head`);
+    }
+  }
+  return deps.git.branchHead(job.repo, job.repo.defaultBranch);
 }
 
 /** Descriptions at the commits nodes were applied from, checked out from the mirror until the drift check ends. */

@@ -133,4 +133,18 @@ describe('fault: drift after a partly failed apply', () => {
     assert.equal((await h.pool.query(`SELECT open FROM drift_issues WHERE environment = 'demo'`)).rows[0].open, true);
     assert.deepEqual(h.github.violations, []);
   });
+
+  test('the last applied commit lost from the repository: the check runs from the branch head and names what it could not check', async () => {
+    const lost = 'e'.repeat(40);
+    await h.pool.query(`UPDATE environments SET last_applied_commit = $1 WHERE name = 'demo'`, [lost]);
+    await h.pool.query(`UPDATE nodes SET last_applied_commit = $1 WHERE path = 'database/master'`, [lost]);
+    const run = await drift(false);
+    assert.equal(run.commit, await repo.head(), 'checked from the branch head');
+    assert.equal(run.status, 'failed');
+    assert.equal(run.summary?.unchecked, 3, 'database/master, lb and queue');
+    const issue = issues().at(-1)!;
+    assert.equal(issue.state, 'open');
+    assert.match(issue.body, /`database\/master` \| local \| applied from eeeeeee, whose description cannot be loaded/);
+    assert.deepEqual(h.github.violations, []);
+  });
 });
