@@ -80,6 +80,20 @@ describe('e2e: drift', () => {
     assert.deepEqual(h.github.violations, []);
   });
 
+  test('a schedule changed by a push takes effect at once in the running controller, not at its next re-read', async () => {
+    const drifts = async () => (await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE kind = 'drift' AND trigger LIKE 'schedule%'`)).rows[0].n as number;
+    const before = await drifts();
+    const previous = await h.repo.head();
+    // Every second (croner's six-field form): the controller re-reads its schedules only every minute on its own.
+    const every = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '* * * * * *', heal: true }" }) }, 'every second');
+    await h.send('push', pushPayload(h.repo, { before: previous, after: every }));
+    await waitFor('a scheduled drift check run by the controller itself', async () => (await drifts()) > before, 30_000);
+    // Back to a quiet schedule, so nothing keeps ticking.
+    const quiet = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '0 0 1 1 *', heal: true }" }) }, 'quiet');
+    await h.send('push', pushPayload(h.repo, { before: every, after: quiet }));
+    await waitFor('quiet schedule recorded', async () => (await h.pool.query('SELECT schedule FROM drift_schedules')).rows[0]?.schedule === '0 0 1 1 *');
+  });
+
   test('a tick is claimed once across replicas', async () => {
     const at = new Date(Date.now() + 60_000);
     const claims = await Promise.all([1, 2, 3].map(() => claimDriftTick(h.pool, FULL_NAME, ENV, at)));
