@@ -37,6 +37,7 @@ async function load(text: string): Promise<Description> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-affected-'));
   try {
     await writeFile(path.join(dir, 'politburo.yml'), text);
+    await writeFile(path.join(dir, 'known_hosts'), '');
     await mkdir(path.join(dir, 'babushka-deps'));
     const r = await loadDescription({ dir });
     if (!r.ok) throw new Error(JSON.stringify(r.errors));
