@@ -53,6 +53,15 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
   }
 }
 
+test('Ctrl-C while a politburo command of the demo uses the embedded PostgreSQL leaves none running', { timeout: 180_000 }, async () => {
+  const demo = startDemo({ DEMO_EXIT: '1' });
+  // The first command to open the state store (plan) starts the server; Ctrl-C lands while a command uses it.
+  await waitFor('the embedded PostgreSQL', () => postgresOfTest().length > 0, 150_000, demo.output);
+  process.kill(-demo.child.pid!, 'SIGINT');
+  await demo.exited;
+  await waitFor('no postgres process of the data directory', () => postgresOfTest().length === 0, 30_000, demo.output);
+});
+
 test('Ctrl-C while the demo serves stops its embedded PostgreSQL', { timeout: 180_000 }, async () => {
   const demo = startDemo({ DEMO_WAIT: '1' });
   await waitFor('the dashboard', () => /The controller keeps running/.test(demo.output()), 150_000, demo.output);
