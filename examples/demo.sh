@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # `npm run demo`: Politburo on the example repository (examples/lamp), on this machine only: no GitHub, no remote
 # hosts, no database to install (an embedded PostgreSQL starts under your data directory unless DATABASE_URL is set).
+# In a terminal the controller keeps running until Ctrl-C; DEMO_EXIT=1 stops after the apply, DEMO_WAIT=1 keeps it
+# running without a terminal too (stop it with SIGINT or SIGTERM), PORT picks the dashboard's port (default 8080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
