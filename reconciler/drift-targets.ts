@@ -64,7 +64,7 @@ async function targetOf(run: EngineRun, rec: RecordedNode, at: (commit: string) 
   const source = own || !canLoad ? run : await at(commit);
   if (typeof source === 'string') return skip(source);
   const where = source.input.commit ? `at ${short(source.input.commit)}` : 'in the description';
-  const node = source.env.nodes.find((n) => n.path === rec.path);
+  const node = nodesOf(source).get(rec.path);
   if (!node) return skip(own || canLoad ? `not described ${where}, the commit it was applied from` : `applied from ${short(commit!)}, which cannot be read here, and not described ${where}`);
   if (node.specHash !== rec.specHash) {
     if (!own && !canLoad) return skip(`applied from ${short(commit!)}, which cannot be read here; the description ${where} differs from what was applied`);
@@ -73,6 +73,15 @@ async function targetOf(run: EngineRun, rec: RecordedNode, at: (commit: string) 
   const host = hostOf(source, node);
   if (!host) return skip('no host recorded (it was never provisioned)');
   return { path: rec.path, host: host.label, node, recorded: rec, run: source };
+}
+
+const byPath = new WeakMap<EngineRun, Map<string, ResolvedNode>>();
+
+/** The run's described nodes by path (built once per run: environments have up to tens of thousands of nodes). */
+function nodesOf(run: EngineRun): Map<string, ResolvedNode> {
+  let nodes = byPath.get(run);
+  if (!nodes) byPath.set(run, (nodes = new Map(run.env.nodes.map((n) => [n.path, n]))));
+  return nodes;
 }
 
 /** A run state for the environment as described at `commit`, sharing the drift run's id, results and events. */
