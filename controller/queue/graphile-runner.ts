@@ -99,5 +99,15 @@ export async function stopRunner(running: RunningPool, graceMs: number, log: Log
       log.warn({ error: errorFields(err) }, 'forceful shutdown failed'),
     );
   }
-  await runner.promise.catch(() => undefined);
+  // A runner whose completion batch failed may never settle (graphile-worker waits for it forever): don't hang on it.
+  let last: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    runner.promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => (last = setTimeout(() => resolve(false), 5000))),
+  ]);
+  clearTimeout(last);
+  if (!settled) log.warn({ workerPool: running.poolId }, 'the worker pool did not report its end; its jobs are released anyway');
 }

@@ -124,7 +124,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     const drainId = `${processId}~${old.poolId}`;
     draining.set(old, drainId);
     log.warn({ workerPool: old.poolId, reason: why }, 'the worker pool is shutting down on its own (lost database connection?): starting a new one');
-    void old.runner.promise.catch(() => undefined).then(() => retire(old, drainId));
+    void retire(old, drainId);
     for (let attempt = 0; !stopping; attempt++) {
       try {
         // The old pool's running jobs stay claimed by a live row until it has stopped (see module comment).
@@ -137,19 +137,27 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
         log.info({ workerPool: next.poolId, replaced: old.poolId }, 'queue worker running again');
         return;
       } catch (err) {
-        const delay = Math.min(opts.maxRestartDelayMs ?? 10_000, 250 * 2 ** attempt);
-        log.warn({ error: errorFields(err), retryInMs: delay }, 'could not start a new worker pool (database away?)');
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        const wait = Math.min(opts.maxRestartDelayMs ?? 10_000, 250 * 2 ** attempt);
+        log.warn({ error: errorFields(err), retryInMs: wait }, 'could not start a new worker pool (database away?)');
+        await delay(wait);
       }
     }
   }
 
-  // A replaced pool has stopped: release what it still holds and forget its row.
+  // A replaced pool has finished the jobs it was running: release what it still holds and forget its row. Its runner
+  // may never settle (graphile-worker can wait forever on a completion batch that failed), so idle is enough.
   async function retire(old: RunningPool, drainId: string): Promise<void> {
-    if (!draining.has(old)) return;
-    await settleOwnLocks(opts.pool, old.poolId, log, 0);
+    let settled = false;
+    void old.runner.promise.catch(() => undefined).then(() => (settled = true));
+    while (!settled && !stopping && old.workerPool._workers.some((w) => w.getActiveJob())) await delay(200);
+    // The database may still be away: keep the row (and so the claim) until the release has gone through.
+    for (let attempt = 0; !stopping && draining.has(old) && !(await settleOwnLocks(opts.pool, old.poolId, log)); attempt++) {
+      await delay(Math.min(5000, 250 * 2 ** attempt));
+    }
+    if (stopping || !draining.has(old)) return;
     await unregisterProcess(opts.pool, drainId).catch(() => undefined);
     draining.delete(old);
+    log.info({ workerPool: old.poolId }, 'the replaced worker pool has finished its jobs');
   }
 
   let beating: Promise<void> | null = null;
@@ -208,20 +216,26 @@ async function recover(opts: QueueWorkerOptions, log: Logger): Promise<void> {
 /**
  * graphile-worker reports a pool stopped while the last completions may still be on their way to the database: wait
  * up to waitMs for them, then unlock whatever this pool still holds so it runs again now rather than after the stale
- * limit. If the database does not answer, the stale limit it is (recoverStaleWorkers).
+ * limit. False when the database did not answer (then the stale limit releases them: recoverStaleWorkers).
  */
-async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger, waitMs = 2000): Promise<void> {
+async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger, waitMs = 2000): Promise<boolean> {
   try {
     for (const until = Date.now() + waitMs; Date.now() < until; ) {
       const { rowCount } = await pool.query(`SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1`, [poolId]);
-      if (!rowCount) return;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (!rowCount) return true;
+      await delay(50);
     }
     const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by = $1`, [poolId]);
-    if (!rows[0].n) return;
-    log.warn({ workerPool: poolId, jobs: rows[0].n }, 'jobs still locked by a stopped worker pool: releasing them to the queue');
+    if (rows[0].n) log.warn({ workerPool: poolId, jobs: rows[0].n }, 'jobs still locked by a stopped worker pool: releasing them to the queue');
+    // Its named queues too (an environment's queue stays locked while its job is).
     await pool.query(`SELECT graphile_worker.force_unlock_workers($1::text[])`, [[poolId]]);
+    return true;
   } catch (err) {
     log.warn({ error: errorFields(err) }, 'could not check for jobs left locked; they are released after the stale limit');
+    return false;
   }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Task } from 'graphile-worker';
+import pg from 'pg';
 import { JOB_APPLY, JOB_DELIVERY, type ApplyJob, type RepoRef } from '../../../controller/ports.js';
 import { enqueue, enqueueApply, environmentQueue } from '../../../controller/queue/enqueue.js';
 import { recoverStaleWorkers } from '../../../controller/queue/heartbeat.js';
@@ -100,7 +101,9 @@ describe('durable queue', () => {
       },
     });
     try {
-      await waitFor(async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1, 10_000, 'both jobs to run once');
+      // Failures are recorded in batches, just after the handler returns: wait for the record, not only the call.
+      const failed = async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = 'trans-1' AND last_error IS NOT NULL`)).rowCount === 1;
+      await waitFor(async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()), 10_000, 'both jobs to run once');
       const left = await q.pool.query(`SELECT key, attempts, last_error, run_at > now() AS later FROM graphile_worker.jobs WHERE task_identifier = $1`, [JOB_DELIVERY]);
       assert.deepEqual(left.rows.map((r) => [r.key, r.attempts, r.later]), [['trans-1', 1, true]]);
       assert.match(left.rows[0].last_error, /GitHub unreachable/);
@@ -243,4 +246,52 @@ describe('durable queue', () => {
     assert.equal((await q.pool.query(`SELECT count(*)::int AS n FROM controller_processes`)).rows[0].n, 0);
     await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
   });
+
+  test('connections terminated while jobs complete: the worker pool is replaced, and every job runs to completion', { timeout: 90_000 }, async () => {
+    await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+    const done = new Map<string, number>();
+    const w = await worker(q, {
+      [JOB_DELIVERY]: async (payload) => {
+        await sleep(20);
+        const id = (payload as { deliveryId: string }).deliveryId;
+        done.set(id, (done.get(id) ?? 0) + 1);
+      },
+    });
+    const killer = new pg.Client({ connectionString: q.db.url });
+    await killer.connect();
+    const dbName = new URL(q.db.url).pathname.slice(1);
+    const ids: string[] = [];
+    try {
+      // Jobs keep coming and connections keep being cut until graphile-worker gives up on a pool at least once.
+      for (let round = 0; w.generations < 2 && round < 100; round++) {
+        for (let i = 0; i < 10; i++) {
+          const id = `cut-${round}-${i}`;
+          await retry(() => enqueue(q.pool, JOB_DELIVERY, { deliveryId: id }));
+          ids.push(id);
+        }
+        await sleep(40 + (round % 5) * 15);
+        await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+      }
+      assert.ok(w.generations >= 2, 'a lost completion made graphile-worker shut a pool down, and it was replaced');
+      await waitFor(async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0, 30_000, 'every job to run and the queue to drain');
+      // The replaced pools are gone from controller_processes once they have finished: only this process is left.
+      await waitFor(async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1, 10_000, 'one process row');
+    } finally {
+      await killer.end();
+      await w.stop(5000);
+      await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+    }
+  });
 });
+
+/** Runs fn again while the database is away (its connections were just terminated). */
+async function retry<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 20) throw err;
+      await sleep(100);
+    }
+  }
+}
