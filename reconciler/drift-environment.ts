@@ -64,7 +64,9 @@ async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
     const unmet = new Map(drifted.map((t) => [t.path, run.results.get(t.path)!.reason]));
     const healable = drifted.filter((t) => SETTLED.has(t.recorded.state));
     const healed = input.heal && !cancelled && healable.length ? await healTargets(run, healable) : [];
-    const nodes = found.targets.map((t) => nodeResult(run, t, unmet.get(t.path), input.heal));
+    // Interrupted before it started: the state as recorded, and why.
+    const notStarted = new Map(checked.filter((o) => o.state === null).map((o) => [o.path, o.reason]));
+    const nodes = found.targets.map((t) => Object.assign(nodeResult(run, t, unmet.get(t.path), input.heal), notStarted.has(t.path) ? { reason: notStarted.get(t.path) } : {}));
     const interrupted = cancelled || healed.some((o) => o.reason?.startsWith('Interrupted'));
     const result = buildResult({ runId: run.runId, kind: 'drift', environment: run.env.name, commit: input.commit, nodes, interrupted, startedMs: started });
     if (input.heal) result.summary.healed = nodes.filter((n) => n.reason?.startsWith('healed')).length;
