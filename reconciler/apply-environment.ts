@@ -6,7 +6,7 @@
 import { planEnvironment } from './plan-environment.js';
 import { closeExtraConnectors, connectNode, createEngineRun, environmentOf, hostOf, type EngineInput, type EngineRun } from './run-engine.js';
 import { startLeasedRun, withEnvironmentLock } from './run-lock.js';
-import { flushUnsaved, provisionNode, resultOf, retryWrite, runTasksOf, terminateNode, transition } from './run-node.js';
+import { flushUnsaved, provisionNode, resultOf, RETRY_WRITES_MS, retryWrite, runTasksOf, terminateNode, transition } from './run-node.js';
 import { buildResult, summaryLine } from './run-result.js';
 import { selectNodes, type Selection } from './run-selection.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
@@ -55,8 +55,9 @@ export async function recordedRun(input: EngineInput, kind: RunKind, body: (run:
     throw err;
   } finally {
     if (run) await closeExtraConnectors(run);
-    if (run) await flushUnsaved(run);
-    await retryWrite(() => input.store.finishRun(record.id, status, summary), `finishing run ${record.id}`, input.log);
+    const until = Date.now() + RETRY_WRITES_MS;
+    if (run) await flushUnsaved(run, until);
+    await retryWrite(() => input.store.finishRun(record.id, status, summary), `finishing run ${record.id}`, input.log, until);
     leased.stop();
   }
 }

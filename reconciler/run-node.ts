@@ -70,11 +70,10 @@ function mergeUpdates(earlier: NodeUpdate | undefined, later: NodeUpdate): NodeU
 }
 
 /** How long writes refused by the database are retried at the end of a run before giving up. */
-const RETRY_WRITES_MS = 120_000;
+export const RETRY_WRITES_MS = 120_000;
 
-/** Retries a store write until it succeeds or RETRY_WRITES_MS passes (then logs and gives up). */
-export async function retryWrite(write: () => Promise<void>, what: string, log?: (line: string) => void, budgetMs = RETRY_WRITES_MS): Promise<boolean> {
-  const until = Date.now() + budgetMs;
+/** Retries a store write until it succeeds or the time `until` (ms since the epoch) has passed (then logs, gives up). */
+export async function retryWrite(write: () => Promise<void>, what: string, log: ((line: string) => void) | undefined, until: number): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       await write();
@@ -85,16 +84,16 @@ export async function retryWrite(write: () => Promise<void>, what: string, log?:
         return false;
       }
       if (attempt === 0) log?.(`${what} failed (${(err as Error).message}): retrying until the database answers`);
-      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt, Math.max(0, until - Date.now()))));
     }
   }
 }
 
-/** Writes the final node states the database refused during the run, retrying while it is away. */
-export async function flushUnsaved(run: EngineRun): Promise<void> {
+/** Writes the final node states the database refused during the run, retrying while it is away (until `until`). */
+export async function flushUnsaved(run: EngineRun, until: number): Promise<void> {
   for (const [path, update] of run.unsaved) {
     const write = () => run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
-    if (await retryWrite(write, `recording ${path} as ${update.state}`, run.input.log)) run.unsaved.delete(path);
+    if (await retryWrite(write, `recording ${path} as ${update.state}`, run.input.log, until)) run.unsaved.delete(path);
   }
 }
 

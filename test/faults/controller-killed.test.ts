@@ -12,6 +12,9 @@ import { spawnController, type ControllerProcess } from '../e2e/spawn-controller
 import { hostYaml } from '../integration/engine/engine-harness.js';
 import { alive, assertNoOverlap, chainDescription, makeTaskDir, type TaskDir } from './task-log.js';
 
+/** A busy machine can take long to start a controller: waiting for it asserts nothing about time. */
+const STARTUP_MS = 120_000;
+
 let h: Harness;
 let tasks: TaskDir;
 const procs: ControllerProcess[] = [];
@@ -22,7 +25,7 @@ before(async () => {
     controllers: 0,
     hosts: 1,
     files: (hosts) => ({ 'politburo.yml': chainDescription(tasks, [{ name: 'a', seconds: 60, host: hostYaml(hosts[0]) }], '    known_hosts: known_hosts') }),
-    env: { POLITBURO_RUN_HEARTBEAT: '300ms', POLITBURO_RUN_LEASE: '3s' },
+    env: { POLITBURO_RUN_HEARTBEAT: '1s', POLITBURO_RUN_LEASE: '20s' },
   });
 });
 after(async () => {
@@ -30,8 +33,8 @@ after(async () => {
   await h?.stop();
 });
 
-test('SIGKILL of the controller while a task runs over SSH: the task stops, the next controller closes the run and applies alone', { timeout: 150_000 }, async () => {
-  const first = await spawnController({ ...h.env, POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/a` });
+test('SIGKILL of the controller while a task runs over SSH: the task stops, the next controller closes the run and applies alone', { timeout: 400_000 }, async () => {
+  const first = await spawnController({ ...h.env, POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/a` }, STARTUP_MS);
   procs.push(first);
   const sha = await h.repo.head();
   const res = await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: sha }), first.url);
@@ -42,7 +45,7 @@ test('SIGKILL of the controller while a task runs over SSH: the task stops, the 
   assert.equal((await tasks.intervals()).find((i) => i.pid === task.pid)?.killed, true, 'the task was stopped, not left to finish');
 
   await writeFile(path.join(tasks.dir, 'meet-a.seconds'), '0.5');
-  const second = await spawnController({ ...h.env, POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/b` });
+  const second = await spawnController({ ...h.env, POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/b` }, STARTUP_MS);
   procs.push(second);
   const runs = await waitFor('the dead run closed and the apply run again', async () => {
     const { rows } = await h.pool.query<{ id: string; status: string }>(`SELECT id::text AS id, status FROM runs WHERE kind = 'apply' ORDER BY id`);

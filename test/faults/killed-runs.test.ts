@@ -47,7 +47,7 @@ async function world(nodes: { name: string; seconds: number; host: string }[], e
   pools.push(pool);
   const tasks = await makeTaskDir();
   const dir = await gitRepo({ 'politburo.yml': chainDescription(tasks, nodes, extra), ...files });
-  const env = { DATABASE_URL: db.url, POLITBURO_SSH_KEY: ssh.privateKeyPath, POLITBURO_RUN_HEARTBEAT: '300ms', POLITBURO_RUN_LEASE: '3s' };
+  const env = { DATABASE_URL: db.url, POLITBURO_SSH_KEY: ssh.privateKeyPath, POLITBURO_RUN_HEARTBEAT: '1s', POLITBURO_RUN_LEASE: '20s' };
   return { db, pool, tasks, dir, env };
 }
 

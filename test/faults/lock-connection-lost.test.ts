@@ -25,7 +25,8 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { assertNoOverlap, chainDescription, gitRepo, makeTaskDir } from './task-log.js';
 
 const run = promisify(execFile);
-const LEASE: LeaseSettings = { heartbeatMs: 200, leaseMs: 2400 };
+/** Short enough for the cut-off apply's lease to expire within the test, long enough that a busy machine never loses one. */
+const LEASE: LeaseSettings = { heartbeatMs: 300, leaseMs: 8000 };
 
 let db: TestDatabase;
 let admin: pg.Client;
@@ -195,7 +196,7 @@ test('database backends terminated again and again while two applies contend: no
   await waitFor('no run left running', async () => {
     await closeDeadRuns(sweeper, { repository: dir });
     return (await runsOf(dir)).every((r) => r.status !== 'running');
-  });
+  }, 60_000);
   const runs = await runsOf(dir);
   for (const [i, o] of outcomes.entries()) {
     if (o.status === 'rejected') continue; // could not start: the error says why
