@@ -1,5 +1,5 @@
 /**
- * Apply targets: `ENV[:PATH][#STATE]` (SPEC §3), e.g. `production:database/master#ready`, and which nodes a path names.
+ * Apply targets: `ENV[:PATH][#STATE]` (docs/cli.md), e.g. `production:database/master#ready`, and which nodes a path names.
  */
 import { didYouMean } from '../schema/did-you-mean.js';
 import { PolitburoError } from './types.js';
