@@ -149,12 +149,14 @@ async function readSchedules(pool: pg.Pool, crons: Map<string, { pattern: string
 function listenForChanges(pool: pg.Pool, log: Logger, changed: () => void, stopped: () => boolean, retryMs: number): { stop(): void } {
   let client: pg.Client | null = null;
   let retry: NodeJS.Timeout | null = null;
+  // Failed attempts in a row: the retries back off (up to 30 s) and only the first loss is logged.
+  let failures = 0;
   const again = () => {
     if (stopped() || retry) return;
     retry = setTimeout(() => {
       retry = null;
       void connect();
-    }, retryMs);
+    }, Math.min(retryMs * 2 ** failures++, 30_000));
     retry.unref();
   };
   const connect = async () => {
@@ -162,7 +164,7 @@ function listenForChanges(pool: pg.Pool, log: Logger, changed: () => void, stopp
     const lost = (err?: Error) => {
       if (client !== c) return;
       client = null;
-      log.warn({ err: err ? errorText(err) : 'connection ended' }, 'lost the drift schedule listener connection; listening again shortly');
+      if (failures === 0) log.warn({ err: err ? errorText(err) : 'connection ended' }, 'lost the drift schedule listener connection; listening again shortly');
       void c.end().catch(() => undefined);
       again();
     };
@@ -173,7 +175,11 @@ function listenForChanges(pool: pg.Pool, log: Logger, changed: () => void, stopp
     try {
       await c.connect();
       await c.query(`LISTEN ${DRIFT_SCHEDULES_CHANNEL}`);
-      if (stopped()) return void c.end().catch(() => undefined);
+      if (stopped() || client !== c) {
+        client = null;
+        return void c.end().catch(() => undefined);
+      }
+      failures = 0;
       changed(); // what was announced while nobody listened
     } catch (err) {
       lost(err as Error);
