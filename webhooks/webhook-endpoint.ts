@@ -12,7 +12,7 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type pg from 'pg';
 import getRawBody from 'raw-body';
-import type { Logger } from '../controller/logger.js';
+import { errorFields, type Logger } from '../controller/logger.js';
 import type { IngestPressure } from '../controller/queue/delivery-gate.js';
 import { deliveriesTotal } from '../controller/metrics.js';
 import { createDeliveryBatcher } from './delivery-batcher.js';
@@ -160,7 +160,9 @@ function answerError(logger: Logger, err: unknown, req: IncomingMessage, res: Se
   const event = outcome === 'unauthorized' ? '-' : EVENT.test(header(req, 'x-github-event') ?? '') ? header(req, 'x-github-event')! : '-';
   deliveriesTotal.inc({ event, outcome });
   const log = { delivery: header(req, 'x-github-delivery')?.slice(0, 200), status, reason: message };
-  if (status >= 500) logger.error({ ...log, err }, 'could not store a webhook delivery');
+  // A 503 is the database being away, an expected outage: its message and code say enough (no stack, no client).
+  if (status === 503) logger.warn({ ...log, error: errorFields(err) }, 'could not store a webhook delivery');
+  else if (status >= 500) logger.error({ ...log, err }, 'could not store a webhook delivery');
   else logger.warn(log, 'webhook delivery refused');
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = {};

@@ -86,9 +86,12 @@ test('the controller stays up, answers 202 or 503, and processes every stored de
     }
   };
 
-  // One connection that outlives the terminations: it terminates every other backend of this database only.
-  const killer = new pg.Client({ connectionString: db.url });
+  // A connection to the maintenance database: it terminates the backends of this test's database only.
+  const maintenance = new URL(db.url);
+  maintenance.pathname = '/postgres';
+  const killer = new pg.Client({ connectionString: maintenance.toString() });
   await killer.connect();
+  t.after(() => killer.end().catch(() => undefined));
   let terminating = true;
   const terminations = (async () => {
     for (let i = 0; i < TERMINATIONS; i++) {
@@ -109,7 +112,23 @@ test('the controller stays up, answers 202 or 503, and processes every stored de
     }),
   );
   await terminations;
-  await killer.end();
+
+  // Then the database goes away for a while (no new connection is allowed): deliveries get 503 with Retry-After and
+  // /readyz turns 503; once it is back, both recover without a restart.
+  await killer.query(`ALTER DATABASE ${pg.escapeIdentifier(dbName)} WITH ALLOW_CONNECTIONS false`);
+  await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
+  const away = await Promise.all(Array.from({ length: 5 }, () => send()));
+  const ready = await fetch(`${controller.url}/readyz`);
+  await killer.query(`ALTER DATABASE ${pg.escapeIdentifier(dbName)} WITH ALLOW_CONNECTIONS true`);
+  assert.deepEqual(away.map((a) => a.status), [503, 503, 503, 503, 503], 'deliveries while the database is away');
+  assert.equal(ready.status, 503, 'readiness while the database is away');
+  sent.push(...away);
+  const back = await waitFor('a delivery to be accepted again', async () => {
+    const s = await send();
+    sent.push(s);
+    return s.status === 202;
+  });
+  assert.ok(back);
 
   assert.equal(controller.child.exitCode, null, `the controller died:\n${controller.log().slice(-4000)}`);
   const unexpected = sent.filter((s) => s.status !== 202 && s.status !== 503);
@@ -141,18 +160,7 @@ test('the controller stays up, answers 202 or 503, and processes every stored de
     ),
     exited,
   ]);
-  if (outcome !== 'drained') {
-    const writes = await pool.query(`SELECT attempts, last_error, failed_at IS NOT NULL AS failed, next_attempt_at > now() AS later, count(*)::int AS n FROM github_writes GROUP BY 1, 2, 3, 4`);
-    const queues = await pool.query(`SELECT queue, not_before > now() AS paused FROM github_write_queues`);
-    const locks = await pool.query(
-      `SELECT a.pid, a.state, a.wait_event_type, a.wait_event, left(a.query, 100) AS query, array_agg(l.locktype || ':' || l.granted) AS locks
-         FROM pg_stat_activity a LEFT JOIN pg_locks l USING (pid) WHERE a.datname = $1 GROUP BY 1, 2, 3, 4, 5`,
-      [dbName],
-    );
-    const stuck = await pool.query(`SELECT id, locked_by, attempts, last_error FROM graphile_worker._private_jobs`);
-    const procs = await pool.query(`SELECT id, worker_pool_id FROM controller_processes`);
-    assert.fail(`${outcome}\n${JSON.stringify({ jobs: stuck.rows, processes: procs.rows, writes: writes.rows, queues: queues.rows, activity: locks.rows })}\n${controller.log()}`);
-  }
+  if (outcome !== 'drained') assert.fail(`${outcome}\n${await whatIsLeft(pool, dbName)}\n${controller.log()}`);
 
   const { rows } = await pool.query<{ delivery_id: string; outcome: string | null }>(`SELECT delivery_id, outcome FROM webhook_deliveries`);
   const stored = new Map(rows.map((r) => [r.delivery_id, r.outcome]));
@@ -171,6 +179,21 @@ test('the controller stays up, answers 202 or 503, and processes every stored de
   await waitFor('/readyz to be green', async () => (await fetch(`${controller.url}/readyz`)).status === 200, 30_000);
   assert.equal(controller.child.exitCode, null);
 });
+
+/** The queue, GitHub writes, controller processes and connections of the database, for a failure message. */
+async function whatIsLeft(pool: pg.Pool, dbName: string): Promise<string> {
+  const q = async (sql: string, values: unknown[] = []) => (await pool.query(sql, values)).rows;
+  return JSON.stringify({
+    jobs: await q(`SELECT id, locked_by, attempts, last_error FROM graphile_worker._private_jobs`),
+    processes: await q(`SELECT id, worker_pool_id FROM controller_processes`),
+    writes: await q(`SELECT attempts, last_error, failed_at IS NOT NULL AS failed, count(*)::int AS n FROM github_writes GROUP BY 1, 2, 3`),
+    activity: await q(
+      `SELECT a.pid, a.state, a.wait_event, left(a.query, 100) AS query, array_agg(l.locktype || ':' || l.granted) AS locks
+         FROM pg_stat_activity a LEFT JOIN pg_locks l USING (pid) WHERE a.datname = $1 GROUP BY 1, 2, 3, 4`,
+      [dbName],
+    ),
+  });
+}
 
 interface Serve {
   child: ReturnType<typeof spawn>;
