@@ -106,7 +106,8 @@ dep 'needs a value', :v do
 end
 EOF2`);
     const r = await conn.exec('cd ~/t2 && babushka meet shelly --defaults --no-color');
-    assert.equal(r.stdout, 'shelly {\n} \u2713 shelly\n');
+    // As the real one: a failed `shell` logs the command; --defaults answering a `.default` prints the prompt.
+    assert.equal(r.stdout, 'shelly {\n  $ exit 1 \u2717 shell command failed\n  greeting [hello].\n} \u2713 shelly\n');
     assert.equal(r.code, 0);
     const p = await conn.exec("cd ~/t2 && babushka meet 'uses positional' --defaults --no-color");
     assert.equal(
@@ -116,6 +117,6 @@ EOF2`);
     );
     const missing = await conn.exec("cd ~/t2 && babushka meet 'needs a value' --defaults --no-color");
     assert.equal(missing.code, 1);
-    assert.match(missing.stdout, /^needs a value \{\n {2}.*The parameter 'v' has no value, and no default\.\n/);
+    assert.match(missing.stdout, /^needs a value \{\n {2}.*Not prompting for "v" because we're running with '--defaults'\.\n/);
   });
 });

@@ -177,13 +177,7 @@ test('a method a deps file defines with def is not callable from its deps; a lam
         "dep 'uses def' do\n  met? { log helper_def; true }\nend\n" +
         "dep 'uses lambda' do\n  met? { log helper_lambda.(); true }\nend\n",
     );
-    const meet = (bin: string, dep: string) =>
-      new Promise<{ code: number; out: string }>((resolve) => {
-        const env = { ...process.env, HOME: dir, PATH: `${bin}:${process.env.PATH}` };
-        execFile('babushka', ['meet', dep, '--defaults', '--no-color'], { cwd: dir, env }, (err, stdout, stderr) =>
-          resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
-        );
-      });
+    const meet = (bin: string, dep: string) => meetHere(bin, dir, [dep]);
     for (const bin of new Set([babushka.bin, standInBin])) {
       const viaDef = await meet(bin, 'uses def');
       assert.match(viaDef.out, /undefined (local variable or )?method `helper_def'/, `${bin}: ${viaDef.out}`);
@@ -195,4 +189,39 @@ test('a method a deps file defines with def is not callable from its deps; a lam
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+/** `babushka meet ARGS --defaults --no-color` on this machine in `dir` (HOME too), with `bin` first on the PATH. */
+function meetHere(bin: string, dir: string, args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, HOME: dir, PATH: `${bin}:${process.env.PATH}` };
+    execFile('babushka', ['meet', ...args, '--defaults', '--no-color'], { cwd: dir, env }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+    );
+  });
+}
+
+test('parameters: a .default answered by --defaults prints its prompt, given values do not; a log line loses trailing spaces', async (t) => {
+  t.diagnostic(babushka.note);
+  const outputs = new Map<string, string[]>();
+  for (const bin of new Set([babushka.bin, standInBin])) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'pb-babushka-params-'));
+    try {
+      await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
+      const runs = [['echo args', 'other=x'], ['echo args', 'value=a', 'other=b'], ['echo args']];
+      const outs: string[] = [];
+      for (const args of runs) outs.push((await meetHere(bin, dir, args)).out);
+      outputs.set(bin, outs);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const stand = outputs.get(standInBin)!;
+  assert.deepEqual(stand, [
+    'echo args {\n  meet {\n    value [].\n    got\n  }\n} \u2713 echo args\n',
+    'echo args {\n  meet {\n    got a\n  }\n} \u2713 echo args\n',
+    // The state of the run before exists: met? reads value (its prompt at the dep's level) and fails, meet reads other.
+    'echo args {\n  value [].\n  meet {\n    other [].\n    got\n  }\n} \u2713 echo args\n',
+  ]);
+  assert.deepEqual(outputs.get(babushka.bin), stand, 'the real one prints the same');
 });

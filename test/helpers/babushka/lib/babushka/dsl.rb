@@ -39,13 +39,24 @@ module Babushka
 
     def current_value
       return @given.is_a?(Parameter) ? @given.current_value : @given unless @given.nil?
-      return @default if !@default.nil? && (@forced || Babushka.options[:defaults])
+      return @default if !@default.nil? && @forced
+      return accepted_default if !@default.nil? && Babushka.options[:defaults]
       prompt_for_value
+    end
+
+    # --defaults answers the prompt of a `.default` (not `.default!`) parameter: the real one still prints the prompt,
+    # `NAME [DEFAULT].`, once per parameter.
+    def accepted_default
+      @accepted ||= begin
+        Log.line("#{name} [#{@default}].")
+        true
+      end
+      @default
     end
 
     # Without --defaults Babushka prompts; Politburo gives it no stdin, so EOF ends the prompt.
     def prompt_for_value
-      raise DepError, "The parameter '#{name}' has no value, and no default." if Babushka.options[:defaults]
+      raise DepError, "Not prompting for \"#{name}\" because we're running with '--defaults'." if Babushka.options[:defaults]
 
       $stdout.print(('  ' * Log.depth) + "#{name}#{@default.nil? ? '' : " [#{@default}]"}? ")
       line = $stdin.gets
@@ -142,7 +153,7 @@ module Babushka
     def log(message = '', _opts = {}, &block)
       return Log.block(message.to_s, &block) if block
 
-      Log.line(message.to_s)
+      Log.line(message.to_s.rstrip) # the real one strips trailing whitespace from a message
       true
     end
 
@@ -152,7 +163,21 @@ module Babushka
 
     def unmeetable!(message = 'This dep cannot be met.') = raise(UnmeetableDep, message)
 
-    def shell(*cmd, **opts, &block) = Shell.new(cmd.length == 1 ? cmd.first : cmd, opts).run(true, &block)
+    def shell(*cmd, **opts, &block)
+      sh = Shell.new(cmd.length == 1 ? cmd.first : cmd, opts)
+      return sh.run(true, &block) if block
+
+      sh.run(true).tap { |out| log_failed_shell(sh) if out.nil? }
+    end
+
+    # What the real `shell` logs for a failed command: one line, or a block with its stderr (else stdout) on stderr.
+    def log_failed_shell(sh)
+      return Log.line("$ #{sh.cmd} \u2717 shell command failed") if sh.stdout.empty? && sh.stderr.empty?
+
+      Log.open("$ #{sh.cmd}")
+      Log.error_line((sh.stderr.empty? ? sh.stdout : sh.stderr).rstrip)
+      Log.close("} \u2717 shell command failed")
+    end
     def shell!(*cmd, **opts, &block) = Shell.new(cmd.length == 1 ? cmd.first : cmd, opts).run(false, &block)
     def shell?(*cmd, **opts) = Shell.new(cmd.length == 1 ? cmd.first : cmd, opts).capture.ok?
     def login_shell(*cmd, **opts) = shell(*cmd, **opts)

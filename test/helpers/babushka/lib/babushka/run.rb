@@ -25,6 +25,17 @@ module Babushka
       true
     end
 
+    # A line the real one logs as an error: on stderr, indented like the others.
+    def self.error_line(text)
+      lines = text.to_s.split("\n", -1)
+      lines = [''] if lines.empty?
+      lines.each do |l|
+        @transcript << ('  ' * depth) << l << "\n"
+        $stderr.puts(('  ' * depth) + l) unless Babushka.options[:silent]
+      end
+      true
+    end
+
     def self.emit(text)
       @transcript << text << "\n"
       $stdout.puts(text) unless Babushka.options[:silent]
