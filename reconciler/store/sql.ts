@@ -184,11 +184,14 @@ export const DELETE_NODES = `DELETE FROM nodes WHERE environment_id = $1 AND pat
 /** The default lease of runs recorded without one (by an older version or startRun). */
 export const DEFAULT_LEASE_MS = 30_000;
 
-/** Starts a run owned by a process: $6 owner host, $7 pid, $8 lease (ms); its heartbeat starts now. */
+/**
+ * Starts a run owned by a process: $6 owner host, $7 pid, $8 lease (ms); its heartbeat starts now. The clock, not the
+ * transaction's start: a claim may have waited in it for the previous run to finish.
+ */
 export const START_OWNED_RUN = `
 WITH r AS (
-  INSERT INTO runs (repository_id, environment_id, commit, kind, trigger, owner_host, owner_pid, lease_ms, heartbeat_at)
-  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+  INSERT INTO runs (repository_id, environment_id, commit, kind, trigger, owner_host, owner_pid, lease_ms, heartbeat_at, started_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp(), clock_timestamp())
   RETURNING id, commit, kind, status, trigger, started_at, finished_at, summary
 ), touched AS (UPDATE environments SET updated_at = now() WHERE id = $2)
 SELECT r.id::text AS id, r.* FROM r`;
