@@ -68,6 +68,13 @@ export const jobOutcomes = new client.Counter({
   registers: [registry],
 });
 
+/** Queue worker pools replaced after graphile-worker gave one up (a lost database connection while recording a job). */
+export const workerPoolRestarts = new client.Counter({
+  name: 'politburo_queue_worker_restarts_total',
+  help: 'Queue worker pools replaced after a lost database connection',
+  registers: [registry],
+});
+
 /** Calls to the GitHub API, by operation and HTTP status. */
 export const githubCalls = new client.Counter({
   name: 'politburo_github_calls_total',

@@ -16,6 +16,7 @@ import type pg from 'pg';
 import { runMigrations, type ParsedCronItem, type TaskList, type WorkerEvents } from 'graphile-worker';
 import { errorFields, type Logger } from '../logger.js';
 import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
+import { workerPoolRestarts } from '../metrics.js';
 import { wrapTaskList } from './wrap-task.js';
 import type { DeliveryGate } from './delivery-gate.js';
 import { ensureDeliveryTask } from '../../webhooks/store-delivery.js';
@@ -132,6 +133,7 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
         const next = await startRunner(runnerOptions);
         current = next;
         generations++;
+        workerPoolRestarts.inc();
         watch(next);
         await registerProcess(opts.pool, processId, next.poolId).catch((err) => log.warn({ error: errorFields(err) }, 'could not register the new worker pool yet'));
         log.info({ workerPool: next.poolId, replaced: old.poolId }, 'queue worker running again');

@@ -7,6 +7,7 @@ import { enqueue, enqueueApply, environmentQueue } from '../../../controller/que
 import { recoverStaleWorkers } from '../../../controller/queue/heartbeat.js';
 import { startQueueWorker, type QueueWorker } from '../../../controller/queue/queue-worker.js';
 import { TerminalError } from '../../../controller/queue/terminal-error.js';
+import { workerPoolRestarts } from '../../../controller/metrics.js';
 import { jobs, queueDatabase, waitFor, type QueueDb } from './fixtures.js';
 
 const repo: RepoRef = { owner: 'acme', name: 'infra', cloneUrl: 'https://github.com/acme/infra.git', defaultBranch: 'main' };
@@ -273,6 +274,7 @@ describe('durable queue', () => {
         await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
       }
       assert.ok(w.generations >= 2, 'a lost completion made graphile-worker shut a pool down, and it was replaced');
+      assert.ok((await workerPoolRestarts.get()).values[0].value >= 1, 'and /metrics counts it');
       await waitFor(async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0, 30_000, 'every job to run and the queue to drain');
       // The replaced pools are gone from controller_processes once they have finished: only this process is left.
       await waitFor(async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1, 10_000, 'one process row');
