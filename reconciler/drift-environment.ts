@@ -54,10 +54,12 @@ const SETTLED = new Set<LifecycleState>(['ready', 'drifted']);
 
 async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
   const started = Date.now();
+  // Installed before the per-commit runs are made, so they share it.
+  const history = holdHistory(run);
   const found = await driftTargets(run, input.descriptionAt);
   try {
     // Dry-run them all at once: a dry-run changes nothing, so order does not matter.
-    const checked = await dryRunTargets(run, found.targets);
+    const checked = await dryRunTargets(run, found.targets, history);
     const cancelled = checked.some((o) => o.state === null) || !!input.signal?.aborted;
     const drifted = found.targets.filter((t) => run.results.get(t.path)?.state === 'drifted');
     // What the dry run found, before a heal updates the results in place.
@@ -102,7 +104,7 @@ function nodeResult(run: EngineRun, t: DriftTarget, unmet: string | undefined, h
 type TargetJob = SchedulerNode & { target: DriftTarget };
 
 /** Dry-runs every target on its host; settled nodes are recorded drifted, or ready again once the host matches. */
-async function dryRunTargets(run: EngineRun, targets: DriftTarget[]): Promise<ScheduledOutcome[]> {
+async function dryRunTargets(run: EngineRun, targets: DriftTarget[], history: HeldHistory): Promise<ScheduledOutcome[]> {
   return schedule<TargetJob>({
     nodes: targets.map((t) => ({ path: t.path, host: t.host, dependsOn: [], target: t })),
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
@@ -110,9 +112,9 @@ async function dryRunTargets(run: EngineRun, targets: DriftTarget[]): Promise<Sc
     runNode: async (job, signal) => {
       const { target } = job;
       // A node left unsettled by its last apply keeps its record: its dry run is reported, not recorded.
-      const settled = SETTLED.has(target.recorded.state);
-      const out = await runTasksOf(settled ? target.run : unrecorded(target.run), target.node, { dryRun: true, signal });
-      if (settled) await recordDryRun(target.run, target.path, out);
+      history.hold(target.path);
+      const out = await runTasksOf(target.run, target.node, { dryRun: true, signal });
+      await settle(history, target.run, target.path, SETTLED.has(target.recorded.state), out);
       return out;
     },
     signal: run.input.signal,
@@ -127,6 +129,7 @@ async function dryRunTargets(run: EngineRun, targets: DriftTarget[]): Promise<Sc
  */
 async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
   const started = Date.now();
+  const history = holdHistory(run);
   const planned = plan.nodes.filter((p) => p.node && hostOf(run, p.node) !== null);
   const jobs = planned.map((p): SchedulerNode & { planned: PlannedNode } => ({ path: p.path, host: p.host, dependsOn: [], planned: p }));
   const outcomes = await schedule({
@@ -134,9 +137,9 @@ async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
     outside: () => undefined,
     runNode: async (job, signal) => {
-      const unchanged = job.planned.action === 'unchanged';
-      const out = await runTasksOf(unchanged ? run : unrecorded(run), job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
-      if (unchanged) await recordDryRun(run, job.planned.path, out);
+      history.hold(job.path);
+      const out = await runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
+      await settle(history, run, job.path, job.planned.action === 'unchanged', out);
       return out;
     },
     signal: run.input.signal,
@@ -155,18 +158,52 @@ async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
   return buildResult({ runId: run.runId, kind: 'plan-live', environment: run.env.name, commit: run.input.commit, nodes, interrupted, startedMs: started });
 }
 
-/**
- * The run, minus the per-node history of its store (task outcomes and logs, which would otherwise open a node_run that
- * says "configuring" forever): for dry runs whose state is reported but not recorded.
- */
-function unrecorded(run: EngineRun): EngineRun {
-  const store: StateStore = Object.assign(Object.create(run.input.store) as StateStore, { recordTask: async () => undefined, appendLog: async () => undefined });
-  return { ...run, input: { ...run.input, store } };
+interface HeldHistory {
+  /** Holds back the node's task outcomes and log until `keep` or `drop`. */
+  hold(path: string): void;
+  keep(path: string): Promise<void>;
+  drop(path: string): void;
 }
 
-/** A settled node's drift is recorded (drifted, or ready again once the host matches); failures only in the run. */
+/**
+ * Makes the run's store hold back the per-node history (task outcomes, logs) of held nodes: written with the node's
+ * state when a dry run records one, dropped otherwise, since on its own it would open a node_run that says
+ * "configuring" forever (a node never applied, a node left to the next apply, a host that could not be reached).
+ */
+function holdHistory(run: EngineRun): HeldHistory {
+  const base = run.input.store;
+  const held = new Map<string, (() => Promise<void>)[]>();
+  const later = (path: string, write: () => Promise<void>) => {
+    const writes = held.get(path);
+    if (!writes) return write();
+    writes.push(write);
+    return Promise.resolve();
+  };
+  const store: StateStore = Object.assign(Object.create(base) as StateStore, {
+    recordTask: (runId: string, path: string, r: Parameters<StateStore['recordTask']>[2]) => later(path, () => base.recordTask(runId, path, r)),
+    appendLog: (runId: string, path: string, text: string) => later(path, () => base.appendLog(runId, path, text)),
+  });
+  run.input = { ...run.input, store };
+  return {
+    hold: (path) => void held.set(path, []),
+    async keep(path) {
+      const writes = held.get(path) ?? [];
+      held.delete(path);
+      for (const write of writes) await write();
+    },
+    drop: (path) => void held.delete(path),
+  };
+}
+
+/** After a dry run: its history and state are recorded when `recordable` and the host could be checked, else neither. */
+async function settle(history: HeldHistory, run: EngineRun, path: string, recordable: boolean, out: { state: string; reason?: string }): Promise<void> {
+  if (!recordable || out.state === 'failed') return history.drop(path);
+  await history.keep(path);
+  await recordDryRun(run, path, out);
+}
+
+/** A settled node's drift is recorded (drifted, or ready again once the host matches). */
 async function recordDryRun(run: EngineRun, path: string, out: { state: string; reason?: string }): Promise<void> {
-  if (out.state === 'failed') return;
   // Recorded either way, so the run's history lists every node checked.
   if (out.state === 'drifted') await transition(run, path, 'drifted', { reason: out.reason });
   else await transition(run, path, 'ready', { reason: null });

@@ -15,9 +15,10 @@ import type { RepoRef } from '../../controller/ports.js';
 import { TestRepo } from '../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from '../integration/jobs/jobs-harness.js';
 
-/** Web nodes write their release (and fail while `break-NAME` exists); the others write `ok`. */
+/** Web nodes write their release (and fail while `break-NAME` exists); the others write `ok` (and hang while `hang-NAME` exists). */
 function description(root: string, appRef: string, opts: { heal?: boolean; queue?: boolean } = {}): string {
   return `politburo: 1
+defaults: { timeout: 3s }
 roles:
   web:
     tasks:
@@ -27,7 +28,7 @@ roles:
   plain:
     tasks:
       - name: config written
-        met: test "$(cat '${root}/\${self.name}' 2>/dev/null)" = ok
+        met: (test ! -e '${root}/hang-\${self.name}' || sleep 30) && test "$(cat '${root}/\${self.name}' 2>/dev/null)" = ok
         meet: echo ok > '${root}/\${self.name}'
 blueprints:
   demo:
@@ -146,5 +147,21 @@ describe('fault: drift after a partly failed apply', () => {
     assert.equal(issue.state, 'open');
     assert.match(issue.body, /`database\/master` \| local \| applied from eeeeeee, whose description cannot be loaded/);
     assert.deepEqual(h.github.violations, []);
+  });
+
+  test('a host that cannot be checked (its check times out) is reported failed, leaves no "configuring" record, and keeps the issue open', async () => {
+    await writeFile(path.join(root, 'hang-replica'), '');
+    const before = (await recorded())['database/replica'];
+    const run = await drift(false);
+    await rm(path.join(root, 'hang-replica'));
+    assert.equal(run.status, 'failed');
+    assert.equal(run.summary?.failed, 1);
+    const nodeRuns = await h.deps.store.nodeRuns(run.id);
+    assert.deepEqual(nodeRuns.filter((n) => n.state === 'configuring' || n.finishedAt === null).map((n) => n.path), [], 'no node_run left in progress');
+    assert.equal(nodeRuns.some((n) => n.path === 'database/replica'), false, 'what could not be checked is reported, not recorded');
+    assert.deepEqual([(await recorded())['database/replica'].state, (await recorded())['database/replica'].reason], [before.state, before.reason ?? null]);
+    const issue = issues().at(-1)!;
+    assert.equal(issue.state, 'open');
+    assert.match(issue.body, /`database\/replica` \| local \| failed \| `config written`/);
   });
 });
