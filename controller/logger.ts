@@ -22,8 +22,24 @@ export function createLogger(opts: { level?: LogLevel; destination?: NodeJS.Writ
     base: { pid: process.pid },
     // Secrets never reach a log line, even if an error object happens to carry headers or a config.
     redact: { paths: ['*.authorization', '*.headers.authorization', '*.privateKey', '*.token', '*.secret', '*.password'], censor: '***' },
+    serializers: { err: compactError },
   };
   return opts.destination ? pino(options, opts.destination as pino.DestinationStream) : pino(options);
+}
+
+/**
+ * pino's error serializer, without the objects an error may carry (a pg client or pool, an HTTP request or response):
+ * each becomes `[ClassName]`. The message, code, stack and the other plain fields stay.
+ */
+function compactError(err: unknown): unknown {
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  if (!out || typeof out !== 'object') return out;
+  for (const [key, value] of Object.entries(out)) {
+    if (value && typeof value === 'object' && key !== 'cause' && key !== 'aggregateErrors') {
+      out[key] = Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object') ? value : `[${value.constructor?.name ?? 'Object'}]`;
+    }
+  }
+  return out;
 }
 
 /** A child logger for one webhook delivery. */

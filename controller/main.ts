@@ -10,7 +10,7 @@ import type pg from 'pg';
 import { openStore, type OpenedStore } from '../reconciler/store/open-store.js';
 import type { ControllerConfig } from './config.js';
 import { createFallbackTaskList } from './fallback-tasks.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, errorFields, type Logger } from './logger.js';
 import { startPollTimer, type PollTimer } from './poll-timer.js';
 import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
 import { createDeliveryGate, createIngestPressure, type IngestPressure } from './queue/delivery-gate.js';
@@ -150,7 +150,7 @@ async function listenAndRun(
       const httpClosed = closeServer(server);
       await poller?.stop();
       await worker.stop(config.queue.shutdownGraceMs);
-      await flows.close?.().catch((err) => logger.warn({ err }, 'closing the flows failed'));
+      await flows.close?.().catch((err) => logger.warn({ error: errorFields(err) }, 'closing the flows failed'));
       await Promise.race([httpClosed, delay(2000)]);
       server.closeAllConnections();
       await opened.close();
