@@ -100,7 +100,7 @@ async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: Ru
   const healed = job.heal && result.nodes.some((n) => n.tasks.some((t) => t.outcome === 'met'));
   runDuration.observe({ kind: 'drift', environment: job.environment, status: result.status }, result.durationMs / 1000);
   driftedNodes.set({ repository: stateRepository(job.repo), environment: job.environment }, drifted.length);
-  // The first few are named in the line; the issue and the run list every one.
+  // The first few are named in the line; the drift issue lists every one.
   const named = unchecked.slice(0, 10).map((u) => `${u.path}: ${u.reason}`).join('; ') + (unchecked.length > 10 ? `; … ${unchecked.length - 10} more` : '');
   const notChecked = unchecked.length ? `, ${unchecked.length} not checked (${named})` : '';
   const line = `drift of ${job.environment}@${sha.slice(0, 7)}: ${result.nodes.length} checked, ${drifted.length} drifted, ${failed.length} failed${notChecked}${healed ? ', healed' : ''}`;
