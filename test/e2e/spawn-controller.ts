@@ -15,7 +15,7 @@ export interface ControllerProcess {
 }
 
 /** Spawns `politburo serve` (cli/bin.ts) with the environment; resolves once it logs that it listens. */
-export async function spawnController(env: Record<string, string>, timeoutMs = 30_000): Promise<ControllerProcess> {
+export async function spawnController(env: Record<string, string>, timeoutMs = 120_000): Promise<ControllerProcess> {
   // Logs at info, as JSON lines on stdout: the "listening" line carries the URL.
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'bin.ts'), 'serve'], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';

@@ -100,7 +100,7 @@ export interface EngineOptions {
 export async function engineInput(o: EngineOptions): Promise<{ input: EngineInput; close(): Promise<void>; connections(): Record<string, number> }> {
   const loaded = await loadDescription({ dir: o.dir });
   if (!loaded.ok) throw new Error(`fixture invalid: ${JSON.stringify(loaded.errors)}`);
-  const base: HostConnectorOptions = { privateKey: o.privateKey, knownHosts: o.knownHosts, connectTimeoutMs: 2000, ...o.connector };
+  const base: HostConnectorOptions = { privateKey: o.privateKey, knownHosts: o.knownHosts, connectTimeoutMs: 20_000, ...o.connector }; // generous: a busy machine slows handshakes
   const connector = createHostConnector(base);
   const commit = (await run('git', ['-C', o.dir, 'rev-parse', 'HEAD'])).stdout.trim();
   const input: EngineInput = {
