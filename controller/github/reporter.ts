@@ -47,6 +47,8 @@ export interface GitHubReporter extends Reporter {
 
 const noop = () => {};
 const silent: MinimalLogger = { info: noop, warn: noop, error: noop, debug: noop };
+/** Pauses between attempts to store a GitHub write while the database is away (about 15 s in all). */
+const STORE_RETRY_MS = [200, 800, 2000, 4000, 8000];
 const PERMISSIONS = new Set<Permission>(['admin', 'maintain', 'write', 'triage', 'read', 'none']);
 
 type Target = Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
@@ -61,11 +63,22 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
   if (opts.start !== false) worker.start();
 
   // Reporting never fails the caller: a write that cannot even be stored is logged (the next report carries on).
+  // Storing a write is retried over a few seconds: a dropped database connection (failover, pgbouncer restart) is
+  // replaced by the pool on the next attempt, and the write is keyed, so storing it twice sends it once.
   const safely = async (what: string, context: object, fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (err) {
-      logger.error({ ...context, err: (err as Error).message }, `could not queue the GitHub ${what}; it will not be sent`);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await fn();
+        return;
+      } catch (err) {
+        const delay = STORE_RETRY_MS[attempt];
+        if (delay === undefined) {
+          logger.error({ ...context, err: (err as Error).message }, `could not queue the GitHub ${what}; it will not be sent`);
+          return;
+        }
+        logger.warn({ ...context, err: (err as Error).message }, `could not queue the GitHub ${what} yet; trying again`);
+        await new Promise((r) => setTimeout(r, delay));
+      }
     }
   };
   const enqueue = (w: NewWrite) => worker.enqueue(w);

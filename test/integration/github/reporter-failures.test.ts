@@ -1,6 +1,7 @@
 // The write path under failure: 5xx, rate limits, GitHub down, crashes (stale checks), several processes.
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import pg from 'pg';
 import { createWorld, logs, type World } from './setup.js';
 import { renderApplyCheck } from '../../../controller/github/render-apply-check.js';
 import { finishStaleChecks, INTERRUPTED_SUMMARY } from '../../../controller/github/finish-stale-checks.js';
@@ -255,4 +256,30 @@ test('many installations draining at once on a small pool: each drain uses one c
   assert.equal(fake.state.comments.length, 6);
   await reporter.close();
   await small.end();
+});
+
+test('the database away while a check is reported: storing the write is tried again, and the check is sent once', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  const name = new URL(w.db.url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await admin.connect();
+  try {
+    await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} ALLOW_CONNECTIONS false`);
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    const reported = reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
+    const waiting = () => logs.some((l) => l.level === 'warn' && /could not queue the GitHub check yet/.test(l.msg ?? '') && (l.obj as { repo?: string }).repo === `acme/${repo.name}`);
+    for (let i = 0; i < 600 && !waiting(); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(waiting(), 'the first attempt failed while the database refused connections');
+    await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} ALLOW_CONNECTIONS true`);
+    await reported;
+  } finally {
+    await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} ALLOW_CONNECTIONS true`);
+    await admin.end();
+  }
+  assert.equal(await reporter.flush({ timeoutMs: 30_000 }), 0);
+  assert.equal(fake.state.checkRuns.length, 1);
+  assert.equal(fake.state.checkRuns[0].conclusion, 'success');
+  assert.ok(!logs.some((l) => l.level === 'error' && /could not queue the GitHub check; it will not be sent/.test(l.msg ?? '')));
 });
