@@ -1,5 +1,5 @@
 /**
- * Reads Babushka's `--no-color` output (see docs: shared/spec/babushka.md, "Output") into a tree of deps. Pure.
+ * Reads Babushka's `--no-color` output, stdout and stderr together as a terminal shows them, into a tree of deps. Pure.
  *
  * Each dep opens `NAME {` and closes `} MARK NAME` (✓ met, ~ unmet in a dry run, ✗ failed), nested two spaces per level.
  * `meet {` ... `}` appears when a dep's meet ran. `✓ NAME (cached)` is a dep already checked in this run.

@@ -1,6 +1,6 @@
 /**
  * A babushka task, one Babushka process: `cd DIR && babushka meet 'DEP' name=value ... --defaults --no-color
- * [--dry-run] </dev/null` (docs: shared/spec/babushka.md), then its output read into an outcome.
+ * [--dry-run] </dev/null 2>&1`, then its output read into an outcome.
  */
 import { quoteShell } from '../hosts/quote-shell.js';
 import type { BabushkaTask, ExecResult } from '../types.js';
@@ -8,11 +8,15 @@ import { depOutcome, parseBabushkaOutput, unmetDeps, type ParsedDep } from './pa
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
 import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
 
-/** The command line meeting one dep; every argument is one safely quoted shell word. */
+/**
+ * The command line meeting one dep; every argument is one safely quoted shell word. Babushka writes an exception's
+ * message, the detailed-log line and `NAME <- this dep isn't defined!` on stderr and the rest on stdout: both go to one
+ * stream, so they are read in the order written, as a terminal shows them.
+ */
 export function babushkaCommand(dir: string, dep: string, args: [string, string][], dryRun: boolean): string {
   const words = ['babushka', 'meet', quoteShell(dep), ...args.map(([k, v]) => quoteShell(`${k}=${v}`)), '--defaults', '--no-color'];
   if (dryRun) words.push('--dry-run');
-  return `cd ${quoteShell(dir)} && ${words.join(' ')} </dev/null`;
+  return `cd ${quoteShell(dir)} && ${words.join(' ')} </dev/null 2>&1`;
 }
 
 /** Resolves a task's arguments (secrets, addresses) in key order; throws TaskValueError. */
