@@ -7,6 +7,7 @@ import path from 'node:path';
 import ms from 'ms';
 import { z } from 'zod';
 import { defaultDataDir } from '../reconciler/store/embedded.js';
+import { leaseSettings } from '../reconciler/run-lock.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
@@ -208,6 +209,15 @@ function crossChecks(raw: z.infer<typeof schema>, privateKey: string | undefined
   }
 }
 
+/** POLITBURO_RUN_HEARTBEAT / POLITBURO_RUN_LEASE are read by each run; a bad value is refused at start-up, not per run. */
+function leaseChecks(env: NodeJS.ProcessEnv, problems: string[]): void {
+  try {
+    leaseSettings(env);
+  } catch (err) {
+    problems.push((err as Error).message);
+  }
+}
+
 function secretsOf(env: NodeJS.ProcessEnv): Record<string, string> {
   const secrets: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
@@ -228,6 +238,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   const problems: string[] = [];
   const privateKey = readPrivateKey(raw, problems);
   crossChecks(raw, privateKey, problems);
+  leaseChecks(env, problems);
   if (problems.length) throw new ConfigError(problems);
   const oldSecrets = (raw.GITHUB_WEBHOOK_SECRETS_OLD ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const dataDir = raw.POLITBURO_DATA_DIR ? path.resolve(raw.POLITBURO_DATA_DIR) : path.dirname(defaultDataDir(env));

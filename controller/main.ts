@@ -88,11 +88,12 @@ export async function startController(config: ControllerConfig, overrides: Contr
   const pressure = createIngestPressure();
   let worker: QueueWorker | undefined;
   let flows: FlowsLike | undefined;
+  let stopSweep: (() => void) | undefined;
   try {
     await ensureQueueSchema(opened.pool, logger);
     const context: ControllerContext = { config, pool: opened.pool, store: opened.store, logger };
     // Runs left running by a process that died are closed as interrupted now and then periodically.
-    sweepDeadRuns(opened.store, logger);
+    stopSweep = sweepDeadRuns(opened.store, logger);
     // The job handlers (controller/jobs createTaskList, via controller/wiring.ts) and poll mode plug in here.
     flows = await (overrides.createFlows ?? defaultFlows)(context);
     worker = await startQueueWorker({
@@ -106,8 +107,11 @@ export async function startController(config: ControllerConfig, overrides: Contr
       processId: overrides.processId,
       deliveryGate: createDeliveryGate(pressure),
     });
-    return await listenAndRun(config, overrides, context, opened, worker, flows, pressure);
+    const running = await listenAndRun(config, overrides, context, opened, worker, flows, pressure);
+    const stop = running.stop;
+    return { ...running, stop: (reason?: string) => (stopSweep?.(), stop(reason)) };
   } catch (err) {
+    stopSweep?.();
     await worker?.stop(0).catch(() => {});
     await flows?.close?.().catch(() => {});
     await opened.close().catch(() => {});

@@ -84,3 +84,15 @@ test('database timeouts: connect 10 s and no query limit by default; durations o
     (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('POLITBURO_DB_CONNECT_TIMEOUT="soon"')),
   );
 });
+
+test('run heartbeat and lease: checked at start-up, named when wrong', () => {
+  assert.doesNotThrow(() => readConfig({ HOME: '/home/u', POLITBURO_RUN_HEARTBEAT: '2s', POLITBURO_RUN_LEASE: '10s' }));
+  assert.throws(
+    () => readConfig({ HOME: '/home/u', POLITBURO_RUN_LEASE: 'soon' }),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('POLITBURO_RUN_LEASE')),
+  );
+  assert.throws(
+    () => readConfig({ HOME: '/home/u', POLITBURO_RUN_HEARTBEAT: '10s', POLITBURO_RUN_LEASE: '20s' }),
+    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => /at least three times POLITBURO_RUN_HEARTBEAT/.test(p)),
+  );
+});
