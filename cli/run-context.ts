@@ -10,9 +10,10 @@ import { openStore, type OpenedStore } from '../reconciler/store/open-store.js';
 import { createLineProgress } from '../reconciler/progress/line-progress.js';
 import { createTtyProgress } from '../reconciler/progress/tty-progress.js';
 import type { EngineInput } from '../reconciler/run-engine.js';
-import type { Description, HostConnector, RunEvent } from '../reconciler/types.js';
+import type { Description, HostConnector, ResolvedEnvironment, RunEvent } from '../reconciler/types.js';
 import { EXIT_ERROR, headCommit, readCliEnv, repositoryId, type CommonOptions } from './common.js';
 import { stderrLog } from './commands/migrate.js';
+import { didYouMean } from '../schema/did-you-mean.js';
 
 /** A usage or setup problem: printed as is, with its exit code. */
 export class CliExit extends Error {
@@ -33,6 +34,15 @@ export interface RunContext {
   stopProgress(): void;
 }
 
+/** The environment `name` of a description, or an error naming the known ones (with a "did you mean"). */
+export function selectEnvironment(description: Description, name: string): ResolvedEnvironment {
+  const env = description.environments.get(name);
+  if (env) return env;
+  const known = [...description.environments.keys()];
+  const list = known.length ? `known environments: ${known.join(', ')}` : 'the description defines no environments';
+  throw new Error(`unknown environment '${name}'${didYouMean(name, known)}; ${list}`);
+}
+
 /** Loads the description, opens the store and the connector, wires progress and Ctrl-C. Throws CliExit on problems. */
 export async function openRunContext(opts: CommonOptions, environment: string, command: string): Promise<RunContext> {
   const cliEnv = readCliEnv();
@@ -41,9 +51,11 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
     throw new CliExit(EXIT_ERROR, `the description is invalid:\n${loaded.errors.map(formatValidationError).join('\n')}`);
   }
   const description = loaded.description;
-  const env = description.environments.get(environment);
-  if (!env) {
-    throw new CliExit(EXIT_ERROR, `unknown environment '${environment}': the description defines ${[...description.environments.keys()].join(', ') || 'none'}`);
+  let env: ResolvedEnvironment;
+  try {
+    env = selectEnvironment(description, environment);
+  } catch (err) {
+    throw new CliExit(EXIT_ERROR, (err as Error).message);
   }
   const connectorOptions = await connectorOptionsFor(opts, cliEnv, description.root, env.knownHosts);
   const opened: OpenedStore = await openStore({ databaseUrl: opts.databaseUrl ?? cliEnv.databaseUrl, log: stderrLog });

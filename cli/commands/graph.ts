@@ -9,7 +9,8 @@ import type { LifecycleState, ResolvedEnvironment } from '../../reconciler/types
 import { buildEnvironmentGraph } from '../../reconciler/graph/environment-graph.js';
 import { renderGraph, type GraphFormat } from '../../reconciler/graph/render-graph.js';
 import { EXIT_ERROR } from '../common.js';
-import { loadOrReport, selectEnvironment } from './plan.js';
+import { loadOrReport } from './plan.js';
+import { selectEnvironment } from '../run-context.js';
 
 /** Above this many nodes the SVG layout takes seconds: say so rather than look hung. */
 const SLOW_SVG_NODES = 500;

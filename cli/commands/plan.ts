@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { addCommonOptions, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, headCommit, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
 import { loadDescription } from '../../schema/load-description.js';
-import { didYouMean } from '../../schema/did-you-mean.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { openStore } from '../../reconciler/store/open-store.js';
 import type { Description, Plan, ResolvedEnvironment } from '../../reconciler/types.js';
@@ -12,22 +11,13 @@ import { planToJson } from '../render/plan-json.js';
 import { stderrLog } from './migrate.js';
 import { runLivePlan } from '../../reconciler/drift-environment.js';
 import { renderRunTable } from '../../reconciler/progress/render-run.js';
-import { CliExit, openRunContext } from '../run-context.js';
+import { CliExit, openRunContext, selectEnvironment } from '../run-context.js';
 import { printExit } from './apply.js';
 import type { RunResult } from '../../reconciler/types.js';
 
 export interface PlanOptions extends CommonOptions {
   json?: boolean;
   live?: boolean;
-}
-
-/** The environment `name` of a description, or an error naming the known ones (with a "did you mean"). */
-export function selectEnvironment(description: Description, name: string): ResolvedEnvironment {
-  const env = description.environments.get(name);
-  if (env) return env;
-  const known = [...description.environments.keys()];
-  const list = known.length ? `known environments: ${known.join(', ')}` : 'the description defines no environments';
-  throw new Error(`unknown environment '${name}'${didYouMean(name, known)}; ${list}`);
 }
 
 /**

@@ -69,6 +69,15 @@ test('a typo in the target path: exit 64, "did you mean", no run and no environm
   assert.deepEqual(await counts(), { runs: 0, environments: 0 });
 });
 
+test('an unknown environment: exit 1 with a "did you mean" in apply and drift as in plan, nothing recorded', async () => {
+  for (const command of ['apply', 'drift']) {
+    const r = await politburo(command, 'prodution');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /unknown environment 'prodution' \(did you mean 'production'\?\); known environments: production, staging, demo/);
+  }
+  assert.deepEqual(await counts(), { runs: 0, environments: 0 });
+});
+
 test('a target that names nodes still applies them, and is recorded', async () => {
   const lb = await politburo('apply', 'demo:web', '--json');
   assert.equal(lb.code, 0, lb.stderr);
