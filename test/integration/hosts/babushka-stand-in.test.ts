@@ -43,10 +43,40 @@ describe('the stand-in replays babushka.md verbatim', () => {
     const transcripts = loadTranscripts();
     assert.equal(transcripts.length, 9);
     for (const t of transcripts) {
-      const r = await inWork(t.command);
+      // The transcripts are what a terminal shows: stdout and stderr together.
+      const r = await inWork(`${t.command} 2>&1`);
       const expected = substitute(t.output, home, realpathSync(standInInstallDir));
       assert.equal(r.stdout, expected, `output of: ${t.command}`);
       assert.equal(r.code, t.exitStatus, `exit status of: ${t.command}`);
+    }
+  });
+
+  test("an exception's message, the detailed log line and an undefined dep's line are on stderr, as the real one writes them", async () => {
+    const nope = await inWork("babushka meet 'nope' --defaults --no-color");
+    assert.deepEqual([nope.stdout, nope.stderr], ['', "nope <- this dep isn't defined!\n"]);
+    const raised = await inWork("babushka meet 'always fails' --defaults --no-color");
+    assert.equal(raised.stdout, `always fails {\n  meet {\n    Check ${home}/work/babushka-deps/web.rb:14.\n`);
+    assert.equal(
+      raised.stderr,
+      `    ${home}/work/babushka-deps/web.rb:14:in \`block (2 levels) in <top (required)>': boom: disk on fire\n` +
+        `    You can view a more detailed log at '${home}/.babushka/logs/always fails'.\n`,
+    );
+    const unmeetable = await inWork("babushka meet 'unmeetable' --defaults --no-color --silent");
+    assert.deepEqual([unmeetable.stdout, unmeetable.stderr], ['', `You can view a more detailed log at '${home}/.babushka/logs/unmeetable'.\n`], '--silent keeps stderr');
+  });
+
+  test('an exception in a required dep leaves its blocks open; the deps enclosing it close at the indentation it left', async () => {
+    await conn.exec(`cat > ~/work/babushka-deps/nested.rb <<'EOF2'
+dep 'nested outer' do
+  requires 'base', 'always fails'
+end
+EOF2`);
+    try {
+      const r = await inWork("babushka meet 'nested outer' --defaults --no-color 2>&1");
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, /\n {2}always fails \{\n {4}meet \{\n {6}\S+web\.rb:14:in .*: boom: disk on fire\n {6}Check \S+web\.rb:14\.\n {4}\} \u2717 nested outer\n {4}You can view/);
+    } finally {
+      await conn.exec('rm -f ~/work/babushka-deps/nested.rb');
     }
   });
 });
@@ -117,6 +147,7 @@ EOF2`);
     );
     const missing = await conn.exec("cd ~/t2 && babushka meet 'needs a value' --defaults --no-color");
     assert.equal(missing.code, 1);
-    assert.match(missing.stdout, /^needs a value \{\n {2}.*Not prompting for "v" because we're running with '--defaults'\.\n/);
+    assert.equal(missing.stdout, 'needs a value {\n  Check ' + `${home}/t2/babushka-deps/t.rb:12.\n`);
+    assert.match(missing.stderr, /^ {2}.*Not prompting for "v" because we're running with '--defaults'\.\n/);
   });
 });

@@ -16,7 +16,8 @@ import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
 import { driftEnvironment } from '../../../reconciler/drift-environment.js';
 import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
-import type { RunResult } from '../../../reconciler/types.js';
+import { runNodeTasks, type RunNodeTasksOptions } from '../../../reconciler/tasks/run-node-tasks.js';
+import type { BabushkaTask, ResolvedNode, RunResult, TaskResult } from '../../../reconciler/types.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { fixtureDepsDir, realBabushka, standInBin, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
 import { loadTranscripts, standInInstallDir, substitute } from '../../helpers/babushka/transcripts.js';
@@ -224,4 +225,102 @@ test('parameters: a .default answered by --defaults prints its prompt, given val
     'echo args {\n  value [].\n  meet {\n    other [].\n    got\n  }\n} \u2713 echo args\n',
   ]);
   assert.deepEqual(outputs.get(babushka.bin), stand, 'the real one prints the same');
+});
+
+const src = { file: 'politburo.yml', line: 1, column: 1 };
+const bab = (dep: string): BabushkaTask => ({ kind: 'babushka', name: dep, dep, args: {}, source: src });
+const nodeBase: ResolvedNode = {
+  path: 'n',
+  name: 'n',
+  index: 1,
+  host: { kind: 'static', address: 'x', port: 22, user: 'u', source: src },
+  tasks: [],
+  dependsOn: [],
+  source: src,
+  specHash: 'h',
+};
+
+/**
+ * Through the engine, in both modes, on hosts whose PATH leads to `bin`: an undefined dep and a dep that raises, alone
+ * and after a met dep. Messages with the host's home, the deps directory and Babushka's install directory made symbolic.
+ */
+async function failures(bin: string, installDir: string): Promise<Record<string, string[][]>> {
+  const ssh = await startSshHosts(1, { babushkaBin: bin });
+  const h = ssh.hosts[0];
+  const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  try {
+    const conn = await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user });
+    const depsDir = await conn.ensureDeps(fixtureDepsDir, await hashDepsDir(fixtureDepsDir));
+    const symbolic = (m: string) => m.split(depsDir).join('DEPS').split(installDir).join('BABUSHKA').split(h.home).join('~');
+    const result: Record<string, string[][]> = {};
+    const runs: [RunNodeTasksOptions['babushkaMode'], string[]][] = [
+      ['per-dep', ['nope']],
+      ['per-dep', ['always fails']],
+      ['generated', ['base', 'nope']],
+      ['generated', ['base', 'always fails']],
+      ['generated', ['base', 'shell fails']],
+    ];
+    for (const [babushkaMode, deps] of runs) {
+      await conn.exec('rm -rf ~/state ~/.babushka/logs');
+      const node: ResolvedNode = { ...nodeBase, tasks: deps.map(bab) };
+      const rs: TaskResult[] = await runNodeTasks(conn, node, { dryRun: false, remoteDepsDir: depsDir, timeoutMs: 60_000, secrets: {}, babushkaMode });
+      result[`${babushkaMode}: ${deps.join(', ')}`] = rs.map((r) => [r.name, r.outcome, symbolic(r.message ?? '')]);
+    }
+    return result;
+  } finally {
+    await admin.close();
+    await ssh.stop();
+  }
+}
+
+test('an undefined dep and a dep that raises fail with the same messages through the engine on both Babushkas', async (t) => {
+  t.diagnostic(babushka.note);
+  const realInstall = babushka.real ? realpathSync(path.join(babushka.bin, '..', 'babushka')) : realpathSync(standInInstallDir);
+  const onReal = await failures(babushka.bin, realInstall);
+  for (const [key, rs] of Object.entries(onReal)) {
+    const last = rs[rs.length - 1];
+    assert.equal(last[1], 'failed', key);
+    if (key.endsWith('nope')) assert.match(last[2], /^dep 'nope' isn't defined in the deps directory\n/, key);
+    if (key.endsWith('always fails')) assert.match(last[2], /web\.rb:14:in `block \(2 levels\) in <top \(required\)>': boom: disk on fire/, key);
+    if (key.endsWith('shell fails')) assert.match(last[2], /BABUSHKA\/lib\/babushka\/shell\.rb:53:in `run': Shell command failed: 'exit 3'/, key);
+    if (rs.length === 2) assert.deepEqual(rs[0].slice(0, 2), ['base', 'met'], key);
+  }
+  assert.deepEqual(await failures(standInBin, realpathSync(standInInstallDir)), onReal, 'the stand-in gives the same messages');
+});
+
+/** `command` through sh on this machine in `dir` (HOME too), with `bin` first on the PATH: each stream apart. */
+function runHere(bin: string, dir: string, command: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const env = { ...process.env, HOME: dir, PATH: `${bin}:${process.env.PATH}` };
+    execFile('sh', ['-c', command], { cwd: dir, env }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+test("each line of the transcripts on the stream the real Babushka writes it to: the stand-in writes the same stdout and stderr", async (t) => {
+  t.diagnostic(babushka.note);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pb-babushka-streams-'));
+  const realInstall = babushka.real ? realpathSync(path.join(babushka.bin, '..', 'babushka')) : realpathSync(standInInstallDir);
+  try {
+    await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
+    const streams = async (bin: string, installDir: string) => {
+      await rm(path.join(dir, 'state'), { recursive: true, force: true });
+      const rs = [];
+      for (const { command } of loadTranscripts()) {
+        const r = await runHere(bin, dir, command);
+        rs.push({ command, ...r, stdout: r.stdout.split(installDir).join('BABUSHKA'), stderr: r.stderr.split(installDir).join('BABUSHKA') });
+      }
+      return rs;
+    };
+    const onReal = await streams(babushka.bin, realInstall);
+    const nope = onReal.find((r) => r.command.includes("'nope'"))!;
+    assert.deepEqual([nope.stdout, nope.stderr], ['', "nope <- this dep isn't defined!\n"], 'an undefined dep is reported on stderr');
+    const raised = onReal.find((r) => r.command.includes("'always fails'"))!;
+    assert.match(raised.stderr, /: boom: disk on fire\n {4}You can view a more detailed log at /, 'the exception and the detailed log line are on stderr');
+    assert.match(raised.stdout, /^always fails \{\n {2}meet \{\n {4}Check .*web\.rb:14\.\n$/);
+    assert.deepEqual(await streams(standInBin, realpathSync(standInInstallDir)), onReal);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

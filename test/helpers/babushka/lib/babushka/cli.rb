@@ -71,34 +71,23 @@ module Babushka
     def meet_one(name, args)
       met = Runner.new.process(Requirement.new(name, [args]))
       unless met || Registry.deps[name].nil?
-        Log.line("You can view a more detailed log at '#{log_path(name)}'.")
+        Log.error_line("You can view a more detailed log at '#{log_path(name)}'.")
       end
       finish(name, met)
     end
 
     def finish(name, met)
       Log.write_log_file(name)
-      $stdout.print(Log.transcript) if Babushka.options[:silent] && !met
       met ? 0 : 1
     end
 
     def log_path(name) = File.join(Babushka.home, '.babushka', 'logs', name)
 
-    # An exception stops the run where it happened: the open blocks are never closed.
+    # An exception outside any dep (a deps file that does not load): its message and the detailed log line.
     def report_exception(error, name)
-      locations = error.backtrace_locations || []
-      first = locations.first
-      Log.line(first ? "#{frame(first)}: #{error.message}" : error.message)
-      in_deps = locations.find { |l| Registry.files.include?(l.absolute_path || l.path) }
-      Log.line("Check #{in_deps.path}:#{in_deps.lineno}.") if in_deps
-      Log.line("You can view a more detailed log at '#{log_path(name)}'.")
+      Log.report_exception(error, nil)
+      Log.error_line("You can view a more detailed log at '#{log_path(name)}'.")
       finish(name, false)
-    end
-
-    def frame(loc)
-      label = loc.label.to_s
-      label = loc.base_label.to_s unless label.start_with?('block', '<')
-      "#{loc.path}:#{loc.lineno}:in `#{label}'"
     end
 
     def crash_after_first

@@ -159,7 +159,7 @@ module Babushka
 
     def log_ok(message) = Log.line(message.to_s) || true
     def log_warn(message) = Log.line(message.to_s) || true
-    def log_error(message) = Log.line(message.to_s) || false
+    def log_error(message) = Log.error_line(message.to_s) && false # on stderr, as the real one
 
     def unmeetable!(message = 'This dep cannot be met.') = raise(UnmeetableDep, message)
 

@@ -25,13 +25,13 @@ module Babushka
       true
     end
 
-    # A line the real one logs as an error: on stderr, indented like the others.
+    # A line the real one logs as an error: on stderr, indented like the others, printed even with --silent.
     def self.error_line(text)
       lines = text.to_s.split("\n", -1)
       lines = [''] if lines.empty?
       lines.each do |l|
         @transcript << ('  ' * depth) << l << "\n"
-        $stderr.puts(('  ' * depth) + l) unless Babushka.options[:silent]
+        $stderr.puts(('  ' * depth) + l)
       end
       true
     end
@@ -57,6 +57,24 @@ module Babushka
       result = yield
       close('}')
       result
+    end
+
+    # The exception's first frame and message (stderr), then `Check FILE:LINE.` for its first frame in `file`, the deps
+    # file of the dep that rescued it (just `Check FILE.` when none is there).
+    def self.report_exception(error, file)
+      locations = error.backtrace_locations || []
+      first = locations.first
+      error_line(first ? "#{frame(first)}: #{error.message}" : error.message)
+      return if file.nil?
+
+      in_file = locations.find { |l| (l.absolute_path || l.path) == file }
+      line(in_file ? "Check #{in_file.path}:#{in_file.lineno}." : "Check #{file}.")
+    end
+
+    def self.frame(loc)
+      label = loc.label.to_s
+      label = loc.base_label.to_s unless label.start_with?('block', '<')
+      "#{loc.path}:#{loc.lineno}:in `#{label}'"
     end
 
     def self.debug_output(stdout, stderr)
@@ -91,7 +109,7 @@ module Babushka
     def process(requirement)
       definition = Registry.deps[requirement.name]
       unless definition
-        Log.line("#{requirement.name} <- this dep isn't defined!")
+        Log.error_line("#{requirement.name} <- this dep isn't defined!")
         return false
       end
       args = definition.bind_args(requirement.args)
@@ -103,11 +121,20 @@ module Babushka
       @cache[key] = process_open(definition, args)
     end
 
+    # As the real one, an exception (or `unmeetable!`) is rescued by the dep it escaped from, outside its block: that
+    # block and those opened inside it stay open (later lines keep their indentation) and the dep has failed.
     def process_open(definition, args)
       Log.open(definition.name)
       result = process_self(DepContext.new(definition, args).define!)
       Log.close("} #{mark(result)} #{definition.name}")
       result
+    rescue UnmeetableDep => e
+      Log.error_line(e.message)
+      Log.line("I don't know how to fix that, so it's up to you. :)")
+      false
+    rescue StandardError => e
+      Log.report_exception(e, definition.file)
+      false
     end
 
     def process_requirements(context)
@@ -126,9 +153,6 @@ module Babushka
       Log.block('meet') { context.call_task(:meet) }
       context.call_task(:after)
       met?(context)
-    rescue UnmeetableDep => e
-      Log.line(e.message)
-      false
     end
 
     def met?(context)
