@@ -26,7 +26,12 @@ export function createLogReporter(logger: Logger): Reporter {
         return;
       }
       const drifted = drift.result.nodes.filter((n) => n.state === 'drifted').map((n) => n.path);
-      log.warn({ repo: where(repo), env: environment, drifted, healed: drift.healed, url: drift.runUrl }, `drift of ${environment}: ${drifted.length} node(s) drifted`);
+      const unchecked = (drift.result.unchecked ?? []).map((u) => `${u.path} (${u.reason})`);
+      const notChecked = unchecked.length ? `, ${unchecked.length} not checked: ${unchecked.join('; ')}` : '';
+      log.warn(
+        { repo: where(repo), env: environment, drifted, unchecked, healed: drift.healed, url: drift.runUrl },
+        `drift of ${environment}: ${drifted.length} node(s) drifted${notChecked}`,
+      );
     },
     async permission() {
       return 'none';
