@@ -77,7 +77,14 @@ for (const mode of ['generated', 'per-dep'] as const) {
       assert.deepEqual(outcomes(await run([bab('unmeetable')])), [['unmeetable', 'failed']]);
       const rs = await run([bab('base'), bab('nope'), bab('base')]);
       assert.deepEqual(outcomes(rs), [['base', 'met'], ['nope', 'failed'], ['base', 'skipped']]);
-      assert.match(rs[1].message!, /'nope' isn't defined/);
+      // Babushka writes this line on stderr: the engine reads it with stdout, in order.
+      assert.match(rs[1].message!, /^dep 'nope' isn't defined in the deps directory\n(.*\n)* *nope <- this dep isn't defined!/);
+      const raised = await run([bab('base'), bab('always fails')]);
+      assert.deepEqual(outcomes(raised), [['base', 'already met'], ['always fails', 'failed']]);
+      // The exception's message and the detailed log line are on stderr too.
+      assert.match(raised[1].message!, /^babushka stopped with an error while meeting 'always fails'\n/);
+      assert.match(raised[1].message!, /web\.rb:14:in .*: boom: disk on fire\n *Check .*web\.rb:14\.\n/);
+      assert.match(raised[1].message!, /You can view a more detailed log at /);
     });
 
     test('argument values arrive verbatim: quotes, spaces, $(), backticks, newlines', async () => {

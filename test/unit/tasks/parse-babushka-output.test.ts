@@ -93,6 +93,47 @@ describe('parseBabushkaOutput on other shapes', () => {
     ]);
   });
 
+  test('an exception in a required dep (stdout and stderr together): the deps enclosing it close where it left the indentation, and stay failed', () => {
+    const text = [
+      'politburo node abc {',
+      '  base {',
+      '  } \u2713 base',
+      '  always fails {',
+      '    meet {',
+      "      /deps/babushka-deps/web.rb:14:in `block (2 levels) in <top (required)>': boom: disk on fire",
+      '      Check /deps/babushka-deps/web.rb:14.',
+      '    } \u2717 politburo node abc',
+      "    You can view a more detailed log at '/home/deploy/.babushka/logs/politburo node abc'.",
+      '',
+    ].join('\n');
+    const p = parseBabushkaOutput(text);
+    assert.equal(p.roots.length, 1);
+    assert.equal(depOutcome(p.roots[0]), 'failed');
+    assert.deepEqual(p.roots[0].children.map((c) => [c.name, c.status, depOutcome(c)]), [
+      ['base', 'met', 'already met'],
+      ['always fails', 'open', 'failed'],
+    ]);
+    assert.equal(p.logPath, '/home/deploy/.babushka/logs/politburo node abc');
+  });
+
+  test('a dry run goes on after an exception, inside the block it left open: the dep that raised is failed', () => {
+    const text = [
+      'politburo node abc {',
+      '  raises {',
+      "    /deps/babushka-deps/x.rb:11:in `block (2 levels) in <top (required)>': in met",
+      '    Check /deps/babushka-deps/x.rb:11.',
+      '    base {',
+      '    } ~ base',
+      "    nope <- this dep isn't defined!",
+      '  } ~ politburo node abc',
+      "  You can view a more detailed log at '/home/deploy/.babushka/logs/politburo node abc'.",
+      '',
+    ].join('\n');
+    const root = parseBabushkaOutput(text).roots[0];
+    assert.deepEqual(root.children.map((c) => [c.name, depOutcome(c)]), [['raises', 'failed']]);
+    assert.equal(depOutcome(root), 'failed');
+  });
+
   test('log lines that look like blocks do not become deps', () => {
     const text = 'x {\n  meet {\n    config {\n    } nothing\n  }\n} ✓ x\n';
     const root = parseBabushkaOutput(text).roots[0];
