@@ -324,3 +324,18 @@ test("each line of the transcripts on the stream the real Babushka writes it to:
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a deps file that raises while loading: only its message, on stderr, on both Babushkas', async (t) => {
+  t.diagnostic(babushka.note);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pb-babushka-load-'));
+  try {
+    await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
+    await writeFile(path.join(dir, 'babushka-deps', 'broken.rb'), "dep 'fine' do\nend\nraise 'bad file'\n");
+    const expected = { code: 1, stdout: '', stderr: `${path.join(dir, 'babushka-deps', 'broken.rb')}:3:in \`<top (required)>': bad file\n` };
+    for (const bin of new Set([babushka.bin, standInBin])) {
+      assert.deepEqual(await runHere(bin, dir, 'babushka meet base --defaults --no-color'), expected, bin);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -83,11 +83,10 @@ module Babushka
 
     def log_path(name) = File.join(Babushka.home, '.babushka', 'logs', name)
 
-    # An exception outside any dep (a deps file that does not load): its message and the detailed log line.
-    def report_exception(error, name)
+    # An exception outside any dep (a deps file that does not load): only its message, as the real one.
+    def report_exception(error, _name)
       Log.report_exception(error, nil)
-      Log.error_line("You can view a more detailed log at '#{log_path(name)}'.")
-      finish(name, false)
+      1
     end
 
     def crash_after_first

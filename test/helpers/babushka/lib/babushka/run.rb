@@ -64,7 +64,8 @@ module Babushka
     def self.report_exception(error, file)
       locations = error.backtrace_locations || []
       first = locations.first
-      error_line(first ? "#{frame(first)}: #{error.message}" : error.message)
+      message = error.message.chomp # a SyntaxError's ends with a newline; the real one prints no empty line after it
+      error_line(first ? "#{frame(first)}: #{message}" : message)
       return if file.nil?
 
       in_file = locations.find { |l| (l.absolute_path || l.path) == file }
