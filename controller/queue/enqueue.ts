@@ -4,6 +4,7 @@
  */
 import type pg from 'pg';
 import { JOB_APPLY, repoKey, type ApplyJob } from '../ports.js';
+import { inTransaction } from '../../reconciler/store/in-transaction.js';
 
 /** A pool or a client inside a transaction: anything that can run a query. */
 export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
@@ -57,25 +58,7 @@ export function applyJobKey(repo: string, environment: string): string {
   return `apply:${repo}:${environment}`;
 }
 
-/** Runs fn in a transaction on a client of the pool (or joins the transaction when given a client). */
-export async function inTransaction<T>(db: pg.Pool | pg.PoolClient, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  if (!('totalCount' in db)) return fn(db);
-  const client = await db.connect();
-  const lost = () => {}; // a lost connection fails the transaction's next query; don't let the event end the process
-  client.on('error', lost);
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.off('error', lost);
-    client.release();
-  }
-}
+export { inTransaction };
 
 /**
  * Queues an apply of one environment at one commit. A queued (not yet running) apply of the same environment is

@@ -7,6 +7,7 @@ import type pg from 'pg';
 import { PolitburoError, type EnvironmentLocks, type RunClaim, type RunKind, type RunLease } from '../types.js';
 import { toRunRecord, type RunRow } from './rows.js';
 import * as SQL from './sql.js';
+import { inTransaction } from './in-transaction.js';
 
 /** Session lock key: (7305, hashtext(JSON [repository, environment])). */
 const LOCK_NAMESPACE = 7305;
@@ -76,25 +77,6 @@ export function interruptedReason(lease: RunLease, expired: boolean): string {
       : `stopped renewing its lease ${Math.round(lease.silentMs / 1000)}s ago`
     : 'is gone';
   return `Interrupted: the process running run ${lease.id} (${owner}) ${why}; this node was not finished`;
-}
-
-async function inTransaction<T>(pool: pg.Pool, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  const lost = () => undefined; // reported by the failing query
-  client.on('error', lost);
-  let broken = false;
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => (broken = true));
-    throw err;
-  } finally {
-    client.off('error', lost);
-    client.release(broken);
-  }
 }
 
 /**
