@@ -3,8 +3,9 @@
  *
  * Each dep opens `NAME {` and closes `} MARK NAME` (✓ met, ~ unmet in a dry run, ✗ failed), nested two spaces per level.
  * `meet {` ... `}` appears when a dep's meet ran. `✓ NAME (cached)` is a dep already checked in this run.
- * `NAME <- this dep isn't defined!` is an undefined dep. An exception leaves every enclosing block open: an unclosed
- * dep has failed.
+ * `NAME <- this dep isn't defined!` is an undefined dep. An exception leaves the block of the dep it escaped from (and
+ * the blocks inside it) open: an unclosed dep has failed. The deps enclosing it then print their closing lines at the
+ * indentation it left, where they match no open block, so they are read as log lines and those deps stay failed too.
  */
 
 export type DepStatus = 'met' | 'unmet' | 'failed' | 'open';
