@@ -5,7 +5,7 @@
  * Prints best and median wall time of N runs (default 5) after one warm-up, and the load average; targets as in
  * bench/README.md. Exit status 1 when a median misses its target.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { formatValidationError, loadDescription } from '../../schema/load-description.js';
@@ -13,29 +13,8 @@ import { formatValidationError, loadDescription } from '../../schema/load-descri
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] || 5) || 5;
 
-const TEN_THOUSAND = `
-politburo: 1
-roles:
-  base: { tasks: [ { babushka: base } ] }
-  web:
-    roles: [base]
-    tasks:
-      - babushka: app
-        args: { db: '\${address(db)}', me: '\${self.path}', n: '\${self.index}', ref: '\${params.ref}' }
-  lb:
-    tasks: [ { babushka: lb, args: { backends: '\${addresses(web)}' } } ]
-blueprints:
-  big:
-    params: { n: 10000, ref: main }
-    resources:
-      db: { tasks: [ { babushka: pg } ] }
-      web: { count: '\${params.n}', roles: [web], depends_on: [db] }
-      lb: { roles: [lb], depends_on: [web] }
-environments:
-  bench:
-    blueprint: big
-    hosts: { db: 10.0.0.1, lb: 10.0.0.2, web: local }
-`;
+// The same 10,000-instance description the tests resolve (test/unit/schema/performance.test.ts).
+const TEN_THOUSAND = readFileSync(new URL('../../test/fixtures/scale/ten-thousand/politburo.yml', import.meta.url), 'utf8');
 
 const hostile = (resources: string, params = '') =>
   `politburo: 1\nblueprints:\n  b:\n${params}    resources:\n      ${resources}\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n`;

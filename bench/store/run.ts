@@ -9,32 +9,10 @@ import pg from 'pg';
 import { openStore } from '../../reconciler/store/open-store.js';
 import { createPgStore } from '../../reconciler/store/pg-store.js';
 import { migrate } from '../../reconciler/store/migrate.js';
-import type { RecordedNode, TaskSpec } from '../../reconciler/types.js';
+import { sampleRecordedNode } from '../../test/helpers/recorded-nodes.js';
 
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] || 5) || 5;
-const src = { file: 'politburo.yml', line: 3, column: 7 };
-
-function node(i: number): RecordedNode {
-  const tasks: TaskSpec[] = [
-    { kind: 'babushka', name: 'lamp base', dep: 'lamp base', args: {}, source: src },
-    { kind: 'babushka', name: 'app deployed', dep: 'app deployed', args: { ref: 'v1.4.2', db: '10.0.0.1' }, source: src },
-    { kind: 'shell', name: 'swappiness tuned', met: 'test "$(sysctl -n vm.swappiness)" = 10', meet: 'sysctl -w vm.swappiness=10', source: src },
-  ];
-  return {
-    path: `web-${String(i).padStart(5, '0')}`,
-    host: `10.1.${i >> 8}.${i & 255}`,
-    port: 22,
-    user: 'deploy',
-    specHash: `hash-${i}`,
-    tasks,
-    state: i % 100 === 0 ? 'failed' : 'ready',
-    reason: i % 100 === 0 ? 'TaskFailed' : null,
-    lastAppliedCommit: 'abc',
-    lastRunId: null,
-  };
-}
-
 async function main(): Promise<void> {
   const server = await openStore({ databaseUrl: process.env.DATABASE_URL, log: (m) => process.stderr.write(`${m}\n`) });
   const name = `pb_bench_store_${process.pid}`;
@@ -48,7 +26,7 @@ async function main(): Promise<void> {
   const store = createPgStore(pool);
   try {
     await migrate(url.toString());
-    const nodes = Array.from({ length: 10_000 }, (_, i) => node(i));
+    const nodes = Array.from({ length: 10_000 }, (_, i) => sampleRecordedNode(i));
     const t0 = performance.now();
     await store.bulkRecordNodes('acme/infra', 'big', nodes);
     const seedMs = performance.now() - t0;

@@ -1,31 +1,10 @@
 // 10,000 node instances: what they resolve to (how long it takes: bench/schema; a test never asserts a duration).
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadFiles } from './helpers.js';
 
-const yml = `
-politburo: 1
-roles:
-  base: { tasks: [ { babushka: base } ] }
-  web:
-    roles: [base]
-    tasks:
-      - babushka: app
-        args: { db: '\${address(db)}', me: '\${self.path}', n: '\${self.index}', ref: '\${params.ref}' }
-  lb:
-    tasks: [ { babushka: lb, args: { backends: '\${addresses(web)}' } } ]
-blueprints:
-  big:
-    params: { n: 10000, ref: main }
-    resources:
-      db: { tasks: [ { babushka: pg } ] }
-      web: { count: '\${params.n}', roles: [web], depends_on: [db] }
-      lb: { roles: [lb], depends_on: [web] }
-environments:
-  bench:
-    blueprint: big
-    hosts: { db: 10.0.0.1, lb: 10.0.0.2, web: local }
-`;
+const yml = readFileSync(new URL('../../fixtures/scale/ten-thousand/politburo.yml', import.meta.url), 'utf8');
 
 test('10,000 instances load, validate and resolve', async () => {
   const r = await loadFiles({ 'politburo.yml': yml });
