@@ -3,7 +3,8 @@
  * JSON on stdin and prints `{address, port?, user?, host_key?}`; `destroy` reads the same plus `address`. Scripts run
  * from the repository root, with a timeout, and only on apply.
  */
-import { spawn } from 'node:child_process';
+import { spawnWithLifeline } from './hosts/lifeline.js';
+import { quoteShell } from './hosts/quote-shell.js';
 import { insidePathMessage, realRoot, resolveInside } from '../schema/repository-paths.js';
 import { PolitburoError, type ProviderSpec } from './types.js';
 
@@ -83,7 +84,8 @@ async function runScript(call: ProviderCall, script: string, input: object): Pro
 function spawnScript(call: ProviderCall, script: string, file: string, root: string, input: object): Promise<string> {
   const timeoutMs = call.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, [], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    // Behind a lifeline, as tasks are: a script never outlives the run that started it, even after kill -9.
+    const child = spawnWithLifeline(quoteShell(file), { cwd: root, name: 'politburo-provider' });
     let stdout = '';
     let stderr = '';
     let done = false;

@@ -1,8 +1,6 @@
 /**
  * The `local` host: commands run with `/bin/sh -c` on the controller's own machine, behind the same interface as SSH.
  */
-import { spawn } from 'node:child_process';
-import type { Readable } from 'node:stream';
 import { cp, mkdir, mkdtemp, rename, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +8,7 @@ import { PolitburoError, type ExecResult, type HostConnection } from '../types.j
 import { checkDepsHash } from './deps-upload.js';
 import type { ExecOptions } from './exec-options.js';
 import { OutputBuffer } from './output-buffer.js';
+import { spawnWithLifeline } from './lifeline.js';
 
 const KILL_AFTER_MS = 5000;
 
@@ -38,28 +37,11 @@ export function createLocalConnection(opts: LocalConnectionOptions = {}): HostCo
   };
 }
 
-/**
- * Runs `$1` with a lifeline: fd 3 is a pipe from this process that is never written to. A watcher waits for it to
- * close, which happens only when this process dies (kill -9 included) while the command runs; it then kills the
- * command's whole process group (TERM, then KILL after 5 s), so no task outlives the run that started it. When the
- * command ends normally the watcher is stopped and what the command left running is left alone.
- */
-const LIFELINE_WRAPPER = [
-  '{ read -r _ <&3; trap "" TERM; kill -TERM 0; sleep 5; kill -KILL 0; } </dev/null >/dev/null 2>&1 &',
-  'exec 3<&-',
-  '/bin/sh -c "$1"',
-  'rc=$?',
-  'kill $! 2>/dev/null',
-  'exit $rc',
-].join('\n');
-
 /** Runs a command in its own process group so a timeout kills everything it started, and so does this process's death. */
 export function execLocal(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   if (opts.signal?.aborted) return Promise.reject(new PolitburoError('Interrupted', 'the command was cancelled before it started'));
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', LIFELINE_WRAPPER, 'politburo-task', command], { detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-    // Read (nothing ever comes) so the pipe closes when the wrapper and its watcher are gone.
-    (child.stdio[3] as Readable | null)?.on('error', () => undefined).resume();
+    const child = spawnWithLifeline(command);
     const stdout = new OutputBuffer();
     const stderr = new OutputBuffer();
     let timedOut = false;

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
@@ -160,3 +160,49 @@ test('SIGKILL while a task runs over SSH: the remote task is stopped, and the ne
   assert.equal(done.status, 'succeeded');
   assert.equal((await nodeRuns(w, dead.id)).a.state, 'failed');
 });
+
+test('SIGKILL while a provider script creates a host: the script is stopped with the CLI, and the run is closed as interrupted', { timeout: 120_000 }, async () => {
+  const w = await world([{ name: 'a', seconds: 0.2, host: 'local' }]);
+  // The same environment, its node's host from a provider whose create takes a minute.
+  const description = [
+    'politburo: 1',
+    'defaults: { timeout: 120s }',
+    'provider:',
+    '  exec: { create: provision/create.sh, destroy: provision/destroy.sh }',
+    'blueprints:',
+    '  app:',
+    '    resources:',
+    '      a:',
+    '        tasks:',
+    `          - { name: a task, met: 'true', meet: 'true' }`,
+    'environments:',
+    '  p:',
+    '    blueprint: app',
+    '',
+  ].join('\n');
+  await mkdir(path.join(w.dir, 'provision'));
+  await writeFile(path.join(w.dir, 'politburo.yml'), description);
+  await writeFile(path.join(w.dir, 'provision/create.sh'), `#!/bin/sh\ncat >/dev/null\nsh ${w.tasks.dir}/task.sh create 60\necho '{"address":"127.0.0.1"}'\n`, { mode: 0o755 });
+  await writeFile(path.join(w.dir, 'provision/destroy.sh'), '#!/bin/sh\ncat >/dev/null\n', { mode: 0o755 });
+  await gitCommit(w.dir);
+
+  const pid = await killDuring(w, 'create');
+  await waitFor('the provider script of the killed run to end', () => !alive(pid), 20_000);
+  assert.equal((await w.tasks.intervals()).find((i) => i.pid === pid)?.killed, true, 'the script was stopped, not left to finish');
+  const status = await cli(['status', 'p', '--dir', w.dir, '--json'], w.env);
+  assert.equal(status.code, 0, status.stderr);
+  const [dead] = await runs(w);
+  assert.equal(dead.status, 'cancelled');
+  const a = (await nodeRuns(w, dead.id)).a;
+  assert.equal(a.state, 'failed');
+  assert.match(a.reason ?? '', /^Interrupted: /);
+});
+
+async function gitCommit(dir: string): Promise<void> {
+  const git = (...args: string[]) =>
+    new Promise<void>((resolve, reject) =>
+      spawn('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { stdio: 'ignore' }).once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`git ${args[0]}: ${code}`)))),
+    );
+  await git('add', '-A');
+  await git('commit', '-q', '-m', 'provider');
+}
