@@ -248,7 +248,7 @@ describe('durable queue', () => {
     await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
   });
 
-  test('connections terminated while jobs complete: the worker pool is replaced, and every job runs to completion', { timeout: 90_000 }, async () => {
+  test('connections terminated while jobs complete: the worker pool is replaced, and every job runs to completion', { timeout: 300_000 }, async () => {
     await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
     const done = new Map<string, number>();
     const w = await worker(q, {
@@ -275,9 +275,9 @@ describe('durable queue', () => {
       }
       assert.ok(w.generations >= 2, 'a lost completion made graphile-worker shut a pool down, and it was replaced');
       assert.ok((await workerPoolRestarts.get()).values[0].value >= 1, 'and /metrics counts it');
-      await waitFor(async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0, 30_000, 'every job to run and the queue to drain');
+      await waitFor(async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0, 180_000, 'every job to run and the queue to drain');
       // The replaced pools are gone from controller_processes once they have finished: only this process is left.
-      await waitFor(async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1, 10_000, 'one process row');
+      await waitFor(async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1, 60_000, 'one process row');
     } finally {
       await killer.end();
       await w.stop(5000);
