@@ -96,7 +96,7 @@ test('SIGKILL while a local task runs: the task is stopped, status closes the ru
     { name: 'b', seconds: 0.2, host: 'local' },
   ]);
   const pid = await killDuring(w, 'meet-a');
-  await waitFor('the killed run’s task to end', () => !alive(pid), 20_000);
+  await waitFor('the killed run’s task to end', () => !alive(pid), 60_000);
   assert.equal((await w.tasks.intervals()).find((i) => i.pid === pid)?.killed, true, 'the task was stopped, not left to finish');
 
   const status = await cli(['status', 'p', '--dir', w.dir, '--json'], w.env);
@@ -126,7 +126,7 @@ test('SIGKILL between nodes: the next apply closes the dead run with truthful no
   // a's meet has ended: the CLI is recording a as ready and moving on to b.
   await waitFor('a to be met', async () => (await w.tasks.intervals()).some((i) => i.label === 'meet-a' && i.end !== null), 60_000);
   await kill9(apply.child);
-  await waitFor('no task of the killed run still running', async () => (await w.tasks.intervals()).every((i) => !alive(i.pid)), 20_000);
+  await waitFor('no task of the killed run still running', async () => (await w.tasks.intervals()).every((i) => !alive(i.pid)), 60_000);
 
   await writeFile(path.join(w.tasks.dir, 'meet-b.seconds'), '0.5');
   const next = await cli(['apply', 'p', '--dir', w.dir], w.env);
@@ -148,7 +148,7 @@ test('SIGKILL while a task runs over SSH: the remote task is stopped, and the ne
   const w = await world([{ name: 'a', seconds: 60, host: hostYaml(host) }], '    known_hosts: known_hosts', { known_hosts: ssh.knownHosts });
   const pid = await killDuring(w, 'meet-a');
   // sshd sees the connection close; the remote task's lifeline (its channel's stdin) ends it.
-  await waitFor('the remote task to end', () => !alive(pid), 30_000);
+  await waitFor('the remote task to end', () => !alive(pid), 60_000);
   assert.equal((await w.tasks.intervals()).find((i) => i.pid === pid)?.killed, true, 'the remote task was stopped, not left to finish');
 
   await writeFile(path.join(w.tasks.dir, 'meet-a.seconds'), '0.5');
@@ -187,7 +187,7 @@ test('SIGKILL while a provider script creates a host: the script is stopped with
   await gitCommit(w.dir);
 
   const pid = await killDuring(w, 'create');
-  await waitFor('the provider script of the killed run to end', () => !alive(pid), 20_000);
+  await waitFor('the provider script of the killed run to end', () => !alive(pid), 60_000);
   assert.equal((await w.tasks.intervals()).find((i) => i.pid === pid)?.killed, true, 'the script was stopped, not left to finish');
   const status = await cli(['status', 'p', '--dir', w.dir, '--json'], w.env);
   assert.equal(status.code, 0, status.stderr);

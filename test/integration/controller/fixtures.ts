@@ -76,7 +76,7 @@ export function deliveryIdsOf(job: { payload: any }): string[] {
 }
 
 /** Polls until check() returns a truthy value (or throws after timeoutMs). */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -66,15 +66,15 @@ describe('durable queue', () => {
       },
     });
     try {
-      await waitFor(async () => ran.some((p) => p.sha === 'ccc3'), 10_000, 'the apply of ccc3 to start');
+      await waitFor(async () => ran.some((p) => p.sha === 'ccc3'), 60_000, 'the apply of ccc3 to start');
       // While ccc3 runs, a newer push queues behind it and never supersedes the running apply.
       const fourth = await enqueueApply(q.pool, apply('ddd4'));
       assert.deepEqual(fourth.supersedes, []);
       const fifth = await enqueueApply(q.pool, apply('eee5'));
       assert.deepEqual(fifth.supersedes, ['ddd4']);
       release();
-      await waitFor(async () => ran.some((p) => p.sha === 'eee5'), 10_000, 'the apply of eee5');
-      await waitFor(async () => (await jobs(q.pool, JOB_APPLY)).length === 0, 10_000, 'the queue to drain');
+      await waitFor(async () => ran.some((p) => p.sha === 'eee5'), 60_000, 'the apply of eee5');
+      await waitFor(async () => (await jobs(q.pool, JOB_APPLY)).length === 0, 60_000, 'the queue to drain');
       assert.deepEqual(
         ran.map((p) => [p.sha, p.supersedes ?? []]).sort(),
         [
@@ -104,7 +104,7 @@ describe('durable queue', () => {
     try {
       // Failures are recorded in batches, just after the handler returns: wait for the record, not only the call.
       const failed = async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = 'trans-1' AND last_error IS NOT NULL`)).rowCount === 1;
-      await waitFor(async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()), 10_000, 'both jobs to run once');
+      await waitFor(async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()), 60_000, 'both jobs to run once');
       const left = await q.pool.query(`SELECT key, attempts, last_error, run_at > now() AS later FROM graphile_worker.jobs WHERE task_identifier = $1`, [JOB_DELIVERY]);
       assert.deepEqual(left.rows.map((r) => [r.key, r.attempts, r.later]), [['trans-1', 1, true]]);
       assert.match(left.rows[0].last_error, /GitHub unreachable/);
@@ -133,7 +133,7 @@ describe('durable queue', () => {
       },
     });
     try {
-      await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = $1 AND attempts = 1 AND locked_by IS NULL`, [JOB_DELIVERY])).rowCount, 10_000, 'the batch to run once');
+      await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = $1 AND attempts = 1 AND locked_by IS NULL`, [JOB_DELIVERY])).rowCount, 60_000, 'the batch to run once');
       assert.deepEqual(seen, ['b-ok', 'b-term', 'b-trans', 'b-ok2'], 'in order, one failure does not stop the rest');
       const left = await jobs(q.pool, JOB_DELIVERY);
       assert.deepEqual(left.map((j) => j.payload), [[{ deliveryId: 'b-trans' }]], 'only the transient failure is re-queued');
@@ -164,7 +164,7 @@ describe('durable queue', () => {
     const ran: string[] = [];
     const w = await worker(q, { [JOB_DELIVERY]: async (p) => void ran.push((p as { deliveryId: string }).deliveryId) });
     try {
-      await waitFor(async () => ran.includes('orphaned-1'), 10_000, 'the orphaned job to run');
+      await waitFor(async () => ran.includes('orphaned-1'), 60_000, 'the orphaned job to run');
       assert.deepEqual(ran, ['orphaned-1']);
       const procs = await q.pool.query(`SELECT id FROM controller_processes ORDER BY id`);
       assert.deepEqual(procs.rows.map((r) => r.id).filter((id) => id !== w.processId), ['live']);
@@ -205,8 +205,8 @@ describe('durable queue', () => {
         }
       }
       await Promise.all(burst);
-      await waitFor(async () => spans.length === 24, 20_000, 'all 24 jobs');
-      await waitFor(async () => (await jobs(q.pool)).length === 0, 5_000, 'an empty queue');
+      await waitFor(async () => spans.length === 24, 60_000, 'all 24 jobs');
+      await waitFor(async () => (await jobs(q.pool)).length === 0, 60_000, 'an empty queue');
       assert.equal(new Set(spans.map((s) => s.id)).size, 24, 'each job ran exactly once');
       for (const env of ['production', 'staging']) {
         const mine = spans.filter((s) => s.queue === env).sort((a, b) => a.start - b.start);
@@ -231,7 +231,7 @@ describe('durable queue', () => {
     };
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g1' });
     const w1 = await worker(q, { [JOB_DELIVERY]: slowTask });
-    await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE locked_by IS NOT NULL`)).rowCount, 5000, 'the job to start');
+    await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE locked_by IS NOT NULL`)).rowCount, 60_000, 'the job to start');
     await w1.stop(5000);
     assert.equal(finished, 1);
     assert.deepEqual((await q.pool.query(`SELECT id, locked_by, attempts, last_error FROM graphile_worker.jobs`)).rows, []);
@@ -239,7 +239,7 @@ describe('durable queue', () => {
     let hung = 0;
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g2' });
     const w2 = await worker(q, { [JOB_DELIVERY]: () => new Promise<void>(() => void hung++) });
-    await waitFor(async () => hung === 1, 5000, 'the hanging job to start');
+    await waitFor(async () => hung === 1, 60_000, 'the hanging job to start');
     await w2.stop(200);
     const { rows } = await q.pool.query(`SELECT locked_by, attempts FROM graphile_worker.jobs`);
     assert.equal(rows.length, 1, 'the job is still queued');

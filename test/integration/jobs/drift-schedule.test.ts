@@ -89,16 +89,16 @@ environments:
     const b = startDriftScheduler({ pool: h.pool, logger: h.deps.logger, refreshMs: 3_600_000, relistenMs: 100 });
     try {
       await recordDriftSchedules(h.pool, repo, await describedWith('*/5 * * * *'), ['staging']);
-      await waitFor('armed on both replicas', () => a.armed().get('acme/web staging') === '*/5 * * * *' && b.armed().get('acme/web staging') === '*/5 * * * *', 20_000);
+      await waitFor('armed on both replicas', () => a.armed().get('acme/web staging') === '*/5 * * * *' && b.armed().get('acme/web staging') === '*/5 * * * *', 60_000);
 
       // The listeners' connections are terminated (a failover, a pgbouncer restart): they listen again, and a change
       // announced while they were away is still picked up.
       await h.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'`, [new URL(h.db.url).pathname.slice(1)]);
       await recordDriftSchedules(h.pool, repo, await describedWith('*/7 * * * *'), ['staging']);
-      await waitFor('the change armed after the cut', () => a.armed().get('acme/web staging') === '*/7 * * * *' && b.armed().get('acme/web staging') === '*/7 * * * *', 20_000);
+      await waitFor('the change armed after the cut', () => a.armed().get('acme/web staging') === '*/7 * * * *' && b.armed().get('acme/web staging') === '*/7 * * * *', 60_000);
       await waitFor('listening again', async () => (await backends()).length === 2);
       await recordDriftSchedules(h.pool, repo, await describedWith('*/9 * * * *'), ['staging']);
-      await waitFor('armed through the new listeners', () => a.armed().get('acme/web staging') === '*/9 * * * *' && b.armed().get('acme/web staging') === '*/9 * * * *', 20_000);
+      await waitFor('armed through the new listeners', () => a.armed().get('acme/web staging') === '*/9 * * * *' && b.armed().get('acme/web staging') === '*/9 * * * *', 60_000);
     } finally {
       a.stop();
       b.stop();
