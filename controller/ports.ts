@@ -57,7 +57,7 @@ export interface PlanPullRequestJob {
   baseSha: string;
   /** Only the named environment (from `/politburo plan ENV`). */
   environment?: string;
-  /** Dry-run on hosts; only ever set after the trust checks of SPEC §4 passed. */
+  /** Dry-run on hosts; only ever set after the trust checks of docs/configuration.md passed. */
   live: boolean;
   /** The comment that asked, to react to. */
   commentId?: number;

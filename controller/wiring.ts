@@ -51,7 +51,7 @@ export function createFlows(ctx: ControllerContext): Flows {
     logger: ctx.logger,
   };
   const drift = startDriftScheduler({ pool: ctx.pool, logger: ctx.logger });
-  // A check left pending by a crash is finished after the restart (SPEC §4), and periodically for other replicas'.
+  // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other replicas'.
   let sweep: NodeJS.Timeout | undefined;
   if (github) {
     const reporter = github;

@@ -1,5 +1,5 @@
 -- Up Migration
--- Lifecycle states of SPEC §1.3 and task outcomes of SPEC §2, shared by every table that records them.
+-- Lifecycle states of docs/language.md and task outcomes of docs/cli.md, shared by every table that records them.
 CREATE DOMAIN lifecycle_state AS text CHECK (VALUE IN (
   'defined', 'provisioning', 'provisioned', 'configuring', 'ready',
   'failed', 'blocked', 'drifted', 'terminating', 'terminated'));

@@ -1,5 +1,5 @@
 -- Up Migration
--- Recorded state of every node of an environment (SPEC §2). Terminated nodes are deleted; their history stays in
+-- Recorded state of every node of an environment (docs/cli.md). Terminated nodes are deleted; their history stays in
 -- node_runs. spec_hash is '' while nothing has been applied to the node yet. tasks is json, not jsonb: it is only ever
 -- stored and read back whole, and json's output is a copy while jsonb's is a re-serialisation (a third of the time of
 -- reading 10,000 nodes).

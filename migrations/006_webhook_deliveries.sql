@@ -1,5 +1,5 @@
 -- Up Migration
--- GitHub webhook deliveries, stored before the 2xx answer (SPEC §4); idempotent on X-GitHub-Delivery.
+-- GitHub webhook deliveries, stored before the 2xx answer (docs/configuration.md); idempotent on X-GitHub-Delivery.
 CREATE TABLE webhook_deliveries (
   delivery_id text PRIMARY KEY CHECK (delivery_id <> ''),
   event text NOT NULL,

@@ -1,5 +1,5 @@
 -- Up Migration
--- Poll mode (SPEC §4): the branch head last seen per watched repository, so a restart does not re-apply old commits.
+-- Poll mode (docs/configuration.md): the branch head last seen per watched repository, so a restart does not re-apply old commits.
 CREATE TABLE poll_heads (
   repository text NOT NULL,
   branch text NOT NULL,

@@ -1,5 +1,5 @@
 /**
- * Apply (SPEC §2): one reconcile in two layers. The outer layer resolves the environment, takes the environment's
+ * Apply (docs/cli.md): one reconcile in two layers. The outer layer resolves the environment, takes the environment's
  * lock, starts the run record and always finishes it; the inner one plans, selects, provisions, configures in
  * dependency order, terminates, and records every transition as it happens.
  */

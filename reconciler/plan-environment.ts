@@ -22,7 +22,7 @@ export function hostLabel(binding: HostBinding, recorded?: RecordedNode): string
 /** States after which a node with an unchanged spec still needs work on the next apply. */
 const UNSETTLED = new Set(['defined', 'provisioning', 'provisioned', 'configuring', 'failed', 'blocked', 'terminating']);
 
-/** Plans one environment against its recorded nodes (SPEC §2): create, update (with reasons), unchanged, terminate. */
+/** Plans one environment against its recorded nodes (docs/cli.md): create, update (with reasons), unchanged, terminate. */
 export function planEnvironment(env: ResolvedEnvironment, recorded: RecordedNode[], commit: string | null = null): Plan {
   const byPath = new Map(recorded.map((r) => [r.path, r]));
   const nodes: PlannedNode[] = [];

@@ -1,4 +1,4 @@
-/** `politburo serve`: the controller (SPEC §4), configured from the environment (docs/configuration.md). */
+/** `politburo serve`: the controller, configured from the environment (docs/configuration.md). */
 import type { Command } from 'commander';
 import { readConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/logger.js';

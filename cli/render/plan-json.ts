@@ -1,4 +1,4 @@
-/** The `--json` document of `politburo plan` (SPEC §3): one object, stable field order. */
+/** The `--json` document of `politburo plan` (docs/cli.md): one object, stable field order. */
 import type { LifecycleState, Plan, PlanAction, PlannedNode, TaskSpec } from '../../reconciler/types.js';
 
 export interface PlanJsonTask {

@@ -1,5 +1,5 @@
 /**
- * The dashboard (SPEC §4): server-rendered HTML, read only, mounted at `/`. Environments with their state, each
+ * The dashboard (docs/configuration.md): server-rendered HTML, read only, mounted at `/`. Environments with their state, each
  * environment's dependency graph coloured by state and its nodes, runs with per-host timelines and logs, and each
  * task's success rate. JSON endpoints under /api for tools.
  */

@@ -1,5 +1,5 @@
 /**
- * The `github-delivery` job: a stored webhook delivery routed by event (SPEC §4). push → applies of the changed
+ * The `github-delivery` job: a stored webhook delivery routed by event (docs/configuration.md). push → applies of the changed
  * environments; pull_request → a static plan; `/politburo plan` comments → a plan (live only after the trust checks);
  * check_run rerequested → that check again; installation events → repositories registered. Everything else, and
  * repositories without politburo.yml, is marked processed and ignored.

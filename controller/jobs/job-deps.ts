@@ -43,7 +43,7 @@ export function runUrl(config: ControllerConfig, runId: string | null | undefine
   return `${config.publicUrl}/runs/${encodeURIComponent(runId)}`;
 }
 
-/** Reports never fail a reconcile (style.md): failures are logged; the durable write path retries them. */
+/** Reports never fail a reconcile: failures are logged; the durable write path retries them. */
 export async function safely(log: Logger, what: string, work: () => Promise<unknown>): Promise<void> {
   try {
     await work();

@@ -1,6 +1,6 @@
 /**
  * A commit's description: checked out from the mirror and loaded. A repository without `politburo.yml` is not
- * Politburo's business (SPEC §4: acknowledged and ignored); an invalid description is a terminal problem to report.
+ * Politburo's business (docs/configuration.md: acknowledged and ignored); an invalid description is a terminal problem to report.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

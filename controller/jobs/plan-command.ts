@@ -1,4 +1,4 @@
-/** `/politburo plan [--live] [ENV]` comments, and the trust rules of SPEC §4 for live plans. */
+/** `/politburo plan [--live] [ENV]` comments, and the trust rules of docs/configuration.md for live plans. */
 import type { Reporter, RepoRef } from '../ports.js';
 
 export interface PlanCommand {

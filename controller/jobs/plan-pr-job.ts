@@ -1,7 +1,7 @@
 /**
  * The `plan-pull-request` job: a static plan (no host contacted, no provider run) of every environment the pull
  * request changes, one `politburo plan ENV` check per environment and ONE sticky comment. Live plans (dry-runs on
- * hosts) only when the job says so, which the delivery handler sets only after the trust checks of SPEC §4.
+ * hosts) only when the job says so, which the delivery handler sets only after the trust checks of docs/configuration.md.
  */
 import { planCheckName, renderPlanCheck } from '../github/render-plan-check.js';
 import { PLAN_COMMENT_MARKER, renderPlanComment } from '../github/render-plan-comment.js';

@@ -1,5 +1,5 @@
 /**
- * Poll mode (SPEC §4, no GitHub): every POLITBURO_REPOS entry is fetched; when its branch head moved since last seen
+ * Poll mode (docs/configuration.md, no GitHub): every POLITBURO_REPOS entry is fetched; when its branch head moved since last seen
  * (table `poll_heads`), the new commit is handled like a push. Results go to the dashboard (the state store) and the
  * log (the log reporter). Each move is claimed in the table, so with several replicas one of them queues it.
  */

@@ -4,7 +4,7 @@
  * its apply. A newer commit replaces a queued older apply (controller/queue/enqueue.ts `enqueueApply`).
  *
  * An environment the commit removed from the description (it followed the branch at the previous head, `before`) is
- * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed (SPEC §1.3
+ * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed (docs/language.md
  * Removal). Without a previous head (a new branch, a first poll) nothing is terminated.
  */
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';

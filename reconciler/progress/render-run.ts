@@ -1,4 +1,4 @@
-/** Renders a finished run: the `--json` document (SPEC §3) and the summary table printed on stdout. */
+/** Renders a finished run: the `--json` document (docs/cli.md) and the summary table printed on stdout. */
 import type { RunResult } from '../types.js';
 import { formatElapsed } from './progress-model.js';
 

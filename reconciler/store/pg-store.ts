@@ -1,4 +1,4 @@
-/** The Postgres implementation of the state store (SPEC §2): recorded nodes, runs, node runs, task results. */
+/** The Postgres implementation of the state store (docs/cli.md): recorded nodes, runs, node runs, task results. */
 import type pg from 'pg';
 import type { EnvironmentLocks, LifecycleState, NodeUpdate, RecordedNode, RunKind, RunStatus, StateStore, TaskOutcome, TaskResult } from '../types.js';
 import { createPgLocks } from './pg-locks.js';

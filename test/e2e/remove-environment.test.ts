@@ -1,6 +1,6 @@
 /**
  * An environment removed from the description is terminated when the removal lands on its branch, as the pull
- * request's plan said (SPEC §1.3 Removal): its recorded nodes end `terminated`, its check says so, its drift schedule
+ * request's plan said (docs/language.md): its recorded nodes end `terminated`, its check says so, its drift schedule
  * goes; the environments still described are left alone.
  */
 import { after, before, describe, test } from 'node:test';

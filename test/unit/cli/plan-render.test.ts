@@ -48,7 +48,7 @@ test('plan with no changes says so; the summary line has no commit outside git',
   assert.match(renderPlanText({ ...plan, nodes: [], summary: { create: 0, update: 0, unchanged: 0, terminate: 0 } }), /^staging has no nodes\./);
 });
 
-test('plan JSON: SPEC §3 shape with actions, states, reasons, changes and tasks', () => {
+test('plan JSON: docs/cli.md shape with actions, states, reasons, changes and tasks', () => {
   assert.deepEqual(planToJson(samplePlan(), { repository: 'acme/infra' }), {
     environment: 'production',
     commit: '1a2b3c4d5e6f7a8b',

@@ -56,7 +56,7 @@ const result: RunResult = {
   durationMs: 2600,
 };
 
-test('the summary table and the --json document (SPEC §3 shape)', () => {
+test('the summary table and the --json document (docs/cli.md shape)', () => {
   assert.equal(
     renderRunTable(result),
     [
