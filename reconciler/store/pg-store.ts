@@ -4,6 +4,7 @@ import type { EnvironmentLocks, LifecycleState, NodeUpdate, RecordedNode, RunKin
 import { createPgLocks } from './pg-locks.js';
 import { iso, RUN_COLUMNS, toNodeRunRecord, toRecordedNodes, toRunRecord, type RecordedNodeTuple, type NodeRunRow, type RunRow } from './rows.js';
 import * as SQL from './sql.js';
+import { inTransaction } from './in-transaction.js';
 
 const STATES: readonly LifecycleState[] = ['defined', 'provisioning', 'provisioned', 'configuring', 'ready', 'failed', 'blocked', 'drifted', 'terminating', 'terminated'];
 const OUTCOMES: readonly TaskOutcome[] = ['already met', 'met', 'failed', 'unmet', 'skipped'];
@@ -108,9 +109,7 @@ async function bulkRecordNodes(pool: pg.Pool, envId: string, nodes: RecordedNode
   }
   const live = [...byPath.values()].filter((n) => n.state !== 'terminated');
   const gone = [...byPath.values()].filter((n) => n.state === 'terminated').map((n) => n.path);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  await inTransaction(pool, async (client) => {
     for (let i = 0; i < live.length; i += 5000) {
       const rows = live.slice(i, i + 5000).map((n) => ({
         path: n.path, host: n.host, port: n.port ?? null, user: n.user ?? null, spec_hash: n.specHash, tasks: n.tasks,
@@ -120,13 +119,7 @@ async function bulkRecordNodes(pool: pg.Pool, envId: string, nodes: RecordedNode
       await client.query(SQL.BULK_RECORD_NODES, [envId, JSON.stringify(rows)]);
     }
     if (gone.length) await client.query(SQL.DELETE_NODES, [envId, gone]);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 /** A StateStore on a pg pool; close() ends the pool. */
