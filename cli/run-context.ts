@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatValidationError, loadDescription } from '../schema/load-description.js';
 import { createHostConnector, type HostConnectorOptions } from '../reconciler/hosts/ssh-connector.js';
+import { readRepositoryKnownHosts } from '../reconciler/hosts/known-hosts.js';
 import { openStore, type OpenedStore } from '../reconciler/store/open-store.js';
 import { createLineProgress } from '../reconciler/progress/line-progress.js';
 import { createTtyProgress } from '../reconciler/progress/tty-progress.js';
@@ -97,7 +98,13 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
 
 async function connectorOptionsFor(opts: CommonOptions, cliEnv: ReturnType<typeof readCliEnv>, root: string, envKnownHosts: string | undefined): Promise<HostConnectorOptions & { knownHosts: string[] }> {
   const knownHosts: string[] = [];
-  if (envKnownHosts) knownHosts.push(await readOrExit(path.resolve(root, envKnownHosts), `the environment's known_hosts file`));
+  if (envKnownHosts) {
+    // Only from inside the repository, symlinks resolved (validation refuses the rest already).
+    const content = await readRepositoryKnownHosts(root, envKnownHosts).catch((err: Error) => {
+      throw new CliExit(EXIT_ERROR, `cannot read the environment's known_hosts file: ${err.message}`);
+    });
+    knownHosts.push(content);
+  }
   if (opts.knownHosts) knownHosts.push(await readOrExit(path.resolve(opts.knownHosts), '--known-hosts'));
   const keyPath = opts.sshKey ?? cliEnv.sshKey;
   const privateKey = keyPath ? await readOrExit(path.resolve(keyPath), opts.sshKey ? '--ssh-key' : 'POLITBURO_SSH_KEY') : undefined;
