@@ -5,16 +5,16 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatValidationError, loadDescription } from '../schema/load-description.js';
-import { createHostConnector, type HostConnectorOptions } from '../reconciler/hosts/ssh-connector.js';
-import { readRepositoryKnownHosts } from '../reconciler/hosts/known-hosts.js';
-import { openStore, type OpenedStore } from '../reconciler/store/open-store.js';
-import { createLineProgress } from '../reconciler/progress/line-progress.js';
-import { createTtyProgress } from '../reconciler/progress/tty-progress.js';
+import { createHostConnector, type HostConnectorOptions } from '../hosts/ssh-connector.js';
+import { readRepositoryKnownHosts } from '../hosts/known-hosts.js';
+import { openStore, type OpenedStore } from '../store/open-store.js';
+import { createLineProgress } from '../render/progress/line-progress.js';
+import { createTtyProgress } from '../render/progress/tty-progress.js';
 import type { EngineInput } from '../reconciler/run-engine.js';
-import type { Description, HostConnector, ResolvedEnvironment, RunEvent } from '../reconciler/types.js';
+import type { Description, HostConnector, ResolvedEnvironment, RunEvent } from '../kernel/types.js';
 import { EXIT_ERROR, headCommit, readCliEnv, repositoryId, type CommonOptions } from './common.js';
 import { stderrLog } from './commands/migrate.js';
-import { didYouMean } from '../schema/did-you-mean.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 
 /** A usage or setup problem: printed as is, with its exit code. */
 export class CliExit extends Error {

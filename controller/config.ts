@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ms from 'ms';
 import { z } from 'zod';
-import { defaultDataDir } from '../reconciler/store/embedded.js';
+import { defaultDataDir } from '../store/embedded.js';
 import { leaseSettings } from '../reconciler/run-lock.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';

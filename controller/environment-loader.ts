@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import type { GitReader, RepoRef } from './ports.js';
-import type { ResolvedEnvironment } from '../reconciler/types.js';
+import type { ResolvedEnvironment } from '../kernel/types.js';
 import { withCommit } from './jobs/load-commit.js';
 
 /** Keeps the last few loaded environments: a dashboard page is drawn often, a commit changes rarely. */

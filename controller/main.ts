@@ -7,7 +7,7 @@ import type { RequestListener, Server } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { TaskList } from 'graphile-worker';
 import type pg from 'pg';
-import { openStore, type OpenedStore } from '../reconciler/store/open-store.js';
+import { openStore, type OpenedStore } from '../store/open-store.js';
 import type { ControllerConfig } from './config.js';
 import { createFallbackTaskList } from './fallback-tasks.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
@@ -17,8 +17,8 @@ import { createDeliveryGate, createIngestPressure, type IngestPressure } from '.
 import { createHttpServer, createServer } from './server.js';
 import { createFlows } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
-import type { ResolvedEnvironment } from '../reconciler/types.js';
-import type { StateStore } from '../reconciler/types.js';
+import type { ResolvedEnvironment } from '../kernel/types.js';
+import type { StateStore } from '../kernel/types.js';
 import { sweepDeadRuns } from './jobs/close-orphaned-runs.js';
 
 /** What the composition root hands to the job handlers, the poller and the dashboard. */

@@ -2,7 +2,7 @@
  * Contracts between the controller's parts: webhook ingestion (webhooks/ + controller/server), the queue and its
  * jobs (controller/jobs), git access (controller/git), and reporting to GitHub (controller/github).
  */
-import type { Plan, RunResult, ValidationError } from '../reconciler/types.js';
+import type { Plan, RunResult, ValidationError } from '../kernel/types.js';
 
 /** A GitHub repository as the controller knows it. */
 export interface RepoRef {

@@ -1,7 +1,7 @@
 /** `/readyz`: the database answers and its schema (ours and the queue's) is current. */
 import type pg from 'pg';
-import { MIGRATIONS_TABLE } from '../reconciler/store/migrate.js';
-import { migrationNames } from '../reconciler/store/migrations-dir.js';
+import { MIGRATIONS_TABLE } from '../store/migrate.js';
+import { migrationNames } from '../store/migrations-dir.js';
 
 export type Readiness = { ready: true } | { ready: false; reason: string };
 

@@ -10,7 +10,7 @@ import type { ControllerContext } from './main.js';
 import { githubCalls, githubRateLimitRemaining } from './metrics.js';
 import { finishStaleChecks } from './github/finish-stale-checks.js';
 import { createEnvironmentLoader } from './environment-loader.js';
-import type { ResolvedEnvironment } from '../reconciler/types.js';
+import type { ResolvedEnvironment } from '../kernel/types.js';
 
 /** How often checks left pending by a crashed process are looked for (besides once at start-up). */
 const STALE_CHECK_SWEEP_MS = 5 * 60_000;

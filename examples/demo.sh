@@ -28,7 +28,7 @@ stop_demo() {
   # A politburo command killed by Ctrl-C leaves the embedded PostgreSQL it started running for the next one: stop it
   # now when nothing uses it any more.
   if [ -z "${DATABASE_URL:-}" ]; then
-    node --import tsx --input-type=module -e "const { stopIdleEmbeddedPostgres } = await import('./reconciler/store/embedded.ts');
+    node --import tsx --input-type=module -e "const { stopIdleEmbeddedPostgres } = await import('./store/embedded.ts');
       await stopIdleEmbeddedPostgres(undefined, (m) => console.log(m));" || true
   fi
 }

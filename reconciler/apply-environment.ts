@@ -10,7 +10,7 @@ import { flushUnsaved, provisionNode, resultOf, RETRY_WRITES_MS, retryWrite, run
 import { buildResult, summaryLine } from './run-result.js';
 import { selectNodes, type Selection } from './run-selection.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
-import type { NodeResult, PlannedNode, ResolvedNode, RunKind, RunResult, RunStatus } from './types.js';
+import type { NodeResult, PlannedNode, ResolvedNode, RunKind, RunResult, RunStatus } from '../kernel/types.js';
 
 export type ApplyInput = EngineInput & { dryRun?: false };
 

@@ -12,7 +12,7 @@ import { withEnvironmentLock } from './run-lock.js';
 import { resultOf, runTasksOf, transition } from './run-node.js';
 import { buildResult } from './run-result.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
-import type { LifecycleState, NodeResult, Plan, PlannedNode, ResolvedNode, RunResult, StateStore, UncheckedNode } from './types.js';
+import type { LifecycleState, NodeResult, Plan, PlannedNode, ResolvedNode, RunResult, StateStore, UncheckedNode } from '../kernel/types.js';
 
 export type { DescriptionAt } from './drift-targets.js';
 

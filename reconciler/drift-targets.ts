@@ -3,7 +3,7 @@
  * recorded spec, that commit's deps and addresses), and the recorded nodes it cannot look at, each with the reason.
  */
 import { closeExtraConnectors, createEngineRun, hostOf, type EngineRun } from './run-engine.js';
-import type { Description, RecordedNode, ResolvedNode, UncheckedNode } from './types.js';
+import type { Description, RecordedNode, ResolvedNode, UncheckedNode } from '../kernel/types.js';
 
 /** The description of the environment's repository at a commit; rejects with a message saying why it cannot be had. */
 export type DescriptionAt = (commit: string) => Promise<Description>;

@@ -10,7 +10,7 @@ import type {
   ResolvedEnvironment,
   ResolvedNode,
   TaskSpec,
-} from './types.js';
+} from '../kernel/types.js';
 
 /** The address a binding shows in plans: the address, `local`, or null for a host not provisioned yet. */
 export function hostLabel(binding: HostBinding, recorded?: RecordedNode): string | null {

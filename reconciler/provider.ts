@@ -3,10 +3,10 @@
  * JSON on stdin and prints `{address, port?, user?, host_key?}`; `destroy` reads the same plus `address`. Scripts run
  * from the repository root, with a timeout, and only on apply.
  */
-import { spawnWithLifeline } from './hosts/lifeline.js';
-import { quoteShell } from './hosts/quote-shell.js';
-import { insidePathMessage, realRoot, resolveInside } from '../schema/repository-paths.js';
-import { PolitburoError, type ProviderSpec } from './types.js';
+import { spawnWithLifeline } from '../kernel/lifeline.js';
+import { quoteShell } from '../kernel/quote-shell.js';
+import { insidePathMessage, realRoot, resolveInside } from '../kernel/repository-paths.js';
+import { PolitburoError, type ProviderSpec } from '../kernel/types.js';
 
 export interface ProvidedHost {
   address: string;

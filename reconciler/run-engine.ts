@@ -3,7 +3,7 @@
  * directory shipped once per host, and the per-node result being built.
  */
 import path from 'node:path';
-import { hashDepsDir } from './tasks/deps-hash.js';
+import { hashDepsDir } from '../kernel/deps-hash.js';
 import type { LeaseSettings } from './run-lock.js';
 import type { Target } from './target.js';
 import {
@@ -18,7 +18,7 @@ import {
   type ResolvedNode,
   type RunEvent,
   type StateStore,
-} from './types.js';
+} from '../kernel/types.js';
 
 /** Inputs of every engine entry point (applyEnvironment, driftEnvironment, runLivePlan). */
 export interface EngineInput {

@@ -15,7 +15,7 @@
  */
 import os from 'node:os';
 import { parseDuration } from '../schema/language.js';
-import { PolitburoError, type EnvironmentLocks, type RunClaim, type RunKind, type RunLease, type RunOwner, type RunRecord, type StateStore } from './types.js';
+import { PolitburoError, type EnvironmentLocks, type RunClaim, type RunKind, type RunLease, type RunOwner, type RunRecord, type StateStore } from '../kernel/types.js';
 
 /** How often a run renews its lease, and how long a silent run keeps it. */
 export interface LeaseSettings {

@@ -6,7 +6,7 @@ import { knownHostsLine, providerCreate, providerDestroy } from './provider.js';
 import { connectNode, errorReason, hostOf, setProvided, type EngineRun } from './run-engine.js';
 import type { PhaseOutcome } from './scheduler.js';
 import { runNodeTasks } from './tasks/run-node-tasks.js';
-import type { LifecycleState, NodeResult, NodeUpdate, PlanAction, ResolvedNode, TaskResult } from './types.js';
+import type { LifecycleState, NodeResult, NodeUpdate, PlanAction, ResolvedNode, TaskResult } from '../kernel/types.js';
 
 const LOG_TAIL_BYTES = 64 * 1024;
 

@@ -1,5 +1,5 @@
 /** The result of a run as the CLI prints it and the controller reports it: nodes, summary, status. */
-import type { LifecycleState, NodeResult, RunKind, RunResult, RunStatus } from './types.js';
+import type { LifecycleState, NodeResult, RunKind, RunResult, RunStatus } from '../kernel/types.js';
 
 /** Nodes by lifecycle state; ready, drifted, failed and blocked are always present. */
 export function summarise(nodes: { state: LifecycleState }[]): Record<string, number> {

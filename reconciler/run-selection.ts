@@ -3,7 +3,7 @@
  * target `ENV[:PATH][#STATE]` to the nodes under PATH plus what they depend on that still needs work.
  */
 import { checkTargetPath, pathsUnder, type Target } from './target.js';
-import type { Plan, PlannedNode, ResolvedNode } from './types.js';
+import type { Plan, PlannedNode, ResolvedNode } from '../kernel/types.js';
 
 export interface Selection {
   /** Nodes to provision and configure (or only provision, for `#provisioned`), in plan order. */

@@ -4,7 +4,7 @@
  * A failed node blocks its dependents, transitively; independent nodes carry on. Pure control flow: the work itself
  * (provisioning, running tasks) is injected.
  */
-import type { DependencyState, LifecycleState, RunEvent } from './types.js';
+import type { DependencyState, LifecycleState, RunEvent } from '../kernel/types.js';
 
 export interface SchedulerNode {
   path: string;

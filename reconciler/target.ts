@@ -1,8 +1,8 @@
 /**
  * Apply targets: `ENV[:PATH][#STATE]` (docs/cli.md), e.g. `production:database/master#ready`, and which nodes a path names.
  */
-import { didYouMean } from '../schema/did-you-mean.js';
-import { PolitburoError } from './types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
+import { PolitburoError } from '../kernel/types.js';
 
 export type TargetState = 'provisioned' | 'ready' | 'terminated';
 

@@ -2,8 +2,8 @@
  * Binds every node of an environment to a host: the environment's own `hosts` (by path; a list fills the instances
  * under the path in order), else its provider. A node with neither is an error.
  */
-import type { EnvironmentDefaults, HostBinding, ProviderSpec, SourcePos, ValidationError } from '../reconciler/types.js';
-import { didYouMean } from './did-you-mean.js';
+import type { EnvironmentDefaults, HostBinding, ProviderSpec, SourcePos, ValidationError } from '../kernel/types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import type { EnvironmentChain } from './environment-chain.js';
 import type { Instance, PathIndex } from './expand-instances.js';
 import { interpolate, type ExprKind } from './interpolation.js';

@@ -5,10 +5,10 @@
  */
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
-import { checkDepsDir } from '../reconciler/tasks/deps-hash.js';
-import type { ValidationError } from '../reconciler/types.js';
+import { checkDepsDir } from '../kernel/deps-hash.js';
+import type { ValidationError } from '../kernel/types.js';
 import { posOf, type Loc, type Model } from './load-files.js';
-import { insidePathMessage, resolveInside, type PathKind } from './repository-paths.js';
+import { insidePathMessage, resolveInside, type PathKind } from '../kernel/repository-paths.js';
 
 export const DEFAULT_DEPS_DIR = 'babushka-deps';
 

@@ -2,7 +2,7 @@
  * Checks every `${...}` in a description once, where it is written: syntax errors, and interpolation in a place that
  * does not interpolate (only count, for_each, args, met, meet and host fields do).
  */
-import type { ValidationError } from '../reconciler/types.js';
+import type { ValidationError } from '../kernel/types.js';
 import { parseTemplate } from './interpolation.js';
 import { posOf, type Loc, type Model } from './load-files.js';
 import type { PathKey } from './yaml-file.js';

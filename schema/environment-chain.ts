@@ -3,8 +3,8 @@
  * defaults, provider, known_hosts, drift, branch, then every `override` and `remove` from the root of the chain to the
  * environment itself. `hosts` is never inherited.
  */
-import type { ValidationError } from '../reconciler/types.js';
-import { didYouMean } from './did-you-mean.js';
+import type { ValidationError } from '../kernel/types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import type { RawDefaults, RawEnvironment, RawProvider } from './language.js';
 import { keyPosOf, posOf, type Loc, type Located, type Model } from './load-files.js';
 import { applyOverride, buildTree, type DefNode } from './resource-tree.js';

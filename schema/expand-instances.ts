@@ -2,7 +2,7 @@
  * Expands a definition tree into instances (count → `web-1`.., for_each → `web-eu`..), and indexes paths once so
  * that `depends_on`, `hosts`, `remove` and `addresses()` look-ups stay linear for tens of thousands of instances.
  */
-import type { ValidationError } from '../reconciler/types.js';
+import type { ValidationError } from '../kernel/types.js';
 import { describeValue } from './zod-issues.js';
 import { interpolate, type ExprKind } from './interpolation.js';
 import { isCountText } from './language.js';

@@ -2,7 +2,7 @@
  * `${...}` interpolation. A closed grammar, never evaluated as code: params.NAME, env.name, self.name, self.path,
  * self.index, each, address(PATH), addresses(PATH), secret.NAME. `$${` is a literal `${` (for shell commands).
  */
-import { didYouMean } from './did-you-mean.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 
 export type Expr =
   | { kind: 'param'; name: string }

@@ -3,7 +3,7 @@
  * resolves every environment, returning the whole Description or every problem found (never throwing).
  */
 import path from 'node:path';
-import type { Description, LoadResult, ResolvedEnvironment, ValidationError } from '../reconciler/types.js';
+import type { Description, LoadResult, ResolvedEnvironment, ValidationError } from '../kernel/types.js';
 import { checkRepositoryPaths } from './check-paths.js';
 import { checkTemplates } from './check-templates.js';
 import { loadFiles, type Model } from './load-files.js';

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import type { SourcePos, ValidationError } from '../reconciler/types.js';
+import type { SourcePos, ValidationError } from '../kernel/types.js';
 import {
   Blueprint,
   Environment,
@@ -20,7 +20,7 @@ import {
 } from './language.js';
 import { LIMITS } from './limits.js';
 import { checkCountLiterals } from './resource-tree.js';
-import { insidePathMessage, realRoot, resolveInside } from './repository-paths.js';
+import { insidePathMessage, realRoot, resolveInside } from '../kernel/repository-paths.js';
 import { readYamlFile, type PathKey, type YamlFile } from './yaml-file.js';
 import { validateWith } from './zod-issues.js';
 

@@ -3,8 +3,8 @@
  * from `address()` / `addresses()`; group and multi-instance paths expand to every node under them. Also finds
  * cycles in the expanded node graph.
  */
-import type { Dependency, DependencyState, ResolvedNode, SourcePos, ValidationError } from '../reconciler/types.js';
-import { didYouMean } from './did-you-mean.js';
+import type { Dependency, DependencyState, ResolvedNode, SourcePos, ValidationError } from '../kernel/types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import type { Instance, PathIndex } from './expand-instances.js';
 import { posOf } from './load-files.js';
 import type { DefNode } from './resource-tree.js';

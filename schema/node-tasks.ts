@@ -2,8 +2,8 @@
  * A node's tasks: its roles' tasks (recursively, each role once, in order) followed by its own, with arguments and
  * commands interpolated for that node. Also the checks on roles themselves: unknown references and cycles.
  */
-import type { SourcePos, TaskSpec, ValidationError } from '../reconciler/types.js';
-import { didYouMean } from './did-you-mean.js';
+import type { SourcePos, TaskSpec, ValidationError } from '../kernel/types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import { interpolate, parseTemplate, stringify, type InterpolationContext } from './interpolation.js';
 import type { RawTask } from './language.js';
 import { posOf, type Loc, type Model } from './load-files.js';

@@ -2,11 +2,11 @@
  * Resolves one environment of a validated description into nodes: chain → expand instances → remove → bind hosts →
  * tasks (interpolated per node) → dependencies → cycles → spec hashes.
  */
-import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, TaskSpec, ValidationError } from '../reconciler/types.js';
+import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, TaskSpec, ValidationError } from '../kernel/types.js';
 import { LIMITS } from './limits.js';
-import { specHash } from '../reconciler/spec-hash.js';
+import { specHash } from '../kernel/spec-hash.js';
 import { bindHosts } from './bind-hosts.js';
-import { didYouMean } from './did-you-mean.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import { resolveChain, type EnvironmentChain } from './environment-chain.js';
 import { expandTree, PathIndex, removeInstances, type Instance } from './expand-instances.js';
 import { expressionsOf, type InterpolationContext } from './interpolation.js';

@@ -2,8 +2,8 @@
  * The definition tree of an environment's resources (before count / for_each): built from a blueprint's (or an
  * inline) `resources`, then modified by `override` entries, each field remembering the file and line it came from.
  */
-import type { ValidationError } from '../reconciler/types.js';
-import { didYouMean } from './did-you-mean.js';
+import type { ValidationError } from '../kernel/types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import { isCountText, type RawResource, type RawTask } from './language.js';
 import { posOf, type Loc, type Located } from './load-files.js';
 import type { PathKey } from './yaml-file.js';

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, type CST, type Document, type Node } from 'yaml';
-import type { SourcePos, ValidationError } from '../reconciler/types.js';
+import type { SourcePos, ValidationError } from '../kernel/types.js';
 import { LIMITS } from './limits.js';
 
 export type PathKey = string | number;

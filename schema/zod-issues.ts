@@ -3,8 +3,8 @@
  * "did you mean", wrong types naming what was expected and what was found, missing keys.
  */
 import type { z } from 'zod';
-import type { ValidationError } from '../reconciler/types.js';
-import { didYouMean } from './did-you-mean.js';
+import type { ValidationError } from '../kernel/types.js';
+import { didYouMean } from '../kernel/did-you-mean.js';
 import type { PathKey, YamlFile } from './yaml-file.js';
 
 type Issue = z.core.$ZodIssue;

@@ -1,7 +1,7 @@
 /** The benchmark's environment: a description of 10,000 node instances and the recorded state of the previous apply. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { RecordedNode, ResolvedEnvironment } from '../../reconciler/types.js';
+import type { RecordedNode, ResolvedEnvironment } from '../../kernel/types.js';
 
 export const REGIONS = 10;
 export const WEB_PER_REGION = 985;

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDescription } from '../../schema/load-description.js';
-import { openStore } from '../../reconciler/store/open-store.js';
+import { openStore } from '../../store/open-store.js';
 import { previousState, writeBenchRepository } from './generate.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');

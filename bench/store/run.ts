@@ -6,9 +6,9 @@
  */
 import os from 'node:os';
 import pg from 'pg';
-import { openStore } from '../../reconciler/store/open-store.js';
-import { createPgStore } from '../../reconciler/store/pg-store.js';
-import { migrate } from '../../reconciler/store/migrate.js';
+import { openStore } from '../../store/open-store.js';
+import { createPgStore } from '../../store/pg-store.js';
+import { migrate } from '../../store/migrate.js';
 import { sampleRecordedNode } from '../../test/helpers/recorded-nodes.js';
 
 const args = process.argv.slice(2);

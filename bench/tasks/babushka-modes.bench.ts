@@ -2,10 +2,10 @@
  * One Babushka process per dep vs one generated dep per node, over real SSH (loopback sshd) with the stand-in.
  * Run: node --import tsx bench/tasks/babushka-modes.bench.ts [tasksPerNode] [rounds]
  */
-import { createHostConnector } from '../../reconciler/hosts/ssh-connector.js';
-import { hashDepsDir } from '../../reconciler/tasks/deps-hash.js';
+import { createHostConnector } from '../../hosts/ssh-connector.js';
+import { hashDepsDir } from '../../kernel/deps-hash.js';
 import { runNodeTasks } from '../../reconciler/tasks/run-node-tasks.js';
-import type { BabushkaTask, ResolvedNode } from '../../reconciler/types.js';
+import type { BabushkaTask, ResolvedNode } from '../../kernel/types.js';
 import { fixtureDepsDir, startSshHosts } from '../../test/helpers/sshd.js';
 
 const tasksPerNode = Number(process.argv[2] ?? 5);

@@ -1,9 +1,9 @@
 /** `politburo apply TARGET [--all] [--concurrency N] [--json]`: exit 0 all ready, 1 anything failed or blocked, 64 usage. */
 import type { Command } from 'commander';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
-import { renderRunTable, runToJson } from '../../reconciler/progress/render-run.js';
+import { renderRunTable, runToJson } from '../../render/progress/render-run.js';
 import { checkTargetPath, parseTarget, type Target } from '../../reconciler/target.js';
-import { PolitburoError } from '../../reconciler/types.js';
+import { PolitburoError } from '../../kernel/types.js';
 import { addCommonOptions, EXIT_ERROR, EXIT_OK, EXIT_USAGE, type CommonOptions } from '../common.js';
 import { CliExit, openRunContext, type RunContext } from '../run-context.js';
 

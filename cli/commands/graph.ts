@@ -4,10 +4,10 @@
  */
 import { Option, type Command } from 'commander';
 import { addCommonOptions, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
-import { openStore } from '../../reconciler/store/open-store.js';
-import type { LifecycleState, ResolvedEnvironment } from '../../reconciler/types.js';
-import { buildEnvironmentGraph } from '../../reconciler/graph/environment-graph.js';
-import { renderGraph, type GraphFormat } from '../../reconciler/graph/render-graph.js';
+import { openStore } from '../../store/open-store.js';
+import type { LifecycleState, ResolvedEnvironment } from '../../kernel/types.js';
+import { buildEnvironmentGraph } from '../../render/graph/environment-graph.js';
+import { renderGraph, type GraphFormat } from '../../render/graph/render-graph.js';
 import { EXIT_ERROR } from '../common.js';
 import { loadOrReport } from './plan.js';
 import { selectEnvironment } from '../run-context.js';

@@ -1,8 +1,8 @@
 /** `politburo migrate`: brings the database schema up to date and says what it applied. */
 import type { Command } from 'commander';
 import { addCommonOptions, readCliEnv, type CommonOptions } from '../common.js';
-import { openStore } from '../../reconciler/store/open-store.js';
-import { migrationNames } from '../../reconciler/store/migrations-dir.js';
+import { openStore } from '../../store/open-store.js';
+import { migrationNames } from '../../store/migrations-dir.js';
 
 /** Progress (e.g. starting the embedded PostgreSQL) goes to stderr, and only for a person watching a terminal. */
 export function stderrLog(msg: string): void {

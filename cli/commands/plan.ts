@@ -3,17 +3,17 @@ import type { Command } from 'commander';
 import { addCommonOptions, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, headCommit, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
 import { loadDescription } from '../../schema/load-description.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
-import { openStore } from '../../reconciler/store/open-store.js';
-import type { Description, Plan, ResolvedEnvironment } from '../../reconciler/types.js';
+import { openStore } from '../../store/open-store.js';
+import type { Description, Plan, ResolvedEnvironment } from '../../kernel/types.js';
 import { renderValidationErrors } from '../render/validation-errors.js';
 import { renderPlanText } from '../render/plan-text.js';
 import { planToJson } from '../render/plan-json.js';
 import { stderrLog } from './migrate.js';
 import { runLivePlan } from '../../reconciler/drift-environment.js';
-import { renderRunTable } from '../../reconciler/progress/render-run.js';
+import { renderRunTable } from '../../render/progress/render-run.js';
 import { CliExit, openRunContext, selectEnvironment } from '../run-context.js';
 import { printExit } from './apply.js';
-import type { RunResult } from '../../reconciler/types.js';
+import type { RunResult } from '../../kernel/types.js';
 
 export interface PlanOptions extends CommonOptions {
   json?: boolean;

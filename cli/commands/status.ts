@@ -1,8 +1,8 @@
 /** `politburo status [ENV] [--json]`: the recorded state of every node (what the last runs left), no host contacted. */
 import type { Command } from 'commander';
 import { addCommonOptions, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
-import { openStore } from '../../reconciler/store/open-store.js';
-import { statusReport, type EnvironmentStatus } from '../../reconciler/store/status-report.js';
+import { openStore } from '../../store/open-store.js';
+import { statusReport, type EnvironmentStatus } from '../../reconciler/status-report.js';
 import { stderrLog } from './migrate.js';
 
 const short = (commit: string | null): string => (commit ? commit.slice(0, 7) : '-');

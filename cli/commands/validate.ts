@@ -1,7 +1,7 @@
 /** `politburo validate`: checks the whole description and reports every problem as `FILE:LINE:COLUMN: message`. */
 import type { Command } from 'commander';
 import { addCommonOptions, EXIT_CHANGES, EXIT_OK, type CommonOptions } from '../common.js';
-import type { Description } from '../../reconciler/types.js';
+import type { Description } from '../../kernel/types.js';
 import { loadOrReport } from './plan.js';
 
 /** `valid: 3 environments, 17 nodes` (nodes counted over every environment). */

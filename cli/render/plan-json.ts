@@ -1,5 +1,5 @@
 /** The `--json` document of `politburo plan` (docs/cli.md): one object, stable field order. */
-import type { LifecycleState, Plan, PlanAction, PlannedNode, TaskSpec } from '../../reconciler/types.js';
+import type { LifecycleState, Plan, PlanAction, PlannedNode, TaskSpec } from '../../kernel/types.js';
 
 export interface PlanJsonTask {
   name: string;

@@ -1,5 +1,5 @@
 /** The human rendering of a plan: an aligned table with one line per node and a summary line. */
-import type { Plan, PlanAction, PlannedNode } from '../../reconciler/types.js';
+import type { Plan, PlanAction, PlannedNode } from '../../kernel/types.js';
 import { alignTable } from './align-table.js';
 import { plannedState } from './plan-json.js';
 

@@ -1,6 +1,6 @@
 /** Writing validation errors the way every command reports them: `FILE:LINE:COLUMN: message`, one per line. */
 import { formatValidationError } from '../../schema/load-description.js';
-import type { ValidationError } from '../../reconciler/types.js';
+import type { ValidationError } from '../../kernel/types.js';
 
 /** All the errors, one per line, then a count. */
 export function renderValidationErrors(errors: ValidationError[]): string {

@@ -1,5 +1,5 @@
 /** One environment: its dependency graph coloured by state, its nodes, task success rates and runs. */
-import type { RecordedNode, RunRecord } from '../../reconciler/types.js';
+import type { RecordedNode, RunRecord } from '../../kernel/types.js';
 import { html, page, raw } from './html.js';
 import { environmentUrl, nodeAnchor, runUrl } from './links.js';
 import { runsTable, shortSha, stateBadge, when } from './widgets.js';

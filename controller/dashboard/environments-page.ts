@@ -1,5 +1,5 @@
 /** The dashboard's front page: every environment with its node state counts, and the latest runs. */
-import type { LifecycleState, RunRecord } from '../../reconciler/types.js';
+import type { LifecycleState, RunRecord } from '../../kernel/types.js';
 import { html, page } from './html.js';
 import { environmentUrl } from './links.js';
 import { runsTable, shortSha, stateBadge, when } from './widgets.js';

@@ -1,5 +1,5 @@
 /** Server-side HTML with escaping by default: every interpolated value is escaped unless it is already Html. */
-import { escapeXml } from '../../reconciler/graph/escape-xml.js';
+import { escapeXml } from '../../render/graph/escape-xml.js';
 
 /** A fragment of markup that is already safe (built by `html` or explicitly trusted with `raw`). */
 export class Html {

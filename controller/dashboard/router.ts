@@ -5,9 +5,9 @@
  */
 import { createHash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import type { LifecycleState, ResolvedEnvironment, StateStore } from '../../reconciler/types.js';
-import { buildEnvironmentGraph, recordedGraph, type EnvironmentGraph } from '../../reconciler/graph/environment-graph.js';
-import { renderSvg } from '../../reconciler/graph/render-svg.js';
+import type { LifecycleState, ResolvedEnvironment, StateStore } from '../../kernel/types.js';
+import { buildEnvironmentGraph, recordedGraph, type EnvironmentGraph } from '../../render/graph/environment-graph.js';
+import { renderSvg } from '../../render/graph/render-svg.js';
 import { hostLabel } from '../../reconciler/plan-environment.js';
 import { dashboardAuth } from './auth.js';
 import { html, page } from './html.js';

@@ -1,5 +1,5 @@
 /** One run: what it was, per-host timelines, and every node's task outcomes and log. */
-import type { NodeRunRecord, RunRecord } from '../../reconciler/types.js';
+import type { NodeRunRecord, RunRecord } from '../../kernel/types.js';
 import { html, page } from './html.js';
 import { environmentUrl, nodeAnchor } from './links.js';
 import { timelineHtml } from './timeline.js';

@@ -1,5 +1,5 @@
 /** Every run, newest first (optionally of one repository / environment). */
-import type { RunRecord } from '../../reconciler/types.js';
+import type { RunRecord } from '../../kernel/types.js';
 import { html, page } from './html.js';
 import { runsTable } from './widgets.js';
 

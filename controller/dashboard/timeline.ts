@@ -1,6 +1,6 @@
 /** Per-host timelines of a run: one lane per host, a bar per node from its start to its finish. */
-import type { NodeRunRecord, RunRecord } from '../../reconciler/types.js';
-import { STATE_COLOURS } from '../../reconciler/graph/state-colours.js';
+import type { NodeRunRecord, RunRecord } from '../../kernel/types.js';
+import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import { html, type Html } from './html.js';
 import { nodeAnchor } from './links.js';
 import { duration } from './widgets.js';

@@ -1,6 +1,6 @@
 /** Small pieces shared by the dashboard pages: state badges, times, run rows. */
-import type { LifecycleState, RunRecord } from '../../reconciler/types.js';
-import { STATE_COLOURS } from '../../reconciler/graph/state-colours.js';
+import type { LifecycleState, RunRecord } from '../../kernel/types.js';
+import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import { html, type Html } from './html.js';
 import { environmentUrl, runUrl } from './links.js';
 

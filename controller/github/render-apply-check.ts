@@ -1,6 +1,6 @@
 /** The `politburo/ENV` check of a pushed commit: waiting, applying, then what happened to every node. */
 import type { CheckConclusion, CheckUpdate } from '../ports.js';
-import type { NodeResult, RunResult } from '../../reconciler/types.js';
+import type { NodeResult, RunResult } from '../../kernel/types.js';
 import { Budget, cell, code, codeBlock, CHECK_TEXT_LIMIT, plural, shortSha, tail, truncate } from './markdown.js';
 
 /** Name of the apply check (or commit status context) of an environment. */

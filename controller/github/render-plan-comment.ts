@@ -1,6 +1,6 @@
 /** The one sticky pull request comment: every planned environment of a PR, under GitHub's comment size limit. */
 import type { PlanForRender } from '../ports.js';
-import type { NodeResult, Plan, ValidationError } from '../../reconciler/types.js';
+import type { NodeResult, Plan, ValidationError } from '../../kernel/types.js';
 import { Budget, cell, code, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
 
 /** Hidden marker that identifies Politburo's comment among a PR's comments (found again when its id is lost). */

@@ -3,7 +3,7 @@
  * hashes, known_hosts, deps directory, provider), plus changed files under an environment's deps or known_hosts.
  * Pure given the two descriptions and the changed paths.
  */
-import type { Description, ResolvedEnvironment } from '../../reconciler/types.js';
+import type { Description, ResolvedEnvironment } from '../../kernel/types.js';
 
 /** Names of the environments whose desired state differs between base and head (head's order, then removed ones). */
 export function affectedEnvironments(head: Description, base: Description | null, changedFiles: string[]): string[] {

@@ -6,7 +6,7 @@
  */
 import type { Logger } from '../logger.js';
 import { closeDeadRuns, leaseSettings } from '../../reconciler/run-lock.js';
-import type { StateStore } from '../../reconciler/types.js';
+import type { StateStore } from '../../kernel/types.js';
 
 /** Closes the environment's runs whose owner is gone; returns their ids. `_runId` (the run just finished) is not needed. */
 export async function closeOrphanedRuns(store: StateStore, repository: string, environment: string, _runId: string | null, log: Logger): Promise<string[]> {

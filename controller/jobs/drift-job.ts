@@ -7,7 +7,7 @@ import { runLogger, type Logger } from '../logger.js';
 import { driftedNodes, runDuration } from '../metrics.js';
 import type { DriftJob, Reporter } from '../ports.js';
 import { driftEnvironment, type DescriptionAt } from '../../reconciler/drift-environment.js';
-import type { RunResult } from '../../reconciler/types.js';
+import type { RunResult } from '../../kernel/types.js';
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';

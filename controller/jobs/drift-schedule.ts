@@ -10,7 +10,7 @@ import pg from 'pg';
 import type { Logger } from '../logger.js';
 import { JOB_DRIFT, repoKey, type DriftJob, type RepoRef } from '../ports.js';
 import { enqueue, environmentQueue } from '../queue/enqueue.js';
-import type { Description } from '../../reconciler/types.js';
+import type { Description } from '../../kernel/types.js';
 import { stateRepository } from './job-deps.js';
 
 /** The job key that keeps one drift job per environment. */

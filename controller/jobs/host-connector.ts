@@ -3,9 +3,9 @@
  * repository plus the controller's own (POLITBURO_KNOWN_HOSTS). Host keys are always verified.
  */
 import { readFile } from 'node:fs/promises';
-import { readRepositoryKnownHosts } from '../../reconciler/hosts/known-hosts.js';
-import { createHostConnector, type HostConnectorOptions } from '../../reconciler/hosts/ssh-connector.js';
-import type { HostConnector, ResolvedEnvironment } from '../../reconciler/types.js';
+import { readRepositoryKnownHosts } from '../../hosts/known-hosts.js';
+import { createHostConnector, type HostConnectorOptions } from '../../hosts/ssh-connector.js';
+import type { HostConnector, ResolvedEnvironment } from '../../kernel/types.js';
 import type { JobDeps } from './job-deps.js';
 
 /** Builds the options and the connector for one environment of a checked-out commit. */

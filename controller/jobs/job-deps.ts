@@ -5,8 +5,8 @@ import type pg from 'pg';
 import type { ControllerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { GitReader, Reporter, RepoRef } from '../ports.js';
-import type { HostConnector, StateStore } from '../../reconciler/types.js';
-import type { HostConnectorOptions } from '../../reconciler/hosts/ssh-connector.js';
+import type { HostConnector, StateStore } from '../../kernel/types.js';
+import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import { createLogReporter } from './log-reporter.js';
 
 export interface JobDeps {

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { GitReader, RepoRef } from '../ports.js';
-import type { Description, ValidationError } from '../../reconciler/types.js';
+import type { Description, ValidationError } from '../../kernel/types.js';
 import { DEFAULT_FILE, loadDescription } from '../../schema/load-description.js';
 
 export type LoadedCommit =

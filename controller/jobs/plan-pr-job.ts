@@ -9,7 +9,7 @@ import { runLogger, type Logger } from '../logger.js';
 import type { CheckUpdate, PlanForRender, PlanPullRequestJob, Reporter } from '../ports.js';
 import { runLivePlan } from '../../reconciler/drift-environment.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
-import type { Description, ResolvedEnvironment } from '../../reconciler/types.js';
+import type { Description, ResolvedEnvironment } from '../../kernel/types.js';
 import { affectedEnvironments, touchesDescription } from './affected-environments.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';

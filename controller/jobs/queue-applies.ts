@@ -10,7 +10,7 @@
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
 import { repoKey, type CheckRef, type RepoRef } from '../ports.js';
-import type { Description } from '../../reconciler/types.js';
+import type { Description } from '../../kernel/types.js';
 import { enqueueApply } from '../queue/enqueue.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { recordDriftSchedules } from './drift-schedule.js';

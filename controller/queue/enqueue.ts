@@ -4,7 +4,7 @@
  */
 import type pg from 'pg';
 import { JOB_APPLY, repoKey, type ApplyJob } from '../ports.js';
-import { inTransaction } from '../../reconciler/store/in-transaction.js';
+import { inTransaction } from '../../store/in-transaction.js';
 
 /** A pool or a client inside a transaction: anything that can run a query. */
 export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;

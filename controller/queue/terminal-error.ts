@@ -1,5 +1,5 @@
 /** Errors a job handler throws to say "do not retry": the job is recorded as failed and removed from the queue. */
-import { PolitburoError } from '../../reconciler/types.js';
+import { PolitburoError } from '../../kernel/types.js';
 
 /** A failure that retrying cannot fix (an invalid description, a payload that makes no sense). */
 export class TerminalError extends Error {

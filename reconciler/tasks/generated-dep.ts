@@ -5,7 +5,7 @@
  * on the dep names and argument names, so nodes of the same shape share it.
  */
 import { createHash } from 'node:crypto';
-import type { BabushkaTask } from '../types.js';
+import type { BabushkaTask } from '../../kernel/types.js';
 
 export interface GeneratedDep {
   /** The dep's name, `politburo node HASH`. */

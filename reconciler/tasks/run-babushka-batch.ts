@@ -2,8 +2,8 @@
  * Consecutive babushka tasks of a node in ONE Babushka process, through a generated dep that requires them all
  * (see generated-dep.ts). Output is read as it streams, so each task still gets its own start, duration and timeout.
  */
-import { quoteShell } from '../hosts/quote-shell.js';
-import { PolitburoError, type BabushkaTask, type ExecResult } from '../types.js';
+import { quoteShell } from '../../kernel/quote-shell.js';
+import { PolitburoError, type BabushkaTask, type ExecResult } from '../../kernel/types.js';
 import { generateDep } from './generated-dep.js';
 import { StringDecoder } from 'node:string_decoder';
 import { BabushkaOutputParser, type ParsedDep } from './parse-babushka-output.js';

@@ -2,8 +2,8 @@
  * A babushka task, one Babushka process: `cd DIR && babushka meet 'DEP' name=value ... --defaults --no-color
  * [--dry-run] </dev/null 2>&1`, then its output read into an outcome.
  */
-import { quoteShell } from '../hosts/quote-shell.js';
-import type { BabushkaTask, ExecResult } from '../types.js';
+import { quoteShell } from '../../kernel/quote-shell.js';
+import type { BabushkaTask, ExecResult } from '../../kernel/types.js';
 import { depOutcome, parseBabushkaOutput, unmetDeps, type ParsedDep } from './parse-babushka-output.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
 import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';

@@ -3,7 +3,7 @@
  * task fails the node and the remaining tasks are skipped. Secrets are substituted only here, at execution, and
  * redacted from every message and log.
  */
-import { PolitburoError, type BabushkaTask, type HostConnection, type ResolvedNode, type TaskSpec } from '../types.js';
+import { PolitburoError, type BabushkaTask, type HostConnection, type ResolvedNode, type TaskSpec } from '../../kernel/types.js';
 import { Redactor } from './redactor.js';
 import { TaskValueError } from './resolve-task-value.js';
 import { runBabushkaBatch } from './run-babushka-batch.js';

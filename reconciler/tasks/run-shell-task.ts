@@ -1,7 +1,7 @@
 /**
  * A shell task: `met` says whether the host is as wanted (exit 0); `meet` makes it so. Dry runs only ask `met`.
  */
-import type { ExecResult, ShellTask } from '../types.js';
+import type { ExecResult, ShellTask } from '../../kernel/types.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
 import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
 

@@ -2,8 +2,8 @@
  * What every task runner of a node shares: the connection, the options of the run, redaction and logging.
  */
 import { StringDecoder } from 'node:string_decoder';
-import type { ExecOptions } from '../hosts/exec-options.js';
-import type { ExecResult, FailureReason, HostConnection, TaskResult } from '../types.js';
+import type { ExecOptions } from '../../kernel/exec-options.js';
+import type { ExecResult, FailureReason, HostConnection, TaskResult } from '../../kernel/types.js';
 import type { Redactor } from './redactor.js';
 
 export interface RunNodeTasksOptions {

@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { pushPayload, startHarness, waitFor, type Harness } from '../e2e/harness.js';
 import { spawnController, type ControllerProcess } from '../e2e/spawn-controller.js';
-import { hostYaml } from '../integration/engine/engine-harness.js';
+import { hostYaml } from '../helpers/engine-harness.js';
 import { assertNoOverlap, chainDescription, makeTaskDir, type TaskDir } from './task-log.js';
 
 let h: Harness;

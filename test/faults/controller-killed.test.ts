@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { pushPayload, startHarness, waitFor, type Harness } from '../e2e/harness.js';
 import { spawnController, type ControllerProcess } from '../e2e/spawn-controller.js';
-import { hostYaml } from '../integration/engine/engine-harness.js';
+import { hostYaml } from '../helpers/engine-harness.js';
 import { alive, assertNoOverlap, chainDescription, makeTaskDir, type TaskDir } from './task-log.js';
 
 /** A busy machine can take long to start a controller: waiting for it asserts nothing about time. */

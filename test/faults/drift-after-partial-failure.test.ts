@@ -13,7 +13,7 @@ import { runApplyJob } from '../../controller/jobs/apply-job.js';
 import { runDriftJob } from '../../controller/jobs/drift-job.js';
 import type { RepoRef } from '../../controller/ports.js';
 import { TestRepo } from '../e2e/harness.js';
-import { startJobsHarness, type JobsHarness } from '../integration/jobs/jobs-harness.js';
+import { startJobsHarness, type JobsHarness } from '../integration/controller/jobs/jobs-harness.js';
 
 /** Web nodes write their release (and fail while `break-NAME` exists); the others write `ok` (and hang while `hang-NAME` exists). */
 function description(root: string, appRef: string, opts: { heal?: boolean; queue?: boolean } = {}): string {

@@ -13,7 +13,7 @@ import pg from 'pg';
 import { waitFor } from '../e2e/harness.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startSshHosts, type SshHosts } from '../helpers/sshd.js';
-import { cli, hostYaml, repoRoot } from '../integration/engine/engine-harness.js';
+import { cli, hostYaml, repoRoot } from '../helpers/engine-harness.js';
 import { alive, assertNoOverlap, chainDescription, gitRepo, makeTaskDir, type TaskDir } from './task-log.js';
 
 let ssh: SshHosts;

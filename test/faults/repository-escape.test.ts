@@ -15,8 +15,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { formatValidationError, loadDescription } from '../../schema/load-description.js';
 import { providerCreate } from '../../reconciler/provider.js';
-import { hashDepsDir } from '../../reconciler/tasks/deps-hash.js';
-import { tarDirectory } from '../../reconciler/hosts/deps-upload.js';
+import { hashDepsDir } from '../../kernel/deps-hash.js';
+import { tarDirectory } from '../../hosts/deps-upload.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MARKER = `outsidemarker${randomBytes(6).toString('hex')}`;

@@ -6,8 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { migrate } from '../../reconciler/store/migrate.js';
-import { migrationNames, migrationsDir } from '../../reconciler/store/migrations-dir.js';
+import { migrate } from '../../store/migrate.js';
+import { migrationNames, migrationsDir } from '../../store/migrations-dir.js';
 
 /** Arbitrary key of the advisory lock serialising template builds. */
 const TEMPLATE_LOCK = 7_305_004_201;

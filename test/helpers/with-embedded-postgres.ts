@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { startEmbeddedPostgres } from '../../reconciler/store/embedded.js';
+import { startEmbeddedPostgres } from '../../store/embedded.js';
 
 async function run(argv: string[]): Promise<number> {
   if (argv.length === 0) {

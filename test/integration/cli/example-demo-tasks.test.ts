@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { loadDescription } from '../../../schema/load-description.js';
-import { createLocalConnection } from '../../../reconciler/hosts/local-connection.js';
+import { createLocalConnection } from '../../../hosts/local-connection.js';
 import { runNodeTasks } from '../../../reconciler/tasks/run-node-tasks.js';
-import type { ResolvedEnvironment } from '../../../reconciler/types.js';
+import type { ResolvedEnvironment } from '../../../kernel/types.js';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../../examples/lamp');
 let home: string;

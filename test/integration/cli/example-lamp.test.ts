@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import os from 'node:os';
 import path from 'node:path';
 import { loadDescription } from '../../../schema/load-description.js';
-import { parseKnownHosts } from '../../../reconciler/hosts/known-hosts.js';
+import { parseKnownHosts } from '../../../hosts/known-hosts.js';
 
 const EXAMPLE = path.resolve(import.meta.dirname, '../../../examples/lamp');
 

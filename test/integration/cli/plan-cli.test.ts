@@ -7,9 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { createPgStore, type PgStateStore } from '../../../reconciler/store/pg-store.js';
+import { createPgStore, type PgStateStore } from '../../../store/pg-store.js';
 import { loadDescription } from '../../../schema/load-description.js';
-import type { RecordedNode, ResolvedEnvironment } from '../../../reconciler/types.js';
+import type { RecordedNode, ResolvedEnvironment } from '../../../kernel/types.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 const EXAMPLE = path.join(ROOT, 'examples/lamp');

@@ -2,11 +2,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTarget } from '../../../reconciler/target.js';
-import type { PgStateStore } from '../../../reconciler/store/pg-store.js';
+import type { PgStateStore } from '../../../store/pg-store.js';
 import type { TestDatabase } from '../../helpers/db.js';
 import type { SshHosts } from '../../helpers/sshd.js';
-import type { HostConnection } from '../../../reconciler/types.js';
-import { applyOnce, cliInProcess, makeRepo, startEngineWorld, type EngineWorld, type RepoOptions } from '../engine/engine-harness.js';
+import type { HostConnection } from '../../../kernel/types.js';
+import { applyOnce, cliInProcess, makeRepo, startEngineWorld, type EngineWorld, type RepoOptions } from '../../helpers/engine-harness.js';
 
 let ssh: SshHosts;
 let db: TestDatabase;

@@ -5,9 +5,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { realpathSync } from 'node:fs';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
-import { tarDirectory } from '../../../reconciler/hosts/deps-upload.js';
-import type { HostConnection } from '../../../reconciler/types.js';
+import { createHostConnector } from '../../../hosts/ssh-connector.js';
+import { tarDirectory } from '../../../hosts/deps-upload.js';
+import type { HostConnection } from '../../../kernel/types.js';
 import { fixtureDepsDir, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
 import { loadTranscripts, standInInstallDir, substitute } from '../../helpers/babushka/transcripts.js';
 

@@ -5,11 +5,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createLocalConnection, execLocal } from '../../../reconciler/hosts/local-connection.js';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
-import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
+import { createLocalConnection, execLocal } from '../../../hosts/local-connection.js';
+import { createHostConnector } from '../../../hosts/ssh-connector.js';
+import { hashDepsDir } from '../../../kernel/deps-hash.js';
 import { runNodeTasks } from '../../../reconciler/tasks/run-node-tasks.js';
-import { PolitburoError } from '../../../reconciler/types.js';
+import { PolitburoError } from '../../../kernel/types.js';
 import { fixtureDepsDir, liveProcesses, realBabushka } from '../../helpers/sshd.js';
 
 test('exec: output, exit code, stdin', async () => {

@@ -1,10 +1,10 @@
 /** runNodeTasks on a real host (sshd) with the Babushka stand-in running the fixture deps for real. */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHostConnector } from '../../../reconciler/hosts/ssh-connector.js';
-import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
+import { createHostConnector } from '../../../hosts/ssh-connector.js';
+import { hashDepsDir } from '../../../kernel/deps-hash.js';
 import { runNodeTasks, type RunNodeTasksOptions } from '../../../reconciler/tasks/run-node-tasks.js';
-import type { BabushkaTask, HostConnection, ResolvedNode, ShellTask, TaskResult, TaskSpec } from '../../../reconciler/types.js';
+import type { BabushkaTask, HostConnection, ResolvedNode, ShellTask, TaskResult, TaskSpec } from '../../../kernel/types.js';
 import { fixtureDepsDir, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
 
 const src = { file: 'politburo.yml', line: 1, column: 1 };

@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { createHmac, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createHostConnector, type HostConnectorOptions } from '../../../reconciler/hosts/ssh-connector.js';
-import type { ExecOptions } from '../../../reconciler/hosts/exec-options.js';
-import { hashDepsDir } from '../../../reconciler/tasks/deps-hash.js';
-import { PolitburoError, type ExecResult, type HostConnection } from '../../../reconciler/types.js';
+import { createHostConnector, type HostConnectorOptions } from '../../../hosts/ssh-connector.js';
+import type { ExecOptions } from '../../../kernel/exec-options.js';
+import { hashDepsDir } from '../../../kernel/deps-hash.js';
+import { PolitburoError, type ExecResult, type HostConnection } from '../../../kernel/types.js';
 import { fixtureDepsDir, generateKeyPair, liveProcesses, refusingPort, silentServer, startSshHosts, wrongKnownHostsLine, type SshHost, type SshHosts } from '../../helpers/sshd.js';
 
 let env: SshHosts;

@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { createPgStore, type PgStateStore } from '../../../reconciler/store/pg-store.js';
+import { createPgStore, type PgStateStore } from '../../../store/pg-store.js';
 import { sampleRecordedNode } from '../../helpers/recorded-nodes.js';
 
 const REPO = 'acme/infra';

@@ -4,8 +4,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } fr
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { openStore } from '../../../reconciler/store/open-store.js';
-import { defaultDataDir, stopIdleEmbeddedPostgres } from '../../../reconciler/store/embedded.js';
+import { openStore } from '../../../store/open-store.js';
+import { defaultDataDir, stopIdleEmbeddedPostgres } from '../../../store/embedded.js';
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 
@@ -78,7 +78,7 @@ test('a process SIGKILLed while using the embedded server leaves it running; sto
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'pb-embedded-kill-'));
   chmodSync(tmp, 0o755);
   const dataDir = path.join(tmp, 'postgres');
-  const script = `const { openStore } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../../reconciler/store/open-store.ts'))});
+  const script = `const { openStore } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../../store/open-store.ts'))});
     const o = await openStore({ dataDir: ${JSON.stringify(dataDir)} }); console.log('port=' + o.embedded.port); setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   try {

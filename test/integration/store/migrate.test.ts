@@ -2,8 +2,8 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { migrate, schemaIsCurrent } from '../../../reconciler/store/migrate.js';
-import { migrationNames } from '../../../reconciler/store/migrations-dir.js';
+import { migrate, schemaIsCurrent } from '../../../store/migrate.js';
+import { migrationNames } from '../../../store/migrations-dir.js';
 
 const TABLES = ['drift_findings', 'drift_issues', 'environments', 'github_checks', 'node_runs', 'nodes', 'pr_comments', 'repositories', 'runs', 'task_results', 'webhook_deliveries'];
 

@@ -2,8 +2,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { createPgStore, type PgStateStore } from '../../../reconciler/store/pg-store.js';
-import type { TaskSpec } from '../../../reconciler/types.js';
+import { createPgStore, type PgStateStore } from '../../../store/pg-store.js';
+import type { TaskSpec } from '../../../kernel/types.js';
 
 const REPO = '/srv/infra';
 const src = { file: 'politburo.yml', line: 1, column: 1 };

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
-import { createPgStore, type PgStateStore } from '../../../reconciler/store/pg-store.js';
+import { createPgStore, type PgStateStore } from '../../../store/pg-store.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../../..');
 

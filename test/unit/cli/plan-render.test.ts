@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Plan, PlannedNode, RecordedNode, ResolvedNode, TaskSpec } from '../../../reconciler/types.js';
+import type { Plan, PlannedNode, RecordedNode, ResolvedNode, TaskSpec } from '../../../kernel/types.js';
 import { renderPlanText, planSummaryLine } from '../../../cli/render/plan-text.js';
 import { planToJson } from '../../../cli/render/plan-json.js';
 import { renderValidationErrors } from '../../../cli/render/validation-errors.js';

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ChannelQueue } from '../../../reconciler/hosts/channel-queue.js';
-import { OutputBuffer } from '../../../reconciler/hosts/output-buffer.js';
-import { PolitburoError } from '../../../reconciler/types.js';
+import { ChannelQueue } from '../../../hosts/channel-queue.js';
+import { OutputBuffer } from '../../../hosts/output-buffer.js';
+import { PolitburoError } from '../../../kernel/types.js';
 
 test('ChannelQueue lets `limit` through at once, then one per release, in order', async () => {
   const q = new ChannelQueue(2);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execLocal } from '../../../reconciler/hosts/local-connection.js';
-import { wrapRemoteCommand } from '../../../reconciler/hosts/remote-command.js';
+import { execLocal } from '../../../hosts/local-connection.js';
+import { wrapRemoteCommand } from '../../../hosts/remote-command.js';
 
 // The wrapper is what a host's login shell receives; /bin/sh here plays that shell.
 test('the wrapped command runs verbatim under /bin/sh', async () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { planEnvironment } from '../../../reconciler/plan-environment.js';
-import type { RecordedNode, ResolvedEnvironment, ResolvedNode, TaskSpec } from '../../../reconciler/types.js';
+import type { RecordedNode, ResolvedEnvironment, ResolvedNode, TaskSpec } from '../../../kernel/types.js';
 
 const pos = { file: 'politburo.yml', line: 1, column: 1 };
 

@@ -4,7 +4,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { formatValidationError, loadDescription } from '../../../schema/load-description.js';
-import type { Description, ResolvedEnvironment, ResolvedNode } from '../../../reconciler/types.js';
+import type { Description, ResolvedEnvironment, ResolvedNode } from '../../../kernel/types.js';
 
 /** Loads a description made of `files` (name → YAML text); `politburo.yml` is the main file. */
 export async function loadFiles(files: Record<string, string>): Promise<{ ok: true; description: Description } | { ok: false; errors: string[] }> {

@@ -1,0 +1,146 @@
+/**
+ * One open SSH connection to a host and the commands multiplexed over it, one exec channel each.
+ */
+import type { Client, ClientChannel } from 'ssh2';
+import { PolitburoError, type ExecResult } from '../kernel/types.js';
+import { ChannelQueue } from './channel-queue.js';
+import type { ExecOptions } from '../kernel/exec-options.js';
+import { OutputBuffer } from './output-buffer.js';
+import { wrapRemoteCommand } from './remote-command.js';
+
+/** Grace between TERM over the channel and closing it, so the remote side can clean up. */
+const KILL_GRACE_MS = 500;
+
+export class SshSession {
+  private readonly queue: ChannelQueue;
+  private closedError: PolitburoError | null = null;
+  private readonly ended: Promise<void>;
+
+  constructor(
+    private readonly client: Client,
+    readonly label: string,
+    maxSessions: number,
+  ) {
+    this.queue = new ChannelQueue(maxSessions);
+    this.ended = new Promise((resolve) => client.once('close', () => resolve()));
+    client.on('error', () => undefined); // reported through 'close' and the pending commands
+    client.once('close', () => {
+      this.closedError ??= new PolitburoError('HostUnreachable', `the connection to ${label} was lost`);
+      this.queue.failAll(this.closedError);
+    });
+  }
+
+  /** Calls `cb` once the connection is closed (at once if it already is). */
+  onClose(cb: () => void): void {
+    void this.ended.then(cb);
+  }
+
+  get closed(): boolean {
+    return this.closedError !== null;
+  }
+
+  /** Runs one command on its own channel, waiting for a free channel slot first. */
+  async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
+    if (this.closedError) throw this.closedError;
+    await this.queue.acquire(opts.signal);
+    try {
+      return await this.execOnChannel(command, opts, 0);
+    } finally {
+      this.queue.release();
+    }
+  }
+
+  private async execOnChannel(command: string, opts: ExecOptions, attempt: number): Promise<ExecResult> {
+    const result = await new Promise<ExecResult | null>((resolve, reject) => {
+      const fail = (err: Error) => {
+        // A server with a lower MaxSessions than we assumed: wait for other channels to close and retry.
+        if (/open failed/i.test(err.message) && attempt < 20 && !this.closedError) return resolve(null);
+        reject(this.closedError ?? new PolitburoError('HostUnreachable', `${this.label}: could not open a channel: ${err.message}`));
+      };
+      try {
+        // Without stdin to send, the channel's stdin stays open as the command's lifeline (see remote-command.ts).
+        this.client.exec(wrapRemoteCommand(command, opts.timeoutMs, { lifeline: opts.stdin === undefined }), (err, channel) => {
+          if (err) return fail(err);
+          // Listeners go on in this very tick: a quick command's exit status may arrive in the same packet batch.
+          this.collect(channel, opts).then(resolve, reject);
+        });
+      } catch (err) {
+        fail(err as Error);
+      }
+    });
+    if (result) return result;
+    await new Promise((r) => setTimeout(r, 50 * (attempt + 1)));
+    return this.execOnChannel(command, opts, attempt + 1);
+  }
+
+  private collect(channel: ClientChannel, opts: ExecOptions): Promise<ExecResult> {
+    return new Promise((resolve, reject) => {
+      const stdout = new OutputBuffer();
+      const stderr = new OutputBuffer();
+      let code: number | null = null;
+      let exited = false;
+      let timedOut = false;
+      let aborted = false;
+      const kill = () => {
+        sendSignal(channel, 'TERM');
+        setTimeout(() => channel.close(), KILL_GRACE_MS).unref();
+      };
+      const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
+      const onAbort = () => ((aborted = true), kill());
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      channel.on('data', (d: Buffer) => {
+        stdout.push(d);
+        opts.onStdout?.(d);
+      });
+      channel.stderr.on('data', (d: Buffer) => stderr.push(d));
+      channel.on('exit', (c: number | null) => {
+        exited = true;
+        code = typeof c === 'number' ? c : null;
+      });
+      // ssh2 passes the exit status to 'close' too; it is the reliable source when 'exit' fired before we listened.
+      channel.on('close', (closeCode?: number | null) => {
+        if (!exited && typeof closeCode === 'number') {
+          exited = true;
+          code = closeCode;
+        }
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (aborted) return reject(new PolitburoError('Interrupted', `${this.label}: the command was cancelled`));
+        const finish = () => {
+          if (!exited && !timedOut && this.closedError) return reject(this.closedError);
+          resolve({ code: timedOut ? null : code, stdout: stdout.toString(), stderr: stderr.toString(), timedOut });
+        };
+        // Without an exit status the connection may be going down: its 'close' comes right after the channel's.
+        if (!exited && !timedOut) setImmediate(finish);
+        else finish();
+      });
+      if (opts.stdin !== undefined) channel.end(opts.stdin);
+    });
+  }
+
+  /** Closes the connection and waits until it is closed. */
+  async end(): Promise<void> {
+    if (this.closedError === null) {
+      this.closedError = new PolitburoError('Interrupted', `the connection to ${this.label} was closed`);
+      this.client.end();
+    }
+    await this.ended;
+  }
+}
+
+/**
+ * Sends a signal request on a session channel. ssh2's `channel.signal()` refuses once stdin has been ended, which is
+ * always the case here, so the request goes through its protocol object (stable across ssh2 1.x). sshd delivers it to
+ * the command's process group; the remote `timeout` wrapper (see remote-command.ts) backs it up.
+ */
+function sendSignal(channel: ClientChannel, name: string): void {
+  const ch = channel as unknown as {
+    outgoing?: { id: number; state: string };
+    _client?: { _protocol?: { signal(id: number, signal: string): void } };
+  };
+  try {
+    if (ch.outgoing && ['open', 'eof'].includes(ch.outgoing.state)) ch._client?._protocol?.signal(ch.outgoing.id, name);
+  } catch {
+    // the channel is closing anyway
+  }
+}
