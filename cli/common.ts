@@ -33,7 +33,8 @@ export interface CliEnv {
 export function readCliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
   const secrets: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {
-    if (key.startsWith('POLITBURO_SECRET_') && value !== undefined) secrets[key.slice('POLITBURO_SECRET_'.length)] = value;
+    if (key.startsWith('POLITBURO_SECRET_') && value !== undefined)
+      secrets[key.slice('POLITBURO_SECRET_'.length)] = value;
   }
   return Object.freeze({
     databaseUrl: env.DATABASE_URL || undefined,
@@ -51,7 +52,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--file <path>', 'the description file (default politburo.yml, or POLITBURO_FILE)')
     .option('--database-url <url>', 'PostgreSQL URL (default DATABASE_URL; with neither, an embedded PostgreSQL)')
     .option('--ssh-key <path>', 'private key for SSH (default POLITBURO_SSH_KEY)')
-    .option('--known-hosts <path>', 'known_hosts file, in addition to the environment\'s own');
+    .option('--known-hosts <path>', "known_hosts file, in addition to the environment's own");
 }
 
 /**
@@ -61,7 +62,10 @@ export function addCommonOptions(cmd: Command): Command {
 export function repositoryId(dir: string): string {
   const abs = realpathSync(path.resolve(dir));
   try {
-    const url = execFileSync('git', ['-C', abs, 'remote', 'get-url', 'origin'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const url = execFileSync('git', ['-C', abs, 'remote', 'get-url', 'origin'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     if (url) return url;
   } catch {
     // not a git checkout, or no origin: the path identifies it
@@ -72,7 +76,12 @@ export function repositoryId(dir: string): string {
 /** The commit checked out in dir, or null outside git. */
 export function headCommit(dir: string): string | null {
   try {
-    return execFileSync('git', ['-C', dir, 'rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || null;
+    return (
+      execFileSync('git', ['-C', dir, 'rev-parse', 'HEAD'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim() || null
+    );
   } catch {
     return null;
   }

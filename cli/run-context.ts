@@ -49,7 +49,10 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
   const cliEnv = readCliEnv();
   const loaded = await loadDescription({ dir: opts.dir, file: opts.file ?? cliEnv.file });
   if (!loaded.ok) {
-    throw new CliExit(EXIT_ERROR, `the description is invalid:\n${loaded.errors.map(formatValidationError).join('\n')}`);
+    throw new CliExit(
+      EXIT_ERROR,
+      `the description is invalid:\n${loaded.errors.map(formatValidationError).join('\n')}`,
+    );
   }
   const description = loaded.description;
   let env: ResolvedEnvironment;
@@ -65,7 +68,9 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
   const progress = progressFor(`${command} ${environment}`, !!opts.json);
   const onSigint = () => {
     if (abort.signal.aborted) process.exit(130); // a second Ctrl-C: leave now
-    process.stderr.write(`\npolitburo: interrupted: starting nothing new; running tasks get 10s to finish (Ctrl-C again to quit now)\n`);
+    process.stderr.write(
+      `\npolitburo: interrupted: starting nothing new; running tasks get 10s to finish (Ctrl-C again to quit now)\n`,
+    );
     abort.abort();
   };
   process.on('SIGINT', onSigint);
@@ -81,7 +86,11 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
     onEvent: progress.onEvent,
     trigger: `cli:${command}`,
     log: (line) => process.stderr.write(`politburo: ${line}\n`),
-    connectorWithKnownHosts: (lines) => createHostConnector({ ...connectorOptions, knownHosts: [...connectorOptions.knownHosts, lines.join('\n') + '\n'] }),
+    connectorWithKnownHosts: (lines) =>
+      createHostConnector({
+        ...connectorOptions,
+        knownHosts: [...connectorOptions.knownHosts, lines.join('\n') + '\n'],
+      }),
   };
   return {
     input,
@@ -96,7 +105,12 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
   };
 }
 
-async function connectorOptionsFor(opts: CommonOptions, cliEnv: ReturnType<typeof readCliEnv>, root: string, envKnownHosts: string | undefined): Promise<HostConnectorOptions & { knownHosts: string[] }> {
+async function connectorOptionsFor(
+  opts: CommonOptions,
+  cliEnv: ReturnType<typeof readCliEnv>,
+  root: string,
+  envKnownHosts: string | undefined,
+): Promise<HostConnectorOptions & { knownHosts: string[] }> {
   const knownHosts: string[] = [];
   if (envKnownHosts) {
     // Only from inside the repository, symlinks resolved (validation refuses the rest already).
@@ -107,7 +121,9 @@ async function connectorOptionsFor(opts: CommonOptions, cliEnv: ReturnType<typeo
   }
   if (opts.knownHosts) knownHosts.push(await readOrExit(path.resolve(opts.knownHosts), '--known-hosts'));
   const keyPath = opts.sshKey ?? cliEnv.sshKey;
-  const privateKey = keyPath ? await readOrExit(path.resolve(keyPath), opts.sshKey ? '--ssh-key' : 'POLITBURO_SSH_KEY') : undefined;
+  const privateKey = keyPath
+    ? await readOrExit(path.resolve(keyPath), opts.sshKey ? '--ssh-key' : 'POLITBURO_SSH_KEY')
+    : undefined;
   return { privateKey, passphrase: cliEnv.sshKeyPassphrase, knownHosts };
 }
 
@@ -115,7 +131,10 @@ async function readOrExit(file: string, what: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch (err) {
-    throw new CliExit(EXIT_ERROR, `cannot read ${what} (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new CliExit(
+      EXIT_ERROR,
+      `cannot read ${what} (${file}): ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 

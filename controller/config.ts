@@ -92,7 +92,10 @@ function duration(name: string, fallback: string, min = 0) {
       const text = v?.trim() || fallback;
       const value = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
       if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
-        ctx.addIssue({ code: 'custom', message: `${name}=${JSON.stringify(v)} is not a duration of at least ${min} ms: write e.g. 30s, 5m or 1h` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name}=${JSON.stringify(v)} is not a duration of at least ${min} ms: write e.g. 30s, 5m or 1h`,
+        });
         return z.NEVER;
       }
       return value;
@@ -107,7 +110,10 @@ function integer(name: string, fallback: number, min: number, max: number) {
       if (v === undefined || v.trim() === '') return fallback;
       const n = Number(v.trim());
       if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `${name}=${JSON.stringify(v)} must be a whole number from ${min} to ${max}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name}=${JSON.stringify(v)} must be a whole number from ${min} to ${max}`,
+        });
         return z.NEVER;
       }
       return n;
@@ -128,14 +134,20 @@ function boolean(name: string) {
 }
 
 function url(name: string) {
-  return optional.refine((v) => v === undefined || URL.canParse(v), { message: `${name} must be an absolute URL (e.g. https://...)` });
+  return optional.refine((v) => v === undefined || URL.canParse(v), {
+    message: `${name} must be an absolute URL (e.g. https://...)`,
+  });
 }
 
 const schema = z.object({
   DATABASE_URL: url('DATABASE_URL'),
   PORT: integer('PORT', 8080, 0, 65535),
   HOST: optional,
-  GITHUB_APP_ID: optional.refine((v) => v === undefined || /^\d+$/.test(v), { message: 'GITHUB_APP_ID must be the numeric App id (App settings page)' }).transform((v) => (v === undefined ? undefined : Number(v))),
+  GITHUB_APP_ID: optional
+    .refine((v) => v === undefined || /^\d+$/.test(v), {
+      message: 'GITHUB_APP_ID must be the numeric App id (App settings page)',
+    })
+    .transform((v) => (v === undefined ? undefined : Number(v))),
   GITHUB_PRIVATE_KEY: optional,
   GITHUB_PRIVATE_KEY_PATH: optional,
   GITHUB_WEBHOOK_SECRET: optional,
@@ -189,17 +201,23 @@ function readPrivateKey(raw: z.infer<typeof schema>, problems: string[]): string
   try {
     return readFileSync(raw.GITHUB_PRIVATE_KEY_PATH, 'utf8');
   } catch (err) {
-    problems.push(`GITHUB_PRIVATE_KEY_PATH=${raw.GITHUB_PRIVATE_KEY_PATH} cannot be read (${(err as Error).message}): point it at the App's .pem file`);
+    problems.push(
+      `GITHUB_PRIVATE_KEY_PATH=${raw.GITHUB_PRIVATE_KEY_PATH} cannot be read (${(err as Error).message}): point it at the App's .pem file`,
+    );
     return undefined;
   }
 }
 
 function crossChecks(raw: z.infer<typeof schema>, privateKey: string | undefined, problems: string[]): void {
   if (raw.GITHUB_APP_ID !== undefined && !privateKey && !problems.some((p) => p.startsWith('GITHUB_PRIVATE_KEY'))) {
-    problems.push('GITHUB_APP_ID is set but no private key: set GITHUB_PRIVATE_KEY (PEM text) or GITHUB_PRIVATE_KEY_PATH');
+    problems.push(
+      'GITHUB_APP_ID is set but no private key: set GITHUB_PRIVATE_KEY (PEM text) or GITHUB_PRIVATE_KEY_PATH',
+    );
   }
   if (privateKey && raw.GITHUB_APP_ID === undefined) {
-    problems.push('a GitHub App private key is set but GITHUB_APP_ID is not: set the App id (shown on the App settings page)');
+    problems.push(
+      'a GitHub App private key is set but GITHUB_APP_ID is not: set the App id (shown on the App settings page)',
+    );
   }
   if (privateKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
     problems.push('the GitHub App private key is not a PEM key: it must start with -----BEGIN RSA PRIVATE KEY-----');
@@ -232,7 +250,11 @@ function secretsOf(env: NodeJS.ProcessEnv): Record<string, string> {
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => (i.message.includes(String(i.path[0])) ? i.message : `${String(i.path[0])}: ${i.message}`)));
+    throw new ConfigError(
+      parsed.error.issues.map((i) =>
+        i.message.includes(String(i.path[0])) ? i.message : `${String(i.path[0])}: ${i.message}`,
+      ),
+    );
   }
   const raw = parsed.data;
   const problems: string[] = [];
@@ -240,7 +262,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
   crossChecks(raw, privateKey, problems);
   leaseChecks(env, problems);
   if (problems.length) throw new ConfigError(problems);
-  const oldSecrets = (raw.GITHUB_WEBHOOK_SECRETS_OLD ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const oldSecrets = (raw.GITHUB_WEBHOOK_SECRETS_OLD ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const dataDir = raw.POLITBURO_DATA_DIR ? path.resolve(raw.POLITBURO_DATA_DIR) : path.dirname(defaultDataDir(env));
   const config: ControllerConfig = {
     databaseUrl: raw.DATABASE_URL,
@@ -261,7 +286,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
       webhookSecrets: Object.freeze([...(raw.GITHUB_WEBHOOK_SECRET ? [raw.GITHUB_WEBHOOK_SECRET] : []), ...oldSecrets]),
     },
     publicUrl: raw.POLITBURO_PUBLIC_URL?.replace(/\/+$/, ''),
-    ssh: { keyPath: raw.POLITBURO_SSH_KEY, passphrase: raw.POLITBURO_SSH_KEY_PASSPHRASE, knownHosts: raw.POLITBURO_KNOWN_HOSTS },
+    ssh: {
+      keyPath: raw.POLITBURO_SSH_KEY,
+      passphrase: raw.POLITBURO_SSH_KEY_PASSPHRASE,
+      knownHosts: raw.POLITBURO_KNOWN_HOSTS,
+    },
     concurrency: raw.POLITBURO_CONCURRENCY,
     poll: { repos: Object.freeze(parseRepoList(raw.POLITBURO_REPOS)), intervalMs: raw.POLITBURO_POLL_INTERVAL },
     alertWebhook: raw.POLITBURO_ALERT_WEBHOOK,

@@ -11,7 +11,10 @@ import { withCommit } from './jobs/load-commit.js';
 const CACHE_SIZE = 32;
 
 /** Creates `loadEnvironment(repository, environment)` for the dashboard; null when the repository or commit is unknown. */
-export function createEnvironmentLoader(pool: pg.Pool, git: GitReader): (repository: string, environment: string) => Promise<ResolvedEnvironment | null> {
+export function createEnvironmentLoader(
+  pool: pg.Pool,
+  git: GitReader,
+): (repository: string, environment: string) => Promise<ResolvedEnvironment | null> {
   const cache = new Map<string, Promise<ResolvedEnvironment | null>>();
   return async (repository, environment) => {
     // The repository reference is known from the drift schedule recorded when a commit of it was loaded.
@@ -28,7 +31,9 @@ export function createEnvironmentLoader(pool: pg.Pool, git: GitReader): (reposit
     const key = `${repository}\0${environment}\0${row.sha}`;
     let hit = cache.get(key);
     if (!hit) {
-      hit = withCommit(git, row.repo, row.sha, async (c) => (c.kind === 'ok' ? (c.description.environments.get(environment) ?? null) : null));
+      hit = withCommit(git, row.repo, row.sha, async (c) =>
+        c.kind === 'ok' ? (c.description.environments.get(environment) ?? null) : null,
+      );
       hit.catch(() => cache.delete(key)); // a failed load is tried again next time
       cache.set(key, hit);
       if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);

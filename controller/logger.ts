@@ -21,7 +21,10 @@ export function createLogger(opts: { level?: LogLevel; destination?: NodeJS.Writ
     level: opts.level ?? 'info',
     base: { pid: process.pid },
     // Secrets never reach a log line, even if an error object happens to carry headers or a config.
-    redact: { paths: ['*.authorization', '*.headers.authorization', '*.privateKey', '*.token', '*.secret', '*.password'], censor: '***' },
+    redact: {
+      paths: ['*.authorization', '*.headers.authorization', '*.privateKey', '*.token', '*.secret', '*.password'],
+      censor: '***',
+    },
     serializers: { err: compactError },
   };
   return opts.destination ? pino(options, opts.destination as pino.DestinationStream) : pino(options);
@@ -36,7 +39,10 @@ function compactError(err: unknown): unknown {
   if (!out || typeof out !== 'object') return out;
   for (const [key, value] of Object.entries(out)) {
     if (value && typeof value === 'object' && key !== 'cause' && key !== 'aggregateErrors') {
-      out[key] = Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object') ? value : `[${value.constructor?.name ?? 'Object'}]`;
+      out[key] =
+        Array.isArray(value) && value.every((v) => v === null || typeof v !== 'object')
+          ? value
+          : `[${value.constructor?.name ?? 'Object'}]`;
     }
   }
   return out;

@@ -75,7 +75,10 @@ export interface RunningController {
 }
 
 /** Starts the controller (see module comment); resolves once it listens and the worker runs. */
-export async function startController(config: ControllerConfig, overrides: ControllerOverrides = {}): Promise<RunningController> {
+export async function startController(
+  config: ControllerConfig,
+  overrides: ControllerOverrides = {},
+): Promise<RunningController> {
   const logger = overrides.logger ?? createLogger({ level: config.logLevel });
   const opened = await openStore({
     databaseUrl: config.databaseUrl,
@@ -134,7 +137,10 @@ async function listenAndRun(
     pool: opened.pool,
     webhookSecrets: config.github.webhookSecrets,
     logger,
-    dashboardRouter: overrides.createDashboardRouter === null ? undefined : (overrides.createDashboardRouter ?? defaultDashboard)(context, flows),
+    dashboardRouter:
+      overrides.createDashboardRouter === null
+        ? undefined
+        : (overrides.createDashboardRouter ?? defaultDashboard)(context, flows),
     isShuttingDown: () => shuttingDown,
     ingestPressure: pressure,
   });
@@ -171,7 +177,11 @@ function listen(app: RequestListener, config: ControllerConfig): Promise<Server>
     const server = createHttpServer(app, config.http).listen(port, host);
     server.once('listening', () => resolve(server));
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is already in use: set PORT to a free port`) : err),
+      reject(
+        err.code === 'EADDRINUSE'
+          ? new Error(`port ${port} on ${host} is already in use: set PORT to a free port`)
+          : err,
+      ),
     );
   });
 }

@@ -13,7 +13,12 @@ export interface PollTimer {
 }
 
 /** Starts polling at once and then every intervalMs. */
-export function startPollTimer(pool: pg.Pool, intervalMs: number, pollOnce: () => Promise<void>, logger: Logger): PollTimer {
+export function startPollTimer(
+  pool: pg.Pool,
+  intervalMs: number,
+  pollOnce: () => Promise<void>,
+  logger: Logger,
+): PollTimer {
   const log = logger.child({ component: 'poll' });
   let running: Promise<void> | null = null;
   let stopped = false;

@@ -25,9 +25,12 @@ export function createReadinessCheck(pool: Pick<pg.Pool, 'query'>, timeoutMs = 3
     if (schemaSeenCurrent) return { ready: true };
     if (!rows[0].m) return { ready: false, reason: 'schema not migrated: run `politburo migrate`' };
     if (!rows[0].q) return { ready: false, reason: 'the job queue schema is not installed yet' };
-    const done = new Set((await pool.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`)).rows.map((r) => r.name));
+    const done = new Set(
+      (await pool.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`)).rows.map((r) => r.name),
+    );
     const missing = expected.filter((n) => !done.has(n));
-    if (missing.length) return { ready: false, reason: `schema not current (missing ${missing.join(', ')}): run \`politburo migrate\`` };
+    if (missing.length)
+      return { ready: false, reason: `schema not current (missing ${missing.join(', ')}): run \`politburo migrate\`` };
     schemaSeenCurrent = true;
     return { ready: true };
   }

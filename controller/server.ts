@@ -4,7 +4,13 @@
  * hot path, see webhooks/webhook-endpoint.ts); everything else is an express app. Listening and shutdown are the
  * composition root's business.
  */
-import { createServer as createNodeServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createNodeServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type pg from 'pg';
@@ -33,7 +39,12 @@ export interface ServerDeps {
 
 /** Builds the request listener (see module comment). */
 export function createServer(deps: ServerDeps): RequestListener {
-  const webhook = createWebhookEndpoint({ pool: deps.pool, secrets: deps.webhookSecrets, logger: deps.logger, pressure: deps.ingestPressure });
+  const webhook = createWebhookEndpoint({
+    pool: deps.pool,
+    secrets: deps.webhookSecrets,
+    logger: deps.logger,
+    pressure: deps.ingestPressure,
+  });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);

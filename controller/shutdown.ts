@@ -2,7 +2,11 @@
 import type { Logger } from './logger.js';
 
 /** Installs the handlers; returns a function removing them. */
-export function handleShutdownSignals(stop: (reason: string) => Promise<void>, logger: Logger, exit: (code: number) => void = process.exit): () => void {
+export function handleShutdownSignals(
+  stop: (reason: string) => Promise<void>,
+  logger: Logger,
+  exit: (code: number) => void = process.exit,
+): () => void {
   let received = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (received) {

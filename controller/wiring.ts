@@ -5,7 +5,15 @@
 import type { TaskList } from 'graphile-worker';
 import { createGitReader } from './git/mirror.js';
 import { createGitHubReporter, type GitHubReporter } from './github/reporter.js';
-import { cloneToken, createLogReporter, createTaskList, githubAuth, pollOnce, startDriftScheduler, type JobDeps } from './jobs/index.js';
+import {
+  cloneToken,
+  createLogReporter,
+  createTaskList,
+  githubAuth,
+  pollOnce,
+  startDriftScheduler,
+  type JobDeps,
+} from './jobs/index.js';
 import type { ControllerContext } from './main.js';
 import { githubCalls, githubRateLimitRemaining } from './metrics.js';
 import { finishStaleChecks } from './github/finish-stale-checks.js';
@@ -38,7 +46,9 @@ export function createFlows(ctx: ControllerContext): Flows {
       metrics: { githubCalls, githubRateLimitRemaining },
     });
   } else {
-    ctx.logger.warn('no GitHub credentials (GITHUB_APP_ID + GITHUB_PRIVATE_KEY, or GITHUB_TOKEN): results go to the log and the dashboard only');
+    ctx.logger.warn(
+      'no GitHub credentials (GITHUB_APP_ID + GITHUB_PRIVATE_KEY, or GITHUB_TOKEN): results go to the log and the dashboard only',
+    );
   }
   // Clones over https with the token, or the App's installation token for the repository.
   const git = createGitReader({ dataDir: ctx.config.dataDir, token: cloneToken(auth, ctx.config, ctx.logger) });

@@ -17,19 +17,31 @@ export type Exec = (command: string, opts?: ExecOptions) => Promise<ExecResult>;
 /** Validates a content hash before it becomes part of a path on a host. */
 export function checkDepsHash(hash: string): void {
   if (!/^[A-Za-z0-9_-]{1,128}$/.test(hash)) {
-    throw new PolitburoError('InvalidSpec', `deps hash ${JSON.stringify(hash)} is not a plain hash (letters, digits, - and _)`);
+    throw new PolitburoError(
+      'InvalidSpec',
+      `deps hash ${JSON.stringify(hash)} is not a plain hash (letters, digits, - and _)`,
+    );
   }
 }
 
 /** Tars a local directory's content (not the directory itself) into a buffer; a symlink leading outside it is refused. */
 export async function tarDirectory(localDir: string): Promise<Buffer> {
   await checkDepsDir(localDir);
-  const { stdout } = await run('tar', ['-C', localDir, '-cf', '-', '.'], { encoding: 'buffer', maxBuffer: 512 * 1024 * 1024 });
+  const { stdout } = await run('tar', ['-C', localDir, '-cf', '-', '.'], {
+    encoding: 'buffer',
+    maxBuffer: 512 * 1024 * 1024,
+  });
   return stdout;
 }
 
 /** Makes sure the deps are on the host; returns the absolute remote directory to `cd` into. Calls onUpload when it uploads. */
-export async function ensureRemoteDeps(exec: Exec, address: string, localDir: string, hash: string, onUpload?: () => void): Promise<string> {
+export async function ensureRemoteDeps(
+  exec: Exec,
+  address: string,
+  localDir: string,
+  hash: string,
+  onUpload?: () => void,
+): Promise<string> {
   checkDepsHash(hash);
   const rel = `.politburo/deps/${hash}`;
   const check = await exec(`cd && pwd && test -d ${rel}/babushka-deps`, { timeoutMs: 60_000 });
@@ -56,5 +68,8 @@ export async function ensureRemoteDeps(exec: Exec, address: string, localDir: st
 
 function uploadError(address: string, what: string, r: ExecResult): PolitburoError {
   const detail = (r.stderr || r.stdout).trim().split('\n').slice(-5).join('\n');
-  return new PolitburoError('TaskFailed', `${address}: ${what}${r.timedOut ? ' (timed out)' : ` (exit ${r.code})`}: ${detail}`);
+  return new PolitburoError(
+    'TaskFailed',
+    `${address}: ${what}${r.timedOut ? ' (timed out)' : ` (exit ${r.code})`}: ${detail}`,
+  );
 }

@@ -35,7 +35,8 @@ export type HostKeyVerdict = 'ok' | 'unknown' | 'mismatch';
 export async function readRepositoryKnownHosts(root: string, name: string): Promise<string> {
   const found = await resolveInside(await realRoot(root), name);
   if (!found.ok) throw new PolitburoError('InvalidSpec', insidePathMessage(`known_hosts file '${name}'`, found));
-  if (found.kind !== 'file') throw new PolitburoError('InvalidSpec', `known_hosts file '${name}' is not a regular file`);
+  if (found.kind !== 'file')
+    throw new PolitburoError('InvalidSpec', `known_hosts file '${name}' is not a regular file`);
   return readFile(found.real, 'utf8');
 }
 
@@ -129,7 +130,10 @@ export function entryMatches(entry: KnownHostEntry, host: string, port: number):
 
 function wildcardMatch(pattern: string, name: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === name;
-  const re = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = pattern
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`).test(name);
 }
 
@@ -137,7 +141,13 @@ function wildcardMatch(pattern: string, name: string): boolean {
  * Checks a host's key against known_hosts entries: `ok` when a line for the host has this key, `mismatch` when lines
  * for the host have another key of the same type (or this key is `@revoked`), `unknown` otherwise.
  */
-export function verifyHostKey(entries: KnownHostEntry[], host: string, port: number, keyType: string, keyBlob: Buffer): HostKeyVerdict {
+export function verifyHostKey(
+  entries: KnownHostEntry[],
+  host: string,
+  port: number,
+  keyType: string,
+  keyBlob: Buffer,
+): HostKeyVerdict {
   const forHost = entries.filter((e) => e.marker !== 'cert-authority' && entryMatches(e, host, port));
   if (forHost.some((e) => e.marker === 'revoked' && e.key.equals(keyBlob))) return 'mismatch';
   const plain = forHost.filter((e) => e.marker === null);

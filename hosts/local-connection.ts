@@ -39,7 +39,8 @@ export function createLocalConnection(opts: LocalConnectionOptions = {}): HostCo
 
 /** Runs a command in its own process group so a timeout kills everything it started, and so does this process's death. */
 export function execLocal(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
-  if (opts.signal?.aborted) return Promise.reject(new PolitburoError('Interrupted', 'the command was cancelled before it started'));
+  if (opts.signal?.aborted)
+    return Promise.reject(new PolitburoError('Interrupted', 'the command was cancelled before it started'));
   return new Promise((resolve, reject) => {
     const child = spawnWithLifeline(command);
     const stdout = new OutputBuffer();
@@ -84,7 +85,8 @@ async function copyDeps(depsRoot: string, localDir: string, hash: string): Promi
   checkDepsHash(hash);
   const dest = path.join(depsRoot, hash);
   if (await isDir(path.join(dest, 'babushka-deps'))) return dest;
-  if (!(await isDir(localDir))) throw new PolitburoError('InvalidSpec', `deps directory ${localDir} does not exist or is not a directory`);
+  if (!(await isDir(localDir)))
+    throw new PolitburoError('InvalidSpec', `deps directory ${localDir} does not exist or is not a directory`);
   await mkdir(depsRoot, { recursive: true });
   const tmp = await mkdtemp(path.join(depsRoot, '.upload.'));
   try {

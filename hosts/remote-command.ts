@@ -13,7 +13,8 @@ import { quoteShell } from '../kernel/quote-shell.js';
 export function wrapRemoteCommand(command: string, timeoutMs?: number, opts: { lifeline?: boolean } = {}): string {
   const q = quoteShell(command);
   const seconds = timeoutMs && timeoutMs > 0 ? Math.ceil(timeoutMs / 1000) + 1 : 0; // 0: no limit, still killable
-  const run = (sh: string) => `if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${seconds} ${sh}; else exec ${sh}; fi`;
+  const run = (sh: string) =>
+    `if command -v timeout >/dev/null 2>&1; then exec timeout -k 5 ${seconds} ${sh}; else exec ${sh}; fi`;
   if (!opts.lifeline) return run(`/bin/sh -c ${q}`);
   // The command runs in a shell that stops the watcher when it exits (eval keeps the process tree as without one).
   const inner = quoteShell('trap "kill $1 2>/dev/null" EXIT; politburo_command=$2; set --; eval "$politburo_command"');

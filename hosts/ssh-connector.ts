@@ -7,7 +7,14 @@ import { Client, type ConnectConfig } from 'ssh2';
 import { PolitburoError, type HostConnection, type HostConnector } from '../kernel/types.js';
 import { ensureRemoteDeps } from './deps-upload.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
-import { fingerprint, keyTypeOf, knownKeyTypes, parseKnownHosts, verifyHostKey, type KnownHostEntry } from './known-hosts.js';
+import {
+  fingerprint,
+  keyTypeOf,
+  knownKeyTypes,
+  parseKnownHosts,
+  verifyHostKey,
+  type KnownHostEntry,
+} from './known-hosts.js';
 import { createLocalConnection } from './local-connection.js';
 import { SshSession } from './ssh-session.js';
 
@@ -109,7 +116,14 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       closed = true;
       const all = [...sessions.values()];
       sessions.clear();
-      await Promise.all(all.map((p) => p.then((s) => s.end(), () => undefined)));
+      await Promise.all(
+        all.map((p) =>
+          p.then(
+            (s) => s.end(),
+            () => undefined,
+          ),
+        ),
+      );
     },
   };
 }
@@ -131,7 +145,12 @@ function hostKeyAlgorithms(known: string[]): string[] {
   return [...new Set([...first, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
-type Verdict = { result: 'ok' | 'unknown' | 'mismatch' | 'accepted'; keyType: string; fingerprint: string; line: string } | null;
+type Verdict = {
+  result: 'ok' | 'unknown' | 'mismatch' | 'accepted';
+  keyType: string;
+  fingerprint: string;
+  line: string;
+} | null;
 
 interface KeyLookup {
   host: string;
@@ -142,7 +161,12 @@ interface KeyLookup {
  * The hostVerifier: runs during key exchange, before any authentication, so nothing is sent to a host whose key is
  * unknown or changed. Records its verdict for the error message.
  */
-function makeHostVerifier(entries: KnownHostEntry[], lookup: KeyLookup, acceptNewFile: string | undefined, setVerdict: (v: Verdict) => void) {
+function makeHostVerifier(
+  entries: KnownHostEntry[],
+  lookup: KeyLookup,
+  acceptNewFile: string | undefined,
+  setVerdict: (v: Verdict) => void,
+) {
   return (key: Buffer, done: (ok: boolean) => void): void => {
     const keyType = keyTypeOf(key) ?? 'unknown-type';
     const result = verifyHostKey(entries, lookup.host, lookup.port, keyType, key);
@@ -161,7 +185,9 @@ function makeHostVerifier(entries: KnownHostEntry[], lookup: KeyLookup, acceptNe
 
 function openSession(target: SshTarget, opts: HostConnectorOptions, entries: KnownHostEntry[]): Promise<SshSession> {
   const label = `${target.user}@${target.address}:${target.port}`;
-  const lookup = target.hostKeyAlias ? { host: target.hostKeyAlias, port: 22 } : { host: target.address, port: target.port };
+  const lookup = target.hostKeyAlias
+    ? { host: target.hostKeyAlias, port: 22 }
+    : { host: target.address, port: target.port };
   const timeoutMs = opts.connectTimeoutMs ?? 15_000;
   let verdict: Verdict = null;
   const config: ConnectConfig = {
@@ -174,7 +200,12 @@ function openSession(target: SshTarget, opts: HostConnectorOptions, entries: Kno
     readyTimeout: timeoutMs,
     keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
     keepaliveCountMax: 3,
-    hostVerifier: makeHostVerifier(entries, lookup, opts.acceptNewHostKeysFile, (v) => (verdict = v)) as ConnectConfig['hostVerifier'],
+    hostVerifier: makeHostVerifier(
+      entries,
+      lookup,
+      opts.acceptNewHostKeysFile,
+      (v) => (verdict = v),
+    ) as ConnectConfig['hostVerifier'],
     algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, lookup.host, lookup.port)) as never },
   };
 
@@ -200,13 +231,23 @@ function openSession(target: SshTarget, opts: HostConnectorOptions, entries: Kno
       client.connect(config);
     } catch (err) {
       settled = true;
-      reject(new PolitburoError('AuthenticationFailed', `${label}: the private key could not be used: ${(err as Error).message}`));
+      reject(
+        new PolitburoError(
+          'AuthenticationFailed',
+          `${label}: the private key could not be used: ${(err as Error).message}`,
+        ),
+      );
     }
   });
 }
 
 /** Turns an ssh2 connect error into a PolitburoError whose message says what to do. */
-export function connectError(err: Error & { level?: string; code?: string }, label: string, verdict: Verdict, timeoutMs: number): PolitburoError {
+export function connectError(
+  err: Error & { level?: string; code?: string },
+  label: string,
+  verdict: Verdict,
+  timeoutMs: number,
+): PolitburoError {
   if (verdict?.result === 'unknown') {
     return new PolitburoError(
       'HostKeyUnknown',
@@ -222,17 +263,29 @@ export function connectError(err: Error & { level?: string; code?: string }, lab
     );
   }
   if (err.level === 'client-authentication') {
-    return new PolitburoError('AuthenticationFailed', `${label}: authentication failed: the server did not accept the configured SSH key`);
+    return new PolitburoError(
+      'AuthenticationFailed',
+      `${label}: authentication failed: the server did not accept the configured SSH key`,
+    );
   }
   const code = err.code ?? '';
   if (err.level === 'client-timeout' || /timed out/i.test(err.message)) {
-    return new PolitburoError('HostUnreachable', `${label}: no SSH answer within ${Math.round(timeoutMs / 100) / 10}s (connect timeout); check the address, port and firewall`);
+    return new PolitburoError(
+      'HostUnreachable',
+      `${label}: no SSH answer within ${Math.round(timeoutMs / 100) / 10}s (connect timeout); check the address, port and firewall`,
+    );
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return new PolitburoError('HostUnreachable', `${label}: the host name could not be resolved (${code}); check the address`);
+    return new PolitburoError(
+      'HostUnreachable',
+      `${label}: the host name could not be resolved (${code}); check the address`,
+    );
   }
   if (code === 'ECONNREFUSED') {
-    return new PolitburoError('HostUnreachable', `${label}: connection refused; is sshd running and listening on that port?`);
+    return new PolitburoError(
+      'HostUnreachable',
+      `${label}: connection refused; is sshd running and listening on that port?`,
+    );
   }
   if (/private ?key|passphrase/i.test(err.message)) {
     return new PolitburoError('AuthenticationFailed', `${label}: the private key could not be used: ${err.message}`);

@@ -55,15 +55,21 @@ export class SshSession {
       const fail = (err: Error) => {
         // A server with a lower MaxSessions than we assumed: wait for other channels to close and retry.
         if (/open failed/i.test(err.message) && attempt < 20 && !this.closedError) return resolve(null);
-        reject(this.closedError ?? new PolitburoError('HostUnreachable', `${this.label}: could not open a channel: ${err.message}`));
+        reject(
+          this.closedError ??
+            new PolitburoError('HostUnreachable', `${this.label}: could not open a channel: ${err.message}`),
+        );
       };
       try {
         // Without stdin to send, the channel's stdin stays open as the command's lifeline (see remote-command.ts).
-        this.client.exec(wrapRemoteCommand(command, opts.timeoutMs, { lifeline: opts.stdin === undefined }), (err, channel) => {
-          if (err) return fail(err);
-          // Listeners go on in this very tick: a quick command's exit status may arrive in the same packet batch.
-          this.collect(channel, opts).then(resolve, reject);
-        });
+        this.client.exec(
+          wrapRemoteCommand(command, opts.timeoutMs, { lifeline: opts.stdin === undefined }),
+          (err, channel) => {
+            if (err) return fail(err);
+            // Listeners go on in this very tick: a quick command's exit status may arrive in the same packet batch.
+            this.collect(channel, opts).then(resolve, reject);
+          },
+        );
       } catch (err) {
         fail(err as Error);
       }

@@ -28,7 +28,8 @@ export async function checkDepsDir(dir: string, label = dir): Promise<void> {
 
 async function walkDepsDir(dir: string, hash: Hash | null, label = dir): Promise<void> {
   const info = await stat(dir).catch(() => null);
-  if (!info?.isDirectory()) throw new PolitburoError('InvalidSpec', `deps directory ${label} does not exist or is not a directory`);
+  if (!info?.isDirectory())
+    throw new PolitburoError('InvalidSpec', `deps directory ${label} does not exist or is not a directory`);
   await walk({ dir, real: await realpath(dir), hash, label }, '');
 }
 
@@ -63,7 +64,10 @@ async function walk(w: Walk, rel: string): Promise<void> {
 /** A link must read the same on a host as here: relative, inside the directory both as written and once resolved. */
 async function checkLink(w: Walk, relPath: string, target: string): Promise<void> {
   const refuse = (why: string) =>
-    new PolitburoError('InvalidSpec', `deps directory ${w.label}: the symlink '${relPath}' ${why}: copy the file into the deps directory instead`);
+    new PolitburoError(
+      'InvalidSpec',
+      `deps directory ${w.label}: the symlink '${relPath}' ${why}: copy the file into the deps directory instead`,
+    );
   if (path.isAbsolute(target)) throw refuse('is absolute');
   const lexical = path.relative(w.dir, path.resolve(w.dir, path.dirname(relPath), target));
   if (lexical === '..' || lexical.startsWith(`..${path.sep}`)) throw refuse('points outside the deps directory');

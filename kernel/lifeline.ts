@@ -21,8 +21,15 @@ const WRAPPER = [
  * Spawns `/bin/sh -c command` in a process group of its own (so a timeout or Ctrl-C can kill everything it started)
  * behind the lifeline above; stdin, stdout and stderr are pipes.
  */
-export function spawnWithLifeline(command: string, opts: { cwd?: string; name?: string } = {}): ChildProcessByStdio<Writable, Readable, Readable> {
-  const child = spawn('/bin/sh', ['-c', WRAPPER, opts.name ?? 'politburo-task', command], { cwd: opts.cwd, detached: true, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+export function spawnWithLifeline(
+  command: string,
+  opts: { cwd?: string; name?: string } = {},
+): ChildProcessByStdio<Writable, Readable, Readable> {
+  const child = spawn('/bin/sh', ['-c', WRAPPER, opts.name ?? 'politburo-task', command], {
+    cwd: opts.cwd,
+    detached: true,
+    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+  });
   // Read (nothing ever comes) so the pipe closes when the wrapper and its watcher are gone.
   (child.stdio[3] as Readable | null)?.on('error', () => undefined).resume();
   return child as unknown as ChildProcessByStdio<Writable, Readable, Readable>;

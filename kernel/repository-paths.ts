@@ -10,7 +10,11 @@ export type PathKind = 'file' | 'directory' | 'other';
 
 export type InsidePath =
   | { ok: true; real: string; kind: PathKind }
-  | { ok: false; reason: 'absolute' | 'dotdot' | 'git' | 'missing' | 'outside' | 'broken-link' | 'unreadable'; link?: string };
+  | {
+      ok: false;
+      reason: 'absolute' | 'dotdot' | 'git' | 'missing' | 'outside' | 'broken-link' | 'unreadable';
+      link?: string;
+    };
 
 /** The repository root with its own symlinks resolved (a checkout under a symlinked /tmp is still one repository). */
 export async function realRoot(dir: string): Promise<string> {
@@ -38,7 +42,13 @@ export async function resolveInside(root: string, rel: string): Promise<InsidePa
     try {
       info = await lstat(next);
     } catch (e) {
-      return { ok: false, reason: (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR' ? 'missing' : 'unreadable' };
+      return {
+        ok: false,
+        reason:
+          (e as NodeJS.ErrnoException).code === 'ENOENT' || (e as NodeJS.ErrnoException).code === 'ENOTDIR'
+            ? 'missing'
+            : 'unreadable',
+      };
     }
     if (!info.isSymbolicLink()) {
       current = next;

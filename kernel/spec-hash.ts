@@ -10,7 +10,9 @@ import type { HostBinding, TaskSpec } from './types.js';
 /** sha256 (hex) of the canonical JSON of a node's host binding and tasks, without source positions. */
 export function specHash(node: { host: HostBinding; tasks: TaskSpec[] }): string {
   const canonical = stringify({ host: canonicalHost(node.host), tasks: node.tasks.map(canonicalTask) });
-  return createHash('sha256').update(canonical ?? '').digest('hex');
+  return createHash('sha256')
+    .update(canonical ?? '')
+    .digest('hex');
 }
 
 function canonicalHost(h: HostBinding): unknown {

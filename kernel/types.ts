@@ -238,10 +238,23 @@ export interface StateStore {
   /** Recorded nodes of an environment (terminated nodes excluded). */
   recordedNodes(repository: string, environment: string): Promise<RecordedNode[]>;
   /** Environments recorded for a repository (or all repositories). */
-  environments(repository?: string): Promise<{ repository: string; environment: string; lastCommit: string | null; updatedAt: string }[]>;
-  startRun(input: { repository: string; environment: string; commit: string | null; kind: RunKind; trigger: string }): Promise<RunRecord>;
+  environments(
+    repository?: string,
+  ): Promise<{ repository: string; environment: string; lastCommit: string | null; updatedAt: string }[]>;
+  startRun(input: {
+    repository: string;
+    environment: string;
+    commit: string | null;
+    kind: RunKind;
+    trigger: string;
+  }): Promise<RunRecord>;
   /** Records a node's new lifecycle state (and, for applies, what is now applied). Terminated nodes are removed from recordedNodes. */
-  updateNode(repository: string, environment: string, path: string, update: NodeUpdate & { runId?: string }): Promise<void>;
+  updateNode(
+    repository: string,
+    environment: string,
+    path: string,
+    update: NodeUpdate & { runId?: string },
+  ): Promise<void>;
   /** Records one task outcome of a node in a run. */
   recordTask(runId: string, path: string, result: TaskResult & { startedAt?: string }): Promise<void>;
   /** Appends to a node's log within a run (already redacted). */
@@ -251,7 +264,10 @@ export interface StateStore {
   listRuns(filter: { repository?: string; environment?: string; limit?: number }): Promise<RunRecord[]>;
   nodeRuns(runId: string): Promise<NodeRunRecord[]>;
   /** Per task name: runs where it was attempted and runs where it succeeded, for "% successful runs". */
-  taskSuccessRates(repository: string, environment: string): Promise<{ task: string; runs: number; succeeded: number }[]>;
+  taskSuccessRates(
+    repository: string,
+    environment: string,
+  ): Promise<{ task: string; runs: number; succeeded: number }[]>;
   /** Mutual exclusion of an environment's runs across processes (absent: the store cannot lock, runs never wait). */
   readonly locks?: EnvironmentLocks;
   close(): Promise<void>;
@@ -283,7 +299,11 @@ export type RunClaim = { run: RunRecord; closed: RunLease[] } | { live: RunLease
  */
 export interface EnvironmentLocks {
   /** Waits for (calling `onWait` first) and takes the environment's session lock; `onLost` when its connection dies. */
-  acquire(repository: string, environment: string, opts?: { signal?: AbortSignal; onWait?(): void; onLost?(err: Error): void }): Promise<{ release(): Promise<void> }>;
+  acquire(
+    repository: string,
+    environment: string,
+    opts?: { signal?: AbortSignal; onWait?(): void; onLost?(err: Error): void },
+  ): Promise<{ release(): Promise<void> }>;
   /** Atomically closes the environment's dead runs and, when no live run is left, starts this one owned by `owner`. */
   claimRun(
     input: { repository: string; environment: string; commit: string | null; kind: RunKind; trigger: string },
@@ -293,7 +313,10 @@ export interface EnvironmentLocks {
   /** Renews a run's heartbeat; false when the run is no longer running (another process closed it). */
   renewRun(runId: string): Promise<boolean>;
   /** Closes the running runs (of one environment, or all) whose lease expired or whose owner `isDead`; returns them. */
-  closeDeadRuns(filter: { repository?: string; environment?: string }, isDead: (lease: RunLease) => boolean): Promise<RunLease[]>;
+  closeDeadRuns(
+    filter: { repository?: string; environment?: string },
+    isDead: (lease: RunLease) => boolean,
+  ): Promise<RunLease[]>;
 }
 
 /** Result of one command on a host. */
@@ -338,7 +361,9 @@ export class PolitburoError extends Error {
 
 /** Opens connections to hosts; one connection per host per run, shared by every step (see hosts/). */
 export interface HostConnector {
-  connect(target: { kind: 'local' } | { kind: 'ssh'; address: string; port: number; user: string; hostKeyAlias?: string }): Promise<HostConnection>;
+  connect(
+    target: { kind: 'local' } | { kind: 'ssh'; address: string; port: number; user: string; hostKeyAlias?: string },
+  ): Promise<HostConnection>;
   /** Connections opened so far, by address (benchmarks and tests check one per host). */
   stats(): { connections: Record<string, number> };
   close(): Promise<void>;

@@ -4,9 +4,26 @@
  * dependency order, terminates, and records every transition as it happens.
  */
 import { planEnvironment } from './plan-environment.js';
-import { closeExtraConnectors, connectNode, createEngineRun, environmentOf, hostOf, type EngineInput, type EngineRun } from './run-engine.js';
+import {
+  closeExtraConnectors,
+  connectNode,
+  createEngineRun,
+  environmentOf,
+  hostOf,
+  type EngineInput,
+  type EngineRun,
+} from './run-engine.js';
 import { startLeasedRun, withEnvironmentLock } from './run-lock.js';
-import { flushUnsaved, provisionNode, resultOf, RETRY_WRITES_MS, retryWrite, runTasksOf, terminateNode, transition } from './run-node.js';
+import {
+  flushUnsaved,
+  provisionNode,
+  resultOf,
+  RETRY_WRITES_MS,
+  retryWrite,
+  runTasksOf,
+  terminateNode,
+  transition,
+} from './run-node.js';
 import { buildResult, summaryLine } from './run-result.js';
 import { selectNodes, type Selection } from './run-selection.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
@@ -17,10 +34,16 @@ export type ApplyInput = EngineInput & { dryRun?: false };
 /** Applies one environment (or a target within it); resolves with the run's result, never leaving the run open. */
 export async function applyEnvironment(input: ApplyInput): Promise<RunResult> {
   const env = environmentOf(input);
-  return withEnvironmentLock(input.store, input.repository, env.name, () => recordedRun(input, 'apply', (run) => reconcile(run)), {
-    log: input.log,
-    signal: input.signal,
-  });
+  return withEnvironmentLock(
+    input.store,
+    input.repository,
+    env.name,
+    () => recordedRun(input, 'apply', (run) => reconcile(run)),
+    {
+      log: input.log,
+      signal: input.signal,
+    },
+  );
 }
 
 /**
@@ -28,7 +51,11 @@ export async function applyEnvironment(input: ApplyInput): Promise<RunResult> {
  * `finally` with the summary (failed, with the error logged, when `body` throws). Writes the database refused meanwhile
  * are retried first. Shared by apply, drift and live plans.
  */
-export async function recordedRun(input: EngineInput, kind: RunKind, body: (run: EngineRun) => Promise<RunResult>): Promise<RunResult> {
+export async function recordedRun(
+  input: EngineInput,
+  kind: RunKind,
+  body: (run: EngineRun) => Promise<RunResult>,
+): Promise<RunResult> {
   const env = environmentOf(input);
   const leased = await startLeasedRun(
     input.store,
@@ -48,7 +75,9 @@ export async function recordedRun(input: EngineInput, kind: RunKind, body: (run:
     const result = await body(run);
     status = result.status;
     summary = result.summary;
-    input.log?.(summaryLine(kind === 'apply' ? 'applied' : kind === 'drift' ? 'drift-checked' : 'live-planned', result));
+    input.log?.(
+      summaryLine(kind === 'apply' ? 'applied' : kind === 'drift' ? 'drift-checked' : 'live-planned', result),
+    );
     return result;
   } catch (err) {
     input.log?.(`${kind} of ${env.name} failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -57,7 +86,12 @@ export async function recordedRun(input: EngineInput, kind: RunKind, body: (run:
     if (run) await closeExtraConnectors(run);
     const until = Date.now() + RETRY_WRITES_MS;
     if (run) await flushUnsaved(run, until);
-    await retryWrite(() => input.store.finishRun(record.id, status, summary), `finishing run ${record.id}`, input.log, until);
+    await retryWrite(
+      () => input.store.finishRun(record.id, status, summary),
+      `finishing run ${record.id}`,
+      input.log,
+      until,
+    );
     leased.stop();
   }
 }
@@ -74,7 +108,15 @@ async function reconcile(run: EngineRun): Promise<RunResult> {
   const outcomes = await executeSelection(run, selection);
   const nodes = collectResults(run, [...selection.configure, ...selection.terminate], outcomes);
   const interrupted = outcomes.some((o) => o.reason?.startsWith('Interrupted')) || !!input.signal?.aborted;
-  return buildResult({ runId: run.runId, kind: 'apply', environment: env.name, commit: input.commit, nodes, interrupted, startedMs: started });
+  return buildResult({
+    runId: run.runId,
+    kind: 'apply',
+    environment: env.name,
+    commit: input.commit,
+    nodes,
+    interrupted,
+    startedMs: started,
+  });
 }
 
 type Job = SchedulerNode & { planned: PlannedNode; kind: 'configure' | 'terminate' };
@@ -93,7 +135,13 @@ async function executeSelection(run: EngineRun, selection: Selection): Promise<S
         kind: 'configure',
       };
     }),
-    ...selection.terminate.map((p): Job => ({ path: p.path, host: p.host, dependsOn: [], planned: p, kind: 'terminate' })),
+    ...selection.terminate.map((p): Job => ({
+      path: p.path,
+      host: p.host,
+      dependsOn: [],
+      planned: p,
+      kind: 'terminate',
+    })),
   ];
   if (!selection.provisionOnly) prewarm(run, selection.configure);
   return schedule<Job>({
@@ -130,7 +178,12 @@ function prewarm(run: EngineRun, planned: PlannedNode[]): void {
   const waits = (p: PlannedNode) => (p.node as ResolvedNode).dependsOn.some((d) => inRun.has(d.path));
   const warm = (p: PlannedNode) => {
     const host = hostOf(run, p.node as ResolvedNode);
-    return host ? connectNode(run, p.node as ResolvedNode, host).then(() => undefined, () => undefined) : Promise.resolve();
+    return host
+      ? connectNode(run, p.node as ResolvedNode, host).then(
+          () => undefined,
+          () => undefined,
+        )
+      : Promise.resolve();
   };
   const later = planned.filter(waits);
   void Promise.all(planned.filter((p) => !waits(p)).map(warm)).then(async () => {
@@ -148,7 +201,12 @@ async function provisionedOnly(run: EngineRun, planned: PlannedNode): Promise<{ 
   const rec = run.recorded.get(planned.path);
   const node = planned.node as ResolvedNode;
   if (!rec || rec.state === 'defined' || rec.state === 'failed' || rec.state === 'provisioning') {
-    const host = node.host.kind === 'static' ? node.host.address : node.host.kind === 'local' ? 'local' : run.provided.get(node.path)?.label;
+    const host =
+      node.host.kind === 'static'
+        ? node.host.address
+        : node.host.kind === 'local'
+          ? 'local'
+          : run.provided.get(node.path)?.label;
     await transition(run, planned.path, 'provisioned', { host: host ?? null });
   } else {
     resultOf(run, planned.path).state = rec.state;

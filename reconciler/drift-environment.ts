@@ -12,7 +12,16 @@ import { withEnvironmentLock } from './run-lock.js';
 import { resultOf, runTasksOf, transition } from './run-node.js';
 import { buildResult } from './run-result.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
-import type { LifecycleState, NodeResult, Plan, PlannedNode, ResolvedNode, RunResult, StateStore, UncheckedNode } from '../kernel/types.js';
+import type {
+  LifecycleState,
+  NodeResult,
+  Plan,
+  PlannedNode,
+  ResolvedNode,
+  RunResult,
+  StateStore,
+  UncheckedNode,
+} from '../kernel/types.js';
 
 export type { DescriptionAt } from './drift-targets.js';
 
@@ -25,10 +34,16 @@ export type DriftInput = EngineInput & {
 /** Dry-runs every recorded node of the environment at its applied commit; with `heal`, meets the drifted ones. */
 export async function driftEnvironment(input: DriftInput): Promise<RunResult> {
   const env = environmentOf(input);
-  return withEnvironmentLock(input.store, input.repository, env.name, () => recordedRun(input, 'drift', (run) => drift(run, input)), {
-    log: input.log,
-    signal: input.signal,
-  });
+  return withEnvironmentLock(
+    input.store,
+    input.repository,
+    env.name,
+    () => recordedRun(input, 'drift', (run) => drift(run, input)),
+    {
+      log: input.log,
+      signal: input.signal,
+    },
+  );
 }
 
 /** `plan --live`: the static plan plus a dry-run of every node with a host; no provider script ever runs. */
@@ -68,9 +83,22 @@ async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
     const healed = input.heal && !cancelled && healable.length ? await healTargets(run, healable) : [];
     // Interrupted before it started: the state as recorded, and why.
     const notStarted = new Map(checked.filter((o) => o.state === null).map((o) => [o.path, o.reason]));
-    const nodes = found.targets.map((t) => Object.assign(nodeResult(run, t, unmet.get(t.path), input.heal), notStarted.has(t.path) ? { reason: notStarted.get(t.path) } : {}));
+    const nodes = found.targets.map((t) =>
+      Object.assign(
+        nodeResult(run, t, unmet.get(t.path), input.heal),
+        notStarted.has(t.path) ? { reason: notStarted.get(t.path) } : {},
+      ),
+    );
     const interrupted = cancelled || healed.some((o) => o.reason?.startsWith('Interrupted'));
-    const result = buildResult({ runId: run.runId, kind: 'drift', environment: run.env.name, commit: input.commit, nodes, interrupted, startedMs: started });
+    const result = buildResult({
+      runId: run.runId,
+      kind: 'drift',
+      environment: run.env.name,
+      commit: input.commit,
+      nodes,
+      interrupted,
+      startedMs: started,
+    });
     if (input.heal) result.summary.healed = nodes.filter((n) => n.reason?.startsWith('healed')).length;
     return withUnchecked(result, found.unchecked);
   } finally {
@@ -104,7 +132,11 @@ function nodeResult(run: EngineRun, t: DriftTarget, unmet: string | undefined, h
 type TargetJob = SchedulerNode & { target: DriftTarget };
 
 /** Dry-runs every target on its host; settled nodes are recorded drifted, or ready again once the host matches. */
-async function dryRunTargets(run: EngineRun, targets: DriftTarget[], history: HeldHistory): Promise<ScheduledOutcome[]> {
+async function dryRunTargets(
+  run: EngineRun,
+  targets: DriftTarget[],
+  history: HeldHistory,
+): Promise<ScheduledOutcome[]> {
   return schedule<TargetJob>({
     nodes: targets.map((t) => ({ path: t.path, host: t.host, dependsOn: [], target: t })),
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
@@ -131,14 +163,23 @@ async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
   const started = Date.now();
   const history = holdHistory(run);
   const planned = plan.nodes.filter((p) => p.node && hostOf(run, p.node) !== null);
-  const jobs = planned.map((p): SchedulerNode & { planned: PlannedNode } => ({ path: p.path, host: p.host, dependsOn: [], planned: p }));
+  const jobs = planned.map((p): SchedulerNode & { planned: PlannedNode } => ({
+    path: p.path,
+    host: p.host,
+    dependsOn: [],
+    planned: p,
+  }));
   const outcomes = await schedule({
     nodes: jobs,
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
     outside: () => undefined,
     runNode: async (job, signal) => {
       history.hold(job.path);
-      const out = await runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: true, signal, action: job.planned.action });
+      const out = await runTasksOf(run, job.planned.node as ResolvedNode, {
+        dryRun: true,
+        signal,
+        action: job.planned.action,
+      });
       await settle(history, run, job.path, job.planned.action === 'unchanged', out);
       return out;
     },
@@ -155,7 +196,15 @@ async function liveDryRun(run: EngineRun, plan: Plan): Promise<RunResult> {
     return r;
   });
   const interrupted = outcomes.some((o) => o.state === null) || !!run.input.signal?.aborted;
-  return buildResult({ runId: run.runId, kind: 'plan-live', environment: run.env.name, commit: run.input.commit, nodes, interrupted, startedMs: started });
+  return buildResult({
+    runId: run.runId,
+    kind: 'plan-live',
+    environment: run.env.name,
+    commit: run.input.commit,
+    nodes,
+    interrupted,
+    startedMs: started,
+  });
 }
 
 interface HeldHistory {
@@ -180,7 +229,8 @@ function holdHistory(run: EngineRun): HeldHistory {
     return Promise.resolve();
   };
   const store: StateStore = Object.assign(Object.create(base) as StateStore, {
-    recordTask: (runId: string, path: string, r: Parameters<StateStore['recordTask']>[2]) => later(path, () => base.recordTask(runId, path, r)),
+    recordTask: (runId: string, path: string, r: Parameters<StateStore['recordTask']>[2]) =>
+      later(path, () => base.recordTask(runId, path, r)),
     appendLog: (runId: string, path: string, text: string) => later(path, () => base.appendLog(runId, path, text)),
   });
   run.input = { ...run.input, store };
@@ -196,7 +246,13 @@ function holdHistory(run: EngineRun): HeldHistory {
 }
 
 /** After a dry run: its history and state are recorded when `recordable` and the host could be checked, else neither. */
-async function settle(history: HeldHistory, run: EngineRun, path: string, recordable: boolean, out: { state: string; reason?: string }): Promise<void> {
+async function settle(
+  history: HeldHistory,
+  run: EngineRun,
+  path: string,
+  recordable: boolean,
+  out: { state: string; reason?: string },
+): Promise<void> {
   if (!recordable || out.state === 'failed') return history.drop(path);
   await history.keep(path);
   await recordDryRun(run, path, out);
@@ -227,7 +283,8 @@ async function healTargets(run: EngineRun, drifted: DriftTarget[]): Promise<Sche
     graceMs: run.input.graceMs,
     onEvent: run.emit,
     onSettled: async (job, outcome) => {
-      if (outcome.state === 'blocked') await transition(job.target.run, job.path, 'blocked', { reason: outcome.reason });
+      if (outcome.state === 'blocked')
+        await transition(job.target.run, job.path, 'blocked', { reason: outcome.reason });
     },
   });
 }

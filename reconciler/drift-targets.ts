@@ -32,10 +32,15 @@ export async function driftTargets(run: EngineRun, descriptionAt?: DescriptionAt
   const targets: DriftTarget[] = [];
   const unchecked: UncheckedNode[] = [];
   for (const rec of sortedRecorded(run)) {
-    const found = await targetOf(run, rec, (commit) => {
-      if (!runs.has(commit)) runs.set(commit, runAt(run, commit, descriptionAt!));
-      return runs.get(commit)!;
-    }, !!descriptionAt);
+    const found = await targetOf(
+      run,
+      rec,
+      (commit) => {
+        if (!runs.has(commit)) runs.set(commit, runAt(run, commit, descriptionAt!));
+        return runs.get(commit)!;
+      },
+      !!descriptionAt,
+    );
     if ('reason' in found) unchecked.push(found);
     else targets.push(found);
   }
@@ -55,7 +60,12 @@ function sortedRecorded(run: EngineRun): RecordedNode[] {
   return [...run.recorded.values()].sort((a, b) => rank(a.path) - rank(b.path) || a.path.localeCompare(b.path));
 }
 
-async function targetOf(run: EngineRun, rec: RecordedNode, at: (commit: string) => Promise<EngineRun | string>, canLoad: boolean): Promise<DriftTarget | UncheckedNode> {
+async function targetOf(
+  run: EngineRun,
+  rec: RecordedNode,
+  at: (commit: string) => Promise<EngineRun | string>,
+  canLoad: boolean,
+): Promise<DriftTarget | UncheckedNode> {
   const skip = (reason: string): UncheckedNode => ({ path: rec.path, host: rec.host, reason });
   if (!rec.specHash) return skip(`never applied (recorded ${rec.state}${rec.reason ? `: ${rec.reason}` : ''})`);
   const commit = rec.lastAppliedCommit;
@@ -65,9 +75,17 @@ async function targetOf(run: EngineRun, rec: RecordedNode, at: (commit: string) 
   if (typeof source === 'string') return skip(source);
   const where = source.input.commit ? `at ${short(source.input.commit)}` : 'in the description';
   const node = nodesOf(source).get(rec.path);
-  if (!node) return skip(own || canLoad ? `not described ${where}, the commit it was applied from` : `applied from ${short(commit!)}, which cannot be read here, and not described ${where}`);
+  if (!node)
+    return skip(
+      own || canLoad
+        ? `not described ${where}, the commit it was applied from`
+        : `applied from ${short(commit!)}, which cannot be read here, and not described ${where}`,
+    );
   if (node.specHash !== rec.specHash) {
-    if (!own && !canLoad) return skip(`applied from ${short(commit!)}, which cannot be read here; the description ${where} differs from what was applied`);
+    if (!own && !canLoad)
+      return skip(
+        `applied from ${short(commit!)}, which cannot be read here; the description ${where} differs from what was applied`,
+      );
     return skip(`the description ${where} differs from what was recorded as applied to it`);
   }
   const host = hostOf(source, node);

@@ -20,10 +20,22 @@ export function hostLabel(binding: HostBinding, recorded?: RecordedNode): string
 }
 
 /** States after which a node with an unchanged spec still needs work on the next apply. */
-const UNSETTLED = new Set(['defined', 'provisioning', 'provisioned', 'configuring', 'failed', 'blocked', 'terminating']);
+const UNSETTLED = new Set([
+  'defined',
+  'provisioning',
+  'provisioned',
+  'configuring',
+  'failed',
+  'blocked',
+  'terminating',
+]);
 
 /** Plans one environment against its recorded nodes (docs/cli.md): create, update (with reasons), unchanged, terminate. */
-export function planEnvironment(env: ResolvedEnvironment, recorded: RecordedNode[], commit: string | null = null): Plan {
+export function planEnvironment(
+  env: ResolvedEnvironment,
+  recorded: RecordedNode[],
+  commit: string | null = null,
+): Plan {
   const byPath = new Map(recorded.map((r) => [r.path, r]));
   const nodes: PlannedNode[] = [];
   for (const node of env.nodes) {
@@ -32,7 +44,13 @@ export function planEnvironment(env: ResolvedEnvironment, recorded: RecordedNode
   }
   for (const rec of [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path))) {
     if (rec.state === 'terminated') continue;
-    nodes.push({ path: rec.path, host: rec.host, action: 'terminate', changes: ['no longer described'], recorded: rec });
+    nodes.push({
+      path: rec.path,
+      host: rec.host,
+      action: 'terminate',
+      changes: ['no longer described'],
+      recorded: rec,
+    });
   }
   const summary: Record<PlanAction, number> = { create: 0, update: 0, unchanged: 0, terminate: 0 };
   for (const n of nodes) summary[n.action]++;
@@ -47,10 +65,24 @@ function planNode(node: ResolvedNode, rec: RecordedNode | undefined): PlannedNod
   }
   if (rec.specHash !== node.specHash) {
     const changes = describeChanges(node, rec);
-    return { path: node.path, host, action: 'update', changes: changes.length ? changes : ['configuration changed'], node, recorded: rec };
+    return {
+      path: node.path,
+      host,
+      action: 'update',
+      changes: changes.length ? changes : ['configuration changed'],
+      node,
+      recorded: rec,
+    };
   }
   if (UNSETTLED.has(rec.state)) {
-    return { path: node.path, host, action: 'update', changes: [`last run left it ${rec.state}${rec.reason ? ` (${rec.reason})` : ''}: will be retried`], node, recorded: rec };
+    return {
+      path: node.path,
+      host,
+      action: 'update',
+      changes: [`last run left it ${rec.state}${rec.reason ? ` (${rec.reason})` : ''}: will be retried`],
+      node,
+      recorded: rec,
+    };
   }
   return { path: node.path, host, action: 'unchanged', changes: [], node, recorded: rec };
 }
@@ -59,7 +91,8 @@ function planNode(node: ResolvedNode, rec: RecordedNode | undefined): PlannedNod
 export function describeChanges(node: ResolvedNode, rec: RecordedNode): string[] {
   const changes: string[] = [];
   const desiredHost = hostLabel(node.host, rec);
-  if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host) changes.push(`host ${rec.host} -> ${desiredHost}`);
+  if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host)
+    changes.push(`host ${rec.host} -> ${desiredHost}`);
   if (node.host.kind === 'static' && rec.host === node.host.address) {
     if (rec.port != null && rec.port !== node.host.port) changes.push(`port ${rec.port} -> ${node.host.port}`);
     if (rec.user != null && rec.user !== node.host.user) changes.push(`user ${rec.user} -> ${node.host.user}`);

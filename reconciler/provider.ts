@@ -36,7 +36,10 @@ export async function providerCreate(call: ProviderCall): Promise<ProvidedHost> 
   try {
     out = JSON.parse(stdout);
   } catch {
-    throw new PolitburoError('ProvisionFailed', `provider create (${call.provider.create}) for ${call.resource} printed no JSON: ${tail(stdout) || '(nothing)'}`);
+    throw new PolitburoError(
+      'ProvisionFailed',
+      `provider create (${call.provider.create}) for ${call.resource} printed no JSON: ${tail(stdout) || '(nothing)'}`,
+    );
   }
   return checkCreated(out, call);
 }
@@ -56,16 +59,25 @@ export function knownHostsLine(address: string, port: number, hostKey: string): 
 
 function checkCreated(out: unknown, call: ProviderCall): ProvidedHost {
   const o = out as Record<string, unknown>;
-  const bad = (what: string) => new PolitburoError('ProvisionFailed', `provider create (${call.provider.create}) for ${call.resource}: ${what}`);
-  if (!o || typeof o !== 'object' || Array.isArray(o)) throw bad('expected a JSON object {address, port?, user?, host_key?}');
+  const bad = (what: string) =>
+    new PolitburoError('ProvisionFailed', `provider create (${call.provider.create}) for ${call.resource}: ${what}`);
+  if (!o || typeof o !== 'object' || Array.isArray(o))
+    throw bad('expected a JSON object {address, port?, user?, host_key?}');
   if (typeof o.address !== 'string' || !o.address.trim()) throw bad('"address" must be a non-empty string');
-  if (o.port !== undefined && (!Number.isInteger(o.port) || (o.port as number) < 1 || (o.port as number) > 65535)) throw bad('"port" must be an integer 1-65535');
+  if (o.port !== undefined && (!Number.isInteger(o.port) || (o.port as number) < 1 || (o.port as number) > 65535))
+    throw bad('"port" must be an integer 1-65535');
   if (o.user !== undefined && (typeof o.user !== 'string' || !o.user)) throw bad('"user" must be a non-empty string');
   if (o.host_key !== undefined && typeof o.host_key !== 'string') throw bad('"host_key" must be a string');
   // One key, one known_hosts line: a newline would smuggle in trust for other hosts, and the key is recorded.
-  if (typeof o.host_key === 'string' && /[\r\n]/.test(o.host_key.trim())) throw bad('"host_key" must be one line (`TYPE BASE64`)');
+  if (typeof o.host_key === 'string' && /[\r\n]/.test(o.host_key.trim()))
+    throw bad('"host_key" must be one line (`TYPE BASE64`)');
   if (/[\s,]/.test(o.address.trim())) throw bad('"address" must be one host name or address');
-  return { address: o.address.trim(), port: o.port as number | undefined, user: o.user as string | undefined, hostKey: o.host_key as string | undefined };
+  return {
+    address: o.address.trim(),
+    port: o.port as number | undefined,
+    user: o.user as string | undefined,
+    hostKey: o.host_key as string | undefined,
+  };
 }
 
 function tail(text: string, lines = 15): string {
@@ -77,7 +89,8 @@ async function runScript(call: ProviderCall, script: string, input: object): Pro
   const root = await realRoot(call.root);
   const found = await resolveInside(root, script);
   if (!found.ok) throw new PolitburoError('ProvisionFailed', insidePathMessage(`provider script '${script}'`, found));
-  if (found.kind !== 'file') throw new PolitburoError('ProvisionFailed', `provider script '${script}' is not a regular file`);
+  if (found.kind !== 'file')
+    throw new PolitburoError('ProvisionFailed', `provider script '${script}' is not a regular file`);
   return spawnScript(call, script, found.real, root, input);
 }
 
@@ -106,7 +119,12 @@ function spawnScript(call: ProviderCall, script: string, file: string, root: str
     };
     const timer = setTimeout(() => {
       kill();
-      finish(new PolitburoError('ProvisionFailed', `provider script ${script} for ${call.resource} did not finish within ${Math.round(timeoutMs / 1000)}s and was killed${stderr ? `: ${tail(stderr)}` : ''}`));
+      finish(
+        new PolitburoError(
+          'ProvisionFailed',
+          `provider script ${script} for ${call.resource} did not finish within ${Math.round(timeoutMs / 1000)}s and was killed${stderr ? `: ${tail(stderr)}` : ''}`,
+        ),
+      );
     }, timeoutMs);
     const onAbort = () => {
       kill();
@@ -115,10 +133,18 @@ function spawnScript(call: ProviderCall, script: string, file: string, root: str
     call.signal?.addEventListener('abort', onAbort, { once: true });
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', (err) => finish(new PolitburoError('ProvisionFailed', `provider script ${script} could not be run: ${err.message}`)));
+    child.on('error', (err) =>
+      finish(new PolitburoError('ProvisionFailed', `provider script ${script} could not be run: ${err.message}`)),
+    );
     child.on('close', (code) => {
       if (code === 0) finish(null);
-      else finish(new PolitburoError('ProvisionFailed', `provider script ${script} for ${call.resource} exited with status ${code}${stderr.trim() ? `: ${tail(stderr)}` : ''}`));
+      else
+        finish(
+          new PolitburoError(
+            'ProvisionFailed',
+            `provider script ${script} for ${call.resource} exited with status ${code}${stderr.trim() ? `: ${tail(stderr)}` : ''}`,
+          ),
+        );
     });
     child.stdin.on('error', () => undefined); // a script that ignores stdin
     child.stdin.end(JSON.stringify(input));

@@ -82,13 +82,21 @@ export function environmentOf(input: EngineInput): ResolvedEnvironment {
   const env = input.description.environments.get(input.environment);
   if (!env) {
     const known = [...input.description.environments.keys()].join(', ') || '(none)';
-    throw new PolitburoError('InvalidSpec', `unknown environment '${input.environment}': the description defines ${known}`);
+    throw new PolitburoError(
+      'InvalidSpec',
+      `unknown environment '${input.environment}': the description defines ${known}`,
+    );
   }
   return env;
 }
 
 /** A fresh run state for a started run record. */
-export function createEngineRun(input: EngineInput, env: ResolvedEnvironment, runId: string, recorded: RecordedNode[]): EngineRun {
+export function createEngineRun(
+  input: EngineInput,
+  env: ResolvedEnvironment,
+  runId: string,
+  recorded: RecordedNode[],
+): EngineRun {
   const run: EngineRun = {
     input,
     env,
@@ -107,7 +115,12 @@ export function createEngineRun(input: EngineInput, env: ResolvedEnvironment, ru
     if (node.host.kind === 'static') run.addresses[node.path] = node.host.address;
     else if (node.host.kind === 'local') run.addresses[node.path] = '127.0.0.1';
     else if (rec?.host) {
-      const host = { address: rec.host, port: rec.port ?? undefined, user: rec.user ?? undefined, knownHostsLine: rec.hostKey ?? undefined };
+      const host = {
+        address: rec.host,
+        port: rec.port ?? undefined,
+        user: rec.user ?? undefined,
+        knownHostsLine: rec.hostKey ?? undefined,
+      };
       setProvided(run, node, host, trusting);
     }
   }
@@ -134,7 +147,12 @@ function recordedKeysConnector(run: EngineRun): HostConnector | undefined {
  * Records where an on-demand node's host is (from the state or a provider's create). A host with a known_hosts line is
  * reached through `trusting` when given (a connector already trusting that line), else through a new connector.
  */
-export function setProvided(run: EngineRun, node: ResolvedNode, host: { address: string; port?: number; user?: string; knownHostsLine?: string }, trusting?: HostConnector): HostInfo {
+export function setProvided(
+  run: EngineRun,
+  node: ResolvedNode,
+  host: { address: string; port?: number; user?: string; knownHostsLine?: string },
+  trusting?: HostConnector,
+): HostInfo {
   if (node.host.kind !== 'provider') throw new Error(`setProvided: ${node.path} has no provider`);
   let connector = run.input.connector;
   if (host.knownHostsLine && trusting) connector = trusting;
@@ -144,7 +162,12 @@ export function setProvided(run: EngineRun, node: ResolvedNode, host: { address:
   }
   const info: HostInfo = {
     label: host.address,
-    target: { kind: 'ssh', address: host.address, port: host.port ?? node.host.port, user: host.user ?? node.host.user },
+    target: {
+      kind: 'ssh',
+      address: host.address,
+      port: host.port ?? node.host.port,
+      user: host.user ?? node.host.user,
+    },
     connector,
   };
   run.provided.set(node.path, info);
@@ -155,13 +178,22 @@ export function setProvided(run: EngineRun, node: ResolvedNode, host: { address:
 /** The host of a node, or null for an on-demand node not provisioned yet. */
 export function hostOf(run: EngineRun, node: ResolvedNode): HostInfo | null {
   const h = node.host;
-  if (h.kind === 'static') return { label: h.address, target: { kind: 'ssh', address: h.address, port: h.port, user: h.user }, connector: run.input.connector };
+  if (h.kind === 'static')
+    return {
+      label: h.address,
+      target: { kind: 'ssh', address: h.address, port: h.port, user: h.user },
+      connector: run.input.connector,
+    };
   if (h.kind === 'local') return { label: 'local', target: { kind: 'local' }, connector: run.input.connector };
   return run.provided.get(node.path) ?? null;
 }
 
 /** Connects to a node's host and ships the deps directory when the node has Babushka tasks. */
-export async function connectNode(run: EngineRun, node: ResolvedNode, host: HostInfo): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
+export async function connectNode(
+  run: EngineRun,
+  node: ResolvedNode,
+  host: HostInfo,
+): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
   const conn = await host.connector.connect(host.target);
   if (!node.tasks.some((t) => t.kind === 'babushka')) return { conn, remoteDepsDir: null };
   const local = localDepsDir(run);

@@ -15,7 +15,16 @@
  */
 import os from 'node:os';
 import { parseDuration } from '../schema/language.js';
-import { PolitburoError, type EnvironmentLocks, type RunClaim, type RunKind, type RunLease, type RunOwner, type RunRecord, type StateStore } from '../kernel/types.js';
+import {
+  PolitburoError,
+  type EnvironmentLocks,
+  type RunClaim,
+  type RunKind,
+  type RunLease,
+  type RunOwner,
+  type RunRecord,
+  type StateStore,
+} from '../kernel/types.js';
 
 /** How often a run renews its lease, and how long a silent run keeps it. */
 export interface LeaseSettings {
@@ -31,13 +40,20 @@ export function leaseSettings(env: NodeJS.ProcessEnv = process.env): LeaseSettin
     const text = env[name]?.trim();
     if (!text) return fallback;
     const ms = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : parseDuration(text);
-    if (ms === null || !(ms >= 100)) throw new PolitburoError('InvalidSpec', `${name}: '${text}' is not a duration of at least 100ms (write e.g. '5s')`);
+    if (ms === null || !(ms >= 100))
+      throw new PolitburoError(
+        'InvalidSpec',
+        `${name}: '${text}' is not a duration of at least 100ms (write e.g. '5s')`,
+      );
     return ms;
   };
   const heartbeatMs = read('POLITBURO_RUN_HEARTBEAT', DEFAULT_LEASE.heartbeatMs);
   const leaseMs = read('POLITBURO_RUN_LEASE', DEFAULT_LEASE.leaseMs);
   if (leaseMs < 3 * heartbeatMs) {
-    throw new PolitburoError('InvalidSpec', `POLITBURO_RUN_LEASE (${leaseMs}ms) must be at least three times POLITBURO_RUN_HEARTBEAT (${heartbeatMs}ms)`);
+    throw new PolitburoError(
+      'InvalidSpec',
+      `POLITBURO_RUN_LEASE (${leaseMs}ms) must be at least three times POLITBURO_RUN_HEARTBEAT (${heartbeatMs}ms)`,
+    );
   }
   return { heartbeatMs, leaseMs };
 }
@@ -54,7 +70,10 @@ export async function withEnvironmentLock<T>(
   const lock = await store.locks.acquire(repository, environment, {
     signal: opts.signal,
     onWait: () => opts.log?.(`another run of ${environment} is in progress: waiting for it to finish`),
-    onLost: (err) => opts.log?.(`the environment lock's database connection was lost (${err.message}); the run's lease keeps other runs out`),
+    onLost: (err) =>
+      opts.log?.(
+        `the environment lock's database connection was lost (${err.message}); the run's lease keeps other runs out`,
+      ),
   });
   try {
     return await fn();
@@ -76,7 +95,11 @@ export function ownerIsDead(lease: RunLease): boolean {
 }
 
 /** Closes the running runs (of one environment, or all) whose owner is dead or whose lease expired; logs each. */
-export async function closeDeadRuns(store: StateStore, filter: { repository?: string; environment?: string }, log?: (line: string) => void): Promise<RunLease[]> {
+export async function closeDeadRuns(
+  store: StateStore,
+  filter: { repository?: string; environment?: string },
+  log?: (line: string) => void,
+): Promise<RunLease[]> {
   if (!store.locks) return [];
   const closed = await store.locks.closeDeadRuns(filter, ownerIsDead);
   for (const l of closed) log?.(closedLine(l));
@@ -121,7 +144,11 @@ export async function startLeasedRun(
   // process, which never renews it; it is closed once its lease expires, and this claim waits for that.
   const giveUpAt = Date.now() + Math.max(2 * settings.leaseMs, 10_000);
   for (;;) {
-    if (opts.signal?.aborted) throw new PolitburoError('Interrupted', `interrupted while waiting for another run of ${input.environment} to end`);
+    if (opts.signal?.aborted)
+      throw new PolitburoError(
+        'Interrupted',
+        `interrupted while waiting for another run of ${input.environment} to end`,
+      );
     const claimedAt = performance.now();
     let claim: RunClaim;
     try {
@@ -134,15 +161,24 @@ export async function startLeasedRun(
     }
     for (const l of claim.closed) opts.log?.(closedLine(l));
     if ('run' in claim) return keepLease(store.locks, claim.run, settings, claimedAt, opts.log);
-    const line = claim.live.map((l) => `run ${l.id} (${l.kind}, pid ${l.ownerPid ?? '?'} on ${l.ownerHost ?? '?'})`).join(', ');
-    if (line !== said) opts.log?.(`${line} of ${input.environment} is still running: waiting for it to end or its lease to expire`);
+    const line = claim.live
+      .map((l) => `run ${l.id} (${l.kind}, pid ${l.ownerPid ?? '?'} on ${l.ownerHost ?? '?'})`)
+      .join(', ');
+    if (line !== said)
+      opts.log?.(`${line} of ${input.environment} is still running: waiting for it to end or its lease to expire`);
     said = line;
     await sleep(Math.min(settings.heartbeatMs, 1000), opts.signal);
   }
 }
 
 /** Renews the run's heartbeat every heartbeatMs; aborts its signal when the lease is lost or half of it went unrenewed. */
-function keepLease(locks: EnvironmentLocks, record: RunRecord, settings: LeaseSettings, claimedAt: number, log?: (line: string) => void): LeasedRun {
+function keepLease(
+  locks: EnvironmentLocks,
+  record: RunRecord,
+  settings: LeaseSettings,
+  claimedAt: number,
+  log?: (line: string) => void,
+): LeasedRun {
   const controller = new AbortController();
   // Measured from when a renewal was sent: the database's heartbeat is at least that recent.
   let renewedAt = claimedAt;
@@ -162,7 +198,9 @@ function keepLease(locks: EnvironmentLocks, record: RunRecord, settings: LeaseSe
         if (complained) log?.(`run ${record.id}: its lease is renewed again`);
         complained = false;
       } else {
-        halt(`Interrupted: run ${record.id} was closed by another process while it ran (its lease had expired); stopping its tasks`);
+        halt(
+          `Interrupted: run ${record.id} was closed by another process while it ran (its lease had expired); stopping its tasks`,
+        );
       }
     } catch (err) {
       if (!complained) log?.(`run ${record.id}: could not renew its lease: ${(err as Error).message}`);
@@ -174,7 +212,9 @@ function keepLease(locks: EnvironmentLocks, record: RunRecord, settings: LeaseSe
   const tick = () => {
     const silentMs = performance.now() - renewedAt;
     if (silentMs > settings.leaseMs / 2) {
-      halt(`Interrupted: run ${record.id} could not renew its lease for ${Math.round(silentMs / 1000)}s (database unreachable); stopped its tasks before another run may take over`);
+      halt(
+        `Interrupted: run ${record.id} could not renew its lease for ${Math.round(silentMs / 1000)}s (database unreachable); stopped its tasks before another run may take over`,
+      );
     }
     if (!inFlight) void renew();
   };

@@ -30,8 +30,22 @@ const STARTS_WORK = new Set<LifecycleState>(['provisioning', 'configuring', 'ter
  * store refuses a state that starts work, this throws and the node keeps its recorded state. A final state the store
  * refuses (the database is away) is kept in `run.unsaved` and written again before the run is finished.
  */
-export async function transition(run: EngineRun, path: string, state: LifecycleState, extra: { reason?: string | null; host?: string | null; port?: number; user?: string; hostKey?: string | null; applied?: ResolvedNode } = {}): Promise<void> {
-  const applied = extra.applied ? { specHash: extra.applied.specHash, tasks: extra.applied.tasks, commit: run.input.commit } : undefined;
+export async function transition(
+  run: EngineRun,
+  path: string,
+  state: LifecycleState,
+  extra: {
+    reason?: string | null;
+    host?: string | null;
+    port?: number;
+    user?: string;
+    hostKey?: string | null;
+    applied?: ResolvedNode;
+  } = {},
+): Promise<void> {
+  const applied = extra.applied
+    ? { specHash: extra.applied.specHash, tasks: extra.applied.tasks, commit: run.input.commit }
+    : undefined;
   const update: NodeUpdate = {
     state,
     reason: extra.reason ?? null,
@@ -41,12 +55,15 @@ export async function transition(run: EngineRun, path: string, state: LifecycleS
     ...(extra.hostKey !== undefined ? { hostKey: extra.hostKey } : {}),
     applied,
   };
-  const write = () => run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
+  const write = () =>
+    run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
   if (STARTS_WORK.has(state)) {
     try {
       await write();
     } catch (err) {
-      throw new Error(`could not record ${path} as ${state}, so it was not started: ${(err as Error).message}`, { cause: err });
+      throw new Error(`could not record ${path} as ${state}, so it was not started: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   } else {
     await write().then(
@@ -73,7 +90,12 @@ function mergeUpdates(earlier: NodeUpdate | undefined, later: NodeUpdate): NodeU
 export const RETRY_WRITES_MS = 120_000;
 
 /** Retries a store write until it succeeds or the time `until` (ms since the epoch) has passed (then logs, gives up). */
-export async function retryWrite(write: () => Promise<void>, what: string, log: ((line: string) => void) | undefined, until: number): Promise<boolean> {
+export async function retryWrite(
+  write: () => Promise<void>,
+  what: string,
+  log: ((line: string) => void) | undefined,
+  until: number,
+): Promise<boolean> {
   for (let attempt = 0; ; attempt++) {
     try {
       await write();
@@ -92,7 +114,8 @@ export async function retryWrite(write: () => Promise<void>, what: string, log: 
 /** Writes the final node states the database refused during the run, retrying while it is away (until `until`). */
 export async function flushUnsaved(run: EngineRun, until: number): Promise<void> {
   for (const [path, update] of run.unsaved) {
-    const write = () => run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
+    const write = () =>
+      run.input.store.updateNode(run.input.repository, run.env.name, path, { ...update, runId: run.runId });
     if (await retryWrite(write, `recording ${path} as ${update.state}`, run.input.log, until)) run.unsaved.delete(path);
   }
 }
@@ -117,7 +140,12 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
     const t = info.target as { port: number; user: string };
     // The key is recorded with the host (null when none was printed: an older key belongs to an older host), so later
     // runs that reuse the address trust it too.
-    await transition(run, node.path, 'provisioned', { host: created.address, port: t.port, user: t.user, hostKey: line ?? null });
+    await transition(run, node.path, 'provisioned', {
+      host: created.address,
+      port: t.port,
+      user: t.user,
+      hostKey: line ?? null,
+    });
     return { state: 'provisioned' };
   } catch (err) {
     const reason = errorReason(err);
@@ -128,11 +156,16 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
 }
 
 /** Runs (or dry-runs) a node's tasks on its host and records every outcome; returns the node's state afterwards. */
-export async function runTasksOf(run: EngineRun, node: ResolvedNode, opts: { dryRun: boolean; signal: AbortSignal; action?: PlanAction }): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
+export async function runTasksOf(
+  run: EngineRun,
+  node: ResolvedNode,
+  opts: { dryRun: boolean; signal: AbortSignal; action?: PlanAction },
+): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
   const result = resultOf(run, node.path, opts.action);
   result.startedAt = new Date().toISOString();
   const host = hostOf(run, node);
-  if (!host) return finishTasks(run, node, opts, [], `ProvisionFailed: ${node.path} has no host yet (it was never provisioned)`);
+  if (!host)
+    return finishTasks(run, node, opts, [], `ProvisionFailed: ${node.path} has no host yet (it was never provisioned)`);
   result.host = host.label;
   if (!opts.dryRun) await transition(run, node.path, 'configuring', { host: host.label, ...portUser(host) });
   let log = '';
@@ -150,29 +183,59 @@ export async function runTasksOf(run: EngineRun, node: ResolvedNode, opts: { dry
       onTaskStart: (task) => run.emit({ type: 'task-started', path: node.path, task }),
       onTaskFinished: (r) => {
         run.emit({ type: 'task-finished', path: node.path, result: r });
-        pending.push(store.recordTask(run.runId, node.path, { name: r.name, outcome: r.outcome, message: r.message, durationMs: r.durationMs }).catch((e: Error) => run.input.log?.(`recording a task failed: ${e.message}`)));
+        pending.push(
+          store
+            .recordTask(run.runId, node.path, {
+              name: r.name,
+              outcome: r.outcome,
+              message: r.message,
+              durationMs: r.durationMs,
+            })
+            .catch((e: Error) => run.input.log?.(`recording a task failed: ${e.message}`)),
+        );
       },
       onLog: (text) => (log = (log + text).slice(-LOG_TAIL_BYTES)),
     });
     await Promise.all(pending);
-    if (log) await store.appendLog(run.runId, node.path, log).catch((e: Error) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`));
+    if (log)
+      await store
+        .appendLog(run.runId, node.path, log)
+        .catch((e: Error) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`));
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');
-    if (failed && opts.signal.aborted) return finishTasks(run, node, opts, plain, `Interrupted: task '${failed.name}' was stopped`);
-    if (failed) return finishTasks(run, node, opts, plain, `${failed.reason ?? 'TaskFailed'}: task '${failed.name}' failed${failed.message ? `: ${firstLine(failed.message)}` : ''}`);
+    if (failed && opts.signal.aborted)
+      return finishTasks(run, node, opts, plain, `Interrupted: task '${failed.name}' was stopped`);
+    if (failed)
+      return finishTasks(
+        run,
+        node,
+        opts,
+        plain,
+        `${failed.reason ?? 'TaskFailed'}: task '${failed.name}' failed${failed.message ? `: ${firstLine(failed.message)}` : ''}`,
+      );
     return finishTasks(run, node, opts, plain, null);
   } catch (err) {
     await Promise.all(pending);
     const reason = errorReason(err);
     await store.appendLog(run.runId, node.path, `${log}${reason}\n`).catch(() => undefined);
-    const skipped = node.tasks.map((t) => ({ name: t.name, outcome: 'skipped' as const, message: 'the host could not be reached' }));
+    const skipped = node.tasks.map((t) => ({
+      name: t.name,
+      outcome: 'skipped' as const,
+      message: 'the host could not be reached',
+    }));
     for (const s of skipped) run.emit({ type: 'task-finished', path: node.path, result: s });
     return finishTasks(run, node, opts, skipped, reason);
   }
 }
 
 /** Decides and records the node's state after its tasks. */
-async function finishTasks(run: EngineRun, node: ResolvedNode, opts: { dryRun: boolean }, tasks: TaskResult[], failure: string | null): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
+async function finishTasks(
+  run: EngineRun,
+  node: ResolvedNode,
+  opts: { dryRun: boolean },
+  tasks: TaskResult[],
+  failure: string | null,
+): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
   const result = resultOf(run, node.path);
   result.tasks = tasks;
   result.finishedAt = new Date().toISOString();
@@ -193,18 +256,36 @@ async function finishTasks(run: EngineRun, node: ResolvedNode, opts: { dryRun: b
 }
 
 /** Terminates a node: the provider's destroy for on-demand hosts; a pre-allocated host is only released from the state. */
-export async function terminateNode(run: EngineRun, path: string, node: ResolvedNode | undefined, signal: AbortSignal): Promise<PhaseOutcome> {
+export async function terminateNode(
+  run: EngineRun,
+  path: string,
+  node: ResolvedNode | undefined,
+  signal: AbortSignal,
+): Promise<PhaseOutcome> {
   const rec = run.recorded.get(path);
   const result = resultOf(run, path, 'terminate');
   result.startedAt = new Date().toISOString();
   const provider = node ? (node.host.kind === 'provider' ? node.host.provider : undefined) : run.env.provider;
-  const onDemand = node ? node.host.kind === 'provider' : provider !== undefined && !!rec?.host && !isStaticHost(run, rec.host);
+  const onDemand = node
+    ? node.host.kind === 'provider'
+    : provider !== undefined && !!rec?.host && !isStaticHost(run, rec.host);
   await transition(run, path, 'terminating');
   try {
     if (onDemand && provider && rec?.host) {
-      await providerDestroy({ root: run.input.description.root, provider, environment: run.env.name, resource: path, params: run.env.params, address: rec.host, timeoutMs: run.input.providerTimeoutMs, signal });
+      await providerDestroy({
+        root: run.input.description.root,
+        provider,
+        environment: run.env.name,
+        resource: path,
+        params: run.env.params,
+        address: rec.host,
+        timeoutMs: run.input.providerTimeoutMs,
+        signal,
+      });
     }
-    await transition(run, path, 'terminated', { reason: onDemand ? 'destroyed by the provider' : 'released from the state (no command was run on the host)' });
+    await transition(run, path, 'terminated', {
+      reason: onDemand ? 'destroyed by the provider' : 'released from the state (no command was run on the host)',
+    });
     result.finishedAt = new Date().toISOString();
     return { state: 'terminated' };
   } catch (err) {
@@ -225,5 +306,11 @@ function portUser(host: { target: { kind: string; port?: number; user?: string }
 }
 
 function firstLine(text: string): string {
-  return text.split('\n').find((l) => l.trim())?.trim().slice(0, 300) ?? '';
+  return (
+    text
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim()
+      .slice(0, 300) ?? ''
+  );
 }

@@ -15,7 +15,15 @@ export function runStatus(nodes: NodeResult[], interrupted: boolean): RunStatus 
 }
 
 /** Builds the RunResult of a finished run. */
-export function buildResult(input: { runId: string | null; kind: RunKind; environment: string; commit: string | null; nodes: NodeResult[]; interrupted: boolean; startedMs: number }): RunResult {
+export function buildResult(input: {
+  runId: string | null;
+  kind: RunKind;
+  environment: string;
+  commit: string | null;
+  nodes: NodeResult[];
+  interrupted: boolean;
+  startedMs: number;
+}): RunResult {
   const summary = summarise(input.nodes);
   if (input.interrupted) summary.interrupted = input.nodes.filter((n) => n.reason?.startsWith('Interrupted')).length;
   return {
@@ -32,7 +40,9 @@ export function buildResult(input: { runId: string | null; kind: RunKind; enviro
 
 /** One line per run: "applied production@1a2b3c4: 12 ready, 1 failed, 2 blocked in 41s". */
 export function summaryLine(verb: string, r: RunResult): string {
-  const parts = Object.entries(r.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`);
+  const parts = Object.entries(r.summary)
+    .filter(([, n]) => n > 0)
+    .map(([s, n]) => `${n} ${s}`);
   const at = r.commit ? `@${r.commit.slice(0, 7)}` : '';
   return `${verb} ${r.environment}${at}: ${parts.length ? parts.join(', ') : 'nothing to do'} in ${(r.durationMs / 1000).toFixed(1)}s`;
 }

@@ -19,16 +19,30 @@ export function selectNodes(plan: Plan, opts: { target?: Target; all?: boolean }
   const described = plan.nodes.filter((p) => p.node);
   const needsWork = (p: PlannedNode) => opts.all || p.action === 'create' || p.action === 'update';
   if (!target?.path) {
-    if (target?.state === 'terminated') return { configure: [], terminate: plan.nodes.filter((p) => p.recorded), provisionOnly: false };
+    if (target?.state === 'terminated')
+      return { configure: [], terminate: plan.nodes.filter((p) => p.recorded), provisionOnly: false };
     return {
       configure: described.filter(needsWork),
       terminate: plan.nodes.filter((p) => p.action === 'terminate'),
       provisionOnly: target?.state === 'provisioned',
     };
   }
-  checkTargetPath({ ...target, environment: plan.environment }, plan.nodes.map((p) => p.path));
-  const named = new Set(pathsUnder(target.path, plan.nodes.map((p) => p.path)));
-  if (target.state === 'terminated') return { configure: [], terminate: plan.nodes.filter((p) => p.recorded && named.has(p.path)), provisionOnly: false };
+  checkTargetPath(
+    { ...target, environment: plan.environment },
+    plan.nodes.map((p) => p.path),
+  );
+  const named = new Set(
+    pathsUnder(
+      target.path,
+      plan.nodes.map((p) => p.path),
+    ),
+  );
+  if (target.state === 'terminated')
+    return {
+      configure: [],
+      terminate: plan.nodes.filter((p) => p.recorded && named.has(p.path)),
+      provisionOnly: false,
+    };
   const byPath = new Map(described.map((p) => [p.path, p]));
   const chosen = new Set<string>();
   const visit = (p: PlannedNode, explicit: boolean) => {

@@ -126,8 +126,12 @@ class DagRun<N extends SchedulerNode> {
   private interrupt(): void {
     this.stopping = true;
     const reason: unknown = this.opts.signal?.reason;
-    const immediate = typeof reason === 'object' && reason !== null && (reason as { immediate?: unknown }).immediate === true;
-    this.graceTimer = setTimeout(() => this.running.forEach((c) => c.abort(reason)), immediate ? 0 : (this.opts.graceMs ?? 10_000));
+    const immediate =
+      typeof reason === 'object' && reason !== null && (reason as { immediate?: unknown }).immediate === true;
+    this.graceTimer = setTimeout(
+      () => this.running.forEach((c) => c.abort(reason)),
+      immediate ? 0 : (this.opts.graceMs ?? 10_000),
+    );
     this.wake();
   }
 
@@ -154,7 +158,14 @@ class DagRun<N extends SchedulerNode> {
     }
     if (blocked) {
       const finishedAt = new Date().toISOString();
-      this.settle(entry, { path: entry.node.path, state: 'blocked', reason: blocked, started: entry.startedAt !== undefined, startedAt: entry.startedAt, finishedAt });
+      this.settle(entry, {
+        path: entry.node.path,
+        state: 'blocked',
+        reason: blocked,
+        started: entry.startedAt !== undefined,
+        startedAt: entry.startedAt,
+        finishedAt,
+      });
       return;
     }
     if (waits.length === 0 && this.running.size < this.limit) return this.start(entry, 'running');
@@ -182,7 +193,10 @@ class DagRun<N extends SchedulerNode> {
       work = Promise.resolve().then(() => this.opts.runNode(entry.node, controller.signal));
     }
     void work
-      .catch((err: unknown): PhaseOutcome => ({ state: 'failed', reason: err instanceof Error ? err.message : String(err) }))
+      .catch((err: unknown): PhaseOutcome => ({
+        state: 'failed',
+        reason: err instanceof Error ? err.message : String(err),
+      }))
       .then((out) => {
         this.running.delete(key);
         this.finish(entry, phase, out);
@@ -198,7 +212,14 @@ class DagRun<N extends SchedulerNode> {
       return;
     }
     const finishedAt = new Date().toISOString();
-    this.settle(entry, { path: entry.node.path, state: out.state, reason: out.reason, started: true, startedAt: entry.startedAt, finishedAt });
+    this.settle(entry, {
+      path: entry.node.path,
+      state: out.state,
+      reason: out.reason,
+      started: true,
+      startedAt: entry.startedAt,
+      finishedAt,
+    });
   }
 
   /** Why a need is not (yet) met: 'wait', a block reason, or null when satisfied. */
@@ -231,7 +252,13 @@ class DagRun<N extends SchedulerNode> {
   /** Nothing runs and nothing can start: only a cycle (rejected by validation) gets here; never hang on one. */
   private settleDeadlock(): void {
     for (const e of this.entries.values()) {
-      if (e.phase !== 'done') this.settle(e, { path: e.node.path, state: 'blocked', reason: 'dependency cycle: its dependencies can never be ready', started: false });
+      if (e.phase !== 'done')
+        this.settle(e, {
+          path: e.node.path,
+          state: 'blocked',
+          reason: 'dependency cycle: its dependencies can never be ready',
+          started: false,
+        });
     }
   }
 
@@ -239,9 +266,15 @@ class DagRun<N extends SchedulerNode> {
     entry.phase = 'done';
     entry.outcome = outcome;
     this.done++;
-    if (outcome.state !== null) this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
+    if (outcome.state !== null)
+      this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
     const hook = this.opts.onSettled;
-    if (hook) this.settling.push(Promise.resolve().then(() => hook(entry.node, outcome)).catch(() => undefined));
+    if (hook)
+      this.settling.push(
+        Promise.resolve()
+          .then(() => hook(entry.node, outcome))
+          .catch(() => undefined),
+      );
   }
 
   private emit(e: RunEvent): void {
@@ -262,7 +295,8 @@ function heightsOf(nodes: SchedulerNode[]): Map<string, number> {
   const dependents = new Map<string, string[]>();
   const inRun = new Set(nodes.map((n) => n.path));
   for (const n of nodes) {
-    for (const d of n.dependsOn) if (inRun.has(d.path)) dependents.set(d.path, [...(dependents.get(d.path) ?? []), n.path]);
+    for (const d of n.dependsOn)
+      if (inRun.has(d.path)) dependents.set(d.path, [...(dependents.get(d.path) ?? []), n.path]);
   }
   const memo = new Map<string, number>();
   const visiting = new Set<string>();

@@ -34,9 +34,16 @@ export function summarise(states: LifecycleState[]): Record<string, number> {
  * The status of one environment (empty when nothing is recorded) or, without one, of every recorded environment. Runs
  * left running by a process that is gone are closed as interrupted first, so the states shown are true.
  */
-export async function statusReport(store: StateStore, repository: string, environment?: string, log?: (line: string) => void): Promise<EnvironmentStatus[]> {
+export async function statusReport(
+  store: StateStore,
+  repository: string,
+  environment?: string,
+  log?: (line: string) => void,
+): Promise<EnvironmentStatus[]> {
   // Best effort: a read-only database user still gets the status.
-  await closeDeadRuns(store, { repository, environment }, log).catch((err: Error) => log?.(`could not close runs left by stopped processes: ${err.message}`));
+  await closeDeadRuns(store, { repository, environment }, log).catch((err: Error) =>
+    log?.(`could not close runs left by stopped processes: ${err.message}`),
+  );
   const recorded = await store.environments(repository);
   const wanted = environment === undefined ? recorded : recorded.filter((e) => e.environment === environment);
   if (environment !== undefined && wanted.length === 0) {

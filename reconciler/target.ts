@@ -22,10 +22,12 @@ export function parseTarget(text: string): Target {
   const usage = `expected ENV[:PATH][#STATE] (STATE one of ${STATES.join(', ')}), e.g. 'production:database/master#ready'`;
   if (!m) throw new PolitburoError('InvalidSpec', `bad target '${text}': ${usage}`);
   const [, environment, path, state] = m;
-  if (!environment || !NAME.test(environment)) throw new PolitburoError('InvalidSpec', `bad target '${text}': missing or invalid environment name; ${usage}`);
+  if (!environment || !NAME.test(environment))
+    throw new PolitburoError('InvalidSpec', `bad target '${text}': missing or invalid environment name; ${usage}`);
   if (path !== undefined) {
     const segments = path.replace(/\/+$/, '').split('/');
-    if (!path || segments.some((s) => !NAME.test(s))) throw new PolitburoError('InvalidSpec', `bad target '${text}': invalid path '${path}'; ${usage}`);
+    if (!path || segments.some((s) => !NAME.test(s)))
+      throw new PolitburoError('InvalidSpec', `bad target '${text}': invalid path '${path}'; ${usage}`);
   }
   if (state !== undefined && !STATES.includes(state as TargetState)) {
     throw new PolitburoError('InvalidSpec', `bad target '${text}': unknown state '${state}'; ${usage}`);

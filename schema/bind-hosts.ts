@@ -32,12 +32,22 @@ export function bindHosts(
     if (nodes.length === 0) {
       if (index.isUnresolved(key)) continue; // its count or for_each is in error, reported already
       const exists = index.match(key).length > 0;
-      errors.push({ ...keyPos, message: exists ? `hosts: '${key}' has no nodes in environment '${chain.name}'` : `hosts: no resource '${key}' in environment '${chain.name}'${didYouMean(key, index.allPaths())}` });
+      errors.push({
+        ...keyPos,
+        message: exists
+          ? `hosts: '${key}' has no nodes in environment '${chain.name}'`
+          : `hosts: no resource '${key}' in environment '${chain.name}'${didYouMean(key, index.allPaths())}`,
+      });
       continue;
     }
-    const entries: [HostEntry, PathKey[]][] = Array.isArray(value) ? value.map((v, i) => [v, [key, i]]) : nodes.map(() => [value, [key]]);
+    const entries: [HostEntry, PathKey[]][] = Array.isArray(value)
+      ? value.map((v, i) => [v, [key, i]])
+      : nodes.map(() => [value, [key]]);
     if (Array.isArray(value) && value.length > nodes.length) {
-      errors.push({ ...posOf(hosts!.loc, key, nodes.length), message: `hosts: '${key}' lists ${value.length} hosts but has only ${nodes.length} instance${nodes.length === 1 ? '' : 's'}` });
+      errors.push({
+        ...posOf(hosts!.loc, key, nodes.length),
+        message: `hosts: '${key}' lists ${value.length} hosts but has only ${nodes.length} instance${nodes.length === 1 ? '' : 's'}`,
+      });
     }
     const single = Array.isArray(value) ? null : posOf(hosts!.loc, key);
     for (let i = 0; i < Math.min(entries.length, nodes.length); i++) {
@@ -47,7 +57,14 @@ export function bindHosts(
         errors.push({ ...keyPos, message: `hosts: '${node.path}' is bound twice, by '${prev}' and by '${key}'` });
         continue;
       }
-      const binding = hostOf(entries[i][0], node, chain, defaults, single ?? posOf(hosts!.loc, ...entries[i][1]), errors);
+      const binding = hostOf(
+        entries[i][0],
+        node,
+        chain,
+        defaults,
+        single ?? posOf(hosts!.loc, ...entries[i][1]),
+        errors,
+      );
       if (binding) bound.set(node, binding);
       boundBy.set(node, key);
     }
@@ -76,7 +93,11 @@ function bindRest(
     }
   }
   for (const nodes of missing.values()) {
-    const names = nodes.slice(0, 5).map((n) => n.path).join(', ') + (nodes.length > 5 ? ` and ${nodes.length - 5} more` : '');
+    const names =
+      nodes
+        .slice(0, 5)
+        .map((n) => n.path)
+        .join(', ') + (nodes.length > 5 ? ` and ${nodes.length - 5} more` : '');
     const plural = nodes.length > 1;
     errors.push({
       ...posOf(nodes[0].def.loc),
@@ -93,7 +114,12 @@ function hostOf(
   source: SourcePos,
   errors: ValidationError[],
 ): HostBinding | null {
-  const ctx = { params: chain.params, envName: chain.name, self: { name: node.name, path: node.path, index: node.index }, each: node.each };
+  const ctx = {
+    params: chain.params,
+    envName: chain.name,
+    self: { name: node.name, path: node.path, index: node.index },
+    each: node.each,
+  };
   const field = (v: string, what: string): string | null => {
     const r = interpolate(v, ctx, HOST_EXPRS);
     if ('error' in r) {

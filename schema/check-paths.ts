@@ -16,11 +16,21 @@ export const DEFAULT_DEPS_DIR = 'babushka-deps';
 export async function checkRepositoryPaths(model: Model, errors: ValidationError[]): Promise<void> {
   const root = model.root;
   if (!root || model.files.length === 0) return;
-  const check = async (value: string, loc: Loc, what: string, kind: PathKind, required: boolean): Promise<string | null> => {
+  const check = async (
+    value: string,
+    loc: Loc,
+    what: string,
+    kind: PathKind,
+    required: boolean,
+  ): Promise<string | null> => {
     const r = await resolveInside(root, value);
     if (!r.ok && r.reason === 'missing' && !required) return null;
     if (!r.ok) errors.push({ ...posOf(loc), message: insidePathMessage(`${what} '${value}'`, r) });
-    else if (r.kind !== kind) errors.push({ ...posOf(loc), message: `${what} '${value}' is not a ${kind === 'file' ? 'regular file' : 'directory'}` });
+    else if (r.kind !== kind)
+      errors.push({
+        ...posOf(loc),
+        message: `${what} '${value}' is not a ${kind === 'file' ? 'regular file' : 'directory'}`,
+      });
     else return r.real;
     return null;
   };
@@ -28,16 +38,20 @@ export async function checkRepositoryPaths(model: Model, errors: ValidationError
   const deps = model.deps ?? { value: DEFAULT_DEPS_DIR, loc: { yf: model.files[0], path: [] } };
   const depsReal = await check(deps.value, deps.loc, 'deps directory', 'directory', model.deps !== undefined);
   if (depsReal) {
-    await checkDepsDir(depsReal, `'${deps.value}'`).catch((e: Error) => errors.push({ ...posOf(deps.loc), message: e.message }));
+    await checkDepsDir(depsReal, `'${deps.value}'`).catch((e: Error) =>
+      errors.push({ ...posOf(deps.loc), message: e.message }),
+    );
   }
   // Read from the raw data, so a path in an otherwise invalid environment or provider is still checked.
   const scripts: Loc[] = [];
-  for (const yf of model.files) if (isObject(yf.data) && yf.data.provider !== undefined) scripts.push({ yf, path: ['provider'] });
+  for (const yf of model.files)
+    if (isObject(yf.data) && yf.data.provider !== undefined) scripts.push({ yf, path: ['provider'] });
   for (const env of model.environments.values()) {
     const raw = rawAt(env.loc);
     if (!isObject(raw)) continue;
     const sub = (key: string): Loc => ({ yf: env.loc.yf, path: [...env.loc.path, key] });
-    if (typeof raw.known_hosts === 'string' && raw.known_hosts) await check(raw.known_hosts, sub('known_hosts'), 'known_hosts file', 'file', true);
+    if (typeof raw.known_hosts === 'string' && raw.known_hosts)
+      await check(raw.known_hosts, sub('known_hosts'), 'known_hosts file', 'file', true);
     if (raw.provider !== undefined) scripts.push(sub('provider'));
   }
   for (const p of scripts) {
@@ -49,7 +63,10 @@ export async function checkRepositoryPaths(model: Model, errors: ValidationError
       const loc: Loc = { yf: p.yf, path: [...p.path, 'exec', script] };
       const real = await check(value, loc, `provider ${script} script`, 'file', true);
       if (real && !(await isExecutable(real))) {
-        errors.push({ ...posOf(loc), message: `provider ${script} script '${value}' is not executable: make it so (chmod +x, and git update-index --chmod=+x '${value}')` });
+        errors.push({
+          ...posOf(loc),
+          message: `provider ${script} script '${value}' is not executable: make it so (chmod +x, and git update-index --chmod=+x '${value}')`,
+        });
       }
     }
   }

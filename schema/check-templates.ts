@@ -23,7 +23,10 @@ function walk(v: unknown, loc: Loc, sub: PathKey[], allowed: boolean, errors: Va
     const t = parseTemplate(v);
     if ('error' in t) errors.push({ ...posOf(loc, ...sub), message: t.error });
     else if (!allowed && t.parts.some((p) => typeof p !== 'string')) {
-      errors.push({ ...posOf(loc, ...sub), message: `interpolation is not allowed in '${lastKey(sub)}': only count, for_each, args, met, meet and hosts are interpolated (write '$\${' for a literal '\${')` });
+      errors.push({
+        ...posOf(loc, ...sub),
+        message: `interpolation is not allowed in '${lastKey(sub)}': only count, for_each, args, met, meet and hosts are interpolated (write '$\${' for a literal '\${')`,
+      });
     }
     return;
   }

@@ -36,23 +36,33 @@ export function resolveChain(model: Model, name: string, errors: ValidationError
       const members = seen.slice(seen.indexOf(current));
       const cycle = [...members, current].join(' -> ');
       // Reported once, by the first member in name order.
-      if (seen[0] === current && [...members].sort()[0] === current) errors.push({ ...posOf(env.loc, 'extends'), message: `environments extend each other in a cycle: ${cycle}` });
+      if (seen[0] === current && [...members].sort()[0] === current)
+        errors.push({ ...posOf(env.loc, 'extends'), message: `environments extend each other in a cycle: ${cycle}` });
       return null;
     }
     seen.push(current);
     chain.unshift(env);
     const raw = env.value;
     if (raw.blueprint !== undefined && raw.extends !== undefined) {
-      errors.push({ ...keyPosOf(env.loc, 'extends'), message: `environment '${current}' has both blueprint and extends: use one` });
+      errors.push({
+        ...keyPosOf(env.loc, 'extends'),
+        message: `environment '${current}' has both blueprint and extends: use one`,
+      });
       return null;
     }
     if (raw.resources !== undefined && (raw.blueprint !== undefined || raw.extends !== undefined)) {
-      errors.push({ ...keyPosOf(env.loc, 'resources'), message: `environment '${current}' has resources and ${raw.blueprint !== undefined ? 'blueprint' : 'extends'}: use override to change inherited resources` });
+      errors.push({
+        ...keyPosOf(env.loc, 'resources'),
+        message: `environment '${current}' has resources and ${raw.blueprint !== undefined ? 'blueprint' : 'extends'}: use override to change inherited resources`,
+      });
       return null;
     }
     if (raw.extends === undefined) break;
     if (!model.environments.has(raw.extends)) {
-      errors.push({ ...posOf(env.loc, 'extends'), message: `unknown environment '${raw.extends}'${didYouMean(raw.extends, model.environments.keys())}` });
+      errors.push({
+        ...posOf(env.loc, 'extends'),
+        message: `unknown environment '${raw.extends}'${didYouMean(raw.extends, model.environments.keys())}`,
+      });
       return null;
     }
     current = raw.extends;
@@ -60,7 +70,12 @@ export function resolveChain(model: Model, name: string, errors: ValidationError
   return mergeChain(model, name, chain, errors);
 }
 
-function mergeChain(model: Model, name: string, chain: Located<RawEnvironment>[], errors: ValidationError[]): EnvironmentChain | null {
+function mergeChain(
+  model: Model,
+  name: string,
+  chain: Located<RawEnvironment>[],
+  errors: ValidationError[],
+): EnvironmentChain | null {
   const root = chain[0];
   const leaf = chain[chain.length - 1];
   let tree: Map<string, DefNode>;
@@ -69,7 +84,10 @@ function mergeChain(model: Model, name: string, chain: Located<RawEnvironment>[]
     const bpName = root.value.blueprint;
     const bp = model.blueprints.get(bpName);
     if (!bp) {
-      errors.push({ ...posOf(root.loc, 'blueprint'), message: `unknown blueprint '${bpName}'${didYouMean(bpName, model.blueprints.keys())}` });
+      errors.push({
+        ...posOf(root.loc, 'blueprint'),
+        message: `unknown blueprint '${bpName}'${didYouMean(bpName, model.blueprints.keys())}`,
+      });
       return null;
     }
     if (model.broken.has(`blueprints.${bpName}`)) return null;
@@ -78,23 +96,34 @@ function mergeChain(model: Model, name: string, chain: Located<RawEnvironment>[]
   } else if (root.value.resources !== undefined) {
     tree = buildTree(root.value.resources, { yf: root.loc.yf, path: [...root.loc.path, 'resources'] }, '', errors);
   } else {
-    errors.push({ ...keyPosOf(root.loc), message: `environment '${chainName(root)}' needs a blueprint, extends or resources` });
+    errors.push({
+      ...keyPosOf(root.loc),
+      message: `environment '${chainName(root)}' needs a blueprint, extends or resources`,
+    });
     return null;
   }
   const out: EnvironmentChain = { name, loc: leaf.loc, params, tree, removes: [], defaults: [], drift: {} };
   if (model.defaults) out.defaults.push(model.defaults.value);
   out.provider = model.provider;
   for (const env of chain) inherit(out, env, env !== leaf, errors);
-  if (leaf.value.hosts) out.hosts = { value: leaf.value.hosts, loc: { yf: leaf.loc.yf, path: [...leaf.loc.path, 'hosts'] } };
+  if (leaf.value.hosts)
+    out.hosts = { value: leaf.value.hosts, loc: { yf: leaf.loc.yf, path: [...leaf.loc.path, 'hosts'] } };
   return out;
 }
 
-function inherit(out: EnvironmentChain, env: Located<RawEnvironment>, inherited: boolean, errors: ValidationError[]): void {
+function inherit(
+  out: EnvironmentChain,
+  env: Located<RawEnvironment>,
+  inherited: boolean,
+  errors: ValidationError[],
+): void {
   const raw = env.value;
   const sub = (key: string): Loc => ({ yf: env.loc.yf, path: [...env.loc.path, key] });
   Object.assign(out.params, raw.params ?? {});
   if (raw.override) applyOverride(out.tree, raw.override, sub('override'), errors);
-  (raw.remove ?? []).forEach((p, i) => out.removes.push({ value: p, loc: { yf: env.loc.yf, path: [...env.loc.path, 'remove', i] }, inherited }));
+  (raw.remove ?? []).forEach((p, i) =>
+    out.removes.push({ value: p, loc: { yf: env.loc.yf, path: [...env.loc.path, 'remove', i] }, inherited }),
+  );
   if (raw.defaults) out.defaults.push(raw.defaults);
   if (raw.provider) out.provider = { value: raw.provider, loc: sub('provider') };
   if (raw.known_hosts !== undefined) out.knownHosts = raw.known_hosts;

@@ -63,7 +63,10 @@ function expandChildren(defs: Map<string, DefNode>, parent: Instance | null, ctx
     for (const inst of instancesOf(def, parent, ctx)) {
       if (ctx.overLimit) return out;
       if (names.has(inst.name)) {
-        ctx.errors.push({ ...posOf(def.loc, ...[]), message: `two resources are both named '${inst.path}' in environment '${ctx.envName}'` });
+        ctx.errors.push({
+          ...posOf(def.loc, ...[]),
+          message: `two resources are both named '${inst.path}' in environment '${ctx.envName}'`,
+        });
         continue;
       }
       names.add(inst.name);
@@ -111,10 +114,16 @@ function reserve(n: number, def: DefNode, ctx: ExpandCtx): boolean {
   ctx.shared.instances += n;
   const where = () => posOf(def.count?.loc ?? def.forEach?.loc ?? def.loc);
   if (ctx.total > LIMITS.instances) {
-    ctx.errors.push({ ...where(), message: `environment '${ctx.envName}' has more than ${LIMITS.instances} resource instances (the limit)` });
+    ctx.errors.push({
+      ...where(),
+      message: `environment '${ctx.envName}' has more than ${LIMITS.instances} resource instances (the limit)`,
+    });
     ctx.overLimit = true;
   } else if (ctx.shared.instances > LIMITS.totalInstances) {
-    ctx.errors.push({ ...where(), message: `the environments have more than ${LIMITS.totalInstances} resource instances together (the limit)` });
+    ctx.errors.push({
+      ...where(),
+      message: `the environments have more than ${LIMITS.totalInstances} resource instances together (the limit)`,
+    });
     ctx.overLimit = true;
   }
   return !ctx.overLimit;
@@ -133,7 +142,10 @@ function evalCount(def: DefNode, ctx: ExpandCtx): number | null {
     v = typeof r.value === 'string' && /^\d+$/.test(r.value.trim()) ? Number(r.value.trim()) : r.value;
   }
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    ctx.errors.push({ ...posOf(loc), message: `count must be a non-negative integer, got ${describeValue(v)} (in environment '${ctx.envName}')` });
+    ctx.errors.push({
+      ...posOf(loc),
+      message: `count must be a non-negative integer, got ${describeValue(v)} (in environment '${ctx.envName}')`,
+    });
     return null;
   }
   return v;
@@ -148,7 +160,13 @@ function evalForEach(def: DefNode, ctx: ExpandCtx): string[] | null {
       ctx.errors.push({ ...posOf(loc), message: `for_each: ${r.error}` });
       return null;
     }
-    list = typeof r.value === 'string' ? r.value.split(',').map((s) => s.trim()).filter(Boolean) : r.value;
+    list =
+      typeof r.value === 'string'
+        ? r.value
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : r.value;
   }
   if (!Array.isArray(list)) {
     ctx.errors.push({ ...posOf(loc), message: `for_each must be a list of strings, got ${describeValue(list)}` });
@@ -167,7 +185,11 @@ function evalForEach(def: DefNode, ctx: ExpandCtx): string[] | null {
       }
       v = String(r.value);
     }
-    if (!NAME.test(v)) ctx.errors.push({ ...where, message: `for_each value '${v}' cannot be part of a name: use letters, digits, '_', '.' and '-'` });
+    if (!NAME.test(v))
+      ctx.errors.push({
+        ...where,
+        message: `for_each value '${v}' cannot be part of a name: use letters, digits, '_', '.' and '-'`,
+      });
     else if (seen.has(v)) ctx.errors.push({ ...where, message: `for_each value '${v}' appears twice` });
     else {
       seen.add(v);
@@ -233,7 +255,8 @@ export class PathIndex {
   /** True when the path names a declared resource (or something under one) that has no instances. */
   isDeclaredEmpty(path: string): boolean {
     if (this.empty.has(path)) return true;
-    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) if (this.empty.has(path.slice(0, i))) return true;
+    for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1))
+      if (this.empty.has(path.slice(0, i))) return true;
     return false;
   }
 
@@ -242,7 +265,8 @@ export class PathIndex {
    * reported already, so "no resource" for it would only mislead.
    */
   isUnresolved(path: string): boolean {
-    for (const u of this.unresolved) if (path === u || path.startsWith(`${u}/`) || path.startsWith(`${u}-`)) return true;
+    for (const u of this.unresolved)
+      if (path === u || path.startsWith(`${u}/`) || path.startsWith(`${u}-`)) return true;
     return false;
   }
 

@@ -74,7 +74,8 @@ function parseExpr(e: string): Expr | string {
   const bad = `bad interpolation '\${${e}}': use params.NAME, env.name, self.name, self.path, self.index, each, address(PATH), addresses(PATH) or secret.NAME (write '$\${' for a literal '\${')`;
   if (e === 'env.name') return { kind: 'env' };
   if (e === 'each') return { kind: 'each' };
-  if (e === 'self.name' || e === 'self.path' || e === 'self.index') return { kind: 'self', field: e.slice(5) as 'name' };
+  if (e === 'self.name' || e === 'self.path' || e === 'self.index')
+    return { kind: 'self', field: e.slice(5) as 'name' };
   const dot = /^(params|secret)\.(.+)$/.exec(e);
   if (dot) {
     if (!IDENT.test(dot[2])) return bad;
@@ -129,16 +130,21 @@ export function interpolate(
 function evalExpr(p: Expr, ctx: InterpolationContext): { value: unknown } | { error: string } {
   switch (p.kind) {
     case 'param':
-      if (!Object.prototype.hasOwnProperty.call(ctx.params, p.name)) return { error: `unknown param '${p.name}'${paramHint(p.name, ctx)}` };
+      if (!Object.prototype.hasOwnProperty.call(ctx.params, p.name))
+        return { error: `unknown param '${p.name}'${paramHint(p.name, ctx)}` };
       return { value: ctx.params[p.name] };
     case 'env':
       return { value: ctx.envName };
     case 'each':
-      return ctx.each === undefined ? { error: "'${each}' is only defined under a resource with for_each" } : { value: ctx.each };
+      return ctx.each === undefined
+        ? { error: "'${each}' is only defined under a resource with for_each" }
+        : { value: ctx.each };
     case 'self':
       if (!ctx.self) return { error: `'\${self.${p.field}}' cannot be used here` };
       if (p.field === 'index') {
-        return ctx.self.index === undefined ? { error: "'${self.index}' is only defined under a resource with count" } : { value: ctx.self.index };
+        return ctx.self.index === undefined
+          ? { error: "'${self.index}' is only defined under a resource with count" }
+          : { value: ctx.self.index };
       }
       return { value: ctx.self[p.field] };
     case 'secret':

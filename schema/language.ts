@@ -43,7 +43,13 @@ export const SshDefaults = z
 export const Defaults = z
   .strictObject({
     ssh: SshDefaults.optional(),
-    concurrency: z.number().int().min(1).max(10000).optional().meta({ description: 'Hosts worked on at once (default 20).' }),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(10000)
+      .optional()
+      .meta({ description: 'Hosts worked on at once (default 20).' }),
     timeout: Duration.optional().meta({ description: "Per-task timeout (default '15m')." }),
   })
   .meta({ description: 'Defaults for SSH, concurrency and task timeouts; an environment may override them.' });
@@ -86,13 +92,13 @@ export function isCountText(v: string): boolean {
   return v.includes('${') || /^\s*\d+\s*$/.test(v);
 }
 
-const Count = z
-  .union([z.number().int().min(0), z.string()])
-  .meta({ description: "Number of instances (NAME-1 .. NAME-N); may be an interpolation such as '${params.web_count}'." });
+const Count = z.union([z.number().int().min(0), z.string()]).meta({
+  description: "Number of instances (NAME-1 .. NAME-N); may be an interpolation such as '${params.web_count}'.",
+});
 
-const ForEach = z
-  .union([z.array(z.string()), z.string()])
-  .meta({ description: 'Instances named NAME-VALUE, one per value; `${each}` is the value. May be a `${params.x}` list.' });
+const ForEach = z.union([z.array(z.string()), z.string()]).meta({
+  description: 'Instances named NAME-VALUE, one per value; `${each}` is the value. May be a `${params.x}` list.',
+});
 
 /** A resource: a group (`resources`) or a node (`roles` and/or `tasks`). */
 export const Resource: z.ZodType<RawResource> = z
@@ -121,7 +127,12 @@ export interface RawResource {
 
 export type RawTask = z.infer<typeof Task>;
 
-const ParamValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]);
+const ParamValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.array(z.union([z.string(), z.number(), z.boolean()])),
+]);
 export const Params = z.record(Name, ParamValue).meta({ description: 'Parameters, used as `${params.NAME}`.' });
 
 export const Blueprint = z
@@ -140,9 +151,9 @@ const HostObject = z
   })
   .meta({ description: 'A host with its SSH port and user.' });
 const HostEntry = z.union([z.string().min(1), HostObject]);
-export const HostValue = z
-  .union([HostEntry, z.array(HostEntry)])
-  .meta({ description: 'An address, `{address, port, user}`, or a list filling the instances under the path in order.' });
+export const HostValue = z.union([HostEntry, z.array(HostEntry)]).meta({
+  description: 'An address, `{address, port, user}`, or a list filling the instances under the path in order.',
+});
 
 export const Provider = z
   .strictObject({
@@ -209,7 +220,10 @@ export const PolitburoFile = z
     include: z.array(z.string().min(1)).optional().meta({ description: 'Glob patterns of more YAML files to merge.' }),
     ...sections,
   })
-  .meta({ title: 'Politburo environment description', description: 'politburo.yml: roles, blueprints and environments.' });
+  .meta({
+    title: 'Politburo environment description',
+    description: 'politburo.yml: roles, blueprints and environments.',
+  });
 
 /** The frame of a file: sections validated shallowly, so each role/blueprint/environment is checked on its own. */
 export function fileFrame(main: boolean) {
@@ -219,7 +233,9 @@ export function fileFrame(main: boolean) {
 function makeFrame(main: boolean) {
   return z.strictObject({
     politburo: main ? z.literal(1) : z.literal(1).optional(),
-    include: main ? z.array(z.string().min(1)).optional() : z.never({ error: "'include' is only allowed in the main file" }).optional(),
+    include: main
+      ? z.array(z.string().min(1)).optional()
+      : z.never({ error: "'include' is only allowed in the main file" }).optional(),
     deps: z.unknown().optional(),
     defaults: z.unknown().optional(),
     provider: z.unknown().optional(),

@@ -20,7 +20,17 @@ export async function loadDescription(opts: { dir: string; file?: string }): Pro
     return await load(opts.dir, file);
   } catch (e) {
     const rel = path.relative(path.resolve(opts.dir), path.resolve(opts.dir, file)).split(path.sep).join('/');
-    return { ok: false, errors: sortErrors([{ file: rel, line: 1, column: 1, message: `internal error while loading the description: ${(e as Error)?.message ?? String(e)}` }]) };
+    return {
+      ok: false,
+      errors: sortErrors([
+        {
+          file: rel,
+          line: 1,
+          column: 1,
+          message: `internal error while loading the description: ${(e as Error)?.message ?? String(e)}`,
+        },
+      ]),
+    };
   }
 }
 
@@ -95,8 +105,11 @@ export function formatValidationError(e: ValidationError): string {
  * (a newline breaks the one-error-per-line format, an escape sequence rewrites the screen): they are shown escaped.
  */
 export function escapeControl(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 /** Errors sorted by file, line and column, duplicates removed, control characters escaped. */
@@ -104,11 +117,22 @@ export function sortErrors(errors: ValidationError[]): ValidationError[] {
   const seen = new Set<string>();
   const out: ValidationError[] = [];
   for (const raw of errors) {
-    const e = { file: escapeControl(raw.file), line: raw.line, column: raw.column, message: escapeControl(raw.message) };
+    const e = {
+      file: escapeControl(raw.file),
+      line: raw.line,
+      column: raw.column,
+      message: escapeControl(raw.message),
+    };
     const key = formatValidationError(e);
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(e);
   }
-  return out.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0)));
+  return out.sort((a, b) =>
+    a.file < b.file
+      ? -1
+      : a.file > b.file
+        ? 1
+        : a.line - b.line || a.column - b.column || (a.message < b.message ? -1 : a.message > b.message ? 1 : 0),
+  );
 }

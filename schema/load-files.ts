@@ -64,7 +64,13 @@ const entrySchemas = { roles: Role, blueprints: Blueprint, environments: Environ
 
 /** Loads and validates every file of a description rooted at `dir`; nothing outside `dir` is read. */
 export async function loadFiles(dir: string, mainFile: string, errors: ValidationError[]): Promise<Model> {
-  const model: Model = { files: [], roles: new Map(), blueprints: new Map(), environments: new Map(), broken: new Set() };
+  const model: Model = {
+    files: [],
+    roles: new Map(),
+    blueprints: new Map(),
+    environments: new Map(),
+    broken: new Set(),
+  };
   const mainRel = toRel(dir, path.resolve(dir, mainFile));
   const root = await realRoot(dir).catch(() => null);
   if (!root) {
@@ -76,7 +82,11 @@ export async function loadFiles(dir: string, mainFile: string, errors: Validatio
   if (mainPath === null) return model;
   const main = await readYamlFile(mainPath, mainRel, errors);
   model.files.push(main);
-  if (main.doc === null && errors.length > 0 && errors.some((e) => e.file === mainRel && /cannot read|not a regular/.test(e.message))) {
+  if (
+    main.doc === null &&
+    errors.length > 0 &&
+    errors.some((e) => e.file === mainRel && /cannot read|not a regular/.test(e.message))
+  ) {
     return model;
   }
   const frame = mergeFile(model, main, true, errors);
@@ -92,14 +102,24 @@ export async function loadFiles(dir: string, mainFile: string, errors: Validatio
 /** The main file's real path, or null (with an error) when it lies outside the repository. */
 async function mainFilePath(root: string, mainRel: string, errors: ValidationError[]): Promise<string | null> {
   if (mainRel === '..' || mainRel.startsWith('../') || path.isAbsolute(mainRel)) {
-    errors.push({ file: mainRel, line: 1, column: 1, message: 'the description file is outside the repository directory: use a file inside it' });
+    errors.push({
+      file: mainRel,
+      line: 1,
+      column: 1,
+      message: 'the description file is outside the repository directory: use a file inside it',
+    });
     return null;
   }
   const r = await resolveInside(root, mainRel);
   if (r.ok) return r.real;
   // A missing file is reported by the reader ("file not found"); a link that leaves the repository is never followed.
   if (r.reason === 'missing') return path.join(root, mainRel);
-  errors.push({ file: mainRel, line: 1, column: 1, message: insidePathMessage(`the description file '${mainRel}'`, r) });
+  errors.push({
+    file: mainRel,
+    line: 1,
+    column: 1,
+    message: insidePathMessage(`the description file '${mainRel}'`, r),
+  });
   return null;
 }
 
@@ -108,15 +128,26 @@ interface IncludedFile {
   real: string;
 }
 
-async function expandIncludes(dir: string, root: string, main: YamlFile, patterns: string[], errors: ValidationError[]): Promise<IncludedFile[]> {
+async function expandIncludes(
+  dir: string,
+  root: string,
+  main: YamlFile,
+  patterns: string[],
+  errors: ValidationError[],
+): Promise<IncludedFile[]> {
   const found = new Map<string, IncludedFile>();
   const mainReal = await resolveInside(root, main.file);
   if (mainReal.ok) found.set(mainReal.real, { rel: main.file, real: mainReal.real });
   for (let i = 0; i < patterns.length; i++) {
-    const files = await expandPattern(dir, root, patterns[i], (message) => errors.push({ ...main.pos(['include', i]), message }));
+    const files = await expandPattern(dir, root, patterns[i], (message) =>
+      errors.push({ ...main.pos(['include', i]), message }),
+    );
     for (const f of files) if (!found.has(f.real)) found.set(f.real, f);
     if (found.size > LIMITS.files) {
-      errors.push({ ...main.pos(['include', i]), message: `too many files: more than the limit of ${LIMITS.files} files per description` });
+      errors.push({
+        ...main.pos(['include', i]),
+        message: `too many files: more than the limit of ${LIMITS.files} files per description`,
+      });
       break;
     }
   }
@@ -128,7 +159,12 @@ async function expandIncludes(dir: string, root: string, main: YamlFile, pattern
  * leaving the repository is refused before anything behind it is listed); wildcards never follow symlinks; every match
  * is resolved again before it is read.
  */
-async function expandPattern(dir: string, root: string, p: string, report: (message: string) => void): Promise<IncludedFile[]> {
+async function expandPattern(
+  dir: string,
+  root: string,
+  p: string,
+  report: (message: string) => void,
+): Promise<IncludedFile[]> {
   const what = `include pattern '${p}'`;
   // Braces can hide a '..' too ('{..,x}/*.yml').
   if (path.isAbsolute(p) || p.split(/[\\/{},]/).includes('..')) {
@@ -144,7 +180,12 @@ async function expandPattern(dir: string, root: string, p: string, report: (mess
     return [];
   }
   const segments = p.split('/');
-  const literal = segments.slice(0, segments.findIndex((s) => isDynamicPattern(s))).join('/');
+  const literal = segments
+    .slice(
+      0,
+      segments.findIndex((s) => isDynamicPattern(s)),
+    )
+    .join('/');
   if (literal) {
     const base = await resolveInside(root, literal);
     if (!base.ok && base.reason !== 'missing') {
@@ -154,7 +195,13 @@ async function expandPattern(dir: string, root: string, p: string, report: (mess
   }
   let matches: string[];
   try {
-    matches = await glob(p, { cwd: root, onlyFiles: true, dot: false, followSymbolicLinks: false, expandDirectories: false });
+    matches = await glob(p, {
+      cwd: root,
+      onlyFiles: true,
+      dot: false,
+      followSymbolicLinks: false,
+      expandDirectories: false,
+    });
   } catch (e) {
     report(`bad include pattern '${p}': ${(e as Error).message}`);
     return [];
@@ -189,23 +236,43 @@ function mergeFile(model: Model, yf: YamlFile, main: boolean, errors: Validation
     const loc: Loc = { yf, path: [key] };
     const value = validateWith(singletonSchemas[key] as never, obj[key], yf, [key], errors);
     const prev = model[key];
-    if (prev) errors.push({ ...keyPosOf(loc), message: `${key} is defined twice: ${fmt(keyPosOf(prev.loc))} and ${fmt(keyPosOf(loc))}` });
+    if (prev)
+      errors.push({
+        ...keyPosOf(loc),
+        message: `${key} is defined twice: ${fmt(keyPosOf(prev.loc))} and ${fmt(keyPosOf(loc))}`,
+      });
     else if (value !== undefined) (model[key] as Located<unknown>) = { value, loc };
   }
   for (const section of ['roles', 'blueprints', 'environments'] as const) {
     const entries = obj[section];
-    if (entries && typeof entries === 'object' && !Array.isArray(entries)) mergeSection(model, yf, section, entries as Record<string, unknown>, errors);
+    if (entries && typeof entries === 'object' && !Array.isArray(entries))
+      mergeSection(model, yf, section, entries as Record<string, unknown>, errors);
   }
-  return frame ?? { include: Array.isArray(obj.include) ? obj.include.filter((p): p is string => typeof p === 'string' && p !== '') : [] };
+  return (
+    frame ?? {
+      include: Array.isArray(obj.include)
+        ? obj.include.filter((p): p is string => typeof p === 'string' && p !== '')
+        : [],
+    }
+  );
 }
 
-function mergeSection(model: Model, yf: YamlFile, section: Section, entries: Record<string, unknown>, errors: ValidationError[]) {
+function mergeSection(
+  model: Model,
+  yf: YamlFile,
+  section: Section,
+  entries: Record<string, unknown>,
+  errors: ValidationError[],
+) {
   for (const [name, raw] of Object.entries(entries)) {
     if (!Name.safeParse(name).success) continue; // reported by the file's frame
     const loc: Loc = { yf, path: [section, name] };
     const prev = model[section].get(name);
     if (prev) {
-      errors.push({ ...keyPosOf(loc), message: `${section}.${name} is defined twice: ${fmt(keyPosOf(prev.loc))} and ${fmt(keyPosOf(loc))}` });
+      errors.push({
+        ...keyPosOf(loc),
+        message: `${section}.${name} is defined twice: ${fmt(keyPosOf(prev.loc))} and ${fmt(keyPosOf(loc))}`,
+      });
       continue;
     }
     const value = validateWith(entrySchemas[section] as never, raw ?? {}, yf, loc.path, errors);

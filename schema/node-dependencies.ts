@@ -43,14 +43,16 @@ export class DependencyResolver {
       }
       byTarget.set(target.path, { path: target.path, state, kind, source });
     };
-    for (const d of this.declaredOf(node.def)) for (const t of this.index.nodesUnder(d.path)) add(t, d.state, 'explicit', d.source);
+    for (const d of this.declaredOf(node.def))
+      for (const t of this.index.nodesUnder(d.path)) add(t, d.state, 'explicit', d.source);
     for (let g = node.parent; g; g = g.parent) {
       for (const d of this.declaredOf(g.def)) {
         if (this.reaches(d, node)) this.reportSelf(d, g);
         else for (const t of this.index.nodesUnder(d.path)) add(t, d.state, 'inherited', d.source);
       }
     }
-    for (const d of implicit) for (const t of this.index.nodesUnder(d.path)) add(t, 'provisioned', 'implicit', d.source);
+    for (const d of implicit)
+      for (const t of this.index.nodesUnder(d.path)) add(t, 'provisioned', 'implicit', d.source);
     return [...byTarget.values()];
   }
 
@@ -66,7 +68,8 @@ export class DependencyResolver {
   private reportSelf(d: DeclaredDep, group: Instance): void {
     if (this.selfReported.has(d)) return;
     this.selfReported.add(d);
-    const what = d.path === group.path || d.path === group.def.path ? 'the group itself' : `inside the group '${group.path}'`;
+    const what =
+      d.path === group.path || d.path === group.def.path ? 'the group itself' : `inside the group '${group.path}'`;
     this.errors.push({
       ...d.source,
       message: `depends_on: '${d.path}' is ${what}, so its resources would wait for themselves (in environment '${this.envName}'): depend on resources outside the group, or move the dependency to the resources that need it`,
@@ -81,14 +84,20 @@ export class DependencyResolver {
       const source = posOf(def.dependsOn!.loc, i);
       const m = /^([^#\s]+?)(?:#(provisioned|ready))?$/.exec(entry);
       if (!m) {
-        this.errors.push({ ...source, message: `depends_on: '${entry}' is not 'PATH' or 'PATH#STATE' with STATE provisioned or ready` });
+        this.errors.push({
+          ...source,
+          message: `depends_on: '${entry}' is not 'PATH' or 'PATH#STATE' with STATE provisioned or ready`,
+        });
         return;
       }
       const [, path, state = 'ready'] = m;
       if (this.index.match(path).length === 0) {
         if (this.index.isDeclaredEmpty(path)) return; // `count: 0`: nothing to wait for
         if (this.index.isUnresolved(path)) return; // its count or for_each is in error, reported already
-        this.errors.push({ ...source, message: `depends_on: no resource '${path}' in environment '${this.envName}'${didYouMean(path, this.index.allPaths())}` });
+        this.errors.push({
+          ...source,
+          message: `depends_on: no resource '${path}' in environment '${this.envName}'${didYouMean(path, this.index.allPaths())}`,
+        });
         return;
       }
       hit!.push({ path, state: state as DependencyState, source });
@@ -104,7 +113,9 @@ export class DependencyResolver {
  */
 export function findCycles(nodes: ResolvedNode[]): { cycle: string[]; source: SourcePos }[] {
   const id = new Map(nodes.map((n, i) => [n.path, i]));
-  const edges = nodes.map((n) => n.dependsOn.filter((d) => d.state === 'ready' && id.has(d.path)).map((d) => id.get(d.path)!));
+  const edges = nodes.map((n) =>
+    n.dependsOn.filter((d) => d.state === 'ready' && id.has(d.path)).map((d) => id.get(d.path)!),
+  );
   const comps = stronglyConnected(edges);
   const out: { cycle: string[]; source: SourcePos }[] = [];
   for (const comp of comps) {

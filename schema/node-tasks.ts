@@ -19,12 +19,19 @@ export interface TaskDef {
 export function checkRoles(model: Model, errors: ValidationError[]): void {
   for (const [name, role] of model.roles) {
     (role.value.roles ?? []).forEach((ref, i) => {
-      if (!model.roles.has(ref)) errors.push({ ...posOf(role.loc, 'roles', i), message: `unknown role '${ref}'${didYouMean(ref, model.roles.keys())}` });
+      if (!model.roles.has(ref))
+        errors.push({
+          ...posOf(role.loc, 'roles', i),
+          message: `unknown role '${ref}'${didYouMean(ref, model.roles.keys())}`,
+        });
     });
     const cycle = findCycle(model, name);
     if (cycle && [...cycle.slice(0, -1)].sort()[0] === name) {
       const i = (role.value.roles ?? []).indexOf(cycle[1]);
-      errors.push({ ...posOf(role.loc, 'roles', i), message: `roles compose each other in a cycle: ${cycle.join(' -> ')}` });
+      errors.push({
+        ...posOf(role.loc, 'roles', i),
+        message: `roles compose each other in a cycle: ${cycle.join(' -> ')}`,
+      });
     }
   }
 }
@@ -65,7 +72,10 @@ export class TaskExpander {
     const visited = new Set<string>();
     (def.roles?.value ?? []).forEach((ref, i) => {
       if (!this.model.roles.has(ref)) {
-        this.errors.push({ ...posOf(def.roles!.loc, i), message: `unknown role '${ref}'${didYouMean(ref, this.model.roles.keys())}` });
+        this.errors.push({
+          ...posOf(def.roles!.loc, i),
+          message: `unknown role '${ref}'${didYouMean(ref, this.model.roles.keys())}`,
+        });
         return;
       }
       this.visitRole(ref, visited, out);
@@ -127,7 +137,10 @@ export function resolveTasks(defs: TaskDef[], ctx: InterpolationContext, errors:
       const meet = text(d.raw.meet, () => at('meet'), 'meet');
       task = { kind: 'shell', name: d.raw.name, met, meet, source: d.pos };
     }
-    const key = task.kind === 'babushka' ? JSON.stringify(['b', task.dep, task.args]) : JSON.stringify(['s', task.name, task.met, task.meet]);
+    const key =
+      task.kind === 'babushka'
+        ? JSON.stringify(['b', task.dep, task.args])
+        : JSON.stringify(['s', task.name, task.met, task.meet]);
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(task);

@@ -2,7 +2,16 @@
  * Resolves one environment of a validated description into nodes: chain → expand instances → remove → bind hosts →
  * tasks (interpolated per node) → dependencies → cycles → spec hashes.
  */
-import type { EnvironmentDefaults, HostBinding, ProviderSpec, ResolvedEnvironment, ResolvedNode, SourcePos, TaskSpec, ValidationError } from '../kernel/types.js';
+import type {
+  EnvironmentDefaults,
+  HostBinding,
+  ProviderSpec,
+  ResolvedEnvironment,
+  ResolvedNode,
+  SourcePos,
+  TaskSpec,
+  ValidationError,
+} from '../kernel/types.js';
 import { LIMITS } from './limits.js';
 import { specHash } from '../kernel/spec-hash.js';
 import { bindHosts } from './bind-hosts.js';
@@ -42,7 +51,10 @@ export function resolveEnvironment(
     if (!d.children) tasks.tasksOf(d);
   });
   const defaults = mergeDefaults(chain.defaults);
-  const provider: ProviderSpec | undefined = chain.provider && { ...chain.provider.value.exec, source: posOf(chain.provider.loc) };
+  const provider: ProviderSpec | undefined = chain.provider && {
+    ...chain.provider.value.exec,
+    source: posOf(chain.provider.loc),
+  };
   const index = expandAndRemove(chain, errors, shared);
   if (!index) return null;
   const hosts = bindHosts(chain, index, defaults, provider, errors);
@@ -67,7 +79,15 @@ export function resolveEnvironment(
     if (!source) sources.set(inst.def, (source = posOf(inst.def.loc)));
     if (overBudget(budget, resolvedTasks, dependsOn.length, name, source, errors)) return null;
     if (!host) continue;
-    const node: ResolvedNode = { path: inst.path, name: inst.name, host, tasks: resolvedTasks, dependsOn, source, specHash: '' };
+    const node: ResolvedNode = {
+      path: inst.path,
+      name: inst.name,
+      host,
+      tasks: resolvedTasks,
+      dependsOn,
+      source,
+      specHash: '',
+    };
     if (inst.ownIndex !== undefined) node.index = inst.ownIndex;
     node.specHash = specHash(node);
     nodes.push(node);
@@ -104,17 +124,27 @@ function overBudget(
     else for (const v of Object.values(t.args)) budget.chars += v.length;
   }
   if (budget.dependencies > LIMITS.dependencies) {
-    errors.push({ ...source, message: `environment '${env}' has more than ${LIMITS.dependencies} dependencies between nodes (the limit)` });
+    errors.push({
+      ...source,
+      message: `environment '${env}' has more than ${LIMITS.dependencies} dependencies between nodes (the limit)`,
+    });
     return true;
   }
   if (budget.chars > LIMITS.resolvedChars) {
-    errors.push({ ...source, message: `environment '${env}' resolves to more than ${LIMITS.resolvedChars} characters of task arguments and commands (the limit)` });
+    errors.push({
+      ...source,
+      message: `environment '${env}' resolves to more than ${LIMITS.resolvedChars} characters of task arguments and commands (the limit)`,
+    });
     return true;
   }
   return false;
 }
 
-function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], shared: { instances: number }): PathIndex | null {
+function expandAndRemove(
+  chain: EnvironmentChain,
+  errors: ValidationError[],
+  shared: { instances: number },
+): PathIndex | null {
   const empty = new Set<string>();
   const unresolved = new Set<string>();
   const roots = expandTree(chain.tree, chain.params, chain.name, errors, shared, empty, unresolved);
@@ -125,7 +155,10 @@ function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], sha
   for (const r of chain.removes) {
     const found = before.match(r.value);
     if (found.length === 0 && !r.inherited && !before.isUnresolved(r.value)) {
-      errors.push({ ...posOf(r.loc), message: `remove: no resource '${r.value}' in environment '${chain.name}'${didYouMean(r.value, before.allPaths())}` });
+      errors.push({
+        ...posOf(r.loc),
+        message: `remove: no resource '${r.value}' in environment '${chain.name}'${didYouMean(r.value, before.allPaths())}`,
+      });
     }
     found.forEach((i) => hit.add(i));
   }
@@ -134,7 +167,10 @@ function expandAndRemove(chain: EnvironmentChain, errors: ValidationError[], sha
 }
 
 /** Resolves `address(PATH)` / `addresses(PATH)`; each distinct path is computed once per environment. */
-function addressLookup(index: PathIndex, hosts: Map<Instance, HostBinding>): NonNullable<InterpolationContext['address']> {
+function addressLookup(
+  index: PathIndex,
+  hosts: Map<Instance, HostBinding>,
+): NonNullable<InterpolationContext['address']> {
   const cache = new Map<string, { value: string } | { error: string }>();
   const one = (n: Instance): string => {
     const h = hosts.get(n);
@@ -154,9 +190,15 @@ function addressLookup(index: PathIndex, hosts: Map<Instance, HostBinding>): Non
       hit = { value: '' }; // its count is in error, reported already
     } else if (nodes.length === 0) {
       const exists = index.match(path).length > 0;
-      hit = { error: exists ? `${fn}(${path}): no nodes under '${path}'` : `${fn}(${path}): no resource '${path}'${didYouMean(path, index.allPaths())}` };
+      hit = {
+        error: exists
+          ? `${fn}(${path}): no nodes under '${path}'`
+          : `${fn}(${path}): no resource '${path}'${didYouMean(path, index.allPaths())}`,
+      };
     } else if (!multi && nodes.length > 1) {
-      hit = { error: `address(${path}) names ${nodes.length} nodes: use addresses(${path}) or one instance such as ${nodes[0].path}` };
+      hit = {
+        error: `address(${path}) names ${nodes.length} nodes: use addresses(${path}) or one instance such as ${nodes[0].path}`,
+      };
     } else hit = { value: nodes.map(one).join(',') };
     cache.set(key, hit);
     return hit;
@@ -171,8 +213,12 @@ function implicitOf(defs: TaskDef[]): { path: string; source: SourcePos }[] {
   if (hit) return hit;
   hit = [];
   for (const d of defs) {
-    const strings = 'babushka' in d.raw ? Object.values(d.raw.args ?? {}).filter((v): v is string => typeof v === 'string') : [d.raw.met, d.raw.meet];
-    for (const s of strings) for (const e of expressionsOf(s)) if (e.kind === 'address') hit.push({ path: e.path, source: d.pos });
+    const strings =
+      'babushka' in d.raw
+        ? Object.values(d.raw.args ?? {}).filter((v): v is string => typeof v === 'string')
+        : [d.raw.met, d.raw.meet];
+    for (const s of strings)
+      for (const e of expressionsOf(s)) if (e.kind === 'address') hit.push({ path: e.path, source: d.pos });
   }
   implicitCache.set(defs, hit);
   return hit;
@@ -185,7 +231,8 @@ export function mergeDefaults(layers: RawDefaults[]): EnvironmentDefaults {
     if (d.ssh?.user !== undefined) out.ssh.user = d.ssh.user;
     if (d.ssh?.port !== undefined) out.ssh.port = d.ssh.port;
     if (d.concurrency !== undefined) out.concurrency = d.concurrency;
-    if (d.timeout !== undefined) out.timeoutMs = typeof d.timeout === 'number' ? d.timeout * 1000 : (parseDuration(d.timeout) ?? out.timeoutMs);
+    if (d.timeout !== undefined)
+      out.timeoutMs = typeof d.timeout === 'number' ? d.timeout * 1000 : (parseDuration(d.timeout) ?? out.timeoutMs);
   }
   return out;
 }

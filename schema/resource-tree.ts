@@ -23,7 +23,12 @@ export interface DefNode {
 }
 
 /** Builds the children of a `resources` mapping found at `loc`. */
-export function buildTree(raw: Record<string, RawResource>, loc: Loc, parentPath: string, errors: ValidationError[]): Map<string, DefNode> {
+export function buildTree(
+  raw: Record<string, RawResource>,
+  loc: Loc,
+  parentPath: string,
+  errors: ValidationError[],
+): Map<string, DefNode> {
   const out = new Map<string, DefNode>();
   for (const [name, res] of Object.entries(raw)) {
     const path = parentPath ? `${parentPath}/${name}` : name;
@@ -43,7 +48,10 @@ export function mergeInto(node: DefNode, res: RawResource, loc: Loc, errors: Val
   if (res.for_each !== undefined) node.forEach = { value: res.for_each, loc: at('for_each') };
   if (res.depends_on !== undefined) node.dependsOn = { value: res.depends_on, loc: at('depends_on') };
   if (node.count && node.forEach) {
-    errors.push({ ...posOf(node.forEach.loc), message: `resource '${node.path}' has both count and for_each: use one` });
+    errors.push({
+      ...posOf(node.forEach.loc),
+      message: `resource '${node.path}' has both count and for_each: use one`,
+    });
   }
   if (res.resources !== undefined) {
     node.children ??= new Map();
@@ -56,7 +64,10 @@ export function mergeInto(node: DefNode, res: RawResource, loc: Loc, errors: Val
   }
   if (node.children && (node.roles || node.tasks)) {
     const where = node.roles?.loc ?? node.tasks!.loc;
-    errors.push({ ...posOf(where), message: `resource '${node.path}' has both resources and roles/tasks: a group holds resources, a node has roles and tasks` });
+    errors.push({
+      ...posOf(where),
+      message: `resource '${node.path}' has both resources and roles/tasks: a group holds resources, a node has roles and tasks`,
+    });
   }
 }
 
@@ -83,7 +94,10 @@ export function applyOverride(
         children.set(seg, next);
       }
       if (!next.children) {
-        errors.push({ ...loc.yf.pos(entryLoc.path, true), message: `override: '${next.path}' is a node, not a group${didYouMean(seg, children.keys())}` });
+        errors.push({
+          ...loc.yf.pos(entryLoc.path, true),
+          message: `override: '${next.path}' is a node, not a group${didYouMean(seg, children.keys())}`,
+        });
         children = new Map();
       } else children = next.children;
       parentPath = next.path;
@@ -115,7 +129,8 @@ export function checkCountLiterals(raw: unknown, loc: Loc, errors: ValidationErr
   if (!isObject(raw)) return;
   const stack: { res: Record<string, unknown>; path: PathKey[] }[] = [];
   const pushAll = (map: unknown, path: PathKey[]) => {
-    if (isObject(map)) for (const [k, v] of Object.entries(map)) if (isObject(v)) stack.push({ res: v, path: [...path, k] });
+    if (isObject(map))
+      for (const [k, v] of Object.entries(map)) if (isObject(v)) stack.push({ res: v, path: [...path, k] });
   };
   pushAll(raw.resources, [...loc.path, 'resources']);
   pushAll(raw.override, [...loc.path, 'override']);

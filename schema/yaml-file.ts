@@ -3,7 +3,19 @@
  * Enforces the per-file limits (size, nesting depth, alias expansion) before the data is ever turned into JS.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, Parser, type CST, type Document, type Node } from 'yaml';
+import {
+  isAlias,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  Parser,
+  type CST,
+  type Document,
+  type Node,
+} from 'yaml';
 import type { SourcePos, ValidationError } from '../kernel/types.js';
 import { LIMITS } from './limits.js';
 
@@ -32,7 +44,12 @@ export async function readYamlFile(abs: string, file: string, errors: Validation
       return empty;
     }
     if (info.size > LIMITS.fileBytes) {
-      errors.push({ file, line: 1, column: 1, message: `file is ${info.size} bytes, more than the limit of 1 MiB (${LIMITS.fileBytes} bytes)` });
+      errors.push({
+        file,
+        line: 1,
+        column: 1,
+        message: `file is ${info.size} bytes, more than the limit of 1 MiB (${LIMITS.fileBytes} bytes)`,
+      });
       return empty;
     }
     const bytes = await readFile(abs);
@@ -63,7 +80,12 @@ export function decodeUtf8(bytes: Uint8Array, file: string): { text: string } | 
     const column = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(lineStart, offset)).length + 1;
     const byte = `0x${bytes[offset].toString(16).toUpperCase().padStart(2, '0')}`;
     return {
-      error: { file, line, column, message: `the file is not valid UTF-8: byte ${byte} at byte offset ${offset} cannot be decoded; save the file as UTF-8` },
+      error: {
+        file,
+        line,
+        column,
+        message: `the file is not valid UTF-8: byte ${byte} at byte offset ${offset} cannot be decoded; save the file as UTF-8`,
+      },
     };
   }
 }
@@ -110,11 +132,20 @@ export function parseYamlText(text: string, file: string, errors: ValidationErro
     return { file, doc: null, lineCounter, data: undefined, pos: () => at(deep) };
   }
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const yf: YamlFile = { file, doc, lineCounter, data: undefined, pos: (path, key) => nodePos(doc, path, key ?? false, at) };
+  const yf: YamlFile = {
+    file,
+    doc,
+    lineCounter,
+    data: undefined,
+    pos: (path, key) => nodePos(doc, path, key ?? false, at),
+  };
   if (doc.errors.length > 0) {
     // The first syntax error only: after it the parser's view of the rest of the file is guesswork.
     const e = doc.errors[0];
-    const message = e.code === 'MULTIPLE_DOCS' ? "a description file holds one YAML document: remove the '---' separator" : yamlMessage(e.message);
+    const message =
+      e.code === 'MULTIPLE_DOCS'
+        ? "a description file holds one YAML document: remove the '---' separator"
+        : yamlMessage(e.message);
     errors.push({ ...at(e.pos[0]), message: `YAML syntax error: ${message}` });
     return yf;
   }

@@ -49,7 +49,9 @@ function addIssue(
         for (const sub of branch) addIssue(sub, schema, root, yf, base, path, errors);
         return;
       }
-      const expected = issue.errors.flatMap((b) => b.map((i) => (i.code === 'invalid_type' ? describeType(i.expected) : '')));
+      const expected = issue.errors.flatMap((b) =>
+        b.map((i) => (i.code === 'invalid_type' ? describeType(i.expected) : '')),
+      );
       const list = [...new Set(expected.filter(Boolean))];
       errors.push({ ...yf.pos(where), message: `${label(path)}expected ${joinOr(list)}, got ${describeValue(value)}` });
       return;
@@ -60,7 +62,10 @@ function addIssue(
       } else if (issue.expected === 'never') {
         errors.push({ ...yf.pos(where, true), message: issue.message });
       } else {
-        errors.push({ ...yf.pos(where), message: `${label(path)}expected ${describeType(issue.expected)}, got ${describeValue(value)}` });
+        errors.push({
+          ...yf.pos(where),
+          message: `${label(path)}expected ${describeType(issue.expected)}, got ${describeValue(value)}`,
+        });
       }
       return;
     }
@@ -69,7 +74,10 @@ function addIssue(
         errors.push({ ...yf.pos(where), message: `missing required key '${String(path[path.length - 1])}'` });
         return;
       }
-      errors.push({ ...yf.pos(where), message: `${label(path)}expected ${joinOr(issue.values.map((v) => JSON.stringify(v)))}, got ${describeValue(value)}` });
+      errors.push({
+        ...yf.pos(where),
+        message: `${label(path)}expected ${joinOr(issue.values.map((v) => JSON.stringify(v)))}, got ${describeValue(value)}`,
+      });
       return;
     case 'too_small':
       errors.push({ ...yf.pos(where), message: `${label(path)}${tooSmall(issue)}` });
@@ -78,7 +86,10 @@ function addIssue(
       errors.push({ ...yf.pos(where), message: `${label(path)}must be at most ${String(issue.maximum)}` });
       return;
     case 'invalid_key':
-      errors.push({ ...yf.pos(where, true), message: `invalid name '${String(path[path.length - 1])}': ${issue.issues[0]?.message ?? 'bad key'}` });
+      errors.push({
+        ...yf.pos(where, true),
+        message: `invalid name '${String(path[path.length - 1])}': ${issue.issues[0]?.message ?? 'bad key'}`,
+      });
       return;
     default:
       errors.push({ ...yf.pos(where), message: `${label(path)}${issue.message}` });
@@ -88,7 +99,9 @@ function addIssue(
 function tooSmall(issue: z.core.$ZodIssueTooSmall): string {
   if (issue.origin === 'string') return 'must not be empty';
   if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} entries`;
-  return issue.inclusive === false ? `must be greater than ${String(issue.minimum)}` : `must be at least ${String(issue.minimum)}`;
+  return issue.inclusive === false
+    ? `must be greater than ${String(issue.minimum)}`
+    : `must be at least ${String(issue.minimum)}`;
 }
 
 /** The union branch a user most likely meant: fewest unknown keys, then fewest problems. */
@@ -98,7 +111,10 @@ function bestBranch(branches: Issue[][], value: unknown): Issue[] | null {
   let bestScore = Infinity;
   for (const b of branches) {
     if (b.length === 1 && b[0].code === 'invalid_type' && b[0].path.length === 0) continue;
-    const unknown = b.reduce((n, i) => n + (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys.length : 0), 0);
+    const unknown = b.reduce(
+      (n, i) => n + (i.code === 'unrecognized_keys' && i.path.length === 0 ? i.keys.length : 0),
+      0,
+    );
     const score = unknown * 1000 + b.length;
     if (score < bestScore) {
       best = b;
@@ -119,7 +135,15 @@ function joinOr(items: string[]): string {
 }
 
 function describeType(t: string): string {
-  const names: Record<string, string> = { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', int: 'an integer', boolean: 'true or false', record: 'a mapping' };
+  const names: Record<string, string> = {
+    object: 'a mapping',
+    array: 'a list',
+    string: 'a string',
+    number: 'a number',
+    int: 'an integer',
+    boolean: 'true or false',
+    record: 'a mapping',
+  };
   return names[t] ?? t;
 }
 
@@ -151,7 +175,7 @@ function knownKeys(schema: z.ZodType, path: PathKey[]): string[] {
     for (const s of current.flatMap(unwrap)) {
       const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
       if (k === null) {
-        if (def.type === 'object') return Object.keys((def.shape as Record<string, unknown>));
+        if (def.type === 'object') return Object.keys(def.shape as Record<string, unknown>);
         continue;
       }
       if (def.type === 'object') {
@@ -167,7 +191,8 @@ function knownKeys(schema: z.ZodType, path: PathKey[]): string[] {
 
 function unwrap(s: z.core.$ZodType): z.core.$ZodType[] {
   const def = s._zod.def as unknown as Record<string, unknown> & { type: string };
-  if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default') return unwrap(def.innerType as z.core.$ZodType);
+  if (def.type === 'optional' || def.type === 'nullable' || def.type === 'default')
+    return unwrap(def.innerType as z.core.$ZodType);
   if (def.type === 'pipe') return unwrap(def.in as z.core.$ZodType);
   if (def.type === 'union') return (def.options as z.core.$ZodType[]).flatMap(unwrap);
   return [s];

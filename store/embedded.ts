@@ -12,7 +12,15 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { spawnPostgres, initdb, pidAlive, postgresUser, stopPostgres, runningPort, type RunAs } from './postgres-process.js';
+import {
+  spawnPostgres,
+  initdb,
+  pidAlive,
+  postgresUser,
+  stopPostgres,
+  runningPort,
+  type RunAs,
+} from './postgres-process.js';
 
 export interface EmbeddedServer {
   /** URL of the database (default `politburo`) on the server. */
@@ -101,7 +109,6 @@ function checkTraversable(dataDir: string): void {
   }
 }
 
-
 /** Serialises starting and stopping the server of one data directory across processes (a lock file with a pid). */
 async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
   const lockPath = `${dataDir}.lock`;
@@ -117,7 +124,8 @@ async function withLock<T>(dataDir: string, fn: () => Promise<T>): Promise<T> {
         await fs.rm(lockPath, { force: true }); // left by a process that died holding it
         continue;
       }
-      if (Date.now() > deadline) throw new Error(`embedded PostgreSQL: ${lockPath} is held by process ${holder}; is it stuck?`);
+      if (Date.now() > deadline)
+        throw new Error(`embedded PostgreSQL: ${lockPath} is held by process ${holder}; is it stuck?`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
@@ -143,7 +151,10 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     let password: string;
     if (port !== null) {
       const file = await readServerFile(dataDir);
-      if (!file) throw new Error(`embedded PostgreSQL is running on ${dataDir} (port ${port}) but ${serverFilePath(dataDir)} with its password is missing`);
+      if (!file)
+        throw new Error(
+          `embedded PostgreSQL is running on ${dataDir} (port ${port}) but ${serverFilePath(dataDir)} with its password is missing`,
+        );
       password = file.password;
       log(`using the embedded PostgreSQL already running on port ${port} (${dataDir})`);
     } else {
@@ -158,13 +169,24 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
       if (owned) await stopPostgres(dataDir); // nobody else knows about a server that never became usable
       throw err;
     };
-    if (!hold) return fail(new Error(`cannot connect to the embedded PostgreSQL on port ${port} (${dataDir}); see ${dataDir}.log`));
+    if (!hold)
+      return fail(
+        new Error(`cannot connect to the embedded PostgreSQL on port ${port} (${dataDir}); see ${dataDir}.log`),
+      );
     await ensureDatabase(hold, database).catch(fail);
     return server({ dataDir, port, owned, url: urlFor(password, port, database, appName), appName, hold, log });
   });
 }
 
-function server(s: { dataDir: string; port: number; owned: boolean; url: string; appName: string; hold: pg.Client; log: (msg: string) => void }): EmbeddedServer {
+function server(s: {
+  dataDir: string;
+  port: number;
+  owned: boolean;
+  url: string;
+  appName: string;
+  hold: pg.Client;
+  log: (msg: string) => void;
+}): EmbeddedServer {
   let released = false;
   return {
     url: s.url,
@@ -178,7 +200,9 @@ function server(s: { dataDir: string; port: number; owned: boolean; url: string;
         const others = opts.force ? 0 : await otherConnections(s.hold, s.appName);
         await s.hold.end().catch(() => {});
         if (others > 0) {
-          s.log(`leaving the embedded PostgreSQL on port ${s.port} running: ${others} other connection${others === 1 ? '' : 's'}`);
+          s.log(
+            `leaving the embedded PostgreSQL on port ${s.port} running: ${others} other connection${others === 1 ? '' : 's'}`,
+          );
           return;
         }
         s.log(`stopping embedded PostgreSQL on port ${s.port}`);
@@ -193,7 +217,10 @@ function server(s: { dataDir: string; port: number; owned: boolean; url: string;
  * the politburo processes it started, as one killed by a signal leaves its server running (detached) for the next.
  * Starts nothing; resolves to true when it stopped a server.
  */
-export async function stopIdleEmbeddedPostgres(dataDir = defaultDataDir(), log: (msg: string) => void = () => {}): Promise<boolean> {
+export async function stopIdleEmbeddedPostgres(
+  dataDir = defaultDataDir(),
+  log: (msg: string) => void = () => {},
+): Promise<boolean> {
   const dir = path.resolve(dataDir);
   if (runningPort(dir) === null) return false;
   return withLock(dir, async () => {
@@ -205,7 +232,9 @@ export async function stopIdleEmbeddedPostgres(dataDir = defaultDataDir(), log: 
     const others = hold ? await otherConnections(hold, appName) : 0;
     await hold?.end().catch(() => {});
     if (others > 0) {
-      log(`leaving the embedded PostgreSQL on port ${port} running: ${others} connection${others === 1 ? '' : 's'} in use`);
+      log(
+        `leaving the embedded PostgreSQL on port ${port} running: ${others} connection${others === 1 ? '' : 's'} in use`,
+      );
       return false;
     }
     log(`stopping embedded PostgreSQL on port ${port}`);
@@ -237,11 +266,16 @@ async function otherConnections(hold: pg.Client, appName: string): Promise<numbe
 async function prepareDataDir(dataDir: string, runAs: RunAs, log: (msg: string) => void): Promise<string> {
   if (existsSync(path.join(dataDir, 'PG_VERSION'))) {
     const file = await readServerFile(dataDir);
-    if (!file) throw new Error(`cannot use the PostgreSQL data directory ${dataDir}: ${serverFilePath(dataDir)} with its password is missing (remove the directory to start afresh)`);
+    if (!file)
+      throw new Error(
+        `cannot use the PostgreSQL data directory ${dataDir}: ${serverFilePath(dataDir)} with its password is missing (remove the directory to start afresh)`,
+      );
     return file.password;
   }
   if (existsSync(dataDir) && (await fs.readdir(dataDir)).length > 0) {
-    throw new Error(`cannot initialise an embedded PostgreSQL in ${dataDir}: the directory is not empty and holds no database`);
+    throw new Error(
+      `cannot initialise an embedded PostgreSQL in ${dataDir}: the directory is not empty and holds no database`,
+    );
   }
   const password = randomBytes(18).toString('base64url');
   await writeServerFile(dataDir, { password });

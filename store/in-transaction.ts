@@ -6,7 +6,10 @@ import type pg from 'pg';
  * midway fails the next query (so the caller sees it) without its 'error' event ending the process, and the broken
  * client is discarded rather than returned to the pool.
  */
-export async function inTransaction<T>(db: pg.Pool | pg.PoolClient, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  db: pg.Pool | pg.PoolClient,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   if (!('totalCount' in db)) return fn(db);
   const client = await db.connect();
   const lost = () => undefined; // reported by the failing query

@@ -57,7 +57,9 @@ export async function schemaIsCurrent(db: string | pg.Pool): Promise<boolean> {
 }
 
 async function appliedAll(client: pg.ClientBase): Promise<boolean> {
-  const exists = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [MIGRATIONS_TABLE]);
+  const exists = await client.query<{ present: boolean }>(`SELECT to_regclass($1) IS NOT NULL AS present`, [
+    MIGRATIONS_TABLE,
+  ]);
   if (!exists.rows[0].present) return false;
   const { rows } = await client.query<{ name: string }>(`SELECT name FROM ${MIGRATIONS_TABLE}`);
   const done = new Set(rows.map((r) => r.name));

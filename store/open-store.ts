@@ -90,7 +90,9 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<OpenedStor
   } catch (err) {
     await pool?.end().catch(() => {});
     await embedded?.stop();
-    throw new Error(`cannot open the state store at ${redactUrl(url)}: ${describeConnectError(err, timeouts)}`, { cause: err });
+    throw new Error(`cannot open the state store at ${redactUrl(url)}: ${describeConnectError(err, timeouts)}`, {
+      cause: err,
+    });
   }
   const store = createPgStore(pool);
   let closed = false;
@@ -111,7 +113,11 @@ export async function openStore(opts: OpenStoreOptions = {}): Promise<OpenedStor
 
 /** Connects once and runs `SELECT 1`, within the timeouts. */
 async function probe(url: string, timeouts: DatabaseTimeouts): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: timeouts.connectMs, query_timeout: timeouts.connectMs || undefined });
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeouts.connectMs,
+    query_timeout: timeouts.connectMs || undefined,
+  });
   client.on('error', () => {}); // reported by connect() or the query
   try {
     await client.connect();

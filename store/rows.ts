@@ -1,5 +1,14 @@
 /** Mapping of database rows to the store's records. */
-import type { LifecycleState, NodeRunRecord, RecordedNode, RunKind, RunRecord, RunStatus, TaskOutcome, TaskSpec } from '../kernel/types.js';
+import type {
+  LifecycleState,
+  NodeRunRecord,
+  RecordedNode,
+  RunKind,
+  RunRecord,
+  RunStatus,
+  TaskOutcome,
+  TaskSpec,
+} from '../kernel/types.js';
 
 /** Timestamps leave the store as ISO 8601 strings. */
 export function iso(value: Date | string): string;
@@ -11,8 +20,17 @@ export function iso(value: Date | string | null): string | null {
 
 /** A row of RECORDED_NODES in array mode. */
 export type RecordedNodeTuple = [
-  path: string, host: string | null, port: number | null, user: string | null, specHash: string, tasks: string,
-  state: LifecycleState, reason: string | null, lastAppliedCommit: string | null, lastRunId: string | null, updatedAt: string,
+  path: string,
+  host: string | null,
+  port: number | null,
+  user: string | null,
+  specHash: string,
+  tasks: string,
+  state: LifecycleState,
+  reason: string | null,
+  lastAppliedCommit: string | null,
+  lastRunId: string | null,
+  updatedAt: string,
   hostKey: string | null,
 ];
 
@@ -22,17 +40,44 @@ export type RecordedNodeTuple = [
  */
 export function toRecordedNodes(rows: RecordedNodeTuple[]): RecordedNode[] {
   const parsed = new Map<string, TaskSpec[]>();
-  const nodes = rows.map(([path, host, port, user, specHash, tasksText, state, reason, lastAppliedCommit, lastRunId, updatedAt, hostKey]) => {
-    let tasks = parsed.get(tasksText);
-    if (!tasks) {
-      tasks = JSON.parse(tasksText) as TaskSpec[];
-      parsed.set(tasksText, tasks);
-    }
-    const node: RecordedNode = { path, host, port, user, specHash, tasks, state, reason, lastAppliedCommit, lastRunId, updatedAt };
-    // Only hosts with a provided key carry one: records of every other node look as they always did.
-    if (hostKey !== null) node.hostKey = hostKey;
-    return node;
-  });
+  const nodes = rows.map(
+    ([
+      path,
+      host,
+      port,
+      user,
+      specHash,
+      tasksText,
+      state,
+      reason,
+      lastAppliedCommit,
+      lastRunId,
+      updatedAt,
+      hostKey,
+    ]) => {
+      let tasks = parsed.get(tasksText);
+      if (!tasks) {
+        tasks = JSON.parse(tasksText) as TaskSpec[];
+        parsed.set(tasksText, tasks);
+      }
+      const node: RecordedNode = {
+        path,
+        host,
+        port,
+        user,
+        specHash,
+        tasks,
+        state,
+        reason,
+        lastAppliedCommit,
+        lastRunId,
+        updatedAt,
+      };
+      // Only hosts with a provided key carry one: records of every other node look as they always did.
+      if (hostKey !== null) node.hostKey = hostKey;
+      return node;
+    },
+  );
   return nodes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
@@ -76,7 +121,13 @@ export interface NodeRunRow {
   started_at: Date | null;
   finished_at: Date | null;
   log: string;
-  tasks: { name: string; outcome: TaskOutcome; message: string | null; duration_ms: number | null; started_at: string | null }[];
+  tasks: {
+    name: string;
+    outcome: TaskOutcome;
+    message: string | null;
+    duration_ms: number | null;
+    started_at: string | null;
+  }[];
 }
 
 export function toNodeRunRecord(runId: string, r: NodeRunRow): NodeRunRecord {

@@ -11,7 +11,8 @@ const IN_PROGRESS = `('provisioning', 'configuring', 'terminating')`;
  * that found its owner dead), a late write of that run changes nothing. FOR KEY SHARE waits for a closer holding the
  * run row FOR UPDATE, then sees its status as committed.
  */
-const LIVE_RUN = (run: string): string => `live AS (SELECT 1 FROM runs WHERE id = ${run}::bigint AND status = 'running' FOR KEY SHARE)`;
+const LIVE_RUN = (run: string): string =>
+  `live AS (SELECT 1 FROM runs WHERE id = ${run}::bigint AND status = 'running' FOR KEY SHARE)`;
 const WRITABLE = (run: string): string => `(${run}::bigint IS NULL OR EXISTS (SELECT 1 FROM live))`;
 
 export const FIND_ENVIRONMENT = `

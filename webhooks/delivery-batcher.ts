@@ -36,7 +36,8 @@ export function createDeliveryBatcher(
   const take = (): Pending[] => {
     let n = 0;
     let bytes = 0;
-    while (n < queue.length && n < maxBatch && (n === 0 || bytes + queue[n].d.body.length <= maxBatchBytes)) bytes += queue[n++].d.body.length;
+    while (n < queue.length && n < maxBatch && (n === 0 || bytes + queue[n].d.body.length <= maxBatchBytes))
+      bytes += queue[n++].d.body.length;
     return queue.splice(0, n);
   };
   const pump = () => {
@@ -72,7 +73,10 @@ async function write(pool: Pick<pg.Pool, 'query'>, batch: Pending[]): Promise<vo
   const list = [...firsts.values()];
   let outcomes: StoreOutcome[];
   try {
-    outcomes = await storeDeliveries(pool, list.map((p) => p.d));
+    outcomes = await storeDeliveries(
+      pool,
+      list.map((p) => p.d),
+    );
   } catch {
     // One bad payload (not JSON, \u0000 in a string) must not fail the others: store each on its own, so each gets
     // its own answer. Repeats go after their first, which decides them.

@@ -30,7 +30,13 @@ export interface IncomingDelivery {
 }
 
 export type StoreOutcome =
-  | { status: 'accepted'; jobId: string; action: string | null; repository: string | null; installationId: number | null }
+  | {
+      status: 'accepted';
+      jobId: string;
+      action: string | null;
+      repository: string | null;
+      installationId: number | null;
+    }
   | { status: 'duplicate' }
   | { status: 'not-an-object' };
 
@@ -83,7 +89,9 @@ interface StoredRow {
 
 /** Makes sure graphile-worker knows the delivery task (its id is looked up by every insert). Idempotent. */
 export async function ensureDeliveryTask(db: Pick<pg.Pool, 'query'>): Promise<void> {
-  await db.query(`INSERT INTO graphile_worker._private_tasks (identifier) VALUES ($1) ON CONFLICT DO NOTHING`, [JOB_DELIVERY]);
+  await db.query(`INSERT INTO graphile_worker._private_tasks (identifier) VALUES ($1) ON CONFLICT DO NOTHING`, [
+    JOB_DELIVERY,
+  ]);
 }
 
 /**
@@ -91,7 +99,10 @@ export async function ensureDeliveryTask(db: Pick<pg.Pool, 'query'>): Promise<vo
  * cannot be stored (not UTF-8, not JSON, a `\u0000` jsonb refuses): the caller stores such a batch one by one, so
  * the error reaches only the delivery that caused it (see describeStoreError).
  */
-export async function storeDeliveries(db: Pick<pg.Pool, 'query'>, ds: readonly IncomingDelivery[]): Promise<StoreOutcome[]> {
+export async function storeDeliveries(
+  db: Pick<pg.Pool, 'query'>,
+  ds: readonly IncomingDelivery[],
+): Promise<StoreOutcome[]> {
   const offsets: number[] = [];
   const lengths: number[] = [];
   let at = 1;
@@ -100,7 +111,15 @@ export async function storeDeliveries(db: Pick<pg.Pool, 'query'>, ds: readonly I
     lengths.push(d.body.length);
     at += d.body.length;
   }
-  const values = [ds.map((d) => d.id), ds.map((d) => d.event), Buffer.concat(ds.map((d) => d.body)), offsets, lengths, JOB_DELIVERY, DELIVERY_MAX_ATTEMPTS];
+  const values = [
+    ds.map((d) => d.id),
+    ds.map((d) => d.event),
+    Buffer.concat(ds.map((d) => d.body)),
+    offsets,
+    lengths,
+    JOB_DELIVERY,
+    DELIVERY_MAX_ATTEMPTS,
+  ];
   let rows: StoredRow[];
   try {
     ({ rows } = await db.query<StoredRow>({ ...STORE_SQL, values }));
@@ -113,7 +132,13 @@ export async function storeDeliveries(db: Pick<pg.Pool, 'query'>, ds: readonly I
   const outcomes: StoreOutcome[] = ds.map(() => ({ status: 'not-an-object' }));
   for (const r of rows) {
     outcomes[r.n - 1] = r.job_id
-      ? { status: 'accepted', jobId: r.job_id, action: r.action, repository: r.repository, installationId: r.installation_id === null ? null : Number(r.installation_id) }
+      ? {
+          status: 'accepted',
+          jobId: r.job_id,
+          action: r.action,
+          repository: r.repository,
+          installationId: r.installation_id === null ? null : Number(r.installation_id),
+        }
       : { status: 'duplicate' };
   }
   return outcomes;
@@ -137,7 +162,8 @@ export function describeStoreError(err: unknown): string | null {
   // 54001 statement too complex / stack depth: JSON nested deeper than PostgreSQL will parse.
   if (e.code === '54001') return 'the payload cannot be stored: its JSON is nested too deeply';
   // Other data exceptions (class 22): \u0000 in a string (22P05), a body that is not UTF-8 (22021), …
-  if (e.code.startsWith('22')) return `the payload cannot be stored: ${String(e.message)}${detail ? ` (${detail})` : ''}`;
+  if (e.code.startsWith('22'))
+    return `the payload cannot be stored: ${String(e.message)}${detail ? ` (${detail})` : ''}`;
   return null;
 }
 
@@ -158,7 +184,9 @@ export function createJobNotifier(db: Pick<pg.Pool, 'query'>, delayMs = 5): JobN
     pending = 0;
     if (!count) return;
     // graphile-worker's payload: workers are nudged `count` times. Failures only delay pick-up to its poll interval.
-    await db.query(`SELECT pg_notify('jobs:insert', $1)`, [JSON.stringify({ r: Math.random(), count })]).catch(() => {});
+    await db
+      .query(`SELECT pg_notify('jobs:insert', $1)`, [JSON.stringify({ r: Math.random(), count })])
+      .catch(() => {});
   };
   return {
     kick() {

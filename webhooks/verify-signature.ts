@@ -27,12 +27,25 @@ export async function verifySignature(
   signatureSha1?: string,
 ): Promise<SignatureCheck> {
   if (!secrets.length) {
-    return { ok: false, reason: 'disabled', message: 'webhooks are disabled: set GITHUB_WEBHOOK_SECRET on the controller to the App\'s webhook secret' };
+    return {
+      ok: false,
+      reason: 'disabled',
+      message: "webhooks are disabled: set GITHUB_WEBHOOK_SECRET on the controller to the App's webhook secret",
+    };
   }
   if (!signature256) {
     return signatureSha1
-      ? { ok: false, reason: 'sha1-only', message: 'only an X-Hub-Signature (SHA-1) header was sent; X-Hub-Signature-256 is required: configure a webhook secret on GitHub' }
-      : { ok: false, reason: 'missing', message: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub to match GITHUB_WEBHOOK_SECRET' };
+      ? {
+          ok: false,
+          reason: 'sha1-only',
+          message:
+            'only an X-Hub-Signature (SHA-1) header was sent; X-Hub-Signature-256 is required: configure a webhook secret on GitHub',
+        }
+      : {
+          ok: false,
+          reason: 'missing',
+          message: 'missing X-Hub-Signature-256: configure the webhook secret on GitHub to match GITHUB_WEBHOOK_SECRET',
+        };
   }
   if (!SHA256.test(signature256)) {
     return { ok: false, reason: 'malformed', message: 'X-Hub-Signature-256 is not of the form sha256=<64 hex digits>' };
@@ -40,7 +53,11 @@ export async function verifySignature(
   for (let i = 0; i < secrets.length; i++) {
     if (await verifier(secrets[i]).verify(body, signature256)) return { ok: true, secretIndex: i };
   }
-  return { ok: false, reason: 'mismatch', message: 'signature mismatch: check that GITHUB_WEBHOOK_SECRET matches the App\'s webhook secret' };
+  return {
+    ok: false,
+    reason: 'mismatch',
+    message: "signature mismatch: check that GITHUB_WEBHOOK_SECRET matches the App's webhook secret",
+  };
 }
 
 /**

@@ -54,7 +54,9 @@ export type WebhookEndpoint = (req: IncomingMessage, res: ServerResponse) => boo
 /** The webhook endpoint (see module comment). */
 export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoint {
   const notifier = deps.notifier ?? createJobNotifier(deps.pool);
-  const batcher = createDeliveryBatcher(deps.pool, { onOverlap: deps.pressure ? () => deps.pressure!.noteOverlap() : undefined });
+  const batcher = createDeliveryBatcher(deps.pool, {
+    onOverlap: deps.pressure ? () => deps.pressure!.noteOverlap() : undefined,
+  });
   return (req, res) => {
     if (req.method !== 'POST' || !isWebhookPath(req.url)) return false;
     receive(req, res).catch((err: unknown) => answerError(deps.logger, err, req, res));
@@ -65,7 +67,12 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
     checkHeaders(deps, req);
     const body = await readBody(req);
     if (!body.length) throw new HttpError(400, 'the body is empty: a webhook delivery is a JSON object', 'invalid');
-    const check = await verifySignature(deps.secrets, body.toString('utf8'), header(req, 'x-hub-signature-256'), header(req, 'x-hub-signature'));
+    const check = await verifySignature(
+      deps.secrets,
+      body.toString('utf8'),
+      header(req, 'x-hub-signature-256'),
+      header(req, 'x-hub-signature'),
+    );
     if (!check.ok) {
       // Decoding a body that is not UTF-8 changed its bytes, so the text's signature cannot match. If the bytes are what
       // was signed, the sender is authentic and only the body is wrong: a 400 saying so, not a 401 blaming the secret.
@@ -73,7 +80,11 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
         if (signsBytes(deps.secrets, body, header(req, 'x-hub-signature-256')!)) {
           throw new HttpError(400, 'the body is not valid UTF-8: a webhook delivery is UTF-8 JSON', 'invalid');
         }
-        throw new HttpError(401, `${check.message} (the body is not valid UTF-8 either; GitHub sends UTF-8 JSON)`, 'unauthorized');
+        throw new HttpError(
+          401,
+          `${check.message} (the body is not valid UTF-8 either; GitHub sends UTF-8 JSON)`,
+          'unauthorized',
+        );
       }
       throw new HttpError(401, check.message, 'unauthorized');
     }
@@ -90,7 +101,10 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
     }
     deliveriesTotal.inc({ event, outcome: 'accepted' });
     notifier.kick();
-    deps.logger.info({ delivery, event, action: stored.action, repo: stored.repository, job: stored.jobId }, 'delivery accepted');
+    deps.logger.info(
+      { delivery, event, action: stored.action, repo: stored.repository, job: stored.jobId },
+      'delivery accepted',
+    );
     send(res, 202, { accepted: true, delivery });
   }
 }
@@ -110,17 +124,34 @@ function header(req: IncomingMessage, name: string): string | undefined {
 function checkHeaders(deps: WebhookEndpointDeps, req: IncomingMessage): void {
   if (!deps.secrets.length || !header(req, 'x-hub-signature-256')) return;
   if (!EVENT.test(header(req, 'x-github-event') ?? '')) {
-    throw new HttpError(400, 'missing or invalid X-GitHub-Event header: this endpoint only takes GitHub webhook deliveries', 'invalid');
+    throw new HttpError(
+      400,
+      'missing or invalid X-GitHub-Event header: this endpoint only takes GitHub webhook deliveries',
+      'invalid',
+    );
   }
   if (!DELIVERY.test(header(req, 'x-github-delivery') ?? '')) {
-    throw new HttpError(400, 'missing or invalid X-GitHub-Delivery header: this endpoint only takes GitHub webhook deliveries', 'invalid');
+    throw new HttpError(
+      400,
+      'missing or invalid X-GitHub-Delivery header: this endpoint only takes GitHub webhook deliveries',
+      'invalid',
+    );
   }
   const type = (header(req, 'content-type') ?? '').split(';')[0].trim().toLowerCase();
   if (type !== 'application/json') {
-    throw new HttpError(415, "the content type must be application/json: set the webhook's content type to application/json on GitHub", 'invalid');
+    throw new HttpError(
+      415,
+      "the content type must be application/json: set the webhook's content type to application/json on GitHub",
+      'invalid',
+    );
   }
   const encoding = (header(req, 'content-encoding') ?? 'identity').trim().toLowerCase();
-  if (encoding !== 'identity') throw new HttpError(415, `content encoding ${encoding} is not accepted: GitHub sends webhook bodies uncompressed`, 'invalid');
+  if (encoding !== 'identity')
+    throw new HttpError(
+      415,
+      `content encoding ${encoding} is not accepted: GitHub sends webhook bodies uncompressed`,
+      'invalid',
+    );
 }
 
 /** The body, up to the limit; a declared length over the limit is refused before anything is read. */
@@ -129,8 +160,10 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     return await getRawBody(req, { length: header(req, 'content-length'), limit: WEBHOOK_BODY_LIMIT });
   } catch (err) {
     const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.too.large') throw new HttpError(413, "the body is larger than GitHub's 25 MB maximum", 'invalid');
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) throw new HttpError(e.status, e.message ?? 'bad request', 'invalid');
+    if (e.type === 'entity.too.large')
+      throw new HttpError(413, "the body is larger than GitHub's 25 MB maximum", 'invalid');
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500)
+      throw new HttpError(e.status, e.message ?? 'bad request', 'invalid');
     throw err;
   }
 }
@@ -151,13 +184,22 @@ function answerPing(res: ServerResponse, body: Buffer): void {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
 function answerError(logger: Logger, err: unknown, req: IncomingMessage, res: ServerResponse): void {
   const { status, message, outcome } = classify(err);
-  const event = outcome === 'unauthorized' ? '-' : EVENT.test(header(req, 'x-github-event') ?? '') ? header(req, 'x-github-event')! : '-';
+  const event =
+    outcome === 'unauthorized'
+      ? '-'
+      : EVENT.test(header(req, 'x-github-event') ?? '')
+        ? header(req, 'x-github-event')!
+        : '-';
   deliveriesTotal.inc({ event, outcome });
   const log = { delivery: header(req, 'x-github-delivery')?.slice(0, 200), status, reason: message };
   // A 503 is the database being away, an expected outage: its message and code say enough (no stack, no client).
@@ -177,5 +219,9 @@ function classify(err: unknown): { status: number; message: string; outcome: str
   if (err instanceof HttpError) return { status: err.status, message: err.message, outcome: err.outcome };
   const payloadFault = describeStoreError(err);
   if (payloadFault) return { status: 400, message: payloadFault, outcome: 'invalid' };
-  return { status: 503, message: 'the delivery could not be stored right now (database unavailable); GitHub can redeliver it', outcome: 'error' };
+  return {
+    status: 503,
+    message: 'the delivery could not be stored right now (database unavailable); GitHub can redeliver it',
+    outcome: 'error',
+  };
 }

@@ -33,8 +33,10 @@ function description(hosts: SshHost[]): string {
     'politburo: 1',
     `defaults: { concurrency: ${CONCURRENCY}, timeout: 60s }`,
     'roles:',
-    role('master', SLEEP.master) + role('replica', SLEEP.replica, ", master: '${address(database/master)}'") +
-      role('web', SLEEP.web, ", db: '${address(database/master)}'") + role('lb', SLEEP.lb, ", backends: '${addresses(web)}'"),
+    role('master', SLEEP.master) +
+      role('replica', SLEEP.replica, ", master: '${address(database/master)}'") +
+      role('web', SLEEP.web, ", db: '${address(database/master)}'") +
+      role('lb', SLEEP.lb, ", backends: '${addresses(web)}'"),
     'environments:',
     '  bench:',
     '    known_hosts: known_hosts',
@@ -47,8 +49,18 @@ function description(hosts: SshHost[]): string {
     '      lb: { roles: [lb], depends_on: [web] }',
     '    hosts:',
     `      database/master: ${h(hosts[0])}`,
-    ...(replicas ? [`      database/replica: [${hosts.slice(1, 1 + replicas).map(h).join(', ')}]`] : []),
-    `      web: [${hosts.slice(1 + replicas, 1 + replicas + webs).map(h).join(', ')}]`,
+    ...(replicas
+      ? [
+          `      database/replica: [${hosts
+            .slice(1, 1 + replicas)
+            .map(h)
+            .join(', ')}]`,
+        ]
+      : []),
+    `      web: [${hosts
+      .slice(1 + replicas, 1 + replicas + webs)
+      .map(h)
+      .join(', ')}]`,
     `      lb: ${h(hosts[N - 1])}`,
     '',
   ].join('\n');
@@ -77,7 +89,13 @@ function counting(connector: HostConnector, counts: Record<string, number>): Hos
     async connect(target) {
       const conn = await connector.connect(target);
       const key = target.kind === 'local' ? 'local' : target.address;
-      return { ...conn, address: conn.address, exec: (c, o) => ((counts[key] = (counts[key] ?? 0) + 1), conn.exec(c, o)), ensureDeps: (d, h) => conn.ensureDeps(d, h), close: () => conn.close() };
+      return {
+        ...conn,
+        address: conn.address,
+        exec: (c, o) => ((counts[key] = (counts[key] ?? 0) + 1), conn.exec(c, o)),
+        ensureDeps: (d, h) => conn.ensureDeps(d, h),
+        close: () => conn.close(),
+      };
     },
     stats: () => connector.stats(),
     close: () => connector.close(),
@@ -98,16 +116,38 @@ async function main(): Promise<void> {
     await writeFile(path.join(dir, 'known_hosts'), ssh.knownHosts);
     const loaded = await loadDescription({ dir });
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-    const run = async (): Promise<{ result: RunResult; ms: number; connections: Record<string, number>; uploads: Record<string, number>; execs: Record<string, number> }> => {
+    const run = async (): Promise<{
+      result: RunResult;
+      ms: number;
+      connections: Record<string, number>;
+      uploads: Record<string, number>;
+      execs: Record<string, number>;
+    }> => {
       const connector = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
       const execs: Record<string, number> = {};
       const started = performance.now();
-      const input = { description: loaded.description, environment: 'bench', repository: dir, commit: null, store: opened.store, secrets: {}, trigger: 'bench', all: true };
+      const input = {
+        description: loaded.description,
+        environment: 'bench',
+        repository: dir,
+        commit: null,
+        store: opened.store,
+        secrets: {},
+        trigger: 'bench',
+        all: true,
+      };
       const result = await applyEnvironment({ ...input, connector: counting(connector, execs) });
       const ms = performance.now() - started;
       const { connections, depsUploads: uploads } = connector.stats();
       await connector.close();
-      if (result.status !== 'succeeded') throw new Error(`apply failed: ${JSON.stringify(result.nodes.filter((n) => n.state !== 'ready'), null, 1)}`);
+      if (result.status !== 'succeeded')
+        throw new Error(
+          `apply failed: ${JSON.stringify(
+            result.nodes.filter((n) => n.state !== 'ready'),
+            null,
+            1,
+          )}`,
+        );
       return { result, ms, connections, uploads, execs };
     };
     const fresh = await run();
@@ -142,7 +182,9 @@ async function main(): Promise<void> {
     if (process.env.BENCH_VERBOSE) {
       const start = Math.min(...fresh.result.nodes.map((n) => Date.parse(n.startedAt!)));
       for (const n of fresh.result.nodes) {
-        lines.push(`  ${n.path.padEnd(20)} ${((Date.parse(n.startedAt!) - start) / 1000).toFixed(2)} → ${((Date.parse(n.finishedAt!) - start) / 1000).toFixed(2)}  ${n.tasks.map((t) => `${t.outcome} ${t.durationMs}ms`).join(', ')}`);
+        lines.push(
+          `  ${n.path.padEnd(20)} ${((Date.parse(n.startedAt!) - start) / 1000).toFixed(2)} → ${((Date.parse(n.finishedAt!) - start) / 1000).toFixed(2)}  ${n.tasks.map((t) => `${t.outcome} ${t.durationMs}ms`).join(', ')}`,
+        );
       }
     }
     process.stdout.write(lines.join('\n') + '\n');

@@ -67,11 +67,33 @@ export function previousState(env: ResolvedEnvironment): RecordedNode[] {
     if (i % 200 === 7) return;
     const host = n.host.kind === 'static' ? n.host.address : n.host.kind === 'local' ? 'local' : null;
     const older = i % 100 === 3;
-    const tasks = older ? n.tasks.map((t) => (t.kind === 'babushka' && t.dep === 'app deployed' ? { ...t, args: { ...t.args, ref: 'v2.0.0' } } : t)) : n.tasks;
-    recorded.push({ path: n.path, host, port: 22, user: 'deploy', specHash: older ? `old-${n.specHash}` : n.specHash, tasks, state: 'ready', lastAppliedCommit: 'b3nchb3', lastRunId: null });
+    const tasks = older
+      ? n.tasks.map((t) =>
+          t.kind === 'babushka' && t.dep === 'app deployed' ? { ...t, args: { ...t.args, ref: 'v2.0.0' } } : t,
+        )
+      : n.tasks;
+    recorded.push({
+      path: n.path,
+      host,
+      port: 22,
+      user: 'deploy',
+      specHash: older ? `old-${n.specHash}` : n.specHash,
+      tasks,
+      state: 'ready',
+      lastAppliedCommit: 'b3nchb3',
+      lastRunId: null,
+    });
   });
   for (let i = 1; i <= 20; i++) {
-    recorded.push({ path: `retired/web-${i}`, host: `10.9.0.${i}`, specHash: 'gone', tasks: [], state: 'ready', lastAppliedCommit: 'b3nchb3', lastRunId: null });
+    recorded.push({
+      path: `retired/web-${i}`,
+      host: `10.9.0.${i}`,
+      specHash: 'gone',
+      tasks: [],
+      state: 'ready',
+      lastAppliedCommit: 'b3nchb3',
+      lastRunId: null,
+    });
   }
   return recorded;
 }

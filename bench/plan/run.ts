@@ -39,7 +39,20 @@ function cliCommand(): string[] {
 
 function measure(cli: string[], dir: string, url: string, expected: number): Sample {
   const timeV = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-v'] : [];
-  const argv = [...timeV, process.execPath, '--import', path.join(import.meta.dirname, 'report-rss.mjs'), ...cli, 'plan', 'bench', '--json', '--dir', dir, '--database-url', url];
+  const argv = [
+    ...timeV,
+    process.execPath,
+    '--import',
+    path.join(import.meta.dirname, 'report-rss.mjs'),
+    ...cli,
+    'plan',
+    'bench',
+    '--json',
+    '--dir',
+    dir,
+    '--database-url',
+    url,
+  ];
   const started = performance.now();
   const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   const wallMs = performance.now() - started;
@@ -70,11 +83,23 @@ async function main(): Promise<void> {
     const walls = timed.map((s) => s.wallMs).sort((a, b) => a - b);
     const rss = Math.max(...timed.map((s) => s.rssMb));
     console.log(`nodes: ${env.nodes.length} described, plan ${JSON.stringify(timed[0].summary)}`);
-    console.log(`runner: ${useTsx ? 'tsx (sources)' : 'node dist/cli/bin.js'}; ${timed.length} timed runs after 1 warm-up; exit code ${timed[0].exitCode}`);
-    console.log(`wall: median ${Math.round(walls[Math.floor(walls.length / 2)])} ms, max ${Math.round(walls.at(-1)!)} ms (target < 1500 ms)`);
-    const cpus = timed.map((s) => s.cpuMs).filter((c): c is number => c !== null).sort((a, b) => a - b);
+    console.log(
+      `runner: ${useTsx ? 'tsx (sources)' : 'node dist/cli/bin.js'}; ${timed.length} timed runs after 1 warm-up; exit code ${timed[0].exitCode}`,
+    );
+    console.log(
+      `wall: median ${Math.round(walls[Math.floor(walls.length / 2)])} ms, max ${Math.round(walls.at(-1)!)} ms (target < 1500 ms)`,
+    );
+    const cpus = timed
+      .map((s) => s.cpuMs)
+      .filter((c): c is number => c !== null)
+      .sort((a, b) => a - b);
     if (cpus.length) console.log(`cpu (user+sys): median ${Math.round(cpus[Math.floor(cpus.length / 2)])} ms`);
-    console.log(`load average: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+    console.log(
+      `load average: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')} on ${os.cpus().length} cores`,
+    );
     console.log(`max RSS: ${Math.round(rss)} MB (target < 300 MB)`);
     const ok = walls[Math.floor(walls.length / 2)] < 1500 && rss < 300;
     console.log(ok ? 'PASS' : 'FAIL');

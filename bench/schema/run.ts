@@ -14,7 +14,10 @@ const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1] || 5) || 5;
 
 // The same 10,000-instance description the tests resolve (test/unit/schema/performance.test.ts).
-const TEN_THOUSAND = readFileSync(new URL('../../test/fixtures/scale/ten-thousand/politburo.yml', import.meta.url), 'utf8');
+const TEN_THOUSAND = readFileSync(
+  new URL('../../test/fixtures/scale/ten-thousand/politburo.yml', import.meta.url),
+  'utf8',
+);
 
 const hostile = (resources: string, params = '') =>
   `politburo: 1\nblueprints:\n  b:\n${params}    resources:\n      ${resources}\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n`;
@@ -28,13 +31,16 @@ interface Case {
 }
 
 const refusedWith = (text: string) => (r: Awaited<ReturnType<typeof loadDescription>>) =>
-  !r.ok && r.errors.map(formatValidationError).some((e) => e.includes(text)) ? null : `expected an error containing '${text}'`;
+  !r.ok && r.errors.map(formatValidationError).some((e) => e.includes(text))
+    ? null
+    : `expected an error containing '${text}'`;
 
 const CASES: Case[] = [
   {
     name: '10,000 instances load, validate and resolve',
     yml: TEN_THOUSAND,
-    expect: (r) => (r.ok && r.description.environments.get('bench')!.nodes.length === 10_002 ? null : 'expected 10,002 nodes'),
+    expect: (r) =>
+      r.ok && r.description.environments.get('bench')!.nodes.length === 10_002 ? null : 'expected 10,002 nodes',
     targetMs: 800,
   },
   {
@@ -51,7 +57,10 @@ const CASES: Case[] = [
   },
   {
     name: 'a 100,000-character param in 5,000 nodes refused',
-    yml: hostile("web: { count: 5000, tasks: [ { babushka: x, args: { a: '${params.big}${params.big}' } } ] }", `    params: { big: ${'x'.repeat(100_000)} }\n`),
+    yml: hostile(
+      "web: { count: 5000, tasks: [ { babushka: x, args: { a: '${params.big}${params.big}' } } ] }",
+      `    params: { big: ${'x'.repeat(100_000)} }\n`,
+    ),
     expect: refusedWith('characters of task arguments and commands (the limit)'),
     targetMs: 5000,
   },
@@ -82,7 +91,14 @@ for (const c of CASES) {
   const { best, median } = await timeCase(c);
   const pass = median < c.targetMs;
   ok &&= pass;
-  console.log(`${c.name}: best ${best.toFixed(0)} ms, median ${median.toFixed(0)} ms of ${runs} (target < ${c.targetMs} ms) ${pass ? 'PASS' : 'FAIL'}`);
+  console.log(
+    `${c.name}: best ${best.toFixed(0)} ms, median ${median.toFixed(0)} ms of ${runs} (target < ${c.targetMs} ms) ${pass ? 'PASS' : 'FAIL'}`,
+  );
 }
-console.log(`load average: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.cpus().length} cores`);
+console.log(
+  `load average: ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')} on ${os.cpus().length} cores`,
+);
 process.exitCode = ok ? 0 : 1;

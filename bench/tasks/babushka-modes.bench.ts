@@ -14,10 +14,19 @@ const src = { file: 'bench', line: 1, column: 1 };
 const deps = ['base', 'app deployed', 'echo args', 'unmeetable'].slice(0, 3);
 const tasks: BabushkaTask[] = Array.from({ length: tasksPerNode }, (_, i) => {
   const dep = deps[i % deps.length];
-  const args: Record<string, string> = dep === 'app deployed' ? { ref: 'v2' } : dep === 'echo args' ? { value: `v${i}` } : {};
+  const args: Record<string, string> =
+    dep === 'app deployed' ? { ref: 'v2' } : dep === 'echo args' ? { value: `v${i}` } : {};
   return { kind: 'babushka', name: `${dep} #${i}`, dep, args, source: src };
 });
-const node: ResolvedNode = { path: 'n', name: 'n', host: { kind: 'local', source: src }, tasks, dependsOn: [], source: src, specHash: 'h' };
+const node: ResolvedNode = {
+  path: 'n',
+  name: 'n',
+  host: { kind: 'local', source: src },
+  tasks,
+  dependsOn: [],
+  source: src,
+  specHash: 'h',
+};
 
 const env = await startSshHosts(1);
 const connector = createHostConnector({ privateKey: env.privateKey, knownHosts: [env.knownHosts] });
@@ -30,7 +39,13 @@ try {
   const samples = Object.fromEntries(modes.map((m) => [m, { dry: [] as number[], apply: [] as number[] }]));
   const time = async (mode: (typeof modes)[number], dryRun: boolean) => {
     const t0 = performance.now();
-    const rs = await runNodeTasks(conn, node, { dryRun, remoteDepsDir: dir, timeoutMs: 60_000, secrets: {}, babushkaMode: mode });
+    const rs = await runNodeTasks(conn, node, {
+      dryRun,
+      remoteDepsDir: dir,
+      timeoutMs: 60_000,
+      secrets: {},
+      babushkaMode: mode,
+    });
     if (rs.some((r) => r.outcome === 'failed')) throw new Error(JSON.stringify(rs));
     return performance.now() - t0;
   };
@@ -42,7 +57,9 @@ try {
       samples[mode].apply.push(await time(mode, false));
     }
   }
-  const results = Object.fromEntries(modes.map((m) => [m, { dry: Math.round(median(samples[m].dry)), apply: Math.round(median(samples[m].apply)) }]));
+  const results = Object.fromEntries(
+    modes.map((m) => [m, { dry: Math.round(median(samples[m].dry)), apply: Math.round(median(samples[m].apply)) }]),
+  );
   console.log(`${tasksPerNode} babushka tasks per node, median of ${rounds} runs (ms):`);
   console.table(results);
 } finally {

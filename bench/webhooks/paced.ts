@@ -30,7 +30,13 @@ export interface PacedResult {
   elapsedS: number;
 }
 
-export async function runPaced(opts: { url: string; rate: number; connections: number; durationS: number; request: PacedRequest }): Promise<PacedResult> {
+export async function runPaced(opts: {
+  url: string;
+  rate: number;
+  connections: number;
+  durationS: number;
+  request: PacedRequest;
+}): Promise<PacedResult> {
   const { url, rate, connections, durationS, request } = opts;
   const target = new URL(request.path, url);
   // fifo: connections take turns, so none sits idle past the server's keep-alive timeout (5 s) and is closed just
@@ -56,15 +62,19 @@ export async function runPaced(opts: { url: string; rate: number; connections: n
     };
     const send = (i: number) => {
       busy++;
-      const req = http.request(target, { method: 'POST', agent, headers: { ...request.headers(i), 'content-length': String(body.length) } }, (res) => {
-        res.resume();
-        res.on('end', () => {
-          latencies.push(performance.now() - due(i));
-          if (res.statusCode! >= 200 && res.statusCode! < 300) ok2xx++;
-          else non2xx++;
-          release();
-        });
-      });
+      const req = http.request(
+        target,
+        { method: 'POST', agent, headers: { ...request.headers(i), 'content-length': String(body.length) } },
+        (res) => {
+          res.resume();
+          res.on('end', () => {
+            latencies.push(performance.now() - due(i));
+            if (res.statusCode! >= 200 && res.statusCode! < 300) ok2xx++;
+            else non2xx++;
+            release();
+          });
+        },
+      );
       req.on('error', (err: NodeJS.ErrnoException) => {
         errors++;
         errorCodes[err.code ?? err.message] = (errorCodes[err.code ?? err.message] ?? 0) + 1;
@@ -93,7 +103,8 @@ export async function runPaced(opts: { url: string; rate: number; connections: n
   const end = performance.now();
   agent.destroy();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => (latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]) : 0);
+  const at = (q: number) =>
+    latencies.length ? Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]) : 0;
   return {
     requests: sent,
     ok2xx,

@@ -64,14 +64,25 @@ async function startServe(databaseUrl: string): Promise<{ url: string; stop: () 
   const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
   const child = spawn(process.execPath, [...profile, '--import', 'tsx', 'cli/bin.ts', 'serve'], {
     cwd: root,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', GITHUB_WEBHOOK_SECRET: SECRET, LOG_LEVEL: process.env.LOG_LEVEL ?? 'info', POLITBURO_INGEST_ONLY: 'true' },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      GITHUB_WEBHOOK_SECRET: SECRET,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+      POLITBURO_INGEST_ONLY: 'true',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`politburo serve exited with ${child.exitCode}`);
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok, () => false);
+    const ready = await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    );
     if (ready) break;
     if (Date.now() > deadline) throw new Error('politburo serve did not become ready within 60 s');
     await new Promise((r) => setTimeout(r, 200));
@@ -97,22 +108,47 @@ async function main(): Promise<void> {
   // page after a checkpoint logs the whole page). Needs a superuser; skipped otherwise.
   await admin.query('CHECKPOINT').catch((err: Error) => console.error(`no CHECKPOINT before the run (${err.message})`));
   try {
-    const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as { name: string; examples: unknown[] }[];
+    const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as {
+      name: string;
+      examples: unknown[];
+    }[];
     const body = JSON.stringify(sets.find((s) => s.name === 'push')!.examples[0]);
     const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
-    console.error(`benchmark: ${connections} connections for ${duration}s${rate ? ` at ${rate}/s` : ''} against ${serve.url} (${os.cpus().length} cores, payload ${body.length} bytes)`);
+    console.error(
+      `benchmark: ${connections} connections for ${duration}s${rate ? ` at ${rate}/s` : ''} against ${serve.url} (${os.cpus().length} cores, payload ${body.length} bytes)`,
+    );
     const headers = { 'content-type': 'application/json', 'x-github-event': 'push', 'x-hub-signature-256': signature };
     // Unbounded: autocannon, each connection sending its next request as soon as it has an answer (closed loop).
     // --rate: runPaced, requests evenly spaced at the rate whatever the answers' pace (open loop; see paced.ts).
     const load = async (seconds: number): Promise<PacedResult> =>
       rate
-        ? runPaced({ url: serve.url, rate, connections, durationS: seconds, request: { path: '/webhooks/github', body, headers: () => ({ ...headers, 'x-github-delivery': randomUUID() }) } })
+        ? runPaced({
+            url: serve.url,
+            rate,
+            connections,
+            durationS: seconds,
+            request: {
+              path: '/webhooks/github',
+              body,
+              headers: () => ({ ...headers, 'x-github-delivery': randomUUID() }),
+            },
+          })
         : fromAutocannon(
             await autocannon({
               url: `${serve.url}/webhooks/github`,
               connections,
               duration: seconds,
-              requests: [{ method: 'POST', body, headers, setupRequest: (req: any) => ({ ...req, headers: { ...req.headers, 'x-github-delivery': randomUUID() } }) }],
+              requests: [
+                {
+                  method: 'POST',
+                  body,
+                  headers,
+                  setupRequest: (req: any) => ({
+                    ...req,
+                    headers: { ...req.headers, 'x-github-delivery': randomUUID() },
+                  }),
+                },
+              ],
             }),
             seconds,
           );
@@ -121,13 +157,17 @@ async function main(): Promise<void> {
     const pool = new pg.Pool({ connectionString: dbUrl });
     const stored = Number((await pool.query('SELECT count(*) FROM webhook_deliveries')).rows[0].count);
     const jobs = Number((await pool.query(`SELECT count(*) FROM graphile_worker._private_jobs`)).rows[0].count);
-    const processed = Number((await pool.query('SELECT count(*) FROM webhook_deliveries WHERE processed_at IS NOT NULL')).rows[0].count);
+    const processed = Number(
+      (await pool.query('SELECT count(*) FROM webhook_deliveries WHERE processed_at IS NOT NULL')).rows[0].count,
+    );
     await pool.end();
     const ok = result.ok2xx + (warm?.ok2xx ?? 0);
     const report = {
       connections,
       durationS: duration,
-      warmup: warm ? { durationS: warmup, accepted2xx: warm.ok2xx, non2xx: warm.non2xx + warm.errors, latencyMs: warm.latencyMs } : null,
+      warmup: warm
+        ? { durationS: warmup, accepted2xx: warm.ok2xx, non2xx: warm.non2xx + warm.errors, latencyMs: warm.latencyMs }
+        : null,
       offeredRate: rate ?? 'unbounded',
       requests: result.requests,
       accepted2xx: result.ok2xx,

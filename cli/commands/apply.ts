@@ -14,7 +14,10 @@ interface ApplyOptions extends CommonOptions {
 
 export function registerApply(program: Command): void {
   addCommonOptions(program.command('apply'))
-    .argument('<target>', "ENV[:PATH][#STATE], e.g. 'production:database/master#ready'; STATE provisioned, ready or terminated")
+    .argument(
+      '<target>',
+      "ENV[:PATH][#STATE], e.g. 'production:database/master#ready'; STATE provisioned, ready or terminated",
+    )
     .option('--all', 'work on every node in scope, not only those the plan changes')
     .option('--concurrency <n>', "hosts worked on at once (default: the environment's defaults.concurrency)")
     .option('--json', 'print one JSON document and nothing else on stdout')
@@ -32,7 +35,9 @@ export async function runApply(targetText: string, opts: ApplyOptions): Promise<
     target = parseTarget(targetText);
     concurrency = parseConcurrency(opts.concurrency);
   } catch (err) {
-    process.stderr.write(`politburo apply: ${(err as Error).message}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`);
+    process.stderr.write(
+      `politburo apply: ${(err as Error).message}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`,
+    );
     return EXIT_USAGE;
   }
   let ctx;
@@ -46,7 +51,9 @@ export async function runApply(targetText: string, opts: ApplyOptions): Promise<
     // A target naming nothing is a usage error: found before the engine records a run (or an environment).
     const usage = await targetProblem(ctx, target);
     if (usage) {
-      process.stderr.write(`politburo apply: ${usage}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`);
+      process.stderr.write(
+        `politburo apply: ${usage}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`,
+      );
       if (opts.json) process.stdout.write(`${JSON.stringify({ error: usage }, null, 2)}\n`);
       return EXIT_USAGE;
     }

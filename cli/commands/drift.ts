@@ -42,7 +42,11 @@ export async function runDrift(environment: string, opts: DriftOptions): Promise
   }
   const commits = gitCommitReader(opts);
   try {
-    const result = await driftEnvironment({ ...ctx.input, heal: !!opts.heal, ...(ctx.input.commit ? { descriptionAt: commits.descriptionAt } : {}) });
+    const result = await driftEnvironment({
+      ...ctx.input,
+      heal: !!opts.heal,
+      ...(ctx.input.commit ? { descriptionAt: commits.descriptionAt } : {}),
+    });
     ctx.stopProgress();
     process.stdout.write(opts.json ? `${JSON.stringify(driftJson(result), null, 2)}\n` : renderDrift(result));
     return driftExitCode(result);
@@ -63,7 +67,9 @@ export function driftJson(r: RunResult): object {
 export function renderDrift(r: RunResult): string {
   const unchecked = r.unchecked ?? [];
   if (!unchecked.length) return renderRunTable(r);
-  const table = r.nodes.length ? renderRunTable(r) : `drift ${r.environment} ${r.status}: no node could be checked${r.runId ? ` (run ${r.runId})` : ''}\n`;
+  const table = r.nodes.length
+    ? renderRunTable(r)
+    : `drift ${r.environment} ${r.status}: no node could be checked${r.runId ? ` (run ${r.runId})` : ''}\n`;
   const width = Math.max(...unchecked.map((u) => u.path.length));
   const lines = unchecked.map((u) => `  ${u.path.padEnd(width)}  ${u.host ?? '-'}  ${u.reason}`);
   return `${table}Not checked (${unchecked.length}):\n${lines.join('\n')}\n`;
@@ -80,10 +86,18 @@ export function driftExitCode(r: RunResult): number {
  * Descriptions at other commits of the checkout's git repository (nodes last applied from them are checked as they
  * were applied), each read into a temporary directory through a private index; the checkout itself is not touched.
  */
-function gitCommitReader(opts: Pick<CommonOptions, 'dir' | 'file'>): { descriptionAt: DescriptionAt; close(): Promise<void> } {
+function gitCommitReader(opts: Pick<CommonOptions, 'dir' | 'file'>): {
+  descriptionAt: DescriptionAt;
+  close(): Promise<void>;
+} {
   const dirs: string[] = [];
   const git = async (args: string[], env: Record<string, string> = {}) =>
-    (await exec('git', ['-C', path.resolve(opts.dir), ...args], { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 })).stdout.trim();
+    (
+      await exec('git', ['-C', path.resolve(opts.dir), ...args], {
+        env: { ...process.env, ...env },
+        maxBuffer: 16 * 1024 * 1024,
+      })
+    ).stdout.trim();
   const descriptionAt: DescriptionAt = async (commit) => {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'politburo-drift-'));
     dirs.push(tmp);
@@ -95,12 +109,20 @@ function gitCommitReader(opts: Pick<CommonOptions, 'dir' | 'file'>): { descripti
       await git(['read-tree', `${commit}^{commit}`], env);
       await git([`--work-tree=${tree}`, 'checkout-index', '--all', '--force'], env);
       const loaded = await loadDescription({ dir: path.join(tree, prefix), file: opts.file ?? readCliEnv().file });
-      if (!loaded.ok) throw new Error(`it is invalid: ${loaded.errors.slice(0, 3).map(formatValidationError).join('; ')}`);
+      if (!loaded.ok)
+        throw new Error(`it is invalid: ${loaded.errors.slice(0, 3).map(formatValidationError).join('; ')}`);
       return loaded.description;
     } catch (err) {
       const text = err instanceof Error ? err.message : String(err);
-      throw new Error(/not a valid|bad object|unknown revision|fatal:/i.test(text) ? `commit ${commit.slice(0, 7)} is not in this repository` : text.split('\n')[0]);
+      throw new Error(
+        /not a valid|bad object|unknown revision|fatal:/i.test(text)
+          ? `commit ${commit.slice(0, 7)} is not in this repository`
+          : text.split('\n')[0],
+      );
     }
   };
-  return { descriptionAt, close: async () => void (await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))) };
+  return {
+    descriptionAt,
+    close: async () => void (await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })))),
+  };
 }

@@ -23,13 +23,20 @@ export interface GraphCommandOptions extends CommonOptions {
 }
 
 /** Recorded states by path, or undefined when no store is configured or reachable (a warning goes to stderr). */
-async function recordedStates(root: string, env: ResolvedEnvironment, opts: GraphCommandOptions): Promise<Map<string, LifecycleState> | undefined> {
+async function recordedStates(
+  root: string,
+  env: ResolvedEnvironment,
+  opts: GraphCommandOptions,
+): Promise<Map<string, LifecycleState> | undefined> {
   if (opts.state === false) return undefined;
   const databaseUrl = opts.databaseUrl ?? readCliEnv().databaseUrl;
   // Starting the embedded PostgreSQL only to colour a drawing is too slow a surprise: only when asked for.
   if (!databaseUrl && opts.state !== true) return undefined;
   try {
-    const opened = await openStore({ databaseUrl, log: (m) => process.stderr.isTTY && process.stderr.write(`politburo: ${m}\n`) });
+    const opened = await openStore({
+      databaseUrl,
+      log: (m) => process.stderr.isTTY && process.stderr.write(`politburo: ${m}\n`),
+    });
     try {
       const nodes = await opened.store.recordedNodes(repositoryId(root), env.name);
       return new Map(nodes.map((n) => [n.path, n.state]));
@@ -37,7 +44,9 @@ async function recordedStates(root: string, env: ResolvedEnvironment, opts: Grap
       await opened.close();
     }
   } catch (err) {
-    process.stderr.write(`politburo: warning: drawing without states: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(
+      `politburo: warning: drawing without states: ${err instanceof Error ? err.message : String(err)}\n`,
+    );
     return undefined;
   }
 }
@@ -60,7 +69,9 @@ export function registerGraph(program: Command): void {
       const states = await recordedStates(description.root, env, opts);
       const graph = buildEnvironmentGraph(env, { states, reduce: opts.reduce });
       if (opts.format === 'svg' && graph.nodes.length > SLOW_SVG_NODES) {
-        process.stderr.write(`politburo: laying out ${graph.nodes.length} nodes takes a while; --format dot is faster for graphs this size\n`);
+        process.stderr.write(
+          `politburo: laying out ${graph.nodes.length} nodes takes a while; --format dot is faster for graphs this size\n`,
+        );
       }
       process.stdout.write(renderGraph(graph, opts.format));
     });

@@ -19,7 +19,9 @@ export function registerMigrate(program: Command): void {
         if (opened.applied.length === 0) {
           process.stdout.write(`Schema is up to date (${migrationNames().length} migrations applied).\n`);
         } else {
-          process.stdout.write(`Applied ${opened.applied.length} migration${opened.applied.length === 1 ? '' : 's'}:\n`);
+          process.stdout.write(
+            `Applied ${opened.applied.length} migration${opened.applied.length === 1 ? '' : 's'}:\n`,
+          );
           for (const name of opened.applied) process.stdout.write(`  ${name}\n`);
         }
       } finally {

@@ -1,6 +1,15 @@
 /** `politburo plan ENV [--json]`: what an apply would do, from the description and the recorded state; contacts no host. */
 import type { Command } from 'commander';
-import { addCommonOptions, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, headCommit, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
+import {
+  addCommonOptions,
+  EXIT_CHANGES,
+  EXIT_ERROR,
+  EXIT_OK,
+  headCommit,
+  readCliEnv,
+  repositoryId,
+  type CommonOptions,
+} from '../common.js';
 import { loadDescription } from '../../schema/load-description.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { openStore } from '../../store/open-store.js';
@@ -53,7 +62,8 @@ export async function planFromStore(
   early: Promise<Opened> | null = null,
 ): Promise<{ plan: Plan; repository: string }> {
   const repository = repositoryId(description.root);
-  const opened = await (early ?? openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog }));
+  const opened = await (early ??
+    openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog }));
   try {
     const recorded = await opened.store.recordedNodes(repository, env.name);
     return { plan: planEnvironment(env, recorded, headCommit(description.root)), repository };
@@ -76,7 +86,10 @@ export async function runPlan(environment: string, opts: PlanOptions): Promise<n
     return s.create + s.update + s.terminate > 0 ? EXIT_CHANGES : EXIT_OK;
   } finally {
     // When planning did not get as far as using it (invalid description, unknown environment), close it here.
-    await early?.then((o) => o.close(), () => {});
+    await early?.then(
+      (o) => o.close(),
+      () => {},
+    );
   }
 }
 
@@ -105,7 +118,8 @@ async function runLivePlanCommand(environment: string, opts: PlanOptions): Promi
   try {
     const { plan, result } = await runLivePlan(ctx.input);
     ctx.stopProgress();
-    if (opts.json) process.stdout.write(`${JSON.stringify(livePlanJson(plan, result, ctx.input.repository), null, 2)}\n`);
+    if (opts.json)
+      process.stdout.write(`${JSON.stringify(livePlanJson(plan, result, ctx.input.repository), null, 2)}\n`);
     else process.stdout.write(`${renderPlanText(plan)}\nLive check on the hosts:\n${renderRunTable(result)}`);
     if (result.status !== 'succeeded' || result.nodes.some((n) => n.state === 'failed')) return EXIT_ERROR;
     const s = plan.summary;
@@ -131,8 +145,10 @@ export function registerPlan(program: Command): void {
   addCommonOptions(program.command('plan'))
     .argument('<environment>', 'the environment to plan')
     .option('--json', 'print one JSON document and nothing else on stdout')
-    .option('--live', 'also dry-run every node on its host and mark unmet tasks as drift (runs the deps\' met? checks)')
-    .description('show what an apply would change (exit 0 no changes, 2 changes or drift, 1 error); contacts no host unless --live')
+    .option('--live', "also dry-run every node on its host and mark unmet tasks as drift (runs the deps' met? checks)")
+    .description(
+      'show what an apply would change (exit 0 no changes, 2 changes or drift, 1 error); contacts no host unless --live',
+    )
     .action(async (environment: string, opts: PlanOptions) => {
       process.exitCode = await runPlan(environment, opts);
     });

@@ -10,12 +10,21 @@ const short = (commit: string | null): string => (commit ? commit.slice(0, 7) : 
 /** Lays rows out in columns; the last column is not padded. */
 export function alignTable(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function summaryLine(s: EnvironmentStatus): string {
   const total = s.nodes.length;
-  const parts = Object.entries(s.summary).filter(([, n]) => n > 0).map(([state, n]) => `${n} ${state}`);
+  const parts = Object.entries(s.summary)
+    .filter(([, n]) => n > 0)
+    .map(([state, n]) => `${n} ${state}`);
   return `${total} node${total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`;
 }
 
@@ -37,7 +46,15 @@ function toJson(s: EnvironmentStatus): object {
     environment: s.environment,
     lastAppliedCommit: s.lastAppliedCommit,
     updatedAt: s.updatedAt,
-    nodes: s.nodes.map((n) => ({ path: n.path, host: n.host, state: n.state, reason: n.reason, lastAppliedCommit: n.lastAppliedCommit, lastRunId: n.lastRunId, updatedAt: n.updatedAt })),
+    nodes: s.nodes.map((n) => ({
+      path: n.path,
+      host: n.host,
+      state: n.state,
+      reason: n.reason,
+      lastAppliedCommit: n.lastAppliedCommit,
+      lastRunId: n.lastRunId,
+      updatedAt: n.updatedAt,
+    })),
     summary: s.summary,
   };
 }
@@ -54,7 +71,10 @@ export function registerStatus(program: Command): void {
       try {
         const report = await statusReport(opened.store, repository, environment);
         if (opts.json) {
-          const doc = environment !== undefined ? { repository, ...toJson(report[0]) } : { repository, environments: report.map(toJson) };
+          const doc =
+            environment !== undefined
+              ? { repository, ...toJson(report[0]) }
+              : { repository, environments: report.map(toJson) };
           process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
         } else if (report.length === 0) {
           process.stdout.write(`Nothing recorded yet for ${repository}: no apply has run.\n`);

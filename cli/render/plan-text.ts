@@ -15,7 +15,8 @@ export function planSummaryLine(plan: Plan): string {
 
 /** The CHANGES cell(s) of a node: one line per change (the first beside the node, the rest below it). */
 function changeLines(n: PlannedNode): string[] {
-  if (n.action === 'create') return [n.node ? `new: ${n.node.tasks.length} task${n.node.tasks.length === 1 ? '' : 's'}` : 'new'];
+  if (n.action === 'create')
+    return [n.node ? `new: ${n.node.tasks.length} task${n.node.tasks.length === 1 ? '' : 's'}` : 'new'];
   if (n.action === 'terminate') return n.changes.length ? n.changes : ['no longer described'];
   return n.changes.length ? n.changes : [''];
 }

@@ -43,21 +43,38 @@ function deny(req: Request, res: Response, message: string): void {
     res.json({ error: message });
     return;
   }
-  res.type('html').send(page('Sign in', html`<h1>Sign in</h1><p>${message}</p>
-<form method="get"><label>Dashboard token <input type="password" name="token" autocomplete="current-password"></label> <button>Open</button></form>`));
+  res.type('html').send(
+    page(
+      'Sign in',
+      html`<h1>Sign in</h1>
+        <p>${message}</p>
+        <form method="get">
+          <label>Dashboard token <input type="password" name="token" autocomplete="current-password" /></label>
+          <button>Open</button>
+        </form>`,
+    ),
+  );
 }
 
 /** The middleware guarding every dashboard route. */
 export function dashboardAuth(opts: { publicRead: boolean; token?: string }): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
     if (opts.publicRead) return next();
-    if (!opts.token) return deny(req, res, 'The dashboard is private and no token is configured: set POLITBURO_DASHBOARD_TOKEN, or POLITBURO_DASHBOARD_PUBLIC=true for read-only public access.');
+    if (!opts.token)
+      return deny(
+        req,
+        res,
+        'The dashboard is private and no token is configured: set POLITBURO_DASHBOARD_TOKEN, or POLITBURO_DASHBOARD_PUBLIC=true for read-only public access.',
+      );
     const query = typeof req.query.token === 'string' ? req.query.token : undefined;
     if (query !== undefined) {
       if (!tokenMatches(query, opts.token)) return deny(req, res, 'That token is not valid.');
       // Remember the token in a cookie and drop it from the address bar (and from logs of later requests).
       const secure = req.secure ? '; Secure' : '';
-      res.setHeader('Set-Cookie', `${TOKEN_COOKIE}=${encodeURIComponent(query)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000${secure}`);
+      res.setHeader(
+        'Set-Cookie',
+        `${TOKEN_COOKIE}=${encodeURIComponent(query)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=2592000${secure}`,
+      );
       const params = new URLSearchParams(req.originalUrl.split('?')[1] ?? '');
       params.delete('token');
       const rest = params.toString();

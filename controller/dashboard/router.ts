@@ -31,14 +31,25 @@ export interface DashboardDeps {
 export const MAX_DRAWN_NODES = 200;
 
 const SECURITY_HEADERS = {
-  'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+  'Content-Security-Policy':
+    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',
 };
 
 function notFound(req: Request, res: Response, what: string): void {
   if (req.path.startsWith('/api/')) res.status(404).json({ error: what });
-  else res.status(404).type('html').send(page('Not found', html`<h1>Not found</h1><p>${what}</p>`));
+  else
+    res
+      .status(404)
+      .type('html')
+      .send(
+        page(
+          'Not found',
+          html`<h1>Not found</h1>
+            <p>${what}</p>`,
+        ),
+      );
 }
 
 /** Runs a handler; a failure (e.g. the database is down) becomes a 500 saying so, never a stack trace. */
@@ -50,7 +61,17 @@ function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHand
     } catch (err) {
       const message = `could not read the state store: ${err instanceof Error ? err.message : String(err)}`;
       if (req.path.startsWith('/api/')) res.status(500).json({ error: message });
-      else res.status(500).type('html').send(page('Error', html`<h1>Something went wrong</h1><p>${message}</p>`));
+      else
+        res
+          .status(500)
+          .type('html')
+          .send(
+            page(
+              'Error',
+              html`<h1>Something went wrong</h1>
+                <p>${message}</p>`,
+            ),
+          );
     }
   };
 }
@@ -71,7 +92,11 @@ async function environmentSummaries(store: StateStore): Promise<EnvironmentSumma
   );
 }
 
-async function describedEnvironment(deps: DashboardDeps, repository: string, environment: string): Promise<ResolvedEnvironment | null> {
+async function describedEnvironment(
+  deps: DashboardDeps,
+  repository: string,
+  environment: string,
+): Promise<ResolvedEnvironment | null> {
   if (!deps.loadEnvironment) return null;
   try {
     return await deps.loadEnvironment(repository, environment);
@@ -91,11 +116,23 @@ async function environmentView(deps: DashboardDeps, repository: string, environm
   if (!described && !known.some((e) => e.environment === environment)) return null;
   const recordedPaths = new Set(recorded.map((n) => n.path));
   const states = new Map(recorded.map((n) => [n.path, n.state]));
-  const definedOnly = (described?.nodes ?? []).filter((n) => !recordedPaths.has(n.path)).map((n) => ({ path: n.path, host: hostLabel(n.host) }));
+  const definedOnly = (described?.nodes ?? [])
+    .filter((n) => !recordedPaths.has(n.path))
+    .map((n) => ({ path: n.path, host: hostLabel(n.host) }));
   const graph = described ? buildEnvironmentGraph(described, { states }) : recordedGraph(environment, recorded);
   const drawable = graph.nodes.length > 0 && graph.nodes.length <= MAX_DRAWN_NODES;
   const svg = drawable ? cachedSvg(graph) : null;
-  return { repository, environment, svg, tooManyNodes: graph.nodes.length > MAX_DRAWN_NODES, fromDescription: described !== null, nodes: recorded, definedOnly, rates, runs };
+  return {
+    repository,
+    environment,
+    svg,
+    tooManyNodes: graph.nodes.length > MAX_DRAWN_NODES,
+    fromDescription: described !== null,
+    nodes: recorded,
+    definedOnly,
+    rates,
+    runs,
+  };
 }
 
 /** Laying out a graph costs up to a second: drawings are kept by content, so an unchanged environment redraws for free. */
@@ -123,46 +160,83 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
   const auth = dashboardAuth({ publicRead: deps.publicRead, token: deps.token });
   const { store } = deps;
 
-  router.get('/', auth, handle(async (_req, res) => {
-    const [envs, runs] = await Promise.all([environmentSummaries(store), store.listRuns({ limit: 15 })]);
-    res.type('html').send(environmentsPage(envs, runs));
-  }));
-  router.get('/environments/:repository/:environment', auth, handle(async (req, res) => {
-    const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
-    if (!view) return notFound(req, res, `No environment ${req.params.environment} in ${req.params.repository}.`);
-    res.type('html').send(environmentPage(view));
-  }));
-  router.get('/environments/:repository/:environment/graph.svg', auth, handle(async (req, res) => {
-    const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
-    if (!view || !view.svg) return notFound(req, res, `No drawing of ${req.params.environment} in ${req.params.repository}.`);
-    res.type('image/svg+xml').send(view.svg);
-  }));
-  router.get('/runs', auth, handle(async (req, res) => {
-    const filter = runsFilter(req);
-    res.type('html').send(runsPage(await store.listRuns({ ...filter, limit: 200 }), filter));
-  }));
-  router.get('/runs/:id', auth, handle(async (req, res) => {
-    const run = await store.getRun(String(req.params.id));
-    if (!run) return notFound(req, res, `No run ${req.params.id}.`);
-    res.type('html').send(runPage(run, await store.nodeRuns(run.id)));
-  }));
+  router.get(
+    '/',
+    auth,
+    handle(async (_req, res) => {
+      const [envs, runs] = await Promise.all([environmentSummaries(store), store.listRuns({ limit: 15 })]);
+      res.type('html').send(environmentsPage(envs, runs));
+    }),
+  );
+  router.get(
+    '/environments/:repository/:environment',
+    auth,
+    handle(async (req, res) => {
+      const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
+      if (!view) return notFound(req, res, `No environment ${req.params.environment} in ${req.params.repository}.`);
+      res.type('html').send(environmentPage(view));
+    }),
+  );
+  router.get(
+    '/environments/:repository/:environment/graph.svg',
+    auth,
+    handle(async (req, res) => {
+      const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
+      if (!view || !view.svg)
+        return notFound(req, res, `No drawing of ${req.params.environment} in ${req.params.repository}.`);
+      res.type('image/svg+xml').send(view.svg);
+    }),
+  );
+  router.get(
+    '/runs',
+    auth,
+    handle(async (req, res) => {
+      const filter = runsFilter(req);
+      res.type('html').send(runsPage(await store.listRuns({ ...filter, limit: 200 }), filter));
+    }),
+  );
+  router.get(
+    '/runs/:id',
+    auth,
+    handle(async (req, res) => {
+      const run = await store.getRun(String(req.params.id));
+      if (!run) return notFound(req, res, `No run ${req.params.id}.`);
+      res.type('html').send(runPage(run, await store.nodeRuns(run.id)));
+    }),
+  );
 
-  router.get('/api/environments', auth, handle(async (_req, res) => {
-    res.json({ environments: await environmentSummaries(store) });
-  }));
-  router.get('/api/environments/:repository/:environment', auth, handle(async (req, res) => {
-    const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
-    if (!view) return notFound(req, res, `no environment ${req.params.environment} in ${req.params.repository}`);
-    const { svg: _svg, ...rest } = view;
-    res.json(rest);
-  }));
-  router.get('/api/runs', auth, handle(async (req, res) => {
-    res.json({ runs: await store.listRuns({ ...runsFilter(req), limit: 200 }) });
-  }));
-  router.get('/api/runs/:id', auth, handle(async (req, res) => {
-    const run = await store.getRun(String(req.params.id));
-    if (!run) return notFound(req, res, `no run ${req.params.id}`);
-    res.json({ run, nodes: await store.nodeRuns(run.id) });
-  }));
+  router.get(
+    '/api/environments',
+    auth,
+    handle(async (_req, res) => {
+      res.json({ environments: await environmentSummaries(store) });
+    }),
+  );
+  router.get(
+    '/api/environments/:repository/:environment',
+    auth,
+    handle(async (req, res) => {
+      const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
+      if (!view) return notFound(req, res, `no environment ${req.params.environment} in ${req.params.repository}`);
+      const { svg: _svg, ...rest } = view;
+      res.json(rest);
+    }),
+  );
+  router.get(
+    '/api/runs',
+    auth,
+    handle(async (req, res) => {
+      res.json({ runs: await store.listRuns({ ...runsFilter(req), limit: 200 }) });
+    }),
+  );
+  router.get(
+    '/api/runs/:id',
+    auth,
+    handle(async (req, res) => {
+      const run = await store.getRun(String(req.params.id));
+      if (!run) return notFound(req, res, `no run ${req.params.id}`);
+      res.json({ run, nodes: await store.nodeRuns(run.id) });
+    }),
+  );
   return router;
 }

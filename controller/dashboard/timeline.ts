@@ -20,10 +20,15 @@ export interface TimelineLane {
 }
 
 /** Lanes by host (in order of first start), bars placed relative to the run's span; nodes never started are left out. */
-export function timelineLanes(run: RunRecord, nodes: NodeRunRecord[], now = Date.now()): { lanes: TimelineLane[]; spanMs: number } {
+export function timelineLanes(
+  run: RunRecord,
+  nodes: NodeRunRecord[],
+  now = Date.now(),
+): { lanes: TimelineLane[]; spanMs: number } {
   const started = nodes.filter((n) => n.startedAt).sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
   const t0 = Math.min(Date.parse(run.startedAt), ...started.map((n) => Date.parse(n.startedAt!)));
-  const end = (n: NodeRunRecord): number => (n.finishedAt ? Date.parse(n.finishedAt) : run.finishedAt ? Date.parse(run.finishedAt) : now);
+  const end = (n: NodeRunRecord): number =>
+    n.finishedAt ? Date.parse(n.finishedAt) : run.finishedAt ? Date.parse(run.finishedAt) : now;
   const t1 = Math.max(run.finishedAt ? Date.parse(run.finishedAt) : now, ...started.map(end), t0 + 1);
   const span = t1 - t0;
   const lanes = new Map<string, TimelineLane>();
@@ -33,7 +38,13 @@ export function timelineLanes(run: RunRecord, nodes: NodeRunRecord[], now = Date
     if (!lane) lanes.set(host, (lane = { host, bars: [] }));
     const s = Date.parse(n.startedAt!);
     const e = Math.max(end(n), s);
-    lane.bars.push({ path: n.path, state: n.state, left: (100 * (s - t0)) / span, width: Math.max(0.5, (100 * (e - s)) / span), ms: e - s });
+    lane.bars.push({
+      path: n.path,
+      state: n.state,
+      left: (100 * (s - t0)) / span,
+      width: Math.max(0.5, (100 * (e - s)) / span),
+      ms: e - s,
+    });
   }
   return { lanes: [...lanes.values()], spanMs: span };
 }
@@ -46,9 +57,21 @@ export function timelineHtml(run: RunRecord, nodes: NodeRunRecord[]): Html {
     const bars = lane.bars.map((b) => {
       const c = STATE_COLOURS[b.state] ?? STATE_COLOURS.defined;
       const style = `left:${b.left.toFixed(2)}%;width:${b.width.toFixed(2)}%;background:${c.fill};border-color:${c.stroke}`;
-      return html`<a class="bar" href="${`#${nodeAnchor(b.path)}`}" style="${style}" title="${`${b.path}: ${b.state} in ${duration(b.ms)}`}">${b.path}</a>`;
+      return html`<a
+        class="bar"
+        href="${`#${nodeAnchor(b.path)}`}"
+        style="${style}"
+        title="${`${b.path}: ${b.state} in ${duration(b.ms)}`}"
+        >${b.path}</a
+      >`;
     });
-    return html`<div class="lane"><div class="host mono" title="${lane.host}">${lane.host}</div><div class="track">${bars}</div></div>`;
+    return html`<div class="lane">
+      <div class="host mono" title="${lane.host}">${lane.host}</div>
+      <div class="track">${bars}</div>
+    </div>`;
   });
-  return html`<div class="timeline">${rows}<div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div></div>`;
+  return html`<div class="timeline">
+    ${rows}
+    <div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div>
+  </div>`;
 }

@@ -67,14 +67,20 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
     const secrets: string[] = [];
     if (token) {
       const basic = Buffer.from(`x-access-token:${token}`).toString('base64');
-      Object.assign(env, { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'http.extraHeader', GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}` });
+      Object.assign(env, {
+        GIT_CONFIG_COUNT: '1',
+        GIT_CONFIG_KEY_0: 'http.extraHeader',
+        GIT_CONFIG_VALUE_0: `Authorization: Basic ${basic}`,
+      });
       secrets.push(token, basic);
     }
     return { git: client(dir, env, timeoutMs), secrets };
   };
 
   const fetchAll = async (repo: RepoRef, git: SimpleGit, secrets: string[]) => {
-    await guard(repo, secrets, 'fetch', () => git.raw(['fetch', '--prune', '--no-tags', '--quiet', remoteUrl(repo.cloneUrl), ...REFSPECS]));
+    await guard(repo, secrets, 'fetch', () =>
+      git.raw(['fetch', '--prune', '--no-tags', '--quiet', remoteUrl(repo.cloneUrl), ...REFSPECS]),
+    );
   };
 
   const hasCommit = async (git: SimpleGit, sha: string) => {
@@ -87,14 +93,20 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
   };
 
   const ensure = async (repo: RepoRef, git: SimpleGit, secrets: string[], sha: string) => {
-    if (!SHA.test(sha)) throw new GitAccessError(`${describe(repo)}: ${JSON.stringify(sha)} is not a full commit SHA`, false);
+    if (!SHA.test(sha))
+      throw new GitAccessError(`${describe(repo)}: ${JSON.stringify(sha)} is not a full commit SHA`, false);
     if (await hasCommit(git, sha)) return;
     await fetchAll(repo, git, secrets);
     if (await hasCommit(git, sha)) return;
     // A commit no ref points at any more (a force-pushed PR head): ask for it by name, which GitHub allows.
-    await guard(repo, secrets, 'fetch', () => git.raw(['fetch', '--no-tags', '--quiet', remoteUrl(repo.cloneUrl), sha])).catch(() => undefined);
+    await guard(repo, secrets, 'fetch', () =>
+      git.raw(['fetch', '--no-tags', '--quiet', remoteUrl(repo.cloneUrl), sha]),
+    ).catch(() => undefined);
     if (!(await hasCommit(git, sha))) {
-      throw new GitAccessError(`${describe(repo)}: commit ${sha} is not in the repository (yet): it may have been force-pushed away`, true);
+      throw new GitAccessError(
+        `${describe(repo)}: commit ${sha} is not in the repository (yet): it may have been force-pushed away`,
+        true,
+      );
     }
   };
 
@@ -113,7 +125,8 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
       }),
     branchHead: (repo, branch) =>
       lock.run(mirrorDir(repo), async () => {
-        if (!validBranch(branch)) throw new GitAccessError(`${describe(repo)}: ${JSON.stringify(branch)} is not a valid branch name`, false);
+        if (!validBranch(branch))
+          throw new GitAccessError(`${describe(repo)}: ${JSON.stringify(branch)} is not a valid branch name`, false);
         const { git, secrets } = await open(repo);
         await fetchAll(repo, git, secrets);
         try {
@@ -145,7 +158,9 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
     remoteDefaultBranch: (repo) =>
       lock.run(mirrorDir(repo), async () => {
         const { git, secrets } = await open(repo);
-        const out = await guard(repo, secrets, 'ls-remote', () => git.raw(['ls-remote', '--symref', remoteUrl(repo.cloneUrl), 'HEAD']));
+        const out = await guard(repo, secrets, 'ls-remote', () =>
+          git.raw(['ls-remote', '--symref', remoteUrl(repo.cloneUrl), 'HEAD']),
+        );
         const m = /^ref: refs\/heads\/(\S+)\s+HEAD$/m.exec(out);
         return m ? m[1] : null;
       }),
@@ -158,7 +173,12 @@ async function extract(mirror: string, checkoutsDir: string, sha: string, timeou
   const dir = await mkdtemp(path.join(checkoutsDir, `${sha.slice(0, 12)}-`));
   const cleanup = () => rm(dir, { recursive: true, force: true });
   try {
-    const env = { ...baseEnv(), GIT_DIR: mirror, GIT_WORK_TREE: path.join(dir, 'tree'), GIT_INDEX_FILE: path.join(dir, 'index') };
+    const env = {
+      ...baseEnv(),
+      GIT_DIR: mirror,
+      GIT_WORK_TREE: path.join(dir, 'tree'),
+      GIT_INDEX_FILE: path.join(dir, 'index'),
+    };
     await mkdir(env.GIT_WORK_TREE);
     const git = client(dir, env, timeoutMs);
     await git.raw(['read-tree', sha]);
@@ -189,7 +209,19 @@ function baseEnv(): Record<string, string> {
     GIT_CONFIG_GLOBAL: '/dev/null',
     LC_ALL: 'C',
   };
-  for (const key of ['PATH', 'HOME', 'TMPDIR', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy', 'SSL_CERT_FILE', 'GIT_SSL_CAINFO']) {
+  for (const key of [
+    'PATH',
+    'HOME',
+    'TMPDIR',
+    'HTTPS_PROXY',
+    'HTTP_PROXY',
+    'NO_PROXY',
+    'https_proxy',
+    'http_proxy',
+    'no_proxy',
+    'SSL_CERT_FILE',
+    'GIT_SSL_CAINFO',
+  ]) {
     const v = process.env[key];
     if (v !== undefined) env[key] = v;
   }
@@ -229,12 +261,20 @@ function remoteUrl(url: string): string {
 /** `owner-name-<hash of the clone URL>.git`: readable, and two URLs never share a mirror. */
 function mirrorName(repo: RepoRef): string {
   const hash = createHash('sha256').update(remoteUrl(repo.cloneUrl)).digest('hex').slice(0, 12);
-  const label = `${repo.owner}-${repo.name}`.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 60) || 'repo';
+  const label =
+    `${repo.owner}-${repo.name}`
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .replace(/^[._-]+/, '')
+      .slice(0, 60) || 'repo';
   return `${label}-${hash}.git`;
 }
 
 function validBranch(branch: string): boolean {
-  if (branch.length === 0 || branch.length > 255 || [...branch].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)) return false;
+  if (
+    branch.length === 0 ||
+    branch.length > 255 ||
+    [...branch].some((c) => c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f)
+  )
+    return false;
   return !/(^[-/.])|\.\.|[\s~^:?*[\\]|@\{|\/\/|\.lock$|\/$|\.$/.test(branch);
 }
-

@@ -28,8 +28,19 @@ export const INTERRUPTED_SUMMARY =
   'Push again, or comment `/politburo plan` on the pull request, to run it again.';
 
 /** Finishes the stale checks; returns how many were finished. */
-export async function finishStaleChecks(pool: pg.Pool, reporter: Reporter, opts: FinishStaleChecksOptions = {}): Promise<number> {
-  const { rows } = await pool.query<{ repository: string; sha: string; name: string; status: StaleCheck['status']; installation_id: string | null; details_url: string | null }>(
+export async function finishStaleChecks(
+  pool: pg.Pool,
+  reporter: Reporter,
+  opts: FinishStaleChecksOptions = {},
+): Promise<number> {
+  const { rows } = await pool.query<{
+    repository: string;
+    sha: string;
+    name: string;
+    status: StaleCheck['status'];
+    installation_id: string | null;
+    details_url: string | null;
+  }>(
     `SELECT repository, sha, name, status, installation_id::text, details_url FROM github_checks
       WHERE status <> 'completed' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY id`,
     [opts.olderThanMs ?? 60_000],
@@ -37,13 +48,32 @@ export async function finishStaleChecks(pool: pg.Pool, reporter: Reporter, opts:
   const isActive = opts.isActive ?? ((c: StaleCheck) => jobExists(pool, c));
   let finished = 0;
   for (const r of rows) {
-    const check: StaleCheck = { repository: r.repository, sha: r.sha, name: r.name, status: r.status, installationId: r.installation_id ? Number(r.installation_id) : null, detailsUrl: r.details_url };
+    const check: StaleCheck = {
+      repository: r.repository,
+      sha: r.sha,
+      name: r.name,
+      status: r.status,
+      installationId: r.installation_id ? Number(r.installation_id) : null,
+      detailsUrl: r.details_url,
+    };
     if (await isActive(check)) continue;
     const [owner, ...rest] = r.repository.split('/');
-    const repo: RepoRef = { owner, name: rest.join('/'), cloneUrl: '', defaultBranch: '', ...(check.installationId ? { installationId: check.installationId } : {}) };
+    const repo: RepoRef = {
+      owner,
+      name: rest.join('/'),
+      cloneUrl: '',
+      defaultBranch: '',
+      ...(check.installationId ? { installationId: check.installationId } : {}),
+    };
     await reporter.check(
       { repo, sha: r.sha, name: r.name },
-      { status: 'completed', conclusion: 'cancelled', title: 'Interrupted', summary: INTERRUPTED_SUMMARY, ...(r.details_url ? { detailsUrl: r.details_url } : {}) },
+      {
+        status: 'completed',
+        conclusion: 'cancelled',
+        title: 'Interrupted',
+        summary: INTERRUPTED_SUMMARY,
+        ...(r.details_url ? { detailsUrl: r.details_url } : {}),
+      },
     );
     finished++;
   }
@@ -52,7 +82,9 @@ export async function finishStaleChecks(pool: pg.Pool, reporter: Reporter, opts:
 
 /** A graphile-worker apply or plan job for the check's repository and commit, when graphile-worker is installed. */
 async function jobExists(pool: pg.Pool, c: StaleCheck): Promise<boolean> {
-  const { rows: schema } = await pool.query<{ present: boolean }>(`SELECT to_regclass('graphile_worker._private_jobs') IS NOT NULL AS present`);
+  const { rows: schema } = await pool.query<{ present: boolean }>(
+    `SELECT to_regclass('graphile_worker._private_jobs') IS NOT NULL AS present`,
+  );
   if (!schema[0].present) return false;
   const { rows } = await pool.query(
     `SELECT 1 FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id

@@ -45,18 +45,29 @@ export function createGitHubClients(opts: GitHubClientOptions): GitHubClients {
   const defaults = {
     baseUrl,
     userAgent: 'politburo',
-    retry: { retries: opts.retry?.retries ?? 3, retryAfterBaseValue: opts.retry?.baseMs ?? 1000, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
+    retry: {
+      retries: opts.retry?.retries ?? 3,
+      retryAfterBaseValue: opts.retry?.baseMs ?? 1000,
+      doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
+    },
     throttle: {
       enabled: opts.throttle ?? true,
       // Returning false hands rate limits to the durable queue, which shares the wait with every replica.
       onRateLimit: () => false,
       onSecondaryRateLimit: () => false,
     },
-    log: { debug: () => {}, info: () => {}, warn: (msg: string) => opts.logger.warn({}, msg), error: (msg: string) => opts.logger.error({}, msg) },
+    log: {
+      debug: () => {},
+      info: () => {},
+      warn: (msg: string) => opts.logger.warn({}, msg),
+      error: (msg: string) => opts.logger.error({}, msg),
+    },
   };
   const Client = Octokit.defaults(defaults);
   const instrument = (octokit: Octokit, queue: string): Octokit => {
-    octokit.hook.after('request', (response, options) => observe(queue, String(options.url), String(response.status), response.headers as Record<string, string>));
+    octokit.hook.after('request', (response, options) =>
+      observe(queue, String(options.url), String(response.status), response.headers as Record<string, string>),
+    );
     octokit.hook.error('request', (error: any, options) => {
       observe(queue, String(options.url), String(error?.status ?? 'error'), error?.response?.headers ?? {});
       throw error;
@@ -74,16 +85,25 @@ export function createGitHubClients(opts: GitHubClientOptions): GitHubClients {
 
   if ('token' in opts.auth) {
     const client = instrument(new Client({ auth: opts.auth.token }), 'gh:token');
-    return { mode: 'token', queueFor: () => 'gh:token', forRepo: async () => client, pauseUntil: (q) => exhausted.get(q) };
+    return {
+      mode: 'token',
+      queueFor: () => 'gh:token',
+      forRepo: async () => client,
+      pauseUntil: (q) => exhausted.get(q),
+    };
   }
   const app = new App({ appId: opts.auth.appId, privateKey: opts.auth.privateKey, Octokit: Client });
   const installations = new Map<number, Promise<Octokit>>();
   const installationOf = async (repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>): Promise<number> => {
     if (repo.installationId) return repo.installationId;
-    const { data } = await app.octokit.request('GET /repos/{owner}/{repo}/installation', { owner: repo.owner, repo: repo.name });
+    const { data } = await app.octokit.request('GET /repos/{owner}/{repo}/installation', {
+      owner: repo.owner,
+      repo: repo.name,
+    });
     return data.id;
   };
-  const queueFor = (repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>) => (repo.installationId ? `gh:${repo.installationId}` : `gh:repo:${repo.owner}/${repo.name}`);
+  const queueFor = (repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>) =>
+    repo.installationId ? `gh:${repo.installationId}` : `gh:repo:${repo.owner}/${repo.name}`;
   return {
     mode: 'app',
     queueFor,

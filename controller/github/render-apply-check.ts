@@ -38,11 +38,21 @@ export function renderApplyCheck(result: RunResult | null, opts: ApplyCheckOptio
     return {
       status: running ? 'in_progress' : 'queued',
       title: running ? `Applying ${opts.environment}` : `Waiting to apply ${opts.environment}`,
-      summary: result ? summaryText(result) : running ? `The apply of ${code(opts.environment)} is in progress.` : `The apply of ${code(opts.environment)} is queued.`,
+      summary: result
+        ? summaryText(result)
+        : running
+          ? `The apply of ${code(opts.environment)} is in progress.`
+          : `The apply of ${code(opts.environment)} is queued.`,
       ...details,
     };
   }
-  return { status: 'completed', conclusion: conclusionOf(result), title: countsTitle(result), summary: summaryText(result), ...details };
+  return {
+    status: 'completed',
+    conclusion: conclusionOf(result),
+    title: countsTitle(result),
+    summary: summaryText(result),
+    ...details,
+  };
 }
 
 function conclusionOf(result: RunResult): CheckConclusion {
@@ -68,7 +78,9 @@ function countStates(nodes: NodeResult[]): Map<string, number> {
 function summaryText(result: RunResult): string {
   const out = new Budget(CHECK_TEXT_LIMIT - 300);
   const secs = Math.round(result.durationMs / 1000);
-  out.must(`${result.status === 'running' ? 'Applying' : 'Applied'} ${code(result.environment)} at ${code(shortSha(result.commit))}: ${plural(result.nodes.length, 'node')}${result.status === 'running' ? '' : ` in ${secs}s`}.`);
+  out.must(
+    `${result.status === 'running' ? 'Applying' : 'Applied'} ${code(result.environment)} at ${code(shortSha(result.commit))}: ${plural(result.nodes.length, 'node')}${result.status === 'running' ? '' : ` in ${secs}s`}.`,
+  );
   out.must('');
   out.must('| State | Nodes |');
   out.must('| --- | --- |');
@@ -85,7 +97,8 @@ function summaryText(result: RunResult): string {
     out.must(`**Blocked** (${blocked.length}):`);
     for (const n of blocked) out.maybe(`- ${code(n.path)}: ${cell(n.reason ?? 'a dependency did not become ready')}`);
   }
-  if (out.omitted) out.must(`\n… ${plural(out.omitted, 'more line')} not shown (GitHub's size limit): see the run page.`);
+  if (out.omitted)
+    out.must(`\n… ${plural(out.omitted, 'more line')} not shown (GitHub's size limit): see the run page.`);
   return truncate(out.text(), CHECK_TEXT_LIMIT);
 }
 
@@ -94,6 +107,12 @@ function renderFailed(out: Budget, n: NodeResult): void {
   const where = `${code(n.path)}${n.host ? ` on ${cell(n.host)}` : ''}`;
   out.maybe(`- ${where}: ${task ? `task ${code(task.name)} failed` : cell(n.reason ?? 'failed')}`);
   const message = tail(task?.message);
-  if (message) out.maybe(codeBlock(message).split('\n').map((l) => `  ${l}`).join('\n'));
+  if (message)
+    out.maybe(
+      codeBlock(message)
+        .split('\n')
+        .map((l) => `  ${l}`)
+        .join('\n'),
+    );
   else if (task && n.reason) out.maybe(`  ${cell(n.reason)}`);
 }

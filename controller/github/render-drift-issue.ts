@@ -22,7 +22,9 @@ export function renderDriftIssue(report: DriftReport): { title: string; body: st
   const out = new Budget(COMMENT_LIMIT - 1_000);
   out.must(driftIssueMarker(report.environment));
   const notChecked = unchecked.length ? `, and could not check ${plural(unchecked.length, 'node')}` : '';
-  out.must(`A drift check of ${code(report.environment)} at ${code(shortSha(report.sha))} found ${plural(drifted.length, 'node')} no longer as described${notChecked}.`);
+  out.must(
+    `A drift check of ${code(report.environment)} at ${code(shortSha(report.sha))} found ${plural(drifted.length, 'node')} no longer as described${notChecked}.`,
+  );
   if (report.healed) out.must('They were healed: the unmet tasks were met again (see the run for what changed).');
   if (drifted.length) {
     out.must('');
@@ -30,7 +32,9 @@ export function renderDriftIssue(report: DriftReport): { title: string; body: st
     out.must('| --- | --- | --- | --- |');
     for (const n of drifted) {
       const unmet = n.tasks.filter((t) => t.outcome === 'unmet' || t.outcome === 'failed').map((t) => codeCell(t.name));
-      out.maybe(`| ${codeCell(n.path)} | ${cell(n.host ?? '')} | ${n.state} | ${unmet.length ? unmet.join(', ') : cell(n.reason ?? '')} |`);
+      out.maybe(
+        `| ${codeCell(n.path)} | ${cell(n.host ?? '')} | ${n.state} | ${unmet.length ? unmet.join(', ') : cell(n.reason ?? '')} |`,
+      );
     }
   }
   if (unchecked.length) {

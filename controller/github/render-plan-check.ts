@@ -39,19 +39,26 @@ export function renderPlanCheck(p: PlanForRender, opts: { detailsUrl?: string } 
     out.must('| --- | --- | --- | --- |');
     for (const n of plan.nodes) {
       if (n.action === 'unchanged') continue;
-      out.maybe(`| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`);
+      out.maybe(
+        `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`,
+      );
     }
   }
   if (p.live) {
     out.must('');
-    out.must(drifted ? `**Live dry-run:** ${plural(drifted, 'node')} drifted or unreachable.` : '**Live dry-run:** no drift.');
+    out.must(
+      drifted ? `**Live dry-run:** ${plural(drifted, 'node')} drifted or unreachable.` : '**Live dry-run:** no drift.',
+    );
     for (const n of p.live.nodes) {
       if (n.state !== 'drifted' && n.state !== 'failed') continue;
       const unmet = n.tasks.filter((t) => t.outcome === 'unmet' || t.outcome === 'failed').map((t) => t.name);
       out.maybe(`- ${code(n.path)} (${n.state}): ${cell(unmet.join(', ') || n.reason || '')}`);
     }
   }
-  if (out.omitted) out.must(`\n… ${plural(out.omitted, 'more line')} not shown (GitHub's size limit). Run ${code(`politburo plan ${p.environment}`)} to see all of it.`);
+  if (out.omitted)
+    out.must(
+      `\n… ${plural(out.omitted, 'more line')} not shown (GitHub's size limit). Run ${code(`politburo plan ${p.environment}`)} to see all of it.`,
+    );
   return {
     ...base,
     conclusion: changes === 0 && drifted === 0 ? 'success' : 'neutral',
@@ -61,5 +68,13 @@ export function renderPlanCheck(p: PlanForRender, opts: { detailsUrl?: string } 
 }
 
 function errorAnnotation(e: { file: string; line: number; column: number; message: string }): CheckAnnotation {
-  return { path: e.file, startLine: e.line, endLine: e.line, startColumn: e.column, level: 'failure', message: e.message, title: 'Invalid description' };
+  return {
+    path: e.file,
+    startLine: e.line,
+    endLine: e.line,
+    startColumn: e.column,
+    level: 'failure',
+    message: e.message,
+    title: 'Invalid description',
+  };
 }

@@ -48,17 +48,26 @@ export function renderPlanComment(plans: PlanForRender[], opts: PlanCommentOptio
     if (omitted > 0) {
       truncated = true;
       out.must('');
-      out.must(`_… ${plural(omitted, 'more line')} of ${code(p.environment)} not shown: the comment would exceed GitHub's ${COMMENT_LIMIT.toLocaleString('en-US')}-character limit. ${fullPlanPointer(opts, p.environment)}_`);
+      out.must(
+        `_… ${plural(omitted, 'more line')} of ${code(p.environment)} not shown: the comment would exceed GitHub's ${COMMENT_LIMIT.toLocaleString('en-US')}-character limit. ${fullPlanPointer(opts, p.environment)}_`,
+      );
     }
   }
-  const links = [opts.runUrl ? `[Run](${opts.runUrl})` : '', truncated && opts.fullPlanUrl ? `[Full plan](${opts.fullPlanUrl})` : ''].filter(Boolean);
+  const links = [
+    opts.runUrl ? `[Run](${opts.runUrl})` : '',
+    truncated && opts.fullPlanUrl ? `[Full plan](${opts.fullPlanUrl})` : '',
+  ].filter(Boolean);
   out.must('');
-  out.must(`<sub>Planned at ${code(opts.headSha)}${links.length ? ` · ${links.join(' · ')}` : ''}. Comment \`/politburo plan\` to plan again.</sub>`);
+  out.must(
+    `<sub>Planned at ${code(opts.headSha)}${links.length ? ` · ${links.join(' · ')}` : ''}. Comment \`/politburo plan\` to plan again.</sub>`,
+  );
   return truncate(out.text(), COMMENT_LIMIT);
 }
 
 function fullPlanPointer(opts: PlanCommentOptions, env: string): string {
-  return opts.fullPlanUrl ? `See the [full plan](${opts.fullPlanUrl}).` : `Run ${code(`politburo plan ${env}`)} to see all of it.`;
+  return opts.fullPlanUrl
+    ? `See the [full plan](${opts.fullPlanUrl}).`
+    : `Run ${code(`politburo plan ${env}`)} to see all of it.`;
 }
 
 function renderEnvironment(out: Budget, p: PlanForRender): void {
@@ -88,7 +97,9 @@ function renderChanges(out: Budget, plan: Plan): void {
   out.must('| Node | Host | Action | What changes |');
   out.must('| --- | --- | --- | --- |');
   for (const n of changed) {
-    out.maybe(`| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`);
+    out.maybe(
+      `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`,
+    );
   }
 }
 

@@ -52,14 +52,32 @@ const STORE_RETRY_MS = [200, 800, 2000, 4000, 8000];
 const PERMISSIONS = new Set<Permission>(['admin', 'maintain', 'write', 'triage', 'read', 'none']);
 
 type Target = Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
-const target = (repo: RepoRef): Target => ({ owner: repo.owner, name: repo.name, ...(repo.installationId ? { installationId: repo.installationId } : {}) });
+const target = (repo: RepoRef): Target => ({
+  owner: repo.owner,
+  name: repo.name,
+  ...(repo.installationId ? { installationId: repo.installationId } : {}),
+});
 
 /** Creates the reporter (App: check runs; token: commit statuses) and starts its write worker. */
 export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporter {
   const logger = opts.logger ?? silent;
-  const clients = createGitHubClients({ auth: opts.auth, baseUrl: opts.baseUrl, logger, metrics: opts.metrics, retry: opts.retry, throttle: opts.throttle });
+  const clients = createGitHubClients({
+    auth: opts.auth,
+    baseUrl: opts.baseUrl,
+    logger,
+    metrics: opts.metrics,
+    retry: opts.retry,
+    throttle: opts.throttle,
+  });
   const sender = createSender(clients);
-  const worker = createWriteWorker({ pool: opts.pool, sender, logger, pollIntervalMs: opts.pollIntervalMs, backoffBaseMs: opts.backoffBaseMs, maxBackoffMs: opts.maxBackoffMs });
+  const worker = createWriteWorker({
+    pool: opts.pool,
+    sender,
+    logger,
+    pollIntervalMs: opts.pollIntervalMs,
+    backoffBaseMs: opts.backoffBaseMs,
+    maxBackoffMs: opts.maxBackoffMs,
+  });
   if (opts.start !== false) worker.start();
 
   // Reporting never fails the caller: a write that cannot even be stored is logged (the next report carries on).
@@ -73,10 +91,16 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
       } catch (err) {
         const delay = STORE_RETRY_MS[attempt];
         if (delay === undefined) {
-          logger.error({ ...context, err: (err as Error).message }, `could not queue the GitHub ${what}; it will not be sent`);
+          logger.error(
+            { ...context, err: (err as Error).message },
+            `could not queue the GitHub ${what}; it will not be sent`,
+          );
           return;
         }
-        logger.warn({ ...context, err: (err as Error).message }, `could not queue the GitHub ${what} yet; trying again`);
+        logger.warn(
+          { ...context, err: (err as Error).message },
+          `could not queue the GitHub ${what} yet; trying again`,
+        );
         await new Promise((r) => setTimeout(r, delay));
       }
     }
@@ -91,19 +115,34 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
       await safely('check', { repo: repository, sha: ref.sha, check: ref.name }, async () => {
         await recordCheck(opts.pool, ref, update);
         const payload: CheckPayload = { repo: target(ref.repo), sha: ref.sha, name: ref.name, update };
-        await enqueue({ queue: clients.queueFor(ref.repo), key: `check:${repository}:${ref.sha}:${ref.name}`, kind: 'check', payload });
+        await enqueue({
+          queue: clients.queueFor(ref.repo),
+          key: `check:${repository}:${ref.sha}:${ref.name}`,
+          kind: 'check',
+          payload,
+        });
       });
     },
     async stickyComment(repo, pullNumber, body) {
       await safely('comment', { repo: repoKey(repo), pull: pullNumber }, async () => {
         const payload: CommentPayload = { repo: target(repo), pullNumber, body };
-        await enqueue({ queue: clients.queueFor(repo), key: `comment:${repoKey(repo)}:${pullNumber}`, kind: 'comment', payload });
+        await enqueue({
+          queue: clients.queueFor(repo),
+          key: `comment:${repoKey(repo)}:${pullNumber}`,
+          kind: 'comment',
+          payload,
+        });
       });
     },
     async reaction(repo, commentId, content) {
       await safely('reaction', { repo: repoKey(repo), comment: commentId }, async () => {
         const payload = { repo: target(repo), commentId, content };
-        await enqueue({ queue: clients.queueFor(repo), key: `reaction:${repoKey(repo)}:${commentId}:${content}`, kind: 'reaction', payload });
+        await enqueue({
+          queue: clients.queueFor(repo),
+          key: `reaction:${repoKey(repo)}:${commentId}:${content}`,
+          kind: 'reaction',
+          payload,
+        });
       });
     },
     async driftIssue(repo, environment, drift: DriftReport | null) {
@@ -116,18 +155,35 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
           ...(drift && !drift.result.nodes.some((n) => n.state === 'drifted') ? { updateOnly: true } : {}),
           closeComment: `No drift in \`${environment}\` any more: the last drift check found every node as described. Closing.`,
         };
-        await enqueue({ queue: clients.queueFor(repo), key: `drift:${repoKey(repo)}:${environment}`, kind: 'drift-issue', payload });
+        await enqueue({
+          queue: clients.queueFor(repo),
+          key: `drift:${repoKey(repo)}:${environment}`,
+          kind: 'drift-issue',
+          payload,
+        });
       });
     },
     async permission(repo, username) {
       try {
         const octokit = await clients.forRepo(repo);
-        const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({ owner: repo.owner, repo: repo.name, username });
+        const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
+          owner: repo.owner,
+          repo: repo.name,
+          username,
+        });
         const role = (data as { role_name?: string }).role_name as Permission | undefined;
-        return role && PERMISSIONS.has(role) ? role : PERMISSIONS.has(data.permission as Permission) ? (data.permission as Permission) : 'none';
+        return role && PERMISSIONS.has(role)
+          ? role
+          : PERMISSIONS.has(data.permission as Permission)
+            ? (data.permission as Permission)
+            : 'none';
       } catch (err) {
         // Unknown means no: `--live` runs code on hosts, so an unanswered question never grants it.
-        if ((err as { status?: number }).status !== 404) logger.warn({ repo: repoKey(repo), username, err: (err as Error).message }, 'permission lookup failed; treating as none');
+        if ((err as { status?: number }).status !== 404)
+          logger.warn(
+            { repo: repoKey(repo), username, err: (err as Error).message },
+            'permission lookup failed; treating as none',
+          );
         return 'none';
       }
     },
@@ -152,8 +208,17 @@ function createSender(clients: GitHubClients): WriteSender {
         case 'drift-issue':
           return sendDriftIssue(db, octokit, write.payload as DriftIssuePayload);
         case 'reaction': {
-          const r = write.payload as { repo: Target; commentId: number; content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1' };
-          await octokit.rest.reactions.createForIssueComment({ owner: r.repo.owner, repo: r.repo.name, comment_id: r.commentId, content: r.content });
+          const r = write.payload as {
+            repo: Target;
+            commentId: number;
+            content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1';
+          };
+          await octokit.rest.reactions.createForIssueComment({
+            owner: r.repo.owner,
+            repo: r.repo.name,
+            comment_id: r.commentId,
+            content: r.content,
+          });
           return;
         }
       }

@@ -6,7 +6,14 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
-import { repoKey, type CheckAnnotation, type CheckConclusion, type CheckRef, type CheckUpdate, type RepoRef } from '../ports.js';
+import {
+  repoKey,
+  type CheckAnnotation,
+  type CheckConclusion,
+  type CheckRef,
+  type CheckUpdate,
+  type RepoRef,
+} from '../ports.js';
 import { ANNOTATIONS_PER_REQUEST, STATUS_DESCRIPTION_LIMIT } from './markdown.js';
 
 export interface CheckPayload {
@@ -24,7 +31,15 @@ export async function recordCheck(db: Pick<pg.Pool, 'query'>, ref: CheckRef, upd
      ON CONFLICT (repository, sha, name) DO UPDATE SET status = EXCLUDED.status, conclusion = EXCLUDED.conclusion,
        installation_id = COALESCE(EXCLUDED.installation_id, github_checks.installation_id),
        details_url = COALESCE(EXCLUDED.details_url, github_checks.details_url), updated_at = now()`,
-    [repoKey(ref.repo), ref.sha, ref.name, update.status, update.status === 'completed' ? (update.conclusion ?? 'neutral') : null, ref.repo.installationId ?? null, update.detailsUrl ?? null],
+    [
+      repoKey(ref.repo),
+      ref.sha,
+      ref.name,
+      update.status,
+      update.status === 'completed' ? (update.conclusion ?? 'neutral') : null,
+      ref.repo.installationId ?? null,
+      update.detailsUrl ?? null,
+    ],
   );
 }
 
@@ -43,10 +58,14 @@ function apiAnnotation(a: CheckAnnotation) {
 
 type ApiAnnotation = ReturnType<typeof apiAnnotation>;
 
-const annotationHash = (a: ApiAnnotation) => createHash('sha1').update(JSON.stringify(a)).digest('base64url').slice(0, 16);
+const annotationHash = (a: ApiAnnotation) =>
+  createHash('sha1').update(JSON.stringify(a)).digest('base64url').slice(0, 16);
 
 /** The annotations the check run does not have yet, each once, in pages of 50. */
-function newAnnotationPages(annotations: CheckAnnotation[], sent: Set<string>): { page: ApiAnnotation[]; hashes: string[] }[] {
+function newAnnotationPages(
+  annotations: CheckAnnotation[],
+  sent: Set<string>,
+): { page: ApiAnnotation[]; hashes: string[] }[] {
   const fresh = new Map<string, ApiAnnotation>();
   for (const a of annotations.map(apiAnnotation)) {
     const h = annotationHash(a);
@@ -73,14 +92,24 @@ export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload):
   const pages = newAnnotationPages(u.annotations ?? [], new Set(rows[0]?.annotation_hashes ?? []));
   const sent = (hashes: string[] | undefined) =>
     hashes?.length
-      ? pool.query('UPDATE github_checks SET annotation_hashes = annotation_hashes || $4::text[] WHERE repository = $1 AND sha = $2 AND name = $3', [repository, p.sha, p.name, hashes])
+      ? pool.query(
+          'UPDATE github_checks SET annotation_hashes = annotation_hashes || $4::text[] WHERE repository = $1 AND sha = $2 AND name = $3',
+          [repository, p.sha, p.name, hashes],
+        )
       : null;
-  const output = (annotations?: ApiAnnotation[]) => ({ title: u.title, summary: u.summary, ...(u.text ? { text: u.text } : {}), ...(annotations?.length ? { annotations } : {}) });
+  const output = (annotations?: ApiAnnotation[]) => ({
+    title: u.title,
+    summary: u.summary,
+    ...(u.text ? { text: u.text } : {}),
+    ...(annotations?.length ? { annotations } : {}),
+  });
   const fields = {
     status: u.status,
     // GitHub shows how long a check has been running from started_at.
     ...(u.status === 'in_progress' ? { started_at: new Date().toISOString() } : {}),
-    ...(u.status === 'completed' ? { conclusion: u.conclusion ?? 'neutral', completed_at: new Date().toISOString() } : {}),
+    ...(u.status === 'completed'
+      ? { conclusion: u.conclusion ?? 'neutral', completed_at: new Date().toISOString() }
+      : {}),
     ...(u.detailsUrl ? { details_url: u.detailsUrl } : {}),
     output: output(pages[0]?.page),
   };
@@ -88,7 +117,10 @@ export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload):
   if (id === null) {
     const { data } = await octokit.rest.checks.create({ ...base, name: p.name, head_sha: p.sha, ...fields });
     id = data.id;
-    await pool.query('UPDATE github_checks SET check_run_id = $4, updated_at = now() WHERE repository = $1 AND sha = $2 AND name = $3', [repository, p.sha, p.name, id]);
+    await pool.query(
+      'UPDATE github_checks SET check_run_id = $4, updated_at = now() WHERE repository = $1 AND sha = $2 AND name = $3',
+      [repository, p.sha, p.name, id],
+    );
   } else {
     await octokit.rest.checks.update({ ...base, check_run_id: id, ...fields });
   }
@@ -111,7 +143,10 @@ export function statusState(u: CheckUpdate): 'pending' | 'success' | 'failure' |
 
 /** Sends a commit status `context = check name` (token mode). */
 export async function sendCommitStatus(octokit: Octokit, p: CheckPayload): Promise<void> {
-  const description = p.update.title.length > STATUS_DESCRIPTION_LIMIT ? `${p.update.title.slice(0, STATUS_DESCRIPTION_LIMIT - 1)}…` : p.update.title;
+  const description =
+    p.update.title.length > STATUS_DESCRIPTION_LIMIT
+      ? `${p.update.title.slice(0, STATUS_DESCRIPTION_LIMIT - 1)}…`
+      : p.update.title;
   await octokit.rest.repos.createCommitStatus({
     owner: p.repo.owner,
     repo: p.repo.name,

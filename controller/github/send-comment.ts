@@ -32,16 +32,26 @@ export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPa
     if (rows[0].body_sha256 === hash) return;
     try {
       await octokit.rest.issues.updateComment({ ...base, comment_id: Number(rows[0].comment_id), body });
-      await pool.query('UPDATE pr_comments SET body_sha256 = $3, updated_at = now() WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber, hash]);
+      await pool.query(
+        'UPDATE pr_comments SET body_sha256 = $3, updated_at = now() WHERE repository = $1 AND pull_number = $2',
+        [repository, p.pullNumber, hash],
+      );
       return;
     } catch (err) {
       // Someone deleted the comment: forget it and post a new one.
       if ((err as { status?: number }).status !== 404) throw err;
-      await pool.query('DELETE FROM pr_comments WHERE repository = $1 AND pull_number = $2', [repository, p.pullNumber]);
+      await pool.query('DELETE FROM pr_comments WHERE repository = $1 AND pull_number = $2', [
+        repository,
+        p.pullNumber,
+      ]);
     }
   }
   // The row may be lost (restored database, another replica's crash): look for the marker before creating.
-  const existing = await octokit.paginate(octokit.rest.issues.listComments, { ...base, issue_number: p.pullNumber, per_page: 100 });
+  const existing = await octokit.paginate(octokit.rest.issues.listComments, {
+    ...base,
+    issue_number: p.pullNumber,
+    per_page: 100,
+  });
   const found = existing.find((c) => c.body?.includes(PLAN_COMMENT_MARKER));
   let id: number;
   if (found) {

@@ -23,7 +23,12 @@ async function ensureLabel(octokit: Octokit, base: Base): Promise<void> {
   } catch (err) {
     if ((err as { status?: number }).status !== 404) throw err;
     try {
-      await octokit.rest.issues.createLabel({ ...base, name: DRIFT_LABEL, color: 'd93f0b', description: 'Politburo found hosts no longer as described' });
+      await octokit.rest.issues.createLabel({
+        ...base,
+        name: DRIFT_LABEL,
+        color: 'd93f0b',
+        description: 'Politburo found hosts no longer as described',
+      });
     } catch (e) {
       // Created meanwhile by someone else: fine.
       if ((e as { status?: number }).status !== 422) throw e;
@@ -33,9 +38,16 @@ async function ensureLabel(octokit: Octokit, base: Base): Promise<void> {
 
 /** An open drift issue of the environment on GitHub, when the database lost track of it. */
 async function findOpenIssue(octokit: Octokit, base: Base, environment: string): Promise<number | null> {
-  const issues = await octokit.paginate(octokit.rest.issues.listForRepo, { ...base, labels: DRIFT_LABEL, state: 'open', per_page: 100 });
+  const issues = await octokit.paginate(octokit.rest.issues.listForRepo, {
+    ...base,
+    labels: DRIFT_LABEL,
+    state: 'open',
+    per_page: 100,
+  });
   const marker = driftIssueMarker(environment);
-  const found = issues.find((i) => !i.pull_request && (i.body?.includes(marker) || i.title === driftIssueTitle(environment)));
+  const found = issues.find(
+    (i) => !i.pull_request && (i.body?.includes(marker) || i.title === driftIssueTitle(environment)),
+  );
   return found ? found.number : null;
 }
 
@@ -43,7 +55,10 @@ async function findOpenIssue(octokit: Octokit, base: Base, environment: string):
 export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePayload): Promise<void> {
   const repository = repoKey(p.repo);
   const base = { owner: p.repo.owner, repo: p.repo.name };
-  const { rows } = await pool.query<{ issue_number: number; open: boolean }>('SELECT issue_number, open FROM drift_issues WHERE repository = $1 AND environment = $2', [repository, p.environment]);
+  const { rows } = await pool.query<{ issue_number: number; open: boolean }>(
+    'SELECT issue_number, open FROM drift_issues WHERE repository = $1 AND environment = $2',
+    [repository, p.environment],
+  );
   let number = rows[0]?.open ? rows[0].issue_number : null;
   number ??= await findOpenIssue(octokit, base, p.environment);
   if (p.open) {
@@ -51,17 +66,29 @@ export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePa
       // A read is cheap, a write is not: an unchanged drift costs no write.
       const { data } = await octokit.rest.issues.get({ ...base, issue_number: number });
       if (data.title !== p.open.title || data.body !== p.open.body || data.state !== 'open') {
-        await octokit.rest.issues.update({ ...base, issue_number: number, title: p.open.title, body: p.open.body, state: 'open' });
+        await octokit.rest.issues.update({
+          ...base,
+          issue_number: number,
+          title: p.open.title,
+          body: p.open.body,
+          state: 'open',
+        });
       }
     } else if (p.updateOnly) {
       return;
     } else {
       await ensureLabel(octokit, base);
-      number = (await octokit.rest.issues.create({ ...base, title: p.open.title, body: p.open.body, labels: [DRIFT_LABEL] })).data.number;
+      number = (
+        await octokit.rest.issues.create({ ...base, title: p.open.title, body: p.open.body, labels: [DRIFT_LABEL] })
+      ).data.number;
     }
   } else {
     if (number === null) return;
-    await octokit.rest.issues.createComment({ ...base, issue_number: number, body: p.closeComment ?? 'No drift any more: closing.' });
+    await octokit.rest.issues.createComment({
+      ...base,
+      issue_number: number,
+      body: p.closeComment ?? 'No drift any more: closing.',
+    });
     await octokit.rest.issues.update({ ...base, issue_number: number, state: 'closed', state_reason: 'completed' });
   }
   await pool.query(

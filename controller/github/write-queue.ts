@@ -50,13 +50,15 @@ export function classifyFailure(err: unknown, now = Date.now()): FailureClass {
   const headers = e?.response?.headers ?? {};
   if (status === 403 || status === 429) {
     const retryAfter = Number(headers['retry-after']);
-    if (Number.isFinite(retryAfter) && retryAfter >= 0 && headers['retry-after'] !== undefined) return { kind: 'rate-limited', until: now + retryAfter * 1000 };
+    if (Number.isFinite(retryAfter) && retryAfter >= 0 && headers['retry-after'] !== undefined)
+      return { kind: 'rate-limited', until: now + retryAfter * 1000 };
     if (headers['x-ratelimit-remaining'] === '0') {
       const reset = Number(headers['x-ratelimit-reset']) * 1000;
       return { kind: 'rate-limited', until: Number.isFinite(reset) && reset > now ? reset + 1000 : now + 60_000 };
     }
     // GitHub documents waiting at least a minute on a secondary rate limit without retry-after.
-    if (status === 429 || /secondary rate limit|abuse/i.test(e.message ?? '')) return { kind: 'rate-limited', until: now + 60_000 };
+    if (status === 429 || /secondary rate limit|abuse/i.test(e.message ?? ''))
+      return { kind: 'rate-limited', until: now + 60_000 };
     return { kind: 'terminal' };
   }
   if (status === undefined || status >= 500 || status === 401 || status === 408) return { kind: 'transient' };
@@ -108,14 +110,22 @@ interface WriteRow {
 }
 
 /** Sends the queue's writes in order while holding its advisory lock; stops at the first write that cannot go yet. */
-export async function drainQueue(pool: pg.Pool, queue: string, sender: WriteSender, opts: DrainOptions = {}): Promise<DrainResult> {
+export async function drainQueue(
+  pool: pg.Pool,
+  queue: string,
+  sender: WriteSender,
+  opts: DrainOptions = {},
+): Promise<DrainResult> {
   const client = await pool.connect();
   // A connection lost while checked out emits 'error' on the client; unheard, that would end the process. The failed
   // query reports it; the listener only keeps the process alive.
   const lost = () => {};
   client.on('error', lost);
   try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtextextended($1, 7305)) AS locked', [queue]);
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock(hashtextextended($1, 7305)) AS locked',
+      [queue],
+    );
     if (!rows[0].locked) return { sent: 0, busy: true };
     try {
       return await drainLocked(client, queue, sender, opts);
@@ -128,7 +138,12 @@ export async function drainQueue(pool: pg.Pool, queue: string, sender: WriteSend
   }
 }
 
-async function drainLocked(client: pg.PoolClient, queue: string, sender: WriteSender, opts: DrainOptions): Promise<DrainResult> {
+async function drainLocked(
+  client: pg.PoolClient,
+  queue: string,
+  sender: WriteSender,
+  opts: DrainOptions,
+): Promise<DrainResult> {
   let sent = 0;
   for (let i = 0; i < (opts.maxBatch ?? 200); i++) {
     const gate = await client.query<{ wait_ms: number }>(
@@ -161,8 +176,21 @@ async function drainLocked(client: pg.PoolClient, queue: string, sender: WriteSe
 }
 
 /** Sends one write; returns 'sent' or the time before which the queue should not be tried again. */
-async function sendOne(client: pg.PoolClient, row: WriteRow, sender: WriteSender, opts: DrainOptions): Promise<'sent' | number> {
-  const write: QueuedWrite = { id: row.id, queue: row.queue, key: row.key, kind: row.kind, payload: row.payload, version: row.version, attempts: row.attempts };
+async function sendOne(
+  client: pg.PoolClient,
+  row: WriteRow,
+  sender: WriteSender,
+  opts: DrainOptions,
+): Promise<'sent' | number> {
+  const write: QueuedWrite = {
+    id: row.id,
+    queue: row.queue,
+    key: row.key,
+    kind: row.kind,
+    payload: row.payload,
+    version: row.version,
+    attempts: row.attempts,
+  };
   const log = { write: row.id, queue: row.queue, key: row.key, kind: row.kind, attempt: row.attempts + 1 };
   try {
     await sender.send(write, client);
@@ -170,14 +198,26 @@ async function sendOne(client: pg.PoolClient, row: WriteRow, sender: WriteSender
     const failure = classifyFailure(err);
     const message = (err as Error)?.message ?? String(err);
     if (failure.kind === 'rate-limited') {
-      opts.logger?.warn({ ...log, until: new Date(failure.until).toISOString() }, `GitHub rate limit: waiting before writing again (${message})`);
+      opts.logger?.warn(
+        { ...log, until: new Date(failure.until).toISOString() },
+        `GitHub rate limit: waiting before writing again (${message})`,
+      );
       await setNotBefore(client, row.queue, failure.until);
-      await client.query('UPDATE github_writes SET last_error = $2, updated_at = now() WHERE id = $1', [row.id, message]);
+      await client.query('UPDATE github_writes SET last_error = $2, updated_at = now() WHERE id = $1', [
+        row.id,
+        message,
+      ]);
       return failure.until;
     }
     if (failure.kind === 'terminal') {
-      opts.logger?.error({ ...log, err: message }, 'GitHub refused a write; it is kept in github_writes (failed_at) and not retried');
-      await client.query('UPDATE github_writes SET failed_at = now(), last_error = $2, attempts = attempts + 1, updated_at = now() WHERE id = $1', [row.id, message]);
+      opts.logger?.error(
+        { ...log, err: message },
+        'GitHub refused a write; it is kept in github_writes (failed_at) and not retried',
+      );
+      await client.query(
+        'UPDATE github_writes SET failed_at = now(), last_error = $2, attempts = attempts + 1, updated_at = now() WHERE id = $1',
+        [row.id, message],
+      );
       return 'sent';
     }
     const delay = Math.min(opts.maxBackoffMs ?? 600_000, (opts.backoffBaseMs ?? 1_000) * 2 ** row.attempts);
@@ -190,7 +230,8 @@ async function sendOne(client: pg.PoolClient, row: WriteRow, sender: WriteSender
   }
   // A newer write merged in while this one was in flight stays queued and goes out next.
   const done = await client.query('DELETE FROM github_writes WHERE id = $1 AND version = $2', [row.id, row.version]);
-  if (done.rowCount === 0) await client.query('UPDATE github_writes SET attempts = 0, last_error = NULL WHERE id = $1', [row.id]);
+  if (done.rowCount === 0)
+    await client.query('UPDATE github_writes SET attempts = 0, last_error = NULL WHERE id = $1', [row.id]);
   return 'sent';
 }
 

@@ -3,7 +3,14 @@
  * queue with due writes periodically (writes added by other replicas, retries after backoff or a rate limit).
  */
 import type pg from 'pg';
-import { drainQueue, enqueueWrite, type DrainOptions, type MinimalLogger, type NewWrite, type WriteSender } from './write-queue.js';
+import {
+  drainQueue,
+  enqueueWrite,
+  type DrainOptions,
+  type MinimalLogger,
+  type NewWrite,
+  type WriteSender,
+} from './write-queue.js';
 
 export interface WriteWorkerOptions extends DrainOptions {
   pool: pg.Pool;
@@ -35,10 +42,13 @@ export function createWriteWorker(opts: WriteWorkerOptions): WriteWorker {
 
   const later = (queue: string, at: number) => {
     if (stopped) return;
-    const t = setTimeout(() => {
-      timers.delete(t);
-      void kick(queue);
-    }, Math.max(0, Math.min(at - Date.now(), 3_600_000)) + 5);
+    const t = setTimeout(
+      () => {
+        timers.delete(t);
+        void kick(queue);
+      },
+      Math.max(0, Math.min(at - Date.now(), 3_600_000)) + 5,
+    );
     t.unref();
     timers.add(t);
   };
@@ -57,7 +67,10 @@ export function createWriteWorker(opts: WriteWorkerOptions): WriteWorker {
           const r = await drainQueue(opts.pool, queue, opts.sender, opts);
           if (r.blockedUntil) later(queue, r.blockedUntil);
         } catch (err) {
-          opts.logger.error({ queue, err: (err as Error).message }, 'draining the GitHub write queue failed; will retry');
+          opts.logger.error(
+            { queue, err: (err as Error).message },
+            'draining the GitHub write queue failed; will retry',
+          );
           later(queue, Date.now() + (opts.pollIntervalMs ?? 2_000));
         }
       } while (again.has(queue) && !stopped);
@@ -101,7 +114,9 @@ export function createWriteWorker(opts: WriteWorkerOptions): WriteWorker {
     start() {
       if (interval) return;
       interval = setInterval(() => {
-        drainAll().catch((err) => opts.logger.error({ err: (err as Error).message }, 'sweeping GitHub write queues failed'));
+        drainAll().catch((err) =>
+          opts.logger.error({ err: (err as Error).message }, 'sweeping GitHub write queues failed'),
+        );
       }, opts.pollIntervalMs ?? 2_000);
       interval.unref();
     },

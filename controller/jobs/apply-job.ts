@@ -34,7 +34,12 @@ export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick
     target = (await branchHeadOf(deps, job)) ?? job.sha;
     for (const old of new Set([...(job.supersedes ?? []), job.sha])) {
       if (old === target) continue;
-      await safely(log, `superseded check of ${old}`, () => reporter.check({ repo: job.repo, sha: old, name }, renderApplyCheck(null, { environment: job.environment, supersededBy: target })));
+      await safely(log, `superseded check of ${old}`, () =>
+        reporter.check(
+          { repo: job.repo, sha: old, name },
+          renderApplyCheck(null, { environment: job.environment, supersededBy: target }),
+        ),
+      );
     }
     final = await applyCommit(deps, { ...job, sha: target }, reporter, { repo: job.repo, sha: target, name }, log);
   } catch (err) {
@@ -43,7 +48,11 @@ export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick
       final = failedCheck(job.environment, err, lastAttempt && !isTerminal(err));
     } else {
       // A retry follows: the check says so instead of staying in progress.
-      final = { status: 'queued', title: `Retrying the apply of ${job.environment}`, summary: `The last attempt failed: ${message(err)}. It will be retried.` };
+      final = {
+        status: 'queued',
+        title: `Retrying the apply of ${job.environment}`,
+        summary: `The last attempt failed: ${message(err)}. It will be retried.`,
+      };
     }
     throw err;
   } finally {
@@ -54,13 +63,21 @@ export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick
 /** The head of the branch the environment follows (as described at the job's commit); null when that cannot be told. */
 async function branchHeadOf(deps: JobDeps, job: ApplyJob): Promise<string | null> {
   const branch = await withCommit(deps.git, job.repo, job.sha, async (c) =>
-    c.kind === 'ok' && c.description.environments.has(job.environment) ? (c.description.environments.get(job.environment)!.branch ?? job.repo.defaultBranch) : null,
+    c.kind === 'ok' && c.description.environments.has(job.environment)
+      ? (c.description.environments.get(job.environment)!.branch ?? job.repo.defaultBranch)
+      : null,
   );
   return branch ? deps.git.branchHead(job.repo, branch) : null;
 }
 
 /** fetch → resolve → check the branch → apply → record schedules → report. */
-async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref: CheckRef, log: Logger): Promise<CheckUpdate | null> {
+async function applyCommit(
+  deps: JobDeps,
+  job: ApplyJob,
+  reporter: Reporter,
+  ref: CheckRef,
+  log: Logger,
+): Promise<CheckUpdate | null> {
   return withCommit(deps.git, job.repo, job.sha, async (commit) => {
     // resolve: the description at the commit; invalid or missing is terminal and reported on the check.
     // A terminal outcome is reported on the check and not retried: the job itself ends normally.
@@ -70,15 +87,29 @@ async function applyCommit(deps: JobDeps, job: ApplyJob, reporter: Reporter, ref
       return invalidCheck(job.environment, commit.errors);
     }
     const env = commit.description.environments.get(job.environment);
-    if (env) return applyAt(deps, job, { description: commit.description, dir: commit.dir, env, removed: false }, reporter, ref, log);
+    if (env)
+      return applyAt(
+        deps,
+        job,
+        { description: commit.description, dir: commit.dir, env, removed: false },
+        reporter,
+        ref,
+        log,
+      );
     if (!job.describedAt) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}.`);
     // Removed from the description: applied as described last, with no nodes, so every recorded node is terminated
     // (run from that commit's checkout, where its provider's destroy script is).
     return withCommit(deps.git, job.repo, job.describedAt, async (old) => {
       const was = old.kind === 'ok' ? old.description.environments.get(job.environment) : undefined;
-      if (old.kind !== 'ok' || !was) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}, nor at ${job.describedAt}.`);
+      if (old.kind !== 'ok' || !was)
+        return failure(
+          `Not applied: environment ${job.environment} is not described at ${job.sha}, nor at ${job.describedAt}.`,
+        );
       const emptied: ResolvedEnvironment = { ...was, nodes: [], groups: [] };
-      const description = { ...old.description, environments: new Map(old.description.environments).set(job.environment, emptied) };
+      const description = {
+        ...old.description,
+        environments: new Map(old.description.environments).set(job.environment, emptied),
+      };
       return applyAt(deps, job, { description, dir: old.dir, env: emptied, removed: true }, reporter, ref, log);
     });
   });
@@ -94,7 +125,14 @@ interface ApplySource {
 }
 
 /** check the branch → apply → record schedules → report. */
-async function applyAt(deps: JobDeps, job: ApplyJob, src: ApplySource, reporter: Reporter, ref: CheckRef, log: Logger): Promise<CheckUpdate | null> {
+async function applyAt(
+  deps: JobDeps,
+  job: ApplyJob,
+  src: ApplySource,
+  reporter: Reporter,
+  ref: CheckRef,
+  log: Logger,
+): Promise<CheckUpdate | null> {
   const { env } = src;
   // The head may have moved again since the job started: the newer head's own apply follows.
   const branch = env.branch ?? job.repo.defaultBranch;
@@ -110,7 +148,9 @@ async function applyAt(deps: JobDeps, job: ApplyJob, src: ApplySource, reporter:
     log.info(`${job.environment}@${job.sha.slice(0, 7)} is already applied: nothing to do`);
     return (await checkCompleted(deps, ref)) ? null : await appliedBefore(deps, job);
   }
-  await safely(log, 'in-progress check', () => reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })));
+  await safely(log, 'in-progress check', () =>
+    reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })),
+  );
   // apply: the engine plans against the recorded state and works through the changes.
   const { connector, options } = await connectorFor(deps, src.dir, env);
   const make = deps.connector ?? createHostConnector;
@@ -133,22 +173,39 @@ async function applyAt(deps: JobDeps, job: ApplyJob, src: ApplySource, reporter:
   }
   // record: metrics, the summary line, and the drift schedule of what is now applied.
   observe(result);
-  log.info({ run: result.runId }, `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`);
-  await closeOrphanedRuns(deps.store, stateRepository(job.repo), job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
-  if (src.removed) await forgetDriftSchedule(deps, job).catch((err) => log.warn({ err }, 'could not remove the drift schedule'));
-  else await recordDriftSchedules(deps.pool, job.repo, src.description, [job.environment]).catch((err) => log.warn({ err }, 'could not record the drift schedule'));
+  log.info(
+    { run: result.runId },
+    `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`,
+  );
+  await closeOrphanedRuns(deps.store, stateRepository(job.repo), job.environment, result.runId, log).catch((err) =>
+    log.warn({ err }, 'could not close orphaned runs'),
+  );
+  if (src.removed)
+    await forgetDriftSchedule(deps, job).catch((err) => log.warn({ err }, 'could not remove the drift schedule'));
+  else
+    await recordDriftSchedules(deps.pool, job.repo, src.description, [job.environment]).catch((err) =>
+      log.warn({ err }, 'could not record the drift schedule'),
+    );
   // report
   return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });
 }
 
 /** Whether the environment may be described at `sha` (an invalid or missing description cannot tell: yes). */
 async function mayDescribe(deps: JobDeps, job: ApplyJob, sha: string): Promise<boolean> {
-  return withCommit(deps.git, job.repo, sha, async (c) => c.kind !== 'ok' || c.description.environments.has(job.environment));
+  return withCommit(
+    deps.git,
+    job.repo,
+    sha,
+    async (c) => c.kind !== 'ok' || c.description.environments.has(job.environment),
+  );
 }
 
 /** A removed environment is not checked for drift any more. */
 async function forgetDriftSchedule(deps: JobDeps, job: ApplyJob): Promise<void> {
-  await deps.pool.query('DELETE FROM drift_schedules WHERE repository = $1 AND environment = $2', [stateRepository(job.repo), job.environment]);
+  await deps.pool.query('DELETE FROM drift_schedules WHERE repository = $1 AND environment = $2', [
+    stateRepository(job.repo),
+    job.environment,
+  ]);
   await notifyDriftSchedules(deps.pool);
 }
 
@@ -162,21 +219,38 @@ async function alreadyApplied(deps: JobDeps, job: ApplyJob, env: ResolvedEnviron
 
 /** Whether the check is already final (as last reported; github_checks is written by the GitHub reporter). */
 async function checkCompleted(deps: JobDeps, ref: CheckRef): Promise<boolean> {
-  const { rows } = await deps.pool.query<{ status: string }>('SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3', [stateRepository(ref.repo), ref.sha, ref.name]);
+  const { rows } = await deps.pool.query<{ status: string }>(
+    'SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
+    [stateRepository(ref.repo), ref.sha, ref.name],
+  );
   return rows[0]?.status === 'completed';
 }
 
 /** The check of a commit applied by an earlier run, when a duplicate's "queued" raced past that run's final report. */
 async function appliedBefore(deps: JobDeps, job: ApplyJob): Promise<CheckUpdate> {
-  const runs = await deps.store.listRuns({ repository: stateRepository(job.repo), environment: job.environment, limit: 20 });
+  const runs = await deps.store.listRuns({
+    repository: stateRepository(job.repo),
+    environment: job.environment,
+    limit: 20,
+  });
   const last = runs.find((r) => r.kind === 'apply' && r.commit === job.sha && r.status !== 'running');
   const url = runUrl(deps.config, last?.id);
-  return { status: 'completed', conclusion: 'success', title: `Applied`, summary: `${job.environment} is applied at ${job.sha}${last ? ` (run ${last.id})` : ''}.`, ...(url ? { detailsUrl: url } : {}) };
+  return {
+    status: 'completed',
+    conclusion: 'success',
+    title: `Applied`,
+    summary: `${job.environment} is applied at ${job.sha}${last ? ` (run ${last.id})` : ''}.`,
+    ...(url ? { detailsUrl: url } : {}),
+  };
 }
 
 function observe(result: RunResult): void {
-  runDuration.observe({ kind: result.kind, environment: result.environment, status: result.status }, result.durationMs / 1000);
-  for (const n of result.nodes) for (const t of n.tasks) taskOutcomes.inc({ environment: result.environment, outcome: t.outcome });
+  runDuration.observe(
+    { kind: result.kind, environment: result.environment, status: result.status },
+    result.durationMs / 1000,
+  );
+  for (const n of result.nodes)
+    for (const t of n.tasks) taskOutcomes.inc({ environment: result.environment, outcome: t.outcome });
 }
 
 /** "12 ready, 1 failed, 2 blocked". */
@@ -186,13 +260,27 @@ export function summaryLine(result: RunResult): string {
   return counts.size ? [...counts].map(([s, n]) => `${n} ${s}`).join(', ') : 'nothing to do';
 }
 
-function invalidCheck(environment: string, errors: { file: string; line: number; column: number; message: string }[]): CheckUpdate {
+function invalidCheck(
+  environment: string,
+  errors: { file: string; line: number; column: number; message: string }[],
+): CheckUpdate {
   return {
     status: 'completed',
     conclusion: 'failure',
     title: `Invalid description: ${errors.length} error${errors.length === 1 ? '' : 's'}`,
-    summary: `${environment} was not applied: the description is invalid. Fix these and push again.\n\n\`\`\`\n${errors.slice(0, 200).map(formatError).join('\n')}\n\`\`\``.slice(0, 60_000),
-    annotations: errors.map((e) => ({ path: e.file, startLine: e.line, endLine: e.line, startColumn: e.column, level: 'failure' as const, message: e.message })),
+    summary:
+      `${environment} was not applied: the description is invalid. Fix these and push again.\n\n\`\`\`\n${errors.slice(0, 200).map(formatError).join('\n')}\n\`\`\``.slice(
+        0,
+        60_000,
+      ),
+    annotations: errors.map((e) => ({
+      path: e.file,
+      startLine: e.line,
+      endLine: e.line,
+      startColumn: e.column,
+      level: 'failure' as const,
+      message: e.message,
+    })),
   };
 }
 

@@ -10,19 +10,30 @@ import type { RepoRef } from '../ports.js';
 
 /** The GitHub credentials of the configuration (an App wins over a token), or null. */
 export function githubAuth(config: ControllerConfig): GitHubAuth | null {
-  if (config.github.appId !== undefined && config.github.privateKey) return { appId: config.github.appId, privateKey: config.github.privateKey };
+  if (config.github.appId !== undefined && config.github.privateKey)
+    return { appId: config.github.appId, privateKey: config.github.privateKey };
   if (config.github.token) return { token: config.github.token };
   return null;
 }
 
 /** A token function for createGitReader; undefined (anonymous clones) without credentials or for poll-mode repositories. */
-export function cloneToken(auth: GitHubAuth | null, config: ControllerConfig, logger: Logger): ((repo: RepoRef) => Promise<string | undefined>) | undefined {
+export function cloneToken(
+  auth: GitHubAuth | null,
+  config: ControllerConfig,
+  logger: Logger,
+): ((repo: RepoRef) => Promise<string | undefined>) | undefined {
   if (!auth) return undefined;
   if ('token' in auth) return async () => auth.token;
-  const clients = createGitHubClients({ auth, baseUrl: config.github.apiUrl, logger: logger.child({ component: 'git-auth' }) });
+  const clients = createGitHubClients({
+    auth,
+    baseUrl: config.github.apiUrl,
+    logger: logger.child({ component: 'git-auth' }),
+  });
   return async (repo) => {
     if (!repo.owner) return undefined;
-    const octokit = (await clients.forRepo(repo)) as unknown as { auth(o: object): Promise<{ token?: string } | undefined> };
+    const octokit = (await clients.forRepo(repo)) as unknown as {
+      auth(o: object): Promise<{ token?: string } | undefined>;
+    };
     return (await octokit.auth({ type: 'installation' }))?.token;
   };
 }

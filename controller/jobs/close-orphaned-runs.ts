@@ -9,8 +9,16 @@ import { closeDeadRuns, leaseSettings } from '../../reconciler/run-lock.js';
 import type { StateStore } from '../../kernel/types.js';
 
 /** Closes the environment's runs whose owner is gone; returns their ids. `_runId` (the run just finished) is not needed. */
-export async function closeOrphanedRuns(store: StateStore, repository: string, environment: string, _runId: string | null, log: Logger): Promise<string[]> {
-  const closed = await closeDeadRuns(store, { repository, environment }, (line) => log.warn({ repo: repository, env: environment }, line));
+export async function closeOrphanedRuns(
+  store: StateStore,
+  repository: string,
+  environment: string,
+  _runId: string | null,
+  log: Logger,
+): Promise<string[]> {
+  const closed = await closeDeadRuns(store, { repository, environment }, (line) =>
+    log.warn({ repo: repository, env: environment }, line),
+  );
   return closed.map((l) => l.id);
 }
 
@@ -31,7 +39,9 @@ export function sweepDeadRuns(store: StateStore, log: Logger, everyMs?: number):
   let stopped = false;
   const sweep = () => {
     if (stopped) return;
-    closeDeadRuns(store, {}, (line) => log.warn(line)).catch((err: Error) => log.debug({ err: err.message }, 'could not close dead runs (will retry)'));
+    closeDeadRuns(store, {}, (line) => log.warn(line)).catch((err: Error) =>
+      log.debug({ err: err.message }, 'could not close dead runs (will retry)'),
+    );
   };
   sweep();
   const timer = setInterval(sweep, interval);

@@ -56,7 +56,10 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
       await commits.close();
     }
   });
-  if (result) await closeOrphanedRuns(deps.store, repository, job.environment, result.runId, log).catch((err) => log.warn({ err }, 'could not close orphaned runs'));
+  if (result)
+    await closeOrphanedRuns(deps.store, repository, job.environment, result.runId, log).catch((err) =>
+      log.warn({ err }, 'could not close orphaned runs'),
+    );
   if (result) await reportDrift(deps, job, sha, result, reporter, log);
 }
 
@@ -70,7 +73,14 @@ async function settingsCommit(deps: JobDeps, job: DriftJob, lastCommit: string |
       await deps.git.ensureCommit(job.repo, lastCommit);
       return lastCommit;
     } catch (err) {
-      deps.logger.warn({ repo: stateRepository(job.repo), env: job.environment, err: err instanceof Error ? err.message : String(err) }, `the last applied commit ${lastCommit.slice(0, 7)} cannot be read: checking drift from the branch head`);
+      deps.logger.warn(
+        {
+          repo: stateRepository(job.repo),
+          env: job.environment,
+          err: err instanceof Error ? err.message : String(err),
+        },
+        `the last applied commit ${lastCommit.slice(0, 7)} cannot be read: checking drift from the branch head`,
+      );
     }
   }
   return deps.git.branchHead(job.repo, job.repo.defaultBranch);
@@ -83,17 +93,28 @@ function commitReader(deps: JobDeps, job: DriftJob): { descriptionAt: Descriptio
     const commit = await loadCommit(deps.git, job.repo, sha);
     cleanups.push(commit.cleanup);
     if (commit.kind === 'none') throw new Error('politburo.yml is not in it');
-    if (commit.kind === 'invalid') throw new Error(`it is invalid (${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'})`);
+    if (commit.kind === 'invalid')
+      throw new Error(`it is invalid (${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'})`);
     return commit.description;
   };
-  return { descriptionAt, close: async () => void (await Promise.all(cleanups.map((c) => c().catch(() => undefined)))) };
+  return {
+    descriptionAt,
+    close: async () => void (await Promise.all(cleanups.map((c) => c().catch(() => undefined)))),
+  };
 }
 
 /**
  * report: gauge, issue and alert. Drift → issue open/updated. Nodes that failed or could not be checked → an open
  * issue is updated to say so, never closed. Only every node checked and none drifted closes the issue.
  */
-async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: RunResult, reporter: Reporter, log: Logger): Promise<void> {
+async function reportDrift(
+  deps: JobDeps,
+  job: DriftJob,
+  sha: string,
+  result: RunResult,
+  reporter: Reporter,
+  log: Logger,
+): Promise<void> {
   const drifted = result.nodes.filter((n) => n.state === 'drifted');
   const failed = result.nodes.filter((n) => n.state === 'failed' || n.state === 'blocked');
   const unchecked = result.unchecked ?? [];
@@ -101,7 +122,11 @@ async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: Ru
   runDuration.observe({ kind: 'drift', environment: job.environment, status: result.status }, result.durationMs / 1000);
   driftedNodes.set({ repository: stateRepository(job.repo), environment: job.environment }, drifted.length);
   // The first few are named in the line; the drift issue lists every one.
-  const named = unchecked.slice(0, 10).map((u) => `${u.path}: ${u.reason}`).join('; ') + (unchecked.length > 10 ? `; … ${unchecked.length - 10} more` : '');
+  const named =
+    unchecked
+      .slice(0, 10)
+      .map((u) => `${u.path}: ${u.reason}`)
+      .join('; ') + (unchecked.length > 10 ? `; … ${unchecked.length - 10} more` : '');
   const notChecked = unchecked.length ? `, ${unchecked.length} not checked (${named})` : '';
   const line = `drift of ${job.environment}@${sha.slice(0, 7)}: ${result.nodes.length} checked, ${drifted.length} drifted, ${failed.length} failed${notChecked}${healed ? ', healed' : ''}`;
   if (unchecked.length || failed.length) log.warn({ run: result.runId }, line);
@@ -120,11 +145,22 @@ async function reportDrift(deps: JobDeps, job: DriftJob, sha: string, result: Ru
 }
 
 /** Sends `body` unless the environment's last alert had the same fingerprint (one alert per change, not per tick). */
-async function sendAlertOnChange(deps: JobDeps, job: DriftJob, fingerprint: string | null, body: Record<string, unknown>, log: Logger): Promise<void> {
+async function sendAlertOnChange(
+  deps: JobDeps,
+  job: DriftJob,
+  fingerprint: string | null,
+  body: Record<string, unknown>,
+  log: Logger,
+): Promise<void> {
   const repository = stateRepository(job.repo);
   const changed =
     fingerprint === null
-      ? (await deps.pool.query(`DELETE FROM drift_alerts WHERE repository = $1 AND environment = $2`, [repository, job.environment])).rowCount! > 0
+      ? (
+          await deps.pool.query(`DELETE FROM drift_alerts WHERE repository = $1 AND environment = $2`, [
+            repository,
+            job.environment,
+          ])
+        ).rowCount! > 0
       : (
           await deps.pool.query(
             `INSERT INTO drift_alerts (repository, environment, fingerprint) VALUES ($1, $2, $3)
@@ -152,16 +188,38 @@ async function sendAlertOnChange(deps: JobDeps, job: DriftJob, fingerprint: stri
 async function alertResolved(deps: JobDeps, job: DriftJob, url: string | undefined, log: Logger): Promise<void> {
   if (!deps.config.alertWebhook) return;
   const text = `Politburo: drift of ${job.environment} (${stateRepository(job.repo)}) resolved${url ? ` — ${url}` : ''}`;
-  await sendAlertOnChange(deps, job, null, { text, environment: job.environment, repository: stateRepository(job.repo), nodes: [], resolved: true }, log);
+  await sendAlertOnChange(
+    deps,
+    job,
+    null,
+    { text, environment: job.environment, repository: stateRepository(job.repo), nodes: [], resolved: true },
+    log,
+  );
 }
 
 /** The optional generic webhook (Slack-compatible: `text` is what Slack shows). */
-async function alert(deps: JobDeps, job: DriftJob, result: RunResult, url: string | undefined, log: Logger): Promise<void> {
+async function alert(
+  deps: JobDeps,
+  job: DriftJob,
+  result: RunResult,
+  url: string | undefined,
+  log: Logger,
+): Promise<void> {
   if (!deps.config.alertWebhook) return;
   const nodes = result.nodes
     .filter((n) => n.state === 'drifted')
-    .map((n) => ({ path: n.path, host: n.host, unmet: n.tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name) }));
+    .map((n) => ({
+      path: n.path,
+      host: n.host,
+      unmet: n.tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name),
+    }));
   const text = `Politburo: ${nodes.length} node${nodes.length === 1 ? '' : 's'} of ${job.environment} (${stateRepository(job.repo)}) drifted: ${nodes.map((n) => n.path).join(', ')}${url ? ` — ${url}` : ''}`;
   const fingerprint = JSON.stringify(nodes.map((n) => [n.path, n.unmet]));
-  await sendAlertOnChange(deps, job, fingerprint, { text, environment: job.environment, repository: stateRepository(job.repo), nodes, resolved: false }, log);
+  await sendAlertOnChange(
+    deps,
+    job,
+    fingerprint,
+    { text, environment: job.environment, repository: stateRepository(job.repo), nodes, resolved: false },
+    log,
+  );
 }

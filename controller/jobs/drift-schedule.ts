@@ -27,12 +27,22 @@ export async function notifyDriftSchedules(db: Pick<pg.Pool, 'query'>): Promise<
 }
 
 /** Records (or refreshes) the drift schedules of the named environments as described at an applied commit. */
-export async function recordDriftSchedules(db: Pick<pg.Pool, 'query'>, repo: RepoRef, description: Description, environments: string[]): Promise<void> {
+export async function recordDriftSchedules(
+  db: Pick<pg.Pool, 'query'>,
+  repo: RepoRef,
+  description: Description,
+  environments: string[],
+): Promise<void> {
   await writeDriftSchedules(db, repo, description, environments);
   await notifyDriftSchedules(db);
 }
 
-async function writeDriftSchedules(db: Pick<pg.Pool, 'query'>, repo: RepoRef, description: Description, environments: string[]): Promise<void> {
+async function writeDriftSchedules(
+  db: Pick<pg.Pool, 'query'>,
+  repo: RepoRef,
+  description: Description,
+  environments: string[],
+): Promise<void> {
   for (const name of environments) {
     const env = description.environments.get(name);
     if (!env) continue;
@@ -46,7 +56,12 @@ async function writeDriftSchedules(db: Pick<pg.Pool, 'query'>, repo: RepoRef, de
 }
 
 /** Claims one tick of an environment's schedule and queues its drift job; false when another replica had it. */
-export async function claimDriftTick(pool: pg.Pool, repository: string, environment: string, tick: Date): Promise<boolean> {
+export async function claimDriftTick(
+  pool: pg.Pool,
+  repository: string,
+  environment: string,
+  tick: Date,
+): Promise<boolean> {
   const { rows } = await pool.query<{ repo: RepoRef; heal: boolean }>(
     `UPDATE drift_schedules SET last_tick = $3 WHERE repository = $1 AND environment = $2 AND (last_tick IS NULL OR last_tick < $3)
      RETURNING repo, heal`,
@@ -55,7 +70,12 @@ export async function claimDriftTick(pool: pg.Pool, repository: string, environm
   if (!rows.length) return false;
   const { repo, heal } = rows[0];
   const job: DriftJob = { repo, environment, heal, trigger: `schedule ${tick.toISOString()}` };
-  await enqueue(pool, JOB_DRIFT, job, { queueName: environmentQueue(repoKey(repo), environment), jobKey: driftJobKey(repo, environment), jobKeyMode: 'preserve_run_at', maxAttempts: 3 });
+  await enqueue(pool, JOB_DRIFT, job, {
+    queueName: environmentQueue(repoKey(repo), environment),
+    jobKey: driftJobKey(repo, environment),
+    jobKeyMode: 'preserve_run_at',
+    maxAttempts: 3,
+  });
   return true;
 }
 
@@ -71,14 +91,20 @@ export interface DriftScheduler {
  * Arms one cron per recorded schedule; re-reads the table when a change is announced (LISTEN, on a connection of its
  * own that is re-opened when it drops) and every `refreshMs` (default 60 s) in case an announcement was missed.
  */
-export function startDriftScheduler(opts: { pool: pg.Pool; logger: Logger; refreshMs?: number; relistenMs?: number }): DriftScheduler {
+export function startDriftScheduler(opts: {
+  pool: pg.Pool;
+  logger: Logger;
+  refreshMs?: number;
+  relistenMs?: number;
+}): DriftScheduler {
   const log = opts.logger.child({ component: 'drift-schedule' });
   const crons = new Map<string, { pattern: string; cron: Cron }>();
   let stopped = false;
 
   const tick = async (repository: string, environment: string, at: Date) => {
     try {
-      if (await claimDriftTick(opts.pool, repository, environment, at)) log.info({ repo: repository, env: environment }, 'drift check queued');
+      if (await claimDriftTick(opts.pool, repository, environment, at))
+        log.info({ repo: repository, env: environment }, 'drift check queued');
     } catch (err) {
       log.warn({ err, repo: repository, env: environment }, 'could not queue the drift check');
     }
@@ -87,7 +113,8 @@ export function startDriftScheduler(opts: { pool: pg.Pool; logger: Logger; refre
   // One re-read at a time: two at once would both arm a new cron for the same environment.
   let reading: Promise<void> = Promise.resolve();
   const refresh = () => (reading = reading.then(() => readSchedules(opts.pool, crons, tick, log, () => stopped)));
-  const refreshSafely = () => void refresh().catch((err) => log.warn({ err: errorText(err) }, 'could not read the drift schedules'));
+  const refreshSafely = () =>
+    void refresh().catch((err) => log.warn({ err: errorText(err) }, 'could not read the drift schedules'));
 
   const timer = setInterval(refreshSafely, opts.refreshMs ?? 60_000);
   timer.unref();
@@ -109,9 +136,17 @@ export function startDriftScheduler(opts: { pool: pg.Pool; logger: Logger; refre
 type Tick = (repository: string, environment: string, at: Date) => Promise<void>;
 
 /** Arms a cron for every new or changed schedule and disarms the removed ones. */
-async function readSchedules(pool: pg.Pool, crons: Map<string, { pattern: string; cron: Cron }>, tick: Tick, log: Logger, stopped: () => boolean): Promise<void> {
+async function readSchedules(
+  pool: pg.Pool,
+  crons: Map<string, { pattern: string; cron: Cron }>,
+  tick: Tick,
+  log: Logger,
+  stopped: () => boolean,
+): Promise<void> {
   if (stopped()) return;
-  const { rows } = await pool.query<{ repository: string; environment: string; schedule: string }>('SELECT repository, environment, schedule FROM drift_schedules');
+  const { rows } = await pool.query<{ repository: string; environment: string; schedule: string }>(
+    'SELECT repository, environment, schedule FROM drift_schedules',
+  );
   if (stopped()) return;
   const seen = new Set<string>();
   for (const row of rows) {
@@ -130,7 +165,10 @@ async function readSchedules(pool: pg.Pool, crons: Map<string, { pattern: string
       crons.set(key, { pattern: row.schedule, cron });
     } catch (err) {
       crons.delete(key);
-      log.warn({ err: errorText(err), repo: row.repository, env: row.environment }, `invalid drift schedule ${JSON.stringify(row.schedule)}: fix drift.schedule`);
+      log.warn(
+        { err: errorText(err), repo: row.repository, env: row.environment },
+        `invalid drift schedule ${JSON.stringify(row.schedule)}: fix drift.schedule`,
+      );
     }
   }
   for (const [key, { cron }] of crons) {
@@ -146,17 +184,26 @@ async function readSchedules(pool: pg.Pool, crons: Map<string, { pattern: string
  * announcement. A dropped connection is re-opened after `retryMs`, then the schedules are re-read in case a change was
  * announced meanwhile.
  */
-function listenForChanges(pool: pg.Pool, log: Logger, changed: () => void, stopped: () => boolean, retryMs: number): { stop(): void } {
+function listenForChanges(
+  pool: pg.Pool,
+  log: Logger,
+  changed: () => void,
+  stopped: () => boolean,
+  retryMs: number,
+): { stop(): void } {
   let client: pg.Client | null = null;
   let retry: NodeJS.Timeout | null = null;
   // Failed attempts in a row: the retries back off (up to 30 s) and only the first loss is logged.
   let failures = 0;
   const again = () => {
     if (stopped() || retry) return;
-    retry = setTimeout(() => {
-      retry = null;
-      void connect();
-    }, Math.min(retryMs * 2 ** failures++, 30_000));
+    retry = setTimeout(
+      () => {
+        retry = null;
+        void connect();
+      },
+      Math.min(retryMs * 2 ** failures++, 30_000),
+    );
     retry.unref();
   };
   const connect = async () => {
@@ -164,7 +211,11 @@ function listenForChanges(pool: pg.Pool, log: Logger, changed: () => void, stopp
     const lost = (err?: Error) => {
       if (client !== c) return;
       client = null;
-      if (failures === 0) log.warn({ err: err ? errorText(err) : 'connection ended' }, 'lost the drift schedule listener connection; listening again shortly');
+      if (failures === 0)
+        log.warn(
+          { err: err ? errorText(err) : 'connection ended' },
+          'lost the drift schedule listener connection; listening again shortly',
+        );
       void c.end().catch(() => undefined);
       again();
     };

@@ -9,7 +9,11 @@ import type { HostConnector, ResolvedEnvironment } from '../../kernel/types.js';
 import type { JobDeps } from './job-deps.js';
 
 /** Builds the options and the connector for one environment of a checked-out commit. */
-export async function connectorFor(deps: JobDeps, checkoutDir: string, env: ResolvedEnvironment): Promise<{ connector: HostConnector; options: HostConnectorOptions }> {
+export async function connectorFor(
+  deps: JobDeps,
+  checkoutDir: string,
+  env: ResolvedEnvironment,
+): Promise<{ connector: HostConnector; options: HostConnectorOptions }> {
   const knownHosts: string[] = [];
   // Only from inside the checkout, symlinks resolved; validation refuses anything else before a job gets here.
   if (env.knownHosts) knownHosts.push(await readRepositoryKnownHosts(checkoutDir, env.knownHosts).catch(() => ''));

@@ -15,7 +15,10 @@ export interface JobDeps {
   /** GitHub reporting; poll-mode repositories (no owner) always report to the log instead. */
   reporter: Reporter;
   /** The git port, plus what the mirror reader offers beyond it (optional, for other implementations). */
-  git: GitReader & { remoteDefaultBranch?(repo: RepoRef): Promise<string | null>; mergeBase?(repo: RepoRef, a: string, b: string): Promise<string | null> };
+  git: GitReader & {
+    remoteDefaultBranch?(repo: RepoRef): Promise<string | null>;
+    mergeBase?(repo: RepoRef, a: string, b: string): Promise<string | null>;
+  };
   config: ControllerConfig;
   logger: Logger;
   /** Host connector factory (default: the SSH connector). */

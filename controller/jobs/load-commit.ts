@@ -14,7 +14,11 @@ export type LoadedCommit =
   | { kind: 'ok'; dir: string; description: Description };
 
 /** Checks `sha` out and loads its description; `cleanup` must be called when done with the directory. */
-export async function loadCommit(git: GitReader, repo: RepoRef, sha: string): Promise<LoadedCommit & { cleanup: () => Promise<void> }> {
+export async function loadCommit(
+  git: GitReader,
+  repo: RepoRef,
+  sha: string,
+): Promise<LoadedCommit & { cleanup: () => Promise<void> }> {
   const { dir, cleanup } = await git.checkout(repo, sha);
   try {
     if (!existsSync(path.join(dir, DEFAULT_FILE))) return { kind: 'none', dir, cleanup };
@@ -28,7 +32,12 @@ export async function loadCommit(git: GitReader, repo: RepoRef, sha: string): Pr
 }
 
 /** Runs `fn` with a loaded commit, removing the checkout afterwards whatever happens. */
-export async function withCommit<T>(git: GitReader, repo: RepoRef, sha: string, fn: (c: LoadedCommit) => Promise<T>): Promise<T> {
+export async function withCommit<T>(
+  git: GitReader,
+  repo: RepoRef,
+  sha: string,
+  fn: (c: LoadedCommit) => Promise<T>,
+): Promise<T> {
   const loaded = await loadCommit(git, repo, sha);
   try {
     return await fn(loaded);
@@ -36,4 +45,3 @@ export async function withCommit<T>(git: GitReader, repo: RepoRef, sha: string, 
     await loaded.cleanup();
   }
 }
-

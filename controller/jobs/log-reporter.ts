@@ -12,7 +12,17 @@ export function createLogReporter(logger: Logger): Reporter {
   return {
     async check(ref, update) {
       const level = update.conclusion === 'failure' ? 'warn' : 'info';
-      log[level]({ repo: where(ref.repo), sha: ref.sha, check: ref.name, status: update.status, conclusion: update.conclusion, url: update.detailsUrl }, `${ref.name}: ${update.title}`);
+      log[level](
+        {
+          repo: where(ref.repo),
+          sha: ref.sha,
+          check: ref.name,
+          status: update.status,
+          conclusion: update.conclusion,
+          url: update.detailsUrl,
+        },
+        `${ref.name}: ${update.title}`,
+      );
     },
     async stickyComment(repo, pullNumber, body) {
       log.info({ repo: where(repo), pull: pullNumber, chars: body.length }, 'plan comment');

@@ -15,7 +15,14 @@ const environment = z.string().min(1).max(200);
 
 const schemas = {
   delivery: z.object({ deliveryId: z.string().min(1) }),
-  apply: z.object({ repo, environment, sha, supersedes: z.array(sha).optional(), trigger: z.string().default(''), describedAt: sha.optional() }),
+  apply: z.object({
+    repo,
+    environment,
+    sha,
+    supersedes: z.array(sha).optional(),
+    trigger: z.string().default(''),
+    describedAt: sha.optional(),
+  }),
   plan: z.object({
     repo,
     pullNumber: z.number().int().positive(),

@@ -14,7 +14,8 @@ export function parseCommand(body: string): PlanCommand | null {
   const words = m[1].trim() ? m[1].trim().split(/\s+/) : [];
   const live = words.includes('--live');
   const rest = words.filter((w) => w !== '--live');
-  if (rest.length > 1 || rest.some((w) => w.startsWith('-') || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(w))) return null;
+  if (rest.length > 1 || rest.some((w) => w.startsWith('-') || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(w)))
+    return null;
   return rest.length ? { live, environment: rest[0] } : { live };
 }
 
@@ -24,10 +25,17 @@ const WRITERS = new Set(['admin', 'maintain', 'write']);
  * Why a live plan must not run, or null when it may: the commenter needs write permission on the repository, and the
  * pull request's head must be in the same repository (a fork's code never reaches a host).
  */
-export async function trustLive(reporter: Reporter, repo: RepoRef, user: string | undefined, headRepository: string | null): Promise<string | null> {
-  if (headRepository !== `${repo.owner}/${repo.name}`) return 'the pull request comes from a fork; dry-runs execute its code on hosts.';
+export async function trustLive(
+  reporter: Reporter,
+  repo: RepoRef,
+  user: string | undefined,
+  headRepository: string | null,
+): Promise<string | null> {
+  if (headRepository !== `${repo.owner}/${repo.name}`)
+    return 'the pull request comes from a fork; dry-runs execute its code on hosts.';
   if (!user) return 'the commenter is unknown.';
   const permission = await reporter.permission(repo, user);
-  if (!WRITERS.has(permission)) return `@${user} has ${permission} permission on the repository; live plans need write.`;
+  if (!WRITERS.has(permission))
+    return `@${user} has ${permission} permission on the repository; live plans need write.`;
   return null;
 }

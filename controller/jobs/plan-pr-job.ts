@@ -20,7 +20,9 @@ import { parsePlanJob } from './payloads.js';
 export async function runPlanJob(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parsePlanJob(payload);
   const reporter = reporterFor(deps, job.repo);
-  const log = runLogger(deps.logger, { repo: stateRepository(job.repo), sha: job.headSha }).child({ pull: job.pullNumber });
+  const log = runLogger(deps.logger, { repo: stateRepository(job.repo), sha: job.headSha }).child({
+    pull: job.pullNumber,
+  });
   const plans = await withCommit(deps.git, job.repo, job.headSha, (head) => planHead(deps, job, head, log));
   if (!plans) {
     log.info('no politburo.yml at the head: nothing to plan');
@@ -33,17 +35,37 @@ export async function runPlanJob(deps: JobDeps, payload: unknown): Promise<void>
   // report: one check per environment, then the one comment; older heads' plan checks end as superseded.
   for (const p of plans) {
     const url = p.live ? runUrl(deps.config, p.live.runId) : undefined;
-    await safely(log, `plan check ${p.environment}`, () => reporter.check({ repo: job.repo, sha: job.headSha, name: planCheckName(p.environment) }, renderPlanCheck(p, url ? { detailsUrl: url } : {})));
+    await safely(log, `plan check ${p.environment}`, () =>
+      reporter.check(
+        { repo: job.repo, sha: job.headSha, name: planCheckName(p.environment) },
+        renderPlanCheck(p, url ? { detailsUrl: url } : {}),
+      ),
+    );
   }
-  await supersedeOlderPlans(deps, job, plans.map((p) => p.environment), reporter, log);
+  await supersedeOlderPlans(
+    deps,
+    job,
+    plans.map((p) => p.environment),
+    reporter,
+    log,
+  );
   let body = renderPlanComment(plans, { headSha: job.headSha });
-  if (job.notice) body = body.replace(PLAN_COMMENT_MARKER, `${PLAN_COMMENT_MARKER}\n> ${job.notice.replace(/\n/g, ' ')}\n`);
+  if (job.notice)
+    body = body.replace(PLAN_COMMENT_MARKER, `${PLAN_COMMENT_MARKER}\n> ${job.notice.replace(/\n/g, ' ')}\n`);
   await safely(log, 'plan comment', () => reporter.stickyComment(job.repo, job.pullNumber, body));
-  log.info({ environments: plans.map((p) => p.environment), live: job.live }, `planned #${job.pullNumber} at ${job.headSha.slice(0, 7)}`);
+  log.info(
+    { environments: plans.map((p) => p.environment), live: job.live },
+    `planned #${job.pullNumber} at ${job.headSha.slice(0, 7)}`,
+  );
 }
 
 /** fetch → resolve (head and, when needed, base) → pick environments → plan each. Null: no description at head. */
-async function planHead(deps: JobDeps, job: PlanPullRequestJob, head: LoadedCommit, log: Logger): Promise<PlanForRender[] | null> {
+async function planHead(
+  deps: JobDeps,
+  job: PlanPullRequestJob,
+  head: LoadedCommit,
+  log: Logger,
+): Promise<PlanForRender[] | null> {
   if (head.kind === 'none') return null;
   if (head.kind === 'invalid') {
     const names = job.environment ? [job.environment] : await baseEnvironmentNames(deps, job);
@@ -54,7 +76,18 @@ async function planHead(deps: JobDeps, job: PlanPullRequestJob, head: LoadedComm
   for (const name of names) {
     const env = head.description.environments.get(name) ?? (await removedEnvironment(deps, job, name));
     if (!env) {
-      plans.push({ environment: name, plan: null, errors: [{ file: head.description.files[0] ?? 'politburo.yml', line: 1, column: 1, message: `unknown environment '${name}': the description defines ${[...head.description.environments.keys()].join(', ') || '(none)'}` }] });
+      plans.push({
+        environment: name,
+        plan: null,
+        errors: [
+          {
+            file: head.description.files[0] ?? 'politburo.yml',
+            line: 1,
+            column: 1,
+            message: `unknown environment '${name}': the description defines ${[...head.description.environments.keys()].join(', ') || '(none)'}`,
+          },
+        ],
+      });
       continue;
     }
     const recorded = await deps.store.recordedNodes(stateRepository(job.repo), name);
@@ -65,7 +98,13 @@ async function planHead(deps: JobDeps, job: PlanPullRequestJob, head: LoadedComm
 }
 
 /** A dry-run on the hosts (authorised live plans only). */
-async function livePlan(deps: JobDeps, job: PlanPullRequestJob, head: LoadedCommit & { kind: 'ok' }, env: ResolvedEnvironment, log: Logger): Promise<PlanForRender> {
+async function livePlan(
+  deps: JobDeps,
+  job: PlanPullRequestJob,
+  head: LoadedCommit & { kind: 'ok' },
+  env: ResolvedEnvironment,
+  log: Logger,
+): Promise<PlanForRender> {
   const { connector } = await connectorFor(deps, head.dir, env);
   try {
     const { plan, result } = await runLivePlan({
@@ -90,16 +129,24 @@ async function changedEnvironments(deps: JobDeps, job: PlanPullRequestJob, head:
   if (!touchesDescription(head, changed)) return [];
   // Compared with what the pull request forked from, so later changes on the base branch are not counted as its own.
   const forkPoint = (await deps.git.mergeBase?.(job.repo, job.baseSha, job.headSha)) ?? job.baseSha;
-  return withCommit(deps.git, job.repo, forkPoint, async (base) => affectedEnvironments(head, base.kind === 'ok' ? base.description : null, changed));
+  return withCommit(deps.git, job.repo, forkPoint, async (base) =>
+    affectedEnvironments(head, base.kind === 'ok' ? base.description : null, changed),
+  );
 }
 
 async function baseEnvironmentNames(deps: JobDeps, job: PlanPullRequestJob): Promise<string[]> {
-  const names = await withCommit(deps.git, job.repo, job.baseSha, async (base) => (base.kind === 'ok' ? [...base.description.environments.keys()] : []));
+  const names = await withCommit(deps.git, job.repo, job.baseSha, async (base) =>
+    base.kind === 'ok' ? [...base.description.environments.keys()] : [],
+  );
   return names.length ? names : ['politburo'];
 }
 
 /** An environment the pull request removes: planned as empty, so every recorded node shows as terminate. */
-async function removedEnvironment(deps: JobDeps, job: PlanPullRequestJob, name: string): Promise<ResolvedEnvironment | null> {
+async function removedEnvironment(
+  deps: JobDeps,
+  job: PlanPullRequestJob,
+  name: string,
+): Promise<ResolvedEnvironment | null> {
   return withCommit(deps.git, job.repo, job.baseSha, async (base) => {
     const env = base.kind === 'ok' ? base.description.environments.get(name) : undefined;
     return env ? { ...env, nodes: [], groups: [] } : null;
@@ -107,7 +154,13 @@ async function removedEnvironment(deps: JobDeps, job: PlanPullRequestJob, name: 
 }
 
 /** Plans are keyed by (environment, base, head): this head's plans are recorded and older heads' checks superseded. */
-async function supersedeOlderPlans(deps: JobDeps, job: PlanPullRequestJob, environments: string[], reporter: Reporter, log: Logger): Promise<void> {
+async function supersedeOlderPlans(
+  deps: JobDeps,
+  job: PlanPullRequestJob,
+  environments: string[],
+  reporter: Reporter,
+  log: Logger,
+): Promise<void> {
   const repository = stateRepository(job.repo);
   for (const env of environments) {
     await deps.pool.query(
@@ -128,6 +181,8 @@ async function supersedeOlderPlans(deps: JobDeps, job: PlanPullRequestJob, envir
       title: `Superseded by ${job.headSha.slice(0, 7)}`,
       summary: `This plan of \`${row.environment}\` is out of date: the pull request was planned again at ${job.headSha}.`,
     };
-    await safely(log, 'superseded plan check', () => reporter.check({ repo: job.repo, sha: row.head_sha, name: planCheckName(row.environment) }, update));
+    await safely(log, 'superseded plan check', () =>
+      reporter.check({ repo: job.repo, sha: row.head_sha, name: planCheckName(row.environment) }, update),
+    );
   }
 }

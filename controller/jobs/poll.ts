@@ -29,7 +29,12 @@ export async function pollOnce(deps: JobDeps): Promise<PollResult[]> {
   const results: PollResult[] = [];
   for (const entry of deps.config.poll.repos) {
     const log = deps.logger.child({ component: 'poll', repo: entry.url });
-    let result: PollResult = { repository: pollRepoRef(entry).name, branch: entry.branch ?? null, sha: null, outcome: 'unchanged' };
+    let result: PollResult = {
+      repository: pollRepoRef(entry).name,
+      branch: entry.branch ?? null,
+      sha: null,
+      outcome: 'unchanged',
+    };
     try {
       result = await pollRepository(deps, entry, log);
     } catch (err) {
@@ -45,7 +50,8 @@ async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logg
   let repo = pollRepoRef(entry);
   if (!entry.branch) {
     const branch = await deps.git.remoteDefaultBranch?.(repo);
-    if (!branch) throw new Error(`${entry.url} has no default branch: list it as ${entry.url}#BRANCH in POLITBURO_REPOS`);
+    if (!branch)
+      throw new Error(`${entry.url} has no default branch: list it as ${entry.url}#BRANCH in POLITBURO_REPOS`);
     repo = pollRepoRef(entry, branch);
   }
   const branch = repo.defaultBranch;
@@ -55,13 +61,26 @@ async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logg
   const previous = await claimHead(deps, repository, branch, sha);
   if (previous === false) return { repository, branch, sha, outcome: 'unchanged' };
   try {
-    const queued = await queueApplies(deps, repo, branch, sha, `poll ${sha.slice(0, 7)} on ${branch}`, log, previous ?? undefined);
-    log.info({ sha, outcome: queued.outcome, environments: queued.environments }, `new commit ${sha.slice(0, 7)} on ${branch}`);
+    const queued = await queueApplies(
+      deps,
+      repo,
+      branch,
+      sha,
+      `poll ${sha.slice(0, 7)} on ${branch}`,
+      log,
+      previous ?? undefined,
+    );
+    log.info(
+      { sha, outcome: queued.outcome, environments: queued.environments },
+      `new commit ${sha.slice(0, 7)} on ${branch}`,
+    );
     return { repository, branch, sha, outcome: queued.outcome };
   } catch (err) {
     // Not handled: forget the claim so the next poll tries this commit again.
     await deps.pool.query(
-      previous === null ? 'DELETE FROM poll_heads WHERE repository = $1 AND branch = $2 AND sha = $3' : 'UPDATE poll_heads SET sha = $4 WHERE repository = $1 AND branch = $2 AND sha = $3',
+      previous === null
+        ? 'DELETE FROM poll_heads WHERE repository = $1 AND branch = $2 AND sha = $3'
+        : 'UPDATE poll_heads SET sha = $4 WHERE repository = $1 AND branch = $2 AND sha = $3',
       previous === null ? [repository, branch, sha] : [repository, branch, sha, previous],
     );
     throw err;
@@ -69,7 +88,12 @@ async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logg
 }
 
 /** Records `sha` as the branch's head; false when it already was (or another replica just claimed it), else the previous head (null: first time). */
-async function claimHead(deps: JobDeps, repository: string, branch: string, sha: string): Promise<string | null | false> {
+async function claimHead(
+  deps: JobDeps,
+  repository: string,
+  branch: string,
+  sha: string,
+): Promise<string | null | false> {
   const { rows } = await deps.pool.query<{ previous: string | null }>(
     `WITH old AS (SELECT sha FROM poll_heads WHERE repository = $1 AND branch = $2)
      INSERT INTO poll_heads (repository, branch, sha) VALUES ($1, $2, $3)

@@ -23,7 +23,15 @@ export interface QueuedApplies {
 }
 
 /** Plans the environments following `branch` at `sha` and queues the applies of those that changed. */
-export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string, sha: string, trigger: string, log: Logger, before?: string): Promise<QueuedApplies> {
+export async function queueApplies(
+  deps: JobDeps,
+  repo: RepoRef,
+  branch: string,
+  sha: string,
+  trigger: string,
+  log: Logger,
+  before?: string,
+): Promise<QueuedApplies> {
   const reporter = reporterFor(deps, repo);
   return withCommit(deps.git, repo, sha, async (commit) => {
     if (commit.kind === 'none') return { outcome: 'no-description', environments: [] };
@@ -32,22 +40,43 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
       const recorded = (await deps.store.environments(stateRepository(repo))).map((e) => e.environment);
       for (const env of recorded.length ? recorded : ['politburo']) {
         await safely(log, 'invalid description check', () =>
-          reporter.check({ repo, sha, name: env === 'politburo' ? 'politburo' : applyCheckName(env) }, {
-            status: 'completed',
-            conclusion: 'failure',
-            title: `Invalid description: ${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'}`,
-            summary: commit.errors.slice(0, 100).map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`).join('\n'),
-            annotations: commit.errors.map((e) => ({ path: e.file, startLine: e.line, endLine: e.line, startColumn: e.column, level: 'failure' as const, message: e.message })),
-          }),
+          reporter.check(
+            { repo, sha, name: env === 'politburo' ? 'politburo' : applyCheckName(env) },
+            {
+              status: 'completed',
+              conclusion: 'failure',
+              title: `Invalid description: ${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'}`,
+              summary: commit.errors
+                .slice(0, 100)
+                .map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`)
+                .join('\n'),
+              annotations: commit.errors.map((e) => ({
+                path: e.file,
+                startLine: e.line,
+                endLine: e.line,
+                startColumn: e.column,
+                level: 'failure' as const,
+                message: e.message,
+              })),
+            },
+          ),
         );
       }
       return { outcome: 'invalid', environments: recorded };
     }
-    const following = [...commit.description.environments.values()].filter((env) => (env.branch ?? repo.defaultBranch) === branch);
-    const removed = before && before !== sha ? await removedEnvironments(deps, repo, branch, before, commit.description, log) : [];
+    const following = [...commit.description.environments.values()].filter(
+      (env) => (env.branch ?? repo.defaultBranch) === branch,
+    );
+    const removed =
+      before && before !== sha ? await removedEnvironments(deps, repo, branch, before, commit.description, log) : [];
     if (!following.length && !removed.length) return { outcome: 'no-environment', environments: [] };
     // A new commit may change drift schedules even when no node changes.
-    await recordDriftSchedules(deps.pool, repo, commit.description, following.map((e) => e.name)).catch((err) => log.warn({ err }, 'could not record the drift schedules'));
+    await recordDriftSchedules(
+      deps.pool,
+      repo,
+      commit.description,
+      following.map((e) => e.name),
+    ).catch((err) => log.warn({ err }, 'could not record the drift schedules'));
     const changed: string[] = [];
     for (const env of following) {
       const plan = planEnvironment(env, await deps.store.recordedNodes(stateRepository(repo), env.name), sha);
@@ -56,15 +85,24 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
       // The check first, so the commit shows it pending before anything runs (a redelivered push while this very
       // commit is being applied leaves its in-progress check alone).
       const ref = { repo, sha, name: applyCheckName(env.name) };
-      if (!(await applying(deps, ref))) await safely(log, 'queued check', () => reporter.check(ref, renderApplyCheck(null, { environment: env.name })));
+      if (!(await applying(deps, ref)))
+        await safely(log, 'queued check', () => reporter.check(ref, renderApplyCheck(null, { environment: env.name })));
       const queued = await enqueueApply(deps.pool, { repo, environment: env.name, sha, trigger });
-      log.info({ env: env.name, job: queued.id, supersedes: queued.supersedes }, `apply of ${env.name}@${sha.slice(0, 7)} queued`);
+      log.info(
+        { env: env.name, job: queued.id, supersedes: queued.supersedes },
+        `apply of ${env.name}@${sha.slice(0, 7)} queued`,
+      );
     }
     for (const name of removed) {
       changed.push(name);
-      await safely(log, 'queued check', () => reporter.check({ repo, sha, name: applyCheckName(name) }, renderApplyCheck(null, { environment: name })));
+      await safely(log, 'queued check', () =>
+        reporter.check({ repo, sha, name: applyCheckName(name) }, renderApplyCheck(null, { environment: name })),
+      );
       const queued = await enqueueApply(deps.pool, { repo, environment: name, sha, trigger, describedAt: before });
-      log.info({ env: name, job: queued.id }, `${name} is not described at ${sha.slice(0, 7)} any more: termination of its nodes queued`);
+      log.info(
+        { env: name, job: queued.id },
+        `${name} is not described at ${sha.slice(0, 7)} any more: termination of its nodes queued`,
+      );
     }
     return { outcome: changed.length ? 'queued' : 'unchanged', environments: changed };
   });
@@ -72,24 +110,42 @@ export async function queueApplies(deps: JobDeps, repo: RepoRef, branch: string,
 
 /** Whether the check of this commit is in progress (as last reported; github_checks is written by the GitHub reporter). */
 async function applying(deps: JobDeps, ref: CheckRef): Promise<boolean> {
-  const { rows } = await deps.pool.query<{ status: string }>('SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3', [repoKey(ref.repo), ref.sha, ref.name]);
+  const { rows } = await deps.pool.query<{ status: string }>(
+    'SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
+    [repoKey(ref.repo), ref.sha, ref.name],
+  );
   return rows[0]?.status === 'in_progress';
 }
 
 /** Environments that followed `branch` at `before`, are not described now, and still have nodes on record. */
-async function removedEnvironments(deps: JobDeps, repo: RepoRef, branch: string, before: string, now: Description, log: Logger): Promise<string[]> {
+async function removedEnvironments(
+  deps: JobDeps,
+  repo: RepoRef,
+  branch: string,
+  before: string,
+  now: Description,
+  log: Logger,
+): Promise<string[]> {
   let names: string[];
   try {
     names = await withCommit(deps.git, repo, before, async (c) =>
-      c.kind === 'ok' ? [...c.description.environments.values()].filter((e) => (e.branch ?? repo.defaultBranch) === branch && !now.environments.has(e.name)).map((e) => e.name) : [],
+      c.kind === 'ok'
+        ? [...c.description.environments.values()]
+            .filter((e) => (e.branch ?? repo.defaultBranch) === branch && !now.environments.has(e.name))
+            .map((e) => e.name)
+        : [],
     );
   } catch (err) {
     // The previous head may be gone (a force-push on GitHub, then garbage collection): nothing to compare with.
-    log.warn({ err, before }, `could not read the previous head ${before.slice(0, 7)}: environments it removed are not terminated`);
+    log.warn(
+      { err, before },
+      `could not read the previous head ${before.slice(0, 7)}: environments it removed are not terminated`,
+    );
     return [];
   }
   const removed: string[] = [];
   // recordedNodes leaves terminated nodes out: an environment already terminated has none.
-  for (const name of names) if ((await deps.store.recordedNodes(stateRepository(repo), name)).length) removed.push(name);
+  for (const name of names)
+    if ((await deps.store.recordedNodes(stateRepository(repo), name)).length) removed.push(name);
   return removed;
 }

@@ -34,7 +34,12 @@ const ADD_JOB_SQL = `SELECT id::text, key FROM graphile_worker.add_job(identifie
     max_attempts => $5, job_key => $6, priority => $7, job_key_mode => $8)`;
 
 /** Adds a job (inside the caller's transaction when `db` is a client in one); returns its id. */
-export async function enqueue(db: Queryable, task: string, payload: unknown, opts: EnqueueOptions = {}): Promise<EnqueuedJob> {
+export async function enqueue(
+  db: Queryable,
+  task: string,
+  payload: unknown,
+  opts: EnqueueOptions = {},
+): Promise<EnqueuedJob> {
   const { rows } = await db.query<{ id: string; key: string | null }>(ADD_JOB_SQL, [
     task,
     JSON.stringify(payload ?? {}),
@@ -82,7 +87,12 @@ export async function enqueueApply(
     const supersedes = mergeSuperseded(job, rows[0]?.payload);
     const payload: ApplyJob = { ...job, ...(supersedes.length ? { supersedes } : {}) };
     if (!supersedes.length) delete payload.supersedes;
-    const added = await enqueue(client, JOB_APPLY, payload, { ...opts, queueName: environmentQueue(repo, job.environment), jobKey: key, jobKeyMode: 'replace' });
+    const added = await enqueue(client, JOB_APPLY, payload, {
+      ...opts,
+      queueName: environmentQueue(repo, job.environment),
+      jobKey: key,
+      jobKeyMode: 'replace',
+    });
     return { ...added, supersedes };
   });
 }
@@ -90,7 +100,8 @@ export async function enqueueApply(
 function mergeSuperseded(job: ApplyJob, replaced: Partial<ApplyJob> | undefined): string[] {
   const shas = [...(job.supersedes ?? [])];
   if (replaced) {
-    for (const sha of [...(replaced.supersedes ?? []), ...(typeof replaced.sha === 'string' ? [replaced.sha] : [])]) shas.push(sha);
+    for (const sha of [...(replaced.supersedes ?? []), ...(typeof replaced.sha === 'string' ? [replaced.sha] : [])])
+      shas.push(sha);
   }
   // The commit being applied is never "superseded" by itself (a redelivered push queues the same sha again).
   return [...new Set(shas)].filter((sha) => sha !== job.sha);

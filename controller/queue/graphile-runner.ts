@@ -10,7 +10,15 @@
  */
 import type { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import { Logger as GraphileLogger, run, type ParsedCronItem, type Runner, type TaskList, type WorkerEvents, type WorkerPool } from 'graphile-worker';
+import {
+  Logger as GraphileLogger,
+  run,
+  type ParsedCronItem,
+  type Runner,
+  type TaskList,
+  type WorkerEvents,
+  type WorkerPool,
+} from 'graphile-worker';
 import type { Logger } from '../logger.js';
 import { errorFields } from '../logger.js';
 
@@ -109,5 +117,6 @@ export async function stopRunner(running: RunningPool, graceMs: number, log: Log
     new Promise<boolean>((resolve) => (last = setTimeout(() => resolve(false), 5000))),
   ]);
   clearTimeout(last);
-  if (!settled) log.warn({ workerPool: running.poolId }, 'the worker pool did not report its end; its jobs are released anyway');
+  if (!settled)
+    log.warn({ workerPool: running.poolId }, 'the worker pool did not report its end; its jobs are released anyway');
 }

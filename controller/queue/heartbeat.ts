@@ -17,7 +17,9 @@ export async function registerProcess(db: Queryable, processId: string, workerPo
 
 /** Refreshes the heartbeat; false when the row was gone (this process had been declared dead and is re-registered). */
 export async function heartbeat(db: Queryable, processId: string, workerPoolId: string | null): Promise<boolean> {
-  const { rowCount } = await db.query(`UPDATE controller_processes SET heartbeat_at = now() WHERE id = $1`, [processId]);
+  const { rowCount } = await db.query(`UPDATE controller_processes SET heartbeat_at = now() WHERE id = $1`, [
+    processId,
+  ]);
   if (rowCount) return true;
   await registerProcess(db, processId, workerPoolId);
   return false;

@@ -85,7 +85,12 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
   await recover(opts, log);
   const runnerOptions = {
     pool: opts.pool,
-    taskList: wrapTaskList(opts.taskList, { logger: opts.logger, pool: opts.pool, testJobDelayMs: opts.testJobDelayMs ?? 0, deliveryGate: opts.deliveryGate }),
+    taskList: wrapTaskList(opts.taskList, {
+      logger: opts.logger,
+      pool: opts.pool,
+      testJobDelayMs: opts.testJobDelayMs ?? 0,
+      deliveryGate: opts.deliveryGate,
+    }),
     concurrency: opts.concurrency,
     pollIntervalMs: opts.pollIntervalMs ?? 2000,
     parsedCronItems: opts.parsedCronItems ?? [],
@@ -115,7 +120,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     replacing = replace(why).finally(() => (replacing = null));
   };
   const watch = (running: RunningPool) => {
-    void running.runner.promise.catch(() => undefined).then(() => replaceIfCurrent(running.poolId, 'the worker pool stopped'));
+    void running.runner.promise
+      .catch(() => undefined)
+      .then(() => replaceIfCurrent(running.poolId, 'the worker pool stopped'));
   };
   events.on('pool:gracefulShutdown', ({ workerPool, message }) => replaceIfCurrent(workerPool.id, message));
   watch(current);
@@ -124,7 +131,10 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     const old = current;
     const drainId = `${processId}~${old.poolId}`;
     draining.set(old, drainId);
-    log.warn({ workerPool: old.poolId, reason: why }, 'the worker pool is shutting down on its own (lost database connection?): starting a new one');
+    log.warn(
+      { workerPool: old.poolId, reason: why },
+      'the worker pool is shutting down on its own (lost database connection?): starting a new one',
+    );
     void retire(old, drainId);
     for (let attempt = 0; !stopping; attempt++) {
       try {
@@ -135,7 +145,9 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
         generations++;
         workerPoolRestarts.inc();
         watch(next);
-        await registerProcess(opts.pool, processId, next.poolId).catch((err) => log.warn({ error: errorFields(err) }, 'could not register the new worker pool yet'));
+        await registerProcess(opts.pool, processId, next.poolId).catch((err) =>
+          log.warn({ error: errorFields(err) }, 'could not register the new worker pool yet'),
+        );
         log.info({ workerPool: next.poolId, replaced: old.poolId }, 'queue worker running again');
         return;
       } catch (err) {
@@ -153,7 +165,11 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     void old.runner.promise.catch(() => undefined).then(() => (settled = true));
     while (!settled && !stopping && old.workerPool._workers.some((w) => w.getActiveJob())) await delay(200);
     // The database may still be away: keep the row (and so the claim) until the release has gone through.
-    for (let attempt = 0; !stopping && draining.has(old) && !(await settleOwnLocks(opts.pool, old.poolId, log)); attempt++) {
+    for (
+      let attempt = 0;
+      !stopping && draining.has(old) && !(await settleOwnLocks(opts.pool, old.poolId, log));
+      attempt++
+    ) {
       await delay(Math.min(5000, 250 * 2 ** attempt));
     }
     if (stopping || !draining.has(old)) return;
@@ -191,17 +207,27 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
           if (row) await unregisterProcess(opts.pool, row).catch(() => undefined);
         }
         draining.clear();
-        await unregisterProcess(opts.pool, processId).catch((err) => log.warn({ error: errorFields(err) }, 'could not remove the heartbeat row'));
+        await unregisterProcess(opts.pool, processId).catch((err) =>
+          log.warn({ error: errorFields(err) }, 'could not remove the heartbeat row'),
+        );
       })().finally(finished);
       return stopping;
     },
   };
 }
 
-async function beat(opts: QueueWorkerOptions, processId: string, poolId: string, draining: Map<RunningPool, string>, log: Logger): Promise<void> {
+async function beat(
+  opts: QueueWorkerOptions,
+  processId: string,
+  poolId: string,
+  draining: Map<RunningPool, string>,
+  log: Logger,
+): Promise<void> {
   try {
     if (!(await heartbeat(opts.pool, processId, poolId))) {
-      log.error('this process had been declared dead (heartbeat too old: was the event loop or the database stuck?); re-registered');
+      log.error(
+        'this process had been declared dead (heartbeat too old: was the event loop or the database stuck?); re-registered',
+      );
     }
     for (const [old, row] of draining) await heartbeat(opts.pool, row, old.poolId);
     await recover(opts, log);
@@ -222,18 +248,31 @@ async function recover(opts: QueueWorkerOptions, log: Logger): Promise<void> {
  */
 async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger, waitMs = 2000): Promise<boolean> {
   try {
-    for (const until = Date.now() + waitMs; Date.now() < until; ) {
-      const { rowCount } = await pool.query(`SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1`, [poolId]);
+    for (const until = Date.now() + waitMs; Date.now() < until;) {
+      const { rowCount } = await pool.query(
+        `SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1`,
+        [poolId],
+      );
       if (!rowCount) return true;
       await delay(50);
     }
-    const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by = $1`, [poolId]);
-    if (rows[0].n) log.warn({ workerPool: poolId, jobs: rows[0].n }, 'jobs still locked by a stopped worker pool: releasing them to the queue');
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by = $1`,
+      [poolId],
+    );
+    if (rows[0].n)
+      log.warn(
+        { workerPool: poolId, jobs: rows[0].n },
+        'jobs still locked by a stopped worker pool: releasing them to the queue',
+      );
     // Its named queues too (an environment's queue stays locked while its job is).
     await pool.query(`SELECT graphile_worker.force_unlock_workers($1::text[])`, [[poolId]]);
     return true;
   } catch (err) {
-    log.warn({ error: errorFields(err) }, 'could not check for jobs left locked; they are released after the stale limit');
+    log.warn(
+      { error: errorFields(err) },
+      'could not check for jobs left locked; they are released after the stale limit',
+    );
     return false;
   }
 }

@@ -42,7 +42,12 @@ function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
   const gate = name === JOB_DELIVERY ? ctx.deliveryGate : undefined;
   const runOne = async (payload: unknown, helpers: JobHelpers): Promise<void> => {
     const delivery = deliveryIdOf(payload);
-    const log = ctx.logger.child({ job: helpers.job.id, task: name, attempt: helpers.job.attempts, ...(delivery ? { delivery } : {}) });
+    const log = ctx.logger.child({
+      job: helpers.job.id,
+      task: name,
+      attempt: helpers.job.attempts,
+      ...(delivery ? { delivery } : {}),
+    });
     await runTask(name, task, payload, helpers, ctx, log, delivery);
   };
   const run = async (payload: unknown, helpers: JobHelpers): Promise<void | Promise<void>[]> => {
@@ -57,11 +62,20 @@ function wrapTask(name: string, task: Task, ctx: WrapContext): Task {
     }
     return settled;
   };
-  return async (payload: unknown, helpers: JobHelpers) => (gate ? gate.run(() => run(payload, helpers)) : run(payload, helpers));
+  return async (payload: unknown, helpers: JobHelpers) =>
+    gate ? gate.run(() => run(payload, helpers)) : run(payload, helpers);
 }
 
 /** Runs the handler: outcome metrics, and terminal errors recorded instead of retried. */
-async function runTask(name: string, task: Task, payload: unknown, helpers: JobHelpers, ctx: WrapContext, log: Logger, delivery: string | undefined): Promise<void> {
+async function runTask(
+  name: string,
+  task: Task,
+  payload: unknown,
+  helpers: JobHelpers,
+  ctx: WrapContext,
+  log: Logger,
+  delivery: string | undefined,
+): Promise<void> {
   const started = Date.now();
   try {
     await task(payload, helpers);
@@ -87,6 +101,9 @@ async function runTask(name: string, task: Task, payload: unknown, helpers: JobH
 async function recordDeliveryError(pool: pg.Pool, deliveryId: string, err: unknown, log: Logger): Promise<void> {
   const message = err instanceof Error ? err.message : String(err);
   await pool
-    .query(`UPDATE webhook_deliveries SET processed_at = now(), outcome = 'failed', error = $2 WHERE delivery_id = $1`, [deliveryId, message.slice(0, 4000)])
+    .query(
+      `UPDATE webhook_deliveries SET processed_at = now(), outcome = 'failed', error = $2 WHERE delivery_id = $1`,
+      [deliveryId, message.slice(0, 4000)],
+    )
     .catch((e) => log.warn({ error: errorFields(e) }, 'could not record the delivery failure'));
 }

@@ -140,7 +140,18 @@ export class BabushkaOutputParser {
 }
 
 function leaf(name: string, indent: number, status: DepStatus, line: number, extra: Partial<ParsedDep>): ParsedDep {
-  return { name, indent, status, cached: false, undefinedDep: false, meetRan: false, children: [], firstLine: line, lastLine: line, ...extra };
+  return {
+    name,
+    indent,
+    status,
+    cached: false,
+    undefinedDep: false,
+    meetRan: false,
+    children: [],
+    firstLine: line,
+    lastLine: line,
+    ...extra,
+  };
 }
 
 /**

@@ -16,20 +16,26 @@ const SYMBOLIC = /\$\{\s*(?:secret\.([A-Za-z0-9_-]+)|(address|addresses)\(\s*([^
 
 /** Replaces the symbolic references in one value; throws TaskValueError for a missing secret or address. */
 export function resolveTaskValue(value: string, ctx: TaskValueContext): string {
-  return value.replace(SYMBOLIC, (_whole, secret: string | undefined, fn: string | undefined, target: string | undefined) => {
-    if (secret !== undefined) return lookupSecret(secret, ctx.secrets);
-    const address = ctx.addresses?.[target!];
-    if (address === undefined) {
-      throw new TaskValueError(`\${${fn}(${target})} has no address yet: ${target} must be provisioned before this task runs`);
-    }
-    return address;
-  });
+  return value.replace(
+    SYMBOLIC,
+    (_whole, secret: string | undefined, fn: string | undefined, target: string | undefined) => {
+      if (secret !== undefined) return lookupSecret(secret, ctx.secrets);
+      const address = ctx.addresses?.[target!];
+      if (address === undefined) {
+        throw new TaskValueError(
+          `\${${fn}(${target})} has no address yet: ${target} must be provisioned before this task runs`,
+        );
+      }
+      return address;
+    },
+  );
 }
 
 function lookupSecret(name: string, secrets: Record<string, string>): string {
   const env = `POLITBURO_SECRET_${name.toUpperCase().replace(/-/g, '_')}`;
   const upper = name.toUpperCase();
   const value = secrets[name] ?? secrets[upper] ?? secrets[upper.replace(/-/g, '_')] ?? secrets[env];
-  if (value === undefined) throw new TaskValueError(`secret '${name}' is not set: set ${env} in the environment of politburo`);
+  if (value === undefined)
+    throw new TaskValueError(`secret '${name}' is not set: set ${env} in the environment of politburo`);
   return value;
 }

@@ -8,13 +8,28 @@ import { generateDep } from './generated-dep.js';
 import { StringDecoder } from 'node:string_decoder';
 import { BabushkaOutputParser, type ParsedDep } from './parse-babushka-output.js';
 import { babushkaCommand, resultFromDep } from './run-babushka-task.js';
-import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
+import {
+  execOn,
+  failedResult,
+  lineLogger,
+  outputTail,
+  timeoutResult,
+  type NodeTaskResult,
+  type TaskRun,
+} from './task-run.js';
 
 /**
  * The command: writes the generated dep (`content`, in a here-document) into the deps directory once (atomically),
  * then meets it. The command reads no stdin, so the channel's stdin stays its lifeline (see hosts/remote-command.ts).
  */
-export function batchCommand(dir: string, fileName: string, depName: string, args: [string, string][], dryRun: boolean, content: string): string {
+export function batchCommand(
+  dir: string,
+  fileName: string,
+  depName: string,
+  args: [string, string][],
+  dryRun: boolean,
+  content: string,
+): string {
   const file = quoteShell(`babushka-deps/${fileName}`);
   const tmp = `babushka-deps/.${fileName}.$$`;
   let delimiter = 'POLITBURO_GENERATED_DEP';
@@ -40,11 +55,23 @@ interface Progress {
  * Runs the tasks (arguments already resolved, in key order) and returns results for the tasks up to and including the
  * first failure; the caller skips the rest.
  */
-export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args: [string, string][][], dir: string): Promise<NodeTaskResult[]> {
+export async function runBabushkaBatch(
+  run: TaskRun,
+  tasks: BabushkaTask[],
+  args: [string, string][][],
+  dir: string,
+): Promise<NodeTaskResult[]> {
   const started = Date.now();
   const gen = generateDep(tasks);
   const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
-  const progress: Progress = { text: '', parser: new BabushkaOutputParser(), starts: [], ends: [], timedOutIndex: -1, live: [] };
+  const progress: Progress = {
+    text: '',
+    parser: new BabushkaOutputParser(),
+    starts: [],
+    ends: [],
+    timedOutIndex: -1,
+    live: [],
+  };
   const decoder = new StringDecoder('utf8');
   const controller = new AbortController();
   const onOuterAbort = () => controller.abort();
@@ -84,7 +111,8 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
       },
     });
   } catch (err) {
-    if (!(err instanceof PolitburoError) || (err.reason !== 'Interrupted' && err.reason !== 'HostUnreachable')) throw err;
+    if (!(err instanceof PolitburoError) || (err.reason !== 'Interrupted' && err.reason !== 'HostUnreachable'))
+      throw err;
     const ourTimeout = progress.timedOutIndex >= 0 && !run.opts.signal?.aborted && err.reason === 'Interrupted';
     if (!ourTimeout) progress.stopped = err; // what finished before still counts
     r = { code: null, stdout: progress.text, stderr: '', timedOut: ourTimeout };
@@ -114,7 +142,14 @@ export async function runBabushkaBatch(run: TaskRun, tasks: BabushkaTask[], args
 function reportLive(run: TaskRun, tasks: BabushkaTask[], i: number, child: ParsedDep, progress: Progress): void {
   if (i === tasks.length - 1 || child.name !== tasks[i].dep) return;
   const partial: ExecResult = { code: null, stdout: progress.text, stderr: '', timedOut: false };
-  const result = resultFromDep(run, tasks[i], child, partial, progress.starts[i], progress.ends[i] - progress.starts[i]);
+  const result = resultFromDep(
+    run,
+    tasks[i],
+    child,
+    partial,
+    progress.starts[i],
+    progress.ends[i] - progress.starts[i],
+  );
   if (result.outcome === 'failed') return;
   if (result.message !== undefined) result.message = run.redactor.redact(result.message);
   progress.live[i] = result;
@@ -122,7 +157,14 @@ function reportLive(run: TaskRun, tasks: BabushkaTask[], i: number, child: Parse
   run.opts.onTaskFinished?.(result);
 }
 
-function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[], r: ExecResult, progress: Progress, started: number): NodeTaskResult[] {
+function batchResults(
+  run: TaskRun,
+  tasks: BabushkaTask[],
+  children: ParsedDep[],
+  r: ExecResult,
+  progress: Progress,
+  started: number,
+): NodeTaskResult[] {
   const results: NodeTaskResult[] = [];
   for (let i = 0; i < tasks.length; i++) {
     const task = tasks[i];
@@ -132,14 +174,27 @@ function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[]
     if (progress.live[i]) {
       result = progress.live[i];
     } else if (progress.stopped && (!child || child.status === 'open' || progress.ends[i] === undefined)) {
-      result = { name: task.name, outcome: 'failed', reason: progress.stopped.reason, message: progress.stopped.message, durationMs: Date.now() - t0 };
+      result = {
+        name: task.name,
+        outcome: 'failed',
+        reason: progress.stopped.reason,
+        message: progress.stopped.message,
+        durationMs: Date.now() - t0,
+      };
     } else if (progress.timedOutIndex === i || (r.timedOut && (!child || child.status === 'open'))) {
       result = timeoutResult(task.name, run.opts.timeoutMs, t0, outputTail(run, r));
     } else if (!child) {
-      const why = r.code === 127 ? 'babushka is not installed on the host (not found on PATH)' : `babushka stopped before '${task.dep}' (exit status ${r.code})`;
+      const why =
+        r.code === 127
+          ? 'babushka is not installed on the host (not found on PATH)'
+          : `babushka stopped before '${task.dep}' (exit status ${r.code})`;
       result = failedResult(task.name, `${why}\n${outputTail(run, r)}`.trimEnd(), t0);
     } else if (child.name !== task.dep) {
-      result = failedResult(task.name, `babushka reported '${child.name}' where '${task.dep}' was expected\n${outputTail(run, r)}`, t0);
+      result = failedResult(
+        task.name,
+        `babushka reported '${child.name}' where '${task.dep}' was expected\n${outputTail(run, r)}`,
+        t0,
+      );
     } else {
       const duration = progress.ends[i] !== undefined ? progress.ends[i] - t0 : undefined;
       result = resultFromDep(run, task, child, r, t0, duration);
@@ -152,7 +207,11 @@ function batchResults(run: TaskRun, tasks: BabushkaTask[], children: ParsedDep[]
   const expected = results.every((x) => x.outcome === 'met' || x.outcome === 'already met') ? 0 : 1;
   if (allGood && r.code !== expected) {
     const last = results.length - 1;
-    results[last] = failedResult(tasks[last].name, `babushka exited with status ${r.code}\n${outputTail(run, r)}`.trimEnd(), started);
+    results[last] = failedResult(
+      tasks[last].name,
+      `babushka exited with status ${r.code}\n${outputTail(run, r)}`.trimEnd(),
+      started,
+    );
   }
   return results;
 }

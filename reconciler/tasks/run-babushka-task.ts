@@ -6,7 +6,15 @@ import { quoteShell } from '../../kernel/quote-shell.js';
 import type { BabushkaTask, ExecResult } from '../../kernel/types.js';
 import { depOutcome, parseBabushkaOutput, unmetDeps, type ParsedDep } from './parse-babushka-output.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
-import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
+import {
+  execOn,
+  failedResult,
+  lineLogger,
+  outputTail,
+  timeoutResult,
+  type NodeTaskResult,
+  type TaskRun,
+} from './task-run.js';
 
 /**
  * The command line meeting one dep; every argument is one safely quoted shell word. Babushka writes an exception's
@@ -14,7 +22,14 @@ import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeT
  * stream, so they are read in the order written, as a terminal shows them.
  */
 export function babushkaCommand(dir: string, dep: string, args: [string, string][], dryRun: boolean): string {
-  const words = ['babushka', 'meet', quoteShell(dep), ...args.map(([k, v]) => quoteShell(`${k}=${v}`)), '--defaults', '--no-color'];
+  const words = [
+    'babushka',
+    'meet',
+    quoteShell(dep),
+    ...args.map(([k, v]) => quoteShell(`${k}=${v}`)),
+    '--defaults',
+    '--no-color',
+  ];
   if (dryRun) words.push('--dry-run');
   return `cd ${quoteShell(dir)} && ${words.join(' ')} </dev/null 2>&1`;
 }
@@ -56,7 +71,14 @@ export async function runBabushkaTask(run: TaskRun, task: BabushkaTask, dir: str
 }
 
 /** Maps what Babushka reported for a task's dep (and its exit status) to the task's result. */
-export function resultFromDep(run: TaskRun, task: BabushkaTask, dep: ParsedDep | undefined, r: ExecResult, started: number, durationMs?: number): NodeTaskResult {
+export function resultFromDep(
+  run: TaskRun,
+  task: BabushkaTask,
+  dep: ParsedDep | undefined,
+  r: ExecResult,
+  started: number,
+  durationMs?: number,
+): NodeTaskResult {
   const duration = durationMs ?? Date.now() - started;
   const failed = (why: string): NodeTaskResult => ({
     name: task.name,
@@ -71,10 +93,20 @@ export function resultFromDep(run: TaskRun, task: BabushkaTask, dep: ParsedDep |
   }
   const outcome = depOutcome(dep);
   if (dep.undefinedDep) return failed(`dep '${task.dep}' isn't defined in the deps directory`);
-  if (outcome === 'failed') return failed(dep.status === 'open' ? `babushka stopped with an error while meeting '${task.dep}'` : `'${task.dep}' could not be met`);
+  if (outcome === 'failed')
+    return failed(
+      dep.status === 'open'
+        ? `babushka stopped with an error while meeting '${task.dep}'`
+        : `'${task.dep}' could not be met`,
+    );
   if (outcome === 'unmet') {
     if (!run.opts.dryRun) return failed(`'${task.dep}' is still unmet`);
-    return { name: task.name, outcome, message: run.redactor.redact(`unmet: ${unmetDeps(dep).join(', ')}`), durationMs: duration };
+    return {
+      name: task.name,
+      outcome,
+      message: run.redactor.redact(`unmet: ${unmetDeps(dep).join(', ')}`),
+      durationMs: duration,
+    };
   }
   return { name: task.name, outcome, durationMs: duration };
 }

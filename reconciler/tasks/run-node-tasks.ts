@@ -3,7 +3,13 @@
  * task fails the node and the remaining tasks are skipped. Secrets are substituted only here, at execution, and
  * redacted from every message and log.
  */
-import { PolitburoError, type BabushkaTask, type HostConnection, type ResolvedNode, type TaskSpec } from '../../kernel/types.js';
+import {
+  PolitburoError,
+  type BabushkaTask,
+  type HostConnection,
+  type ResolvedNode,
+  type TaskSpec,
+} from '../../kernel/types.js';
 import { Redactor } from './redactor.js';
 import { TaskValueError } from './resolve-task-value.js';
 import { runBabushkaBatch } from './run-babushka-batch.js';
@@ -17,14 +23,22 @@ export type { NodeTaskResult, RunNodeTasksOptions } from './task-run.js';
  * Runs every task of `node` over `conn`; returns one result per task, in order. A cancelled run or a lost connection
  * fails the task it interrupted (reason Interrupted / HostUnreachable) and skips the rest.
  */
-export async function runNodeTasks(conn: HostConnection, node: ResolvedNode, opts: RunNodeTasksOptions): Promise<NodeTaskResult[]> {
+export async function runNodeTasks(
+  conn: HostConnection,
+  node: ResolvedNode,
+  opts: RunNodeTasksOptions,
+): Promise<NodeTaskResult[]> {
   const run: TaskRun = { conn, opts, redactor: new Redactor(Object.values(opts.secrets)), emitted: new Set() };
   const results: NodeTaskResult[] = [];
   const tasks = node.tasks;
   while (results.length < tasks.length) {
     const failed = results.some((r) => r.outcome === 'failed');
     if (failed) {
-      const skipped: NodeTaskResult = { name: tasks[results.length].name, outcome: 'skipped', message: 'an earlier task of this node failed' };
+      const skipped: NodeTaskResult = {
+        name: tasks[results.length].name,
+        outcome: 'skipped',
+        message: 'an earlier task of this node failed',
+      };
       results.push(skipped);
       opts.onTaskFinished?.(skipped);
       continue;
@@ -48,7 +62,15 @@ async function runStepSafely(run: TaskRun, tasks: TaskSpec[], i: number): Promis
     return await runStep(run, tasks, i);
   } catch (err) {
     if (!(err instanceof PolitburoError)) throw err;
-    return [{ name: tasks[i].name, outcome: 'failed', reason: err.reason, message: err.message, durationMs: Date.now() - started }];
+    return [
+      {
+        name: tasks[i].name,
+        outcome: 'failed',
+        reason: err.reason,
+        message: err.message,
+        durationMs: Date.now() - started,
+      },
+    ];
   }
 }
 
@@ -63,7 +85,13 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
   const dir = run.opts.remoteDepsDir;
   if (dir === null) {
     run.opts.onTaskStart?.(task.name);
-    return [failedResult(task.name, 'the deps directory is not on the host (no remoteDepsDir given for a babushka task)', started)];
+    return [
+      failedResult(
+        task.name,
+        'the deps directory is not on the host (no remoteDepsDir given for a babushka task)',
+        started,
+      ),
+    ];
   }
   if ((run.opts.babushkaMode ?? 'generated') === 'per-dep') {
     run.opts.onTaskStart?.(task.name);

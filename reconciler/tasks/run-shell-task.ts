@@ -3,7 +3,15 @@
  */
 import type { ExecResult, ShellTask } from '../../kernel/types.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
-import { execOn, failedResult, lineLogger, outputTail, timeoutResult, type NodeTaskResult, type TaskRun } from './task-run.js';
+import {
+  execOn,
+  failedResult,
+  lineLogger,
+  outputTail,
+  timeoutResult,
+  type NodeTaskResult,
+  type TaskRun,
+} from './task-run.js';
 
 /** Runs one shell task: met → (meet → met) unless dry-run. */
 export async function runShellTask(run: TaskRun, task: ShellTask): Promise<NodeTaskResult> {
@@ -21,7 +29,11 @@ export async function runShellTask(run: TaskRun, task: ShellTask): Promise<NodeT
     const log = lineLogger(run);
     run.opts.onLog?.(`--- ${task.name}: ${label}\n`);
     const remaining = Math.max(1, run.opts.timeoutMs - (Date.now() - started));
-    const r = await execOn(run.conn, command, { timeoutMs: remaining, signal: run.opts.signal, onStdout: (d) => log.write(d) });
+    const r = await execOn(run.conn, command, {
+      timeoutMs: remaining,
+      signal: run.opts.signal,
+      onStdout: (d) => log.write(d),
+    });
     log.flush();
     if (r.stderr) run.opts.onLog?.(run.redactor.redact(r.stderr.endsWith('\n') ? r.stderr : r.stderr + '\n'));
     return r;
@@ -40,11 +52,19 @@ export async function runShellTask(run: TaskRun, task: ShellTask): Promise<NodeT
   const meetRun = await step('meet', meet);
   if (meetRun.timedOut) return timeoutResult(task.name, run.opts.timeoutMs, started, outputTail(run, meetRun));
   if (meetRun.code !== 0) {
-    return failedResult(task.name, `meet exited with status ${meetRun.code}\n${outputTail(run, meetRun)}`.trimEnd(), started);
+    return failedResult(
+      task.name,
+      `meet exited with status ${meetRun.code}\n${outputTail(run, meetRun)}`.trimEnd(),
+      started,
+    );
   }
   const again = await step('met', met);
   if (again.timedOut) return timeoutResult(task.name, run.opts.timeoutMs, started, outputTail(run, again));
   if (again.code === 0) return done('met');
   const tail = outputTail(run, { stdout: meetRun.stdout + again.stdout, stderr: meetRun.stderr + again.stderr });
-  return failedResult(task.name, `meet ran but the task is still not met (met exited with status ${again.code})\n${tail}`.trimEnd(), started);
+  return failedResult(
+    task.name,
+    `meet ran but the task is still not met (met exited with status ${again.code})\n${tail}`.trimEnd(),
+    started,
+  );
 }

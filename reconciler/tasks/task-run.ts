@@ -78,7 +78,9 @@ export function formatDuration(ms: number): string {
 }
 
 export function timeoutResult(name: string, timeoutMs: number, started: number, tail: string): NodeTaskResult {
-  const message = `task '${name}' exceeded the timeout of ${formatDuration(timeoutMs)} and was killed (TaskTimeout)` + (tail ? `\n${tail}` : '');
+  const message =
+    `task '${name}' exceeded the timeout of ${formatDuration(timeoutMs)} and was killed (TaskTimeout)` +
+    (tail ? `\n${tail}` : '');
   return { name, outcome: 'failed', reason: 'TaskTimeout', message, durationMs: Date.now() - started };
 }
 

@@ -82,7 +82,8 @@ export function buildEnvironmentGraph(env: ResolvedEnvironment, opts: GraphOptio
       const key = `${d.path}\0${n.path}`;
       const had = byKey.get(key);
       // One edge per pair; waiting for `ready` is the stronger condition and wins.
-      if (!had || (had.state === 'provisioned' && d.state === 'ready')) byKey.set(key, { from: d.path, to: n.path, state: d.state });
+      if (!had || (had.state === 'provisioned' && d.state === 'ready'))
+        byKey.set(key, { from: d.path, to: n.path, state: d.state });
     }
   }
   let edges = [...byKey.values()];
@@ -99,12 +100,21 @@ export function buildEnvironmentGraph(env: ResolvedEnvironment, opts: GraphOptio
  * A graph from recorded nodes only (when the description is not at hand): boxes grouped by their path's parent,
  * coloured by state, with no dependency edges.
  */
-export function recordedGraph(environment: string, recorded: { path: string; host: string | null; state: LifecycleState }[]): EnvironmentGraph {
+export function recordedGraph(
+  environment: string,
+  recorded: { path: string; host: string | null; state: LifecycleState }[],
+): EnvironmentGraph {
   const clusterPaths = new Set<string>();
   for (const n of recorded) {
     for (let p = parentOf(n.path); p !== null; p = parentOf(p)) clusterPaths.add(p);
   }
   const clusters = [...clusterPaths].sort().map((p) => ({ path: p, label: lastSegment(p), parent: parentOf(p) }));
-  const nodes = recorded.map((n) => ({ path: n.path, label: lastSegment(n.path), host: n.host, cluster: parentOf(n.path), state: n.state }));
+  const nodes = recorded.map((n) => ({
+    path: n.path,
+    label: lastSegment(n.path),
+    host: n.host,
+    cluster: parentOf(n.path),
+    state: n.state,
+  }));
   return { environment, nodes, edges: [], clusters, reducedEdges: 0, coloured: true };
 }

@@ -35,7 +35,12 @@ export function renderMermaid(graph: EnvironmentGraph): string {
     const used = [...new Set(graph.nodes.map((n) => n.state!))];
     for (const s of used) lines.push(`  classDef ${s} fill:${STATE_COLOURS[s].fill},stroke:${STATE_COLOURS[s].stroke}`);
     for (const s of used) {
-      lines.push(`  class ${graph.nodes.filter((n) => n.state === s).map((n) => ids.get(n.path)).join(',')} ${s}`);
+      lines.push(
+        `  class ${graph.nodes
+          .filter((n) => n.state === s)
+          .map((n) => ids.get(n.path))
+          .join(',')} ${s}`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;

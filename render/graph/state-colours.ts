@@ -18,4 +18,15 @@ export const STATE_COLOURS: Record<LifecycleState, { fill: string; stroke: strin
 /** Colours of a node whose state is unknown (no state store reachable). */
 export const UNKNOWN_COLOURS = { fill: '#ffffff', stroke: '#374151' };
 
-export const STATE_ORDER: LifecycleState[] = ['defined', 'provisioning', 'provisioned', 'configuring', 'ready', 'drifted', 'blocked', 'failed', 'terminating', 'terminated'];
+export const STATE_ORDER: LifecycleState[] = [
+  'defined',
+  'provisioning',
+  'provisioned',
+  'configuring',
+  'ready',
+  'drifted',
+  'blocked',
+  'failed',
+  'terminating',
+  'terminated',
+];

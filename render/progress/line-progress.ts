@@ -17,7 +17,8 @@ export function createLineProgress(write: (line: string) => void, now: () => num
         write(`${stamp()} ${e.path}: started${e.host ? ` on ${e.host}` : ''}`);
         break;
       case 'node-state':
-        if (e.state === 'provisioning' || e.state === 'provisioned' || e.state === 'terminating') write(`${stamp()} ${e.path}: ${e.state}`);
+        if (e.state === 'provisioning' || e.state === 'provisioned' || e.state === 'terminating')
+          write(`${stamp()} ${e.path}: ${e.state}`);
         break;
       case 'task-started':
         write(`${stamp()} ${e.path}: task '${e.task}' started`);

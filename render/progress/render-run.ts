@@ -16,7 +16,12 @@ export function runToJson(r: RunResult): object {
       action: n.action ?? 'unchanged',
       state: n.state,
       reason: n.reason ?? null,
-      tasks: n.tasks.map((t) => ({ name: t.name, outcome: t.outcome, message: t.message ?? null, durationMs: t.durationMs ?? null })),
+      tasks: n.tasks.map((t) => ({
+        name: t.name,
+        outcome: t.outcome,
+        message: t.message ?? null,
+        durationMs: t.durationMs ?? null,
+      })),
       startedAt: n.startedAt ?? null,
       finishedAt: n.finishedAt ?? null,
     })),
@@ -32,13 +37,33 @@ export function renderRunTable(r: RunResult): string {
   for (const n of r.nodes) {
     const counts: Record<string, number> = {};
     for (const t of n.tasks) counts[t.outcome] = (counts[t.outcome] ?? 0) + 1;
-    const tasks = Object.entries(counts).map(([o, c]) => `${c} ${o}`).join(', ') || '-';
+    const tasks =
+      Object.entries(counts)
+        .map(([o, c]) => `${c} ${o}`)
+        .join(', ') || '-';
     const took = n.startedAt && n.finishedAt ? formatElapsed(Date.parse(n.finishedAt) - Date.parse(n.startedAt)) : '-';
-    rows.push([n.path, n.host ?? '-', n.action ?? '-', n.state, tasks, took, (n.reason ?? '').split('\n')[0].slice(0, 160)]);
+    rows.push([
+      n.path,
+      n.host ?? '-',
+      n.action ?? '-',
+      n.state,
+      tasks,
+      took,
+      (n.reason ?? '').split('\n')[0].slice(0, 160),
+    ]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((row) => row[i].length)));
-  const table = rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd()).join('\n');
-  const parts = Object.entries(r.summary).filter(([, v]) => v > 0).map(([k, v]) => `${v} ${k}`);
+  const table = rows
+    .map((row) =>
+      row
+        .map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+  const parts = Object.entries(r.summary)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${v} ${k}`);
   const commit = r.commit ? `@${r.commit.slice(0, 7)}` : '';
   return `${table}\n${r.kind} ${r.environment}${commit} ${r.status}: ${parts.join(', ') || 'no nodes'} in ${formatElapsed(r.durationMs)}${r.runId ? ` (run ${r.runId})` : ''}\n`;
 }

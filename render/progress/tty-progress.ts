@@ -11,10 +11,21 @@ export interface TtyProgress {
   stop(): void;
 }
 
-const COLOURS: Record<string, string> = { ready: '32', failed: '31', blocked: '33', drifted: '35', running: '36', provision: '36', terminated: '90' };
+const COLOURS: Record<string, string> = {
+  ready: '32',
+  failed: '31',
+  blocked: '33',
+  drifted: '35',
+  running: '36',
+  provision: '36',
+  terminated: '90',
+};
 
 /** Redraws on `stream` (a TTY) every `intervalMs`; at most `maxLines` node lines, the busiest first. */
-export function createTtyProgress(stream: NodeJS.WriteStream, opts: { title: string; intervalMs?: number } = { title: '' }): TtyProgress {
+export function createTtyProgress(
+  stream: NodeJS.WriteStream,
+  opts: { title: string; intervalMs?: number } = { title: '' },
+): TtyProgress {
   const model = new ProgressModel();
   let drawn = 0;
   let dirty = true;
@@ -55,7 +66,10 @@ export function createTtyProgress(stream: NodeJS.WriteStream, opts: { title: str
 const ANSI_COLOUR = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g');
 
 function rank(n: NodeProgress): number {
-  return { running: 0, provisioning: 0, waiting: 1, done: 2 }[n.activity] + (n.state === 'failed' || n.state === 'blocked' ? -0.5 : 0);
+  return (
+    { running: 0, provisioning: 0, waiting: 1, done: 2 }[n.activity] +
+    (n.state === 'failed' || n.state === 'blocked' ? -0.5 : 0)
+  );
 }
 
 function countBy(nodes: NodeProgress[]): string {
@@ -64,7 +78,9 @@ function countBy(nodes: NodeProgress[]): string {
     const key = n.activity === 'done' ? (n.state ?? 'done') : n.activity;
     c[key] = (c[key] ?? 0) + 1;
   }
-  return Object.entries(c).map(([k, v]) => `${v} ${k}`).join(', ');
+  return Object.entries(c)
+    .map(([k, v]) => `${v} ${k}`)
+    .join(', ');
 }
 
 function colour(line: string, n: NodeProgress): string {

@@ -40,7 +40,9 @@ export interface DescriptionOptions {
 export function description(hosts: SshHost[], o: DescriptionOptions = {}): string {
   const version = o.version ?? 'v1';
   const node = (p: string) => {
-    const meet = o.failing?.includes(p) ? 'echo "disk on fire" >&2; exit 1' : `mkdir -p ~/state && touch ~/state/${version}`;
+    const meet = o.failing?.includes(p)
+      ? 'echo "disk on fire" >&2; exit 1'
+      : `mkdir -p ~/state && touch ~/state/${version}`;
     return [
       `      ${p}:`,
       `        tasks:`,
@@ -81,7 +83,15 @@ export class TestRepo {
   }
 
   async git(...args: string[]): Promise<string> {
-    const { stdout } = await run('git', ['-C', this.dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+    const { stdout } = await run('git', [
+      '-C',
+      this.dir,
+      '-c',
+      'user.name=t',
+      '-c',
+      'user.email=t@example.com',
+      ...args,
+    ]);
     return stdout.trim();
   }
 
@@ -105,7 +115,8 @@ export class TestRepo {
 // Webhook payloads: GitHub's own examples, pointed at the test repository.
 
 type Example = { name: string; examples: any[] };
-const all = ((examples as unknown as { default?: Example[] }).default ?? (examples as unknown as Example[])) as Example[];
+const all = ((examples as unknown as { default?: Example[] }).default ??
+  (examples as unknown as Example[])) as Example[];
 
 function example(event: string, action?: string): any {
   const e = all.find((x) => x.name === event)!.examples.find((x) => (action ? x.action === action : true));
@@ -114,21 +125,56 @@ function example(event: string, action?: string): any {
 
 function repository(repo: TestRepo): any {
   const r = example('push').repository;
-  return { ...r, name: NAME, full_name: FULL_NAME, owner: { ...r.owner, login: OWNER, name: OWNER }, clone_url: repo.dir, default_branch: 'main', fork: false };
+  return {
+    ...r,
+    name: NAME,
+    full_name: FULL_NAME,
+    owner: { ...r.owner, login: OWNER, name: OWNER },
+    clone_url: repo.dir,
+    default_branch: 'main',
+    fork: false,
+  };
 }
 
 export function pushPayload(repo: TestRepo, o: { branch?: string; before: string; after: string }): any {
   const p = example('push');
-  return { ...p, ref: `refs/heads/${o.branch ?? 'main'}`, before: o.before, after: o.after, created: false, deleted: false, forced: false, base_ref: null, repository: repository(repo), installation: { id: INSTALLATION, node_id: 'x' } };
+  return {
+    ...p,
+    ref: `refs/heads/${o.branch ?? 'main'}`,
+    before: o.before,
+    after: o.after,
+    created: false,
+    deleted: false,
+    forced: false,
+    base_ref: null,
+    repository: repository(repo),
+    installation: { id: INSTALLATION, node_id: 'x' },
+  };
 }
 
-export function pullRequestPayload(repo: TestRepo, o: { action: 'opened' | 'synchronize' | 'reopened'; number: number; head: string; base: string; headRepo?: string }): any {
+export function pullRequestPayload(
+  repo: TestRepo,
+  o: { action: 'opened' | 'synchronize' | 'reopened'; number: number; head: string; base: string; headRepo?: string },
+): any {
   const p = example('pull_request', 'opened');
   const repoJson = repository(repo);
-  const headRepo = o.headRepo ? { ...repoJson, full_name: o.headRepo, name: o.headRepo.split('/')[1], owner: { ...repoJson.owner, login: o.headRepo.split('/')[0] }, fork: true } : repoJson;
+  const headRepo = o.headRepo
+    ? {
+        ...repoJson,
+        full_name: o.headRepo,
+        name: o.headRepo.split('/')[1],
+        owner: { ...repoJson.owner, login: o.headRepo.split('/')[0] },
+        fork: true,
+      }
+    : repoJson;
   p.action = o.action;
   p.number = o.number;
-  p.pull_request = { ...p.pull_request, number: o.number, head: { ...p.pull_request.head, sha: o.head, ref: 'feature', repo: headRepo }, base: { ...p.pull_request.base, sha: o.base, ref: 'main', repo: repoJson } };
+  p.pull_request = {
+    ...p.pull_request,
+    number: o.number,
+    head: { ...p.pull_request.head, sha: o.head, ref: 'feature', repo: headRepo },
+    base: { ...p.pull_request.base, sha: o.base, ref: 'main', repo: repoJson },
+  };
   p.repository = repoJson;
   p.installation = { id: INSTALLATION, node_id: 'x' };
   return p;
@@ -136,7 +182,11 @@ export function pullRequestPayload(repo: TestRepo, o: { action: 'opened' | 'sync
 
 export function commentPayload(repo: TestRepo, o: { number: number; body: string; user: string; id: number }): any {
   const p = example('issue_comment', 'created');
-  p.issue = { ...p.issue, number: o.number, pull_request: { url: `https://api.github.com/repos/${FULL_NAME}/pulls/${o.number}` } };
+  p.issue = {
+    ...p.issue,
+    number: o.number,
+    pull_request: { url: `https://api.github.com/repos/${FULL_NAME}/pulls/${o.number}` },
+  };
   p.comment = { ...p.comment, id: o.id, body: o.body, user: { ...p.comment.user, login: o.user } };
   p.repository = repository(repo);
   p.installation = { id: INSTALLATION, node_id: 'x' };
@@ -159,15 +209,28 @@ export interface Harness {
   startController(extra?: Record<string, string>): Promise<RunningController>;
   send(event: string, payload: unknown, url?: string): Promise<Response>;
   /** Every check run on a commit, by name. */
-  checks(sha: string): Map<string, { status: string; conclusion: string | null; title: string | null; summary: string | null }>;
+  checks(
+    sha: string,
+  ): Map<string, { status: string; conclusion: string | null; title: string | null; summary: string | null }>;
   stop(): Promise<void>;
 }
 
 /** Starts database, hosts, fake GitHub and one controller. */
-export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHost[]) => Record<string, string>; controllers?: number; env?: Record<string, string> } = {}): Promise<Harness> {
+export async function startHarness(
+  opts: {
+    hosts?: number;
+    files?: (hosts: SshHost[]) => Record<string, string>;
+    controllers?: number;
+    env?: Record<string, string>;
+  } = {},
+): Promise<Harness> {
   const db = await createTestDatabase();
   const ssh = await startSshHosts(opts.hosts ?? 2);
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
   const github = await startFakeGitHub({ appPublicKey: publicKey, appId: 77 });
   const files = opts.files?.(ssh.hosts) ?? { 'politburo.yml': description(ssh.hosts) };
   const repo = await TestRepo.create({ known_hosts: ssh.knownHosts, ...files });
@@ -216,16 +279,32 @@ export async function startHarness(opts: { hosts?: number; files?: (hosts: SshHo
       const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
       return fetch(`${url}/webhooks/github`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': event,
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': signature,
+        },
         body,
       });
     },
     checks(sha) {
-      return new Map(github.state.checkRuns.filter((r) => r.head_sha === sha).map((r) => [r.name, { status: r.status, conclusion: r.conclusion, title: r.output.title, summary: r.output.summary }]));
+      return new Map(
+        github.state.checkRuns
+          .filter((r) => r.head_sha === sha)
+          .map((r) => [
+            r.name,
+            { status: r.status, conclusion: r.conclusion, title: r.output.title, summary: r.output.summary },
+          ]),
+      );
     },
     async stop() {
       // Let queued and running jobs finish first: a job cut off by the shutdown would use a closed pool.
-      await waitFor('the queue to drain', async () => (await pool.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n === 0, 30_000).catch(() => undefined);
+      await waitFor(
+        'the queue to drain',
+        async () => (await pool.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n === 0,
+        30_000,
+      ).catch(() => undefined);
       await Promise.all(controllers.map((c) => c.stop('test over').catch(() => undefined)));
       await pool.end().catch(() => undefined);
       await github.close().catch(() => undefined);
@@ -255,7 +334,8 @@ export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeout
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -75,19 +75,33 @@ describe('e2e: poll mode', () => {
   test('the head is applied, then each new commit; results in the store and the log', async () => {
     const store = controller.context.store;
     const first = await repo.head();
-    await waitFor('first commit applied', async () => (await store.recordedNodes(repo.dir, 'dev')).find((n) => n.state === 'ready' && n.lastAppliedCommit === first), 60_000);
+    await waitFor(
+      'first commit applied',
+      async () =>
+        (await store.recordedNodes(repo.dir, 'dev')).find((n) => n.state === 'ready' && n.lastAppliedCommit === first),
+      60_000,
+    );
     await access(path.join(tmp, 'state', 'v1'));
     const second = await repo.commit({ 'politburo.yml': localDescription(path.join(tmp, 'state'), 'v2') }, 'v2');
-    await waitFor('second commit applied', async () => (await store.recordedNodes(repo.dir, 'dev')).find((n) => n.lastAppliedCommit === second && n.state === 'ready'), 60_000);
+    await waitFor(
+      'second commit applied',
+      async () =>
+        (await store.recordedNodes(repo.dir, 'dev')).find((n) => n.lastAppliedCommit === second && n.state === 'ready'),
+      60_000,
+    );
     await access(path.join(tmp, 'state', 'v2'));
     const runs = await store.listRuns({ repository: repo.dir, environment: 'dev' });
     assert.equal(runs.filter((r) => r.kind === 'apply' && r.status === 'succeeded').length, 2);
     // The dashboard draws the environment as described at its last applied commit: with its dependency edge.
-    const svg = await (await fetch(`${controller.url}/environments/${encodeURIComponent(repo.dir)}/dev/graph.svg`)).text();
+    const svg = await (
+      await fetch(`${controller.url}/environments/${encodeURIComponent(repo.dir)}/dev/graph.svg`)
+    ).text();
     assert.match(svg, /class="edge" data-from="box" data-to="follower"/);
     // The check is reported (here: logged) right after the run is recorded.
     await waitFor('the check result logged', () =>
-      lines.map((l) => JSON.parse(l)).some((l) => /^politburo\/dev: /.test(l.msg ?? '') && l.conclusion === 'success' && l.sha === second),
+      lines
+        .map((l) => JSON.parse(l))
+        .some((l) => /^politburo\/dev: /.test(l.msg ?? '') && l.conclusion === 'success' && l.sha === second),
     );
   });
 });

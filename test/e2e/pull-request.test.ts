@@ -3,7 +3,16 @@ import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { description, ENV, FULL_NAME, pullRequestPayload, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import {
+  description,
+  ENV,
+  FULL_NAME,
+  pullRequestPayload,
+  pushPayload,
+  startHarness,
+  waitFor,
+  type Harness,
+} from './harness.js';
 
 describe('e2e: pull request → plan → merge → apply', () => {
   let h: Harness;
@@ -15,7 +24,14 @@ describe('e2e: pull request → plan → merge → apply', () => {
   });
 
   const contacted = async () => {
-    const found = await Promise.all(h.ssh.hosts.map((x) => access(path.join(x.home, 'contacted')).then(() => true, () => false)));
+    const found = await Promise.all(
+      h.ssh.hosts.map((x) =>
+        access(path.join(x.home, 'contacted')).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     return found.some(Boolean);
   };
 
@@ -29,7 +45,10 @@ describe('e2e: pull request → plan → merge → apply', () => {
     });
     assert.equal(check.conclusion, 'success', check.summary ?? '');
     const nodes = await h.controllers[0].context.store.recordedNodes(FULL_NAME, ENV);
-    assert.deepEqual(nodes.map((n) => [n.path, n.state]).sort(), [['db', 'ready'], ['web', 'ready']]);
+    assert.deepEqual(nodes.map((n) => [n.path, n.state]).sort(), [
+      ['db', 'ready'],
+      ['web', 'ready'],
+    ]);
     const run = h.github.state.checkRuns.find((r) => r.head_sha === sha && r.name === `politburo/${ENV}`)!;
     assert.match(run.details_url ?? '', /^http:\/\/politburo\.example\/runs\/\d+$/);
   });
@@ -51,7 +70,9 @@ describe('e2e: pull request → plan → merge → apply', () => {
     const head2 = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { version: 'v3' }) }, 'v3');
     await h.send('pull_request', pullRequestPayload(h.repo, { action: 'synchronize', number: 7, head: head2, base }));
     await waitFor('plan check of head 2', () => h.checks(head2).get(`politburo plan ${ENV}`)?.status === 'completed');
-    await waitFor('comment edited for head 2', () => h.github.state.comments.find((c) => c.issue_number === 7)?.body.includes(head2.slice(0, 7)));
+    await waitFor('comment edited for head 2', () =>
+      h.github.state.comments.find((c) => c.issue_number === 7)?.body.includes(head2.slice(0, 7)),
+    );
     await waitFor('old check superseded', () => h.checks(head1).get(`politburo plan ${ENV}`)?.conclusion === 'skipped');
     assert.equal(h.github.state.comments.filter((c) => c.issue_number === 7).length, 1, 'one comment, edited in place');
     assert.equal(await contacted(), false, 'a static plan contacts no host');
@@ -68,7 +89,10 @@ describe('e2e: pull request → plan → merge → apply', () => {
     assert.equal(h.checks(merged).get(`politburo/${ENV}`)!.conclusion, 'success');
     for (const x of h.ssh.hosts) await access(path.join(x.home, 'state', 'v3'));
 
-    const failing = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { version: 'v4', failing: ['web'] }) }, 'web breaks');
+    const failing = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { version: 'v4', failing: ['web'] }) },
+      'web breaks',
+    );
     await h.send('push', pushPayload(h.repo, { before: merged, after: failing }));
     const check = await waitFor('failing apply finished', () => {
       const c = h.checks(failing).get(`politburo/${ENV}`);
@@ -90,16 +114,45 @@ describe('e2e: pull request → plan → merge → apply', () => {
     const head = await h.repo.commit({ 'politburo.yml': text }, 'broken');
     await h.repo.git('checkout', '-q', 'main');
     await h.send('pull_request', pullRequestPayload(h.repo, { action: 'opened', number: 8, head, base }));
-    const run = await waitFor('failed plan check', () => h.github.state.checkRuns.find((r) => r.head_sha === head && r.name === `politburo plan ${ENV}` && r.status === 'completed'));
+    const run = await waitFor('failed plan check', () =>
+      h.github.state.checkRuns.find(
+        (r) => r.head_sha === head && r.name === `politburo plan ${ENV}` && r.status === 'completed',
+      ),
+    );
     assert.equal(run.conclusion, 'failure');
     const line = text.split('\n').findIndex((l) => l.includes('bogus_key')) + 1;
-    assert.ok(run.annotations.some((a: any) => a.path === 'politburo.yml' && a.start_line === line && a.annotation_level === 'failure'), JSON.stringify(run.annotations));
-    await waitFor('the comment lists the error', () => /bogus_key/.test(h.github.state.comments.find((c) => c.issue_number === 8)?.body ?? ''));
+    assert.ok(
+      run.annotations.some(
+        (a: any) => a.path === 'politburo.yml' && a.start_line === line && a.annotation_level === 'failure',
+      ),
+      JSON.stringify(run.annotations),
+    );
+    await waitFor('the comment lists the error', () =>
+      /bogus_key/.test(h.github.state.comments.find((c) => c.issue_number === 8)?.body ?? ''),
+    );
 
     const writes = h.github.writes().length;
-    const payload = { action: 'rerequested', check_run: { id: run.id, name: run.name, head_sha: head, pull_requests: [{ number: 8, head: { sha: head }, base: { sha: base } }] }, repository: pullRequestPayload(h.repo, { action: 'opened', number: 8, head, base }).repository, installation: { id: 4242 } };
+    const payload = {
+      action: 'rerequested',
+      check_run: {
+        id: run.id,
+        name: run.name,
+        head_sha: head,
+        pull_requests: [{ number: 8, head: { sha: head }, base: { sha: base } }],
+      },
+      repository: pullRequestPayload(h.repo, { action: 'opened', number: 8, head, base }).repository,
+      installation: { id: 4242 },
+    };
     await h.send('check_run', payload);
-    await waitFor('re-planned', async () => (await h.pool.query(`SELECT 1 FROM webhook_deliveries WHERE event = 'check_run' AND outcome = 'plan queued for #8'`)).rowCount);
+    await waitFor(
+      're-planned',
+      async () =>
+        (
+          await h.pool.query(
+            `SELECT 1 FROM webhook_deliveries WHERE event = 'check_run' AND outcome = 'plan queued for #8'`,
+          )
+        ).rowCount,
+    );
     await waitFor('the plan check written again', () => h.github.writes().length > writes);
     assert.deepEqual(h.github.violations, []);
   });

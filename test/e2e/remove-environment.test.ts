@@ -31,16 +31,31 @@ describe('e2e: removing an environment', () => {
   });
   after(async () => h?.stop());
 
-  const nodes = async (env: string) => (await h.controllers[0].context.store.recordedNodes(FULL_NAME, env)).map((n) => [n.path, n.state]).sort();
+  const nodes = async (env: string) =>
+    (await h.controllers[0].context.store.recordedNodes(FULL_NAME, env)).map((n) => [n.path, n.state]).sort();
 
   test('a push that removes an environment terminates its nodes; the others are untouched', async () => {
     const first = await h.repo.head();
     await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: first }));
-    await waitFor('both applied', () => h.checks(first).get(`politburo/${ENV}`)?.conclusion === 'success' && h.checks(first).get(`politburo/${EXTRA}`)?.conclusion === 'success');
-    assert.deepEqual(await nodes(EXTRA), [['db', 'ready'], ['web', 'ready']]);
-    await waitFor('drift schedules recorded', async () => (await h.pool.query('SELECT count(*)::int AS n FROM drift_schedules')).rows[0].n === 2);
+    await waitFor(
+      'both applied',
+      () =>
+        h.checks(first).get(`politburo/${ENV}`)?.conclusion === 'success' &&
+        h.checks(first).get(`politburo/${EXTRA}`)?.conclusion === 'success',
+    );
+    assert.deepEqual(await nodes(EXTRA), [
+      ['db', 'ready'],
+      ['web', 'ready'],
+    ]);
+    await waitFor(
+      'drift schedules recorded',
+      async () => (await h.pool.query('SELECT count(*)::int AS n FROM drift_schedules')).rows[0].n === 2,
+    );
 
-    const removal = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '*/5 * * * *' }" }) }, `remove ${EXTRA}`);
+    const removal = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '*/5 * * * *' }" }) },
+      `remove ${EXTRA}`,
+    );
     await h.send('push', pushPayload(h.repo, { before: first, after: removal }));
     const check = await waitFor('removal applied', () => {
       const c = h.checks(removal).get(`politburo/${EXTRA}`);
@@ -57,17 +72,38 @@ describe('e2e: removing an environment', () => {
       { path: 'db', state: 'terminated', commit: removal },
       { path: 'web', state: 'terminated', commit: removal },
     ]);
-    assert.deepEqual(await nodes(ENV), [['db', 'ready'], ['web', 'ready']]);
+    assert.deepEqual(await nodes(ENV), [
+      ['db', 'ready'],
+      ['web', 'ready'],
+    ]);
     assert.equal(h.checks(removal).get(`politburo/${ENV}`), undefined, 'the unchanged environment is not applied');
     const schedules = await h.pool.query('SELECT environment FROM drift_schedules');
-    assert.deepEqual(schedules.rows.map((r) => r.environment), [ENV]);
+    assert.deepEqual(
+      schedules.rows.map((r) => r.environment),
+      [ENV],
+    );
 
     // The same push again (a redelivery): nothing left to terminate, nothing queued.
-    const runsBefore = (await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE environment_id = (SELECT id FROM environments WHERE name = $1)`, [EXTRA])).rows[0].n;
+    const runsBefore = (
+      await h.pool.query(
+        `SELECT count(*)::int AS n FROM runs WHERE environment_id = (SELECT id FROM environments WHERE name = $1)`,
+        [EXTRA],
+      )
+    ).rows[0].n;
     const again = await h.send('push', pushPayload(h.repo, { before: first, after: removal }));
     assert.equal(again.status, 202);
-    await waitFor('redelivery processed', async () => (await h.pool.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE processed_at IS NULL`)).rows[0].n === 0);
-    const runsAfter = (await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE environment_id = (SELECT id FROM environments WHERE name = $1)`, [EXTRA])).rows[0].n;
+    await waitFor(
+      'redelivery processed',
+      async () =>
+        (await h.pool.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE processed_at IS NULL`)).rows[0]
+          .n === 0,
+    );
+    const runsAfter = (
+      await h.pool.query(
+        `SELECT count(*)::int AS n FROM runs WHERE environment_id = (SELECT id FROM environments WHERE name = $1)`,
+        [EXTRA],
+      )
+    ).rows[0].n;
     assert.equal(runsAfter, runsBefore);
     assert.deepEqual(h.github.violations, []);
   });
@@ -75,10 +111,21 @@ describe('e2e: removing an environment', () => {
   test('a push from a new branch (no previous head) terminates nothing', async () => {
     const head = await h.repo.head();
     await h.repo.git('checkout', '-q', '-b', 'other');
-    const other = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: `    branch: other` }) }, 'other branch');
+    const other = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { extra: `    branch: other` }) },
+      'other branch',
+    );
     await h.send('push', pushPayload(h.repo, { branch: 'other', before: '0'.repeat(40), after: other }));
-    await waitFor('push processed', async () => (await h.pool.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE processed_at IS NULL`)).rows[0].n === 0);
-    assert.deepEqual(await nodes(ENV), [['db', 'ready'], ['web', 'ready']]);
+    await waitFor(
+      'push processed',
+      async () =>
+        (await h.pool.query(`SELECT count(*)::int AS n FROM webhook_deliveries WHERE processed_at IS NULL`)).rows[0]
+          .n === 0,
+    );
+    assert.deepEqual(await nodes(ENV), [
+      ['db', 'ready'],
+      ['web', 'ready'],
+    ]);
     await h.repo.git('checkout', '-q', 'main');
     assert.equal(await h.repo.head(), head);
   });
@@ -88,11 +135,17 @@ describe('e2e: removing an environment', () => {
     const again = await h.repo.commit({ 'politburo.yml': withExtra(h.ssh.hosts) }, `${EXTRA} again`);
     await h.send('push', pushPayload(h.repo, { before, after: again }));
     await waitFor(`${EXTRA} applied again`, () => h.checks(again).get(`politburo/${EXTRA}`)?.conclusion === 'success');
-    assert.deepEqual(await nodes(EXTRA), [['db', 'ready'], ['web', 'ready']]);
+    assert.deepEqual(await nodes(EXTRA), [
+      ['db', 'ready'],
+      ['web', 'ready'],
+    ]);
 
     // Two commits land before the controller hears of the first: the branch head has moved on when the termination
     // queued by the first push runs, and that head does not describe the environment either.
-    const removal = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '*/5 * * * *' }" }) }, `remove ${EXTRA} again`);
+    const removal = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { extra: "    drift: { schedule: '*/5 * * * *' }" }) },
+      `remove ${EXTRA} again`,
+    );
     const later = await h.repo.commit({ 'README.md': 'unrelated\n' }, 'unrelated change');
     await h.send('push', pushPayload(h.repo, { before: again, after: removal }));
     await h.send('push', pushPayload(h.repo, { before: removal, after: later }));

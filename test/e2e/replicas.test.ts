@@ -15,7 +15,15 @@ describe('e2e: three replicas, a burst of pushes', () => {
   before(async () => {
     h = await startHarness({ controllers: 0 });
     procs.push(
-      ...(await Promise.all(['a', 'b', 'c'].map((n) => spawnController({ ...h.env, POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/${n}`, POLITBURO_CONCURRENCY: '3' })))),
+      ...(await Promise.all(
+        ['a', 'b', 'c'].map((n) =>
+          spawnController({
+            ...h.env,
+            POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/${n}`,
+            POLITBURO_CONCURRENCY: '3',
+          }),
+        ),
+      )),
     );
   });
   after(async () => {
@@ -28,14 +36,21 @@ describe('e2e: three replicas, a burst of pushes', () => {
     let before = '0'.repeat(40);
     const sends: Promise<Response>[] = [];
     for (let i = 0; i < PUSHES; i++) {
-      const sha = i === 0 ? await h.repo.head() : await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { version: `v${i}` }) }, `v${i}`);
+      const sha =
+        i === 0
+          ? await h.repo.head()
+          : await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { version: `v${i}` }) }, `v${i}`);
       shas.push(sha);
       sends.push(h.send('push', pushPayload(h.repo, { before, after: sha }), procs[i % procs.length].url));
       before = sha;
     }
     for (const r of await Promise.all(sends)) assert.equal(r.status, 202);
     const last = shas[shas.length - 1];
-    await waitFor('every check final', () => shas.every((s) => h.checks(s).get(`politburo/${ENV}`)?.status === 'completed'), 120_000);
+    await waitFor(
+      'every check final',
+      () => shas.every((s) => h.checks(s).get(`politburo/${ENV}`)?.status === 'completed'),
+      120_000,
+    );
 
     assert.equal(h.checks(last).get(`politburo/${ENV}`)!.conclusion, 'success', 'the last commit applied');
     const { rows: nodes } = await h.pool.query<{ state: string; last_applied_commit: string }>(
@@ -43,16 +58,30 @@ describe('e2e: three replicas, a burst of pushes', () => {
         WHERE r.key = $1 AND e.name = $2`,
       [FULL_NAME, ENV],
     );
-    assert.deepEqual(nodes.map((n) => [n.state, n.last_applied_commit]), [['ready', last], ['ready', last]]);
+    assert.deepEqual(
+      nodes.map((n) => [n.state, n.last_applied_commit]),
+      [
+        ['ready', last],
+        ['ready', last],
+      ],
+    );
     for (const s of shas.slice(0, -1)) {
-      assert.ok(['success', 'skipped', 'cancelled'].includes(h.checks(s).get(`politburo/${ENV}`)!.conclusion ?? ''), `check of ${s} is final`);
+      assert.ok(
+        ['success', 'skipped', 'cancelled'].includes(h.checks(s).get(`politburo/${ENV}`)!.conclusion ?? ''),
+        `check of ${s} is final`,
+      );
     }
 
     // Never two runs of the environment at once.
-    const { rows: runs } = await h.pool.query<{ started_at: Date; finished_at: Date | null }>(`SELECT started_at, finished_at FROM runs WHERE kind = 'apply' ORDER BY started_at`);
+    const { rows: runs } = await h.pool.query<{ started_at: Date; finished_at: Date | null }>(
+      `SELECT started_at, finished_at FROM runs WHERE kind = 'apply' ORDER BY started_at`,
+    );
     assert.ok(runs.length >= 1);
     for (let i = 1; i < runs.length; i++) {
-      assert.ok(runs[i - 1].finished_at && runs[i - 1].finished_at! <= runs[i].started_at, `run ${i - 1} ended before run ${i} started`);
+      assert.ok(
+        runs[i - 1].finished_at && runs[i - 1].finished_at! <= runs[i].started_at,
+        `run ${i - 1} ended before run ${i} started`,
+      );
     }
 
     // GitHub writes: per push and environment at most 3 (create, in progress, final).

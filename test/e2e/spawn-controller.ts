@@ -17,11 +17,18 @@ export interface ControllerProcess {
 /** Spawns `politburo serve` (cli/bin.ts) with the environment; resolves once it logs that it listens. */
 export async function spawnController(env: Record<string, string>, timeoutMs = 120_000): Promise<ControllerProcess> {
   // Logs at info, as JSON lines on stdout: the "listening" line carries the URL.
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'bin.ts'), 'serve'], { cwd: root, env: { ...process.env, ...env, LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'cli', 'bin.ts'), 'serve'], {
+    cwd: root,
+    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-200_000)));
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`controller did not start within ${timeoutMs} ms:\n${stderr.slice(-3000)}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`controller did not start within ${timeoutMs} ms:\n${stderr.slice(-3000)}`)),
+      timeoutMs,
+    );
     let out = '';
     let found = false;
     // Keep reading stdout after the URL is found (a full pipe would block the child), but keep none of it.

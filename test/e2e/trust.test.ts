@@ -3,7 +3,17 @@ import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { commentPayload, description, ENV, FULL_NAME, pullRequestPayload, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import {
+  commentPayload,
+  description,
+  ENV,
+  FULL_NAME,
+  pullRequestPayload,
+  pushPayload,
+  startHarness,
+  waitFor,
+  type Harness,
+} from './harness.js';
 
 describe('e2e: trust rules for plans', () => {
   let h: Harness;
@@ -26,7 +36,17 @@ describe('e2e: trust rules for plans', () => {
   });
 
   const resetContacted = () => Promise.all(h.ssh.hosts.map((x) => rm(path.join(x.home, 'contacted'), { force: true })));
-  const contacted = async () => (await Promise.all(h.ssh.hosts.map((x) => access(path.join(x.home, 'contacted')).then(() => true, () => false)))).some(Boolean);
+  const contacted = async () =>
+    (
+      await Promise.all(
+        h.ssh.hosts.map((x) =>
+          access(path.join(x.home, 'contacted')).then(
+            () => true,
+            () => false,
+          ),
+        ),
+      )
+    ).some(Boolean);
 
   /** Posts a comment on GitHub (the fake) and delivers its webhook. */
   const comment = async (number: number, user: string, body: string) => {
@@ -36,15 +56,21 @@ describe('e2e: trust rules for plans', () => {
     return id;
   };
   const reactions = (id: number) => h.github.state.comments.find((c) => c.id === id)?.reactions ?? [];
-  const planComment = (number: number) => h.github.state.comments.find((c) => c.issue_number === number && c.user === 'politburo[bot]');
+  const planComment = (number: number) =>
+    h.github.state.comments.find((c) => c.issue_number === number && c.user === 'politburo[bot]');
 
   test('a fork PR is planned statically and `--live` on it is refused, even for an admin: no host contacted', async () => {
     await resetContacted();
-    await h.send('pull_request', pullRequestPayload(h.repo, { action: 'opened', number: 11, head, base, headRepo: 'mallory/infra' }));
+    await h.send(
+      'pull_request',
+      pullRequestPayload(h.repo, { action: 'opened', number: 11, head, base, headRepo: 'mallory/infra' }),
+    );
     await waitFor('fork plan comment', () => planComment(11));
     const id = await comment(11, 'boss', '/politburo plan --live');
     await waitFor('refusal reaction', () => reactions(id).includes('-1'));
-    await waitFor('refusal in the sticky comment', () => /refused: the pull request comes from a fork/.test(planComment(11)?.body ?? ''));
+    await waitFor('refusal in the sticky comment', () =>
+      /refused: the pull request comes from a fork/.test(planComment(11)?.body ?? ''),
+    );
     assert.equal(h.github.state.comments.filter((c) => c.issue_number === 11 && c.user === 'politburo[bot]').length, 1);
     assert.equal(await contacted(), false, 'no host contacted for a fork');
   });
@@ -55,7 +81,9 @@ describe('e2e: trust rules for plans', () => {
     await waitFor('plan comment', () => planComment(12));
     const id = await comment(12, 'reader', '/politburo plan --live test');
     await waitFor('refusal reaction', () => reactions(id).includes('-1'));
-    await waitFor('refusal in the sticky comment', () => /@reader has read permission/.test(planComment(12)?.body ?? ''));
+    await waitFor('refusal in the sticky comment', () =>
+      /@reader has read permission/.test(planComment(12)?.body ?? ''),
+    );
     assert.equal(await contacted(), false);
   });
 
@@ -63,7 +91,9 @@ describe('e2e: trust rules for plans', () => {
     await resetContacted();
     const id = await comment(12, 'boss', '/politburo plan --live');
     await waitFor('acknowledged', () => reactions(id).includes('eyes'));
-    await waitFor('live plan in the check', () => /Live dry-run/.test(h.checks(head).get(`politburo plan ${ENV}`)?.summary ?? ''));
+    await waitFor('live plan in the check', () =>
+      /Live dry-run/.test(h.checks(head).get(`politburo plan ${ENV}`)?.summary ?? ''),
+    );
     assert.equal(await contacted(), true, 'the dry-run ran on the hosts');
     // A dry-run changes nothing: v2 was never met.
     for (const x of h.ssh.hosts) await assert.rejects(access(path.join(x.home, 'state', 'v2')));

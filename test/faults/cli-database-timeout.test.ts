@@ -39,7 +39,10 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli', 'bin.ts'), ...args], {
       cwd: ROOT,
@@ -56,19 +59,30 @@ function cli(args: string[], env: Record<string, string>): Promise<{ code: numbe
 }
 
 for (const command of ['status', 'migrate']) {
-  test(`politburo ${command} on a database that never answers exits 1 naming it, password hidden`, { timeout: 120_000 }, async () => {
-    const url = `postgres://deploy:hunter2@127.0.0.1:${port}/politburo`;
-    const r = await cli([command, '--dir', dir], { DATABASE_URL: url, POLITBURO_DB_CONNECT_TIMEOUT: '1s' });
-    assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-    assert.match(r.stderr, new RegExp(`postgres://deploy:\\*\\*\\*@127\\.0\\.0\\.1:${port}/politburo`));
-    assert.match(r.stderr, /no answer within 1000 ms/);
-    assert.match(r.stderr, /POLITBURO_DB_CONNECT_TIMEOUT/);
-    assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
-  });
+  test(
+    `politburo ${command} on a database that never answers exits 1 naming it, password hidden`,
+    { timeout: 120_000 },
+    async () => {
+      const url = `postgres://deploy:hunter2@127.0.0.1:${port}/politburo`;
+      const r = await cli([command, '--dir', dir], { DATABASE_URL: url, POLITBURO_DB_CONNECT_TIMEOUT: '1s' });
+      assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, new RegExp(`postgres://deploy:\\*\\*\\*@127\\.0\\.0\\.1:${port}/politburo`));
+      assert.match(r.stderr, /no answer within 1000 ms/);
+      assert.match(r.stderr, /POLITBURO_DB_CONNECT_TIMEOUT/);
+      assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+    },
+  );
 }
 
-test('a connect timeout that is not a duration is refused with a message naming the variable', { timeout: 120_000 }, async () => {
-  const r = await cli(['status', '--dir', dir], { DATABASE_URL: `postgres://deploy@127.0.0.1:${port}/politburo`, POLITBURO_DB_CONNECT_TIMEOUT: 'soon' });
-  assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
-  assert.match(r.stderr, /POLITBURO_DB_CONNECT_TIMEOUT="soon" is not a duration/);
-});
+test(
+  'a connect timeout that is not a duration is refused with a message naming the variable',
+  { timeout: 120_000 },
+  async () => {
+    const r = await cli(['status', '--dir', dir], {
+      DATABASE_URL: `postgres://deploy@127.0.0.1:${port}/politburo`,
+      POLITBURO_DB_CONNECT_TIMEOUT: 'soon',
+    });
+    assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
+    assert.match(r.stderr, /POLITBURO_DB_CONNECT_TIMEOUT="soon" is not a duration/);
+  },
+);

@@ -62,7 +62,8 @@ describe('fault: drift after a partly failed apply', () => {
     const runs = await h.deps.store.listRuns({ repository: 'acme/infra', environment: 'demo' });
     return runs.find((r) => r.kind === 'drift')!;
   };
-  const recorded = async () => Object.fromEntries((await h.deps.store.recordedNodes('acme/infra', 'demo')).map((n) => [n.path, n]));
+  const recorded = async () =>
+    Object.fromEntries((await h.deps.store.recordedNodes('acme/infra', 'demo')).map((n) => [n.path, n]));
   const issues = () => h.github.state.issues.filter((i) => i.labels.includes('politburo:drift'));
 
   before(async () => {
@@ -83,7 +84,10 @@ describe('fault: drift after a partly failed apply', () => {
     const x = await repo.commit({ 'politburo.yml': description(root, 'v2') }, 'v2');
     await apply(x);
     const rec = await recorded();
-    assert.deepEqual([rec['web-1'].state, rec['web-1'].lastAppliedCommit, rec['web-2'].state, rec['web-2'].lastAppliedCommit], ['failed', a, 'ready', x]);
+    assert.deepEqual(
+      [rec['web-1'].state, rec['web-1'].lastAppliedCommit, rec['web-2'].state, rec['web-2'].lastAppliedCommit],
+      ['failed', a, 'ready', x],
+    );
     const env = (await h.deps.store.environments('acme/infra')).find((e) => e.environment === 'demo')!;
     assert.equal(env.lastCommit, a, 'X did not fully apply: the last fully applied commit is A');
     await rm(path.join(root, 'break-web-1'));
@@ -93,7 +97,11 @@ describe('fault: drift after a partly failed apply', () => {
     assert.equal(run.status, 'succeeded');
     assert.deepEqual(run.summary, { ready: 4, drifted: 1, failed: 0, blocked: 0 }, 'all five nodes checked');
     const checked = await h.deps.store.nodeRuns(run.id);
-    assert.deepEqual(checked.map((n) => n.path).sort(), ['database/master', 'database/replica', 'lb', 'web-2'], 'settled nodes recorded; failed web-1 left to the next apply');
+    assert.deepEqual(
+      checked.map((n) => n.path).sort(),
+      ['database/master', 'database/replica', 'lb', 'web-2'],
+      'settled nodes recorded; failed web-1 left to the next apply',
+    );
     assert.equal((await recorded())['web-2'].state, 'drifted');
     assert.equal((await recorded())['web-1'].state, 'failed');
     const [issue] = issues();
@@ -105,7 +113,10 @@ describe('fault: drift after a partly failed apply', () => {
     assert.equal(healed.summary?.healed, 1);
     assert.equal(await readFile(path.join(root, 'web-2'), 'utf8'), 'ref=v2\n');
     const after = await recorded();
-    assert.deepEqual([after['web-2'].state, after['web-2'].lastAppliedCommit, after['web-1'].state], ['ready', x, 'failed']);
+    assert.deepEqual(
+      [after['web-2'].state, after['web-2'].lastAppliedCommit, after['web-1'].state],
+      ['ready', x, 'failed'],
+    );
     assert.equal(issues()[0].state, 'closed', 'every node checked, no drift left: the issue is closed');
     assert.deepEqual(h.github.violations, []);
   });
@@ -130,7 +141,10 @@ describe('fault: drift after a partly failed apply', () => {
     assert.equal(issue.state, 'open', 'not closed as if all were fine');
     assert.match(issue.body, /could not check 2 nodes/);
     assert.match(issue.body, /`queue` \| local \| never applied \(recorded failed/);
-    assert.match(issue.body, /`lb` \| local \| applied from fffffff, whose description cannot be loaded: .*not in the repository/);
+    assert.match(
+      issue.body,
+      /`lb` \| local \| applied from fffffff, whose description cannot be loaded: .*not in the repository/,
+    );
     assert.equal((await h.pool.query(`SELECT open FROM drift_issues WHERE environment = 'demo'`)).rows[0].open, true);
     assert.deepEqual(h.github.violations, []);
   });
@@ -157,9 +171,20 @@ describe('fault: drift after a partly failed apply', () => {
     assert.equal(run.status, 'failed');
     assert.equal(run.summary?.failed, 1);
     const nodeRuns = await h.deps.store.nodeRuns(run.id);
-    assert.deepEqual(nodeRuns.filter((n) => n.state === 'configuring' || n.finishedAt === null).map((n) => n.path), [], 'no node_run left in progress');
-    assert.equal(nodeRuns.some((n) => n.path === 'database/replica'), false, 'what could not be checked is reported, not recorded');
-    assert.deepEqual([(await recorded())['database/replica'].state, (await recorded())['database/replica'].reason], [before.state, before.reason ?? null]);
+    assert.deepEqual(
+      nodeRuns.filter((n) => n.state === 'configuring' || n.finishedAt === null).map((n) => n.path),
+      [],
+      'no node_run left in progress',
+    );
+    assert.equal(
+      nodeRuns.some((n) => n.path === 'database/replica'),
+      false,
+      'what could not be checked is reported, not recorded',
+    );
+    assert.deepEqual(
+      [(await recorded())['database/replica'].state, (await recorded())['database/replica'].reason],
+      [before.state, before.reason ?? null],
+    );
     const issue = issues().at(-1)!;
     assert.equal(issue.state, 'open');
     assert.match(issue.body, /`database\/replica` \| local \| failed \| `config written`/);

@@ -54,7 +54,10 @@ function storeAt(url: string, name: string): PgStateStore {
 
 /** Terminates every backend of this test's database but the admin's own. */
 async function terminateBackends(): Promise<number> {
-  const { rowCount } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName()]);
+  const { rowCount } = await admin.query(
+    'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+    [dbName()],
+  );
   return rowCount ?? 0;
 }
 
@@ -90,7 +93,10 @@ async function runsOf(dir: string): Promise<{ id: string; status: string; starte
   return rows;
 }
 
-async function nodeState(dir: string, node: string): Promise<{ state: string; reason: string | null; last_run_id: string }> {
+async function nodeState(
+  dir: string,
+  node: string,
+): Promise<{ state: string; reason: string | null; last_run_id: string }> {
   const { rows } = await admin.query(
     `SELECT n.state, n.reason, n.last_run_id::text AS last_run_id FROM nodes n JOIN environments e ON e.id = n.environment_id
        JOIN repositories p ON p.id = e.repository_id WHERE p.key = $1 AND n.path = $2`,
@@ -99,122 +105,164 @@ async function nodeState(dir: string, node: string): Promise<{ state: string; re
   return rows[0];
 }
 
-test('the lock connection of a running apply is terminated: a second apply still waits until the first has ended', { timeout: 90_000 }, async () => {
-  const tasks = await makeTaskDir();
-  const dir = await gitRepo({ 'politburo.yml': chainDescription(tasks, [{ name: 'a', seconds: 4, host: 'local' }]) });
-  const logA: string[] = [];
-  const logB: string[] = [];
-  const first = applyEnvironment(await engineInput(dir, storeAt(db.url, 'apply-a'), logA));
-  await waitFor('the first apply to meet a', async () => (await tasks.intervals()).some((i) => i.label === 'meet-a'));
-  assert.ok((await terminateBackends()) > 0, 'the lock connection was terminated');
-  const second = applyEnvironment(await engineInput(dir, storeAt(db.url, 'apply-b'), logB));
-  const [r1, r2] = await Promise.all([first, second]);
+test(
+  'the lock connection of a running apply is terminated: a second apply still waits until the first has ended',
+  { timeout: 90_000 },
+  async () => {
+    const tasks = await makeTaskDir();
+    const dir = await gitRepo({ 'politburo.yml': chainDescription(tasks, [{ name: 'a', seconds: 4, host: 'local' }]) });
+    const logA: string[] = [];
+    const logB: string[] = [];
+    const first = applyEnvironment(await engineInput(dir, storeAt(db.url, 'apply-a'), logA));
+    await waitFor('the first apply to meet a', async () => (await tasks.intervals()).some((i) => i.label === 'meet-a'));
+    assert.ok((await terminateBackends()) > 0, 'the lock connection was terminated');
+    const second = applyEnvironment(await engineInput(dir, storeAt(db.url, 'apply-b'), logB));
+    const [r1, r2] = await Promise.all([first, second]);
 
-  assertNoOverlap(await tasks.intervals());
-  assert.equal(r1.status, 'succeeded', logA.join('\n'));
-  assert.equal(r2.status, 'succeeded', logB.join('\n'));
-  assert.match(logA.join('\n'), /lock's database connection was lost/);
-  assert.match(logB.join('\n'), /still running: waiting/);
-  const runs = await runsOf(dir);
-  assert.deepEqual(runs.map((r) => r.status), ['succeeded', 'succeeded']);
-  assert.ok(runs[1].started >= runs[0].finished!, 'the second run started after the first finished');
-  assert.equal((await nodeState(dir, 'a')).state, 'ready');
-});
+    assertNoOverlap(await tasks.intervals());
+    assert.equal(r1.status, 'succeeded', logA.join('\n'));
+    assert.equal(r2.status, 'succeeded', logB.join('\n'));
+    assert.match(logA.join('\n'), /lock's database connection was lost/);
+    assert.match(logB.join('\n'), /still running: waiting/);
+    const runs = await runsOf(dir);
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['succeeded', 'succeeded'],
+    );
+    assert.ok(runs[1].started >= runs[0].finished!, 'the second run started after the first finished');
+    assert.equal((await nodeState(dir, 'a')).state, 'ready');
+  },
+);
 
-test('an apply that loses the database stops its task before its lease expires; the next apply closes it and runs alone', { timeout: 120_000 }, async () => {
-  const tasks = await makeTaskDir();
-  const dir = await gitRepo({ 'politburo.yml': chainDescription(tasks, [{ name: 'a', seconds: 60, host: 'local' }]) });
-  const proxy = await startProxy(new URL(db.url));
-  const viaProxy = new URL(db.url);
-  viaProxy.host = `127.0.0.1:${proxy.port}`;
-  const logA: string[] = [];
-  const logB: string[] = [];
-  const first = applyEnvironment(await engineInput(dir, storeAt(viaProxy.toString(), 'partitioned'), logA));
-  await waitFor('the first apply to meet a', async () => (await tasks.intervals()).some((i) => i.label === 'meet-a'));
-  // The first apply's process is cut off from the database: every connection dies and none can be made.
-  proxy.cut();
-  await writeFile(path.join(tasks.dir, 'meet-a.seconds'), '1');
-  let r2: RunResult;
-  try {
-    r2 = await applyEnvironment(await engineInput(dir, storeAt(db.url, 'apply-b'), logB));
-  } finally {
-    proxy.restore();
-  }
-  const r1 = await first;
-  await proxy.close();
-
-  const intervals = await tasks.intervals();
-  assertNoOverlap(intervals);
-  const meets = intervals.filter((i) => i.label === 'meet-a');
-  assert.equal(meets.length, 2, JSON.stringify(intervals, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
-  assert.equal(meets[0].killed, true, 'the partitioned apply stopped its task');
-  assert.equal(r1.status, 'cancelled', logA.join('\n'));
-  assert.match(logA.join('\n'), /could not renew its lease/);
-  assert.equal(r2.status, 'succeeded', logB.join('\n'));
-  assert.match(logB.join('\n'), /closed as interrupted/);
-
-  const runs = await runsOf(dir);
-  assert.deepEqual(runs.map((r) => r.status), ['cancelled', 'succeeded']);
-  const { rows } = await admin.query(`SELECT state, reason FROM node_runs WHERE run_id = $1 AND path = 'a'`, [runs[0].id]);
-  assert.equal(rows[0].state, 'failed');
-  assert.match(rows[0].reason, /^Interrupted: /);
-  // The partitioned apply's late writes (after the database came back) changed nothing the second one recorded.
-  assert.deepEqual({ ...(await nodeState(dir, 'a')) }, { state: 'ready', reason: null, last_run_id: runs[1].id });
-});
-
-test('database backends terminated again and again while two applies contend: no overlap, every run ends truthfully', { timeout: 150_000 }, async () => {
-  const tasks = await makeTaskDir();
-  const nodes = ['a', 'b', 'c'].map((name) => ({ name, seconds: 1.5, host: 'local' }));
-  const dir = await gitRepo({ 'politburo.yml': chainDescription(tasks, nodes) });
-  let terminating = true;
-  let terminations = 0;
-  const terminator = (async () => {
-    while (terminating) {
-      terminations += await terminateBackends().then(() => 1, () => 0);
-      await new Promise((r) => setTimeout(r, 400));
+test(
+  'an apply that loses the database stops its task before its lease expires; the next apply closes it and runs alone',
+  { timeout: 120_000 },
+  async () => {
+    const tasks = await makeTaskDir();
+    const dir = await gitRepo({
+      'politburo.yml': chainDescription(tasks, [{ name: 'a', seconds: 60, host: 'local' }]),
+    });
+    const proxy = await startProxy(new URL(db.url));
+    const viaProxy = new URL(db.url);
+    viaProxy.host = `127.0.0.1:${proxy.port}`;
+    const logA: string[] = [];
+    const logB: string[] = [];
+    const first = applyEnvironment(await engineInput(dir, storeAt(viaProxy.toString(), 'partitioned'), logA));
+    await waitFor('the first apply to meet a', async () => (await tasks.intervals()).some((i) => i.label === 'meet-a'));
+    // The first apply's process is cut off from the database: every connection dies and none can be made.
+    proxy.cut();
+    await writeFile(path.join(tasks.dir, 'meet-a.seconds'), '1');
+    let r2: RunResult;
+    try {
+      r2 = await applyEnvironment(await engineInput(dir, storeAt(db.url, 'apply-b'), logB));
+    } finally {
+      proxy.restore();
     }
-  })();
-  const logs: string[][] = [[], [], []];
-  const applies: Promise<RunResult>[] = [];
-  try {
-    for (let i = 0; i < 3; i++) {
-      const apply = applyEnvironment(await engineInput(dir, storeAt(db.url, `contender-${i}`), logs[i]));
-      apply.catch(() => undefined); // looked at below
-      applies.push(apply);
-      await waitFor('a task to run', async () => (await tasks.intervals()).length > i);
-    }
-    await Promise.allSettled(applies);
-  } finally {
-    terminating = false;
-    await terminator;
-  }
-  assert.ok(terminations >= 3, 'backends were terminated while the applies ran');
-  const outcomes = await Promise.allSettled(applies);
-  assertNoOverlap(await tasks.intervals());
+    const r1 = await first;
+    await proxy.close();
 
-  // A run whose start could not be confirmed (its connection died at that moment) is closed when its lease expires.
-  const sweeper = storeAt(db.url, 'sweeper');
-  await waitFor('no run left running', async () => {
-    await closeDeadRuns(sweeper, { repository: dir });
-    return (await runsOf(dir)).every((r) => r.status !== 'running');
-  }, 60_000);
-  const runs = await runsOf(dir);
-  for (const [i, o] of outcomes.entries()) {
-    if (o.status === 'rejected') continue; // could not start: the error says why
-    const recorded = runs.find((r) => r.id === o.value.runId);
-    assert.equal(recorded?.status, o.value.status, `run ${o.value.runId} is recorded as it ended:\n${logs[i].join('\n')}`);
-  }
-  assert.ok(outcomes.some((o) => o.status === 'fulfilled'), 'at least one apply ran');
-  for (const node of ['a', 'b', 'c']) {
-    const n = await nodeState(dir, node);
-    if (!n) continue; // never started
-    assert.ok(['ready', 'failed', 'blocked', 'defined'].includes(n.state), `${node} is left ${n.state}`);
-    if (n.state === 'failed') assert.ok(n.reason, `${node} failed with a reason`);
-  }
-});
+    const intervals = await tasks.intervals();
+    assertNoOverlap(intervals);
+    const meets = intervals.filter((i) => i.label === 'meet-a');
+    assert.equal(
+      meets.length,
+      2,
+      JSON.stringify(intervals, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)),
+    );
+    assert.equal(meets[0].killed, true, 'the partitioned apply stopped its task');
+    assert.equal(r1.status, 'cancelled', logA.join('\n'));
+    assert.match(logA.join('\n'), /could not renew its lease/);
+    assert.equal(r2.status, 'succeeded', logB.join('\n'));
+    assert.match(logB.join('\n'), /closed as interrupted/);
+
+    const runs = await runsOf(dir);
+    assert.deepEqual(
+      runs.map((r) => r.status),
+      ['cancelled', 'succeeded'],
+    );
+    const { rows } = await admin.query(`SELECT state, reason FROM node_runs WHERE run_id = $1 AND path = 'a'`, [
+      runs[0].id,
+    ]);
+    assert.equal(rows[0].state, 'failed');
+    assert.match(rows[0].reason, /^Interrupted: /);
+    // The partitioned apply's late writes (after the database came back) changed nothing the second one recorded.
+    assert.deepEqual({ ...(await nodeState(dir, 'a')) }, { state: 'ready', reason: null, last_run_id: runs[1].id });
+  },
+);
+
+test(
+  'database backends terminated again and again while two applies contend: no overlap, every run ends truthfully',
+  { timeout: 150_000 },
+  async () => {
+    const tasks = await makeTaskDir();
+    const nodes = ['a', 'b', 'c'].map((name) => ({ name, seconds: 1.5, host: 'local' }));
+    const dir = await gitRepo({ 'politburo.yml': chainDescription(tasks, nodes) });
+    let terminating = true;
+    let terminations = 0;
+    const terminator = (async () => {
+      while (terminating) {
+        terminations += await terminateBackends().then(
+          () => 1,
+          () => 0,
+        );
+        await new Promise((r) => setTimeout(r, 400));
+      }
+    })();
+    const logs: string[][] = [[], [], []];
+    const applies: Promise<RunResult>[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        const apply = applyEnvironment(await engineInput(dir, storeAt(db.url, `contender-${i}`), logs[i]));
+        apply.catch(() => undefined); // looked at below
+        applies.push(apply);
+        await waitFor('a task to run', async () => (await tasks.intervals()).length > i);
+      }
+      await Promise.allSettled(applies);
+    } finally {
+      terminating = false;
+      await terminator;
+    }
+    assert.ok(terminations >= 3, 'backends were terminated while the applies ran');
+    const outcomes = await Promise.allSettled(applies);
+    assertNoOverlap(await tasks.intervals());
+
+    // A run whose start could not be confirmed (its connection died at that moment) is closed when its lease expires.
+    const sweeper = storeAt(db.url, 'sweeper');
+    await waitFor(
+      'no run left running',
+      async () => {
+        await closeDeadRuns(sweeper, { repository: dir });
+        return (await runsOf(dir)).every((r) => r.status !== 'running');
+      },
+      60_000,
+    );
+    const runs = await runsOf(dir);
+    for (const [i, o] of outcomes.entries()) {
+      if (o.status === 'rejected') continue; // could not start: the error says why
+      const recorded = runs.find((r) => r.id === o.value.runId);
+      assert.equal(
+        recorded?.status,
+        o.value.status,
+        `run ${o.value.runId} is recorded as it ended:\n${logs[i].join('\n')}`,
+      );
+    }
+    assert.ok(
+      outcomes.some((o) => o.status === 'fulfilled'),
+      'at least one apply ran',
+    );
+    for (const node of ['a', 'b', 'c']) {
+      const n = await nodeState(dir, node);
+      if (!n) continue; // never started
+      assert.ok(['ready', 'failed', 'blocked', 'defined'].includes(n.state), `${node} is left ${n.state}`);
+      if (n.state === 'failed') assert.ok(n.reason, `${node} failed with a reason`);
+    }
+  },
+);
 
 /** A TCP proxy to PostgreSQL that can cut every connection and refuse new ones (a network partition). */
-async function startProxy(target: URL): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
+async function startProxy(
+  target: URL,
+): Promise<{ port: number; cut(): void; restore(): void; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   let open = true;
   const server = net.createServer((client) => {

@@ -38,9 +38,15 @@ before(async () => {
   // Valid YAML that would merge cleanly: if it were read, its role and its names would show up.
   const yaml = `roles:\n  ${MARKER}: { tasks: [ { babushka: '${MARKER}' } ] }\n`;
   await writeFile(path.join(outside, `${MARKER}.yml`), yaml);
-  await writeFile(path.join(outside, 'known_hosts'), `# ${MARKER}\n127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${MARKER}\n`);
+  await writeFile(
+    path.join(outside, 'known_hosts'),
+    `# ${MARKER}\n127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${MARKER}\n`,
+  );
   await writeFile(path.join(outside, 'deps', `${MARKER}.rb`), `dep '${MARKER}'\n`);
-  await writeFile(path.join(outside, 'evil.sh'), `#!/bin/sh\ntouch '${path.join(outside, 'ran')}'\necho '{"address": "${MARKER}"}'\n`);
+  await writeFile(
+    path.join(outside, 'evil.sh'),
+    `#!/bin/sh\ntouch '${path.join(outside, 'ran')}'\necho '{"address": "${MARKER}"}'\n`,
+  );
   await chmod(path.join(outside, 'evil.sh'), 0o755);
 });
 
@@ -69,17 +75,26 @@ async function validate(dir: string): Promise<string> {
   const r = await loadDescription({ dir });
   const text = r.ok ? '' : r.errors.map(formatValidationError).join('\n');
   assert.ok(!text.includes(MARKER), `the outside content leaked into:\n${text}`);
-  if (r.ok) assert.ok(![...r.description.environments.values()].some((e) => JSON.stringify(e).includes(MARKER)), 'outside content was merged');
+  if (r.ok)
+    assert.ok(
+      ![...r.description.environments.values()].some((e) => JSON.stringify(e).includes(MARKER)),
+      'outside content was merged',
+    );
   return text;
 }
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   const { DATABASE_URL: _ignored, ...env } = process.env;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/bin.ts'), ...args], { cwd: ROOT, env }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'cli/bin.ts'), ...args],
+      { cwd: ROOT, env },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err);
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -88,7 +103,10 @@ const main = (extra: string) => `politburo: 1\n${extra}${ENV}`;
 describe('includes cannot leave the repository', { concurrency: true }, () => {
   test('a symlinked directory to outside, included with a wildcard, is refused before anything behind it is listed', async () => {
     const dir = await repo({ 'politburo.yml': main("include: ['linkdir/*']\n") }, { linkdir: '@outside' });
-    assert.equal(await validate(dir), "politburo.yml:2:11: include pattern 'linkdir/*' leads outside the repository through the symlink 'linkdir': only paths inside the repository can be used");
+    assert.equal(
+      await validate(dir),
+      "politburo.yml:2:11: include pattern 'linkdir/*' leads outside the repository through the symlink 'linkdir': only paths inside the repository can be used",
+    );
   });
 
   test('a symlink to the root of the machine, with a pattern reaching into /etc, is refused', async () => {
@@ -99,19 +117,35 @@ describe('includes cannot leave the repository', { concurrency: true }, () => {
   });
 
   test('a symlinked file to outside, named literally, is refused', async () => {
-    const dir = await repo({ 'politburo.yml': main("include: ['roles.yml']\n") }, { 'roles.yml': `@outside/${MARKER}.yml` });
-    assert.match(await validate(dir), /^politburo\.yml:2:11: included file 'roles\.yml' leads outside the repository through the symlink 'roles\.yml'/);
+    const dir = await repo(
+      { 'politburo.yml': main("include: ['roles.yml']\n") },
+      { 'roles.yml': `@outside/${MARKER}.yml` },
+    );
+    assert.match(
+      await validate(dir),
+      /^politburo\.yml:2:11: included file 'roles\.yml' leads outside the repository through the symlink 'roles\.yml'/,
+    );
   });
 
   test('a chain of symlinks inside the repository whose last link leaves it is refused, naming that link', async () => {
-    const dir = await repo({ 'politburo.yml': main("include: ['a/roles.yml', 'b/*.yml']\n") }, { a: 'b', b: 'c', c: '@outside' });
+    const dir = await repo(
+      { 'politburo.yml': main("include: ['a/roles.yml', 'b/*.yml']\n") },
+      { a: 'b', b: 'c', c: '@outside' },
+    );
     const errors = await validate(dir);
     assert.match(errors, /included file 'a\/roles\.yml' leads outside the repository through the symlink 'a'/);
     assert.match(errors, /include pattern 'b\/\*\.yml' leads outside the repository through the symlink 'b'/);
   });
 
   test('.., absolute paths and braces hiding .. are refused', async () => {
-    const dir = await repo({ 'politburo.yml': main(`include: ['../outside/*.yml', '${outside}/*.yml', '{..,x}/outside/*.yml', './../outside/${MARKER}.yml']\n`.replaceAll(MARKER, 'x')) });
+    const dir = await repo({
+      'politburo.yml': main(
+        `include: ['../outside/*.yml', '${outside}/*.yml', '{..,x}/outside/*.yml', './../outside/${MARKER}.yml']\n`.replaceAll(
+          MARKER,
+          'x',
+        ),
+      ),
+    });
     const errors = await validate(dir).then((e) => e.split('\n'));
     assert.equal(errors.length, 4, errors.join('\n'));
     for (const e of errors) assert.match(e, /must be relative and stay inside the repository|must not contain '\.\.'/);
@@ -123,14 +157,21 @@ describe('includes cannot leave the repository', { concurrency: true }, () => {
   });
 
   test('a symlink loop inside the repository does not hang and is reported', async () => {
-    const dir = await repo({ 'politburo.yml': main("include: ['**/*.yml', 'loop/x.yml']\n") }, { loop: 'loop2', loop2: 'loop' });
-    assert.match(await validate(dir), /included file 'loop\/x\.yml': the symlink 'loop' points to nothing \(or loops\): fix or remove the link/);
+    const dir = await repo(
+      { 'politburo.yml': main("include: ['**/*.yml', 'loop/x.yml']\n") },
+      { loop: 'loop2', loop2: 'loop' },
+    );
+    assert.match(
+      await validate(dir),
+      /included file 'loop\/x\.yml': the symlink 'loop' points to nothing \(or loops\): fix or remove the link/,
+    );
   });
 
   test('a symlinked file and a symlinked directory inside the repository are included', async () => {
     const dir = await repo(
       {
-        'politburo.yml': "politburo: 1\ninclude: ['roles.yml', 'shared/*.yml']\nenvironments:\n  prod: { resources: { web: { roles: [a, b] } }, hosts: { web: local } }\n",
+        'politburo.yml':
+          "politburo: 1\ninclude: ['roles.yml', 'shared/*.yml']\nenvironments:\n  prod: { resources: { web: { roles: [a, b] } }, hosts: { web: local } }\n",
         'lib/roles.yml': "roles:\n  a: { tasks: [ { name: a, met: 'true', meet: 'true' } ] }\n",
         'lib/more/b.yml': "roles:\n  b: { tasks: [ { name: b, met: 'true', meet: 'true' } ] }\n",
       },
@@ -141,7 +182,10 @@ describe('includes cannot leave the repository', { concurrency: true }, () => {
 
   test('nothing under .git is read, named directly or through a link (a CI checkout keeps its token there)', async () => {
     const dir = await repo(
-      { 'politburo.yml': main("include: ['.git/config', 'cfg.yml', '.git/*']\n"), '.git/config': `roles:\n  ${MARKER}: {}\n` },
+      {
+        'politburo.yml': main("include: ['.git/config', 'cfg.yml', '.git/*']\n"),
+        '.git/config': `roles:\n  ${MARKER}: {}\n`,
+      },
       { 'cfg.yml': '.git/config' },
     );
     const errors = (await validate(dir)).split('\n');
@@ -156,7 +200,10 @@ describe('includes cannot leave the repository', { concurrency: true }, () => {
 
   test('a symlinked politburo.yml leading outside is refused, and not read', async () => {
     const dir = await repo({}, { 'politburo.yml': `@outside/${MARKER}.yml` });
-    assert.equal(await validate(dir), "politburo.yml:1:1: the description file 'politburo.yml' leads outside the repository through the symlink 'politburo.yml': only paths inside the repository can be used");
+    assert.equal(
+      await validate(dir),
+      "politburo.yml:1:1: the description file 'politburo.yml' leads outside the repository through the symlink 'politburo.yml': only paths inside the repository can be used",
+    );
   });
 });
 
@@ -166,9 +213,21 @@ describe('deps, known_hosts and provider scripts stay inside the repository', { 
       ['deps: ..\n', {}, /deps directory '\.\.' must not contain '\.\.'/],
       ['deps: /etc\n', {}, /deps directory '\/etc' is an absolute path/],
       ['deps: d\n', { d: '@outside/deps' }, /deps directory 'd' leads outside the repository through the symlink 'd'/],
-      ['', { 'babushka-deps': '@outside/deps' }, /deps directory 'babushka-deps' leads outside the repository through the symlink 'babushka-deps'/],
-      ['', { [`babushka-deps/web.rb`]: `@outside/deps/${MARKER}.rb` }, /deps directory 'babushka-deps': the symlink 'web\.rb' (is absolute|points outside the deps directory)/],
-      ['', { 'babushka-deps/lib': '../../outside/deps' }, /deps directory 'babushka-deps': the symlink 'lib' points outside the deps directory/],
+      [
+        '',
+        { 'babushka-deps': '@outside/deps' },
+        /deps directory 'babushka-deps' leads outside the repository through the symlink 'babushka-deps'/,
+      ],
+      [
+        '',
+        { [`babushka-deps/web.rb`]: `@outside/deps/${MARKER}.rb` },
+        /deps directory 'babushka-deps': the symlink 'web\.rb' (is absolute|points outside the deps directory)/,
+      ],
+      [
+        '',
+        { 'babushka-deps/lib': '../../outside/deps' },
+        /deps directory 'babushka-deps': the symlink 'lib' points outside the deps directory/,
+      ],
       ['deps: mydeps\n', {}, /deps directory 'mydeps' does not exist in the repository/],
     ];
     for (const [line, links, expected] of cases) {
@@ -178,7 +237,10 @@ describe('deps, known_hosts and provider scripts stay inside the repository', { 
   });
 
   test('the deps tree refuses a symlink chain leaving it when hashed and when uploaded', async () => {
-    const dir = await repo({ 'babushka-deps/web.rb': "dep 'web'\n" }, { 'babushka-deps/sub/a.rb': 'b.rb', 'babushka-deps/sub/b.rb': `@outside/deps/${MARKER}.rb` });
+    const dir = await repo(
+      { 'babushka-deps/web.rb': "dep 'web'\n" },
+      { 'babushka-deps/sub/a.rb': 'b.rb', 'babushka-deps/sub/b.rb': `@outside/deps/${MARKER}.rb` },
+    );
     for (const run of [hashDepsDir, tarDirectory] as ((d: string) => Promise<unknown>)[]) {
       await assert.rejects(run(path.join(dir, 'babushka-deps')), (err: Error) => {
         assert.match(err.message, /the symlink 'sub\/(a|b)\.rb'/);
@@ -191,10 +253,26 @@ describe('deps, known_hosts and provider scripts stay inside the repository', { 
   test('known_hosts: .., absolute, a symlink to outside, missing', async () => {
     const env = (kh: string) => `politburo: 1\n${ENV}    known_hosts: ${kh}\n`;
     const cases: [string, Record<string, string>, RegExp][] = [
-      ['../outside/known_hosts', {}, /politburo\.yml:6:18: known_hosts file '\.\.\/outside\/known_hosts' must not contain '\.\.'/],
-      [path.join(outside, 'known_hosts'), {}, /known_hosts file '.*' is an absolute path: use a path relative to the repository root/],
-      ['ssh/known_hosts', { ssh: '@outside' }, /known_hosts file 'ssh\/known_hosts' leads outside the repository through the symlink 'ssh'/],
-      ['known_hosts', { known_hosts: '@outside/known_hosts' }, /known_hosts file 'known_hosts' leads outside the repository through the symlink 'known_hosts'/],
+      [
+        '../outside/known_hosts',
+        {},
+        /politburo\.yml:6:18: known_hosts file '\.\.\/outside\/known_hosts' must not contain '\.\.'/,
+      ],
+      [
+        path.join(outside, 'known_hosts'),
+        {},
+        /known_hosts file '.*' is an absolute path: use a path relative to the repository root/,
+      ],
+      [
+        'ssh/known_hosts',
+        { ssh: '@outside' },
+        /known_hosts file 'ssh\/known_hosts' leads outside the repository through the symlink 'ssh'/,
+      ],
+      [
+        'known_hosts',
+        { known_hosts: '@outside/known_hosts' },
+        /known_hosts file 'known_hosts' leads outside the repository through the symlink 'known_hosts'/,
+      ],
       ['known_hosts', {}, /known_hosts file 'known_hosts' does not exist in the repository/],
     ];
     for (const [kh, links, expected] of cases) {
@@ -204,11 +282,16 @@ describe('deps, known_hosts and provider scripts stay inside the repository', { 
   });
 
   test('provider scripts: .., absolute, a symlink to outside; the outside script never runs', async () => {
-    const withProvider = (create: string) => `politburo: 1\nprovider: { exec: { create: '${create}', destroy: destroy.sh } }\n${ENV}`;
+    const withProvider = (create: string) =>
+      `politburo: 1\nprovider: { exec: { create: '${create}', destroy: destroy.sh } }\n${ENV}`;
     const cases: [string, Record<string, string>, RegExp][] = [
       ['../outside/evil.sh', {}, /provider create script '\.\.\/outside\/evil\.sh' must not contain '\.\.'/],
       [path.join(outside, 'evil.sh'), {}, /provider create script '.*' is an absolute path/],
-      ['create.sh', { 'create.sh': '@outside/evil.sh' }, /provider create script 'create\.sh' leads outside the repository through the symlink 'create\.sh'/],
+      [
+        'create.sh',
+        { 'create.sh': '@outside/evil.sh' },
+        /provider create script 'create\.sh' leads outside the repository through the symlink 'create\.sh'/,
+      ],
       ['create.sh', {}, /provider create script 'create\.sh' does not exist in the repository/],
     ];
     for (const [create, links, expected] of cases) {
@@ -217,34 +300,57 @@ describe('deps, known_hosts and provider scripts stay inside the repository', { 
     }
     // At run time too: a script swapped for a link after validation is refused, and what it points to is not run.
     const dir = await repo({}, { 'provision/create.sh': '@outside/evil.sh' });
-    const provider = { create: 'provision/create.sh', destroy: 'provision/create.sh', source: { file: 'politburo.yml', line: 1, column: 1 } };
-    await assert.rejects(providerCreate({ root: dir, provider, environment: 'prod', resource: 'web', params: {}, timeoutMs: 30_000 }), (err: Error) => {
-      assert.match(err.message, /provider script 'provision\/create\.sh' leads outside the repository through the symlink 'provision\/create\.sh'/);
-      return true;
-    });
+    const provider = {
+      create: 'provision/create.sh',
+      destroy: 'provision/create.sh',
+      source: { file: 'politburo.yml', line: 1, column: 1 },
+    };
+    await assert.rejects(
+      providerCreate({ root: dir, provider, environment: 'prod', resource: 'web', params: {}, timeoutMs: 30_000 }),
+      (err: Error) => {
+        assert.match(
+          err.message,
+          /provider script 'provision\/create\.sh' leads outside the repository through the symlink 'provision\/create\.sh'/,
+        );
+        return true;
+      },
+    );
     assert.equal(existsSync(path.join(outside, 'ran')), false, 'the outside script ran');
   });
 });
 
-describe('politburo validate (the CLI) refuses escapes without showing anything from outside', { concurrency: true }, () => {
-  test('an include through a symlinked directory: exit 2, the link named, nothing of the outside shown', async () => {
-    const dir = await repo({ 'politburo.yml': main("include: ['linkdir/*']\n") }, { linkdir: '@outside' });
-    const r = await runCli(['validate', '--dir', dir]);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /^politburo\.yml:2:11: include pattern 'linkdir\/\*' leads outside the repository through the symlink 'linkdir'/);
-    assert.ok(!(r.stdout + r.stderr).includes(MARKER), r.stderr);
-  });
+describe(
+  'politburo validate (the CLI) refuses escapes without showing anything from outside',
+  { concurrency: true },
+  () => {
+    test('an include through a symlinked directory: exit 2, the link named, nothing of the outside shown', async () => {
+      const dir = await repo({ 'politburo.yml': main("include: ['linkdir/*']\n") }, { linkdir: '@outside' });
+      const r = await runCli(['validate', '--dir', dir]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        /^politburo\.yml:2:11: include pattern 'linkdir\/\*' leads outside the repository through the symlink 'linkdir'/,
+      );
+      assert.ok(!(r.stdout + r.stderr).includes(MARKER), r.stderr);
+    });
 
-  test('known_hosts and deps pointing outside: exit 2, both reported at once', async () => {
-    const dir = await repo({ 'politburo.yml': `politburo: 1\ndeps: ..\n${ENV}    known_hosts: known_hosts\n` }, { known_hosts: '@outside/known_hosts' });
-    const r = await runCli(['validate', '--dir', dir]);
-    assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /politburo\.yml:2:7: deps directory '\.\.' must not contain '\.\.'/);
-    assert.match(r.stderr, /politburo\.yml:7:18: known_hosts file 'known_hosts' leads outside the repository through the symlink 'known_hosts'/);
-    assert.match(r.stderr, /2 errors: the description is invalid/);
-    assert.ok(!(r.stdout + r.stderr).includes(MARKER), r.stderr);
-  });
-});
+    test('known_hosts and deps pointing outside: exit 2, both reported at once', async () => {
+      const dir = await repo(
+        { 'politburo.yml': `politburo: 1\ndeps: ..\n${ENV}    known_hosts: known_hosts\n` },
+        { known_hosts: '@outside/known_hosts' },
+      );
+      const r = await runCli(['validate', '--dir', dir]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /politburo\.yml:2:7: deps directory '\.\.' must not contain '\.\.'/);
+      assert.match(
+        r.stderr,
+        /politburo\.yml:7:18: known_hosts file 'known_hosts' leads outside the repository through the symlink 'known_hosts'/,
+      );
+      assert.match(r.stderr, /2 errors: the description is invalid/);
+      assert.ok(!(r.stdout + r.stderr).includes(MARKER), r.stderr);
+    });
+  },
+);
 
 describe('paths in otherwise invalid definitions are checked too', () => {
   test('known_hosts and provider scripts of an environment with a typo, and of a top-level provider with one', async () => {

@@ -65,7 +65,8 @@ async function readIntervals(file: string): Promise<Interval[]> {
     const m = /^(\S+) (\d+) (start|end) (\d+)( killed)?$/.exec(line.trim());
     if (!m) continue;
     const key = `${m[1]} ${m[2]}`;
-    if (m[3] === 'start') byPid.set(key, { label: m[1], pid: Number(m[2]), start: BigInt(m[4]), end: null, killed: false });
+    if (m[3] === 'start')
+      byPid.set(key, { label: m[1], pid: Number(m[2]), start: BigInt(m[4]), end: null, killed: false });
     else {
       const i = byPid.get(key);
       if (i) Object.assign(i, { end: BigInt(m[4]), killed: !!m[5] });
@@ -76,16 +77,25 @@ async function readIntervals(file: string): Promise<Interval[]> {
 
 /** No two logged task processes ran at the same time (every interval must have ended). */
 export function assertNoOverlap(intervals: Interval[]): void {
-  for (const i of intervals) assert.notEqual(i.end, null, `${i.label} (pid ${i.pid}) never logged its end: ${show(intervals)}`);
+  for (const i of intervals)
+    assert.notEqual(i.end, null, `${i.label} (pid ${i.pid}) never logged its end: ${show(intervals)}`);
   for (let k = 1; k < intervals.length; k++) {
     const [a, b] = [intervals[k - 1], intervals[k]];
-    assert.ok(b.start >= a.end!, `${a.label} (pid ${a.pid}) and ${b.label} (pid ${b.pid}) ran at the same time: ${show(intervals)}`);
+    assert.ok(
+      b.start >= a.end!,
+      `${a.label} (pid ${a.pid}) and ${b.label} (pid ${b.pid}) ran at the same time: ${show(intervals)}`,
+    );
   }
 }
 
 function show(intervals: Interval[]): string {
   const t0 = intervals[0]?.start ?? 0n;
-  return intervals.map((i) => `${i.label}/${i.pid} ${(i.start - t0) / 1_000_000n}..${i.end === null ? '?' : (i.end - t0) / 1_000_000n}ms${i.killed ? ' killed' : ''}`).join(', ');
+  return intervals
+    .map(
+      (i) =>
+        `${i.label}/${i.pid} ${(i.start - t0) / 1_000_000n}..${i.end === null ? '?' : (i.end - t0) / 1_000_000n}ms${i.killed ? ' killed' : ''}`,
+    )
+    .join(', ');
 }
 
 /** True while a process with this pid exists. */
@@ -102,7 +112,8 @@ export function alive(pid: number): boolean {
 export async function gitRepo(files: Record<string, string>): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-fault-repo-'));
   for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  const git = (...args: string[]) => run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+  const git = (...args: string[]) =>
+    run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
   await run('git', ['init', '-q', '-b', 'main', dir]);
   await git('add', '-A');
   await git('commit', '-q', '-m', 'initial');
@@ -110,14 +121,30 @@ export async function gitRepo(files: Record<string, string>): Promise<string> {
 }
 
 /** politburo.yml of environment `p`: a chain of nodes (each depends on the one before), each with one logged task. */
-export function chainDescription(tasks: TaskDir, nodes: { name: string; seconds: number; host: string }[], extra = ''): string {
+export function chainDescription(
+  tasks: TaskDir,
+  nodes: { name: string; seconds: number; host: string }[],
+  extra = '',
+): string {
   const lines = ['politburo: 1', 'defaults: { timeout: 120s }', 'blueprints:', '  app:', '    resources:'];
   nodes.forEach((n, i) => {
     const t = tasks.task(n.name, n.seconds);
     lines.push(`      ${n.name}:`);
     if (i > 0) lines.push(`        depends_on: [${nodes[i - 1].name}]`);
-    lines.push('        tasks:', `          - name: ${n.name} task`, `            met: '${t.met}'`, `            meet: '${t.meet}'`);
+    lines.push(
+      '        tasks:',
+      `          - name: ${n.name} task`,
+      `            met: '${t.met}'`,
+      `            meet: '${t.meet}'`,
+    );
   });
-  lines.push('environments:', '  p:', '    blueprint: app', `    hosts: { ${nodes.map((n) => `${n.name}: ${n.host}`).join(', ')} }`, extra, '');
+  lines.push(
+    'environments:',
+    '  p:',
+    '    blueprint: app',
+    `    hosts: { ${nodes.map((n) => `${n.name}: ${n.host}`).join(', ')} }`,
+    extra,
+    '',
+  );
   return lines.join('\n');
 }

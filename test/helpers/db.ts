@@ -33,7 +33,9 @@ function withDatabase(url: string, database: string): string {
 const ABANDONED_AFTER_S = 6 * 3600;
 
 async function dropAbandoned(admin: pg.Client): Promise<void> {
-  const { rows } = await admin.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'pb\\_test\\_%'`);
+  const { rows } = await admin.query<{ datname: string }>(
+    `SELECT datname FROM pg_database WHERE datname LIKE 'pb\\_test\\_%'`,
+  );
   const now = Date.now() / 1000;
   for (const { datname } of rows) {
     const created = parseInt(datname.split('_')[2] ?? '', 36);
@@ -48,7 +50,11 @@ function templateName(): string {
   const dir = migrationsDir();
   const hash = createHash('sha256');
   for (const name of migrationNames(dir)) {
-    hash.update(name).update('\0').update(readFileSync(path.join(dir, `${name}.sql`))).update('\0');
+    hash
+      .update(name)
+      .update('\0')
+      .update(readFileSync(path.join(dir, `${name}.sql`)))
+      .update('\0');
   }
   return `pb_tmpl_${hash.digest('hex').slice(0, 16)}`;
 }
@@ -70,7 +76,10 @@ async function adminClient(url: string): Promise<pg.Client> {
 async function ensureTemplate(admin: pg.Client, url: string, template: string): Promise<void> {
   await admin.query('SELECT pg_advisory_lock($1)', [TEMPLATE_LOCK]);
   try {
-    const { rows } = await admin.query<{ datistemplate: boolean }>('SELECT datistemplate FROM pg_database WHERE datname = $1', [template]);
+    const { rows } = await admin.query<{ datistemplate: boolean }>(
+      'SELECT datistemplate FROM pg_database WHERE datname = $1',
+      [template],
+    );
     await dropAbandoned(admin);
     if (rows[0]?.datistemplate) return;
     // A template left half-built by a crashed run is rebuilt; IS_TEMPLATE marks a finished one.

@@ -59,7 +59,9 @@ export async function writeRepo(dir: string, opts: RepoOptions): Promise<void> {
     .filter(([, h]) => h !== undefined)
     .map(([p, h]) => `'${p}': ${Array.isArray(h) ? `[${h.map(hostYaml).join(', ')}]` : hostYaml(h)}`)
     .join(', ');
-  const params = Object.entries(opts.params ?? {}).map(([k, v]) => `${k}: '${v}'`).join(', ');
+  const params = Object.entries(opts.params ?? {})
+    .map(([k, v]) => `${k}: '${v}'`)
+    .join(', ');
   const text = template
     .replace('{{HOSTS}}', `{ ${hosts} }`)
     .replace('{{PARAMS}}', `{ ${params} }`)
@@ -70,7 +72,8 @@ export async function writeRepo(dir: string, opts: RepoOptions): Promise<void> {
 }
 
 export async function commitAll(dir: string, message: string): Promise<string> {
-  const git = (...args: string[]) => run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+  const git = (...args: string[]) =>
+    run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
   await git('add', '-A');
   await git('commit', '-q', '--allow-empty', '-m', message);
   return (await git('rev-parse', 'HEAD')).stdout.trim();
@@ -97,10 +100,17 @@ export interface EngineOptions {
 }
 
 /** Engine input for a repository: description loaded, a fresh connector (closed by the returned close()). */
-export async function engineInput(o: EngineOptions): Promise<{ input: EngineInput; close(): Promise<void>; connections(): Record<string, number> }> {
+export async function engineInput(
+  o: EngineOptions,
+): Promise<{ input: EngineInput; close(): Promise<void>; connections(): Record<string, number> }> {
   const loaded = await loadDescription({ dir: o.dir });
   if (!loaded.ok) throw new Error(`fixture invalid: ${JSON.stringify(loaded.errors)}`);
-  const base: HostConnectorOptions = { privateKey: o.privateKey, knownHosts: o.knownHosts, connectTimeoutMs: 20_000, ...o.connector }; // generous: a busy machine slows handshakes
+  const base: HostConnectorOptions = {
+    privateKey: o.privateKey,
+    knownHosts: o.knownHosts,
+    connectTimeoutMs: 20_000,
+    ...o.connector,
+  }; // generous: a busy machine slows handshakes
   const connector = createHostConnector(base);
   const commit = (await run('git', ['-C', o.dir, 'rev-parse', 'HEAD'])).stdout.trim();
   const input: EngineInput = {
@@ -116,7 +126,8 @@ export async function engineInput(o: EngineOptions): Promise<{ input: EngineInpu
     signal: o.signal,
     trigger: 'test',
     onEvent: o.events ? (e) => o.events!.push(e) : undefined,
-    connectorWithKnownHosts: (lines) => createHostConnector({ ...base, knownHosts: [...base.knownHosts, lines.join('\n') + '\n'] }),
+    connectorWithKnownHosts: (lines) =>
+      createHostConnector({ ...base, knownHosts: [...base.knownHosts, lines.join('\n') + '\n'] }),
   };
   return { input, close: () => connector.close(), connections: () => connector.stats().connections };
 }
@@ -132,7 +143,10 @@ export async function applyOnce(o: EngineOptions): Promise<RunResult> {
 }
 
 /** Runs the CLI as a child process; resolves with its exit code, stdout and stderr. */
-export async function cli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
@@ -188,7 +202,8 @@ export async function startEngineWorld(n = 5): Promise<EngineWorld> {
   const { store, close: closeStore } = storeFor(db.url);
   const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
   const conns: HostConnection[] = [];
-  for (const h of ssh.hosts) conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
+  for (const h of ssh.hosts)
+    conns.push(await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user }));
   return {
     ssh,
     db,

@@ -7,8 +7,20 @@ const src = { file: 'politburo.yml', line: 3, column: 7 };
 export function sampleRecordedNode(i: number): RecordedNode {
   const tasks: TaskSpec[] = [
     { kind: 'babushka', name: 'lamp base', dep: 'lamp base', args: {}, source: src },
-    { kind: 'babushka', name: 'app deployed', dep: 'app deployed', args: { ref: 'v1.4.2', db: '10.0.0.1' }, source: src },
-    { kind: 'shell', name: 'swappiness tuned', met: 'test "$(sysctl -n vm.swappiness)" = 10', meet: 'sysctl -w vm.swappiness=10', source: src },
+    {
+      kind: 'babushka',
+      name: 'app deployed',
+      dep: 'app deployed',
+      args: { ref: 'v1.4.2', db: '10.0.0.1' },
+      source: src,
+    },
+    {
+      kind: 'shell',
+      name: 'swappiness tuned',
+      met: 'test "$(sysctl -n vm.swappiness)" = 10',
+      meet: 'sysctl -w vm.swappiness=10',
+      source: src,
+    },
   ];
   return {
     path: `web-${String(i).padStart(5, '0')}`,

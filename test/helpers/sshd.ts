@@ -30,7 +30,11 @@ export const realBabushkaBin = path.resolve(here, '..', '..', '..', 'shared', 'v
  */
 export function realBabushka(): { bin: string; real: boolean; note: string } {
   if (existsSync(path.join(realBabushkaBin, 'babushka'))) {
-    return { bin: realBabushkaBin, real: true, note: `using the real Babushka of ${path.join(realBabushkaBin, 'babushka')}` };
+    return {
+      bin: realBabushkaBin,
+      real: true,
+      note: `using the real Babushka of ${path.join(realBabushkaBin, 'babushka')}`,
+    };
   }
   return {
     bin: standInBin,
@@ -83,7 +87,9 @@ const LOCK_DIR = path.join(os.tmpdir(), 'politburo-test-users');
 /** Starts `n` sshd processes, each with its own user, address, port and host key. */
 export async function startSshHosts(n: number, opts: SshHostsOptions = {}): Promise<SshHosts> {
   if (process.getuid?.() !== 0) {
-    throw new Error('test/helpers/sshd.ts needs root: it starts /usr/sbin/sshd and creates test users (CI runs as root)');
+    throw new Error(
+      'test/helpers/sshd.ts needs root: it starts /usr/sbin/sshd and creates test users (CI runs as root)',
+    );
   }
   await mkdir('/run/sshd', { recursive: true });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-sshd-'));
@@ -94,7 +100,9 @@ export async function startSshHosts(n: number, opts: SshHostsOptions = {}): Prom
     await Promise.all(started.map((s) => s.stop()));
     await rm(dir, { recursive: true, force: true });
   };
-  const attempts = await Promise.allSettled(Array.from({ length: n }, (_, i) => startOne(dir, i, userKey.publicKey, opts)));
+  const attempts = await Promise.allSettled(
+    Array.from({ length: n }, (_, i) => startOne(dir, i, userKey.publicKey, opts)),
+  );
   for (const a of attempts) if (a.status === 'fulfilled') started.push(a.value);
   const failed = attempts.find((a): a is PromiseRejectedResult => a.status === 'rejected');
   if (failed) {
@@ -155,13 +163,31 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
   }
 }
 
-async function spawnSshd(dir: string, user: string, hostKeyPaths: string[], authorizedKeys: string, opts: SshHostsOptions) {
+async function spawnSshd(
+  dir: string,
+  user: string,
+  hostKeyPaths: string[],
+  authorizedKeys: string,
+  opts: SshHostsOptions,
+) {
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
     const address = randomLoopback();
     const port = await freePort(address);
     const config = path.join(dir, 'sshd_config');
-    await writeFile(config, sshdConfig({ address, port, user, hostKeyPaths, authorizedKeys, dir, maxSessions: opts.maxSessions, babushkaBin: opts.babushkaBin }));
+    await writeFile(
+      config,
+      sshdConfig({
+        address,
+        port,
+        user,
+        hostKeyPaths,
+        authorizedKeys,
+        dir,
+        maxSessions: opts.maxSessions,
+        babushkaBin: opts.babushkaBin,
+      }),
+    );
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

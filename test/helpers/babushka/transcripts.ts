@@ -26,7 +26,11 @@ export function loadTranscripts(): Transcript[] {
     if (line.startsWith('$ ')) {
       current = { command: line.slice(2).replace(/\s+#.*$/, ''), output: [] };
     } else if (current && /^\[exit status \d+\]$/.test(line)) {
-      result.push({ command: current.command, output: current.output.map((l) => l + '\n').join(''), exitStatus: Number(line.match(/\d+/)![0]) });
+      result.push({
+        command: current.command,
+        output: current.output.map((l) => l + '\n').join(''),
+        exitStatus: Number(line.match(/\d+/)![0]),
+      });
       current = null;
     } else if (current && line !== '') {
       current.output.push(line);

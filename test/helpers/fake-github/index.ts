@@ -93,21 +93,46 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
       try {
         handle(req.method ?? 'GET', req.url ?? '/', req.headers.authorization, raw, reply);
       } catch (err) {
-        reply({ status: 500, body: { message: `fake GitHub crashed: ${(err as Error).stack}` } }, { method: req.method ?? '', path: req.url ?? '', route: null, body: raw, auth: 'none' });
+        reply(
+          { status: 500, body: { message: `fake GitHub crashed: ${(err as Error).stack}` } },
+          { method: req.method ?? '', path: req.url ?? '', route: null, body: raw, auth: 'none' },
+        );
       }
     });
   });
 
-  function handle(method: string, url: string, authorization: string | undefined, raw: string, reply: (r: Reply, rec: Omit<RecordedRequest, 'status' | 'at'>) => void): void {
+  function handle(
+    method: string,
+    url: string,
+    authorization: string | undefined,
+    raw: string,
+    reply: (r: Reply, rec: Omit<RecordedRequest, 'status' | 'at'>) => void,
+  ): void {
     const u = new URL(url, 'http://fake');
     // GitHub Enterprise serves the API under /api/v3.
     const pathname = u.pathname.replace(/^\/api\/v3(?=\/)/, '');
     const op = findOperation(method, pathname);
     let body: any;
-    const rec: Omit<RecordedRequest, 'status' | 'at'> = { method, path: pathname + u.search, route: op ? `${method} ${op.template}` : null, body: undefined, auth: 'none' };
+    const rec: Omit<RecordedRequest, 'status' | 'at'> = {
+      method,
+      path: pathname + u.search,
+      route: op ? `${method} ${op.template}` : null,
+      body: undefined,
+      auth: 'none',
+    };
     const violation = (status: number, errors: string[], message = 'Validation Failed') => {
       violations.push({ method, path: pathname, errors });
-      reply({ status, body: { message, errors: errors.map((e) => ({ message: e })), documentation_url: 'https://docs.github.com/rest' } }, rec);
+      reply(
+        {
+          status,
+          body: {
+            message,
+            errors: errors.map((e) => ({ message: e })),
+            documentation_url: 'https://docs.github.com/rest',
+          },
+        },
+        rec,
+      );
     };
     if (!op) return violation(404, [`${method} ${pathname} is not an operation of GitHub's REST API`], 'Not Found');
     if (raw) {
@@ -124,18 +149,37 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     if (who.error) return violation(401, [who.error], 'Bad credentials');
     const errors = [...validateBody(op, body), ...documentedLimits(op, body)];
     if (errors.length) return violation(422, errors);
-    const injected = failures.find((f) => f.left > 0 && (!f.method || f.method === method) && matches(f.route, op, pathname));
+    const injected = failures.find(
+      (f) => f.left > 0 && (!f.method || f.method === method) && matches(f.route, op, pathname),
+    );
     if (injected) {
       injected.left--;
-      return reply({ status: injected.status, body: { message: injected.message ?? 'Server Error' }, headers: injected.headers }, rec);
+      return reply(
+        { status: injected.status, body: { message: injected.message ?? 'Server Error' }, headers: injected.headers },
+        rec,
+      );
     }
     const handler = handlers[`${method} ${op.template}`];
-    if (!handler) return reply({ status: 501, body: { message: `the fake does not implement ${method} ${op.template}` } }, rec);
+    if (!handler)
+      return reply({ status: 501, body: { message: `the fake does not implement ${method} ${op.template}` } }, rec);
     const repo = op.params.owner && op.params.repo ? `${op.params.owner}/${op.params.repo}` : '';
-    reply(handler(state, { params: op.params, query: u.searchParams, body: body ?? {}, repo, baseUrl, installationId: who.installationId }), rec);
+    reply(
+      handler(state, {
+        params: op.params,
+        query: u.searchParams,
+        body: body ?? {},
+        repo,
+        baseUrl,
+        installationId: who.installationId,
+      }),
+      rec,
+    );
   }
 
-  function authenticate(op: Operation, authorization: string | undefined): { auth: RecordedRequest['auth']; installationId?: number; error?: string } {
+  function authenticate(
+    op: Operation,
+    authorization: string | undefined,
+  ): { auth: RecordedRequest['auth']; installationId?: number; error?: string } {
     const m = /^(?:token|bearer) (\S+)$/i.exec(authorization ?? '');
     if (!m) return { auth: 'none', error: 'Authorization header missing: every request must be authenticated' };
     const credential = m[1];
@@ -156,10 +200,16 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
 
   function verifyJwt(jwt: string): string | undefined {
     const [header, payload, signature] = jwt.split('.');
-    const ok = verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), publicKey!, Buffer.from(signature, 'base64url'));
+    const ok = verify(
+      'RSA-SHA256',
+      Buffer.from(`${header}.${payload}`),
+      publicKey!,
+      Buffer.from(signature, 'base64url'),
+    );
     if (!ok) return 'App JWT signature does not verify with the App public key';
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
-    if (opts.appId !== undefined && String(claims.iss) !== String(opts.appId)) return `App JWT iss ${claims.iss} is not the App id ${opts.appId}`;
+    if (opts.appId !== undefined && String(claims.iss) !== String(opts.appId))
+      return `App JWT iss ${claims.iss} is not the App id ${opts.appId}`;
     if (claims.exp * 1000 < Date.now()) return 'App JWT expired';
     return undefined;
   }
@@ -190,22 +240,37 @@ function documentedLimits(op: Operation, body: any): string[] {
   const errors: string[] = [];
   if (!body || typeof body !== 'object') return errors;
   const t = op.template;
-  if ((t.endsWith('/comments') || t.endsWith('/comments/{comment_id}') || t === '/repos/{owner}/{repo}/issues' || t === '/repos/{owner}/{repo}/issues/{issue_number}') && typeof body.body === 'string' && body.body.length > 65_536) {
+  if (
+    (t.endsWith('/comments') ||
+      t.endsWith('/comments/{comment_id}') ||
+      t === '/repos/{owner}/{repo}/issues' ||
+      t === '/repos/{owner}/{repo}/issues/{issue_number}') &&
+    typeof body.body === 'string' &&
+    body.body.length > 65_536
+  ) {
     errors.push(`body is too long (maximum is 65536 characters, got ${body.body.length})`);
   }
   if (t.includes('/check-runs')) {
     for (const key of ['summary', 'text'] as const) {
       const v = body.output?.[key];
-      if (typeof v === 'string' && v.length > 65_535) errors.push(`output.${key} is too long (maximum is 65535 characters)`);
+      if (typeof v === 'string' && v.length > 65_535)
+        errors.push(`output.${key} is too long (maximum is 65535 characters)`);
     }
-    if ((body.output?.annotations?.length ?? 0) > 50) errors.push('output.annotations: at most 50 annotations per request');
-    if (body.output && (body.output.title === undefined || body.output.summary === undefined)) errors.push('output needs title and summary');
+    if ((body.output?.annotations?.length ?? 0) > 50)
+      errors.push('output.annotations: at most 50 annotations per request');
+    if (body.output && (body.output.title === undefined || body.output.summary === undefined))
+      errors.push('output needs title and summary');
     if (body.status === 'completed' && !body.conclusion) errors.push('conclusion is required when status is completed');
     for (const a of body.output?.annotations ?? []) {
-      if ((a.start_column !== undefined || a.end_column !== undefined) && a.start_line !== a.end_line) errors.push('annotation columns are only allowed on a single line');
+      if ((a.start_column !== undefined || a.end_column !== undefined) && a.start_line !== a.end_line)
+        errors.push('annotation columns are only allowed on a single line');
     }
   }
-  if (t === '/repos/{owner}/{repo}/statuses/{sha}' && typeof body.description === 'string' && body.description.length > 140) {
+  if (
+    t === '/repos/{owner}/{repo}/statuses/{sha}' &&
+    typeof body.description === 'string' &&
+    body.description.length > 140
+  ) {
     errors.push(`description is too long (maximum is 140 characters, got ${body.description.length})`);
   }
   return errors;

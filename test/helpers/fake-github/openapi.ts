@@ -35,14 +35,17 @@ function load(): { spec: Json; routes: Route[] } {
   const routes: Route[] = [];
   for (const [template, item] of Object.entries<Json>(spec.paths)) {
     const names: string[] = [];
-    const parts = template.split('/').map((seg) => seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_m, name: string) => {
-      names.push(name);
-      return '([^/]+)';
-    }));
+    const parts = template.split('/').map((seg) =>
+      seg.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\{([^}]+)\}/g, (_m, name: string) => {
+        names.push(name);
+        return '([^/]+)';
+      }),
+    );
     const statics = template.split('/').filter((s) => s && !s.includes('{')).length;
     const regex = new RegExp(`^${parts.join('/')}$`);
     for (const method of ['get', 'post', 'patch', 'put', 'delete']) {
-      if (item[method]) routes.push({ method: method.toUpperCase(), template, regex, names, statics, op: item[method] });
+      if (item[method])
+        routes.push({ method: method.toUpperCase(), template, regex, names, statics, op: item[method] });
     }
   }
   // Prefer the most specific template: `/issues/comments/{id}` over `/issues/{issue_number}/...`.
@@ -80,7 +83,9 @@ export function validateBody(op: Operation, body: unknown): string[] {
   if (!validate) return body === undefined ? [] : [`${key} takes no request body`];
   if (body === undefined) return [];
   if (validate(body)) return [];
-  return (validate.errors ?? []).map((e) => `body${e.instancePath} ${e.message ?? 'is invalid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`);
+  return (validate.errors ?? []).map(
+    (e) => `body${e.instancePath} ${e.message ?? 'is invalid'}${e.params ? ` ${JSON.stringify(e.params)}` : ''}`,
+  );
 }
 
 function compileBody(op: Operation): ValidateFunction | null {

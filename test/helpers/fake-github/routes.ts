@@ -20,10 +20,17 @@ export interface Reply {
 
 type Handler = (state: FakeState, call: Call) => Reply;
 
-const notFound: Reply = { status: 404, body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' } };
+const notFound: Reply = {
+  status: 404,
+  body: { message: 'Not Found', documentation_url: 'https://docs.github.com/rest' },
+};
 
 function checkRunJson(c: FakeState['checkRuns'][number], baseUrl: string) {
-  return { ...c, url: `${baseUrl}/repos/${c.repo}/check-runs/${c.id}`, output: { ...c.output, annotations_count: c.annotations.length } };
+  return {
+    ...c,
+    url: `${baseUrl}/repos/${c.repo}/check-runs/${c.id}`,
+    output: { ...c.output, annotations_count: c.annotations.length },
+  };
 }
 
 function issueJson(i: FakeState['issues'][number], baseUrl: string) {
@@ -31,7 +38,13 @@ function issueJson(i: FakeState['issues'][number], baseUrl: string) {
 }
 
 function commentJson(c: FakeState['comments'][number], baseUrl: string) {
-  return { id: c.id, body: c.body, user: { login: c.user, type: 'Bot' }, url: `${baseUrl}/repos/${c.repo}/issues/comments/${c.id}`, issue_url: `${baseUrl}/repos/${c.repo}/issues/${c.issue_number}` };
+  return {
+    id: c.id,
+    body: c.body,
+    user: { login: c.user, type: 'Bot' },
+    url: `${baseUrl}/repos/${c.repo}/issues/comments/${c.id}`,
+    issue_url: `${baseUrl}/repos/${c.repo}/issues/${c.issue_number}`,
+  };
 }
 
 function applyCheckRun(run: FakeState['checkRuns'][number], body: any): void {
@@ -42,7 +55,11 @@ function applyCheckRun(run: FakeState['checkRuns'][number], body: any): void {
   }
   if (body.details_url !== undefined) run.details_url = body.details_url;
   if (body.output) {
-    run.output = { title: body.output.title ?? run.output.title, summary: body.output.summary ?? run.output.summary, text: body.output.text ?? run.output.text };
+    run.output = {
+      title: body.output.title ?? run.output.title,
+      summary: body.output.summary ?? run.output.summary,
+      text: body.output.text ?? run.output.text,
+    };
     // Annotations are appended on every update, as GitHub documents.
     run.annotations.push(...(body.output.annotations ?? []));
   }
@@ -68,13 +85,45 @@ export const handlers: Record<string, Handler> = {
     const id = Number(c.params.installation_id);
     const token = `ghs_fake${id}x${s.nextId++}`;
     s.tokens.set(token, id);
-    return { status: 201, body: { token, expires_at: new Date(Date.now() + 3600_000).toISOString(), permissions: { checks: 'write', issues: 'write', pull_requests: 'write', statuses: 'write' }, repository_selection: 'all' } };
+    return {
+      status: 201,
+      body: {
+        token,
+        expires_at: new Date(Date.now() + 3600_000).toISOString(),
+        permissions: { checks: 'write', issues: 'write', pull_requests: 'write', statuses: 'write' },
+        repository_selection: 'all',
+      },
+    };
   },
-  'GET /repos/{owner}/{repo}/installation': (s, c) => ({ status: 200, body: { id: 1, account: { login: c.params.owner }, app_id: 1 } }),
-  'GET /repos/{owner}/{repo}': (_s, c) => ({ status: 200, body: { id: 1, name: c.params.repo, full_name: c.repo, owner: { login: c.params.owner }, default_branch: 'main', private: false } }),
+  'GET /repos/{owner}/{repo}/installation': (s, c) => ({
+    status: 200,
+    body: { id: 1, account: { login: c.params.owner }, app_id: 1 },
+  }),
+  'GET /repos/{owner}/{repo}': (_s, c) => ({
+    status: 200,
+    body: {
+      id: 1,
+      name: c.params.repo,
+      full_name: c.repo,
+      owner: { login: c.params.owner },
+      default_branch: 'main',
+      private: false,
+    },
+  }),
   'POST /repos/{owner}/{repo}/check-runs': (s, c) => {
-    if (c.installationId === undefined) return { status: 403, body: { message: 'You must authenticate via a GitHub App.' } };
-    const run = { id: s.nextId++, repo: c.repo, name: c.body.name, head_sha: c.body.head_sha, status: 'queued', conclusion: null, details_url: null, output: { title: null, summary: null, text: null }, annotations: [] };
+    if (c.installationId === undefined)
+      return { status: 403, body: { message: 'You must authenticate via a GitHub App.' } };
+    const run = {
+      id: s.nextId++,
+      repo: c.repo,
+      name: c.body.name,
+      head_sha: c.body.head_sha,
+      status: 'queued',
+      conclusion: null,
+      details_url: null,
+      output: { title: null, summary: null, text: null },
+      annotations: [],
+    };
     applyCheckRun(run, c.body);
     s.checkRuns.push(run);
     return { status: 201, body: checkRunJson(run, c.baseUrl) };
@@ -86,14 +135,35 @@ export const handlers: Record<string, Handler> = {
     return { status: 200, body: checkRunJson(run, c.baseUrl) };
   },
   'POST /repos/{owner}/{repo}/statuses/{sha}': (s, c) => {
-    const status = { id: s.nextId++, repo: c.repo, sha: c.params.sha, state: c.body.state, context: c.body.context ?? 'default', description: c.body.description ?? null, target_url: c.body.target_url ?? null };
+    const status = {
+      id: s.nextId++,
+      repo: c.repo,
+      sha: c.params.sha,
+      state: c.body.state,
+      context: c.body.context ?? 'default',
+      description: c.body.description ?? null,
+      target_url: c.body.target_url ?? null,
+    };
     s.statuses.push(status);
     return { status: 201, body: status };
   },
   'GET /repos/{owner}/{repo}/issues/{issue_number}/comments': (s, c) =>
-    page(s.comments.filter((x) => x.repo === c.repo && x.issue_number === Number(c.params.issue_number)).map((x) => commentJson(x, c.baseUrl)), c, `/repos/${c.repo}/issues/${c.params.issue_number}/comments`),
+    page(
+      s.comments
+        .filter((x) => x.repo === c.repo && x.issue_number === Number(c.params.issue_number))
+        .map((x) => commentJson(x, c.baseUrl)),
+      c,
+      `/repos/${c.repo}/issues/${c.params.issue_number}/comments`,
+    ),
   'POST /repos/{owner}/{repo}/issues/{issue_number}/comments': (s, c) => {
-    const comment = { id: s.nextId++, repo: c.repo, issue_number: Number(c.params.issue_number), body: c.body.body, user: 'politburo[bot]', reactions: [] };
+    const comment = {
+      id: s.nextId++,
+      repo: c.repo,
+      issue_number: Number(c.params.issue_number),
+      body: c.body.body,
+      user: 'politburo[bot]',
+      reactions: [],
+    };
     s.comments.push(comment);
     return { status: 201, body: commentJson(comment, c.baseUrl) };
   },
@@ -113,15 +183,37 @@ export const handlers: Record<string, Handler> = {
   'GET /repos/{owner}/{repo}/issues': (s, c) => {
     const state = c.query.get('state') ?? 'open';
     const labels = (c.query.get('labels') ?? '').split(',').filter(Boolean);
-    const found = s.issues.filter((i) => i.repo === c.repo && !i.pull_request && (state === 'all' || i.state === state) && labels.every((l) => i.labels.includes(l)));
-    return page(found.map((i) => issueJson(i, c.baseUrl)), c, `/repos/${c.repo}/issues`);
+    const found = s.issues.filter(
+      (i) =>
+        i.repo === c.repo &&
+        !i.pull_request &&
+        (state === 'all' || i.state === state) &&
+        labels.every((l) => i.labels.includes(l)),
+    );
+    return page(
+      found.map((i) => issueJson(i, c.baseUrl)),
+      c,
+      `/repos/${c.repo}/issues`,
+    );
   },
   'POST /repos/{owner}/{repo}/issues': (s, c) => {
-    const labels: string[] = (c.body.labels ?? []).map((l: string | { name: string }) => (typeof l === 'string' ? l : l.name));
+    const labels: string[] = (c.body.labels ?? []).map((l: string | { name: string }) =>
+      typeof l === 'string' ? l : l.name,
+    );
     const known = s.labels.get(c.repo) ?? [];
-    for (const l of labels) if (!known.some((k) => k.name === l)) known.push({ id: s.nextId++, name: l, color: 'ededed', description: null });
+    for (const l of labels)
+      if (!known.some((k) => k.name === l)) known.push({ id: s.nextId++, name: l, color: 'ededed', description: null });
     s.labels.set(c.repo, known);
-    const issue = { id: s.nextId++, repo: c.repo, number: nextIssueNumber(s, c.repo), title: String(c.body.title), body: c.body.body ?? '', state: 'open' as const, state_reason: null, labels };
+    const issue = {
+      id: s.nextId++,
+      repo: c.repo,
+      number: nextIssueNumber(s, c.repo),
+      title: String(c.body.title),
+      body: c.body.body ?? '',
+      state: 'open' as const,
+      state_reason: null,
+      labels,
+    };
     s.issues.push(issue);
     return { status: 201, body: issueJson(issue, c.baseUrl) };
   },
@@ -136,7 +228,8 @@ export const handlers: Record<string, Handler> = {
     if (c.body.body != null) issue.body = c.body.body;
     if (c.body.state) issue.state = c.body.state;
     if (c.body.state_reason !== undefined) issue.state_reason = c.body.state_reason;
-    if (c.body.labels) issue.labels = c.body.labels.map((l: string | { name: string }) => (typeof l === 'string' ? l : l.name));
+    if (c.body.labels)
+      issue.labels = c.body.labels.map((l: string | { name: string }) => (typeof l === 'string' ? l : l.name));
     return { status: 200, body: issueJson(issue, c.baseUrl) };
   },
   'GET /repos/{owner}/{repo}/labels/{name}': (s, c) => {
@@ -146,9 +239,17 @@ export const handlers: Record<string, Handler> = {
   'POST /repos/{owner}/{repo}/labels': (s, c) => {
     const labels = s.labels.get(c.repo) ?? [];
     if (labels.some((l) => l.name.toLowerCase() === String(c.body.name).toLowerCase())) {
-      return { status: 422, body: { message: 'Validation Failed', errors: [{ resource: 'Label', code: 'already_exists', field: 'name' }] } };
+      return {
+        status: 422,
+        body: { message: 'Validation Failed', errors: [{ resource: 'Label', code: 'already_exists', field: 'name' }] },
+      };
     }
-    const label = { id: s.nextId++, name: c.body.name, color: c.body.color ?? 'ededed', description: c.body.description ?? null };
+    const label = {
+      id: s.nextId++,
+      name: c.body.name,
+      color: c.body.color ?? 'ededed',
+      description: c.body.description ?? null,
+    };
     labels.push(label);
     s.labels.set(c.repo, labels);
     return { status: 201, body: label };
@@ -159,5 +260,8 @@ export const handlers: Record<string, Handler> = {
     const legacy = permission === 'maintain' ? 'write' : permission === 'triage' ? 'read' : permission;
     return { status: 200, body: { permission: legacy, role_name: permission, user: { login: c.params.username } } };
   },
-  'GET /installation/repositories': (_s, c) => ({ status: 200, body: { total_count: 0, repositories: [], installation: c.installationId } }),
+  'GET /installation/repositories': (_s, c) => ({
+    status: 200,
+    body: { total_count: 0, repositories: [], installation: c.installationId },
+  }),
 };

@@ -62,7 +62,16 @@ export interface FakeState {
 }
 
 export function emptyState(): FakeState {
-  return { checkRuns: [], statuses: [], comments: [], issues: [], labels: new Map(), permissions: new Map(), tokens: new Map(), nextId: randomInt(1, 1_000_000) * 1000 };
+  return {
+    checkRuns: [],
+    statuses: [],
+    comments: [],
+    issues: [],
+    labels: new Map(),
+    permissions: new Map(),
+    tokens: new Map(),
+    nextId: randomInt(1, 1_000_000) * 1000,
+  };
 }
 
 /** The next issue / PR number of a repository (PRs and issues share numbers, as on GitHub). */

@@ -23,7 +23,8 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'pb-apply-target-'));
   home = await mkdtemp(path.join(os.tmpdir(), 'pb-apply-target-home-'));
   await cp(path.join(repoRoot, 'examples/lamp'), dir, { recursive: true });
-  const git = (...args: string[]) => run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
+  const git = (...args: string[]) =>
+    run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
   await git('init', '-q', '-b', 'main');
   await git('add', '-A');
   await git('commit', '-qm', 'lamp');
@@ -65,7 +66,9 @@ test('a typo in the target path: exit 64, "did you mean", no run and no environm
   assert.match(typo.stderr, /usage: politburo apply TARGET/);
   const json = await politburo('apply', 'demo:database/mastr', '--json');
   assert.equal(json.code, 64);
-  assert.deepEqual(JSON.parse(json.stdout), { error: "target path 'database/mastr' names no node of environment 'demo' (did you mean 'database/master'?)" });
+  assert.deepEqual(JSON.parse(json.stdout), {
+    error: "target path 'database/mastr' names no node of environment 'demo' (did you mean 'database/master'?)",
+  });
   assert.deepEqual(await counts(), { runs: 0, environments: 0 });
 });
 
@@ -73,7 +76,10 @@ test('an unknown environment: exit 1 with a "did you mean" in apply and drift as
   for (const command of ['apply', 'drift']) {
     const r = await politburo(command, 'prodution');
     assert.equal(r.code, 1, r.stderr);
-    assert.match(r.stderr, /unknown environment 'prodution' \(did you mean 'production'\?\); known environments: production, staging, demo/);
+    assert.match(
+      r.stderr,
+      /unknown environment 'prodution' \(did you mean 'production'\?\); known environments: production, staging, demo/,
+    );
   }
   assert.deepEqual(await counts(), { runs: 0, environments: 0 });
 });
@@ -83,6 +89,9 @@ test('a target that names nodes still applies them, and is recorded', async () =
   assert.equal(lb.code, 0, lb.stderr);
   const result = JSON.parse(lb.stdout) as { status: string; nodes: { path: string; state: string }[] };
   assert.equal(result.status, 'succeeded');
-  assert.ok(result.nodes.some((n) => n.path === 'web-1' && n.state === 'ready'), lb.stdout);
+  assert.ok(
+    result.nodes.some((n) => n.path === 'web-1' && n.state === 'ready'),
+    lb.stdout,
+  );
   assert.deepEqual(await counts(), { runs: 1, environments: 1 });
 });

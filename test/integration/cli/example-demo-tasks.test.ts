@@ -29,7 +29,10 @@ async function runAll(dryRun: boolean): Promise<Record<string, string[]>> {
   const entries = await Promise.all(
     demo.nodes.map(async (n) => {
       const results = await runNodeTasks(conn, n, { dryRun, remoteDepsDir: null, timeoutMs: 30_000, secrets: {} });
-      return [n.path, results.map((r) => `${r.name}: ${r.outcome}${r.outcome === 'failed' ? ` ${r.message}` : ''}`)] as const;
+      return [
+        n.path,
+        results.map((r) => `${r.name}: ${r.outcome}${r.outcome === 'failed' ? ` ${r.message}` : ''}`),
+      ] as const;
     }),
   );
   return Object.fromEntries(entries);
@@ -37,14 +40,25 @@ async function runAll(dryRun: boolean): Promise<Record<string, string[]>> {
 
 test('demo tasks: met, then already met, and a dry run finds nothing to do', async () => {
   const first = await runAll(false);
-  for (const [node, outcomes] of Object.entries(first)) assert.ok(outcomes.every((o) => o.endsWith(': met')), `${node}: ${outcomes.join('; ')}`);
+  for (const [node, outcomes] of Object.entries(first))
+    assert.ok(
+      outcomes.every((o) => o.endsWith(': met')),
+      `${node}: ${outcomes.join('; ')}`,
+    );
   const root = path.join(home, '.politburo-demo');
   assert.deepEqual(readdirSync(root).sort(), ['database', 'lb', 'web-1', 'web-2']);
   assert.equal(readFileSync(path.join(root, 'web-2/var/release'), 'utf8'), 'ref=v1.4.2 db=127.0.0.1\n');
   assert.equal(readFileSync(path.join(root, 'lb/etc/haproxy.cfg'), 'utf8'), 'backends=127.0.0.1,127.0.0.1\n');
-  assert.equal(readFileSync(path.join(root, 'database/replica-1/etc/postgresql.conf'), 'utf8'), 'role=replica master=127.0.0.1\n');
+  assert.equal(
+    readFileSync(path.join(root, 'database/replica-1/etc/postgresql.conf'), 'utf8'),
+    'role=replica master=127.0.0.1\n',
+  );
   const second = await runAll(false);
-  for (const [node, outcomes] of Object.entries(second)) assert.ok(outcomes.every((o) => o.endsWith(': already met')), `${node}: ${outcomes.join('; ')}`);
+  for (const [node, outcomes] of Object.entries(second))
+    assert.ok(
+      outcomes.every((o) => o.endsWith(': already met')),
+      `${node}: ${outcomes.join('; ')}`,
+    );
   const dry = await runAll(true);
   for (const outcomes of Object.values(dry)) assert.ok(outcomes.every((o) => o.endsWith(': already met')));
 });

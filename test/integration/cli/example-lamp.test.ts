@@ -15,10 +15,15 @@ test('examples/lamp: deps for every babushka task, known_hosts for every product
   const envs = loaded.description.environments;
   assert.deepEqual([...envs.keys()], ['production', 'staging', 'demo']);
   const depsDir = path.join(EXAMPLE, loaded.description.depsDir);
-  const defined = new Set(readdirSync(depsDir).filter((f) => f.endsWith('.rb')).flatMap((f) => [...readFileSync(path.join(depsDir, f), 'utf8').matchAll(/^dep '([^']+)'/gm)].map((m) => m[1])));
+  const defined = new Set(
+    readdirSync(depsDir)
+      .filter((f) => f.endsWith('.rb'))
+      .flatMap((f) => [...readFileSync(path.join(depsDir, f), 'utf8').matchAll(/^dep '([^']+)'/gm)].map((m) => m[1])),
+  );
   for (const env of envs.values()) {
     for (const n of env.nodes) {
-      for (const t of n.tasks) if (t.kind === 'babushka') assert.ok(defined.has(t.dep), `${env.name}:${n.path} uses undefined dep '${t.dep}'`);
+      for (const t of n.tasks)
+        if (t.kind === 'babushka') assert.ok(defined.has(t.dep), `${env.name}:${n.path} uses undefined dep '${t.dep}'`);
     }
   }
   const known = parseKnownHosts(readFileSync(path.join(EXAMPLE, envs.get('production')!.knownHosts!), 'utf8'));
@@ -26,12 +31,21 @@ test('examples/lamp: deps for every babushka task, known_hosts for every product
   for (const n of envs.get('production')!.nodes) {
     assert.equal(n.host.kind, 'static');
     const address = n.host.kind === 'static' ? n.host.address : '';
-    assert.ok(known.entries.some((e) => e.patterns?.includes(address)), `${n.path} pinned`);
+    assert.ok(
+      known.entries.some((e) => e.patterns?.includes(address)),
+      `${n.path} pinned`,
+    );
   }
   const demo = envs.get('demo')!;
   assert.ok(demo.nodes.every((n) => n.host.kind === 'local' && n.tasks.every((t) => t.kind === 'shell')));
-  assert.ok(demo.nodes.every((n) => n.tasks.every((t) => t.kind === 'shell' && t.meet.includes('$HOME/.politburo-demo/'))), 'demo tasks only write under ~/.politburo-demo');
-  assert.deepEqual(envs.get('staging')!.nodes.map((n) => n.path), ['database/master', 'web-1', 'lb']);
+  assert.ok(
+    demo.nodes.every((n) => n.tasks.every((t) => t.kind === 'shell' && t.meet.includes('$HOME/.politburo-demo/'))),
+    'demo tasks only write under ~/.politburo-demo',
+  );
+  assert.deepEqual(
+    envs.get('staging')!.nodes.map((n) => n.path),
+    ['database/master', 'web-1', 'lb'],
+  );
 });
 
 test('the README sample of the language is a valid description', async () => {

@@ -24,10 +24,15 @@ interface CliResult {
 function runCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
   const { DATABASE_URL: _ignored, ...rest } = process.env;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/bin.ts'), ...args], { cwd: ROOT, env: { ...rest, ...env } }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'cli/bin.ts'), ...args],
+      { cwd: ROOT, env: { ...rest, ...env } },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err);
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -42,7 +47,10 @@ describe('politburo validate', { concurrency: true }, () => {
   test('an invalid description: exit 2, every error as FILE:LINE:COLUMN: message on stderr', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'pb-validate-'));
     try {
-      writeFileSync(path.join(dir, 'politburo.yml'), 'politburo: 1\nrolse: {}\nenvironments:\n  a:\n    blueprint: nope\n');
+      writeFileSync(
+        path.join(dir, 'politburo.yml'),
+        'politburo: 1\nrolse: {}\nenvironments:\n  a:\n    blueprint: nope\n',
+      );
       const r = await runCli(['validate', '--dir', dir]);
       assert.equal(r.code, 2);
       assert.equal(r.stdout, '');
@@ -88,17 +96,36 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     const repo = realpathSync(dir); // not a git checkout: identified by its path
     const byPath = new Map(production.nodes.map((n) => [n.path, n]));
     const applied = (p: string, state: RecordedNode['state']): RecordedNode => ({
-      path: p, host: (byPath.get(p)!.host as { address: string }).address, port: 22, user: 'deploy', specHash: byPath.get(p)!.specHash, tasks: byPath.get(p)!.tasks,
-      state, lastAppliedCommit: 'c0ffee0', lastRunId: null,
+      path: p,
+      host: (byPath.get(p)!.host as { address: string }).address,
+      port: 22,
+      user: 'deploy',
+      specHash: byPath.get(p)!.specHash,
+      tasks: byPath.get(p)!.tasks,
+      state,
+      lastAppliedCommit: 'c0ffee0',
+      lastRunId: null,
     });
     const web2 = byPath.get('web-2')!;
-    const oldTasks = web2.tasks.map((t) => (t.kind === 'babushka' && t.dep === 'app deployed' ? { ...t, args: { ...t.args, ref: 'v1.4.1' } } : t));
+    const oldTasks = web2.tasks.map((t) =>
+      t.kind === 'babushka' && t.dep === 'app deployed' ? { ...t, args: { ...t.args, ref: 'v1.4.1' } } : t,
+    );
     await store.bulkRecordNodes(repo, 'production', [
-      applied('database/master', 'ready'), applied('database/replica-1', 'ready'), applied('database/replica-2', 'ready'),
+      applied('database/master', 'ready'),
+      applied('database/replica-1', 'ready'),
+      applied('database/replica-2', 'ready'),
       applied('web-1', 'ready'),
       { ...applied('web-2', 'drifted'), specHash: 'old', tasks: oldTasks, reason: 'unmet: app deployed' },
       applied('web-3', 'ready'),
-      { path: 'old-cache', host: '203.0.113.40', specHash: 'x', tasks: [], state: 'ready', lastAppliedCommit: 'c0ffee0', lastRunId: null },
+      {
+        path: 'old-cache',
+        host: '203.0.113.40',
+        specHash: 'x',
+        tasks: [],
+        state: 'ready',
+        lastAppliedCommit: 'c0ffee0',
+        lastRunId: null,
+      },
     ]);
   });
   after(async () => {
@@ -110,21 +137,24 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
   test('plan prints the aligned table and exits 2 for changes', async () => {
     const r = await runCli(['plan', 'production', '--dir', dir, '--database-url', db.url]);
     assert.equal(r.code, 2, r.stderr);
-    assert.equal(r.stdout, [
-      '   PATH                HOST             STATE    CHANGES',
-      '=  database/master     db1.example.com  ready',
-      '=  database/replica-1  203.0.113.11     ready',
-      '=  database/replica-2  203.0.113.12     ready',
-      '=  web-1               203.0.113.21     ready',
-      "~  web-2               203.0.113.22     drifted  task 'app deployed': ref v1.4.1 -> v1.4.2",
-      '=  web-3               203.0.113.23     ready',
-      '+  lb                  203.0.113.5      defined  new: 3 tasks',
-      '-  old-cache           203.0.113.40     ready    no longer described',
-      '',
-      'Plan for production: 1 to create, 1 to update, 5 unchanged, 1 to terminate',
-      '(+ create, ~ update, = unchanged, - terminate)',
-      '',
-    ].join('\n'));
+    assert.equal(
+      r.stdout,
+      [
+        '   PATH                HOST             STATE    CHANGES',
+        '=  database/master     db1.example.com  ready',
+        '=  database/replica-1  203.0.113.11     ready',
+        '=  database/replica-2  203.0.113.12     ready',
+        '=  web-1               203.0.113.21     ready',
+        "~  web-2               203.0.113.22     drifted  task 'app deployed': ref v1.4.1 -> v1.4.2",
+        '=  web-3               203.0.113.23     ready',
+        '+  lb                  203.0.113.5      defined  new: 3 tasks',
+        '-  old-cache           203.0.113.40     ready    no longer described',
+        '',
+        'Plan for production: 1 to create, 1 to update, 5 unchanged, 1 to terminate',
+        '(+ create, ~ update, = unchanged, - terminate)',
+        '',
+      ].join('\n'),
+    );
     assert.equal(r.stderr, '');
   });
 
@@ -134,12 +164,31 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.environment, 'production');
     assert.equal(doc.commit, null);
-    assert.deepEqual(doc.summary, { create: 1, update: 1, unchanged: 5, terminate: 1, ready: 6, drifted: 1, failed: 0, blocked: 0, defined: 1 });
+    assert.deepEqual(doc.summary, {
+      create: 1,
+      update: 1,
+      unchanged: 5,
+      terminate: 1,
+      ready: 6,
+      drifted: 1,
+      failed: 0,
+      blocked: 0,
+      defined: 1,
+    });
     const web2 = doc.nodes.find((n: { path: string }) => n.path === 'web-2');
     assert.deepEqual(web2, {
-      path: 'web-2', host: '203.0.113.22', action: 'update', state: 'drifted', reason: 'unmet: app deployed',
+      path: 'web-2',
+      host: '203.0.113.22',
+      action: 'update',
+      state: 'drifted',
+      reason: 'unmet: app deployed',
       changes: ["task 'app deployed': ref v1.4.1 -> v1.4.2"],
-      tasks: [{ name: 'lamp base', kind: 'babushka' }, { name: 'node exporter running', kind: 'babushka' }, { name: 'app deployed', kind: 'babushka' }, { name: 'swappiness tuned', kind: 'shell' }],
+      tasks: [
+        { name: 'lamp base', kind: 'babushka' },
+        { name: 'node exporter running', kind: 'babushka' },
+        { name: 'app deployed', kind: 'babushka' },
+        { name: 'swappiness tuned', kind: 'shell' },
+      ],
     });
   });
 
@@ -147,16 +196,32 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     const r = await runCli(['plan', 'demo', '--json', '--dir', dir, '--database-url', db.url]);
     assert.equal(r.code, 2, r.stderr);
     const doc = JSON.parse(r.stdout);
-    assert.deepEqual(doc.nodes.map((n: { path: string; host: string; action: string; state: string }) => `${n.action} ${n.path} ${n.host} ${n.state}`), [
-      'create database/master local defined', 'create database/replica-1 local defined', 'create web-1 local defined', 'create web-2 local defined', 'create lb local defined',
-    ]);
-    assert.ok(doc.nodes.every((n: { tasks: { kind: string }[] }) => n.tasks.every((t) => t.kind === 'shell')), 'the demo only runs shell tasks');
+    assert.deepEqual(
+      doc.nodes.map(
+        (n: { path: string; host: string; action: string; state: string }) =>
+          `${n.action} ${n.path} ${n.host} ${n.state}`,
+      ),
+      [
+        'create database/master local defined',
+        'create database/replica-1 local defined',
+        'create web-1 local defined',
+        'create web-2 local defined',
+        'create lb local defined',
+      ],
+    );
+    assert.ok(
+      doc.nodes.every((n: { tasks: { kind: string }[] }) => n.tasks.every((t) => t.kind === 'shell')),
+      'the demo only runs shell tasks',
+    );
   });
 
   test('plan with everything applied exits 0 and says no changes; in git the commit is shown', async () => {
     const repo = mkdtempSync(path.join(os.tmpdir(), 'pb-plan-git-'));
     try {
-      writeFileSync(path.join(repo, 'politburo.yml'), 'politburo: 1\nenvironments:\n  solo:\n    resources: { box: { tasks: [{ name: t, met: "true", meet: "true" }] } }\n    hosts: { box: local }\n');
+      writeFileSync(
+        path.join(repo, 'politburo.yml'),
+        'politburo: 1\nenvironments:\n  solo:\n    resources: { box: { tasks: [{ name: t, met: "true", meet: "true" }] } }\n    hosts: { box: local }\n',
+      );
       const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { encoding: 'utf8' }).trim();
       git('init', '-q');
       git('-c', 'user.email=t@example.com', '-c', 'user.name=t', 'commit', '-q', '--allow-empty', '-m', 'x');
@@ -166,11 +231,28 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
       const loaded = await loadDescription({ dir: repo });
       assert.ok(loaded.ok);
       const box = loaded.description.environments.get('solo')!.nodes[0];
-      await store.bulkRecordNodes(realpathSync(repo), 'solo', [{ path: 'box', host: 'local', specHash: box.specHash, tasks: box.tasks, state: 'ready', lastAppliedCommit: sha, lastRunId: null }]);
+      await store.bulkRecordNodes(realpathSync(repo), 'solo', [
+        {
+          path: 'box',
+          host: 'local',
+          specHash: box.specHash,
+          tasks: box.tasks,
+          state: 'ready',
+          lastAppliedCommit: sha,
+          lastRunId: null,
+        },
+      ]);
       const r = await runCli(['plan', 'solo', '--dir', repo, '--database-url', db.url]);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stdout, new RegExp(`Plan for solo@${sha.slice(0, 7)}: 0 to create, 0 to update, 1 unchanged, 0 to terminate\nNo changes`));
-      const json = JSON.parse((await runCli(['plan', 'solo', '--json', '--dir', repo, '--database-url', db.url])).stdout);
+      assert.match(
+        r.stdout,
+        new RegExp(
+          `Plan for solo@${sha.slice(0, 7)}: 0 to create, 0 to update, 1 unchanged, 0 to terminate\nNo changes`,
+        ),
+      );
+      const json = JSON.parse(
+        (await runCli(['plan', 'solo', '--json', '--dir', repo, '--database-url', db.url])).stdout,
+      );
       assert.equal(json.commit, sha);
     } finally {
       rmSync(repo, { recursive: true, force: true });
@@ -181,14 +263,28 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     const r = await runCli(['plan', 'prodution', '--dir', dir, '--database-url', db.url]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.equal(r.stderr, "politburo: unknown environment 'prodution' (did you mean 'production'?); known environments: production, staging, demo\n");
+    assert.equal(
+      r.stderr,
+      "politburo: unknown environment 'prodution' (did you mean 'production'?); known environments: production, staging, demo\n",
+    );
   });
 
   test('an unreachable database is an error saying which, with nothing on stdout', async () => {
-    const r = await runCli(['plan', 'production', '--json', '--dir', dir, '--database-url', 'postgres://nobody:pw@127.0.0.1:1/none']);
+    const r = await runCli([
+      'plan',
+      'production',
+      '--json',
+      '--dir',
+      dir,
+      '--database-url',
+      'postgres://nobody:pw@127.0.0.1:1/none',
+    ]);
     assert.equal(r.code, 1);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^politburo: cannot open the state store at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/);
+    assert.match(
+      r.stderr,
+      /^politburo: cannot open the state store at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/,
+    );
   });
 
   test('plan without an environment is a usage error (64)', async () => {
@@ -198,7 +294,16 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
   });
 
   test('graph is coloured by recorded state when a database is given, uncoloured without one', async () => {
-    const coloured = await runCli(['graph', 'production', '--format', 'mermaid', '--dir', dir, '--database-url', db.url]);
+    const coloured = await runCli([
+      'graph',
+      'production',
+      '--format',
+      'mermaid',
+      '--dir',
+      dir,
+      '--database-url',
+      db.url,
+    ]);
     assert.equal(coloured.code, 0, coloured.stderr);
     assert.match(coloured.stdout, /^flowchart LR\n {2}subgraph g0\["database"\]\n/);
     assert.match(coloured.stdout, /classDef drifted fill:#fef08a/);
@@ -209,7 +314,16 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     assert.match(plain.stdout, /^digraph "production" \{/);
     assert.match(plain.stdout, /subgraph "cluster_database"/);
     assert.doesNotMatch(plain.stdout, /#bbf7d0/);
-    const unreachable = await runCli(['graph', 'production', '--format', 'svg', '--dir', dir, '--database-url', 'postgres://nobody@127.0.0.1:1/none']);
+    const unreachable = await runCli([
+      'graph',
+      'production',
+      '--format',
+      'svg',
+      '--dir',
+      dir,
+      '--database-url',
+      'postgres://nobody@127.0.0.1:1/none',
+    ]);
     assert.equal(unreachable.code, 0);
     assert.match(unreachable.stderr, /warning: drawing without states/);
     assert.match(unreachable.stdout, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);

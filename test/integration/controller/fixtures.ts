@@ -14,7 +14,10 @@ interface ExampleSet {
 }
 
 /** A real payload from @octokit/webhooks-examples (the first example of the event, or the one matching pick). */
-export function examplePayload(event: string, pick: (p: Record<string, unknown>) => boolean = () => true): Record<string, unknown> {
+export function examplePayload(
+  event: string,
+  pick: (p: Record<string, unknown>) => boolean = () => true,
+): Record<string, unknown> {
   const sets = require('@octokit/webhooks-examples/api.github.com/index.json') as ExampleSet[];
   const set = sets.find((s) => s.name === event);
   const example = set?.examples.find(pick);
@@ -28,8 +31,18 @@ export function sign(secret: string, body: string | Buffer): string {
 }
 
 /** Headers of a signed GitHub delivery. */
-export function deliveryHeaders(secret: string, event: string, body: string, id = randomUUID()): Record<string, string> {
-  return { 'content-type': 'application/json', 'x-github-event': event, 'x-github-delivery': id, 'x-hub-signature-256': sign(secret, body) };
+export function deliveryHeaders(
+  secret: string,
+  event: string,
+  body: string,
+  id = randomUUID(),
+): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'x-github-event': event,
+    'x-github-delivery': id,
+    'x-hub-signature-256': sign(secret, body),
+  };
 }
 
 export interface QueueDb {
@@ -59,7 +72,10 @@ export async function queueDatabase(): Promise<QueueDb> {
 }
 
 /** Jobs in the queue (graphile-worker's jobs view). */
-export async function jobs(pool: pg.Pool, task?: string): Promise<{ id: string; task_identifier: string; key: string | null; queue_name: string | null; payload: any }[]> {
+export async function jobs(
+  pool: pg.Pool,
+  task?: string,
+): Promise<{ id: string; task_identifier: string; key: string | null; queue_name: string | null; payload: any }[]> {
   const { rows } = await pool.query(
     `SELECT j.id::text, j.task_identifier, j.key, j.queue_name, p.payload
        FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id
@@ -76,7 +92,11 @@ export function deliveryIdsOf(job: { payload: any }): string[] {
 }
 
 /** Polls until check() returns a truthy value (or throws after timeoutMs). */
-export async function waitFor<T>(check: () => Promise<T | null | undefined | false>, timeoutMs = 60_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => Promise<T | null | undefined | false>,
+  timeoutMs = 60_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();

@@ -51,7 +51,10 @@ describe('health, readiness, metrics', () => {
   });
 
   test('with the database down: /healthz 200, /readyz 503, webhooks 503 (never a crash), /metrics still served', async () => {
-    const pool = new pg.Pool({ connectionString: `postgres://postgres@127.0.0.1:${await deadPort()}/none`, connectionTimeoutMillis: 1000 });
+    const pool = new pg.Pool({
+      connectionString: `postgres://postgres@127.0.0.1:${await deadPort()}/none`,
+      connectionTimeoutMillis: 1000,
+    });
     pool.on('error', () => {});
     try {
       const app = createServer({ pool, webhookSecrets: ['s'], logger: createLogger({ level: 'silent' }) });
@@ -60,7 +63,10 @@ describe('health, readiness, metrics', () => {
       assert.equal(ready.status, 503);
       assert.match(ready.body.reason, /database unreachable/);
       const body = JSON.stringify(examplePayload('push'));
-      const hook = await request(app).post('/webhooks/github').set(deliveryHeaders('s', 'push', body)).send(body);
+      const hook = await request(app)
+        .post('/webhooks/github')
+        .set(deliveryHeaders('s', 'push', body))
+        .send(body);
       assert.equal(hook.status, 503);
       assert.equal(hook.headers['retry-after'], '10');
       assert.equal((await request(app).get('/metrics')).status, 200);
@@ -72,8 +78,24 @@ describe('health, readiness, metrics', () => {
   test('/metrics exposes deliveries, queue depth and the metrics other parts update', async () => {
     const app = createServer({ pool: q.pool, webhookSecrets: ['s'], logger: q.logger });
     const body = JSON.stringify(examplePayload('push'));
-    assert.equal((await request(app).post('/webhooks/github').set(deliveryHeaders('s', 'push', body)).send(body)).status, 202);
-    assert.equal((await request(app).post('/webhooks/github').set({ ...deliveryHeaders('s', 'push', body), 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) }).send(body)).status, 401);
+    assert.equal(
+      (
+        await request(app)
+          .post('/webhooks/github')
+          .set(deliveryHeaders('s', 'push', body))
+          .send(body)
+      ).status,
+      202,
+    );
+    assert.equal(
+      (
+        await request(app)
+          .post('/webhooks/github')
+          .set({ ...deliveryHeaders('s', 'push', body), 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) })
+          .send(body)
+      ).status,
+      401,
+    );
     const res = await request(app).get('/metrics');
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'], /text\/plain/);
@@ -85,7 +107,15 @@ describe('health, readiness, metrics', () => {
     await enqueue(q.pool, JOB_DELIVERY, [{ deliveryId: 'm-1' }, { deliveryId: 'm-2' }, { deliveryId: 'm-3' }]);
     const after = (await request(app).get('/metrics')).text;
     assert.equal(Number(/politburo_queue_depth\{task="github-delivery"\} (\d+)/.exec(after)?.[1]), depth + 3, after);
-    for (const name of ['politburo_run_duration_seconds', 'politburo_task_outcomes_total', 'politburo_drifted_nodes', 'politburo_github_calls_total', 'politburo_github_rate_limit_remaining', 'politburo_jobs_total', 'politburo_process_cpu_seconds_total']) {
+    for (const name of [
+      'politburo_run_duration_seconds',
+      'politburo_task_outcomes_total',
+      'politburo_drifted_nodes',
+      'politburo_github_calls_total',
+      'politburo_github_rate_limit_remaining',
+      'politburo_jobs_total',
+      'politburo_process_cpu_seconds_total',
+    ]) {
       assert.ok(res.text.includes(`# TYPE ${name}`), `${name} is exported`);
     }
   });

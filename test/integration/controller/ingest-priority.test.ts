@@ -27,7 +27,15 @@ let running = 0;
 before(async () => {
   db = await createTestDatabase();
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'politburo-ingest-'));
-  const config = readConfig({ DATABASE_URL: db.url, PORT: '0', HOST: '127.0.0.1', GITHUB_WEBHOOK_SECRET: SECRET, POLITBURO_DATA_DIR: dataDir, POLITBURO_CONCURRENCY: '4', LOG_LEVEL: 'warn' });
+  const config = readConfig({
+    DATABASE_URL: db.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    GITHUB_WEBHOOK_SECRET: SECRET,
+    POLITBURO_DATA_DIR: dataDir,
+    POLITBURO_CONCURRENCY: '4',
+    LOG_LEVEL: 'warn',
+  });
   controller = await startController(config, {
     logger: createLogger({ level: 'warn' }),
     createDashboardRouter: null,
@@ -52,7 +60,14 @@ after(async () => {
 
 /** Delivery jobs still in the queue (a job is deleted once it has run). */
 async function queuedDeliveryJobs(): Promise<number> {
-  return Number((await controller.context.pool.query(`SELECT count(*) FROM graphile_worker._private_jobs WHERE task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $1)`, [JOB_DELIVERY])).rows[0].count);
+  return Number(
+    (
+      await controller.context.pool.query(
+        `SELECT count(*) FROM graphile_worker._private_jobs WHERE task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $1)`,
+        [JOB_DELIVERY],
+      )
+    ).rows[0].count,
+  );
 }
 
 test('during a burst delivery jobs run one at a time; after it, several at once; every delivery is answered and processed', async () => {

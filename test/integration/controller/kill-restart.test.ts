@@ -76,33 +76,66 @@ after(async () => {
   await db.drop();
 });
 
-test('kill -9 mid-job: another controller picks the job up within seconds and it completes once', { timeout: 60_000 }, async () => {
-  const first = serve(db.url, { POLITBURO_TEST_JOB_DELAY: '60s' });
-  children.push(first.proc);
-  const url = await first.url;
-  const body = JSON.stringify(examplePayload('star'));
-  const headers = deliveryHeaders(SECRET, 'star', body);
-  const delivery = headers['x-github-delivery'];
-  const res = await fetch(`${url}/webhooks/github`, { method: 'POST', headers, body });
-  assert.equal(res.status, 202);
-  await waitFor(async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id WHERE p.payload::jsonb @> jsonb_build_array(jsonb_build_object('deliveryId', $1::text)) AND j.locked_by IS NOT NULL`, [delivery])).rowCount, 60_000, 'the first controller to take the job');
+test(
+  'kill -9 mid-job: another controller picks the job up within seconds and it completes once',
+  { timeout: 60_000 },
+  async () => {
+    const first = serve(db.url, { POLITBURO_TEST_JOB_DELAY: '60s' });
+    children.push(first.proc);
+    const url = await first.url;
+    const body = JSON.stringify(examplePayload('star'));
+    const headers = deliveryHeaders(SECRET, 'star', body);
+    const delivery = headers['x-github-delivery'];
+    const res = await fetch(`${url}/webhooks/github`, { method: 'POST', headers, body });
+    assert.equal(res.status, 202);
+    await waitFor(
+      async () =>
+        (
+          await pool.query(
+            `SELECT 1 FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id WHERE p.payload::jsonb @> jsonb_build_array(jsonb_build_object('deliveryId', $1::text)) AND j.locked_by IS NOT NULL`,
+            [delivery],
+          )
+        ).rowCount,
+      60_000,
+      'the first controller to take the job',
+    );
 
-  first.proc.kill('SIGKILL');
-  await once(first.proc, 'exit');
+    first.proc.kill('SIGKILL');
+    await once(first.proc, 'exit');
 
-  const second = serve(db.url, { POLITBURO_TEST_JOB_DELAY: '100ms' });
-  children.push(second.proc);
-  await second.url;
-  await waitFor(async () => (await pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [delivery])).rowCount, 60_000, 'the delivery to be processed');
-  // Recovered within these waits, not after graphile-worker's 4-hour lock timeout.
-  await waitFor(async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs`)).rowCount === 0, 60_000, 'an empty queue');
+    const second = serve(db.url, { POLITBURO_TEST_JOB_DELAY: '100ms' });
+    children.push(second.proc);
+    await second.url;
+    await waitFor(
+      async () =>
+        (
+          await pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [
+            delivery,
+          ])
+        ).rowCount,
+      60_000,
+      'the delivery to be processed',
+    );
+    // Recovered within these waits, not after graphile-worker's 4-hour lock timeout.
+    await waitFor(
+      async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs`)).rowCount === 0,
+      60_000,
+      'an empty queue',
+    );
 
-  const finished = [...first.lines, ...second.lines].filter((l) => l.msg === 'job finished' && l.delivery === delivery);
-  assert.equal(finished.length, 1, 'the job completed exactly once');
-  assert.ok(second.lines.some((l) => l.msg === 'released the jobs of dead controller processes'));
+    const finished = [...first.lines, ...second.lines].filter(
+      (l) => l.msg === 'job finished' && l.delivery === delivery,
+    );
+    assert.equal(finished.length, 1, 'the job completed exactly once');
+    assert.ok(second.lines.some((l) => l.msg === 'released the jobs of dead controller processes'));
 
-  second.proc.kill('SIGTERM');
-  const [code] = await once(second.proc, 'exit');
-  assert.equal(code, 0, 'SIGTERM stops the controller cleanly with exit code 0');
-  assert.equal((await pool.query(`SELECT count(*)::int AS n FROM controller_processes`)).rows[0].n, 0, 'the stopped controller removed its heartbeat row');
-});
+    second.proc.kill('SIGTERM');
+    const [code] = await once(second.proc, 'exit');
+    assert.equal(code, 0, 'SIGTERM stops the controller cleanly with exit code 0');
+    assert.equal(
+      (await pool.query(`SELECT count(*)::int AS n FROM controller_processes`)).rows[0].n,
+      0,
+      'the stopped controller removed its heartbeat row',
+    );
+  },
+);

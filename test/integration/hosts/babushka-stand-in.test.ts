@@ -62,7 +62,11 @@ describe('the stand-in replays babushka.md verbatim', () => {
         `    You can view a more detailed log at '${home}/.babushka/logs/always fails'.\n`,
     );
     const unmeetable = await inWork("babushka meet 'unmeetable' --defaults --no-color --silent");
-    assert.deepEqual([unmeetable.stdout, unmeetable.stderr], ['', `You can view a more detailed log at '${home}/.babushka/logs/unmeetable'.\n`], '--silent keeps stderr');
+    assert.deepEqual(
+      [unmeetable.stdout, unmeetable.stderr],
+      ['', `You can view a more detailed log at '${home}/.babushka/logs/unmeetable'.\n`],
+      '--silent keeps stderr',
+    );
   });
 
   test('an exception in a required dep leaves its blocks open; the deps enclosing it close at the indentation it left', async () => {
@@ -74,7 +78,10 @@ EOF2`);
     try {
       const r = await inWork("babushka meet 'nested outer' --defaults --no-color 2>&1");
       assert.equal(r.code, 1);
-      assert.match(r.stdout, /\n {2}always fails \{\n {4}meet \{\n {6}\S+web\.rb:14:in .*: boom: disk on fire\n {6}Check \S+web\.rb:14\.\n {4}\} \u2717 nested outer\n {4}You can view/);
+      assert.match(
+        r.stdout,
+        /\n {2}always fails \{\n {4}meet \{\n {6}\S+web\.rb:14:in .*: boom: disk on fire\n {6}Check \S+web\.rb:14\.\n {4}\} \u2717 nested outer\n {4}You can view/,
+      );
     } finally {
       await conn.exec('rm -f ~/work/babushka-deps/nested.rb');
     }
@@ -82,14 +89,18 @@ EOF2`);
 });
 
 describe('the stand-in beyond the transcripts', () => {
-  test('an undeclared argument is ignored with Babushka\'s line', async () => {
+  test("an undeclared argument is ignored with Babushka's line", async () => {
     const r = await inWork("babushka meet 'app deployed' ref=v2 nosuch=1 --dry-run --defaults --no-color");
-    assert.ok(r.stdout.startsWith(`Ignoring unexpected argument "nosuch", which the dep 'app deployed' would reject.\napp deployed {\n`));
+    assert.ok(
+      r.stdout.startsWith(
+        `Ignoring unexpected argument "nosuch", which the dep 'app deployed' would reject.\napp deployed {\n`,
+      ),
+    );
   });
 
   test('the detailed log exists where the last line says', async () => {
     await inWork("babushka meet 'unmeetable' --defaults --no-color");
-    const r = await conn.exec("cat ~/.babushka/logs/unmeetable");
+    const r = await conn.exec('cat ~/.babushka/logs/unmeetable');
     assert.equal(r.code, 0);
     assert.match(r.stdout, /\} \u2717 unmeetable/);
   });
@@ -109,7 +120,7 @@ describe('the stand-in beyond the transcripts', () => {
     assert.match(r.stderr, /closed stream \(IOError\)/);
   });
 
-  test('deps in ~/.babushka/deps of the password database home are found; a dep\'s own ~ follows $HOME (as the real one)', async () => {
+  test("deps in ~/.babushka/deps of the password database home are found; a dep's own ~ follows $HOME (as the real one)", async () => {
     await conn.exec(`mkdir -p ~/.babushka/deps && cat > ~/.babushka/deps/home.rb <<'EOF2'
 dep 'home dep' do
   met? { log File.expand_path('~'); true }

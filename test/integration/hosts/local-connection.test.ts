@@ -15,7 +15,12 @@ import { fixtureDepsDir, liveProcesses, realBabushka } from '../../helpers/sshd.
 test('exec: output, exit code, stdin', async () => {
   const conn = createLocalConnection();
   assert.equal(conn.address, 'local');
-  assert.deepEqual(await conn.exec('echo out; echo err >&2; exit 5'), { code: 5, stdout: 'out\n', stderr: 'err\n', timedOut: false });
+  assert.deepEqual(await conn.exec('echo out; echo err >&2; exit 5'), {
+    code: 5,
+    stdout: 'out\n',
+    stderr: 'err\n',
+    timedOut: false,
+  });
   assert.equal((await execLocal('wc -c', { stdin: 'abc' })).stdout.trim(), '3');
 });
 
@@ -32,7 +37,10 @@ test('a timeout kills the command and what it started', async () => {
 test('abort rejects with Interrupted', async () => {
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 100);
-  await assert.rejects(execLocal('sleep 5', { signal: ac.signal }), (e: unknown) => e instanceof PolitburoError && e.reason === 'Interrupted');
+  await assert.rejects(
+    execLocal('sleep 5', { signal: ac.signal }),
+    (e: unknown) => e instanceof PolitburoError && e.reason === 'Interrupted',
+  );
 });
 
 test('ensureDeps copies once per content', async () => {
@@ -64,7 +72,9 @@ test('the connector gives one local connection; shell tasks run through it', asy
       path: 'ctl',
       name: 'ctl',
       host: { kind: 'local' as const, source: src },
-      tasks: [{ kind: 'shell' as const, name: 'flag', met: `test -f ${file}`, meet: `echo set > ${file}`, source: src }],
+      tasks: [
+        { kind: 'shell' as const, name: 'flag', met: `test -f ${file}`, meet: `echo set > ${file}`, source: src },
+      ],
       dependsOn: [],
       source: src,
       specHash: 'h',
@@ -105,7 +115,10 @@ describe('babushka tasks on the local host follow its PATH', () => {
 
   test('a host without babushka on its PATH: the task says so', async () => {
     // Whatever this machine has installed: every PATH entry holding a `babushka` is left out.
-    process.env.PATH = (savedPath ?? '').split(':').filter((d) => d && !existsSync(path.join(d, 'babushka'))).join(':');
+    process.env.PATH = (savedPath ?? '')
+      .split(':')
+      .filter((d) => d && !existsSync(path.join(d, 'babushka')))
+      .join(':');
     const r = await runNodeTasks(createLocalConnection(), node('base'), opts(home));
     assert.equal(r[0].outcome, 'failed');
     assert.match(r[0].message!, /babushka is not installed on the host/);

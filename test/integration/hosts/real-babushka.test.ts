@@ -75,7 +75,12 @@ async function lane(bin: string): Promise<Record<string, Record<string, string[]
   const admin = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
   try {
     const appHost = ssh.hosts[0];
-    const appConn = await admin.connect({ kind: 'ssh', address: appHost.address, port: appHost.port, user: appHost.user });
+    const appConn = await admin.connect({
+      kind: 'ssh',
+      address: appHost.address,
+      port: appHost.port,
+      user: appHost.user,
+    });
     assert.equal((await appConn.exec('babushka --version')).stdout.trim(), '0.19.2');
     await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
     await writeFile(path.join(dir, 'known_hosts'), ssh.knownHosts);
@@ -94,13 +99,17 @@ async function lane(bin: string): Promise<Record<string, Record<string, string[]
 
     const first = await apply();
     const broken = first.nodes.find((n) => n.path === 'broken')!;
-    assert.match(broken.tasks[1].message ?? '', /boom: disk on fire/, 'the exception of the failing dep is in its message');
+    assert.match(
+      broken.tasks[1].message ?? '',
+      /boom: disk on fire/,
+      'the exception of the failing dep is in its message',
+    );
     const stubborn = first.nodes.find((n) => n.path === 'stubborn')!;
     assert.match(stubborn.tasks[0].message ?? '', /'unmeetable' could not be met/);
     assert.equal((await appConn.exec('cat ~/state/app')).stdout, 'v1', 'the dep really ran on the host');
     const again = await apply(true);
     const clean = await drift();
-    await appConn.exec("printf v0 > ~/state/app"); // a hand-made change on the host
+    await appConn.exec('printf v0 > ~/state/app'); // a hand-made change on the host
     const drifted = await drift();
     await writeFile(path.join(dir, 'politburo.yml'), description(ssh, 'v2'));
     await commitAll(dir, 'v2');
@@ -154,7 +163,9 @@ test("babushka.md's transcripts, byte for byte, on the Babushka of this lane", a
     const deps = await conn.ensureDeps(fixtureDepsDir, await hashDepsDir(fixtureDepsDir));
     const up = await conn.exec(`cp -R ${deps} ~/work`); // the transcripts print ~/work/babushka-deps/...
     assert.equal(up.code, 0, up.stderr);
-    const installDir = babushka.real ? realpathSync(path.join(babushka.bin, '..', 'babushka')) : realpathSync(standInInstallDir);
+    const installDir = babushka.real
+      ? realpathSync(path.join(babushka.bin, '..', 'babushka'))
+      : realpathSync(standInInstallDir);
     for (const transcript of loadTranscripts()) {
       // The transcripts are what a terminal shows: stdout and stderr together (the real one writes the exception, the
       // detailed log line and an undefined dep's line on stderr).
@@ -185,7 +196,7 @@ test('a method a deps file defines with def is not callable from its deps; a lam
       assert.match(viaDef.out, /undefined (local variable or )?method `helper_def'/, `${bin}: ${viaDef.out}`);
       assert.doesNotMatch(viaDef.out, /from def/);
       const viaLambda = await meet(bin, 'uses lambda');
-      assert.equal(viaLambda.out, "uses lambda {\n  from lambda\n} \u2713 uses lambda\n", bin);
+      assert.equal(viaLambda.out, 'uses lambda {\n  from lambda\n} \u2713 uses lambda\n', bin);
       assert.equal(viaLambda.code, 0);
     }
   } finally {
@@ -252,7 +263,8 @@ async function failures(bin: string, installDir: string): Promise<Record<string,
   try {
     const conn = await admin.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user });
     const depsDir = await conn.ensureDeps(fixtureDepsDir, await hashDepsDir(fixtureDepsDir));
-    const symbolic = (m: string) => m.split(depsDir).join('DEPS').split(installDir).join('BABUSHKA').split(h.home).join('~');
+    const symbolic = (m: string) =>
+      m.split(depsDir).join('DEPS').split(installDir).join('BABUSHKA').split(h.home).join('~');
     const result: Record<string, string[][]> = {};
     const runs: [RunNodeTasksOptions['babushkaMode'], string[]][] = [
       ['per-dep', ['nope']],
@@ -264,7 +276,13 @@ async function failures(bin: string, installDir: string): Promise<Record<string,
     for (const [babushkaMode, deps] of runs) {
       await conn.exec('rm -rf ~/state ~/.babushka/logs');
       const node: ResolvedNode = { ...nodeBase, tasks: deps.map(bab) };
-      const rs: TaskResult[] = await runNodeTasks(conn, node, { dryRun: false, remoteDepsDir: depsDir, timeoutMs: 60_000, secrets: {}, babushkaMode });
+      const rs: TaskResult[] = await runNodeTasks(conn, node, {
+        dryRun: false,
+        remoteDepsDir: depsDir,
+        timeoutMs: 60_000,
+        secrets: {},
+        babushkaMode,
+      });
       result[`${babushkaMode}: ${deps.join(', ')}`] = rs.map((r) => [r.name, r.outcome, symbolic(r.message ?? '')]);
     }
     return result;
@@ -276,17 +294,25 @@ async function failures(bin: string, installDir: string): Promise<Record<string,
 
 test('an undefined dep and a dep that raises fail with the same messages through the engine on both Babushkas', async (t) => {
   t.diagnostic(babushka.note);
-  const realInstall = babushka.real ? realpathSync(path.join(babushka.bin, '..', 'babushka')) : realpathSync(standInInstallDir);
+  const realInstall = babushka.real
+    ? realpathSync(path.join(babushka.bin, '..', 'babushka'))
+    : realpathSync(standInInstallDir);
   const onReal = await failures(babushka.bin, realInstall);
   for (const [key, rs] of Object.entries(onReal)) {
     const last = rs[rs.length - 1];
     assert.equal(last[1], 'failed', key);
     if (key.endsWith('nope')) assert.match(last[2], /^dep 'nope' isn't defined in the deps directory\n/, key);
-    if (key.endsWith('always fails')) assert.match(last[2], /web\.rb:14:in `block \(2 levels\) in <top \(required\)>': boom: disk on fire/, key);
-    if (key.endsWith('shell fails')) assert.match(last[2], /BABUSHKA\/lib\/babushka\/shell\.rb:53:in `run': Shell command failed: 'exit 3'/, key);
+    if (key.endsWith('always fails'))
+      assert.match(last[2], /web\.rb:14:in `block \(2 levels\) in <top \(required\)>': boom: disk on fire/, key);
+    if (key.endsWith('shell fails'))
+      assert.match(last[2], /BABUSHKA\/lib\/babushka\/shell\.rb:53:in `run': Shell command failed: 'exit 3'/, key);
     if (rs.length === 2) assert.deepEqual(rs[0].slice(0, 2), ['base', 'met'], key);
   }
-  assert.deepEqual(await failures(standInBin, realpathSync(standInInstallDir)), onReal, 'the stand-in gives the same messages');
+  assert.deepEqual(
+    await failures(standInBin, realpathSync(standInInstallDir)),
+    onReal,
+    'the stand-in gives the same messages',
+  );
 });
 
 /** `command` through sh on this machine in `dir` (HOME too), with `bin` first on the PATH: each stream apart. */
@@ -299,10 +325,12 @@ function runHere(bin: string, dir: string, command: string): Promise<{ code: num
   });
 }
 
-test("each line of the transcripts on the stream the real Babushka writes it to: the stand-in writes the same stdout and stderr", async (t) => {
+test('each line of the transcripts on the stream the real Babushka writes it to: the stand-in writes the same stdout and stderr', async (t) => {
   t.diagnostic(babushka.note);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pb-babushka-streams-'));
-  const realInstall = babushka.real ? realpathSync(path.join(babushka.bin, '..', 'babushka')) : realpathSync(standInInstallDir);
+  const realInstall = babushka.real
+    ? realpathSync(path.join(babushka.bin, '..', 'babushka'))
+    : realpathSync(standInInstallDir);
   try {
     await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
     const streams = async (bin: string, installDir: string) => {
@@ -310,15 +338,28 @@ test("each line of the transcripts on the stream the real Babushka writes it to:
       const rs = [];
       for (const { command } of loadTranscripts()) {
         const r = await runHere(bin, dir, command);
-        rs.push({ command, ...r, stdout: r.stdout.split(installDir).join('BABUSHKA'), stderr: r.stderr.split(installDir).join('BABUSHKA') });
+        rs.push({
+          command,
+          ...r,
+          stdout: r.stdout.split(installDir).join('BABUSHKA'),
+          stderr: r.stderr.split(installDir).join('BABUSHKA'),
+        });
       }
       return rs;
     };
     const onReal = await streams(babushka.bin, realInstall);
     const nope = onReal.find((r) => r.command.includes("'nope'"))!;
-    assert.deepEqual([nope.stdout, nope.stderr], ['', "nope <- this dep isn't defined!\n"], 'an undefined dep is reported on stderr');
+    assert.deepEqual(
+      [nope.stdout, nope.stderr],
+      ['', "nope <- this dep isn't defined!\n"],
+      'an undefined dep is reported on stderr',
+    );
     const raised = onReal.find((r) => r.command.includes("'always fails'"))!;
-    assert.match(raised.stderr, /: boom: disk on fire\n {4}You can view a more detailed log at /, 'the exception and the detailed log line are on stderr');
+    assert.match(
+      raised.stderr,
+      /: boom: disk on fire\n {4}You can view a more detailed log at /,
+      'the exception and the detailed log line are on stderr',
+    );
     assert.match(raised.stdout, /^always fails \{\n {2}meet \{\n {4}Check .*web\.rb:14\.\n$/);
     assert.deepEqual(await streams(standInBin, realpathSync(standInInstallDir)), onReal);
   } finally {
@@ -332,7 +373,11 @@ test('a deps file that raises while loading: only its message, on stderr, on bot
   try {
     await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
     await writeFile(path.join(dir, 'babushka-deps', 'broken.rb'), "dep 'fine' do\nend\nraise 'bad file'\n");
-    const expected = { code: 1, stdout: '', stderr: `${path.join(dir, 'babushka-deps', 'broken.rb')}:3:in \`<top (required)>': bad file\n` };
+    const expected = {
+      code: 1,
+      stdout: '',
+      stderr: `${path.join(dir, 'babushka-deps', 'broken.rb')}:3:in \`<top (required)>': bad file\n`,
+    };
     for (const bin of new Set([babushka.bin, standInBin])) {
       assert.deepEqual(await runHere(bin, dir, 'babushka meet base --defaults --no-color'), expected, bin);
     }

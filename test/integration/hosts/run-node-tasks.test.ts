@@ -4,11 +4,24 @@ import assert from 'node:assert/strict';
 import { createHostConnector } from '../../../hosts/ssh-connector.js';
 import { hashDepsDir } from '../../../kernel/deps-hash.js';
 import { runNodeTasks, type RunNodeTasksOptions } from '../../../reconciler/tasks/run-node-tasks.js';
-import type { BabushkaTask, HostConnection, ResolvedNode, ShellTask, TaskResult, TaskSpec } from '../../../kernel/types.js';
+import type {
+  BabushkaTask,
+  HostConnection,
+  ResolvedNode,
+  ShellTask,
+  TaskResult,
+  TaskSpec,
+} from '../../../kernel/types.js';
 import { fixtureDepsDir, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
 
 const src = { file: 'politburo.yml', line: 1, column: 1 };
-const bab = (dep: string, args: Record<string, string> = {}): BabushkaTask => ({ kind: 'babushka', name: dep, dep, args, source: src });
+const bab = (dep: string, args: Record<string, string> = {}): BabushkaTask => ({
+  kind: 'babushka',
+  name: dep,
+  dep,
+  args,
+  source: src,
+});
 const sh = (name: string, met: string, meet: string): ShellTask => ({ kind: 'shell', name, met, meet, source: src });
 const node = (tasks: TaskSpec[]): ResolvedNode => ({
   path: 'web-1',
@@ -44,28 +57,54 @@ beforeEach(async () => {
 
 for (const mode of ['generated', 'per-dep'] as const) {
   const run = (tasks: TaskSpec[], o: Partial<RunNodeTasksOptions> = {}) =>
-    runNodeTasks(conn, node(tasks), { dryRun: false, remoteDepsDir: depsDir, timeoutMs: 20_000, secrets: {}, babushkaMode: mode, ...o });
+    runNodeTasks(conn, node(tasks), {
+      dryRun: false,
+      remoteDepsDir: depsDir,
+      timeoutMs: 20_000,
+      secrets: {},
+      babushkaMode: mode,
+      ...o,
+    });
 
   describe(`babushka tasks (${mode})`, () => {
     test('unmet in a dry run, then met, then already met; durations recorded; events in order', async () => {
       const tasks = [bab('app deployed', { ref: 'v2' }), bab('base')];
       const dry = await run(tasks, { dryRun: true });
-      assert.deepEqual(outcomes(dry), [['app deployed', 'unmet'], ['base', 'unmet']]);
+      assert.deepEqual(outcomes(dry), [
+        ['app deployed', 'unmet'],
+        ['base', 'unmet'],
+      ]);
       assert.match(dry[0].message!, /unmet: base, app deployed/);
       assert.equal((await conn.exec('test -e ~/state')).code, 1, 'a dry run changes nothing');
       const events: string[] = [];
-      const met = await run(tasks, { onTaskStart: (n) => events.push(`start ${n}`), onTaskFinished: (r) => events.push(`done ${r.name} ${r.outcome}`) });
-      assert.deepEqual(outcomes(met), [['app deployed', 'met'], ['base', 'already met']]);
+      const met = await run(tasks, {
+        onTaskStart: (n) => events.push(`start ${n}`),
+        onTaskFinished: (r) => events.push(`done ${r.name} ${r.outcome}`),
+      });
+      assert.deepEqual(outcomes(met), [
+        ['app deployed', 'met'],
+        ['base', 'already met'],
+      ]);
       assert.deepEqual(events, ['start app deployed', 'done app deployed met', 'start base', 'done base already met']);
       assert.ok(met.every((r) => typeof r.durationMs === 'number' && r.durationMs >= 0));
       assert.equal((await conn.exec('cat ~/state/app')).stdout, 'v2');
-      assert.deepEqual(outcomes(await run(tasks)), [['app deployed', 'already met'], ['base', 'already met']]);
-      assert.deepEqual(outcomes(await run([bab('app deployed', { ref: 'v3' })], { dryRun: true })), [['app deployed', 'unmet']]);
+      assert.deepEqual(outcomes(await run(tasks)), [
+        ['app deployed', 'already met'],
+        ['base', 'already met'],
+      ]);
+      assert.deepEqual(outcomes(await run([bab('app deployed', { ref: 'v3' })], { dryRun: true })), [
+        ['app deployed', 'unmet'],
+      ]);
     });
 
     test('a failing task fails with the tail of the output; the rest are skipped', async () => {
       const rs = await run([bab('base'), bab('shell fails'), bab('app deployed'), sh('after', 'true', 'true')]);
-      assert.deepEqual(outcomes(rs), [['base', 'met'], ['shell fails', 'failed'], ['app deployed', 'skipped'], ['after', 'skipped']]);
+      assert.deepEqual(outcomes(rs), [
+        ['base', 'met'],
+        ['shell fails', 'failed'],
+        ['app deployed', 'skipped'],
+        ['after', 'skipped'],
+      ]);
       const failed = rs[1] as TaskResult & { reason?: string };
       assert.equal(failed.reason, 'TaskFailed');
       assert.match(failed.message!, /Shell command failed: 'exit 3'/);
@@ -73,14 +112,24 @@ for (const mode of ['generated', 'per-dep'] as const) {
       assert.ok(failed.message!.split('\n').length <= 21);
     });
 
-    test("unmeetable (✗) and undefined deps fail", async () => {
+    test('unmeetable (✗) and undefined deps fail', async () => {
       assert.deepEqual(outcomes(await run([bab('unmeetable')])), [['unmeetable', 'failed']]);
       const rs = await run([bab('base'), bab('nope'), bab('base')]);
-      assert.deepEqual(outcomes(rs), [['base', 'met'], ['nope', 'failed'], ['base', 'skipped']]);
+      assert.deepEqual(outcomes(rs), [
+        ['base', 'met'],
+        ['nope', 'failed'],
+        ['base', 'skipped'],
+      ]);
       // Babushka writes this line on stderr: the engine reads it with stdout, in order.
-      assert.match(rs[1].message!, /^dep 'nope' isn't defined in the deps directory\n(.*\n)* *nope <- this dep isn't defined!/);
+      assert.match(
+        rs[1].message!,
+        /^dep 'nope' isn't defined in the deps directory\n(.*\n)* *nope <- this dep isn't defined!/,
+      );
       const raised = await run([bab('base'), bab('always fails')]);
-      assert.deepEqual(outcomes(raised), [['base', 'already met'], ['always fails', 'failed']]);
+      assert.deepEqual(outcomes(raised), [
+        ['base', 'already met'],
+        ['always fails', 'failed'],
+      ]);
       // The exception's message and the detailed log line are on stderr too.
       assert.match(raised[1].message!, /^babushka stopped with an error while meeting 'always fails'\n/);
       assert.match(raised[1].message!, /web\.rb:14:in .*: boom: disk on fire\n *Check .*web\.rb:14\.\n/);
@@ -90,7 +139,10 @@ for (const mode of ['generated', 'per-dep'] as const) {
     test('argument values arrive verbatim: quotes, spaces, $(), backticks, newlines', async () => {
       const value = `it's "quoted" $(touch ~/pwned) \`id\` ; rm -rf / \n second line\\ $HOME *`;
       const rs = await run([bab('echo args', { value, other: '' }), bab('base')]);
-      assert.deepEqual(outcomes(rs), [['echo args', 'met'], ['base', 'met']]);
+      assert.deepEqual(outcomes(rs), [
+        ['echo args', 'met'],
+        ['base', 'met'],
+      ]);
       assert.equal((await conn.exec('cat ~/state/echo/value')).stdout, value);
       assert.equal((await conn.exec('cat ~/state/echo/other')).stdout, '');
       assert.equal((await conn.exec('test -e ~/pwned')).code, 1);
@@ -106,12 +158,17 @@ for (const mode of ['generated', 'per-dep'] as const) {
       assert.ok(!all.includes('hunter2'), all);
       assert.ok(logs.join('').includes('got pw=***'));
       const missing = await run([bab('echo args', { value: '${secret.api_token}' }), bab('base')]);
-      assert.deepEqual(outcomes(missing), [['echo args', 'failed'], ['base', 'skipped']]);
+      assert.deepEqual(outcomes(missing), [
+        ['echo args', 'failed'],
+        ['base', 'skipped'],
+      ]);
       assert.match(missing[0].message!, /POLITBURO_SECRET_API_TOKEN/);
     });
 
     test('addresses of on-demand hosts are filled in at execution', async () => {
-      await run([bab('echo args', { value: '${address(database/master)}' })], { addresses: { 'database/master': '10.1.2.3' } });
+      await run([bab('echo args', { value: '${address(database/master)}' })], {
+        addresses: { 'database/master': '10.1.2.3' },
+      });
       assert.equal((await conn.exec('cat ~/state/echo/value')).stdout, '10.1.2.3');
     });
 
@@ -121,13 +178,21 @@ for (const mode of ['generated', 'per-dep'] as const) {
         signal: ac.signal,
         onTaskStart: (n) => n === 'slow' && setTimeout(() => ac.abort(), 300),
       });
-      assert.deepEqual(outcomes(rs), [['base', 'met'], ['slow', 'failed'], ['base', 'skipped']]);
+      assert.deepEqual(outcomes(rs), [
+        ['base', 'met'],
+        ['slow', 'failed'],
+        ['base', 'skipped'],
+      ]);
       assert.equal((rs[1] as { reason?: string }).reason, 'Interrupted');
     });
 
     test('a task over its timeout fails with TaskTimeout and the rest are skipped', async () => {
       const rs = await run([bab('base'), bab('slow', { seconds: '20' }), bab('base')], { timeoutMs: 1500 });
-      assert.deepEqual(outcomes(rs), [['base', 'met'], ['slow', 'failed'], ['base', 'skipped']]);
+      assert.deepEqual(outcomes(rs), [
+        ['base', 'met'],
+        ['slow', 'failed'],
+        ['base', 'skipped'],
+      ]);
       assert.equal((rs[1] as { reason?: string }).reason, 'TaskTimeout');
       assert.match(rs[1].message!, /exceeded the timeout of 1\.5s/);
     });
@@ -147,7 +212,10 @@ describe('shell tasks', () => {
 
   test('meet that does not make met pass fails; meet that exits non-zero fails', async () => {
     const rs = await run([sh('never', 'false', 'echo trying'), flag]);
-    assert.deepEqual(outcomes(rs), [['never', 'failed'], ['flag set', 'skipped']]);
+    assert.deepEqual(outcomes(rs), [
+      ['never', 'failed'],
+      ['flag set', 'skipped'],
+    ]);
     assert.match(rs[0].message!, /meet ran but the task is still not met/);
     assert.match(rs[0].message!, /trying/);
     const broken = await run([sh('broken', 'false', 'echo oops >&2; exit 4')]);
@@ -158,7 +226,10 @@ describe('shell tasks', () => {
     const slow = await run([sh('slow', 'sleep 20', 'true')], { timeoutMs: 500 });
     assert.equal((slow[0] as { reason?: string }).reason, 'TaskTimeout');
     const logs: string[] = [];
-    const s = await run([sh('secret', 'echo "${secret.pw}"; false', 'echo "${secret.pw}" > ~/secret-file')], { secrets: { pw: 's3cr3t' }, onLog: (t) => logs.push(t) });
+    const s = await run([sh('secret', 'echo "${secret.pw}"; false', 'echo "${secret.pw}" > ~/secret-file')], {
+      secrets: { pw: 's3cr3t' },
+      onLog: (t) => logs.push(t),
+    });
     assert.equal(s[0].outcome, 'failed');
     assert.equal((await conn.exec('cat ~/secret-file')).stdout, 's3cr3t\n');
     assert.ok(!logs.join('').includes('s3cr3t') && !JSON.stringify(s).includes('s3cr3t'));

@@ -8,7 +8,17 @@ import { createHostConnector, type HostConnectorOptions } from '../../../hosts/s
 import type { ExecOptions } from '../../../kernel/exec-options.js';
 import { hashDepsDir } from '../../../kernel/deps-hash.js';
 import { PolitburoError, type ExecResult, type HostConnection } from '../../../kernel/types.js';
-import { fixtureDepsDir, generateKeyPair, liveProcesses, refusingPort, silentServer, startSshHosts, wrongKnownHostsLine, type SshHost, type SshHosts } from '../../helpers/sshd.js';
+import {
+  fixtureDepsDir,
+  generateKeyPair,
+  liveProcesses,
+  refusingPort,
+  silentServer,
+  startSshHosts,
+  wrongKnownHostsLine,
+  type SshHost,
+  type SshHosts,
+} from '../../helpers/sshd.js';
 
 let env: SshHosts;
 before(async () => {
@@ -19,10 +29,19 @@ after(async () => {
 });
 
 const target = (h: SshHost) => ({ kind: 'ssh' as const, address: h.address, port: h.port, user: h.user });
-const exec = (c: HostConnection, cmd: string, o: ExecOptions = {}) => (c.exec as (a: string, b: ExecOptions) => Promise<ExecResult>)(cmd, o);
+const exec = (c: HostConnection, cmd: string, o: ExecOptions = {}) =>
+  (c.exec as (a: string, b: ExecOptions) => Promise<ExecResult>)(cmd, o);
 
-async function withConnector<T>(opts: Partial<HostConnectorOptions>, fn: (c: ReturnType<typeof createHostConnector>) => Promise<T>): Promise<T> {
-  const c = createHostConnector({ privateKey: env.privateKey, knownHosts: [env.knownHosts], connectTimeoutMs: 5000, ...opts });
+async function withConnector<T>(
+  opts: Partial<HostConnectorOptions>,
+  fn: (c: ReturnType<typeof createHostConnector>) => Promise<T>,
+): Promise<T> {
+  const c = createHostConnector({
+    privateKey: env.privateKey,
+    knownHosts: [env.knownHosts],
+    connectTimeoutMs: 5000,
+    ...opts,
+  });
   try {
     return await fn(c);
   } finally {
@@ -50,7 +69,10 @@ describe('authentication', () => {
       assert.equal(conn.address, h.address);
       const r = await conn.exec('echo out; echo err >&2; pwd; exit 3');
       assert.deepEqual(r, { code: 3, stdout: `out\n${h.home}\n`, stderr: 'err\n', timedOut: false });
-      assert.equal((await conn.exec('command -v babushka')).stdout.trim().endsWith('test/helpers/babushka/bin/babushka'), true);
+      assert.equal(
+        (await conn.exec('command -v babushka')).stdout.trim().endsWith('test/helpers/babushka/bin/babushka'),
+        true,
+      );
     });
   });
 
@@ -61,13 +83,20 @@ describe('authentication', () => {
     await env.authorize(rsa.publicKey);
     await env.authorize(ed.publicKey);
     const h = env.hosts[1];
-    for (const k of [{ privateKey: rsa.privateKey, passphrase: 'rsa pass phrase' }, { privateKey: ed.privateKey, passphrase: 'ed pass' }]) {
-      await withConnector(k, async (c) => assert.equal((await (await c.connect(target(h))).exec('whoami')).stdout, `${h.user}\n`));
+    for (const k of [
+      { privateKey: rsa.privateKey, passphrase: 'rsa pass phrase' },
+      { privateKey: ed.privateKey, passphrase: 'ed pass' },
+    ]) {
+      await withConnector(k, async (c) =>
+        assert.equal((await (await c.connect(target(h))).exec('whoami')).stdout, `${h.user}\n`),
+      );
     }
     await withConnector({ privateKey: rsa.privateKey, passphrase: 'wrong' }, (c) =>
       rejectsWith(c.connect(target(h)), 'AuthenticationFailed', /private key could not be used/),
     );
-    await withConnector({ privateKey: stranger.privateKey }, (c) => rejectsWith(c.connect(target(h)), 'AuthenticationFailed', /did not accept/));
+    await withConnector({ privateKey: stranger.privateKey }, (c) =>
+      rejectsWith(c.connect(target(h)), 'AuthenticationFailed', /did not accept/),
+    );
   });
 });
 
@@ -78,9 +107,12 @@ describe('host keys', () => {
     const mac = createHmac('sha1', salt).update(`[${h.address}]:${h.port}`).digest();
     const line = `|1|${salt.toString('base64')}|${mac.toString('base64')} ${h.hostPublicKey}`;
     const warnings: string[] = [];
-    await withConnector({ knownHosts: ['# only hashed\nnot a known_hosts line\n' + line], onWarning: (w) => warnings.push(w) }, async (c) => {
-      assert.equal((await (await c.connect(target(h))).exec('echo ok')).stdout, 'ok\n');
-    });
+    await withConnector(
+      { knownHosts: ['# only hashed\nnot a known_hosts line\n' + line], onWarning: (w) => warnings.push(w) },
+      async (c) => {
+        assert.equal((await (await c.connect(target(h))).exec('echo ok')).stdout, 'ok\n');
+      },
+    );
     assert.deepEqual(warnings, ['skipping a known_hosts line: known_hosts#1:2: the key of type a is not valid base64']);
   });
 
@@ -89,7 +121,10 @@ describe('host keys', () => {
     try {
       const h = multi.hosts[0];
       for (const type of ['rsa', 'ecdsa', 'ed25519']) {
-        const c = createHostConnector({ privateKey: multi.privateKey, knownHosts: [`[${h.address}]:${h.port} ${h.hostPublicKeys[type]}`] });
+        const c = createHostConnector({
+          privateKey: multi.privateKey,
+          knownHosts: [`[${h.address}]:${h.port} ${h.hostPublicKeys[type]}`],
+        });
         try {
           assert.equal((await (await c.connect(target(h))).exec('echo ok')).stdout, 'ok\n', type);
         } finally {
@@ -104,7 +139,10 @@ describe('host keys', () => {
   test('hostKeyAlias looks the key up under the alias', async () => {
     const h = env.hosts[0];
     await withConnector({ knownHosts: [`db1.internal ${h.hostPublicKey}`] }, async (c) => {
-      assert.equal((await (await c.connect({ ...target(h), hostKeyAlias: 'db1.internal' })).exec('echo ok')).stdout, 'ok\n');
+      assert.equal(
+        (await (await c.connect({ ...target(h), hostKeyAlias: 'db1.internal' })).exec('echo ok')).stdout,
+        'ok\n',
+      );
     });
   });
 
@@ -125,12 +163,25 @@ describe('host keys', () => {
     await withConnector({ privateKey: tripwire.privateKey, knownHosts: [wrong] }, (c) =>
       rejectsWith(c.connect(target(h)), 'HostKeyMismatch', /does NOT match known_hosts/),
     );
-    assert.equal(await readFile(marker).then(() => true, () => false), false, 'nothing may run on a host with a bad key');
+    assert.equal(
+      await readFile(marker).then(
+        () => true,
+        () => false,
+      ),
+      false,
+      'nothing may run on a host with a bad key',
+    );
     // Control: with the right known_hosts the same key does run its command.
     await withConnector({ privateKey: tripwire.privateKey }, async (c) => {
       await (await c.connect(target(h))).exec('true');
     });
-    assert.equal(await readFile(marker).then(() => true, () => false), true);
+    assert.equal(
+      await readFile(marker).then(
+        () => true,
+        () => false,
+      ),
+      true,
+    );
   });
 
   test('accept-new, only when configured: unknown keys are recorded, changed keys still refused', async () => {
@@ -146,7 +197,9 @@ describe('host keys', () => {
       assert.equal((await (await c.connect(target(h))).exec('echo again')).stdout, 'again\n');
     });
     const wrong = await wrongKnownHostsLine(h.address, h.port);
-    await withConnector({ knownHosts: [wrong], acceptNewHostKeysFile: file }, (c) => rejectsWith(c.connect(target(h)), 'HostKeyMismatch', /NOT match/));
+    await withConnector({ knownHosts: [wrong], acceptNewHostKeysFile: file }, (c) =>
+      rejectsWith(c.connect(target(h)), 'HostKeyMismatch', /NOT match/),
+    );
   });
 });
 
@@ -154,7 +207,11 @@ describe('unreachable hosts', () => {
   test('a refused port is HostUnreachable naming host:port', async () => {
     const p = await refusingPort();
     await withConnector({}, (c) =>
-      rejectsWith(c.connect({ kind: 'ssh', address: p.address, port: p.port, user: 'x' }), 'HostUnreachable', new RegExp(`${p.address}:${p.port}.*refused`)),
+      rejectsWith(
+        c.connect({ kind: 'ssh', address: p.address, port: p.port, user: 'x' }),
+        'HostUnreachable',
+        new RegExp(`${p.address}:${p.port}.*refused`),
+      ),
     );
   });
 
@@ -162,7 +219,11 @@ describe('unreachable hosts', () => {
     const s = await silentServer();
     try {
       await withConnector({ connectTimeoutMs: 600 }, (c) =>
-        rejectsWith(c.connect({ kind: 'ssh', address: s.address, port: s.port, user: 'x' }), 'HostUnreachable', /no SSH answer within 0.6s/),
+        rejectsWith(
+          c.connect({ kind: 'ssh', address: s.address, port: s.port, user: 'x' }),
+          'HostUnreachable',
+          /no SSH answer within 0.6s/,
+        ),
       );
     } finally {
       await s.close();
@@ -171,7 +232,11 @@ describe('unreachable hosts', () => {
 
   test('a name that does not resolve is HostUnreachable', async () => {
     await withConnector({ connectTimeoutMs: 3000 }, (c) =>
-      rejectsWith(c.connect({ kind: 'ssh', address: 'no-such-host.invalid', port: 22, user: 'x' }), 'HostUnreachable', /no-such-host\.invalid:22/),
+      rejectsWith(
+        c.connect({ kind: 'ssh', address: 'no-such-host.invalid', port: 22, user: 'x' }),
+        'HostUnreachable',
+        /no-such-host\.invalid:22/,
+      ),
     );
   });
 });
@@ -184,7 +249,8 @@ describe('commands', () => {
       assert.equal(r.timedOut, true);
       assert.equal(r.code, null);
       // Gone well before they would have ended by themselves (31 s), however busy the machine.
-      for (let i = 0; i < 100 && liveProcesses(/^sleep 31\./).length; i++) await new Promise((res) => setTimeout(res, 100));
+      for (let i = 0; i < 100 && liveProcesses(/^sleep 31\./).length; i++)
+        await new Promise((res) => setTimeout(res, 100));
       assert.deepEqual(liveProcesses(/^sleep 31\./), [], 'the remote sleeps must be gone');
     });
   });
@@ -213,7 +279,10 @@ describe('commands', () => {
         const conn = await c.connect(target(h));
         return (await conn.exec(`sleep 0.05; echo ${i}`)).stdout.trim();
       });
-      assert.deepEqual(await Promise.all(work), Array.from({ length: 24 }, (_, i) => String(i)));
+      assert.deepEqual(
+        await Promise.all(work),
+        Array.from({ length: 24 }, (_, i) => String(i)),
+      );
       assert.deepEqual(c.stats().connections, { [env.hosts[0].address]: 1, [env.hosts[1].address]: 1 });
     });
   });
@@ -222,7 +291,10 @@ describe('commands', () => {
     await withConnector({ maxSessionsPerHost: 10 }, async (c) => {
       const conn = await c.connect(target(env.hosts[1]));
       const rs = await Promise.all(Array.from({ length: 12 }, (_, i) => conn.exec(`sleep 0.1; echo ${i}`)));
-      assert.deepEqual(rs.map((r) => r.code), Array(12).fill(0));
+      assert.deepEqual(
+        rs.map((r) => r.code),
+        Array(12).fill(0),
+      );
     });
   });
 });
@@ -234,7 +306,11 @@ describe('lost connections', () => {
       const conn = await c.connect(target(h));
       // Kill this session's sshd process (the grandparent of the shell, above the `timeout` wrapper).
       const kill = "p=$(awk '{print $4}' /proc/$$/stat); kill -9 $(awk '{print $4}' /proc/$p/stat)";
-      await rejectsWith(conn.exec(kill), 'HostUnreachable', new RegExp(`connection to ${h.user}@${h.address}:${h.port} was lost`));
+      await rejectsWith(
+        conn.exec(kill),
+        'HostUnreachable',
+        new RegExp(`connection to ${h.user}@${h.address}:${h.port} was lost`),
+      );
       await rejectsWith(conn.exec('true'), 'HostUnreachable', /was lost/);
       const again = await c.connect(target(h));
       assert.equal((await again.exec('echo back')).stdout, 'back\n');
@@ -249,7 +325,10 @@ describe('deps shipping', () => {
     const hash = await hashDepsDir(fixtureDepsDir);
     const dir = await withConnector({}, async (c) => {
       const conn = await c.connect(target(h));
-      const [d1, d2] = await Promise.all([conn.ensureDeps(fixtureDepsDir, hash), conn.ensureDeps(fixtureDepsDir, hash)]);
+      const [d1, d2] = await Promise.all([
+        conn.ensureDeps(fixtureDepsDir, hash),
+        conn.ensureDeps(fixtureDepsDir, hash),
+      ]);
       assert.equal(d1, `${h.home}/.politburo/deps/${hash}`);
       assert.equal(d2, d1);
       assert.equal(await conn.ensureDeps(fixtureDepsDir, hash), d1);

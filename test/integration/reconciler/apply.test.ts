@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import type { HostConnection, RunEvent } from '../../../kernel/types.js';
 import type { TestDatabase } from '../../helpers/db.js';
 import type { SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, cli, cliInProcess, commitAll, engineInput, makeRepo, writeRepo, type RepoOptions, startEngineWorld, type EngineWorld } from '../../helpers/engine-harness.js';
+import {
+  applyOnce,
+  cli,
+  cliInProcess,
+  commitAll,
+  engineInput,
+  makeRepo,
+  writeRepo,
+  type RepoOptions,
+  startEngineWorld,
+  type EngineWorld,
+} from '../../helpers/engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../store/pg-store.js';
@@ -31,7 +42,8 @@ const lampHosts = (): RepoOptions['hosts'] => ({
   web: [ssh.hosts[WEB1], ssh.hosts[WEB2]],
   lb: ssh.hosts[LB],
 });
-const lampRepo = (extra: Partial<RepoOptions> = {}) => makeRepo({ hosts: lampHosts(), knownHosts: ssh.knownHosts, ...extra });
+const lampRepo = (extra: Partial<RepoOptions> = {}) =>
+  makeRepo({ hosts: lampHosts(), knownHosts: ssh.knownHosts, ...extra });
 const engine = (dir: string, extra: Partial<Parameters<typeof applyOnce>[0]> = {}) =>
   applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts], ...extra });
 const stamp = async (host: number, name: string) => {
@@ -39,30 +51,49 @@ const stamp = async (host: number, name: string) => {
   const [start, end] = r.stdout.trim().split('\n').map(Number);
   return { start: start * 1000, end: end * 1000 };
 };
-const outcomes = (r: Awaited<ReturnType<typeof engine>>) => Object.fromEntries(r.nodes.map((n) => [n.path, n.tasks.map((t) => t.outcome)]));
+const outcomes = (r: Awaited<ReturnType<typeof engine>>) =>
+  Object.fromEntries(r.nodes.map((n) => [n.path, n.tasks.map((t) => t.outcome)]));
 
 describe('apply', () => {
   test('fresh converge in DAG order, then a second apply meets nothing; one connection per host', async () => {
     const dir = await lampRepo();
     const events: RunEvent[] = [];
-    const { input, close, connections } = await engineInput({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts], events });
+    const { input, close, connections } = await engineInput({
+      dir,
+      store,
+      privateKey: ssh.privateKey,
+      knownHosts: [ssh.knownHosts],
+      events,
+    });
     const first = await applyEnvironment(input).finally(close);
     assert.equal(first.status, 'succeeded', JSON.stringify(first.nodes, null, 1));
-    assert.deepEqual(first.nodes.map((n) => [n.path, n.action, n.state]), [
-      ['database/master', 'create', 'ready'],
-      ['database/replica', 'create', 'ready'],
-      ['web-1', 'create', 'ready'],
-      ['web-2', 'create', 'ready'],
-      ['lb', 'create', 'ready'],
-    ]);
+    assert.deepEqual(
+      first.nodes.map((n) => [n.path, n.action, n.state]),
+      [
+        ['database/master', 'create', 'ready'],
+        ['database/replica', 'create', 'ready'],
+        ['web-1', 'create', 'ready'],
+        ['web-2', 'create', 'ready'],
+        ['lb', 'create', 'ready'],
+      ],
+    );
     assert.deepEqual(Object.values(connections()), [1, 1, 1, 1, 1]);
-    const [db, rep, w1, w2, lb] = await Promise.all([stamp(MASTER, 'db'), stamp(REPLICA, 'replica'), stamp(WEB1, 'web'), stamp(WEB2, 'web'), stamp(LB, 'lb')]);
+    const [db, rep, w1, w2, lb] = await Promise.all([
+      stamp(MASTER, 'db'),
+      stamp(REPLICA, 'replica'),
+      stamp(WEB1, 'web'),
+      stamp(WEB2, 'web'),
+      stamp(LB, 'lb'),
+    ]);
     for (const s of [rep, w1, w2]) assert.ok(s.start >= db.end, 'replica and webs start after the master is ready');
     // In parallel: the replica and both webs are all started before any of them finishes (event order, not clock
     // times, which a busy machine stretches).
-    const order = events.flatMap((e) => (e.type === 'node-started' ? [`start ${e.path}`] : e.type === 'node-finished' ? [`end ${e.path}`] : []));
+    const order = events.flatMap((e) =>
+      e.type === 'node-started' ? [`start ${e.path}`] : e.type === 'node-finished' ? [`end ${e.path}`] : [],
+    );
     const firstEnd = Math.min(...['database/replica', 'web-1', 'web-2'].map((p) => order.indexOf(`end ${p}`)));
-    for (const p of ['database/replica', 'web-1', 'web-2']) assert.ok(order.indexOf(`start ${p}`) < firstEnd, `${p} runs alongside the others: ${order.join(', ')}`);
+    for (const p of ['database/replica', 'web-1', 'web-2'])
+      assert.ok(order.indexOf(`start ${p}`) < firstEnd, `${p} runs alongside the others: ${order.join(', ')}`);
     assert.ok(lb.start >= Math.max(w1.end, w2.end), 'lb starts after both webs');
     const recorded = await store.recordedNodes(dir, 'test');
     assert.ok(recorded.every((n) => n.state === 'ready' && n.lastAppliedCommit === first.commit && n.specHash));
@@ -74,7 +105,11 @@ describe('apply', () => {
     assert.deepEqual(again.nodes, [], 'nothing changed: nothing to do');
     const all = await engine(dir, { all: true });
     assert.equal(all.nodes.length, 5);
-    for (const n of all.nodes) assert.ok(n.tasks.every((t) => t.outcome === 'already met'), `${n.path}: ${JSON.stringify(n.tasks)}`);
+    for (const n of all.nodes)
+      assert.ok(
+        n.tasks.every((t) => t.outcome === 'already met'),
+        `${n.path}: ${JSON.stringify(n.tasks)}`,
+      );
   });
 
   test('a changed argument re-meets only the nodes it touches', async () => {
@@ -83,31 +118,62 @@ describe('apply', () => {
     await writeRepo(dir, { hosts: lampHosts(), knownHosts: ssh.knownHosts, params: { app_ref: 'v2' } });
     await commitAll(dir, 'app v2');
     const r = await engine(dir);
-    assert.deepEqual(r.nodes.map((n) => [n.path, n.action, n.state]), [['web-1', 'update', 'ready'], ['web-2', 'update', 'ready']]);
+    assert.deepEqual(
+      r.nodes.map((n) => [n.path, n.action, n.state]),
+      [
+        ['web-1', 'update', 'ready'],
+        ['web-2', 'update', 'ready'],
+      ],
+    );
     assert.deepEqual(outcomes(r), { 'web-1': ['met', 'already met'], 'web-2': ['met', 'already met'] });
     assert.match((await conns[WEB1].exec('cat ~/state/web.args')).stdout, /\|v2\|/);
     // A pre-allocated node no longer described is released from the state; nothing runs on its host.
-    await writeRepo(dir, { hosts: { ...lampHosts(), lb: undefined } as unknown as RepoOptions['hosts'], knownHosts: ssh.knownHosts, params: { app_ref: 'v2' }, extra: '    remove: [lb]\n' });
+    await writeRepo(dir, {
+      hosts: { ...lampHosts(), lb: undefined } as unknown as RepoOptions['hosts'],
+      knownHosts: ssh.knownHosts,
+      params: { app_ref: 'v2' },
+      extra: '    remove: [lb]\n',
+    });
     await commitAll(dir, 'no lb');
     const removed = await engine(dir);
-    assert.deepEqual(removed.nodes.map((n) => [n.path, n.action, n.state, n.reason]), [['lb', 'terminate', 'terminated', 'released from the state (no command was run on the host)']]);
+    assert.deepEqual(
+      removed.nodes.map((n) => [n.path, n.action, n.state, n.reason]),
+      [['lb', 'terminate', 'terminated', 'released from the state (no command was run on the host)']],
+    );
     assert.equal((await conns[LB].exec('cat ~/state/lb.args')).code, 0, 'the host was left as it was');
   });
 
   test('targets: one path (with what it needs), #provisioned, #terminated', async () => {
     const dir = await lampRepo();
     const master = await engine(dir, { target: parseTarget('test:database/master') });
-    assert.deepEqual(master.nodes.map((n) => [n.path, n.state]), [['database/master', 'ready']]);
+    assert.deepEqual(
+      master.nodes.map((n) => [n.path, n.state]),
+      [['database/master', 'ready']],
+    );
     assert.equal((await conns[WEB1].exec('test -e ~/state')).code, 1, 'nothing else ran');
     const web = await engine(dir, { target: parseTarget('test:web-1') });
-    assert.deepEqual(web.nodes.map((n) => [n.path, n.state]), [['web-1', 'ready']], 'the master is already ready');
+    assert.deepEqual(
+      web.nodes.map((n) => [n.path, n.state]),
+      [['web-1', 'ready']],
+      'the master is already ready',
+    );
     const prov = await engine(dir, { target: parseTarget('test:lb#provisioned') });
-    assert.deepEqual(prov.nodes.map((n) => [n.path, n.state]), [['lb', 'provisioned']]);
+    assert.deepEqual(
+      prov.nodes.map((n) => [n.path, n.state]),
+      [['lb', 'provisioned']],
+    );
     const lb = await engine(dir, { target: parseTarget('test:lb') });
-    assert.deepEqual(lb.nodes.map((n) => n.path), ['web-2', 'lb'], 'lb pulls in web-2 (not applied yet), not the ready master');
+    assert.deepEqual(
+      lb.nodes.map((n) => n.path),
+      ['web-2', 'lb'],
+      'lb pulls in web-2 (not applied yet), not the ready master',
+    );
     assert.equal(lb.status, 'succeeded');
     const term = await engine(dir, { target: parseTarget('test:lb#terminated') });
-    assert.deepEqual(term.nodes.map((n) => [n.path, n.action, n.state]), [['lb', 'terminate', 'terminated']]);
+    assert.deepEqual(
+      term.nodes.map((n) => [n.path, n.action, n.state]),
+      [['lb', 'terminate', 'terminated']],
+    );
     assert.match(term.nodes[0].reason!, /released from the state/);
     assert.ok(!(await store.recordedNodes(dir, 'test')).some((n) => n.path === 'lb'));
     assert.equal((await conns[LB].exec('cat ~/state/lb.args')).code, 0, 'no command ran on the released host');
@@ -117,20 +183,37 @@ describe('apply', () => {
   test('a failing task on one web node: it fails, lb is blocked, the rest is ready; CLI exits 1 with the JSON shape', async () => {
     const dir = await lampRepo();
     await conns[WEB2].exec('touch ~/break');
-    const r = await cli(['apply', 'test', '--dir', dir, '--json', '--ssh-key', ssh.privateKeyPath], { DATABASE_URL: db.url });
+    const r = await cli(['apply', 'test', '--dir', dir, '--json', '--ssh-key', ssh.privateKeyPath], {
+      DATABASE_URL: db.url,
+    });
     assert.equal(r.code, 1, r.stderr);
     const doc = JSON.parse(r.stdout);
     const nodes = Object.fromEntries(doc.nodes.map((n: { path: string }) => [n.path, n]));
     assert.equal(doc.environment, 'test');
     assert.match(doc.commit, /^[0-9a-f]{40}$/);
-    assert.deepEqual(Object.keys(nodes['web-2']).sort(), ['action', 'finishedAt', 'host', 'path', 'reason', 'startedAt', 'state', 'tasks']);
+    assert.deepEqual(Object.keys(nodes['web-2']).sort(), [
+      'action',
+      'finishedAt',
+      'host',
+      'path',
+      'reason',
+      'startedAt',
+      'state',
+      'tasks',
+    ]);
     assert.equal(nodes['web-2'].state, 'failed');
     assert.equal(nodes['web-2'].host, ssh.hosts[WEB2].address);
     assert.equal(nodes['web-2'].action, 'create');
     assert.match(nodes['web-2'].reason, /^TaskFailed: task 'stamped' failed/);
-    assert.deepEqual(nodes['web-2'].tasks.map((t: { outcome: string }) => t.outcome), ['failed', 'skipped']);
+    assert.deepEqual(
+      nodes['web-2'].tasks.map((t: { outcome: string }) => t.outcome),
+      ['failed', 'skipped'],
+    );
     assert.match(nodes['web-2'].tasks[0].message, /this host is broken/);
-    assert.deepEqual([nodes.lb.state, nodes.lb.reason, nodes.lb.tasks], ['blocked', 'depends on web-2, which failed', []]);
+    assert.deepEqual(
+      [nodes.lb.state, nodes.lb.reason, nodes.lb.tasks],
+      ['blocked', 'depends on web-2, which failed', []],
+    );
     for (const p of ['database/master', 'database/replica', 'web-1']) assert.equal(nodes[p].state, 'ready');
     assert.deepEqual(doc.summary, { ready: 3, drifted: 0, failed: 1, blocked: 1 });
     assert.equal((await conns[LB].exec('test -e ~/state')).code, 1, 'lb was never attempted');
@@ -153,7 +236,16 @@ describe('apply', () => {
     assert.match(bad.stderr, /unknown state 'bogus'/);
     const conc = await cliInProcess(['apply', 'test', '--concurrency', '0', '--dir', dir, '--database-url', db.url]);
     assert.equal(conc.code, 64);
-    const path = await cliInProcess(['apply', 'test:nosuch', '--dir', dir, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
+    const path = await cliInProcess([
+      'apply',
+      'test:nosuch',
+      '--dir',
+      dir,
+      '--database-url',
+      db.url,
+      '--ssh-key',
+      ssh.privateKeyPath,
+    ]);
     assert.equal(path.code, 64);
     assert.match(path.stderr, /target path 'nosuch' names no node/);
     await writeRepo(dir, { hosts: lampHosts(), knownHosts: ssh.knownHosts, extra: '    colour: blue\n' });

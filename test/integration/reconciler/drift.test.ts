@@ -8,7 +8,18 @@ import type { PgStateStore } from '../../../store/pg-store.js';
 import type { HostConnection } from '../../../kernel/types.js';
 import type { TestDatabase } from '../../helpers/db.js';
 import type { SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, byPath, cliInProcess, commitAll, engineInput, makeRepo, writeRepo, type RepoOptions, startEngineWorld, type EngineWorld } from '../../helpers/engine-harness.js';
+import {
+  applyOnce,
+  byPath,
+  cliInProcess,
+  commitAll,
+  engineInput,
+  makeRepo,
+  writeRepo,
+  type RepoOptions,
+  startEngineWorld,
+  type EngineWorld,
+} from '../../helpers/engine-harness.js';
 
 let ssh: SshHosts;
 let db: TestDatabase;
@@ -22,11 +33,19 @@ before(async () => {
 });
 after(() => world?.close());
 
-const hosts = (): RepoOptions['hosts'] => ({ 'database/master': ssh.hosts[0], 'database/replica': ssh.hosts[1], web: [ssh.hosts[2], ssh.hosts[3]], lb: ssh.hosts[4] });
+const hosts = (): RepoOptions['hosts'] => ({
+  'database/master': ssh.hosts[0],
+  'database/replica': ssh.hosts[1],
+  web: [ssh.hosts[2], ssh.hosts[3]],
+  lb: ssh.hosts[4],
+});
 
 test('drift names exactly the changed node and task, --heal meets it, then no drift; live plans dry-run', async () => {
   const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
-  assert.equal((await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status, 'succeeded');
+  assert.equal(
+    (await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status,
+    'succeeded',
+  );
   const cli = (args: string[]) => cliInProcess([...args, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
 
   const clean = await cli(['drift', 'test', '--dir', dir, '--json']);
@@ -38,9 +57,18 @@ test('drift names exactly the changed node and task, --heal meets it, then no dr
   assert.equal(found.code, 2, found.stderr);
   const doc = JSON.parse(found.stdout);
   const drifted = doc.nodes.filter((n: { state: string }) => n.state === 'drifted');
-  assert.deepEqual(drifted.map((n: { path: string }) => n.path), ['web-2']);
+  assert.deepEqual(
+    drifted.map((n: { path: string }) => n.path),
+    ['web-2'],
+  );
   assert.equal(drifted[0].reason, 'unmet: stamped');
-  assert.deepEqual(drifted[0].tasks.map((t: { name: string; outcome: string }) => [t.name, t.outcome]), [['stamped', 'unmet'], ['marker written', 'already met']]);
+  assert.deepEqual(
+    drifted[0].tasks.map((t: { name: string; outcome: string }) => [t.name, t.outcome]),
+    [
+      ['stamped', 'unmet'],
+      ['marker written', 'already met'],
+    ],
+  );
   assert.equal((await conns[3].exec('cat ~/state/web.args')).stdout, 'tampered\n', 'a dry run changes nothing');
   const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n]));
   assert.equal(recorded['web-2'].state, 'drifted');
@@ -71,13 +99,19 @@ const git = (dir: string, ...args: string[]) => promisify(execFile)('git', ['-C'
 test('after a partly failed apply, drift checks every node at the commit it was applied from; heal meets it there', async () => {
   const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
   const first = (await git(dir, 'rev-parse', 'HEAD')).stdout.trim();
-  assert.equal((await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status, 'succeeded');
+  assert.equal(
+    (await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status,
+    'succeeded',
+  );
   // Commit X changes the web nodes; web-1's host is broken, so X applies to web-2 only.
   await conns[2].exec('touch ~/break');
   await writeRepo(dir, { hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0', app_ref: 'v2' } });
   const x = await commitAll(dir, 'v2');
   const partial = await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
-  assert.deepEqual([partial.status, byPath(partial)['web-1'].state, byPath(partial)['web-2'].state], ['failed', 'failed', 'ready']);
+  assert.deepEqual(
+    [partial.status, byPath(partial)['web-1'].state, byPath(partial)['web-2'].state],
+    ['failed', 'failed', 'ready'],
+  );
   await conns[2].exec('rm -f ~/break');
   await conns[3].exec('echo tampered > ~/state/web.args'); // someone changed web-2 by hand
   const cli = (args: string[]) => cliInProcess([...args, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
@@ -89,7 +123,11 @@ test('after a partly failed apply, drift checks every node at the commit it was 
     assert.equal(found.code, 2, found.stdout + found.stderr);
     const doc = JSON.parse(found.stdout);
     const at = Object.fromEntries(doc.nodes.map((n: { path: string; commit: string }) => [n.path, n.commit]));
-    assert.deepEqual(at, { 'database/master': first, 'database/replica': first, 'web-1': first, 'web-2': x, lb: first }, 'every node, each at its own commit');
+    assert.deepEqual(
+      at,
+      { 'database/master': first, 'database/replica': first, 'web-1': first, 'web-2': x, lb: first },
+      'every node, each at its own commit',
+    );
     assert.deepEqual(doc.unchecked, []);
     const web2 = doc.nodes.find((n: { path: string }) => n.path === 'web-2');
     assert.deepEqual([web2.state, web2.reason], ['drifted', 'unmet: stamped']);
@@ -113,7 +151,10 @@ test('after a partly failed apply, drift checks every node at the commit it was 
 
 test('a node that cannot be checked is named with why, and the check is never "no drift"', async () => {
   const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
-  assert.equal((await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status, 'succeeded');
+  assert.equal(
+    (await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status,
+    'succeeded',
+  );
   // lb was applied from a commit this repository does not have (a re-created or force-pushed repository).
   const gone = 'f'.repeat(40);
   await store.pool.query(`UPDATE nodes SET last_applied_commit = $1 WHERE path = 'lb'`, [gone]);
@@ -122,8 +163,14 @@ test('a node that cannot be checked is named with why, and the check is never "n
   assert.equal(res.code, 1, 'not every node could be checked: not "no drift"');
   const doc = JSON.parse(res.stdout);
   assert.equal(doc.status, 'failed');
-  assert.deepEqual(doc.unchecked.map((u: { path: string }) => u.path), ['lb']);
-  assert.match(doc.unchecked[0].reason, /applied from fffffff, whose description cannot be loaded: commit fffffff is not in this repository/);
+  assert.deepEqual(
+    doc.unchecked.map((u: { path: string }) => u.path),
+    ['lb'],
+  );
+  assert.match(
+    doc.unchecked[0].reason,
+    /applied from fffffff, whose description cannot be loaded: commit fffffff is not in this repository/,
+  );
   assert.equal(doc.summary.unchecked, 1);
   assert.equal(doc.nodes.length, 4);
   const human = await cli(['drift', 'test', '--dir', dir]);

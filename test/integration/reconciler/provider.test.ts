@@ -7,7 +7,17 @@ import { driftEnvironment, runLivePlan } from '../../../reconciler/drift-environ
 import type { PgStateStore } from '../../../store/pg-store.js';
 import type { HostConnection } from '../../../kernel/types.js';
 import type { SshHosts } from '../../helpers/sshd.js';
-import { applyOnce, byPath, commitAll, engineInput, makeRepo, writeRepo, type RepoOptions, startEngineWorld, type EngineWorld } from '../../helpers/engine-harness.js';
+import {
+  applyOnce,
+  byPath,
+  commitAll,
+  engineInput,
+  makeRepo,
+  writeRepo,
+  type RepoOptions,
+  startEngineWorld,
+  type EngineWorld,
+} from '../../helpers/engine-harness.js';
 
 let ssh: SshHosts;
 let store: PgStateStore;
@@ -28,8 +38,13 @@ const repoOptions = (extra = ''): RepoOptions => ({
   params: { web_seconds: '0' },
   extra: PROVIDER + extra,
 });
-const poolLines = (n: number) => ssh.hosts.slice(2, 2 + n).map((h) => `${h.address} ${h.port} ${h.user} ${h.hostPublicKey}`).join('\n') + '\n';
-const calls = async (dir: string) => (await readFile(path.join(dir, 'provision/calls.log'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
+const poolLines = (n: number) =>
+  ssh.hosts
+    .slice(2, 2 + n)
+    .map((h) => `${h.address} ${h.port} ${h.user} ${h.hostPublicKey}`)
+    .join('\n') + '\n';
+const calls = async (dir: string) =>
+  (await readFile(path.join(dir, 'provision/calls.log'), 'utf8').catch(() => '')).trim().split('\n').filter(Boolean);
 
 test('on-demand hosts: created once (host keys from create trusted), addresses substituted, reused, destroyed on removal', async () => {
   await Promise.all(conns.map((c) => c.exec('rm -rf ~/state')));
@@ -44,7 +59,10 @@ test('on-demand hosts: created once (host keys from create trusted), addresses s
   for (const p of ['web-1', 'web-2', 'lb']) assert.ok(pooled.has(r[p].host!), `${p} got a pool host`);
   // lb's backends are `${addresses(web)}`: the provisioned addresses, filled in at execution.
   const lbConn = conns[ssh.hosts.findIndex((h) => h.address === r.lb.host)];
-  assert.match((await lbConn.exec('cat ~/state/lb.args')).stdout, new RegExp(`\\|${r['web-1'].host},${r['web-2'].host}$`));
+  assert.match(
+    (await lbConn.exec('cat ~/state/lb.args')).stdout,
+    new RegExp(`\\|${r['web-1'].host},${r['web-2'].host}$`),
+  );
   const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n]));
   assert.equal(recorded.lb.host, r.lb.host);
   assert.equal(recorded.lb.port, ssh.hosts.find((h) => h.address === r.lb.host)!.port);
@@ -59,7 +77,10 @@ test('on-demand hosts: created once (host keys from create trusted), addresses s
   await writeRepo(dir, repoOptions('    remove: [lb]\n'));
   await commitAll(dir, 'no lb');
   const removed = await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [opts.knownHosts] });
-  assert.deepEqual(removed.nodes.map((n) => [n.path, n.action, n.state]), [['lb', 'terminate', 'terminated']]);
+  assert.deepEqual(
+    removed.nodes.map((n) => [n.path, n.action, n.state]),
+    [['lb', 'terminate', 'terminated']],
+  );
   assert.ok((await calls(dir)).includes(`destroy lb ${r.lb.host}`));
   assert.ok(!(await store.recordedNodes(dir, 'test')).some((n) => n.path === 'lb'));
 });
@@ -90,7 +111,8 @@ test('provided host keys are recorded: a later update, drift and live plan reach
     assert.deepEqual([u[p].action, u[p].state, u[p].host], ['update', 'ready', recorded[p].host]);
     assert.equal(u[p].tasks.find((t) => t.name === 'stamped')?.outcome, 'met');
   }
-  const web1 = conns[ssh.hosts.findIndex((h) => h.address === recorded['web-1'].host && h.port === recorded['web-1'].port)];
+  const web1 =
+    conns[ssh.hosts.findIndex((h) => h.address === recorded['web-1'].host && h.port === recorded['web-1'].port)];
   assert.match((await web1.exec('cat ~/state/web.args')).stdout, /v2/);
 
   // Drift and a live plan connect through the recorded keys as well.
@@ -100,7 +122,10 @@ test('provided host keys are recorded: a later update, drift and live plan reach
   assert.deepEqual(drifted.summary, { ready: 5, drifted: 0, failed: 0, blocked: 0 });
   const live = await engineInput(pinned);
   const planned = await runLivePlan(live.input).finally(live.close);
-  assert.ok(planned.result.nodes.every((n) => n.state === 'ready'), JSON.stringify(planned.result.nodes, null, 1));
+  assert.ok(
+    planned.result.nodes.every((n) => n.state === 'ready'),
+    JSON.stringify(planned.result.nodes, null, 1),
+  );
 });
 
 test('a failing create fails the node with ProvisionFailed and the script stderr; dependents are blocked', async () => {
@@ -109,7 +134,10 @@ test('a failing create fails the node with ProvisionFailed and the script stderr
   const result = await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [repoOptions().knownHosts] });
   const failed = result.nodes.filter((n) => n.state === 'failed');
   assert.equal(failed.length, 1);
-  assert.match(failed[0].reason!, /^ProvisionFailed: provider script provision\/create\.sh for \S+ exited with status 3: no free host left/);
+  assert.match(
+    failed[0].reason!,
+    /^ProvisionFailed: provider script provision\/create\.sh for \S+ exited with status 3: no free host left/,
+  );
   if (failed[0].path !== 'lb') assert.equal(byPath(result).lb.state, 'blocked');
   assert.equal(result.status, 'failed');
 });

@@ -35,7 +35,9 @@ test('a run whose lock connection is terminated by the server finishes, and the 
       // Someone (a failover, an administrator) cuts the connection that holds the advisory lock.
       const admin = new pg.Client({ connectionString: db.url });
       await admin.connect();
-      await admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'run-lock-test' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'`);
+      await admin.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'run-lock-test' AND pid <> pg_backend_pid() AND query LIKE '%advisory%'`,
+      );
       await admin.end();
       await new Promise((r) => setTimeout(r, 200));
       return 'finished';
@@ -71,13 +73,19 @@ test('a run whose owner is dead is closed by the next claim; its late writes cha
 
   const claim = await locks.claimRun(env, { host: os.hostname(), pid: process.pid, leaseMs: 60_000 }, ownerIsDead);
   const second = started(claim);
-  assert.deepEqual(claim.closed.map((l) => l.id), [first]);
+  assert.deepEqual(
+    claim.closed.map((l) => l.id),
+    [first],
+  );
   const run = await store.getRun(first);
   assert.equal(run?.status, 'cancelled');
   assert.equal(run?.summary?.interrupted, 1);
   const [web] = await store.recordedNodes('repo', 'dead-owner');
   assert.equal(web.state, 'failed');
-  assert.match(web.reason ?? '', new RegExp(`^Interrupted: the process running run ${first} \\(pid ${dead.pid} on .+\\) is gone`));
+  assert.match(
+    web.reason ?? '',
+    new RegExp(`^Interrupted: the process running run ${first} \\(pid ${dead.pid} on .+\\) is gone`),
+  );
   assert.equal((await store.nodeRuns(first))[0].state, 'failed');
 
   // The dead run's writes arriving late (a process that was only cut off) are fenced off.
@@ -106,13 +114,22 @@ test('a live run keeps the next claim waiting until its lease expires unrenewed'
     claim = await locks.claimRun(env, me, ownerIsDead);
   }
   started(claim!);
-  assert.deepEqual(claim!.closed.map((l) => l.id), [first]);
+  assert.deepEqual(
+    claim!.closed.map((l) => l.id),
+    [first],
+  );
   assert.equal((await store.getRun(first))?.status, 'cancelled');
 });
 
 test('lease settings come from POLITBURO_RUN_HEARTBEAT and POLITBURO_RUN_LEASE; bad values are refused by name', () => {
   assert.deepEqual(leaseSettings({}), { heartbeatMs: 5000, leaseMs: 30_000 });
-  assert.deepEqual(leaseSettings({ POLITBURO_RUN_HEARTBEAT: '500ms', POLITBURO_RUN_LEASE: '2' }), { heartbeatMs: 500, leaseMs: 2000 });
+  assert.deepEqual(leaseSettings({ POLITBURO_RUN_HEARTBEAT: '500ms', POLITBURO_RUN_LEASE: '2' }), {
+    heartbeatMs: 500,
+    leaseMs: 2000,
+  });
   assert.throws(() => leaseSettings({ POLITBURO_RUN_LEASE: 'soon' }), /POLITBURO_RUN_LEASE: 'soon' is not a duration/);
-  assert.throws(() => leaseSettings({ POLITBURO_RUN_HEARTBEAT: '10s', POLITBURO_RUN_LEASE: '20s' }), /at least three times POLITBURO_RUN_HEARTBEAT/);
+  assert.throws(
+    () => leaseSettings({ POLITBURO_RUN_HEARTBEAT: '10s', POLITBURO_RUN_LEASE: '20s' }),
+    /at least three times POLITBURO_RUN_HEARTBEAT/,
+  );
 });

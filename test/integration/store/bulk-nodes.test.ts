@@ -23,7 +23,11 @@ test('bulkRecordNodes seeds 10,000 nodes and recordedNodes reads every one back'
   await store.bulkRecordNodes(REPO, 'big', nodes);
   const read = await store.recordedNodes(REPO, 'big');
   assert.equal(read.length, 10_000);
-  assert.deepEqual(read.map((n) => n.path), nodes.map((n) => n.path), 'every node, in path order');
+  assert.deepEqual(
+    read.map((n) => n.path),
+    nodes.map((n) => n.path),
+    'every node, in path order',
+  );
   const n42 = read.find((n) => n.path === 'web-00042');
   assert.deepEqual({ ...n42, updatedAt: undefined }, { ...sampleRecordedNode(42), updatedAt: undefined });
   assert.equal(read.filter((n) => n.state === 'failed').length, 100);
@@ -38,9 +42,15 @@ test('bulkRecordNodes upserts, lets the last record of a path win and removes te
     { ...sampleRecordedNode(3), state: 'terminated' },
   ]);
   const read = await store.recordedNodes(REPO, 'small');
-  assert.deepEqual(read.map((n) => [n.path, n.state, n.specHash]), [
-    ['web-00001', 'drifted', 'hash-1'],
-    ['web-00002', 'ready', 'second'],
-  ]);
-  await assert.rejects(store.bulkRecordNodes(REPO, 'small', [{ ...sampleRecordedNode(9), state: 'bogus' as never }]), /unknown lifecycle state "bogus"/);
+  assert.deepEqual(
+    read.map((n) => [n.path, n.state, n.specHash]),
+    [
+      ['web-00001', 'drifted', 'hash-1'],
+      ['web-00002', 'ready', 'second'],
+    ],
+  );
+  await assert.rejects(
+    store.bulkRecordNodes(REPO, 'small', [{ ...sampleRecordedNode(9), state: 'bogus' as never }]),
+    /unknown lifecycle state "bogus"/,
+  );
 });

@@ -33,7 +33,10 @@ test('openStore without a URL starts an embedded PostgreSQL, shares it, stops it
   try {
     const first = await open();
     assert.equal(first.embedded?.owned, true);
-    assert.match(first.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/politburo\?application_name=politburo-\d+-[0-9a-f]+$/);
+    assert.match(
+      first.url,
+      /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/politburo\?application_name=politburo-\d+-[0-9a-f]+$/,
+    );
     assert.ok(first.applied.length >= 9, 'migrations ran on the fresh server');
     assert.ok(existsSync(path.join(dataDir, 'PG_VERSION')));
     assert.equal(statSync(`${dataDir}.server.json`).mode & 0o077, 0, 'the password file is private');
@@ -55,7 +58,11 @@ test('openStore without a URL starts an embedded PostgreSQL, shares it, stops it
     const again = await open();
     try {
       assert.equal(again.embedded?.owned, true);
-      assert.deepEqual((await again.store.recordedNodes('/repo', 'dev')).map((n) => n.path), ['web-1'], 'data persists');
+      assert.deepEqual(
+        (await again.store.recordedNodes('/repo', 'dev')).map((n) => n.path),
+        ['web-1'],
+        'data persists',
+      );
     } finally {
       await again.close();
     }
@@ -80,7 +87,9 @@ test('a process SIGKILLed while using the embedded server leaves it running; sto
   const dataDir = path.join(tmp, 'postgres');
   const script = `const { openStore } = await import(${JSON.stringify(path.resolve(import.meta.dirname, '../../../store/open-store.ts'))});
     const o = await openStore({ dataDir: ${JSON.stringify(dataDir)} }); console.log('port=' + o.embedded.port); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const port = await new Promise<number>((resolve, reject) => {
       let out = '';
@@ -97,7 +106,9 @@ test('a process SIGKILLed while using the embedded server leaves it running; sto
     assert.equal(await answers(port), true, 'the killed process left its server running');
     // Another user (as another politburo process would be): the server is not idle.
     const { password } = JSON.parse(readFileSync(`${dataDir}.server.json`, 'utf8')) as { password: string };
-    const other = new pg.Client({ connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/politburo` });
+    const other = new pg.Client({
+      connectionString: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/politburo`,
+    });
     await other.connect();
     try {
       assert.equal(await stopIdleEmbeddedPostgres(dataDir), false, 'a process still uses it');

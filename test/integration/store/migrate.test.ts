@@ -5,7 +5,19 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { migrate, schemaIsCurrent } from '../../../store/migrate.js';
 import { migrationNames } from '../../../store/migrations-dir.js';
 
-const TABLES = ['drift_findings', 'drift_issues', 'environments', 'github_checks', 'node_runs', 'nodes', 'pr_comments', 'repositories', 'runs', 'task_results', 'webhook_deliveries'];
+const TABLES = [
+  'drift_findings',
+  'drift_issues',
+  'environments',
+  'github_checks',
+  'node_runs',
+  'nodes',
+  'pr_comments',
+  'repositories',
+  'runs',
+  'task_results',
+  'webhook_deliveries',
+];
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -35,10 +47,20 @@ describe('migrations', () => {
     const applied = await migrate(url, { log: (m) => messages.push(m) });
     assert.deepEqual(applied, migrationNames());
     assert.ok(applied.length >= 9);
-    assert.ok(messages.some((m) => m.includes('001_repositories_environments')), 'progress goes to log');
+    assert.ok(
+      messages.some((m) => m.includes('001_repositories_environments')),
+      'progress goes to log',
+    );
     assert.equal(await schemaIsCurrent(url), true);
-    const tables = await query<{ table_name: string }>(url, `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'pgmigrations' ORDER BY 1`);
-    for (const t of TABLES) assert.ok(tables.some((r) => r.table_name === t), `table ${t} exists`);
+    const tables = await query<{ table_name: string }>(
+      url,
+      `SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'pgmigrations' ORDER BY 1`,
+    );
+    for (const t of TABLES)
+      assert.ok(
+        tables.some((r) => r.table_name === t),
+        `table ${t} exists`,
+      );
     assert.deepEqual(await migrate(url), []);
   });
 
@@ -59,9 +81,15 @@ describe('migrations', () => {
       query(url, `INSERT INTO nodes (environment_id, path, state) SELECT id, 'n', 'exploded' FROM environments`),
       /violates check constraint/,
     );
-    await query(url, `INSERT INTO github_checks (repository, sha, name, status) VALUES ('o/r', 'abc', 'politburo/prod', 'queued')`);
+    await query(
+      url,
+      `INSERT INTO github_checks (repository, sha, name, status) VALUES ('o/r', 'abc', 'politburo/prod', 'queued')`,
+    );
     await assert.rejects(
-      query(url, `INSERT INTO github_checks (repository, sha, name, status) VALUES ('o/r', 'abc', 'politburo/prod', 'queued')`),
+      query(
+        url,
+        `INSERT INTO github_checks (repository, sha, name, status) VALUES ('o/r', 'abc', 'politburo/prod', 'queued')`,
+      ),
       /duplicate key/,
     );
   });

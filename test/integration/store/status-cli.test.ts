@@ -16,10 +16,15 @@ const ROOT = path.resolve(import.meta.dirname, '../../..');
  */
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', path.join(ROOT, 'cli/bin.ts'), ...args], { cwd: ROOT }, (err, stdout, stderr) => {
-      if (err && typeof err.code !== 'number') return reject(err);
-      resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
-    });
+    execFile(
+      process.execPath,
+      ['--import', 'tsx', path.join(ROOT, 'cli/bin.ts'), ...args],
+      { cwd: ROOT },
+      (err, stdout, stderr) => {
+        if (err && typeof err.code !== 'number') return reject(err);
+        resolve({ code: err ? Number(err.code) : 0, stdout, stderr });
+      },
+    );
   });
 }
 
@@ -35,14 +40,34 @@ describe('politburo status and migrate', () => {
     store = createPgStore(new pg.Pool({ connectionString: db.url }));
     dir = mkdtempSync(path.join(os.tmpdir(), 'pb-status-'));
     repo = realpathSync(dir); // not a git checkout: the repository is identified by its path
-    const run = await store.startRun({ repository: repo, environment: 'production', commit: '1a2b3c4d5e6f', kind: 'apply', trigger: 'cli' });
+    const run = await store.startRun({
+      repository: repo,
+      environment: 'production',
+      commit: '1a2b3c4d5e6f',
+      kind: 'apply',
+      trigger: 'cli',
+    });
     runId = run.id;
     const applied = { specHash: 'h', tasks: [], commit: '1a2b3c4d5e6f' };
-    await store.updateNode(repo, 'production', 'database/master', { state: 'ready', host: 'db1.example.com', runId, applied });
-    await store.updateNode(repo, 'production', 'web-1', { state: 'failed', host: '203.0.113.21', reason: 'TaskFailed: app deployed\nmore output', runId });
+    await store.updateNode(repo, 'production', 'database/master', {
+      state: 'ready',
+      host: 'db1.example.com',
+      runId,
+      applied,
+    });
+    await store.updateNode(repo, 'production', 'web-1', {
+      state: 'failed',
+      host: '203.0.113.21',
+      reason: 'TaskFailed: app deployed\nmore output',
+      runId,
+    });
     await store.updateNode(repo, 'production', 'lb', { state: 'blocked', reason: 'web-1 failed', runId });
     await store.finishRun(runId, 'failed', { ready: 1, failed: 1, blocked: 1 });
-    await store.updateNode(repo, 'staging', 'web-1', { state: 'ready', host: '198.51.100.21', applied: { ...applied, commit: 'ffffeeee0000' } });
+    await store.updateNode(repo, 'staging', 'web-1', {
+      state: 'ready',
+      host: '198.51.100.21',
+      applied: { ...applied, commit: 'ffffeeee0000' },
+    });
     await store.updateNode('/some/other/repo', 'production', 'x', { state: 'ready' });
   });
   after(async () => {
@@ -62,10 +87,16 @@ describe('politburo status and migrate', () => {
     const cell = (line: string, title: string) => line.slice(header.indexOf(title)).split(/ {2,}/)[0];
     const master = lines.find((l) => l.startsWith('database/master'));
     assert.ok(master);
-    assert.deepEqual(['HOST', 'STATE', 'COMMIT', 'RUN'].map((t) => cell(master, t)), ['db1.example.com', 'ready', '1a2b3c4', runId]);
+    assert.deepEqual(
+      ['HOST', 'STATE', 'COMMIT', 'RUN'].map((t) => cell(master, t)),
+      ['db1.example.com', 'ready', '1a2b3c4', runId],
+    );
     const web = lines.find((l) => l.startsWith('web-1'));
     assert.ok(web);
-    assert.deepEqual(['HOST', 'STATE', 'COMMIT', 'REASON'].map((t) => cell(web, t)), ['203.0.113.21', 'failed', '-', 'TaskFailed: app deployed']);
+    assert.deepEqual(
+      ['HOST', 'STATE', 'COMMIT', 'REASON'].map((t) => cell(web, t)),
+      ['203.0.113.21', 'failed', '-', 'TaskFailed: app deployed'],
+    );
     assert.ok(web.endsWith('TaskFailed: app deployed'), 'first line of the reason only');
     assert.equal(lines.at(-1), '3 nodes: 1 ready, 1 failed, 1 blocked');
     assert.ok(!stdout.includes('/some/other/repo'));
@@ -79,7 +110,14 @@ describe('politburo status and migrate', () => {
     assert.equal(doc.repository, repo);
     assert.deepEqual(doc.summary, { ready: 1, drifted: 0, failed: 1, blocked: 1 });
     assert.deepEqual(
-      doc.nodes.map((n: Record<string, unknown>) => [n.path, n.host, n.state, n.reason, n.lastAppliedCommit, n.lastRunId]),
+      doc.nodes.map((n: Record<string, unknown>) => [
+        n.path,
+        n.host,
+        n.state,
+        n.reason,
+        n.lastAppliedCommit,
+        n.lastRunId,
+      ]),
       [
         ['database/master', 'db1.example.com', 'ready', null, '1a2b3c4d5e6f', runId],
         ['lb', null, 'blocked', 'web-1 failed', null, runId],
@@ -90,7 +128,10 @@ describe('politburo status and migrate', () => {
 
   test('status without ENV covers every environment of the repository', async () => {
     const json = JSON.parse((await runCli(['status', '--json', '--dir', dir, '--database-url', db.url])).stdout);
-    assert.deepEqual(json.environments.map((e: { environment: string }) => e.environment), ['production', 'staging']);
+    assert.deepEqual(
+      json.environments.map((e: { environment: string }) => e.environment),
+      ['production', 'staging'],
+    );
     assert.equal(json.environments[1].nodes[0].lastAppliedCommit, 'ffffeeee0000');
     const text = (await runCli(['status', '--dir', dir, '--database-url', db.url])).stdout;
     assert.match(text, /^production /m);
@@ -108,7 +149,13 @@ describe('politburo status and migrate', () => {
   });
 
   test('status reports an unreachable database as an error, not a crash', async () => {
-    const { code, stderr, stdout } = await runCli(['status', '--dir', dir, '--database-url', 'postgres://nobody@127.0.0.1:1/none']);
+    const { code, stderr, stdout } = await runCli([
+      'status',
+      '--dir',
+      dir,
+      '--database-url',
+      'postgres://nobody@127.0.0.1:1/none',
+    ]);
     assert.equal(code, 1);
     assert.equal(stdout, '');
     assert.match(stderr, /cannot open the state store at postgres:\/\/nobody@127\.0\.0\.1:1\/none/);

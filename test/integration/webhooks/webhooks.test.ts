@@ -7,7 +7,16 @@ import { createHttpServer, createServer } from '../../../controller/server.js';
 import { JOB_DELIVERY } from '../../../controller/ports.js';
 import { startQueueWorker } from '../../../controller/queue/queue-worker.js';
 import { createFallbackTaskList } from '../../../controller/fallback-tasks.js';
-import { deliveryHeaders, deliveryIdsOf, examplePayload, jobs, queueDatabase, sign, waitFor, type QueueDb } from '../controller/fixtures.js';
+import {
+  deliveryHeaders,
+  deliveryIdsOf,
+  examplePayload,
+  jobs,
+  queueDatabase,
+  sign,
+  waitFor,
+  type QueueDb,
+} from '../controller/fixtures.js';
 
 const SECRET = 'test-secret-current';
 const OLD_SECRET = 'test-secret-previous';
@@ -32,12 +41,16 @@ describe('POST /webhooks/github', () => {
     const res = await request(app).post('/webhooks/github').set(headers).send(push);
     assert.equal(res.status, 202, res.text);
     assert.deepEqual(res.body, { accepted: true, delivery: headers['x-github-delivery'] });
-    const { rows } = await q.pool.query('SELECT * FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    const { rows } = await q.pool.query('SELECT * FROM webhook_deliveries WHERE delivery_id = $1', [
+      headers['x-github-delivery'],
+    ]);
     assert.equal(rows.length, 1);
     assert.equal(rows[0].event, 'push');
     assert.equal(rows[0].repository, (JSON.parse(push) as { repository: { full_name: string } }).repository.full_name);
     assert.deepEqual(rows[0].payload, JSON.parse(push));
-    const queued = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery']));
+    const queued = (await jobs(q.pool, JOB_DELIVERY)).filter((j) =>
+      deliveryIdsOf(j).includes(headers['x-github-delivery']),
+    );
     assert.equal(queued.length, 1);
     assert.deepEqual(queued[0].payload, [{ deliveryId: headers['x-github-delivery'] }], 'a batch of one');
   });
@@ -47,13 +60,19 @@ describe('POST /webhooks/github', () => {
     const body = JSON.stringify(payload);
     const headers = deliveryHeaders(SECRET, 'push', body);
     assert.equal((await request(app).post('/webhooks/github').set(headers).send(body)).status, 202);
-    const { rows } = await q.pool.query('SELECT action, repository, installation_id::int AS installation_id FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    const { rows } = await q.pool.query(
+      'SELECT action, repository, installation_id::int AS installation_id FROM webhook_deliveries WHERE delivery_id = $1',
+      [headers['x-github-delivery']],
+    );
     assert.deepEqual(rows[0], { action: 'created', repository: 'Codertocat/Hello-World', installation_id: 4242 });
     // Fields of the wrong type are not indexed, and the delivery is still stored.
     const odd = JSON.stringify({ action: 7, repository: { full_name: ['a'] }, installation: { id: 'nine' } });
     const oddHeaders = deliveryHeaders(SECRET, 'push', odd);
     assert.equal((await request(app).post('/webhooks/github').set(oddHeaders).send(odd)).status, 202);
-    const stored = await q.pool.query('SELECT action, repository, installation_id FROM webhook_deliveries WHERE delivery_id = $1', [oddHeaders['x-github-delivery']]);
+    const stored = await q.pool.query(
+      'SELECT action, repository, installation_id FROM webhook_deliveries WHERE delivery_id = $1',
+      [oddHeaders['x-github-delivery']],
+    );
     assert.deepEqual(stored.rows[0], { action: null, repository: null, installation_id: null });
   });
 
@@ -65,22 +84,32 @@ describe('POST /webhooks/github', () => {
     assert.equal(again.status, 200);
     assert.equal(again.body.duplicate, true);
     assert.equal((await jobs(q.pool)).length, before);
-    const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
+    const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [
+      headers['x-github-delivery'],
+    ]);
     assert.equal(rows[0].n, 1);
   });
 
   test('concurrent replays of one delivery store and queue it once', async () => {
     const headers = deliveryHeaders(SECRET, 'push', push);
-    const answers = await Promise.all(Array.from({ length: 8 }, () => request(app).post('/webhooks/github').set(headers).send(push)));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => request(app).post('/webhooks/github').set(headers).send(push)),
+    );
     assert.deepEqual(answers.map((a) => a.status).sort(), [200, 200, 200, 200, 200, 200, 200, 202]);
-    assert.equal((await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery'])).length, 1);
+    assert.equal(
+      (await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery'])).length,
+      1,
+    );
   });
 
   test('a burst of deliveries is written together, each answered for itself; one unstorable payload fails alone', async () => {
     const bad = '{"a":"unterminated}';
     const sends = Array.from({ length: 40 }, () => {
       const headers = deliveryHeaders(SECRET, 'push', push);
-      return { id: headers['x-github-delivery'], send: () => request(app).post('/webhooks/github').set(headers).send(push) };
+      return {
+        id: headers['x-github-delivery'],
+        send: () => request(app).post('/webhooks/github').set(headers).send(push),
+      };
     });
     const badHeaders = deliveryHeaders(SECRET, 'push', bad);
     const array = '[{"ref":"refs/heads/main"}]';
@@ -90,29 +119,50 @@ describe('POST /webhooks/github', () => {
       request(app).post('/webhooks/github').set(badHeaders).send(bad),
       request(app).post('/webhooks/github').set(arrayHeaders).send(array),
     ]);
-    assert.deepEqual(answers.slice(0, 40).map((a) => a.status), Array(40).fill(202));
+    assert.deepEqual(
+      answers.slice(0, 40).map((a) => a.status),
+      Array(40).fill(202),
+    );
     assert.equal(answers[40].status, 400, answers[40].text);
     assert.match(answers[40].body.error, /not valid JSON/);
     assert.equal(answers[41].status, 400, answers[41].text);
     assert.match(answers[41].body.error, /JSON object/);
-    assert.equal((await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [arrayHeaders['x-github-delivery']])).rowCount, 0);
+    assert.equal(
+      (
+        await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [
+          arrayHeaders['x-github-delivery'],
+        ])
+      ).rowCount,
+      0,
+    );
     const ids = sends.map((s) => s.id);
-    const { rows } = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = ANY($1)', [ids]);
+    const { rows } = await q.pool.query(
+      'SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = ANY($1)',
+      [ids],
+    );
     assert.equal(rows[0].n, 40);
     // Each stored delivery is in exactly one job (a batch that failed is stored again one by one).
     const carried = (await jobs(q.pool, JOB_DELIVERY)).flatMap(deliveryIdsOf).filter((id) => ids.includes(id));
     assert.deepEqual([...carried].sort(), [...ids].sort());
-    const stored = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [badHeaders['x-github-delivery']]);
+    const stored = await q.pool.query('SELECT count(*)::int AS n FROM webhook_deliveries WHERE delivery_id = $1', [
+      badHeaders['x-github-delivery'],
+    ]);
     assert.equal(stored.rows[0].n, 0);
   });
 
   test('deliveries written by one statement share one job; each is in exactly one job', async () => {
     const sends = Array.from({ length: 40 }, () => {
       const headers = deliveryHeaders(SECRET, 'push', push);
-      return { id: headers['x-github-delivery'], send: () => request(app).post('/webhooks/github').set(headers).send(push) };
+      return {
+        id: headers['x-github-delivery'],
+        send: () => request(app).post('/webhooks/github').set(headers).send(push),
+      };
     });
     const answers = await Promise.all(sends.map((s) => s.send()));
-    assert.deepEqual(answers.map((a) => a.status), Array(40).fill(202));
+    assert.deepEqual(
+      answers.map((a) => a.status),
+      Array(40).fill(202),
+    );
     const ids = sends.map((s) => s.id);
     const mine = (await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).some((id) => ids.includes(id)));
     assert.deepEqual(mine.flatMap(deliveryIdsOf).sort(), [...ids].sort());
@@ -136,32 +186,159 @@ describe('POST /webhooks/github', () => {
     const truncated = body.slice(0, body.length / 2);
     const latin1 = Buffer.from('{"ref":"caf\xe9"}', 'latin1');
     const deep = `{"a":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
-    const cases: { name: string; headers: Record<string, string>; body: string | Buffer; status: number; error: RegExp }[] = [
-      { name: 'wrong signature', headers: { ...base, 'x-hub-signature-256': sign('wrong', body) }, body, status: 401, error: /signature mismatch/ },
-      { name: 'missing signature', headers: without('x-hub-signature-256'), body, status: 401, error: /missing X-Hub-Signature-256/ },
-      { name: 'sha1-only signature', headers: { ...without('x-hub-signature-256'), 'x-hub-signature': 'sha1=0123456789abcdef0123456789abcdef01234567' }, body, status: 401, error: /SHA-1/ },
-      { name: 'malformed signature', headers: { ...base, 'x-hub-signature-256': 'sha256=xyz' }, body, status: 401, error: /sha256=/ },
-      { name: 'signature of another body', headers: base, body: body.replace('"ref"', '"ref" '), status: 401, error: /mismatch/ },
-      { name: 'truncated JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, truncated) }, body: truncated, status: 400, error: /not valid JSON/ },
-      { name: 'non-JSON, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, 'hello') }, body: 'hello', status: 400, error: /not valid JSON/ },
-      { name: 'JSON that is not an object', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '[1,2]') }, body: '[1,2]', status: 400, error: /JSON object/ },
-      { name: 'empty body, validly signed', headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') }, body: '', status: 400, error: /body is empty/ },
-      { name: 'not UTF-8, signed as bytes', headers: { ...base, 'x-hub-signature-256': sign(SECRET, latin1) }, body: latin1, status: 400, error: /body is not valid UTF-8/ },
-      { name: 'not UTF-8, signed by an old secret', headers: { ...base, 'x-hub-signature-256': sign(OLD_SECRET, latin1) }, body: latin1, status: 400, error: /body is not valid UTF-8/ },
-      { name: 'not UTF-8, wrong signature', headers: { ...base, 'x-hub-signature-256': sign('wrong', latin1) }, body: latin1, status: 401, error: /signature mismatch.*not valid UTF-8/ },
-      { name: 'nested deeper than PostgreSQL parses', headers: { ...base, 'x-hub-signature-256': sign(SECRET, deep) }, body: deep, status: 400, error: /nested too deeply/ },
-      { name: 'gzip content encoding', headers: { ...base, 'content-encoding': 'gzip' }, body, status: 415, error: /content encoding gzip/ },
-      { name: 'form-encoded content type', headers: { ...base, 'content-type': 'application/x-www-form-urlencoded' }, body: `payload=${encodeURIComponent(body)}`, status: 415, error: /application\/json/ },
-      { name: 'text content type', headers: { ...base, 'content-type': 'text/plain' }, body, status: 415, error: /application\/json/ },
-      { name: 'missing X-GitHub-Event', headers: without('x-github-event'), body, status: 400, error: /X-GitHub-Event/ },
-      { name: 'missing X-GitHub-Delivery', headers: without('x-github-delivery'), body, status: 400, error: /X-GitHub-Delivery/ },
-      { name: 'delivery id with spaces', headers: { ...base, 'x-github-delivery': 'a b' }, body, status: 400, error: /X-GitHub-Delivery/ },
+    const cases: {
+      name: string;
+      headers: Record<string, string>;
+      body: string | Buffer;
+      status: number;
+      error: RegExp;
+    }[] = [
+      {
+        name: 'wrong signature',
+        headers: { ...base, 'x-hub-signature-256': sign('wrong', body) },
+        body,
+        status: 401,
+        error: /signature mismatch/,
+      },
+      {
+        name: 'missing signature',
+        headers: without('x-hub-signature-256'),
+        body,
+        status: 401,
+        error: /missing X-Hub-Signature-256/,
+      },
+      {
+        name: 'sha1-only signature',
+        headers: {
+          ...without('x-hub-signature-256'),
+          'x-hub-signature': 'sha1=0123456789abcdef0123456789abcdef01234567',
+        },
+        body,
+        status: 401,
+        error: /SHA-1/,
+      },
+      {
+        name: 'malformed signature',
+        headers: { ...base, 'x-hub-signature-256': 'sha256=xyz' },
+        body,
+        status: 401,
+        error: /sha256=/,
+      },
+      {
+        name: 'signature of another body',
+        headers: base,
+        body: body.replace('"ref"', '"ref" '),
+        status: 401,
+        error: /mismatch/,
+      },
+      {
+        name: 'truncated JSON, validly signed',
+        headers: { ...base, 'x-hub-signature-256': sign(SECRET, truncated) },
+        body: truncated,
+        status: 400,
+        error: /not valid JSON/,
+      },
+      {
+        name: 'non-JSON, validly signed',
+        headers: { ...base, 'x-hub-signature-256': sign(SECRET, 'hello') },
+        body: 'hello',
+        status: 400,
+        error: /not valid JSON/,
+      },
+      {
+        name: 'JSON that is not an object',
+        headers: { ...base, 'x-hub-signature-256': sign(SECRET, '[1,2]') },
+        body: '[1,2]',
+        status: 400,
+        error: /JSON object/,
+      },
+      {
+        name: 'empty body, validly signed',
+        headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') },
+        body: '',
+        status: 400,
+        error: /body is empty/,
+      },
+      {
+        name: 'not UTF-8, signed as bytes',
+        headers: { ...base, 'x-hub-signature-256': sign(SECRET, latin1) },
+        body: latin1,
+        status: 400,
+        error: /body is not valid UTF-8/,
+      },
+      {
+        name: 'not UTF-8, signed by an old secret',
+        headers: { ...base, 'x-hub-signature-256': sign(OLD_SECRET, latin1) },
+        body: latin1,
+        status: 400,
+        error: /body is not valid UTF-8/,
+      },
+      {
+        name: 'not UTF-8, wrong signature',
+        headers: { ...base, 'x-hub-signature-256': sign('wrong', latin1) },
+        body: latin1,
+        status: 401,
+        error: /signature mismatch.*not valid UTF-8/,
+      },
+      {
+        name: 'nested deeper than PostgreSQL parses',
+        headers: { ...base, 'x-hub-signature-256': sign(SECRET, deep) },
+        body: deep,
+        status: 400,
+        error: /nested too deeply/,
+      },
+      {
+        name: 'gzip content encoding',
+        headers: { ...base, 'content-encoding': 'gzip' },
+        body,
+        status: 415,
+        error: /content encoding gzip/,
+      },
+      {
+        name: 'form-encoded content type',
+        headers: { ...base, 'content-type': 'application/x-www-form-urlencoded' },
+        body: `payload=${encodeURIComponent(body)}`,
+        status: 415,
+        error: /application\/json/,
+      },
+      {
+        name: 'text content type',
+        headers: { ...base, 'content-type': 'text/plain' },
+        body,
+        status: 415,
+        error: /application\/json/,
+      },
+      {
+        name: 'missing X-GitHub-Event',
+        headers: without('x-github-event'),
+        body,
+        status: 400,
+        error: /X-GitHub-Event/,
+      },
+      {
+        name: 'missing X-GitHub-Delivery',
+        headers: without('x-github-delivery'),
+        body,
+        status: 400,
+        error: /X-GitHub-Delivery/,
+      },
+      {
+        name: 'delivery id with spaces',
+        headers: { ...base, 'x-github-delivery': 'a b' },
+        body,
+        status: 400,
+        error: /X-GitHub-Delivery/,
+      },
     ];
     const deliveriesBefore = await deliveryCount();
     const jobsBefore = (await jobs(q.pool)).length;
     for (const c of cases) {
       // Bodies go as bytes, as given (superagent would JSON-encode a Buffer under application/json).
-      const res = await request(app).post('/webhooks/github').set(c.headers).serialize((b: string) => b).send(c.body);
+      const res = await request(app)
+        .post('/webhooks/github')
+        .set(c.headers)
+        .serialize((b: string) => b)
+        .send(c.body);
       assert.equal(res.status, c.status, `${c.name}: ${res.status} ${res.text}`);
       assert.match(res.body.error ?? '', c.error, c.name);
     }
@@ -171,20 +348,42 @@ describe('POST /webhooks/github', () => {
   });
 
   test('a payload with \\u0000 escapes is stored (each NUL as U+FFFD, which PostgreSQL can hold), with its job', async () => {
-    const body = JSON.stringify({ ref: 'refs/heads/main', comment: 'a\u0000b\u0000', literal: '\\u0000 stays text', both: '\\\u0000' });
+    const body = JSON.stringify({
+      ref: 'refs/heads/main',
+      comment: 'a\u0000b\u0000',
+      literal: '\\u0000 stays text',
+      both: '\\\u0000',
+    });
     assert.match(body, /\\u0000/);
     const headers = deliveryHeaders(SECRET, 'push', body);
-    const res = await request(app).post('/webhooks/github').set(headers).serialize((b: string) => b).send(body);
+    const res = await request(app)
+      .post('/webhooks/github')
+      .set(headers)
+      .serialize((b: string) => b)
+      .send(body);
     assert.equal(res.status, 202, res.text);
-    const { rows } = await q.pool.query('SELECT payload FROM webhook_deliveries WHERE delivery_id = $1', [headers['x-github-delivery']]);
-    assert.deepEqual(rows[0].payload, { ref: 'refs/heads/main', comment: 'a\ufffdb\ufffd', literal: '\\u0000 stays text', both: '\\\ufffd' });
-    assert.equal((await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery'])).length, 1);
+    const { rows } = await q.pool.query('SELECT payload FROM webhook_deliveries WHERE delivery_id = $1', [
+      headers['x-github-delivery'],
+    ]);
+    assert.deepEqual(rows[0].payload, {
+      ref: 'refs/heads/main',
+      comment: 'a\ufffdb\ufffd',
+      literal: '\\u0000 stays text',
+      both: '\\\ufffd',
+    });
+    assert.equal(
+      (await jobs(q.pool, JOB_DELIVERY)).filter((j) => deliveryIdsOf(j).includes(headers['x-github-delivery'])).length,
+      1,
+    );
   });
 
   test('an oversized body (> 26 MB) is refused with 413 and nothing stored', async () => {
     const big = ' '.repeat(27 * 1024 * 1024);
     const before = await deliveryCount();
-    const res = await request(app).post('/webhooks/github').set(deliveryHeaders(SECRET, 'push', 'x')).send(big);
+    const res = await request(app)
+      .post('/webhooks/github')
+      .set(deliveryHeaders(SECRET, 'push', 'x'))
+      .send(big);
     assert.equal(res.status, 413);
     assert.equal(await deliveryCount(), before);
   });
@@ -196,14 +395,20 @@ describe('POST /webhooks/github', () => {
     const invented = JSON.stringify({ action: 'exploded', repository: null });
     const h2 = deliveryHeaders(SECRET, 'some_future_event', invented);
     assert.equal((await request(app).post('/webhooks/github').set(h2).send(invented)).status, 202);
-    const { rows } = await q.pool.query('SELECT repository, action FROM webhook_deliveries WHERE delivery_id = $1', [h2['x-github-delivery']]);
+    const { rows } = await q.pool.query('SELECT repository, action FROM webhook_deliveries WHERE delivery_id = $1', [
+      h2['x-github-delivery'],
+    ]);
     assert.deepEqual(rows[0], { repository: null, action: 'exploded' });
     const ping = JSON.stringify(examplePayload('ping'));
     const h3 = deliveryHeaders(SECRET, 'ping', ping);
     const res = await request(app).post('/webhooks/github').set(h3).send(ping);
     assert.equal(res.status, 200);
     assert.equal(res.body.ok, true);
-    assert.equal((await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [h3['x-github-delivery']])).rowCount, 0);
+    assert.equal(
+      (await q.pool.query('SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1', [h3['x-github-delivery']]))
+        .rowCount,
+      0,
+    );
   });
 
   test('an accepted delivery wakes the workers at once (coalesced NOTIFY), not at their next poll', async () => {
@@ -222,7 +427,12 @@ describe('POST /webhooks/github', () => {
       const headers = deliveryHeaders(SECRET, 'push', push);
       assert.equal((await request(app).post('/webhooks/github').set(headers).send(push)).status, 202);
       await waitFor(
-        async () => (await q.pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [headers['x-github-delivery']])).rowCount,
+        async () =>
+          (
+            await q.pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [
+              headers['x-github-delivery'],
+            ])
+          ).rowCount,
         60_000,
         'the delivery to be processed',
       );
@@ -233,44 +443,58 @@ describe('POST /webhooks/github', () => {
 
   test('webhooks are refused (401) when no secret is configured', async () => {
     const closed = createServer({ pool: q.pool, webhookSecrets: [], logger: q.logger });
-    const res = await request(closed).post('/webhooks/github').set(deliveryHeaders(SECRET, 'push', push)).send(push);
+    const res = await request(closed)
+      .post('/webhooks/github')
+      .set(deliveryHeaders(SECRET, 'push', push))
+      .send(push);
     assert.equal(res.status, 401);
     assert.match(res.body.error, /GITHUB_WEBHOOK_SECRET/);
   });
 
-  test('slow clients are cut off: 200 connections trickling headers, and one sending nothing, are closed by the server', { timeout: 90_000 }, async () => {
-    const server = createHttpServer(app, { headersTimeoutMs: 1000, requestTimeoutMs: 2000, keepAliveTimeoutMs: 1000 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const port = (server.address() as AddressInfo).port;
-    const timers: NodeJS.Timeout[] = [];
-    try {
-      const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
-      const open = (): Promise<Socket> =>
-        new Promise((resolve, reject) => {
-          const socket = connect(port, '127.0.0.1', () => resolve(socket));
-          socket.resume(); // read, so the server's close is seen
-          socket.on('error', () => undefined); // writes after the server closed it: EPIPE
-          socket.once('error', reject);
-        });
-      const trickling = await Promise.all(Array.from({ length: 200 }, open));
-      const silent = await open();
-      for (const socket of trickling) {
-        socket.write('POST /webhooks/github HTTP/1.1\r\nHost: politburo\r\n');
-        // One more header line every 100 ms, never the blank line that ends the headers.
-        let n = 0;
-        const t = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: still coming\r\n`), 100);
-        timers.push(t);
+  test(
+    'slow clients are cut off: 200 connections trickling headers, and one sending nothing, are closed by the server',
+    { timeout: 90_000 },
+    async () => {
+      const server = createHttpServer(app, {
+        headersTimeoutMs: 1000,
+        requestTimeoutMs: 2000,
+        keepAliveTimeoutMs: 1000,
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as AddressInfo).port;
+      const timers: NodeJS.Timeout[] = [];
+      try {
+        const closed = (socket: Socket) => new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        const open = (): Promise<Socket> =>
+          new Promise((resolve, reject) => {
+            const socket = connect(port, '127.0.0.1', () => resolve(socket));
+            socket.resume(); // read, so the server's close is seen
+            socket.on('error', () => undefined); // writes after the server closed it: EPIPE
+            socket.once('error', reject);
+          });
+        const trickling = await Promise.all(Array.from({ length: 200 }, open));
+        const silent = await open();
+        for (const socket of trickling) {
+          socket.write('POST /webhooks/github HTTP/1.1\r\nHost: politburo\r\n');
+          // One more header line every 100 ms, never the blank line that ends the headers.
+          let n = 0;
+          const t = setInterval(() => socket.writable && socket.write(`X-Slow-${n++}: still coming\r\n`), 100);
+          timers.push(t);
+        }
+        const allClosed = Promise.all([...trickling, silent].map(closed));
+        const outcome = await Promise.race([
+          allClosed.then(() => 'closed'),
+          new Promise((r) => setTimeout(() => r('still open after 45 s'), 45_000).unref()),
+        ]);
+        assert.equal(outcome, 'closed');
+        // The server still answers an ordinary request.
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        assert.equal(res.status, 200);
+      } finally {
+        for (const t of timers) clearInterval(t);
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
       }
-      const allClosed = Promise.all([...trickling, silent].map(closed));
-      const outcome = await Promise.race([allClosed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open after 45 s'), 45_000).unref())]);
-      assert.equal(outcome, 'closed');
-      // The server still answers an ordinary request.
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
-      assert.equal(res.status, 200);
-    } finally {
-      for (const t of timers) clearInterval(t);
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
+    },
+  );
 });

@@ -41,7 +41,11 @@ test('every variable is read and converted', () => {
   assert.equal(c.github.apiUrl, 'https://ghe.example.com/api/v3');
   assert.equal(c.publicUrl, 'https://politburo.example.com');
   assert.equal(c.concurrency, 8);
-  assert.deepEqual(c.poll.repos, [{ url: '/srv/infra', branch: 'main' }, { url: 'https://git.example.com/a.git' }, { url: 'file:///x/y.git', branch: 'prod' }]);
+  assert.deepEqual(c.poll.repos, [
+    { url: '/srv/infra', branch: 'main' },
+    { url: 'https://git.example.com/a.git' },
+    { url: 'file:///x/y.git', branch: 'prod' },
+  ]);
   assert.equal(c.poll.intervalMs, 30_000);
   assert.equal(c.dashboard.public, true);
   assert.equal(c.dataDir, '/var/lib/pb');
@@ -52,19 +56,40 @@ test('every variable is read and converted', () => {
 
 test('errors name the variable and say what to do, all at once', () => {
   assert.throws(
-    () => readConfig({ PORT: 'eighty', POLITBURO_POLL_INTERVAL: 'soon', POLITBURO_CONCURRENCY: '0', DATABASE_URL: 'not a url', LOG_LEVEL: 'loud', POLITBURO_DASHBOARD_PUBLIC: 'maybe' }),
+    () =>
+      readConfig({
+        PORT: 'eighty',
+        POLITBURO_POLL_INTERVAL: 'soon',
+        POLITBURO_CONCURRENCY: '0',
+        DATABASE_URL: 'not a url',
+        LOG_LEVEL: 'loud',
+        POLITBURO_DASHBOARD_PUBLIC: 'maybe',
+      }),
     (err: unknown) => {
       assert.ok(err instanceof ConfigError);
       const text = err.message;
-      for (const frag of [/PORT="eighty" must be a whole number/, /POLITBURO_POLL_INTERVAL="soon" is not a duration.*30s/, /POLITBURO_CONCURRENCY="0"/, /DATABASE_URL must be an absolute URL/, /LOG_LEVEL must be one of/, /POLITBURO_DASHBOARD_PUBLIC="maybe" must be true or false/]) {
+      for (const frag of [
+        /PORT="eighty" must be a whole number/,
+        /POLITBURO_POLL_INTERVAL="soon" is not a duration.*30s/,
+        /POLITBURO_CONCURRENCY="0"/,
+        /DATABASE_URL must be an absolute URL/,
+        /LOG_LEVEL must be one of/,
+        /POLITBURO_DASHBOARD_PUBLIC="maybe" must be true or false/,
+      ]) {
         assert.match(text, frag);
       }
       return true;
     },
   );
-  assert.throws(() => readConfig({ GITHUB_APP_ID: '12' }), /GITHUB_APP_ID is set but no private key: set GITHUB_PRIVATE_KEY/);
+  assert.throws(
+    () => readConfig({ GITHUB_APP_ID: '12' }),
+    /GITHUB_APP_ID is set but no private key: set GITHUB_PRIVATE_KEY/,
+  );
   assert.throws(() => readConfig({ GITHUB_APP_ID: 'abc' }), /GITHUB_APP_ID must be the numeric App id/);
-  assert.throws(() => readConfig({ GITHUB_APP_ID: '1', GITHUB_PRIVATE_KEY_PATH: '/nonexistent/key.pem' }), /GITHUB_PRIVATE_KEY_PATH=\/nonexistent\/key.pem cannot be read/);
+  assert.throws(
+    () => readConfig({ GITHUB_APP_ID: '1', GITHUB_PRIVATE_KEY_PATH: '/nonexistent/key.pem' }),
+    /GITHUB_PRIVATE_KEY_PATH=\/nonexistent\/key.pem cannot be read/,
+  );
   assert.throws(() => readConfig({ GITHUB_PRIVATE_KEY: '-----BEGIN RSA PRIVATE KEY-----x' }), /GITHUB_APP_ID is not/);
 });
 
@@ -75,13 +100,17 @@ test('repository lists: commas and newlines, blanks ignored, # splits the branch
 
 test('database timeouts: connect 10 s and no query limit by default; durations or seconds; bad values named', () => {
   assert.deepEqual(readConfig({ HOME: '/home/u' }).database, { connectTimeoutMs: 10_000, queryTimeoutMs: 0 });
-  assert.deepEqual(readConfig({ HOME: '/home/u', POLITBURO_DB_CONNECT_TIMEOUT: '2s', POLITBURO_DB_QUERY_TIMEOUT: '90' }).database, {
-    connectTimeoutMs: 2000,
-    queryTimeoutMs: 90_000,
-  });
+  assert.deepEqual(
+    readConfig({ HOME: '/home/u', POLITBURO_DB_CONNECT_TIMEOUT: '2s', POLITBURO_DB_QUERY_TIMEOUT: '90' }).database,
+    {
+      connectTimeoutMs: 2000,
+      queryTimeoutMs: 90_000,
+    },
+  );
   assert.throws(
     () => readConfig({ HOME: '/home/u', POLITBURO_DB_CONNECT_TIMEOUT: 'soon' }),
-    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => p.startsWith('POLITBURO_DB_CONNECT_TIMEOUT="soon"')),
+    (err: unknown) =>
+      err instanceof ConfigError && err.problems.some((p) => p.startsWith('POLITBURO_DB_CONNECT_TIMEOUT="soon"')),
   );
 });
 
@@ -93,6 +122,7 @@ test('run heartbeat and lease: checked at start-up, named when wrong', () => {
   );
   assert.throws(
     () => readConfig({ HOME: '/home/u', POLITBURO_RUN_HEARTBEAT: '10s', POLITBURO_RUN_LEASE: '20s' }),
-    (err: unknown) => err instanceof ConfigError && err.problems.some((p) => /at least three times POLITBURO_RUN_HEARTBEAT/.test(p)),
+    (err: unknown) =>
+      err instanceof ConfigError && err.problems.some((p) => /at least three times POLITBURO_RUN_HEARTBEAT/.test(p)),
   );
 });

@@ -4,7 +4,14 @@ import { createHmac, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fingerprint, keyTypeOf, knownKeyTypes, parseKnownHosts, readRepositoryKnownHosts, verifyHostKey } from '../../../hosts/known-hosts.js';
+import {
+  fingerprint,
+  keyTypeOf,
+  knownKeyTypes,
+  parseKnownHosts,
+  readRepositoryKnownHosts,
+  verifyHostKey,
+} from '../../../hosts/known-hosts.js';
 
 function blob(type: string, body = randomBytes(32)): Buffer {
   const t = Buffer.from(type);

@@ -7,15 +7,31 @@ import { quoteShell } from '../../../kernel/quote-shell.js';
 const sh = (script: string) => execFileSync('/bin/sh', ['-c', script], { encoding: 'utf8' });
 
 test('awkward values arrive verbatim through /bin/sh', () => {
-  const values = ["it's", '"double"', 'a b  c', '$(touch /tmp/pwned)', '`id`', 'line1\nline2', '\\', '$HOME', '*', '', '-n', "'"];
+  const values = [
+    "it's",
+    '"double"',
+    'a b  c',
+    '$(touch /tmp/pwned)',
+    '`id`',
+    'line1\nline2',
+    '\\',
+    '$HOME',
+    '*',
+    '',
+    '-n',
+    "'",
+  ];
   for (const v of values) assert.equal(sh(`printf %s ${quoteShell(v)}`), v);
 });
 
 test('any string without NUL arrives verbatim (property)', () => {
   fc.assert(
-    fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0')), (v) => {
-      assert.equal(sh(`printf %s ${quoteShell(v)}`), v);
-    }),
+    fc.property(
+      fc.string({ unit: 'grapheme', maxLength: 40 }).filter((s) => !s.includes('\0')),
+      (v) => {
+        assert.equal(sh(`printf %s ${quoteShell(v)}`), v);
+      },
+    ),
     { numRuns: 60 },
   );
 });

@@ -17,7 +17,10 @@ test('source positions and key order do not change the hash', () => {
   const h1 = specHash({ host, tasks });
   const h2 = specHash({
     host: { ...host, source: moved },
-    tasks: [{ kind: 'babushka', name: 'app', dep: 'app', args: { b: '2', a: '1' }, source: moved }, { ...tasks[1], source: moved }],
+    tasks: [
+      { kind: 'babushka', name: 'app', dep: 'app', args: { b: '2', a: '1' }, source: moved },
+      { ...tasks[1], source: moved },
+    ],
   });
   assert.equal(h1, h2);
   assert.match(h1, /^[0-9a-f]{64}$/);
@@ -57,7 +60,12 @@ environments:
 
 test('comments, whitespace and key order in the YAML do not change resolved hashes; a used address does', async () => {
   const a = node((await loadValid(yml('', '10.0.0.1', "{ db: '${address(db)}', x: 1 }"))).get('prod'), 'app');
-  const b = node((await loadValid(yml('# a comment\n\n', '10.0.0.1', "\n          x: 1\n          db: '${address(db)}'"))).get('prod'), 'app');
+  const b = node(
+    (await loadValid(yml('# a comment\n\n', '10.0.0.1', "\n          x: 1\n          db: '${address(db)}'"))).get(
+      'prod',
+    ),
+    'app',
+  );
   const c = node((await loadValid(yml('', '10.0.0.9', "{ db: '${address(db)}', x: 1 }"))).get('prod'), 'app');
   assert.equal(a.specHash, b.specHash);
   assert.notEqual(a.specHash, c.specHash);

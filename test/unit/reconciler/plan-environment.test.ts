@@ -60,7 +60,9 @@ test('a node never applied is a create', () => {
 
 test('a recorded node that never became ready (no applied hash) is still a create', () => {
   const web = node('web-1', '10.0.0.1', [], 'h1');
-  const plan = planEnvironment(env([web]), [recorded(web, { specHash: '', tasks: [], state: 'failed', lastAppliedCommit: null })]);
+  const plan = planEnvironment(env([web]), [
+    recorded(web, { specHash: '', tasks: [], state: 'failed', lastAppliedCommit: null }),
+  ]);
   assert.equal(plan.nodes[0].action, 'create');
 });
 
@@ -89,7 +91,12 @@ test('added, removed and reordered tasks and a new host are all named', () => {
   const before = node('web-1', '10.0.0.1', [babushka('a'), babushka('b'), babushka('c')], 'h1');
   const after = node('web-1', '10.0.0.9', [babushka('b'), babushka('a'), babushka('d', { x: '1' })], 'h2');
   const plan = planEnvironment(env([after]), [recorded(before)]);
-  assert.deepEqual(plan.nodes[0].changes, ['host 10.0.0.1 -> 10.0.0.9', "+ task 'd'", "- task 'c'", 'task order changed']);
+  assert.deepEqual(plan.nodes[0].changes, [
+    'host 10.0.0.1 -> 10.0.0.9',
+    "+ task 'd'",
+    "- task 'c'",
+    'task order changed',
+  ]);
 });
 
 test('shell task command changes are named', () => {
@@ -114,7 +121,11 @@ test('recorded nodes no longer described are terminated, in path order, after th
   const plan = planEnvironment(env([web]), [recorded(gone2), recorded(web), recorded(gone1)]);
   assert.deepEqual(
     plan.nodes.map((n) => [n.path, n.action]),
-    [['web-1', 'unchanged'], ['web-2', 'terminate'], ['web-3', 'terminate']],
+    [
+      ['web-1', 'unchanged'],
+      ['web-2', 'terminate'],
+      ['web-3', 'terminate'],
+    ],
   );
   assert.equal(plan.nodes[1].host, '10.0.0.2');
   assert.equal(plan.summary.terminate, 2);

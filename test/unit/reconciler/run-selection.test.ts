@@ -16,9 +16,21 @@ function planned(path: string, action: PlanAction, deps: string[] = []): Planned
     specHash: 'x',
   };
   const recorded = action === 'create' ? undefined : ({ path, state: 'ready' } as RecordedNode);
-  return { path, host: node.host.kind === 'static' ? node.host.address : null, action, changes: [], node: action === 'terminate' ? undefined : node, recorded };
+  return {
+    path,
+    host: node.host.kind === 'static' ? node.host.address : null,
+    action,
+    changes: [],
+    node: action === 'terminate' ? undefined : node,
+    recorded,
+  };
 }
-const plan = (nodes: PlannedNode[]): Plan => ({ environment: 'prod', commit: null, nodes, summary: { create: 0, update: 0, unchanged: 0, terminate: 0 } });
+const plan = (nodes: PlannedNode[]): Plan => ({
+  environment: 'prod',
+  commit: null,
+  nodes,
+  summary: { create: 0, update: 0, unchanged: 0, terminate: 0 },
+});
 const paths = (xs: PlannedNode[]) => xs.map((x) => x.path);
 
 const lamp = plan([
@@ -39,17 +51,38 @@ test('without a target: the plan changes (or everything with --all), and the ter
 
 test('a target path narrows to its nodes plus the dependencies that still need work', () => {
   assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:lb') }).configure), ['web-1', 'lb']);
-  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:web-2') }).configure), [], 'unchanged: nothing to do without --all');
-  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:web-2'), all: true }).configure), ['database/master', 'web-2']);
-  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:lb'), all: true }).configure), ['database/master', 'web-1', 'web-2', 'lb']);
+  assert.deepEqual(
+    paths(selectNodes(lamp, { target: parseTarget('prod:web-2') }).configure),
+    [],
+    'unchanged: nothing to do without --all',
+  );
+  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:web-2'), all: true }).configure), [
+    'database/master',
+    'web-2',
+  ]);
+  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:lb'), all: true }).configure), [
+    'database/master',
+    'web-1',
+    'web-2',
+    'lb',
+  ]);
   const prov = selectNodes(lamp, { target: parseTarget('prod:lb#provisioned') });
   assert.deepEqual([paths(prov.configure), prov.provisionOnly], [['lb'], true]);
-  assert.throws(() => selectNodes(lamp, { target: parseTarget('prod:nosuch') }), /target path 'nosuch' names no node of environment 'prod'/);
-  assert.throws(() => selectNodes(lamp, { target: parseTarget('prod:wbe') }), /names no node of environment 'prod' \(did you mean 'web'\?\)/);
+  assert.throws(
+    () => selectNodes(lamp, { target: parseTarget('prod:nosuch') }),
+    /target path 'nosuch' names no node of environment 'prod'/,
+  );
+  assert.throws(
+    () => selectNodes(lamp, { target: parseTarget('prod:wbe') }),
+    /names no node of environment 'prod' \(did you mean 'web'\?\)/,
+  );
 });
 
 test('#terminated: the recorded nodes under the path, or of the whole environment', () => {
-  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:web#terminated') }).terminate), ['web-1', 'web-2']);
+  assert.deepEqual(paths(selectNodes(lamp, { target: parseTarget('prod:web#terminated') }).terminate), [
+    'web-1',
+    'web-2',
+  ]);
   const all = selectNodes(lamp, { target: parseTarget('prod#terminated') });
   assert.deepEqual([paths(all.configure), paths(all.terminate)], [[], ['database/master', 'web-1', 'web-2', 'old']]);
 });

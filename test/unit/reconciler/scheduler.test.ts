@@ -43,7 +43,8 @@ function harness(ms: Record<string, number> = {}, failing: string[] = []) {
   return { times, events, runNode, maxActive: () => maxActive };
 }
 
-const byPath = (outs: { path: string; state: unknown; reason?: string }[]) => Object.fromEntries(outs.map((o) => [o.path, o]));
+const byPath = (outs: { path: string; state: unknown; reason?: string }[]) =>
+  Object.fromEntries(outs.map((o) => [o.path, o]));
 
 test('LAMP: master, then replica and webs in parallel, then lb; a failed web blocks lb only', async () => {
   const h = harness({ 'database/master': 60, 'web-1': 60, 'web-2': 20, 'database/replica-1': 60, lb: 20 }, ['web-2']);
@@ -55,7 +56,15 @@ test('LAMP: master, then replica and webs in parallel, then lb; a failed web blo
     n('lb', ['web-1', 'web-2']),
   ];
   const events: RunEvent[] = [];
-  const outs = byPath(await schedule({ nodes, concurrency: 10, outside: () => undefined, runNode: h.runNode, onEvent: (e) => events.push(e) }));
+  const outs = byPath(
+    await schedule({
+      nodes,
+      concurrency: 10,
+      outside: () => undefined,
+      runNode: h.runNode,
+      onEvent: (e) => events.push(e),
+    }),
+  );
   assert.equal(outs['database/master'].state, 'ready');
   assert.equal(outs['web-1'].state, 'ready');
   assert.equal(outs['database/replica-1'].state, 'ready');
@@ -64,9 +73,13 @@ test('LAMP: master, then replica and webs in parallel, then lb; a failed web blo
   assert.equal(outs.lb.reason, 'depends on web-2, which failed');
   assert.equal(h.times.lb, undefined, 'lb is never attempted');
   const t = h.times;
-  for (const p of ['web-1', 'web-2', 'database/replica-1']) assert.ok(t[p].start >= t['database/master'].end, `${p} starts after the master`);
+  for (const p of ['web-1', 'web-2', 'database/replica-1'])
+    assert.ok(t[p].start >= t['database/master'].end, `${p} starts after the master`);
   // Right away: the three start as soon as the master ends, before anything else happens.
-  const afterMaster = h.events.slice(h.events.indexOf('end database/master') + 1, h.events.indexOf('end database/master') + 4);
+  const afterMaster = h.events.slice(
+    h.events.indexOf('end database/master') + 1,
+    h.events.indexOf('end database/master') + 4,
+  );
   assert.deepEqual(afterMaster.sort(), ['start database/replica-1', 'start web-1', 'start web-2']);
   assert.ok(t['web-1'].start < t['web-2'].end && t['web-2'].start < t['web-1'].end, 'webs overlap');
   const waiting = events.find((e) => e.type === 'node-waiting' && e.path === 'lb');
@@ -93,7 +106,12 @@ test('not waves: a chain advances while an unrelated long node still runs', asyn
     if (node.path === 'a3') chainDone();
     return { state: 'ready' };
   };
-  const outs = await schedule({ nodes: [n('a1'), n('a2', ['a1']), n('a3', ['a2']), n('b')], concurrency: 4, outside: () => undefined, runNode });
+  const outs = await schedule({
+    nodes: [n('a1'), n('a2', ['a1']), n('a3', ['a2']), n('b')],
+    concurrency: 4,
+    outside: () => undefined,
+    runNode,
+  });
   assert.ok(outs.every((o) => o.state === 'ready'));
   assert.ok(events.indexOf('end a3') < events.indexOf('end b'), events.join(', '));
 });
@@ -108,14 +126,31 @@ test('concurrency bounds the nodes running at once', async () => {
 
 test('slots go to the critical path first', async () => {
   const h = harness({ long1: 40, long2: 40, short: 40 });
-  await schedule({ nodes: [n('short'), n('long1'), n('long2', ['long1'])], concurrency: 1, outside: () => undefined, runNode: h.runNode });
+  await schedule({
+    nodes: [n('short'), n('long1'), n('long2', ['long1'])],
+    concurrency: 1,
+    outside: () => undefined,
+    runNode: h.runNode,
+  });
   assert.ok(h.times.long1.start < h.times.short.start, 'the chain head starts before the lone node');
 });
 
 test('dependencies outside the run: recorded ready passes, anything else blocks with the state', async () => {
   const h = harness();
-  const outside = (p: string) => (p === 'db' ? { state: 'ready' as const, hasHost: true } : p === 'web-1' ? { state: 'failed' as const, hasHost: true } : undefined);
-  const outs = byPath(await schedule({ nodes: [n('app', ['db']), n('lb', ['web-1']), n('x', ['ghost'])], concurrency: 3, outside, runNode: h.runNode }));
+  const outside = (p: string) =>
+    p === 'db'
+      ? { state: 'ready' as const, hasHost: true }
+      : p === 'web-1'
+        ? { state: 'failed' as const, hasHost: true }
+        : undefined;
+  const outs = byPath(
+    await schedule({
+      nodes: [n('app', ['db']), n('lb', ['web-1']), n('x', ['ghost'])],
+      concurrency: 3,
+      outside,
+      runNode: h.runNode,
+    }),
+  );
   assert.equal(outs.app.state, 'ready');
   assert.equal(outs.lb.state, 'blocked');
   assert.equal(outs.lb.reason, 'web-1 is not ready (state: failed)');
@@ -130,7 +165,14 @@ test('blocking is transitive and names the failed node; a throwing node fails', 
   assert.equal(outs.z.state, 'blocked');
   assert.equal(outs.z.reason, 'depends on y, which is blocked (x failed)');
   assert.equal(outs.free.state, 'ready');
-  const thrown = await schedule({ nodes: [n('t')], concurrency: 1, outside: () => undefined, runNode: async () => { throw new Error('kaboom'); } });
+  const thrown = await schedule({
+    nodes: [n('t')],
+    concurrency: 1,
+    outside: () => undefined,
+    runNode: async () => {
+      throw new Error('kaboom');
+    },
+  });
   assert.deepEqual([thrown[0].state, thrown[0].reason], ['failed', 'kaboom']);
 });
 
@@ -150,7 +192,10 @@ test('provisioning runs first and unblocks #provisioned dependents before config
   // a's configuration needs b's address; b's configuration needs a ready.
   const nodes = [n('a', [['b', 'provisioned']], true), n('b', ['a'], true)];
   const outs = await schedule({ nodes, concurrency: 4, outside: () => undefined, provision, runNode });
-  assert.deepEqual(outs.map((o) => o.state), ['ready', 'ready']);
+  assert.deepEqual(
+    outs.map((o) => o.state),
+    ['ready', 'ready'],
+  );
   assert.deepEqual(log.slice(2), ['start a', 'end a', 'start b', 'end b']);
   const failing = await schedule({
     nodes: [n('p', [], true), n('q', [['p', 'provisioned']])],
@@ -159,7 +204,13 @@ test('provisioning runs first and unblocks #provisioned dependents before config
     provision: async () => ({ state: 'failed', reason: 'ProvisionFailed: no capacity' }),
     runNode,
   });
-  assert.deepEqual(failing.map((o) => [o.state, o.reason]), [['failed', 'ProvisionFailed: no capacity'], ['blocked', 'depends on p, which failed']]);
+  assert.deepEqual(
+    failing.map((o) => [o.state, o.reason]),
+    [
+      ['failed', 'ProvisionFailed: no capacity'],
+      ['blocked', 'depends on p, which failed'],
+    ],
+  );
 });
 
 test('interrupt: nothing new starts, running work is aborted after the grace period, never-started nodes keep their state', async () => {
@@ -180,7 +231,11 @@ test('interrupt: nothing new starts, running work is aborted after the grace per
     },
   });
   const o = byPath(outs);
-  assert.deepEqual([o.a.state, o.a.reason], ['failed', 'Interrupted'], 'the long node was aborted (not left to run its 5 s)');
+  assert.deepEqual(
+    [o.a.state, o.a.reason],
+    ['failed', 'Interrupted'],
+    'the long node was aborted (not left to run its 5 s)',
+  );
   assert.equal(o.b.state, null);
   assert.match(o.b.reason!, /^Interrupted/);
   assert.equal(o.c.state, null);

@@ -4,8 +4,16 @@ import { checkTargetPath, parseTarget, pathsUnder, targetNames } from '../../../
 
 test('parseTarget: ENV[:PATH][#STATE]', () => {
   assert.deepEqual(parseTarget('production'), { environment: 'production', path: undefined, state: 'ready' });
-  assert.deepEqual(parseTarget('production:database/master#ready'), { environment: 'production', path: 'database/master', state: 'ready' });
-  assert.deepEqual(parseTarget('staging:web#provisioned'), { environment: 'staging', path: 'web', state: 'provisioned' });
+  assert.deepEqual(parseTarget('production:database/master#ready'), {
+    environment: 'production',
+    path: 'database/master',
+    state: 'ready',
+  });
+  assert.deepEqual(parseTarget('staging:web#provisioned'), {
+    environment: 'staging',
+    path: 'web',
+    state: 'provisioned',
+  });
   assert.deepEqual(parseTarget('staging#terminated'), { environment: 'staging', path: undefined, state: 'terminated' });
 });
 
@@ -19,7 +27,17 @@ test('parseTarget: bad targets say what is wrong', () => {
 });
 
 test('pathsUnder: nodes, groups and every instance of a definition', () => {
-  const paths = ['database/master', 'database/replica-1', 'database/replica-2', 'web-1', 'web-2', 'webhook', 'region-eu/web-1', 'region-us/web-1', 'lb'];
+  const paths = [
+    'database/master',
+    'database/replica-1',
+    'database/replica-2',
+    'web-1',
+    'web-2',
+    'webhook',
+    'region-eu/web-1',
+    'region-us/web-1',
+    'lb',
+  ];
   assert.deepEqual(pathsUnder('database', paths), ['database/master', 'database/replica-1', 'database/replica-2']);
   assert.deepEqual(pathsUnder('database/replica', paths), ['database/replica-1', 'database/replica-2']);
   assert.deepEqual(pathsUnder('web', paths), ['web-1', 'web-2']);
@@ -50,6 +68,12 @@ test('checkTargetPath: a path naming no node is refused with a "did you mean"', 
     name: 'PolitburoError',
     message: "target path 'wbe' names no node of environment 'production' (did you mean 'web'?)",
   });
-  assert.throws(() => checkTargetPath(parseTarget('production:database/replca'), paths), /\(did you mean 'database\/replica'\?\)$/);
-  assert.throws(() => checkTargetPath(parseTarget('production:zzzzzz'), paths), /: target path 'zzzzzz' names no node of environment 'production'$/);
+  assert.throws(
+    () => checkTargetPath(parseTarget('production:database/replca'), paths),
+    /\(did you mean 'database\/replica'\?\)$/,
+  );
+  assert.throws(
+    () => checkTargetPath(parseTarget('production:zzzzzz'), paths),
+    /: target path 'zzzzzz' names no node of environment 'production'$/,
+  );
 });

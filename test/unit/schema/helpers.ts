@@ -7,7 +7,9 @@ import { formatValidationError, loadDescription } from '../../../schema/load-des
 import type { Description, ResolvedEnvironment, ResolvedNode } from '../../../kernel/types.js';
 
 /** Loads a description made of `files` (name → YAML text); `politburo.yml` is the main file. */
-export async function loadFiles(files: Record<string, string>): Promise<{ ok: true; description: Description } | { ok: false; errors: string[] }> {
+export async function loadFiles(
+  files: Record<string, string>,
+): Promise<{ ok: true; description: Description } | { ok: false; errors: string[] }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'politburo-lang-'));
   try {
     for (const [name, text] of Object.entries(files)) {

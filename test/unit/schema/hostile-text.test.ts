@@ -42,7 +42,10 @@ test('UTF-8: the first bad byte is named with its offset, line and column; a BOM
   };
   assert.equal(at(join(Uint8Array.of(0xef, 0xbb, 0xbf), enc('a: café €\n'))), '\ufeffa: café €\n');
   // A Latin-1 é in the middle of line 2.
-  assert.equal(at(join(enc('a: 1\nb: caf'), Uint8Array.of(0xe9), enc('\n'))), 'f.yml:2:7: the file is not valid UTF-8: byte 0xE9 at byte offset 11 cannot be decoded; save the file as UTF-8');
+  assert.equal(
+    at(join(enc('a: 1\nb: caf'), Uint8Array.of(0xe9), enc('\n'))),
+    'f.yml:2:7: the file is not valid UTF-8: byte 0xE9 at byte offset 11 cannot be decoded; save the file as UTF-8',
+  );
   // A stray continuation byte after multi-byte text: the column counts characters.
   assert.match(at(join(enc('€€ '), Uint8Array.of(0x80))), /^f\.yml:1:4: .* byte 0x80 at byte offset 7 /);
   // An encoded surrogate, and a sequence cut off by the end of the file.
@@ -55,7 +58,14 @@ test('UTF-8: the first bad byte is named with its offset, line and column; a BOM
 test('a main file that is not UTF-8 is an error, not silently decoded', async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'politburo-utf8-'));
   try {
-    writeFileSync(path.join(dir, 'politburo.yml'), Buffer.concat([Buffer.from("politburo: 1\nroles:\n  r: { description: 'caf"), Buffer.from([0xe9]), Buffer.from("', tasks: [] }\n")]));
+    writeFileSync(
+      path.join(dir, 'politburo.yml'),
+      Buffer.concat([
+        Buffer.from("politburo: 1\nroles:\n  r: { description: 'caf"),
+        Buffer.from([0xe9]),
+        Buffer.from("', tasks: [] }\n"),
+      ]),
+    );
     const r = await loadDescription({ dir });
     assert.deepEqual(r.ok ? [] : r.errors.map(formatValidationError), [
       'politburo.yml:3:25: the file is not valid UTF-8: byte 0xE9 at byte offset 44 cannot be decoded; save the file as UTF-8',
@@ -93,12 +103,14 @@ environments:
     hosts: { w: [10.0.0.1, 10.0.0.2], lb: local }
     remove: [w-2]
 `);
-  assert.deepEqual(errors, ["politburo.yml:6:47: count must be a non-negative integer, got a string ('many') (in environment 'e')"]);
+  assert.deepEqual(errors, [
+    "politburo.yml:6:47: count must be a non-negative integer, got a string ('many') (in environment 'e')",
+  ]);
 });
 
 test('control characters in file names and keys are shown escaped, one error per line', async () => {
   const errors = await loadInvalid({
-    'politburo.yml': "politburo: 1\ninclude: ['envs/*.yml']\nroles:\n  r: { tasks: [], \"bad\\u001b[2Jkey\": 1 }\n",
+    'politburo.yml': 'politburo: 1\ninclude: [\'envs/*.yml\']\nroles:\n  r: { tasks: [], "bad\\u001b[2Jkey": 1 }\n',
     'envs/x\u001b]0;pwned\u0007\nevil.yml': 'roles: [1]\n',
   });
   assert.deepEqual(errors, [
@@ -109,9 +121,12 @@ test('control characters in file names and keys are shown escaped, one error per
 
 test('a provider script that is not executable is reported by validate', async () => {
   const errors = await loadInvalid({
-    'politburo.yml': "politburo: 1\nprovider: { exec: { create: create, destroy: destroy.sh } }\nenvironments:\n  e: { resources: { w: { tasks: [ { babushka: x } ] } } }\n",
+    'politburo.yml':
+      'politburo: 1\nprovider: { exec: { create: create, destroy: destroy.sh } }\nenvironments:\n  e: { resources: { w: { tasks: [ { babushka: x } ] } } }\n',
     create: '#!/bin/sh\n',
     'destroy.sh': '#!/bin/sh\n',
   });
-  assert.deepEqual(errors, ["politburo.yml:2:29: provider create script 'create' is not executable: make it so (chmod +x, and git update-index --chmod=+x 'create')"]);
+  assert.deepEqual(errors, [
+    "politburo.yml:2:29: provider create script 'create' is not executable: make it so (chmod +x, and git update-index --chmod=+x 'create')",
+  ]);
 });

@@ -34,8 +34,11 @@ test('a file over 1 MiB is rejected without being parsed', async () => {
 
 test('more than 100 files is an error at the include', async () => {
   const files: Record<string, string> = { 'politburo.yml': "politburo: 1\ninclude: ['roles/*.yml']\n" };
-  for (let i = 0; i < 120; i++) files[`roles/r${String(i).padStart(3, '0')}.yml`] = `roles:\n  r${i}: { tasks: [ { babushka: x } ] }\n`;
-  assert.deepEqual(await errorsOf(repo(files)), ['politburo.yml:2:11: too many files: more than the limit of 100 files per description']);
+  for (let i = 0; i < 120; i++)
+    files[`roles/r${String(i).padStart(3, '0')}.yml`] = `roles:\n  r${i}: { tasks: [ { babushka: x } ] }\n`;
+  assert.deepEqual(await errorsOf(repo(files)), [
+    'politburo.yml:2:11: too many files: more than the limit of 100 files per description',
+  ]);
 });
 
 test('deeply nested flow collections do not crash the parser', async () => {
@@ -45,8 +48,11 @@ test('deeply nested flow collections do not crash the parser', async () => {
 });
 
 test('a huge count is refused before instances are made', async () => {
-  const yml = "politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 1000000000, tasks: [ { babushka: x } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n";
-  assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), ["politburo.yml:5:21: environment 'prod' has more than 50000 resource instances (the limit)"]);
+  const yml =
+    'politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 1000000000, tasks: [ { babushka: x } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n';
+  assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), [
+    "politburo.yml:5:21: environment 'prod' has more than 50000 resource instances (the limit)",
+  ]);
 });
 
 test('a missing main file is an error, not an exception', async () => {
@@ -57,8 +63,11 @@ test('a missing main file is an error, not an exception', async () => {
 
 // How quickly these are refused: bench/schema (a test never asserts a duration).
 test('every node depending on every other node is refused, not resolved', async () => {
-  const yml = "politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 50000, depends_on: [web], tasks: [ { babushka: x } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n";
-  assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), ["politburo.yml:5:12: environment 'prod' has more than 1000000 dependencies between nodes (the limit)"]);
+  const yml =
+    'politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 50000, depends_on: [web], tasks: [ { babushka: x } ] }\nenvironments:\n  prod: { blueprint: b, hosts: { web: local } }\n';
+  assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), [
+    "politburo.yml:5:12: environment 'prod' has more than 1000000 dependencies between nodes (the limit)",
+  ]);
 });
 
 test('a big param repeated in many nodes is refused, not resolved', async () => {
@@ -72,5 +81,7 @@ test('a big param repeated in many nodes is refused, not resolved', async () => 
 test('many large environments together are refused', async () => {
   const envs = Array.from({ length: 6 }, (_, i) => `  e${i}: { blueprint: b, hosts: { web: local } }`).join('\n');
   const yml = `politburo: 1\nblueprints:\n  b:\n    resources:\n      web: { count: 45000, tasks: [ { babushka: x } ] }\nenvironments:\n${envs}\n`;
-  assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), ['politburo.yml:5:21: the environments have more than 250000 resource instances together (the limit)']);
+  assert.deepEqual(await errorsOf(repo({ 'politburo.yml': yml })), [
+    'politburo.yml:5:21: the environments have more than 250000 resource instances together (the limit)',
+  ]);
 });

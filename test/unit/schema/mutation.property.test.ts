@@ -46,9 +46,43 @@ type Mutation =
 
 const mutation: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(paths.length - 1) }),
-  fc.record({ kind: fc.constant('replace' as const), at: fc.nat(paths.length - 1), value: fc.jsonValue({ maxDepth: 3 }) }),
-  fc.record({ kind: fc.constant('rename' as const), at: fc.nat(paths.length - 1), name: fc.oneof(fc.string({ maxLength: 12 }), fc.constantFrom('roles', 'count', 'hosts', 'resources', 'depends_on', 'extends', 'for_each', '<<')) }),
-  fc.record({ kind: fc.constant('insert' as const), offset: fc.nat(Math.max(lamp.length, features.length)), text: fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('${', '}', '&a ', '*a', ':', '- ', '\n  ', '#', '"', "'", '${address(web)}', '${params.x}', '[', '{', '!!binary ')) }),
+  fc.record({
+    kind: fc.constant('replace' as const),
+    at: fc.nat(paths.length - 1),
+    value: fc.jsonValue({ maxDepth: 3 }),
+  }),
+  fc.record({
+    kind: fc.constant('rename' as const),
+    at: fc.nat(paths.length - 1),
+    name: fc.oneof(
+      fc.string({ maxLength: 12 }),
+      fc.constantFrom('roles', 'count', 'hosts', 'resources', 'depends_on', 'extends', 'for_each', '<<'),
+    ),
+  }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    offset: fc.nat(Math.max(lamp.length, features.length)),
+    text: fc.oneof(
+      fc.string({ maxLength: 8 }),
+      fc.constantFrom(
+        '${',
+        '}',
+        '&a ',
+        '*a',
+        ':',
+        '- ',
+        '\n  ',
+        '#',
+        '"',
+        "'",
+        '${address(web)}',
+        '${params.x}',
+        '[',
+        '{',
+        '!!binary ',
+      ),
+    ),
+  }),
   fc.record({ kind: fc.constant('line' as const), line: fc.nat(120), text: fc.string({ maxLength: 30 }) }),
   fc.record({ kind: fc.constant('duplicate' as const), line: fc.nat(120) }),
   fc.record({ kind: fc.constant('truncate' as const), length: fc.nat(Math.max(lamp.length, features.length)) }),
@@ -94,33 +128,43 @@ test('random mutations of a valid file never throw and always point inside the f
   let validCount = 0;
   try {
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(lamp, features), fc.array(mutation, { minLength: 1, maxLength: 3 }), async (seed, ms) => {
-        let text = seed;
-        for (const m of ms) {
-          try {
-            text = apply(text, m);
-          } catch {
-            // a mutation the yaml library refuses to make (e.g. through an alias): keep the text as it is
+      fc.asyncProperty(
+        fc.constantFrom(lamp, features),
+        fc.array(mutation, { minLength: 1, maxLength: 3 }),
+        async (seed, ms) => {
+          let text = seed;
+          for (const m of ms) {
+            try {
+              text = apply(text, m);
+            } catch {
+              // a mutation the yaml library refuses to make (e.g. through an alias): keep the text as it is
+            }
           }
-        }
-        writeFileSync(file, text);
-        const r = await loadDescription({ dir });
-        if (r.ok) {
-          validCount++;
-          return;
-        }
-        const lines = text.split('\n');
-        assert.ok(r.errors.length > 0);
-        for (const e of r.errors) {
-          if (e.file !== 'politburo.yml') {
-            assert.equal(e.file, 'roles/monitoring.yml', e.message);
-            continue;
+          writeFileSync(file, text);
+          const r = await loadDescription({ dir });
+          if (r.ok) {
+            validCount++;
+            return;
           }
-          assert.doesNotMatch(e.message, /internal error/, `${e.message}\n--- input ---\n${text}`);
-          assert.ok(e.line >= 1 && e.line <= lines.length, `line ${e.line} outside the file (${lines.length} lines): ${e.message}`);
-          assert.ok(e.column >= 1 && e.column <= (lines[e.line - 1]?.length ?? 0) + 1, `column ${e.column} outside line ${e.line}: ${e.message}`);
-        }
-      }),
+          const lines = text.split('\n');
+          assert.ok(r.errors.length > 0);
+          for (const e of r.errors) {
+            if (e.file !== 'politburo.yml') {
+              assert.equal(e.file, 'roles/monitoring.yml', e.message);
+              continue;
+            }
+            assert.doesNotMatch(e.message, /internal error/, `${e.message}\n--- input ---\n${text}`);
+            assert.ok(
+              e.line >= 1 && e.line <= lines.length,
+              `line ${e.line} outside the file (${lines.length} lines): ${e.message}`,
+            );
+            assert.ok(
+              e.column >= 1 && e.column <= (lines[e.line - 1]?.length ?? 0) + 1,
+              `column ${e.column} outside line ${e.line}: ${e.message}`,
+            );
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
   } finally {

@@ -15,11 +15,17 @@ test('10,000 instances load, validate and resolve', async () => {
 });
 
 test('a dependency cycle through 10,000 nodes is found without exhausting the stack', async () => {
-  const chain = yml.replace('db: { tasks: [ { babushka: pg } ] }', 'db: { tasks: [ { babushka: pg } ], depends_on: [lb] }');
+  const chain = yml.replace(
+    'db: { tasks: [ { babushka: pg } ] }',
+    'db: { tasks: [ { babushka: pg } ], depends_on: [lb] }',
+  );
   const r = await loadFiles({ 'politburo.yml': chain });
   assert.equal(r.ok, false);
   if (!r.ok) {
     assert.equal(r.errors.length, 1);
-    assert.match(r.errors[0], /^politburo\.yml:\d+:\d+: dependency cycle: db -> lb -> web-1 -> db \(in environment 'bench'\)$/);
+    assert.match(
+      r.errors[0],
+      /^politburo\.yml:\d+:\d+: dependency cycle: db -> lb -> web-1 -> db \(in environment 'bench'\)$/,
+    );
   }
 });

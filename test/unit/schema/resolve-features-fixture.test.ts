@@ -17,7 +17,9 @@ test('features: production mixes listed hosts and provider hosts; symbolic addre
   assert.equal(hostOf(node(prod, 'database/replica-1')), 'ubuntu@db2.example.com:2222');
   assert.equal(hostOf(node(prod, 'region-eu/cache')), 'deploy@10.0.1.3:22');
   assert.equal(hostOf(node(prod, 'region-us/web-1')), 'provider(provision/create.sh) deploy:22');
-  assert.deepEqual(taskList(node(prod, 'lb')), ['haproxy configured {"backends":"10.0.1.1,10.0.1.2,${address(region-us/web-1)},${address(region-us/web-2)}"}']);
+  assert.deepEqual(taskList(node(prod, 'lb')), [
+    'haproxy configured {"backends":"10.0.1.1,10.0.1.2,${address(region-us/web-1)},${address(region-us/web-2)}"}',
+  ]);
   const web = node(prod, 'region-us/web-2');
   assert.deepEqual(taskList(web).slice(0, 3), [
     'base system {"hostname":"web-2.production"}',
@@ -42,11 +44,16 @@ test('features: staging and dev extend with removes, overrides, defaults and the
   const r = await loadDescription({ dir });
   assert.ok(r.ok);
   const staging = r.description.environments.get('staging')!;
-  assert.deepEqual(staging.nodes.map((n) => n.path), ['database/master', 'region-eu/web-1', 'region-eu/cache', 'lb', 'tools']);
+  assert.deepEqual(
+    staging.nodes.map((n) => n.path),
+    ['database/master', 'region-eu/web-1', 'region-eu/cache', 'lb', 'tools'],
+  );
   assert.equal(staging.defaults.concurrency, 2);
   assert.equal(hostOf(node(staging, 'database/master')), 'deploy@10.9.0.1:22');
   assert.equal(hostOf(node(staging, 'lb')), 'provider(provision/create.sh) deploy:22');
-  assert.deepEqual(taskList(node(staging, 'lb')), ['haproxy configured {"backends":"${address(region-eu/web-1)}","debug":"true"}']);
+  assert.deepEqual(taskList(node(staging, 'lb')), [
+    'haproxy configured {"backends":"${address(region-eu/web-1)}","debug":"true"}',
+  ]);
   const dev = r.description.environments.get('dev')!;
   assert.ok(dev.nodes.every((n) => n.host.kind === 'local'));
   assert.deepEqual(taskList(node(dev, 'lb')), ['haproxy configured {"backends":"127.0.0.1","debug":"true"}']);

@@ -22,9 +22,14 @@ environments:
   prod: { blueprint: b, hosts: { region: local } }
 `);
   const prod = envs.get('prod')!;
-  assert.deepEqual(prod.nodes.map((n) => n.path), ['region-eu/web-1', 'region-eu/web-2', 'region-us/web-1', 'region-us/web-2']);
+  assert.deepEqual(
+    prod.nodes.map((n) => n.path),
+    ['region-eu/web-1', 'region-eu/web-2', 'region-us/web-1', 'region-us/web-2'],
+  );
   assert.deepEqual(prod.groups, ['region-eu', 'region-us']);
-  assert.deepEqual(taskList(node(prod, 'region-us/web-2')), ['app {"env":"prod","n":"2","name":"web-2","path":"region-us/web-2","region":"us"}']);
+  assert.deepEqual(taskList(node(prod, 'region-us/web-2')), [
+    'app {"env":"prod","n":"2","name":"web-2","path":"region-us/web-2","region":"us"}',
+  ]);
 });
 
 test('count: 0 makes no instances; a param that is the whole string keeps its type', async () => {
@@ -41,7 +46,10 @@ blueprints:
 environments:
   prod: { blueprint: b, hosts: { web: local, edge: local } }
 `);
-  assert.deepEqual(envs.get('prod')!.nodes.map((n) => n.path), ['web-1', 'web-2', 'edge-eu', 'edge-us']);
+  assert.deepEqual(
+    envs.get('prod')!.nodes.map((n) => n.path),
+    ['web-1', 'web-2', 'edge-eu', 'edge-us'],
+  );
 });
 
 test('hosts: lists fill instances in order, objects set port and user, local, defaults apply', async () => {
@@ -65,7 +73,13 @@ environments:
       ctl: local
 `);
   const prod = envs.get('prod')!;
-  assert.deepEqual(prod.nodes.map(hostOf), ['deploy@10.0.0.1:2200', 'admin@10.0.0.2:22', 'deploy@web3.prod.example.com:2200', 'deploy@10.0.0.9:2222', 'local']);
+  assert.deepEqual(prod.nodes.map(hostOf), [
+    'deploy@10.0.0.1:2200',
+    'admin@10.0.0.2:22',
+    'deploy@web3.prod.example.com:2200',
+    'deploy@10.0.0.9:2222',
+    'local',
+  ]);
   const h = node(prod, 'web-2').host;
   assert.equal(h.kind, 'static');
   if (h.kind === 'static') assert.deepEqual(h.source, { file: 'politburo.yml', line: 16, column: 23 });
@@ -74,7 +88,10 @@ environments:
 const SCRIPT = '#!/bin/sh\ncat\n';
 
 test('a hosts list shorter than the instances leaves the rest to the provider', async () => {
-  const envs = await loadValid({ 'provision/create.sh': SCRIPT, 'provision/destroy.sh': SCRIPT, 'politburo.yml': `
+  const envs = await loadValid({
+    'provision/create.sh': SCRIPT,
+    'provision/destroy.sh': SCRIPT,
+    'politburo.yml': `
 politburo: 1
 provider: { exec: { create: provision/create.sh, destroy: provision/destroy.sh } }
 blueprints:
@@ -86,17 +103,27 @@ blueprints:
         tasks: [ { babushka: app, args: { db: '\${address(db)}', webs: '\${addresses(web)}' } } ]
 environments:
   prod: { blueprint: b, hosts: { web: [10.0.0.1], app: local } }
-` });
+`,
+  });
   const prod = envs.get('prod')!;
   assert.equal(hostOf(node(prod, 'web-2')), 'provider(provision/create.sh) root:22');
   assert.equal(hostOf(node(prod, 'db')), 'provider(provision/create.sh) root:22');
   assert.equal(prod.provider?.create, 'provision/create.sh');
   assert.deepEqual(taskList(node(prod, 'app')), ['app {"db":"${address(db)}","webs":"10.0.0.1,${address(web-2)}"}']);
-  assert.deepEqual(depList(node(prod, 'app')), ['db#provisioned (implicit)', 'web-1#provisioned (implicit)', 'web-2#provisioned (implicit)']);
+  assert.deepEqual(depList(node(prod, 'app')), [
+    'db#provisioned (implicit)',
+    'web-1#provisioned (implicit)',
+    'web-2#provisioned (implicit)',
+  ]);
 });
 
 test('an environment-level provider wins over the top-level one', async () => {
-  const envs = await loadValid({ 'a.sh': SCRIPT, 'a-down.sh': SCRIPT, 'b.sh': SCRIPT, 'b-down.sh': SCRIPT, 'politburo.yml': `
+  const envs = await loadValid({
+    'a.sh': SCRIPT,
+    'a-down.sh': SCRIPT,
+    'b.sh': SCRIPT,
+    'b-down.sh': SCRIPT,
+    'politburo.yml': `
 politburo: 1
 provider: { exec: { create: a.sh, destroy: a-down.sh } }
 blueprints:
@@ -104,7 +131,8 @@ blueprints:
 environments:
   prod: { blueprint: b, provider: { exec: { create: b.sh, destroy: b-down.sh } } }
   dev: { blueprint: b }
-` });
+`,
+  });
   assert.equal(hostOf(node(envs.get('prod'), 'web')), 'provider(b.sh) root:22');
   assert.equal(hostOf(node(envs.get('dev'), 'web')), 'provider(a.sh) root:22');
 });
@@ -130,7 +158,10 @@ environments:
   prod: { blueprint: b, hosts: { db: 10.0.0.5, app: 10.0.0.6 } }
 `);
   const app = node(envs.get('prod'), 'app');
-  assert.deepEqual(taskList(app)[0], 'app {"debug":"false","password":"${secret.db_password}","port":"5432","url":"postgres://app:${secret.DB}@10.0.0.5/app"}');
+  assert.deepEqual(
+    taskList(app)[0],
+    'app {"debug":"false","password":"${secret.db_password}","port":"5432","url":"postgres://app:${secret.DB}@10.0.0.5/app"}',
+  );
   const shell = app.tasks[1];
   assert.ok(shell.kind === 'shell');
   assert.equal(shell.met, 'test -n "${HOME}"');
@@ -175,8 +206,16 @@ environments:
 `);
   const prod = envs.get('prod')!;
   assert.deepEqual(depList(node(prod, 'db/replica-1')), ['db/master#provisioned (explicit)']);
-  assert.deepEqual(depList(node(prod, 'app/web-2')), ['db/master#ready (explicit)', 'db/replica-1#ready (inherited)', 'db/replica-2#ready (inherited)']);
-  assert.deepEqual(depList(node(prod, 'lb')), ['app/web-1#ready (explicit)', 'app/web-2#ready (explicit)', 'db/replica-2#provisioned (explicit)']);
+  assert.deepEqual(depList(node(prod, 'app/web-2')), [
+    'db/master#ready (explicit)',
+    'db/replica-1#ready (inherited)',
+    'db/replica-2#ready (inherited)',
+  ]);
+  assert.deepEqual(depList(node(prod, 'lb')), [
+    'app/web-1#ready (explicit)',
+    'app/web-2#ready (explicit)',
+    'db/replica-2#provisioned (explicit)',
+  ]);
   assert.deepEqual(node(prod, 'lb').dependsOn[0].source, { file: 'politburo.yml', line: 14, column: 55 });
 });
 
@@ -214,12 +253,29 @@ environments:
     remove: [lb]
     hosts: { region: local, monitor: local }
 `);
-  assert.deepEqual(envs.get('prod')!.nodes.map((n) => n.path), ['region-eu/web-1', 'region-eu/web-2', 'region-eu/cache', 'region-us/web-1', 'region-us/web-2', 'region-us/cache', 'lb']);
+  assert.deepEqual(
+    envs.get('prod')!.nodes.map((n) => n.path),
+    [
+      'region-eu/web-1',
+      'region-eu/web-2',
+      'region-eu/cache',
+      'region-us/web-1',
+      'region-us/web-2',
+      'region-us/cache',
+      'lb',
+    ],
+  );
   const staging = envs.get('staging')!;
-  assert.deepEqual(staging.nodes.map((n) => n.path), ['region-eu/web-1', 'lb', 'monitor']);
+  assert.deepEqual(
+    staging.nodes.map((n) => n.path),
+    ['region-eu/web-1', 'lb', 'monitor'],
+  );
   assert.deepEqual(taskList(node(staging, 'region-eu/web-1')), ['web {}', 'debug {}']);
   const dev = envs.get('dev')!;
-  assert.deepEqual(dev.nodes.map((n) => n.path), ['region-eu/web-1', 'monitor']);
+  assert.deepEqual(
+    dev.nodes.map((n) => n.path),
+    ['region-eu/web-1', 'monitor'],
+  );
   assert.deepEqual(dev.params, { n: 1, ref: 'dev' });
 });
 
@@ -232,7 +288,9 @@ environments:
   prod: { blueprint: b, hosts: { web: 10.0.0.1 } }
   staging: { extends: prod }
 `);
-  assert.deepEqual(errors, ["politburo.yml:4:26: node web in environment 'staging' has no host: add it under environments.staging.hosts or configure a provider"]);
+  assert.deepEqual(errors, [
+    "politburo.yml:4:26: node web in environment 'staging' has no host: add it under environments.staging.hosts or configure a provider",
+  ]);
 });
 
 test('defaults: built-in values, top level, then environment level', async () => {
@@ -255,7 +313,8 @@ environments:
 
 test('include merges roles, blueprints and environments from other files; deps names the deps directory', async () => {
   const r = await loadValid({
-    'politburo.yml': "politburo: 1\ndeps: deps\ninclude: ['roles/*.yml', 'environments/*.yml']\nblueprints:\n  b: { resources: { web: { roles: [web] } } }\n",
+    'politburo.yml':
+      "politburo: 1\ndeps: deps\ninclude: ['roles/*.yml', 'environments/*.yml']\nblueprints:\n  b: { resources: { web: { roles: [web] } } }\n",
     'roles/web.yml': 'roles:\n  web: { tasks: [ { babushka: web } ] }\n',
     'environments/prod.yml': 'environments:\n  prod: { blueprint: b, hosts: { web: local } }\n',
     'environments/dev.yml': 'environments:\n  dev: { blueprint: b, hosts: { web: local } }\n',
@@ -280,7 +339,8 @@ environments:
 
 test('all problems are reported at once, across files', async () => {
   const errors = await loadInvalid({
-    'politburo.yml': "politburo: 1\ninclude: ['more.yml']\nrols: {}\nblueprints:\n  b: { resources: { web: { roles: [nope] } } }\nenvironments:\n  prod: { blueprint: b }\n",
+    'politburo.yml':
+      "politburo: 1\ninclude: ['more.yml']\nrols: {}\nblueprints:\n  b: { resources: { web: { roles: [nope] } } }\nenvironments:\n  prod: { blueprint: b }\n",
     'more.yml': 'environments:\n  dev: { blueprint: c }\n',
   });
   assert.deepEqual(errors, [
@@ -302,7 +362,10 @@ blueprints:
 environments:
   prod: { blueprint: b, hosts: { edge: local } }
 `);
-  assert.deepEqual(envs.get('prod')!.nodes.map((n) => n.path), ['edge-eu', 'edge-ap', 'edge-prod']);
+  assert.deepEqual(
+    envs.get('prod')!.nodes.map((n) => n.path),
+    ['edge-eu', 'edge-ap', 'edge-prod'],
+  );
   assert.deepEqual(taskList(node(envs.get('prod'), 'edge-ap')), ['x {"r":"ap"}']);
 });
 
@@ -328,7 +391,10 @@ environments:
 `);
   assert.deepEqual(taskList(node(envs.get('prod'), 'app')), ['app {"replicas":"10.0.0.2,10.0.0.3"}']);
   const staging = envs.get('staging')!;
-  assert.deepEqual(staging.nodes.map((n) => n.path), ['db/master', 'app']);
+  assert.deepEqual(
+    staging.nodes.map((n) => n.path),
+    ['db/master', 'app'],
+  );
   assert.deepEqual(taskList(node(staging, 'app')), ['app {"replicas":""}']);
   assert.deepEqual(depList(node(staging, 'app')), []);
 });

@@ -16,7 +16,10 @@ test('lamp: production resolves every node, host, task and dependency', async ()
   assert.equal(description.depsDir, 'babushka-deps');
   assert.equal(description.root, dir);
   const prod = description.environments.get('production')!;
-  assert.deepEqual(prod.nodes.map((n) => n.path), ['database/master', 'database/replica-1', 'web-1', 'web-2', 'web-3', 'lb']);
+  assert.deepEqual(
+    prod.nodes.map((n) => n.path),
+    ['database/master', 'database/replica-1', 'web-1', 'web-2', 'web-3', 'lb'],
+  );
   assert.deepEqual(prod.groups, ['database']);
   assert.deepEqual(prod.defaults, { ssh: { user: 'deploy', port: 22 }, concurrency: 20, timeoutMs: 900_000 });
   assert.deepEqual(prod.drift, { schedule: '*/30 * * * *', heal: false });
@@ -32,8 +35,14 @@ test('lamp: production resolves every node, host, task and dependency', async ()
   ]);
   assert.equal(node(prod, 'web-2').index, 2);
   assert.equal(node(prod, 'lb').index, undefined);
-  assert.deepEqual(taskList(node(prod, 'lb')), ['haproxy configured {"backends":"203.0.113.21,203.0.113.22,203.0.113.23"}']);
-  assert.deepEqual(depList(node(prod, 'lb')), ['web-1#ready (explicit)', 'web-2#ready (explicit)', 'web-3#ready (explicit)']);
+  assert.deepEqual(taskList(node(prod, 'lb')), [
+    'haproxy configured {"backends":"203.0.113.21,203.0.113.22,203.0.113.23"}',
+  ]);
+  assert.deepEqual(depList(node(prod, 'lb')), [
+    'web-1#ready (explicit)',
+    'web-2#ready (explicit)',
+    'web-3#ready (explicit)',
+  ]);
   assert.deepEqual(depList(node(prod, 'database/replica-1')), ['database/master#ready (explicit)']);
   const shell = node(prod, 'web-1').tasks[2];
   assert.equal(shell.kind, 'shell');
@@ -47,10 +56,16 @@ test('lamp: staging extends production with its own params, hosts and override',
   const r = await loadDescription({ dir });
   assert.ok(r.ok);
   const staging = r.description.environments.get('staging')!;
-  assert.deepEqual(staging.nodes.map((n) => n.path), ['database/master', 'web-1', 'lb']);
+  assert.deepEqual(
+    staging.nodes.map((n) => n.path),
+    ['database/master', 'web-1', 'lb'],
+  );
   assert.deepEqual(staging.params, { web_count: 1, replica_count: 0, app_ref: 'v1.4.2' });
   assert.equal(hostOf(node(staging, 'database/master')), 'deploy@198.51.100.10:22');
-  assert.deepEqual(taskList(node(staging, 'lb')), ['haproxy configured {"backends":"198.51.100.21"}', 'debug tools {}']);
+  assert.deepEqual(taskList(node(staging, 'lb')), [
+    'haproxy configured {"backends":"198.51.100.21"}',
+    'debug tools {}',
+  ]);
   assert.deepEqual(taskList(node(staging, 'web-1'))[1], 'app deployed {"db":"198.51.100.10","ref":"v1.4.2"}');
   assert.deepEqual(staging.drift, { schedule: '*/30 * * * *', heal: false });
 });

@@ -35,27 +35,66 @@ describe('dashboard', () => {
     const loaded = await loadDescription({ dir: EXAMPLE });
     assert.ok(loaded.ok);
     production = loaded.description.environments.get('production')!;
-    const apply = await store.startRun({ repository: REPO, environment: 'production', commit: '1a2b3c4d5e6f', kind: 'apply', trigger: 'push by <script>alert(1)</script>' });
+    const apply = await store.startRun({
+      repository: REPO,
+      environment: 'production',
+      commit: '1a2b3c4d5e6f',
+      kind: 'apply',
+      trigger: 'push by <script>alert(1)</script>',
+    });
     applyId = apply.id;
     const applied = { specHash: 'h', tasks: [], commit: '1a2b3c4d5e6f' };
     for (const p of ['database/master', 'database/replica-1', 'web-1']) {
-      await store.updateNode(REPO, 'production', p, { state: 'configuring', host: p === 'web-1' ? '203.0.113.21' : 'db1.example.com', runId: applyId });
+      await store.updateNode(REPO, 'production', p, {
+        state: 'configuring',
+        host: p === 'web-1' ? '203.0.113.21' : 'db1.example.com',
+        runId: applyId,
+      });
       await store.recordTask(applyId, p, { name: 'lamp base', outcome: 'met', durationMs: 1200 });
       await store.updateNode(REPO, 'production', p, { state: 'ready', runId: applyId, applied });
     }
     await store.updateNode(REPO, 'production', 'web-2', { state: 'configuring', host: '203.0.113.22', runId: applyId });
     await store.recordTask(applyId, 'web-2', { name: 'lamp base', outcome: 'already met' });
-    await store.recordTask(applyId, 'web-2', { name: 'app deployed', outcome: 'failed', message: 'boom: <b>disk</b> on fire' });
+    await store.recordTask(applyId, 'web-2', {
+      name: 'app deployed',
+      outcome: 'failed',
+      message: 'boom: <b>disk</b> on fire',
+    });
     await store.appendLog(applyId, 'web-2', 'app deployed {\n  meet {\n    boom: <b>disk</b> on fire\n');
-    await store.updateNode(REPO, 'production', 'web-2', { state: 'failed', reason: 'TaskFailed: app deployed', runId: applyId });
+    await store.updateNode(REPO, 'production', 'web-2', {
+      state: 'failed',
+      reason: 'TaskFailed: app deployed',
+      runId: applyId,
+    });
     await store.updateNode(REPO, 'production', 'lb', { state: 'blocked', reason: 'web-2 failed', runId: applyId });
     await store.finishRun(applyId, 'failed', { ready: 3, failed: 1, blocked: 1 });
     // Deterministic times for the timeline: the run spans 100 s; two nodes share a host.
     const q = (sql: string, ...v: unknown[]) => store.pool.query(sql, v);
-    await q(`UPDATE runs SET started_at = '2026-01-01T10:00:00Z', finished_at = '2026-01-01T10:01:40Z' WHERE id = $1`, applyId);
-    const times: [string, string, string][] = [['database/master', '10:00:00', '10:00:20'], ['database/replica-1', '10:00:20', '10:00:50'], ['web-1', '10:00:20', '10:01:00'], ['web-2', '10:00:30', '10:01:40']];
-    for (const [p, s, e] of times) await q(`UPDATE node_runs SET started_at = $3, finished_at = $4 WHERE run_id = $1 AND path = $2`, applyId, p, `2026-01-01T${s}Z`, `2026-01-01T${e}Z`);
-    const drift = await store.startRun({ repository: REPO, environment: 'production', commit: '1a2b3c4d5e6f', kind: 'drift', trigger: 'schedule' });
+    await q(
+      `UPDATE runs SET started_at = '2026-01-01T10:00:00Z', finished_at = '2026-01-01T10:01:40Z' WHERE id = $1`,
+      applyId,
+    );
+    const times: [string, string, string][] = [
+      ['database/master', '10:00:00', '10:00:20'],
+      ['database/replica-1', '10:00:20', '10:00:50'],
+      ['web-1', '10:00:20', '10:01:00'],
+      ['web-2', '10:00:30', '10:01:40'],
+    ];
+    for (const [p, s, e] of times)
+      await q(
+        `UPDATE node_runs SET started_at = $3, finished_at = $4 WHERE run_id = $1 AND path = $2`,
+        applyId,
+        p,
+        `2026-01-01T${s}Z`,
+        `2026-01-01T${e}Z`,
+      );
+    const drift = await store.startRun({
+      repository: REPO,
+      environment: 'production',
+      commit: '1a2b3c4d5e6f',
+      kind: 'drift',
+      trigger: 'schedule',
+    });
     driftId = drift.id;
     await store.recordTask(driftId, 'web-1', { name: 'lamp base', outcome: 'already met' });
     await store.updateNode(REPO, 'production', 'web-1', { state: 'ready', runId: driftId });
@@ -81,24 +120,44 @@ describe('dashboard', () => {
   });
 
   test('environment page: graph coloured by state, nodes table, task success rates, runs', async () => {
-    const loadEnvironment = async (repo: string, env: string) => (repo === REPO && env === 'production' ? production : null);
+    const loadEnvironment = async (repo: string, env: string) =>
+      repo === REPO && env === 'production' ? production : null;
     const res = await request(app({ store, loadEnvironment })).get('/environments/acme%2Finfra/production').expect(200);
     assert.match(res.text, /<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     assert.match(res.text, /<g class="node state-failed" data-path="web-2">/);
-    assert.match(res.text, /<g class="node state-defined" data-path="web-3">/, 'described nodes never applied are defined');
+    assert.match(
+      res.text,
+      /<g class="node state-defined" data-path="web-3">/,
+      'described nodes never applied are defined',
+    );
     assert.match(res.text, /<path class="edge" data-from="database\/master" data-to="web-1"/);
     assert.match(res.text, /<tr id="node-web-2"><td>web-2<\/td><td>203.0.113.22<\/td>/);
-    assert.match(res.text, /<tr id="node-web-3"><td>web-3<\/td><td>203.0.113.23<\/td><td><span class="state state-defined"/);
+    assert.match(
+      res.text,
+      /<tr id="node-web-3"><td>web-3<\/td><td>203.0.113.23<\/td><td><span class="state state-defined"/,
+    );
     // lamp base: met in the apply and already met in the drift run (2 of 2); app deployed failed its only run.
-    assert.match(res.text, /<td>app deployed<\/td><td><span class="rate-bg"><span class="rate" style="width:0%"><\/span><\/span>0%<\/td><td>0 of 1<\/td>/);
+    assert.match(
+      res.text,
+      /<td>app deployed<\/td><td><span class="rate-bg"><span class="rate" style="width:0%"><\/span><\/span>0%<\/td><td>0 of 1<\/td>/,
+    );
     assert.match(res.text, /<td>lamp base<\/td><td>.*100%<\/td><td>2 of 2<\/td>/);
     assert.match(res.text, new RegExp(`href="/runs/${driftId}"`));
-    const svg = await request(app({ store, loadEnvironment })).get('/environments/acme%2Finfra/production/graph.svg').expect(200).expect('content-type', /image\/svg\+xml/);
+    const svg = await request(app({ store, loadEnvironment }))
+      .get('/environments/acme%2Finfra/production/graph.svg')
+      .expect(200)
+      .expect('content-type', /image\/svg\+xml/);
     assert.match(svg.body.toString(), /^<svg xmlns/);
   });
 
   test('the page of a running run refreshes itself; a finished one does not', async () => {
-    const running = await store.startRun({ repository: REPO, environment: 'production', commit: null, kind: 'apply', trigger: 'cli' });
+    const running = await store.startRun({
+      repository: REPO,
+      environment: 'production',
+      commit: null,
+      kind: 'apply',
+      trigger: 'cli',
+    });
     const live = await request(app({ store })).get(`/runs/${running.id}`).expect(200);
     assert.match(live.text, /<meta http-equiv="refresh" content="3">/);
     assert.match(live.text, /No node has started in this run\./);
@@ -133,11 +192,14 @@ describe('dashboard', () => {
     const run = (await store.getRun(applyId))!;
     const { lanes, spanMs } = timelineLanes(run, await store.nodeRuns(applyId));
     assert.equal(spanMs, 100_000);
-    assert.deepEqual(lanes.map((l) => [l.host, l.bars.map((b) => `${b.path}@${b.left.toFixed(0)}+${b.width.toFixed(0)}`)]), [
-      ['db1.example.com', ['database/master@0+20', 'database/replica-1@20+30']],
-      ['203.0.113.21', ['web-1@20+40']],
-      ['203.0.113.22', ['web-2@30+70']],
-    ]);
+    assert.deepEqual(
+      lanes.map((l) => [l.host, l.bars.map((b) => `${b.path}@${b.left.toFixed(0)}+${b.width.toFixed(0)}`)]),
+      [
+        ['db1.example.com', ['database/master@0+20', 'database/replica-1@20+30']],
+        ['203.0.113.21', ['web-1@20+40']],
+        ['203.0.113.22', ['web-2@30+70']],
+      ],
+    );
   });
 
   test('runs list and JSON endpoints', async () => {
@@ -150,7 +212,13 @@ describe('dashboard', () => {
     assert.equal(prod.repository, REPO);
     const run = await request(app({ store })).get(`/api/runs/${applyId}`).expect(200);
     assert.equal(run.body.run.status, 'failed');
-    assert.deepEqual(run.body.nodes.map((n: { path: string; state: string }) => `${n.path}:${n.state}`).sort(), ['database/master:ready', 'database/replica-1:ready', 'lb:blocked', 'web-1:ready', 'web-2:failed']);
+    assert.deepEqual(run.body.nodes.map((n: { path: string; state: string }) => `${n.path}:${n.state}`).sort(), [
+      'database/master:ready',
+      'database/replica-1:ready',
+      'lb:blocked',
+      'web-1:ready',
+      'web-2:failed',
+    ]);
     await request(app({ store })).get('/api/runs/424242').expect(404).expect('content-type', /json/);
     const runs = await request(app({ store })).get('/api/runs').expect(200);
     assert.ok(runs.body.runs.length >= 2);
@@ -177,9 +245,13 @@ describe('dashboard', () => {
   });
 
   test('a failing store is a 500 page saying so, not a crash', async () => {
-    const broken = createPgStore(new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 2000 }));
+    const broken = createPgStore(
+      new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 2000 }),
+    );
     try {
-      const res = await request(app({ store: broken })).get('/').expect(500);
+      const res = await request(app({ store: broken }))
+        .get('/')
+        .expect(500);
       assert.match(res.text, /could not read the state store/);
     } finally {
       await broken.close();

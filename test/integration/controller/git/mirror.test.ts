@@ -15,7 +15,13 @@ const run = promisify(execFile);
 async function git(cwd: string, ...args: string[]): Promise<string> {
   const { stdout } = await run('git', args, {
     cwd,
-    env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@e', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@e' },
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 't',
+      GIT_AUTHOR_EMAIL: 't@e',
+      GIT_COMMITTER_NAME: 't',
+      GIT_COMMITTER_EMAIL: 't@e',
+    },
   });
   return stdout.trim();
 }
@@ -94,7 +100,10 @@ describe('createGitReader (cached mirrors)', () => {
     await git(origin, 'checkout', '-q', 'main');
     await commitFile(origin, 'unrelated-on-main.txt', 'm');
     const mainHead = await git(origin, 'rev-parse', 'HEAD');
-    assert.deepEqual((await reader.changedFiles(repo, mainHead, head)).sort(), ['babushka-deps/web.rb', 'environments/prod.yml']);
+    assert.deepEqual((await reader.changedFiles(repo, mainHead, head)).sort(), [
+      'babushka-deps/web.rb',
+      'environments/prod.yml',
+    ]);
     assert.deepEqual(await reader.changedFiles(repo, base, base), []);
     assert.equal(await reader.mergeBase(repo, mainHead, head), base, 'the fork point of the branch');
   });
@@ -116,8 +125,14 @@ describe('createGitReader (cached mirrors)', () => {
 
   test('an unknown commit is a transient GitAccessError; a malformed one is terminal', async () => {
     const reader = createGitReader({ dataDir: path.join(tmp, 'data5') });
-    await assert.rejects(reader.ensureCommit(repo, 'f'.repeat(40)), (e: unknown) => e instanceof GitAccessError && e.transient && /not in the repository/.test(e.message));
-    await assert.rejects(reader.ensureCommit(repo, 'HEAD; rm -rf /'), (e: unknown) => e instanceof GitAccessError && !e.transient);
+    await assert.rejects(
+      reader.ensureCommit(repo, 'f'.repeat(40)),
+      (e: unknown) => e instanceof GitAccessError && e.transient && /not in the repository/.test(e.message),
+    );
+    await assert.rejects(
+      reader.ensureCommit(repo, 'HEAD; rm -rf /'),
+      (e: unknown) => e instanceof GitAccessError && !e.transient,
+    );
   });
 
   test('concurrent use of one mirror is serialised and every call succeeds', async () => {
@@ -149,11 +164,22 @@ describe('createGitReader (cached mirrors)', () => {
     try {
       const dataDir = path.join(tmp, 'data8');
       const reader = createGitReader({ dataDir, token: async () => token });
-      const httpRepo: RepoRef = { owner: 'acme', name: 'infra', cloneUrl: `http://127.0.0.1:${port}/acme/infra.git`, defaultBranch: 'main' };
-      const err = await reader.branchHead(httpRepo, 'main').then(() => null, (e: unknown) => e);
+      const httpRepo: RepoRef = {
+        owner: 'acme',
+        name: 'infra',
+        cloneUrl: `http://127.0.0.1:${port}/acme/infra.git`,
+        defaultBranch: 'main',
+      };
+      const err = await reader.branchHead(httpRepo, 'main').then(
+        () => null,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof GitAccessError && err.transient, 'remote failure is transient');
       assert.ok(!err.message.includes(token));
-      assert.ok(seen.includes(`Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`), 'token sent as a header');
+      assert.ok(
+        seen.includes(`Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`),
+        'token sent as a header',
+      );
       const config = await readFile(path.join(reader.mirrorDir(httpRepo), 'config'), 'utf8');
       assert.ok(!config.includes(token) && !config.includes('extraHeader'));
     } finally {

@@ -5,7 +5,11 @@ import { generateKeyPairSync, createSign } from 'node:crypto';
 import { startFakeGitHub, type FakeGitHub } from '../../../helpers/fake-github/index.js';
 
 let fake: FakeGitHub;
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 before(async () => {
   fake = await startFakeGitHub({ appPublicKey: keys.publicKey, appId: 1 });
 });
@@ -44,15 +48,29 @@ test('bodies that break the OpenAPI schema answer 422 and are recorded', async (
 test("GitHub's documented limits beyond the schema", async () => {
   const before = fake.violations.length;
   assert.equal((await call('POST', '/repos/o/r/issues/1/comments', { body: 'x'.repeat(65_537) })).status, 422);
-  assert.equal((await call('POST', '/repos/o/r/statuses/abc', { state: 'success', description: 'd'.repeat(141) })).status, 422);
-  assert.equal((await call('POST', '/repos/o/r/statuses/abc', { state: 'success', description: 'd'.repeat(140) })).status, 201);
-  const token = (await call('POST', '/app/installations/5/access_tokens', undefined, `Bearer ${jwt(keys.privateKey, 1)}`)).body.token;
+  assert.equal(
+    (await call('POST', '/repos/o/r/statuses/abc', { state: 'success', description: 'd'.repeat(141) })).status,
+    422,
+  );
+  assert.equal(
+    (await call('POST', '/repos/o/r/statuses/abc', { state: 'success', description: 'd'.repeat(140) })).status,
+    201,
+  );
+  const token = (
+    await call('POST', '/app/installations/5/access_tokens', undefined, `Bearer ${jwt(keys.privateKey, 1)}`)
+  ).body.token;
   const annotation = { path: 'a.yml', start_line: 1, end_line: 1, annotation_level: 'failure', message: 'm' };
-  const check = (output: object) => call('POST', '/repos/o/r/check-runs', { name: 'c', head_sha: 'abc', output }, `token ${token}`);
+  const check = (output: object) =>
+    call('POST', '/repos/o/r/check-runs', { name: 'c', head_sha: 'abc', output }, `token ${token}`);
   assert.equal((await check({ title: 't', summary: 's', annotations: Array(51).fill(annotation) })).status, 422);
   assert.equal((await check({ title: 't', summary: 's'.repeat(65_536) })).status, 422);
   assert.equal((await check({ title: 't', summary: 's', annotations: Array(50).fill(annotation) })).status, 201);
-  assert.equal((await call('POST', '/repos/o/r/check-runs', { name: 'c', head_sha: 'abc', status: 'completed' }, `token ${token}`)).status, 422, 'completed needs a conclusion');
+  assert.equal(
+    (await call('POST', '/repos/o/r/check-runs', { name: 'c', head_sha: 'abc', status: 'completed' }, `token ${token}`))
+      .status,
+    422,
+    'completed needs a conclusion',
+  );
   assert.equal(fake.violations.length, before + 5);
 });
 
@@ -60,12 +78,36 @@ test('undocumented endpoints and missing or wrong credentials are refused', asyn
   const before = fake.violations.length;
   assert.equal((await call('POST', '/repos/o/r/comments/1/hug', {})).status, 404);
   assert.equal((await call('GET', '/repos/o/r', undefined, null)).status, 401);
-  assert.equal((await call('POST', '/app/installations/5/access_tokens', undefined, 'token ghp_x')).status, 401, 'a PAT is not an App JWT');
-  const other = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  assert.equal((await call('POST', '/app/installations/5/access_tokens', undefined, `Bearer ${jwt(other.privateKey, 1)}`)).status, 401, 'signed by another key');
-  assert.equal((await call('POST', '/app/installations/5/access_tokens', undefined, `Bearer ${jwt(keys.privateKey, 2)}`)).status, 401, 'another App');
-  assert.equal((await call('GET', '/repos/o/r', undefined, `Bearer ${jwt(keys.privateKey, 1)}`)).status, 401, 'the JWT is for /app only');
-  assert.equal((await call('POST', '/repos/o/r/check-runs', { name: 'c', head_sha: 'abc' })).status, 403, 'check runs need an App');
+  assert.equal(
+    (await call('POST', '/app/installations/5/access_tokens', undefined, 'token ghp_x')).status,
+    401,
+    'a PAT is not an App JWT',
+  );
+  const other = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  assert.equal(
+    (await call('POST', '/app/installations/5/access_tokens', undefined, `Bearer ${jwt(other.privateKey, 1)}`)).status,
+    401,
+    'signed by another key',
+  );
+  assert.equal(
+    (await call('POST', '/app/installations/5/access_tokens', undefined, `Bearer ${jwt(keys.privateKey, 2)}`)).status,
+    401,
+    'another App',
+  );
+  assert.equal(
+    (await call('GET', '/repos/o/r', undefined, `Bearer ${jwt(keys.privateKey, 1)}`)).status,
+    401,
+    'the JWT is for /app only',
+  );
+  assert.equal(
+    (await call('POST', '/repos/o/r/check-runs', { name: 'c', head_sha: 'abc' })).status,
+    403,
+    'check runs need an App',
+  );
   assert.equal(fake.violations.length, before + 6);
 });
 
@@ -79,7 +121,9 @@ test('injected failures answer once, with their headers', async () => {
 
 test('lists are paginated with a Link header', async () => {
   for (let i = 0; i < 5; i++) await call('POST', '/repos/o/p/issues/2/comments', { body: `c${i}` });
-  const res = await fetch(`${fake.url}/repos/o/p/issues/2/comments?per_page=2`, { headers: { authorization: 'token ghp_x' } });
+  const res = await fetch(`${fake.url}/repos/o/p/issues/2/comments?per_page=2`, {
+    headers: { authorization: 'token ghp_x' },
+  });
   assert.equal(((await res.json()) as unknown[]).length, 2);
   assert.match(res.headers.get('link') ?? '', /page=2.*rel="next"/);
 });

@@ -14,7 +14,22 @@ after(() => w.close());
 // GitHub would have refused any request that broke its OpenAPI description or documented limits.
 afterEach(() => assert.deepEqual(w.violations(), []));
 
-const plan = (sha: string) => renderPlanComment([{ environment: 'production', errors: [], plan: { environment: 'production', commit: sha, nodes: [], summary: { create: 0, update: 0, unchanged: 3, terminate: 0 } } }], { headSha: sha });
+const plan = (sha: string) =>
+  renderPlanComment(
+    [
+      {
+        environment: 'production',
+        errors: [],
+        plan: {
+          environment: 'production',
+          commit: sha,
+          nodes: [],
+          summary: { create: 0, update: 0, unchanged: 3, terminate: 0 },
+        },
+      },
+    ],
+    { headSha: sha },
+  );
 
 test('the sticky comment is created once and edited in place on every new push', async () => {
   const fake = await w.newFake();
@@ -30,11 +45,14 @@ test('the sticky comment is created once and edited in place on every new push',
   assert.equal(comments.length, 1);
   assert.match(comments[0].body, /3333333/);
   assert.ok(comments[0].body.startsWith(PLAN_COMMENT_MARKER));
-  assert.deepEqual(fake.writes().map((r) => r.route), [
-    'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
-    'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
-    'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
-  ]);
+  assert.deepEqual(
+    fake.writes().map((r) => r.route),
+    [
+      'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
+      'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
+      'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
+    ],
+  );
   assert.deepEqual(fake.violations, []);
 });
 
@@ -46,10 +64,13 @@ test('an unchanged plan costs no write: the comment is edited only when its text
     await reporter.stickyComment(repo, 8, plan(sha));
     await reporter.flush();
   }
-  assert.deepEqual(fake.writes().map((r) => r.route), [
-    'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
-    'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
-  ]);
+  assert.deepEqual(
+    fake.writes().map((r) => r.route),
+    [
+      'POST /repos/{owner}/{repo}/issues/{issue_number}/comments',
+      'PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}',
+    ],
+  );
   assert.match(fake.state.comments.find((c) => c.issue_number === 8)!.body, /2222222/);
 });
 
@@ -58,7 +79,15 @@ test('with its database row lost, the comment is found again by its marker (amon
   const reporter = w.reporter(fake);
   const repo = w.repo();
   // 150 human comments first: the marker search pages through all of them.
-  for (let i = 0; i < 150; i++) fake.state.comments.push({ id: 1 + i, repo: `acme/${repo.name}`, issue_number: 9, body: `lgtm ${i}`, user: 'alice', reactions: [] });
+  for (let i = 0; i < 150; i++)
+    fake.state.comments.push({
+      id: 1 + i,
+      repo: `acme/${repo.name}`,
+      issue_number: 9,
+      body: `lgtm ${i}`,
+      user: 'alice',
+      reactions: [],
+    });
   await reporter.stickyComment(repo, 9, plan('1111111'));
   await reporter.flush();
   await w.pool.query('DELETE FROM pr_comments WHERE repository = $1', [`acme/${repo.name}`]);
@@ -67,8 +96,13 @@ test('with its database row lost, the comment is found again by its marker (amon
   const ours = fake.state.comments.filter((c) => c.body.includes(PLAN_COMMENT_MARKER));
   assert.equal(ours.length, 1);
   assert.match(ours[0].body, /2222222/);
-  assert.ok(fake.requests.filter((r) => r.route === 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments').length >= 2, 'paged through the comments');
-  const { rows } = await w.pool.query('SELECT comment_id::int AS id FROM pr_comments WHERE repository = $1', [`acme/${repo.name}`]);
+  assert.ok(
+    fake.requests.filter((r) => r.route === 'GET /repos/{owner}/{repo}/issues/{issue_number}/comments').length >= 2,
+    'paged through the comments',
+  );
+  const { rows } = await w.pool.query('SELECT comment_id::int AS id FROM pr_comments WHERE repository = $1', [
+    `acme/${repo.name}`,
+  ]);
   assert.deepEqual(rows, [{ id: ours[0].id }], 'the row is remembered again');
   assert.deepEqual(fake.violations, []);
 });
@@ -101,8 +135,18 @@ function drift(nodes: string[]): DriftReport {
     sha: 'd'.repeat(40),
     healed: false,
     result: {
-      runId: '5', kind: 'drift', environment: 'production', commit: 'd'.repeat(40), status: 'succeeded', durationMs: 1,
-      nodes: nodes.map((path) => ({ path, host: '10.0.0.1', state: 'drifted' as const, tasks: [{ name: 'nginx', outcome: 'unmet' as const }] })),
+      runId: '5',
+      kind: 'drift',
+      environment: 'production',
+      commit: 'd'.repeat(40),
+      status: 'succeeded',
+      durationMs: 1,
+      nodes: nodes.map((path) => ({
+        path,
+        host: '10.0.0.1',
+        state: 'drifted' as const,
+        tasks: [{ name: 'nginx', outcome: 'unmet' as const }],
+      })),
       summary: { drifted: nodes.length },
     },
   };
@@ -132,7 +176,9 @@ test('drift issue: opened with its label (created), updated in place, then close
   await reporter.flush();
   assert.equal(issue.state, 'closed');
   assert.match(fake.state.comments.at(-1)!.body, /No drift in `production` any more/);
-  const { rows } = await w.pool.query('SELECT issue_number, open FROM drift_issues WHERE repository = $1', [`acme/${repo.name}`]);
+  const { rows } = await w.pool.query('SELECT issue_number, open FROM drift_issues WHERE repository = $1', [
+    `acme/${repo.name}`,
+  ]);
   assert.deepEqual(rows, [{ issue_number: issue.number, open: false }]);
   // Drift again later: a new issue, and the label is not created twice.
   await reporter.driftIssue(repo, 'production', drift(['db']));
@@ -163,7 +209,14 @@ test('reactions on issue comments', async () => {
   const fake = await w.newFake();
   const reporter = w.reporter(fake);
   const repo = w.repo();
-  fake.state.comments.push({ id: 77, repo: `acme/${repo.name}`, issue_number: 1, body: '/politburo plan', user: 'bob', reactions: [] });
+  fake.state.comments.push({
+    id: 77,
+    repo: `acme/${repo.name}`,
+    issue_number: 1,
+    body: '/politburo plan',
+    user: 'bob',
+    reactions: [],
+  });
   await reporter.reaction(repo, 77, 'eyes');
   await reporter.reaction(repo, 77, 'rocket');
   await reporter.flush();
@@ -182,7 +235,11 @@ test('permission lookups: role names, unknown users, and errors answer none', as
   assert.equal(await reporter.permission(repo, 'bob'), 'maintain');
   assert.equal(await reporter.permission(repo, 'carol'), 'triage');
   assert.equal(await reporter.permission(repo, 'mallory'), 'read');
-  fake.failNext({ route: '/repos/{owner}/{repo}/collaborators/{username}/permission', status: 404, message: 'Not Found' });
+  fake.failNext({
+    route: '/repos/{owner}/{repo}/collaborators/{username}/permission',
+    status: 404,
+    message: 'Not Found',
+  });
   assert.equal(await reporter.permission(repo, 'ghost'), 'none');
   fake.failNext({ route: '/repos/{owner}/{repo}/collaborators/{username}/permission', status: 503, times: 10 });
   assert.equal(await reporter.permission(repo, 'alice'), 'none', 'GitHub down: no --live');

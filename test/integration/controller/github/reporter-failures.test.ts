@@ -23,9 +23,15 @@ test('a 5xx is retried by octokit and the check is still created once', async ()
   const fake = await w.newFake();
   const reporter = w.reporter(fake);
   fake.failNext({ method: 'POST', route: '/repos/{owner}/{repo}/check-runs', status: 502, message: 'Bad Gateway' });
-  await reporter.check({ repo: w.repo(), sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
+  await reporter.check(
+    { repo: w.repo(), sha: SHA, name: 'politburo/production' },
+    renderApplyCheck(null, { environment: 'production' }),
+  );
   assert.equal(await reporter.flush(), 0);
-  assert.deepEqual(fake.writes().map((r) => r.status), [502, 201]);
+  assert.deepEqual(
+    fake.writes().map((r) => r.status),
+    [502, 201],
+  );
   assert.equal(fake.state.checkRuns.length, 1);
   assert.deepEqual(fake.violations, []);
 });
@@ -37,7 +43,9 @@ test('GitHub down: reporting never throws, the write is kept and sent once GitHu
   fake.failNext({ route: /check-runs/, status: 503, times: 6 });
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   assert.equal(await reporter.flush({ timeoutMs: 150 }), 1, 'still queued after octokit gave up');
-  const { rows } = await w.pool.query(`SELECT attempts, last_error FROM github_writes WHERE key LIKE $1`, [`check:acme/${repo.name}:%`]);
+  const { rows } = await w.pool.query(`SELECT attempts, last_error FROM github_writes WHERE key LIKE $1`, [
+    `check:acme/${repo.name}:%`,
+  ]);
   assert.ok(rows[0].attempts >= 1);
   assert.ok(logs.some((l) => l.level === 'warn' && /will retry/.test(l.msg ?? '')));
   assert.equal(await reporter.flush({ timeoutMs: 5_000 }), 0, 'sent after backoff');
@@ -50,13 +58,24 @@ test('a write GitHub refuses for good (4xx) is logged, kept as failed and does n
   const fake = await w.newFake();
   const reporter = w.reporter(fake);
   const repo = w.repo();
-  fake.failNext({ route: '/repos/{owner}/{repo}/issues/{issue_number}/comments', method: 'POST', status: 410, message: 'Gone' });
+  fake.failNext({
+    route: '/repos/{owner}/{repo}/issues/{issue_number}/comments',
+    method: 'POST',
+    status: 410,
+    message: 'Gone',
+  });
   await reporter.stickyComment(repo, 5, 'plan');
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   assert.equal(await reporter.flush(), 0);
   assert.equal(fake.state.checkRuns.length, 1, 'the next write went out');
-  const { rows } = await w.pool.query(`SELECT kind, last_error FROM github_writes WHERE failed_at IS NOT NULL AND key LIKE $1`, [`%acme/${repo.name}%`]);
-  assert.deepEqual(rows.map((r) => r.kind), ['comment']);
+  const { rows } = await w.pool.query(
+    `SELECT kind, last_error FROM github_writes WHERE failed_at IS NOT NULL AND key LIKE $1`,
+    [`%acme/${repo.name}%`],
+  );
+  assert.deepEqual(
+    rows.map((r) => r.kind),
+    ['comment'],
+  );
   assert.ok(logs.some((l) => l.level === 'error' && /refused/.test(l.msg ?? '')));
 });
 
@@ -66,7 +85,13 @@ test('the database unreachable: reporting never throws, it logs', async () => {
   const pg = (await import('pg')).default;
   const pool = new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 500 });
   const errors: string[] = [];
-  const reporter = createGitHubReporter({ pool, auth: { token: 't' }, baseUrl: fake.url, start: false, logger: { info() {}, warn() {}, error: (_o, msg) => errors.push(msg ?? '') } });
+  const reporter = createGitHubReporter({
+    pool,
+    auth: { token: 't' },
+    baseUrl: fake.url,
+    start: false,
+    logger: { info() {}, warn() {}, error: (_o, msg) => errors.push(msg ?? '') },
+  });
   await reporter.check({ repo: w.repo(), sha: SHA, name: 'politburo/production' }, done);
   await reporter.stickyComment(w.repo(), 1, 'x');
   assert.equal(errors.length, 2);
@@ -79,12 +104,20 @@ test('retry-after is honoured: nothing is sent to the installation before it pas
   const fake = await w.newFake();
   const reporter = w.reporter(fake);
   const repo = w.repo();
-  fake.failNext({ route: /check-runs/, status: 403, message: 'You have exceeded a secondary rate limit', headers: { 'retry-after': '1' } });
+  fake.failNext({
+    route: /check-runs/,
+    status: 403,
+    message: 'You have exceeded a secondary rate limit',
+    headers: { 'retry-after': '1' },
+  });
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   await reporter.check({ repo, sha: 'f'.repeat(40), name: 'politburo/production' }, done);
   assert.equal(await reporter.flush({ timeoutMs: 5_000 }), 0);
   const writes = fake.writes();
-  assert.deepEqual(writes.map((r) => r.status), [403, 201, 201]);
+  assert.deepEqual(
+    writes.map((r) => r.status),
+    [403, 201, 201],
+  );
   assert.ok(writes[1].at - writes[0].at >= 950, `waited ${writes[1].at - writes[0].at} ms`);
   assert.deepEqual(fake.violations, []);
 });
@@ -94,11 +127,19 @@ test('x-ratelimit-remaining: 0 pauses the queue until x-ratelimit-reset', async 
   const reporter = w.reporter(fake);
   const repo = w.repo();
   const reset = Math.ceil(Date.now() / 1000) + 1;
-  fake.failNext({ route: /check-runs/, status: 403, message: 'API rate limit exceeded', headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) } });
+  fake.failNext({
+    route: /check-runs/,
+    status: 403,
+    message: 'API rate limit exceeded',
+    headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) },
+  });
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   assert.equal(await reporter.flush({ timeoutMs: 6_000 }), 0);
   const writes = fake.writes();
-  assert.deepEqual(writes.map((r) => r.status), [403, 201]);
+  assert.deepEqual(
+    writes.map((r) => r.status),
+    [403, 201],
+  );
   assert.ok(writes[1].at >= reset * 1000, 'not before the reset');
 });
 
@@ -116,7 +157,10 @@ test('the rate limit is shared: another process does not send while the queue wa
   assert.equal(fake.writes().length, 1, 'the second process waited too');
   assert.equal(await two.flush({ timeoutMs: 5_000 }), 0);
   assert.ok(Date.now() - started >= 800);
-  assert.deepEqual(fake.writes().map((r) => r.status), [429, 201, 201]);
+  assert.deepEqual(
+    fake.writes().map((r) => r.status),
+    [429, 201, 201],
+  );
 });
 
 test('several processes reporting at once: every check created exactly once', async () => {
@@ -124,7 +168,9 @@ test('several processes reporting at once: every check created exactly once', as
   const reporters = [w.reporter(fake), w.reporter(fake), w.reporter(fake)];
   const repo = w.repo();
   await Promise.all(
-    reporters.flatMap((r, i) => [0, 1, 2, 3].map((j) => r.check({ repo, sha: SHA, name: `politburo/env-${j}` }, { ...done, title: `from ${i}` }))),
+    reporters.flatMap((r, i) =>
+      [0, 1, 2, 3].map((j) => r.check({ repo, sha: SHA, name: `politburo/env-${j}` }, { ...done, title: `from ${i}` })),
+    ),
   );
   await Promise.all(reporters.map((r) => r.flush()));
   assert.equal(fake.state.checkRuns.length, 4);
@@ -146,7 +192,9 @@ test('a push costs at most 3 writes per environment: create pending, progress, f
   }
   assert.equal(fake.state.checkRuns.length, 2);
   for (const c of fake.state.checkRuns) {
-    const writes = fake.writes().filter((r) => r.path.endsWith(`/check-runs/${c.id}`) || (r.method === 'POST' && r.body?.name === c.name));
+    const writes = fake
+      .writes()
+      .filter((r) => r.path.endsWith(`/check-runs/${c.id}`) || (r.method === 'POST' && r.body?.name === c.name));
     assert.ok(writes.length >= 2 && writes.length <= 3, `${c.name}: ${writes.length} writes`);
     assert.equal(writes[0].method, 'POST');
   }
@@ -157,13 +205,21 @@ test('finishStaleChecks completes checks left pending by a crash as cancelled ("
   const fake = await w.newFake();
   const crashed = w.reporter(fake);
   const repo = w.repo();
-  await crashed.check({ repo, sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production', runUrl: 'https://p.example/runs/3' }));
-  await crashed.check({ repo, sha: SHA, name: 'politburo/staging' }, renderApplyCheck(null, { environment: 'staging' }));
+  await crashed.check(
+    { repo, sha: SHA, name: 'politburo/production' },
+    renderApplyCheck(null, { environment: 'production', runUrl: 'https://p.example/runs/3' }),
+  );
+  await crashed.check(
+    { repo, sha: SHA, name: 'politburo/staging' },
+    renderApplyCheck(null, { environment: 'staging' }),
+  );
   await crashed.check({ repo, sha: SHA, name: 'politburo/qa' }, done);
   await crashed.flush();
   await crashed.close();
   // Back-date instead of waiting: the checks are old, and their jobs are gone.
-  await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [`acme/${repo.name}`]);
+  await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [
+    `acme/${repo.name}`,
+  ]);
   const restarted = w.reporter(fake);
   const finished = await finishStaleChecks(w.pool, restarted, { isActive: (c) => c.name === 'politburo/staging' });
   assert.equal(finished, 1);
@@ -172,7 +228,11 @@ test('finishStaleChecks completes checks left pending by a crash as cancelled ("
   assert.equal(prod.conclusion, 'cancelled');
   assert.equal(prod.output.summary, INTERRUPTED_SUMMARY);
   assert.equal(prod.details_url, 'https://p.example/runs/3');
-  assert.equal(fake.state.checkRuns.find((c) => c.name === 'politburo/staging')!.status, 'queued', 'an active job keeps its check');
+  assert.equal(
+    fake.state.checkRuns.find((c) => c.name === 'politburo/staging')!.status,
+    'queued',
+    'an active job keeps its check',
+  );
   assert.equal(fake.state.checkRuns.length, 3, 'updated, not created again');
   // Without graphile-worker jobs, the default treats every old pending check as gone.
   assert.equal(await finishStaleChecks(w.pool, restarted), 1);
@@ -184,7 +244,10 @@ test('the github-write task drains writes another process left behind', async ()
   const fake = await w.newFake();
   const dead = w.reporter(fake);
   const repo = w.repo();
-  await w.pool.query(`INSERT INTO github_write_queues (queue, not_before) VALUES ($1, now() + interval '200 milliseconds')`, [`gh:${repo.installationId}`]);
+  await w.pool.query(
+    `INSERT INTO github_write_queues (queue, not_before) VALUES ($1, now() + interval '200 milliseconds')`,
+    [`gh:${repo.installationId}`],
+  );
   await dead.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   await dead.close();
   await new Promise((r) => setTimeout(r, 250));
@@ -197,7 +260,10 @@ test('with octokit throttling on (production setting) and a GitHub Enterprise /a
   const fake = await w.newFake();
   const reporter = w.reporter(fake, { throttle: true, baseUrl: `${fake.url}/api/v3` });
   const repo = w.repo();
-  await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
+  await reporter.check(
+    { repo, sha: SHA, name: 'politburo/production' },
+    renderApplyCheck(null, { environment: 'production' }),
+  );
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   assert.equal(await reporter.flush(), 0);
   assert.equal(fake.state.checkRuns[0].conclusion, 'success');
@@ -211,17 +277,34 @@ test('finishStaleChecks by default keeps checks whose graphile-worker apply or p
   const reporter = w.reporter(fake);
   const repo = w.repo();
   const queued = '01'.repeat(20);
-  await reporter.check({ repo, sha: queued, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
-  await reporter.check({ repo, sha: queued, name: 'politburo plan production' }, { status: 'in_progress', title: 'Planning', summary: '' });
-  await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'production' }));
+  await reporter.check(
+    { repo, sha: queued, name: 'politburo/production' },
+    renderApplyCheck(null, { environment: 'production' }),
+  );
+  await reporter.check(
+    { repo, sha: queued, name: 'politburo plan production' },
+    { status: 'in_progress', title: 'Planning', summary: '' },
+  );
+  await reporter.check(
+    { repo, sha: SHA, name: 'politburo/production' },
+    renderApplyCheck(null, { environment: 'production' }),
+  );
   await reporter.flush();
-  await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [`acme/${repo.name}`]);
-  await w.pool.query(`SELECT graphile_worker.add_job('apply-environment', $1::json)`, [JSON.stringify({ repo, environment: 'production', sha: queued, trigger: 'push' })]);
+  await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [
+    `acme/${repo.name}`,
+  ]);
+  await w.pool.query(`SELECT graphile_worker.add_job('apply-environment', $1::json)`, [
+    JSON.stringify({ repo, environment: 'production', sha: queued, trigger: 'push' }),
+  ]);
   assert.equal(await finishStaleChecks(w.pool, reporter), 1);
   await reporter.flush();
   assert.deepEqual(
     fake.state.checkRuns.map((c) => [c.head_sha === SHA ? 'gone' : 'queued', c.name, c.conclusion]).sort(),
-    [['gone', 'politburo/production', 'cancelled'], ['queued', 'politburo plan production', null], ['queued', 'politburo/production', null]],
+    [
+      ['gone', 'politburo/production', 'cancelled'],
+      ['queued', 'politburo plan production', null],
+      ['queued', 'politburo/production', null],
+    ],
   );
 });
 
@@ -267,9 +350,18 @@ test('the database away while a check is reported: storing the write is tried ag
   await admin.connect();
   try {
     await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} ALLOW_CONNECTIONS false`);
-    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
+    await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+      [name],
+    );
     const reported = reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
-    const waiting = () => logs.some((l) => l.level === 'warn' && /could not queue the GitHub check yet/.test(l.msg ?? '') && (l.obj as { repo?: string }).repo === `acme/${repo.name}`);
+    const waiting = () =>
+      logs.some(
+        (l) =>
+          l.level === 'warn' &&
+          /could not queue the GitHub check yet/.test(l.msg ?? '') &&
+          (l.obj as { repo?: string }).repo === `acme/${repo.name}`,
+      );
     for (let i = 0; i < 600 && !waiting(); i++) await new Promise((r) => setTimeout(r, 50));
     assert.ok(waiting(), 'the first attempt failed while the database refused connections');
     await admin.query(`ALTER DATABASE ${pg.escapeIdentifier(name)} ALLOW_CONNECTIONS true`);
@@ -281,5 +373,7 @@ test('the database away while a check is reported: storing the write is tried ag
   assert.equal(await reporter.flush({ timeoutMs: 30_000 }), 0);
   assert.equal(fake.state.checkRuns.length, 1);
   assert.equal(fake.state.checkRuns[0].conclusion, 'success');
-  assert.ok(!logs.some((l) => l.level === 'error' && /could not queue the GitHub check; it will not be sent/.test(l.msg ?? '')));
+  assert.ok(
+    !logs.some((l) => l.level === 'error' && /could not queue the GitHub check; it will not be sent/.test(l.msg ?? '')),
+  );
 });

@@ -3,11 +3,19 @@ import { generateKeyPairSync } from 'node:crypto';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../../helpers/db.js';
 import { startFakeGitHub, type FakeGitHub } from '../../../helpers/fake-github/index.js';
-import { createGitHubReporter, type GitHubReporter, type GitHubReporterOptions } from '../../../../controller/github/reporter.js';
+import {
+  createGitHubReporter,
+  type GitHubReporter,
+  type GitHubReporterOptions,
+} from '../../../../controller/github/reporter.js';
 import type { RepoRef } from '../../../../controller/ports.js';
 
 export const APP_ID = 4242;
-const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+const keys = generateKeyPairSync('rsa', {
+  modulusLength: 2048,
+  publicKeyEncoding: { type: 'spki', format: 'pem' },
+  privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+});
 
 export interface World {
   db: TestDatabase;
@@ -63,7 +71,13 @@ export async function createWorld(): Promise<World> {
     },
     repo() {
       n++;
-      return { owner: 'acme', name: `infra-${process.pid}-${n}`, installationId: 100 + n, cloneUrl: 'https://github.com/acme/infra.git', defaultBranch: 'main' };
+      return {
+        owner: 'acme',
+        name: `infra-${process.pid}-${n}`,
+        installationId: 100 + n,
+        cloneUrl: 'https://github.com/acme/infra.git',
+        defaultBranch: 'main',
+      };
     },
     violations: () => fakes.flatMap((f) => f.violations),
     async close() {

@@ -51,14 +51,22 @@ describe('affectedEnvironments', () => {
   test('only the environment whose resolved nodes changed', async () => {
     const base = await load(yaml());
     assert.deepEqual(affectedEnvironments(await load(yaml({ stageRef: 'v2' })), base, ['politburo.yml']), ['stage']);
-    assert.deepEqual(affectedEnvironments(await load(yaml()), base, ['politburo.yml']), [], 'a reformatting changes nothing');
+    assert.deepEqual(
+      affectedEnvironments(await load(yaml()), base, ['politburo.yml']),
+      [],
+      'a reformatting changes nothing',
+    );
   });
 
   test('added and removed environments are affected', async () => {
     const base = await load(yaml());
     assert.deepEqual(affectedEnvironments(await load(yaml({ withQa: true })), base, ['politburo.yml']), ['qa']);
     assert.deepEqual(affectedEnvironments(base, await load(yaml({ withQa: true })), ['politburo.yml']), ['qa']);
-    assert.deepEqual(affectedEnvironments(base, null, ['politburo.yml']), ['prod', 'stage'], 'no description at base: everything is new');
+    assert.deepEqual(
+      affectedEnvironments(base, null, ['politburo.yml']),
+      ['prod', 'stage'],
+      'no description at base: everything is new',
+    );
   });
 
   test('changed deps affect every environment using them; a known_hosts file only its environment', async () => {

@@ -35,8 +35,19 @@ describe('apply-environment job', () => {
   let tmp: string;
   const attempt = (n = 1, max = 3) => ({ job: { attempts: n, max_attempts: max } as any });
   const check = async (sha: string) =>
-    (await h.pool.query<{ status: string; conclusion: string | null }>(`SELECT status, conclusion FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [sha])).rows[0];
-  const job = (sha: string, extra: Partial<ApplyJob> = {}): ApplyJob => ({ repo: ref, environment: 'prod', sha, trigger: 'test', ...extra });
+    (
+      await h.pool.query<{ status: string; conclusion: string | null }>(
+        `SELECT status, conclusion FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`,
+        [sha],
+      )
+    ).rows[0];
+  const job = (sha: string, extra: Partial<ApplyJob> = {}): ApplyJob => ({
+    repo: ref,
+    environment: 'prod',
+    sha,
+    trigger: 'test',
+    ...extra,
+  });
 
   before(async () => {
     h = await startJobsHarness();
@@ -60,19 +71,29 @@ describe('apply-environment job', () => {
     const status = h.github.state.statuses.filter((s) => s.sha === head).at(-1)!;
     assert.match(status.target_url ?? '', /^http:\/\/pb\.example\/runs\/\d+$/);
     const nodes = await h.deps.store.recordedNodes('acme/infra', 'prod');
-    assert.deepEqual(nodes.map((n) => [n.path, n.state, n.lastAppliedCommit]), [['box', 'ready', head]]);
+    assert.deepEqual(
+      nodes.map((n) => [n.path, n.state, n.lastAppliedCommit]),
+      [['box', 'ready', head]],
+    );
   });
 
   test('a duplicate apply of an applied commit (a redelivered push) runs nothing and leaves the check alone', async () => {
     const head = await repo.head();
     const runs = (await h.deps.store.listRuns({ repository: 'acme/infra' })).length;
-    const before = (await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])).rows[0].updated_at;
+    const before = (
+      await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])
+    ).rows[0].updated_at;
     await runApplyJob(h.deps, job(head), attempt());
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs);
-    const after = (await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])).rows[0].updated_at;
+    const after = (
+      await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])
+    ).rows[0].updated_at;
     assert.deepEqual(after, before);
     // A duplicate whose "queued" report raced past the first run's final one still finishes the check.
-    await h.deps.reporter.check({ repo: ref, sha: head, name: 'politburo/prod' }, { status: 'queued', title: 'Waiting', summary: '' });
+    await h.deps.reporter.check(
+      { repo: ref, sha: head, name: 'politburo/prod' },
+      { status: 'queued', title: 'Waiting', summary: '' },
+    );
     await runApplyJob(h.deps, job(head), attempt());
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs, 'still no run');
@@ -103,19 +124,38 @@ describe('apply-environment job', () => {
     const sha = await repo.head();
     const unreachable: RepoRef = { ...ref, name: 'gone', cloneUrl: path.join(tmp, 'no-such-repo') };
     await assert.rejects(runApplyJob(h.deps, { ...job(sha), repo: unreachable }, attempt(1, 3)));
-    const row = async () => (await h.pool.query(`SELECT status, conclusion FROM github_checks WHERE repository = 'acme/gone' AND sha = $1`, [sha])).rows[0];
+    const row = async () =>
+      (
+        await h.pool.query(`SELECT status, conclusion FROM github_checks WHERE repository = 'acme/gone' AND sha = $1`, [
+          sha,
+        ])
+      ).rows[0];
     assert.deepEqual(await row(), { status: 'queued', conclusion: null });
     await assert.rejects(runApplyJob(h.deps, { ...job(sha), repo: unreachable }, attempt(3, 3)));
     assert.deepEqual(await row(), { status: 'completed', conclusion: 'failure' });
   });
 
   test('while the apply runs, its check run is in_progress and says so (GitHub App checks)', async () => {
-    const keys = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+    const keys = generateKeyPairSync('rsa', {
+      modulusLength: 2048,
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
     const github = await startFakeGitHub({ appPublicKey: keys.publicKey, appId: 77 });
-    const reporter = createGitHubReporter({ pool: h.pool, auth: { appId: 77, privateKey: keys.privateKey }, baseUrl: github.url, throttle: false, start: false, retry: { retries: 0 } });
+    const reporter = createGitHubReporter({
+      pool: h.pool,
+      auth: { appId: 77, privateKey: keys.privateKey },
+      baseUrl: github.url,
+      throttle: false,
+      start: false,
+      retry: { retries: 0 },
+    });
     const go = path.join(tmp, 'go');
     // The task waits for the test to let it finish, so the apply is seen in progress.
-    const slow = yaml(path.join(tmp, 'state'), 'v6').replace("meet: 'mkdir", `meet: 'while [ ! -e ${go} ]; do sleep 0.1; done; mkdir`);
+    const slow = yaml(path.join(tmp, 'state'), 'v6').replace(
+      "meet: 'mkdir",
+      `meet: 'while [ ! -e ${go} ]; do sleep 0.1; done; mkdir`,
+    );
     const head = await repo.commit({ 'politburo.yml': slow }, 'slow');
     const app: RepoRef = { ...ref, installationId: 7 };
     try {

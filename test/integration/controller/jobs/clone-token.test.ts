@@ -10,8 +10,18 @@ import { startFakeGitHub, type FakeGitHub } from '../../../helpers/fake-github/i
 describe('cloneToken', () => {
   let github: FakeGitHub;
   const logger = createLogger({ level: 'silent' });
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
-  const repo = { owner: 'acme', name: 'infra', installationId: 12, cloneUrl: 'https://github.com/acme/infra.git', defaultBranch: 'main' };
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', {
+    modulusLength: 2048,
+    privateKeyEncoding: { type: 'pkcs1', format: 'pem' },
+    publicKeyEncoding: { type: 'spki', format: 'pem' },
+  });
+  const repo = {
+    owner: 'acme',
+    name: 'infra',
+    installationId: 12,
+    cloneUrl: 'https://github.com/acme/infra.git',
+    defaultBranch: 'main',
+  };
   before(async () => {
     github = await startFakeGitHub({ appPublicKey: publicKey, appId: 5 });
   });
@@ -24,7 +34,11 @@ describe('cloneToken', () => {
     const token = await cloneToken(githubAuth(config), config, logger)!(repo);
     assert.match(token ?? '', /^ghs_fake12x/);
     assert.equal(github.state.tokens.get(token!), 12);
-    assert.equal(await cloneToken(githubAuth(config), config, logger)!({ ...repo, owner: '' }), undefined, 'poll-mode repositories clone anonymously');
+    assert.equal(
+      await cloneToken(githubAuth(config), config, logger)!({ ...repo, owner: '' }),
+      undefined,
+      'poll-mode repositories clone anonymously',
+    );
   });
 
   test('with a token: that token; without credentials: anonymous', async () => {

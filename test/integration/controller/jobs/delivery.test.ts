@@ -49,7 +49,13 @@ describe('github-delivery routing', () => {
 
   test('a push to the default branch queues an apply of each changed environment following it, with a pending status', async () => {
     const sha = await repo.head();
-    const outcome = await run('push', { ref: 'refs/heads/main', after: sha, before: '0'.repeat(40), repository: repository(repo), pusher: { name: 'ann' } });
+    const outcome = await run('push', {
+      ref: 'refs/heads/main',
+      after: sha,
+      before: '0'.repeat(40),
+      repository: repository(repo),
+      pusher: { name: 'ann' },
+    });
     assert.equal(outcome, 'queued: prod');
     const jobs = await h.jobs(JOB_APPLY);
     assert.equal(jobs.length, 1);
@@ -63,23 +69,40 @@ describe('github-delivery routing', () => {
 
   test('a push to a branch no environment follows, a deleted branch, a tag: nothing queued', async () => {
     const sha = await repo.head();
-    assert.equal(await run('push', { ref: 'refs/heads/other', after: sha, repository: repository(repo) }), 'no-environment');
-    assert.equal(await run('push', { ref: 'refs/heads/main', after: '0'.repeat(40), deleted: true, repository: repository(repo) }), 'ignored: branch deleted');
-    assert.equal(await run('push', { ref: 'refs/tags/v1', after: sha, repository: repository(repo) }), 'ignored: not a branch push');
+    assert.equal(
+      await run('push', { ref: 'refs/heads/other', after: sha, repository: repository(repo) }),
+      'no-environment',
+    );
+    assert.equal(
+      await run('push', { ref: 'refs/heads/main', after: '0'.repeat(40), deleted: true, repository: repository(repo) }),
+      'ignored: branch deleted',
+    );
+    assert.equal(
+      await run('push', { ref: 'refs/tags/v1', after: sha, repository: repository(repo) }),
+      'ignored: not a branch push',
+    );
     assert.equal((await h.jobs(JOB_APPLY)).length, 1);
   });
 
   test('a repository without politburo.yml is acknowledged and ignored', async () => {
     const sha = await empty.head();
-    assert.equal(await run('push', { ref: 'refs/heads/main', after: sha, repository: repository(empty, 'website') }), 'no-description');
+    assert.equal(
+      await run('push', { ref: 'refs/heads/main', after: sha, repository: repository(empty, 'website') }),
+      'no-description',
+    );
     await h.reporter.flush();
     assert.equal(h.github.state.statuses.filter((s) => s.sha === sha).length, 0);
   });
 
   test('an invalid description fails the push with the errors, nothing queued', async () => {
-    const bad = await TestRepo.create({ 'politburo.yml': 'politburo: 1\nenvironments:\n  prod: { blueprint: nope }\n' });
+    const bad = await TestRepo.create({
+      'politburo.yml': 'politburo: 1\nenvironments:\n  prod: { blueprint: nope }\n',
+    });
     const sha = await bad.head();
-    assert.equal(await run('push', { ref: 'refs/heads/main', after: sha, repository: repository(bad, 'broken') }), 'invalid');
+    assert.equal(
+      await run('push', { ref: 'refs/heads/main', after: sha, repository: repository(bad, 'broken') }),
+      'invalid',
+    );
     await h.reporter.flush();
     const status = h.github.state.statuses.find((s) => s.sha === sha);
     assert.equal(status?.state, 'failure');
@@ -90,8 +113,14 @@ describe('github-delivery routing', () => {
     const base = await repo.head();
     const head = await repo.commit({ 'politburo.yml': VALID.replace("meet: 'true'", "meet: 'echo new'") }, 'pr');
     const pr = { number: 5, head: { sha: head, repo: { full_name: 'acme/infra' } }, base: { sha: base } };
-    assert.equal(await run('pull_request', { action: 'opened', pull_request: pr, repository: repository(repo) }), 'plan queued for #5');
-    assert.equal(await run('pull_request', { action: 'closed', pull_request: pr, repository: repository(repo) }), 'ignored: pull_request action');
+    assert.equal(
+      await run('pull_request', { action: 'opened', pull_request: pr, repository: repository(repo) }),
+      'plan queued for #5',
+    );
+    assert.equal(
+      await run('pull_request', { action: 'closed', pull_request: pr, repository: repository(repo) }),
+      'ignored: pull_request action',
+    );
     const plans = await h.jobs(JOB_PLAN_PR);
     assert.equal(plans.length, 1);
     assert.equal(plans[0].payload.live, false);
@@ -99,19 +128,67 @@ describe('github-delivery routing', () => {
   });
 
   test('comments: not a command is ignored; a command on an unknown pull request gets a confused reaction', async () => {
-    assert.equal(await run('issue_comment', { action: 'created', issue: { number: 5, pull_request: {} }, comment: { id: 1, body: 'looks good', user: { login: 'x' } }, repository: repository(repo) }), 'ignored: not a politburo command');
-    assert.equal(await run('issue_comment', { action: 'created', issue: { number: 5 }, comment: { id: 1, body: '/politburo plan', user: { login: 'x' } }, repository: repository(repo) }), 'ignored: not a new pull request comment');
-    h.github.state.comments.push({ id: 77, repo: 'acme/infra', issue_number: 99, body: '/politburo plan', user: 'x', reactions: [] });
-    assert.equal(await run('issue_comment', { action: 'created', issue: { number: 99, pull_request: {} }, comment: { id: 77, body: '/politburo plan', user: { login: 'x' } }, repository: repository(repo) }), 'refused: pull request #99 not seen yet');
+    assert.equal(
+      await run('issue_comment', {
+        action: 'created',
+        issue: { number: 5, pull_request: {} },
+        comment: { id: 1, body: 'looks good', user: { login: 'x' } },
+        repository: repository(repo),
+      }),
+      'ignored: not a politburo command',
+    );
+    assert.equal(
+      await run('issue_comment', {
+        action: 'created',
+        issue: { number: 5 },
+        comment: { id: 1, body: '/politburo plan', user: { login: 'x' } },
+        repository: repository(repo),
+      }),
+      'ignored: not a new pull request comment',
+    );
+    h.github.state.comments.push({
+      id: 77,
+      repo: 'acme/infra',
+      issue_number: 99,
+      body: '/politburo plan',
+      user: 'x',
+      reactions: [],
+    });
+    assert.equal(
+      await run('issue_comment', {
+        action: 'created',
+        issue: { number: 99, pull_request: {} },
+        comment: { id: 77, body: '/politburo plan', user: { login: 'x' } },
+        repository: repository(repo),
+      }),
+      'refused: pull request #99 not seen yet',
+    );
     await h.reporter.flush();
     assert.deepEqual(h.github.state.comments.find((c) => c.id === 77)?.reactions, ['confused']);
   });
 
   test('installation events register the repositories; unknown events are marked processed and ignored', async () => {
-    assert.equal(await run('installation', { action: 'created', installation: { id: 9 }, repositories: [{ full_name: 'acme/a' }, { full_name: 'acme/b' }] }), 'registered 2 repositories');
-    assert.equal(await run('installation_repositories', { action: 'added', installation: { id: 9 }, repositories_added: [{ full_name: 'acme/c' }] }), 'registered 1 repositories');
+    assert.equal(
+      await run('installation', {
+        action: 'created',
+        installation: { id: 9 },
+        repositories: [{ full_name: 'acme/a' }, { full_name: 'acme/b' }],
+      }),
+      'registered 2 repositories',
+    );
+    assert.equal(
+      await run('installation_repositories', {
+        action: 'added',
+        installation: { id: 9 },
+        repositories_added: [{ full_name: 'acme/c' }],
+      }),
+      'registered 1 repositories',
+    );
     const { rows } = await h.pool.query(`SELECT key FROM repositories WHERE key LIKE 'acme/_' ORDER BY key`);
-    assert.deepEqual(rows.map((r) => r.key), ['acme/a', 'acme/b', 'acme/c']);
+    assert.deepEqual(
+      rows.map((r) => r.key),
+      ['acme/a', 'acme/b', 'acme/c'],
+    );
     const id = await h.deliver('star', { action: 'created' });
     await runDeliveryJob(h.deps, { deliveryId: id });
     const d = await h.delivery(id);
@@ -120,7 +197,10 @@ describe('github-delivery routing', () => {
   });
 
   test('bad job payloads are terminal errors; a missing delivery is not an error', async () => {
-    await assert.rejects(runDeliveryJob(h.deps, { nope: 1 }), (e: unknown) => e instanceof TerminalError && /deliveryId/.test(e.message));
+    await assert.rejects(
+      runDeliveryJob(h.deps, { nope: 1 }),
+      (e: unknown) => e instanceof TerminalError && /deliveryId/.test(e.message),
+    );
     await runDeliveryJob(h.deps, { deliveryId: 'does-not-exist' });
   });
 });

@@ -20,11 +20,10 @@ describe('drift scheduler', () => {
   });
 
   const insert = (env: string, schedule: string) =>
-    h.pool.query(`INSERT INTO drift_schedules (repository, environment, schedule, heal, repo) VALUES ('acme/infra', $1, $2, true, $3::jsonb)`, [
-      env,
-      schedule,
-      JSON.stringify({ owner: 'acme', name: 'infra', cloneUrl: '/nowhere', defaultBranch: 'main' }),
-    ]);
+    h.pool.query(
+      `INSERT INTO drift_schedules (repository, environment, schedule, heal, repo) VALUES ('acme/infra', $1, $2, true, $3::jsonb)`,
+      [env, schedule, JSON.stringify({ owner: 'acme', name: 'infra', cloneUrl: '/nowhere', defaultBranch: 'main' })],
+    );
 
   test('two replicas arm every schedule; each tick queues one drift job per environment', async () => {
     await insert('prod', '* * * * * *'); // every second (croner's 6-field form), to see ticks quickly
@@ -41,7 +40,9 @@ describe('drift scheduler', () => {
       assert.equal(jobs.length, 1, 'one job per environment, whatever the number of replicas and ticks');
       assert.equal(jobs[0].key, 'drift:acme/infra:prod');
       assert.equal(jobs[0].payload.heal, true);
-      const ticks = async () => (await h.pool.query(`SELECT last_tick FROM drift_schedules WHERE environment = 'prod'`)).rows[0].last_tick as Date;
+      const ticks = async () =>
+        (await h.pool.query(`SELECT last_tick FROM drift_schedules WHERE environment = 'prod'`)).rows[0]
+          .last_tick as Date;
       const first = await ticks();
       await waitFor('the next tick claimed', async () => (await ticks()) > first);
 
@@ -81,7 +82,12 @@ environments:
   };
   const repo = { owner: 'acme', name: 'web', cloneUrl: '/nowhere', defaultBranch: 'main' };
   const backends = async () =>
-    (await h.pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'`, [new URL(h.db.url).pathname.slice(1)])).rows;
+    (
+      await h.pool.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND query ILIKE 'LISTEN%'`,
+        [new URL(h.db.url).pathname.slice(1)],
+      )
+    ).rows;
 
   test('a schedule recorded by an apply is armed on every replica at once, not at the next re-read; also after the listener is cut', async () => {
     // Re-reads an hour apart: only the announcement of the change can arm it in time.
@@ -89,16 +95,34 @@ environments:
     const b = startDriftScheduler({ pool: h.pool, logger: h.deps.logger, refreshMs: 3_600_000, relistenMs: 100 });
     try {
       await recordDriftSchedules(h.pool, repo, await describedWith('*/5 * * * *'), ['staging']);
-      await waitFor('armed on both replicas', () => a.armed().get('acme/web staging') === '*/5 * * * *' && b.armed().get('acme/web staging') === '*/5 * * * *', 60_000);
+      await waitFor(
+        'armed on both replicas',
+        () =>
+          a.armed().get('acme/web staging') === '*/5 * * * *' && b.armed().get('acme/web staging') === '*/5 * * * *',
+        60_000,
+      );
 
       // The listeners' connections are terminated (a failover, a pgbouncer restart): they listen again, and a change
       // announced while they were away is still picked up.
-      await h.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'`, [new URL(h.db.url).pathname.slice(1)]);
+      await h.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'`,
+        [new URL(h.db.url).pathname.slice(1)],
+      );
       await recordDriftSchedules(h.pool, repo, await describedWith('*/7 * * * *'), ['staging']);
-      await waitFor('the change armed after the cut', () => a.armed().get('acme/web staging') === '*/7 * * * *' && b.armed().get('acme/web staging') === '*/7 * * * *', 60_000);
+      await waitFor(
+        'the change armed after the cut',
+        () =>
+          a.armed().get('acme/web staging') === '*/7 * * * *' && b.armed().get('acme/web staging') === '*/7 * * * *',
+        60_000,
+      );
       await waitFor('listening again', async () => (await backends()).length === 2);
       await recordDriftSchedules(h.pool, repo, await describedWith('*/9 * * * *'), ['staging']);
-      await waitFor('armed through the new listeners', () => a.armed().get('acme/web staging') === '*/9 * * * *' && b.armed().get('acme/web staging') === '*/9 * * * *', 60_000);
+      await waitFor(
+        'armed through the new listeners',
+        () =>
+          a.armed().get('acme/web staging') === '*/9 * * * *' && b.armed().get('acme/web staging') === '*/9 * * * *',
+        60_000,
+      );
     } finally {
       a.stop();
       b.stop();

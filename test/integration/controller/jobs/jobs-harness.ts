@@ -37,9 +37,30 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
   await ensureQueueSchema(pool, logger);
   const github = await startFakeGitHub();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'politburo-jobs-'));
-  const reporter = createGitHubReporter({ pool, auth: { token: 'test-token' }, baseUrl: github.url, throttle: false, start: false, retry: { retries: 0 } });
-  const config = readConfig({ DATABASE_URL: db.url, GITHUB_TOKEN: 'test-token', GITHUB_API_URL: github.url, POLITBURO_DATA_DIR: dataDir, POLITBURO_PUBLIC_URL: 'http://pb.example', ...env });
-  const deps: JobDeps = { pool, store: createPgStore(pool), reporter, git: createGitReader({ dataDir }), config, logger };
+  const reporter = createGitHubReporter({
+    pool,
+    auth: { token: 'test-token' },
+    baseUrl: github.url,
+    throttle: false,
+    start: false,
+    retry: { retries: 0 },
+  });
+  const config = readConfig({
+    DATABASE_URL: db.url,
+    GITHUB_TOKEN: 'test-token',
+    GITHUB_API_URL: github.url,
+    POLITBURO_DATA_DIR: dataDir,
+    POLITBURO_PUBLIC_URL: 'http://pb.example',
+    ...env,
+  });
+  const deps: JobDeps = {
+    pool,
+    store: createPgStore(pool),
+    reporter,
+    git: createGitReader({ dataDir }),
+    config,
+    logger,
+  };
   return {
     db,
     pool,
@@ -53,7 +74,8 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
       return id;
     },
     async delivery(id) {
-      return (await pool.query('SELECT outcome, processed_at FROM webhook_deliveries WHERE delivery_id = $1', [id])).rows[0];
+      return (await pool.query('SELECT outcome, processed_at FROM webhook_deliveries WHERE delivery_id = $1', [id]))
+        .rows[0];
     },
     async jobs(task) {
       const { rows } = await pool.query(

@@ -8,14 +8,26 @@ import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
 describe('/politburo plan commands', () => {
   test('parses the first line only: plain, --live, an environment, in any order', () => {
     assert.deepEqual(parseCommand('/politburo plan'), { live: false });
-    assert.deepEqual(parseCommand('  /politburo plan production  \nplease'), { live: false, environment: 'production' });
+    assert.deepEqual(parseCommand('  /politburo plan production  \nplease'), {
+      live: false,
+      environment: 'production',
+    });
     assert.deepEqual(parseCommand('/politburo plan --live'), { live: true });
     assert.deepEqual(parseCommand('/politburo plan --live staging'), { live: true, environment: 'staging' });
     assert.deepEqual(parseCommand('/politburo plan staging --live'), { live: true, environment: 'staging' });
   });
 
   test('anything else is not a command', () => {
-    for (const body of ['', 'lgtm', 'please /politburo plan', '/politburo apply', '/politburo plan a b', '/politburo plan --force', '/politburo plan $(rm -rf /)', '/politburoplan']) {
+    for (const body of [
+      '',
+      'lgtm',
+      'please /politburo plan',
+      '/politburo apply',
+      '/politburo plan a b',
+      '/politburo plan --force',
+      '/politburo plan $(rm -rf /)',
+      '/politburoplan',
+    ]) {
       assert.equal(parseCommand(body), null, body);
     }
   });
@@ -36,7 +48,8 @@ describe('trust rules for --live', () => {
   });
 
   test('writers, maintainers and admins on a same-repository head are trusted', async () => {
-    for (const user of ['wanda', 'maia', 'ada']) assert.equal(await trustLive(h.reporter, repo, user, 'acme/infra'), null, user);
+    for (const user of ['wanda', 'maia', 'ada'])
+      assert.equal(await trustLive(h.reporter, repo, user, 'acme/infra'), null, user);
   });
 
   test('readers, triagers and strangers are refused, saying why', async () => {

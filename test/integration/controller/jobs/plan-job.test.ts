@@ -7,7 +7,8 @@ import { TestRepo } from '../../../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
 
 function yaml(o: { prod?: string; stage?: string; qa?: boolean } = {}): string {
-  const env = (name: string, v: string) => `  ${name}:\n    blueprint: app\n    params: { v: '${v}' }\n    hosts: { box: local }\n`;
+  const env = (name: string, v: string) =>
+    `  ${name}:\n    blueprint: app\n    params: { v: '${v}' }\n    hosts: { box: local }\n`;
   return `politburo: 1
 blueprints:
   app:
@@ -24,7 +25,13 @@ describe('plan-pull-request job', () => {
   let h: JobsHarness;
   let repo: TestRepo;
   let ref: RepoRef;
-  const job = (o: Partial<PlanPullRequestJob> & { headSha: string; baseSha: string }): PlanPullRequestJob => ({ repo: ref, pullNumber: 3, live: false, trigger: 'test', ...o });
+  const job = (o: Partial<PlanPullRequestJob> & { headSha: string; baseSha: string }): PlanPullRequestJob => ({
+    repo: ref,
+    pullNumber: 3,
+    live: false,
+    trigger: 'test',
+    ...o,
+  });
   const statuses = (sha: string) => h.github.state.statuses.filter((s) => s.sha === sha);
   const planned = async (sha: string) => {
     await h.reporter.flush();
@@ -36,7 +43,11 @@ describe('plan-pull-request job', () => {
     repo = await TestRepo.create({ 'politburo.yml': yaml({ qa: true }) });
     ref = { owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
     // qa was applied once: removing it from the description must plan its node's termination.
-    await h.deps.store.updateNode('acme/infra', 'qa', 'box', { state: 'ready', host: 'local', applied: { specHash: 'old', tasks: [], commit: null } });
+    await h.deps.store.updateNode('acme/infra', 'qa', 'box', {
+      state: 'ready',
+      host: 'local',
+      applied: { specHash: 'old', tasks: [], commit: null },
+    });
   });
   after(async () => {
     await h?.stop();
@@ -66,7 +77,12 @@ describe('plan-pull-request job', () => {
     const comments = h.github.state.comments.filter((c) => c.issue_number === 3);
     assert.equal(comments.length, 1, 'edited in place');
     assert.match(comments[0].body, /terminate/);
-    const old = (await h.pool.query(`SELECT status, conclusion FROM github_checks WHERE sha = $1 AND name = 'politburo plan stage'`, [head1])).rows[0];
+    const old = (
+      await h.pool.query(
+        `SELECT status, conclusion FROM github_checks WHERE sha = $1 AND name = 'politburo plan stage'`,
+        [head1],
+      )
+    ).rows[0];
     assert.deepEqual(old, { status: 'completed', conclusion: 'skipped' });
   });
 
@@ -85,7 +101,10 @@ describe('plan-pull-request job', () => {
   test('`/politburo plan ENV` plans that environment even when unchanged, with the notice on top of the comment', async () => {
     const head = await repo.head('docs');
     const base = await repo.head('main');
-    await runPlanJob(h.deps, job({ pullNumber: 4, headSha: head, baseSha: base, environment: 'prod', commentId: 1, notice: 'a notice' }));
+    await runPlanJob(
+      h.deps,
+      job({ pullNumber: 4, headSha: head, baseSha: base, environment: 'prod', commentId: 1, notice: 'a notice' }),
+    );
     assert.deepEqual(await planned(head), ['politburo plan prod']);
     const body = h.github.state.comments.find((c) => c.issue_number === 4)!.body;
     assert.match(body, /^<!-- politburo:plan -->\n> a notice/);

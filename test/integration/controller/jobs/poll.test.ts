@@ -32,12 +32,18 @@ describe('pollOnce', () => {
     await h?.stop();
   });
 
-  const deps = (repos: string) => ({ ...h.deps, config: readConfig({ DATABASE_URL: h.db.url, POLITBURO_REPOS: repos, POLITBURO_DATA_DIR: h.deps.config.dataDir }) });
+  const deps = (repos: string) => ({
+    ...h.deps,
+    config: readConfig({ DATABASE_URL: h.db.url, POLITBURO_REPOS: repos, POLITBURO_DATA_DIR: h.deps.config.dataDir }),
+  });
 
   test('a new head queues an apply; the same head again does nothing; the next commit does', async () => {
     const d = deps(repo.dir); // no branch: the remote's default branch
     const first = await pollOnce(d);
-    assert.deepEqual(first.map((r) => [r.branch, r.sha, r.outcome]), [['main', await repo.head(), 'queued']]);
+    assert.deepEqual(
+      first.map((r) => [r.branch, r.sha, r.outcome]),
+      [['main', await repo.head(), 'queued']],
+    );
     assert.equal((await pollOnce(d))[0].outcome, 'unchanged');
     const next = await repo.commit({ 'politburo.yml': YAML('v2') }, 'v2');
     const third = await pollOnce(d);

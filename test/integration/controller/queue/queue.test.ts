@@ -10,11 +10,25 @@ import { TerminalError } from '../../../../controller/queue/terminal-error.js';
 import { workerPoolRestarts } from '../../../../controller/metrics.js';
 import { jobs, queueDatabase, waitFor, type QueueDb } from '../fixtures.js';
 
-const repo: RepoRef = { owner: 'acme', name: 'infra', cloneUrl: 'https://github.com/acme/infra.git', defaultBranch: 'main' };
-const apply = (sha: string, environment = 'production'): ApplyJob => ({ repo, environment, sha, trigger: `push ${sha}` });
+const repo: RepoRef = {
+  owner: 'acme',
+  name: 'infra',
+  cloneUrl: 'https://github.com/acme/infra.git',
+  defaultBranch: 'main',
+};
+const apply = (sha: string, environment = 'production'): ApplyJob => ({
+  repo,
+  environment,
+  sha,
+  trigger: `push ${sha}`,
+});
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function worker(q: QueueDb, tasks: Record<string, Task>, extra: { concurrency?: number; processId?: string; staleAfterMs?: number } = {}): Promise<QueueWorker> {
+function worker(
+  q: QueueDb,
+  tasks: Record<string, Task>,
+  extra: { concurrency?: number; processId?: string; staleAfterMs?: number } = {},
+): Promise<QueueWorker> {
   return startQueueWorker({
     pool: q.pool,
     taskList: tasks,
@@ -75,14 +89,11 @@ describe('durable queue', () => {
       release();
       await waitFor(async () => ran.some((p) => p.sha === 'eee5'), 60_000, 'the apply of eee5');
       await waitFor(async () => (await jobs(q.pool, JOB_APPLY)).length === 0, 60_000, 'the queue to drain');
-      assert.deepEqual(
-        ran.map((p) => [p.sha, p.supersedes ?? []]).sort(),
-        [
-          ['ccc3', ['aaa1', 'bbb2']],
-          ['eee5', ['ddd4']],
-          ['zzz9', []],
-        ],
-      );
+      assert.deepEqual(ran.map((p) => [p.sha, p.supersedes ?? []]).sort(), [
+        ['ccc3', ['aaa1', 'bbb2']],
+        ['eee5', ['ddd4']],
+        ['zzz9', []],
+      ]);
     } finally {
       release();
       await w.stop(5000);
@@ -90,25 +101,42 @@ describe('durable queue', () => {
   });
 
   test('a terminal error is recorded and not retried; a transient one is retried with backoff', async () => {
-    await q.pool.query(`INSERT INTO webhook_deliveries (delivery_id, event, payload) VALUES ('term-1', 'push', '{}'), ('trans-1', 'push', '{}')`);
+    await q.pool.query(
+      `INSERT INTO webhook_deliveries (delivery_id, event, payload) VALUES ('term-1', 'push', '{}'), ('trans-1', 'push', '{}')`,
+    );
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'term-1' }, { jobKey: 'term-1' });
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'trans-1' }, { jobKey: 'trans-1' });
     let calls = 0;
     const w = await worker(q, {
       [JOB_DELIVERY]: async (payload) => {
         calls++;
-        if ((payload as { deliveryId: string }).deliveryId === 'term-1') throw new TerminalError('politburo.yml is invalid');
+        if ((payload as { deliveryId: string }).deliveryId === 'term-1')
+          throw new TerminalError('politburo.yml is invalid');
         throw new Error('GitHub unreachable');
       },
     });
     try {
       // Failures are recorded in batches, just after the handler returns: wait for the record, not only the call.
-      const failed = async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = 'trans-1' AND last_error IS NOT NULL`)).rowCount === 1;
-      await waitFor(async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()), 60_000, 'both jobs to run once');
-      const left = await q.pool.query(`SELECT key, attempts, last_error, run_at > now() AS later FROM graphile_worker.jobs WHERE task_identifier = $1`, [JOB_DELIVERY]);
-      assert.deepEqual(left.rows.map((r) => [r.key, r.attempts, r.later]), [['trans-1', 1, true]]);
+      const failed = async () =>
+        (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = 'trans-1' AND last_error IS NOT NULL`))
+          .rowCount === 1;
+      await waitFor(
+        async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()),
+        60_000,
+        'both jobs to run once',
+      );
+      const left = await q.pool.query(
+        `SELECT key, attempts, last_error, run_at > now() AS later FROM graphile_worker.jobs WHERE task_identifier = $1`,
+        [JOB_DELIVERY],
+      );
+      assert.deepEqual(
+        left.rows.map((r) => [r.key, r.attempts, r.later]),
+        [['trans-1', 1, true]],
+      );
       assert.match(left.rows[0].last_error, /GitHub unreachable/);
-      const rec = await q.pool.query(`SELECT outcome, error, processed_at IS NOT NULL AS done FROM webhook_deliveries WHERE delivery_id = 'term-1'`);
+      const rec = await q.pool.query(
+        `SELECT outcome, error, processed_at IS NOT NULL AS done FROM webhook_deliveries WHERE delivery_id = 'term-1'`,
+      );
       assert.deepEqual(rec.rows[0], { outcome: 'failed', error: 'politburo.yml is invalid', done: true });
       await sleep(300);
       assert.equal(calls, 2, 'neither job ran again straight away');
@@ -119,7 +147,9 @@ describe('durable queue', () => {
   });
 
   test('a job of several deliveries runs each in order; only the transiently failed one is retried, the terminal one is recorded', async () => {
-    await q.pool.query(`INSERT INTO webhook_deliveries (delivery_id, event, payload) VALUES ('b-ok', 'push', '{}'), ('b-term', 'push', '{}'), ('b-trans', 'push', '{}'), ('b-ok2', 'push', '{}')`);
+    await q.pool.query(
+      `INSERT INTO webhook_deliveries (delivery_id, event, payload) VALUES ('b-ok', 'push', '{}'), ('b-term', 'push', '{}'), ('b-trans', 'push', '{}'), ('b-ok2', 'push', '{}')`,
+    );
     const batch = ['b-ok', 'b-term', 'b-trans', 'b-ok2'].map((deliveryId) => ({ deliveryId }));
     await enqueue(q.pool, JOB_DELIVERY, batch);
     const seen: string[] = [];
@@ -129,15 +159,34 @@ describe('durable queue', () => {
         seen.push(id);
         if (id === 'b-term') throw new TerminalError('politburo.yml is invalid');
         if (id === 'b-trans') throw new Error('GitHub unreachable');
-        await q.pool.query(`UPDATE webhook_deliveries SET processed_at = now(), outcome = 'ok' WHERE delivery_id = $1`, [id]);
+        await q.pool.query(
+          `UPDATE webhook_deliveries SET processed_at = now(), outcome = 'ok' WHERE delivery_id = $1`,
+          [id],
+        );
       },
     });
     try {
-      await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = $1 AND attempts = 1 AND locked_by IS NULL`, [JOB_DELIVERY])).rowCount, 60_000, 'the batch to run once');
+      await waitFor(
+        async () =>
+          (
+            await q.pool.query(
+              `SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = $1 AND attempts = 1 AND locked_by IS NULL`,
+              [JOB_DELIVERY],
+            )
+          ).rowCount,
+        60_000,
+        'the batch to run once',
+      );
       assert.deepEqual(seen, ['b-ok', 'b-term', 'b-trans', 'b-ok2'], 'in order, one failure does not stop the rest');
       const left = await jobs(q.pool, JOB_DELIVERY);
-      assert.deepEqual(left.map((j) => j.payload), [[{ deliveryId: 'b-trans' }]], 'only the transient failure is re-queued');
-      const rec = await q.pool.query(`SELECT delivery_id, outcome, error FROM webhook_deliveries WHERE delivery_id LIKE 'b-%' ORDER BY delivery_id`);
+      assert.deepEqual(
+        left.map((j) => j.payload),
+        [[{ deliveryId: 'b-trans' }]],
+        'only the transient failure is re-queued',
+      );
+      const rec = await q.pool.query(
+        `SELECT delivery_id, outcome, error FROM webhook_deliveries WHERE delivery_id LIKE 'b-%' ORDER BY delivery_id`,
+      );
       assert.deepEqual(rec.rows, [
         { delivery_id: 'b-ok', outcome: 'ok', error: null },
         { delivery_id: 'b-ok2', outcome: 'ok', error: null },
@@ -151,15 +200,32 @@ describe('durable queue', () => {
   });
 
   test('jobs of a dead process (stale heartbeat) are unlocked and run by another process', async () => {
-    const job = await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'orphaned-1' }, { queueName: 'env:acme/infra:production' });
+    const job = await enqueue(
+      q.pool,
+      JOB_DELIVERY,
+      { deliveryId: 'orphaned-1' },
+      { queueName: 'env:acme/infra:production' },
+    );
     // A process that died mid-job: its pool holds the job and the queue, its heartbeat stopped 2 minutes ago.
-    await q.pool.query(`UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '2 minutes', locked_by = 'pool-dead', attempts = 1 WHERE id = $1`, [job.id]);
-    await q.pool.query(`UPDATE graphile_worker._private_job_queues SET locked_at = now() - interval '2 minutes', locked_by = 'pool-dead' WHERE queue_name = 'env:acme/infra:production'`);
-    await q.pool.query(`INSERT INTO controller_processes (id, worker_pool_id, hostname, pid, heartbeat_at) VALUES ('dead', 'pool-dead', 'h', 1, now() - interval '2 minutes')`);
+    await q.pool.query(
+      `UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '2 minutes', locked_by = 'pool-dead', attempts = 1 WHERE id = $1`,
+      [job.id],
+    );
+    await q.pool.query(
+      `UPDATE graphile_worker._private_job_queues SET locked_at = now() - interval '2 minutes', locked_by = 'pool-dead' WHERE queue_name = 'env:acme/infra:production'`,
+    );
+    await q.pool.query(
+      `INSERT INTO controller_processes (id, worker_pool_id, hostname, pid, heartbeat_at) VALUES ('dead', 'pool-dead', 'h', 1, now() - interval '2 minutes')`,
+    );
     // A live process's fresh heartbeat protects its jobs, however long they have been running.
     const live = await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'running-1' });
-    await q.pool.query(`UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '1 hour', locked_by = 'pool-live', attempts = 1 WHERE id = $1`, [live.id]);
-    await q.pool.query(`INSERT INTO controller_processes (id, worker_pool_id, hostname, pid) VALUES ('live', 'pool-live', 'h', 2)`);
+    await q.pool.query(
+      `UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '1 hour', locked_by = 'pool-live', attempts = 1 WHERE id = $1`,
+      [live.id],
+    );
+    await q.pool.query(
+      `INSERT INTO controller_processes (id, worker_pool_id, hostname, pid) VALUES ('live', 'pool-live', 'h', 2)`,
+    );
 
     const ran: string[] = [];
     const w = await worker(q, { [JOB_DELIVERY]: async (p) => void ran.push((p as { deliveryId: string }).deliveryId) });
@@ -167,7 +233,10 @@ describe('durable queue', () => {
       await waitFor(async () => ran.includes('orphaned-1'), 60_000, 'the orphaned job to run');
       assert.deepEqual(ran, ['orphaned-1']);
       const procs = await q.pool.query(`SELECT id FROM controller_processes ORDER BY id`);
-      assert.deepEqual(procs.rows.map((r) => r.id).filter((id) => id !== w.processId), ['live']);
+      assert.deepEqual(
+        procs.rows.map((r) => r.id).filter((id) => id !== w.processId),
+        ['live'],
+      );
       const still = await q.pool.query(`SELECT locked_by FROM graphile_worker._private_jobs WHERE id = $1`, [live.id]);
       assert.equal(still.rows[0].locked_by, 'pool-live');
     } finally {
@@ -178,7 +247,10 @@ describe('durable queue', () => {
 
   test('a job locked by a pool no process ever registered is unlocked once older than the stale limit', async () => {
     const job = await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'x' });
-    await q.pool.query(`UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '5 seconds', locked_by = 'pool-ghost' WHERE id = $1`, [job.id]);
+    await q.pool.query(
+      `UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '5 seconds', locked_by = 'pool-ghost' WHERE id = $1`,
+      [job.id],
+    );
     assert.deepEqual(await recoverStaleWorkers(q.pool, 30_000), [], 'not yet stale');
     assert.deepEqual(await recoverStaleWorkers(q.pool, 2_000), ['pool-ghost']);
     const { rows } = await q.pool.query(`SELECT locked_by FROM graphile_worker._private_jobs WHERE id = $1`, [job.id]);
@@ -193,15 +265,30 @@ describe('durable queue', () => {
         const p = payload as ApplyJob & { n: number };
         const start = performance.now();
         await sleep(40);
-        spans.push({ queue: p.environment, id: `${p.environment}-${p.n}`, start, end: performance.now(), worker: name });
+        spans.push({
+          queue: p.environment,
+          id: `${p.environment}-${p.n}`,
+          start,
+          end: performance.now(),
+          worker: name,
+        });
       },
     });
-    const workers = await Promise.all(['r1', 'r2', 'r3'].map((n) => worker(q, make(n), { concurrency: 3, processId: n })));
+    const workers = await Promise.all(
+      ['r1', 'r2', 'r3'].map((n) => worker(q, make(n), { concurrency: 3, processId: n })),
+    );
     try {
       const burst = [];
       for (let n = 0; n < 12; n++) {
         for (const env of ['production', 'staging']) {
-          burst.push(enqueue(q.pool, JOB_APPLY, { ...apply(`s${n}`, env), n }, { queueName: environmentQueue('acme/infra', env) }));
+          burst.push(
+            enqueue(
+              q.pool,
+              JOB_APPLY,
+              { ...apply(`s${n}`, env), n },
+              { queueName: environmentQueue('acme/infra', env) },
+            ),
+          );
         }
       }
       await Promise.all(burst);
@@ -217,7 +304,10 @@ describe('durable queue', () => {
       assert.ok(new Set(spans.map((s) => s.worker)).size >= 2, 'the work was shared between replicas');
       const prod = spans.filter((s) => s.queue === 'production');
       const staging = spans.filter((s) => s.queue === 'staging');
-      assert.ok(prod.some((p) => staging.some((s) => s.start < p.end && p.start < s.end)), 'different environments ran in parallel');
+      assert.ok(
+        prod.some((p) => staging.some((s) => s.start < p.end && p.start < s.end)),
+        'different environments ran in parallel',
+      );
     } finally {
       await Promise.all(workers.map((w) => w.stop(5000)));
     }
@@ -231,10 +321,17 @@ describe('durable queue', () => {
     };
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g1' });
     const w1 = await worker(q, { [JOB_DELIVERY]: slowTask });
-    await waitFor(async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE locked_by IS NOT NULL`)).rowCount, 60_000, 'the job to start');
+    await waitFor(
+      async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE locked_by IS NOT NULL`)).rowCount,
+      60_000,
+      'the job to start',
+    );
     await w1.stop(5000);
     assert.equal(finished, 1);
-    assert.deepEqual((await q.pool.query(`SELECT id, locked_by, attempts, last_error FROM graphile_worker.jobs`)).rows, []);
+    assert.deepEqual(
+      (await q.pool.query(`SELECT id, locked_by, attempts, last_error FROM graphile_worker.jobs`)).rows,
+      [],
+    );
 
     let hung = 0;
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g2' });
@@ -248,42 +345,57 @@ describe('durable queue', () => {
     await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
   });
 
-  test('connections terminated while jobs complete: the worker pool is replaced, and every job runs to completion', { timeout: 300_000 }, async () => {
-    await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
-    const done = new Map<string, number>();
-    const w = await worker(q, {
-      [JOB_DELIVERY]: async (payload) => {
-        await sleep(20);
-        const id = (payload as { deliveryId: string }).deliveryId;
-        done.set(id, (done.get(id) ?? 0) + 1);
-      },
-    });
-    const killer = new pg.Client({ connectionString: q.db.url });
-    await killer.connect();
-    const dbName = new URL(q.db.url).pathname.slice(1);
-    const ids: string[] = [];
-    try {
-      // Jobs keep coming and connections keep being cut until graphile-worker gives up on a pool at least once.
-      for (let round = 0; w.generations < 2 && round < 100; round++) {
-        for (let i = 0; i < 10; i++) {
-          const id = `cut-${round}-${i}`;
-          await retry(() => enqueue(q.pool, JOB_DELIVERY, { deliveryId: id }));
-          ids.push(id);
-        }
-        await sleep(40 + (round % 5) * 15);
-        await killer.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
-      }
-      assert.ok(w.generations >= 2, 'a lost completion made graphile-worker shut a pool down, and it was replaced');
-      assert.ok((await workerPoolRestarts.get()).values[0].value >= 1, 'and /metrics counts it');
-      await waitFor(async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0, 180_000, 'every job to run and the queue to drain');
-      // The replaced pools are gone from controller_processes once they have finished: only this process is left.
-      await waitFor(async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1, 60_000, 'one process row');
-    } finally {
-      await killer.end();
-      await w.stop(5000);
+  test(
+    'connections terminated while jobs complete: the worker pool is replaced, and every job runs to completion',
+    { timeout: 300_000 },
+    async () => {
       await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
-    }
-  });
+      const done = new Map<string, number>();
+      const w = await worker(q, {
+        [JOB_DELIVERY]: async (payload) => {
+          await sleep(20);
+          const id = (payload as { deliveryId: string }).deliveryId;
+          done.set(id, (done.get(id) ?? 0) + 1);
+        },
+      });
+      const killer = new pg.Client({ connectionString: q.db.url });
+      await killer.connect();
+      const dbName = new URL(q.db.url).pathname.slice(1);
+      const ids: string[] = [];
+      try {
+        // Jobs keep coming and connections keep being cut until graphile-worker gives up on a pool at least once.
+        for (let round = 0; w.generations < 2 && round < 100; round++) {
+          for (let i = 0; i < 10; i++) {
+            const id = `cut-${round}-${i}`;
+            await retry(() => enqueue(q.pool, JOB_DELIVERY, { deliveryId: id }));
+            ids.push(id);
+          }
+          await sleep(40 + (round % 5) * 15);
+          await killer.query(
+            'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()',
+            [dbName],
+          );
+        }
+        assert.ok(w.generations >= 2, 'a lost completion made graphile-worker shut a pool down, and it was replaced');
+        assert.ok((await workerPoolRestarts.get()).values[0].value >= 1, 'and /metrics counts it');
+        await waitFor(
+          async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0,
+          180_000,
+          'every job to run and the queue to drain',
+        );
+        // The replaced pools are gone from controller_processes once they have finished: only this process is left.
+        await waitFor(
+          async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1,
+          60_000,
+          'one process row',
+        );
+      } finally {
+        await killer.end();
+        await w.stop(5000);
+        await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+      }
+    },
+  );
 });
 
 /** Runs fn again while the database is away (its connections were just terminated). */

@@ -11,10 +11,15 @@ export function assertGolden(name: string, actual: unknown): void {
   const text = typeof actual === 'string' ? actual : `${JSON.stringify(actual, null, 2)}\n`;
   const file = path.join(goldenDir, name);
   if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    if (process.env.UPDATE_GOLDEN !== '1') assert.fail(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 to create it`);
+    if (process.env.UPDATE_GOLDEN !== '1')
+      assert.fail(`golden file ${file} is missing: run with UPDATE_GOLDEN=1 to create it`);
     mkdirSync(goldenDir, { recursive: true });
     writeFileSync(file, text);
     return;
   }
-  assert.equal(text, readFileSync(file, 'utf8'), `output differs from ${file} (UPDATE_GOLDEN=1 rewrites it after review)`);
+  assert.equal(
+    text,
+    readFileSync(file, 'utf8'),
+    `output differs from ${file} (UPDATE_GOLDEN=1 rewrites it after review)`,
+  );
 }

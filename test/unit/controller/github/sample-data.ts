@@ -15,7 +15,12 @@ export const productionPlan: PlanForRender = {
   environment: 'production',
   errors: [],
   plan: plan('production', [
-    { path: 'database/master', host: '203.0.113.10', action: 'update', changes: ["+ task 'pg backups'", "task 'postgres' arguments: version 15 -> 16"] },
+    {
+      path: 'database/master',
+      host: '203.0.113.10',
+      action: 'update',
+      changes: ["+ task 'pg backups'", "task 'postgres' arguments: version 15 -> 16"],
+    },
     { path: 'database/replica-1', host: '203.0.113.11', action: 'unchanged' },
     { path: 'web/web-1', host: '203.0.113.21', action: 'create' },
     { path: 'web/web-2', host: '203.0.113.22', action: 'create' },
@@ -39,7 +44,13 @@ export const invalidPlan: PlanForRender = {
   ],
 };
 
-function node(path: string, host: string, state: NodeResult['state'], tasks: NodeResult['tasks'] = [], reason?: string): NodeResult {
+function node(
+  path: string,
+  host: string,
+  state: NodeResult['state'],
+  tasks: NodeResult['tasks'] = [],
+  reason?: string,
+): NodeResult {
   return { path, host, state, tasks, ...(reason ? { reason } : {}) };
 }
 
@@ -65,7 +76,11 @@ export const failedApply = run('apply', 'failed', [
   node('database/master', '203.0.113.10', 'ready', [{ name: 'postgres', outcome: 'met' }]),
   node('web/web-1', '203.0.113.21', 'failed', [
     { name: 'nginx', outcome: 'already met' },
-    { name: 'app deployed', outcome: 'failed', message: 'Fetching release...\nnpm ERR! code E404\nnpm ERR! 404 Not Found - GET https://registry.example/app\n' },
+    {
+      name: 'app deployed',
+      outcome: 'failed',
+      message: 'Fetching release...\nnpm ERR! code E404\nnpm ERR! 404 Not Found - GET https://registry.example/app\n',
+    },
     { name: 'app running', outcome: 'skipped' },
   ]),
   node('web/web-2', '203.0.113.22', 'blocked', [], 'DependencyFailed: web/web-1 failed'),

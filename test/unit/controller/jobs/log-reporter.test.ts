@@ -33,9 +33,17 @@ test('a drift check with nodes it could not check names them, never "none"', asy
   const { lines, reporter } = capture();
   const unchecked = [{ path: 'web-2', host: null, reason: 'never applied (recorded failed)' }];
   const repo = { owner: '', name: '/srv/infra', cloneUrl: '/srv/infra', defaultBranch: 'main' };
-  await reporter.driftIssue(repo, 'demo', { environment: 'demo', sha: null, result: result({ unchecked }), healed: false });
+  await reporter.driftIssue(repo, 'demo', {
+    environment: 'demo',
+    sha: null,
+    result: result({ unchecked }),
+    healed: false,
+  });
   await new Promise((r) => setImmediate(r));
   assert.equal(lines.length, 1);
-  assert.equal(lines[0].msg, 'drift of demo: 0 node(s) drifted, 1 not checked: web-2 (never applied (recorded failed))');
+  assert.equal(
+    lines[0].msg,
+    'drift of demo: 0 node(s) drifted, 1 not checked: web-2 (never applied (recorded failed))',
+  );
   assert.deepEqual(lines[0].unchecked, ['web-2 (never applied (recorded failed))']);
 });

@@ -4,13 +4,26 @@ import { generateDep } from '../../../../reconciler/tasks/generated-dep.js';
 import type { BabushkaTask } from '../../../../kernel/types.js';
 
 const src = { file: 'politburo.yml', line: 1, column: 1 };
-const task = (dep: string, args: Record<string, string> = {}): BabushkaTask => ({ kind: 'babushka', name: dep, dep, args, source: src });
+const task = (dep: string, args: Record<string, string> = {}): BabushkaTask => ({
+  kind: 'babushka',
+  name: dep,
+  dep,
+  args,
+  source: src,
+});
 
 test('requires every task with its arguments passed through parameters, values never in the file', () => {
   const g = generateDep([task('app deployed', { ref: 'v2', db: 's3cret' }), task('base'), task("it's 'quoted' \\")]);
   assert.match(g.name, /^politburo node [0-9a-f]{16}$/);
   assert.equal(g.fileName, `politburo-node-${g.name.split(' ')[2]}.rb`);
-  assert.deepEqual(g.params, [[{ key: 'db', param: 'a0' }, { key: 'ref', param: 'a1' }], [], []]);
+  assert.deepEqual(g.params, [
+    [
+      { key: 'db', param: 'a0' },
+      { key: 'ref', param: 'a1' },
+    ],
+    [],
+    [],
+  ]);
   assert.ok(g.content.includes(`dep '${g.name}', :a0, :a1 do`));
   assert.ok(g.content.includes(`'app deployed'.with(:'db' => a0.to_s, :'ref' => a1.to_s)`));
   assert.ok(g.content.includes(`'it\\'s \\'quoted\\' \\\\'`));

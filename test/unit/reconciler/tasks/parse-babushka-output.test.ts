@@ -1,6 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BabushkaOutputParser, depOutcome, parseBabushkaOutput, unmetDeps } from '../../../../reconciler/tasks/parse-babushka-output.js';
+import {
+  BabushkaOutputParser,
+  depOutcome,
+  parseBabushkaOutput,
+  unmetDeps,
+} from '../../../../reconciler/tasks/parse-babushka-output.js';
 import { loadTranscripts, substitute } from '../../../helpers/babushka/transcripts.js';
 
 const transcripts = loadTranscripts();
@@ -17,7 +22,7 @@ describe('parseBabushkaOutput on the transcripts of babushka.md', () => {
     assert.equal(p.roots[0].name, 'app deployed');
     assert.equal(depOutcome(p.roots[0]), 'unmet');
     assert.deepEqual(unmetDeps(p.roots[0]), ['base', 'app deployed']);
-    assert.equal(p.logPath, "/home/deploy/.babushka/logs/app deployed");
+    assert.equal(p.logPath, '/home/deploy/.babushka/logs/app deployed');
   });
 
   test('meet blocks make it met', () => {
@@ -41,10 +46,13 @@ describe('parseBabushkaOutput on the transcripts of babushka.md', () => {
   test('(cached) lines are children already met', () => {
     const root = parseBabushkaOutput(out(4)).roots[0];
     assert.equal(depOutcome(root), 'already met');
-    assert.deepEqual(root.children.map((c) => [c.name, c.cached, depOutcome(c)]), [
-      ['app deployed', false, 'already met'],
-      ['base', true, 'already met'],
-    ]);
+    assert.deepEqual(
+      root.children.map((c) => [c.name, c.cached, depOutcome(c)]),
+      [
+        ['app deployed', false, 'already met'],
+        ['base', true, 'already met'],
+      ],
+    );
   });
 
   test('an exception leaves blocks open: failed', () => {
@@ -81,16 +89,19 @@ describe('parseBabushkaOutput on other shapes', () => {
       '    }',
       '  } ✓ a',
       '  ✓ b (cached)',
-      '  c <- this dep isn\'t defined!',
+      "  c <- this dep isn't defined!",
       '} ✗ politburo node abc',
       '',
     ].join('\n');
     const root = parseBabushkaOutput(text).roots[0];
-    assert.deepEqual(root.children.map((c) => [c.name, depOutcome(c)]), [
-      ['a', 'met'],
-      ['b', 'already met'],
-      ['c', 'failed'],
-    ]);
+    assert.deepEqual(
+      root.children.map((c) => [c.name, depOutcome(c)]),
+      [
+        ['a', 'met'],
+        ['b', 'already met'],
+        ['c', 'failed'],
+      ],
+    );
   });
 
   test('an exception in a required dep (stdout and stderr together): the deps enclosing it close where it left the indentation, and stay failed', () => {
@@ -109,10 +120,13 @@ describe('parseBabushkaOutput on other shapes', () => {
     const p = parseBabushkaOutput(text);
     assert.equal(p.roots.length, 1);
     assert.equal(depOutcome(p.roots[0]), 'failed');
-    assert.deepEqual(p.roots[0].children.map((c) => [c.name, c.status, depOutcome(c)]), [
-      ['base', 'met', 'already met'],
-      ['always fails', 'open', 'failed'],
-    ]);
+    assert.deepEqual(
+      p.roots[0].children.map((c) => [c.name, c.status, depOutcome(c)]),
+      [
+        ['base', 'met', 'already met'],
+        ['always fails', 'open', 'failed'],
+      ],
+    );
     assert.equal(p.logPath, '/home/deploy/.babushka/logs/politburo node abc');
   });
 
@@ -130,7 +144,10 @@ describe('parseBabushkaOutput on other shapes', () => {
       '',
     ].join('\n');
     const root = parseBabushkaOutput(text).roots[0];
-    assert.deepEqual(root.children.map((c) => [c.name, depOutcome(c)]), [['raises', 'failed']]);
+    assert.deepEqual(
+      root.children.map((c) => [c.name, depOutcome(c)]),
+      [['raises', 'failed']],
+    );
     assert.equal(depOutcome(root), 'failed');
   });
 

@@ -4,18 +4,27 @@ import { Redactor } from '../../../../reconciler/tasks/redactor.js';
 import { resolveTaskValue, TaskValueError } from '../../../../reconciler/tasks/resolve-task-value.js';
 
 test('secrets and addresses are substituted', () => {
-  const ctx = { secrets: { db_password: 'pw1', TOKEN: 't0k' }, addresses: { 'database/master': '10.0.0.5', web: '10.0.0.1,10.0.0.2' } };
-  assert.equal(resolveTaskValue('postgres://u:${secret.db_password}@${address(database/master)}', ctx), 'postgres://u:pw1@10.0.0.5');
+  const ctx = {
+    secrets: { db_password: 'pw1', TOKEN: 't0k' },
+    addresses: { 'database/master': '10.0.0.5', web: '10.0.0.1,10.0.0.2' },
+  };
+  assert.equal(
+    resolveTaskValue('postgres://u:${secret.db_password}@${address(database/master)}', ctx),
+    'postgres://u:pw1@10.0.0.5',
+  );
   assert.equal(resolveTaskValue('${secret.token} ${addresses(web)}', ctx), 't0k 10.0.0.1,10.0.0.2');
   assert.equal(resolveTaskValue('${params.x} stays', ctx), '${params.x} stays');
 });
 
 test('a missing secret names the environment variable to set', () => {
-  assert.throws(() => resolveTaskValue('${secret.db_password}', { secrets: {} }), (e: unknown) => {
-    assert.ok(e instanceof TaskValueError);
-    assert.match(e.message, /POLITBURO_SECRET_DB_PASSWORD/);
-    return true;
-  });
+  assert.throws(
+    () => resolveTaskValue('${secret.db_password}', { secrets: {} }),
+    (e: unknown) => {
+      assert.ok(e instanceof TaskValueError);
+      assert.match(e.message, /POLITBURO_SECRET_DB_PASSWORD/);
+      return true;
+    },
+  );
   assert.throws(() => resolveTaskValue('${address(db)}', { secrets: {} }), /db must be provisioned/);
 });
 

@@ -22,7 +22,9 @@ async function environment(dir: string, name: string): Promise<ResolvedEnvironme
 
 test('dot of the lamp example: a cluster per group, boxes with host, edges from dependency to dependent', async () => {
   const graph = buildEnvironmentGraph(await environment('examples/lamp', 'production'));
-  assert.equal(renderDot(graph), `digraph "production" {
+  assert.equal(
+    renderDot(graph),
+    `digraph "production" {
   rankdir=LR;
   label="environment production";
   labelloc=t;
@@ -48,13 +50,20 @@ test('dot of the lamp example: a cluster per group, boxes with host, edges from 
   "web-2" -> "lb";
   "web-3" -> "lb";
 }
-`);
+`,
+  );
 });
 
 test('mermaid of the lamp example, coloured by state', async () => {
-  const states = new Map<string, LifecycleState>([['database/master', 'ready'], ['web-1', 'failed'], ['lb', 'blocked']]);
+  const states = new Map<string, LifecycleState>([
+    ['database/master', 'ready'],
+    ['web-1', 'failed'],
+    ['lb', 'blocked'],
+  ]);
   const graph = buildEnvironmentGraph(await environment('examples/lamp', 'staging'), { states });
-  assert.equal(renderMermaid(graph), `flowchart LR
+  assert.equal(
+    renderMermaid(graph),
+    `flowchart LR
   subgraph g0["database"]
     n0["master<br/>198.51.100.10"]
   end
@@ -68,12 +77,25 @@ test('mermaid of the lamp example, coloured by state', async () => {
   class n0 ready
   class n1 failed
   class n2 blocked
-`);
+`,
+  );
 });
 
 test('labels are escaped in dot and mermaid', () => {
   const env = {
-    name: 'q"x', groups: [], nodes: [{ path: 'a', name: 'a', host: { kind: 'static', address: 'h"<b>#1', port: 22, user: 'u', source: { file: 'f', line: 1, column: 1 } }, tasks: [], dependsOn: [], source: { file: 'f', line: 1, column: 1 }, specHash: 'x' }],
+    name: 'q"x',
+    groups: [],
+    nodes: [
+      {
+        path: 'a',
+        name: 'a',
+        host: { kind: 'static', address: 'h"<b>#1', port: 22, user: 'u', source: { file: 'f', line: 1, column: 1 } },
+        tasks: [],
+        dependsOn: [],
+        source: { file: 'f', line: 1, column: 1 },
+        specHash: 'x',
+      },
+    ],
   } as unknown as ResolvedEnvironment;
   const graph = buildEnvironmentGraph(env);
   assert.match(renderDot(graph), /^digraph "q\\"x" \{/);
@@ -94,13 +116,18 @@ test('transitive ready edges are reduced, provisioned edges kept', () => {
     { from: 'c', to: 'e', state: 'provisioned' as const },
     { from: 'a', to: 'e', state: 'ready' as const },
   ];
-  assert.deepEqual(reduceTransitiveEdges(edges).map((e) => `${e.from}${e.to}`), ['ab', 'bc', 'ad', 'dc', 'ce', 'ae']);
+  assert.deepEqual(
+    reduceTransitiveEdges(edges).map((e) => `${e.from}${e.to}`),
+    ['ab', 'bc', 'ad', 'dc', 'ce', 'ae'],
+  );
 });
 
 test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, labels and a legend', async () => {
   const env = await environment('test/fixtures/graph/regions', 'big');
   assert.equal(env.nodes.length, 50);
-  const states = new Map<string, LifecycleState>(env.nodes.map((n, i) => [n.path, (['ready', 'failed', 'configuring', 'drifted'] as const)[i % 4]]));
+  const states = new Map<string, LifecycleState>(
+    env.nodes.map((n, i) => [n.path, (['ready', 'failed', 'configuring', 'drifted'] as const)[i % 4]]),
+  );
   const graph = buildEnvironmentGraph(env, { states });
   assert.ok(graph.reducedEdges > 0);
   const svg = renderSvg(graph, { nodeHref: (p) => `/env/big/nodes/${encodeURIComponent(p)}` });
@@ -118,7 +145,10 @@ test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, l
   const height = Number(doc.attrs.height);
   for (const b of boxes) {
     assert.ok(b.x >= 0 && b.y >= 0 && b.x + b.w <= width && b.y + b.h <= height, `${b.path} inside the drawing`);
-    const labels = nodeGroups.find((g) => g.attrs['data-path'] === b.path)!.children.filter((c) => c.name === 'text').map((t) => t.text);
+    const labels = nodeGroups
+      .find((g) => g.attrs['data-path'] === b.path)!
+      .children.filter((c) => c.name === 'text')
+      .map((t) => t.text);
     assert.deepEqual(labels, [b.path.split('/').at(-1), 'local']);
   }
   for (let i = 0; i < boxes.length; i++) {
@@ -133,15 +163,24 @@ test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, l
   assert.equal(edges.length, graph.edges.length);
   assert.ok(edges.every((e) => e.attrs['marker-end'] === 'url(#pb-arrow)'));
   assert.ok(elements.some((e) => e.name === 'marker' && e.attrs.id === 'pb-arrow'));
-  assert.ok(edges.some((e) => e.attrs['stroke-dasharray']), 'provisioned dependencies are dashed');
+  assert.ok(
+    edges.some((e) => e.attrs['stroke-dasharray']),
+    'provisioned dependencies are dashed',
+  );
   assert.ok(elements.some((e) => e.attrs.class === 'edge-label' && e.text === 'provisioned'));
   const legend = elements.find((e) => e.attrs.class === 'legend')!;
-  const legendText = allElements(legend).map((e) => e.text).join(' ');
-  for (const s of ['ready', 'failed', 'blocked', 'drifted', 'defined']) assert.ok(legendText.includes(s), `legend names ${s}`);
+  const legendText = allElements(legend)
+    .map((e) => e.text)
+    .join(' ');
+  for (const s of ['ready', 'failed', 'blocked', 'drifted', 'defined'])
+    assert.ok(legendText.includes(s), `legend names ${s}`);
   assert.match(legendText, /redundant transitive edges omitted/);
   assert.equal(elements.filter((e) => e.name === 'a').length, 50);
   const clusters = elements.filter((e) => e.attrs.class === 'cluster');
-  assert.deepEqual(clusters.map((c) => c.attrs['data-path']), ['region-eu', 'region-eu/db', 'region-us', 'region-us/db']);
+  assert.deepEqual(
+    clusters.map((c) => c.attrs['data-path']),
+    ['region-eu', 'region-eu/db', 'region-us', 'region-us/db'],
+  );
   for (const c of clusters) {
     // The title band at the top of a cluster box is free of node boxes, so the group's name stays readable.
     const rect = c.children.find((e) => e.name === 'rect')!;
@@ -152,7 +191,10 @@ test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, l
       assert.ok(!hit, `${b.path} covers the title of ${c.attrs['data-path']}`);
     }
     const inside = boxes.filter((b) => b.path.startsWith(`${c.attrs['data-path']}/`));
-    assert.ok(inside.length > 0 && inside.every((b) => b.x >= band.x && b.x + b.w <= band.x + band.w && b.y >= band.y + band.h), `${c.attrs['data-path']} holds its nodes`);
+    assert.ok(
+      inside.length > 0 && inside.every((b) => b.x >= band.x && b.x + b.w <= band.x + band.w && b.y >= band.y + band.h),
+      `${c.attrs['data-path']} holds its nodes`,
+    );
   }
 });
 

@@ -50,7 +50,8 @@ export function parseXml(doc: string): XmlElement {
     const tag = doc.slice(lt + 1, gt);
     if (tag.startsWith('/')) {
       const open = stack.pop();
-      if (!open || open.name !== tag.slice(1).trim()) throw new Error(`</${tag.slice(1)}> closes <${open?.name}> at offset ${lt}`);
+      if (!open || open.name !== tag.slice(1).trim())
+        throw new Error(`</${tag.slice(1)}> closes <${open?.name}> at offset ${lt}`);
     } else {
       const selfClosing = tag.endsWith('/');
       const body = selfClosing ? tag.slice(0, -1) : tag;

@@ -25,12 +25,18 @@ test('the model says what runs (and its task), waits (on what) and how it ended,
   assert.equal(describeNode(m.nodes.get('web-1')!, now), 'running   web-1 (10.0.0.1): app deployed  2.5s');
   m.apply(events[3]);
   m.apply(events[4]);
-  assert.equal(describeNode(m.nodes.get('web-1')!, now + 1000), "failed    web-1  2.5s: TaskFailed: task 'app deployed' failed: boom");
+  assert.equal(
+    describeNode(m.nodes.get('web-1')!, now + 1000),
+    "failed    web-1  2.5s: TaskFailed: task 'app deployed' failed: boom",
+  );
 });
 
 test('line progress: one line per event', () => {
   const lines: string[] = [];
-  const on = createLineProgress((l) => lines.push(l), () => 0);
+  const on = createLineProgress(
+    (l) => lines.push(l),
+    () => 0,
+  );
   events.forEach(on);
   assert.deepEqual(lines, [
     '[  0.0s] lb: waiting for web-1, web-2',
@@ -49,8 +55,24 @@ const result: RunResult = {
   commit: '1a2b3c4d5e6f',
   status: 'failed',
   nodes: [
-    { path: 'web-1', host: '10.0.0.1', action: 'update', state: 'failed', reason: 'TaskFailed: boom\nmore', tasks: [{ name: 'app deployed', outcome: 'failed', message: 'boom' }], startedAt: '2026-01-01T00:00:00.000Z', finishedAt: '2026-01-01T00:00:02.500Z' },
-    { path: 'lb', host: '10.0.0.9', action: 'create', state: 'blocked', reason: 'depends on web-1, which failed', tasks: [] },
+    {
+      path: 'web-1',
+      host: '10.0.0.1',
+      action: 'update',
+      state: 'failed',
+      reason: 'TaskFailed: boom\nmore',
+      tasks: [{ name: 'app deployed', outcome: 'failed', message: 'boom' }],
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:00:02.500Z',
+    },
+    {
+      path: 'lb',
+      host: '10.0.0.9',
+      action: 'create',
+      state: 'blocked',
+      reason: 'depends on web-1, which failed',
+      tasks: [],
+    },
   ],
   summary: { ready: 0, drifted: 0, failed: 1, blocked: 1 },
   durationMs: 2600,
@@ -69,7 +91,16 @@ test('the summary table and the --json document (docs/cli.md shape)', () => {
   );
   const doc = runToJson(result) as { nodes: object[]; summary: object; environment: string; commit: string };
   assert.equal(doc.environment, 'production');
-  assert.deepEqual(doc.nodes[1], { path: 'lb', host: '10.0.0.9', action: 'create', state: 'blocked', reason: 'depends on web-1, which failed', tasks: [], startedAt: null, finishedAt: null });
+  assert.deepEqual(doc.nodes[1], {
+    path: 'lb',
+    host: '10.0.0.9',
+    action: 'create',
+    state: 'blocked',
+    reason: 'depends on web-1, which failed',
+    tasks: [],
+    startedAt: null,
+    finishedAt: null,
+  });
   assert.deepEqual(doc.summary, { ready: 0, drifted: 0, failed: 1, blocked: 1 });
 });
 
