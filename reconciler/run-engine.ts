@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import { hashDepsDir } from '../kernel/deps-hash.js';
+import { unknownEnvironmentMessage } from '../kernel/did-you-mean.js';
 import type { LeaseSettings } from './run-lock.js';
 import type { Target } from './target.js';
 import {
@@ -81,10 +82,9 @@ export interface EngineRun {
 export function environmentOf(input: EngineInput): ResolvedEnvironment {
   const env = input.description.environments.get(input.environment);
   if (!env) {
-    const known = [...input.description.environments.keys()].join(', ') || '(none)';
     throw new PolitburoError(
       'InvalidSpec',
-      `unknown environment '${input.environment}': the description defines ${known}`,
+      unknownEnvironmentMessage(input.environment, input.description.environments.keys()),
     );
   }
   return env;

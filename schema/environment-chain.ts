@@ -4,7 +4,7 @@
  * environment itself. `hosts` is never inherited.
  */
 import type { ValidationError } from '../kernel/types.js';
-import { didYouMean } from '../kernel/did-you-mean.js';
+import { didYouMean, unknownEnvironmentMessage } from '../kernel/did-you-mean.js';
 import type { RawDefaults, RawEnvironment, RawProvider } from './language.js';
 import { keyPosOf, posOf, type Loc, type Located, type Model } from './load-files.js';
 import { applyOverride, buildTree, type DefNode } from './resource-tree.js';
@@ -61,7 +61,7 @@ export function resolveChain(model: Model, name: string, errors: ValidationError
     if (!model.environments.has(raw.extends)) {
       errors.push({
         ...posOf(env.loc, 'extends'),
-        message: `unknown environment '${raw.extends}'${didYouMean(raw.extends, model.environments.keys())}`,
+        message: unknownEnvironmentMessage(raw.extends, model.environments.keys()),
       });
       return null;
     }
