@@ -2,8 +2,9 @@
  * The dashboard's view of an environment as described: the description at the environment's last applied commit,
  * checked out from the repository's mirror, so the graph is drawn with its dependency edges.
  */
+import type { Repository } from '../kernel/repository.js';
 import type pg from 'pg';
-import type { GitReader, RepoRef } from './ports.js';
+import type { GitReader } from './ports.js';
 import type { ResolvedEnvironment } from '../kernel/types.js';
 import { withCommit } from './jobs/load-commit.js';
 
@@ -18,7 +19,7 @@ export function createEnvironmentLoader(
   const cache = new Map<string, Promise<ResolvedEnvironment | null>>();
   return async (repository, environment) => {
     // The repository reference is known from the drift schedule recorded when a commit of it was loaded.
-    const { rows } = await pool.query<{ repo: RepoRef; sha: string | null }>(
+    const { rows } = await pool.query<{ repo: Repository; sha: string | null }>(
       `SELECT d.repo, e.last_applied_commit AS sha
          FROM drift_schedules d
          JOIN repositories r ON r.key = d.repository

@@ -2,23 +2,8 @@
  * Contracts between the controller's parts: webhook ingestion (webhooks/ + controller/server), the queue and its
  * jobs (controller/jobs), git access (controller/git), and reporting to GitHub (controller/github).
  */
+import type { Repository } from '../kernel/repository.js';
 import type { Plan, RunResult, ValidationError } from '../kernel/types.js';
-
-/** A GitHub repository as the controller knows it. */
-export interface RepoRef {
-  owner: string;
-  name: string;
-  /** Present when authenticated as a GitHub App. */
-  installationId?: number;
-  /** Clone URL (https for GitHub, a path or file:// URL in poll mode and tests). */
-  cloneUrl: string;
-  defaultBranch: string;
-}
-
-/** The full name `owner/name`, the repository key in the state store for GitHub repositories. */
-export function repoKey(repo: Pick<RepoRef, 'owner' | 'name'>): string {
-  return `${repo.owner}/${repo.name}`;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Jobs (graphile-worker task identifiers and payloads)
@@ -37,7 +22,7 @@ export interface DeliveryJob {
 
 /** Apply one environment at one commit. Queue `env:<repo>:<env>` serialises; job key `apply:<repo>:<env>` (replace) supersedes. */
 export interface ApplyJob {
-  repo: RepoRef;
+  repo: Repository;
   environment: string;
   sha: string;
   /** Commits whose queued apply this one replaced: their checks are finished as superseded. */
@@ -51,7 +36,7 @@ export interface ApplyJob {
 }
 
 export interface PlanPullRequestJob {
-  repo: RepoRef;
+  repo: Repository;
   pullNumber: number;
   headSha: string;
   baseSha: string;
@@ -67,7 +52,7 @@ export interface PlanPullRequestJob {
 }
 
 export interface DriftJob {
-  repo: RepoRef;
+  repo: Repository;
   environment: string;
   heal: boolean;
   trigger: string;
@@ -81,7 +66,7 @@ export type CheckConclusion = 'success' | 'failure' | 'cancelled' | 'skipped' | 
 
 /** One check on one commit, e.g. `politburo/production` (apply) or `politburo plan production` (PR plan). */
 export interface CheckRef {
-  repo: RepoRef;
+  repo: Repository;
   sha: string;
   name: string;
 }
@@ -123,12 +108,12 @@ export interface DriftReport {
 export interface Reporter {
   check(ref: CheckRef, update: CheckUpdate): Promise<void>;
   /** Creates or edits the one Politburo comment of a pull request. */
-  stickyComment(repo: RepoRef, pullNumber: number, body: string): Promise<void>;
-  reaction(repo: RepoRef, commentId: number, content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1'): Promise<void>;
+  stickyComment(repo: Repository, pullNumber: number, body: string): Promise<void>;
+  reaction(repo: Repository, commentId: number, content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1'): Promise<void>;
   /** Opens, updates (drift) or closes (null) the `politburo:drift` issue of an environment. */
-  driftIssue(repo: RepoRef, environment: string, drift: DriftReport | null): Promise<void>;
+  driftIssue(repo: Repository, environment: string, drift: DriftReport | null): Promise<void>;
   /** The commenter's permission on the repository, for `/politburo plan --live`. */
-  permission(repo: RepoRef, username: string): Promise<'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none'>;
+  permission(repo: Repository, username: string): Promise<'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none'>;
 }
 
 /** Inputs of the pure renderers (controller/github/render-*.ts). */
@@ -146,11 +131,11 @@ export interface PlanForRender {
 /** Read access to a repository's commits through a cached mirror. */
 export interface GitReader {
   /** Fetches when `sha` is not known locally. */
-  ensureCommit(repo: RepoRef, sha: string): Promise<void>;
+  ensureCommit(repo: Repository, sha: string): Promise<void>;
   /** Checks the commit out into a fresh directory (files as they are at sha) and returns its path; `cleanup` removes it. */
-  checkout(repo: RepoRef, sha: string): Promise<{ dir: string; cleanup: () => Promise<void> }>;
+  checkout(repo: Repository, sha: string): Promise<{ dir: string; cleanup: () => Promise<void> }>;
   /** The head commit of a branch (after fetching). */
-  branchHead(repo: RepoRef, branch: string): Promise<string | null>;
+  branchHead(repo: Repository, branch: string): Promise<string | null>;
   /** Paths changed between two commits. */
-  changedFiles(repo: RepoRef, base: string, head: string): Promise<string[]>;
+  changedFiles(repo: Repository, base: string, head: string): Promise<string[]>;
 }

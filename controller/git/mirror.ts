@@ -4,19 +4,21 @@
  * directory. Installation tokens are passed per command in the environment (GIT_CONFIG_*), never written to the
  * mirror's config, and scrubbed from every error message.
  */
+import { COMMIT_SHA } from '../../kernel/commit.js';
+import { isRemoteUrl, redactUrl, repositoryKey, type Repository } from '../../kernel/repository.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
-import type { GitReader, RepoRef } from '../ports.js';
+import type { GitReader } from '../ports.js';
 import { createKeyLock } from './key-lock.js';
 
 export interface GitReaderOptions {
   /** Mirrors live in `<dataDir>/mirrors`, checkouts in `<dataDir>/checkouts`. */
   dataDir: string;
   /** The token to clone an https URL of this repository with (a GitHub installation token); undefined: anonymous. */
-  token?: (repo: RepoRef) => Promise<string | undefined>;
+  token?: (repo: Repository) => Promise<string | undefined>;
   /** Longest a single git command may run before it is killed (default 5 minutes). */
   timeoutMs?: number;
 }
@@ -24,11 +26,11 @@ export interface GitReaderOptions {
 /** What the controller's git reader offers beyond the port. */
 export interface MirrorGitReader extends GitReader {
   /** The branch the remote's HEAD points at (poll mode: a repository listed without a branch), null if none. */
-  remoteDefaultBranch(repo: RepoRef): Promise<string | null>;
+  remoteDefaultBranch(repo: Repository): Promise<string | null>;
   /** The best common ancestor of two commits (what a pull request forked from), null when unrelated. */
-  mergeBase(repo: RepoRef, a: string, b: string): Promise<string | null>;
+  mergeBase(repo: Repository, a: string, b: string): Promise<string | null>;
   /** The mirror directory of a repository (tests and diagnostics). */
-  mirrorDir(repo: RepoRef): string;
+  mirrorDir(repo: Repository): string;
 }
 
 /** A git failure. `transient` ones (network, remote unavailable, commit not there yet) are worth retrying. */
@@ -42,7 +44,6 @@ export class GitAccessError extends Error {
   }
 }
 
-const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 /** Heads plus GitHub's pull request heads, so a fork's PR head is reachable from the base repository's mirror. */
 const REFSPECS = ['+refs/heads/*:refs/heads/*', '+refs/pull/*/head:refs/pull/*/head'];
 
@@ -53,10 +54,10 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
   const checkoutsDir = path.join(opts.dataDir, 'checkouts');
   const timeoutMs = opts.timeoutMs ?? 5 * 60_000;
 
-  const mirrorDir = (repo: RepoRef) => path.join(mirrorsDir, mirrorName(repo));
+  const mirrorDir = (repo: Repository) => path.join(mirrorsDir, mirrorName(repo));
 
   /** A git client for a repository's mirror (created on first use), with the token (if any) in its environment. */
-  const open = async (repo: RepoRef): Promise<{ git: SimpleGit; secrets: string[] }> => {
+  const open = async (repo: Repository): Promise<{ git: SimpleGit; secrets: string[] }> => {
     const dir = mirrorDir(repo);
     if (!existsSync(path.join(dir, 'HEAD'))) {
       await mkdir(dir, { recursive: true });
@@ -77,7 +78,7 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
     return { git: client(dir, env, timeoutMs), secrets };
   };
 
-  const fetchAll = async (repo: RepoRef, git: SimpleGit, secrets: string[]) => {
+  const fetchAll = async (repo: Repository, git: SimpleGit, secrets: string[]) => {
     await guard(repo, secrets, 'fetch', () =>
       git.raw(['fetch', '--prune', '--no-tags', '--quiet', remoteUrl(repo.cloneUrl), ...REFSPECS]),
     );
@@ -92,8 +93,8 @@ export function createGitReader(opts: GitReaderOptions): MirrorGitReader {
     }
   };
 
-  const ensure = async (repo: RepoRef, git: SimpleGit, secrets: string[], sha: string) => {
-    if (!SHA.test(sha))
+  const ensure = async (repo: Repository, git: SimpleGit, secrets: string[], sha: string) => {
+    if (!COMMIT_SHA.test(sha))
       throw new GitAccessError(`${describe(repo)}: ${JSON.stringify(sha)} is not a full commit SHA`, false);
     if (await hasCommit(git, sha)) return;
     await fetchAll(repo, git, secrets);
@@ -229,7 +230,7 @@ function baseEnv(): Record<string, string> {
 }
 
 /** Runs a command that talks to the remote: failures are transient and never mention the token. */
-async function guard<T>(repo: RepoRef, secrets: string[], what: string, work: () => Promise<T>): Promise<T> {
+async function guard<T>(repo: Repository, secrets: string[], what: string, work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (err) {
@@ -239,13 +240,8 @@ async function guard<T>(repo: RepoRef, secrets: string[], what: string, work: ()
   }
 }
 
-function describe(repo: RepoRef): string {
-  return repo.owner ? `${repo.owner}/${repo.name}` : redactUrl(repo.cloneUrl);
-}
-
-/** Credentials embedded in a URL (`https://user:pass@host`) are never shown. */
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//***@');
+function describe(repo: Repository): string {
+  return repo.kind === 'github' ? repositoryKey(repo) : redactUrl(repo.cloneUrl);
 }
 
 function isHttp(url: string): boolean {
@@ -254,15 +250,14 @@ function isHttp(url: string): boolean {
 
 /** Local paths are made absolute so a relative POLITBURO_REPOS entry means the same thing from the mirror directory. */
 function remoteUrl(url: string): string {
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(url) || /^[^/]+@[^/]+:/.test(url)) return url;
-  return path.resolve(url);
+  return isRemoteUrl(url) ? url : path.resolve(url);
 }
 
 /** `owner-name-<hash of the clone URL>.git`: readable, and two URLs never share a mirror. */
-function mirrorName(repo: RepoRef): string {
+function mirrorName(repo: Repository): string {
   const hash = createHash('sha256').update(remoteUrl(repo.cloneUrl)).digest('hex').slice(0, 12);
   const label =
-    `${repo.owner}-${repo.name}`
+    (repo.kind === 'github' ? `${repo.owner}-${repo.name}` : path.basename(repo.location))
       .replace(/[^A-Za-z0-9._-]+/g, '_')
       .replace(/^[._-]+/, '')
       .slice(0, 60) || 'repo';

@@ -3,8 +3,9 @@
  * refreshed by @octokit/auth-app) or with a token. octokit's retry plugin retries 5xx; rate limits are not retried
  * in-process but handed to the durable write queue, which waits for every replica (see write-queue.ts).
  */
+import type { GitHubRepository } from '../../kernel/repository.js';
 import { App, Octokit } from 'octokit';
-import type { RepoRef } from '../ports.js';
+
 import type { MinimalLogger } from './write-queue.js';
 
 export type GitHubAuth = { appId: number | string; privateKey: string } | { token: string };
@@ -31,9 +32,9 @@ export interface GitHubClientOptions {
 export interface GitHubClients {
   mode: 'app' | 'token';
   /** The write queue of a repository's installation: `gh:<installation id>`, `gh:token`, or `gh:repo:<owner/name>`. */
-  queueFor(repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>): string;
+  queueFor(repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>): string;
   /** A client allowed to act on the repository. */
-  forRepo(repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>): Promise<Octokit>;
+  forRepo(repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>): Promise<Octokit>;
   /** Epoch ms until which a queue's rate limit is used up, from the last response's headers. */
   pauseUntil(queue: string): number | undefined;
 }
@@ -94,7 +95,7 @@ export function createGitHubClients(opts: GitHubClientOptions): GitHubClients {
   }
   const app = new App({ appId: opts.auth.appId, privateKey: opts.auth.privateKey, Octokit: Client });
   const installations = new Map<number, Promise<Octokit>>();
-  const installationOf = async (repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>): Promise<number> => {
+  const installationOf = async (repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>): Promise<number> => {
     if (repo.installationId) return repo.installationId;
     const { data } = await app.octokit.request('GET /repos/{owner}/{repo}/installation', {
       owner: repo.owner,
@@ -102,7 +103,7 @@ export function createGitHubClients(opts: GitHubClientOptions): GitHubClients {
     });
     return data.id;
   };
-  const queueFor = (repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>) =>
+  const queueFor = (repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>) =>
     repo.installationId ? `gh:${repo.installationId}` : `gh:repo:${repo.owner}/${repo.name}`;
   return {
     mode: 'app',

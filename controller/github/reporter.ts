@@ -3,7 +3,7 @@
  * reads (permission) go straight to GitHub. Nothing here throws into the reconcile: failures are logged and retried.
  */
 import type pg from 'pg';
-import { repoKey, type CheckRef, type CheckUpdate, type DriftReport, type RepoRef, type Reporter } from '../ports.js';
+import { type CheckRef, type CheckUpdate, type DriftReport, type Reporter } from '../ports.js';
 import { createGitHubClients, type GitHubAuth, type GitHubClients, type GitHubMetrics } from './github-client.js';
 import { renderDriftIssue } from './render-drift-issue.js';
 import { recordCheck, sendCheckRun, sendCommitStatus, type CheckPayload } from './send-check.js';
@@ -11,6 +11,7 @@ import { sendStickyComment, type CommentPayload } from './send-comment.js';
 import { sendDriftIssue, type DriftIssuePayload } from './send-drift-issue.js';
 import type { MinimalLogger, NewWrite, QueuedWrite, WriteSender } from './write-queue.js';
 import { createWriteWorker, type WriteWorker } from './write-worker.js';
+import { describeRepository, repositoryKey, type GitHubRepository, type Repository } from '../../kernel/repository.js';
 
 export interface GitHubReporterOptions {
   pool: pg.Pool;
@@ -51,12 +52,17 @@ const silent: MinimalLogger = { info: noop, warn: noop, error: noop, debug: noop
 const STORE_RETRY_MS = [200, 800, 2000, 4000, 8000];
 const PERMISSIONS = new Set<Permission>(['admin', 'maintain', 'write', 'triage', 'read', 'none']);
 
-type Target = Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
-const target = (repo: RepoRef): Target => ({
-  owner: repo.owner,
-  name: repo.name,
-  ...(repo.installationId ? { installationId: repo.installationId } : {}),
-});
+type Target = Pick<GitHubRepository, 'kind' | 'owner' | 'name' | 'installationId'>;
+/** What a queued write needs of its repository. Only GitHub repositories reach this reporter (docs/architecture.md). */
+const target = (repo: Repository): Target => {
+  if (repo.kind !== 'github') throw new Error(`${describeRepository(repo)} is not a GitHub repository`);
+  return {
+    kind: 'github',
+    owner: repo.owner,
+    name: repo.name,
+    ...(repo.installationId ? { installationId: repo.installationId } : {}),
+  };
+};
 
 /** Creates the reporter (App: check runs; token: commit statuses) and starts its write worker. */
 export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporter {
@@ -111,12 +117,12 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
     mode: clients.mode,
     writes: worker,
     async check(ref: CheckRef, update: CheckUpdate) {
-      const repository = repoKey(ref.repo);
+      const repository = repositoryKey(ref.repo);
       await safely('check', { repo: repository, sha: ref.sha, check: ref.name }, async () => {
         await recordCheck(opts.pool, ref, update);
         const payload: CheckPayload = { repo: target(ref.repo), sha: ref.sha, name: ref.name, update };
         await enqueue({
-          queue: clients.queueFor(ref.repo),
+          queue: clients.queueFor(target(ref.repo)),
           key: `check:${repository}:${ref.sha}:${ref.name}`,
           kind: 'check',
           payload,
@@ -124,29 +130,29 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
       });
     },
     async stickyComment(repo, pullNumber, body) {
-      await safely('comment', { repo: repoKey(repo), pull: pullNumber }, async () => {
+      await safely('comment', { repo: repositoryKey(repo), pull: pullNumber }, async () => {
         const payload: CommentPayload = { repo: target(repo), pullNumber, body };
         await enqueue({
-          queue: clients.queueFor(repo),
-          key: `comment:${repoKey(repo)}:${pullNumber}`,
+          queue: clients.queueFor(target(repo)),
+          key: `comment:${repositoryKey(repo)}:${pullNumber}`,
           kind: 'comment',
           payload,
         });
       });
     },
     async reaction(repo, commentId, content) {
-      await safely('reaction', { repo: repoKey(repo), comment: commentId }, async () => {
+      await safely('reaction', { repo: repositoryKey(repo), comment: commentId }, async () => {
         const payload = { repo: target(repo), commentId, content };
         await enqueue({
-          queue: clients.queueFor(repo),
-          key: `reaction:${repoKey(repo)}:${commentId}:${content}`,
+          queue: clients.queueFor(target(repo)),
+          key: `reaction:${repositoryKey(repo)}:${commentId}:${content}`,
           kind: 'reaction',
           payload,
         });
       });
     },
     async driftIssue(repo, environment, drift: DriftReport | null) {
-      await safely('drift issue', { repo: repoKey(repo), env: environment }, async () => {
+      await safely('drift issue', { repo: repositoryKey(repo), env: environment }, async () => {
         const payload: DriftIssuePayload = {
           repo: target(repo),
           environment,
@@ -156,8 +162,8 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
           closeComment: `No drift in \`${environment}\` any more: the last drift check found every node as described. Closing.`,
         };
         await enqueue({
-          queue: clients.queueFor(repo),
-          key: `drift:${repoKey(repo)}:${environment}`,
+          queue: clients.queueFor(target(repo)),
+          key: `drift:${repositoryKey(repo)}:${environment}`,
           kind: 'drift-issue',
           payload,
         });
@@ -165,10 +171,11 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
     },
     async permission(repo, username) {
       try {
-        const octokit = await clients.forRepo(repo);
+        const github = target(repo);
+        const octokit = await clients.forRepo(github);
         const { data } = await octokit.rest.repos.getCollaboratorPermissionLevel({
-          owner: repo.owner,
-          repo: repo.name,
+          owner: github.owner,
+          repo: github.name,
           username,
         });
         const role = (data as { role_name?: string }).role_name as Permission | undefined;
@@ -181,7 +188,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
         // Unknown means no: `--live` runs code on hosts, so an unanswered question never grants it.
         if ((err as { status?: number }).status !== 404)
           logger.warn(
-            { repo: repoKey(repo), username, err: (err as Error).message },
+            { repo: repositoryKey(repo), username, err: (err as Error).message },
             'permission lookup failed; treating as none',
           );
         return 'none';

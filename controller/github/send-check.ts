@@ -6,18 +6,12 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
-import {
-  repoKey,
-  type CheckAnnotation,
-  type CheckConclusion,
-  type CheckRef,
-  type CheckUpdate,
-  type RepoRef,
-} from '../ports.js';
+import { type CheckAnnotation, type CheckConclusion, type CheckRef, type CheckUpdate } from '../ports.js';
 import { ANNOTATIONS_PER_REQUEST, STATUS_DESCRIPTION_LIMIT } from './markdown.js';
+import { repositoryKey, type GitHubRepository } from '../../kernel/repository.js';
 
 export interface CheckPayload {
-  repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
+  repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
   sha: string;
   name: string;
   update: CheckUpdate;
@@ -32,12 +26,12 @@ export async function recordCheck(db: Pick<pg.Pool, 'query'>, ref: CheckRef, upd
        installation_id = COALESCE(EXCLUDED.installation_id, github_checks.installation_id),
        details_url = COALESCE(EXCLUDED.details_url, github_checks.details_url), updated_at = now()`,
     [
-      repoKey(ref.repo),
+      repositoryKey(ref.repo),
       ref.sha,
       ref.name,
       update.status,
       update.status === 'completed' ? (update.conclusion ?? 'neutral') : null,
-      ref.repo.installationId ?? null,
+      (ref.repo.kind === 'github' ? ref.repo.installationId : undefined) ?? null,
       update.detailsUrl ?? null,
     ],
   );
@@ -82,7 +76,7 @@ function newAnnotationPages(
 
 /** Sends a check run create/update (App); annotations the run already has (a retry, a re-plan) are not sent again. */
 export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload): Promise<void> {
-  const repository = repoKey(p.repo);
+  const repository = repositoryKey(p.repo);
   const { rows } = await pool.query<{ check_run_id: string | null; annotation_hashes: string[] }>(
     'SELECT check_run_id::text, annotation_hashes FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
     [repository, p.sha, p.name],

@@ -2,11 +2,11 @@
 import { createHash } from 'node:crypto';
 import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
-import { repoKey, type RepoRef } from '../ports.js';
 import { PLAN_COMMENT_MARKER } from './render-plan-comment.js';
+import { repositoryKey, type GitHubRepository } from '../../kernel/repository.js';
 
 export interface CommentPayload {
-  repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
+  repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
   pullNumber: number;
   body: string;
   [key: string]: unknown;
@@ -19,7 +19,7 @@ export function withMarker(body: string): string {
 
 /** Creates or edits the one Politburo comment of a pull request. */
 export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPayload): Promise<void> {
-  const repository = repoKey(p.repo);
+  const repository = repositoryKey(p.repo);
   const base = { owner: p.repo.owner, repo: p.repo.name };
   const body = withMarker(p.body);
   const hash = createHash('sha256').update(body).digest('hex');

@@ -1,11 +1,11 @@
 /** Sends the drift issue of an environment: opened (labelled), updated in place while drift lasts, closed when gone. */
 import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
-import { repoKey, type RepoRef } from '../ports.js';
 import { DRIFT_LABEL, driftIssueMarker, driftIssueTitle } from './render-drift-issue.js';
+import { repositoryKey, type GitHubRepository } from '../../kernel/repository.js';
 
 export interface DriftIssuePayload {
-  repo: Pick<RepoRef, 'owner' | 'name' | 'installationId'>;
+  repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
   environment: string;
   /** The rendered issue while drift lasts; null closes it. */
   open: { title: string; body: string } | null;
@@ -53,7 +53,7 @@ async function findOpenIssue(octokit: Octokit, base: Base, environment: string):
 
 /** Opens, updates or closes the drift issue and remembers it in drift_issues. */
 export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePayload): Promise<void> {
-  const repository = repoKey(p.repo);
+  const repository = repositoryKey(p.repo);
   const base = { owner: p.repo.owner, repo: p.repo.name };
   const { rows } = await pool.query<{ issue_number: number; open: boolean }>(
     'SELECT issue_number, open FROM drift_issues WHERE repository = $1 AND environment = $2',

@@ -15,16 +15,17 @@ import { planEnvironment } from '../../reconciler/plan-environment.js';
 import type { Description, ResolvedEnvironment, RunResult } from '../../kernel/types.js';
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
-import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { notifyDriftSchedules, recordDriftSchedules } from './drift-schedule.js';
 import { withCommit } from './load-commit.js';
 import { parseApplyJob } from './payloads.js';
+import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one apply job (see module comment). */
 export async function runApplyJob(deps: JobDeps, payload: unknown, helpers: Pick<JobHelpers, 'job'>): Promise<void> {
   const job = parseApplyJob(payload);
   const reporter = reporterFor(deps, job.repo);
-  const log = runLogger(deps.logger, { repo: stateRepository(job.repo), env: job.environment, sha: job.sha });
+  const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), env: job.environment, sha: job.sha });
   const name = applyCheckName(job.environment);
   // Applies only ever from the branch head. A job for an older commit applies the head instead (deliveries reach
   // replicas out of order), and the commits it stands for end as superseded by it, never pending.
@@ -159,7 +160,7 @@ async function applyAt(
     result = await applyEnvironment({
       description: src.description,
       environment: job.environment,
-      repository: stateRepository(job.repo),
+      repository: repositoryKey(job.repo),
       commit: job.sha,
       store: deps.store,
       connector,
@@ -177,7 +178,7 @@ async function applyAt(
     { run: result.runId },
     `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`,
   );
-  await closeOrphanedRuns(deps.store, stateRepository(job.repo), job.environment, result.runId, log).catch((err) =>
+  await closeOrphanedRuns(deps.store, repositoryKey(job.repo), job.environment, result.runId, log).catch((err) =>
     log.warn({ err }, 'could not close orphaned runs'),
   );
   if (src.removed)
@@ -203,7 +204,7 @@ async function mayDescribe(deps: JobDeps, job: ApplyJob, sha: string): Promise<b
 /** A removed environment is not checked for drift any more. */
 async function forgetDriftSchedule(deps: JobDeps, job: ApplyJob): Promise<void> {
   await deps.pool.query('DELETE FROM drift_schedules WHERE repository = $1 AND environment = $2', [
-    stateRepository(job.repo),
+    repositoryKey(job.repo),
     job.environment,
   ]);
   await notifyDriftSchedules(deps.pool);
@@ -211,7 +212,7 @@ async function forgetDriftSchedule(deps: JobDeps, job: ApplyJob): Promise<void> 
 
 /** True when the plan is empty and every node was last applied at this very commit. */
 async function alreadyApplied(deps: JobDeps, job: ApplyJob, env: ResolvedEnvironment): Promise<boolean> {
-  const recorded = await deps.store.recordedNodes(stateRepository(job.repo), job.environment);
+  const recorded = await deps.store.recordedNodes(repositoryKey(job.repo), job.environment);
   const plan = planEnvironment(env, recorded, job.sha);
   const changes = plan.summary.create + plan.summary.update + plan.summary.terminate;
   return changes === 0 && recorded.length > 0 && recorded.every((r) => r.lastAppliedCommit === job.sha);
@@ -221,7 +222,7 @@ async function alreadyApplied(deps: JobDeps, job: ApplyJob, env: ResolvedEnviron
 async function checkCompleted(deps: JobDeps, ref: CheckRef): Promise<boolean> {
   const { rows } = await deps.pool.query<{ status: string }>(
     'SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
-    [stateRepository(ref.repo), ref.sha, ref.name],
+    [repositoryKey(ref.repo), ref.sha, ref.name],
   );
   return rows[0]?.status === 'completed';
 }
@@ -229,7 +230,7 @@ async function checkCompleted(deps: JobDeps, ref: CheckRef): Promise<boolean> {
 /** The check of a commit applied by an earlier run, when a duplicate's "queued" raced past that run's final report. */
 async function appliedBefore(deps: JobDeps, job: ApplyJob): Promise<CheckUpdate> {
   const runs = await deps.store.listRuns({
-    repository: stateRepository(job.repo),
+    repository: repositoryKey(job.repo),
     environment: job.environment,
     limit: 20,
   });

@@ -3,10 +3,10 @@
  * minted through octokit (cached and refreshed by @octokit/app). For the composition root's git reader:
  * `createGitReader({ dataDir, token: cloneToken(githubAuth(config), config, logger) })`.
  */
+import type { Repository } from '../../kernel/repository.js';
 import type { ControllerConfig } from '../config.js';
 import { createGitHubClients, type GitHubAuth } from '../github/github-client.js';
 import type { Logger } from '../logger.js';
-import type { RepoRef } from '../ports.js';
 
 /** The GitHub credentials of the configuration (an App wins over a token), or null. */
 export function githubAuth(config: ControllerConfig): GitHubAuth | null {
@@ -21,7 +21,7 @@ export function cloneToken(
   auth: GitHubAuth | null,
   config: ControllerConfig,
   logger: Logger,
-): ((repo: RepoRef) => Promise<string | undefined>) | undefined {
+): ((repo: Repository) => Promise<string | undefined>) | undefined {
   if (!auth) return undefined;
   if ('token' in auth) return async () => auth.token;
   const clients = createGitHubClients({
@@ -30,7 +30,7 @@ export function cloneToken(
     logger: logger.child({ component: 'git-auth' }),
   });
   return async (repo) => {
-    if (!repo.owner) return undefined;
+    if (repo.kind !== 'github') return undefined;
     const octokit = (await clients.forRepo(repo)) as unknown as {
       auth(o: object): Promise<{ token?: string } | undefined>;
     };

@@ -10,14 +10,15 @@ import { driftEnvironment, type DescriptionAt } from '../../reconciler/drift-env
 import type { RunResult } from '../../kernel/types.js';
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
-import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { loadCommit, withCommit } from './load-commit.js';
 import { parseDriftJob } from './payloads.js';
+import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one drift job (see module comment). */
 export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parseDriftJob(payload);
-  const repository = stateRepository(job.repo);
+  const repository = repositoryKey(job.repo);
   const reporter = reporterFor(deps, job.repo);
   // fetch: the last applied commit (else the branch head) gives the environment's settings; each node is then checked
   // at the commit it was itself applied from.
@@ -75,7 +76,7 @@ async function settingsCommit(deps: JobDeps, job: DriftJob, lastCommit: string |
     } catch (err) {
       deps.logger.warn(
         {
-          repo: stateRepository(job.repo),
+          repo: repositoryKey(job.repo),
           env: job.environment,
           err: err instanceof Error ? err.message : String(err),
         },
@@ -120,7 +121,7 @@ async function reportDrift(
   const unchecked = result.unchecked ?? [];
   const healed = job.heal && result.nodes.some((n) => n.tasks.some((t) => t.outcome === 'met'));
   runDuration.observe({ kind: 'drift', environment: job.environment, status: result.status }, result.durationMs / 1000);
-  driftedNodes.set({ repository: stateRepository(job.repo), environment: job.environment }, drifted.length);
+  driftedNodes.set({ repository: repositoryKey(job.repo), environment: job.environment }, drifted.length);
   // The first few are named in the line; the drift issue lists every one.
   const named =
     unchecked
@@ -152,7 +153,7 @@ async function sendAlertOnChange(
   body: Record<string, unknown>,
   log: Logger,
 ): Promise<void> {
-  const repository = stateRepository(job.repo);
+  const repository = repositoryKey(job.repo);
   const changed =
     fingerprint === null
       ? (
@@ -187,12 +188,12 @@ async function sendAlertOnChange(
 /** Drift that was alerted is gone: say so once. */
 async function alertResolved(deps: JobDeps, job: DriftJob, url: string | undefined, log: Logger): Promise<void> {
   if (!deps.config.alertWebhook) return;
-  const text = `Politburo: drift of ${job.environment} (${stateRepository(job.repo)}) resolved${url ? ` — ${url}` : ''}`;
+  const text = `Politburo: drift of ${job.environment} (${repositoryKey(job.repo)}) resolved${url ? ` — ${url}` : ''}`;
   await sendAlertOnChange(
     deps,
     job,
     null,
-    { text, environment: job.environment, repository: stateRepository(job.repo), nodes: [], resolved: true },
+    { text, environment: job.environment, repository: repositoryKey(job.repo), nodes: [], resolved: true },
     log,
   );
 }
@@ -213,13 +214,13 @@ async function alert(
       host: n.host,
       unmet: n.tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name),
     }));
-  const text = `Politburo: ${nodes.length} node${nodes.length === 1 ? '' : 's'} of ${job.environment} (${stateRepository(job.repo)}) drifted: ${nodes.map((n) => n.path).join(', ')}${url ? ` — ${url}` : ''}`;
+  const text = `Politburo: ${nodes.length} node${nodes.length === 1 ? '' : 's'} of ${job.environment} (${repositoryKey(job.repo)}) drifted: ${nodes.map((n) => n.path).join(', ')}${url ? ` — ${url}` : ''}`;
   const fingerprint = JSON.stringify(nodes.map((n) => [n.path, n.unmet]));
   await sendAlertOnChange(
     deps,
     job,
     fingerprint,
-    { text, environment: job.environment, repository: stateRepository(job.repo), nodes, resolved: false },
+    { text, environment: job.environment, repository: repositoryKey(job.repo), nodes, resolved: false },
     log,
   );
 }

@@ -8,14 +8,14 @@
 import { Cron } from 'croner';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { JOB_DRIFT, repoKey, type DriftJob, type RepoRef } from '../ports.js';
+import { JOB_DRIFT, type DriftJob } from '../ports.js';
 import { enqueue, environmentQueue } from '../queue/enqueue.js';
 import type { Description } from '../../kernel/types.js';
-import { stateRepository } from './job-deps.js';
+import { RepositorySchema, repositoryKey, type Repository } from '../../kernel/repository.js';
 
 /** The job key that keeps one drift job per environment. */
-export function driftJobKey(repo: RepoRef, environment: string): string {
-  return `drift:${repoKey(repo)}:${environment}`;
+export function driftJobKey(repo: Repository, environment: string): string {
+  return `drift:${repositoryKey(repo)}:${environment}`;
 }
 
 /** The channel on which a change of `drift_schedules` is announced to every replica. */
@@ -29,7 +29,7 @@ export async function notifyDriftSchedules(db: Pick<pg.Pool, 'query'>): Promise<
 /** Records (or refreshes) the drift schedules of the named environments as described at an applied commit. */
 export async function recordDriftSchedules(
   db: Pick<pg.Pool, 'query'>,
-  repo: RepoRef,
+  repo: Repository,
   description: Description,
   environments: string[],
 ): Promise<void> {
@@ -39,7 +39,7 @@ export async function recordDriftSchedules(
 
 async function writeDriftSchedules(
   db: Pick<pg.Pool, 'query'>,
-  repo: RepoRef,
+  repo: Repository,
   description: Description,
   environments: string[],
 ): Promise<void> {
@@ -50,7 +50,7 @@ async function writeDriftSchedules(
       `INSERT INTO drift_schedules (repository, environment, schedule, heal, repo) VALUES ($1, $2, $3, $4, $5::jsonb)
        ON CONFLICT (repository, environment) DO UPDATE
          SET schedule = EXCLUDED.schedule, heal = EXCLUDED.heal, repo = EXCLUDED.repo, updated_at = now()`,
-      [stateRepository(repo), name, env.drift.schedule, env.drift.heal, JSON.stringify(repo)],
+      [repositoryKey(repo), name, env.drift.schedule, env.drift.heal, JSON.stringify(repo)],
     );
   }
 }
@@ -62,16 +62,17 @@ export async function claimDriftTick(
   environment: string,
   tick: Date,
 ): Promise<boolean> {
-  const { rows } = await pool.query<{ repo: RepoRef; heal: boolean }>(
+  const { rows } = await pool.query<{ repo: unknown; heal: boolean }>(
     `UPDATE drift_schedules SET last_tick = $3 WHERE repository = $1 AND environment = $2 AND (last_tick IS NULL OR last_tick < $3)
      RETURNING repo, heal`,
     [repository, environment, tick],
   );
   if (!rows.length) return false;
-  const { repo, heal } = rows[0];
+  const { heal } = rows[0];
+  const repo = RepositorySchema.parse(rows[0].repo);
   const job: DriftJob = { repo, environment, heal, trigger: `schedule ${tick.toISOString()}` };
   await enqueue(pool, JOB_DRIFT, job, {
-    queueName: environmentQueue(repoKey(repo), environment),
+    queueName: environmentQueue(repositoryKey(repo), environment),
     jobKey: driftJobKey(repo, environment),
     jobKeyMode: 'preserve_run_at',
     maxAttempts: 3,

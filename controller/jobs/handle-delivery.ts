@@ -5,12 +5,13 @@
  * repositories without politburo.yml, is marked processed and ignored.
  */
 import { deliveryLogger, type Logger } from '../logger.js';
-import { JOB_PLAN_PR, repoKey, type PlanPullRequestJob, type RepoRef } from '../ports.js';
+import { JOB_PLAN_PR, type PlanPullRequestJob } from '../ports.js';
 import { enqueue, enqueueApply } from '../queue/enqueue.js';
 import { parseCommand, trustLive } from './plan-command.js';
-import { reporterFor, repoFromPayload, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { reporterFor, repoFromPayload, safely, type JobDeps } from './job-deps.js';
 import { parseDeliveryJob } from './payloads.js';
 import { queueApplies } from './queue-applies.js';
+import { repositoryKey, type Repository } from '../../kernel/repository.js';
 
 interface Delivery {
   id: string;
@@ -193,7 +194,7 @@ async function onInstallation(deps: JobDeps, p: any): Promise<string> {
 
 /** Plans of one pull request run one at a time; a newer request replaces a queued older one. */
 async function queuePlan(deps: JobDeps, job: PlanPullRequestJob): Promise<void> {
-  const key = `plan:${repoKey(job.repo)}#${job.pullNumber}`;
+  const key = `plan:${repositoryKey(job.repo)}#${job.pullNumber}`;
   await enqueue(deps.pool, JOB_PLAN_PR, job, {
     queueName: key,
     jobKey: `${key}${job.live ? ':live' : ''}`,
@@ -202,23 +203,23 @@ async function queuePlan(deps: JobDeps, job: PlanPullRequestJob): Promise<void> 
   });
 }
 
-async function rememberPullRequest(deps: JobDeps, repo: RepoRef, pr: any): Promise<void> {
+async function rememberPullRequest(deps: JobDeps, repo: Repository, pr: any): Promise<void> {
   await deps.pool.query(
     `INSERT INTO pull_requests (repository, pull_number, head_sha, base_sha, head_repository) VALUES ($1, $2, $3, $4, $5)
      ON CONFLICT (repository, pull_number) DO UPDATE SET head_sha = EXCLUDED.head_sha, base_sha = EXCLUDED.base_sha,
        head_repository = EXCLUDED.head_repository, updated_at = now()`,
-    [stateRepository(repo), pr.number, pr.head.sha, pr.base.sha, pr.head.repo?.full_name ?? null],
+    [repositoryKey(repo), pr.number, pr.head.sha, pr.base.sha, pr.head.repo?.full_name ?? null],
   );
 }
 
 async function knownPullRequest(
   deps: JobDeps,
-  repo: RepoRef,
+  repo: Repository,
   number: number,
 ): Promise<{ headSha: string; baseSha: string; headRepository: string | null } | null> {
   const { rows } = await deps.pool.query<{ head_sha: string; base_sha: string; head_repository: string | null }>(
     'SELECT head_sha, base_sha, head_repository FROM pull_requests WHERE repository = $1 AND pull_number = $2',
-    [stateRepository(repo), number],
+    [repositoryKey(repo), number],
   );
   return rows[0]
     ? { headSha: rows[0].head_sha, baseSha: rows[0].base_sha, headRepository: rows[0].head_repository }

@@ -1,10 +1,11 @@
 /**
  * What the job handlers need from the composition root (controller/main.ts), and small helpers they share.
  */
+import type { GitHubRepository, Repository } from '../../kernel/repository.js';
 import type pg from 'pg';
 import type { ControllerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
-import type { GitReader, Reporter, RepoRef } from '../ports.js';
+import type { GitReader, Reporter } from '../ports.js';
 import type { HostConnector, StateStore } from '../../kernel/types.js';
 import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import { createLogReporter } from './log-reporter.js';
@@ -16,8 +17,8 @@ export interface JobDeps {
   reporter: Reporter;
   /** The git port, plus what the mirror reader offers beyond it (optional, for other implementations). */
   git: GitReader & {
-    remoteDefaultBranch?(repo: RepoRef): Promise<string | null>;
-    mergeBase?(repo: RepoRef, a: string, b: string): Promise<string | null>;
+    remoteDefaultBranch?(repo: Repository): Promise<string | null>;
+    mergeBase?(repo: Repository, a: string, b: string): Promise<string | null>;
   };
   config: ControllerConfig;
   logger: Logger;
@@ -27,14 +28,9 @@ export interface JobDeps {
   fetch?: typeof fetch;
 }
 
-/** The repository key runs and nodes are recorded under: `owner/name` on GitHub, the path or URL in poll mode. */
-export function stateRepository(repo: RepoRef): string {
-  return repo.owner ? `${repo.owner}/${repo.name}` : repo.name;
-}
-
 /** The reporter for a repository: GitHub for GitHub repositories, the log for poll-mode ones. */
-export function reporterFor(deps: JobDeps, repo: RepoRef): Reporter {
-  if (repo.owner) return deps.reporter;
+export function reporterFor(deps: JobDeps, repo: Repository): Reporter {
+  if (repo.kind === 'github') return deps.reporter;
   logReporters.set(deps.logger, logReporters.get(deps.logger) ?? createLogReporter(deps.logger));
   return logReporters.get(deps.logger)!;
 }
@@ -55,11 +51,12 @@ export async function safely(log: Logger, what: string, work: () => Promise<unkn
   }
 }
 
-/** A RepoRef from a webhook payload's `repository` (and `installation`). */
-export function repoFromPayload(payload: any): RepoRef | null {
+/** A Repository from a webhook payload's `repository` (and `installation`). */
+export function repoFromPayload(payload: any): Repository | null {
   const r = payload?.repository;
   if (!r || typeof r.name !== 'string' || typeof r.owner?.login !== 'string') return null;
-  const ref: RepoRef = {
+  const ref: GitHubRepository = {
+    kind: 'github',
     owner: r.owner.login,
     name: r.name,
     cloneUrl: typeof r.clone_url === 'string' ? r.clone_url : `https://github.com/${r.owner.login}/${r.name}.git`,

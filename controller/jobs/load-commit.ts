@@ -2,9 +2,10 @@
  * A commit's description: checked out from the mirror and loaded. A repository without `politburo.yml` is not
  * Politburo's business (docs/configuration.md: acknowledged and ignored); an invalid description is a terminal problem to report.
  */
+import type { Repository } from '../../kernel/repository.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { GitReader, RepoRef } from '../ports.js';
+import type { GitReader } from '../ports.js';
 import type { Description, ValidationError } from '../../kernel/types.js';
 import { DEFAULT_FILE, loadDescription } from '../../schema/load-description.js';
 
@@ -16,7 +17,7 @@ export type LoadedCommit =
 /** Checks `sha` out and loads its description; `cleanup` must be called when done with the directory. */
 export async function loadCommit(
   git: GitReader,
-  repo: RepoRef,
+  repo: Repository,
   sha: string,
 ): Promise<LoadedCommit & { cleanup: () => Promise<void> }> {
   const { dir, cleanup } = await git.checkout(repo, sha);
@@ -34,7 +35,7 @@ export async function loadCommit(
 /** Runs `fn` with a loaded commit, removing the checkout afterwards whatever happens. */
 export async function withCommit<T>(
   git: GitReader,
-  repo: RepoRef,
+  repo: Repository,
   sha: string,
   fn: (c: LoadedCommit) => Promise<T>,
 ): Promise<T> {

@@ -1,16 +1,12 @@
 /** Validation of job payloads: a malformed payload is a terminal error naming what is wrong, never a crash. */
+import { COMMIT_SHA } from '../../kernel/commit.js';
+import { RepositorySchema, type Repository } from '../../kernel/repository.js';
 import { z } from 'zod';
-import type { ApplyJob, DeliveryJob, DriftJob, PlanPullRequestJob, RepoRef } from '../ports.js';
+import type { ApplyJob, DeliveryJob, DriftJob, PlanPullRequestJob } from '../ports.js';
 import { TerminalError } from '../queue/terminal-error.js';
 
-const sha = z.string().regex(/^(?:[0-9a-f]{40}|[0-9a-f]{64})$/, 'a full commit SHA');
-const repo = z.object({
-  owner: z.string(),
-  name: z.string().min(1),
-  installationId: z.number().int().optional(),
-  cloneUrl: z.string().min(1),
-  defaultBranch: z.string().min(1),
-});
+const sha = z.string().regex(COMMIT_SHA, 'a full commit SHA');
+const repo = RepositorySchema;
 const environment = z.string().min(1).max(200);
 
 const schemas = {
@@ -46,6 +42,7 @@ function parse<T>(what: string, schema: z.ZodType<T>, payload: unknown): T {
 
 /** Payload validators of each job: the typed payload, or a TerminalError naming every problem. */
 export const parseDeliveryJob = (p: unknown): DeliveryJob => parse('github-delivery', schemas.delivery, p);
-export const parseApplyJob = (p: unknown): ApplyJob & { repo: RepoRef } => parse('apply-environment', schemas.apply, p);
+export const parseApplyJob = (p: unknown): ApplyJob & { repo: Repository } =>
+  parse('apply-environment', schemas.apply, p);
 export const parsePlanJob = (p: unknown): PlanPullRequestJob => parse('plan-pull-request', schemas.plan, p);
 export const parseDriftJob = (p: unknown): DriftJob => parse('drift-environment', schemas.drift, p);

@@ -1,5 +1,6 @@
 /** `/politburo plan [--live] [ENV]` comments, and the trust rules of docs/configuration.md for live plans. */
-import type { Reporter, RepoRef } from '../ports.js';
+import { repositoryKey, type Repository } from '../../kernel/repository.js';
+import type { Reporter } from '../ports.js';
 
 export interface PlanCommand {
   live: boolean;
@@ -27,11 +28,11 @@ const WRITERS = new Set(['admin', 'maintain', 'write']);
  */
 export async function trustLive(
   reporter: Reporter,
-  repo: RepoRef,
+  repo: Repository,
   user: string | undefined,
   headRepository: string | null,
 ): Promise<string | null> {
-  if (headRepository !== `${repo.owner}/${repo.name}`)
+  if (headRepository !== repositoryKey(repo))
     return 'the pull request comes from a fork; dry-runs execute its code on hosts.';
   if (!user) return 'the commenter is unknown.';
   const permission = await reporter.permission(repo, user);

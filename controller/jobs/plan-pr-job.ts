@@ -12,15 +12,16 @@ import { planEnvironment } from '../../reconciler/plan-environment.js';
 import type { Description, ResolvedEnvironment } from '../../kernel/types.js';
 import { affectedEnvironments, touchesDescription } from './affected-environments.js';
 import { connectorFor } from './host-connector.js';
-import { reporterFor, runUrl, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { withCommit, type LoadedCommit } from './load-commit.js';
 import { parsePlanJob } from './payloads.js';
+import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one plan job (see module comment). */
 export async function runPlanJob(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parsePlanJob(payload);
   const reporter = reporterFor(deps, job.repo);
-  const log = runLogger(deps.logger, { repo: stateRepository(job.repo), sha: job.headSha }).child({
+  const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), sha: job.headSha }).child({
     pull: job.pullNumber,
   });
   const plans = await withCommit(deps.git, job.repo, job.headSha, (head) => planHead(deps, job, head, log));
@@ -90,7 +91,7 @@ async function planHead(
       });
       continue;
     }
-    const recorded = await deps.store.recordedNodes(stateRepository(job.repo), name);
+    const recorded = await deps.store.recordedNodes(repositoryKey(job.repo), name);
     if (job.live && head.description.environments.has(name)) plans.push(await livePlan(deps, job, head, env, log));
     else plans.push({ environment: name, plan: planEnvironment(env, recorded, job.headSha), errors: [] });
   }
@@ -110,7 +111,7 @@ async function livePlan(
     const { plan, result } = await runLivePlan({
       description: head.description,
       environment: env.name,
-      repository: stateRepository(job.repo),
+      repository: repositoryKey(job.repo),
       commit: job.headSha,
       store: deps.store,
       connector,
@@ -161,7 +162,7 @@ async function supersedeOlderPlans(
   reporter: Reporter,
   log: Logger,
 ): Promise<void> {
-  const repository = stateRepository(job.repo);
+  const repository = repositoryKey(job.repo);
   for (const env of environments) {
     await deps.pool.query(
       `INSERT INTO pr_plans (repository, pull_number, environment, base_sha, head_sha) VALUES ($1, $2, $3, $4, $5)

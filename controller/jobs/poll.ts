@@ -3,11 +3,11 @@
  * (table `poll_heads`), the new commit is handled like a push. Results go to the dashboard (the state store) and the
  * log (the log reporter). Each move is claimed in the table, so with several replicas one of them queues it.
  */
-import path from 'node:path';
 import type { PollRepo } from '../config.js';
-import type { RepoRef } from '../ports.js';
-import { stateRepository, type JobDeps } from './job-deps.js';
+
+import { type JobDeps } from './job-deps.js';
 import { queueApplies } from './queue-applies.js';
+import { polledRepository, repositoryKey, type PolledRepository } from '../../kernel/repository.js';
 
 export interface PollResult {
   repository: string;
@@ -17,11 +17,9 @@ export interface PollResult {
   outcome: string;
 }
 
-/** The RepoRef of a poll-mode repository: no owner (so it reports to the log), its path or URL as its name. */
-export function pollRepoRef(entry: PollRepo, defaultBranch = entry.branch ?? 'main'): RepoRef {
-  const isUrl = /^[a-z][a-z0-9+.-]*:\/\//i.test(entry.url) || /^[^/]+@[^/]+:/.test(entry.url);
-  const name = isUrl ? entry.url : path.resolve(entry.url);
-  return { owner: '', name, cloneUrl: entry.url, defaultBranch };
+/** The repository of a POLITBURO_REPOS entry (it reports to the log). */
+export function polledRepositoryOf(entry: PollRepo, defaultBranch = entry.branch ?? 'main'): PolledRepository {
+  return polledRepository(entry.url, defaultBranch);
 }
 
 /** Polls every configured repository once; never throws (a failing repository is logged and reported in the result). */
@@ -30,7 +28,7 @@ export async function pollOnce(deps: JobDeps): Promise<PollResult[]> {
   for (const entry of deps.config.poll.repos) {
     const log = deps.logger.child({ component: 'poll', repo: entry.url });
     let result: PollResult = {
-      repository: pollRepoRef(entry).name,
+      repository: polledRepositoryOf(entry).location,
       branch: entry.branch ?? null,
       sha: null,
       outcome: 'unchanged',
@@ -47,15 +45,15 @@ export async function pollOnce(deps: JobDeps): Promise<PollResult[]> {
 }
 
 async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logger']): Promise<PollResult> {
-  let repo = pollRepoRef(entry);
+  let repo = polledRepositoryOf(entry);
   if (!entry.branch) {
     const branch = await deps.git.remoteDefaultBranch?.(repo);
     if (!branch)
       throw new Error(`${entry.url} has no default branch: list it as ${entry.url}#BRANCH in POLITBURO_REPOS`);
-    repo = pollRepoRef(entry, branch);
+    repo = polledRepositoryOf(entry, branch);
   }
   const branch = repo.defaultBranch;
-  const repository = stateRepository(repo);
+  const repository = repositoryKey(repo);
   const sha = await deps.git.branchHead(repo, branch);
   if (!sha) throw new Error(`branch ${branch} does not exist in ${entry.url}`);
   const previous = await claimHead(deps, repository, branch, sha);

@@ -9,13 +9,14 @@
  */
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
-import { repoKey, type CheckRef, type RepoRef } from '../ports.js';
+import { type CheckRef } from '../ports.js';
 import type { Description } from '../../kernel/types.js';
 import { enqueueApply } from '../queue/enqueue.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { recordDriftSchedules } from './drift-schedule.js';
-import { reporterFor, safely, stateRepository, type JobDeps } from './job-deps.js';
+import { reporterFor, safely, type JobDeps } from './job-deps.js';
 import { withCommit } from './load-commit.js';
+import { repositoryKey, type Repository } from '../../kernel/repository.js';
 
 export interface QueuedApplies {
   outcome: 'no-description' | 'invalid' | 'no-environment' | 'unchanged' | 'queued';
@@ -25,7 +26,7 @@ export interface QueuedApplies {
 /** Plans the environments following `branch` at `sha` and queues the applies of those that changed. */
 export async function queueApplies(
   deps: JobDeps,
-  repo: RepoRef,
+  repo: Repository,
   branch: string,
   sha: string,
   trigger: string,
@@ -37,7 +38,7 @@ export async function queueApplies(
     if (commit.kind === 'none') return { outcome: 'no-description', environments: [] };
     if (commit.kind === 'invalid') {
       // Which environments follow this branch is unknown: the recorded ones get a failed check saying why.
-      const recorded = (await deps.store.environments(stateRepository(repo))).map((e) => e.environment);
+      const recorded = (await deps.store.environments(repositoryKey(repo))).map((e) => e.environment);
       for (const env of recorded.length ? recorded : ['politburo']) {
         await safely(log, 'invalid description check', () =>
           reporter.check(
@@ -79,7 +80,7 @@ export async function queueApplies(
     ).catch((err) => log.warn({ err }, 'could not record the drift schedules'));
     const changed: string[] = [];
     for (const env of following) {
-      const plan = planEnvironment(env, await deps.store.recordedNodes(stateRepository(repo), env.name), sha);
+      const plan = planEnvironment(env, await deps.store.recordedNodes(repositoryKey(repo), env.name), sha);
       if (plan.summary.create + plan.summary.update + plan.summary.terminate === 0) continue;
       changed.push(env.name);
       // The check first, so the commit shows it pending before anything runs (a redelivered push while this very
@@ -112,7 +113,7 @@ export async function queueApplies(
 async function applying(deps: JobDeps, ref: CheckRef): Promise<boolean> {
   const { rows } = await deps.pool.query<{ status: string }>(
     'SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
-    [repoKey(ref.repo), ref.sha, ref.name],
+    [repositoryKey(ref.repo), ref.sha, ref.name],
   );
   return rows[0]?.status === 'in_progress';
 }
@@ -120,7 +121,7 @@ async function applying(deps: JobDeps, ref: CheckRef): Promise<boolean> {
 /** Environments that followed `branch` at `before`, are not described now, and still have nodes on record. */
 async function removedEnvironments(
   deps: JobDeps,
-  repo: RepoRef,
+  repo: Repository,
   branch: string,
   before: string,
   now: Description,
@@ -145,7 +146,6 @@ async function removedEnvironments(
   }
   const removed: string[] = [];
   // recordedNodes leaves terminated nodes out: an environment already terminated has none.
-  for (const name of names)
-    if ((await deps.store.recordedNodes(stateRepository(repo), name)).length) removed.push(name);
+  for (const name of names) if ((await deps.store.recordedNodes(repositoryKey(repo), name)).length) removed.push(name);
   return removed;
 }

@@ -11,7 +11,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runApplyJob } from '../../controller/jobs/apply-job.js';
 import { runDriftJob } from '../../controller/jobs/drift-job.js';
-import type { RepoRef } from '../../controller/ports.js';
+import type { Repository } from '../../kernel/repository.js';
+
 import { TestRepo } from '../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from '../integration/controller/jobs/jobs-harness.js';
 
@@ -52,7 +53,7 @@ ${opts.queue ? '      queue: { roles: [web] }\n' : ''}environments:
 describe('fault: drift after a partly failed apply', () => {
   let h: JobsHarness;
   let repo: TestRepo;
-  let ref: RepoRef;
+  let ref: Repository;
   let root: string;
   const attempt = { job: { attempts: 1, max_attempts: 3 } as any };
   const apply = (sha: string) => runApplyJob(h.deps, { repo: ref, environment: 'demo', sha, trigger: 'test' }, attempt);
@@ -70,7 +71,7 @@ describe('fault: drift after a partly failed apply', () => {
     h = await startJobsHarness();
     root = await mkdtemp(path.join(os.tmpdir(), 'politburo-drift-fault-'));
     repo = await TestRepo.create({ 'politburo.yml': description(root, 'v1') });
-    ref = { owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
+    ref = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
   });
   after(async () => {
     await h?.stop();

@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGitReader, GitAccessError } from '../../../../controller/git/mirror.js';
-import type { RepoRef } from '../../../../controller/ports.js';
+import type { Repository } from '../../../../kernel/repository.js';
 
 const run = promisify(execFile);
 
@@ -37,7 +37,7 @@ async function commitFile(repo: string, file: string, content: string, message =
 describe('createGitReader (cached mirrors)', () => {
   let tmp: string;
   let origin: string;
-  let repo: RepoRef;
+  let repo: Repository;
   let first: string;
 
   before(async () => {
@@ -49,7 +49,7 @@ describe('createGitReader (cached mirrors)', () => {
     await writeFile(path.join(origin, 'provision', 'create.sh'), '#!/bin/sh\necho {}\n');
     await chmod(path.join(origin, 'provision', 'create.sh'), 0o755);
     first = await commitFile(origin, 'politburo.yml', 'politburo: 1\n', 'first');
-    repo = { owner: 'acme', name: 'infra', cloneUrl: origin, defaultBranch: 'main' };
+    repo = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: origin, defaultBranch: 'main' };
   });
   after(async () => {
     await rm(tmp, { recursive: true, force: true });
@@ -164,7 +164,8 @@ describe('createGitReader (cached mirrors)', () => {
     try {
       const dataDir = path.join(tmp, 'data8');
       const reader = createGitReader({ dataDir, token: async () => token });
-      const httpRepo: RepoRef = {
+      const httpRepo: Repository = {
+        kind: 'github',
         owner: 'acme',
         name: 'infra',
         cloneUrl: `http://127.0.0.1:${port}/acme/infra.git`,

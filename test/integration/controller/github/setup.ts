@@ -8,7 +8,7 @@ import {
   type GitHubReporter,
   type GitHubReporterOptions,
 } from '../../../../controller/github/reporter.js';
-import type { RepoRef } from '../../../../controller/ports.js';
+import type { GitHubRepository } from '../../../../kernel/repository.js';
 
 export const APP_ID = 4242;
 const keys = generateKeyPairSync('rsa', {
@@ -24,7 +24,7 @@ export interface World {
   /** A reporter on the fake: App auth unless `token` is given. Fast retries and backoff, no periodic sweep. */
   reporter(fake: FakeGitHub, opts?: Partial<GitHubReporterOptions> & { token?: string }): GitHubReporter;
   /** A repository of its own (and installation of its own) per call, so tests never share a queue. */
-  repo(): RepoRef;
+  repo(): GitHubRepository;
   /** Every OpenAPI / documented-limit violation any fake of this world recorded (tests assert none after each). */
   violations(): { method: string; path: string; errors: string[] }[];
   close(): Promise<void>;
@@ -72,6 +72,7 @@ export async function createWorld(): Promise<World> {
     repo() {
       n++;
       return {
+        kind: 'github',
         owner: 'acme',
         name: `infra-${process.pid}-${n}`,
         installationId: 100 + n,

@@ -7,7 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runApplyJob } from '../../../../controller/jobs/apply-job.js';
 import { queueApplies } from '../../../../controller/jobs/queue-applies.js';
-import type { ApplyJob, RepoRef } from '../../../../controller/ports.js';
+import type { GitHubRepository } from '../../../../kernel/repository.js';
+import type { ApplyJob } from '../../../../controller/ports.js';
 import { createGitHubReporter } from '../../../../controller/github/reporter.js';
 import { startFakeGitHub } from '../../../helpers/fake-github/index.js';
 import { TestRepo, waitFor } from '../../../e2e/harness.js';
@@ -31,7 +32,7 @@ environments:
 describe('apply-environment job', () => {
   let h: JobsHarness;
   let repo: TestRepo;
-  let ref: RepoRef;
+  let ref: GitHubRepository;
   let tmp: string;
   const attempt = (n = 1, max = 3) => ({ job: { attempts: n, max_attempts: max } as any });
   const check = async (sha: string) =>
@@ -53,7 +54,7 @@ describe('apply-environment job', () => {
     h = await startJobsHarness();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'politburo-apply-job-'));
     repo = await TestRepo.create({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v1') });
-    ref = { owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
+    ref = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
   });
   after(async () => {
     await h?.stop();
@@ -122,7 +123,7 @@ describe('apply-environment job', () => {
 
   test('a transient failure leaves the check queued for the retry; the last attempt finishes it as failed', async () => {
     const sha = await repo.head();
-    const unreachable: RepoRef = { ...ref, name: 'gone', cloneUrl: path.join(tmp, 'no-such-repo') };
+    const unreachable: GitHubRepository = { ...ref, name: 'gone', cloneUrl: path.join(tmp, 'no-such-repo') };
     await assert.rejects(runApplyJob(h.deps, { ...job(sha), repo: unreachable }, attempt(1, 3)));
     const row = async () =>
       (
@@ -157,7 +158,7 @@ describe('apply-environment job', () => {
       `meet: 'while [ ! -e ${go} ]; do sleep 0.1; done; mkdir`,
     );
     const head = await repo.commit({ 'politburo.yml': slow }, 'slow');
-    const app: RepoRef = { ...ref, installationId: 7 };
+    const app: GitHubRepository = { ...ref, installationId: 7 };
     try {
       const applying = runApplyJob({ ...h.deps, reporter }, job(head, { repo: app }), attempt());
       const run = await waitFor('the check run created', async () => {

@@ -1,4 +1,5 @@
 /** Clone tokens: the configured token, or a GitHub App installation token minted through the (fake) GitHub API. */
+import { polledRepository } from '../../../../kernel/repository.js';
 import { generateKeyPairSync } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,6 +17,7 @@ describe('cloneToken', () => {
     publicKeyEncoding: { type: 'spki', format: 'pem' },
   });
   const repo = {
+    kind: 'github' as const,
     owner: 'acme',
     name: 'infra',
     installationId: 12,
@@ -35,7 +37,7 @@ describe('cloneToken', () => {
     assert.match(token ?? '', /^ghs_fake12x/);
     assert.equal(github.state.tokens.get(token!), 12);
     assert.equal(
-      await cloneToken(githubAuth(config), config, logger)!({ ...repo, owner: '' }),
+      await cloneToken(githubAuth(config), config, logger)!(polledRepository('/srv/infra', 'main')),
       undefined,
       'poll-mode repositories clone anonymously',
     );

@@ -80,7 +80,7 @@ environments:
       await rm(dir, { recursive: true, force: true });
     }
   };
-  const repo = { owner: 'acme', name: 'web', cloneUrl: '/nowhere', defaultBranch: 'main' };
+  const repo = { kind: 'github' as const, owner: 'acme', name: 'web', cloneUrl: '/nowhere', defaultBranch: 'main' };
   const backends = async () =>
     (
       await h.pool.query<{ pid: number }>(

@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseCommand, trustLive } from '../../../../controller/jobs/plan-command.js';
-import type { RepoRef } from '../../../../controller/ports.js';
+import type { Repository } from '../../../../kernel/repository.js';
+
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
 
 describe('/politburo plan commands', () => {
@@ -35,7 +36,13 @@ describe('/politburo plan commands', () => {
 
 describe('trust rules for --live', () => {
   let h: JobsHarness;
-  const repo: RepoRef = { owner: 'acme', name: 'infra', cloneUrl: '/nowhere', defaultBranch: 'main' };
+  const repo: Repository = {
+    kind: 'github',
+    owner: 'acme',
+    name: 'infra',
+    cloneUrl: '/nowhere',
+    defaultBranch: 'main',
+  };
   before(async () => {
     h = await startJobsHarness();
     h.github.state.permissions.set('acme/infra:wanda', 'write');

@@ -2,7 +2,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runPlanJob } from '../../../../controller/jobs/plan-pr-job.js';
-import type { PlanPullRequestJob, RepoRef } from '../../../../controller/ports.js';
+import type { Repository } from '../../../../kernel/repository.js';
+import type { PlanPullRequestJob } from '../../../../controller/ports.js';
 import { TestRepo } from '../../../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
 
@@ -24,7 +25,7 @@ ${env('prod', o.prod ?? '1')}${env('stage', o.stage ?? '1')}${o.qa ? env('qa', '
 describe('plan-pull-request job', () => {
   let h: JobsHarness;
   let repo: TestRepo;
-  let ref: RepoRef;
+  let ref: Repository;
   const job = (o: Partial<PlanPullRequestJob> & { headSha: string; baseSha: string }): PlanPullRequestJob => ({
     repo: ref,
     pullNumber: 3,
@@ -41,7 +42,7 @@ describe('plan-pull-request job', () => {
   before(async () => {
     h = await startJobsHarness();
     repo = await TestRepo.create({ 'politburo.yml': yaml({ qa: true }) });
-    ref = { owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
+    ref = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
     // qa was applied once: removing it from the description must plan its node's termination.
     await h.deps.store.updateNode('acme/infra', 'qa', 'box', {
       state: 'ready',

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readConfig } from '../../../../controller/config.js';
-import { pollOnce, pollRepoRef } from '../../../../controller/jobs/poll.js';
+import { pollOnce, polledRepositoryOf } from '../../../../controller/jobs/poll.js';
 import { JOB_APPLY } from '../../../../controller/ports.js';
 import { TestRepo } from '../../../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
@@ -51,7 +51,7 @@ describe('pollOnce', () => {
     const jobs = await h.jobs(JOB_APPLY);
     assert.equal(jobs.length, 1, 'the newer commit replaced the queued apply');
     assert.equal(jobs[0].payload.sha, next);
-    assert.equal(jobs[0].payload.repo.owner, '', 'poll-mode repositories report to the log');
+    assert.equal(jobs[0].payload.repo.kind, 'polled', 'poll-mode repositories report to the log');
     assert.deepEqual(jobs[0].payload.supersedes, [first[0].sha]);
   });
 
@@ -71,8 +71,11 @@ describe('pollOnce', () => {
   });
 
   test('poll repositories are keyed by their absolute path', () => {
-    assert.equal(pollRepoRef({ url: 'relative/dir' }).name, path.resolve('relative/dir'));
-    assert.equal(pollRepoRef({ url: 'https://git.example/x.git', branch: 'prod' }).name, 'https://git.example/x.git');
-    assert.equal(pollRepoRef({ url: 'https://git.example/x.git', branch: 'prod' }).defaultBranch, 'prod');
+    assert.equal(polledRepositoryOf({ url: 'relative/dir' }).location, path.resolve('relative/dir'));
+    assert.equal(
+      polledRepositoryOf({ url: 'https://git.example/x.git', branch: 'prod' }).location,
+      'https://git.example/x.git',
+    );
+    assert.equal(polledRepositoryOf({ url: 'https://git.example/x.git', branch: 'prod' }).defaultBranch, 'prod');
   });
 });

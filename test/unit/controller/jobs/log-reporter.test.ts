@@ -1,4 +1,5 @@
 // Poll mode's log-only reporter: a drift check that could not look at every node says so in its one line.
+import { polledRepository } from '../../../../kernel/repository.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
@@ -32,7 +33,7 @@ const result = (over: Partial<RunResult>): RunResult => ({
 test('a drift check with nodes it could not check names them, never "none"', async () => {
   const { lines, reporter } = capture();
   const unchecked = [{ path: 'web-2', host: null, reason: 'never applied (recorded failed)' }];
-  const repo = { owner: '', name: '/srv/infra', cloneUrl: '/srv/infra', defaultBranch: 'main' };
+  const repo = polledRepository('/srv/infra', 'main');
   await reporter.driftIssue(repo, 'demo', {
     environment: 'demo',
     sha: null,
