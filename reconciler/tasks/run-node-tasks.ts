@@ -74,7 +74,10 @@ async function runStepSafely(run: TaskRun, tasks: TaskSpec[], i: number): Promis
   }
 }
 
-/** Runs the task at `i` (and, in generated mode, the babushka tasks right after it); returns their results. */
+/**
+ * Runs the task at `i` and, for a babushka task, the babushka tasks right after it: one Babushka process for the run of
+ * them, through a generated dep that requires them all (a lone task runs its dep directly). Returns their results.
+ */
 async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<NodeTaskResult[]> {
   const task = tasks[i];
   const started = Date.now();
@@ -92,10 +95,6 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
         started,
       ),
     ];
-  }
-  if ((run.opts.babushkaMode ?? 'generated') === 'per-dep') {
-    run.opts.onTaskStart?.(task.name);
-    return [await runBabushkaTask(run, task, dir)];
   }
   const batch: BabushkaTask[] = [];
   const args: [string, string][][] = [];

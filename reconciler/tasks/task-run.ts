@@ -21,11 +21,6 @@ export interface RunNodeTasksOptions {
   onTaskFinished?(r: TaskResult): void;
   /** Output as it arrives, secrets already redacted. */
   onLog?(text: string): void;
-  /**
-   * `generated` (default): one Babushka process per run of consecutive babushka tasks, through a generated dep that
-   * requires them all; `per-dep`: one Babushka process per task.
-   */
-  babushkaMode?: 'generated' | 'per-dep';
 }
 
 /** A task result; failures carry the reason (TaskFailed or TaskTimeout). */

@@ -17,7 +17,7 @@ import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../../hosts/ssh-connector.js';
 import { driftEnvironment } from '../../../reconciler/drift-environment.js';
 import { hashDepsDir } from '../../../kernel/deps-hash.js';
-import { runNodeTasks, type RunNodeTasksOptions } from '../../../reconciler/tasks/run-node-tasks.js';
+import { runNodeTasks } from '../../../reconciler/tasks/run-node-tasks.js';
 import type { BabushkaTask, ResolvedNode, RunResult, TaskResult } from '../../../kernel/types.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { fixtureDepsDir, realBabushka, standInBin, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
@@ -253,7 +253,7 @@ const nodeBase: ResolvedNode = {
 };
 
 /**
- * Through the engine, in both modes, on hosts whose PATH leads to `bin`: an undefined dep and a dep that raises, alone
+ * Through the engine, alone (the dep run directly) and after a met dep (a generated dep), on hosts whose PATH leads to `bin`: an undefined dep and a dep that raises, alone
  * and after a met dep. Messages with the host's home, the deps directory and Babushka's install directory made symbolic.
  */
 async function failures(bin: string, installDir: string): Promise<Record<string, string[][]>> {
@@ -266,14 +266,14 @@ async function failures(bin: string, installDir: string): Promise<Record<string,
     const symbolic = (m: string) =>
       m.split(depsDir).join('DEPS').split(installDir).join('BABUSHKA').split(h.home).join('~');
     const result: Record<string, string[][]> = {};
-    const runs: [RunNodeTasksOptions['babushkaMode'], string[]][] = [
-      ['per-dep', ['nope']],
-      ['per-dep', ['always fails']],
-      ['generated', ['base', 'nope']],
-      ['generated', ['base', 'always fails']],
-      ['generated', ['base', 'shell fails']],
+    const runs: string[][] = [
+      ['nope'],
+      ['always fails'],
+      ['base', 'nope'],
+      ['base', 'always fails'],
+      ['base', 'shell fails'],
     ];
-    for (const [babushkaMode, deps] of runs) {
+    for (const deps of runs) {
       await conn.exec('rm -rf ~/state ~/.babushka/logs');
       const node: ResolvedNode = { ...nodeBase, tasks: deps.map(bab) };
       const rs: TaskResult[] = await runNodeTasks(conn, node, {
@@ -281,9 +281,8 @@ async function failures(bin: string, installDir: string): Promise<Record<string,
         remoteDepsDir: depsDir,
         timeoutMs: 60_000,
         secrets: {},
-        babushkaMode,
       });
-      result[`${babushkaMode}: ${deps.join(', ')}`] = rs.map((r) => [r.name, r.outcome, symbolic(r.message ?? '')]);
+      result[deps.join(', ')] = rs.map((r) => [r.name, r.outcome, symbolic(r.message ?? '')]);
     }
     return result;
   } finally {

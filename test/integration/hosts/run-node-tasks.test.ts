@@ -55,18 +55,17 @@ beforeEach(async () => {
   await conn.exec('rm -rf ~/state ~/.babushka/logs');
 });
 
-for (const mode of ['generated', 'per-dep'] as const) {
+{
   const run = (tasks: TaskSpec[], o: Partial<RunNodeTasksOptions> = {}) =>
     runNodeTasks(conn, node(tasks), {
       dryRun: false,
       remoteDepsDir: depsDir,
       timeoutMs: 20_000,
       secrets: {},
-      babushkaMode: mode,
       ...o,
     });
 
-  describe(`babushka tasks (${mode})`, () => {
+  describe('babushka tasks', () => {
     test('unmet in a dry run, then met, then already met; durations recorded; events in order', async () => {
       const tasks = [bab('app deployed', { ref: 'v2' }), bab('base')];
       const dry = await run(tasks, { dryRun: true });
