@@ -1,6 +1,6 @@
 /** The `politburo` command line: one file per command under cli/commands/, wired here. */
 import { Command, CommanderError } from 'commander';
-import { EXIT_USAGE } from './common.js';
+import { CliExit, EXIT_USAGE, reportError, resetJsonPrinted } from './common.js';
 
 type Register = (program: Command) => void;
 
@@ -32,8 +32,13 @@ export async function buildProgram(only?: string[]): Promise<Command> {
   return program;
 }
 
-/** Runs the CLI; resolves to the process exit code. */
+/**
+ * Runs the CLI; resolves to the process exit code. Every problem ends here: `politburo: message` on stderr and, when
+ * --json was given, the `{"error": …}` document on stdout unless the command printed its own (docs/cli.md).
+ */
 export async function main(argv: string[]): Promise<number> {
+  resetJsonPrinted();
+  const json = argv.includes('--json');
   // A known command as the first word: load only that one. Anything else (help, typos) sees every command.
   const first = argv[0];
   const program = await buildProgram(first && first in COMMANDS ? [first] : undefined);
@@ -44,9 +49,10 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
         return 0;
-      return EXIT_USAGE;
+      // commander has printed the message and the help on stderr already.
+      const message = err.message.replace(/^error: /, '');
+      return reportError(new CliExit(EXIT_USAGE, message, 'usage', {}, true), json);
     }
-    process.stderr.write(`politburo: ${err instanceof Error ? err.message : String(err)}\n`);
-    return 1;
+    return reportError(err, json);
   }
 }

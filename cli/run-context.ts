@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatValidationError, loadDescription } from '../schema/load-description.js';
+import { loadDescription } from '../schema/load-description.js';
 import { createHostConnector, type HostConnectorOptions } from '../hosts/ssh-connector.js';
 import { readRepositoryKnownHosts } from '../hosts/known-hosts.js';
 import { openStore, type OpenedStore } from '../store/open-store.js';
@@ -12,19 +12,19 @@ import { createLineProgress } from '../render/progress/line-progress.js';
 import { createTtyProgress } from '../render/progress/tty-progress.js';
 import type { EngineInput } from '../reconciler/run-engine.js';
 import type { Description, HostConnector, ResolvedEnvironment, RunEvent } from '../kernel/types.js';
-import { EXIT_ERROR, headCommit, readCliEnv, repositoryId, type CommonOptions } from './common.js';
+import {
+  CliExit,
+  EXIT_ERROR,
+  headCommit,
+  invalidDescription,
+  readCliEnv,
+  repositoryId,
+  selectEnvironment,
+  useColour,
+  type CommonOptions,
+} from './common.js';
 import { stderrLog } from './commands/migrate.js';
-import { didYouMean } from '../kernel/did-you-mean.js';
-
-/** A usage or setup problem: printed as is, with its exit code. */
-export class CliExit extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+import { renderValidationErrors } from './render/validation-errors.js';
 
 export interface RunContext {
   /** Everything an engine entry point needs, but the target and options of the command. */
@@ -35,32 +35,16 @@ export interface RunContext {
   stopProgress(): void;
 }
 
-/** The environment `name` of a description, or an error naming the known ones (with a "did you mean"). */
-export function selectEnvironment(description: Description, name: string): ResolvedEnvironment {
-  const env = description.environments.get(name);
-  if (env) return env;
-  const known = [...description.environments.keys()];
-  const list = known.length ? `known environments: ${known.join(', ')}` : 'the description defines no environments';
-  throw new Error(`unknown environment '${name}'${didYouMean(name, known)}; ${list}`);
-}
-
 /** Loads the description, opens the store and the connector, wires progress and Ctrl-C. Throws CliExit on problems. */
 export async function openRunContext(opts: CommonOptions, environment: string, command: string): Promise<RunContext> {
   const cliEnv = readCliEnv();
   const loaded = await loadDescription({ dir: opts.dir, file: opts.file ?? cliEnv.file });
   if (!loaded.ok) {
-    throw new CliExit(
-      EXIT_ERROR,
-      `the description is invalid:\n${loaded.errors.map(formatValidationError).join('\n')}`,
-    );
+    process.stderr.write(renderValidationErrors(loaded.errors));
+    throw invalidDescription(loaded.errors);
   }
   const description = loaded.description;
-  let env: ResolvedEnvironment;
-  try {
-    env = selectEnvironment(description, environment);
-  } catch (err) {
-    throw new CliExit(EXIT_ERROR, (err as Error).message);
-  }
+  const env: ResolvedEnvironment = selectEnvironment(description, environment);
   const connectorOptions = await connectorOptionsFor(opts, cliEnv, description.root, env.knownHosts);
   const opened: OpenedStore = await openStore({ databaseUrl: opts.databaseUrl ?? cliEnv.databaseUrl, log: stderrLog });
   const connector: HostConnector = createHostConnector(connectorOptions);
@@ -138,14 +122,22 @@ async function readOrExit(file: string, what: string): Promise<string> {
   }
 }
 
-/** Live redrawn progress on an interactive stderr, one line per event otherwise; nothing extra on stdout. */
-function progressFor(title: string, json: boolean): { onEvent(e: RunEvent): void; stop(): void } {
-  if (process.stderr.isTTY) {
-    const tty = createTtyProgress(process.stderr, { title });
+/**
+ * Live redrawn progress on an interactive stderr (coloured unless NO_COLOR is set), one line per event otherwise;
+ * nothing extra on stdout.
+ */
+export function progressFor(
+  title: string,
+  json: boolean,
+  stream: NodeJS.WriteStream = process.stderr,
+  env: NodeJS.ProcessEnv = process.env,
+): { onEvent(e: RunEvent): void; stop(): void } {
+  if (stream.isTTY) {
+    const tty = createTtyProgress(stream, { title, colour: useColour(stream, env) });
     let stopped = false;
     return { onEvent: tty.onEvent, stop: () => (stopped ? undefined : ((stopped = true), tty.stop())) };
   }
   if (json) return { onEvent: () => undefined, stop: () => undefined };
-  const line = createLineProgress((l) => process.stderr.write(`${l}\n`));
+  const line = createLineProgress((l) => stream.write(`${l}\n`));
   return { onEvent: line, stop: () => undefined };
 }

@@ -4,8 +4,19 @@ import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { renderRunTable, runToJson } from '../../render/progress/render-run.js';
 import { checkTargetPath, parseTarget, type Target } from '../../reconciler/target.js';
 import { PolitburoError } from '../../kernel/types.js';
-import { addCommonOptions, EXIT_ERROR, EXIT_OK, EXIT_USAGE, type CommonOptions } from '../common.js';
-import { CliExit, openRunContext, type RunContext } from '../run-context.js';
+import {
+  addDescriptionOptions,
+  addHostOptions,
+  addJsonOption,
+  addStoreOption,
+  CliExit,
+  EXIT_ERROR,
+  EXIT_OK,
+  EXIT_USAGE,
+  printJson,
+  type CommonOptions,
+} from '../common.js';
+import { openRunContext, type RunContext } from '../run-context.js';
 
 interface ApplyOptions extends CommonOptions {
   all?: boolean;
@@ -13,19 +24,22 @@ interface ApplyOptions extends CommonOptions {
 }
 
 export function registerApply(program: Command): void {
-  addCommonOptions(program.command('apply'))
+  const cmd = program
+    .command('apply')
     .argument(
       '<target>',
       "ENV[:PATH][#STATE], e.g. 'production:database/master#ready'; STATE provisioned, ready or terminated",
-    )
+    );
+  addJsonOption(addHostOptions(addStoreOption(addDescriptionOptions(cmd))))
     .option('--all', 'work on every node in scope, not only those the plan changes')
     .option('--concurrency <n>', "hosts worked on at once (default: the environment's defaults.concurrency)")
-    .option('--json', 'print one JSON document and nothing else on stdout')
     .description('apply an environment: provision, configure and terminate nodes in dependency order')
     .action(async (targetText: string, opts: ApplyOptions) => {
       process.exitCode = await runApply(targetText, opts);
     });
 }
+
+const USAGE = 'usage: politburo apply TARGET [--all] [--concurrency N] [--json]';
 
 /** Runs the command; resolves to the exit code. */
 export async function runApply(targetText: string, opts: ApplyOptions): Promise<number> {
@@ -35,37 +49,27 @@ export async function runApply(targetText: string, opts: ApplyOptions): Promise<
     target = parseTarget(targetText);
     concurrency = parseConcurrency(opts.concurrency);
   } catch (err) {
-    process.stderr.write(
-      `politburo apply: ${(err as Error).message}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`,
-    );
-    return EXIT_USAGE;
+    process.stderr.write(`politburo apply: ${(err as Error).message}\n${USAGE}\n`);
+    throw new CliExit(EXIT_USAGE, (err as Error).message, 'usage', {}, true);
   }
-  let ctx;
-  try {
-    ctx = await openRunContext(opts, target.environment, 'apply');
-  } catch (err) {
-    if (err instanceof CliExit) return printExit(err, opts);
-    throw err;
-  }
+  const ctx = await openRunContext(opts, target.environment, 'apply');
   try {
     // A target naming nothing is a usage error: found before the engine records a run (or an environment).
     const usage = await targetProblem(ctx, target);
     if (usage) {
-      process.stderr.write(
-        `politburo apply: ${usage}\nusage: politburo apply TARGET [--all] [--concurrency N] [--json]\n`,
-      );
-      if (opts.json) process.stdout.write(`${JSON.stringify({ error: usage }, null, 2)}\n`);
-      return EXIT_USAGE;
+      process.stderr.write(`politburo apply: ${usage}\n${USAGE}\n`);
+      throw new CliExit(EXIT_USAGE, usage, 'usage', {}, true);
     }
     const result = await applyEnvironment({ ...ctx.input, target, all: opts.all, concurrency });
     ctx.stopProgress();
-    process.stdout.write(opts.json ? `${JSON.stringify(runToJson(result), null, 2)}\n` : renderRunTable(result));
+    if (opts.json) printJson(runToJson(result));
+    else process.stdout.write(renderRunTable(result));
     return result.status === 'succeeded' ? EXIT_OK : EXIT_ERROR;
   } catch (err) {
     ctx.stopProgress();
     if (err instanceof PolitburoError && err.reason === 'InvalidSpec') {
       process.stderr.write(`politburo apply: ${err.message}\n`);
-      return EXIT_USAGE;
+      throw new CliExit(EXIT_USAGE, err.message, 'usage', {}, true);
     }
     throw err;
   } finally {
@@ -98,11 +102,4 @@ function parseConcurrency(text: string | undefined): number | undefined {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new Error(`--concurrency must be a positive integer, got '${text}'`);
   return n;
-}
-
-/** Prints a setup problem (with the JSON document in --json mode) and returns its exit code. */
-export function printExit(err: CliExit, opts: { json?: boolean }): number {
-  process.stderr.write(`politburo: ${err.message}\n`);
-  if (opts.json) process.stdout.write(`${JSON.stringify({ error: err.message }, null, 2)}\n`);
-  return err.exitCode;
 }

@@ -9,23 +9,31 @@ import { driftEnvironment, type DescriptionAt } from '../../reconciler/drift-env
 import { renderRunTable, runToJson } from '../../render/progress/render-run.js';
 import type { RunResult } from '../../kernel/types.js';
 import { formatValidationError, loadDescription } from '../../schema/load-description.js';
-import { addCommonOptions, EXIT_CHANGES, EXIT_ERROR, EXIT_OK, readCliEnv, type CommonOptions } from '../common.js';
-import { CliExit, openRunContext } from '../run-context.js';
-import { printExit } from './apply.js';
+import {
+  addDescriptionOptions,
+  addHostOptions,
+  addJsonOption,
+  addStoreOption,
+  EXIT_CHANGES,
+  EXIT_ERROR,
+  EXIT_OK,
+  printJson,
+  readCliEnv,
+  type CommonOptions,
+} from '../common.js';
+import { openRunContext } from '../run-context.js';
 
 const exec = promisify(execFile);
 
 interface DriftOptions extends CommonOptions {
   heal?: boolean;
-  json?: boolean;
 }
 
 export function registerDrift(program: Command): void {
-  addCommonOptions(program.command('drift'))
-    .argument('<environment>', 'the environment to check')
+  const cmd = program.command('drift').argument('<environment>', 'the environment to check');
+  addJsonOption(addHostOptions(addStoreOption(addDescriptionOptions(cmd))))
     .option('--heal', 'meet the drifted nodes afterwards')
-    .option('--json', 'print one JSON document and nothing else on stdout')
-    .description('dry-run every applied node on its host, as applied, and report drift')
+    .description('dry-run every applied node on its host, as applied, and report drift (exit 0 none, 2 drift, 1 error)')
     .action(async (environment: string, opts: DriftOptions) => {
       process.exitCode = await runDrift(environment, opts);
     });
@@ -33,13 +41,7 @@ export function registerDrift(program: Command): void {
 
 /** Runs the command; resolves to the exit code. */
 export async function runDrift(environment: string, opts: DriftOptions): Promise<number> {
-  let ctx;
-  try {
-    ctx = await openRunContext(opts, environment, 'drift');
-  } catch (err) {
-    if (err instanceof CliExit) return printExit(err, opts);
-    throw err;
-  }
+  const ctx = await openRunContext(opts, environment, 'drift');
   const commits = gitCommitReader(opts);
   try {
     const result = await driftEnvironment({
@@ -48,7 +50,8 @@ export async function runDrift(environment: string, opts: DriftOptions): Promise
       ...(ctx.input.commit ? { descriptionAt: commits.descriptionAt } : {}),
     });
     ctx.stopProgress();
-    process.stdout.write(opts.json ? `${JSON.stringify(driftJson(result), null, 2)}\n` : renderDrift(result));
+    if (opts.json) printJson(driftJson(result));
+    else process.stdout.write(renderDrift(result));
     return driftExitCode(result);
   } finally {
     await commits.close();

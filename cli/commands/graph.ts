@@ -1,21 +1,31 @@
 /**
- * `politburo graph ENV [--format dot|mermaid|svg]`: the environment's dependency graph on stdout, coloured by recorded
- * state when a database is configured (or `--state` asks for one, embedded included); never fails for lack of one.
+ * `politburo graph ENV [--format dot|mermaid|svg] [--json]`: the environment's dependency graph on stdout, coloured by
+ * recorded state when a database is configured (or `--state` asks for one, embedded included); never fails for lack
+ * of one. `--json` prints the graph's nodes, edges and groups as one JSON document instead of a drawing.
  */
 import { Option, type Command } from 'commander';
-import { addCommonOptions, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
+import {
+  addDescriptionOptions,
+  addJsonOption,
+  addStoreOption,
+  printJson,
+  readCliEnv,
+  repositoryId,
+  selectEnvironment,
+  type DescriptionOptions,
+  type JsonOption,
+  type StoreOptions,
+} from '../common.js';
 import { openStore } from '../../store/open-store.js';
 import type { LifecycleState, ResolvedEnvironment } from '../../kernel/types.js';
-import { buildEnvironmentGraph } from '../../render/graph/environment-graph.js';
+import { buildEnvironmentGraph, type EnvironmentGraph } from '../../render/graph/environment-graph.js';
 import { renderGraph, type GraphFormat } from '../../render/graph/render-graph.js';
-import { EXIT_ERROR } from '../common.js';
 import { loadOrReport } from './plan.js';
-import { selectEnvironment } from '../run-context.js';
 
 /** Above this many nodes the SVG layout takes seconds: say so rather than look hung. */
 const SLOW_SVG_NODES = 500;
 
-export interface GraphCommandOptions extends CommonOptions {
+export interface GraphCommandOptions extends DescriptionOptions, StoreOptions, JsonOption {
   format: GraphFormat;
   /** true: colour by state (starting the embedded database if needed); false: never; undefined: when a URL is set. */
   state?: boolean;
@@ -51,23 +61,37 @@ async function recordedStates(
   }
 }
 
+/** The graph as data: what `--json` prints. */
+export function graphJson(graph: EnvironmentGraph): object {
+  return {
+    environment: graph.environment,
+    coloured: graph.coloured,
+    nodes: graph.nodes.map((n) => ({ path: n.path, host: n.host, group: n.cluster, state: n.state ?? null })),
+    edges: graph.edges.map((e) => ({ from: e.from, to: e.to, state: e.state })),
+    groups: graph.clusters.map((c) => ({ path: c.path, parent: c.parent })),
+    reducedEdges: graph.reducedEdges,
+  };
+}
+
 export function registerGraph(program: Command): void {
-  addCommonOptions(program.command('graph'))
-    .argument('<environment>', 'the environment to draw')
+  const cmd = program.command('graph').argument('<environment>', 'the environment to draw');
+  addJsonOption(addStoreOption(addDescriptionOptions(cmd)))
     .addOption(new Option('--format <format>', 'output format').choices(['dot', 'mermaid', 'svg']).default('dot'))
     .option('--state', 'colour nodes by recorded state (starts the embedded PostgreSQL when no database URL is set)')
     .option('--no-state', 'never read recorded states')
     .option('--no-reduce', 'draw every dependency edge (by default redundant transitive ones are left out)')
-    .description('print the dependency graph of an environment (dot, mermaid or svg) on stdout')
+    .description(
+      'print the dependency graph of an environment (dot, mermaid or svg; nodes and edges as JSON with --json) on stdout',
+    )
     .action(async (environment: string, opts: GraphCommandOptions) => {
       const description = await loadOrReport(opts);
-      if (!description) {
-        process.exitCode = EXIT_ERROR;
-        return;
-      }
       const env = selectEnvironment(description, environment);
       const states = await recordedStates(description.root, env, opts);
       const graph = buildEnvironmentGraph(env, { states, reduce: opts.reduce });
+      if (opts.json) {
+        printJson(graphJson(graph));
+        return;
+      }
       if (opts.format === 'svg' && graph.nodes.length > SLOW_SVG_NODES) {
         process.stderr.write(
           `politburo: laying out ${graph.nodes.length} nodes takes a while; --format dot is faster for graphs this size\n`,

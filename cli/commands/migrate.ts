@@ -1,6 +1,6 @@
 /** `politburo migrate`: brings the database schema up to date and says what it applied. */
 import type { Command } from 'commander';
-import { addCommonOptions, readCliEnv, type CommonOptions } from '../common.js';
+import { addStoreOption, readCliEnv, type StoreOptions } from '../common.js';
 import { openStore } from '../../store/open-store.js';
 import { migrationNames } from '../../store/migrations-dir.js';
 
@@ -11,9 +11,9 @@ export function stderrLog(msg: string): void {
 
 /** Adds `politburo migrate`. */
 export function registerMigrate(program: Command): void {
-  addCommonOptions(program.command('migrate'))
+  addStoreOption(program.command('migrate'))
     .description('bring the database schema up to date (--database-url, DATABASE_URL or the embedded PostgreSQL)')
-    .action(async (opts: CommonOptions) => {
+    .action(async (opts: StoreOptions) => {
       const opened = await openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog });
       try {
         if (opened.applied.length === 0) {

@@ -1,14 +1,21 @@
 /** `politburo plan ENV [--json]`: what an apply would do, from the description and the recorded state; contacts no host. */
 import type { Command } from 'commander';
 import {
-  addCommonOptions,
+  addDescriptionOptions,
+  addHostOptions,
+  addJsonOption,
+  addStoreOption,
   EXIT_CHANGES,
   EXIT_ERROR,
   EXIT_OK,
   headCommit,
+  invalidDescription,
+  printJson,
   readCliEnv,
   repositoryId,
+  selectEnvironment,
   type CommonOptions,
+  type DescriptionOptions,
 } from '../common.js';
 import { loadDescription } from '../../schema/load-description.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
@@ -20,24 +27,24 @@ import { planToJson } from '../render/plan-json.js';
 import { stderrLog } from './migrate.js';
 import { runLivePlan } from '../../reconciler/drift-environment.js';
 import { renderRunTable } from '../../render/progress/render-run.js';
-import { CliExit, openRunContext, selectEnvironment } from '../run-context.js';
-import { printExit } from './apply.js';
+import { openRunContext } from '../run-context.js';
 import type { RunResult } from '../../kernel/types.js';
 
 export interface PlanOptions extends CommonOptions {
-  json?: boolean;
   live?: boolean;
+  /** Exit 2 when there are changes (or drift with --live), as `terraform plan -detailed-exitcode`. */
+  detailedExitcode?: boolean;
 }
 
 /**
- * Loads the description in opts.dir; on validation errors prints them all to stderr and returns null (the caller exits 1,
- * or 2 for validate).
+ * Loads the description in opts.dir; on validation errors prints them all to stderr and throws the invalid-description
+ * error (exit 1; validate has its own exit 2).
  */
-export async function loadOrReport(opts: Pick<CommonOptions, 'dir' | 'file'>): Promise<Description | null> {
+export async function loadOrReport(opts: DescriptionOptions): Promise<Description> {
   const result = await loadDescription({ dir: opts.dir, file: opts.file ?? readCliEnv().file });
   if (result.ok) return result.description;
   process.stderr.write(renderValidationErrors(result.errors));
-  return null;
+  throw invalidDescription(result.errors);
 }
 
 type Opened = Awaited<ReturnType<typeof openStore>>;
@@ -78,12 +85,10 @@ export async function runPlan(environment: string, opts: PlanOptions): Promise<n
   const early = openStoreEarly(opts);
   try {
     const description = await loadOrReport(opts);
-    if (!description) return EXIT_ERROR;
     const env = selectEnvironment(description, environment);
     const { plan, repository } = await planFromStore(description, env, opts, early);
     printPlan(plan, repository, opts);
-    const s = plan.summary;
-    return s.create + s.update + s.terminate > 0 ? EXIT_CHANGES : EXIT_OK;
+    return planExitCode(plan, false, opts);
   } finally {
     // When planning did not get as far as using it (invalid description, unknown environment), close it here.
     await early?.then(
@@ -93,38 +98,43 @@ export async function runPlan(environment: string, opts: PlanOptions): Promise<n
   }
 }
 
+/**
+ * 0 on success whether or not there are changes; with --detailed-exitcode, 2 when there are changes (or drifted nodes),
+ * as Terraform does (docs/cli.md). Errors are 1 either way.
+ */
+export function planExitCode(plan: Plan, drifted: boolean, opts: { detailedExitcode?: boolean }): number {
+  const s = plan.summary;
+  const changes = s.create + s.update + s.terminate > 0 || drifted;
+  return changes && opts.detailedExitcode ? EXIT_CHANGES : EXIT_OK;
+}
+
 /** Above this many nodes `--json` is printed compact: indenting 10,000 nodes costs a fifth of a second. */
 const PRETTY_JSON_MAX_NODES = 1000;
 
 /** One JSON document on stdout with --json, else the table. */
 export function printPlan(plan: Plan, repository: string, opts: { json?: boolean }): void {
   const indent = plan.nodes.length > PRETTY_JSON_MAX_NODES ? 0 : 2;
-  if (opts.json) process.stdout.write(`${JSON.stringify(planToJson(plan, { repository }), null, indent)}\n`);
+  if (opts.json) printJson(planToJson(plan, { repository }), indent);
   else process.stdout.write(renderPlanText(plan));
 }
 
 /**
  * `plan --live`: the static plan, plus a dry-run of every node on its host; nodes whose tasks are unmet are `drifted`.
- * Exit 0 no changes and no drift, 2 changes or drift, 1 a host could not be checked.
+ * Exit 1 when a host could not be checked; else as planExitCode.
  */
 async function runLivePlanCommand(environment: string, opts: PlanOptions): Promise<number> {
-  let ctx;
-  try {
-    ctx = await openRunContext(opts, environment, 'plan --live');
-  } catch (err) {
-    if (err instanceof CliExit) return printExit(err, opts);
-    throw err;
-  }
+  const ctx = await openRunContext(opts, environment, 'plan --live');
   try {
     const { plan, result } = await runLivePlan(ctx.input);
     ctx.stopProgress();
-    if (opts.json)
-      process.stdout.write(`${JSON.stringify(livePlanJson(plan, result, ctx.input.repository), null, 2)}\n`);
+    if (opts.json) printJson(livePlanJson(plan, result, ctx.input.repository));
     else process.stdout.write(`${renderPlanText(plan)}\nLive check on the hosts:\n${renderRunTable(result)}`);
     if (result.status !== 'succeeded' || result.nodes.some((n) => n.state === 'failed')) return EXIT_ERROR;
-    const s = plan.summary;
-    const drifted = result.nodes.some((n) => n.state === 'drifted');
-    return s.create + s.update + s.terminate > 0 || drifted ? EXIT_CHANGES : EXIT_OK;
+    return planExitCode(
+      plan,
+      result.nodes.some((n) => n.state === 'drifted'),
+      opts,
+    );
   } finally {
     await ctx.close();
   }
@@ -142,12 +152,13 @@ function livePlanJson(plan: Plan, result: RunResult, repository: string) {
 }
 
 export function registerPlan(program: Command): void {
-  addCommonOptions(program.command('plan'))
-    .argument('<environment>', 'the environment to plan')
-    .option('--json', 'print one JSON document and nothing else on stdout')
+  const cmd = program.command('plan').argument('<environment>', 'the environment to plan');
+  addHostOptions(addStoreOption(addDescriptionOptions(cmd)));
+  addJsonOption(cmd)
     .option('--live', "also dry-run every node on its host and mark unmet tasks as drift (runs the deps' met? checks)")
+    .option('--detailed-exitcode', 'exit 2 when there are changes (or drift with --live), 0 when there are none')
     .description(
-      'show what an apply would change (exit 0 no changes, 2 changes or drift, 1 error); contacts no host unless --live',
+      'show what an apply would change (exit 0, or 1 on error; with --detailed-exitcode 0 no changes, 2 changes); contacts no host unless --live',
     )
     .action(async (environment: string, opts: PlanOptions) => {
       process.exitCode = await runPlan(environment, opts);

@@ -1,6 +1,19 @@
 /** `politburo status [ENV] [--json]`: the recorded state of every node (what the last runs left), no host contacted. */
 import type { Command } from 'commander';
-import { addCommonOptions, readCliEnv, repositoryId, type CommonOptions } from '../common.js';
+import {
+  addDescriptionOptions,
+  addJsonOption,
+  addStoreOption,
+  printJson,
+  readCliEnv,
+  repositoryId,
+  unknownEnvironment,
+  type DescriptionOptions,
+  type JsonOption,
+  type StoreOptions,
+} from '../common.js';
+import { loadDescription } from '../../schema/load-description.js';
+import type { StateStore } from '../../kernel/types.js';
 import { openStore } from '../../store/open-store.js';
 import { statusReport, type EnvironmentStatus } from '../../reconciler/status-report.js';
 import { stderrLog } from './migrate.js';
@@ -59,23 +72,45 @@ function toJson(s: EnvironmentStatus): object {
   };
 }
 
+type StatusOptions = DescriptionOptions & StoreOptions & JsonOption;
+
+/**
+ * Throws the unknown-environment error (exit 1, as in every command) when `environment` is neither recorded for the
+ * repository nor defined by its description (read when it can be; an invalid or absent one defines nothing).
+ */
+async function checkEnvironment(
+  environment: string,
+  opts: StatusOptions,
+  store: StateStore,
+  repository: string,
+): Promise<void> {
+  const recorded = (await store.environments(repository)).map((e) => e.environment);
+  if (recorded.includes(environment)) return;
+  const loaded = await loadDescription({ dir: opts.dir, file: opts.file ?? readCliEnv().file }).catch(() => null);
+  const described = loaded?.ok ? [...loaded.description.environments.keys()] : [];
+  if (described.includes(environment)) return;
+  throw unknownEnvironment(environment, [...new Set([...described, ...recorded])]);
+}
+
 /** Adds `politburo status [ENV] [--json]`. */
 export function registerStatus(program: Command): void {
-  addCommonOptions(program.command('status'))
-    .argument('[environment]', 'one environment (default: every environment recorded for the repository)')
-    .option('--json', 'print one JSON document and nothing else on stdout')
+  const cmd = program
+    .command('status')
+    .argument('[environment]', 'one environment (default: every environment recorded for the repository)');
+  addJsonOption(addStoreOption(addDescriptionOptions(cmd)))
     .description('show the recorded state of every node')
-    .action(async (environment: string | undefined, opts: CommonOptions) => {
+    .action(async (environment: string | undefined, opts: StatusOptions) => {
       const repository = repositoryId(opts.dir);
       const opened = await openStore({ databaseUrl: opts.databaseUrl ?? readCliEnv().databaseUrl, log: stderrLog });
       try {
+        if (environment !== undefined) await checkEnvironment(environment, opts, opened.store, repository);
         const report = await statusReport(opened.store, repository, environment);
         if (opts.json) {
-          const doc =
+          printJson(
             environment !== undefined
               ? { repository, ...toJson(report[0]) }
-              : { repository, environments: report.map(toJson) };
-          process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+              : { repository, environments: report.map(toJson) },
+          );
         } else if (report.length === 0) {
           process.stdout.write(`Nothing recorded yet for ${repository}: no apply has run.\n`);
         } else {

@@ -24,7 +24,12 @@ const COLOURS: Record<string, string> = {
 /** Redraws on `stream` (a TTY) every `intervalMs`; at most `maxLines` node lines, the busiest first. */
 export function createTtyProgress(
   stream: NodeJS.WriteStream,
-  opts: { title: string; intervalMs?: number } = { title: '' },
+  opts: {
+    title: string;
+    intervalMs?: number;
+    /** false: no colour codes (NO_COLOR, docs/cli.md); the lines are still redrawn in place. */
+    colour?: boolean;
+  } = { title: '' },
 ): TtyProgress {
   const model = new ProgressModel();
   let drawn = 0;
@@ -39,7 +44,10 @@ export function createTtyProgress(
     const shown = nodes.slice(0, rows - 1);
     const counts = countBy(nodes);
     const head = `${opts.title}  ${formatElapsed(now - model.startedAt)}  ${counts}`;
-    const lines = [head, ...shown.map((n) => colour(describeNode(n, now), n))];
+    const lines = [
+      head,
+      ...shown.map((n) => (opts.colour === false ? describeNode(n, now) : colour(describeNode(n, now), n))),
+    ];
     if (nodes.length > shown.length) lines.push(`… ${nodes.length - shown.length} more`);
     let out = drawn ? `\x1b[${drawn}F` : '';
     for (const l of lines) out += `\x1b[2K${truncate(l, cols)}\n`;

@@ -67,7 +67,11 @@ test('a typo in the target path: exit 64, "did you mean", no run and no environm
   const json = await politburo('apply', 'demo:database/mastr', '--json');
   assert.equal(json.code, 64);
   assert.deepEqual(JSON.parse(json.stdout), {
-    error: "target path 'database/mastr' names no node of environment 'demo' (did you mean 'database/master'?)",
+    error: {
+      code: 'usage',
+      message: "target path 'database/mastr' names no node of environment 'demo' (did you mean 'database/master'?)",
+      exitCode: 64,
+    },
   });
   assert.deepEqual(await counts(), { runs: 0, environments: 0 });
 });

@@ -134,9 +134,9 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     rmSync(dir, { recursive: true, force: true });
   });
 
-  test('plan prints the aligned table and exits 2 for changes', async () => {
+  test('plan prints the aligned table and exits 0 with changes (2 only with --detailed-exitcode)', async () => {
     const r = await runCli(['plan', 'production', '--dir', dir, '--database-url', db.url]);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     assert.equal(
       r.stdout,
       [
@@ -159,7 +159,9 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
   });
 
   test('plan --json prints one document and nothing else', async () => {
-    const r = await runCli(['plan', 'production', '--json', '--dir', dir], { DATABASE_URL: db.url });
+    const r = await runCli(['plan', 'production', '--json', '--detailed-exitcode', '--dir', dir], {
+      DATABASE_URL: db.url,
+    });
     assert.equal(r.code, 2, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.environment, 'production');
@@ -194,7 +196,7 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
 
   test('plan of the demo environment (nothing recorded): every node to create', async () => {
     const r = await runCli(['plan', 'demo', '--json', '--dir', dir, '--database-url', db.url]);
-    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.deepEqual(
       doc.nodes.map(
@@ -242,7 +244,7 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
           lastRunId: null,
         },
       ]);
-      const r = await runCli(['plan', 'solo', '--dir', repo, '--database-url', db.url]);
+      const r = await runCli(['plan', 'solo', '--detailed-exitcode', '--dir', repo, '--database-url', db.url]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(
         r.stdout,
@@ -269,7 +271,7 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
     );
   });
 
-  test('an unreachable database is an error saying which, with nothing on stdout', async () => {
+  test('an unreachable database is an error saying which; with --json the error document on stdout', async () => {
     const r = await runCli([
       'plan',
       'production',
@@ -280,11 +282,15 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
       'postgres://nobody:pw@127.0.0.1:1/none',
     ]);
     assert.equal(r.code, 1);
-    assert.equal(r.stdout, '');
     assert.match(
       r.stderr,
       /^politburo: cannot open the state store at postgres:\/\/nobody:\*\*\*@127\.0\.0\.1:1\/none/,
     );
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.error.code, 'error');
+    assert.equal(doc.error.exitCode, 1);
+    assert.match(doc.error.message, /^cannot open the state store at postgres:\/\/nobody:\*\*\*@/);
+    assert.doesNotMatch(r.stdout, /pw/, 'the password stays hidden');
   });
 
   test('plan without an environment is a usage error (64)', async () => {

@@ -34,7 +34,7 @@ const hosts = (): RepoOptions['hosts'] => ({
   lb: ssh.hosts[4],
 });
 
-test('plan --live exits 0 when nothing changed or drifted, 2 naming the drifted node and its unmet task', async () => {
+test('plan --live --detailed-exitcode exits 0 when nothing changed or drifted, 2 naming the drifted node and its unmet task', async () => {
   const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
   assert.equal(
     (await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status,
@@ -42,7 +42,7 @@ test('plan --live exits 0 when nothing changed or drifted, 2 naming the drifted 
   );
   const cli = (args: string[]) => cliInProcess([...args, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
 
-  const clean = await cli(['plan', 'test', '--live', '--dir', dir, '--json']);
+  const clean = await cli(['plan', 'test', '--live', '--detailed-exitcode', '--dir', dir, '--json']);
   assert.equal(clean.code, 0, clean.stderr);
   const cleanDoc = JSON.parse(clean.stdout);
   assert.equal(cleanDoc.environment, 'test');
@@ -51,7 +51,7 @@ test('plan --live exits 0 when nothing changed or drifted, 2 naming the drifted 
   );
 
   await conns[3].exec('echo tampered > ~/state/web.args'); // someone changed web-2 by hand
-  const found = await cli(['plan', 'test', '--live', '--dir', dir, '--json']);
+  const found = await cli(['plan', 'test', '--live', '--detailed-exitcode', '--dir', dir, '--json']);
   assert.equal(found.code, 2, found.stderr);
   const doc = JSON.parse(found.stdout);
   const drifted = doc.nodes.filter((n: { state: string }) => n.state === 'drifted');
@@ -69,7 +69,7 @@ test('plan --live exits 0 when nothing changed or drifted, 2 naming the drifted 
   assert.equal(doc.summary.drifted, 1);
 
   const human = await cli(['plan', 'test', '--live', '--dir', dir]);
-  assert.equal(human.code, 2, human.stderr);
+  assert.equal(human.code, 0, 'without --detailed-exitcode drift is not an error');
   assert.match(human.stdout, /Live check on the hosts:/);
   assert.match(human.stdout, /web-2.*drifted/);
 });
@@ -86,7 +86,7 @@ test('plan --live records nothing for never-applied nodes: they stay unrecorded,
   });
   assert.equal(applied.status, 'succeeded');
   const cli = (args: string[]) => cliInProcess([...args, '--database-url', db.url, '--ssh-key', ssh.privateKeyPath]);
-  const live = await cli(['plan', 'test', '--live', '--dir', dir, '--json']);
+  const live = await cli(['plan', 'test', '--live', '--detailed-exitcode', '--dir', dir, '--json']);
   assert.equal(live.code, 2, live.stderr);
   const doc = JSON.parse(live.stdout);
   assert.deepEqual(

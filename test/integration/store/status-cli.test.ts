@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -40,6 +40,18 @@ describe('politburo status and migrate', () => {
     store = createPgStore(new pg.Pool({ connectionString: db.url }));
     dir = mkdtempSync(path.join(os.tmpdir(), 'pb-status-'));
     repo = realpathSync(dir); // not a git checkout: the repository is identified by its path
+    // status checks an environment's name against the description (and the recorded ones): qa is described only.
+    writeFileSync(
+      path.join(dir, 'politburo.yml'),
+      [
+        'politburo: 1',
+        'blueprints:',
+        "  app: { resources: { web: { tasks: [{ name: up, met: 'true', meet: 'true' }] } } }",
+        'environments:',
+        ...['production', 'staging', 'qa'].map((e, i) => `  ${e}: { blueprint: app, hosts: { web: 10.0.0.${i + 1} } }`),
+        '',
+      ].join('\n'),
+    );
     const run = await store.startRun({
       repository: repo,
       environment: 'production',
