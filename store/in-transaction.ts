@@ -1,6 +1,9 @@
 /** One transaction on a client of a pool, safe when the database drops the connection midway. */
 import type pg from 'pg';
 
+/** A pool or a client inside a transaction: anything that can run a query. */
+export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
+
 /**
  * Runs `fn` in a transaction on a client of the pool (or joins the transaction when given a client). A connection lost
  * midway fails the next query (so the caller sees it) without its 'error' event ending the process, and the broken

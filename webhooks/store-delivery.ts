@@ -21,6 +21,7 @@
  */
 import type pg from 'pg';
 import { JOB_DELIVERY } from '../controller/ports.js';
+import { ensureTask, insertJobSql } from '../controller/store/graphile-queue.js';
 
 /** A delivery whose signature was verified: its headers and its body exactly as received. */
 export interface IncomingDelivery {
@@ -67,12 +68,12 @@ const STORE_SQL = {
     ON CONFLICT (delivery_id) DO NOTHING
     RETURNING delivery_id
   ), job AS (
-    INSERT INTO graphile_worker._private_jobs (task_id, payload, max_attempts)
-    SELECT (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $6),
-           json_agg(json_build_object('deliveryId', o.id) ORDER BY o.n), $7
-      FROM ins JOIN objects o ON o.id = ins.delivery_id
-    HAVING count(*) > 0
-    RETURNING id
+    ${insertJobSql({
+      task: '$6',
+      payload: "json_agg(json_build_object('deliveryId', o.id) ORDER BY o.n)",
+      maxAttempts: '$7',
+      from: 'ins JOIN objects o ON o.id = ins.delivery_id',
+    })}
   )
   SELECT o.n::int AS n, o.action, o.repository, o.installation_id::text AS installation_id,
          CASE WHEN ins.delivery_id IS NOT NULL THEN (SELECT id::text FROM job) END AS job_id
@@ -89,9 +90,7 @@ interface StoredRow {
 
 /** Makes sure graphile-worker knows the delivery task (its id is looked up by every insert). Idempotent. */
 export async function ensureDeliveryTask(db: Pick<pg.Pool, 'query'>): Promise<void> {
-  await db.query(`INSERT INTO graphile_worker._private_tasks (identifier) VALUES ($1) ON CONFLICT DO NOTHING`, [
-    JOB_DELIVERY,
-  ]);
+  await ensureTask(db, JOB_DELIVERY);
 }
 
 /**

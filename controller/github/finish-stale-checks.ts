@@ -4,7 +4,9 @@
  * job that owned them is gone, and the next push or `/politburo plan` runs it again on purpose.
  */
 import type pg from 'pg';
-import { JOB_APPLY, JOB_PLAN_PR, type RepoRef, type Reporter } from '../ports.js';
+import { jobExistsForCommit } from '../store/graphile-queue.js';
+import { JOB_APPLY, JOB_PLAN_PR, type Reporter } from '../ports.js';
+import { type Repository } from '../../kernel/repository.js';
 
 export interface StaleCheck {
   repository: string;
@@ -58,7 +60,8 @@ export async function finishStaleChecks(
     };
     if (await isActive(check)) continue;
     const [owner, ...rest] = r.repository.split('/');
-    const repo: RepoRef = {
+    const repo: Repository = {
+      kind: 'github',
       owner,
       name: rest.join('/'),
       cloneUrl: '',
@@ -82,15 +85,5 @@ export async function finishStaleChecks(
 
 /** A graphile-worker apply or plan job for the check's repository and commit, when graphile-worker is installed. */
 async function jobExists(pool: pg.Pool, c: StaleCheck): Promise<boolean> {
-  const { rows: schema } = await pool.query<{ present: boolean }>(
-    `SELECT to_regclass('graphile_worker._private_jobs') IS NOT NULL AS present`,
-  );
-  if (!schema[0].present) return false;
-  const { rows } = await pool.query(
-    `SELECT 1 FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id
-      WHERE t.identifier = ANY($1) AND (j.payload->>'sha' = $2 OR j.payload->>'headSha' = $2)
-        AND (j.payload->'repo'->>'owner') || '/' || (j.payload->'repo'->>'name') = $3 LIMIT 1`,
-    [[JOB_APPLY, JOB_PLAN_PR], c.sha, c.repository],
-  );
-  return rows.length > 0;
+  return jobExistsForCommit(pool, { tasks: [JOB_APPLY, JOB_PLAN_PR], sha: c.sha, repository: c.repository });
 }

@@ -1,56 +1,30 @@
 /**
  * Adding jobs to the durable queue (graphile-worker) with plain SQL, so a job can be enqueued inside the caller's own
- * transaction: a stored delivery and its job commit together or not at all.
+ * transaction: a stored delivery and its job commit together or not at all. The SQL is controller/store/graphile-queue.ts.
  */
 import type pg from 'pg';
-import { JOB_APPLY, repoKey, type ApplyJob } from '../ports.js';
-import { inTransaction } from '../../store/in-transaction.js';
+import { JOB_APPLY, type ApplyJob } from '../ports.js';
+import { inTransaction, type Queryable } from '../../store/in-transaction.js';
+import {
+  addJob,
+  lockWaitingJobPayload,
+  type AddJobOptions,
+  type AddedJob,
+  type JobKeyMode,
+} from '../store/graphile-queue.js';
+import { repositoryKey } from '../../kernel/repository.js';
 
-/** A pool or a client inside a transaction: anything that can run a query. */
-export type Queryable = Pick<pg.Pool | pg.PoolClient, 'query'>;
-
-export type JobKeyMode = 'replace' | 'preserve_run_at' | 'unsafe_dedupe';
-
-export interface EnqueueOptions {
-  /** Jobs of one named queue run one at a time, across every process. */
-  queueName?: string;
-  /** At most one pending job per key; see jobKeyMode. */
-  jobKey?: string;
-  /** `replace` (default): a new job with the same key replaces a pending one. */
-  jobKeyMode?: JobKeyMode;
-  runAt?: Date;
-  /** Attempts before the job fails for good (graphile-worker's default is 25). */
-  maxAttempts?: number;
-  priority?: number;
-}
-
-export interface EnqueuedJob {
-  id: string;
-  queueName: string | null;
-  key: string | null;
-}
-
-const ADD_JOB_SQL = `SELECT id::text, key FROM graphile_worker.add_job(identifier => $1, payload => $2::json, queue_name => $3, run_at => $4,
-    max_attempts => $5, job_key => $6, priority => $7, job_key_mode => $8)`;
+export type { Queryable };
+export type { JobKeyMode, AddJobOptions as EnqueueOptions, AddedJob as EnqueuedJob };
 
 /** Adds a job (inside the caller's transaction when `db` is a client in one); returns its id. */
 export async function enqueue(
   db: Queryable,
   task: string,
   payload: unknown,
-  opts: EnqueueOptions = {},
-): Promise<EnqueuedJob> {
-  const { rows } = await db.query<{ id: string; key: string | null }>(ADD_JOB_SQL, [
-    task,
-    JSON.stringify(payload ?? {}),
-    opts.queueName ?? null,
-    opts.runAt ?? null,
-    opts.maxAttempts ?? null,
-    opts.jobKey ?? null,
-    opts.priority ?? null,
-    opts.jobKeyMode ?? 'replace',
-  ]);
-  return { id: rows[0].id, key: rows[0].key, queueName: opts.queueName ?? null };
+  opts: AddJobOptions = {},
+): Promise<AddedJob> {
+  return addJob(db, task, payload, opts);
 }
 
 /** The queue that serialises one environment of one repository across every process. */
@@ -73,18 +47,15 @@ export { inTransaction };
 export async function enqueueApply(
   db: pg.Pool | pg.PoolClient,
   job: ApplyJob,
-  opts: Pick<EnqueueOptions, 'runAt' | 'maxAttempts' | 'priority'> = {},
-): Promise<EnqueuedJob & { supersedes: string[] }> {
-  const repo = repoKey(job.repo);
+  opts: Pick<AddJobOptions, 'runAt' | 'maxAttempts' | 'priority'> = {},
+): Promise<AddedJob & { supersedes: string[] }> {
+  const repo = repositoryKey(job.repo);
   const key = applyJobKey(repo, job.environment);
   return inTransaction(db, async (client) => {
     // Two replicas queueing the same environment at once must not both miss each other's pending job.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
-    const { rows } = await client.query<{ payload: Partial<ApplyJob> }>(
-      `SELECT payload FROM graphile_worker._private_jobs WHERE key = $1 AND is_available FOR UPDATE`,
-      [key],
-    );
-    const supersedes = mergeSuperseded(job, rows[0]?.payload);
+    const waiting = (await lockWaitingJobPayload(client, key)) as Partial<ApplyJob> | undefined;
+    const supersedes = mergeSuperseded(job, waiting);
     const payload: ApplyJob = { ...job, ...(supersedes.length ? { supersedes } : {}) };
     if (!supersedes.length) delete payload.supersedes;
     const added = await enqueue(client, JOB_APPLY, payload, {

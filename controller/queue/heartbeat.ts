@@ -4,7 +4,8 @@
  * (the process died: kill -9, node lost) so they run again within seconds.
  */
 import { hostname } from 'node:os';
-import type { Queryable } from './enqueue.js';
+import type { Queryable } from '../../store/in-transaction.js';
+import { forceUnlockWorkers, workerPoolsLockedFor } from '../store/graphile-queue.js';
 
 /** Registers (or refreshes) this process's row. */
 export async function registerProcess(db: Queryable, processId: string, workerPoolId: string | null): Promise<void> {
@@ -36,28 +37,21 @@ export async function unregisterProcess(db: Queryable, processId: string): Promi
  * Returns the pool ids unlocked.
  */
 export async function recoverStaleWorkers(db: Queryable, staleAfterMs: number): Promise<string[]> {
-  const { rows } = await db.query<{ ids: string[] }>(
+  // The locks are read first: a pool registered meanwhile is then seen live below, never unlocked as an orphan.
+  const locked = await workerPoolsLockedFor(db, staleAfterMs);
+  const { rows } = await db.query<{ dead: string[]; live: string[] }>(
     `WITH dead AS (
        DELETE FROM controller_processes WHERE heartbeat_at < now() - make_interval(secs => $1::float8 / 1000)
        RETURNING worker_pool_id
-     ), live AS (
-       SELECT worker_pool_id FROM controller_processes
-        WHERE heartbeat_at >= now() - make_interval(secs => $1::float8 / 1000) AND worker_pool_id IS NOT NULL
-     ), orphans AS (
-       SELECT DISTINCT locked_by AS id FROM graphile_worker._private_jobs
-        WHERE locked_by IS NOT NULL AND locked_at < now() - make_interval(secs => $1::float8 / 1000)
-          AND locked_by NOT IN (SELECT worker_pool_id FROM live)
-       UNION
-       SELECT DISTINCT locked_by FROM graphile_worker._private_job_queues
-        WHERE locked_by IS NOT NULL AND locked_at < now() - make_interval(secs => $1::float8 / 1000)
-          AND locked_by NOT IN (SELECT worker_pool_id FROM live)
      )
-     SELECT coalesce(array_agg(DISTINCT id), '{}') AS ids FROM (
-       SELECT worker_pool_id AS id FROM dead WHERE worker_pool_id IS NOT NULL UNION SELECT id FROM orphans
-     ) x`,
+     SELECT coalesce((SELECT array_agg(worker_pool_id) FROM dead WHERE worker_pool_id IS NOT NULL), '{}') AS dead,
+            coalesce((SELECT array_agg(worker_pool_id) FROM controller_processes
+                       WHERE heartbeat_at >= now() - make_interval(secs => $1::float8 / 1000)
+                         AND worker_pool_id IS NOT NULL), '{}') AS live`,
     [staleAfterMs],
   );
-  const ids = rows[0].ids;
-  if (ids.length) await db.query(`SELECT graphile_worker.force_unlock_workers($1::text[])`, [ids]);
+  const live = new Set(rows[0].live);
+  const ids = [...new Set([...rows[0].dead, ...locked.filter((id) => !live.has(id))])].sort();
+  await forceUnlockWorkers(db, ids);
   return ids;
 }

@@ -1,5 +1,6 @@
 /** Queue depth for `/metrics`, read from graphile-worker's job table at scrape time (the jobs view has no payload). */
-import type { Queryable } from './enqueue.js';
+import type { Queryable } from '../../store/in-transaction.js';
+import { queueStats } from '../store/graphile-queue.js';
 import { queueDepth, queueRunning } from '../metrics.js';
 
 /**
@@ -7,18 +8,11 @@ import { queueDepth, queueRunning } from '../metrics.js';
  * (an array payload: several deliveries) counts as many as it carries.
  */
 export async function refreshQueueMetrics(db: Queryable): Promise<void> {
-  const { rows } = await db.query<{ task: string; waiting: string; running: string }>(
-    `SELECT t.identifier AS task,
-            coalesce(sum(w.n) FILTER (WHERE j.locked_at IS NULL AND j.attempts < j.max_attempts), 0) AS waiting,
-            coalesce(sum(w.n) FILTER (WHERE j.locked_at IS NOT NULL), 0) AS running
-       FROM graphile_worker._private_jobs j JOIN graphile_worker._private_tasks t ON t.id = j.task_id,
-            LATERAL (SELECT CASE WHEN json_typeof(j.payload) = 'array' THEN json_array_length(j.payload) ELSE 1 END AS n) w
-      GROUP BY t.identifier`,
-  );
+  const rows = await queueStats(db);
   queueDepth.reset();
   queueRunning.reset();
   for (const r of rows) {
-    queueDepth.set({ task: r.task }, Number(r.waiting));
-    queueRunning.set({ task: r.task }, Number(r.running));
+    queueDepth.set({ task: r.task }, r.waiting);
+    queueRunning.set({ task: r.task }, r.running);
   }
 }

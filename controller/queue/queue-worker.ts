@@ -21,6 +21,13 @@ import { wrapTaskList } from './wrap-task.js';
 import type { DeliveryGate } from './delivery-gate.js';
 import { ensureDeliveryTask } from '../../webhooks/store-delivery.js';
 import { graphileLogger, startRunner, stopRunner, type RunningPool } from './graphile-runner.js';
+import {
+  checkGraphileWorkerPackage,
+  checkQueueSchema,
+  countJobsLockedBy,
+  forceUnlockWorkers,
+  holdsLockedJob,
+} from '../store/graphile-queue.js';
 
 export { graphileLogger } from './graphile-runner.js';
 
@@ -69,18 +76,31 @@ export function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
   });
 }
 
-/** Installs or upgrades graphile-worker's own schema (idempotent); the webhook path needs it before the worker runs. */
+/**
+ * Installs or upgrades graphile-worker's own schema (idempotent); the webhook path needs it before the worker runs.
+ * Refuses (QueueSchemaMismatchError) an installed graphile-worker, or a schema in the database, other than the one
+ * controller/store/graphile-queue.ts was written for: the package is checked before its migrations can touch the
+ * database, the database after them (a newer replica may have migrated it further).
+ */
 export async function ensureQueueSchema(pool: pg.Pool, logger: Logger): Promise<void> {
   attachPoolErrorHandlers(pool, logger);
+  checkGraphileWorkerPackage();
   await runMigrations({ pgPool: pool, logger: graphileLogger(logger) });
+  await checkQueueSchema(pool);
   await ensureDeliveryTask(pool);
 }
 
-/** Starts the worker pool, registers this process's heartbeat and recovers jobs of dead processes at once and then periodically. */
+/**
+ * Starts the worker pool, registers this process's heartbeat and recovers jobs of dead processes at once and then
+ * periodically. Needs the queue schema (ensureQueueSchema); refuses one other than written for, as that does.
+ */
 export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueWorker> {
   const processId = opts.processId ?? randomUUID();
   const log = opts.logger.child({ component: 'queue', process: processId });
   const events: WorkerEvents = new EventEmitter();
+  // The schema ensureQueueSchema installed, still the one written for (another replica may have migrated it since).
+  checkGraphileWorkerPackage();
+  await checkQueueSchema(opts.pool);
   await registerProcess(opts.pool, processId, null);
   await recover(opts, log);
   const runnerOptions = {
@@ -249,24 +269,17 @@ async function recover(opts: QueueWorkerOptions, log: Logger): Promise<void> {
 async function settleOwnLocks(pool: pg.Pool, poolId: string, log: Logger, waitMs = 2000): Promise<boolean> {
   try {
     for (const until = Date.now() + waitMs; Date.now() < until;) {
-      const { rowCount } = await pool.query(
-        `SELECT 1 FROM graphile_worker._private_jobs WHERE locked_by = $1 LIMIT 1`,
-        [poolId],
-      );
-      if (!rowCount) return true;
+      if (!(await holdsLockedJob(pool, poolId))) return true;
       await delay(50);
     }
-    const { rows } = await pool.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by = $1`,
-      [poolId],
-    );
-    if (rows[0].n)
+    const locked = await countJobsLockedBy(pool, poolId);
+    if (locked)
       log.warn(
-        { workerPool: poolId, jobs: rows[0].n },
+        { workerPool: poolId, jobs: locked },
         'jobs still locked by a stopped worker pool: releasing them to the queue',
       );
     // Its named queues too (an environment's queue stays locked while its job is).
-    await pool.query(`SELECT graphile_worker.force_unlock_workers($1::text[])`, [[poolId]]);
+    await forceUnlockWorkers(pool, [poolId]);
     return true;
   } catch (err) {
     log.warn(
