@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { runPaced, type PacedResult } from './paced.js';
+import { countJobs } from '../../controller/store/graphile-queue.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -156,7 +157,7 @@ async function main(): Promise<void> {
     const result = await load(duration);
     const pool = new pg.Pool({ connectionString: dbUrl });
     const stored = Number((await pool.query('SELECT count(*) FROM webhook_deliveries')).rows[0].count);
-    const jobs = Number((await pool.query(`SELECT count(*) FROM graphile_worker._private_jobs`)).rows[0].count);
+    const jobs = await countJobs(pool);
     const processed = Number(
       (await pool.query('SELECT count(*) FROM webhook_deliveries WHERE processed_at IS NOT NULL')).rows[0].count,
     );

@@ -7,6 +7,8 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimDriftTick } from '../../controller/jobs/drift-schedule.js';
 import { registry } from '../../controller/metrics.js';
+import { countJobs } from '../../controller/store/graphile-queue.js';
+import { JOB_DRIFT } from '../../controller/ports.js';
 import { description, ENV, FULL_NAME, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
 
 describe('e2e: drift', () => {
@@ -84,15 +86,7 @@ describe('e2e: drift', () => {
         (await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE kind = 'drift' AND status <> 'running'`)).rows[0]
           .n > runsBefore,
     );
-    await waitFor(
-      'drift job finished',
-      async () =>
-        (
-          await h.pool.query(
-            `SELECT count(*)::int AS n FROM graphile_worker.jobs WHERE task_identifier = 'drift-environment'`,
-          )
-        ).rows[0].n === 0,
-    );
+    await waitFor('drift job finished', async () => (await countJobs(h.pool, { task: JOB_DRIFT })) === 0);
     assert.equal(alerts.length, 1, 'unchanged drift is not alerted again');
 
     // A new commit turns healing on: the next tick meets the drifted task again and the issue closes.

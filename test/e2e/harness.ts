@@ -13,6 +13,7 @@ import pg from 'pg';
 import { readConfig, type ControllerConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/logger.js';
 import { startController, type RunningController } from '../../controller/main.js';
+import { countJobs } from '../../controller/store/graphile-queue.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github/index.js';
 import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd.js';
@@ -300,11 +301,7 @@ export async function startHarness(
     },
     async stop() {
       // Let queued and running jobs finish first: a job cut off by the shutdown would use a closed pool.
-      await waitFor(
-        'the queue to drain',
-        async () => (await pool.query('SELECT count(*)::int AS n FROM graphile_worker._private_jobs')).rows[0].n === 0,
-        30_000,
-      ).catch(() => undefined);
+      await waitFor('the queue to drain', async () => (await countJobs(pool)) === 0, 30_000).catch(() => undefined);
       await Promise.all(controllers.map((c) => c.stop('test over').catch(() => undefined)));
       await pool.end().catch(() => undefined);
       await github.close().catch(() => undefined);

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { pushPayload, startHarness, waitFor, type Harness } from '../e2e/harness.js';
 import { spawnController, type ControllerProcess } from '../e2e/spawn-controller.js';
 import { hostYaml } from '../helpers/engine-harness.js';
+import { listJobs } from '../../controller/store/graphile-queue.js';
 import { assertNoOverlap, chainDescription, makeTaskDir, type TaskDir } from './task-log.js';
 
 let h: Harness;
@@ -123,8 +124,10 @@ test(
         const nodes = await h.pool
           .query(`SELECT path, state, reason, last_applied_commit FROM nodes`)
           .catch((e: Error) => ({ rows: e.message }));
-        const jobs = await h.pool
-          .query(`SELECT task_identifier, attempts, last_error, locked_by FROM graphile_worker.jobs`)
+        const jobs = await listJobs(h.pool)
+          .then((rows) => ({
+            rows: rows.map(({ task, attempts, lastError, lockedBy }) => ({ task, attempts, lastError, lockedBy })),
+          }))
           .catch((e: Error) => ({ rows: e.message }));
         throw new Error(
           `${err.message}\nruns ${JSON.stringify(runs.rows)}\nnodes ${JSON.stringify(nodes.rows)}\njobs ${JSON.stringify(jobs.rows)}\n${controller!.log().slice(-4000)}`,

@@ -16,6 +16,7 @@ import { waitFor } from '../e2e/harness.js';
 import { examplePayload } from '../integration/controller/fixtures.js';
 import { spawn } from 'node:child_process';
 import { createTestDatabase } from '../helpers/db.js';
+import { countJobs, listJobs } from '../../controller/store/graphile-queue.js';
 import { startFakeGitHub } from '../helpers/fake-github/index.js';
 
 const SECRET = 'fault-webhook-secret';
@@ -176,13 +177,13 @@ test(
       waitFor(
         'every stored delivery processed, the job queue and the GitHub write queue empty',
         async () => {
-          const { rows } = await pool.query<{ pending: number; jobs: number; writes: number }>(
+          const { rows } = await pool.query<{ pending: number; writes: number }>(
             `SELECT (SELECT count(*)::int FROM webhook_deliveries WHERE processed_at IS NULL) AS pending,
-                  (SELECT count(*)::int FROM graphile_worker._private_jobs) AS jobs,
                   (SELECT count(*)::int FROM github_writes) AS writes`,
           );
-          state = rows[0];
-          return rows[0].pending === 0 && rows[0].jobs === 0 && rows[0].writes === 0;
+          const jobs = await countJobs(pool);
+          state = { ...rows[0], jobs };
+          return rows[0].pending === 0 && jobs === 0 && rows[0].writes === 0;
         },
         60_000,
       ).then(
@@ -224,7 +225,12 @@ test(
 async function whatIsLeft(pool: pg.Pool, dbName: string): Promise<string> {
   const q = async (sql: string, values: unknown[] = []) => (await pool.query(sql, values)).rows;
   return JSON.stringify({
-    jobs: await q(`SELECT id, locked_by, attempts, last_error FROM graphile_worker._private_jobs`),
+    jobs: (await listJobs(pool)).map((j) => ({
+      id: j.id,
+      locked_by: j.lockedBy,
+      attempts: j.attempts,
+      last_error: j.lastError,
+    })),
     processes: await q(`SELECT id, worker_pool_id FROM controller_processes`),
     writes: await q(
       `SELECT attempts, last_error, failed_at IS NOT NULL AS failed, count(*)::int AS n FROM github_writes GROUP BY 1, 2, 3`,

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { createLogger, type Logger } from '../../../controller/logger.js';
 import { ensureQueueSchema } from '../../../controller/queue/queue-worker.js';
+import { listJobs } from '../../../controller/store/graphile-queue.js';
 
 const require = createRequire(import.meta.url);
 
@@ -71,18 +72,18 @@ export async function queueDatabase(): Promise<QueueDb> {
   };
 }
 
-/** Jobs in the queue (graphile-worker's jobs view). */
+/** Jobs in the queue (controller/store/graphile-queue.ts listJobs), oldest first. */
 export async function jobs(
   pool: pg.Pool,
   task?: string,
 ): Promise<{ id: string; task_identifier: string; key: string | null; queue_name: string | null; payload: any }[]> {
-  const { rows } = await pool.query(
-    `SELECT j.id::text, j.task_identifier, j.key, j.queue_name, p.payload
-       FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id
-      WHERE $1::text IS NULL OR j.task_identifier = $1 ORDER BY j.id`,
-    [task ?? null],
-  );
-  return rows;
+  return (await listJobs(pool, { task })).map((j) => ({
+    id: j.id,
+    task_identifier: j.task,
+    key: j.key,
+    queue_name: j.queueName,
+    payload: j.payload,
+  }));
 }
 
 /** The delivery ids a `github-delivery` job carries (its payload is an array of `{ deliveryId }`, or one of them). */

@@ -15,6 +15,7 @@ import { startController, type RunningController } from '../../../controller/mai
 import { JOB_DELIVERY } from '../../../controller/ports.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { deliveryHeaders } from './fixtures.js';
+import { countJobs } from '../../../controller/store/graphile-queue.js';
 import { createLogger } from '../../../controller/logger.js';
 
 const SECRET = 'ingest-priority-secret';
@@ -60,14 +61,7 @@ after(async () => {
 
 /** Delivery jobs still in the queue (a job is deleted once it has run). */
 async function queuedDeliveryJobs(): Promise<number> {
-  return Number(
-    (
-      await controller.context.pool.query(
-        `SELECT count(*) FROM graphile_worker._private_jobs WHERE task_id = (SELECT id FROM graphile_worker._private_tasks WHERE identifier = $1)`,
-        [JOB_DELIVERY],
-      )
-    ).rows[0].count,
-  );
+  return countJobs(controller.context.pool, { task: JOB_DELIVERY });
 }
 
 test('during a burst delivery jobs run one at a time; after it, several at once; every delivery is answered and processed', async () => {

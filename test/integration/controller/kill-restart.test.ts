@@ -11,7 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import pg from 'pg';
-import { deliveryHeaders, examplePayload, waitFor } from './fixtures.js';
+import { deliveryHeaders, deliveryIdsOf, examplePayload, waitFor } from './fixtures.js';
+import { countJobs, listJobs } from '../../../controller/store/graphile-queue.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const SECRET = 'kill-test-secret';
@@ -89,13 +90,7 @@ test(
     const res = await fetch(`${url}/webhooks/github`, { method: 'POST', headers, body });
     assert.equal(res.status, 202);
     await waitFor(
-      async () =>
-        (
-          await pool.query(
-            `SELECT 1 FROM graphile_worker.jobs j JOIN graphile_worker._private_jobs p ON p.id = j.id WHERE p.payload::jsonb @> jsonb_build_array(jsonb_build_object('deliveryId', $1::text)) AND j.locked_by IS NOT NULL`,
-            [delivery],
-          )
-        ).rowCount,
+      async () => (await listJobs(pool)).some((j) => j.lockedBy !== null && deliveryIdsOf(j).includes(delivery)),
       60_000,
       'the first controller to take the job',
     );
@@ -117,11 +112,7 @@ test(
       'the delivery to be processed',
     );
     // Recovered within these waits, not after graphile-worker's 4-hour lock timeout.
-    await waitFor(
-      async () => (await pool.query(`SELECT 1 FROM graphile_worker.jobs`)).rowCount === 0,
-      60_000,
-      'an empty queue',
-    );
+    await waitFor(async () => (await countJobs(pool)) === 0, 60_000, 'an empty queue');
 
     const finished = [...first.lines, ...second.lines].filter(
       (l) => l.msg === 'job finished' && l.delivery === delivery,

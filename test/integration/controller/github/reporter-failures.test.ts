@@ -7,6 +7,7 @@ import { renderApplyCheck } from '../../../../controller/github/render-apply-che
 import { finishStaleChecks, INTERRUPTED_SUMMARY } from '../../../../controller/github/finish-stale-checks.js';
 import { githubWriteTasks } from '../../../../controller/github/write-tasks.js';
 import { JOB_GITHUB_WRITE } from '../../../../controller/ports.js';
+import { addJob } from '../../../../controller/store/graphile-queue.js';
 
 let w: World;
 before(async () => {
@@ -293,9 +294,7 @@ test('finishStaleChecks by default keeps checks whose graphile-worker apply or p
   await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [
     `acme/${repo.name}`,
   ]);
-  await w.pool.query(`SELECT graphile_worker.add_job('apply-environment', $1::json)`, [
-    JSON.stringify({ repo, environment: 'production', sha: queued, trigger: 'push' }),
-  ]);
+  await addJob(w.pool, 'apply-environment', { repo, environment: 'production', sha: queued, trigger: 'push' });
   assert.equal(await finishStaleChecks(w.pool, reporter), 1);
   await reporter.flush();
   assert.deepEqual(

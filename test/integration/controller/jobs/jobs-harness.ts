@@ -11,6 +11,7 @@ import { createGitHubReporter, type GitHubReporter } from '../../../../controlle
 import type { JobDeps } from '../../../../controller/jobs/job-deps.js';
 import { createLogger } from '../../../../controller/logger.js';
 import { ensureQueueSchema } from '../../../../controller/queue/queue-worker.js';
+import { listJobs } from '../../../../controller/store/graphile-queue.js';
 import { createPgStore } from '../../../../store/pg-store.js';
 import { storeDelivery } from '../../../../webhooks/store-delivery.js';
 import { createTestDatabase, type TestDatabase } from '../../../helpers/db.js';
@@ -78,12 +79,7 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
         .rows[0];
     },
     async jobs(task) {
-      const { rows } = await pool.query(
-        `SELECT t.identifier AS task_identifier, j.payload, j.key FROM graphile_worker._private_jobs j
-           JOIN graphile_worker._private_tasks t ON t.id = j.task_id WHERE ($1::text IS NULL OR t.identifier = $1) ORDER BY j.id`,
-        [task ?? null],
-      );
-      return rows;
+      return (await listJobs(pool, { task })).map((j) => ({ task_identifier: j.task, payload: j.payload, key: j.key }));
     },
     async stop() {
       await reporter.close().catch(() => undefined);

@@ -2,15 +2,18 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Task } from 'graphile-worker';
 import pg from 'pg';
-import { JOB_APPLY, JOB_DELIVERY, type ApplyJob, type RepoRef } from '../../../../controller/ports.js';
+import { JOB_APPLY, JOB_DELIVERY, type ApplyJob } from '../../../../controller/ports.js';
 import { enqueue, enqueueApply, environmentQueue } from '../../../../controller/queue/enqueue.js';
 import { recoverStaleWorkers } from '../../../../controller/queue/heartbeat.js';
 import { startQueueWorker, type QueueWorker } from '../../../../controller/queue/queue-worker.js';
 import { TerminalError } from '../../../../controller/queue/terminal-error.js';
 import { workerPoolRestarts } from '../../../../controller/metrics.js';
 import { jobs, queueDatabase, waitFor, type QueueDb } from '../fixtures.js';
+import { deleteAllJobs, listJobs, markJobLocked } from '../../../../controller/store/graphile-queue.js';
+import { type Repository } from '../../../../kernel/repository.js';
 
-const repo: RepoRef = {
+const repo: Repository = {
+  kind: 'github',
   owner: 'acme',
   name: 'infra',
   cloneUrl: 'https://github.com/acme/infra.git',
@@ -118,22 +121,19 @@ describe('durable queue', () => {
     try {
       // Failures are recorded in batches, just after the handler returns: wait for the record, not only the call.
       const failed = async () =>
-        (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE key = 'trans-1' AND last_error IS NOT NULL`))
-          .rowCount === 1;
+        (await listJobs(q.pool)).filter((j) => j.key === 'trans-1' && j.lastError !== null).length === 1;
       await waitFor(
         async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()),
         60_000,
         'both jobs to run once',
       );
-      const left = await q.pool.query(
-        `SELECT key, attempts, last_error, run_at > now() AS later FROM graphile_worker.jobs WHERE task_identifier = $1`,
-        [JOB_DELIVERY],
-      );
+      const left = await listJobs(q.pool, { task: JOB_DELIVERY });
+      const now = new Date();
       assert.deepEqual(
-        left.rows.map((r) => [r.key, r.attempts, r.later]),
+        left.map((j) => [j.key, j.attempts, j.runAt > now]),
         [['trans-1', 1, true]],
       );
-      assert.match(left.rows[0].last_error, /GitHub unreachable/);
+      assert.match(left[0].lastError ?? '', /GitHub unreachable/);
       const rec = await q.pool.query(
         `SELECT outcome, error, processed_at IS NOT NULL AS done FROM webhook_deliveries WHERE delivery_id = 'term-1'`,
       );
@@ -142,7 +142,7 @@ describe('durable queue', () => {
       assert.equal(calls, 2, 'neither job ran again straight away');
     } finally {
       await w.stop(5000);
-      await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+      await deleteAllJobs(q.pool);
     }
   });
 
@@ -167,13 +167,7 @@ describe('durable queue', () => {
     });
     try {
       await waitFor(
-        async () =>
-          (
-            await q.pool.query(
-              `SELECT 1 FROM graphile_worker.jobs WHERE task_identifier = $1 AND attempts = 1 AND locked_by IS NULL`,
-              [JOB_DELIVERY],
-            )
-          ).rowCount,
+        async () => (await listJobs(q.pool, { task: JOB_DELIVERY })).some((j) => j.attempts === 1 && !j.lockedBy),
         60_000,
         'the batch to run once',
       );
@@ -195,7 +189,7 @@ describe('durable queue', () => {
       ]);
     } finally {
       await w.stop(5000);
-      await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+      await deleteAllJobs(q.pool);
     }
   });
 
@@ -207,22 +201,18 @@ describe('durable queue', () => {
       { queueName: 'env:acme/infra:production' },
     );
     // A process that died mid-job: its pool holds the job and the queue, its heartbeat stopped 2 minutes ago.
-    await q.pool.query(
-      `UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '2 minutes', locked_by = 'pool-dead', attempts = 1 WHERE id = $1`,
-      [job.id],
-    );
-    await q.pool.query(
-      `UPDATE graphile_worker._private_job_queues SET locked_at = now() - interval '2 minutes', locked_by = 'pool-dead' WHERE queue_name = 'env:acme/infra:production'`,
-    );
+    await markJobLocked(q.pool, job.id, {
+      workerPoolId: 'pool-dead',
+      lockedForMs: 120_000,
+      attempts: 1,
+      queueToo: true,
+    });
     await q.pool.query(
       `INSERT INTO controller_processes (id, worker_pool_id, hostname, pid, heartbeat_at) VALUES ('dead', 'pool-dead', 'h', 1, now() - interval '2 minutes')`,
     );
     // A live process's fresh heartbeat protects its jobs, however long they have been running.
     const live = await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'running-1' });
-    await q.pool.query(
-      `UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '1 hour', locked_by = 'pool-live', attempts = 1 WHERE id = $1`,
-      [live.id],
-    );
+    await markJobLocked(q.pool, live.id, { workerPoolId: 'pool-live', lockedForMs: 3_600_000, attempts: 1 });
     await q.pool.query(
       `INSERT INTO controller_processes (id, worker_pool_id, hostname, pid) VALUES ('live', 'pool-live', 'h', 2)`,
     );
@@ -237,25 +227,23 @@ describe('durable queue', () => {
         procs.rows.map((r) => r.id).filter((id) => id !== w.processId),
         ['live'],
       );
-      const still = await q.pool.query(`SELECT locked_by FROM graphile_worker._private_jobs WHERE id = $1`, [live.id]);
-      assert.equal(still.rows[0].locked_by, 'pool-live');
+      const [still] = await listJobs(q.pool, { id: live.id });
+      assert.equal(still.lockedBy, 'pool-live');
     } finally {
       await w.stop(5000);
-      await q.pool.query(`DELETE FROM graphile_worker._private_jobs; DELETE FROM controller_processes`);
+      await deleteAllJobs(q.pool);
+      await q.pool.query(`DELETE FROM controller_processes`);
     }
   });
 
   test('a job locked by a pool no process ever registered is unlocked once older than the stale limit', async () => {
     const job = await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'x' });
-    await q.pool.query(
-      `UPDATE graphile_worker._private_jobs SET locked_at = now() - interval '5 seconds', locked_by = 'pool-ghost' WHERE id = $1`,
-      [job.id],
-    );
+    await markJobLocked(q.pool, job.id, { workerPoolId: 'pool-ghost', lockedForMs: 5_000 });
     assert.deepEqual(await recoverStaleWorkers(q.pool, 30_000), [], 'not yet stale');
     assert.deepEqual(await recoverStaleWorkers(q.pool, 2_000), ['pool-ghost']);
-    const { rows } = await q.pool.query(`SELECT locked_by FROM graphile_worker._private_jobs WHERE id = $1`, [job.id]);
-    assert.equal(rows[0].locked_by, null);
-    await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+    const [unlocked] = await listJobs(q.pool, { id: job.id });
+    assert.equal(unlocked.lockedBy, null);
+    await deleteAllJobs(q.pool);
   });
 
   test('three replicas: each job runs once, and one environment never runs two jobs at once', async () => {
@@ -321,35 +309,28 @@ describe('durable queue', () => {
     };
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g1' });
     const w1 = await worker(q, { [JOB_DELIVERY]: slowTask });
-    await waitFor(
-      async () => (await q.pool.query(`SELECT 1 FROM graphile_worker.jobs WHERE locked_by IS NOT NULL`)).rowCount,
-      60_000,
-      'the job to start',
-    );
+    await waitFor(async () => (await listJobs(q.pool)).some((j) => j.lockedBy !== null), 60_000, 'the job to start');
     await w1.stop(5000);
     assert.equal(finished, 1);
-    assert.deepEqual(
-      (await q.pool.query(`SELECT id, locked_by, attempts, last_error FROM graphile_worker.jobs`)).rows,
-      [],
-    );
+    assert.deepEqual(await listJobs(q.pool), []);
 
     let hung = 0;
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g2' });
     const w2 = await worker(q, { [JOB_DELIVERY]: () => new Promise<void>(() => void hung++) });
     await waitFor(async () => hung === 1, 60_000, 'the hanging job to start');
     await w2.stop(200);
-    const { rows } = await q.pool.query(`SELECT locked_by, attempts FROM graphile_worker.jobs`);
-    assert.equal(rows.length, 1, 'the job is still queued');
-    assert.equal(rows[0].locked_by, null, 'and released for another process');
+    const left = await listJobs(q.pool);
+    assert.equal(left.length, 1, 'the job is still queued');
+    assert.equal(left[0].lockedBy, null, 'and released for another process');
     assert.equal((await q.pool.query(`SELECT count(*)::int AS n FROM controller_processes`)).rows[0].n, 0);
-    await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+    await deleteAllJobs(q.pool);
   });
 
   test(
     'connections terminated while jobs complete: the worker pool is replaced, and every job runs to completion',
     { timeout: 300_000 },
     async () => {
-      await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+      await deleteAllJobs(q.pool);
       const done = new Map<string, number>();
       const w = await worker(q, {
         [JOB_DELIVERY]: async (payload) => {
@@ -392,7 +373,7 @@ describe('durable queue', () => {
       } finally {
         await killer.end();
         await w.stop(5000);
-        await q.pool.query(`DELETE FROM graphile_worker._private_jobs`);
+        await deleteAllJobs(q.pool);
       }
     },
   );
