@@ -5,17 +5,8 @@
 import type pg from 'pg';
 import { JOB_APPLY, type ApplyJob } from '../ports.js';
 import { inTransaction, type Queryable } from '../../store/in-transaction.js';
-import {
-  addJob,
-  lockWaitingJobPayload,
-  type AddJobOptions,
-  type AddedJob,
-  type JobKeyMode,
-} from '../store/graphile-queue.js';
+import { addJob, lockWaitingJobPayload, type AddJobOptions, type AddedJob } from '../store/graphile-queue.js';
 import { repositoryKey } from '../../kernel/repository.js';
-
-export type { Queryable };
-export type { JobKeyMode, AddJobOptions as EnqueueOptions, AddedJob as EnqueuedJob };
 
 /** Adds a job (inside the caller's transaction when `db` is a client in one); returns its id. */
 export async function enqueue(
