@@ -7,8 +7,8 @@ import { didYouMean } from '../kernel/did-you-mean.js';
 import type { EnvironmentChain } from './environment-chain.js';
 import type { Instance, PathIndex } from './expand-instances.js';
 import { interpolate, type ExprKind } from './interpolation.js';
-import { posOf } from './load-files.js';
-import type { PathKey } from './yaml-file.js';
+
+import { type PathKey, posOf } from './yaml-file.js';
 import { describeValue } from './zod-issues.js';
 
 const HOST_EXPRS: ReadonlySet<ExprKind> = new Set(['param', 'env', 'self', 'each']);

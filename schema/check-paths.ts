@@ -7,7 +7,8 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { checkDepsDir } from '../kernel/deps-hash.js';
 import type { ValidationError } from '../kernel/types.js';
-import { posOf, type Loc, type Model } from './load-files.js';
+import { type Model } from './load-files.js';
+import { posOf, type Loc } from './yaml-file.js';
 import { insidePathMessage, resolveInside, type PathKind } from '../kernel/repository-paths.js';
 
 export const DEFAULT_DEPS_DIR = 'babushka-deps';

@@ -4,8 +4,8 @@
  */
 import type { ValidationError } from '../kernel/types.js';
 import { parseTemplate } from './interpolation.js';
-import { posOf, type Loc, type Model } from './load-files.js';
-import type { PathKey } from './yaml-file.js';
+import { type Model } from './load-files.js';
+import { type Loc, type PathKey, posOf } from './yaml-file.js';
 
 const INTERPOLATED = new Set(['count', 'for_each', 'args', 'met', 'meet', 'hosts']);
 const FREE_TEXT = new Set(['description']);

@@ -6,7 +6,8 @@
 import type { ValidationError } from '../kernel/types.js';
 import { didYouMean, unknownEnvironmentMessage } from '../kernel/did-you-mean.js';
 import type { RawDefaults, RawEnvironment, RawProvider } from './language.js';
-import { keyPosOf, posOf, type Loc, type Located, type Model } from './load-files.js';
+import { type Model } from './load-files.js';
+import { keyPosOf, posOf, type Loc, type Located } from './yaml-file.js';
 import { applyOverride, buildTree, type DefNode } from './resource-tree.js';
 
 export interface EnvironmentChain {

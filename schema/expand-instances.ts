@@ -7,7 +7,7 @@ import { describeValue } from './zod-issues.js';
 import { interpolate, type ExprKind } from './interpolation.js';
 import { isCountText } from './language.js';
 import { LIMITS } from './limits.js';
-import { posOf } from './load-files.js';
+import { posOf } from './yaml-file.js';
 import type { DefNode } from './resource-tree.js';
 
 export interface Instance {

@@ -21,30 +21,10 @@ import {
 import { LIMITS } from './limits.js';
 import { checkCountLiterals } from './resource-tree.js';
 import { insidePathMessage, realRoot, resolveInside } from '../kernel/repository-paths.js';
-import { readYamlFile, type PathKey, type YamlFile } from './yaml-file.js';
+import { keyPosOf, readYamlFile, type Loc, type Located, type YamlFile } from './yaml-file.js';
 import { validateWith } from './zod-issues.js';
 
 /** Where a value was written: a file and the path of its YAML node. */
-export interface Loc {
-  yf: YamlFile;
-  path: PathKey[];
-}
-
-export interface Located<T> {
-  value: T;
-  loc: Loc;
-}
-
-/** Position of `loc` (or of something under it). */
-export function posOf(loc: Loc, ...sub: PathKey[]): SourcePos {
-  return loc.yf.pos(sub.length ? [...loc.path, ...sub] : loc.path);
-}
-
-/** Position of the key of `loc` (or of something under it). */
-export function keyPosOf(loc: Loc, ...sub: PathKey[]): SourcePos {
-  return loc.yf.pos([...loc.path, ...sub], true);
-}
-
 export interface Model {
   /** The repository root, symlinks resolved (unset when it cannot be read). */
   root?: string;

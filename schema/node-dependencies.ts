@@ -6,7 +6,7 @@
 import type { Dependency, DependencyState, ResolvedNode, SourcePos, ValidationError } from '../kernel/types.js';
 import { didYouMean } from '../kernel/did-you-mean.js';
 import type { Instance, PathIndex } from './expand-instances.js';
-import { posOf } from './load-files.js';
+import { posOf } from './yaml-file.js';
 import type { DefNode } from './resource-tree.js';
 
 interface DeclaredDep {

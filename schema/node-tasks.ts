@@ -6,7 +6,8 @@ import type { SourcePos, TaskSpec, ValidationError } from '../kernel/types.js';
 import { didYouMean } from '../kernel/did-you-mean.js';
 import { interpolate, parseTemplate, stringify, type InterpolationContext } from './interpolation.js';
 import type { RawTask } from './language.js';
-import { posOf, type Loc, type Model } from './load-files.js';
+import { type Model } from './load-files.js';
+import { posOf, type Loc } from './yaml-file.js';
 import type { DefNode } from './resource-tree.js';
 
 export interface TaskDef {

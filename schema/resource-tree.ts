@@ -5,8 +5,8 @@
 import type { ValidationError } from '../kernel/types.js';
 import { didYouMean } from '../kernel/did-you-mean.js';
 import { isCountText, type RawResource, type RawTask } from './language.js';
-import { posOf, type Loc, type Located } from './load-files.js';
-import type { PathKey } from './yaml-file.js';
+
+import { type Loc, type Located, type PathKey, posOf } from './yaml-file.js';
 
 export interface DefNode {
   name: string;

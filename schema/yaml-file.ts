@@ -253,3 +253,23 @@ function nodePos(doc: Document, path: readonly PathKey[], key: boolean, at: (o: 
   if (isAlias(node) && (node as Node).range) return at((node as Node).range![0]);
   return at((node as Node | null)?.range?.[0] ?? last);
 }
+
+export interface Loc {
+  yf: YamlFile;
+  path: PathKey[];
+}
+
+export interface Located<T> {
+  value: T;
+  loc: Loc;
+}
+
+/** Position of `loc` (or of something under it). */
+export function posOf(loc: Loc, ...sub: PathKey[]): SourcePos {
+  return loc.yf.pos(sub.length ? [...loc.path, ...sub] : loc.path);
+}
+
+/** Position of the key of `loc` (or of something under it). */
+export function keyPosOf(loc: Loc, ...sub: PathKey[]): SourcePos {
+  return loc.yf.pos([...loc.path, ...sub], true);
+}

@@ -1,5 +1,12 @@
 /** Transitive reduction of dependency edges, for readable drawings. */
-import type { GraphEdge } from './environment-graph.js';
+import type { DependencyState } from '../../kernel/types.js';
+
+/** What the reduction needs of an edge: its ends and the state waited for. */
+interface Edge {
+  from: string;
+  to: string;
+  state: DependencyState;
+}
 
 /** Above this many edges the reduction is skipped (it is quadratic); the drawing then shows every edge. */
 const MAX_EDGES = 5_000;
@@ -8,7 +15,7 @@ const MAX_EDGES = 5_000;
  * Drops a `ready` edge a → c when c also reaches back to a through other `ready` edges (a → b → c): c waiting for b
  * ready already means a is ready. `provisioned` edges are always kept: they promise less and never imply another.
  */
-export function reduceTransitiveEdges(edges: GraphEdge[]): GraphEdge[] {
+export function reduceTransitiveEdges<E extends Edge>(edges: E[]): E[] {
   if (edges.length > MAX_EDGES) return edges;
   const out = new Map<string, string[]>();
   for (const e of edges) {
