@@ -5,23 +5,15 @@
  */
 import type pg from 'pg';
 import { jobExistsForCommit } from '../store/graphile-queue.js';
+import { listPendingChecks, type PendingCheck } from '../store/github-checks.js';
 import { JOB_APPLY, JOB_PLAN_PR, type Reporter } from '../ports.js';
 import { type Repository } from '../../kernel/repository.js';
 
-export interface StaleCheck {
-  repository: string;
-  sha: string;
-  name: string;
-  status: 'queued' | 'in_progress';
-  installationId: number | null;
-  detailsUrl: string | null;
-}
-
-export interface FinishStaleChecksOptions {
+interface FinishStaleChecksOptions {
   /** Only checks not updated for this long (default 60 s: a check reported just now may not have its job yet). */
   olderThanMs?: number;
   /** Whether a check's job still exists (default: a pending or running graphile-worker apply/plan job for its commit). */
-  isActive?: (check: StaleCheck) => boolean | Promise<boolean>;
+  isActive?: (check: PendingCheck) => boolean | Promise<boolean>;
 }
 
 /** The summary of an interrupted check. */
@@ -35,31 +27,12 @@ export async function finishStaleChecks(
   reporter: Reporter,
   opts: FinishStaleChecksOptions = {},
 ): Promise<number> {
-  const { rows } = await pool.query<{
-    repository: string;
-    sha: string;
-    name: string;
-    status: StaleCheck['status'];
-    installation_id: string | null;
-    details_url: string | null;
-  }>(
-    `SELECT repository, sha, name, status, installation_id::text, details_url FROM github_checks
-      WHERE status <> 'completed' AND updated_at < now() - $1 * interval '1 millisecond' ORDER BY id`,
-    [opts.olderThanMs ?? 60_000],
-  );
-  const isActive = opts.isActive ?? ((c: StaleCheck) => jobExists(pool, c));
+  const pending = await listPendingChecks(pool, opts.olderThanMs ?? 60_000);
+  const isActive = opts.isActive ?? ((c: PendingCheck) => jobExists(pool, c));
   let finished = 0;
-  for (const r of rows) {
-    const check: StaleCheck = {
-      repository: r.repository,
-      sha: r.sha,
-      name: r.name,
-      status: r.status,
-      installationId: r.installation_id ? Number(r.installation_id) : null,
-      detailsUrl: r.details_url,
-    };
+  for (const check of pending) {
     if (await isActive(check)) continue;
-    const [owner, ...rest] = r.repository.split('/');
+    const [owner, ...rest] = check.repository.split('/');
     const repo: Repository = {
       kind: 'github',
       owner,
@@ -69,13 +42,13 @@ export async function finishStaleChecks(
       ...(check.installationId ? { installationId: check.installationId } : {}),
     };
     await reporter.check(
-      { repo, sha: r.sha, name: r.name },
+      { repo, sha: check.sha, name: check.name },
       {
         status: 'completed',
         conclusion: 'cancelled',
         title: 'Interrupted',
         summary: INTERRUPTED_SUMMARY,
-        ...(r.details_url ? { detailsUrl: r.details_url } : {}),
+        ...(check.detailsUrl ? { detailsUrl: check.detailsUrl } : {}),
       },
     );
     finished++;
@@ -84,6 +57,6 @@ export async function finishStaleChecks(
 }
 
 /** A graphile-worker apply or plan job for the check's repository and commit, when graphile-worker is installed. */
-async function jobExists(pool: pg.Pool, c: StaleCheck): Promise<boolean> {
+async function jobExists(pool: pg.Pool, c: PendingCheck): Promise<boolean> {
   return jobExistsForCommit(pool, { tasks: [JOB_APPLY, JOB_PLAN_PR], sha: c.sha, repository: c.repository });
 }

@@ -1,17 +1,20 @@
 /**
  * The GitHub Reporter: every report becomes a durable, coalesced write (write-queue.ts) sent by the write worker;
  * reads (permission) go straight to GitHub. Nothing here throws into the reconcile: failures are logged and retried.
+ * What it remembers of GitHub (checks, the sticky comment, drift issues, unsent writes) is kept in PostgreSQL through
+ * controller/store/ (github-checks.ts, github-comments.ts, drift-issues.ts, github-writes.ts).
  */
 import type pg from 'pg';
 import { type CheckRef, type CheckUpdate, type DriftReport, type Reporter } from '../ports.js';
 import { createGitHubClients, type GitHubAuth, type GitHubClients, type GitHubMetrics } from './github-client.js';
 import { renderDriftIssue } from './render-drift-issue.js';
-import { recordCheck, sendCheckRun, sendCommitStatus, type CheckPayload } from './send-check.js';
+import { sendCheckRun, sendCommitStatus, type CheckPayload } from './send-check.js';
 import { sendStickyComment, type CommentPayload } from './send-comment.js';
 import { sendDriftIssue, type DriftIssuePayload } from './send-drift-issue.js';
 import type { MinimalLogger, NewWrite, QueuedWrite, WriteSender } from './write-queue.js';
 import { createWriteWorker, type WriteWorker } from './write-worker.js';
 import { describeRepository, repositoryKey, type GitHubRepository, type Repository } from '../../kernel/repository.js';
+import { readCheckStatus, recordCheck } from '../store/github-checks.js';
 
 export interface GitHubReporterOptions {
   pool: pg.Pool;
@@ -33,14 +36,14 @@ export interface GitHubReporterOptions {
   start?: boolean;
 }
 
-export type Permission = Awaited<ReturnType<Reporter['permission']>>;
+type Permission = Awaited<ReturnType<Reporter['permission']>>;
 
 /** The Reporter plus the write path's controls, for the composition root and tests. */
 export interface GitHubReporter extends Reporter {
   readonly mode: 'app' | 'token';
   /** Sends what is due now and waits until nothing is left (or timeoutMs); returns the writes still unsent. */
   flush(opts?: { timeoutMs?: number }): Promise<number>;
-  /** The write worker (drainAll for a graphile-worker job, see write-tasks.ts). */
+  /** The write worker: its periodic sweep (drainAll) sends writes other replicas left behind. */
   readonly writes: WriteWorker;
   /** Stops the sweep and waits for writes in flight. */
   close(): Promise<void>;
@@ -119,15 +122,19 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
     async check(ref: CheckRef, update: CheckUpdate) {
       const repository = repositoryKey(ref.repo);
       await safely('check', { repo: repository, sha: ref.sha, check: ref.name }, async () => {
-        await recordCheck(opts.pool, ref, update);
-        const payload: CheckPayload = { repo: target(ref.repo), sha: ref.sha, name: ref.name, update };
+        const github = target(ref.repo);
+        await recordCheck(opts.pool, ref, update, github.installationId);
+        const payload: CheckPayload = { repo: github, sha: ref.sha, name: ref.name, update };
         await enqueue({
-          queue: clients.queueFor(target(ref.repo)),
+          queue: clients.queueFor(github),
           key: `check:${repository}:${ref.sha}:${ref.name}`,
           kind: 'check',
           payload,
         });
       });
+    },
+    async checkCompleted(ref: CheckRef) {
+      return (await readCheckStatus(opts.pool, ref)) === 'completed';
     },
     async stickyComment(repo, pullNumber, body) {
       await safely('comment', { repo: repositoryKey(repo), pull: pullNumber }, async () => {

@@ -3,12 +3,12 @@
  * annotations paged 50 per request; with a token, a commit status.
  */
 import { createHash } from 'node:crypto';
-import type pg from 'pg';
-import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
-import { type CheckAnnotation, type CheckConclusion, type CheckRef, type CheckUpdate } from '../ports.js';
+import { type CheckAnnotation, type CheckConclusion, type CheckUpdate } from '../ports.js';
 import { ANNOTATIONS_PER_REQUEST, STATUS_DESCRIPTION_LIMIT } from './markdown.js';
-import { repositoryKey, type GitHubRepository } from '../../kernel/repository.js';
+import type { GitHubRepository } from '../../kernel/repository.js';
+import type { Queryable } from '../../store/in-transaction.js';
+import { addAnnotationHashes, readCheckRun, saveCheckRunId, type CheckKey } from '../store/github-checks.js';
 
 export interface CheckPayload {
   repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
@@ -16,25 +16,6 @@ export interface CheckPayload {
   name: string;
   update: CheckUpdate;
   [key: string]: unknown;
-}
-
-/** Remembers a check's latest state when it is reported, before it is sent (finishStaleChecks reads it). */
-export async function recordCheck(db: Pick<pg.Pool, 'query'>, ref: CheckRef, update: CheckUpdate): Promise<void> {
-  await db.query(
-    `INSERT INTO github_checks (repository, sha, name, status, conclusion, installation_id, details_url) VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (repository, sha, name) DO UPDATE SET status = EXCLUDED.status, conclusion = EXCLUDED.conclusion,
-       installation_id = COALESCE(EXCLUDED.installation_id, github_checks.installation_id),
-       details_url = COALESCE(EXCLUDED.details_url, github_checks.details_url), updated_at = now()`,
-    [
-      repositoryKey(ref.repo),
-      ref.sha,
-      ref.name,
-      update.status,
-      update.status === 'completed' ? (update.conclusion ?? 'neutral') : null,
-      (ref.repo.kind === 'github' ? ref.repo.installationId : undefined) ?? null,
-      update.detailsUrl ?? null,
-    ],
-  );
 }
 
 function apiAnnotation(a: CheckAnnotation) {
@@ -75,22 +56,12 @@ function newAnnotationPages(
 }
 
 /** Sends a check run create/update (App); annotations the run already has (a retry, a re-plan) are not sent again. */
-export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload): Promise<void> {
-  const repository = repositoryKey(p.repo);
-  const { rows } = await pool.query<{ check_run_id: string | null; annotation_hashes: string[] }>(
-    'SELECT check_run_id::text, annotation_hashes FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
-    [repository, p.sha, p.name],
-  );
-  let id = rows[0]?.check_run_id ? Number(rows[0].check_run_id) : null;
+export async function sendCheckRun(db: Queryable, octokit: Octokit, p: CheckPayload): Promise<void> {
+  const key: CheckKey = { repo: p.repo, sha: p.sha, name: p.name };
+  const recorded = await readCheckRun(db, key);
+  let id = recorded.checkRunId;
   const u = p.update;
-  const pages = newAnnotationPages(u.annotations ?? [], new Set(rows[0]?.annotation_hashes ?? []));
-  const sent = (hashes: string[] | undefined) =>
-    hashes?.length
-      ? pool.query(
-          'UPDATE github_checks SET annotation_hashes = annotation_hashes || $4::text[] WHERE repository = $1 AND sha = $2 AND name = $3',
-          [repository, p.sha, p.name, hashes],
-        )
-      : null;
+  const pages = newAnnotationPages(u.annotations ?? [], new Set(recorded.annotationHashes));
   const output = (annotations?: ApiAnnotation[]) => ({
     title: u.title,
     summary: u.summary,
@@ -111,23 +82,20 @@ export async function sendCheckRun(pool: Db, octokit: Octokit, p: CheckPayload):
   if (id === null) {
     const { data } = await octokit.rest.checks.create({ ...base, name: p.name, head_sha: p.sha, ...fields });
     id = data.id;
-    await pool.query(
-      'UPDATE github_checks SET check_run_id = $4, updated_at = now() WHERE repository = $1 AND sha = $2 AND name = $3',
-      [repository, p.sha, p.name, id],
-    );
+    await saveCheckRunId(db, key, id);
   } else {
     await octokit.rest.checks.update({ ...base, check_run_id: id, ...fields });
   }
-  await sent(pages[0]?.hashes);
+  await addAnnotationHashes(db, key, pages[0]?.hashes ?? []);
   for (const { page, hashes } of pages.slice(1)) {
     // Each update appends its annotations to the check run: that is how GitHub takes more than 50.
     await octokit.rest.checks.update({ ...base, check_run_id: id, output: output(page) });
-    await sent(hashes);
+    await addAnnotationHashes(db, key, hashes);
   }
 }
 
 /** Commit status state for a check update (token mode has no check runs). */
-export function statusState(u: CheckUpdate): 'pending' | 'success' | 'failure' | 'error' {
+function statusState(u: CheckUpdate): 'pending' | 'success' | 'failure' | 'error' {
   if (u.status !== 'completed') return 'pending';
   const c: CheckConclusion = u.conclusion ?? 'neutral';
   if (c === 'success' || c === 'neutral') return 'success';

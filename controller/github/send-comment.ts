@@ -1,9 +1,15 @@
 /** Sends the sticky PR comment: edits the remembered comment, else the one carrying the marker, else creates it. */
 import { createHash } from 'node:crypto';
-import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
 import { PLAN_COMMENT_MARKER } from './render-plan-comment.js';
 import { repositoryKey, type GitHubRepository } from '../../kernel/repository.js';
+import type { Queryable } from '../../store/in-transaction.js';
+import {
+  forgetStickyComment,
+  readStickyComment,
+  saveStickyComment,
+  type PullRequestKey,
+} from '../store/github-comments.js';
 
 export interface CommentPayload {
   repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
@@ -13,37 +19,28 @@ export interface CommentPayload {
 }
 
 /** The body with the marker first, so the comment can always be found again. */
-export function withMarker(body: string): string {
+function withMarker(body: string): string {
   return body.includes(PLAN_COMMENT_MARKER) ? body : `${PLAN_COMMENT_MARKER}\n${body}`;
 }
 
 /** Creates or edits the one Politburo comment of a pull request. */
-export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPayload): Promise<void> {
-  const repository = repositoryKey(p.repo);
+export async function sendStickyComment(db: Queryable, octokit: Octokit, p: CommentPayload): Promise<void> {
+  const pr: PullRequestKey = { repository: repositoryKey(p.repo), pullNumber: p.pullNumber };
   const base = { owner: p.repo.owner, repo: p.repo.name };
   const body = withMarker(p.body);
   const hash = createHash('sha256').update(body).digest('hex');
-  const { rows } = await pool.query<{ comment_id: string; body_sha256: string | null }>(
-    'SELECT comment_id::text, body_sha256 FROM pr_comments WHERE repository = $1 AND pull_number = $2',
-    [repository, p.pullNumber],
-  );
-  if (rows[0]) {
+  const remembered = await readStickyComment(db, pr);
+  if (remembered) {
     // The comment already says exactly this: no write.
-    if (rows[0].body_sha256 === hash) return;
+    if (remembered.bodySha256 === hash) return;
     try {
-      await octokit.rest.issues.updateComment({ ...base, comment_id: Number(rows[0].comment_id), body });
-      await pool.query(
-        'UPDATE pr_comments SET body_sha256 = $3, updated_at = now() WHERE repository = $1 AND pull_number = $2',
-        [repository, p.pullNumber, hash],
-      );
+      await octokit.rest.issues.updateComment({ ...base, comment_id: remembered.commentId, body });
+      await saveStickyComment(db, pr, { commentId: remembered.commentId, bodySha256: hash });
       return;
     } catch (err) {
       // Someone deleted the comment: forget it and post a new one.
       if ((err as { status?: number }).status !== 404) throw err;
-      await pool.query('DELETE FROM pr_comments WHERE repository = $1 AND pull_number = $2', [
-        repository,
-        p.pullNumber,
-      ]);
+      await forgetStickyComment(db, pr);
     }
   }
   // The row may be lost (restored database, another replica's crash): look for the marker before creating.
@@ -60,9 +57,5 @@ export async function sendStickyComment(pool: Db, octokit: Octokit, p: CommentPa
   } else {
     id = (await octokit.rest.issues.createComment({ ...base, issue_number: p.pullNumber, body })).data.id;
   }
-  await pool.query(
-    `INSERT INTO pr_comments (repository, pull_number, comment_id, body_sha256) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (repository, pull_number) DO UPDATE SET comment_id = EXCLUDED.comment_id, body_sha256 = EXCLUDED.body_sha256, updated_at = now()`,
-    [repository, p.pullNumber, id, hash],
-  );
+  await saveStickyComment(db, pr, { commentId: id, bodySha256: hash });
 }

@@ -1,8 +1,9 @@
 /** Sends the drift issue of an environment: opened (labelled), updated in place while drift lasts, closed when gone. */
-import type { Db } from './write-queue.js';
 import type { Octokit } from 'octokit';
 import { DRIFT_LABEL, driftIssueMarker, driftIssueTitle } from './render-drift-issue.js';
 import { repositoryKey, type GitHubRepository } from '../../kernel/repository.js';
+import type { Queryable } from '../../store/in-transaction.js';
+import { readDriftIssue, saveDriftIssue, type EnvironmentKey } from '../store/drift-issues.js';
 
 export interface DriftIssuePayload {
   repo: Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
@@ -17,7 +18,8 @@ export interface DriftIssuePayload {
 
 type Base = { owner: string; repo: string };
 
-async function ensureLabel(octokit: Octokit, base: Base): Promise<void> {
+/** Creates the `politburo:drift` label unless the repository has it. */
+async function sendDriftLabel(octokit: Octokit, base: Base): Promise<void> {
   try {
     await octokit.rest.issues.getLabel({ ...base, name: DRIFT_LABEL });
   } catch (err) {
@@ -52,14 +54,11 @@ async function findOpenIssue(octokit: Octokit, base: Base, environment: string):
 }
 
 /** Opens, updates or closes the drift issue and remembers it in drift_issues. */
-export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePayload): Promise<void> {
-  const repository = repositoryKey(p.repo);
+export async function sendDriftIssue(db: Queryable, octokit: Octokit, p: DriftIssuePayload): Promise<void> {
+  const env: EnvironmentKey = { repository: repositoryKey(p.repo), environment: p.environment };
   const base = { owner: p.repo.owner, repo: p.repo.name };
-  const { rows } = await pool.query<{ issue_number: number; open: boolean }>(
-    'SELECT issue_number, open FROM drift_issues WHERE repository = $1 AND environment = $2',
-    [repository, p.environment],
-  );
-  let number = rows[0]?.open ? rows[0].issue_number : null;
+  const remembered = await readDriftIssue(db, env);
+  let number = remembered?.open ? remembered.issueNumber : null;
   number ??= await findOpenIssue(octokit, base, p.environment);
   if (p.open) {
     if (number !== null) {
@@ -77,7 +76,7 @@ export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePa
     } else if (p.updateOnly) {
       return;
     } else {
-      await ensureLabel(octokit, base);
+      await sendDriftLabel(octokit, base);
       number = (
         await octokit.rest.issues.create({ ...base, title: p.open.title, body: p.open.body, labels: [DRIFT_LABEL] })
       ).data.number;
@@ -91,9 +90,5 @@ export async function sendDriftIssue(pool: Db, octokit: Octokit, p: DriftIssuePa
     });
     await octokit.rest.issues.update({ ...base, issue_number: number, state: 'closed', state_reason: 'completed' });
   }
-  await pool.query(
-    `INSERT INTO drift_issues (repository, environment, issue_number, open) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (repository, environment) DO UPDATE SET issue_number = EXCLUDED.issue_number, open = EXCLUDED.open, updated_at = now()`,
-    [repository, p.environment, number, p.open !== null],
-  );
+  await saveDriftIssue(db, env, { issueNumber: number, open: p.open !== null });
 }

@@ -1,35 +1,31 @@
 /**
- * The durable write path to GitHub. Writes are rows of `github_writes` (migration 020), one queue per installation
- * (`gh:<installation>`), and go out in order through whichever process holds the queue's advisory lock, so every
+ * The durable write path to GitHub. Writes are rows of `github_writes` (controller/store/github-writes.ts), one queue
+ * per installation (`gh:<installation>`), and go out in order through whichever process holds the queue's advisory lock, so every
  * replica shares one path and one rate-limit state (`github_write_queues.not_before`). A newer write for the same
  * check / comment / issue replaces an older unsent one. Failures are retried with backoff; nothing is thrown to the
  * code that reported.
  */
 import type pg from 'pg';
+import type { Queryable } from '../../store/in-transaction.js';
+import {
+  completeWrite,
+  failWrite,
+  nextWrite,
+  noteWriteError,
+  pauseWriteQueue,
+  retryWriteLater,
+  tryLockWriteQueue,
+  unlockWriteQueue,
+  writeQueueWaitMs,
+  type QueuedWrite,
+} from '../store/github-writes.js';
 
-export type WriteKind = 'check' | 'comment' | 'reaction' | 'drift-issue';
-
-export interface NewWrite {
-  queue: string;
-  /** Coalescing key: at most one unsent write per (queue, key). */
-  key: string;
-  kind: WriteKind;
-  payload: Record<string, unknown>;
-}
-
-export interface QueuedWrite extends NewWrite {
-  id: string;
-  version: number;
-  attempts: number;
-}
-
-/** Something that runs queries: a pool, or the drain's own client. */
-export type Db = Pick<pg.Pool | pg.PoolClient, 'query'>;
+export type { NewWrite, QueuedWrite } from '../store/github-writes.js';
 
 /** Sends one write to GitHub; throws octokit's RequestError (or any error) when it did not go through. */
 export interface WriteSender {
   /** `db` is the drain's connection: bookkeeping goes through it, so a drain never needs a second connection. */
-  send(write: QueuedWrite, db: Db): Promise<void>;
+  send(write: QueuedWrite, db: Queryable): Promise<void>;
   /** Epoch ms before which the queue must not send again (the rate limit is used up), if any. */
   pauseUntil?(queue: string): number | undefined;
 }
@@ -41,7 +37,7 @@ export interface MinimalLogger {
   error(obj: object, msg?: string): void;
 }
 
-export type FailureClass = { kind: 'rate-limited'; until: number } | { kind: 'transient' } | { kind: 'terminal' };
+type FailureClass = { kind: 'rate-limited'; until: number } | { kind: 'transient' } | { kind: 'terminal' };
 
 /** How a failed GitHub request should be handled: wait for the rate limit, retry with backoff, or give up. */
 export function classifyFailure(err: unknown, now = Date.now()): FailureClass {
@@ -65,23 +61,7 @@ export function classifyFailure(err: unknown, now = Date.now()): FailureClass {
   return { kind: 'terminal' };
 }
 
-const ENQUEUE_SQL = `
-INSERT INTO github_writes (queue, key, kind, payload) VALUES ($1, $2, $3, $4::jsonb)
-ON CONFLICT (queue, key) WHERE failed_at IS NULL DO UPDATE SET
-  -- Check run annotations accumulate (GitHub appends them; duplicates are dropped when sent); else the newest wins.
-  payload = CASE WHEN github_writes.kind = 'check' THEN
-      EXCLUDED.payload || jsonb_build_object('update', (EXCLUDED.payload -> 'update') || jsonb_build_object('annotations',
-        COALESCE(github_writes.payload -> 'update' -> 'annotations', '[]'::jsonb) || COALESCE(EXCLUDED.payload -> 'update' -> 'annotations', '[]'::jsonb)))
-    ELSE EXCLUDED.payload END,
-  version = github_writes.version + 1,
-  updated_at = now()`;
-
-/** Adds a write (or merges it into the unsent one with the same key). */
-export async function enqueueWrite(db: Db, w: NewWrite): Promise<void> {
-  await db.query(ENQUEUE_SQL, [w.queue, w.key, w.kind, JSON.stringify(w.payload)]);
-}
-
-export interface DrainResult {
+interface DrainResult {
   sent: number;
   /** Another process holds the queue. */
   busy?: boolean;
@@ -98,17 +78,6 @@ export interface DrainOptions {
   maxBatch?: number;
 }
 
-interface WriteRow {
-  id: string;
-  queue: string;
-  key: string;
-  kind: WriteKind;
-  payload: Record<string, unknown>;
-  version: number;
-  attempts: number;
-  due_in_ms: number;
-}
-
 /** Sends the queue's writes in order while holding its advisory lock; stops at the first write that cannot go yet. */
 export async function drainQueue(
   pool: pg.Pool,
@@ -122,15 +91,11 @@ export async function drainQueue(
   const lost = () => {};
   client.on('error', lost);
   try {
-    const { rows } = await client.query<{ locked: boolean }>(
-      'SELECT pg_try_advisory_lock(hashtextextended($1, 7305)) AS locked',
-      [queue],
-    );
-    if (!rows[0].locked) return { sent: 0, busy: true };
+    if (!(await tryLockWriteQueue(client, queue))) return { sent: 0, busy: true };
     try {
       return await drainLocked(client, queue, sender, opts);
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 7305))', [queue]);
+      await unlockWriteQueue(client, queue);
     }
   } finally {
     client.off('error', lost);
@@ -146,29 +111,18 @@ async function drainLocked(
 ): Promise<DrainResult> {
   let sent = 0;
   for (let i = 0; i < (opts.maxBatch ?? 200); i++) {
-    const gate = await client.query<{ wait_ms: number }>(
-      `SELECT GREATEST(0, EXTRACT(EPOCH FROM (not_before - now())) * 1000)::float8 AS wait_ms FROM github_write_queues WHERE queue = $1`,
-      [queue],
-    );
-    const waitMs = gate.rows[0]?.wait_ms ?? 0;
+    const waitMs = await writeQueueWaitMs(client, queue);
     if (waitMs > 0) return { sent, blockedUntil: Date.now() + waitMs };
-    // ORDER BY w.id, not id: the output column `id` is text, and '10' sorts before '9'.
-    const { rows } = await client.query<WriteRow>(
-      `SELECT w.id::text AS id, queue, key, kind, payload, version, attempts,
-              GREATEST(0, EXTRACT(EPOCH FROM (next_attempt_at - now())) * 1000)::float8 AS due_in_ms
-         FROM github_writes w WHERE queue = $1 AND failed_at IS NULL ORDER BY w.id LIMIT 1`,
-      [queue],
-    );
-    const row = rows[0];
-    if (!row) return { sent };
+    const next = await nextWrite(client, queue);
+    if (!next) return { sent };
     // Strict order within an installation: a write waiting for its retry holds back the ones after it.
-    if (row.due_in_ms > 0) return { sent, blockedUntil: Date.now() + row.due_in_ms };
-    const outcome = await sendOne(client, row, sender, opts);
+    if (next.dueInMs > 0) return { sent, blockedUntil: Date.now() + next.dueInMs };
+    const outcome = await sendOne(client, next.write, sender, opts);
     if (outcome !== 'sent') return { sent, blockedUntil: outcome };
     sent++;
     const pause = sender.pauseUntil?.(queue);
     if (pause && pause > Date.now()) {
-      await setNotBefore(client, queue, pause);
+      await pauseWriteQueue(client, queue, pause);
       return { sent, blockedUntil: pause };
     }
   }
@@ -178,20 +132,11 @@ async function drainLocked(
 /** Sends one write; returns 'sent' or the time before which the queue should not be tried again. */
 async function sendOne(
   client: pg.PoolClient,
-  row: WriteRow,
+  write: QueuedWrite,
   sender: WriteSender,
   opts: DrainOptions,
 ): Promise<'sent' | number> {
-  const write: QueuedWrite = {
-    id: row.id,
-    queue: row.queue,
-    key: row.key,
-    kind: row.kind,
-    payload: row.payload,
-    version: row.version,
-    attempts: row.attempts,
-  };
-  const log = { write: row.id, queue: row.queue, key: row.key, kind: row.kind, attempt: row.attempts + 1 };
+  const log = { write: write.id, queue: write.queue, key: write.key, kind: write.kind, attempt: write.attempts + 1 };
   try {
     await sender.send(write, client);
   } catch (err) {
@@ -202,11 +147,8 @@ async function sendOne(
         { ...log, until: new Date(failure.until).toISOString() },
         `GitHub rate limit: waiting before writing again (${message})`,
       );
-      await setNotBefore(client, row.queue, failure.until);
-      await client.query('UPDATE github_writes SET last_error = $2, updated_at = now() WHERE id = $1', [
-        row.id,
-        message,
-      ]);
+      await pauseWriteQueue(client, write.queue, failure.until);
+      await noteWriteError(client, write.id, message);
       return failure.until;
     }
     if (failure.kind === 'terminal') {
@@ -214,31 +156,15 @@ async function sendOne(
         { ...log, err: message },
         'GitHub refused a write; it is kept in github_writes (failed_at) and not retried',
       );
-      await client.query(
-        'UPDATE github_writes SET failed_at = now(), last_error = $2, attempts = attempts + 1, updated_at = now() WHERE id = $1',
-        [row.id, message],
-      );
+      await failWrite(client, write.id, message);
       return 'sent';
     }
-    const delay = Math.min(opts.maxBackoffMs ?? 600_000, (opts.backoffBaseMs ?? 1_000) * 2 ** row.attempts);
+    const delay = Math.min(opts.maxBackoffMs ?? 600_000, (opts.backoffBaseMs ?? 1_000) * 2 ** write.attempts);
     opts.logger?.warn({ ...log, retryInMs: delay, err: message }, 'writing to GitHub failed; will retry');
-    await client.query(
-      `UPDATE github_writes SET attempts = attempts + 1, last_error = $2, next_attempt_at = now() + $3 * interval '1 millisecond', updated_at = now() WHERE id = $1`,
-      [row.id, message, delay],
-    );
+    await retryWriteLater(client, write.id, message, delay);
     return Date.now() + delay;
   }
   // A newer write merged in while this one was in flight stays queued and goes out next.
-  const done = await client.query('DELETE FROM github_writes WHERE id = $1 AND version = $2', [row.id, row.version]);
-  if (done.rowCount === 0)
-    await client.query('UPDATE github_writes SET attempts = 0, last_error = NULL WHERE id = $1', [row.id]);
+  await completeWrite(client, write);
   return 'sent';
-}
-
-async function setNotBefore(client: pg.PoolClient, queue: string, until: number): Promise<void> {
-  await client.query(
-    `INSERT INTO github_write_queues (queue, not_before) VALUES ($1, to_timestamp($2 / 1000.0))
-     ON CONFLICT (queue) DO UPDATE SET not_before = GREATEST(github_write_queues.not_before, EXCLUDED.not_before), updated_at = now()`,
-    [queue, until],
-  );
 }

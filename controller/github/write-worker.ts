@@ -3,16 +3,10 @@
  * queue with due writes periodically (writes added by other replicas, retries after backoff or a rate limit).
  */
 import type pg from 'pg';
-import {
-  drainQueue,
-  enqueueWrite,
-  type DrainOptions,
-  type MinimalLogger,
-  type NewWrite,
-  type WriteSender,
-} from './write-queue.js';
+import { drainQueue, type DrainOptions, type MinimalLogger, type NewWrite, type WriteSender } from './write-queue.js';
+import { dueWriteQueues, enqueueWrite, unsentWrites } from '../store/github-writes.js';
 
-export interface WriteWorkerOptions extends DrainOptions {
+interface WriteWorkerOptions extends DrainOptions {
   pool: pg.Pool;
   sender: WriteSender;
   logger: MinimalLogger;
@@ -84,11 +78,8 @@ export function createWriteWorker(opts: WriteWorkerOptions): WriteWorker {
   }
 
   async function drainAll(): Promise<void> {
-    const { rows } = await opts.pool.query<{ queue: string }>(
-      `SELECT DISTINCT w.queue FROM github_writes w LEFT JOIN github_write_queues q USING (queue)
-        WHERE w.failed_at IS NULL AND w.next_attempt_at <= now() AND (q.not_before IS NULL OR q.not_before <= now())`,
-    );
-    await Promise.all(rows.map((r) => kick(r.queue)));
+    const queues = await dueWriteQueues(opts.pool);
+    await Promise.all(queues.map((queue) => kick(queue)));
   }
 
   return {
@@ -102,13 +93,9 @@ export function createWriteWorker(opts: WriteWorkerOptions): WriteWorker {
       for (;;) {
         await Promise.all(running.values());
         await drainAll();
-        const { rows } = await opts.pool.query<{ n: number; due_in_ms: number | null }>(
-          `SELECT count(*)::int AS n, GREATEST(0, EXTRACT(EPOCH FROM (min(GREATEST(w.next_attempt_at, COALESCE(q.not_before, w.next_attempt_at))) - now())) * 1000)::float8 AS due_in_ms
-             FROM github_writes w LEFT JOIN github_write_queues q USING (queue) WHERE w.failed_at IS NULL`,
-        );
-        const { n, due_in_ms } = rows[0];
-        if (n === 0 || Date.now() >= deadline) return n;
-        await sleep(Math.max(10, Math.min(due_in_ms ?? 50, deadline - Date.now(), 1_000)));
+        const { count, dueInMs } = await unsentWrites(opts.pool);
+        if (count === 0 || Date.now() >= deadline) return count;
+        await sleep(Math.max(10, Math.min(dueInMs ?? 50, deadline - Date.now(), 1_000)));
       }
     },
     start() {

@@ -24,6 +24,10 @@ export function createLogReporter(logger: Logger): Reporter {
         `${ref.name}: ${update.title}`,
       );
     },
+    async checkCompleted() {
+      // Nothing is recorded of a logged check: never known to be final.
+      return false;
+    },
     async stickyComment(repo, pullNumber, body) {
       log.info({ repo: describeRepository(repo), pull: pullNumber, chars: body.length }, 'plan comment');
     },
