@@ -6,19 +6,19 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { html, page } from './html.js';
 
-export const TOKEN_COOKIE = 'politburo_dashboard';
+const TOKEN_COOKIE = 'politburo_dashboard';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
 
 /** Constant-time comparison (hashing first makes lengths equal). */
-export function tokenMatches(given: string | undefined, token: string): boolean {
+function tokenMatches(given: string | undefined, token: string): boolean {
   return given !== undefined && timingSafeEqual(digest(given), digest(token));
 }
 
 /** A cookie's value from the Cookie header. */
-export function readCookie(header: string | undefined, name: string): string | undefined {
+function readCookie(header: string | undefined, name: string): string | undefined {
   for (const part of (header ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === name) {

@@ -4,7 +4,7 @@ import { html, page, raw } from './html.js';
 import { environmentUrl, nodeAnchor, runUrl } from './links.js';
 import { runsTable, shortSha, stateBadge, when } from './widgets.js';
 
-export interface EnvironmentView {
+interface EnvironmentView {
   repository: string;
   environment: string;
   /** The drawing (from the SVG renderer), or null when there are no nodes to draw. */

@@ -28,7 +28,7 @@ export interface DashboardDeps {
 }
 
 /** Above this many nodes the graph is not drawn (laying it out would take seconds); the table still lists them. */
-export const MAX_DRAWN_NODES = 200;
+const MAX_DRAWN_NODES = 200;
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy':

@@ -5,7 +5,7 @@ import { html, type Html } from './html.js';
 import { nodeAnchor } from './links.js';
 import { duration } from './widgets.js';
 
-export interface TimelineBar {
+interface TimelineBar {
   path: string;
   state: NodeRunRecord['state'];
   /** Percentages of the run's span. */
@@ -14,7 +14,7 @@ export interface TimelineBar {
   ms: number;
 }
 
-export interface TimelineLane {
+interface TimelineLane {
   host: string;
   bars: TimelineBar[];
 }

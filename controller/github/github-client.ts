@@ -17,7 +17,7 @@ export interface GitHubMetrics {
   githubRateLimitRemaining?: { set(labels: { installation: string }, value: number): void };
 }
 
-export interface GitHubClientOptions {
+interface GitHubClientOptions {
   auth: GitHubAuth;
   /** API root, e.g. `https://github.example.com/api/v3` for GitHub Enterprise (default api.github.com). */
   baseUrl?: string;

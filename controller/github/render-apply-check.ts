@@ -8,7 +8,7 @@ export function applyCheckName(environment: string): string {
   return `politburo/${environment}`;
 }
 
-export interface ApplyCheckOptions {
+interface ApplyCheckOptions {
   environment: string;
   /** The run page on the dashboard: the check's details link. */
   runUrl?: string;
@@ -62,7 +62,7 @@ function conclusionOf(result: RunResult): CheckConclusion {
 }
 
 /** "12 ready, 1 failed, 2 blocked" from the run's nodes (or "nothing to do"). */
-export function countsTitle(result: RunResult): string {
+function countsTitle(result: RunResult): string {
   const counts = countStates(result.nodes);
   if (counts.size === 0) return 'Nothing to apply';
   return [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
