@@ -39,7 +39,7 @@ export function renderApplyCheck(result: RunResult | null, opts: ApplyCheckOptio
       status: running ? 'in_progress' : 'queued',
       title: running ? `Applying ${opts.environment}` : `Waiting to apply ${opts.environment}`,
       summary: result
-        ? summaryText(result)
+        ? renderSummary(result)
         : running
           ? `The apply of ${code(opts.environment)} is in progress.`
           : `The apply of ${code(opts.environment)} is queued.`,
@@ -49,8 +49,8 @@ export function renderApplyCheck(result: RunResult | null, opts: ApplyCheckOptio
   return {
     status: 'completed',
     conclusion: conclusionOf(result),
-    title: countsTitle(result),
-    summary: summaryText(result),
+    title: renderCountsTitle(result),
+    summary: renderSummary(result),
     ...details,
   };
 }
@@ -62,7 +62,7 @@ function conclusionOf(result: RunResult): CheckConclusion {
 }
 
 /** "12 ready, 1 failed, 2 blocked" from the run's nodes (or "nothing to do"). */
-function countsTitle(result: RunResult): string {
+function renderCountsTitle(result: RunResult): string {
   const counts = countStates(result.nodes);
   if (counts.size === 0) return 'Nothing to apply';
   return [...counts].map(([state, n]) => `${n} ${state}`).join(', ');
@@ -75,7 +75,7 @@ function countStates(nodes: NodeResult[]): Map<string, number> {
   return new Map([...counts].sort((a, b) => rank(a[0]) - rank(b[0]) || a[0].localeCompare(b[0])));
 }
 
-function summaryText(result: RunResult): string {
+function renderSummary(result: RunResult): string {
   const out = new Budget(CHECK_TEXT_LIMIT - 300);
   const secs = Math.round(result.durationMs / 1000);
   out.must(
