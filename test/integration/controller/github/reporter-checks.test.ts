@@ -236,3 +236,19 @@ test('App mode without a known installation id looks the installation up', async
   assert.equal(fake.state.checkRuns.length, 1);
   assert.equal(fake.writes()[0].auth, 'installation');
 });
+
+test('checkCompleted answers from the check as last reported, before GitHub has it', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  const ref = { repo, sha: SHA, name: 'politburo/production' };
+  const other = { repo, sha: SHA, name: 'politburo/staging' };
+  assert.equal(await reporter.checkCompleted(ref), false, 'never reported');
+  await reporter.check(ref, renderApplyCheck(null, { environment: 'production' }));
+  assert.equal(await reporter.checkCompleted(ref), false, 'queued');
+  await reporter.check(ref, { status: 'completed', conclusion: 'cancelled', title: 'Superseded', summary: 'by b' });
+  assert.equal(await reporter.checkCompleted(ref), true, 'completed, whatever the conclusion and whether sent yet');
+  assert.equal(await reporter.checkCompleted(other), false, 'another check of the same commit');
+  assert.equal(await reporter.flush(), 0);
+  assert.equal(fake.state.checkRuns[0].conclusion, 'cancelled');
+});
