@@ -2,9 +2,8 @@
  * The dashboard's view of an environment as described: the description at the environment's last applied commit,
  * checked out from the repository's mirror, so the graph is drawn with its dependency edges.
  */
-import type { Repository } from '../kernel/repository.js';
-import type pg from 'pg';
 import type { GitReader } from './ports.js';
+import type { ControllerStore } from './jobs/job-ports.js';
 import type { ResolvedEnvironment } from '../kernel/types.js';
 import { withCommit } from './jobs/load-commit.js';
 
@@ -13,22 +12,14 @@ const CACHE_SIZE = 32;
 
 /** Creates `loadEnvironment(repository, environment)` for the dashboard; null when the repository or commit is unknown. */
 export function createEnvironmentLoader(
-  pool: pg.Pool,
+  store: Pick<ControllerStore, 'appliedEnvironmentSource'>,
   git: GitReader,
 ): (repository: string, environment: string) => Promise<ResolvedEnvironment | null> {
   const cache = new Map<string, Promise<ResolvedEnvironment | null>>();
   return async (repository, environment) => {
     // The repository reference is known from the drift schedule recorded when a commit of it was loaded.
-    const { rows } = await pool.query<{ repo: Repository; sha: string | null }>(
-      `SELECT d.repo, e.last_applied_commit AS sha
-         FROM drift_schedules d
-         JOIN repositories r ON r.key = d.repository
-         JOIN environments e ON e.repository_id = r.id AND e.name = d.environment
-        WHERE d.repository = $1 AND d.environment = $2`,
-      [repository, environment],
-    );
-    const row = rows[0];
-    if (!row?.sha) return null;
+    const row = await store.appliedEnvironmentSource(repository, environment);
+    if (!row) return null;
     const key = `${repository}\0${environment}\0${row.sha}`;
     let hit = cache.get(key);
     if (!hit) {

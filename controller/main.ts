@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { openStore, type OpenedStore } from '../store/open-store.js';
 import type { ControllerConfig } from './config.js';
 import { createFallbackTaskList } from './fallback-tasks.js';
+import { createPgDeliveryRecords } from './store/deliveries.js';
 import { createLogger, errorFields, type Logger } from './logger.js';
 import { startPollTimer, type PollTimer } from './poll-timer.js';
 import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
@@ -51,7 +52,8 @@ export interface ControllerOverrides {
 
 /** The default flows: the real job handlers, or only acknowledging deliveries when ingestion-only. */
 function defaultFlows(ctx: ControllerContext): FlowsLike {
-  if (ctx.config.ingestOnly) return { taskList: createFallbackTaskList(ctx) };
+  if (ctx.config.ingestOnly)
+    return { taskList: createFallbackTaskList({ deliveries: createPgDeliveryRecords(ctx.pool) }) };
   return createFlows(ctx);
 }
 

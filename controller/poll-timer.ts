@@ -4,9 +4,7 @@
  */
 import type pg from 'pg';
 import type { Logger } from './logger.js';
-
-/** Arbitrary advisory lock key: one poller across replicas. */
-const POLL_LOCK = 7_305_010_001;
+import { withPollLock } from './store/poll-heads.js';
 
 export interface PollTimer {
   stop(): Promise<void>;
@@ -41,19 +39,9 @@ export function startPollTimer(
 }
 
 async function round(pool: pg.Pool, pollOnce: () => Promise<void>, log: Logger): Promise<void> {
-  let client: pg.PoolClient | undefined;
   try {
-    client = await pool.connect();
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [POLL_LOCK]);
-    if (!rows[0].locked) return;
-    try {
-      await pollOnce();
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [POLL_LOCK]);
-    }
+    await withPollLock(pool, pollOnce);
   } catch (err) {
     log.warn({ err }, 'polling the repositories failed; trying again at the next interval');
-  } finally {
-    client?.release();
   }
 }

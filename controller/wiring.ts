@@ -1,8 +1,12 @@
 /**
- * Builds the job handlers' dependencies (controller/jobs JobDeps) from the controller's context: the GitHub reporter
- * (an App or a token; the log when neither is configured), the git mirror reader and the drift scheduler.
+ * Builds the job handlers' dependencies (controller/jobs JobDeps) from the controller's context, picking every
+ * implementation: the GitHub reporter (an App or a token; the log when neither is configured), the git mirror reader
+ * (its checkouts counted), the controller store, the delivery records and the job queue over PostgreSQL, the SSH host connector, and the
+ * drift scheduler.
  */
 import type { TaskList } from 'graphile-worker';
+import { createHostConnector } from '../hosts/ssh-connector.js';
+import { countCheckouts } from './git/checkout-counter.js';
 import { createGitReader } from './git/mirror.js';
 import { createGitHubReporter, type GitHubReporter } from './github/reporter.js';
 import {
@@ -19,6 +23,9 @@ import { githubCalls, githubRateLimitRemaining } from './metrics.js';
 import { finishStaleChecks } from './github/finish-stale-checks.js';
 import { createEnvironmentLoader } from './environment-loader.js';
 import type { ResolvedEnvironment } from '../kernel/types.js';
+import { createPgControllerStore } from './store/controller-store.js';
+import { createPgDeliveryRecords } from './store/deliveries.js';
+import { createPgJobQueue } from './store/job-queue.js';
 
 /** How often checks left pending by a crashed process are looked for (besides once at start-up). */
 const STALE_CHECK_SWEEP_MS = 5 * 60_000;
@@ -51,16 +58,23 @@ export function createFlows(ctx: ControllerContext): Flows {
     );
   }
   // Clones over https with the token, or the App's installation token for the repository.
-  const git = createGitReader({ dataDir: ctx.config.dataDir, token: cloneToken(auth, ctx.config, ctx.logger) });
+  const git = countCheckouts(
+    createGitReader({ dataDir: ctx.config.dataDir, token: cloneToken(auth, ctx.config, ctx.logger) }),
+  );
+  const controllerStore = createPgControllerStore(ctx.pool);
+  const queue = createPgJobQueue(ctx.pool);
   const deps: JobDeps = {
-    pool: ctx.pool,
     store: ctx.store,
+    controllerStore,
+    queue,
+    deliveries: createPgDeliveryRecords(ctx.pool),
     reporter: github ?? createLogReporter(ctx.logger),
     git,
     config: ctx.config,
     logger: ctx.logger,
+    connector: createHostConnector,
   };
-  const drift = startDriftScheduler({ pool: ctx.pool, logger: ctx.logger });
+  const drift = startDriftScheduler({ controllerStore, queue, logger: ctx.logger });
   // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other replicas'.
   let sweep: NodeJS.Timeout | undefined;
   if (github) {
@@ -80,7 +94,7 @@ export function createFlows(ctx: ControllerContext): Flows {
     pollOnce: async () => {
       await pollOnce(deps);
     },
-    loadEnvironment: createEnvironmentLoader(ctx.pool, git),
+    loadEnvironment: createEnvironmentLoader(controllerStore, git),
     async close() {
       if (sweep) clearInterval(sweep);
       drift.stop();

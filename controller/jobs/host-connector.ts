@@ -4,11 +4,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readRepositoryKnownHosts } from '../../hosts/known-hosts.js';
-import { createHostConnector, type HostConnectorOptions } from '../../hosts/ssh-connector.js';
+import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import type { HostConnector, ResolvedEnvironment } from '../../kernel/types.js';
 import type { JobDeps } from './job-deps.js';
 
-/** Builds the options and the connector for one environment of a checked-out commit. */
+/** Builds the options and, with the connector factory the composition root chose, the connector of one environment. */
 export async function connectorFor(
   deps: JobDeps,
   checkoutDir: string,
@@ -23,8 +23,7 @@ export async function connectorFor(
     privateKey: deps.config.ssh.keyPath ? await readFile(deps.config.ssh.keyPath) : undefined,
     passphrase: deps.config.ssh.passphrase,
   };
-  const make = deps.connector ?? createHostConnector;
-  return { connector: make(options), options };
+  return { connector: deps.connector(options), options };
 }
 
 /** POLITBURO_KNOWN_HOSTS is a file path, or the known_hosts lines themselves. */

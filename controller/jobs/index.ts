@@ -4,14 +4,15 @@
  */
 import type { TaskList } from 'graphile-worker';
 import { JOB_APPLY, JOB_DELIVERY, JOB_DRIFT, JOB_PLAN_PR, JOB_POLL } from '../ports.js';
-import { runApplyJob } from './apply-job.js';
-import { runDeliveryJob } from './handle-delivery.js';
-import { runDriftJob } from './drift-job.js';
+import { runApplyEnvironment } from './apply-environment.js';
+import { runGitHubDelivery } from './github-delivery.js';
+import { runDriftEnvironment } from './drift-environment.js';
 import type { JobDeps } from './job-deps.js';
-import { runPlanJob } from './plan-pr-job.js';
+import { runPlanPullRequest } from './plan-pull-request.js';
 import { pollOnce } from './poll.js';
 
 export type { JobDeps } from './job-deps.js';
+export type { ControllerStore, JobQueue } from './job-ports.js';
 export { pollOnce } from './poll.js';
 export { startDriftScheduler, recordDriftSchedules } from './drift-schedule.js';
 export { createLogReporter } from './log-reporter.js';
@@ -20,10 +21,10 @@ export { cloneToken, githubAuth } from './clone-token.js';
 /** The task list of every flow: github-delivery, apply-environment, plan-pull-request, drift-environment, poll-repositories. */
 export function createTaskList(deps: JobDeps): TaskList {
   return {
-    [JOB_DELIVERY]: (payload) => runDeliveryJob(deps, payload),
-    [JOB_APPLY]: (payload, helpers) => runApplyJob(deps, payload, helpers),
-    [JOB_PLAN_PR]: (payload) => runPlanJob(deps, payload),
-    [JOB_DRIFT]: (payload) => runDriftJob(deps, payload),
+    [JOB_DELIVERY]: (payload) => runGitHubDelivery(deps, payload),
+    [JOB_APPLY]: (payload, helpers) => runApplyEnvironment(deps, payload, helpers),
+    [JOB_PLAN_PR]: (payload) => runPlanPullRequest(deps, payload),
+    [JOB_DRIFT]: (payload) => runDriftEnvironment(deps, payload),
     [JOB_POLL]: async () => {
       await pollOnce(deps);
     },

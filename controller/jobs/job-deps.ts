@@ -1,18 +1,26 @@
 /**
- * What the job handlers need from the composition root (controller/main.ts), and small helpers they share.
+ * What the job handlers need from the composition root (controller/main.ts, controller/wiring.ts): ports only, never a
+ * database pool or an implementation picked here; and small helpers the jobs share.
  */
-import type { GitHubRepository, Repository } from '../../kernel/repository.js';
-import type pg from 'pg';
+import type { Repository } from '../../kernel/repository.js';
 import type { ControllerConfig } from '../config.js';
 import type { Logger } from '../logger.js';
 import type { GitReader, Reporter } from '../ports.js';
 import type { HostConnector, StateStore } from '../../kernel/types.js';
 import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import { createLogReporter } from './log-reporter.js';
+import type { ControllerStore, JobQueue } from './job-ports.js';
+import type { DeliveryRecords } from './delivery-records.js';
 
 export interface JobDeps {
-  pool: pg.Pool;
+  /** The engine's state store: recorded nodes, runs. */
   store: StateStore;
+  /** The controller's own records: drift schedules and alerts, polled heads, pull requests and their plans. */
+  controllerStore: ControllerStore;
+  /** Adding jobs to the durable queue. */
+  queue: JobQueue;
+  /** Stored webhook deliveries, and the repositories installations register. */
+  deliveries: DeliveryRecords;
   /** GitHub reporting; poll-mode repositories (no owner) always report to the log instead. */
   reporter: Reporter;
   /** The git port, plus what the mirror reader offers beyond it (optional, for other implementations). */
@@ -22,8 +30,8 @@ export interface JobDeps {
   };
   config: ControllerConfig;
   logger: Logger;
-  /** Host connector factory (default: the SSH connector). */
-  connector?: (opts: HostConnectorOptions) => HostConnector;
+  /** Host connector factory (the composition root's choice: the SSH connector). */
+  connector: (opts: HostConnectorOptions) => HostConnector;
   /** POST for drift alerts (default: global fetch). */
   fetch?: typeof fetch;
 }
@@ -49,19 +57,4 @@ export async function safely(log: Logger, what: string, work: () => Promise<unkn
   } catch (err) {
     log.warn({ err }, `reporting failed: ${what}`);
   }
-}
-
-/** A Repository from a webhook payload's `repository` (and `installation`). */
-export function repoFromPayload(payload: any): Repository | null {
-  const r = payload?.repository;
-  if (!r || typeof r.name !== 'string' || typeof r.owner?.login !== 'string') return null;
-  const ref: GitHubRepository = {
-    kind: 'github',
-    owner: r.owner.login,
-    name: r.name,
-    cloneUrl: typeof r.clone_url === 'string' ? r.clone_url : `https://github.com/${r.owner.login}/${r.name}.git`,
-    defaultBranch: typeof r.default_branch === 'string' ? r.default_branch : 'main',
-  };
-  if (typeof payload.installation?.id === 'number') ref.installationId = payload.installation.id;
-  return ref;
 }

@@ -1,6 +1,6 @@
 /**
  * Poll mode (docs/configuration.md, no GitHub): every POLITBURO_REPOS entry is fetched; when its branch head moved since last seen
- * (table `poll_heads`), the new commit is handled like a push. Results go to the dashboard (the state store) and the
+ * (the controller store's poll heads), the new commit is handled like a push. Results go to the dashboard (the state store) and the
  * log (the log reporter). Each move is claimed in the table, so with several replicas one of them queues it.
  */
 import type { PollRepo } from '../config.js';
@@ -56,7 +56,7 @@ async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logg
   const repository = repositoryKey(repo);
   const sha = await deps.git.branchHead(repo, branch);
   if (!sha) throw new Error(`branch ${branch} does not exist in ${entry.url}`);
-  const previous = await claimHead(deps, repository, branch, sha);
+  const previous = await deps.controllerStore.claimPollHead(repository, branch, sha);
   if (previous === false) return { repository, branch, sha, outcome: 'unchanged' };
   try {
     const queued = await queueApplies(
@@ -75,29 +75,7 @@ async function pollRepository(deps: JobDeps, entry: PollRepo, log: JobDeps['logg
     return { repository, branch, sha, outcome: queued.outcome };
   } catch (err) {
     // Not handled: forget the claim so the next poll tries this commit again.
-    await deps.pool.query(
-      previous === null
-        ? 'DELETE FROM poll_heads WHERE repository = $1 AND branch = $2 AND sha = $3'
-        : 'UPDATE poll_heads SET sha = $4 WHERE repository = $1 AND branch = $2 AND sha = $3',
-      previous === null ? [repository, branch, sha] : [repository, branch, sha, previous],
-    );
+    await deps.controllerStore.releasePollHead(repository, branch, sha, previous);
     throw err;
   }
-}
-
-/** Records `sha` as the branch's head; false when it already was (or another replica just claimed it), else the previous head (null: first time). */
-async function claimHead(
-  deps: JobDeps,
-  repository: string,
-  branch: string,
-  sha: string,
-): Promise<string | null | false> {
-  const { rows } = await deps.pool.query<{ previous: string | null }>(
-    `WITH old AS (SELECT sha FROM poll_heads WHERE repository = $1 AND branch = $2)
-     INSERT INTO poll_heads (repository, branch, sha) VALUES ($1, $2, $3)
-     ON CONFLICT (repository, branch) DO UPDATE SET sha = EXCLUDED.sha, updated_at = now() WHERE poll_heads.sha <> EXCLUDED.sha
-     RETURNING (SELECT sha FROM old) AS previous`,
-    [repository, branch, sha],
-  );
-  return rows.length ? rows[0].previous : false;
 }

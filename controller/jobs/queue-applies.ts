@@ -5,13 +5,17 @@
  *
  * An environment the commit removed from the description (it followed the branch at the previous head, `before`) is
  * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed (docs/language.md
- * Removal). Without a previous head (a new branch, a first poll) nothing is terminated.
+ * Removal). Without a previous head (a new branch, a first poll) nothing is terminated. The previous head is checked out
+ * only when an environment with nodes on record is not described any more: usually the commit is the one checkout.
+ *
+ * The commit is checked out and loaded once, and each following environment planned once. This is also where drift
+ * schedules are recorded, once per push and environment: every environment that follows the branch passes here,
+ * including those whose nodes did not change and get no apply job, so a new `drift.schedule` takes effect at once
+ * (the apply job only forgets the schedule of an environment it terminated).
  */
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
-import { type CheckRef } from '../ports.js';
 import type { Description } from '../../kernel/types.js';
-import { enqueueApply } from '../queue/enqueue.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { recordDriftSchedules } from './drift-schedule.js';
 import { reporterFor, safely, type JobDeps } from './job-deps.js';
@@ -71,13 +75,14 @@ export async function queueApplies(
     const removed =
       before && before !== sha ? await removedEnvironments(deps, repo, branch, before, commit.description, log) : [];
     if (!following.length && !removed.length) return { outcome: 'no-environment', environments: [] };
-    // A new commit may change drift schedules even when no node changes.
+    // A new commit may change drift schedules even when no node changes. A failure fails the push's handling, which
+    // is retried as a whole (every step here can be repeated).
     await recordDriftSchedules(
-      deps.pool,
+      deps.controllerStore,
       repo,
       commit.description,
       following.map((e) => e.name),
-    ).catch((err) => log.warn({ err }, 'could not record the drift schedules'));
+    );
     const changed: string[] = [];
     for (const env of following) {
       const plan = planEnvironment(env, await deps.store.recordedNodes(repositoryKey(repo), env.name), sha);
@@ -86,9 +91,9 @@ export async function queueApplies(
       // The check first, so the commit shows it pending before anything runs (a redelivered push while this very
       // commit is being applied leaves its in-progress check alone).
       const ref = { repo, sha, name: applyCheckName(env.name) };
-      if (!(await applying(deps, ref)))
+      if (!(await applying(deps, repo, env.name, sha)))
         await safely(log, 'queued check', () => reporter.check(ref, renderApplyCheck(null, { environment: env.name })));
-      const queued = await enqueueApply(deps.pool, { repo, environment: env.name, sha, trigger });
+      const queued = await deps.queue.enqueueApply({ repo, environment: env.name, sha, trigger });
       log.info(
         { env: env.name, job: queued.id, supersedes: queued.supersedes },
         `apply of ${env.name}@${sha.slice(0, 7)} queued`,
@@ -99,7 +104,7 @@ export async function queueApplies(
       await safely(log, 'queued check', () =>
         reporter.check({ repo, sha, name: applyCheckName(name) }, renderApplyCheck(null, { environment: name })),
       );
-      const queued = await enqueueApply(deps.pool, { repo, environment: name, sha, trigger, describedAt: before });
+      const queued = await deps.queue.enqueueApply({ repo, environment: name, sha, trigger, describedAt: before });
       log.info(
         { env: name, job: queued.id },
         `${name} is not described at ${sha.slice(0, 7)} any more: termination of its nodes queued`,
@@ -109,13 +114,10 @@ export async function queueApplies(
   });
 }
 
-/** Whether the check of this commit is in progress (as last reported; github_checks is written by the GitHub reporter). */
-async function applying(deps: JobDeps, ref: CheckRef): Promise<boolean> {
-  const { rows } = await deps.pool.query<{ status: string }>(
-    'SELECT status FROM github_checks WHERE repository = $1 AND sha = $2 AND name = $3',
-    [repositoryKey(ref.repo), ref.sha, ref.name],
-  );
-  return rows[0]?.status === 'in_progress';
+/** Whether this very commit of the environment is being applied (its check is in progress then: leave it alone). */
+async function applying(deps: JobDeps, repo: Repository, environment: string, sha: string): Promise<boolean> {
+  const runs = await deps.store.listRuns({ repository: repositoryKey(repo), environment, limit: 5 });
+  return runs.some((r) => r.kind === 'apply' && r.status === 'running' && r.commit === sha);
 }
 
 /** Environments that followed `branch` at `before`, are not described now, and still have nodes on record. */
@@ -127,13 +129,20 @@ async function removedEnvironments(
   now: Description,
   log: Logger,
 ): Promise<string[]> {
-  let names: string[];
+  // recordedNodes leaves terminated nodes out: an environment already terminated has none.
+  const repository = repositoryKey(repo);
+  const candidates: string[] = [];
+  for (const { environment } of await deps.store.environments(repository))
+    if (!now.environments.has(environment) && (await deps.store.recordedNodes(repository, environment)).length)
+      candidates.push(environment);
+  if (!candidates.length) return [];
   try {
-    names = await withCommit(deps.git, repo, before, async (c) =>
+    return await withCommit(deps.git, repo, before, async (c) =>
       c.kind === 'ok'
-        ? [...c.description.environments.values()]
-            .filter((e) => (e.branch ?? repo.defaultBranch) === branch && !now.environments.has(e.name))
-            .map((e) => e.name)
+        ? candidates.filter((name) => {
+            const was = c.description.environments.get(name);
+            return !!was && (was.branch ?? repo.defaultBranch) === branch;
+          })
         : [],
     );
   } catch (err) {
@@ -144,8 +153,4 @@ async function removedEnvironments(
     );
     return [];
   }
-  const removed: string[] = [];
-  // recordedNodes leaves terminated nodes out: an environment already terminated has none.
-  for (const name of names) if ((await deps.store.recordedNodes(repositoryKey(repo), name)).length) removed.push(name);
-  return removed;
 }

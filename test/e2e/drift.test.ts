@@ -6,6 +6,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { claimDriftTick } from '../../controller/jobs/drift-schedule.js';
+import { createPgControllerStore } from '../../controller/store/controller-store.js';
+import { createPgJobQueue } from '../../controller/store/job-queue.js';
 import { registry } from '../../controller/metrics.js';
 import { countJobs } from '../../controller/store/graphile-queue.js';
 import { JOB_DRIFT } from '../../controller/ports.js';
@@ -39,9 +41,10 @@ describe('e2e: drift', () => {
     alertServer?.close();
   });
 
+  const ports = () => ({ controllerStore: createPgControllerStore(h.pool), queue: createPgJobQueue(h.pool) });
   const tick = async () => {
     // What the cron does at a tick: claim it (one replica wins) and queue the drift job.
-    assert.equal(await claimDriftTick(h.pool, FULL_NAME, ENV, new Date()), true);
+    assert.equal(await claimDriftTick(ports(), FULL_NAME, ENV, new Date()), true);
   };
 
   test('drift opens one labelled issue and alerts; healing closes it', async () => {
@@ -147,7 +150,7 @@ describe('e2e: drift', () => {
 
   test('a tick is claimed once across replicas', async () => {
     const at = new Date(Date.now() + 60_000);
-    const claims = await Promise.all([1, 2, 3].map(() => claimDriftTick(h.pool, FULL_NAME, ENV, at)));
+    const claims = await Promise.all([1, 2, 3].map(() => claimDriftTick(ports(), FULL_NAME, ENV, at)));
     assert.deepEqual(claims.filter(Boolean).length, 1);
   });
 });

@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runApplyJob } from '../../controller/jobs/apply-job.js';
-import { runDriftJob } from '../../controller/jobs/drift-job.js';
+import { runApplyEnvironment } from '../../controller/jobs/apply-environment.js';
+import { runDriftEnvironment } from '../../controller/jobs/drift-environment.js';
 import type { Repository } from '../../kernel/repository.js';
 
 import { TestRepo } from '../e2e/harness.js';
@@ -56,9 +56,10 @@ describe('fault: drift after a partly failed apply', () => {
   let ref: Repository;
   let root: string;
   const attempt = { job: { attempts: 1, max_attempts: 3 } as any };
-  const apply = (sha: string) => runApplyJob(h.deps, { repo: ref, environment: 'demo', sha, trigger: 'test' }, attempt);
+  const apply = (sha: string) =>
+    runApplyEnvironment(h.deps, { repo: ref, environment: 'demo', sha, trigger: 'test' }, attempt);
   const drift = async (heal: boolean) => {
-    await runDriftJob(h.deps, { repo: ref, environment: 'demo', heal, trigger: 'schedule test' });
+    await runDriftEnvironment(h.deps, { repo: ref, environment: 'demo', heal, trigger: 'schedule test' });
     await h.reporter.flush();
     const runs = await h.deps.store.listRuns({ repository: 'acme/infra', environment: 'demo' });
     return runs.find((r) => r.kind === 'drift')!;

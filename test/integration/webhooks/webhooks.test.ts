@@ -7,6 +7,7 @@ import { createHttpServer, createServer } from '../../../controller/server.js';
 import { JOB_DELIVERY } from '../../../controller/ports.js';
 import { startQueueWorker } from '../../../controller/queue/queue-worker.js';
 import { createFallbackTaskList } from '../../../controller/fallback-tasks.js';
+import { createPgDeliveryRecords } from '../../../controller/store/deliveries.js';
 import {
   deliveryHeaders,
   deliveryIdsOf,
@@ -414,7 +415,7 @@ describe('POST /webhooks/github', () => {
   test('an accepted delivery wakes the workers at once (coalesced NOTIFY), not at their next poll', async () => {
     const worker = await startQueueWorker({
       pool: q.pool,
-      taskList: createFallbackTaskList(q),
+      taskList: createFallbackTaskList({ deliveries: createPgDeliveryRecords(q.pool) }),
       concurrency: 2,
       logger: q.logger,
       heartbeatIntervalMs: 1000,

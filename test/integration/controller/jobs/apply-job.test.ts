@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runApplyJob } from '../../../../controller/jobs/apply-job.js';
+import { runApplyEnvironment } from '../../../../controller/jobs/apply-environment.js';
 import { queueApplies } from '../../../../controller/jobs/queue-applies.js';
 import type { GitHubRepository } from '../../../../kernel/repository.js';
-import type { ApplyJob } from '../../../../controller/ports.js';
+import type { ApplyEnvironmentJob } from '../../../../controller/ports.js';
 import { createGitHubReporter } from '../../../../controller/github/reporter.js';
 import { startFakeGitHub } from '../../../helpers/fake-github/index.js';
 import { TestRepo, waitFor } from '../../../e2e/harness.js';
@@ -42,7 +42,7 @@ describe('apply-environment job', () => {
         [sha],
       )
     ).rows[0];
-  const job = (sha: string, extra: Partial<ApplyJob> = {}): ApplyJob => ({
+  const job = (sha: string, extra: Partial<ApplyEnvironmentJob> = {}): ApplyEnvironmentJob => ({
     repo: ref,
     environment: 'prod',
     sha,
@@ -64,7 +64,7 @@ describe('apply-environment job', () => {
   test('applies the branch head: success with a link to the run; the commits it replaced end as superseded', async () => {
     const older = await repo.head();
     const head = await repo.commit({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v2') }, 'v2');
-    await runApplyJob(h.deps, job(head, { supersedes: [older] }), attempt());
+    await runApplyEnvironment(h.deps, job(head, { supersedes: [older] }), attempt());
     await access(path.join(tmp, 'state', 'v2'));
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
     assert.deepEqual(await check(older), { status: 'completed', conclusion: 'skipped' });
@@ -84,7 +84,7 @@ describe('apply-environment job', () => {
     const before = (
       await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])
     ).rows[0].updated_at;
-    await runApplyJob(h.deps, job(head), attempt());
+    await runApplyEnvironment(h.deps, job(head), attempt());
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs);
     const after = (
       await h.pool.query(`SELECT updated_at FROM github_checks WHERE sha = $1 AND name = 'politburo/prod'`, [head])
@@ -95,11 +95,11 @@ describe('apply-environment job', () => {
       { repo: ref, sha: head, name: 'politburo/prod' },
       { status: 'queued', title: 'Waiting', summary: '' },
     );
-    await runApplyJob(h.deps, job(head), attempt());
+    await runApplyEnvironment(h.deps, job(head), attempt());
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs, 'still no run');
     // Asked for explicitly (re-run from GitHub), it runs again.
-    await runApplyJob(h.deps, job(head, { trigger: 'check rerequested (x)' }), attempt());
+    await runApplyEnvironment(h.deps, job(head, { trigger: 'check rerequested (x)' }), attempt());
     assert.equal((await h.deps.store.listRuns({ repository: 'acme/infra' })).length, runs + 1);
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
   });
@@ -107,7 +107,7 @@ describe('apply-environment job', () => {
   test('a job for a commit that is no longer the branch head applies the head; the older commit ends superseded', async () => {
     const old = await repo.head();
     const head = await repo.commit({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v5') }, 'v5');
-    await runApplyJob(h.deps, job(old), attempt());
+    await runApplyEnvironment(h.deps, job(old), attempt());
     assert.deepEqual(await check(old), { status: 'completed', conclusion: 'skipped' });
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
     await access(path.join(tmp, 'state', 'v5'));
@@ -117,14 +117,14 @@ describe('apply-environment job', () => {
 
   test('an invalid description at the commit fails the check with annotations and is not retried', async () => {
     const bad = await repo.commit({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v3', true) }, 'broken');
-    await runApplyJob(h.deps, job(bad), attempt());
+    await runApplyEnvironment(h.deps, job(bad), attempt());
     assert.deepEqual(await check(bad), { status: 'completed', conclusion: 'failure' });
   });
 
   test('a transient failure leaves the check queued for the retry; the last attempt finishes it as failed', async () => {
     const sha = await repo.head();
     const unreachable: GitHubRepository = { ...ref, name: 'gone', cloneUrl: path.join(tmp, 'no-such-repo') };
-    await assert.rejects(runApplyJob(h.deps, { ...job(sha), repo: unreachable }, attempt(1, 3)));
+    await assert.rejects(runApplyEnvironment(h.deps, { ...job(sha), repo: unreachable }, attempt(1, 3)));
     const row = async () =>
       (
         await h.pool.query(`SELECT status, conclusion FROM github_checks WHERE repository = 'acme/gone' AND sha = $1`, [
@@ -132,7 +132,7 @@ describe('apply-environment job', () => {
         ])
       ).rows[0];
     assert.deepEqual(await row(), { status: 'queued', conclusion: null });
-    await assert.rejects(runApplyJob(h.deps, { ...job(sha), repo: unreachable }, attempt(3, 3)));
+    await assert.rejects(runApplyEnvironment(h.deps, { ...job(sha), repo: unreachable }, attempt(3, 3)));
     assert.deepEqual(await row(), { status: 'completed', conclusion: 'failure' });
   });
 
@@ -160,7 +160,7 @@ describe('apply-environment job', () => {
     const head = await repo.commit({ 'politburo.yml': slow }, 'slow');
     const app: GitHubRepository = { ...ref, installationId: 7 };
     try {
-      const applying = runApplyJob({ ...h.deps, reporter }, job(head, { repo: app }), attempt());
+      const applying = runApplyEnvironment({ ...h.deps, reporter }, job(head, { repo: app }), attempt());
       const run = await waitFor('the check run created', async () => {
         await reporter.flush();
         return github.state.checkRuns.find((r) => r.head_sha === head && r.name === 'politburo/prod');

@@ -28,8 +28,8 @@ describe('drift scheduler', () => {
   test('two replicas arm every schedule; each tick queues one drift job per environment', async () => {
     await insert('prod', '* * * * * *'); // every second (croner's 6-field form), to see ticks quickly
     await insert('bad', 'not a cron');
-    const a = startDriftScheduler({ pool: h.pool, logger: h.deps.logger, refreshMs: 200 });
-    const b = startDriftScheduler({ pool: h.pool, logger: h.deps.logger, refreshMs: 200 });
+    const a = startDriftScheduler({ ...h.deps, refreshMs: 200 });
+    const b = startDriftScheduler({ ...h.deps, refreshMs: 200 });
     try {
       await waitFor('armed', () => a.armed().get('acme/infra prod') && b.armed().get('acme/infra prod'));
       assert.equal(a.armed().has('acme/infra bad'), false, 'an invalid pattern is not armed');
@@ -91,10 +91,10 @@ environments:
 
   test('a schedule recorded by an apply is armed on every replica at once, not at the next re-read; also after the listener is cut', async () => {
     // Re-reads an hour apart: only the announcement of the change can arm it in time.
-    const a = startDriftScheduler({ pool: h.pool, logger: h.deps.logger, refreshMs: 3_600_000, relistenMs: 100 });
-    const b = startDriftScheduler({ pool: h.pool, logger: h.deps.logger, refreshMs: 3_600_000, relistenMs: 100 });
+    const a = startDriftScheduler({ ...h.deps, refreshMs: 3_600_000, relistenMs: 100 });
+    const b = startDriftScheduler({ ...h.deps, refreshMs: 3_600_000, relistenMs: 100 });
     try {
-      await recordDriftSchedules(h.pool, repo, await describedWith('*/5 * * * *'), ['staging']);
+      await recordDriftSchedules(h.deps.controllerStore, repo, await describedWith('*/5 * * * *'), ['staging']);
       await waitFor(
         'armed on both replicas',
         () =>
@@ -108,7 +108,7 @@ environments:
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'`,
         [new URL(h.db.url).pathname.slice(1)],
       );
-      await recordDriftSchedules(h.pool, repo, await describedWith('*/7 * * * *'), ['staging']);
+      await recordDriftSchedules(h.deps.controllerStore, repo, await describedWith('*/7 * * * *'), ['staging']);
       await waitFor(
         'the change armed after the cut',
         () =>
@@ -116,7 +116,7 @@ environments:
         60_000,
       );
       await waitFor('listening again', async () => (await backends()).length === 2);
-      await recordDriftSchedules(h.pool, repo, await describedWith('*/9 * * * *'), ['staging']);
+      await recordDriftSchedules(h.deps.controllerStore, repo, await describedWith('*/9 * * * *'), ['staging']);
       await waitFor(
         'armed through the new listeners',
         () =>

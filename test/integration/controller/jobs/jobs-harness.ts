@@ -9,11 +9,15 @@ import { readConfig } from '../../../../controller/config.js';
 import { createGitReader } from '../../../../controller/git/mirror.js';
 import { createGitHubReporter, type GitHubReporter } from '../../../../controller/github/reporter.js';
 import type { JobDeps } from '../../../../controller/jobs/job-deps.js';
+import { createHostConnector } from '../../../../hosts/ssh-connector.js';
+import { createPgControllerStore } from '../../../../controller/store/controller-store.js';
+import { createPgJobQueue } from '../../../../controller/store/job-queue.js';
+import { createPgDeliveryRecords } from '../../../../controller/store/deliveries.js';
 import { createLogger } from '../../../../controller/logger.js';
 import { ensureQueueSchema } from '../../../../controller/queue/queue-worker.js';
 import { listJobs } from '../../../../controller/store/graphile-queue.js';
 import { createPgStore } from '../../../../store/pg-store.js';
-import { storeDelivery } from '../../../../webhooks/store-delivery.js';
+import { storeDelivery } from '../../../../controller/store/ingest-deliveries.js';
 import { createTestDatabase, type TestDatabase } from '../../../helpers/db.js';
 import { startFakeGitHub, type FakeGitHub } from '../../../helpers/fake-github/index.js';
 
@@ -22,6 +26,7 @@ export interface JobsHarness {
   pool: pg.Pool;
   github: FakeGitHub;
   reporter: GitHubReporter;
+  /** The job ports over the test database. */
   deps: JobDeps;
   /** Stores a delivery as the webhook endpoint would; returns its id. */
   deliver(event: string, payload: any): Promise<string>;
@@ -55,12 +60,15 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
     ...env,
   });
   const deps: JobDeps = {
-    pool,
     store: createPgStore(pool),
+    controllerStore: createPgControllerStore(pool),
+    queue: createPgJobQueue(pool),
+    deliveries: createPgDeliveryRecords(pool),
     reporter,
     git: createGitReader({ dataDir }),
     config,
     logger,
+    connector: createHostConnector,
   };
   return {
     db,

@@ -1,7 +1,7 @@
 /** The plan-pull-request job: which environments are planned, the one comment, superseded heads, removed environments. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runPlanJob } from '../../../../controller/jobs/plan-pr-job.js';
+import { runPlanPullRequest } from '../../../../controller/jobs/plan-pull-request.js';
 import type { Repository } from '../../../../kernel/repository.js';
 import type { PlanPullRequestJob } from '../../../../controller/ports.js';
 import { TestRepo } from '../../../e2e/harness.js';
@@ -59,7 +59,7 @@ describe('plan-pull-request job', () => {
     const head = await repo.commit({ 'politburo.yml': yaml({ stage: '2', qa: true }) }, 'stage 2');
     await repo.git('checkout', '-q', 'main');
     const mainMoved = await repo.commit({ 'politburo.yml': yaml({ prod: '9', qa: true }) }, 'prod on main');
-    await runPlanJob(h.deps, job({ headSha: head, baseSha: mainMoved }));
+    await runPlanPullRequest(h.deps, job({ headSha: head, baseSha: mainMoved }));
     assert.deepEqual(await planned(head), ['politburo plan stage']);
     const comments = h.github.state.comments.filter((c) => c.issue_number === 3);
     assert.equal(comments.length, 1);
@@ -73,7 +73,7 @@ describe('plan-pull-request job', () => {
     const head2 = await repo.commit({ 'politburo.yml': yaml({ stage: '3' }) }, 'stage 3, qa removed');
     await repo.git('checkout', '-q', 'main');
     const head1 = (await repo.git('rev-parse', 'pr~1')).trim();
-    await runPlanJob(h.deps, job({ headSha: head2, baseSha: base }));
+    await runPlanPullRequest(h.deps, job({ headSha: head2, baseSha: base }));
     assert.deepEqual(await planned(head2), ['politburo plan qa', 'politburo plan stage']);
     const comments = h.github.state.comments.filter((c) => c.issue_number === 3);
     assert.equal(comments.length, 1, 'edited in place');
@@ -94,7 +94,7 @@ describe('plan-pull-request job', () => {
     await repo.git('checkout', '-q', 'main');
     await h.reporter.flush();
     const writes = h.github.writes().length;
-    await runPlanJob(h.deps, job({ pullNumber: 4, headSha: head, baseSha: base }));
+    await runPlanPullRequest(h.deps, job({ pullNumber: 4, headSha: head, baseSha: base }));
     await h.reporter.flush();
     assert.equal(h.github.writes().length, writes);
   });
@@ -102,7 +102,7 @@ describe('plan-pull-request job', () => {
   test('`/politburo plan ENV` plans that environment even when unchanged, with the notice on top of the comment', async () => {
     const head = await repo.head('docs');
     const base = await repo.head('main');
-    await runPlanJob(
+    await runPlanPullRequest(
       h.deps,
       job({ pullNumber: 4, headSha: head, baseSha: base, environment: 'prod', commentId: 1, notice: 'a notice' }),
     );

@@ -2,7 +2,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Task } from 'graphile-worker';
 import pg from 'pg';
-import { JOB_APPLY, JOB_DELIVERY, type ApplyJob } from '../../../../controller/ports.js';
+import { JOB_APPLY, JOB_DELIVERY, type ApplyEnvironmentJob } from '../../../../controller/ports.js';
 import { enqueue, enqueueApply, environmentQueue } from '../../../../controller/queue/enqueue.js';
 import { recoverStaleWorkers } from '../../../../controller/queue/heartbeat.js';
 import { startQueueWorker, type QueueWorker } from '../../../../controller/queue/queue-worker.js';
@@ -19,7 +19,7 @@ const repo: Repository = {
   cloneUrl: 'https://github.com/acme/infra.git',
   defaultBranch: 'main',
 };
-const apply = (sha: string, environment = 'production'): ApplyJob => ({
+const apply = (sha: string, environment = 'production'): ApplyEnvironmentJob => ({
   repo,
   environment,
   sha,
@@ -73,13 +73,13 @@ describe('durable queue', () => {
     assert.deepEqual(prod.payload.supersedes, ['aaa1', 'bbb2']);
 
     // The worker runs only the newest commit per environment, carrying the superseded shas.
-    const ran: ApplyJob[] = [];
+    const ran: ApplyEnvironmentJob[] = [];
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const w = await worker(q, {
       [JOB_APPLY]: async (payload) => {
-        ran.push(payload as ApplyJob);
-        if ((payload as ApplyJob).sha === 'ccc3') await gate;
+        ran.push(payload as ApplyEnvironmentJob);
+        if ((payload as ApplyEnvironmentJob).sha === 'ccc3') await gate;
       },
     });
     try {
@@ -250,7 +250,7 @@ describe('durable queue', () => {
     const spans: { queue: string; id: string; start: number; end: number; worker: string }[] = [];
     const make = (name: string): Record<string, Task> => ({
       [JOB_APPLY]: async (payload) => {
-        const p = payload as ApplyJob & { n: number };
+        const p = payload as ApplyEnvironmentJob & { n: number };
         const start = performance.now();
         await sleep(40);
         spans.push({

@@ -1,11 +1,12 @@
 /**
  * The `drift-environment` job: dry-run every recorded node of an environment at the commit it was last applied from
  * (heal per `drift.heal`), then the drift issue (opened/updated while drift lasts, closed only when every node was
- * checked and none drifted), the drift gauge and the optional Slack-compatible alert.
+ * checked and none drifted), the drift gauge and the optional Slack-compatible alert. The settings commit is checked out
+ * and loaded once; the engine asks for each other commit nodes were applied from once (reconciler/drift-targets.ts).
  */
 import { runLogger, type Logger } from '../logger.js';
 import { driftedNodes, runDuration } from '../metrics.js';
-import type { DriftJob, Reporter } from '../ports.js';
+import type { DriftEnvironmentJob, Reporter } from '../ports.js';
 import { driftEnvironment, type DescriptionAt } from '../../reconciler/drift-environment.js';
 import type { RunResult } from '../../kernel/types.js';
 import { closeOrphanedRuns } from './close-orphaned-runs.js';
@@ -16,7 +17,7 @@ import { parseDriftJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one drift job (see module comment). */
-export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void> {
+export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parseDriftJob(payload);
   const repository = repositoryKey(job.repo);
   const reporter = reporterFor(deps, job.repo);
@@ -68,7 +69,11 @@ export async function runDriftJob(deps: JobDeps, payload: unknown): Promise<void
  * The last applied commit, else the branch head: when the repository lost the former (a force-push, a re-created
  * repository), the check still runs from the head, and the nodes applied from the lost commit are named unchecked.
  */
-async function settingsCommit(deps: JobDeps, job: DriftJob, lastCommit: string | null): Promise<string | null> {
+async function settingsCommit(
+  deps: JobDeps,
+  job: DriftEnvironmentJob,
+  lastCommit: string | null,
+): Promise<string | null> {
   if (lastCommit) {
     try {
       await deps.git.ensureCommit(job.repo, lastCommit);
@@ -88,7 +93,10 @@ async function settingsCommit(deps: JobDeps, job: DriftJob, lastCommit: string |
 }
 
 /** Descriptions at the commits nodes were applied from, checked out from the mirror until the drift check ends. */
-function commitReader(deps: JobDeps, job: DriftJob): { descriptionAt: DescriptionAt; close(): Promise<void> } {
+function commitReader(
+  deps: JobDeps,
+  job: DriftEnvironmentJob,
+): { descriptionAt: DescriptionAt; close(): Promise<void> } {
   const cleanups: (() => Promise<void>)[] = [];
   const descriptionAt: DescriptionAt = async (sha) => {
     const commit = await loadCommit(deps.git, job.repo, sha);
@@ -110,7 +118,7 @@ function commitReader(deps: JobDeps, job: DriftJob): { descriptionAt: Descriptio
  */
 async function reportDrift(
   deps: JobDeps,
-  job: DriftJob,
+  job: DriftEnvironmentJob,
   sha: string,
   result: RunResult,
   reporter: Reporter,
@@ -148,29 +156,12 @@ async function reportDrift(
 /** Sends `body` unless the environment's last alert had the same fingerprint (one alert per change, not per tick). */
 async function sendAlertOnChange(
   deps: JobDeps,
-  job: DriftJob,
+  job: DriftEnvironmentJob,
   fingerprint: string | null,
   body: Record<string, unknown>,
   log: Logger,
 ): Promise<void> {
-  const repository = repositoryKey(job.repo);
-  const changed =
-    fingerprint === null
-      ? (
-          await deps.pool.query(`DELETE FROM drift_alerts WHERE repository = $1 AND environment = $2`, [
-            repository,
-            job.environment,
-          ])
-        ).rowCount! > 0
-      : (
-          await deps.pool.query(
-            `INSERT INTO drift_alerts (repository, environment, fingerprint) VALUES ($1, $2, $3)
-             ON CONFLICT (repository, environment) DO UPDATE SET fingerprint = EXCLUDED.fingerprint, sent_at = now()
-              WHERE drift_alerts.fingerprint IS DISTINCT FROM EXCLUDED.fingerprint
-             RETURNING 1`,
-            [repository, job.environment, fingerprint],
-          )
-        ).rowCount! > 0;
+  const changed = await deps.controllerStore.driftAlertChanged(job.repo, job.environment, fingerprint);
   if (!changed) return;
   try {
     const res = await (deps.fetch ?? fetch)(deps.config.alertWebhook!, {
@@ -186,7 +177,12 @@ async function sendAlertOnChange(
 }
 
 /** Drift that was alerted is gone: say so once. */
-async function alertResolved(deps: JobDeps, job: DriftJob, url: string | undefined, log: Logger): Promise<void> {
+async function alertResolved(
+  deps: JobDeps,
+  job: DriftEnvironmentJob,
+  url: string | undefined,
+  log: Logger,
+): Promise<void> {
   if (!deps.config.alertWebhook) return;
   const text = `Politburo: drift of ${job.environment} (${repositoryKey(job.repo)}) resolved${url ? ` — ${url}` : ''}`;
   await sendAlertOnChange(
@@ -201,7 +197,7 @@ async function alertResolved(deps: JobDeps, job: DriftJob, url: string | undefin
 /** The optional generic webhook (Slack-compatible: `text` is what Slack shows). */
 async function alert(
   deps: JobDeps,
-  job: DriftJob,
+  job: DriftEnvironmentJob,
   result: RunResult,
   url: string | undefined,
   log: Logger,

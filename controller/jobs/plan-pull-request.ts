@@ -2,6 +2,7 @@
  * The `plan-pull-request` job: a static plan (no host contacted, no provider run) of every environment the pull
  * request changes, one `politburo plan ENV` check per environment and ONE sticky comment. Live plans (dry-runs on
  * hosts) only when the job says so, which the delivery handler sets only after the trust checks of docs/configuration.md.
+ * The head is checked out and loaded once; the base (or the fork point) at most once, whatever asks for it.
  */
 import { planCheckName, renderPlanCheck } from '../github/render-plan-check.js';
 import { PLAN_COMMENT_MARKER, renderPlanComment } from '../github/render-plan-comment.js';
@@ -14,17 +15,24 @@ import { affectedEnvironments, touchesDescription } from './affected-environment
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { withCommit, type LoadedCommit } from './load-commit.js';
+import type { Repository } from '../../kernel/repository.js';
 import { parsePlanJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
+/** Queues a plan of a pull request; a queued older plan of the same pull request is replaced. */
+export async function queuePlanPullRequest(deps: Pick<JobDeps, 'queue'>, job: PlanPullRequestJob): Promise<void> {
+  await deps.queue.enqueuePlan(job);
+}
+
 /** Handles one plan job (see module comment). */
-export async function runPlanJob(deps: JobDeps, payload: unknown): Promise<void> {
+export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parsePlanJob(payload);
   const reporter = reporterFor(deps, job.repo);
   const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), sha: job.headSha }).child({
     pull: job.pullNumber,
   });
-  const plans = await withCommit(deps.git, job.repo, job.headSha, (head) => planHead(deps, job, head, log));
+  const described = describedAt(deps, job.repo);
+  const plans = await withCommit(deps.git, job.repo, job.headSha, (head) => planHead(deps, job, head, described, log));
   if (!plans) {
     log.info('no politburo.yml at the head: nothing to plan');
     return;
@@ -65,17 +73,18 @@ async function planHead(
   deps: JobDeps,
   job: PlanPullRequestJob,
   head: LoadedCommit,
+  described: DescribedAt,
   log: Logger,
 ): Promise<PlanForRender[] | null> {
   if (head.kind === 'none') return null;
   if (head.kind === 'invalid') {
-    const names = job.environment ? [job.environment] : await baseEnvironmentNames(deps, job);
+    const names = job.environment ? [job.environment] : await baseEnvironmentNames(job, described);
     return names.map((environment) => ({ environment, plan: null, errors: head.errors }));
   }
-  const names = job.environment ? [job.environment] : await changedEnvironments(deps, job, head.description);
+  const names = job.environment ? [job.environment] : await changedEnvironments(deps, job, head.description, described);
   const plans: PlanForRender[] = [];
   for (const name of names) {
-    const env = head.description.environments.get(name) ?? (await removedEnvironment(deps, job, name));
+    const env = head.description.environments.get(name) ?? (await removedEnvironment(job, name, described));
     if (!env) {
       plans.push({
         environment: name,
@@ -91,9 +100,11 @@ async function planHead(
       });
       continue;
     }
-    const recorded = await deps.store.recordedNodes(repositoryKey(job.repo), name);
     if (job.live && head.description.environments.has(name)) plans.push(await livePlan(deps, job, head, env, log));
-    else plans.push({ environment: name, plan: planEnvironment(env, recorded, job.headSha), errors: [] });
+    else {
+      const recorded = await deps.store.recordedNodes(repositoryKey(job.repo), name);
+      plans.push({ environment: name, plan: planEnvironment(env, recorded, job.headSha), errors: [] });
+    }
   }
   return plans;
 }
@@ -125,33 +136,47 @@ async function livePlan(
   }
 }
 
-async function changedEnvironments(deps: JobDeps, job: PlanPullRequestJob, head: Description): Promise<string[]> {
+/** The description at a commit (null: none, or invalid), each commit checked out and loaded at most once. */
+type DescribedAt = (sha: string) => Promise<Description | null>;
+
+function describedAt(deps: JobDeps, repo: Repository): DescribedAt {
+  const loaded = new Map<string, Promise<Description | null>>();
+  return (sha) => {
+    if (!loaded.has(sha))
+      loaded.set(
+        sha,
+        withCommit(deps.git, repo, sha, async (c) => (c.kind === 'ok' ? c.description : null)),
+      );
+    return loaded.get(sha)!;
+  };
+}
+
+async function changedEnvironments(
+  deps: JobDeps,
+  job: PlanPullRequestJob,
+  head: Description,
+  described: DescribedAt,
+): Promise<string[]> {
   const changed = await deps.git.changedFiles(job.repo, job.baseSha, job.headSha);
   if (!touchesDescription(head, changed)) return [];
   // Compared with what the pull request forked from, so later changes on the base branch are not counted as its own.
   const forkPoint = (await deps.git.mergeBase?.(job.repo, job.baseSha, job.headSha)) ?? job.baseSha;
-  return withCommit(deps.git, job.repo, forkPoint, async (base) =>
-    affectedEnvironments(head, base.kind === 'ok' ? base.description : null, changed),
-  );
+  return affectedEnvironments(head, await described(forkPoint), changed);
 }
 
-async function baseEnvironmentNames(deps: JobDeps, job: PlanPullRequestJob): Promise<string[]> {
-  const names = await withCommit(deps.git, job.repo, job.baseSha, async (base) =>
-    base.kind === 'ok' ? [...base.description.environments.keys()] : [],
-  );
+async function baseEnvironmentNames(job: PlanPullRequestJob, described: DescribedAt): Promise<string[]> {
+  const names = [...((await described(job.baseSha))?.environments.keys() ?? [])];
   return names.length ? names : ['politburo'];
 }
 
 /** An environment the pull request removes: planned as empty, so every recorded node shows as terminate. */
 async function removedEnvironment(
-  deps: JobDeps,
   job: PlanPullRequestJob,
   name: string,
+  described: DescribedAt,
 ): Promise<ResolvedEnvironment | null> {
-  return withCommit(deps.git, job.repo, job.baseSha, async (base) => {
-    const env = base.kind === 'ok' ? base.description.environments.get(name) : undefined;
-    return env ? { ...env, nodes: [], groups: [] } : null;
-  });
+  const env = (await described(job.baseSha))?.environments.get(name);
+  return env ? { ...env, nodes: [], groups: [] } : null;
 }
 
 /** Plans are keyed by (environment, base, head): this head's plans are recorded and older heads' checks superseded. */
@@ -162,20 +187,14 @@ async function supersedeOlderPlans(
   reporter: Reporter,
   log: Logger,
 ): Promise<void> {
-  const repository = repositoryKey(job.repo);
-  for (const env of environments) {
-    await deps.pool.query(
-      `INSERT INTO pr_plans (repository, pull_number, environment, base_sha, head_sha) VALUES ($1, $2, $3, $4, $5)
-       ON CONFLICT (repository, pull_number, environment, head_sha) DO UPDATE SET base_sha = EXCLUDED.base_sha, superseded = false`,
-      [repository, job.pullNumber, env, job.baseSha, job.headSha],
-    );
-  }
-  const { rows } = await deps.pool.query<{ environment: string; head_sha: string }>(
-    `UPDATE pr_plans SET superseded = true WHERE repository = $1 AND pull_number = $2 AND head_sha <> $3 AND NOT superseded
-     RETURNING environment, head_sha`,
-    [repository, job.pullNumber, job.headSha],
-  );
-  for (const row of rows) {
+  const superseded = await deps.controllerStore.recordPlannedHead({
+    repo: job.repo,
+    pullNumber: job.pullNumber,
+    baseSha: job.baseSha,
+    headSha: job.headSha,
+    environments,
+  });
+  for (const row of superseded) {
     const update: CheckUpdate = {
       status: 'completed',
       conclusion: 'skipped',
@@ -183,7 +202,7 @@ async function supersedeOlderPlans(
       summary: `This plan of \`${row.environment}\` is out of date: the pull request was planned again at ${job.headSha}.`,
     };
     await safely(log, 'superseded plan check', () =>
-      reporter.check({ repo: job.repo, sha: row.head_sha, name: planCheckName(row.environment) }, update),
+      reporter.check({ repo: job.repo, sha: row.headSha, name: planCheckName(row.environment) }, update),
     );
   }
 }

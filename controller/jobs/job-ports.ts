@@ -1,0 +1,79 @@
+/**
+ * The ports the jobs use besides the engine's StateStore (kernel/types.ts), the git port and the reporter
+ * (controller/ports.ts): the controller's own tables, and the queue. The composition root (controller/wiring.ts) picks
+ * their implementations: PostgreSQL (controller/store/controller-store.ts, controller/store/job-queue.ts), or in
+ * memory for the unit tests of the jobs' decisions.
+ */
+import type { Repository } from '../../kernel/repository.js';
+import type { ApplyEnvironmentJob, DriftEnvironmentJob, PlanPullRequestJob } from '../ports.js';
+
+/** An environment's drift schedule as described (docs/language.md: `drift.schedule`, `drift.heal`). */
+export interface DriftSchedule {
+  repo: Repository;
+  environment: string;
+  schedule: string;
+  heal: boolean;
+}
+
+/** A pull request as last delivered (comments carry no head). */
+export interface KnownPullRequest {
+  headSha: string;
+  baseSha: string;
+  /** `owner/name` of the head's repository (a fork's differs), null when unknown. */
+  headRepository: string | null;
+}
+
+/** The controller's own records: drift schedules and alerts, polled heads, pull requests and their plans. */
+export interface ControllerStore {
+  /** Records (or refreshes) drift schedules and announces the change to every replica's scheduler. */
+  recordDriftSchedules(schedules: DriftSchedule[]): Promise<void>;
+  /** Removes an environment's schedule (it is not described any more) and announces the change. */
+  forgetDriftSchedule(repo: Repository, environment: string): Promise<void>;
+  /** Every recorded schedule (`repository` is the repository key). */
+  driftSchedules(): Promise<{ repository: string; environment: string; schedule: string }[]>;
+  /** Claims one tick of a schedule: its repository and heal setting, or null when another replica had it. */
+  claimDriftTick(
+    repository: string,
+    environment: string,
+    tick: Date,
+  ): Promise<{ repo: Repository; heal: boolean } | null>;
+  /** Calls `changed` whenever a schedule is recorded or forgotten, by any replica; `onLost` on a lost listener. */
+  onDriftSchedulesChanged(
+    changed: () => void,
+    opts?: { retryMs?: number; onLost?: (err: string) => void },
+  ): { stop(): void };
+  /** The repository and last applied commit of a scheduled environment (the dashboard draws it as described there). */
+  appliedEnvironmentSource(repository: string, environment: string): Promise<{ repo: Repository; sha: string } | null>;
+  /**
+   * Records the environment's drift alert fingerprint (null: the drift is resolved); false when nothing changed since
+   * the last alert, which is then not sent again.
+   */
+  driftAlertChanged(repo: Repository, environment: string, fingerprint: string | null): Promise<boolean>;
+  /** Records `sha` as a polled branch's head: false when it already was, else the previous head (null: first time). */
+  claimPollHead(repository: string, branch: string, sha: string): Promise<string | null | false>;
+  /** Undoes a claim that was not handled (back to `previous`), so the next poll tries `sha` again. */
+  releasePollHead(repository: string, branch: string, sha: string, previous: string | null): Promise<void>;
+  rememberPullRequest(repo: Repository, pullNumber: number, pr: KnownPullRequest): Promise<void>;
+  knownPullRequest(repo: Repository, pullNumber: number): Promise<KnownPullRequest | null>;
+  /** Records the plans of a head; returns the plans of other heads just superseded (their checks are to be finished). */
+  recordPlannedHead(plan: {
+    repo: Repository;
+    pullNumber: number;
+    baseSha: string;
+    headSha: string;
+    environments: string[];
+  }): Promise<{ environment: string; headSha: string }[]>;
+}
+
+/** Adding the jobs' jobs to the durable queue. */
+export interface JobQueue {
+  /**
+   * Queues an `apply-environment` job. A queued (not yet running) apply of the same environment is replaced; its
+   * commit and those it had replaced are returned (and carried in the payload) as `supersedes`.
+   */
+  enqueueApply(job: ApplyEnvironmentJob): Promise<{ id: string; supersedes: string[] }>;
+  /** Queues a `plan-pull-request` job; a queued older plan of the same pull request is replaced. */
+  enqueuePlan(job: PlanPullRequestJob): Promise<{ id: string }>;
+  /** Queues a `drift-environment` job unless one is already waiting for the environment. */
+  enqueueDrift(job: DriftEnvironmentJob): Promise<{ id: string }>;
+}

@@ -1,0 +1,89 @@
+/**
+ * The controller's own records in PostgreSQL: the ControllerStore port (controller/jobs/job-ports.ts) over the table
+ * modules of this folder. The only implementation the composition root (controller/wiring.ts) wires.
+ */
+import type pg from 'pg';
+import { RepositorySchema, repositoryKey } from '../../kernel/repository.js';
+import type { ControllerStore } from '../jobs/job-ports.js';
+import { clearDriftAlert, recordDriftAlert } from './drift-alerts.js';
+import {
+  appliedEnvironmentSource,
+  claimDriftTick,
+  deleteDriftSchedule,
+  listDriftSchedules,
+  listenForDriftSchedules,
+  notifyDriftSchedules,
+  upsertDriftSchedules,
+} from './drift-schedules.js';
+import { claimPollHead, releasePollHead } from './poll-heads.js';
+import { knownPullRequest, recordPlannedHead, rememberPullRequest } from './pull-requests.js';
+
+/** The ControllerStore over a pool. */
+export function createPgControllerStore(pool: pg.Pool): ControllerStore {
+  return {
+    async recordDriftSchedules(schedules) {
+      await upsertDriftSchedules(
+        pool,
+        schedules.map((s) => ({
+          repository: repositoryKey(s.repo),
+          environment: s.environment,
+          schedule: s.schedule,
+          heal: s.heal,
+          repo: s.repo,
+        })),
+      );
+      await notifyDriftSchedules(pool);
+    },
+    async forgetDriftSchedule(repo, environment) {
+      await deleteDriftSchedule(pool, repositoryKey(repo), environment);
+      await notifyDriftSchedules(pool);
+    },
+    async driftSchedules() {
+      return (await listDriftSchedules(pool)).map(({ repository, environment, schedule }) => ({
+        repository,
+        environment,
+        schedule,
+      }));
+    },
+    async claimDriftTick(repository, environment, tick) {
+      const claimed = await claimDriftTick(pool, repository, environment, tick);
+      return claimed ? { repo: RepositorySchema.parse(claimed.repo), heal: claimed.heal } : null;
+    },
+    onDriftSchedulesChanged(changed, opts = {}) {
+      let stopped = false;
+      const listener = listenForDriftSchedules(pool, {
+        changed,
+        stopped: () => stopped,
+        retryMs: opts.retryMs ?? 1_000,
+        onLost: opts.onLost ?? (() => undefined),
+      });
+      return {
+        stop() {
+          stopped = true;
+          listener.stop();
+        },
+      };
+    },
+    async appliedEnvironmentSource(repository, environment) {
+      const found = await appliedEnvironmentSource(pool, repository, environment);
+      return found ? { repo: RepositorySchema.parse(found.repo), sha: found.sha } : null;
+    },
+    async driftAlertChanged(repo, environment, fingerprint) {
+      return fingerprint === null
+        ? clearDriftAlert(pool, repositoryKey(repo), environment)
+        : recordDriftAlert(pool, repositoryKey(repo), environment, fingerprint);
+    },
+    claimPollHead: (repository, branch, sha) => claimPollHead(pool, repository, branch, sha),
+    releasePollHead: (repository, branch, sha, previous) => releasePollHead(pool, repository, branch, sha, previous),
+    rememberPullRequest: (repo, pullNumber, pr) => rememberPullRequest(pool, repositoryKey(repo), pullNumber, pr),
+    knownPullRequest: (repo, pullNumber) => knownPullRequest(pool, repositoryKey(repo), pullNumber),
+    recordPlannedHead: (plan) =>
+      recordPlannedHead(pool, {
+        repository: repositoryKey(plan.repo),
+        pullNumber: plan.pullNumber,
+        baseSha: plan.baseSha,
+        headSha: plan.headSha,
+        environments: plan.environments,
+      }),
+  };
+}
