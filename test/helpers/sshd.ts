@@ -43,7 +43,7 @@ export function realBabushka(): { bin: string; real: boolean; note: string } {
   };
 }
 
-/** Deps of babushka.md's transcripts and a few test helpers (`echo args`, `slow`). */
+/** Deps of docs/babushka.md's transcripts and a few test helpers (`echo args`, `slow`). */
 export const fixtureDepsDir = path.join(here, 'babushka', 'fixtures', 'babushka-deps');
 
 export interface SshHost {

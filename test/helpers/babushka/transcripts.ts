@@ -1,4 +1,4 @@
-/** The transcripts of babushka.md (copied verbatim to fixtures/transcripts.txt), for golden tests. */
+/** The transcripts of docs/babushka.md (copied verbatim to fixtures/transcripts.txt), for golden tests. */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

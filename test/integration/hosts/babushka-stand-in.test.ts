@@ -1,5 +1,5 @@
 /**
- * Golden test of the Babushka stand-in: babushka.md's transcripts replayed on a real host (sshd, its own user and home),
+ * Golden test of the Babushka stand-in: docs/babushka.md's transcripts replayed on a real host (sshd, its own user and home),
  * compared byte for byte after the two substitutions (`~` = home, `BABUSHKA` = install directory).
  */
 import { after, before, describe, test } from 'node:test';
@@ -38,7 +38,7 @@ after(async () => {
 
 const inWork = (cmd: string) => conn.exec(`cd ~/work && ${cmd}`);
 
-describe('the stand-in replays babushka.md verbatim', () => {
+describe('the stand-in replays docs/babushka.md verbatim', () => {
   test('every transcript, in order, byte for byte', async () => {
     const transcripts = loadTranscripts();
     assert.equal(transcripts.length, 9);

@@ -153,7 +153,7 @@ test('the stand-in gives the same results as the real Babushka', async (t) => {
   assert.deepEqual(await lane(standInBin), real);
 });
 
-test("babushka.md's transcripts, byte for byte, on the Babushka of this lane", async (t) => {
+test("docs/babushka.md's transcripts, byte for byte, on the Babushka of this lane", async (t) => {
   t.diagnostic(babushka.note);
   const ssh = await startSshHosts(1, { babushkaBin: babushka.bin });
   const h = ssh.hosts[0];

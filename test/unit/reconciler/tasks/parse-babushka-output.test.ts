@@ -11,7 +11,7 @@ import { loadTranscripts, substitute } from '../../../helpers/babushka/transcrip
 const transcripts = loadTranscripts();
 const out = (i: number) => substitute(transcripts[i].output, '/home/deploy', '/usr/local/babushka');
 
-describe('parseBabushkaOutput on the transcripts of babushka.md', () => {
+describe('parseBabushkaOutput on the transcripts of docs/babushka.md', () => {
   test('there are nine transcripts', () => {
     assert.equal(transcripts.length, 9);
   });

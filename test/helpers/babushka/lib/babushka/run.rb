@@ -1,4 +1,4 @@
-# How the Babushka stand-in meets a dep tree and prints it (babushka.md, "Output").
+# How the Babushka stand-in meets a dep tree and prints it (docs/babushka.md, "The output").
 
 require 'fileutils'
 
