@@ -1,7 +1,8 @@
 /** The `politburo plan ENV` check run of a pull request: the plan as summary, an annotation per validation error. */
 import type { CheckAnnotation, CheckUpdate, PlanForRender } from '../ports.js';
 import { Budget, cell, code, codeCell, CHECK_TEXT_LIMIT, plural, truncate } from './markdown.js';
-import { formatError, planCounts } from './render-plan-comment.js';
+import { renderPlanCounts } from './render-plan-comment.js';
+import { formatValidationError } from '../../schema/load-description.js';
 
 /** Name of the plan check of an environment. */
 export function planCheckName(environment: string): string {
@@ -16,7 +17,7 @@ export function renderPlanCheck(p: PlanForRender, opts: { detailsUrl?: string } 
     out.must(`The description of ${code(p.environment)} is invalid: fix these and push again.`);
     out.must('');
     out.must('```');
-    for (const e of p.errors) out.maybe(formatError(e).replace(/```/g, '`\u200b``'));
+    for (const e of p.errors) out.maybe(formatValidationError(e).replace(/```/g, '`\u200b``'));
     out.must('```');
     if (out.omitted) out.must(`… and ${out.omitted} more (every one is annotated on its line).`);
     return {
@@ -30,9 +31,10 @@ export function renderPlanCheck(p: PlanForRender, opts: { detailsUrl?: string } 
   const plan = p.plan;
   const changes = plan.summary.create + plan.summary.update + plan.summary.terminate;
   const drifted = p.live ? p.live.nodes.filter((n) => n.state === 'drifted' || n.state === 'failed').length : 0;
-  const title = (changes === 0 ? 'No changes' : planCounts(plan, false)) + (drifted ? `, ${drifted} drifted` : '');
+  const title =
+    (changes === 0 ? 'No changes' : renderPlanCounts(plan, false)) + (drifted ? `, ${drifted} drifted` : '');
   const out = new Budget(CHECK_TEXT_LIMIT - 300);
-  out.must(`**${code(p.environment)}**: ${planCounts(plan)}.`);
+  out.must(`**${code(p.environment)}**: ${renderPlanCounts(plan)}.`);
   if (changes > 0) {
     out.must('');
     out.must('| Node | Host | Action | What changes |');

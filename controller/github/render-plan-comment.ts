@@ -2,11 +2,12 @@
 import type { PlanForRender } from '../ports.js';
 import type { NodeResult, Plan, ValidationError } from '../../kernel/types.js';
 import { Budget, cell, code, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
+import { formatValidationError } from '../../schema/load-description.js';
 
 /** Hidden marker that identifies Politburo's comment among a PR's comments (found again when its id is lost). */
 export const PLAN_COMMENT_MARKER = '<!-- politburo:plan -->';
 
-export interface PlanCommentOptions {
+interface PlanCommentOptions {
   headSha: string;
   runUrl?: string;
   /** Where the whole plan can be read when the comment had to be truncated. */
@@ -16,13 +17,8 @@ export interface PlanCommentOptions {
 /** Room kept for headings, truncation notes and the footer, which are always written. */
 const RESERVED = 4_000;
 
-/** `FILE:LINE:COLUMN: message`, the format of every validation error Politburo prints. */
-export function formatError(e: ValidationError): string {
-  return `${e.file}:${e.line}:${e.column}: ${e.message}`;
-}
-
 /** "3 to create, 1 to update, 10 unchanged, 0 to terminate". */
-export function planCounts(plan: Plan, withUnchanged = true): string {
+export function renderPlanCounts(plan: Plan, withUnchanged = true): string {
   const s = plan.summary;
   const parts = [`${s.create} to create`, `${s.update} to update`];
   if (withUnchanged) parts.push(`${s.unchanged} unchanged`);
@@ -49,7 +45,7 @@ export function renderPlanComment(plans: PlanForRender[], opts: PlanCommentOptio
       truncated = true;
       out.must('');
       out.must(
-        `_… ${plural(omitted, 'more line')} of ${code(p.environment)} not shown: the comment would exceed GitHub's ${COMMENT_LIMIT.toLocaleString('en-US')}-character limit. ${fullPlanPointer(opts, p.environment)}_`,
+        `_… ${plural(omitted, 'more line')} of ${code(p.environment)} not shown: the comment would exceed GitHub's ${COMMENT_LIMIT.toLocaleString('en-US')}-character limit. ${renderFullPlanPointer(opts, p.environment)}_`,
       );
     }
   }
@@ -64,7 +60,7 @@ export function renderPlanComment(plans: PlanForRender[], opts: PlanCommentOptio
   return truncate(out.text(), COMMENT_LIMIT);
 }
 
-function fullPlanPointer(opts: PlanCommentOptions, env: string): string {
+function renderFullPlanPointer(opts: PlanCommentOptions, env: string): string {
   return opts.fullPlanUrl
     ? `See the [full plan](${opts.fullPlanUrl}).`
     : `Run ${code(`politburo plan ${env}`)} to see all of it.`;
@@ -76,7 +72,7 @@ function renderEnvironment(out: Budget, p: PlanForRender): void {
   } else if (p.plan.summary.create + p.plan.summary.update + p.plan.summary.terminate === 0) {
     out.must(`#### ${code(p.environment)}: no changes (${p.plan.summary.unchanged} unchanged)`);
   } else {
-    out.must(`#### ${code(p.environment)}: ${planCounts(p.plan)}`);
+    out.must(`#### ${code(p.environment)}: ${renderPlanCounts(p.plan)}`);
   }
   if (p.errors.length > 0) renderErrors(out, p.errors);
   if (p.plan) renderChanges(out, p.plan);
@@ -86,7 +82,7 @@ function renderEnvironment(out: Budget, p: PlanForRender): void {
 function renderErrors(out: Budget, errors: ValidationError[]): void {
   out.must('');
   out.must('```');
-  for (const e of errors) out.maybe(formatError(e).replace(/```/g, '`\u200b``'));
+  for (const e of errors) out.maybe(formatValidationError(e).replace(/```/g, '`\u200b``'));
   out.must('```');
 }
 
