@@ -36,7 +36,12 @@ export function batchCommand(
   while (content.split('\n').includes(delimiter)) delimiter += '_';
   const write = `{ test -f ${file} || { cat > ${tmp} <<'${delimiter}' && mv -f ${tmp} ${file}; }; }`;
   const body = content.endsWith('\n') ? content : `${content}\n`;
-  return `${babushkaCommand(dir, depName, args, dryRun).replace(/ && babushka meet /, ` && ${write} && babushka meet `)}\n${body}${delimiter}\n`;
+  // A replacer function: in a replacement string `$$` (the shell's pid in the temp file's name) would become `$`.
+  const command = babushkaCommand(dir, depName, args, dryRun).replace(
+    / && babushka meet /,
+    () => ` && ${write} && babushka meet `,
+  );
+  return `${command}\n${body}${delimiter}\n`;
 }
 
 interface Progress {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateDep } from '../../../../reconciler/tasks/generated-dep.js';
+import { batchCommand } from '../../../../reconciler/tasks/run-babushka-batch.js';
 import type { BabushkaTask } from '../../../../kernel/types.js';
 
 const src = { file: 'politburo.yml', line: 1, column: 1 };
@@ -36,4 +37,13 @@ test('the same shape gives the same dep; another shape another', () => {
   const c = generateDep([task('x', { other: '1' }), task('y')]);
   assert.equal(a.content, b.content);
   assert.notEqual(a.name, c.name);
+});
+
+test('the generated dep is written through a temp file named after the shell pid, then moved into place', () => {
+  const g = generateDep([task('base'), task('app deployed', { ref: 'v2' })]);
+  const command = batchCommand('/deps', g.fileName, g.name, [['a0', 'v2']], false, g.content);
+  const tmp = `babushka-deps/.${g.fileName}.$$`;
+  assert.ok(command.includes(`cat > ${tmp} <<'POLITBURO_GENERATED_DEP'`), command);
+  assert.ok(command.includes(`mv -f ${tmp} babushka-deps/${g.fileName};`), command);
+  assert.ok(command.endsWith(`${g.content.endsWith('\n') ? g.content : `${g.content}\n`}POLITBURO_GENERATED_DEP\n`));
 });
