@@ -19,10 +19,12 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 /** Directory holding the `babushka` stand-in executable. */
 export const standInBin = path.join(here, 'babushka', 'bin');
 /**
- * Directory of the real Babushka's wrapper: `../shared/vendor/bin` beside the repository root (where CI puts it). It may
- * be absent on a developer's machine: see realBabushka().
+ * Directory of the real Babushka's wrapper: POLITBURO_BABUSHKA_BIN, else `shared/vendor/bin` in the directory that
+ * holds the checkout (where CI puts it). It may be absent on a developer's machine: see realBabushka().
  */
-export const realBabushkaBin = path.resolve(here, '..', '..', '..', 'shared', 'vendor', 'bin');
+export const realBabushkaBin = process.env.POLITBURO_BABUSHKA_BIN
+  ? path.resolve(process.env.POLITBURO_BABUSHKA_BIN)
+  : path.resolve(here, '..', '..', '..', 'shared', 'vendor', 'bin');
 
 /**
  * The real Babushka when it is beside the repository (and `ruby` can run it), else the stand-in, with a sentence
@@ -39,7 +41,7 @@ export function realBabushka(): { bin: string; real: boolean; note: string } {
   return {
     bin: standInBin,
     real: false,
-    note: `the real Babushka is not at ${path.join(realBabushkaBin, 'babushka')} (../shared/vendor beside the repository): ran on the stand-in instead`,
+    note: `the real Babushka is not at ${path.join(realBabushkaBin, 'babushka')} (set POLITBURO_BABUSHKA_BIN to the directory of its wrapper): ran on the stand-in instead`,
   };
 }
 

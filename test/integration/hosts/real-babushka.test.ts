@@ -1,6 +1,6 @@
 /**
  * The real Babushka lane: applies and a drift check through the engine on real sshd hosts whose `babushka` is the real
- * Babushka 0.19.2 (../shared/vendor beside the repository, as in CI), checking the results read from its output; then
+ * Babushka 0.19.2 (POLITBURO_BABUSHKA_BIN, or the copy CI places beside the checkout), checking the results read from its output; then
  * the same scenario on the stand-in must give the same results. Then the two compared line by line (stdout and stderr
  * apart) and through the engine on failures. Without the real one beside the repository, the lane runs on the stand-in
  * and says so in its output.
