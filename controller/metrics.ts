@@ -18,7 +18,8 @@ export const deliveriesTotal = new client.Counter({
 
 /**
  * Work waiting in the queue (not locked, runnable now or later), by task; refreshed on each scrape. A job of several
- * deliveries (webhooks/store-delivery.ts) counts as its deliveries, so the figure does not depend on how they arrived.
+ * deliveries (controller/store/ingest-deliveries.ts) counts as its deliveries, so the figure does not depend on how
+ * they arrived.
  */
 export const queueDepth = new client.Gauge({
   name: 'politburo_queue_depth',

@@ -16,10 +16,11 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type pg from 'pg';
 import type { HttpTimeouts } from './config.js';
 import type { Logger } from './logger.js';
-import { registry } from './metrics.js';
+import { deliveriesTotal, registry } from './metrics.js';
 import { refreshQueueMetrics } from './queue/queue-stats.js';
 import type { IngestPressure } from './queue/delivery-gate.js';
 import { createReadinessCheck, type Readiness } from './readiness.js';
+import { createDeliveryStore } from './store/ingest-deliveries.js';
 import { createWebhookEndpoint } from '../webhooks/webhook-endpoint.js';
 
 export interface ServerDeps {
@@ -40,9 +41,10 @@ export interface ServerDeps {
 /** Builds the request listener (see module comment). */
 export function createServer(deps: ServerDeps): RequestListener {
   const webhook = createWebhookEndpoint({
-    pool: deps.pool,
+    store: createDeliveryStore(deps.pool),
     secrets: deps.webhookSecrets,
     logger: deps.logger,
+    counter: deliveriesTotal,
     pressure: deps.ingestPressure,
   });
   const app = express();

@@ -4,8 +4,7 @@
  * is what keeps the answer time low; alone, a delivery is written at once, as before. Every delivery is still stored
  * (and its job queued) before its own answer is sent.
  */
-import type pg from 'pg';
-import { storeDelivery, storeDeliveries, type IncomingDelivery, type StoreOutcome } from './store-delivery.js';
+import type { DeliveryStore, IncomingDelivery, StoreOutcome } from './ingest-ports.js';
 
 export interface DeliveryBatcher {
   store(d: IncomingDelivery): Promise<StoreOutcome>;
@@ -24,7 +23,7 @@ interface Pending {
  * @param onOverlap told when a delivery arrives while others are being stored (controller/queue/delivery-gate.ts)
  */
 export function createDeliveryBatcher(
-  pool: Pick<pg.Pool, 'query'>,
+  store: Pick<DeliveryStore, 'storeAll'>,
   opts: { maxInFlight?: number; maxBatch?: number; maxBatchBytes?: number; onOverlap?: () => void } = {},
 ): DeliveryBatcher {
   const maxInFlight = opts.maxInFlight ?? 4;
@@ -44,7 +43,7 @@ export function createDeliveryBatcher(
     while (inFlight < maxInFlight && queue.length > 0) {
       const batch = take();
       inFlight++;
-      void write(pool, batch).finally(() => {
+      void write(store, batch).finally(() => {
         inFlight--;
         pump();
       });
@@ -62,8 +61,8 @@ export function createDeliveryBatcher(
 }
 
 /** Writes one batch; a delivery id twice in a batch is stored once (the later one is the duplicate). */
-async function write(pool: Pick<pg.Pool, 'query'>, batch: Pending[]): Promise<void> {
-  if (batch.length === 1) return settleOne(pool, batch[0]);
+async function write(store: Pick<DeliveryStore, 'storeAll'>, batch: Pending[]): Promise<void> {
+  if (batch.length === 1) return settleOne(store, batch[0]);
   const firsts = new Map<string, Pending>();
   const repeats: Pending[] = [];
   for (const p of batch) {
@@ -73,14 +72,11 @@ async function write(pool: Pick<pg.Pool, 'query'>, batch: Pending[]): Promise<vo
   const list = [...firsts.values()];
   let outcomes: StoreOutcome[];
   try {
-    outcomes = await storeDeliveries(
-      pool,
-      list.map((p) => p.d),
-    );
+    outcomes = await store.storeAll(list.map((p) => p.d));
   } catch {
     // One bad payload (not JSON, \u0000 in a string) must not fail the others: store each on its own, so each gets
     // its own answer. Repeats go after their first, which decides them.
-    for (const p of [...list, ...repeats]) await settleOne(pool, p);
+    for (const p of [...list, ...repeats]) await settleOne(store, p);
     return;
   }
   list.forEach((p, i) => p.resolve(outcomes[i]));
@@ -88,14 +84,14 @@ async function write(pool: Pick<pg.Pool, 'query'>, batch: Pending[]): Promise<vo
     const first = outcomes[list.indexOf(firsts.get(p.d.id)!)];
     // The first was stored: this one is its duplicate. The first was not an object: neither is this one (same id,
     // most likely the same body), but decide it on its own body.
-    if (first.status === 'not-an-object') await settleOne(pool, p);
+    if (first.status === 'not-an-object') await settleOne(store, p);
     else p.resolve({ status: 'duplicate' });
   }
 }
 
-async function settleOne(pool: Pick<pg.Pool, 'query'>, p: Pending): Promise<void> {
+async function settleOne(store: Pick<DeliveryStore, 'storeAll'>, p: Pending): Promise<void> {
   try {
-    p.resolve(await storeDelivery(pool, p.d));
+    p.resolve((await store.storeAll([p.d]))[0]);
   } catch (err) {
     p.reject(err);
   }

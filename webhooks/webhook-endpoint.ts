@@ -5,29 +5,28 @@
  *
  * This is the controller's hot path (bench/webhooks), so it is a plain Node request handler in front of the express
  * app (controller/server.ts) rather than an express route: no router, no body parser, no response helpers. The body stays
- * a Buffer from the socket to PostgreSQL, which checks and indexes the JSON (webhooks/store-delivery.ts); it is
- * decoded once, as the text @octokit/webhooks verifies the signature of.
+ * a Buffer from the socket to PostgreSQL, which checks and indexes the JSON (controller/store/ingest-deliveries.ts,
+ * given as a DeliveryStore: webhooks/ingest-ports.ts); it is decoded once, as the text @octokit/webhooks verifies the
+ * signature of.
  */
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type pg from 'pg';
+import type { Logger } from 'pino';
 import getRawBody from 'raw-body';
-import { errorFields, type Logger } from '../controller/logger.js';
-import type { IngestPressure } from '../controller/queue/delivery-gate.js';
-import { deliveriesTotal } from '../controller/metrics.js';
 import { createDeliveryBatcher } from './delivery-batcher.js';
-import { createJobNotifier, describeStoreError, type JobNotifier } from './store-delivery.js';
+import type { DeliveryCounter, DeliveryStore, IngestPressureSink } from './ingest-ports.js';
 import { signsBytes, verifySignature } from './verify-signature.js';
 
 export interface WebhookEndpointDeps {
-  pool: Pick<pg.Pool, 'query'>;
+  /** Where deliveries are stored with their jobs. */
+  store: DeliveryStore;
   /** Current secret first, then old ones still accepted. */
   secrets: readonly string[];
   logger: Logger;
-  /** Wakes the queue's workers after a job was inserted (default: a coalesced NOTIFY on the pool). */
-  notifier?: JobNotifier;
+  /** Deliveries by event and outcome (default: not counted). */
+  counter?: DeliveryCounter;
   /** Told about bursts of deliveries, so the queue worker can give way (controller/queue/delivery-gate.ts). */
-  pressure?: IngestPressure;
+  pressure?: IngestPressureSink;
 }
 
 export const WEBHOOK_PATH = '/webhooks/github';
@@ -53,13 +52,14 @@ export type WebhookEndpoint = (req: IncomingMessage, res: ServerResponse) => boo
 
 /** The webhook endpoint (see module comment). */
 export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoint {
-  const notifier = deps.notifier ?? createJobNotifier(deps.pool);
-  const batcher = createDeliveryBatcher(deps.pool, {
-    onOverlap: deps.pressure ? () => deps.pressure!.noteOverlap() : undefined,
+  const pressure = deps.pressure;
+  const batcher = createDeliveryBatcher(deps.store, {
+    onOverlap: pressure ? () => pressure.noteOverlap() : undefined,
   });
+  const count = (event: string, outcome: string) => deps.counter?.inc({ event, outcome });
   return (req, res) => {
     if (req.method !== 'POST' || !isWebhookPath(req.url)) return false;
-    receive(req, res).catch((err: unknown) => answerError(deps.logger, err, req, res));
+    receive(req, res).catch((err: unknown) => answerError(deps, err, req, res));
     return true;
   };
 
@@ -90,17 +90,17 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
     }
     const event = header(req, 'x-github-event')!;
     const delivery = header(req, 'x-github-delivery')!;
-    if (event === 'ping') return answerPing(res, body);
+    if (event === 'ping') return answerPing(res, body, count);
     const stored = await batcher.store({ id: delivery, event, body });
     if (stored.status === 'not-an-object') throw new HttpError(400, 'the payload must be a JSON object', 'invalid');
     if (stored.status === 'duplicate') {
-      deliveriesTotal.inc({ event, outcome: 'duplicate' });
+      count(event, 'duplicate');
       deps.logger.info({ delivery, event }, 'delivery already received: ignored');
       send(res, 200, { duplicate: true, delivery });
       return;
     }
-    deliveriesTotal.inc({ event, outcome: 'accepted' });
-    notifier.kick();
+    count(event, 'accepted');
+    deps.store.jobQueued();
     deps.logger.info(
       { delivery, event, action: stored.action, repo: stored.repository, job: stored.jobId },
       'delivery accepted',
@@ -168,7 +168,7 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   }
 }
 
-function answerPing(res: ServerResponse, body: Buffer): void {
+function answerPing(res: ServerResponse, body: Buffer, count: (event: string, outcome: string) => void): void {
   let zen: unknown = null;
   try {
     const p = JSON.parse(body.toString('utf8')) as unknown;
@@ -178,7 +178,7 @@ function answerPing(res: ServerResponse, body: Buffer): void {
     if (err instanceof HttpError) throw err;
     throw new HttpError(400, `the body is not valid JSON (${(err as Error).message})`, 'invalid');
   }
-  deliveriesTotal.inc({ event: 'ping', outcome: 'ping' });
+  count('ping', 'ping');
   send(res, 200, { ok: true, zen });
 }
 
@@ -192,15 +192,16 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
   res.end(text);
 }
 
-function answerError(logger: Logger, err: unknown, req: IncomingMessage, res: ServerResponse): void {
-  const { status, message, outcome } = classify(err);
+function answerError(deps: WebhookEndpointDeps, err: unknown, req: IncomingMessage, res: ServerResponse): void {
+  const logger = deps.logger;
+  const { status, message, outcome } = classify(deps.store, err);
   const event =
     outcome === 'unauthorized'
       ? '-'
       : EVENT.test(header(req, 'x-github-event') ?? '')
         ? header(req, 'x-github-event')!
         : '-';
-  deliveriesTotal.inc({ event, outcome });
+  deps.counter?.inc({ event, outcome });
   const log = { delivery: header(req, 'x-github-delivery')?.slice(0, 200), status, reason: message };
   // A 503 is the database being away, an expected outage: its message and code say enough (no stack, no client).
   if (status === 503) logger.warn({ ...log, error: errorFields(err) }, 'could not store a webhook delivery');
@@ -215,13 +216,20 @@ function answerError(logger: Logger, err: unknown, req: IncomingMessage, res: Se
   send(res, status, { error: message }, headers);
 }
 
-function classify(err: unknown): { status: number; message: string; outcome: string } {
+function classify(store: DeliveryStore, err: unknown): { status: number; message: string; outcome: string } {
   if (err instanceof HttpError) return { status: err.status, message: err.message, outcome: err.outcome };
-  const payloadFault = describeStoreError(err);
+  const payloadFault = store.describeError(err);
   if (payloadFault) return { status: 400, message: payloadFault, outcome: 'invalid' };
   return {
     status: 503,
     message: 'the delivery could not be stored right now (database unavailable); GitHub can redeliver it',
     outcome: 'error',
   };
+}
+
+/** What a log line says about an error: its class, message and code (an error may carry a whole pg client or pool). */
+function errorFields(err: unknown): { type?: string; message: string; code?: string } {
+  if (!(err instanceof Error)) return { message: String(err) };
+  const code = (err as { code?: unknown }).code;
+  return { type: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
 }

@@ -19,7 +19,7 @@ import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } fr
 import { workerPoolRestarts } from '../metrics.js';
 import { wrapTaskList } from './wrap-task.js';
 import type { DeliveryGate } from './delivery-gate.js';
-import { ensureDeliveryTask } from '../../webhooks/store-delivery.js';
+import { ensureDeliveryTask } from '../store/ingest-deliveries.js';
 import { graphileLogger, startRunner, stopRunner, type RunningPool } from './graphile-runner.js';
 import {
   checkGraphileWorkerPackage,

@@ -3,9 +3,9 @@
  * retried, transient ones rethrown for graphile-worker's retry with exponential backoff.
  *
  * A `github-delivery` job may carry several deliveries (an array payload: the deliveries stored together, see
- * webhooks/store-delivery.ts). The wrapper runs the handler once per delivery, in order, each with its own logger,
- * metrics and error handling, and hands graphile-worker one settled promise per entry: a transient failure re-queues
- * that delivery alone (graphile-worker's batch jobs), a terminal one is recorded on it and not retried.
+ * controller/store/ingest-deliveries.ts). The wrapper runs the handler once per delivery, in order, each with its own
+ * logger, metrics and error handling, and hands graphile-worker one settled promise per entry: a transient failure
+ * re-queues that delivery alone (graphile-worker's batch jobs), a terminal one is recorded on it and not retried.
  */
 import type pg from 'pg';
 import type { JobHelpers, Task, TaskList } from 'graphile-worker';

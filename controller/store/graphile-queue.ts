@@ -180,11 +180,11 @@ export async function ensureTask(db: Queryable, identifier: string): Promise<voi
 
 /**
  * The SQL of an INSERT of one job straight into the jobs table, for a data-modifying CTE of the caller's own
- * statement (webhooks/store-delivery.ts: deliveries and their job in one statement, without add_job's NOTIFY). Each
- * part is an SQL expression of that statement: `task` the task identifier (its row must exist: ensureTask; otherwise
- * the insert fails with 23502), `payload` an aggregate over the rows of `from`, `maxAttempts` an integer. The job is
- * inserted only when `from` has rows; the CTE returns its `id`. No queue, no key, no NOTIFY: the caller wakes the
- * workers (`NOTIFY "jobs:insert"`).
+ * statement (controller/store/ingest-deliveries.ts: deliveries and their job in one statement, without add_job's
+ * NOTIFY). Each part is an SQL expression of that statement: `task` the task identifier (its row must exist:
+ * ensureTask; otherwise the insert fails with 23502), `payload` an aggregate over the rows of `from`, `maxAttempts` an
+ * integer. The job is inserted only when `from` has rows; the CTE returns its `id`. No queue, no key, no NOTIFY: the
+ * caller wakes the workers (`NOTIFY "jobs:insert"`).
  */
 export function insertJobSql(parts: { task: string; payload: string; maxAttempts: string; from: string }): string {
   return `INSERT INTO graphile_worker._private_jobs (task_id, payload, max_attempts)

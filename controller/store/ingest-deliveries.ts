@@ -1,6 +1,7 @@
 /**
  * Stores verified deliveries and queues their `github-delivery` jobs, many in one statement (so one transaction): a
- * crash after the 2xx answer loses nothing, and a replayed delivery id stores nothing and queues nothing.
+ * crash after the 2xx answer loses nothing, and a replayed delivery id stores nothing and queues nothing. The webhook
+ * endpoint (webhooks/webhook-endpoint.ts) is given this as its DeliveryStore (createDeliveryStore).
  *
  * The bodies travel as they were signed, as one binary parameter (the bodies end to end, with offsets and lengths):
  * PostgreSQL checks that each is UTF-8 JSON, turns it into jsonb (which it had to do anyway to store it) and reads the
@@ -20,26 +21,11 @@
  * extras (no queue, no key: a delivery id is stored once, webhook_deliveries' primary key sees to that).
  */
 import type pg from 'pg';
-import { JOB_DELIVERY } from '../controller/ports.js';
-import { ensureTask, insertJobSql } from '../controller/store/graphile-queue.js';
+import type { DeliveryStore, IncomingDelivery, StoreOutcome } from '../../webhooks/ingest-ports.js';
+import { JOB_DELIVERY } from '../ports.js';
+import { ensureTask, insertJobSql } from './graphile-queue.js';
 
-/** A delivery whose signature was verified: its headers and its body exactly as received. */
-export interface IncomingDelivery {
-  id: string;
-  event: string;
-  body: Buffer;
-}
-
-export type StoreOutcome =
-  | {
-      status: 'accepted';
-      jobId: string;
-      action: string | null;
-      repository: string | null;
-      installationId: number | null;
-    }
-  | { status: 'duplicate' }
-  | { status: 'not-an-object' };
+export type { IncomingDelivery, StoreOutcome };
 
 /** Attempts of a delivery job before it fails for good (graphile-worker backs off exponentially between them). */
 export const DELIVERY_MAX_ATTEMPTS = 10;
@@ -196,5 +182,17 @@ export function createJobNotifier(db: Pick<pg.Pool, 'query'>, delayMs = 5): JobN
       if (timer) clearTimeout(timer);
       await flush();
     },
+  };
+}
+
+/** The store the webhook endpoint is given (webhooks/ingest-ports.ts): these statements, and a coalesced wake-up. */
+export function createDeliveryStore(
+  db: Pick<pg.Pool, 'query'>,
+  notifier: JobNotifier = createJobNotifier(db),
+): DeliveryStore {
+  return {
+    storeAll: (ds) => storeDeliveries(db, ds),
+    describeError: describeStoreError,
+    jobQueued: () => notifier.kick(),
   };
 }
