@@ -16,7 +16,7 @@ export const JOB_GITHUB_WRITE = 'github-write';
 export const JOB_POLL = 'poll-repositories';
 
 /** A stored webhook delivery to process. */
-export interface DeliveryJob {
+export interface GitHubDeliveryJob {
   deliveryId: string;
 }
 

@@ -2,7 +2,7 @@
 import { COMMIT_SHA } from '../../kernel/commit.js';
 import { RepositorySchema, type Repository } from '../../kernel/repository.js';
 import { z } from 'zod';
-import type { ApplyJob, DeliveryJob, DriftJob, PlanPullRequestJob } from '../ports.js';
+import type { ApplyEnvironmentJob, GitHubDeliveryJob, DriftEnvironmentJob, PlanPullRequestJob } from '../ports.js';
 import { TerminalError } from '../queue/terminal-error.js';
 
 const sha = z.string().regex(COMMIT_SHA, 'a full commit SHA');
@@ -41,8 +41,8 @@ function parse<T>(what: string, schema: z.ZodType<T>, payload: unknown): T {
 }
 
 /** Payload validators of each job: the typed payload, or a TerminalError naming every problem. */
-export const parseDeliveryJob = (p: unknown): DeliveryJob => parse('github-delivery', schemas.delivery, p);
-export const parseApplyJob = (p: unknown): ApplyJob & { repo: Repository } =>
+export const parseGitHubDeliveryJob = (p: unknown): GitHubDeliveryJob => parse('github-delivery', schemas.delivery, p);
+export const parseApplyJob = (p: unknown): ApplyEnvironmentJob & { repo: Repository } =>
   parse('apply-environment', schemas.apply, p);
 export const parsePlanJob = (p: unknown): PlanPullRequestJob => parse('plan-pull-request', schemas.plan, p);
-export const parseDriftJob = (p: unknown): DriftJob => parse('drift-environment', schemas.drift, p);
+export const parseDriftJob = (p: unknown): DriftEnvironmentJob => parse('drift-environment', schemas.drift, p);

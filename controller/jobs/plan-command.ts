@@ -1,24 +1,9 @@
-/** `/politburo plan [--live] [ENV]` comments, and the trust rules of docs/configuration.md for live plans. */
+/**
+ * The trust rules of docs/configuration.md for `/politburo plan --live` (the comment itself is parsed by
+ * webhooks/comment-command.ts).
+ */
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
 import type { Reporter } from '../ports.js';
-
-export interface PlanCommand {
-  live: boolean;
-  environment?: string;
-}
-
-/** Parses the comment's first line; null when it is not a Politburo command. */
-export function parseCommand(body: string): PlanCommand | null {
-  const first = body.trim().split(/\r?\n/, 1)[0]?.trim() ?? '';
-  const m = /^\/politburo\s+plan((?:\s+\S+)*)\s*$/.exec(first);
-  if (!m) return null;
-  const words = m[1].trim() ? m[1].trim().split(/\s+/) : [];
-  const live = words.includes('--live');
-  const rest = words.filter((w) => w !== '--live');
-  if (rest.length > 1 || rest.some((w) => w.startsWith('-') || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$/.test(w)))
-    return null;
-  return rest.length ? { live, environment: rest[0] } : { live };
-}
 
 const WRITERS = new Set(['admin', 'maintain', 'write']);
 

@@ -1,8 +1,11 @@
-/** The github-delivery job's routing: what each event leads to, and what is ignored. */
+/**
+ * The github-delivery job end to end on a real database: a stored delivery is parsed, routed, handled, and marked
+ * processed with its outcome (the routing of every payload shape is in test/unit/webhooks/route-event.test.ts).
+ */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runDeliveryJob } from '../../../../controller/jobs/handle-delivery.js';
-import { JOB_APPLY, JOB_PLAN_PR } from '../../../../controller/ports.js';
+import { runGitHubDelivery } from '../../../../controller/jobs/github-delivery.js';
+import { JOB_APPLY, JOB_DELIVERY, JOB_PLAN_PR } from '../../../../controller/ports.js';
 import { TerminalError } from '../../../../controller/queue/terminal-error.js';
 import { TestRepo } from '../../../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
@@ -41,9 +44,9 @@ describe('github-delivery routing', () => {
     await h?.stop();
   });
 
-  const run = async (event: string, payload: any) => {
+  const run = async (event: string, payload: object) => {
     const id = await h.deliver(event, payload);
-    await runDeliveryJob(h.deps, { deliveryId: id });
+    await runGitHubDelivery(h.deps, { deliveryId: id });
     return (await h.delivery(id)).outcome ?? '';
   };
 
@@ -119,7 +122,7 @@ describe('github-delivery routing', () => {
     );
     assert.equal(
       await run('pull_request', { action: 'closed', pull_request: pr, repository: repository(repo) }),
-      'ignored: pull_request action',
+      'ignored: pull_request closed',
     );
     const plans = await h.jobs(JOB_PLAN_PR);
     assert.equal(plans.length, 1);
@@ -144,7 +147,7 @@ describe('github-delivery routing', () => {
         comment: { id: 1, body: '/politburo plan', user: { login: 'x' } },
         repository: repository(repo),
       }),
-      'ignored: not a new pull request comment',
+      'ignored: comment on an issue, not a pull request',
     );
     h.github.state.comments.push({
       id: 77,
@@ -189,18 +192,62 @@ describe('github-delivery routing', () => {
       rows.map((r) => r.key),
       ['acme/a', 'acme/b', 'acme/c'],
     );
+    assert.equal(
+      await run('installation_repositories', {
+        action: 'removed',
+        installation: { id: 9 },
+        repositories_removed: [{ full_name: 'acme/c' }],
+      }),
+      'removed from the installation: 1 repositories (records kept)',
+    );
+    const kept = await h.pool.query(`SELECT key FROM repositories WHERE key = 'acme/c'`);
+    assert.equal(kept.rowCount, 1);
     const id = await h.deliver('star', { action: 'created' });
-    await runDeliveryJob(h.deps, { deliveryId: id });
+    await runGitHubDelivery(h.deps, { deliveryId: id });
     const d = await h.delivery(id);
     assert.equal(d.outcome, 'ignored: event star');
     assert.ok(d.processed_at);
   });
 
+  test('a malformed payload is marked processed, its outcome saying what is wrong; nothing is queued', async () => {
+    const queued = async () => (await h.jobs()).filter((j) => j.task_identifier !== JOB_DELIVERY).length;
+    const before = await queued();
+    assert.equal(
+      await run('push', { ref: 'refs/heads/main', after: await repo.head(), repository: { name: 'infra' } }),
+      'ignored: malformed push payload: repository.owner: Invalid input: expected object, received undefined',
+    );
+    assert.equal(await run('invented', { action: 'x' }), 'ignored: unknown event "invented"');
+    assert.equal(await queued(), before);
+  });
+
+  test('a re-run apply check queues the apply of its environment at its commit', async () => {
+    const sha = await repo.head();
+    assert.equal(
+      await run('check_run', {
+        action: 'rerequested',
+        check_run: { name: 'politburo/stage', head_sha: sha, pull_requests: [] },
+        repository: repository(repo),
+      }),
+      'apply of stage queued',
+    );
+    const applies = (await h.jobs(JOB_APPLY)).filter((j) => j.payload.environment === 'stage');
+    assert.equal(applies.length, 1);
+    assert.equal(applies[0].payload.sha, sha);
+  });
+
+  test('a delivery already processed is not handled again (a retried job)', async () => {
+    const id = await h.deliver('star', { action: 'created' });
+    await runGitHubDelivery(h.deps, { deliveryId: id });
+    await h.pool.query(`UPDATE webhook_deliveries SET outcome = 'first' WHERE delivery_id = $1`, [id]);
+    await runGitHubDelivery(h.deps, { deliveryId: id });
+    assert.equal((await h.delivery(id)).outcome, 'first');
+  });
+
   test('bad job payloads are terminal errors; a missing delivery is not an error', async () => {
     await assert.rejects(
-      runDeliveryJob(h.deps, { nope: 1 }),
+      runGitHubDelivery(h.deps, { nope: 1 }),
       (e: unknown) => e instanceof TerminalError && /deliveryId/.test(e.message),
     );
-    await runDeliveryJob(h.deps, { deliveryId: 'does-not-exist' });
+    await runGitHubDelivery(h.deps, { deliveryId: 'does-not-exist' });
   });
 });

@@ -1,0 +1,10 @@
+/** A branch's head moved: the environments following the branch are planned, and the changed ones applied. */
+import type { ApplyBranchHead } from '../../../webhooks/commands.js';
+import { queueApplies } from '../queue-applies.js';
+import type { CommandHandler } from './context.js';
+
+export const applyBranchHead: CommandHandler<ApplyBranchHead> = async (deps, c, ctx) => {
+  const trigger = `push ${c.sha.slice(0, 7)} to ${c.branch} by ${c.pushedBy}`;
+  const result = await queueApplies(deps, c.repo, c.branch, c.sha, trigger, ctx.log, c.before);
+  return result.environments.length ? `${result.outcome}: ${result.environments.join(', ')}` : result.outcome;
+};
