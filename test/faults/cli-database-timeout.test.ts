@@ -64,7 +64,9 @@ for (const command of ['status', 'migrate']) {
     { timeout: 120_000 },
     async () => {
       const url = `postgres://deploy:hunter2@127.0.0.1:${port}/politburo`;
-      const r = await cli([command, '--dir', dir], { DATABASE_URL: url, POLITBURO_DB_CONNECT_TIMEOUT: '1s' });
+      // migrate reads no repository: it takes no --dir.
+      const args = command === 'migrate' ? [command] : [command, '--dir', dir];
+      const r = await cli(args, { DATABASE_URL: url, POLITBURO_DB_CONNECT_TIMEOUT: '1s' });
       assert.equal(r.code, 1, `exit code (stderr: ${r.stderr})`);
       assert.match(r.stderr, new RegExp(`postgres://deploy:\\*\\*\\*@127\\.0\\.0\\.1:${port}/politburo`));
       assert.match(r.stderr, /no answer within 1000 ms/);
