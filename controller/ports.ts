@@ -21,7 +21,7 @@ export interface GitHubDeliveryJob {
 }
 
 /** Apply one environment at one commit. Queue `env:<repo>:<env>` serialises; job key `apply:<repo>:<env>` (replace) supersedes. */
-export interface ApplyJob {
+export interface ApplyEnvironmentJob {
   repo: Repository;
   environment: string;
   sha: string;
@@ -51,7 +51,7 @@ export interface PlanPullRequestJob {
   trigger: string;
 }
 
-export interface DriftJob {
+export interface DriftEnvironmentJob {
   repo: Repository;
   environment: string;
   heal: boolean;
@@ -107,6 +107,8 @@ export interface DriftReport {
  */
 export interface Reporter {
   check(ref: CheckRef, update: CheckUpdate): Promise<void>;
+  /** Whether the check is already final (completed), as last reported. */
+  checkCompleted(ref: CheckRef): Promise<boolean>;
   /** Creates or edits the one Politburo comment of a pull request. */
   stickyComment(repo: Repository, pullNumber: number, body: string): Promise<void>;
   reaction(repo: Repository, commentId: number, content: '+1' | 'eyes' | 'confused' | 'rocket' | '-1'): Promise<void>;

@@ -3,7 +3,7 @@
  * transaction: a stored delivery and its job commit together or not at all. The SQL is controller/store/graphile-queue.ts.
  */
 import type pg from 'pg';
-import { JOB_APPLY, type ApplyJob } from '../ports.js';
+import { JOB_APPLY, type ApplyEnvironmentJob } from '../ports.js';
 import { inTransaction, type Queryable } from '../../store/in-transaction.js';
 import { addJob, lockWaitingJobPayload, type AddJobOptions, type AddedJob } from '../store/graphile-queue.js';
 import { repositoryKey } from '../../kernel/repository.js';
@@ -37,7 +37,7 @@ export { inTransaction };
  */
 export async function enqueueApply(
   db: pg.Pool | pg.PoolClient,
-  job: ApplyJob,
+  job: ApplyEnvironmentJob,
   opts: Pick<AddJobOptions, 'runAt' | 'maxAttempts' | 'priority'> = {},
 ): Promise<AddedJob & { supersedes: string[] }> {
   const repo = repositoryKey(job.repo);
@@ -45,9 +45,9 @@ export async function enqueueApply(
   return inTransaction(db, async (client) => {
     // Two replicas queueing the same environment at once must not both miss each other's pending job.
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
-    const waiting = (await lockWaitingJobPayload(client, key)) as Partial<ApplyJob> | undefined;
+    const waiting = (await lockWaitingJobPayload(client, key)) as Partial<ApplyEnvironmentJob> | undefined;
     const supersedes = mergeSuperseded(job, waiting);
-    const payload: ApplyJob = { ...job, ...(supersedes.length ? { supersedes } : {}) };
+    const payload: ApplyEnvironmentJob = { ...job, ...(supersedes.length ? { supersedes } : {}) };
     if (!supersedes.length) delete payload.supersedes;
     const added = await enqueue(client, JOB_APPLY, payload, {
       ...opts,
@@ -59,7 +59,7 @@ export async function enqueueApply(
   });
 }
 
-function mergeSuperseded(job: ApplyJob, replaced: Partial<ApplyJob> | undefined): string[] {
+function mergeSuperseded(job: ApplyEnvironmentJob, replaced: Partial<ApplyEnvironmentJob> | undefined): string[] {
   const shas = [...(job.supersedes ?? [])];
   if (replaced) {
     for (const sha of [...(replaced.supersedes ?? []), ...(typeof replaced.sha === 'string' ? [replaced.sha] : [])])
