@@ -12,7 +12,6 @@ export const JOB_DELIVERY = 'github-delivery';
 export const JOB_APPLY = 'apply-environment';
 export const JOB_PLAN_PR = 'plan-pull-request';
 export const JOB_DRIFT = 'drift-environment';
-export const JOB_GITHUB_WRITE = 'github-write';
 export const JOB_POLL = 'poll-repositories';
 
 /** A stored webhook delivery to process. */
