@@ -46,12 +46,8 @@ function deny(req: Request, res: Response, message: string): void {
   res.type('html').send(
     page(
       'Sign in',
-      html`<h1>Sign in</h1>
-        <p>${message}</p>
-        <form method="get">
-          <label>Dashboard token <input type="password" name="token" autocomplete="current-password" /></label>
-          <button>Open</button>
-        </form>`,
+      html`<h1>Sign in</h1><p>${message}</p>
+<form method="get"><label>Dashboard token <input type="password" name="token" autocomplete="current-password"></label> <button>Open</button></form>`,
     ),
   );
 }

@@ -20,43 +20,14 @@ export function environmentsPage(envs: EnvironmentSummary[], runs: RunRecord[]):
     const states = (Object.entries(e.states) as [LifecycleState, number][]).map(
       ([s, n]) => html`${stateBadge(s)} ${n} `,
     );
-    return html`<tr>
-      <td>
-        <a href="${environmentUrl(e.repository, e.environment)}"><strong>${e.environment}</strong></a>
-      </td>
-      <td class="muted">${e.repository}</td>
-      <td>${e.nodes}</td>
-      <td>${states.length ? states : html`<span class="muted">nothing recorded</span>`}</td>
-      <td class="mono">${shortSha(e.lastCommit)}</td>
-      <td>${when(e.updatedAt)}</td>
-    </tr>`;
+    return html`<tr><td><a href="${environmentUrl(e.repository, e.environment)}"><strong>${e.environment}</strong></a></td><td class="muted">${e.repository}</td>
+<td>${e.nodes}</td><td>${states.length ? states : html`<span class="muted">nothing recorded</span>`}</td><td class="mono">${shortSha(e.lastCommit)}</td><td>${when(e.updatedAt)}</td></tr>`;
   });
   const table = envs.length
-    ? html`<table class="environments">
-        <thead>
-          <tr>
-            <th>Environment</th>
-            <th>Repository</th>
-            <th>Nodes</th>
-            <th>States</th>
-            <th>Last applied</th>
-            <th>Updated</th>
-          </tr>
-        </thead>
-        <tbody>
-          ${rows}
-        </tbody>
-      </table>`
-    : html`<p class="muted">
-        No environment has been planned or applied yet. Run <code>politburo apply ENV</code> or push to an environment's
-        branch.
-      </p>`;
+    ? html`<table class="environments"><thead><tr><th>Environment</th><th>Repository</th><th>Nodes</th><th>States</th><th>Last applied</th><th>Updated</th></tr></thead><tbody>${rows}</tbody></table>`
+    : html`<p class="muted">No environment has been planned or applied yet. Run <code>politburo apply ENV</code> or push to an environment's branch.</p>`;
   return page(
     'Environments',
-    html`<h1>Environments</h1>
-      ${table}
-      <h2>Latest runs</h2>
-      ${runsTable(runs, { showEnvironment: true })}
-      <p><a href="/runs">All runs</a></p>`,
+    html`<h1>Environments</h1>${table}<h2>Latest runs</h2>${runsTable(runs, { showEnvironment: true })}<p><a href="/runs">All runs</a></p>`,
   );
 }

@@ -56,19 +56,9 @@ pre{background:#111827;color:#e5e7eb;padding:10px;overflow:auto;max-height:400px
 /** The page layout: navigation, title, body; `refreshSeconds` reloads a page that is still changing (a running run). */
 export function page(title: string, body: Html, opts: { refreshSeconds?: number } = {}): string {
   return html`<!doctype html>
-    <html lang="en">
-      <head>
-        <meta charset="utf-8" />
-        <meta name="viewport" content="width=device-width,initial-scale=1" />
-        ${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}" />` : ''}
-        <title>${title} · Politburo</title>
-        <style>
-          ${raw(STYLE)}
-        </style>
-      </head>
-      <body>
-        <header><a class="brand" href="/">Politburo</a><a href="/">Environments</a><a href="/runs">Runs</a></header>
-        <main>${body}</main>
-      </body>
-    </html> `.value;
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}">` : ''}<title>${title} · Politburo</title><style>${raw(STYLE)}</style></head>
+<body><header><a class="brand" href="/">Politburo</a><a href="/">Environments</a><a href="/runs">Runs</a></header>
+<main>${body}</main></body></html>
+`.value;
 }

@@ -43,13 +43,7 @@ function notFound(req: Request, res: Response, what: string): void {
     res
       .status(404)
       .type('html')
-      .send(
-        page(
-          'Not found',
-          html`<h1>Not found</h1>
-            <p>${what}</p>`,
-        ),
-      );
+      .send(page('Not found', html`<h1>Not found</h1><p>${what}</p>`));
 }
 
 /** Runs a handler; a failure (e.g. the database is down) becomes a 500 saying so, never a stack trace. */
@@ -65,13 +59,7 @@ function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHand
         res
           .status(500)
           .type('html')
-          .send(
-            page(
-              'Error',
-              html`<h1>Something went wrong</h1>
-                <p>${message}</p>`,
-            ),
-          );
+          .send(page('Error', html`<h1>Something went wrong</h1><p>${message}</p>`));
     }
   };
 }

@@ -9,45 +9,12 @@ function nodeSection(n: NodeRunRecord): ReturnType<typeof html> {
   const took = n.startedAt && n.finishedAt ? duration(Date.parse(n.finishedAt) - Date.parse(n.startedAt)) : '';
   const tasks = n.tasks.map(
     (t) =>
-      html`<tr>
-        <td>${t.name}</td>
-        <td>${t.outcome}</td>
-        <td>${t.durationMs !== undefined ? duration(t.durationMs) : ''}</td>
-        <td>${t.message ? html`<pre>${t.message}</pre>` : ''}</td>
-      </tr>`,
+      html`<tr><td>${t.name}</td><td>${t.outcome}</td><td>${t.durationMs !== undefined ? duration(t.durationMs) : ''}</td><td>${t.message ? html`<pre>${t.message}</pre>` : ''}</td></tr>`,
   );
-  return html`<section id="${nodeAnchor(n.path)}">
-    <h3>
-      ${n.path} ${stateBadge(n.state)} <span class="muted mono">${n.host ?? ''}</span>
-      <span class="muted">${took}</span>
-    </h3>
-    ${n.reason ? html`<p>${n.reason.split('\n')[0]}</p>` : ''}
-    ${
-      tasks.length
-        ? html`<table class="tasks">
-            <thead>
-              <tr>
-                <th>Task</th>
-                <th>Outcome</th>
-                <th>Took</th>
-                <th>Message</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${tasks}
-            </tbody>
-          </table>`
-        : ''
-    }
-    ${
-      n.log
-        ? html`<details>
-            <summary>Log (${n.log.split('\n').length} lines)</summary>
-            <pre>${n.log}</pre>
-          </details>`
-        : ''
-    }
-  </section>`;
+  return html`<section id="${nodeAnchor(n.path)}"><h3>${n.path} ${stateBadge(n.state)} <span class="muted mono">${n.host ?? ''}</span> <span class="muted">${took}</span></h3>
+${n.reason ? html`<p>${n.reason.split('\n')[0]}</p>` : ''}
+${tasks.length ? html`<table class="tasks"><thead><tr><th>Task</th><th>Outcome</th><th>Took</th><th>Message</th></tr></thead><tbody>${tasks}</tbody></table>` : ''}
+${n.log ? html`<details><summary>Log (${n.log.split('\n').length} lines)</summary><pre>${n.log}</pre></details>` : ''}</section>`;
 }
 
 /** Renders a run's page. */
@@ -55,42 +22,17 @@ export function runPage(run: RunRecord, nodes: NodeRunRecord[]): string {
   const took = run.finishedAt ? duration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : 'still running';
   return page(
     `Run #${run.id}`,
-    html`<h1>
-        Run #${run.id}: ${run.kind} of
-        <a href="${environmentUrl(run.repository, run.environment)}">${run.environment}</a> ${statusBadge(run.status)}
-      </h1>
-      <table class="run">
-        <tbody>
-          <tr>
-            <th>Repository</th>
-            <td>${run.repository}</td>
-          </tr>
-          <tr>
-            <th>Commit</th>
-            <td class="mono">${run.commit ?? '-'}</td>
-          </tr>
-          <tr>
-            <th>Trigger</th>
-            <td>${run.trigger}</td>
-          </tr>
-          <tr>
-            <th>Started</th>
-            <td>${when(run.startedAt)}</td>
-          </tr>
-          <tr>
-            <th>Finished</th>
-            <td>${when(run.finishedAt)} (${took})</td>
-          </tr>
-          <tr>
-            <th>Summary</th>
-            <td>${summaryText(run.summary)}</td>
-          </tr>
-        </tbody>
-      </table>
-      <h2>Timeline by host</h2>
-      ${timelineHtml(run, nodes)}
-      <h2>Nodes</h2>
-      ${nodes.length ? nodes.map(nodeSection) : html`<p class="muted">No node took part.</p>`}`,
+    html`<h1>Run #${run.id}: ${run.kind} of <a href="${environmentUrl(run.repository, run.environment)}">${run.environment}</a> ${statusBadge(run.status)}</h1>
+<table class="run"><tbody>
+<tr><th>Repository</th><td>${run.repository}</td></tr>
+<tr><th>Commit</th><td class="mono">${run.commit ?? '-'}</td></tr>
+<tr><th>Trigger</th><td>${run.trigger}</td></tr>
+<tr><th>Started</th><td>${when(run.startedAt)}</td></tr>
+<tr><th>Finished</th><td>${when(run.finishedAt)} (${took})</td></tr>
+<tr><th>Summary</th><td>${summaryText(run.summary)}</td></tr>
+</tbody></table>
+<h2>Timeline by host</h2>${timelineHtml(run, nodes)}
+<h2>Nodes</h2>${nodes.length ? nodes.map(nodeSection) : html`<p class="muted">No node took part.</p>`}`,
     { refreshSeconds: run.status === 'running' ? 3 : undefined },
   );
 }

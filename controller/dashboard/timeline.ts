@@ -57,21 +57,9 @@ export function timelineHtml(run: RunRecord, nodes: NodeRunRecord[]): Html {
     const bars = lane.bars.map((b) => {
       const c = STATE_COLOURS[b.state] ?? STATE_COLOURS.defined;
       const style = `left:${b.left.toFixed(2)}%;width:${b.width.toFixed(2)}%;background:${c.fill};border-color:${c.stroke}`;
-      return html`<a
-        class="bar"
-        href="${`#${nodeAnchor(b.path)}`}"
-        style="${style}"
-        title="${`${b.path}: ${b.state} in ${duration(b.ms)}`}"
-        >${b.path}</a
-      >`;
+      return html`<a class="bar" href="${`#${nodeAnchor(b.path)}`}" style="${style}" title="${`${b.path}: ${b.state} in ${duration(b.ms)}`}">${b.path}</a>`;
     });
-    return html`<div class="lane">
-      <div class="host mono" title="${lane.host}">${lane.host}</div>
-      <div class="track">${bars}</div>
-    </div>`;
+    return html`<div class="lane"><div class="host mono" title="${lane.host}">${lane.host}</div><div class="track">${bars}</div></div>`;
   });
-  return html`<div class="timeline">
-    ${rows}
-    <div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div>
-  </div>`;
+  return html`<div class="timeline">${rows}<div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div></div>`;
 }

@@ -14,9 +14,7 @@ const RUN_STATUS_STATE: Record<RunRecord['status'], LifecycleState> = {
 /** A coloured badge for a lifecycle state. */
 export function stateBadge(state: LifecycleState): Html {
   const c = STATE_COLOURS[state] ?? STATE_COLOURS.defined;
-  return html`<span class="state state-${state}" style="${`background:${c.fill};border-color:${c.stroke}`}"
-    >${state}</span
-  >`;
+  return html`<span class="state state-${state}" style="${`background:${c.fill};border-color:${c.stroke}`}">${state}</span>`;
 }
 
 /** A coloured badge for a run status. */
@@ -58,34 +56,8 @@ export function runsTable(runs: RunRecord[], opts: { showEnvironment: boolean })
   if (runs.length === 0) return html`<p class="muted">No runs yet.</p>`;
   const rows = runs.map((r) => {
     const took = r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running';
-    return html`<tr>
-      <td><a href="${runUrl(r.id)}">#${r.id}</a></td>
-      ${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
-      <td>${r.kind}</td>
-      <td>${statusBadge(r.status)}</td>
-      <td class="mono">${shortSha(r.commit)}</td>
-      <td>${when(r.startedAt)}</td>
-      <td>${took}</td>
-      <td>${summaryText(r.summary)}</td>
-      <td class="muted">${r.trigger}</td>
-    </tr>`;
+    return html`<tr><td><a href="${runUrl(r.id)}">#${r.id}</a></td>${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
+<td>${r.kind}</td><td>${statusBadge(r.status)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td>${took}</td><td>${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td></tr>`;
   });
-  return html`<table class="runs">
-    <thead>
-      <tr>
-        <th>Run</th>
-        ${opts.showEnvironment ? html`<th>Environment</th>` : ''}
-        <th>Kind</th>
-        <th>Status</th>
-        <th>Commit</th>
-        <th>Started</th>
-        <th>Took</th>
-        <th>Summary</th>
-        <th>Trigger</th>
-      </tr>
-    </thead>
-    <tbody>
-      ${rows}
-    </tbody>
-  </table>`;
+  return html`<table class="runs"><thead><tr><th>Run</th>${opts.showEnvironment ? html`<th>Environment</th>` : ''}<th>Kind</th><th>Status</th><th>Commit</th><th>Started</th><th>Took</th><th>Summary</th><th>Trigger</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
