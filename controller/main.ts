@@ -1,6 +1,7 @@
 /**
- * The composition root of `politburo serve`: the only place that picks implementations. Opens the store (migrating
- * it), starts the queue worker with the job handlers, the HTTP server and poll mode, and stops them in order.
+ * The composition root of `politburo serve`: with controller/wiring.ts (the jobs' ports), the only place that picks
+ * implementations. Opens the store (migrating it), starts the queue worker with the job handlers, the HTTP server and
+ * poll mode, and stops them in order.
  */
 import type { AddressInfo } from 'node:net';
 import type { RequestListener, Server } from 'node:http';

@@ -73,6 +73,7 @@ export function createFlows(ctx: ControllerContext): Flows {
     config: ctx.config,
     logger: ctx.logger,
     connector: createHostConnector,
+    fetch: globalThis.fetch,
   };
   const drift = startDriftScheduler({ controllerStore, queue, logger: ctx.logger });
   // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other replicas'.

@@ -164,7 +164,7 @@ async function sendAlertOnChange(
   const changed = await deps.controllerStore.driftAlertChanged(job.repo, job.environment, fingerprint);
   if (!changed) return;
   try {
-    const res = await (deps.fetch ?? fetch)(deps.config.alertWebhook!, {
+    const res = await deps.fetch(deps.config.alertWebhook!, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),

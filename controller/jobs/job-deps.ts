@@ -32,8 +32,8 @@ export interface JobDeps {
   logger: Logger;
   /** Host connector factory (the composition root's choice: the SSH connector). */
   connector: (opts: HostConnectorOptions) => HostConnector;
-  /** POST for drift alerts (default: global fetch). */
-  fetch?: typeof fetch;
+  /** HTTP for drift alerts (the composition root's choice: the global fetch). */
+  fetch: typeof fetch;
 }
 
 /** The reporter for a repository: GitHub for GitHub repositories, the log for poll-mode ones. */

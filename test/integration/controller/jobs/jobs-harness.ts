@@ -69,6 +69,7 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
     config,
     logger,
     connector: createHostConnector,
+    fetch: globalThis.fetch,
   };
   return {
     db,
