@@ -23,14 +23,16 @@ module.exports = {
     },
     {
       name: 'reconciler-uses-ports-not-adapters',
-      comment: 'The engine talks to hosts and the database through the ports of kernel/types.ts, injected by its caller.',
+      comment:
+        'The engine talks to hosts and the database through the ports of kernel/types.ts, injected by its caller.',
       severity: 'error',
       from: { path: '^reconciler/' },
       to: { path: folders('hosts', 'store', 'render', 'webhooks', 'controller', 'cli') },
     },
     {
       name: 'adapters-stand-alone',
-      comment: 'hosts/, store/ and render/ implement or present kernel types; they do not call the engine or each other.',
+      comment:
+        'hosts/, store/ and render/ implement or present kernel types; they do not call the engine or each other.',
       severity: 'error',
       from: { path: folders('hosts', 'store', 'render') },
       to: { path: folders('schema', 'reconciler', 'webhooks', 'controller', 'cli') },
@@ -69,14 +71,18 @@ module.exports = {
     {
       name: 'shipped-code-does-not-use-tests-or-benches',
       severity: 'error',
-      from: { path: folders('kernel', 'schema', 'reconciler', 'hosts', 'store', 'render', 'webhooks', 'controller', 'cli') },
+      from: {
+        path: folders('kernel', 'schema', 'reconciler', 'hosts', 'store', 'render', 'webhooks', 'controller', 'cli'),
+      },
       to: { path: '^(test|bench)/' },
     },
     {
       name: 'shipped-code-uses-only-runtime-dependencies',
       comment: 'devDependencies are not installed with the package.',
       severity: 'error',
-      from: { path: folders('kernel', 'schema', 'reconciler', 'hosts', 'store', 'render', 'webhooks', 'controller', 'cli') },
+      from: {
+        path: folders('kernel', 'schema', 'reconciler', 'hosts', 'store', 'render', 'webhooks', 'controller', 'cli'),
+      },
       to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
     },
     {
@@ -97,7 +103,10 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsConfig: { fileName: 'tsconfig.json' },
     tsPreCompilationDeps: true,
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default', 'types'] },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+    },
     exclude: { path: '^(dist|node_modules)/' },
   },
 };

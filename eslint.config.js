@@ -3,7 +3,16 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'examples/**', 'charts/**', 'controller/dashboard/static/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'node_modules/**',
+      'examples/**',
+      'charts/**',
+      'controller/dashboard/static/**',
+      '.dependency-cruiser.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,
@@ -38,8 +47,9 @@ export default tseslint.config(
     },
   },
   {
-    // Webhook payloads are typed from the edge (webhooks/parse-event.ts) to the job handlers: no `any` on that path.
-    files: ['webhooks/**/*.ts', 'controller/jobs/**/*.ts', 'controller/store/**/*.ts'],
+    // Shipped code has no `any`: webhook payloads are typed from the edge (webhooks/parse-event.ts) on. Tests may use it
+    // to build hostile or partial inputs.
+    files: ['{kernel,schema,reconciler,hosts,store,render,webhooks,controller,cli}/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'error' },
   },
 );

@@ -69,8 +69,9 @@ export function createGitHubClients(opts: GitHubClientOptions): GitHubClients {
     octokit.hook.after('request', (response, options) =>
       observe(queue, String(options.url), String(response.status), response.headers as Record<string, string>),
     );
-    octokit.hook.error('request', (error: any, options) => {
-      observe(queue, String(options.url), String(error?.status ?? 'error'), error?.response?.headers ?? {});
+    octokit.hook.error('request', (error: Error & { status?: number; response?: { headers?: object } }, options) => {
+      const headers = (error.response?.headers ?? {}) as Record<string, string | undefined>;
+      observe(queue, String(options.url), String(error.status ?? 'error'), headers);
       throw error;
     });
     return octokit;

@@ -13,7 +13,6 @@ import type pg from 'pg';
 import {
   Logger as GraphileLogger,
   run,
-  type ParsedCronItem,
   type Runner,
   type TaskList,
   type WorkerEvents,
@@ -28,7 +27,6 @@ export interface RunnerOptions {
   taskList: TaskList;
   concurrency: number;
   pollIntervalMs: number;
-  parsedCronItems: ParsedCronItem[];
   logger: Logger;
   /** Shared by every runner of the process. */
   events: WorkerEvents;
@@ -67,7 +65,8 @@ export async function startRunner(opts: RunnerOptions): Promise<RunningPool> {
       concurrency: opts.concurrency,
       noHandleSignals: true,
       pollInterval: opts.pollIntervalMs,
-      parsedCronItems: opts.parsedCronItems,
+      // Drift schedules are our own (controller/jobs/drift-schedule.ts), not graphile-worker's cron.
+      parsedCronItems: [],
       logger: graphileLogger(opts.logger),
       events: opts.events,
       preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },

@@ -13,7 +13,7 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
-import { runMigrations, type ParsedCronItem, type TaskList, type WorkerEvents } from 'graphile-worker';
+import { runMigrations, type TaskList, type WorkerEvents } from 'graphile-worker';
 import { errorFields, type Logger } from '../logger.js';
 import { heartbeat, recoverStaleWorkers, registerProcess, unregisterProcess } from './heartbeat.js';
 import { workerPoolRestarts } from '../metrics.js';
@@ -43,8 +43,6 @@ export interface QueueWorkerOptions {
   testJobDelayMs?: number;
   /** How often to look for jobs scheduled in the future (retries); new jobs arrive by LISTEN/NOTIFY at once. */
   pollIntervalMs?: number;
-  /** Schedules (e.g. drift checks), passed to graphile-worker's cron. */
-  parsedCronItems?: ParsedCronItem[];
   /** This process's identity in controller_processes (default: a random UUID). */
   processId?: string;
   /** Holds `github-delivery` jobs to one at a time during webhook bursts (see delivery-gate.ts); none: no limit. */
@@ -113,7 +111,6 @@ export async function startQueueWorker(opts: QueueWorkerOptions): Promise<QueueW
     }),
     concurrency: opts.concurrency,
     pollIntervalMs: opts.pollIntervalMs ?? 2000,
-    parsedCronItems: opts.parsedCronItems ?? [],
     logger: opts.logger,
     events,
   };
