@@ -33,7 +33,8 @@ export function alignTable(rows: string[][]): string {
     .join('\n');
 }
 
-function summaryLine(s: EnvironmentStatus): string {
+/** "5 nodes: 4 ready, 1 failed". */
+function countsLine(s: EnvironmentStatus): string {
   const total = s.nodes.length;
   const parts = Object.entries(s.summary)
     .filter(([, n]) => n > 0)
@@ -51,7 +52,7 @@ export function renderStatus(s: EnvironmentStatus): string {
     const reason = (n.reason ?? '').split('\n')[0].slice(0, 120);
     rows.push([n.path, n.host ?? '-', n.state, short(n.lastAppliedCommit), n.lastRunId ?? '-', reason]);
   }
-  return `${head}\n${alignTable(rows)}\n${summaryLine(s)}\n`;
+  return `${head}\n${alignTable(rows)}\n${countsLine(s)}\n`;
 }
 
 function toJson(s: EnvironmentStatus): object {
