@@ -7,7 +7,6 @@ import type { AddressInfo } from 'node:net';
 import type { RequestListener, Server } from 'node:http';
 import type { RequestHandler } from 'express';
 import type { TaskList } from 'graphile-worker';
-import type pg from 'pg';
 import { openStore, type OpenedStore } from '../store/open-store.js';
 import type { ControllerConfig } from './config.js';
 import { createFallbackTaskList } from './fallback-tasks.js';
@@ -17,19 +16,12 @@ import { startPollTimer, type PollTimer } from './poll-timer.js';
 import { ensureQueueSchema, startQueueWorker, type QueueWorker } from './queue/queue-worker.js';
 import { createDeliveryGate, createIngestPressure, type IngestPressure } from './queue/delivery-gate.js';
 import { createHttpServer, createServer } from './server.js';
-import { createFlows } from './wiring.js';
+import { createFlows, type ControllerContext } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { ResolvedEnvironment } from '../kernel/types.js';
-import type { StateStore } from '../kernel/types.js';
 import { sweepDeadRuns } from './jobs/close-orphaned-runs.js';
 
-/** What the composition root hands to the job handlers, the poller and the dashboard. */
-export interface ControllerContext {
-  config: ControllerConfig;
-  pool: pg.Pool;
-  store: StateStore;
-  logger: Logger;
-}
+export type { ControllerContext };
 
 /** What runs the jobs: the real flows (controller/wiring.ts) or, for ingestion only, the fallback task list. */
 export interface FlowsLike {

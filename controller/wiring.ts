@@ -5,6 +5,10 @@
  * drift scheduler.
  */
 import type { TaskList } from 'graphile-worker';
+import type pg from 'pg';
+import type { ControllerConfig } from './config.js';
+import type { Logger } from './logger.js';
+import type { StateStore } from '../kernel/types.js';
 import { createHostConnector } from '../hosts/ssh-connector.js';
 import { countCheckouts } from './git/checkout-counter.js';
 import { createGitReader } from './git/mirror.js';
@@ -18,7 +22,6 @@ import {
   startDriftScheduler,
   type JobDeps,
 } from './jobs/index.js';
-import type { ControllerContext } from './main.js';
 import { githubCalls, githubRateLimitRemaining } from './metrics.js';
 import { finishStaleChecks } from './github/finish-stale-checks.js';
 import { createEnvironmentLoader } from './environment-loader.js';
@@ -26,6 +29,14 @@ import type { ResolvedEnvironment } from '../kernel/types.js';
 import { createPgControllerStore } from './store/controller-store.js';
 import { createPgDeliveryRecords } from './store/deliveries.js';
 import { createPgJobQueue } from './store/job-queue.js';
+
+/** What the composition root (controller/main.ts) hands to the job handlers, the poller and the dashboard. */
+export interface ControllerContext {
+  config: ControllerConfig;
+  pool: pg.Pool;
+  store: StateStore;
+  logger: Logger;
+}
 
 /** How often checks left pending by a crashed process are looked for (besides once at start-up). */
 const STALE_CHECK_SWEEP_MS = 5 * 60_000;
