@@ -55,7 +55,7 @@ export async function claimDriftTick(
 }
 
 export interface DriftScheduler {
-  /** Re-reads the schedules now (a NOTIFY on DRIFT_SCHEDULES_CHANNEL does this on every replica). */
+  /** Re-reads the schedules now (a change the controller store announces does this on every replica). */
   refresh(): Promise<void>;
   /** Schedules currently armed, `repository env` → cron pattern (tests and diagnostics). */
   armed(): Map<string, string>;
@@ -63,8 +63,9 @@ export interface DriftScheduler {
 }
 
 /**
- * Arms one cron per recorded schedule; re-reads the table when a change is announced (LISTEN, on a connection of its
- * own that is re-opened when it drops) and every `refreshMs` (default 60 s) in case an announcement was missed.
+ * Arms one cron per recorded schedule; re-reads the schedules when the controller store announces a change (PostgreSQL:
+ * LISTEN on a connection of its own, re-opened after `relistenMs` when it drops) and every `refreshMs` (default 60 s)
+ * in case an announcement was missed.
  */
 export function startDriftScheduler(opts: {
   controllerStore: ControllerStore;

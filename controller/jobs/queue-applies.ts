@@ -1,7 +1,7 @@
 /**
  * A commit landed on a branch (a push, or a poll that saw the head move): plan every environment that follows the
  * branch against its recorded state, and for each whose desired state changed create its check (queued) and queue
- * its apply. A newer commit replaces a queued older apply (controller/queue/enqueue.ts `enqueueApply`).
+ * its apply. A newer commit replaces a queued older apply (the queue port's `enqueueApply`).
  *
  * An environment the commit removed from the description (it followed the branch at the previous head, `before`) is
  * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed (docs/language.md
