@@ -26,7 +26,7 @@ import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { withCommit, type LoadedCommit } from './load-commit.js';
-import { parseApplyJob } from './payloads.js';
+import { parseApplyEnvironmentJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one apply job (see module comment). */
@@ -35,7 +35,7 @@ export async function runApplyEnvironment(
   payload: unknown,
   helpers: Pick<JobHelpers, 'job'>,
 ): Promise<void> {
-  const job = parseApplyJob(payload);
+  const job = parseApplyEnvironmentJob(payload);
   const reporter = reporterFor(deps, job.repo);
   const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), env: job.environment, sha: job.sha });
   const name = applyCheckName(job.environment);

@@ -13,12 +13,12 @@ import { closeOrphanedRuns } from './close-orphaned-runs.js';
 import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { loadCommit, withCommit } from './load-commit.js';
-import { parseDriftJob } from './payloads.js';
+import { parseDriftEnvironmentJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one drift job (see module comment). */
 export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Promise<void> {
-  const job = parseDriftJob(payload);
+  const job = parseDriftEnvironmentJob(payload);
   const repository = repositoryKey(job.repo);
   const reporter = reporterFor(deps, job.repo);
   // fetch: the last applied commit (else the branch head) gives the environment's settings; each node is then checked

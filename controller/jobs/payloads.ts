@@ -42,7 +42,8 @@ function parse<T>(what: string, schema: z.ZodType<T>, payload: unknown): T {
 
 /** Payload validators of each job: the typed payload, or a TerminalError naming every problem. */
 export const parseGitHubDeliveryJob = (p: unknown): GitHubDeliveryJob => parse('github-delivery', schemas.delivery, p);
-export const parseApplyJob = (p: unknown): ApplyEnvironmentJob & { repo: Repository } =>
+export const parseApplyEnvironmentJob = (p: unknown): ApplyEnvironmentJob & { repo: Repository } =>
   parse('apply-environment', schemas.apply, p);
-export const parsePlanJob = (p: unknown): PlanPullRequestJob => parse('plan-pull-request', schemas.plan, p);
-export const parseDriftJob = (p: unknown): DriftEnvironmentJob => parse('drift-environment', schemas.drift, p);
+export const parsePlanPullRequestJob = (p: unknown): PlanPullRequestJob => parse('plan-pull-request', schemas.plan, p);
+export const parseDriftEnvironmentJob = (p: unknown): DriftEnvironmentJob =>
+  parse('drift-environment', schemas.drift, p);

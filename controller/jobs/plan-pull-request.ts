@@ -16,7 +16,7 @@ import { connectorFor } from './host-connector.js';
 import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { withCommit, type LoadedCommit } from './load-commit.js';
 import type { Repository } from '../../kernel/repository.js';
-import { parsePlanJob } from './payloads.js';
+import { parsePlanPullRequestJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
 /** Queues a plan of a pull request; a queued older plan of the same pull request is replaced. */
@@ -26,7 +26,7 @@ export async function queuePlanPullRequest(deps: Pick<JobDeps, 'queue'>, job: Pl
 
 /** Handles one plan job (see module comment). */
 export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promise<void> {
-  const job = parsePlanJob(payload);
+  const job = parsePlanPullRequestJob(payload);
   const reporter = reporterFor(deps, job.repo);
   const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), sha: job.headSha }).child({
     pull: job.pullNumber,
