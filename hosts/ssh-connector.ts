@@ -2,12 +2,14 @@
  * The HostConnector Politburo runs with: SSH (ssh2) with host keys always verified against known_hosts before
  * authentication, one connection per host shared by every step, and the local machine for `local` hosts.
  */
-import { appendFile } from 'node:fs/promises';
-import { Client, type ConnectConfig } from 'ssh2';
+import { appendFile, readFile } from 'node:fs/promises';
+import type { Duplex } from 'node:stream';
+import ssh2, { Client, type AnyAuthMethod, type ConnectConfig } from 'ssh2';
 import { PolitburoError, type HostConnection, type HostConnector } from '../kernel/types.js';
 import { ensureRemoteDeps } from './deps-upload.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
 import {
+  entryMatches,
   fingerprint,
   keyTypeOf,
   knownKeyTypes,
@@ -17,6 +19,11 @@ import {
 } from './known-hosts.js';
 import { createLocalConnection } from './local-connection.js';
 import { SshSession } from './ssh-session.js';
+import { SshConfigSet, type SshConfigSource } from './ssh-config.js';
+import { endpointLabel, resolveRoute, type Endpoint, type Route } from './jump-hosts.js';
+
+// ssh2 is CommonJS: its `utils` is only reachable through the default export.
+const { utils } = ssh2;
 
 export interface HostConnectorOptions {
   privateKey?: string | Buffer;
@@ -29,47 +36,124 @@ export interface HostConnectorOptions {
   keepaliveIntervalMs?: number;
   /** Channels open at once per connection; sshd's MaxSessions defaults to 10. */
   maxSessionsPerHost?: number;
-  /** An ssh-agent socket to authenticate with (instead of or besides privateKey). */
+  /** An ssh-agent socket (SSH_AUTH_SOCK) whose keys are offered (after privateKey, before identity files). */
   agent?: string;
+  /** ssh_config files, first one first: HostName, User, Port, IdentityFile, ProxyJump... (hosts/ssh-config.ts). */
+  sshConfig?: SshConfigSource[];
+  /** Key files tried when neither privateKey nor an IdentityFile is configured (OpenSSH's ~/.ssh/id_*); missing ones are skipped. */
+  defaultIdentityFiles?: string[];
+  /** Waits before each new attempt after a transient failure (refused, reset); default 0.5 s, 1 s, 2 s. [] never retries. */
+  retryDelaysMs?: number[];
+  /** Told before each retry (and awaited): for logs. */
+  onRetry?(info: { host: string; attempt: number; delayMs: number; error: PolitburoError }): void | Promise<void>;
+  /** The user when neither the description nor ssh_config names one (default: the local user, as OpenSSH). */
+  localUser?: string;
   /** Told about known_hosts lines that cannot be read (`known_hosts#N:LINE: why`); they are skipped. */
   onWarning?(message: string): void;
 }
 
-export type SshTarget = { kind: 'ssh'; address: string; port: number; user: string; hostKeyAlias?: string };
+export type SshTarget = {
+  kind: 'ssh';
+  address: string;
+  /** Default: ssh_config's Port, else 22. */
+  port?: number;
+  /** Default: ssh_config's User, else the local user. */
+  user?: string;
+  hostKeyAlias?: string;
+  /** Jump hosts (`[user@]host[:port]`), outermost first; when set, ssh_config's ProxyJump is not used. */
+  jump?: string[];
+};
 export type Target = { kind: 'local' } | SshTarget;
 
 /** What Politburo's connector reports beyond the port's stats. */
 export interface ConnectorStats {
+  /** SSH connections opened, by the host's name as given (jump hosts included); `local` for the local machine. */
   connections: Record<string, number>;
   /** Deps uploads by address (ensureDeps that had to send the directory). */
   depsUploads: Record<string, number>;
+  /** Connection attempts retried after a transient failure, by host name. */
+  retries: Record<string, number>;
 }
 
 export interface PolitburoHostConnector extends HostConnector {
   stats(): ConnectorStats;
 }
 
-/** Creates a connector: at most one SSH connection per host (user@address:port), host keys verified first. */
+export const DEFAULT_RETRY_DELAYS_MS = [500, 1000, 2000];
+
+/**
+ * Creates a connector: at most one SSH connection per host (user@host:port, and the same jump hosts), one per jump
+ * host shared by every host behind it, host keys of every hop verified first.
+ */
 export function createHostConnector(opts: HostConnectorOptions): PolitburoHostConnector {
   const entries: KnownHostEntry[] = opts.knownHosts.flatMap((content, i) => {
     const parsed = parseKnownHosts(content, `known_hosts#${i + 1}`);
     parsed.errors.forEach((e) => opts.onWarning?.(`skipping a known_hosts line: ${e}`));
     return parsed.entries;
   });
+  const config = new SshConfigSet(opts.sshConfig ?? []);
+  const warned = new Set<string>();
+  const warn = (m: string) => {
+    if (!warned.has(m)) opts.onWarning?.(m);
+    warned.add(m);
+  };
   const sessions = new Map<string, Promise<SshSession>>();
-  const stats: ConnectorStats = { connections: {}, depsUploads: {} };
+  /** Keys of jump-host connections, closed after the rest. */
+  const jumpKeys = new Set<string>();
+  const stats: ConnectorStats = { connections: {}, depsUploads: {}, retries: {} };
   const depsPromises = new Map<string, Promise<string>>();
   let local: HostConnection | null = null;
   let closed = false;
+  const keyCache = new Map<string, Promise<Buffer | null>>();
+  const readKey = (file: string, explicit: boolean) => {
+    let p = keyCache.get(file);
+    if (!p) {
+      p = readFile(file).catch((err: NodeJS.ErrnoException) => {
+        if (explicit) warn(`IdentityFile ${file} cannot be read (${err.code ?? err.message}): skipped`);
+        return null;
+      });
+      keyCache.set(file, p);
+    }
+    return p;
+  };
 
   const bump = (record: Record<string, number>, key: string) => (record[key] = (record[key] ?? 0) + 1);
 
-  const sessionFor = (target: SshTarget): Promise<SshSession> => {
-    const key = `${target.user}@${target.address}:${target.port}`;
+  const authFor = async (e: Endpoint): Promise<AnyAuthMethod[]> => {
+    const methods: AnyAuthMethod[] = [];
+    if (opts.privateKey !== undefined)
+      methods.push({ type: 'publickey', username: e.user, key: opts.privateKey, passphrase: opts.passphrase });
+    if (opts.agent) methods.push({ type: 'agent', username: e.user, agent: opts.agent });
+    const explicit = e.identityFiles.length > 0;
+    const files = explicit ? e.identityFiles : opts.privateKey === undefined ? (opts.defaultIdentityFiles ?? []) : [];
+    for (const file of files) {
+      const key = await readKey(file, explicit);
+      if (!key) continue;
+      const parsed = utils.parseKey(key, opts.passphrase);
+      if (parsed instanceof Error) {
+        warn(`${file} cannot be used as a key (${parsed.message}): skipped`);
+        continue;
+      }
+      methods.push({ type: 'publickey', username: e.user, key, passphrase: opts.passphrase });
+    }
+    return methods;
+  };
+
+  /** The session over `route`'s hops up to and including `hop` (index into jumps, or jumps.length for the target). */
+  const sessionAt = (route: Route, hop: number): Promise<SshSession> => {
+    const chain = [...route.jumps, route.target].slice(0, hop + 1);
+    const key = chain.map((e) => `${e.user}@${e.hostName}:${e.port}`).join(' > ');
     let p = sessions.get(key);
     if (!p) {
-      bump(stats.connections, target.address);
-      p = openSession(target, opts, entries);
+      const endpoint = chain[hop];
+      const isJump = hop < route.jumps.length;
+      if (isJump) jumpKeys.add(key);
+      const via = hop > 0 ? sessionAt(route, hop - 1) : null;
+      p = withRetries(endpoint, isJump, async () => {
+        const sock = via ? await forwardTo(await via, endpoint) : undefined;
+        bump(stats.connections, endpoint.name);
+        return openSession(endpoint, isJump, opts, entries, await authFor(endpoint), sock);
+      });
       sessions.set(key, p);
       p.then(
         (s) => s.onClose(() => sessions.get(key) === p && sessions.delete(key)),
@@ -79,16 +163,32 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
     return p;
   };
 
-  const handle = (session: SshSession, target: SshTarget): HostConnection => {
-    const depsKey = (hash: string) => `${target.user}@${target.address}:${target.port}#${hash}`;
+  const withRetries = async (e: Endpoint, isJump: boolean, attempt: () => Promise<SshSession>): Promise<SshSession> => {
+    const delays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        const failure = err instanceof ConnectFailure ? err : null;
+        if (!failure || !failure.transient || n >= delays.length || closed) throw failure ? failure.error : err;
+        bump(stats.retries, e.name);
+        await opts.onRetry?.({ host: endpointLabel(e), attempt: n + 1, delayMs: delays[n], error: failure.error });
+        await new Promise((r) => setTimeout(r, delays[n]));
+        if (closed) throw new PolitburoError('Interrupted', 'the host connector is closed');
+      }
+    }
+  };
+
+  const handle = (session: SshSession, target: Endpoint, address: string): HostConnection => {
+    const depsKey = (hash: string) => `${target.user}@${target.hostName}:${target.port}#${hash}`;
     return {
-      address: target.address,
+      address,
       exec: (command: string, execOpts?: ExecOptions) => session.exec(command, execOpts),
       ensureDeps: (localDir: string, hash: string) => {
         let p = depsPromises.get(depsKey(hash));
         if (!p) {
           const exec = (c: string, o?: ExecOptions) => session.exec(c, o);
-          p = ensureRemoteDeps(exec, target.address, localDir, hash, () => bump(stats.depsUploads, target.address));
+          p = ensureRemoteDeps(exec, address, localDir, hash, () => bump(stats.depsUploads, address));
           depsPromises.set(depsKey(hash), p);
           p.catch(() => depsPromises.delete(depsKey(hash)));
         }
@@ -109,21 +209,38 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
         }
         return local;
       }
-      return handle(await sessionFor(target), target);
+      const route = resolveRoute(target, config, opts.localUser);
+      config.warnings.splice(0).forEach(warn);
+      try {
+        return handle(await sessionAt(route, route.jumps.length), route.target, target.address);
+      } catch (err) {
+        if (!(err instanceof PolitburoError) || route.jumps.length === 0) throw err;
+        const via = route.jumps.map(endpointLabel).join(' -> ');
+        throw new PolitburoError(err.reason, `${endpointLabel(route.target)} via ${via}: ${err.message}`);
+      }
     },
-    stats: () => ({ connections: { ...stats.connections }, depsUploads: { ...stats.depsUploads } }),
+    stats: () => ({
+      connections: { ...stats.connections },
+      depsUploads: { ...stats.depsUploads },
+      retries: { ...stats.retries },
+    }),
     async close() {
       closed = true;
-      const all = [...sessions.values()];
-      sessions.clear();
-      await Promise.all(
-        all.map((p) =>
-          p.then(
-            (s) => s.end(),
-            () => undefined,
+      const endAll = (keys: string[]) =>
+        Promise.all(
+          keys.map((k) =>
+            sessions.get(k)?.then(
+              (s) => s.end(),
+              () => undefined,
+            ),
           ),
-        ),
-      );
+        );
+      const all = [...sessions.keys()];
+      // Hosts first, then jump hosts from the innermost out: a bastion's connection carries the others.
+      await endAll(all.filter((k) => !jumpKeys.has(k)));
+      const jumps = all.filter((k) => jumpKeys.has(k)).sort((a, b) => b.split(' > ').length - a.split(' > ').length);
+      for (const k of jumps) await endAll([k]);
+      sessions.clear();
     },
   };
 }
@@ -145,7 +262,7 @@ function hostKeyAlgorithms(known: string[]): string[] {
   return [...new Set([...first, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
-type Verdict = {
+export type Verdict = {
   result: 'ok' | 'unknown' | 'mismatch' | 'accepted';
   keyType: string;
   fingerprint: string;
@@ -183,23 +300,64 @@ function makeHostVerifier(
   };
 }
 
-function openSession(target: SshTarget, opts: HostConnectorOptions, entries: KnownHostEntry[]): Promise<SshSession> {
-  const label = `${target.user}@${target.address}:${target.port}`;
-  const lookup = target.hostKeyAlias
-    ? { host: target.hostKeyAlias, port: 22 }
-    : { host: target.address, port: target.port };
-  const timeoutMs = opts.connectTimeoutMs ?? 15_000;
+/** The stream from the previous hop to `e`; a hop that cannot reach it fails like a refused connection would. */
+async function forwardTo(via: SshSession, e: Endpoint): Promise<Duplex> {
+  try {
+    return await via.forwardOut(e.hostName, e.port);
+  } catch (err) {
+    if (err instanceof PolitburoError) throw err; // the jump host's connection is gone
+    const error = new PolitburoError(
+      'HostUnreachable',
+      `${endpointLabel(e)}: ${via.label} could not open a connection to it: ${(err as Error).message}`,
+    );
+    throw new ConnectFailure(error, isTransientConnectError(err as Error, null));
+  }
+}
+
+/** A failed attempt to connect: the error to report and whether trying again may help. */
+class ConnectFailure extends Error {
+  constructor(
+    readonly error: PolitburoError,
+    readonly transient: boolean,
+  ) {
+    super(error.message);
+  }
+}
+
+function openSession(
+  e: Endpoint,
+  isJump: boolean,
+  opts: HostConnectorOptions,
+  entries: KnownHostEntry[],
+  auth: AnyAuthMethod[],
+  sock?: Duplex,
+): Promise<SshSession> {
+  const label = (isJump ? 'jump host ' : '') + endpointLabel(e);
+  const lookup = e.hostKeyAlias ? { host: e.hostKeyAlias, port: 22 } : { host: e.hostName, port: e.port };
+  const timeoutMs = e.connectTimeoutMs ?? opts.connectTimeoutMs ?? 15_000;
+  const refuse = (message: string) => {
+    sock?.destroy();
+    return Promise.reject(
+      new ConnectFailure(new PolitburoError('AuthenticationFailed', `${label}: ${message}`), false),
+    );
+  };
+  if (opts.privateKey !== undefined) {
+    const parsed = utils.parseKey(opts.privateKey, opts.passphrase);
+    if (parsed instanceof Error) return refuse(`the private key could not be used: ${parsed.message}`);
+  }
+  if (auth.length === 0)
+    return refuse(
+      'no SSH key to offer: give a key (--ssh-key, POLITBURO_SSH_KEY), an IdentityFile in ssh_config, or run ssh-agent (SSH_AUTH_SOCK)',
+    );
   let verdict: Verdict = null;
   const config: ConnectConfig = {
-    host: target.address,
-    port: target.port,
-    username: target.user,
-    privateKey: opts.privateKey,
-    passphrase: opts.passphrase,
-    agent: opts.agent,
+    host: e.hostName,
+    port: e.port,
+    username: e.user,
+    authHandler: auth,
     readyTimeout: timeoutMs,
-    keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
-    keepaliveCountMax: 3,
+    keepaliveInterval: e.keepaliveIntervalMs ?? opts.keepaliveIntervalMs ?? 15_000,
+    keepaliveCountMax: e.keepaliveCountMax ?? 3,
     hostVerifier: makeHostVerifier(
       entries,
       lookup,
@@ -208,37 +366,56 @@ function openSession(target: SshTarget, opts: HostConnectorOptions, entries: Kno
     ) as ConnectConfig['hostVerifier'],
     algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, lookup.host, lookup.port)) as never },
   };
+  if (sock) config.sock = sock;
 
   return new Promise((resolve, reject) => {
     const client = new Client();
     let settled = false;
+    const fail = (err: Error & { level?: string; code?: string }) => {
+      if (settled) return;
+      settled = true;
+      client.end();
+      sock?.destroy();
+      const error = connectError(err, label, verdict, timeoutMs, certAuthorityFor(entries, lookup));
+      reject(new ConnectFailure(error, isTransientConnectError(err, verdict)));
+    };
     client.once('ready', () => {
       settled = true;
       resolve(new SshSession(client, label, opts.maxSessionsPerHost ?? 10));
     });
-    client.on('error', (err: Error & { level?: string; code?: string }) => {
-      if (settled) return;
-      settled = true;
-      client.end();
-      reject(connectError(err, label, verdict, timeoutMs));
-    });
-    client.once('close', () => {
-      if (settled) return;
-      settled = true;
-      reject(connectError(new Error('the server closed the connection'), label, verdict, timeoutMs));
-    });
+    client.on('error', fail);
+    client.once('close', () => fail(new Error('the server closed the connection')));
     try {
       client.connect(config);
     } catch (err) {
       settled = true;
-      reject(
-        new PolitburoError(
-          'AuthenticationFailed',
-          `${label}: the private key could not be used: ${(err as Error).message}`,
-        ),
+      sock?.destroy();
+      const error = new PolitburoError(
+        'AuthenticationFailed',
+        `${label}: the private key could not be used: ${(err as Error).message}`,
       );
+      reject(new ConnectFailure(error, false));
     }
   });
+}
+
+/** The `@cert-authority` line that names this host, if any: its hosts present certificates Politburo cannot check. */
+function certAuthorityFor(entries: KnownHostEntry[], lookup: KeyLookup): KnownHostEntry | undefined {
+  return entries.find((en) => en.marker === 'cert-authority' && entryMatches(en, lookup.host, lookup.port));
+}
+
+/**
+ * Whether a failed connect may succeed when tried again: a refused or reset connection, one lost before the SSH
+ * handshake, a temporary DNS failure, a jump host that could not reach the next hop. Never a host key or
+ * authentication failure, a timeout or an unknown name (docs/operations.md, "Connection retries").
+ */
+export function isTransientConnectError(err: Error & { level?: string; code?: string }, verdict: Verdict): boolean {
+  if (verdict && verdict.result !== 'ok' && verdict.result !== 'accepted') return false;
+  if (err.level === 'client-authentication') return false;
+  if (err.code === 'ECONNREFUSED' || err.code === 'ECONNRESET' || err.code === 'EAI_AGAIN') return true;
+  if (/Connection lost before handshake/i.test(err.message)) return true;
+  if (/Channel open failure/i.test(err.message) && /refused|connect failed/i.test(err.message)) return true;
+  return false;
 }
 
 /** Turns an ssh2 connect error into a PolitburoError whose message says what to do. */
@@ -247,7 +424,17 @@ export function connectError(
   label: string,
   verdict: Verdict,
   timeoutMs: number,
+  certAuthority?: KnownHostEntry,
 ): PolitburoError {
+  if (verdict?.result === 'unknown' && certAuthority) {
+    return new PolitburoError(
+      'HostKeyUnknown',
+      `${label}: known_hosts trusts host certificates for this host (@cert-authority, ${certAuthority.where}), but ` +
+        `Politburo cannot verify host certificates (its SSH library, ssh2, has no certificate host key algorithms), ` +
+        `and the host's plain key ${verdict.keyType} ${verdict.fingerprint} is not in known_hosts. After checking the ` +
+        `fingerprint, add this line to known_hosts: ${verdict.line}`,
+    );
+  }
   if (verdict?.result === 'unknown') {
     return new PolitburoError(
       'HostKeyUnknown',

@@ -1,6 +1,7 @@
 /**
  * One open SSH connection to a host and the commands multiplexed over it, one exec channel each.
  */
+import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { PolitburoError, type ExecResult } from '../kernel/types.js';
 import { ChannelQueue } from './channel-queue.js';
@@ -121,6 +122,22 @@ export class SshSession {
         else finish();
       });
       if (opts.stdin !== undefined) channel.end(opts.stdin);
+    });
+  }
+
+  /**
+   * A TCP connection from this host to `host:port` (a direct-tcpip channel, as `ssh -W` opens): the stream a jump
+   * host's next hop is reached over. It takes no channel slot of the exec queue; sshd counts it against MaxSessions
+   * only for session channels.
+   */
+  forwardOut(host: string, port: number): Promise<Duplex> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise((resolve, reject) => {
+      try {
+        this.client.forwardOut('127.0.0.1', 0, host, port, (err, stream) => (err ? reject(err) : resolve(stream)));
+      } catch (err) {
+        reject(err as Error);
+      }
     });
   }
 

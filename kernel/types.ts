@@ -50,6 +50,8 @@ export interface BabushkaTask {
    * or a hash), and `${address(PATH)}` / `${addresses(PATH)}` of on-demand hosts stay symbolic until provisioning.
    */
   args: Record<string, string>;
+  /** Privilege escalation, when the task runs through sudo. */
+  become?: BecomeSpec;
   source: SourcePos;
 }
 
@@ -58,7 +60,18 @@ export interface ShellTask {
   name: string;
   met: string;
   meet: string;
+  /** Privilege escalation, when the task runs through sudo. */
+  become?: BecomeSpec;
   source: SourcePos;
+}
+
+/** How a task escalates its privileges (docs/language.md, "Privilege escalation"). */
+export interface BecomeSpec {
+  method: 'sudo';
+  /** The user the task runs as (default root). */
+  user: string;
+  /** `${secret.NAME}`: the SSH user's sudo password, resolved only when the task runs (never stored or hashed). */
+  password?: string;
 }
 
 export type TaskSpec = BabushkaTask | ShellTask;
@@ -99,6 +112,38 @@ export interface ResolvedNode {
   source: SourcePos;
   /** Stable hash of host, tasks and resolved arguments (see kernel/spec-hash.ts). */
   specHash: string;
+  /** Rolling batches (docs/language.md): set when the node belongs to a rollout group. Not part of the spec hash. */
+  rollout?: Rollout;
+}
+
+/** A node's rollout group and its settings, percentages already resolved against the group's size. */
+export interface Rollout {
+  /** Path of the resource that declares `rollout` (its instances' nodes, or every node under it, form the group). */
+  group: string;
+  /** Nodes released at a time (at least 1). */
+  batch: number;
+  /** Failures tolerated; one more stops the rollout. */
+  maxFailures: number;
+  /** Nodes in the group (in the environment, not only in one run). */
+  size: number;
+  source: SourcePos;
+}
+
+/** Where and why a rollout stopped in a run. */
+export interface RolloutStop {
+  group: string;
+  /** 1-based batch during which the failures exceeded the budget (the last batch released). */
+  batch: number;
+  /** Batches of the group in this run. */
+  batches: number;
+  failures: number;
+  maxFailures: number;
+  /** Failed nodes of the group. */
+  failed: string[];
+  /** Nodes of the group that never started (recorded blocked). */
+  blocked: string[];
+  /** `rollout of web stopped after batch 2 of 3: 1 failure exceeds max_failures 0`. */
+  reason: string;
 }
 
 export interface EnvironmentDefaults {
@@ -362,7 +407,9 @@ export class PolitburoError extends Error {
 /** Opens connections to hosts; one connection per host per run, shared by every step (see hosts/). */
 export interface HostConnector {
   connect(
-    target: { kind: 'local' } | { kind: 'ssh'; address: string; port: number; user: string; hostKeyAlias?: string },
+    target:
+      | { kind: 'local' }
+      | { kind: 'ssh'; address: string; port?: number; user?: string; hostKeyAlias?: string; jump?: string[] },
   ): Promise<HostConnection>;
   /** Connections opened so far, by address (benchmarks and tests check one per host). */
   stats(): { connections: Record<string, number> };
@@ -405,6 +452,8 @@ export interface RunResult {
   durationMs: number;
   /** Drift: recorded nodes that could not be checked (a drift check with any is never "no drift"). */
   unchecked?: UncheckedNode[];
+  /** Rollouts that stopped because failures exceeded their budget (absent when none did). */
+  rollouts?: RolloutStop[];
 }
 
 /** Progress events of a run, for live terminal output, logs and the dashboard. */

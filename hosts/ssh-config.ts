@@ -1,0 +1,186 @@
+/**
+ * OpenSSH client configuration (`~/.ssh/config`, `--ssh-config FILE`, POLITBURO_SSH_CONFIG, an environment's
+ * `ssh_config`), read with the `ssh-config` package: `Host` patterns with `*`/`?` wildcards and `!` negation, the first
+ * obtained value of each keyword wins, as in OpenSSH (docs/cli.md, "SSH configuration"). The keywords Politburo uses:
+ * HostName, User, Port, IdentityFile, ProxyJump, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax,
+ * HostKeyAlias. `Match exec` is never run (a description must not run commands on the controller).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import SSHConfig from 'ssh-config';
+import { PolitburoError } from '../kernel/types.js';
+
+/** One configuration file's text and where it came from (for messages). */
+export interface SshConfigSource {
+  text: string;
+  /** The file as the user named it, e.g. `~/.ssh/config` or `ssh/config` (in the repository). */
+  where: string;
+  /** A file of the repository: its IdentityFile lines are ignored (a description cannot pick the controller's keys). */
+  fromRepository?: boolean;
+}
+
+/** What the configuration says about one host name; undefined where it says nothing. */
+export interface HostSettings {
+  hostName?: string;
+  user?: string;
+  port?: number;
+  identityFiles: string[];
+  /** The raw ProxyJump value (`none` already turned into undefined). */
+  proxyJump?: string;
+  connectTimeoutMs?: number;
+  serverAliveIntervalMs?: number;
+  serverAliveCountMax?: number;
+  hostKeyAlias?: string;
+}
+
+/** A jump host as written in ProxyJump or the language's `jump`: `[user@]host[:port]` or `ssh://[user@]host[:port]`. */
+export interface JumpSpec {
+  host: string;
+  user?: string;
+  port?: number;
+}
+
+interface Parsed {
+  config: SSHConfig;
+  source: SshConfigSource;
+}
+
+/** Several configuration files read in order: for each keyword, the first file (and line) that sets it wins. */
+export class SshConfigSet {
+  private readonly files: Parsed[];
+  /** Told about settings that are ignored (IdentityFile in a repository file, ProxyCommand). */
+  warnings: string[] = [];
+
+  constructor(sources: SshConfigSource[]) {
+    this.files = sources.map((source) => {
+      try {
+        return { config: SSHConfig.parse(source.text), source };
+      } catch (err) {
+        throw new PolitburoError('InvalidSpec', `ssh_config ${source.where}: ${(err as Error).message}`);
+      }
+    });
+  }
+
+  get empty(): boolean {
+    return this.files.length === 0;
+  }
+
+  /** The settings for `host` (the name as given: an alias, an address...). Throws InvalidSpec for bad values. */
+  lookup(host: string, localUser = localUserName()): HostSettings {
+    const out: HostSettings = { identityFiles: [] };
+    for (const { config, source } of this.files) {
+      const computed = config.compute({ Host: host }, { ignoreCase: true, matchExec: false }) as Record<
+        string,
+        string | string[] | undefined
+      >;
+      const one = (key: string): string | undefined => {
+        const v = computed[key];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const bad = (keyword: string, value: string, want: string) =>
+        new PolitburoError(
+          'InvalidSpec',
+          `ssh_config ${source.where}: Host ${host}: ${keyword} '${value}' is not ${want}`,
+        );
+      const number = (keyword: string, want: string, min: number, max: number): number | undefined => {
+        const v = one(keyword.toLowerCase());
+        if (v === undefined) return undefined;
+        if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw bad(keyword, v, want);
+        return Number(v);
+      };
+      out.hostName ??= one('hostname');
+      out.user ??= one('user');
+      out.port ??= number('Port', 'a port number (1-65535)', 1, 65535);
+      out.hostKeyAlias ??= one('hostkeyalias');
+      if (out.proxyJump === undefined && one('proxyjump') !== undefined) out.proxyJump = one('proxyjump');
+      if (out.connectTimeoutMs === undefined) {
+        const s = number('ConnectTimeout', 'a number of seconds', 1, 86400);
+        if (s !== undefined) out.connectTimeoutMs = s * 1000;
+      }
+      if (out.serverAliveIntervalMs === undefined) {
+        const s = number('ServerAliveInterval', 'a number of seconds', 0, 86400);
+        if (s !== undefined) out.serverAliveIntervalMs = s * 1000;
+      }
+      out.serverAliveCountMax ??= number('ServerAliveCountMax', 'a count', 1, 1000);
+      const ids = computed.identityfile;
+      if (ids !== undefined) {
+        if (source.fromRepository)
+          this.warnings.push(`ssh_config ${source.where}: IdentityFile is ignored in a repository's file`);
+        else out.identityFiles.push(...(Array.isArray(ids) ? ids : [ids]));
+      }
+      if (one('proxycommand') !== undefined)
+        this.warnings.push(`ssh_config ${source.where}: Host ${host}: ProxyCommand is not supported (use ProxyJump)`);
+    }
+    if (out.proxyJump?.toLowerCase() === 'none') out.proxyJump = undefined;
+    // Tokens as OpenSSH expands them: %h in HostName is the name given; elsewhere the resolved host name.
+    if (out.hostName !== undefined) out.hostName = expandTokens(out.hostName, { h: host, n: host });
+    const tokens = {
+      h: out.hostName ?? host,
+      n: host,
+      p: String(out.port ?? 22),
+      r: out.user ?? localUser,
+      u: localUser,
+      d: os.homedir(),
+    };
+    out.identityFiles = out.identityFiles.map((f) => expandHome(expandTokens(f, tokens)));
+    return out;
+  }
+}
+
+/** Expands `%h`-style tokens; `%%` is a percent sign. Unknown tokens are left as written. */
+export function expandTokens(text: string, tokens: Record<string, string>): string {
+  return text.replace(/%(.)/g, (all, t: string) => (t === '%' ? '%' : (tokens[t] ?? all)));
+}
+
+function expandHome(file: string): string {
+  if (file === '~') return os.homedir();
+  if (file.startsWith('~/')) return path.join(os.homedir(), file.slice(2));
+  return file;
+}
+
+/** The local user's name, as OpenSSH uses it for the default `User`. */
+export function localUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return process.env.USER ?? process.env.LOGNAME ?? 'root';
+  }
+}
+
+/** Parses one jump host: `[user@]host[:port]`, `[user@][v6addr]:port` or `ssh://[user@]host[:port]`. */
+export function parseJumpSpec(text: string, where: string): JumpSpec {
+  const bad = (why: string) => new PolitburoError('InvalidSpec', `${where}: jump host '${text}' ${why}`);
+  let rest = text.trim();
+  if (rest.startsWith('ssh://')) rest = rest.slice('ssh://'.length).replace(/\/$/, '');
+  if (rest === '' || /\s|,/.test(rest)) throw bad('is not [user@]host[:port]');
+  let user: string | undefined;
+  const at = rest.lastIndexOf('@');
+  if (at >= 0) {
+    user = rest.slice(0, at);
+    rest = rest.slice(at + 1);
+    if (!user) throw bad('has an empty user');
+  }
+  let host = rest;
+  let portText: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(.*))?$/.exec(rest);
+  if (v6) {
+    host = v6[1];
+    portText = v6[2];
+  } else if (rest.split(':').length === 2) {
+    [host, portText] = rest.split(':');
+  }
+  if (!host) throw bad('has no host');
+  let port: number | undefined;
+  if (portText !== undefined) {
+    if (!/^\d+$/.test(portText) || Number(portText) < 1 || Number(portText) > 65535)
+      throw bad(`has port '${portText}', not a number from 1 to 65535`);
+    port = Number(portText);
+  }
+  return { host, user, port };
+}
+
+/** A ProxyJump value or the language's `jump`: comma-separated, outermost jump first. */
+export function parseJumpList(value: string | string[], where: string): JumpSpec[] {
+  const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(','));
+  return items.map((s) => parseJumpSpec(s, where));
+}
