@@ -12,6 +12,7 @@
  * environment that follows the branch, including those whose nodes did not change and get no apply job at all. This
  * job only forgets the schedule of an environment whose nodes it terminated because it is not described any more.
  */
+import { summaryLine } from '../../reconciler/run-result.js';
 import type { JobHelpers } from 'graphile-worker';
 import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
 import { formatValidationError } from '../../schema/load-description.js';
@@ -201,10 +202,7 @@ async function carryOut(
   }
   // record: metrics, the summary line; a removed environment is not checked for drift any more.
   observe(result);
-  log.info(
-    { run: result.runId },
-    `applied ${job.environment}@${job.sha.slice(0, 7)}: ${summaryLine(result)} in ${Math.round(result.durationMs / 1000)}s`,
-  );
+  log.info({ run: result.runId }, summaryLine('applied', { ...result, commit: job.sha }));
   await closeOrphanedRuns(deps.store, repositoryKey(job.repo), job.environment, result.runId, log).catch((err) =>
     log.warn({ err }, 'could not close orphaned runs'),
   );
@@ -262,13 +260,6 @@ function observe(result: RunResult): void {
   );
   for (const n of result.nodes)
     for (const t of n.tasks) taskOutcomes.inc({ environment: result.environment, outcome: t.outcome });
-}
-
-/** "12 ready, 1 failed, 2 blocked". */
-export function summaryLine(result: RunResult): string {
-  const counts = new Map<string, number>();
-  for (const n of result.nodes) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
-  return counts.size ? [...counts].map(([s, n]) => `${n} ${s}`).join(', ') : 'nothing to do';
 }
 
 function invalidCheck(

@@ -4,6 +4,7 @@
  * hosts) only when the job says so, which the delivery handler sets only after the trust checks of docs/configuration.md.
  * The head is checked out and loaded once; the base (or the fork point) at most once, whatever asks for it.
  */
+import { unknownEnvironmentMessage } from '../../kernel/did-you-mean.js';
 import { planCheckName, renderPlanCheck } from '../github/render-plan-check.js';
 import { PLAN_COMMENT_MARKER, renderPlanComment } from '../github/render-plan-comment.js';
 import { runLogger, type Logger } from '../logger.js';
@@ -94,7 +95,7 @@ async function planHead(
             file: head.description.files[0] ?? 'politburo.yml',
             line: 1,
             column: 1,
-            message: `unknown environment '${name}': the description defines ${[...head.description.environments.keys()].join(', ') || '(none)'}`,
+            message: unknownEnvironmentMessage(name, head.description.environments.keys()),
           },
         ],
       });
