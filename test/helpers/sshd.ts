@@ -201,7 +201,7 @@ async function spawnSshd(
   throw new Error(`sshd did not start: ${lastError.trim()}`);
 }
 
-function sshdConfig(c: {
+export function sshdConfig(c: {
   address: string;
   port: number;
   user: string;
@@ -210,13 +210,16 @@ function sshdConfig(c: {
   dir: string;
   maxSessions?: number;
   babushkaBin?: string;
+  /** `AllowUsers USER@FROM`: only connections from this address are let in. */
+  from?: string;
+  logLevel?: string;
 }): string {
   return [
     `ListenAddress ${c.address}:${c.port}`,
     ...c.hostKeyPaths.map((k) => `HostKey ${k}`),
     `PidFile ${path.join(c.dir, 'sshd.pid')}`,
     `AuthorizedKeysFile ${c.authorizedKeys}`,
-    `AllowUsers ${c.user}`,
+    `AllowUsers ${c.user}${c.from ? `@${c.from}` : ''}`,
     'PubkeyAuthentication yes',
     'PasswordAuthentication no',
     'KbdInteractiveAuthentication no',
@@ -225,7 +228,7 @@ function sshdConfig(c: {
     'PermitRootLogin no',
     'UseDNS no',
     'PrintMotd no',
-    'LogLevel ERROR',
+    `LogLevel ${c.logLevel ?? 'ERROR'}`,
     `MaxSessions ${c.maxSessions ?? 10}`,
     'MaxStartups 200',
     `SetEnv PATH=${c.babushkaBin ?? standInBin}:/usr/local/bin:/usr/bin:/bin`,
@@ -233,7 +236,7 @@ function sshdConfig(c: {
   ].join('\n');
 }
 
-function randomLoopback(): string {
+export function randomLoopback(): string {
   const r = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
   return `127.${r(2, 250)}.${r(0, 255)}.${r(2, 254)}`;
 }
@@ -273,13 +276,13 @@ async function waitForBanner(address: string, port: number, child: ChildProcess)
 }
 
 const children = new Set<ChildProcess>();
-function trackChild(child: ChildProcess) {
+export function trackChild(child: ChildProcess) {
   if (children.size === 0) process.once('exit', () => children.forEach((c) => c.kill('SIGKILL')));
   children.add(child);
   child.once('exit', () => children.delete(child));
 }
 
-async function killAndWait(child: ChildProcess): Promise<void> {
+export async function killAndWait(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
@@ -287,7 +290,7 @@ async function killAndWait(child: ChildProcess): Promise<void> {
 }
 
 /** Takes one of the test-user slots, so parallel test files never share a user (and a home). */
-async function lockUserSlot(): Promise<{ n: number; release(): Promise<void> }> {
+export async function lockUserSlot(): Promise<{ n: number; release(): Promise<void> }> {
   await mkdir(LOCK_DIR, { recursive: true });
   const start = Math.floor(Math.random() * USER_SLOTS);
   for (let k = 0; k < USER_SLOTS; k++) {
@@ -324,7 +327,7 @@ function alive(pid: number): boolean {
 }
 
 /** Creates the user when missing and gives it an empty home; returns the home directory. */
-async function prepareUser(user: string): Promise<string> {
+export async function prepareUser(user: string): Promise<string> {
   const home = `/home/${user}`;
   for (let attempt = 0; ; attempt++) {
     try {
