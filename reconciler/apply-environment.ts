@@ -27,7 +27,15 @@ import {
 import { buildResult, summaryLine } from './run-result.js';
 import { selectNodes, type Selection } from './run-selection.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
-import type { NodeResult, PlannedNode, ResolvedNode, RunKind, RunResult, RunStatus } from '../kernel/types.js';
+import type {
+  NodeResult,
+  PlannedNode,
+  ResolvedNode,
+  RolloutStop,
+  RunKind,
+  RunResult,
+  RunStatus,
+} from '../kernel/types.js';
 
 export type ApplyInput = EngineInput & { dryRun?: false };
 
@@ -105,7 +113,8 @@ async function reconcile(run: EngineRun): Promise<RunResult> {
   // Select what this apply works on.
   const selection = selectNodes(plan, { target: input.target, all: input.all });
   // Provision, configure and terminate, as the dependency graph allows.
-  const outcomes = await executeSelection(run, selection);
+  const rollouts: RolloutStop[] = [];
+  const outcomes = await executeSelection(run, selection, (stop) => rollouts.push(stop));
   const nodes = collectResults(run, [...selection.configure, ...selection.terminate], outcomes);
   const interrupted = outcomes.some((o) => o.reason?.startsWith('Interrupted')) || !!input.signal?.aborted;
   return buildResult({
@@ -116,12 +125,17 @@ async function reconcile(run: EngineRun): Promise<RunResult> {
     nodes,
     interrupted,
     startedMs: started,
+    rollouts,
   });
 }
 
 type Job = SchedulerNode & { planned: PlannedNode; kind: 'configure' | 'terminate' };
 
-async function executeSelection(run: EngineRun, selection: Selection): Promise<ScheduledOutcome[]> {
+async function executeSelection(
+  run: EngineRun,
+  selection: Selection,
+  onRolloutStopped: (stop: RolloutStop) => void,
+): Promise<ScheduledOutcome[]> {
   const inRun = new Set([...selection.configure, ...selection.terminate].map((p) => p.path));
   const jobs: Job[] = [
     ...selection.configure.map((p): Job => {
@@ -131,6 +145,7 @@ async function executeSelection(run: EngineRun, selection: Selection): Promise<S
         host: p.host,
         dependsOn: selection.provisionOnly ? [] : node.dependsOn,
         provision: node.host.kind === 'provider' && !run.provided.has(node.path),
+        rollout: node.rollout,
         planned: p,
         kind: 'configure',
       };
@@ -165,6 +180,7 @@ async function executeSelection(run: EngineRun, selection: Selection): Promise<S
     onSettled: async (job, outcome) => {
       if (outcome.state === 'blocked') await transition(run, job.path, 'blocked', { reason: outcome.reason });
     },
+    onRolloutStopped,
   });
 }
 

@@ -18,6 +18,7 @@ import type {
   Plan,
   PlannedNode,
   ResolvedNode,
+  RolloutStop,
   RunResult,
   StateStore,
   UncheckedNode,
@@ -80,7 +81,8 @@ async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
     // What the dry run found, before a heal updates the results in place.
     const unmet = new Map(drifted.map((t) => [t.path, run.results.get(t.path)!.reason]));
     const healable = drifted.filter((t) => SETTLED.has(t.recorded.state));
-    const healed = input.heal && !cancelled && healable.length ? await healTargets(run, healable) : [];
+    const rollouts: RolloutStop[] = [];
+    const healed = input.heal && !cancelled && healable.length ? await healTargets(run, healable, rollouts) : [];
     // Interrupted before it started: the state as recorded, and why.
     const notStarted = new Map(checked.filter((o) => o.state === null).map((o) => [o.path, o.reason]));
     const nodes = found.targets.map((t) =>
@@ -98,6 +100,7 @@ async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
       nodes,
       interrupted,
       startedMs: started,
+      rollouts,
     });
     if (input.heal) result.summary.healed = nodes.filter((n) => n.reason?.startsWith('healed')).length;
     return withUnchecked(result, found.unchecked);
@@ -266,10 +269,20 @@ async function recordDryRun(run: EngineRun, path: string, out: { state: string; 
 }
 
 /** Meets the drifted targets, each at the commit it was applied from, in dependency order. */
-async function healTargets(run: EngineRun, drifted: DriftTarget[]): Promise<ScheduledOutcome[]> {
+async function healTargets(
+  run: EngineRun,
+  drifted: DriftTarget[],
+  rollouts: RolloutStop[],
+): Promise<ScheduledOutcome[]> {
   const inRun = new Set(drifted.map((t) => t.path));
   return schedule<TargetJob>({
-    nodes: drifted.map((t) => ({ path: t.path, host: t.host, dependsOn: t.node.dependsOn, target: t })),
+    nodes: drifted.map((t) => ({
+      path: t.path,
+      host: t.host,
+      dependsOn: t.node.dependsOn,
+      rollout: t.node.rollout,
+      target: t,
+    })),
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
     outside: (path) => {
       if (inRun.has(path)) return undefined;
@@ -286,5 +299,6 @@ async function healTargets(run: EngineRun, drifted: DriftTarget[]): Promise<Sche
       if (outcome.state === 'blocked')
         await transition(job.target.run, job.path, 'blocked', { reason: outcome.reason });
     },
+    onRolloutStopped: (stop) => rollouts.push(stop),
   });
 }

@@ -1,5 +1,5 @@
 /** The result of a run as the CLI prints it and the controller reports it: nodes, summary, status. */
-import type { LifecycleState, NodeResult, RunKind, RunResult, RunStatus } from '../kernel/types.js';
+import type { LifecycleState, NodeResult, RolloutStop, RunKind, RunResult, RunStatus } from '../kernel/types.js';
 
 /** Nodes by lifecycle state; ready, drifted, failed and blocked are always present. */
 export function summarise(nodes: { state: LifecycleState }[]): Record<string, number> {
@@ -23,6 +23,8 @@ export function buildResult(input: {
   nodes: NodeResult[];
   interrupted: boolean;
   startedMs: number;
+  /** Rollouts that stopped (docs/language.md, "Rolling batches"). */
+  rollouts?: RolloutStop[];
 }): RunResult {
   const summary = summarise(input.nodes);
   if (input.interrupted) summary.interrupted = input.nodes.filter((n) => n.reason?.startsWith('Interrupted')).length;
@@ -35,14 +37,19 @@ export function buildResult(input: {
     nodes: input.nodes,
     summary,
     durationMs: Date.now() - input.startedMs,
+    ...(input.rollouts?.length ? { rollouts: input.rollouts } : {}),
   };
 }
 
-/** One line per run: "applied production@1a2b3c4: 12 ready, 1 failed, 2 blocked in 41s". */
+/**
+ * One line per run: "applied production@1a2b3c4: 12 ready, 1 failed, 2 blocked in 41s", followed by where each stopped
+ * rollout stopped: "; rollout of web stopped after batch 2 of 3: 1 failure exceeds max_failures 0".
+ */
 export function summaryLine(verb: string, r: RunResult): string {
   const parts = Object.entries(r.summary)
     .filter(([, n]) => n > 0)
     .map(([s, n]) => `${n} ${s}`);
   const at = r.commit ? `@${r.commit.slice(0, 7)}` : '';
-  return `${verb} ${r.environment}${at}: ${parts.length ? parts.join(', ') : 'nothing to do'} in ${(r.durationMs / 1000).toFixed(1)}s`;
+  const stops = (r.rollouts ?? []).map((s) => `; ${s.reason}`).join('');
+  return `${verb} ${r.environment}${at}: ${parts.length ? parts.join(', ') : 'nothing to do'} in ${(r.durationMs / 1000).toFixed(1)}s${stops}`;
 }

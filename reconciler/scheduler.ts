@@ -3,8 +3,13 @@
  * every dependency has reached its required state (in this run, or recorded so outside it), bounded by `concurrency`.
  * A failed node blocks its dependents, transitively; independent nodes carry on. Pure control flow: the work itself
  * (provisioning, running tasks) is injected.
+ *
+ * Rolling batches (docs/language.md, "Rolling batches"): the nodes of a rollout group are released a batch at a time
+ * (batches from reconciler/rollout.ts); the next batch starts once every node of the current one has settled. When the
+ * group's failures exceed its `maxFailures`, nothing more of the group starts: the rest are blocked with the reason.
  */
-import type { DependencyState, LifecycleState, RunEvent } from '../kernel/types.js';
+import type { DependencyState, LifecycleState, RolloutStop, RunEvent } from '../kernel/types.js';
+import { rolloutBatches, rolloutStopReason, type RolloutSetting } from './rollout.js';
 
 export interface SchedulerNode {
   path: string;
@@ -12,6 +17,8 @@ export interface SchedulerNode {
   dependsOn: { path: string; state: DependencyState }[];
   /** True when the node needs an on-demand host first: the provisioning phase runs before its configuration. */
   provision?: boolean;
+  /** The node's rollout group: it is released with its batch (provisioning included). */
+  rollout?: RolloutSetting;
 }
 
 /** What a phase of a node ended in. */
@@ -51,6 +58,8 @@ export interface ScheduleOptions<N extends SchedulerNode> {
   onEvent?(e: RunEvent): void;
   /** Called once per node when it settles without running (blocked, interrupted) or after it ran; awaited before returning. */
   onSettled?(node: N, outcome: ScheduledOutcome): Promise<void> | void;
+  /** Called once per rollout group that stopped (failures over its budget), when the run is over. */
+  onRolloutStopped?(stop: RolloutStop): void;
 }
 
 type Phase = 'pending' | 'provisioning' | 'waiting' | 'running' | 'done';
@@ -63,6 +72,19 @@ interface Entry<N> {
   startedAt?: string;
   priority: number;
   lastWaiting?: string;
+  /** Rollout group and 0-based batch, for nodes of a rollout group. */
+  group?: Group<N>;
+  batch?: number;
+}
+
+/** A rollout group in a run: its batches, the first batch not yet settled, and its failures. */
+interface Group<N> {
+  setting: RolloutSetting;
+  batches: Entry<N>[][];
+  current: number;
+  failures: number;
+  failed: string[];
+  stop?: { batch: number; reason: string };
 }
 
 const SATISFIES_PROVISIONED = new Set<LifecycleState>(['provisioned', 'configuring', 'ready', 'drifted']);
@@ -77,6 +99,7 @@ type Need = { path: string; state: DependencyState };
 /** One scheduling of a set of nodes: entries move pending → (provisioning →) waiting → running → done. */
 class DagRun<N extends SchedulerNode> {
   private readonly entries = new Map<string, Entry<N>>();
+  private readonly groups: Group<N>[] = [];
   private readonly limit: number;
   private readonly running = new Map<string, AbortController>();
   private readonly settling: Promise<unknown>[] = [];
@@ -90,6 +113,13 @@ class DagRun<N extends SchedulerNode> {
     for (const node of opts.nodes) {
       const provisioned = !node.provision || !opts.provision;
       this.entries.set(node.path, { node, phase: 'pending', provisioned, priority: heights.get(node.path) ?? 0 });
+    }
+    for (const g of rolloutBatches(opts.nodes)) {
+      const group: Group<N> = { setting: g, batches: [], current: 0, failures: 0, failed: [] };
+      group.batches = g.batches.map((paths, i) =>
+        paths.map((p) => Object.assign(this.entries.get(p)!, { group, batch: i })),
+      );
+      this.groups.push(group);
     }
     this.limit = Math.max(1, Math.floor(opts.concurrency) || 1);
     this.stopping = opts.signal?.aborted ?? false;
@@ -116,6 +146,7 @@ class DagRun<N extends SchedulerNode> {
       this.opts.signal?.removeEventListener('abort', onAbort);
     }
     await Promise.all(this.settling);
+    this.reportStops();
     return this.opts.nodes.map((n) => this.entries.get(n.path)!.outcome!);
   }
 
@@ -141,8 +172,11 @@ class DagRun<N extends SchedulerNode> {
     for (const entry of order) {
       if (entry.phase === 'provisioning' || entry.phase === 'running') continue;
       if (this.stopping) this.settleInterrupted(entry);
+      else if (entry.group?.stop) this.settleRolloutStopped(entry, entry.group.stop.reason);
       else if (!entry.provisioned) {
-        if (entry.phase === 'pending' && this.running.size < this.limit) this.start(entry, 'provisioning');
+        if (entry.phase === 'pending' && this.running.size < this.limit && this.released(entry))
+          this.start(entry, 'provisioning');
+        else if (entry.phase === 'pending' && !this.released(entry)) this.waitFor(entry, [this.batchWait(entry)]);
       } else this.advance(entry);
     }
   }
@@ -168,8 +202,13 @@ class DagRun<N extends SchedulerNode> {
       });
       return;
     }
+    if (!this.released(entry)) waits.push(this.batchWait(entry));
     if (waits.length === 0 && this.running.size < this.limit) return this.start(entry, 'running');
-    const waitingFor = waits.length ? waits : [`a free slot (concurrency ${this.limit})`];
+    this.waitFor(entry, waits.length ? waits : [`a free slot (concurrency ${this.limit})`]);
+  }
+
+  /** Emits `node-waiting` when what the entry waits for changed. */
+  private waitFor(entry: Entry<N>, waitingFor: string[]): void {
     const key = waitingFor.join(',');
     if (entry.lastWaiting !== key) {
       entry.lastWaiting = key;
@@ -262,10 +301,73 @@ class DagRun<N extends SchedulerNode> {
     }
   }
 
+  /** True unless the entry's rollout batch is still to come (an earlier batch of its group has not settled). */
+  private released(entry: Entry<N>): boolean {
+    const g = entry.group;
+    if (!g) return true;
+    while (g.current < g.batches.length && g.batches[g.current].every((e) => e.phase === 'done')) g.current++;
+    return entry.batch! <= g.current;
+  }
+
+  private batchWait(entry: Entry<N>): string {
+    const g = entry.group!;
+    return `rollout of ${g.setting.group}: batch ${g.current + 1} of ${g.batches.length} to finish`;
+  }
+
+  private settleRolloutStopped(entry: Entry<N>, reason: string): void {
+    this.settle(entry, {
+      path: entry.node.path,
+      state: 'blocked',
+      reason,
+      started: entry.startedAt !== undefined,
+      startedAt: entry.startedAt,
+      finishedAt: new Date().toISOString(),
+    });
+  }
+
+  /** Counts a failure against the entry's rollout group; one over the budget stops the group. */
+  private countFailure(entry: Entry<N>): void {
+    const g = entry.group;
+    if (!g) return;
+    g.failures++;
+    g.failed.push(entry.node.path);
+    if (g.stop || g.failures <= g.setting.maxFailures) return;
+    const batch = entry.batch! + 1;
+    const reason = rolloutStopReason({
+      group: g.setting.group,
+      batch,
+      batches: g.batches.length,
+      failures: g.failures,
+      maxFailures: g.setting.maxFailures,
+    });
+    g.stop = { batch, reason };
+  }
+
+  private reportStops(): void {
+    for (const g of this.groups) {
+      if (!g.stop) continue;
+      const blocked = g.batches
+        .flat()
+        .filter((e) => e.outcome?.state === 'blocked' && e.outcome.reason === g.stop!.reason)
+        .map((e) => e.node.path);
+      this.opts.onRolloutStopped?.({
+        group: g.setting.group,
+        batch: g.stop.batch,
+        batches: g.batches.length,
+        failures: g.failures,
+        maxFailures: g.setting.maxFailures,
+        failed: g.failed,
+        blocked,
+        reason: g.stop.reason,
+      });
+    }
+  }
+
   private settle(entry: Entry<N>, outcome: ScheduledOutcome): void {
     entry.phase = 'done';
     entry.outcome = outcome;
     this.done++;
+    if (outcome.state === 'failed') this.countFailure(entry);
     if (outcome.state !== null)
       this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
     const hook = this.opts.onSettled;

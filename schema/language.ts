@@ -100,6 +100,41 @@ const ForEach = z.union([z.array(z.string()), z.string()]).meta({
   description: 'Instances named NAME-VALUE, one per value; `${each}` is the value. May be a `${params.x}` list.',
 });
 
+/** A percentage such as '25%' or '12.5%' (docs/language.md, "Rolling batches"). */
+const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
+
+/** The number of a percentage text, or null when the text is not one. */
+export function parsePercent(text: string): number | null {
+  const m = PERCENT.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+const rolloutAmount = (min: 0 | 1) =>
+  z.union([z.number(), z.string()]).superRefine((v, ctx) => {
+    const pct = typeof v === 'string' ? parsePercent(v) : null;
+    const ok = typeof v === 'number' ? Number.isInteger(v) && v >= min : pct !== null && pct >= min && pct <= 100;
+    if (!ok)
+      ctx.addIssue({
+        code: 'custom',
+        message: `must be a whole number of nodes${min ? ' (at least 1)' : ' (0 or more)'} or a percentage of the group's nodes from ${min}% to 100% such as '25%', got ${JSON.stringify(v)}`,
+      });
+  });
+
+export const Rollout = z
+  .strictObject({
+    batch: rolloutAmount(1).meta({
+      description: "Nodes released at a time: a number, or a percentage of the group's nodes ('25%', rounded up).",
+    }),
+    max_failures: rolloutAmount(0).optional().meta({
+      description:
+        "Failures tolerated before the rollout stops (default 0: the first failure stops it); a number or a percentage ('10%', rounded up).",
+    }),
+  })
+  .meta({
+    description:
+      "Rolling batches: the nodes of this group (or of this resource's instances) are applied a batch at a time, in dependency order.",
+  });
+
 /** A resource: a group (`resources`) or a node (`roles` and/or `tasks`). */
 export const Resource: z.ZodType<RawResource> = z
   .strictObject({
@@ -112,6 +147,7 @@ export const Resource: z.ZodType<RawResource> = z
     count: Count.optional(),
     for_each: ForEach.optional(),
     depends_on: z.array(DependsOn).optional().meta({ description: 'Paths this resource waits for.' }),
+    rollout: Rollout.optional(),
   })
   .meta({ id: 'Resource', description: 'A group (has `resources`) or a node (has `roles` and/or `tasks`).' });
 
@@ -123,7 +159,10 @@ export interface RawResource {
   count?: number | string;
   for_each?: string[] | string;
   depends_on?: string[];
+  rollout?: RawRollout;
 }
+
+export type RawRollout = z.infer<typeof Rollout>;
 
 export type RawTask = z.infer<typeof Task>;
 

@@ -25,6 +25,7 @@ import { posOf } from './yaml-file.js';
 import { DependencyResolver, findCycles } from './node-dependencies.js';
 import { resolveTasks, type TaskDef, type TaskExpander } from './node-tasks.js';
 import { walkDefs } from './resource-tree.js';
+import { assignRollouts, checkRollouts, rolloutGroupOf } from './rollout.js';
 
 export const DEFAULT_DRIFT_SCHEDULE = '0 * * * *';
 
@@ -51,6 +52,7 @@ export function resolveEnvironment(
   walkDefs(chain.tree, (d) => {
     if (!d.children) tasks.tasksOf(d);
   });
+  checkRollouts(chain.tree, errors);
   const defaults = mergeDefaults(chain.defaults);
   const provider: ProviderSpec | undefined = chain.provider && {
     ...chain.provider.value.exec,
@@ -64,6 +66,7 @@ export function resolveEnvironment(
   const nodes: ResolvedNode[] = [];
   const sources = new Map<Instance['def'], SourcePos>();
   const budget = { dependencies: 0, chars: 0 };
+  const rollouts: Parameters<typeof assignRollouts>[0] = [];
   for (const inst of index.nodes) {
     const host = hosts.get(inst);
     const defs = tasks.tasksOf(inst.def);
@@ -92,7 +95,10 @@ export function resolveEnvironment(
     if (inst.ownIndex !== undefined) node.index = inst.ownIndex;
     node.specHash = specHash(node);
     nodes.push(node);
+    const group = rolloutGroupOf(inst);
+    if (group) rollouts.push({ node, group });
   }
+  assignRollouts(rollouts);
   for (const c of findCycles(nodes)) cycles.push({ env: name, ...c });
   if (errors.length > before) return null;
   return {

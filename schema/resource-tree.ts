@@ -4,7 +4,7 @@
  */
 import type { ValidationError } from '../kernel/types.js';
 import { didYouMean } from '../kernel/did-you-mean.js';
-import { isCountText, type RawResource, type RawTask } from './language.js';
+import { isCountText, type RawResource, type RawRollout, type RawTask } from './language.js';
 
 import { type Loc, type Located, type PathKey, posOf } from './yaml-file.js';
 
@@ -18,6 +18,8 @@ export interface DefNode {
   count?: Located<number | string>;
   forEach?: Located<string[] | string>;
   dependsOn?: Located<string[]>;
+  /** Rolling batches of the nodes under (or the instances of) this definition (docs/language.md). */
+  rollout?: Located<RawRollout>;
   /** Children by name when this is a group; null for a node. */
   children: Map<string, DefNode> | null;
 }
@@ -47,6 +49,7 @@ export function mergeInto(node: DefNode, res: RawResource, loc: Loc, errors: Val
   if (res.count !== undefined) node.count = { value: res.count, loc: at('count') };
   if (res.for_each !== undefined) node.forEach = { value: res.for_each, loc: at('for_each') };
   if (res.depends_on !== undefined) node.dependsOn = { value: res.depends_on, loc: at('depends_on') };
+  if (res.rollout !== undefined) node.rollout = { value: res.rollout, loc: at('rollout') };
   if (node.count && node.forEach) {
     errors.push({
       ...posOf(node.forEach.loc),

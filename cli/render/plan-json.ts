@@ -1,5 +1,6 @@
 /** The `--json` document of `politburo plan` (docs/cli.md): one object, stable field order. */
 import type { LifecycleState, Plan, PlanAction, PlannedNode, TaskSpec } from '../../kernel/types.js';
+import { planRollouts } from '../../reconciler/rollout.js';
 
 export interface PlanJsonTask {
   name: string;
@@ -26,6 +27,16 @@ export interface PlanJson {
   nodes: PlanJsonNode[];
   /** Plan actions (create, update, unchanged, terminate) and recorded states (ready, drifted, failed, blocked, …). */
   summary: Record<string, number>;
+  /** Rolling batches an apply would release, per rollout group (absent when no node to apply has a rollout). */
+  rollouts?: PlanJsonRollout[];
+}
+
+export interface PlanJsonRollout {
+  group: string;
+  batch: number;
+  maxFailures: number;
+  /** Node paths of each batch, in release order. */
+  batches: string[][];
 }
 
 /** The state shown for a planned node: what was recorded, else `defined`. */
@@ -58,11 +69,18 @@ export function planSummary(plan: Plan): Record<string, number> {
 
 /** Turns a plan into the document `plan --json` prints. */
 export function planToJson(plan: Plan, extra: { repository?: string } = {}): PlanJson {
+  const rollouts = planRollouts(plan).map((g): PlanJsonRollout => ({
+    group: g.group,
+    batch: g.batch,
+    maxFailures: g.maxFailures,
+    batches: g.batches,
+  }));
   return {
     environment: plan.environment,
     commit: plan.commit,
     ...(extra.repository !== undefined ? { repository: extra.repository } : {}),
     nodes: plan.nodes.map(jsonNode),
     summary: planSummary(plan),
+    ...(rollouts.length ? { rollouts } : {}),
   };
 }

@@ -2,6 +2,7 @@
 import type { Plan, PlanAction, PlannedNode } from '../../kernel/types.js';
 import { alignTable } from './align-table.js';
 import { plannedState } from './plan-json.js';
+import { describeRolloutBatches, planRollouts } from '../../reconciler/rollout.js';
 
 export const ACTION_SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', unchanged: '=', terminate: '-' };
 
@@ -21,6 +22,16 @@ function changeLines(n: PlannedNode): string[] {
   return n.changes.length ? n.changes : [''];
 }
 
+/**
+ * The rolling batches an apply would release (docs/language.md, "Rolling batches"), one line per group, or nothing:
+ * `  web: rollout in 3 batches of 2 (max_failures 0): web-1 web-2 | web-3 web-4 | web-5` under "Rolling batches:".
+ */
+export function rolloutLines(plan: Plan): string {
+  const groups = planRollouts(plan);
+  if (groups.length === 0) return '';
+  return `\nRolling batches:\n${groups.map((g) => `  ${describeRolloutBatches(g)}\n`).join('')}`;
+}
+
 /** Renders a plan as a table: action symbol, path, host, recorded state, changes; then the summary line. */
 export function renderPlanText(plan: Plan): string {
   if (plan.nodes.length === 0) return `${plan.environment} has no nodes.\n${planSummaryLine(plan)}\n`;
@@ -31,5 +42,5 @@ export function renderPlanText(plan: Plan): string {
     for (const line of rest) rows.push(['', '', '', '', line]);
   }
   const legend = '(+ create, ~ update, = unchanged, - terminate)';
-  return `${alignTable(rows)}\n\n${planSummaryLine(plan)}\n${plan.summary.create + plan.summary.update + plan.summary.terminate > 0 ? legend + '\n' : 'No changes: the environment matches its description.\n'}`;
+  return `${alignTable(rows)}\n${rolloutLines(plan)}\n${planSummaryLine(plan)}\n${plan.summary.create + plan.summary.update + plan.summary.terminate > 0 ? legend + '\n' : 'No changes: the environment matches its description.\n'}`;
 }

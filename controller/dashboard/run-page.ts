@@ -17,8 +17,23 @@ ${tasks.length ? html`<table class="tasks"><thead><tr><th>Task</th><th>Outcome</
 ${n.log ? html`<details><summary>Log (${n.log.split('\n').length} lines)</summary><pre>${n.log}</pre></details>` : ''}</section>`;
 }
 
+/**
+ * Where each stopped rollout stopped (docs/language.md, "Rolling batches"), from the reasons its never-started nodes
+ * were recorded blocked with: "rollout of web stopped after batch 2 of 3: 1 failure exceeds max_failures 0".
+ */
+export function rolloutStops(nodes: NodeRunRecord[]): { reason: string; blocked: number }[] {
+  const stops = new Map<string, number>();
+  for (const n of nodes)
+    if (n.state === 'blocked' && n.reason?.startsWith('rollout of '))
+      stops.set(n.reason, (stops.get(n.reason) ?? 0) + 1);
+  return [...stops].map(([reason, blocked]) => ({ reason, blocked }));
+}
+
 /** Renders a run's page. */
 export function runPage(run: RunRecord, nodes: NodeRunRecord[]): string {
+  const stops = rolloutStops(nodes).map(
+    (s) => html`<tr><th>Rollout</th><td class="rollout-stopped">${s.reason} (${s.blocked} not started)</td></tr>`,
+  );
   const took = run.finishedAt ? duration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : 'still running';
   return page(
     `Run #${run.id}`,
@@ -30,6 +45,7 @@ export function runPage(run: RunRecord, nodes: NodeRunRecord[]): string {
 <tr><th>Started</th><td>${when(run.startedAt)}</td></tr>
 <tr><th>Finished</th><td>${when(run.finishedAt)} (${took})</td></tr>
 <tr><th>Summary</th><td>${summaryText(run.summary)}</td></tr>
+${stops}
 </tbody></table>
 <h2>Timeline by host</h2>${timelineHtml(run, nodes)}
 <h2>Nodes</h2>${nodes.length ? nodes.map(nodeSection) : html`<p class="muted">No node took part.</p>`}`,

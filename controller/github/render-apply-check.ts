@@ -85,6 +85,13 @@ function renderSummary(result: RunResult): string {
   out.must('| State | Nodes |');
   out.must('| --- | --- |');
   for (const [state, n] of countStates(result.nodes)) out.must(`| ${state} | ${n} |`);
+  // Where a rolling batch stopped (docs/language.md, "Rolling batches").
+  for (const stop of result.rollouts ?? []) {
+    out.must('');
+    out.must(
+      `**Rollout stopped:** ${cell(stop.reason)} (failed: ${stop.failed.map(code).join(', ')}; ${plural(stop.blocked.length, 'node')} of ${code(stop.group)} not started).`,
+    );
+  }
   const failed = result.nodes.filter((n) => n.state === 'failed');
   if (failed.length) {
     out.must('');

@@ -1,7 +1,7 @@
 /** The `politburo plan ENV` check run of a pull request: the plan as summary, an annotation per validation error. */
 import type { CheckAnnotation, CheckUpdate, PlanForRender } from '../ports.js';
 import { Budget, cell, code, codeCell, CHECK_TEXT_LIMIT, plural, truncate } from './markdown.js';
-import { renderPlanCounts } from './render-plan-comment.js';
+import { renderPlanCounts, renderRollouts } from './render-plan-comment.js';
 import { formatValidationError } from '../../schema/load-description.js';
 
 /** Name of the plan check of an environment. */
@@ -45,6 +45,7 @@ export function renderPlanCheck(p: PlanForRender, opts: { detailsUrl?: string } 
         `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`,
       );
     }
+    renderRollouts(out, plan);
   }
   if (p.live) {
     out.must('');

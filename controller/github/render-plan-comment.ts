@@ -3,6 +3,7 @@ import type { PlanForRender } from '../ports.js';
 import type { NodeResult, Plan, ValidationError } from '../../kernel/types.js';
 import { Budget, cell, code, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
 import { formatValidationError } from '../../schema/load-description.js';
+import { describeRolloutBatches, planRollouts } from '../../reconciler/rollout.js';
 
 /** Hidden marker that identifies Politburo's comment among a PR's comments (found again when its id is lost). */
 export const PLAN_COMMENT_MARKER = '<!-- politburo:plan -->';
@@ -76,6 +77,7 @@ function renderEnvironment(out: Budget, p: PlanForRender): void {
   }
   if (p.errors.length > 0) renderErrors(out, p.errors);
   if (p.plan) renderChanges(out, p.plan);
+  if (p.plan) renderRollouts(out, p.plan);
   if (p.live) renderLive(out, p.live.nodes);
 }
 
@@ -97,6 +99,15 @@ function renderChanges(out: Budget, plan: Plan): void {
       `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`,
     );
   }
+}
+
+/** The rolling batches an apply would release (docs/language.md, "Rolling batches"), one line per group. */
+export function renderRollouts(out: Budget, plan: Plan): void {
+  const groups = planRollouts(plan);
+  if (groups.length === 0) return;
+  out.must('');
+  out.must('**Rolling batches:**');
+  for (const g of groups) out.maybe(`- ${cell(describeRolloutBatches(g))}`);
 }
 
 function renderLive(out: Budget, nodes: NodeResult[]): void {

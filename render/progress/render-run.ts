@@ -27,6 +27,7 @@ export function runToJson(r: RunResult): object {
     })),
     summary: r.summary,
     durationMs: r.durationMs,
+    ...(r.rollouts?.length ? { rollouts: r.rollouts } : {}),
   };
 }
 
@@ -65,5 +66,7 @@ export function renderRunTable(r: RunResult): string {
     .filter(([, v]) => v > 0)
     .map(([k, v]) => `${v} ${k}`);
   const commit = r.commit ? `@${r.commit.slice(0, 7)}` : '';
-  return `${table}\n${r.kind} ${r.environment}${commit} ${r.status}: ${parts.join(', ') || 'no nodes'} in ${formatElapsed(r.durationMs)}${r.runId ? ` (run ${r.runId})` : ''}\n`;
+  // Where each stopped rollout stopped (docs/language.md, "Rolling batches").
+  const stops = (r.rollouts ?? []).map((s) => `${s.reason}; ${s.blocked.length} not started\n`).join('');
+  return `${table}\n${r.kind} ${r.environment}${commit} ${r.status}: ${parts.join(', ') || 'no nodes'} in ${formatElapsed(r.durationMs)}${r.runId ? ` (run ${r.runId})` : ''}\n${stops}`;
 }

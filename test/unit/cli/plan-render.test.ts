@@ -175,3 +175,55 @@ test('validation errors: one FILE:LINE:COLUMN line each and a count', () => {
     "politburo.yml:3:5: unknown key 'rolse' (did you mean 'roles'?)\nenvs/a.yml:1:1: x\n2 errors: the description is invalid\n",
   );
 });
+
+/** Five web nodes of one rollout group (batch 2, max_failures 0), web-4 unchanged; web-1 waits for web-3. */
+function rolloutPlan(): Plan {
+  const rollout = { group: 'web', batch: 2, maxFailures: 0, size: 6, source: src };
+  const planned = (i: number, action: PlannedNode['action'], deps: string[] = []): PlannedNode => ({
+    path: `web-${i}`,
+    host: `203.0.113.${i}`,
+    action,
+    changes: [],
+    node: {
+      ...node(`web-${i}`, [task('app deployed')]),
+      rollout,
+      dependsOn: deps.map((d) => ({ path: d, state: 'ready', kind: 'explicit', source: src })),
+    },
+    ...(action === 'unchanged' ? { recorded: rec(`web-${i}`, 'ready') } : {}),
+  });
+  return {
+    environment: 'production',
+    commit: null,
+    nodes: [
+      planned(1, 'create', ['web-3']),
+      planned(2, 'create'),
+      planned(3, 'create'),
+      planned(4, 'unchanged'),
+      planned(5, 'create'),
+      planned(6, 'create'),
+      { ...samplePlan().nodes[0] },
+    ],
+    summary: { create: 6, update: 0, unchanged: 1, terminate: 0 },
+  };
+}
+
+test('plan text shows the rolling batches of what an apply would change, in dependency order', () => {
+  const text = renderPlanText(rolloutPlan());
+  assert.match(
+    text,
+    /\n\nRolling batches:\n {2}web: rollout in 3 batches of 2 \(max_failures 0\): web-2 web-3 \| web-1 web-5 \| web-6\n\nPlan for production: 6 to create/,
+  );
+  assert.doesNotMatch(renderPlanText(samplePlan()), /Rolling batches/, 'no rollout: the plan is as before');
+});
+
+test('plan JSON lists each rollout group with its batches; absent without rollouts', () => {
+  assert.deepEqual(planToJson(rolloutPlan()).rollouts, [
+    {
+      group: 'web',
+      batch: 2,
+      maxFailures: 0,
+      batches: [['web-2', 'web-3'], ['web-1', 'web-5'], ['web-6']],
+    },
+  ]);
+  assert.equal('rollouts' in planToJson(samplePlan()), false);
+});

@@ -242,3 +242,201 @@ test('interrupt: nothing new starts, running work is aborted after the grace per
   assert.equal(h.times.c, undefined);
   assert.deepEqual(settled.sort(), ['a', 'b', 'c'], 'every settle hook is awaited');
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Rolling batches (docs/language.md, "Rolling batches")
+
+const inGroup = (node: SchedulerNode, group: string, batch: number, maxFailures = 0): SchedulerNode => ({
+  ...node,
+  rollout: { group, batch, maxFailures },
+});
+const web = (count: number, batch: number, maxFailures = 0, deps: string[] = []) =>
+  Array.from({ length: count }, (_, i) => inGroup(n(`web-${i + 1}`, deps), 'web', batch, maxFailures));
+
+/** Every node of batch `later` starts after every node of batch `earlier` ended. */
+function assertAfter(times: Record<string, { start: number; end: number }>, earlier: string[], later: string[]): void {
+  for (const l of later)
+    for (const e of earlier) assert.ok(times[l].start >= times[e].end, `${l} starts after ${e} ended`);
+}
+
+test('rollout: batches in order, each only when every node of the previous one has settled', async () => {
+  const h = harness({ 'web-1': 60, 'web-2': 10, 'web-3': 10, 'web-4': 40, 'web-5': 10 });
+  const events: RunEvent[] = [];
+  const outs = await schedule({
+    nodes: web(5, 2),
+    concurrency: 10,
+    outside: () => undefined,
+    runNode: h.runNode,
+    onEvent: (e) => events.push(e),
+  });
+  assert.ok(outs.every((o) => o.state === 'ready'));
+  assertAfter(h.times, ['web-1', 'web-2'], ['web-3', 'web-4']);
+  assertAfter(h.times, ['web-3', 'web-4'], ['web-5']);
+  assert.equal(h.maxActive(), 2, 'never more than a batch at once');
+  assert.ok(
+    events.some(
+      (e) =>
+        e.type === 'node-waiting' &&
+        e.path === 'web-5' &&
+        e.waitingFor.includes('rollout of web: batch 1 of 3 to finish'),
+    ),
+    'a held node says which batch it waits for',
+  );
+});
+
+test('rollout: batches follow dependency order within the group; other nodes are not held', async () => {
+  const h = harness({ other: 200 });
+  // web-1 depends on web-3: web-3 comes first, and batches are cut in that order: [web-2 web-3] [web-1 web-4].
+  const nodes = [
+    inGroup(n('web-1', ['web-3']), 'web', 2),
+    inGroup(n('web-2'), 'web', 2),
+    inGroup(n('web-3'), 'web', 2),
+    inGroup(n('web-4'), 'web', 2),
+    n('other'),
+  ];
+  const outs = await schedule({ nodes, concurrency: 10, outside: () => undefined, runNode: h.runNode });
+  assert.ok(outs.every((o) => o.state === 'ready'));
+  assertAfter(h.times, ['web-2', 'web-3'], ['web-1', 'web-4']);
+  assert.ok(h.times.other.start < h.times['web-2'].end, 'a node outside the group starts at once');
+});
+
+test('rollout: dependency order across groups: a group waiting on another group batch by batch never deadlocks', async () => {
+  const h = harness();
+  // app-i depends on db-i; db's batches [db-1 db-2] [db-3], app's [app-1] [app-2] [app-3].
+  const db = [1, 2, 3].map((i) => inGroup(n(`db-${i}`), 'db', 2));
+  const app = [1, 2, 3].map((i) => inGroup(n(`app-${i}`, [`db-${i}`]), 'app', 1));
+  const outs = await schedule({
+    nodes: [...app, ...db],
+    concurrency: 10,
+    outside: () => undefined,
+    runNode: h.runNode,
+  });
+  assert.ok(
+    outs.every((o) => o.state === 'ready'),
+    JSON.stringify(outs),
+  );
+  assertAfter(h.times, ['db-1', 'db-2'], ['db-3']);
+  assertAfter(h.times, ['app-1'], ['app-2']);
+  assertAfter(h.times, ['app-2'], ['app-3']);
+  assertAfter(h.times, ['db-3'], ['app-3']);
+});
+
+test('rollout: max_failures 0 stops the group at the first failure; the rest are blocked with where and why', async () => {
+  const h = harness({ 'web-3': 10, 'web-4': 60 }, ['web-3']);
+  const stops: unknown[] = [];
+  const outs = byPath(
+    await schedule({
+      nodes: [...web(5, 2), n('lb', ['web-5']), n('free')],
+      concurrency: 10,
+      outside: () => undefined,
+      runNode: h.runNode,
+      onRolloutStopped: (s) => stops.push(s),
+    }),
+  );
+  const reason = 'rollout of web stopped after batch 2 of 3: 1 failure exceeds max_failures 0';
+  assert.equal(outs['web-1'].state, 'ready');
+  assert.equal(outs['web-3'].state, 'failed');
+  assert.equal(outs['web-4'].state, 'ready', 'the rest of the current batch finishes');
+  assert.deepEqual([outs['web-5'].state, outs['web-5'].reason], ['blocked', reason]);
+  assert.equal(h.times['web-5'], undefined, 'batch 3 never starts');
+  assert.equal(outs.lb.state, 'blocked');
+  assert.equal(outs.lb.reason, `depends on web-5, which is blocked (${reason})`);
+  assert.equal(outs.free.state, 'ready');
+  assert.deepEqual(stops, [
+    {
+      group: 'web',
+      batch: 2,
+      batches: 3,
+      failures: 1,
+      maxFailures: 0,
+      failed: ['web-3'],
+      blocked: ['web-5'],
+      reason,
+    },
+  ]);
+});
+
+test('rollout: a failure budget by count tolerates that many failures, one more stops the group', async () => {
+  // Batches of 1, max_failures 1: web-1 failing is tolerated, web-3 failing (the second failure) stops the group.
+  const h = harness({}, ['web-1', 'web-3']);
+  const stops: { reason: string }[] = [];
+  const outs = byPath(
+    await schedule({
+      nodes: web(5, 1, 1),
+      concurrency: 10,
+      outside: () => undefined,
+      runNode: h.runNode,
+      onRolloutStopped: (s) => stops.push(s),
+    }),
+  );
+  assert.equal(outs['web-1'].state, 'failed');
+  assert.equal(outs['web-2'].state, 'ready', 'one failure is within the budget');
+  assert.equal(outs['web-3'].state, 'failed');
+  const reason = 'rollout of web stopped after batch 3 of 5: 2 failures exceed max_failures 1';
+  for (const p of ['web-4', 'web-5']) assert.deepEqual([outs[p].state, outs[p].reason], ['blocked', reason]);
+  assert.equal(h.times['web-4'], undefined);
+  assert.deepEqual(
+    stops.map((s) => s.reason),
+    [reason],
+  );
+});
+
+test('rollout: a group within its budget runs to the end, and no stop is reported', async () => {
+  const h = harness({}, ['web-2']);
+  const stops: unknown[] = [];
+  const outs = byPath(
+    await schedule({
+      nodes: web(4, 2, 1),
+      concurrency: 10,
+      outside: () => undefined,
+      runNode: h.runNode,
+      onRolloutStopped: (s) => stops.push(s),
+    }),
+  );
+  assert.deepEqual(
+    Object.values(outs).map((o) => o.state),
+    ['ready', 'failed', 'ready', 'ready'],
+  );
+  assert.deepEqual(stops, []);
+});
+
+test('rollout: the concurrency limit still bounds a batch, and the next batch waits for all of it', async () => {
+  const h = harness();
+  const outs = await schedule({
+    nodes: web(6, 3),
+    concurrency: 2,
+    outside: () => undefined,
+    runNode: h.runNode,
+  });
+  assert.ok(outs.every((o) => o.state === 'ready'));
+  assert.equal(h.maxActive(), 2);
+  assertAfter(h.times, ['web-1', 'web-2', 'web-3'], ['web-4', 'web-5', 'web-6']);
+});
+
+test('rollout: a failed provisioning counts as a failure and batches hold provisioning too', async () => {
+  const log: string[] = [];
+  const provision = async (node: SchedulerNode): Promise<PhaseOutcome> => {
+    log.push(`provision ${node.path}`);
+    await sleep(10);
+    return node.path === 'web-1'
+      ? { state: 'failed', reason: 'ProvisionFailed: no capacity' }
+      : { state: 'provisioned' };
+  };
+  const nodes = [1, 2, 3].map((i) => inGroup(n(`web-${i}`, [], true), 'web', 1));
+  const outs = await schedule({
+    nodes,
+    concurrency: 10,
+    outside: () => undefined,
+    provision,
+    runNode: async () => ({ state: 'ready' }),
+  });
+  assert.deepEqual(log, ['provision web-1'], 'no other host is provisioned');
+  assert.deepEqual(
+    outs.map((o) => [o.state, o.reason]),
+    [
+      ['failed', 'ProvisionFailed: no capacity'],
+      ['blocked', 'rollout of web stopped after batch 1 of 3: 1 failure exceeds max_failures 0'],
+      ['blocked', 'rollout of web stopped after batch 1 of 3: 1 failure exceeds max_failures 0'],
+    ],
+  );
+});
