@@ -100,6 +100,8 @@ type Need = { path: string; state: DependencyState };
 class DagRun<N extends SchedulerNode> {
   private readonly entries = new Map<string, Entry<N>>();
   private readonly groups: Group<N>[] = [];
+  /** Entries that need a node's host (`#provisioned`), by that node's path. */
+  private readonly needHost = new Map<string, Entry<N>[]>();
   private readonly limit: number;
   private readonly running = new Map<string, AbortController>();
   private readonly settling: Promise<unknown>[] = [];
@@ -121,6 +123,10 @@ class DagRun<N extends SchedulerNode> {
       );
       this.groups.push(group);
     }
+    for (const e of this.entries.values())
+      for (const d of e.node.dependsOn)
+        if (d.state === 'provisioned' && this.entries.has(d.path))
+          this.needHost.set(d.path, [...(this.needHost.get(d.path) ?? []), e]);
     this.limit = Math.max(1, Math.floor(opts.concurrency) || 1);
     this.stopping = opts.signal?.aborted ?? false;
   }
@@ -174,9 +180,9 @@ class DagRun<N extends SchedulerNode> {
       if (this.stopping) this.settleInterrupted(entry);
       else if (entry.group?.stop) this.settleRolloutStopped(entry, entry.group.stop.reason);
       else if (!entry.provisioned) {
-        if (entry.phase === 'pending' && this.running.size < this.limit && this.released(entry))
-          this.start(entry, 'provisioning');
-        else if (entry.phase === 'pending' && !this.released(entry)) this.waitFor(entry, [this.batchWait(entry)]);
+        const may = this.released(entry) || this.hostNeeded(entry);
+        if (entry.phase === 'pending' && this.running.size < this.limit && may) this.start(entry, 'provisioning');
+        else if (entry.phase === 'pending' && !may) this.waitFor(entry, [this.batchWait(entry)]);
       } else this.advance(entry);
     }
   }
@@ -307,6 +313,14 @@ class DagRun<N extends SchedulerNode> {
     if (!g) return true;
     while (g.current < g.batches.length && g.batches[g.current].every((e) => e.phase === 'done')) g.current++;
     return entry.batch! <= g.current;
+  }
+
+  /**
+   * A node of a later batch is provisioned ahead of it when a released node needs its host (`#provisioned`, as for
+   * `address()`): otherwise a `#provisioned` cycle split across batches would wait for itself.
+   */
+  private hostNeeded(entry: Entry<N>): boolean {
+    return (this.needHost.get(entry.node.path) ?? []).some((e) => e.phase !== 'done' && this.released(e));
   }
 
   private batchWait(entry: Entry<N>): string {

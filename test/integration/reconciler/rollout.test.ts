@@ -17,6 +17,7 @@ import {
   type EngineWorld,
 } from '../../helpers/engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
+import { driftEnvironment } from '../../../reconciler/drift-environment.js';
 import type { PgStateStore } from '../../../store/pg-store.js';
 
 let ssh: SshHosts;
@@ -150,4 +151,29 @@ test('plan shows the batches (text and JSON) without contacting a host', async (
     { group: 'web', batch: 2, maxFailures: 1, batches: [['web-1', 'web-2'], ['web-3', 'web-4'], ['web-5']] },
   ]);
   for (let i = 1; i <= 5; i++) assert.ok(await untouched(i));
+});
+
+test('--heal meets drifted nodes in batches too: a failure stops the heal, the later batches stay as they are', async () => {
+  const dir = await rolloutRepo('{ batch: 2, max_failures: 0 }');
+  assert.equal((await apply(dir)).result.status, 'succeeded');
+  // Every web host changed by hand; web-1's host is also broken, so healing it fails.
+  await Promise.all([1, 2, 3, 4, 5].map((i) => conns[WEB(i)].exec('echo tampered > ~/state/web.args')));
+  await conns[WEB(1)].exec('touch ~/break');
+  const log: string[] = [];
+  const { input, close } = await engineInput({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+  const result = await driftEnvironment({ ...input, heal: true, log: (l) => log.push(l) }).finally(close);
+  const reason = 'rollout of web stopped after batch 1 of 3: 1 failure exceeds max_failures 0';
+  assert.deepEqual(
+    result.rollouts?.map((s) => [s.reason, s.failed, s.blocked]),
+    [[reason, ['web-1'], ['web-3', 'web-4', 'web-5']]],
+  );
+  assert.ok(
+    log.some((l) => l.startsWith('drift-checked test') && l.endsWith(`; ${reason}`)),
+    log.join('\n'),
+  );
+  const args = async (i: number) => (await conns[WEB(i)].exec('cat ~/state/web.args')).stdout;
+  assert.notEqual(await args(2), 'tampered\n', 'web-2, in the first batch, was healed');
+  for (const i of [3, 4, 5]) assert.equal(await args(i), 'tampered\n', `web-${i} was not touched`);
+  const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n]));
+  assert.deepEqual([recorded['web-5'].state, recorded['web-5'].reason], ['blocked', reason]);
 });

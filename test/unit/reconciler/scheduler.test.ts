@@ -440,3 +440,25 @@ test('rollout: a failed provisioning counts as a failure and batches hold provis
     ],
   );
 });
+
+test('rollout: a #provisioned cycle split across batches provisions the later host early instead of waiting forever', async () => {
+  const log: string[] = [];
+  const provision = async (node: SchedulerNode): Promise<PhaseOutcome> => {
+    log.push(`provision ${node.path}`);
+    await sleep(10);
+    return { state: 'provisioned' };
+  };
+  const runNode = async (node: SchedulerNode): Promise<PhaseOutcome> => {
+    log.push(`run ${node.path}`);
+    await sleep(10);
+    return { state: 'ready' };
+  };
+  // a needs b's address (b#provisioned); b needs a ready; batches of 1: [a] [b].
+  const nodes = [inGroup(n('a', [['b', 'provisioned']], true), 'g', 1), inGroup(n('b', ['a'], true), 'g', 1)];
+  const outs = await schedule({ nodes, concurrency: 4, outside: () => undefined, provision, runNode });
+  assert.deepEqual(
+    outs.map((o) => o.state),
+    ['ready', 'ready'],
+  );
+  assert.deepEqual(log.slice(2), ['run a', 'run b'], 'configuration still follows the batches');
+});
