@@ -18,11 +18,20 @@ export function specHash(node: { host: HostBinding; tasks: TaskSpec[] }): string
 function canonicalHost(h: HostBinding): unknown {
   switch (h.kind) {
     case 'static':
-      return { kind: 'static', address: h.address, port: h.port, user: h.user };
+      // An absent port is 22 unless ssh_config says otherwise: hashed as 22, so nodes keep their hashes. An absent user
+      // is hashed as absent (the tasks run as whoever ssh_config or the local user names); jump hosts are not hashed:
+      // they change how Politburo gets to the host, not what the host must look like.
+      return { kind: 'static', address: h.address, port: h.port ?? 22, user: h.user };
     case 'local':
       return { kind: 'local' };
     case 'provider':
-      return { kind: 'provider', create: h.provider.create, destroy: h.provider.destroy, port: h.port, user: h.user };
+      return {
+        kind: 'provider',
+        create: h.provider.create,
+        destroy: h.provider.destroy,
+        port: h.port ?? 22,
+        user: h.user,
+      };
   }
 }
 

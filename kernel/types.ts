@@ -85,9 +85,11 @@ export interface ProviderSpec {
 
 /** How a node reaches its host. */
 export type HostBinding =
-  | { kind: 'static'; address: string; port: number; user: string; source: SourcePos }
+  | { kind: 'static'; address: string; port?: number; user?: string; jump?: string[]; source: SourcePos }
   | { kind: 'local'; source: SourcePos }
-  | { kind: 'provider'; provider: ProviderSpec; port: number; user: string };
+  | { kind: 'provider'; provider: ProviderSpec; port?: number; user?: string; jump?: string[] };
+// `port` and `user` absent: as OpenSSH chooses them (ssh_config's Port and User, else 22 and the local user);
+// `jump`: jump hosts `[user@]host[:port]`, outermost first (docs/language.md, "Jump hosts").
 
 export interface Dependency {
   /** A node path (groups and multi-instance paths are expanded to every node under them). */
@@ -147,7 +149,8 @@ export interface RolloutStop {
 }
 
 export interface EnvironmentDefaults {
-  ssh: { user: string; port: number };
+  /** Absent: as OpenSSH chooses (ssh_config, else the local user and port 22). */
+  ssh: { user?: string; port?: number };
   concurrency: number;
   /** Per-task timeout. */
   timeoutMs: number;
@@ -165,6 +168,8 @@ export interface ResolvedEnvironment {
   groups: string[];
   /** known_hosts file relative to the repository root, when set. */
   knownHosts?: string;
+  /** OpenSSH client configuration file relative to the repository root, when set (docs/language.md). */
+  sshConfig?: string;
   drift: { schedule: string; heal: boolean };
   /** Deps directory relative to the repository root (default `babushka-deps`). */
   depsDir: string;

@@ -94,8 +94,10 @@ export function describeChanges(node: ResolvedNode, rec: RecordedNode): string[]
   if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host)
     changes.push(`host ${rec.host} -> ${desiredHost}`);
   if (node.host.kind === 'static' && rec.host === node.host.address) {
-    if (rec.port != null && rec.port !== node.host.port) changes.push(`port ${rec.port} -> ${node.host.port}`);
-    if (rec.user != null && rec.user !== node.host.user) changes.push(`user ${rec.user} -> ${node.host.user}`);
+    const port = node.host.port ?? 22; // absent: ssh_config's Port, else 22 (docs/language.md)
+    if (rec.port != null && rec.port !== port) changes.push(`port ${rec.port} -> ${port}`);
+    if (rec.user != null && rec.user !== node.host.user)
+      changes.push(`user ${rec.user} -> ${node.host.user ?? "ssh_config's User or the local user"}`);
   }
   const before = new Map(rec.tasks.map((t) => [taskKey(t), t]));
   const after = new Map(node.tasks.map((t) => [taskKey(t), t]));

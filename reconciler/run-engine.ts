@@ -54,7 +54,7 @@ export interface EngineInput {
 export interface HostInfo {
   /** `local`, or the address. */
   label: string;
-  target: { kind: 'local' } | { kind: 'ssh'; address: string; port: number; user: string };
+  target: Parameters<HostConnector['connect']>[0];
   /** The connector that trusts this host's key. */
   connector: HostConnector;
 }
@@ -167,6 +167,7 @@ export function setProvided(
       address: host.address,
       port: host.port ?? node.host.port,
       user: host.user ?? node.host.user,
+      jump: node.host.jump,
     },
     connector,
   };
@@ -181,7 +182,7 @@ export function hostOf(run: EngineRun, node: ResolvedNode): HostInfo | null {
   if (h.kind === 'static')
     return {
       label: h.address,
-      target: { kind: 'ssh', address: h.address, port: h.port, user: h.user },
+      target: { kind: 'ssh', address: h.address, port: h.port, user: h.user, jump: h.jump },
       connector: run.input.connector,
     };
   if (h.kind === 'local') return { label: 'local', target: { kind: 'local' }, connector: run.input.connector };

@@ -134,7 +134,7 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
       timeoutMs: run.input.providerTimeoutMs,
       signal,
     });
-    const port = created.port ?? node.host.port;
+    const port = created.port ?? node.host.port ?? 22;
     const line = created.hostKey ? knownHostsLine(created.address, port, created.hostKey) : undefined;
     const info = setProvided(run, node, { ...created, port, knownHostsLine: line });
     const t = info.target as { port: number; user: string };

@@ -13,7 +13,7 @@ import { describeValue } from './zod-issues.js';
 
 const HOST_EXPRS: ReadonlySet<ExprKind> = new Set(['param', 'env', 'self', 'each']);
 
-type HostEntry = string | { address: string; port?: number | string; user?: string };
+type HostEntry = string | { address: string; port?: number | string; user?: string; jump?: string | string[] };
 
 /** Returns the host of every node; errors for bad entries and for nodes left without a host. */
 export function bindHosts(
@@ -85,7 +85,7 @@ function bindRest(
   const missing = new Map<string, Instance[]>();
   for (const node of index.nodes) {
     if (attempted.has(node)) continue; // bound, or its host entry has an error already reported
-    if (provider) bound.set(node, { kind: 'provider', provider, port: defaults.ssh.port, user: defaults.ssh.user });
+    if (provider) bound.set(node, providerBinding(provider, defaults, chain.jump));
     else {
       const l = missing.get(node.def.path) ?? [];
       l.push(node);
@@ -138,6 +138,10 @@ function hostOf(
   }
   const user = obj.user === undefined ? defaults.ssh.user : field(obj.user, 'user');
   let port: unknown = obj.port ?? defaults.ssh.port;
+  if (port === undefined)
+    return user === null
+      ? null
+      : withOptional({ kind: 'static', address, source }, user, undefined, jumpOf(obj, chain));
   if (typeof port === 'string') {
     const p = field(port, 'port');
     if (p === null) return null;
@@ -148,5 +152,28 @@ function hostOf(
     return null;
   }
   if (user === null) return null;
-  return { kind: 'static', address, port, user, source };
+  return withOptional({ kind: 'static', address, source }, user, port, jumpOf(obj, chain));
+}
+
+/** The entry's jump hosts, else the environment's (docs/language.md, "Jump hosts"). */
+function jumpOf(obj: Exclude<HostEntry, string>, chain: EnvironmentChain): string[] | undefined {
+  if (obj.jump !== undefined) return typeof obj.jump === 'string' ? [obj.jump] : obj.jump;
+  return chain.jump;
+}
+
+function providerBinding(provider: ProviderSpec, defaults: EnvironmentDefaults, jump?: string[]): HostBinding {
+  return withOptional({ kind: 'provider', provider }, defaults.ssh.user, defaults.ssh.port, jump);
+}
+
+/** Sets user, port and jump only when there is one: absent means OpenSSH's choice (ssh_config, local user, 22). */
+function withOptional<T extends HostBinding & { kind: 'static' | 'provider' }>(
+  binding: T,
+  user: string | null | undefined,
+  port: number | undefined,
+  jump: string[] | undefined,
+): T {
+  if (user != null) binding.user = user;
+  if (port !== undefined) binding.port = port;
+  if (jump !== undefined) binding.jump = jump;
+  return binding;
 }

@@ -53,6 +53,8 @@ export async function checkRepositoryPaths(model: Model, errors: ValidationError
     const sub = (key: string): Loc => ({ yf: env.loc.yf, path: [...env.loc.path, key] });
     if (typeof raw.known_hosts === 'string' && raw.known_hosts)
       await check(raw.known_hosts, sub('known_hosts'), 'known_hosts file', 'file', true);
+    if (typeof raw.ssh_config === 'string' && raw.ssh_config)
+      await check(raw.ssh_config, sub('ssh_config'), 'ssh_config file', 'file', true);
     if (raw.provider !== undefined) scripts.push(sub('provider'));
   }
   for (const p of scripts) {

@@ -20,6 +20,9 @@ export interface EnvironmentChain {
   defaults: RawDefaults[];
   provider?: Located<RawProvider>;
   knownHosts?: string;
+  sshConfig?: string;
+  /** The environment's jump hosts (`jump`), outermost first. */
+  jump?: string[];
   drift: { schedule?: string; heal?: boolean };
   branch?: string;
   hosts?: Located<NonNullable<RawEnvironment['hosts']>>;
@@ -128,6 +131,8 @@ function inherit(
   if (raw.defaults) out.defaults.push(raw.defaults);
   if (raw.provider) out.provider = { value: raw.provider, loc: sub('provider') };
   if (raw.known_hosts !== undefined) out.knownHosts = raw.known_hosts;
+  if (raw.ssh_config !== undefined) out.sshConfig = raw.ssh_config;
+  if (raw.jump !== undefined) out.jump = typeof raw.jump === 'string' ? [raw.jump] : raw.jump;
   if (raw.drift?.schedule !== undefined) out.drift.schedule = raw.drift.schedule;
   if (raw.drift?.heal !== undefined) out.drift.heal = raw.drift.heal;
   if (raw.branch !== undefined) out.branch = raw.branch;

@@ -35,8 +35,18 @@ export const Duration = z
 
 export const SshDefaults = z
   .strictObject({
-    user: z.string().min(1).optional().meta({ description: 'SSH user (default root).' }),
-    port: z.number().int().min(1).max(65535).optional().meta({ description: 'SSH port (default 22).' }),
+    user: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({ description: "SSH user (default: ssh_config's User, else the local user, as OpenSSH chooses)." }),
+    port: z
+      .number()
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .meta({ description: "SSH port (default: ssh_config's Port, else 22)." }),
   })
   .meta({ description: 'SSH connection defaults.' });
 
@@ -188,7 +198,7 @@ const HostObject = z
     port: z.union([z.number().int().min(1).max(65535), z.string()]).optional(),
     user: z.string().min(1).optional(),
   })
-  .meta({ description: 'A host with its SSH port and user.' });
+  .meta({ description: 'A host with its SSH port, user and jump hosts.' });
 const HostEntry = z.union([z.string().min(1), HostObject]);
 export const HostValue = z.union([HostEntry, z.array(HostEntry)]).meta({
   description: 'An address, `{address, port, user}`, or a list filling the instances under the path in order.',
@@ -223,11 +233,22 @@ export const Drift = z
     heal: z.boolean().optional().meta({ description: 'Meet drifted tasks automatically (default false).' }),
   })
   .meta({ description: 'Scheduled drift detection.' });
+/** `[user@]host[:port]` (or `ssh://...`, `[v6]:port`), as OpenSSH's ProxyJump; checked again in hosts/ssh-config.ts. */
+const JUMP_HOST = /^(ssh:\/\/)?([^@\s,/]+@)?(\[[^\]\s]+\]|[^:@\s,[\]/]+)(:([1-9]\d{0,4}))?$/;
+const JumpHost = z.string().refine((v) => JUMP_HOST.test(v) && Number(JUMP_HOST.exec(v)?.[5] ?? 22) <= 65535, {
+  message: "not a jump host: use '[user@]host[:port]', e.g. 'ops@bastion.example.com:22'",
+});
+export const Jump = z.union([JumpHost, z.array(JumpHost).min(1)]).meta({
+  description:
+    "Jump host(s) to reach the hosts through, as OpenSSH's ProxyJump: '[user@]host[:port]', or a list for a chain (the first is connected to first). Wins over ssh_config's ProxyJump.",
+});
+
 
 export const Environment = z
   .strictObject({
     description: z.string().optional(),
     blueprint: Name.optional().meta({ description: 'The blueprint this environment instantiates.' }),
+    jump: Jump.optional(),
     extends: Name.optional().meta({ description: 'Another environment this one modifies (hosts are not inherited).' }),
     resources: z.record(Name, Resource).optional().meta({ description: 'An inline topology, instead of a blueprint.' }),
     params: Params.optional(),
@@ -277,6 +298,14 @@ function makeFrame(main: boolean) {
       : z.never({ error: "'include' is only allowed in the main file" }).optional(),
     deps: z.unknown().optional(),
     defaults: z.unknown().optional(),
+    ssh_config: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'OpenSSH client configuration file in the repository (Host, HostName, User, ProxyJump...).',
+      }),
+    jump: Jump.optional(),
     provider: z.unknown().optional(),
     roles: z.record(Name, z.unknown()).optional(),
     blueprints: z.record(Name, z.unknown()).optional(),

@@ -111,6 +111,7 @@ export function resolveEnvironment(
     knownHosts: chain.knownHosts,
     drift: { schedule: chain.drift.schedule ?? DEFAULT_DRIFT_SCHEDULE, heal: chain.drift.heal ?? false },
     depsDir: model.deps?.value ?? 'babushka-deps',
+    sshConfig: chain.sshConfig,
     provider,
     source: posOf(chain.loc),
   };
@@ -233,7 +234,9 @@ function implicitOf(defs: TaskDef[]): { path: string; source: SourcePos }[] {
 
 /** Top-level defaults, then each environment's along the extends chain (later wins). */
 export function mergeDefaults(layers: RawDefaults[]): EnvironmentDefaults {
-  const out: EnvironmentDefaults = { ssh: { user: 'root', port: 22 }, concurrency: 20, timeoutMs: 15 * 60 * 1000 };
+  // No SSH user or port unless the description names one: then OpenSSH's choice applies (ssh_config, else the local
+  // user and port 22), never a silent `root` (docs/language.md, "Hosts").
+  const out: EnvironmentDefaults = { ssh: {}, concurrency: 20, timeoutMs: 15 * 60 * 1000 };
   for (const d of layers) {
     if (d.ssh?.user !== undefined) out.ssh.user = d.ssh.user;
     if (d.ssh?.port !== undefined) out.ssh.port = d.ssh.port;

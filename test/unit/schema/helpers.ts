@@ -54,10 +54,10 @@ export function depList(n: ResolvedNode): string[] {
   return n.dependsOn.map((d) => `${d.path}#${d.state} (${d.kind})`);
 }
 
-/** A compact view of a node's host. */
+/** A compact view of a node's host; `-` for a user or port left to OpenSSH's choice (ssh_config, local user, 22). */
 export function hostOf(n: ResolvedNode): string {
   const h = n.host;
-  if (h.kind === 'static') return `${h.user}@${h.address}:${h.port}`;
+  if (h.kind === 'static') return `${h.user ?? '-'}@${h.address}:${h.port ?? '-'}`;
   if (h.kind === 'local') return 'local';
-  return `provider(${h.provider.create}) ${h.user}:${h.port}`;
+  return `provider(${h.provider.create}) ${h.user ?? '-'}:${h.port ?? '-'}`;
 }

@@ -106,8 +106,8 @@ environments:
 `,
   });
   const prod = envs.get('prod')!;
-  assert.equal(hostOf(node(prod, 'web-2')), 'provider(provision/create.sh) root:22');
-  assert.equal(hostOf(node(prod, 'db')), 'provider(provision/create.sh) root:22');
+  assert.equal(hostOf(node(prod, 'web-2')), 'provider(provision/create.sh) -:-');
+  assert.equal(hostOf(node(prod, 'db')), 'provider(provision/create.sh) -:-');
   assert.equal(prod.provider?.create, 'provision/create.sh');
   assert.deepEqual(taskList(node(prod, 'app')), ['app {"db":"${address(db)}","webs":"10.0.0.1,${address(web-2)}"}']);
   assert.deepEqual(depList(node(prod, 'app')), [
@@ -133,8 +133,8 @@ environments:
   dev: { blueprint: b }
 `,
   });
-  assert.equal(hostOf(node(envs.get('prod'), 'web')), 'provider(b.sh) root:22');
-  assert.equal(hostOf(node(envs.get('dev'), 'web')), 'provider(a.sh) root:22');
+  assert.equal(hostOf(node(envs.get('prod'), 'web')), 'provider(b.sh) -:-');
+  assert.equal(hostOf(node(envs.get('dev'), 'web')), 'provider(a.sh) -:-');
 });
 
 test('secrets stay symbolic; $${ is a literal ${', async () => {
@@ -303,7 +303,7 @@ environments:
   a: { blueprint: b, hosts: { web: local } }
   c: { blueprint: b, hosts: { web: local }, defaults: { timeout: 120, ssh: { user: ops, port: 2022 } }, drift: { heal: true } }
 `);
-  assert.deepEqual(envs.get('a')!.defaults, { ssh: { user: 'root', port: 22 }, concurrency: 5, timeoutMs: 90_000 });
+  assert.deepEqual(envs.get('a')!.defaults, { ssh: {}, concurrency: 5, timeoutMs: 90_000 });
   assert.deepEqual(envs.get('c')!.defaults, { ssh: { user: 'ops', port: 2022 }, concurrency: 5, timeoutMs: 120_000 });
   assert.deepEqual(envs.get('a')!.drift, { schedule: '0 * * * *', heal: false });
   assert.deepEqual(envs.get('c')!.drift, { schedule: '0 * * * *', heal: true });
