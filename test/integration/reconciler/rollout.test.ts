@@ -177,3 +177,23 @@ test('--heal meets drifted nodes in batches too: a failure stops the heal, the l
   const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n]));
   assert.deepEqual([recorded['web-5'].state, recorded['web-5'].reason], ['blocked', reason]);
 });
+
+test('politburo apply prints where the rollout stopped after its summary line, and exits 1', async () => {
+  const dir = await rolloutRepo('{ batch: 3 }');
+  await conns[WEB(2)].exec('touch ~/break');
+  const r = await cliInProcess([
+    'apply',
+    'test',
+    '--dir',
+    dir,
+    '--database-url',
+    db.url,
+    '--ssh-key',
+    ssh.privateKeyPath,
+  ]);
+  assert.equal(r.code, 1, r.stderr);
+  const reason = 'rollout of web stopped after batch 1 of 2: 1 failure exceeds max_failures 0';
+  assert.match(r.stdout, /\nweb-4 +\S+ +create +blocked .*rollout of web stopped after batch 1 of 2/);
+  assert.ok(r.stdout.endsWith(`\n${reason}; 2 not started\n`), r.stdout);
+  for (const i of [4, 5]) assert.ok(await untouched(i), `web-${i} (batch 2) never started`);
+});
