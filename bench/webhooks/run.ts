@@ -11,7 +11,7 @@
  * created on it and dropped afterwards.
  */
 import { spawn } from 'node:child_process';
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { once } from 'node:events';
 import net from 'node:net';
@@ -23,6 +23,7 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { runPaced, type PacedResult } from './paced.js';
 import { countJobs } from '../../controller/store/graphile-queue.js';
+import { signWebhook } from '../../test/helpers/webhook-signature.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const require = createRequire(import.meta.url);
@@ -114,7 +115,7 @@ async function main(): Promise<void> {
       examples: unknown[];
     }[];
     const body = JSON.stringify(sets.find((s) => s.name === 'push')!.examples[0]);
-    const signature = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+    const signature = signWebhook(SECRET, body);
     console.error(
       `benchmark: ${connections} connections for ${duration}s${rate ? ` at ${rate}/s` : ''} against ${serve.url} (${os.cpus().length} cores, payload ${body.length} bytes)`,
     );

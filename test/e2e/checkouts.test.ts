@@ -6,7 +6,8 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { countJobs } from '../../controller/store/graphile-queue.js';
-import { description, ENV, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import { description, ENV, pushPayload, startHarness, type Harness } from './harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** Once a year: no drift check runs (and checks a commit out) while the test does. */
 const RARE_DRIFT = "    drift: { schedule: '0 0 1 1 *' }";

@@ -1,8 +1,9 @@
 /** kill -9 in the middle of an apply: another controller picks the job up, the run completes and the check is final. */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { description, ENV, FULL_NAME, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import { description, ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
 import { spawnController, type ControllerProcess } from './spawn-controller.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('e2e: crash mid-apply', () => {
   let h: Harness;

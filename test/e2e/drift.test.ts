@@ -11,7 +11,8 @@ import { createPgJobQueue } from '../../controller/store/job-queue.js';
 import { registry } from '../../controller/metrics.js';
 import { countJobs } from '../../controller/store/graphile-queue.js';
 import { JOB_DRIFT } from '../../controller/ports.js';
-import { description, ENV, FULL_NAME, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import { description, ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('e2e: drift', () => {
   let h: Harness;

@@ -2,12 +2,10 @@
  * The whole controller for end-to-end tests: a real test database, real sshd hosts, a real git repository reached by
  * path, a loopback fake GitHub (App mode: check runs), webhooks built from @octokit/webhooks-examples and signed.
  */
-import { execFile } from 'node:child_process';
-import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import examples from '@octokit/webhooks-examples';
 import pg from 'pg';
 import { readConfig, type ControllerConfig } from '../../controller/config.js';
@@ -17,8 +15,9 @@ import { countJobs } from '../../controller/store/graphile-queue.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github/index.js';
 import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd.js';
-
-const run = promisify(execFile);
+import { signWebhook } from '../helpers/webhook-signature.js';
+import { waitFor } from '../helpers/wait-for.js';
+import { GitRepo } from '../helpers/git-repo.js';
 
 export const OWNER = 'acme';
 export const NAME = 'infra';
@@ -72,45 +71,6 @@ export function description(hosts: SshHost[], o: DescriptionOptions = {}): strin
 }
 
 /** A git repository in a temp dir. */
-export class TestRepo {
-  constructor(readonly dir: string) {}
-
-  static async create(files: Record<string, string>): Promise<TestRepo> {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-e2e-repo-'));
-    await run('git', ['init', '-q', '-b', 'main', dir]);
-    const repo = new TestRepo(dir);
-    await repo.commit(files, 'initial');
-    return repo;
-  }
-
-  async git(...args: string[]): Promise<string> {
-    const { stdout } = await run('git', [
-      '-C',
-      this.dir,
-      '-c',
-      'user.name=t',
-      '-c',
-      'user.email=t@example.com',
-      ...args,
-    ]);
-    return stdout.trim();
-  }
-
-  /** Writes files and commits them on the current branch; returns the new commit. */
-  async commit(files: Record<string, string>, message = 'change'): Promise<string> {
-    for (const [name, content] of Object.entries(files)) {
-      await mkdir(path.dirname(path.join(this.dir, name)), { recursive: true });
-      await writeFile(path.join(this.dir, name), content);
-    }
-    await this.git('add', '-A');
-    await this.git('commit', '-q', '--allow-empty', '-m', message);
-    return this.git('rev-parse', 'HEAD');
-  }
-
-  head(ref = 'HEAD'): Promise<string> {
-    return this.git('rev-parse', ref);
-  }
-}
 
 // -------------------------------------------------------------------------------------------------------------
 // Webhook payloads: GitHub's own examples, pointed at the test repository.
@@ -124,7 +84,7 @@ function example(event: string, action?: string): any {
   return structuredClone(e);
 }
 
-function repository(repo: TestRepo): any {
+function repository(repo: GitRepo): any {
   const r = example('push').repository;
   return {
     ...r,
@@ -137,7 +97,7 @@ function repository(repo: TestRepo): any {
   };
 }
 
-export function pushPayload(repo: TestRepo, o: { branch?: string; before: string; after: string }): any {
+export function pushPayload(repo: GitRepo, o: { branch?: string; before: string; after: string }): any {
   const p = example('push');
   return {
     ...p,
@@ -154,7 +114,7 @@ export function pushPayload(repo: TestRepo, o: { branch?: string; before: string
 }
 
 export function pullRequestPayload(
-  repo: TestRepo,
+  repo: GitRepo,
   o: { action: 'opened' | 'synchronize' | 'reopened'; number: number; head: string; base: string; headRepo?: string },
 ): any {
   const p = example('pull_request', 'opened');
@@ -181,7 +141,7 @@ export function pullRequestPayload(
   return p;
 }
 
-export function commentPayload(repo: TestRepo, o: { number: number; body: string; user: string; id: number }): any {
+export function commentPayload(repo: GitRepo, o: { number: number; body: string; user: string; id: number }): any {
   const p = example('issue_comment', 'created');
   p.issue = {
     ...p.issue,
@@ -201,7 +161,7 @@ export interface Harness {
   pool: pg.Pool;
   ssh: SshHosts;
   github: FakeGitHub;
-  repo: TestRepo;
+  repo: GitRepo;
   /** Environment of the controller (for spawned processes too). */
   env: Record<string, string>;
   config: ControllerConfig;
@@ -234,7 +194,7 @@ export async function startHarness(
   });
   const github = await startFakeGitHub({ appPublicKey: publicKey, appId: 77 });
   const files = opts.files?.(ssh.hosts) ?? { 'politburo.yml': description(ssh.hosts) };
-  const repo = await TestRepo.create({ known_hosts: ssh.knownHosts, ...files });
+  const repo = await GitRepo.create({ known_hosts: ssh.knownHosts, ...files });
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'politburo-e2e-data-'));
   const env: Record<string, string> = {
     DATABASE_URL: db.url,
@@ -277,7 +237,7 @@ export async function startHarness(
     },
     async send(event, payload, url = controllers[0].url) {
       const body = JSON.stringify(payload);
-      const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
+      const signature = signWebhook(WEBHOOK_SECRET, body);
       return fetch(`${url}/webhooks/github`, {
         method: 'POST',
         headers: {
@@ -318,21 +278,4 @@ export async function startHarness(
     throw err;
   }
   return harness;
-}
-
-/** Polls `fn` until it returns a truthy value (returned) or the timeout passes (throws with `what`). */
-export async function waitFor<T>(what: string, fn: () => T | Promise<T>, timeoutMs = 90_000): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

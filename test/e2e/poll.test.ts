@@ -9,7 +9,9 @@ import { readConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/logger.js';
 import { startController, type RunningController } from '../../controller/main.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { TestRepo, waitFor } from './harness.js';
+
+import { waitFor } from '../helpers/wait-for.js';
+import { GitRepo } from '../helpers/git-repo.js';
 
 function localDescription(stateDir: string, version: string): string {
   return [
@@ -38,14 +40,14 @@ function localDescription(stateDir: string, version: string): string {
 
 describe('e2e: poll mode', () => {
   let db: TestDatabase;
-  let repo: TestRepo;
+  let repo: GitRepo;
   let tmp: string;
   let controller: RunningController;
   const lines: string[] = [];
   before(async () => {
     db = await createTestDatabase();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'politburo-poll-'));
-    repo = await TestRepo.create({ 'politburo.yml': localDescription(path.join(tmp, 'state'), 'v1') });
+    repo = await GitRepo.create({ 'politburo.yml': localDescription(path.join(tmp, 'state'), 'v1') });
     const config = readConfig({
       DATABASE_URL: db.url,
       PORT: '0',

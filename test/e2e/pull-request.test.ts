@@ -3,16 +3,8 @@ import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  description,
-  ENV,
-  FULL_NAME,
-  pullRequestPayload,
-  pushPayload,
-  startHarness,
-  waitFor,
-  type Harness,
-} from './harness.js';
+import { description, ENV, FULL_NAME, pullRequestPayload, pushPayload, startHarness, type Harness } from './harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('e2e: pull request → plan → merge → apply', () => {
   let h: Harness;

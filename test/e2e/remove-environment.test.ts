@@ -5,8 +5,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { description, ENV, FULL_NAME, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import { description, ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
 import type { SshHost } from '../helpers/sshd.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const EXTRA = 'extra';
 

@@ -4,8 +4,9 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { description, ENV, FULL_NAME, pushPayload, startHarness, waitFor, type Harness } from './harness.js';
+import { description, ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
 import { spawnController, type ControllerProcess } from './spawn-controller.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const PUSHES = 50;
 

@@ -11,9 +11,9 @@ import {
   pullRequestPayload,
   pushPayload,
   startHarness,
-  waitFor,
   type Harness,
 } from './harness.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 describe('e2e: trust rules for plans', () => {
   let h: Harness;

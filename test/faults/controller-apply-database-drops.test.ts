@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { pushPayload, startHarness, waitFor, type Harness } from '../e2e/harness.js';
+import { pushPayload, startHarness, type Harness } from '../e2e/harness.js';
 import { spawnController, type ControllerProcess } from '../e2e/spawn-controller.js';
 import { hostYaml } from '../helpers/engine-harness.js';
 import { listJobs } from '../../controller/store/graphile-queue.js';
 import { assertNoOverlap, chainDescription, makeTaskDir, type TaskDir } from './task-log.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let h: Harness;
 let tasks: TaskDir;

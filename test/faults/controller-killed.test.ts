@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { pushPayload, startHarness, waitFor, type Harness } from '../e2e/harness.js';
+import { pushPayload, startHarness, type Harness } from '../e2e/harness.js';
 import { spawnController, type ControllerProcess } from '../e2e/spawn-controller.js';
 import { hostYaml } from '../helpers/engine-harness.js';
 import { alive, assertNoOverlap, chainDescription, makeTaskDir, type TaskDir } from './task-log.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 /** A busy machine can take long to start a controller: waiting for it asserts nothing about time. */
 const STARTUP_MS = 120_000;

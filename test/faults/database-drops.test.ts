@@ -6,18 +6,20 @@
  * outcome of its handler, its effect, a registered repository, present), the queue empty and /readyz green.
  */
 import assert from 'node:assert/strict';
-import { createHmac, generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
-import { waitFor } from '../e2e/harness.js';
+
 import { examplePayload } from '../integration/controller/fixtures.js';
 import { spawn } from 'node:child_process';
 import { createTestDatabase } from '../helpers/db.js';
 import { countJobs, listJobs } from '../../controller/store/graphile-queue.js';
 import { startFakeGitHub } from '../helpers/fake-github/index.js';
+import { signWebhook } from '../helpers/webhook-signature.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const SECRET = 'fault-webhook-secret';
 const CLIENTS = 50;
@@ -83,7 +85,7 @@ test(
     };
     const send = async (): Promise<Sent> => {
       const d = delivery();
-      const signature = `sha256=${createHmac('sha256', SECRET).update(d.body).digest('hex')}`;
+      const signature = signWebhook(SECRET, d.body);
       try {
         const res = await fetch(`${controller.url}/webhooks/github`, {
           method: 'POST',

@@ -13,8 +13,8 @@ import { runApplyEnvironment } from '../../controller/jobs/apply-environment.js'
 import { runDriftEnvironment } from '../../controller/jobs/drift-environment.js';
 import type { Repository } from '../../kernel/repository.js';
 
-import { TestRepo } from '../e2e/harness.js';
 import { startJobsHarness, type JobsHarness } from '../integration/controller/jobs/jobs-harness.js';
+import { GitRepo } from '../helpers/git-repo.js';
 
 /** Web nodes write their release (and fail while `break-NAME` exists); the others write `ok` (and hang while `hang-NAME` exists). */
 function description(root: string, appRef: string, opts: { heal?: boolean; queue?: boolean } = {}): string {
@@ -52,7 +52,7 @@ ${opts.queue ? '      queue: { roles: [web] }\n' : ''}environments:
 
 describe('fault: drift after a partly failed apply', () => {
   let h: JobsHarness;
-  let repo: TestRepo;
+  let repo: GitRepo;
   let ref: Repository;
   let root: string;
   const attempt = { job: { attempts: 1, max_attempts: 3 } as any };
@@ -71,7 +71,7 @@ describe('fault: drift after a partly failed apply', () => {
   before(async () => {
     h = await startJobsHarness();
     root = await mkdtemp(path.join(os.tmpdir(), 'politburo-drift-fault-'));
-    repo = await TestRepo.create({ 'politburo.yml': description(root, 'v1') });
+    repo = await GitRepo.create({ 'politburo.yml': description(root, 'v1') });
     ref = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
   });
   after(async () => {

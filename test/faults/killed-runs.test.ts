@@ -10,11 +10,12 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { waitFor } from '../e2e/harness.js';
+
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startSshHosts, type SshHosts } from '../helpers/sshd.js';
 import { cli, hostYaml, repoRoot } from '../helpers/engine-harness.js';
 import { alive, assertNoOverlap, chainDescription, gitRepo, makeTaskDir, type TaskDir } from './task-log.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 let ssh: SshHosts;
 const databases: TestDatabase[] = [];

@@ -20,9 +20,10 @@ import { closeDeadRuns, type LeaseSettings } from '../../reconciler/run-lock.js'
 import { createPgStore, type PgStateStore } from '../../store/pg-store.js';
 import type { RunResult } from '../../kernel/types.js';
 import { loadDescription } from '../../schema/load-description.js';
-import { waitFor } from '../e2e/harness.js';
+
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { assertNoOverlap, chainDescription, gitRepo, makeTaskDir } from './task-log.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 /** Short enough for the cut-off apply's lease to expire within the test, long enough that a busy machine never loses one. */

@@ -3,13 +3,10 @@
  * the intervals whether two runs ever ran a task at the same time, without asserting any duration.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-
-const run = promisify(execFile);
+import { GitRepo } from '../helpers/git-repo.js';
 
 /**
  * `task.sh LABEL SECONDS`: logs `LABEL PID start NS`, sleeps (SECONDS, or what the file LABEL.seconds says), logs
@@ -110,14 +107,7 @@ export function alive(pid: number): boolean {
 
 /** A git repository holding `politburo.yml` (and any other files); returns its directory. */
 export async function gitRepo(files: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-fault-repo-'));
-  for (const [name, text] of Object.entries(files)) await writeFile(path.join(dir, name), text);
-  const git = (...args: string[]) =>
-    run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
-  await run('git', ['init', '-q', '-b', 'main', dir]);
-  await git('add', '-A');
-  await git('commit', '-q', '-m', 'initial');
-  return dir;
+  return (await GitRepo.create(files, 'politburo-fault-repo-')).dir;
 }
 
 /** politburo.yml of environment `p`: a chain of nodes (each depends on the one before), each with one logged task. */

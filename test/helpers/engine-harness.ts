@@ -18,6 +18,7 @@ import { loadDescription } from '../../schema/load-description.js';
 import pg from 'pg';
 import { startSshHosts, type SshHost, type SshHosts } from './sshd.js';
 import { createTestDatabase, type TestDatabase } from './db.js';
+import { GitRepo } from './git-repo.js';
 
 const run = promisify(execFile);
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -47,8 +48,7 @@ export async function makeRepo(opts: RepoOptions): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-engine-'));
   await cp(fixtureDir, dir, { recursive: true });
   await writeRepo(dir, opts);
-  await run('git', ['init', '-q', '-b', 'main', dir]);
-  await commitAll(dir, 'initial');
+  await (await GitRepo.init(dir)).commitAll('initial');
   return dir;
 }
 
@@ -71,12 +71,9 @@ export async function writeRepo(dir: string, opts: RepoOptions): Promise<void> {
   await writeFile(path.join(dir, 'known_hosts'), opts.knownHosts);
 }
 
-export async function commitAll(dir: string, message: string): Promise<string> {
-  const git = (...args: string[]) =>
-    run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
-  await git('add', '-A');
-  await git('commit', '-q', '--allow-empty', '-m', message);
-  return (await git('rev-parse', 'HEAD')).stdout.trim();
+/** Commits everything in `dir` (a repository made by makeRepo); returns the new commit. */
+export function commitAll(dir: string, message: string): Promise<string> {
+  return new GitRepo(dir).commitAll(message);
 }
 
 /** A store on a test database (migrated template clone). */

@@ -8,11 +8,10 @@ import { execFile } from 'node:child_process';
 import { cp, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
+import { GitRepo } from '../../helpers/git-repo.js';
 
-const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 let db: TestDatabase;
 let dir: string;
@@ -23,11 +22,7 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'pb-apply-target-'));
   home = await mkdtemp(path.join(os.tmpdir(), 'pb-apply-target-home-'));
   await cp(path.join(repoRoot, 'examples/lamp'), dir, { recursive: true });
-  const git = (...args: string[]) =>
-    run('git', ['-C', dir, '-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args]);
-  await git('init', '-q', '-b', 'main');
-  await git('add', '-A');
-  await git('commit', '-qm', 'lamp');
+  await (await GitRepo.init(dir)).commitAll('lamp');
 });
 after(async () => {
   await db?.drop();

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, liveProcesses } from '../../helpers/sshd.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
@@ -60,17 +61,16 @@ function startDemo(extra: NodeJS.ProcessEnv = {}): {
   return { child, output: () => text, exited };
 }
 
-async function waitFor(
+/** Waits for the demo to reach a state; a timeout shows what the demo printed. */
+async function waitForDemo(
   what: string,
   check: () => boolean | Promise<boolean>,
   timeoutMs: number,
   output: () => string,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; demo output:\n${output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await waitFor(what, check, timeoutMs, 200).catch((err: Error) =>
+    assert.fail(`${err.message}; demo output:\n${output()}`),
+  );
 }
 
 test(
@@ -79,10 +79,10 @@ test(
   async () => {
     const demo = startDemo({ DEMO_EXIT: '1' });
     // The first command to open the state store (plan) starts the server; Ctrl-C lands while a command uses it.
-    await waitFor('the embedded PostgreSQL', () => postgresOfTest().length > 0, 150_000, demo.output);
+    await waitForDemo('the embedded PostgreSQL', () => postgresOfTest().length > 0, 150_000, demo.output);
     process.kill(-demo.child.pid!, 'SIGINT');
     await demo.exited;
-    await waitFor(
+    await waitForDemo(
       'no postgres process of the data directory',
       () => postgresOfTest().length === 0,
       30_000,
@@ -93,11 +93,16 @@ test(
 
 test('Ctrl-C while the demo serves stops its embedded PostgreSQL', { timeout: 180_000 }, async () => {
   const demo = startDemo({ DEMO_WAIT: '1' });
-  await waitFor('the dashboard', () => /The controller keeps running/.test(demo.output()), 150_000, demo.output);
+  await waitForDemo('the dashboard', () => /The controller keeps running/.test(demo.output()), 150_000, demo.output);
   assert.ok(postgresOfTest().length > 0, 'the demo runs on its embedded PostgreSQL');
   process.kill(-demo.child.pid!, 'SIGINT');
   await demo.exited;
-  await waitFor('no postgres process of the data directory', () => postgresOfTest().length === 0, 30_000, demo.output);
+  await waitForDemo(
+    'no postgres process of the data directory',
+    () => postgresOfTest().length === 0,
+    30_000,
+    demo.output,
+  );
 });
 
 test(
@@ -136,7 +141,7 @@ test(
       1,
       'the example did not change: the repository of the first run, no new commit',
     );
-    await waitFor(
+    await waitForDemo(
       'no postgres process of the data directory',
       () => postgresOfTest().length === 0,
       30_000,

@@ -1,11 +1,12 @@
 /** Shared set-up of the controller integration tests: a migrated database with the queue schema, signed deliveries. */
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { createLogger, type Logger } from '../../../controller/logger.js';
 import { ensureQueueSchema } from '../../../controller/queue/queue-worker.js';
 import { listJobs } from '../../../controller/store/graphile-queue.js';
+import { signWebhook } from '../../helpers/webhook-signature.js';
 
 const require = createRequire(import.meta.url);
 
@@ -27,9 +28,6 @@ export function examplePayload(
 }
 
 /** `sha256=<hex>` of body with secret, as GitHub signs it. */
-export function sign(secret: string, body: string | Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
 
 /** Headers of a signed GitHub delivery. */
 export function deliveryHeaders(
@@ -42,7 +40,7 @@ export function deliveryHeaders(
     'content-type': 'application/json',
     'x-github-event': event,
     'x-github-delivery': id,
-    'x-hub-signature-256': sign(secret, body),
+    'x-hub-signature-256': signWebhook(secret, body),
   };
 }
 
@@ -90,19 +88,4 @@ export async function jobs(
 export function deliveryIdsOf(job: { payload: any }): string[] {
   const entries = Array.isArray(job.payload) ? job.payload : [job.payload];
   return entries.map((e: { deliveryId?: unknown }) => String(e?.deliveryId));
-}
-
-/** Polls until check() returns a truthy value (or throws after timeoutMs). */
-export async function waitFor<T>(
-  check: () => Promise<T | null | undefined | false>,
-  timeoutMs = 60_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }

@@ -11,8 +11,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import pg from 'pg';
-import { deliveryHeaders, deliveryIdsOf, examplePayload, waitFor } from './fixtures.js';
+import { deliveryHeaders, deliveryIdsOf, examplePayload } from './fixtures.js';
 import { countJobs, listJobs } from '../../../controller/store/graphile-queue.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const SECRET = 'kill-test-secret';
@@ -90,9 +91,9 @@ test(
     const res = await fetch(`${url}/webhooks/github`, { method: 'POST', headers, body });
     assert.equal(res.status, 202);
     await waitFor(
+      'the first controller to take the job',
       async () => (await listJobs(pool)).some((j) => j.lockedBy !== null && deliveryIdsOf(j).includes(delivery)),
       60_000,
-      'the first controller to take the job',
     );
 
     first.proc.kill('SIGKILL');
@@ -102,6 +103,7 @@ test(
     children.push(second.proc);
     await second.url;
     await waitFor(
+      'the delivery to be processed',
       async () =>
         (
           await pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [
@@ -109,10 +111,9 @@ test(
           ])
         ).rowCount,
       60_000,
-      'the delivery to be processed',
     );
     // Recovered within these waits, not after graphile-worker's 4-hour lock timeout.
-    await waitFor(async () => (await countJobs(pool)) === 0, 60_000, 'an empty queue');
+    await waitFor('an empty queue', async () => (await countJobs(pool)) === 0, 60_000);
 
     const finished = [...first.lines, ...second.lines].filter(
       (l) => l.msg === 'job finished' && l.delivery === delivery,

@@ -12,7 +12,6 @@ import { realpathSync } from 'node:fs';
 import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../../hosts/ssh-connector.js';
 import { driftEnvironment } from '../../../reconciler/drift-environment.js';
@@ -23,8 +22,8 @@ import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { fixtureDepsDir, realBabushka, standInBin, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
 import { loadTranscripts, standInInstallDir, substitute } from '../../helpers/babushka/transcripts.js';
 import { commitAll, engineInput, hostYaml, storeFor } from '../../helpers/engine-harness.js';
+import { GitRepo } from '../../helpers/git-repo.js';
 
-const run = promisify(execFile);
 const babushka = realBabushka();
 let db: TestDatabase;
 let store: ReturnType<typeof storeFor>;
@@ -85,8 +84,7 @@ async function lane(bin: string): Promise<Record<string, Record<string, string[]
     await cp(fixtureDepsDir, path.join(dir, 'babushka-deps'), { recursive: true });
     await writeFile(path.join(dir, 'known_hosts'), ssh.knownHosts);
     await writeFile(path.join(dir, 'politburo.yml'), description(ssh, 'v1'));
-    await run('git', ['init', '-q', '-b', 'main', dir]);
-    await commitAll(dir, 'v1');
+    await (await GitRepo.init(dir)).commitAll('v1');
     const o = { dir, store: store.store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] };
     const apply = async (all = false) => {
       const { input, close } = await engineInput({ ...o, all });

@@ -14,10 +14,10 @@ import {
   examplePayload,
   jobs,
   queueDatabase,
-  sign,
-  waitFor,
   type QueueDb,
 } from '../controller/fixtures.js';
+import { signWebhook } from '../../helpers/webhook-signature.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 const SECRET = 'test-secret-current';
 const OLD_SECRET = 'test-secret-previous';
@@ -196,7 +196,7 @@ describe('POST /webhooks/github', () => {
     }[] = [
       {
         name: 'wrong signature',
-        headers: { ...base, 'x-hub-signature-256': sign('wrong', body) },
+        headers: { ...base, 'x-hub-signature-256': signWebhook('wrong', body) },
         body,
         status: 401,
         error: /signature mismatch/,
@@ -234,56 +234,56 @@ describe('POST /webhooks/github', () => {
       },
       {
         name: 'truncated JSON, validly signed',
-        headers: { ...base, 'x-hub-signature-256': sign(SECRET, truncated) },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(SECRET, truncated) },
         body: truncated,
         status: 400,
         error: /not valid JSON/,
       },
       {
         name: 'non-JSON, validly signed',
-        headers: { ...base, 'x-hub-signature-256': sign(SECRET, 'hello') },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(SECRET, 'hello') },
         body: 'hello',
         status: 400,
         error: /not valid JSON/,
       },
       {
         name: 'JSON that is not an object',
-        headers: { ...base, 'x-hub-signature-256': sign(SECRET, '[1,2]') },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(SECRET, '[1,2]') },
         body: '[1,2]',
         status: 400,
         error: /JSON object/,
       },
       {
         name: 'empty body, validly signed',
-        headers: { ...base, 'x-hub-signature-256': sign(SECRET, '') },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(SECRET, '') },
         body: '',
         status: 400,
         error: /body is empty/,
       },
       {
         name: 'not UTF-8, signed as bytes',
-        headers: { ...base, 'x-hub-signature-256': sign(SECRET, latin1) },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(SECRET, latin1) },
         body: latin1,
         status: 400,
         error: /body is not valid UTF-8/,
       },
       {
         name: 'not UTF-8, signed by an old secret',
-        headers: { ...base, 'x-hub-signature-256': sign(OLD_SECRET, latin1) },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(OLD_SECRET, latin1) },
         body: latin1,
         status: 400,
         error: /body is not valid UTF-8/,
       },
       {
         name: 'not UTF-8, wrong signature',
-        headers: { ...base, 'x-hub-signature-256': sign('wrong', latin1) },
+        headers: { ...base, 'x-hub-signature-256': signWebhook('wrong', latin1) },
         body: latin1,
         status: 401,
         error: /signature mismatch.*not valid UTF-8/,
       },
       {
         name: 'nested deeper than PostgreSQL parses',
-        headers: { ...base, 'x-hub-signature-256': sign(SECRET, deep) },
+        headers: { ...base, 'x-hub-signature-256': signWebhook(SECRET, deep) },
         body: deep,
         status: 400,
         error: /nested too deeply/,
@@ -424,10 +424,11 @@ describe('POST /webhooks/github', () => {
     });
     try {
       // Let the worker drain what earlier tests queued, then send one delivery.
-      await waitFor(async () => (await jobs(q.pool, JOB_DELIVERY)).length === 0, 60_000, 'earlier jobs to drain');
+      await waitFor('earlier jobs to drain', async () => (await jobs(q.pool, JOB_DELIVERY)).length === 0, 60_000);
       const headers = deliveryHeaders(SECRET, 'push', push);
       assert.equal((await request(app).post('/webhooks/github').set(headers).send(push)).status, 202);
       await waitFor(
+        'the delivery to be processed',
         async () =>
           (
             await q.pool.query(`SELECT 1 FROM webhook_deliveries WHERE delivery_id = $1 AND processed_at IS NOT NULL`, [
@@ -435,7 +436,6 @@ describe('POST /webhooks/github', () => {
             ])
           ).rowCount,
         60_000,
-        'the delivery to be processed',
       );
     } finally {
       await worker.stop(5000);

@@ -5,12 +5,12 @@
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino } from 'pino';
 import request from 'supertest';
 import type { DeliveryStore, IncomingDelivery, StoreOutcome } from '../../../webhooks/ingest-ports.js';
 import { createWebhookEndpoint } from '../../../webhooks/webhook-endpoint.js';
+import { signWebhook } from '../../helpers/webhook-signature.js';
 
 const SECRET = 'unit-secret';
 
@@ -57,7 +57,7 @@ function setUp() {
         'content-type': 'application/json',
         'x-github-event': event,
         'x-github-delivery': id,
-        'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
+        'x-hub-signature-256': signWebhook(SECRET, body),
       })
       .send(body);
   return { memory, counted, post, app };

@@ -1,38 +1,17 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat, writeFile, mkdir, chmod, readdir } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createGitReader, GitAccessError } from '../../../../controller/git/mirror.js';
 import type { Repository } from '../../../../kernel/repository.js';
+import { GitRepo } from '../../../helpers/git-repo.js';
 
-const run = promisify(execFile);
-
-async function git(cwd: string, ...args: string[]): Promise<string> {
-  const { stdout } = await run('git', args, {
-    cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 't',
-      GIT_AUTHOR_EMAIL: 't@e',
-      GIT_COMMITTER_NAME: 't',
-      GIT_COMMITTER_EMAIL: 't@e',
-    },
-  });
-  return stdout.trim();
-}
-
-async function commitFile(repo: string, file: string, content: string, message = `edit ${file}`): Promise<string> {
-  await mkdir(path.dirname(path.join(repo, file)), { recursive: true });
-  await writeFile(path.join(repo, file), content);
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-q', '-m', message);
-  return git(repo, 'rev-parse', 'HEAD');
-}
+const at = (dir: string) => new GitRepo(dir);
+const commitFile = (dir: string, file: string, content: string, message = `edit ${file}`) =>
+  at(dir).commit({ [file]: content }, message);
 
 describe('createGitReader (cached mirrors)', () => {
   let tmp: string;
@@ -44,7 +23,7 @@ describe('createGitReader (cached mirrors)', () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'pb-git-'));
     origin = path.join(tmp, 'origin');
     await mkdir(origin);
-    await git(origin, 'init', '-q', '-b', 'main');
+    await GitRepo.init(origin);
     await mkdir(path.join(origin, 'provision'));
     await writeFile(path.join(origin, 'provision', 'create.sh'), '#!/bin/sh\necho {}\n');
     await chmod(path.join(origin, 'provision', 'create.sh'), 0o755);
@@ -75,7 +54,7 @@ describe('createGitReader (cached mirrors)', () => {
   test('fetches only for unknown commits and for branch heads', async () => {
     const dataDir = path.join(tmp, 'data2');
     const reader = createGitReader({ dataDir });
-    const head = await git(origin, 'rev-parse', 'HEAD');
+    const head = await at(origin).git('rev-parse', 'HEAD');
     assert.equal(await reader.branchHead(repo, 'main'), head);
     const mirror = reader.mirrorDir(repo);
     const fetchHead = () => stat(path.join(mirror, 'FETCH_HEAD')).then((s) => s.mtimeMs);
@@ -93,13 +72,13 @@ describe('createGitReader (cached mirrors)', () => {
 
   test('changed files between a base and a head, as the pull request shows them', async () => {
     const reader = createGitReader({ dataDir: path.join(tmp, 'data3') });
-    const base = await git(origin, 'rev-parse', 'HEAD');
-    await git(origin, 'checkout', '-q', '-b', 'feature');
+    const base = await at(origin).git('rev-parse', 'HEAD');
+    await at(origin).git('checkout', '-q', '-b', 'feature');
     await commitFile(origin, 'environments/prod.yml', 'a: 1\n');
     const head = await commitFile(origin, 'babushka-deps/web.rb', 'dep "x"\n');
-    await git(origin, 'checkout', '-q', 'main');
+    await at(origin).git('checkout', '-q', 'main');
     await commitFile(origin, 'unrelated-on-main.txt', 'm');
-    const mainHead = await git(origin, 'rev-parse', 'HEAD');
+    const mainHead = await at(origin).git('rev-parse', 'HEAD');
     assert.deepEqual((await reader.changedFiles(repo, mainHead, head)).sort(), [
       'babushka-deps/web.rb',
       'environments/prod.yml',
@@ -110,10 +89,10 @@ describe('createGitReader (cached mirrors)', () => {
 
   test("a fork's pull request head is reached through refs/pull/N/head", async () => {
     const fork = path.join(tmp, 'fork');
-    await git(tmp, 'clone', '-q', origin, fork);
+    await at(tmp).git('clone', '-q', origin, fork);
     const forkHead = await commitFile(fork, 'politburo.yml', 'politburo: 1\n# fork\n');
     // GitHub exposes a fork's PR head in the base repository as refs/pull/N/head.
-    await git(origin, 'fetch', '-q', fork, `+HEAD:refs/pull/7/head`);
+    await at(origin).git('fetch', '-q', fork, `+HEAD:refs/pull/7/head`);
     const reader = createGitReader({ dataDir: path.join(tmp, 'data4') });
     const co = await reader.checkout(repo, forkHead);
     try {
@@ -137,7 +116,7 @@ describe('createGitReader (cached mirrors)', () => {
 
   test('concurrent use of one mirror is serialised and every call succeeds', async () => {
     const reader = createGitReader({ dataDir: path.join(tmp, 'data6') });
-    const head = await git(origin, 'rev-parse', 'main');
+    const head = await at(origin).git('rev-parse', 'main');
     const results = await Promise.all([
       ...Array.from({ length: 6 }, () => reader.checkout(repo, head)),
       ...Array.from({ length: 4 }, () => reader.branchHead(repo, 'main').then(() => null)),

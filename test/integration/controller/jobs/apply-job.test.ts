@@ -11,8 +11,10 @@ import type { GitHubRepository } from '../../../../kernel/repository.js';
 import type { ApplyEnvironmentJob } from '../../../../controller/ports.js';
 import { createGitHubReporter } from '../../../../controller/github/reporter.js';
 import { startFakeGitHub } from '../../../helpers/fake-github/index.js';
-import { TestRepo, waitFor } from '../../../e2e/harness.js';
+
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
+import { waitFor } from '../../../helpers/wait-for.js';
+import { GitRepo } from '../../../helpers/git-repo.js';
 
 function yaml(stateDir: string, version: string, broken = false): string {
   return `politburo: 1
@@ -31,7 +33,7 @@ environments:
 
 describe('apply-environment job', () => {
   let h: JobsHarness;
-  let repo: TestRepo;
+  let repo: GitRepo;
   let ref: GitHubRepository;
   let tmp: string;
   const attempt = (n = 1, max = 3) => ({ job: { attempts: n, max_attempts: max } as any });
@@ -53,7 +55,7 @@ describe('apply-environment job', () => {
   before(async () => {
     h = await startJobsHarness();
     tmp = await mkdtemp(path.join(os.tmpdir(), 'politburo-apply-job-'));
-    repo = await TestRepo.create({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v1') });
+    repo = await GitRepo.create({ 'politburo.yml': yaml(path.join(tmp, 'state'), 'v1') });
     ref = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
   });
   after(async () => {

@@ -14,7 +14,7 @@ import { createPgStore } from '../../../../store/pg-store.js';
 import { createTestDatabase, type TestDatabase } from '../../../helpers/db.js';
 import { createInMemoryControllerStore } from '../../../helpers/in-memory-controller.js';
 import { createInMemoryStateStore } from '../../../helpers/in-memory-state-store.js';
-import { waitFor } from '../../../e2e/harness.js';
+import { waitFor } from '../../../helpers/wait-for.js';
 
 const repo: GitHubRepository = {
   kind: 'github',

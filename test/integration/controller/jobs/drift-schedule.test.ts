@@ -7,8 +7,9 @@ import path from 'node:path';
 import { recordDriftSchedules, startDriftScheduler } from '../../../../controller/jobs/drift-schedule.js';
 import { loadDescription } from '../../../../schema/load-description.js';
 import { JOB_DRIFT } from '../../../../controller/ports.js';
-import { waitFor } from '../../../e2e/harness.js';
+
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
+import { waitFor } from '../../../helpers/wait-for.js';
 
 describe('drift scheduler', () => {
   let h: JobsHarness;

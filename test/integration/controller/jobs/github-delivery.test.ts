@@ -7,8 +7,9 @@ import assert from 'node:assert/strict';
 import { runGitHubDelivery } from '../../../../controller/jobs/github-delivery.js';
 import { JOB_APPLY, JOB_DELIVERY, JOB_PLAN_PR } from '../../../../controller/ports.js';
 import { TerminalError } from '../../../../controller/queue/terminal-error.js';
-import { TestRepo } from '../../../e2e/harness.js';
+
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
+import { GitRepo } from '../../../helpers/git-repo.js';
 
 const VALID = `politburo: 1
 blueprints:
@@ -27,18 +28,18 @@ environments:
     hosts: { box: local }
 `;
 
-function repository(repo: TestRepo, name = 'infra') {
+function repository(repo: GitRepo, name = 'infra') {
   return { name, full_name: `acme/${name}`, owner: { login: 'acme' }, clone_url: repo.dir, default_branch: 'main' };
 }
 
 describe('github-delivery routing', () => {
   let h: JobsHarness;
-  let repo: TestRepo;
-  let empty: TestRepo;
+  let repo: GitRepo;
+  let empty: GitRepo;
   before(async () => {
     h = await startJobsHarness();
-    repo = await TestRepo.create({ 'politburo.yml': VALID });
-    empty = await TestRepo.create({ 'README.md': 'no politburo here' });
+    repo = await GitRepo.create({ 'politburo.yml': VALID });
+    empty = await GitRepo.create({ 'README.md': 'no politburo here' });
   });
   after(async () => {
     await h?.stop();
@@ -98,7 +99,7 @@ describe('github-delivery routing', () => {
   });
 
   test('an invalid description fails the push with the errors, nothing queued', async () => {
-    const bad = await TestRepo.create({
+    const bad = await GitRepo.create({
       'politburo.yml': 'politburo: 1\nenvironments:\n  prod: { blueprint: nope }\n',
     });
     const sha = await bad.head();

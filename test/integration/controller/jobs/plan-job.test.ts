@@ -4,8 +4,9 @@ import assert from 'node:assert/strict';
 import { runPlanPullRequest } from '../../../../controller/jobs/plan-pull-request.js';
 import type { Repository } from '../../../../kernel/repository.js';
 import type { PlanPullRequestJob } from '../../../../controller/ports.js';
-import { TestRepo } from '../../../e2e/harness.js';
+
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
+import { GitRepo } from '../../../helpers/git-repo.js';
 
 function yaml(o: { prod?: string; stage?: string; qa?: boolean } = {}): string {
   const env = (name: string, v: string) =>
@@ -24,7 +25,7 @@ ${env('prod', o.prod ?? '1')}${env('stage', o.stage ?? '1')}${o.qa ? env('qa', '
 
 describe('plan-pull-request job', () => {
   let h: JobsHarness;
-  let repo: TestRepo;
+  let repo: GitRepo;
   let ref: Repository;
   const job = (o: Partial<PlanPullRequestJob> & { headSha: string; baseSha: string }): PlanPullRequestJob => ({
     repo: ref,
@@ -41,7 +42,7 @@ describe('plan-pull-request job', () => {
 
   before(async () => {
     h = await startJobsHarness();
-    repo = await TestRepo.create({ 'politburo.yml': yaml({ qa: true }) });
+    repo = await GitRepo.create({ 'politburo.yml': yaml({ qa: true }) });
     ref = { kind: 'github', owner: 'acme', name: 'infra', cloneUrl: repo.dir, defaultBranch: 'main' };
     // qa was applied once: removing it from the description must plan its node's termination.
     await h.deps.store.updateNode('acme/infra', 'qa', 'box', {

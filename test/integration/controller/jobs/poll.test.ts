@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import { readConfig } from '../../../../controller/config.js';
 import { pollOnce, polledRepositoryOf } from '../../../../controller/jobs/poll.js';
 import { JOB_APPLY } from '../../../../controller/ports.js';
-import { TestRepo } from '../../../e2e/harness.js';
+
 import { startJobsHarness, type JobsHarness } from './jobs-harness.js';
+import { GitRepo } from '../../../helpers/git-repo.js';
 
 const YAML = (v: string) => `politburo: 1
 blueprints:
@@ -23,10 +24,10 @@ environments:
 
 describe('pollOnce', () => {
   let h: JobsHarness;
-  let repo: TestRepo;
+  let repo: GitRepo;
   before(async () => {
     h = await startJobsHarness();
-    repo = await TestRepo.create({ 'politburo.yml': YAML('v1') });
+    repo = await GitRepo.create({ 'politburo.yml': YAML('v1') });
   });
   after(async () => {
     await h?.stop();

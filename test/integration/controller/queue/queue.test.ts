@@ -8,9 +8,10 @@ import { recoverStaleWorkers } from '../../../../controller/queue/heartbeat.js';
 import { startQueueWorker, type QueueWorker } from '../../../../controller/queue/queue-worker.js';
 import { TerminalError } from '../../../../controller/queue/terminal-error.js';
 import { workerPoolRestarts } from '../../../../controller/metrics.js';
-import { jobs, queueDatabase, waitFor, type QueueDb } from '../fixtures.js';
+import { jobs, queueDatabase, type QueueDb } from '../fixtures.js';
 import { deleteAllJobs, listJobs, markJobLocked } from '../../../../controller/store/graphile-queue.js';
 import { type Repository } from '../../../../kernel/repository.js';
+import { waitFor } from '../../../helpers/wait-for.js';
 
 const repo: Repository = {
   kind: 'github',
@@ -83,15 +84,15 @@ describe('durable queue', () => {
       },
     });
     try {
-      await waitFor(async () => ran.some((p) => p.sha === 'ccc3'), 60_000, 'the apply of ccc3 to start');
+      await waitFor('the apply of ccc3 to start', async () => ran.some((p) => p.sha === 'ccc3'), 60_000);
       // While ccc3 runs, a newer push queues behind it and never supersedes the running apply.
       const fourth = await enqueueApply(q.pool, apply('ddd4'));
       assert.deepEqual(fourth.supersedes, []);
       const fifth = await enqueueApply(q.pool, apply('eee5'));
       assert.deepEqual(fifth.supersedes, ['ddd4']);
       release();
-      await waitFor(async () => ran.some((p) => p.sha === 'eee5'), 60_000, 'the apply of eee5');
-      await waitFor(async () => (await jobs(q.pool, JOB_APPLY)).length === 0, 60_000, 'the queue to drain');
+      await waitFor('the apply of eee5', async () => ran.some((p) => p.sha === 'eee5'), 60_000);
+      await waitFor('the queue to drain', async () => (await jobs(q.pool, JOB_APPLY)).length === 0, 60_000);
       assert.deepEqual(ran.map((p) => [p.sha, p.supersedes ?? []]).sort(), [
         ['ccc3', ['aaa1', 'bbb2']],
         ['eee5', ['ddd4']],
@@ -123,9 +124,9 @@ describe('durable queue', () => {
       const failed = async () =>
         (await listJobs(q.pool)).filter((j) => j.key === 'trans-1' && j.lastError !== null).length === 1;
       await waitFor(
+        'both jobs to run once',
         async () => calls >= 2 && (await jobs(q.pool, JOB_DELIVERY)).length === 1 && (await failed()),
         60_000,
-        'both jobs to run once',
       );
       const left = await listJobs(q.pool, { task: JOB_DELIVERY });
       const now = new Date();
@@ -167,9 +168,9 @@ describe('durable queue', () => {
     });
     try {
       await waitFor(
+        'the batch to run once',
         async () => (await listJobs(q.pool, { task: JOB_DELIVERY })).some((j) => j.attempts === 1 && !j.lockedBy),
         60_000,
-        'the batch to run once',
       );
       assert.deepEqual(seen, ['b-ok', 'b-term', 'b-trans', 'b-ok2'], 'in order, one failure does not stop the rest');
       const left = await jobs(q.pool, JOB_DELIVERY);
@@ -220,7 +221,7 @@ describe('durable queue', () => {
     const ran: string[] = [];
     const w = await worker(q, { [JOB_DELIVERY]: async (p) => void ran.push((p as { deliveryId: string }).deliveryId) });
     try {
-      await waitFor(async () => ran.includes('orphaned-1'), 60_000, 'the orphaned job to run');
+      await waitFor('the orphaned job to run', async () => ran.includes('orphaned-1'), 60_000);
       assert.deepEqual(ran, ['orphaned-1']);
       const procs = await q.pool.query(`SELECT id FROM controller_processes ORDER BY id`);
       assert.deepEqual(
@@ -280,8 +281,8 @@ describe('durable queue', () => {
         }
       }
       await Promise.all(burst);
-      await waitFor(async () => spans.length === 24, 60_000, 'all 24 jobs');
-      await waitFor(async () => (await jobs(q.pool)).length === 0, 60_000, 'an empty queue');
+      await waitFor('all 24 jobs', async () => spans.length === 24, 60_000);
+      await waitFor('an empty queue', async () => (await jobs(q.pool)).length === 0, 60_000);
       assert.equal(new Set(spans.map((s) => s.id)).size, 24, 'each job ran exactly once');
       for (const env of ['production', 'staging']) {
         const mine = spans.filter((s) => s.queue === env).sort((a, b) => a.start - b.start);
@@ -309,7 +310,7 @@ describe('durable queue', () => {
     };
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g1' });
     const w1 = await worker(q, { [JOB_DELIVERY]: slowTask });
-    await waitFor(async () => (await listJobs(q.pool)).some((j) => j.lockedBy !== null), 60_000, 'the job to start');
+    await waitFor('the job to start', async () => (await listJobs(q.pool)).some((j) => j.lockedBy !== null), 60_000);
     await w1.stop(5000);
     assert.equal(finished, 1);
     assert.deepEqual(await listJobs(q.pool), []);
@@ -317,7 +318,7 @@ describe('durable queue', () => {
     let hung = 0;
     await enqueue(q.pool, JOB_DELIVERY, { deliveryId: 'g2' });
     const w2 = await worker(q, { [JOB_DELIVERY]: () => new Promise<void>(() => void hung++) });
-    await waitFor(async () => hung === 1, 60_000, 'the hanging job to start');
+    await waitFor('the hanging job to start', async () => hung === 1, 60_000);
     await w2.stop(200);
     const left = await listJobs(q.pool);
     assert.equal(left.length, 1, 'the job is still queued');
@@ -360,15 +361,15 @@ describe('durable queue', () => {
         assert.ok(w.generations >= 2, 'a lost completion made graphile-worker shut a pool down, and it was replaced');
         assert.ok((await workerPoolRestarts.get()).values[0].value >= 1, 'and /metrics counts it');
         await waitFor(
+          'every job to run and the queue to drain',
           async () => ids.every((id) => done.has(id)) && (await retry(() => jobs(q.pool))).length === 0,
           180_000,
-          'every job to run and the queue to drain',
         );
         // The replaced pools are gone from controller_processes once they have finished: only this process is left.
         await waitFor(
+          'one process row',
           async () => (await retry(() => q.pool.query(`SELECT id FROM controller_processes`))).rows.length === 1,
           60_000,
-          'one process row',
         );
       } finally {
         await killer.end();
