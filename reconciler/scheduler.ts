@@ -81,6 +81,9 @@ interface Entry<N> {
 interface Group<N> {
   setting: RolloutSetting;
   batches: Entry<N>[][];
+  /** Nodes of each batch not settled yet. */
+  unsettled: number[];
+  /** The first batch with unsettled nodes: it and the batches before it are released. */
   current: number;
   failures: number;
   failed: string[];
@@ -117,10 +120,11 @@ class DagRun<N extends SchedulerNode> {
       this.entries.set(node.path, { node, phase: 'pending', provisioned, priority: heights.get(node.path) ?? 0 });
     }
     for (const g of rolloutBatches(opts.nodes)) {
-      const group: Group<N> = { setting: g, batches: [], current: 0, failures: 0, failed: [] };
+      const group: Group<N> = { setting: g, batches: [], unsettled: [], current: 0, failures: 0, failed: [] };
       group.batches = g.batches.map((paths, i) =>
         paths.map((p) => Object.assign(this.entries.get(p)!, { group, batch: i })),
       );
+      group.unsettled = group.batches.map((b) => b.length);
       this.groups.push(group);
     }
     for (const e of this.entries.values())
@@ -309,10 +313,7 @@ class DagRun<N extends SchedulerNode> {
 
   /** True unless the entry's rollout batch is still to come (an earlier batch of its group has not settled). */
   private released(entry: Entry<N>): boolean {
-    const g = entry.group;
-    if (!g) return true;
-    while (g.current < g.batches.length && g.batches[g.current].every((e) => e.phase === 'done')) g.current++;
-    return entry.batch! <= g.current;
+    return !entry.group || entry.batch! <= entry.group.current;
   }
 
   /**
@@ -346,7 +347,8 @@ class DagRun<N extends SchedulerNode> {
     g.failures++;
     g.failed.push(entry.node.path);
     if (g.stop || g.failures <= g.setting.maxFailures) return;
-    const batch = entry.batch! + 1;
+    // A host provisioned ahead of its batch (hostNeeded) that failed stops the batch being worked on.
+    const batch = Math.min(entry.batch!, g.current) + 1;
     const reason = rolloutStopReason({
       group: g.setting.group,
       batch,
@@ -382,6 +384,9 @@ class DagRun<N extends SchedulerNode> {
     entry.outcome = outcome;
     this.done++;
     if (outcome.state === 'failed') this.countFailure(entry);
+    const g = entry.group;
+    if (g && --g.unsettled[entry.batch!] === 0)
+      while (g.current < g.batches.length && g.unsettled[g.current] === 0) g.current++;
     if (outcome.state !== null)
       this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
     const hook = this.opts.onSettled;
