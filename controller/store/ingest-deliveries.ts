@@ -20,10 +20,10 @@
  * graphile-worker's own format, so every replica's workers still start at once. Delivery jobs need none of add_job's
  * extras (no queue, no key: a delivery id is stored once, webhook_deliveries' primary key sees to that).
  */
-import type pg from 'pg';
 import type { DeliveryStore, IncomingDelivery, StoreOutcome } from '../../webhooks/ingest-ports.js';
 import { JOB_DELIVERY } from '../ports.js';
 import { ensureTask, insertJobSql } from './graphile-queue.js';
+import type { Queryable } from '../../store/in-transaction.js';
 
 export type { IncomingDelivery, StoreOutcome };
 
@@ -75,7 +75,7 @@ interface StoredRow {
 }
 
 /** Makes sure graphile-worker knows the delivery task (its id is looked up by every insert). Idempotent. */
-export async function ensureDeliveryTask(db: Pick<pg.Pool, 'query'>): Promise<void> {
+export async function ensureDeliveryTask(db: Queryable): Promise<void> {
   await ensureTask(db, JOB_DELIVERY);
 }
 
@@ -84,10 +84,7 @@ export async function ensureDeliveryTask(db: Pick<pg.Pool, 'query'>): Promise<vo
  * cannot be stored (not UTF-8, not JSON, a `\u0000` jsonb refuses): the caller stores such a batch one by one, so
  * the error reaches only the delivery that caused it (see describeStoreError).
  */
-export async function storeDeliveries(
-  db: Pick<pg.Pool, 'query'>,
-  ds: readonly IncomingDelivery[],
-): Promise<StoreOutcome[]> {
+export async function storeDeliveries(db: Queryable, ds: readonly IncomingDelivery[]): Promise<StoreOutcome[]> {
   const offsets: number[] = [];
   const lengths: number[] = [];
   let at = 1;
@@ -130,7 +127,7 @@ export async function storeDeliveries(
 }
 
 /** Stores one delivery (see storeDeliveries). */
-export async function storeDelivery(db: Pick<pg.Pool, 'query'>, d: IncomingDelivery): Promise<StoreOutcome> {
+export async function storeDelivery(db: Queryable, d: IncomingDelivery): Promise<StoreOutcome> {
   return (await storeDeliveries(db, [d]))[0];
 }
 
@@ -160,7 +157,7 @@ export interface JobNotifier {
 }
 
 /** One `NOTIFY "jobs:insert"` per burst of inserted jobs (see module comment). */
-export function createJobNotifier(db: Pick<pg.Pool, 'query'>, delayMs = 5): JobNotifier {
+export function createJobNotifier(db: Queryable, delayMs = 5): JobNotifier {
   let pending = 0;
   let timer: NodeJS.Timeout | null = null;
   const flush = async () => {
@@ -186,10 +183,7 @@ export function createJobNotifier(db: Pick<pg.Pool, 'query'>, delayMs = 5): JobN
 }
 
 /** The store the webhook endpoint is given (webhooks/ingest-ports.ts): these statements, and a coalesced wake-up. */
-export function createDeliveryStore(
-  db: Pick<pg.Pool, 'query'>,
-  notifier: JobNotifier = createJobNotifier(db),
-): DeliveryStore {
+export function createDeliveryStore(db: Queryable, notifier: JobNotifier = createJobNotifier(db)): DeliveryStore {
   return {
     storeAll: (ds) => storeDeliveries(db, ds),
     describeError: describeStoreError,
