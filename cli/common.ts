@@ -24,10 +24,11 @@ export interface StoreOptions {
   databaseUrl?: string;
 }
 
-/** --ssh-key and --known-hosts: how hosts are reached. */
+/** --ssh-key, --known-hosts and --ssh-config: how hosts are reached. */
 export interface HostOptions {
   sshKey?: string;
   knownHosts?: string;
+  sshConfig?: string;
 }
 
 export interface JsonOption {
@@ -127,6 +128,8 @@ export interface CliEnv {
   file?: string;
   sshKey?: string;
   sshKeyPassphrase?: string;
+  /** SSH_AUTH_SOCK: the ssh-agent whose keys are offered. */
+  sshAuthSock?: string;
   /** POLITBURO_SECRET_<NAME> values by upper-case NAME. */
   secrets: Readonly<Record<string, string>>;
 }
@@ -143,6 +146,7 @@ export function readCliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
     file: env.POLITBURO_FILE || undefined,
     sshKey: env.POLITBURO_SSH_KEY || undefined,
     sshKeyPassphrase: env.POLITBURO_SSH_KEY_PASSPHRASE || undefined,
+    sshAuthSock: env.SSH_AUTH_SOCK || undefined,
     secrets: Object.freeze(secrets),
   });
 }
@@ -162,11 +166,12 @@ export function addStoreOption(cmd: Command): Command {
   );
 }
 
-/** Adds --ssh-key and --known-hosts. */
+/** Adds --ssh-key, --known-hosts and --ssh-config. */
 export function addHostOptions(cmd: Command): Command {
   return cmd
-    .option('--ssh-key <path>', 'private key for SSH (default POLITBURO_SSH_KEY)')
-    .option('--known-hosts <path>', "known_hosts file, in addition to the environment's own");
+    .option('--ssh-key <path>', 'private key for SSH (default POLITBURO_SSH_KEY; the ssh-agent of SSH_AUTH_SOCK too)')
+    .option('--known-hosts <path>', "known_hosts file, in addition to the environment's own")
+    .option('--ssh-config <path>', 'OpenSSH client configuration to use instead of ~/.ssh/config');
 }
 
 /** Adds --json. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { loadDescription } from '../schema/load-description.js';
 import { createHostConnector, type HostConnectorOptions } from '../hosts/ssh-connector.js';
 import { readRepositoryKnownHosts } from '../hosts/known-hosts.js';
+import { operatorSshOptions, repositorySshConfig } from '../hosts/operator-ssh.js';
 import { openStore, type OpenedStore } from '../store/open-store.js';
 import { createLineProgress } from '../render/progress/line-progress.js';
 import { createTtyProgress } from '../render/progress/tty-progress.js';
@@ -45,7 +46,7 @@ export async function openRunContext(opts: CommonOptions, environment: string, c
   }
   const description = loaded.description;
   const env: ResolvedEnvironment = selectEnvironment(description, environment);
-  const connectorOptions = await connectorOptionsFor(opts, cliEnv, description.root, env.knownHosts);
+  const connectorOptions = await connectorOptionsFor(opts, cliEnv, description.root, env);
   const opened: OpenedStore = await openStore({ databaseUrl: opts.databaseUrl ?? cliEnv.databaseUrl, log: stderrLog });
   const connector: HostConnector = createHostConnector(connectorOptions);
   const abort = new AbortController();
@@ -93,8 +94,9 @@ async function connectorOptionsFor(
   opts: CommonOptions,
   cliEnv: ReturnType<typeof readCliEnv>,
   root: string,
-  envKnownHosts: string | undefined,
+  env: ResolvedEnvironment,
 ): Promise<HostConnectorOptions & { knownHosts: string[] }> {
+  const envKnownHosts = env.knownHosts;
   const knownHosts: string[] = [];
   if (envKnownHosts) {
     // Only from inside the repository, symlinks resolved (validation refuses the rest already).
@@ -108,7 +110,29 @@ async function connectorOptionsFor(
   const privateKey = keyPath
     ? await readOrExit(path.resolve(keyPath), opts.sshKey ? '--ssh-key' : 'POLITBURO_SSH_KEY')
     : undefined;
-  return { privateKey, passphrase: cliEnv.sshKeyPassphrase, knownHosts };
+  // ssh_config: the environment's file first (its values win), then --ssh-config or ~/.ssh/config; SSH_AUTH_SOCK's agent.
+  const operator = await operatorSshOptions({
+    configFile: opts.sshConfig ? { path: opts.sshConfig, what: '--ssh-config' } : undefined,
+    agentSocket: cliEnv.sshAuthSock,
+  }).catch((err: Error) => {
+    throw new CliExit(EXIT_ERROR, err.message);
+  });
+  if (env.sshConfig) {
+    const own = await repositorySshConfig(root, env.sshConfig).catch((err: Error) => {
+      throw new CliExit(EXIT_ERROR, `cannot read the environment's ssh_config file: ${err.message}`);
+    });
+    operator.sshConfig.unshift(own);
+  }
+  const log = (line: string): void => void process.stderr.write(`politburo: ${line}\n`);
+  return {
+    privateKey,
+    passphrase: cliEnv.sshKeyPassphrase,
+    knownHosts,
+    ...operator,
+    onWarning: log,
+    onRetry: (r) =>
+      log(`${r.host}: ${r.error.message}; trying again in ${r.delayMs / 1000}s (attempt ${r.attempt + 1})`),
+  };
 }
 
 async function readOrExit(file: string, what: string): Promise<string> {

@@ -35,7 +35,8 @@ export interface ControllerConfig {
     webhookSecrets: readonly string[];
   };
   publicUrl?: string;
-  ssh: { keyPath?: string; passphrase?: string; knownHosts?: string };
+  /** `configFile`: POLITBURO_SSH_CONFIG (instead of ~/.ssh/config); `agentSocket`: SSH_AUTH_SOCK. */
+  ssh: { keyPath?: string; passphrase?: string; knownHosts?: string; configFile?: string; agentSocket?: string };
   /** Jobs run at once by this process. */
   concurrency: number;
   poll: { repos: readonly PollRepo[]; intervalMs: number };
@@ -158,6 +159,8 @@ const schema = z.object({
   POLITBURO_SSH_KEY: optional,
   POLITBURO_SSH_KEY_PASSPHRASE: optional,
   POLITBURO_KNOWN_HOSTS: optional,
+  POLITBURO_SSH_CONFIG: optional,
+  SSH_AUTH_SOCK: optional,
   POLITBURO_CONCURRENCY: integer('POLITBURO_CONCURRENCY', 4, 1, 256),
   POLITBURO_REPOS: optional,
   POLITBURO_POLL_INTERVAL: duration('POLITBURO_POLL_INTERVAL', '60s', 1000),
@@ -290,6 +293,8 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
       keyPath: raw.POLITBURO_SSH_KEY,
       passphrase: raw.POLITBURO_SSH_KEY_PASSPHRASE,
       knownHosts: raw.POLITBURO_KNOWN_HOSTS,
+      configFile: raw.POLITBURO_SSH_CONFIG,
+      agentSocket: raw.SSH_AUTH_SOCK,
     },
     concurrency: raw.POLITBURO_CONCURRENCY,
     poll: { repos: Object.freeze(parseRepoList(raw.POLITBURO_REPOS)), intervalMs: raw.POLITBURO_POLL_INTERVAL },

@@ -33,10 +33,14 @@ export type HostKeyVerdict = 'ok' | 'unknown' | 'mismatch';
  * file of the controller its trust anchor (docs/language.md, "Files the description names").
  */
 export async function readRepositoryKnownHosts(root: string, name: string): Promise<string> {
+  return readRepositoryFile(root, name, 'known_hosts file');
+}
+
+/** Reads a file the description names (`what`, e.g. `ssh_config file`), refusing one outside the repository. */
+export async function readRepositoryFile(root: string, name: string, what: string): Promise<string> {
   const found = await resolveInside(await realRoot(root), name);
-  if (!found.ok) throw new PolitburoError('InvalidSpec', insidePathMessage(`known_hosts file '${name}'`, found));
-  if (found.kind !== 'file')
-    throw new PolitburoError('InvalidSpec', `known_hosts file '${name}' is not a regular file`);
+  if (!found.ok) throw new PolitburoError('InvalidSpec', insidePathMessage(`${what} '${name}'`, found));
+  if (found.kind !== 'file') throw new PolitburoError('InvalidSpec', `${what} '${name}' is not a regular file`);
   return readFile(found.real, 'utf8');
 }
 

@@ -1,7 +1,8 @@
 /**
  * The spec hash of a node: what the node's host must look like, independent of how the YAML was written (key order,
  * whitespace, comments, source positions). A change of host, task order, a task or an argument (including an address
- * used in an argument) changes it.
+ * used in an argument) changes it, and so does the user a task runs as through sudo (docs/language.md, "Privilege
+ * escalation").
  */
 import { createHash } from 'node:crypto';
 import stringify from 'safe-stable-stringify';
@@ -36,7 +37,11 @@ function canonicalHost(h: HostBinding): unknown {
 }
 
 function canonicalTask(t: TaskSpec): unknown {
-  return t.kind === 'babushka'
-    ? { kind: 'babushka', dep: t.dep, args: t.args }
-    : { kind: 'shell', name: t.name, met: t.met, meet: t.meet };
+  const task =
+    t.kind === 'babushka'
+      ? { kind: 'babushka', dep: t.dep, args: t.args }
+      : { kind: 'shell', name: t.name, met: t.met, meet: t.meet };
+  // Who a task runs as changes what it does; the password's secret name does not. Absent when the task does not
+  // escalate, so nodes without become keep their hashes.
+  return t.become ? { ...task, become: { method: t.become.method, user: t.become.user } } : task;
 }

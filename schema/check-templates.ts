@@ -7,7 +7,8 @@ import { parseTemplate } from './interpolation.js';
 import { type Model } from './load-files.js';
 import { type Loc, type PathKey, posOf } from './yaml-file.js';
 
-const INTERPOLATED = new Set(['count', 'for_each', 'args', 'met', 'meet', 'hosts']);
+// become_password is a whole `\${secret.NAME}` (checked by its schema, schema/language.ts).
+const INTERPOLATED = new Set(['count', 'for_each', 'args', 'met', 'meet', 'hosts', 'become_password']);
 const FREE_TEXT = new Set(['description']);
 
 /** Reports bad interpolation anywhere in roles, blueprints and environments. */

@@ -50,6 +50,33 @@ export const SshDefaults = z
   })
   .meta({ description: 'SSH connection defaults.' });
 
+/** `${secret.NAME}` and nothing else: a become password never appears in the description (docs/language.md). */
+const SECRET_ONLY = /^\$\{\s*secret\.[A-Za-z0-9_-]+\s*\}$/;
+
+/** Privilege escalation keys, allowed in defaults, on resources and on tasks (docs/language.md, "Privilege escalation"). */
+const becomeKeys = {
+  become: z
+    .literal(['sudo', false])
+    .optional()
+    .meta({ description: "Run tasks through sudo ('sudo'), or not (false) where an enclosing level set it." }),
+  become_user: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/, 'become_user must be a user name (letters, digits, `_`, `.`, `-`)')
+    .max(64)
+    .optional()
+    .meta({ description: 'The user tasks run as through sudo (default root).' }),
+  become_password: z
+    .string()
+    .refine((v) => SECRET_ONLY.test(v), {
+      message:
+        "become_password must be a secret reference such as '${secret.sudo_password}', never the password itself",
+    })
+    .optional()
+    .meta({
+      description: "The SSH user's sudo password, as '${secret.NAME}' (without it sudo must not ask: NOPASSWD).",
+    }),
+};
+
 export const Defaults = z
   .strictObject({
     ssh: SshDefaults.optional(),
@@ -61,6 +88,7 @@ export const Defaults = z
       .optional()
       .meta({ description: 'Hosts worked on at once (default 20).' }),
     timeout: Duration.optional().meta({ description: "Per-task timeout (default '15m')." }),
+    ...becomeKeys,
   })
   .meta({ description: 'Defaults for SSH, concurrency and task timeouts; an environment may override them.' });
 
@@ -71,6 +99,7 @@ export const BabushkaTask = z
       .record(z.string(), Scalar)
       .optional()
       .meta({ description: 'Arguments of the dep: scalars, interpolated (`${params.x}`, `${address(PATH)}`, ...).' }),
+    ...becomeKeys,
   })
   .meta({ description: 'A Babushka dep with arguments.' });
 
@@ -79,6 +108,7 @@ export const ShellTask = z
     name: z.string().min(1).meta({ description: 'Task name, shown in plans and results.' }),
     met: z.string().min(1).meta({ description: 'Shell command that exits 0 when the task is already met.' }),
     meet: z.string().min(1).meta({ description: 'Shell command that meets the task.' }),
+    ...becomeKeys,
   })
   .meta({ description: 'A shell task: an idempotent `met`/`meet` command pair.' });
 
@@ -157,6 +187,7 @@ export const Resource: z.ZodType<RawResource> = z
     count: Count.optional(),
     for_each: ForEach.optional(),
     depends_on: z.array(DependsOn).optional().meta({ description: 'Paths this resource waits for.' }),
+    ...becomeKeys,
     rollout: Rollout.optional(),
   })
   .meta({ id: 'Resource', description: 'A group (has `resources`) or a node (has `roles` and/or `tasks`).' });
@@ -169,12 +200,22 @@ export interface RawResource {
   count?: number | string;
   for_each?: string[] | string;
   depends_on?: string[];
+  become?: 'sudo' | false;
+  become_user?: string;
+  become_password?: string;
   rollout?: RawRollout;
 }
 
 export type RawRollout = z.infer<typeof Rollout>;
 
 export type RawTask = z.infer<typeof Task>;
+
+/** The privilege escalation keys of one level (defaults, resource or task). */
+export interface RawBecome {
+  become?: 'sudo' | false;
+  become_user?: string;
+  become_password?: string;
+}
 
 const ParamValue = z.union([
   z.string(),

@@ -5,7 +5,8 @@
 import type { SourcePos, TaskSpec, ValidationError } from '../kernel/types.js';
 import { didYouMean } from '../kernel/did-you-mean.js';
 import { interpolate, parseTemplate, stringify, type InterpolationContext } from './interpolation.js';
-import type { RawTask } from './language.js';
+import type { RawBecome, RawTask } from './language.js';
+import { taskBecome } from './become.js';
 import { type Model } from './load-files.js';
 import { posOf, type Loc } from './yaml-file.js';
 import type { DefNode } from './resource-tree.js';
@@ -109,8 +110,16 @@ export class TaskExpander {
   }
 }
 
-/** Interpolates a node's task definitions; identical resolved tasks appear once. */
-export function resolveTasks(defs: TaskDef[], ctx: InterpolationContext, errors: ValidationError[]): TaskSpec[] {
+/**
+ * Interpolates a node's task definitions; identical resolved tasks appear once. `become`: the privilege escalation
+ * settings the node inherits, under each task's own (schema/become.ts).
+ */
+export function resolveTasks(
+  defs: TaskDef[],
+  ctx: InterpolationContext,
+  errors: ValidationError[],
+  become: RawBecome = {},
+): TaskSpec[] {
   const out: TaskSpec[] = [];
   const seen = new Set<string>();
   for (const d of defs) {
@@ -138,10 +147,12 @@ export function resolveTasks(defs: TaskDef[], ctx: InterpolationContext, errors:
       const meet = text(d.raw.meet, () => at('meet'), 'meet');
       task = { kind: 'shell', name: d.raw.name, met, meet, source: d.pos };
     }
+    const escalation = taskBecome(become, d.raw);
+    if (escalation) task.become = escalation;
     const key =
       task.kind === 'babushka'
-        ? JSON.stringify(['b', task.dep, task.args])
-        : JSON.stringify(['s', task.name, task.met, task.meet]);
+        ? JSON.stringify(['b', task.dep, task.args, task.become])
+        : JSON.stringify(['s', task.name, task.met, task.meet, task.become]);
     if (seen.has(key)) continue;
     seen.add(key);
     out.push(task);

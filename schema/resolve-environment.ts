@@ -24,6 +24,7 @@ import { type Model } from './load-files.js';
 import { posOf } from './yaml-file.js';
 import { DependencyResolver, findCycles } from './node-dependencies.js';
 import { resolveTasks, type TaskDef, type TaskExpander } from './node-tasks.js';
+import { becomeByDef } from './become.js';
 import { walkDefs } from './resource-tree.js';
 import { assignRollouts, checkRollouts, rolloutGroupOf } from './rollout.js';
 
@@ -54,6 +55,7 @@ export function resolveEnvironment(
   });
   checkRollouts(chain.tree, errors);
   const defaults = mergeDefaults(chain.defaults);
+  const becomes = becomeByDef(chain.defaults, chain.tree);
   const provider: ProviderSpec | undefined = chain.provider && {
     ...chain.provider.value.exec,
     source: posOf(chain.provider.loc),
@@ -77,7 +79,7 @@ export function resolveEnvironment(
       each: inst.each,
       address,
     };
-    const resolvedTasks = resolveTasks(defs, ctx, errors);
+    const resolvedTasks = resolveTasks(defs, ctx, errors, becomes.get(inst.def));
     const dependsOn = deps.of(inst, implicitOf(defs));
     let source = sources.get(inst.def);
     if (!source) sources.set(inst.def, (source = posOf(inst.def.loc)));

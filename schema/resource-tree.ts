@@ -4,7 +4,7 @@
  */
 import type { ValidationError } from '../kernel/types.js';
 import { didYouMean } from '../kernel/did-you-mean.js';
-import { isCountText, type RawResource, type RawRollout, type RawTask } from './language.js';
+import { isCountText, type RawBecome, type RawResource, type RawRollout, type RawTask } from './language.js';
 
 import { type Loc, type Located, type PathKey, posOf } from './yaml-file.js';
 
@@ -20,6 +20,8 @@ export interface DefNode {
   dependsOn?: Located<string[]>;
   /** Rolling batches of the nodes under (or the instances of) this definition (docs/language.md). */
   rollout?: Located<RawRollout>;
+  /** Privilege escalation keys written on this resource (docs/language.md, "Privilege escalation"). */
+  become?: RawBecome;
   /** Children by name when this is a group; null for a node. */
   children: Map<string, DefNode> | null;
 }
@@ -50,6 +52,8 @@ export function mergeInto(node: DefNode, res: RawResource, loc: Loc, errors: Val
   if (res.for_each !== undefined) node.forEach = { value: res.for_each, loc: at('for_each') };
   if (res.depends_on !== undefined) node.dependsOn = { value: res.depends_on, loc: at('depends_on') };
   if (res.rollout !== undefined) node.rollout = { value: res.rollout, loc: at('rollout') };
+  for (const key of ['become', 'become_user', 'become_password'] as const)
+    if (res[key] !== undefined) node.become = { ...node.become, [key]: res[key] };
   if (node.count && node.forEach) {
     errors.push({
       ...posOf(node.forEach.loc),

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { readRepositoryKnownHosts } from '../../hosts/known-hosts.js';
+import { operatorSshOptions, repositorySshConfig } from '../../hosts/operator-ssh.js';
 import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import type { HostConnector, ResolvedEnvironment } from '../../kernel/types.js';
 import type { JobDeps } from './job-deps.js';
@@ -18,10 +19,19 @@ export async function connectorFor(
   // Only from inside the checkout, symlinks resolved; validation refuses anything else before a job gets here.
   if (env.knownHosts) knownHosts.push(await readRepositoryKnownHosts(checkoutDir, env.knownHosts).catch(() => ''));
   if (deps.config.ssh.knownHosts) knownHosts.push(await readConfigured(deps.config.ssh.knownHosts));
+  // ssh_config: the environment's file first (its values win), then POLITBURO_SSH_CONFIG or ~/.ssh/config; the agent
+  // of SSH_AUTH_SOCK (docs/configuration.md).
+  const { configFile, agentSocket } = deps.config.ssh;
+  const operator = await operatorSshOptions({
+    configFile: configFile ? { path: configFile, what: 'POLITBURO_SSH_CONFIG' } : undefined,
+    agentSocket,
+  });
+  if (env.sshConfig) operator.sshConfig.unshift(await repositorySshConfig(checkoutDir, env.sshConfig));
   const options: HostConnectorOptions = {
     knownHosts,
     privateKey: deps.config.ssh.keyPath ? await readFile(deps.config.ssh.keyPath) : undefined,
     passphrase: deps.config.ssh.passphrase,
+    ...operator,
   };
   return { connector: deps.connector(options), options };
 }
