@@ -7,7 +7,8 @@ import { PolitburoError, type BabushkaTask, type ExecResult } from '../../kernel
 import { generateDep } from './generated-dep.js';
 import { StringDecoder } from 'node:string_decoder';
 import { BabushkaOutputParser, type ParsedDep } from './parse-babushka-output.js';
-import { babushkaCommand, resultFromDep } from './run-babushka-task.js';
+import { babushkaCommand, escalate, resultFromDep } from './run-babushka-task.js';
+import { prepareBecome } from './become.js';
 import {
   execOn,
   failedResult,
@@ -67,6 +68,13 @@ export async function runBabushkaBatch(
   dir: string,
 ): Promise<NodeTaskResult[]> {
   const started = Date.now();
+  // The tasks of a batch share their become (run-node-tasks.ts).
+  const become = tasks[0].become && (await prepareBecome(run, tasks[0].become, dir));
+  if (become && !become.ok) {
+    run.opts.onTaskStart?.(tasks[0].name);
+    return [failedResult(tasks[0].name, become.message, started)];
+  }
+  if (become) dir = become.dir!;
   const gen = generateDep(tasks);
   const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
   const progress: Progress = {
@@ -103,10 +111,12 @@ export async function runBabushkaBatch(
   };
   let r: ExecResult;
   try {
-    r = await execOn(run.conn, batchCommand(dir, gen.fileName, gen.name, cliArgs, run.opts.dryRun, gen.content), {
+    const command = batchCommand(dir, gen.fileName, gen.name, cliArgs, run.opts.dryRun, gen.content);
+    r = await execOn(run.conn, become ? escalate(command, tasks[0], become) : command, {
       // Backstop for output that does not stream; per-task timers above do the precise work.
       timeoutMs: run.opts.timeoutMs * tasks.length + 5000,
       signal: controller.signal,
+      stdin: become ? become.stdin : undefined,
       onStdout: (d) => {
         const text = decoder.write(d);
         progress.text += text;

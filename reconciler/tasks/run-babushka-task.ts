@@ -1,11 +1,12 @@
 /**
  * A babushka task, one Babushka process: `cd DIR && babushka meet 'DEP' name=value ... --defaults --no-color
- * [--dry-run] </dev/null 2>&1`, then its output read into an outcome.
+ * [--dry-run] </dev/null 2>&1`, then its output read into an outcome. With `become`, through sudo (become.ts).
  */
 import { quoteShell } from '../../kernel/quote-shell.js';
 import type { BabushkaTask, ExecResult } from '../../kernel/types.js';
 import { depOutcome, parseBabushkaOutput, unmetDeps, type ParsedDep } from './parse-babushka-output.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
+import { becomeCommand, prepareBecome, type BecomeReady } from './become.js';
 import {
   execOn,
   failedResult,
@@ -51,10 +52,14 @@ export async function runBabushkaTask(run: TaskRun, task: BabushkaTask, dir: str
     if (err instanceof TaskValueError) return failedResult(task.name, err.message, started);
     throw err;
   }
+  const become = task.become && (await prepareBecome(run, task.become, dir));
+  if (become && !become.ok) return failedResult(task.name, become.message, started);
+  const command = babushkaCommand(become ? become.dir! : dir, task.dep, args, run.opts.dryRun);
   const log = lineLogger(run);
-  const r = await execOn(run.conn, babushkaCommand(dir, task.dep, args, run.opts.dryRun), {
+  const r = await execOn(run.conn, become ? escalate(command, task, become) : command, {
     timeoutMs: run.opts.timeoutMs,
     signal: run.opts.signal,
+    stdin: become ? become.stdin : undefined,
     onStdout: (d) => log.write(d),
   });
   log.flush();
@@ -68,6 +73,11 @@ export async function runBabushkaTask(run: TaskRun, task: BabushkaTask, dir: str
     return failedResult(task.name, `babushka exited with status ${r.code}\n${outputTail(run, r)}`.trimEnd(), started);
   }
   return result;
+}
+
+/** A Babushka command run as the task's become user (become.ts). */
+export function escalate(command: string, task: BabushkaTask, ready: BecomeReady & { ok: true }): string {
+  return becomeCommand(command, task.become!, { password: ready.stdin !== undefined, babushka: true });
 }
 
 /** Maps what Babushka reported for a task's dep (and its exit status) to the task's result. */

@@ -98,7 +98,9 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
   }
   const batch: BabushkaTask[] = [];
   const args: [string, string][][] = [];
-  for (let j = i; j < tasks.length && tasks[j].kind === 'babushka'; j++) {
+  // One Babushka process runs as one user: a batch ends where the become setting changes.
+  const sameBecome = (t: TaskSpec) => JSON.stringify(t.become ?? null) === JSON.stringify(task.become ?? null);
+  for (let j = i; j < tasks.length && tasks[j].kind === 'babushka' && sameBecome(tasks[j]); j++) {
     try {
       args.push(resolveArgs(run, tasks[j] as BabushkaTask));
       batch.push(tasks[j] as BabushkaTask);

@@ -1,8 +1,10 @@
 /**
  * A shell task: `met` says whether the host is as wanted (exit 0); `meet` makes it so. Dry runs only ask `met`.
+ * With `become`, both run through sudo (become.ts).
  */
 import type { ExecResult, ShellTask } from '../../kernel/types.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
+import { becomeCommand, prepareBecome } from './become.js';
 import {
   execOn,
   failedResult,
@@ -25,13 +27,17 @@ export async function runShellTask(run: TaskRun, task: ShellTask): Promise<NodeT
     if (err instanceof TaskValueError) return failedResult(task.name, err.message, started);
     throw err;
   }
+  const become = task.become && (await prepareBecome(run, task.become, null));
+  if (become && !become.ok) return failedResult(task.name, become.message, started);
   const step = async (label: string, command: string): Promise<ExecResult> => {
     const log = lineLogger(run);
     run.opts.onLog?.(`--- ${task.name}: ${label}\n`);
     const remaining = Math.max(1, run.opts.timeoutMs - (Date.now() - started));
-    const r = await execOn(run.conn, command, {
+    const escalated = become ? becomeCommand(command, task.become!, { password: become.stdin !== undefined }) : command;
+    const r = await execOn(run.conn, escalated, {
       timeoutMs: remaining,
       signal: run.opts.signal,
+      stdin: become ? become.stdin : undefined,
       onStdout: (d) => log.write(d),
     });
     log.flush();
