@@ -233,11 +233,22 @@ export const Blueprint = z
   })
   .meta({ description: 'A topology with parameters.' });
 
+/** `[user@]host[:port]` (or `ssh://...`, `[v6]:port`), as OpenSSH's ProxyJump; checked again in hosts/ssh-config.ts. */
+const JUMP_HOST = /^(ssh:\/\/)?([^@\s,/]+@)?(\[[^\]\s]+\]|[^:@\s,[\]/]+)(:([1-9]\d{0,4}))?$/;
+const JumpHost = z.string().refine((v) => JUMP_HOST.test(v) && Number(JUMP_HOST.exec(v)?.[5] ?? 22) <= 65535, {
+  message: "not a jump host: use '[user@]host[:port]', e.g. 'ops@bastion.example.com:22'",
+});
+export const Jump = z.union([JumpHost, z.array(JumpHost).min(1)]).meta({
+  description:
+    "Jump host(s) to reach the hosts through, as OpenSSH's ProxyJump: '[user@]host[:port]', or a list for a chain (the first is connected to first). Wins over ssh_config's ProxyJump.",
+});
+
 const HostObject = z
   .strictObject({
     address: z.string().min(1).meta({ description: "Address or host name; 'local' runs on the controller's machine." }),
     port: z.union([z.number().int().min(1).max(65535), z.string()]).optional(),
     user: z.string().min(1).optional(),
+    jump: Jump.optional(),
   })
   .meta({ description: 'A host with its SSH port, user and jump hosts.' });
 const HostEntry = z.union([z.string().min(1), HostObject]);
@@ -274,22 +285,11 @@ export const Drift = z
     heal: z.boolean().optional().meta({ description: 'Meet drifted tasks automatically (default false).' }),
   })
   .meta({ description: 'Scheduled drift detection.' });
-/** `[user@]host[:port]` (or `ssh://...`, `[v6]:port`), as OpenSSH's ProxyJump; checked again in hosts/ssh-config.ts. */
-const JUMP_HOST = /^(ssh:\/\/)?([^@\s,/]+@)?(\[[^\]\s]+\]|[^:@\s,[\]/]+)(:([1-9]\d{0,4}))?$/;
-const JumpHost = z.string().refine((v) => JUMP_HOST.test(v) && Number(JUMP_HOST.exec(v)?.[5] ?? 22) <= 65535, {
-  message: "not a jump host: use '[user@]host[:port]', e.g. 'ops@bastion.example.com:22'",
-});
-export const Jump = z.union([JumpHost, z.array(JumpHost).min(1)]).meta({
-  description:
-    "Jump host(s) to reach the hosts through, as OpenSSH's ProxyJump: '[user@]host[:port]', or a list for a chain (the first is connected to first). Wins over ssh_config's ProxyJump.",
-});
-
 
 export const Environment = z
   .strictObject({
     description: z.string().optional(),
     blueprint: Name.optional().meta({ description: 'The blueprint this environment instantiates.' }),
-    jump: Jump.optional(),
     extends: Name.optional().meta({ description: 'Another environment this one modifies (hosts are not inherited).' }),
     resources: z.record(Name, Resource).optional().meta({ description: 'An inline topology, instead of a blueprint.' }),
     params: Params.optional(),
@@ -298,6 +298,14 @@ export const Environment = z
     hosts: z.record(z.string(), HostValue).optional().meta({ description: 'Pre-allocated hosts by path.' }),
     provider: Provider.optional(),
     known_hosts: z.string().min(1).optional().meta({ description: 'known_hosts file in the repository.' }),
+    ssh_config: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'OpenSSH client configuration file in the repository (Host, HostName, User, ProxyJump...).',
+      }),
+    jump: Jump.optional(),
     drift: Drift.optional(),
     branch: z.string().min(1).optional().meta({ description: 'Commits on this branch are applied.' }),
     defaults: Defaults.optional(),
@@ -339,14 +347,6 @@ function makeFrame(main: boolean) {
       : z.never({ error: "'include' is only allowed in the main file" }).optional(),
     deps: z.unknown().optional(),
     defaults: z.unknown().optional(),
-    ssh_config: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({
-        description: 'OpenSSH client configuration file in the repository (Host, HostName, User, ProxyJump...).',
-      }),
-    jump: Jump.optional(),
     provider: z.unknown().optional(),
     roles: z.record(Name, z.unknown()).optional(),
     blueprints: z.record(Name, z.unknown()).optional(),

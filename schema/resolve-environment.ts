@@ -111,9 +111,9 @@ export function resolveEnvironment(
     nodes,
     groups: index.groups.map((g) => g.path),
     knownHosts: chain.knownHosts,
+    sshConfig: chain.sshConfig,
     drift: { schedule: chain.drift.schedule ?? DEFAULT_DRIFT_SCHEDULE, heal: chain.drift.heal ?? false },
     depsDir: model.deps?.value ?? 'babushka-deps',
-    sshConfig: chain.sshConfig,
     provider,
     source: posOf(chain.loc),
   };
