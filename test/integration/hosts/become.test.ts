@@ -304,6 +304,39 @@ describe('become_user other than root', () => {
   });
 });
 
+describe('become_user with a password rule', () => {
+  test('the deps are copied through sudo after the password line; the password stays out of every output', async () => {
+    const password = 'pw-for-other-31c7e2';
+    const other = await sudo.addUser();
+    await sudo.setPassword(user, password);
+    await sudo.allow(user, { nopasswd: false, runAs: other.name });
+    await chmod(home, 0o700);
+    try {
+      const b: BecomeSpec = { method: 'sudo', user: other.name, password: '${secret.sudo_pw}' };
+      const logs: string[] = [];
+      const rs = await run([bab('who am i', { out: out('one') }, b), bab('who am i too', { out: out('two') }, b)], {
+        secrets: { sudo_pw: password },
+        onLog: (t) => logs.push(t),
+      });
+      assert.deepEqual(
+        outcomes(rs),
+        [
+          ['who am i', 'met'],
+          ['who am i too', 'met'],
+        ],
+        JSON.stringify(rs),
+      );
+      const uid = (await stat(other.home)).uid;
+      assert.equal(await read('two'), `${uid} ${other.home}\n`);
+      const copied = path.join(other.home, '.politburo/deps', path.basename(remoteDeps), 'babushka-deps/become.rb');
+      assert.equal((await stat(copied)).uid, uid);
+      assert.ok(!(JSON.stringify(rs) + logs.join('')).includes(password));
+    } finally {
+      await chmod(home, 0o755);
+    }
+  });
+});
+
 describe('the local host', () => {
   test('runs become tasks through sudo on this machine, as root or another user', async () => {
     const other = await sudo.addUser();
