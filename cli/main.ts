@@ -20,7 +20,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
 };
 
 /** Builds the program with the named commands (all of them by default); exported so tests can run commands in-process. */
-export async function buildProgram(only?: string[]): Promise<Command> {
+async function buildProgram(only?: string[]): Promise<Command> {
   const program = new Command('politburo')
     .description('git-ops for whole environments: plan, apply and watch Babushka-configured hosts')
     .version('0.1.0')

@@ -22,7 +22,7 @@ export async function realRoot(dir: string): Promise<string> {
 }
 
 /** True when `real` (a resolved path) is the root or under it. */
-export function isInside(root: string, real: string): boolean {
+function isInside(root: string, real: string): boolean {
   return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep);
 }
 

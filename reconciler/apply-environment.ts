@@ -231,7 +231,7 @@ async function provisionedOnly(run: EngineRun, planned: PlannedNode): Promise<{ 
 }
 
 /** The result of every selected node, in plan order; never-started nodes keep their recorded state. */
-export function collectResults(run: EngineRun, planned: PlannedNode[], outcomes: ScheduledOutcome[]): NodeResult[] {
+function collectResults(run: EngineRun, planned: PlannedNode[], outcomes: ScheduledOutcome[]): NodeResult[] {
   const byPath = new Map(outcomes.map((o) => [o.path, o]));
   return planned.map((p) => {
     const r = resultOf(run, p.path, p.action);

@@ -88,7 +88,7 @@ function planNode(node: ResolvedNode, rec: RecordedNode | undefined): PlannedNod
 }
 
 /** Human-readable differences between the recorded (last applied) spec of a node and its desired one. */
-export function describeChanges(node: ResolvedNode, rec: RecordedNode): string[] {
+function describeChanges(node: ResolvedNode, rec: RecordedNode): string[] {
   const changes: string[] = [];
   const desiredHost = hostLabel(node.host, rec);
   if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host)

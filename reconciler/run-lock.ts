@@ -32,7 +32,7 @@ export interface LeaseSettings {
   leaseMs: number;
 }
 
-export const DEFAULT_LEASE: LeaseSettings = { heartbeatMs: 5_000, leaseMs: 30_000 };
+const DEFAULT_LEASE: LeaseSettings = { heartbeatMs: 5_000, leaseMs: 30_000 };
 
 /** Lease settings from POLITBURO_RUN_HEARTBEAT and POLITBURO_RUN_LEASE (durations such as `5s`); a bad value throws. */
 export function leaseSettings(env: NodeJS.ProcessEnv = process.env): LeaseSettings {

@@ -2,14 +2,14 @@
 import type { LifecycleState, NodeResult, RolloutStop, RunKind, RunResult, RunStatus } from '../kernel/types.js';
 
 /** Nodes by lifecycle state; ready, drifted, failed and blocked are always present. */
-export function summarise(nodes: { state: LifecycleState }[]): Record<string, number> {
+function summarise(nodes: { state: LifecycleState }[]): Record<string, number> {
   const summary: Record<string, number> = { ready: 0, drifted: 0, failed: 0, blocked: 0 };
   for (const n of nodes) summary[n.state] = (summary[n.state] ?? 0) + 1;
   return summary;
 }
 
 /** succeeded unless a node failed or was blocked (failed) or the run was interrupted (cancelled). */
-export function runStatus(nodes: NodeResult[], interrupted: boolean): RunStatus {
+function runStatus(nodes: NodeResult[], interrupted: boolean): RunStatus {
   if (interrupted) return 'cancelled';
   return nodes.some((n) => n.state === 'failed' || n.state === 'blocked') ? 'failed' : 'succeeded';
 }

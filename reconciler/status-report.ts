@@ -24,7 +24,7 @@ export interface EnvironmentStatus {
 }
 
 /** Counts nodes by lifecycle state. */
-export function summarise(states: LifecycleState[]): Record<string, number> {
+function summarise(states: LifecycleState[]): Record<string, number> {
   const summary: Record<string, number> = { ready: 0, drifted: 0, failed: 0, blocked: 0 };
   for (const s of states) summary[s] = (summary[s] ?? 0) + 1;
   return summary;

@@ -11,7 +11,7 @@ import { type Model } from './load-files.js';
 import { posOf, type Loc } from './yaml-file.js';
 import { insidePathMessage, resolveInside, type PathKind } from '../kernel/repository-paths.js';
 
-export const DEFAULT_DEPS_DIR = 'babushka-deps';
+const DEFAULT_DEPS_DIR = 'babushka-deps';
 
 /** Appends an error for every named path that is outside the repository, missing, or of the wrong kind. */
 export async function checkRepositoryPaths(model: Model, errors: ValidationError[]): Promise<void> {

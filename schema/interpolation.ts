@@ -161,7 +161,7 @@ function paramHint(name: string, ctx: InterpolationContext): string {
 }
 
 /** Text of an expression as written in `${...}`. */
-export function exprText(p: Expr): string {
+function exprText(p: Expr): string {
   switch (p.kind) {
     case 'param':
       return `params.${p.name}`;

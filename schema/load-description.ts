@@ -104,7 +104,7 @@ export function formatValidationError(e: ValidationError): string {
  * Control characters in a file name or a quoted key would reach terminals, logs and GitHub annotations as they are
  * (a newline breaks the one-error-per-line format, an escape sequence rewrites the screen): they are shown escaped.
  */
-export function escapeControl(text: string): string {
+function escapeControl(text: string): string {
   return text.replace(
     // eslint-disable-next-line no-control-regex
     /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g,

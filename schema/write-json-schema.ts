@@ -19,7 +19,7 @@ export function packageRoot(from: string): string {
 }
 
 /** Writes the schema file and returns its path. */
-export function writeJsonSchema(root = packageRoot(path.dirname(fileURLToPath(import.meta.url)))): string {
+function writeJsonSchema(root = packageRoot(path.dirname(fileURLToPath(import.meta.url)))): string {
   const out = path.join(root, 'schema', 'politburo.schema.json');
   writeFileSync(out, jsonSchemaText());
   return out;

@@ -122,7 +122,7 @@ function sequenceStart(bytes: Uint8Array, at: number): number {
 }
 
 /** Parses YAML text into a YamlFile (exported for tests and for in-memory descriptions). */
-export function parseYamlText(text: string, file: string, errors: ValidationError[]): YamlFile {
+function parseYamlText(text: string, file: string, errors: ValidationError[]): YamlFile {
   const lineCounter = new LineCounter();
   const at = positionIn(text, file);
   // Composing the document recurses once per nesting level: a deep file is refused before, from the (iterative) CST.

@@ -31,7 +31,7 @@ const DEFAULT_CONNECT_TIMEOUT = '10s';
  * an environment's lock is a query that may rightly last as long as another apply), documented in
  * docs/configuration.md. A duration like `500ms`, `10s`, `2m`, or a bare number of seconds; throws on anything else.
  */
-export function databaseTimeouts(env: NodeJS.ProcessEnv = process.env): DatabaseTimeouts {
+function databaseTimeouts(env: NodeJS.ProcessEnv = process.env): DatabaseTimeouts {
   return {
     connectMs: parseTimeout('POLITBURO_DB_CONNECT_TIMEOUT', env.POLITBURO_DB_CONNECT_TIMEOUT, DEFAULT_CONNECT_TIMEOUT),
     queryMs: parseTimeout('POLITBURO_DB_QUERY_TIMEOUT', env.POLITBURO_DB_QUERY_TIMEOUT, '0'),
@@ -39,7 +39,7 @@ export function databaseTimeouts(env: NodeJS.ProcessEnv = process.env): Database
 }
 
 /** A duration setting in milliseconds (see databaseTimeouts); `0` is no limit. */
-export function parseTimeout(name: string, value: string | undefined, fallback: string): number {
+function parseTimeout(name: string, value: string | undefined, fallback: string): number {
   const text = value?.trim() || fallback;
   const parsed = /^\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : ms(text as ms.StringValue);
   if (typeof parsed !== 'number' || !Number.isFinite(parsed) || parsed < 0) {
@@ -137,7 +137,7 @@ function describeConnectError(err: unknown, timeouts: DatabaseTimeouts): string 
 }
 
 /** A URL fit for messages: the password replaced by `***`. */
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -98,7 +98,7 @@ async function closeDead(
 }
 
 /** Why the nodes a dead run left in progress are failed. */
-export function interruptedReason(lease: RunLease, expired: boolean): string {
+function interruptedReason(lease: RunLease, expired: boolean): string {
   const owner =
     lease.ownerPid !== null ? `pid ${lease.ownerPid} on ${lease.ownerHost ?? 'an unknown host'}` : 'an unknown process';
   const why = expired

@@ -93,7 +93,7 @@ export async function initdb(dataDir: string, user: string, password: string, ru
 }
 
 /** A free loopback port (the OS picks it; a race with another process is handled by retrying the start). */
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);

@@ -1,7 +1,7 @@
 /** The SQL statements of the Postgres state store (see migrations/ for the schema). */
 
 /** A timestamp as ISO 8601 text: ten thousand of these are cheaper than ten thousand Date objects. */
-export const ISO = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+const ISO = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 
 /** States in which a node is still being worked on: its node_run has no finish time yet. */
 const IN_PROGRESS = `('provisioning', 'configuring', 'terminating')`;
@@ -114,7 +114,7 @@ INSERT INTO task_results (run_id, node_path, task, outcome, message, duration_ms
 VALUES ($1, $2, $3, $4, $5, $6, $7)`;
 
 /** Logs keep their last MiB: enough for any failure, bounded for a chatty host. */
-export const LOG_LIMIT = 1024 * 1024;
+const LOG_LIMIT = 1024 * 1024;
 
 export const APPEND_LOG = `
 INSERT INTO node_runs (run_id, path, state, started_at, log)
@@ -183,7 +183,7 @@ ON CONFLICT (environment_id, path) DO UPDATE SET
 export const DELETE_NODES = `DELETE FROM nodes WHERE environment_id = $1 AND path = ANY($2::text[])`;
 
 /** The default lease of runs recorded without one (by an older version or startRun). */
-export const DEFAULT_LEASE_MS = 30_000;
+const DEFAULT_LEASE_MS = 30_000;
 
 /**
  * Starts a run owned by a process: $6 owner host, $7 pid, $8 lease (ms); its heartbeat starts now. The clock, not the

@@ -93,6 +93,4 @@ export type Command =
   | UnregisterRepositories
   | Ignore;
 
-export type CommandKind = Command['kind'];
-
 export const ignore = (reason: string): Ignore => ({ kind: 'ignore', reason });

@@ -29,10 +29,10 @@ export interface WebhookEndpointDeps {
   pressure?: IngestPressureSink;
 }
 
-export const WEBHOOK_PATH = '/webhooks/github';
+const WEBHOOK_PATH = '/webhooks/github';
 
 /** GitHub's maximum payload is 25 MB; anything above is not from GitHub. */
-export const WEBHOOK_BODY_LIMIT = 26 * 1024 * 1024;
+const WEBHOOK_BODY_LIMIT = 26 * 1024 * 1024;
 
 const EVENT = /^[a-z][a-z0-9_]{0,63}$/;
 const DELIVERY = /^[\x21-\x7e]{1,200}$/;

@@ -42,7 +42,7 @@ export function registerApply(program: Command): void {
 const USAGE = 'usage: politburo apply TARGET [--all] [--concurrency N] [--json]';
 
 /** Runs the command; resolves to the exit code. */
-export async function runApply(targetText: string, opts: ApplyOptions): Promise<number> {
+async function runApply(targetText: string, opts: ApplyOptions): Promise<number> {
   let target: Target;
   let concurrency: number | undefined;
   try {

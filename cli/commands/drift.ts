@@ -40,7 +40,7 @@ export function registerDrift(program: Command): void {
 }
 
 /** Runs the command; resolves to the exit code. */
-export async function runDrift(environment: string, opts: DriftOptions): Promise<number> {
+async function runDrift(environment: string, opts: DriftOptions): Promise<number> {
   const ctx = await openRunContext(opts, environment, 'drift');
   const commits = gitCommitReader(opts);
   try {
@@ -60,14 +60,14 @@ export async function runDrift(environment: string, opts: DriftOptions): Promise
 }
 
 /** The run document, with the commit each node was checked at and the nodes that could not be checked. */
-export function driftJson(r: RunResult): object {
+function driftJson(r: RunResult): object {
   const doc = runToJson(r) as { nodes: object[] };
   const nodes = doc.nodes.map((n, i) => ({ ...n, commit: r.nodes[i].commit ?? null }));
   return { ...doc, nodes, unchecked: r.unchecked ?? [] };
 }
 
 /** The run table, then every node that could not be checked and why (a drift check with any is not "no drift"). */
-export function renderDrift(r: RunResult): string {
+function renderDrift(r: RunResult): string {
   const unchecked = r.unchecked ?? [];
   if (!unchecked.length) return renderRunTable(r);
   const table = r.nodes.length
@@ -79,7 +79,7 @@ export function renderDrift(r: RunResult): string {
 }
 
 /** 1 when a node could not be checked (or healed) or the run was interrupted; else 2 when drift was found; else 0. */
-export function driftExitCode(r: RunResult): number {
+function driftExitCode(r: RunResult): number {
   if (r.status !== 'succeeded' || r.unchecked?.length) return EXIT_ERROR;
   const found = r.nodes.some((n) => n.state === 'drifted' || n.reason?.startsWith('healed'));
   return found ? EXIT_CHANGES : EXIT_OK;

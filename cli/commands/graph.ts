@@ -62,7 +62,7 @@ async function recordedStates(
 }
 
 /** The graph as data: what `--json` prints. */
-export function graphJson(graph: EnvironmentGraph): object {
+function graphJson(graph: EnvironmentGraph): object {
   return {
     environment: graph.environment,
     coloured: graph.coloured,

@@ -53,7 +53,7 @@ type Opened = Awaited<ReturnType<typeof openStore>>;
  * Opens the state store early when it is a server given by URL, so connecting and checking the schema overlap with
  * loading the description; the embedded server is only started once the description is known to be valid.
  */
-export function openStoreEarly(opts: CommonOptions): Promise<Opened> | null {
+function openStoreEarly(opts: CommonOptions): Promise<Opened> | null {
   const databaseUrl = opts.databaseUrl ?? readCliEnv().databaseUrl;
   if (!databaseUrl) return null;
   const opening = openStore({ databaseUrl, log: stderrLog });
@@ -62,7 +62,7 @@ export function openStoreEarly(opts: CommonOptions): Promise<Opened> | null {
 }
 
 /** Plans one environment of a loaded description against the state store (embedded PostgreSQL when no URL is set). */
-export async function planFromStore(
+async function planFromStore(
   description: Description,
   env: ResolvedEnvironment,
   opts: CommonOptions,
@@ -80,7 +80,7 @@ export async function planFromStore(
 }
 
 /** The static plan: load → select → plan against the store → print; resolves to the exit code. */
-export async function runPlan(environment: string, opts: PlanOptions): Promise<number> {
+async function runPlan(environment: string, opts: PlanOptions): Promise<number> {
   if (opts.live) return runLivePlanCommand(environment, opts);
   const early = openStoreEarly(opts);
   try {
@@ -102,7 +102,7 @@ export async function runPlan(environment: string, opts: PlanOptions): Promise<n
  * 0 on success whether or not there are changes; with --detailed-exitcode, 2 when there are changes (or drifted nodes),
  * as Terraform does (docs/cli.md). Errors are 1 either way.
  */
-export function planExitCode(plan: Plan, drifted: boolean, opts: { detailedExitcode?: boolean }): number {
+function planExitCode(plan: Plan, drifted: boolean, opts: { detailedExitcode?: boolean }): number {
   const s = plan.summary;
   const changes = s.create + s.update + s.terminate > 0 || drifted;
   return changes && opts.detailedExitcode ? EXIT_CHANGES : EXIT_OK;
@@ -112,7 +112,7 @@ export function planExitCode(plan: Plan, drifted: boolean, opts: { detailedExitc
 const PRETTY_JSON_MAX_NODES = 1000;
 
 /** One JSON document on stdout with --json, else the table. */
-export function printPlan(plan: Plan, repository: string, opts: { json?: boolean }): void {
+function printPlan(plan: Plan, repository: string, opts: { json?: boolean }): void {
   const indent = plan.nodes.length > PRETTY_JSON_MAX_NODES ? 0 : 2;
   if (opts.json) printJson(planToJson(plan, { repository }), indent);
   else process.stdout.write(renderPlanText(plan));

@@ -21,7 +21,7 @@ import { stderrLog } from './migrate.js';
 const short = (commit: string | null): string => (commit ? commit.slice(0, 7) : '-');
 
 /** Lays rows out in columns; the last column is not padded. */
-export function alignTable(rows: string[][]): string {
+function alignTable(rows: string[][]): string {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   return rows
     .map((r) =>
@@ -43,7 +43,7 @@ function countsLine(s: EnvironmentStatus): string {
 }
 
 /** Human rendering of one environment's status. */
-export function renderStatus(s: EnvironmentStatus): string {
+function renderStatus(s: EnvironmentStatus): string {
   const head = `${s.environment}  (last applied ${short(s.lastAppliedCommit)}${s.updatedAt ? `, updated ${s.updatedAt}` : ''})`;
   if (s.nodes.length === 0) return `${s.environment}: nothing recorded yet (no apply has run)\n`;
   const rows = [['PATH', 'HOST', 'STATE', 'COMMIT', 'RUN', 'REASON']];

@@ -23,13 +23,13 @@ function counts(description: Description): { environments: number; nodes: number
 }
 
 /** `valid: 3 environments, 17 nodes`. */
-export function validSummary(description: Description): string {
+function validSummary(description: Description): string {
   const { environments: envs, nodes } = counts(description);
   return `valid: ${envs} environment${envs === 1 ? '' : 's'}, ${nodes} node${nodes === 1 ? '' : 's'}`;
 }
 
 /** Runs the command; resolves to the exit code (0 valid, 2 invalid). */
-export async function runValidate(opts: DescriptionOptions & JsonOption): Promise<number> {
+async function runValidate(opts: DescriptionOptions & JsonOption): Promise<number> {
   const result = await loadDescription({ dir: opts.dir, file: opts.file ?? readCliEnv().file });
   if (!result.ok) {
     process.stderr.write(renderValidationErrors(result.errors));

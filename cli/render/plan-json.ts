@@ -58,7 +58,7 @@ function jsonNode(n: PlannedNode): PlanJsonNode {
 }
 
 /** Counts of plan actions, then of recorded states (ready, drifted, failed and blocked always present). */
-export function planSummary(plan: Plan): Record<string, number> {
+function planSummary(plan: Plan): Record<string, number> {
   const summary: Record<string, number> = { ...plan.summary, ready: 0, drifted: 0, failed: 0, blocked: 0 };
   for (const n of plan.nodes) {
     const state = plannedState(n);

@@ -4,7 +4,7 @@ import { alignTable } from './align-table.js';
 import { plannedState } from './plan-json.js';
 import { describeRolloutBatches, planRollouts } from '../../reconciler/rollout.js';
 
-export const ACTION_SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', unchanged: '=', terminate: '-' };
+const ACTION_SYMBOL: Record<PlanAction, string> = { create: '+', update: '~', unchanged: '=', terminate: '-' };
 
 const shortCommit = (commit: string | null): string => (commit ? `@${commit.slice(0, 7)}` : '');
 
@@ -26,7 +26,7 @@ function changeLines(n: PlannedNode): string[] {
  * The rolling batches an apply would release (docs/language.md, "Rolling batches"), one line per group, or nothing:
  * `  web: rollout in 3 batches of 2 (max_failures 0): web-1 web-2 | web-3 web-4 | web-5` under "Rolling batches:".
  */
-export function rolloutLines(plan: Plan): string {
+function rolloutLines(plan: Plan): string {
   const groups = planRollouts(plan);
   if (groups.length === 0) return '';
   return `\nRolling batches:\n${groups.map((g) => `  ${describeRolloutBatches(g)}\n`).join('')}`;

@@ -8,7 +8,7 @@ import { registry } from '../metrics.js';
 import type { GitReader } from '../ports.js';
 
 /** Checkouts of commits (each one a fresh directory written from the mirror). */
-export const gitCheckouts = new client.Counter({
+const gitCheckouts = new client.Counter({
   name: 'politburo_git_checkouts_total',
   help: 'Commits checked out from the git mirrors (each job loads its commit once)',
   registers: [registry],

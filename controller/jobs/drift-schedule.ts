@@ -14,11 +14,7 @@ import type { Repository } from '../../kernel/repository.js';
 import type { ControllerStore, DriftSchedule, JobQueue } from './job-ports.js';
 
 /** The schedules of the named environments as described (environments the description lacks are left out). */
-export function describedDriftSchedules(
-  repo: Repository,
-  description: Description,
-  environments: string[],
-): DriftSchedule[] {
+function describedDriftSchedules(repo: Repository, description: Description, environments: string[]): DriftSchedule[] {
   return environments.flatMap((name) => {
     const env = description.environments.get(name);
     return env ? [{ repo, environment: name, schedule: env.drift.schedule, heal: env.drift.heal }] : [];

@@ -20,11 +20,6 @@ import type { Repository } from '../../kernel/repository.js';
 import { parsePlanPullRequestJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
-/** Queues a plan of a pull request; a queued older plan of the same pull request is replaced. */
-export async function queuePlanPullRequest(deps: Pick<JobDeps, 'queue'>, job: PlanPullRequestJob): Promise<void> {
-  await deps.queue.enqueuePlan(job);
-}
-
 /** Handles one plan job (see module comment). */
 export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parsePlanPullRequestJob(payload);

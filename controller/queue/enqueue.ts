@@ -24,7 +24,7 @@ export function environmentQueue(repo: string, environment: string): string {
 }
 
 /** The job key under which a newer apply of an environment replaces a queued older one. */
-export function applyJobKey(repo: string, environment: string): string {
+function applyJobKey(repo: string, environment: string): string {
   return `apply:${repo}:${environment}`;
 }
 

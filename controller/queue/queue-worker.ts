@@ -65,7 +65,7 @@ export interface QueueWorker {
 }
 
 /** A dropped connection (idle or checked out) must be logged, never crash the process; graphile-worker checks for these. */
-export function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
+function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
   if (pool.listenerCount('connect') > 0 && pool.listenerCount('error') > 0) return;
   const log = logger.child({ component: 'db' });
   pool.on('error', (err) => log.warn({ error: errorFields(err) }, 'idle database connection lost'));

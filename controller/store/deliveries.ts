@@ -7,7 +7,7 @@ import type { Queryable } from '../../store/in-transaction.js';
 import type { DeliveryRecords, StoredDelivery } from '../jobs/delivery-records.js';
 
 /** A stored delivery, or null when there is none with this id. */
-export async function loadDelivery(db: Queryable, deliveryId: string): Promise<StoredDelivery | null> {
+async function loadDelivery(db: Queryable, deliveryId: string): Promise<StoredDelivery | null> {
   const { rows } = await db.query<{ event: string; payload: unknown; processed: boolean }>(
     'SELECT event, payload, processed_at IS NOT NULL AS processed FROM webhook_deliveries WHERE delivery_id = $1',
     [deliveryId],
@@ -16,7 +16,7 @@ export async function loadDelivery(db: Queryable, deliveryId: string): Promise<S
 }
 
 /** Marks a delivery handled, with its outcome (a failed attempt's error is cleared). */
-export async function markDeliveryProcessed(db: Queryable, deliveryId: string, outcome: string): Promise<void> {
+async function markDeliveryProcessed(db: Queryable, deliveryId: string, outcome: string): Promise<void> {
   await db.query(
     `UPDATE webhook_deliveries SET processed_at = now(), outcome = $2, error = NULL WHERE delivery_id = $1`,
     [deliveryId, outcome],
@@ -24,7 +24,7 @@ export async function markDeliveryProcessed(db: Queryable, deliveryId: string, o
 }
 
 /** Adds repositories by key (`owner/name`); known ones are left as they are. */
-export async function registerRepositories(db: Queryable, keys: readonly string[]): Promise<void> {
+async function registerRepositories(db: Queryable, keys: readonly string[]): Promise<void> {
   if (!keys.length) return;
   await db.query(`INSERT INTO repositories (key) SELECT DISTINCT unnest($1::text[]) ON CONFLICT (key) DO NOTHING`, [
     [...keys],

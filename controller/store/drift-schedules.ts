@@ -6,7 +6,7 @@ import pg from 'pg';
 import type { Queryable } from '../../store/in-transaction.js';
 
 /** The channel on which a change of `drift_schedules` is announced to every replica. */
-export const DRIFT_SCHEDULES_CHANNEL = 'politburo_drift_schedules';
+const DRIFT_SCHEDULES_CHANNEL = 'politburo_drift_schedules';
 
 /** One environment's recorded schedule; `repo` is the stored repository reference (JSON, parsed by the caller). */
 export interface DriftScheduleRow {

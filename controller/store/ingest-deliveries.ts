@@ -28,7 +28,7 @@ import type { Queryable } from '../../store/in-transaction.js';
 export type { IncomingDelivery, StoreOutcome };
 
 /** Attempts of a delivery job before it fails for good (graphile-worker backs off exponentially between them). */
-export const DELIVERY_MAX_ATTEMPTS = 10;
+const DELIVERY_MAX_ATTEMPTS = 10;
 
 // $1 ids, $2 events, $3 the bodies end to end, $4 1-based offsets, $5 lengths, $6 the job's task, $7 its attempts.
 // Rows come back for JSON objects only: with a job id when stored, without when the id was already there.
@@ -84,7 +84,7 @@ export async function ensureDeliveryTask(db: Queryable): Promise<void> {
  * cannot be stored (not UTF-8, not JSON, a `\u0000` jsonb refuses): the caller stores such a batch one by one, so
  * the error reaches only the delivery that caused it (see describeStoreError).
  */
-export async function storeDeliveries(db: Queryable, ds: readonly IncomingDelivery[]): Promise<StoreOutcome[]> {
+async function storeDeliveries(db: Queryable, ds: readonly IncomingDelivery[]): Promise<StoreOutcome[]> {
   const offsets: number[] = [];
   const lengths: number[] = [];
   let at = 1;
@@ -135,7 +135,7 @@ export async function storeDelivery(db: Queryable, d: IncomingDelivery): Promise
  * What a delivery that PostgreSQL refused to store did wrong, for its 400 answer; null when the error is not the
  * payload's fault (a database outage: the answer is 503 and GitHub can redeliver).
  */
-export function describeStoreError(err: unknown): string | null {
+function describeStoreError(err: unknown): string | null {
   const e = err as { code?: unknown; message?: unknown; detail?: unknown };
   if (typeof e?.code !== 'string') return null;
   const detail = typeof e.detail === 'string' && e.detail ? e.detail : '';
@@ -157,7 +157,7 @@ export interface JobNotifier {
 }
 
 /** One `NOTIFY "jobs:insert"` per burst of inserted jobs (see module comment). */
-export function createJobNotifier(db: Queryable, delayMs = 5): JobNotifier {
+function createJobNotifier(db: Queryable, delayMs = 5): JobNotifier {
   let pending = 0;
   let timer: NodeJS.Timeout | null = null;
   const flush = async () => {

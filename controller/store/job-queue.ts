@@ -9,7 +9,7 @@ import { JOB_DRIFT, JOB_PLAN_PR } from '../ports.js';
 import { enqueue, enqueueApply, environmentQueue } from '../queue/enqueue.js';
 
 /** The job key that keeps one drift job per environment. */
-export function driftJobKey(repo: Repository, environment: string): string {
+function driftJobKey(repo: Repository, environment: string): string {
   return `drift:${repositoryKey(repo)}:${environment}`;
 }
 

@@ -4,7 +4,7 @@ import { clusterTree } from './cluster-tree.js';
 import { STATE_COLOURS, UNKNOWN_COLOURS } from './state-colours.js';
 
 /** A dot double-quoted string. */
-export function dotString(s: string): string {
+function dotString(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`;
 }
 

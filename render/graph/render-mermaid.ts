@@ -4,7 +4,7 @@ import { clusterTree } from './cluster-tree.js';
 import { STATE_COLOURS } from './state-colours.js';
 
 /** Text fit for a quoted Mermaid label (quotes and markup characters as entity codes). */
-export function mermaidText(s: string): string {
+function mermaidText(s: string): string {
   return s.replace(/[&"<>#]/g, (c) => `#${c.charCodeAt(0)};`);
 }
 

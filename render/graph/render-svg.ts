@@ -45,7 +45,7 @@ const nodeWidth = (n: GraphNode): number =>
   Math.ceil(Math.max(80, textWidth(n.label) + 24, textWidth(n.host ?? '(on demand)') * 0.9 + 24));
 
 /** Lays the graph out with dagre; boxes are given by their top-left corners. */
-export function layoutGraph(graph: EnvironmentGraph): Layout {
+function layoutGraph(graph: EnvironmentGraph): Layout {
   const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
   g.setGraph({
     rankdir: 'LR',

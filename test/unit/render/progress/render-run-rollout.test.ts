@@ -35,7 +35,7 @@ test('run table: the line after the summary says where the rollout stopped and h
   assert.match(text, /\napply test failed: 1 failed, 1 blocked in 1\.2s \(run 9\)\n/);
   assert.ok(text.endsWith(`\n${reason}; 1 not started\n`), text);
   const { rollouts, ...plain } = result;
-  assert.equal(rollouts.length, 1);
+  assert.equal(rollouts?.length, 1);
   assert.ok(renderRunTable(plain).endsWith('(run 9)\n'), 'no rollout: the table is as before');
 });
 
