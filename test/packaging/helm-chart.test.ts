@@ -28,6 +28,7 @@ const NOT_SET_BY_CHART: Record<string, string> = {
   GITHUB_PRIVATE_KEY: 'the chart mounts the key as a file and sets GITHUB_PRIVATE_KEY_PATH',
   POLITBURO_TEST_JOB_DELAY: 'a test seam only',
   'POLITBURO_SECRET_<NAME>': 'set from taskSecrets.existingSecret with envFrom',
+  SSH_AUTH_SOCK: "an ssh-agent is an operator's; in the cluster the key comes from the ssh Secret",
 };
 
 /** Every variable in the tables of docs/configuration.md. */
@@ -41,7 +42,7 @@ const EVERYTHING: Dict = {
     appId: '12345',
     webhookSecret: { oldKey: 'GITHUB_WEBHOOK_SECRETS_OLD' },
   },
-  ssh: { passphraseKey: 'passphrase', knownHostsKey: 'known_hosts' },
+  ssh: { passphraseKey: 'passphrase', knownHostsKey: 'known_hosts', configKey: 'ssh_config' },
   publicUrl: 'https://politburo.example.com',
   dashboard: { token: { existingSecret: 'politburo-dashboard' } },
   pollRepos: '/srv/infra#main',
@@ -204,6 +205,7 @@ describe('the Helm chart', () => {
       POLITBURO_REPOS: '/srv/infra#main',
       POLITBURO_SSH_KEY: '/etc/politburo/ssh/id_ed25519',
       POLITBURO_KNOWN_HOSTS: '/etc/politburo/ssh/known_hosts',
+      POLITBURO_SSH_CONFIG: '/etc/politburo/ssh/ssh_config',
       GITHUB_APP_ID: '12345',
       GITHUB_PRIVATE_KEY_PATH: '/etc/politburo/github/private-key.pem',
     };
