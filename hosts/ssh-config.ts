@@ -54,7 +54,10 @@ export class SshConfigSet {
   constructor(sources: SshConfigSource[]) {
     this.files = sources.map((source) => {
       try {
-        return { config: SSHConfig.parse(source.text), source };
+        const config = SSHConfig.parse(source.text);
+        if (hasInclude(config))
+          this.warnings.push(`ssh_config ${source.where}: Include is not followed (put the lines in this file)`);
+        return { config, source };
       } catch (err) {
         throw new PolitburoError('InvalidSpec', `ssh_config ${source.where}: ${(err as Error).message}`);
       }
@@ -69,7 +72,8 @@ export class SshConfigSet {
   lookup(host: string, localUser = localUserName()): HostSettings {
     const out: HostSettings = { identityFiles: [] };
     for (const { config, source } of this.files) {
-      const computed = config.compute({ Host: host }, { ignoreCase: true, matchExec: false }) as Record<
+      // Host names are matched lower-cased, as ssh lower-cases the name it is given.
+      const computed = config.compute({ Host: host.toLowerCase() }, { ignoreCase: true, matchExec: false }) as Record<
         string,
         string | string[] | undefined
       >;
@@ -125,6 +129,14 @@ export class SshConfigSet {
     out.identityFiles = out.identityFiles.map((f) => expandHome(expandTokens(f, tokens)));
     return out;
   }
+}
+
+function hasInclude(config: SSHConfig): boolean {
+  return config.some(
+    (line) =>
+      'param' in line &&
+      (/^include$/i.test(line.param) || ('config' in line && hasInclude((line as { config: SSHConfig }).config))),
+  );
 }
 
 /** Expands `%h`-style tokens; `%%` is a percent sign. Unknown tokens are left as written. */

@@ -170,3 +170,9 @@ test('transient connect failures are retried; authentication and host key failur
   );
   assert.equal(isTransientConnectError(err('getaddrinfo ENOTFOUND x', { code: 'ENOTFOUND' }), null), false);
 });
+
+test('host names match lower-cased; an Include is reported, not silently dropped', () => {
+  const c = set('Include ~/.ssh/config.d/*\nHost web-1\n  User w\n');
+  assert.equal(c.lookup('WEB-1').user, 'w');
+  assert.deepEqual(c.warnings, ['ssh_config ssh_config: Include is not followed (put the lines in this file)']);
+});
