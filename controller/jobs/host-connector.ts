@@ -32,6 +32,12 @@ export async function connectorFor(
     privateKey: deps.config.ssh.keyPath ? await readFile(deps.config.ssh.keyPath) : undefined,
     passphrase: deps.config.ssh.passphrase,
     ...operator,
+    onWarning: (message) => deps.logger.warn({ environment: env.name }, message),
+    onRetry: (r) =>
+      deps.logger.warn(
+        { environment: env.name, host: r.host, attempt: r.attempt, delayMs: r.delayMs },
+        `SSH connect failed, trying again: ${r.error.message}`,
+      ),
   };
   return { connector: deps.connector(options), options };
 }
