@@ -180,6 +180,25 @@ describe('a NOPASSWD rule', () => {
   });
 });
 
+describe('cancelling', () => {
+  test('a cancelled run stops what its task started as root', async () => {
+    await sudo.allow(user, { nopasswd: true });
+    const ac = new AbortController();
+    const started = (async () => {
+      while (liveProcesses(/^sleep 43\.5$/).length === 0) await new Promise((r) => setTimeout(r, 50));
+      ac.abort();
+    })();
+    const rs = await run([sh('slow', 'false', 'sleep 43.5', ROOT)], { signal: ac.signal });
+    await started;
+    assert.deepEqual(outcomes(rs), [['slow', 'failed']]);
+    assert.equal((rs[0] as { reason?: string }).reason, 'Interrupted');
+    const deadline = Date.now() + 30_000;
+    while (liveProcesses(/^sleep 43\.5$/).length > 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(liveProcesses(/^sleep 43\.5$/), [], 'the root sleep was stopped');
+  });
+});
+
 describe('a password rule', () => {
   const password = 'pw-for-sudo-5f2c9a';
 
