@@ -10,7 +10,7 @@ import type { DefNode } from './resource-tree.js';
 const KEYS = ['become', 'become_user', 'become_password'] as const;
 
 /** `over`'s keys on top of `base` (an absent key inherits). */
-export function mergeBecome(base: RawBecome, over: RawBecome | undefined): RawBecome {
+function mergeBecome(base: RawBecome, over: RawBecome | undefined): RawBecome {
   if (!over) return base;
   const out: RawBecome = { ...base };
   for (const k of KEYS) if (over[k] !== undefined) (out as Record<string, unknown>)[k] = over[k];

@@ -72,6 +72,7 @@ after(async () => {
   await db?.drop();
   if (repo) await rm(repo, { recursive: true, force: true });
   if (scratch) await rm(scratch, { recursive: true, force: true });
+  await rm('/root/.babushka/logs/uid written', { force: true }); // Babushka's log of the dep it ran as root
 });
 
 test('an apply escalates with the password from a secret and stores it nowhere', async () => {
