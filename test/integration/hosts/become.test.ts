@@ -13,6 +13,7 @@ import { createHostConnector } from '../../../hosts/ssh-connector.js';
 import { createLocalConnection } from '../../../hosts/local-connection.js';
 import { hashDepsDir } from '../../../kernel/deps-hash.js';
 import { runNodeTasks, type RunNodeTasksOptions } from '../../../reconciler/tasks/run-node-tasks.js';
+import { generateDep } from '../../../reconciler/tasks/generated-dep.js';
 import type {
   BabushkaTask,
   BecomeSpec,
@@ -81,10 +82,8 @@ let remoteDeps: string;
 let scratch: string;
 
 const ROOT_LOGS = '/root/.babushka/logs';
-let rootLogs: Set<string>;
 
 before(async () => {
-  rootLogs = new Set(await readdir(ROOT_LOGS).catch(() => []));
   sudo = await sudoFixture();
   env = await startSshHosts(1);
   connector = createHostConnector({ privateKey: env.privateKey, knownHosts: [env.knownHosts] });
@@ -102,8 +101,9 @@ after(async () => {
   await sudo?.cleanup();
   if (localDeps) await rm(localDeps, { recursive: true, force: true });
   // Babushka's logs of the deps run as root.
-  const logs = await readdir(ROOT_LOGS).catch(() => []);
-  await Promise.all(logs.filter((f) => !rootLogs.has(f)).map((f) => rm(path.join(ROOT_LOGS, f), { force: true })));
+  // Babushka's logs of the deps this file ran as root (only those: other tests may be logging there too).
+  const batch = generateDep([bab('who am i', { out: '' }), bab('who am i too', { out: '' })]).name;
+  for (const name of ['who am i', 'who am i too', batch]) await rm(path.join(ROOT_LOGS, name), { force: true });
 });
 beforeEach(async () => {
   await sudo.cleanup();
