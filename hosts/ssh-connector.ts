@@ -367,6 +367,13 @@ function openSession(
     algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, lookup.host, lookup.port)) as never },
   };
   if (sock) config.sock = sock;
+  // The host key algorithms the server offers, for the message when none can be used (a host presenting only a
+  // certificate). Only during the handshake: the debug hook is removed once connected (it would see every packet).
+  let offered: string[] | undefined;
+  config.debug = (msg: string) => {
+    const m = /^Handshake: \(remote\) Host key format: (.*)$/.exec(msg);
+    if (m) offered = m[1].split(',');
+  };
 
   return new Promise((resolve, reject) => {
     const client = new Client();
@@ -376,11 +383,12 @@ function openSession(
       settled = true;
       client.end();
       sock?.destroy();
-      const error = connectError(err, label, verdict, timeoutMs, certAuthorityFor(entries, lookup));
+      const error = connectError(err, label, verdict, timeoutMs, certAuthorityFor(entries, lookup), offered);
       reject(new ConnectFailure(error, isTransientConnectError(err, verdict)));
     };
     client.once('ready', () => {
       settled = true;
+      stopDebug(client);
       resolve(new SshSession(client, label, opts.maxSessionsPerHost ?? 10));
     });
     client.on('error', fail);
@@ -397,6 +405,13 @@ function openSession(
       reject(new ConnectFailure(error, false));
     }
   });
+}
+
+/** Removes the debug hook of a connected client (ssh2 1.x keeps it on its protocol object). */
+function stopDebug(client: Client): void {
+  const c = client as unknown as { config?: { debug?: unknown }; _protocol?: { _debug?: unknown } };
+  if (c._protocol) c._protocol._debug = undefined;
+  if (c.config) c.config.debug = undefined;
 }
 
 /** The `@cert-authority` line that names this host, if any: its hosts present certificates Politburo cannot check. */
@@ -425,7 +440,23 @@ export function connectError(
   verdict: Verdict,
   timeoutMs: number,
   certAuthority?: KnownHostEntry,
+  offeredHostKeys?: string[],
 ): PolitburoError {
+  if (/no matching host key format/i.test(err.message)) {
+    const offered = offeredHostKeys?.join(', ') ?? 'unknown';
+    if (offeredHostKeys?.length && offeredHostKeys.every((a) => a.includes('-cert-v'))) {
+      return new PolitburoError(
+        'HostKeyUnknown',
+        `${label}: the host presents only host certificates (${offered}), which Politburo cannot verify: its SSH ` +
+          `library (ssh2) has no host-certificate algorithms. Let sshd offer its plain host key too (do not limit ` +
+          `HostKeyAlgorithms to certificates) and put that key in known_hosts.`,
+      );
+    }
+    return new PolitburoError(
+      'HostUnreachable',
+      `${label}: no host key algorithm in common: the host offers ${offered}; Politburo accepts ${DEFAULT_HOST_KEY_ALGORITHMS.join(', ')}`,
+    );
+  }
   if (verdict?.result === 'unknown' && certAuthority) {
     return new PolitburoError(
       'HostKeyUnknown',

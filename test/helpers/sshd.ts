@@ -59,6 +59,8 @@ export interface SshHost {
   hostPublicKey: string;
   /** Every host key the server offers, by type (`ed25519`, `rsa`, `ecdsa`): `TYPE BASE64` lines. */
   hostPublicKeys: Record<string, string>;
+  /** With `hostCertificateOnly`: the key of the CA that signed the host certificate (`TYPE BASE64`). */
+  certificateAuthority?: string;
 }
 
 export interface SshHosts {
@@ -81,6 +83,8 @@ export interface SshHostsOptions {
   hostKeyTypes?: ('ed25519' | 'rsa' | 'ecdsa')[];
   /** Directory put first on each host's PATH for its `babushka` (default standInBin; realBabushkaBin for the real one). */
   babushkaBin?: string;
+  /** The server offers only a host certificate of its first key (signed by a CA of its own), no plain host key. */
+  hostCertificateOnly?: boolean;
 }
 
 const USER_SLOTS = 200;
@@ -144,7 +148,26 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
     const authorizedKeys = path.join(dir, 'authorized_keys');
     await writeFile(authorizedKeys, userPublicKey + '\n', { mode: 0o644 });
     const keyPaths = hostKeys.map((k) => k.privateKeyPath);
-    const { child, address, port } = await spawnSshd(dir, user, keyPaths, authorizedKeys, opts);
+    let certificateAuthority: string | undefined;
+    const extra: string[] = [];
+    if (opts.hostCertificateOnly) {
+      const ca = await generateKeyPair(dir, 'ed25519', '', 'host_ca');
+      await run('ssh-keygen', [
+        '-q',
+        '-s',
+        ca.privateKeyPath,
+        '-I',
+        'test-host',
+        '-h',
+        hostKey.privateKeyPath + '.pub',
+      ]);
+      certificateAuthority = ca.publicKey;
+      extra.push(
+        `HostCertificate ${hostKey.privateKeyPath}-cert.pub`,
+        `HostKeyAlgorithms ${types[0] === 'ed25519' ? 'ssh-ed25519' : 'ecdsa-sha2-nistp256'}-cert-v01@openssh.com`,
+      );
+    }
+    const { child, address, port } = await spawnSshd(dir, user, keyPaths, authorizedKeys, { ...opts, extra });
     const host: SshHost = {
       address,
       port,
@@ -154,6 +177,7 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
       hostPublicKey: hostKey.publicKey,
       hostPublicKeys: Object.fromEntries(types.map((t, k) => [t, hostKeys[k].publicKey])),
     };
+    if (certificateAuthority) host.certificateAuthority = certificateAuthority;
     const stop = async () => {
       await killAndWait(child);
       await slot.release();
@@ -170,7 +194,7 @@ async function spawnSshd(
   user: string,
   hostKeyPaths: string[],
   authorizedKeys: string,
-  opts: SshHostsOptions,
+  opts: SshHostsOptions & { extra?: string[] },
 ) {
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -188,6 +212,7 @@ async function spawnSshd(
         dir,
         maxSessions: opts.maxSessions,
         babushkaBin: opts.babushkaBin,
+        extra: opts.extra,
       }),
     );
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -213,6 +238,8 @@ export function sshdConfig(c: {
   /** `AllowUsers USER@FROM`: only connections from this address are let in. */
   from?: string;
   logLevel?: string;
+  /** More sshd_config lines. */
+  extra?: string[];
 }): string {
   return [
     `ListenAddress ${c.address}:${c.port}`,
@@ -232,6 +259,7 @@ export function sshdConfig(c: {
     `MaxSessions ${c.maxSessions ?? 10}`,
     'MaxStartups 200',
     `SetEnv PATH=${c.babushkaBin ?? standInBin}:/usr/local/bin:/usr/bin:/bin`,
+    ...(c.extra ?? []),
     '',
   ].join('\n');
 }
