@@ -1,37 +1,57 @@
 /**
  * Apply benchmark: N loopback sshd hosts (default 30) in a LAMP-shaped DAG (database master → replicas and webs →
- * lb) whose tasks sleep known times. Prints the makespan of a fresh `apply --all`, the DAG's critical path (the lower
- * bound), their ratio, SSH connections and remote processes per host, and the time of a second `apply --all` when
- * every task is already met.
+ * lb) whose Babushka tasks sleep known times, run by the real Babushka 0.19.2 (`--stand-in`: the test stand-in).
+ * Compares, in one run, Politburo's makespan with an ideal runner's (bench/apply/ideal.ts: the same command lines over
+ * connections opened before timing, each started the instant its dependencies finish), for a converging
+ * `apply --all` and for an `apply --all` where everything is already met; prints where Politburo's extra time goes.
  *
- * Run (needs root for sshd, and PostgreSQL): DATABASE_URL=postgres://... node --import tsx bench/apply/run.ts [hosts] [concurrency]
+ * Run (needs root for sshd, and PostgreSQL):
+ *   DATABASE_URL=postgres://... node --import tsx bench/apply/run.ts [hosts] [concurrency] [--stand-in] [--runs N]
+ *   [--ideal-wrapped]
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../hosts/ssh-connector.js';
+import { ensureRemoteDeps } from '../../hosts/deps-upload.js';
+import { hashDepsDir } from '../../kernel/deps-hash.js';
 import { openStore } from '../../store/open-store.js';
-import type { HostConnector, RunResult } from '../../kernel/types.js';
+import type { HostConnector, RunEvent, RunResult } from '../../kernel/types.js';
+import { wrapRemoteCommand } from '../../hosts/remote-command.js';
 import { loadDescription } from '../../schema/load-description.js';
 import { createTestDatabase } from '../../test/helpers/db.js';
-import { startSshHosts, type SshHost } from '../../test/helpers/sshd.js';
+import { realBabushka, standInBin, startSshHosts, type SshHost } from '../../test/helpers/sshd.js';
+import { closeClients, exec, idealNode, openClients, runIdeal, type IdealRun } from './ideal.js';
 
-const N = Number(process.argv[2] ?? 30);
-const CONCURRENCY = Number(process.argv[3] ?? N);
+const argv = process.argv.slice(2);
+const flag = (name: string) => argv.includes(name);
+const option = (name: string) => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1] === '--runs'));
+const N = Number(positional[0] ?? 30);
+const CONCURRENCY = Number(positional[1] ?? N);
+const RUNS = Number(option('--runs') ?? 1);
+const STAND_IN = flag('--stand-in');
+/** The ideal runner wraps its commands as Politburo's sessions do (hosts/remote-command.ts): to measure the wrapper. */
+const IDEAL_WRAPPED = flag('--ideal-wrapped');
 /** Task sleeps (seconds) per role, times BENCH_SCALE (default 2): the critical path is master + web + lb. */
 const SCALE = Number(process.env.BENCH_SCALE ?? 2);
 const SLEEP = { master: 3 * SCALE, replica: 2.5 * SCALE, web: 3 * SCALE, lb: 2 * SCALE };
 const replicas = Math.max(0, Math.min(4, N - 3));
 const webs = Math.max(1, N - 2 - replicas);
+/** Targets: Politburo's makespan over the ideal runner's. */
+const TARGET = { converge: 1.05, met: 1.0 };
 
 function description(hosts: SshHost[]): string {
   const h = (x: SshHost) => `{ address: '${x.address}', port: ${x.port}, user: ${x.user} }`;
   const role = (name: string, seconds: number, extra = '') =>
-    `  ${name}:\n    tasks:\n      - babushka: 'sleeper'\n        args: { name: ${name}, seconds: '${seconds}'${extra} }\n`;
+    `  ${name}:\n    tasks:\n      - babushka: 'sleeper'\n        args: { label: ${name}, seconds: '${seconds}'${extra} }\n`;
   return [
     'politburo: 1',
-    `defaults: { concurrency: ${CONCURRENCY}, timeout: 60s }`,
+    `defaults: { concurrency: ${CONCURRENCY}, timeout: 120s }`,
     'roles:',
     role('master', SLEEP.master) +
       role('replica', SLEEP.replica, ", master: '${address(database/master)}'") +
@@ -66,11 +86,12 @@ function description(hosts: SshHost[]): string {
   ].join('\n');
 }
 
+// `default!` is Babushka's way to make a parameter optional; the stand-in implements it too.
 const SLEEPER = `require 'fileutils'
-dep 'sleeper', :name, :seconds, :master, :db, :backends do
+dep 'sleeper', :label, :seconds, :master, :db, :backends do
   [master, db, backends].each { |p| p.default!('') }
-  met? { File.exist?(File.expand_path("~/bench/#{name}")) }
-  meet { Kernel.sleep seconds.to_s.to_f; FileUtils.mkdir_p(File.expand_path('~/bench')); FileUtils.touch(File.expand_path("~/bench/#{name}")) }
+  met? { File.exist?(File.expand_path("~/bench/#{label}")) }
+  meet { Kernel.sleep seconds.to_s.to_f; FileUtils.mkdir_p(File.expand_path('~/bench')); FileUtils.touch(File.expand_path("~/bench/#{label}")) }
 end
 `;
 
@@ -81,6 +102,8 @@ function roleOf(p: string): keyof typeof SLEEP {
 function median(xs: number[]): number {
   return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 }
+
+const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
 
 /** Counts remote commands (processes started over SSH) per address. */
 function counting(connector: HostConnector, counts: Record<string, number>): HostConnector {
@@ -102,13 +125,34 @@ function counting(connector: HostConnector, counts: Record<string, number>): Hos
   };
 }
 
+/** Per node, when (ms since the apply was called) each step happened. */
+interface Marks {
+  started?: number;
+  configuring?: number;
+  taskStarted?: number;
+  taskFinished?: number;
+  ready?: number;
+  finished?: number;
+}
+
+interface PolitburoRun {
+  result: RunResult;
+  ms: number;
+  marks: Map<string, Marks>;
+  connections: Record<string, number>;
+  uploads: Record<string, number>;
+  execs: Record<string, number>;
+}
+
 async function main(): Promise<void> {
+  const babushka = STAND_IN ? { bin: standInBin, real: false, note: 'the stand-in (--stand-in)' } : realBabushka();
   const t0 = Date.now();
-  const ssh = await startSshHosts(N, { maxSessions: 10 });
-  process.stderr.write(`started ${N} sshd hosts in ${((Date.now() - t0) / 1000).toFixed(1)}s\n`);
+  const ssh = await startSshHosts(N, { maxSessions: 10, babushkaBin: babushka.bin });
+  process.stderr.write(`started ${N} sshd hosts in ${s(Date.now() - t0)}; Babushka: ${babushka.note}\n`);
   const testDb = process.env.DATABASE_URL ? await createTestDatabase() : null;
   const opened = await openStore({ databaseUrl: testDb?.url });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-bench-apply-'));
+  let clients: Awaited<ReturnType<typeof openClients>> | undefined;
   try {
     await mkdir(path.join(dir, 'babushka-deps'));
     await writeFile(path.join(dir, 'babushka-deps', 'sleeper.rb'), SLEEPER);
@@ -116,17 +160,54 @@ async function main(): Promise<void> {
     await writeFile(path.join(dir, 'known_hosts'), ssh.knownHosts);
     const loaded = await loadDescription({ dir });
     if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-    const run = async (): Promise<{
-      result: RunResult;
-      ms: number;
-      connections: Record<string, number>;
-      uploads: Record<string, number>;
-      execs: Record<string, number>;
-    }> => {
+    const env = loaded.description.environments.get('bench')!;
+
+    // The ideal runner's connections, opened before anything is timed; the deps shipped as Politburo ships them (so
+    // Politburo's runs find them there and only check).
+    clients = await openClients(ssh.hosts, ssh.privateKey);
+    const hash = await hashDepsDir(path.join(dir, 'babushka-deps'));
+    const homes = new Map(ssh.hosts.map((h) => [h.address, h.home]));
+    await Promise.all(
+      ssh.hosts.map((h) =>
+        ensureRemoteDeps(
+          async (command, o) => {
+            const r = await exec(clients!.get(h.address)!, command, o?.stdin as Buffer | undefined);
+            return { code: r.code, stdout: r.out, stderr: '', timedOut: false };
+          },
+          h.address,
+          path.join(dir, 'babushka-deps'),
+          hash,
+        ),
+      ),
+    );
+    const addresses = Object.fromEntries(
+      env.nodes.map((n) => [n.path, n.host.kind === 'static' ? n.host.address : '']),
+    );
+    const idealNodes = env.nodes.map((n) =>
+      idealNode(n, `${homes.get((n.host as { address: string }).address)}/.politburo/deps/${hash}`, addresses),
+    );
+    const idealOpts = IDEAL_WRAPPED ? { wrap: (c: string) => wrapRemoteCommand(c, 120_000, { lifeline: true }) } : {};
+    const reset = () => Promise.all([...clients!.values()].map((c) => exec(c, 'rm -rf ~/bench')));
+
+    const politburo = async (): Promise<PolitburoRun> => {
       const connector = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
       const execs: Record<string, number> = {};
+      const marks = new Map<string, Marks>();
+      const mark = (p: string, k: keyof Marks) => {
+        const m = marks.get(p) ?? {};
+        m[k] ??= performance.now() - started;
+        marks.set(p, m);
+      };
+      const onEvent = (e: RunEvent) => {
+        if (e.type === 'node-started') mark(e.path, 'started');
+        else if (e.type === 'node-state' && e.state === 'configuring') mark(e.path, 'configuring');
+        else if (e.type === 'node-state' && e.state === 'ready') mark(e.path, 'ready');
+        else if (e.type === 'task-started') mark(e.path, 'taskStarted');
+        else if (e.type === 'task-finished') mark(e.path, 'taskFinished');
+        else if (e.type === 'node-finished') mark(e.path, 'finished');
+      };
       const started = performance.now();
-      const input = {
+      const result = await applyEnvironment({
         description: loaded.description,
         environment: 'bench',
         repository: dir,
@@ -135,8 +216,9 @@ async function main(): Promise<void> {
         secrets: {},
         trigger: 'bench',
         all: true,
-      };
-      const result = await applyEnvironment({ ...input, connector: counting(connector, execs) });
+        onEvent,
+        connector: counting(connector, execs),
+      });
       const ms = performance.now() - started;
       const { connections, depsUploads: uploads } = connector.stats();
       await connector.close();
@@ -148,51 +230,136 @@ async function main(): Promise<void> {
             1,
           )}`,
         );
-      return { result, ms, connections, uploads, execs };
+      return { result, ms, marks, connections, uploads, execs };
     };
-    const fresh = await run();
-    const noop = await run();
-    const critical = (SLEEP.master + Math.max(SLEEP.web, replicas ? SLEEP.replica : 0) + SLEEP.lb) * 1000;
-    // Scheduler latency: how long a node waited after its last dependency was ready.
-    const at = (n: RunResult['nodes'][number], k: 'startedAt' | 'finishedAt') => Date.parse(n[k]!);
-    const nodes = fresh.result.nodes;
-    const master = nodes.find((n) => n.path === 'database/master')!;
-    const level2 = nodes.filter((n) => n.path.startsWith('web-') || n.path.startsWith('database/replica'));
-    const lb = nodes.find((n) => n.path === 'lb')!;
-    const webEnd = Math.max(...nodes.filter((n) => n.path.startsWith('web-')).map((n) => at(n, 'finishedAt')));
-    const gaps = [...level2.map((n) => at(n, 'startedAt') - at(master, 'finishedAt')), at(lb, 'startedAt') - webEnd];
-    const taskOverhead = nodes.map((n) => (n.tasks[0].durationMs ?? 0) - 1000 * SLEEP[roleOf(n.path)]);
-    const stat = (r: Record<string, number>) => {
-      const v = Object.values(r);
-      return `min ${Math.min(...v)}, max ${Math.max(...v)} (${v.length} hosts)`;
-    };
-    const lines = [
-      `hosts ${N} (1 master, ${replicas} replicas, ${webs} webs, 1 lb), concurrency ${CONCURRENCY}`,
-      `fresh apply --all makespan: ${(fresh.ms / 1000).toFixed(2)}s`,
-      `critical path (sum of task sleeps master→web→lb): ${(critical / 1000).toFixed(2)}s`,
-      `ratio makespan / critical path: ${(fresh.ms / critical).toFixed(3)}`,
-      `scheduler latency (dependency ready → dependent started): max ${Math.max(...gaps)}ms`,
-      `task overhead beyond its sleep (Babushka process over SSH): median ${median(taskOverhead)}ms, max ${Math.max(...taskOverhead)}ms`,
-      `SSH connections per host (fresh): ${stat(fresh.connections)}; deps uploads per host: ${stat(fresh.uploads)}`,
-      `remote processes per host (fresh): ${stat(fresh.execs)}`,
-      `no-op apply --all (every task already met): ${(noop.ms / 1000).toFixed(2)}s`,
-      `SSH connections per host (no-op): ${stat(noop.connections)}; remote processes per host: ${stat(noop.execs)}`,
-      `already met tasks in the no-op run: ${noop.result.nodes.flatMap((n) => n.tasks).filter((t) => t.outcome === 'already met').length}/${noop.result.nodes.length}`,
-    ];
-    if (process.env.BENCH_VERBOSE) {
-      const start = Math.min(...fresh.result.nodes.map((n) => Date.parse(n.startedAt!)));
-      for (const n of fresh.result.nodes) {
-        lines.push(
-          `  ${n.path.padEnd(20)} ${((Date.parse(n.startedAt!) - start) / 1000).toFixed(2)} → ${((Date.parse(n.finishedAt!) - start) / 1000).toFixed(2)}  ${n.tasks.map((t) => `${t.outcome} ${t.durationMs}ms`).join(', ')}`,
-        );
+
+    const rows: { converge: [number, number]; met: [number, number] }[] = [];
+    let last: { pbConverge: PolitburoRun; pbMet: PolitburoRun; idConverge: IdealRun; idMet: IdealRun } | undefined;
+    for (let r = 0; r < RUNS; r++) {
+      // Alternate which goes first, so neither always gets the machine right after the other's load.
+      const idealFirst = r % 2 === 0;
+      let pbConverge: PolitburoRun, idConverge: IdealRun, pbMet: PolitburoRun, idMet: IdealRun;
+      if (idealFirst) {
+        await reset();
+        idConverge = await runIdeal(idealNodes, clients, idealOpts);
+        await reset();
+        pbConverge = await politburo();
+        idMet = await runIdeal(idealNodes, clients, idealOpts);
+        pbMet = await politburo();
+      } else {
+        await reset();
+        pbConverge = await politburo();
+        await reset();
+        idConverge = await runIdeal(idealNodes, clients, idealOpts);
+        pbMet = await politburo();
+        idMet = await runIdeal(idealNodes, clients, idealOpts);
       }
+      const load = os.loadavg()[0].toFixed(1);
+      process.stderr.write(
+        `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}\n`,
+      );
+      rows.push({ converge: [pbConverge.ms, idConverge.ms], met: [pbMet.ms, idMet.ms] });
+      last = { pbConverge, pbMet, idConverge, idMet };
     }
-    process.stdout.write(lines.join('\n') + '\n');
+    report(
+      rows,
+      last!,
+      env.nodes.map((n) => ({ path: n.path, deps: n.dependsOn.map((d) => d.path) })),
+      babushka.note,
+    );
   } finally {
+    if (clients) closeClients(clients);
     await opened.close();
     await testDb?.drop();
     await ssh.stop();
+    await rm(dir, { recursive: true, force: true });
   }
+}
+
+function report(
+  rows: { converge: [number, number]; met: [number, number] }[],
+  last: { pbConverge: PolitburoRun; pbMet: PolitburoRun; idConverge: IdealRun; idMet: IdealRun },
+  dag: { path: string; deps: string[] }[],
+  note: string,
+): void {
+  const critical = (SLEEP.master + Math.max(SLEEP.web, replicas ? SLEEP.replica : 0) + SLEEP.lb) * 1000;
+  const stat = (r: Record<string, number>) => {
+    const v = Object.values(r);
+    return `min ${Math.min(...v)}, max ${Math.max(...v)} (${v.length} hosts)`;
+  };
+  const lines = [
+    `hosts ${N} (1 master, ${replicas} replicas, ${webs} webs, 1 lb), concurrency ${CONCURRENCY}, Babushka: ${note}${IDEAL_WRAPPED ? '; ideal runner wraps its commands as Politburo does' : ''}`,
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} on ${os.cpus().length} cores`,
+    `critical path (sum of task sleeps master→web→lb): ${s(critical)}`,
+  ];
+  for (const kind of ['converge', 'met'] as const) {
+    const ratios = rows.map((r) => r[kind][0] / r[kind][1]);
+    const med = median(ratios);
+    const label = kind === 'converge' ? 'converging apply --all' : 'apply --all, everything met';
+    lines.push(
+      `${label}: Politburo ${rows.map((r) => s(r[kind][0])).join(', ')}; ideal ${rows.map((r) => s(r[kind][1])).join(', ')}; ` +
+        `ratio ${ratios.map((x) => x.toFixed(3)).join(', ')} (median ${med.toFixed(3)}, target ≤ ${TARGET[kind]}): ${med <= TARGET[kind] ? 'PASS' : 'FAIL'}`,
+    );
+  }
+  for (const [kind, pb, id] of [
+    ['converge', last.pbConverge, last.idConverge],
+    ['met', last.pbMet, last.idMet],
+  ] as const) {
+    lines.push(`where Politburo's time goes (${kind}, last run; medians over nodes, max in brackets):`);
+    lines.push(...breakdown(pb, id, dag).map((l) => `  ${l}`));
+  }
+  const f = last.pbConverge;
+  const taskOverhead = f.result.nodes.map((n) => (n.tasks[0].durationMs ?? 0) - 1000 * SLEEP[roleOf(n.path)]);
+  lines.push(
+    `task time beyond its sleep (Babushka process over SSH, converge): median ${median(taskOverhead)}ms, max ${Math.max(...taskOverhead)}ms`,
+    `SSH connections per host (converge): ${stat(f.connections)}; deps uploads per host: ${Object.keys(f.uploads).length ? stat(f.uploads) : 'none (already there)'}`,
+    `remote processes per host (converge): ${stat(f.execs)}; (met): ${stat(last.pbMet.execs)}`,
+    `already met tasks in the met run: ${last.pbMet.result.nodes.flatMap((n) => n.tasks).filter((t) => t.outcome === 'already met').length}/${last.pbMet.result.nodes.length}`,
+  );
+  if (process.env.BENCH_VERBOSE) {
+    for (const [kind, pb, id] of [
+      ['converge', last.pbConverge, last.idConverge],
+      ['met', last.pbMet, last.idMet],
+    ] as const) {
+      lines.push(
+        `timeline (${kind}): path, Politburo started → task started → task finished → ready | ideal start → end`,
+      );
+      for (const { path: p } of dag) {
+        const m = pb.marks.get(p)!;
+        const i = id.timeline.get(p)!;
+        lines.push(
+          `  ${p.padEnd(20)} ${s(m.started!)} → ${s(m.taskStarted!)} → ${s(m.taskFinished!)} → ${s(m.ready!)} | ${s(i.start)} → ${s(i.end)}`,
+        );
+      }
+    }
+  }
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+/** Politburo's run cut into steps, against the ideal runner's run of the same DAG. */
+function breakdown(pb: PolitburoRun, id: IdealRun, dag: { path: string; deps: string[] }[]): string[] {
+  const m = (p: string) => pb.marks.get(p)!;
+  const st = (xs: number[]) => `${median(xs).toFixed(0)}ms (${Math.max(...xs).toFixed(0)})`;
+  const roots = dag.filter((n) => n.deps.length === 0).map((n) => n.path);
+  const depsDone = (n: { deps: string[] }) => Math.max(...n.deps.map((d) => m(d).ready!));
+  const inner = dag.filter((n) => n.deps.length > 0);
+  const lastReady = Math.max(...dag.map((n) => m(n.path).ready!));
+  const idealStartGap = inner.map(
+    (n) => id.timeline.get(n.path)!.start - Math.max(...n.deps.map((d) => id.timeline.get(d)!.end)),
+  );
+  return [
+    `apply called → first node started (lock, run record, recorded state, plan): ${Math.min(...roots.map((p) => m(p).started!)).toFixed(0)}ms`,
+    `dependency recorded ready → dependent started (scheduler): ${st(inner.map((n) => m(n.path).started! - depsDone(n)))}`,
+    `node started → configuring recorded: ${st(dag.map((n) => m(n.path).configuring! - m(n.path).started!))}`,
+    `configuring → task started (SSH connect or reuse, deps check): ${st(dag.map((n) => m(n.path).taskStarted! - m(n.path).configuring!))}`,
+    `task started → finished (the Babushka command): ${st(dag.map((n) => m(n.path).taskFinished! - m(n.path).taskStarted!))}; ideal runner's same command: ${st(dag.map((n) => id.timeline.get(n.path)!.end - id.timeline.get(n.path)!.start))}`,
+    `task finished → ready recorded: ${st(dag.map((n) => m(n.path).ready! - m(n.path).taskFinished!))}`,
+    `last node ready → apply returned (run finished, lock released): ${(pb.ms - lastReady).toFixed(0)}ms`,
+    `ideal runner: dependency finished → dependent started: ${st(idealStartGap)}`,
+  ];
 }
 
 await main();
