@@ -8,7 +8,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { appendFile, chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,8 @@ export interface Fleet {
   dir: string;
   /** Connections the bastion has accepted so far. */
   bastionConnections(): number;
+  /** Adds a public key line to the authorized keys of every host of the fleet. */
+  authorize(publicKeyLine: string): Promise<void>;
   /** Starts an inner host given in `deferred` (its address and port refuse connections until then). */
   startInner(i: number): Promise<void>;
   stop(): Promise<void>;
@@ -195,6 +197,7 @@ export async function startFleet(opts: { inner: number; deferred?: number[] }): 
       knownHosts: [bastion, ...inner].map((h) => h.knownHostsLine).join('\n') + '\n',
       dir,
       bastionConnections: () => accepted,
+      authorize: (line) => appendFile(authorizedKeys, line.trim() + '\n'),
       startInner,
       stop,
     };

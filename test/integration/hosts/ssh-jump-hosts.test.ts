@@ -195,6 +195,34 @@ describe('through a bastion, with ssh_config and ssh-agent', () => {
     }
   });
 
+  test("IdentityFile of ssh_config, with the key's passphrase; without any key configured, a clear error", async () => {
+    const key = await generateKeyPair(fleet.dir, 'ed25519', 'id pass');
+    await fleet.authorize(key.publicKey);
+    const c = createHostConnector({
+      knownHosts: [fleet.knownHosts],
+      passphrase: 'id pass',
+      sshConfig: [{ text: `Host *\n  IdentityFile ${key.privateKeyPath}\n` + sshConfig(), where: 'test/ssh_config' }],
+    });
+    try {
+      assert.equal(await serverOf(c, 'deep'), at(2));
+    } finally {
+      await c.close();
+    }
+    const none = createHostConnector({
+      knownHosts: [fleet.knownHosts],
+      sshConfig: [{ text: sshConfig(), where: 't' }],
+    });
+    try {
+      await rejectsWith(
+        none.connect({ kind: 'ssh', address: 'inner-0' }),
+        'AuthenticationFailed',
+        /no SSH key to offer/,
+      );
+    } finally {
+      await none.close();
+    }
+  });
+
   test('an authentication failure is not retried', async () => {
     const stranger = await generateKeyPair(fleet.dir, 'ed25519');
     const before = fleet.bastionConnections();
