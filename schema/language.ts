@@ -298,13 +298,9 @@ export const Environment = z
     hosts: z.record(z.string(), HostValue).optional().meta({ description: 'Pre-allocated hosts by path.' }),
     provider: Provider.optional(),
     known_hosts: z.string().min(1).optional().meta({ description: 'known_hosts file in the repository.' }),
-    ssh_config: z
-      .string()
-      .min(1)
-      .optional()
-      .meta({
-        description: 'OpenSSH client configuration file in the repository (Host, HostName, User, ProxyJump...).',
-      }),
+    ssh_config: z.string().min(1).optional().meta({
+      description: 'OpenSSH client configuration file in the repository (Host, HostName, User, ProxyJump...).',
+    }),
     jump: Jump.optional(),
     drift: Drift.optional(),
     branch: z.string().min(1).optional().meta({ description: 'Commits on this branch are applied.' }),
