@@ -19,7 +19,9 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   migrate: async () => (await import('./commands/migrate.js')).registerMigrate,
 };
 
-/** Builds the program with the named commands (all of them by default); exported so tests can run commands in-process. */
+/**
+ * Builds the program with the named commands (all of them by default); exported so tests can run commands in-process.
+ */
 async function buildProgram(only?: string[]): Promise<Command> {
   const program = new Command('politburo')
     .description('git-ops for whole environments: plan, apply and watch Babushka-configured hosts')

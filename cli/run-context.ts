@@ -110,7 +110,8 @@ async function connectorOptionsFor(
   const privateKey = keyPath
     ? await readOrExit(path.resolve(keyPath), opts.sshKey ? '--ssh-key' : 'POLITBURO_SSH_KEY')
     : undefined;
-  // ssh_config: the environment's file first (its values win), then --ssh-config or ~/.ssh/config; SSH_AUTH_SOCK's agent.
+  // ssh_config: the environment's file first (its values win), then --ssh-config or ~/.ssh/config; SSH_AUTH_SOCK's
+  // agent.
   const operator = await operatorSshOptions({
     configFile: opts.sshConfig ? { path: opts.sshConfig, what: '--ssh-config' } : undefined,
     agentSocket: cliEnv.sshAuthSock,

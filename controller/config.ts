@@ -31,7 +31,9 @@ export interface ControllerConfig {
     appId?: number;
     privateKey?: string;
     token?: string;
-    /** The current webhook secret first, then the old ones still accepted during a rotation. Empty: webhooks refused. */
+    /**
+     * The current webhook secret first, then the old ones still accepted during a rotation. Empty: webhooks refused.
+     */
     webhookSecrets: readonly string[];
   };
   publicUrl?: string;
@@ -62,7 +64,9 @@ export interface ControllerConfig {
   };
 }
 
-/** How long a client may take: to send its request headers, its whole request, and between requests on one connection. */
+/**
+ * How long a client may take: to send its request headers, its whole request, and between requests on one connection.
+ */
 export interface HttpTimeouts {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
@@ -230,7 +234,9 @@ function crossChecks(raw: z.infer<typeof schema>, privateKey: string | undefined
   }
 }
 
-/** POLITBURO_RUN_HEARTBEAT / POLITBURO_RUN_LEASE are read by each run; a bad value is refused at start-up, not per run. */
+/**
+ * POLITBURO_RUN_HEARTBEAT / POLITBURO_RUN_LEASE are read by each run; a bad value is refused at start-up, not per run.
+ */
 function leaseChecks(env: NodeJS.ProcessEnv, problems: string[]): void {
   try {
     leaseSettings(env);
@@ -249,7 +255,10 @@ function secretsOf(env: NodeJS.ProcessEnv): Record<string, string> {
   return Object.freeze(secrets);
 }
 
-/** Validates the environment and returns the controller's frozen configuration; throws ConfigError listing every problem. */
+/**
+ * Validates the environment and returns the controller's frozen configuration; throws ConfigError listing every
+ * problem.
+ */
 export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {

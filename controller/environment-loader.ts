@@ -10,7 +10,9 @@ import { withCommit } from './jobs/load-commit.js';
 /** Keeps the last few loaded environments: a dashboard page is drawn often, a commit changes rarely. */
 const CACHE_SIZE = 32;
 
-/** Creates `loadEnvironment(repository, environment)` for the dashboard; null when the repository or commit is unknown. */
+/**
+ * Creates `loadEnvironment(repository, environment)` for the dashboard; null when the repository or commit is unknown.
+ */
 export function createEnvironmentLoader(
   store: Pick<ControllerStore, 'appliedEnvironmentSource'>,
   git: GitReader,

@@ -8,7 +8,9 @@ import client from 'prom-client';
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'politburo_' });
 
-/** Webhook deliveries by GitHub event and outcome (`accepted`, `duplicate`, `ping`, `unauthorized`, `invalid`, `error`). */
+/**
+ * Webhook deliveries by GitHub event and outcome (`accepted`, `duplicate`, `ping`, `unauthorized`, `invalid`, `error`).
+ */
 export const deliveriesTotal = new client.Counter({
   name: 'politburo_webhook_deliveries_total',
   help: 'Webhook deliveries received, by event and outcome',

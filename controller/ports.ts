@@ -19,7 +19,10 @@ export interface GitHubDeliveryJob {
   deliveryId: string;
 }
 
-/** Apply one environment at one commit. Queue `env:<repo>:<env>` serialises; job key `apply:<repo>:<env>` (replace) supersedes. */
+/**
+ * Apply one environment at one commit. Queue `env:<repo>:<env>` serialises; job key `apply:<repo>:<env>` (replace)
+ * supersedes.
+ */
 export interface ApplyEnvironmentJob {
   repo: Repository;
   environment: string;
@@ -133,7 +136,9 @@ export interface PlanForRender {
 export interface GitReader {
   /** Fetches when `sha` is not known locally. */
   ensureCommit(repo: Repository, sha: string): Promise<void>;
-  /** Checks the commit out into a fresh directory (files as they are at sha) and returns its path; `cleanup` removes it. */
+  /**
+   * Checks the commit out into a fresh directory (files as they are at sha) and returns its path; `cleanup` removes it.
+   */
   checkout(repo: Repository, sha: string): Promise<{ dir: string; cleanup: () => Promise<void> }>;
   /** The head commit of a branch (after fetching). */
   branchHead(repo: Repository, branch: string): Promise<string | null>;

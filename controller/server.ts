@@ -34,7 +34,9 @@ export interface ServerDeps {
   isShuttingDown?: () => boolean;
   /** Overrides the database readiness check (default: reachable and schema current). */
   readiness?: () => Promise<Readiness>;
-  /** Told about bursts of webhook deliveries (the queue worker gives way to them: controller/queue/delivery-gate.ts). */
+  /**
+   * Told about bursts of webhook deliveries (the queue worker gives way to them: controller/queue/delivery-gate.ts).
+   */
   ingestPressure?: IngestPressure;
 }
 

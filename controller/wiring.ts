@@ -1,7 +1,8 @@
 /**
  * Builds the job handlers' dependencies (controller/jobs JobDeps) from the controller's context, picking every
  * implementation: the GitHub reporter (an App or a token; the log when neither is configured), the git mirror reader
- * (its checkouts counted), the controller store, the delivery records and the job queue over PostgreSQL, the SSH host connector, and the
+ * (its checkouts counted), the controller store, the delivery records and the job queue over PostgreSQL, the SSH host
+ * connector, and the
  * drift scheduler.
  */
 import type { TaskList } from 'graphile-worker';
@@ -87,7 +88,8 @@ export function createFlows(ctx: ControllerContext): Flows {
     fetch: globalThis.fetch,
   };
   const drift = startDriftScheduler({ controllerStore, queue, logger: ctx.logger });
-  // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other replicas'.
+  // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other
+  // replicas'.
   let sweep: NodeJS.Timeout | undefined;
   if (github) {
     const reporter = github;

@@ -24,7 +24,9 @@ export function checkDepsHash(hash: string): void {
   }
 }
 
-/** Tars a local directory's content (not the directory itself) into a buffer; a symlink leading outside it is refused. */
+/**
+ * Tars a local directory's content (not the directory itself) into a buffer; a symlink leading outside it is refused.
+ */
 export async function tarDirectory(localDir: string): Promise<Buffer> {
   await checkDepsDir(localDir);
   const { stdout } = await run('tar', ['-C', localDir, '-cf', '-', '.'], {
@@ -34,7 +36,10 @@ export async function tarDirectory(localDir: string): Promise<Buffer> {
   return stdout;
 }
 
-/** Makes sure the deps are on the host; returns the absolute remote directory to `cd` into. Calls onUpload when it uploads. */
+/**
+ * Makes sure the deps are on the host; returns the absolute remote directory to `cd` into. Calls onUpload when it
+ * uploads.
+ */
 export async function ensureRemoteDeps(
   exec: Exec,
   address: string,

@@ -37,7 +37,9 @@ export function createLocalConnection(opts: LocalConnectionOptions = {}): HostCo
   };
 }
 
-/** Runs a command in its own process group so a timeout kills everything it started, and so does this process's death. */
+/**
+ * Runs a command in its own process group so a timeout kills everything it started, and so does this process's death.
+ */
 export function execLocal(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
   if (opts.signal?.aborted)
     return Promise.reject(new PolitburoError('Interrupted', 'the command was cancelled before it started'));

@@ -2,7 +2,8 @@ import { quoteShell } from '../kernel/quote-shell.js';
 
 /**
  * Wraps a command for an SSH exec channel. Closing a channel does not kill what runs on the other side, so the command
- * runs under coreutils `timeout` when the host has it: `timeout` leads its own process group, kills the whole group when
+ * runs under coreutils `timeout` when the host has it: `timeout` leads its own process group, kills the whole group
+ * when
  * the time is up, and forwards a TERM we send over the channel to it. `/bin/sh -c` gives every host the same shell.
  *
  * With `lifeline` (commands that take no stdin) the channel's stdin is a lifeline: we never write to it nor close it,

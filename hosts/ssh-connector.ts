@@ -30,7 +30,9 @@ export interface HostConnectorOptions {
   passphrase?: string;
   /** Contents of known_hosts files. */
   knownHosts: string[];
-  /** Only when explicitly configured: unknown host keys are accepted and appended to this file (changed keys never are). */
+  /**
+   * Only when explicitly configured: unknown host keys are accepted and appended to this file (changed keys never are).
+   */
   acceptNewHostKeysFile?: string;
   connectTimeoutMs?: number;
   keepaliveIntervalMs?: number;
@@ -40,9 +42,15 @@ export interface HostConnectorOptions {
   agent?: string;
   /** ssh_config files, first one first: HostName, User, Port, IdentityFile, ProxyJump... (hosts/ssh-config.ts). */
   sshConfig?: SshConfigSource[];
-  /** Key files tried when neither privateKey nor an IdentityFile is configured (OpenSSH's ~/.ssh/id_*); missing ones are skipped. */
+  /**
+   * Key files tried when neither privateKey nor an IdentityFile is configured (OpenSSH's ~/.ssh/id_*); missing ones are
+   * skipped.
+   */
   defaultIdentityFiles?: string[];
-  /** Waits before each new attempt after a transient failure (refused, reset); default 0.5 s, 1 s, 2 s. [] never retries. */
+  /**
+   * Waits before each new attempt after a transient failure (refused, reset); default 0.5 s, 1 s, 2 s. [] never
+   * retries.
+   */
   retryDelaysMs?: number[];
   /** Told before each retry (and awaited): for logs. */
   onRetry?(info: { host: string; attempt: number; delayMs: number; error: PolitburoError }): void | Promise<void>;

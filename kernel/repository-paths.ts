@@ -1,7 +1,8 @@
 /**
  * Paths a description names (the main file, includes, deps, known_hosts, provider scripts) are relative to the
  * repository root and stay inside it once every symlink is resolved: nothing outside the repository is ever read
- * (docs/language.md, "Files the description names"). Messages name the path as written and the link that leaves, never what is outside.
+ * (docs/language.md, "Files the description names"). Messages name the path as written and the link that leaves, never
+ * what is outside.
  */
 import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';

@@ -95,7 +95,10 @@ export interface Dependency {
   /** A node path (groups and multi-instance paths are expanded to every node under them). */
   path: string;
   state: DependencyState;
-  /** explicit: the node's own depends_on; inherited: declared on an enclosing group; implicit: from address()/addresses(). */
+  /**
+   * explicit: the node's own depends_on; inherited: declared on an enclosing group; implicit: from
+   * address()/addresses().
+   */
   kind: 'explicit' | 'inherited' | 'implicit';
   source: SourcePos;
 }
@@ -298,7 +301,10 @@ export interface StateStore {
     kind: RunKind;
     trigger: string;
   }): Promise<RunRecord>;
-  /** Records a node's new lifecycle state (and, for applies, what is now applied). Terminated nodes are removed from recordedNodes. */
+  /**
+   * Records a node's new lifecycle state (and, for applies, what is now applied). Terminated nodes are removed from
+   * recordedNodes.
+   */
   updateNode(
     repository: string,
     environment: string,

@@ -212,7 +212,10 @@ function prewarm(run: EngineRun, planned: PlannedNode[]): void {
 
 const PREWARM_PARALLEL = 8;
 
-/** `#provisioned`: the host exists (pre-allocated, or provisioned just now); a node already further along keeps its state. */
+/**
+ * `#provisioned`: the host exists (pre-allocated, or provisioned just now); a node already further along keeps its
+ * state.
+ */
 async function provisionedOnly(run: EngineRun, planned: PlannedNode): Promise<{ state: 'provisioned' }> {
   const rec = run.recorded.get(planned.path);
   const node = planned.node as ResolvedNode;

@@ -65,7 +65,9 @@ export async function runLivePlan(input: EngineInput): Promise<{ plan: Plan; res
   return { plan: plan!, result };
 }
 
-/** Recorded states a drift check may change (to drifted, or back to ready); the others are the next apply's to settle. */
+/**
+ * Recorded states a drift check may change (to drifted, or back to ready); the others are the next apply's to settle.
+ */
 const SETTLED = new Set<LifecycleState>(['ready', 'drifted']);
 
 async function drift(run: EngineRun, input: DriftInput): Promise<RunResult> {
@@ -248,7 +250,9 @@ function holdHistory(run: EngineRun): HeldHistory {
   };
 }
 
-/** After a dry run: its history and state are recorded when `recordable` and the host could be checked, else neither. */
+/**
+ * After a dry run: its history and state are recorded when `recordable` and the host could be checked, else neither.
+ */
 async function settle(
   history: HeldHistory,
   run: EngineRun,

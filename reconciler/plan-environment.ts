@@ -30,7 +30,9 @@ const UNSETTLED = new Set([
   'terminating',
 ]);
 
-/** Plans one environment against its recorded nodes (docs/cli.md): create, update (with reasons), unchanged, terminate. */
+/**
+ * Plans one environment against its recorded nodes (docs/cli.md): create, update (with reasons), unchanged, terminate.
+ */
 export function planEnvironment(
   env: ResolvedEnvironment,
   recorded: RecordedNode[],

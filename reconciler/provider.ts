@@ -1,5 +1,6 @@
 /**
- * On-demand hosts through a provider's exec scripts (docs/language.md): `create` reads `{environment, resource, params}` as
+ * On-demand hosts through a provider's exec scripts (docs/language.md): `create` reads `{environment, resource,
+ * params}` as
  * JSON on stdin and prints `{address, port?, user?, host_key?}`; `destroy` reads the same plus `address`. Scripts run
  * from the repository root, with a timeout, and only on apply.
  */
@@ -12,7 +13,9 @@ export interface ProvidedHost {
   address: string;
   port?: number;
   user?: string;
-  /** `TYPE BASE64` (or a whole known_hosts line): recorded with the node and trusted for its host on every later run. */
+  /**
+   * `TYPE BASE64` (or a whole known_hosts line): recorded with the node and trusted for its host on every later run.
+   */
   hostKey?: string;
 }
 

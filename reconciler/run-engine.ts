@@ -46,7 +46,10 @@ export interface EngineInput {
   graceMs?: number;
   /** Provider scripts' timeout (default 10 min). */
   providerTimeoutMs?: number;
-  /** How often the run renews its lease and how long it keeps it (default: POLITBURO_RUN_HEARTBEAT, POLITBURO_RUN_LEASE). */
+  /**
+   * How often the run renews its lease and how long it keeps it (default: POLITBURO_RUN_HEARTBEAT,
+   * POLITBURO_RUN_LEASE).
+   */
   lease?: LeaseSettings;
 }
 

@@ -58,7 +58,9 @@ export function leaseSettings(env: NodeJS.ProcessEnv = process.env): LeaseSettin
   return { heartbeatMs, leaseMs };
 }
 
-/** Runs `fn` holding the environment's session lock; waits for a running apply of it first (saying so through `log`). */
+/**
+ * Runs `fn` holding the environment's session lock; waits for a running apply of it first (saying so through `log`).
+ */
 export async function withEnvironmentLock<T>(
   store: StateStore,
   repository: string,
@@ -171,7 +173,9 @@ export async function startLeasedRun(
   }
 }
 
-/** Renews the run's heartbeat every heartbeatMs; aborts its signal when the lease is lost or half of it went unrenewed. */
+/**
+ * Renews the run's heartbeat every heartbeatMs; aborts its signal when the lease is lost or half of it went unrenewed.
+ */
 function keepLease(
   locks: EnvironmentLocks,
   record: RunRecord,

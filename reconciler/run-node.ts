@@ -89,7 +89,9 @@ function mergeUpdates(earlier: NodeUpdate | undefined, later: NodeUpdate): NodeU
 /** How long writes refused by the database are retried at the end of a run before giving up. */
 export const RETRY_WRITES_MS = 120_000;
 
-/** Retries a store write until it succeeds or the time `until` (ms since the epoch) has passed (then logs, gives up). */
+/**
+ * Retries a store write until it succeeds or the time `until` (ms since the epoch) has passed (then logs, gives up).
+ */
 export async function retryWrite(
   write: () => Promise<void>,
   what: string,
@@ -255,7 +257,9 @@ async function finishTasks(
   return { state: 'ready', tasks };
 }
 
-/** Terminates a node: the provider's destroy for on-demand hosts; a pre-allocated host is only released from the state. */
+/**
+ * Terminates a node: the provider's destroy for on-demand hosts; a pre-allocated host is only released from the state.
+ */
 export async function terminateNode(
   run: EngineRun,
   path: string,

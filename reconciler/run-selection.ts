@@ -13,7 +13,10 @@ export interface Selection {
   provisionOnly: boolean;
 }
 
-/** Selects the plan's nodes for an apply. Throws InvalidSpec (with a "did you mean") when the target's path names nothing. */
+/**
+ * Selects the plan's nodes for an apply. Throws InvalidSpec (with a "did you mean") when the target's path names
+ * nothing.
+ */
 export function selectNodes(plan: Plan, opts: { target?: Target; all?: boolean }): Selection {
   const target = opts.target;
   const described = plan.nodes.filter((p) => p.node);

@@ -27,7 +27,9 @@ export interface PhaseOutcome {
   reason?: string;
 }
 
-/** Final outcome of a node in the run; `state` null means it never started (interrupted) and keeps its recorded state. */
+/**
+ * Final outcome of a node in the run; `state` null means it never started (interrupted) and keeps its recorded state.
+ */
 export interface ScheduledOutcome {
   path: string;
   state: LifecycleState | null;
@@ -56,7 +58,10 @@ export interface ScheduleOptions<N extends SchedulerNode> {
   signal?: AbortSignal;
   graceMs?: number;
   onEvent?(e: RunEvent): void;
-  /** Called once per node when it settles without running (blocked, interrupted) or after it ran; awaited before returning. */
+  /**
+   * Called once per node when it settles without running (blocked, interrupted) or after it ran; awaited before
+   * returning.
+   */
   onSettled?(node: N, outcome: ScheduledOutcome): Promise<void> | void;
   /** Called once per rollout group that stopped (failures over its budget), when the run is over. */
   onRolloutStopped?(stop: RolloutStop): void;
@@ -92,7 +97,10 @@ interface Group<N> {
 
 const SATISFIES_PROVISIONED = new Set<LifecycleState>(['provisioned', 'configuring', 'ready', 'drifted']);
 
-/** Runs every node once, in dependency order, as parallel as allowed; resolves with one outcome per node, in input order. */
+/**
+ * Runs every node once, in dependency order, as parallel as allowed; resolves with one outcome per node, in input
+ * order.
+ */
 export async function schedule<N extends SchedulerNode>(opts: ScheduleOptions<N>): Promise<ScheduledOutcome[]> {
   return new DagRun(opts).run();
 }

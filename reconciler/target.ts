@@ -1,5 +1,6 @@
 /**
- * Apply targets: `ENV[:PATH][#STATE]` (docs/cli.md), e.g. `production:database/master#ready`, and which nodes a path names.
+ * Apply targets: `ENV[:PATH][#STATE]` (docs/cli.md), e.g. `production:database/master#ready`, and which nodes a path
+ * names.
  */
 import { didYouMean } from '../kernel/did-you-mean.js';
 import { PolitburoError } from '../kernel/types.js';
@@ -65,7 +66,9 @@ export function targetNames(paths: string[]): string[] {
   return [...names];
 }
 
-/** Throws InvalidSpec, with a "did you mean", when the target has a path that names none of the environment's `paths`. */
+/**
+ * Throws InvalidSpec, with a "did you mean", when the target has a path that names none of the environment's `paths`.
+ */
 export function checkTargetPath(target: Target, paths: string[]): void {
   if (!target.path || pathsUnder(target.path, paths).length) return;
   throw new PolitburoError(

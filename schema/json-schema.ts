@@ -4,7 +4,9 @@ import { PolitburoFile } from './language.js';
 
 export const SCHEMA_ID = 'https://politburo.dev/schema/politburo.schema.json';
 
-/** Builds the JSON Schema document (draft-07, the draft every editor supports) for editors such as yaml-language-server. */
+/**
+ * Builds the JSON Schema document (draft-07, the draft every editor supports) for editors such as yaml-language-server.
+ */
 function buildJsonSchema(): Record<string, unknown> {
   const generated = z.toJSONSchema(PolitburoFile, { target: 'draft-7', unrepresentable: 'any' }) as Record<
     string,

@@ -53,7 +53,9 @@ export const SshDefaults = z
 /** `${secret.NAME}` and nothing else: a become password never appears in the description (docs/language.md). */
 const SECRET_ONLY = /^\$\{\s*secret\.[A-Za-z0-9_-]+\s*\}$/;
 
-/** Privilege escalation keys, allowed in defaults, on resources and on tasks (docs/language.md, "Privilege escalation"). */
+/**
+ * Privilege escalation keys, allowed in defaults, on resources and on tasks (docs/language.md, "Privilege escalation").
+ */
 const becomeKeys = {
   become: z
     .literal(['sudo', false])

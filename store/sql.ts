@@ -233,7 +233,9 @@ WITH r AS (
 )
 SELECT count(*)::int AS interrupted FROM (SELECT path FROM nr UNION SELECT path FROM n) x`;
 
-/** The summary of a closed run: its nodes by state (ready, drifted, failed, blocked always present) and $2 interrupted. */
+/**
+ * The summary of a closed run: its nodes by state (ready, drifted, failed, blocked always present) and $2 interrupted.
+ */
 export const CLOSED_RUN_SUMMARY = `
 UPDATE runs SET summary = jsonb_build_object('ready', 0, 'drifted', 0, 'failed', 0, 'blocked', 0)
   || COALESCE((SELECT jsonb_object_agg(state, c) FROM (SELECT state::text, count(*)::int AS c FROM node_runs WHERE run_id = $1 GROUP BY state) s), '{}'::jsonb)

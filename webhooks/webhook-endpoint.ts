@@ -4,7 +4,8 @@
  * makes it a 5xx or a crash.
  *
  * This is the controller's hot path (bench/webhooks), so it is a plain Node request handler in front of the express
- * app (controller/server.ts) rather than an express route: no router, no body parser, no response helpers. The body stays
+ * app (controller/server.ts) rather than an express route: no router, no body parser, no response helpers. The body
+ * stays
  * a Buffer from the socket to PostgreSQL, which checks and indexes the JSON (controller/store/ingest-deliveries.ts,
  * given as a DeliveryStore: webhooks/ingest-ports.ts); it is decoded once, as the text @octokit/webhooks verifies the
  * signature of.
@@ -74,7 +75,8 @@ export function createWebhookEndpoint(deps: WebhookEndpointDeps): WebhookEndpoin
       header(req, 'x-hub-signature'),
     );
     if (!check.ok) {
-      // Decoding a body that is not UTF-8 changed its bytes, so the text's signature cannot match. If the bytes are what
+      // Decoding a body that is not UTF-8 changed its bytes, so the text's signature cannot match. If the bytes are
+      // what
       // was signed, the sender is authentic and only the body is wrong: a 400 saying so, not a 401 blaming the secret.
       if (check.reason === 'mismatch' && !isUtf8(body)) {
         if (signsBytes(deps.secrets, body, header(req, 'x-hub-signature-256')!)) {

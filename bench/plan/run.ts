@@ -1,5 +1,6 @@
 /**
- * Plan benchmark: `politburo plan bench --json` on 10,000 nodes against 10,000 recorded nodes, timed as a child process.
+ * Plan benchmark: `politburo plan bench --json` on 10,000 nodes against 10,000 recorded nodes, timed as a child
+ * process.
  * Usage: node --import tsx bench/plan/run.ts [--runs N] [--no-build] [--tsx]
  * Uses DATABASE_URL (or starts the embedded PostgreSQL once, before timing: database start-up is not measured).
  */

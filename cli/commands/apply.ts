@@ -1,4 +1,7 @@
-/** `politburo apply TARGET [--all] [--concurrency N] [--json]`: exit 0 all ready, 1 anything failed or blocked, 64 usage. */
+/**
+ * `politburo apply TARGET [--all] [--concurrency N] [--json]`: exit 0 all ready, 1 anything failed or blocked, 64
+ * usage.
+ */
 import type { Command } from 'commander';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { renderRunTable, runToJson } from '../../render/progress/render-run.js';

@@ -1,4 +1,7 @@
-/** `politburo drift ENV [--heal] [--json]`: exit 0 no drift, 2 drift found, 1 error (or a node that could not be checked). */
+/**
+ * `politburo drift ENV [--heal] [--json]`: exit 0 no drift, 2 drift found, 1 error (or a node that could not be
+ * checked).
+ */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';

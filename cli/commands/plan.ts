@@ -1,4 +1,6 @@
-/** `politburo plan ENV [--json]`: what an apply would do, from the description and the recorded state; contacts no host. */
+/**
+ * `politburo plan ENV [--json]`: what an apply would do, from the description and the recorded state; contacts no host.
+ */
 import type { Command } from 'commander';
 import {
   addDescriptionOptions,

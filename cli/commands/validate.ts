@@ -1,4 +1,6 @@
-/** `politburo validate [--json]`: checks the whole description and reports every problem as `FILE:LINE:COLUMN: message`. */
+/**
+ * `politburo validate [--json]`: checks the whole description and reports every problem as `FILE:LINE:COLUMN: message`.
+ */
 import type { Command } from 'commander';
 import {
   addDescriptionOptions,

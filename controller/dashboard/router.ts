@@ -1,5 +1,6 @@
 /**
- * The dashboard (docs/configuration.md): server-rendered HTML, read only, mounted at `/`. Environments with their state, each
+ * The dashboard (docs/configuration.md): server-rendered HTML, read only, mounted at `/`. Environments with their
+ * state, each
  * environment's dependency graph coloured by state and its nodes, runs with per-host timelines and logs, and each
  * task's success rate. JSON endpoints under /api for tools.
  */
@@ -123,7 +124,9 @@ async function environmentView(deps: DashboardDeps, repository: string, environm
   };
 }
 
-/** Laying out a graph costs up to a second: drawings are kept by content, so an unchanged environment redraws for free. */
+/**
+ * Laying out a graph costs up to a second: drawings are kept by content, so an unchanged environment redraws for free.
+ */
 const svgCache = new Map<string, string>();
 const SVG_CACHE_SIZE = 32;
 

@@ -19,7 +19,9 @@ interface TimelineLane {
   bars: TimelineBar[];
 }
 
-/** Lanes by host (in order of first start), bars placed relative to the run's span; nodes never started are left out. */
+/**
+ * Lanes by host (in order of first start), bars placed relative to the run's span; nodes never started are left out.
+ */
 export function timelineLanes(
   run: RunRecord,
   nodes: NodeRunRecord[],

@@ -1,6 +1,7 @@
 /**
  * Counts the checkouts made through a git port, as `politburo_git_checkouts_total` on `GET /metrics` (the metrics of
- * docs/configuration.md). A push costs one checkout in queueApplies and one per apply job of an environment it changed; the
+ * docs/configuration.md). A push costs one checkout in queueApplies and one per apply job of an environment it changed;
+ * the
  * count shows when a change makes jobs load their commits again.
  */
 import client from 'prom-client';

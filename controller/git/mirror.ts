@@ -1,5 +1,6 @@
 /**
- * Git access through cached mirrors (docs/configuration.md): one bare repository per watched repository under the data directory,
+ * Git access through cached mirrors (docs/configuration.md): one bare repository per watched repository under the data
+ * directory,
  * fetched only when a commit is unknown or a branch head is asked for, and files read at an exact commit into a fresh
  * directory. Installation tokens are passed per command in the environment (GIT_CONFIG_*), never written to the
  * mirror's config, and scrubbed from every error message.

@@ -12,7 +12,9 @@ import { type Repository } from '../../kernel/repository.js';
 interface FinishStaleChecksOptions {
   /** Only checks not updated for this long (default 60 s: a check reported just now may not have its job yet). */
   olderThanMs?: number;
-  /** Whether a check's job still exists (default: a pending or running graphile-worker apply/plan job for its commit). */
+  /**
+   * Whether a check's job still exists (default: a pending or running graphile-worker apply/plan job for its commit).
+   */
   isActive?: (check: PendingCheck) => boolean | Promise<boolean>;
 }
 

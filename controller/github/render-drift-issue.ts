@@ -15,7 +15,9 @@ export function driftIssueMarker(environment: string): string {
   return `<!-- politburo:drift ${environment.replace(/--/g, '- -')} -->`;
 }
 
-/** Renders the drift issue title and body: drifted (or failed) nodes, then the nodes that could not be checked. Pure. */
+/**
+ * Renders the drift issue title and body: drifted (or failed) nodes, then the nodes that could not be checked. Pure.
+ */
 export function renderDriftIssue(report: DriftReport): { title: string; body: string } {
   const drifted = report.result.nodes.filter((n) => n.state === 'drifted' || n.state === 'failed');
   const unchecked = report.result.unchecked ?? [];

@@ -1,6 +1,7 @@
 /**
  * The durable write path to GitHub. Writes are rows of `github_writes` (controller/store/github-writes.ts), one queue
- * per installation (`gh:<installation>`), and go out in order through whichever process holds the queue's advisory lock, so every
+ * per installation (`gh:<installation>`), and go out in order through whichever process holds the queue's advisory
+ * lock, so every
  * replica shares one path and one rate-limit state (`github_write_queues.not_before`). A newer write for the same
  * check / comment / issue replaces an older unsent one. Failures are retried with backoff; nothing is thrown to the
  * code that reported.

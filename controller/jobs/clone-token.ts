@@ -16,7 +16,9 @@ export function githubAuth(config: ControllerConfig): GitHubAuth | null {
   return null;
 }
 
-/** A token function for createGitReader; undefined (anonymous clones) without credentials or for poll-mode repositories. */
+/**
+ * A token function for createGitReader; undefined (anonymous clones) without credentials or for poll-mode repositories.
+ */
 export function cloneToken(
   auth: GitHubAuth | null,
   config: ControllerConfig,

@@ -2,13 +2,16 @@
  * Runs left `running` by a process that died (kill -9, node lost) are closed as interrupted (status cancelled, the
  * nodes they left in progress failed with the reason): by the next run of the same environment, `politburo status`,
  * after each of this controller's runs, and by every controller at start-up and then periodically. A run is dead when
- * its owner ran on this host and its pid is gone, or when it has not renewed its lease in time (reconciler/run-lock.ts).
+ * its owner ran on this host and its pid is gone, or when it has not renewed its lease in time
+ * (reconciler/run-lock.ts).
  */
 import type { Logger } from '../logger.js';
 import { closeDeadRuns, leaseSettings } from '../../reconciler/run-lock.js';
 import type { StateStore } from '../../kernel/types.js';
 
-/** Closes the environment's runs whose owner is gone; returns their ids. `_runId` (the run just finished) is not needed. */
+/**
+ * Closes the environment's runs whose owner is gone; returns their ids. `_runId` (the run just finished) is not needed.
+ */
 export async function closeOrphanedRuns(
   store: StateStore,
   repository: string,

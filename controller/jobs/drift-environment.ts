@@ -1,7 +1,8 @@
 /**
  * The `drift-environment` job: dry-run every recorded node of an environment at the commit it was last applied from
  * (heal per `drift.heal`), then the drift issue (opened/updated while drift lasts, closed only when every node was
- * checked and none drifted), the drift gauge and the optional Slack-compatible alert. The settings commit is checked out
+ * checked and none drifted), the drift gauge and the optional Slack-compatible alert. The settings commit is checked
+ * out
  * and loaded once; the engine asks for each other commit nodes were applied from once (reconciler/drift-targets.ts).
  */
 import { runLogger, type Logger } from '../logger.js';

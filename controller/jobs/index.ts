@@ -18,7 +18,10 @@ export { startDriftScheduler, recordDriftSchedules } from './drift-schedule.js';
 export { createLogReporter } from './log-reporter.js';
 export { cloneToken, githubAuth } from './clone-token.js';
 
-/** The task list of every flow: github-delivery, apply-environment, plan-pull-request, drift-environment, poll-repositories. */
+/**
+ * The task list of every flow: github-delivery, apply-environment, plan-pull-request, drift-environment,
+ * poll-repositories.
+ */
 export function createTaskList(deps: JobDeps): TaskList {
   return {
     [JOB_DELIVERY]: (payload) => runGitHubDelivery(deps, payload),

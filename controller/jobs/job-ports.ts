@@ -55,7 +55,9 @@ export interface ControllerStore {
   releasePollHead(repository: string, branch: string, sha: string, previous: string | null): Promise<void>;
   rememberPullRequest(repo: Repository, pullNumber: number, pr: KnownPullRequest): Promise<void>;
   knownPullRequest(repo: Repository, pullNumber: number): Promise<KnownPullRequest | null>;
-  /** Records the plans of a head; returns the plans of other heads just superseded (their checks are to be finished). */
+  /**
+   * Records the plans of a head; returns the plans of other heads just superseded (their checks are to be finished).
+   */
   recordPlannedHead(plan: {
     repo: Repository;
     pullNumber: number;

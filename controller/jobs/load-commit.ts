@@ -1,6 +1,7 @@
 /**
  * A commit's description: checked out from the mirror and loaded. A repository without `politburo.yml` is not
- * Politburo's business (docs/configuration.md: acknowledged and ignored); an invalid description is a terminal problem to report.
+ * Politburo's business (docs/configuration.md: acknowledged and ignored); an invalid description is a terminal problem
+ * to report.
  */
 import type { Repository } from '../../kernel/repository.js';
 import { existsSync } from 'node:fs';

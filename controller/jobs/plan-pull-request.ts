@@ -1,7 +1,8 @@
 /**
  * The `plan-pull-request` job: a static plan (no host contacted, no provider run) of every environment the pull
  * request changes, one `politburo plan ENV` check per environment and ONE sticky comment. Live plans (dry-runs on
- * hosts) only when the job says so, which the delivery handler sets only after the trust checks of docs/configuration.md.
+ * hosts) only when the job says so, which the delivery handler sets only after the trust checks of
+ * docs/configuration.md.
  * The head is checked out and loaded once; the base (or the fork point) at most once, whatever asks for it.
  */
 import { unknownEnvironmentMessage } from '../../kernel/did-you-mean.js';

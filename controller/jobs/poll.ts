@@ -1,6 +1,8 @@
 /**
- * Poll mode (docs/configuration.md, no GitHub): every POLITBURO_REPOS entry is fetched; when its branch head moved since last seen
- * (the controller store's poll heads), the new commit is handled like a push. Results go to the dashboard (the state store) and the
+ * Poll mode (docs/configuration.md, no GitHub): every POLITBURO_REPOS entry is fetched; when its branch head moved
+ * since last seen
+ * (the controller store's poll heads), the new commit is handled like a push. Results go to the dashboard (the state
+ * store) and the
  * log (the log reporter). Each move is claimed in the table, so with several replicas one of them queues it.
  */
 import type { PollRepo } from '../config.js';

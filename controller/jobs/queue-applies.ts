@@ -4,8 +4,10 @@
  * its apply. A newer commit replaces a queued older apply (the queue port's `enqueueApply`).
  *
  * An environment the commit removed from the description (it followed the branch at the previous head, `before`) is
- * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed (docs/language.md
- * Removal). Without a previous head (a new branch, a first poll) nothing is terminated. The previous head is checked out
+ * applied too while it has nodes on record: the apply terminates them, as the pull request's plan showed
+ * (docs/language.md
+ * Removal). Without a previous head (a new branch, a first poll) nothing is terminated. The previous head is checked
+ * out
  * only when an environment with nodes on record is not described any more: usually the commit is the one checkout.
  *
  * The commit is checked out and loaded once, and each following environment planned once. This is also where drift

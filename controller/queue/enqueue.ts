@@ -1,6 +1,7 @@
 /**
  * Adding jobs to the durable queue (graphile-worker) with plain SQL, so a job can be enqueued inside the caller's own
- * transaction: a stored delivery and its job commit together or not at all. The SQL is controller/store/graphile-queue.ts.
+ * transaction: a stored delivery and its job commit together or not at all. The SQL is
+ * controller/store/graphile-queue.ts.
  */
 import type pg from 'pg';
 import { JOB_APPLY, type ApplyEnvironmentJob } from '../ports.js';

@@ -101,7 +101,8 @@ export async function stopRunner(running: RunningPool, graceMs: number, log: Log
   clearTimeout(timer);
   if (first === 'timeout') {
     log.warn({ graceMs }, 'jobs still running after the grace period: releasing them to the queue');
-    // runner.kill() does nothing once a graceful shutdown is under way: go to the pool, which fails (releases) the jobs.
+    // runner.kill() does nothing once a graceful shutdown is under way: go to the pool, which fails (releases) the
+    // jobs.
     await Promise.resolve(workerPool.forcefulShutdown(`grace period of ${graceMs} ms over`)).catch((err) =>
       log.warn({ error: errorFields(err) }, 'forceful shutdown failed'),
     );

@@ -58,13 +58,17 @@ export interface QueueWorker {
   events: WorkerEvents;
   /** Worker pools started so far (1 + the replacements after lost connections). */
   readonly generations: number;
-  /** Stops taking jobs, waits up to graceMs for running ones, then releases them to the queue; resolves when stopped. */
+  /**
+   * Stops taking jobs, waits up to graceMs for running ones, then releases them to the queue; resolves when stopped.
+   */
   stop(graceMs: number): Promise<void>;
   /** Settles when the worker has stopped. */
   promise: Promise<void>;
 }
 
-/** A dropped connection (idle or checked out) must be logged, never crash the process; graphile-worker checks for these. */
+/**
+ * A dropped connection (idle or checked out) must be logged, never crash the process; graphile-worker checks for these.
+ */
 function attachPoolErrorHandlers(pool: pg.Pool, logger: Logger): void {
   if (pool.listenerCount('connect') > 0 && pool.listenerCount('error') > 0) return;
   const log = logger.child({ component: 'db' });

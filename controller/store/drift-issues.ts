@@ -1,5 +1,6 @@
 /**
- * `drift_issues` (migration 008): the one `politburo:drift` issue of each environment and whether it is open. Written by
+ * `drift_issues` (migration 008): the one `politburo:drift` issue of each environment and whether it is open. Written
+ * by
  * the GitHub reporter (controller/github/) after each drift issue write.
  */
 import type { Queryable } from '../../store/in-transaction.js';

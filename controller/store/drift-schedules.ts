@@ -1,5 +1,6 @@
 /**
- * The `drift_schedules` table (docs/language.md, drift): one cron per environment, the repository it belongs to, and the
+ * The `drift_schedules` table (docs/language.md, drift): one cron per environment, the repository it belongs to, and
+ * the
  * last tick some replica claimed. Changes are announced on a channel every replica LISTENs on.
  */
 import pg from 'pg';

@@ -1,6 +1,7 @@
 /**
  * `pr_comments` (migrations 008 and 060): the one sticky Politburo comment of each pull request, and the hash of the
- * body last sent to it, so an unchanged plan costs no GitHub write. Written by the GitHub reporter (controller/github/).
+ * body last sent to it, so an unchanged plan costs no GitHub write. Written by the GitHub reporter
+ * (controller/github/).
  */
 import type { Queryable } from '../../store/in-transaction.js';
 

@@ -1,6 +1,7 @@
 /**
  * The JobQueue port (controller/jobs/job-ports.ts) over graphile-worker (controller/queue/enqueue.ts): which named
- * queue and job key each job kind uses, so jobs of one environment never overlap and a newer job replaces a waiting one.
+ * queue and job key each job kind uses, so jobs of one environment never overlap and a newer job replaces a waiting
+ * one.
  */
 import type pg from 'pg';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';

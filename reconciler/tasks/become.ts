@@ -3,7 +3,8 @@
  *
  * A task with `become` runs as `sudo -u USER -H -- /bin/sh -c ...`, so its commands (and Babushka, with its
  * `~/.babushka`) run as that user with that user's HOME. Without a password sudo runs with `-n` and must not ask; with
- * `become_password` (a `${secret.NAME}`) it runs with `-k -S -p ''` and reads the password from the command's stdin: the
+ * `become_password` (a `${secret.NAME}`) it runs with `-k -S -p ''` and reads the password from the command's stdin:
+ * the
  * password is never on a command line (the process list shows none), in an environment variable, a file or a log (the
  * redactor hides every secret value in output and messages). The escalated command's own stdin is /dev/null, so it can
  * never read the password sudo left unread (a NOPASSWD rule does not ask).

@@ -1,7 +1,8 @@
 /**
  * Reads Babushka's `--no-color` output, stdout and stderr together as a terminal shows them, into a tree of deps. Pure.
  *
- * Each dep opens `NAME {` and closes `} MARK NAME` (✓ met, ~ unmet in a dry run, ✗ failed), nested two spaces per level.
+ * Each dep opens `NAME {` and closes `} MARK NAME` (✓ met, ~ unmet in a dry run, ✗ failed), nested two spaces per
+ * level.
  * `meet {` ... `}` appears when a dep's meet ran. `✓ NAME (cached)` is a dep already checked in this run.
  * `NAME <- this dep isn't defined!` is an undefined dep. An exception leaves the block of the dep it escaped from (and
  * the blocks inside it) open: an unclosed dep has failed. The deps enclosing it then print their closing lines at the
@@ -155,7 +156,8 @@ function leaf(name: string, indent: number, status: DepStatus, line: number, ext
 }
 
 /**
- * A block closed with a bare `}` (`meet {`, a log block) or left behind by a line at a lower level (a log line that only
+ * A block closed with a bare `}` (`meet {`, a log block) or left behind by a line at a lower level (a log line that
+ * only
  * looked like an opening) was not a dep: its children move up to where it was. Deps left open by an exception are never
  * discarded: nothing is printed below their level after one.
  */

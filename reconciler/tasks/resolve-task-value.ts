@@ -5,7 +5,9 @@
 
 export interface TaskValueContext {
   secrets: Record<string, string>;
-  /** By path: `address(PATH)` and `addresses(PATH)` both read `addresses[PATH]` (a comma-separated list for the latter). */
+  /**
+   * By path: `address(PATH)` and `addresses(PATH)` both read `addresses[PATH]` (a comma-separated list for the latter).
+   */
   addresses?: Record<string, string>;
 }
 

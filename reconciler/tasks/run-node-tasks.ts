@@ -1,5 +1,6 @@
 /**
- * Runs a node's tasks on its host, in order: babushka tasks through Babushka, shell tasks as met/meet commands. A failed
+ * Runs a node's tasks on its host, in order: babushka tasks through Babushka, shell tasks as met/meet commands. A
+ * failed
  * task fails the node and the remaining tasks are skipped. Secrets are substituted only here, at execution, and
  * redacted from every message and log.
  */

@@ -1,4 +1,6 @@
-/** Graphviz dot of an environment graph: boxes in `subgraph cluster_…` per group, edges from dependency to dependent. */
+/**
+ * Graphviz dot of an environment graph: boxes in `subgraph cluster_…` per group, edges from dependency to dependent.
+ */
 import type { EnvironmentGraph, GraphNode } from './environment-graph.js';
 import { clusterTree } from './cluster-tree.js';
 import { STATE_COLOURS, UNKNOWN_COLOURS } from './state-colours.js';

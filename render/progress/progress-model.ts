@@ -1,4 +1,6 @@
-/** What a person watching a run wants to see per node, folded from RunEvents: waiting on what, running which task, done. */
+/**
+ * What a person watching a run wants to see per node, folded from RunEvents: waiting on what, running which task, done.
+ */
 import type { LifecycleState, RunEvent } from '../../kernel/types.js';
 
 export type NodeActivity = 'waiting' | 'provisioning' | 'running' | 'done';

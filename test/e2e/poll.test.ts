@@ -1,4 +1,7 @@
-/** Poll mode without GitHub: POLITBURO_REPOS names a local repository; new commits are applied, results in the store and the log. */
+/**
+ * Poll mode without GitHub: POLITBURO_REPOS names a local repository; new commits are applied, results in the store and
+ * the log.
+ */
 import { mkdtemp, rm, access } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';

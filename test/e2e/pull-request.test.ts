@@ -1,4 +1,7 @@
-/** A pull request's life: plan check + one comment, re-planned on a push (comment edited, old check superseded), merged and applied. */
+/**
+ * A pull request's life: plan check + one comment, re-planned on a push (comment edited, old check superseded), merged
+ * and applied.
+ */
 import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -1,4 +1,7 @@
-/** Trust (docs/configuration.md and docs/operations.md): fork PRs and readers never reach a host; a writer's `--live` on a same-repository PR does. */
+/**
+ * Trust (docs/configuration.md and docs/operations.md): fork PRs and readers never reach a host; a writer's `--live` on
+ * a same-repository PR does.
+ */
 import { access, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -16,7 +16,10 @@ import type { Repository } from '../../kernel/repository.js';
 import { startJobsHarness, type JobsHarness } from '../integration/controller/jobs/jobs-harness.js';
 import { GitRepo } from '../helpers/git-repo.js';
 
-/** Web nodes write their release (and fail while `break-NAME` exists); the others write `ok` (and hang while `hang-NAME` exists). */
+/**
+ * Web nodes write their release (and fail while `break-NAME` exists); the others write `ok` (and hang while `hang-NAME`
+ * exists).
+ */
 function description(root: string, appRef: string, opts: { heal?: boolean; queue?: boolean } = {}): string {
   return `politburo: 1
 defaults: { timeout: 3s }

@@ -101,7 +101,9 @@ async function nodeRuns(w: World, runId: string): Promise<Record<string, { state
   );
 }
 
-/** Kills the CLI while `label` runs; returns the pid of that task's process, which must then end (it is not waited for). */
+/**
+ * Kills the CLI while `label` runs; returns the pid of that task's process, which must then end (it is not waited for).
+ */
 async function killDuring(w: World, label: string): Promise<number> {
   const apply = startApply(w);
   const started = await waitFor(

@@ -26,7 +26,10 @@ import { assertNoOverlap, chainDescription, gitRepo, makeTaskDir } from './task-
 import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
-/** Short enough for the cut-off apply's lease to expire within the test, long enough that a busy machine never loses one. */
+/**
+ * Short enough for the cut-off apply's lease to expire within the test, long enough that a busy machine never loses
+ * one.
+ */
 const LEASE: LeaseSettings = { heartbeatMs: 300, leaseMs: 8000 };
 
 let db: TestDatabase;

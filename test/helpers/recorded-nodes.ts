@@ -1,4 +1,6 @@
-/** Recorded nodes of a large environment (three tasks each, one in a hundred failed), for store tests and bench/store. */
+/**
+ * Recorded nodes of a large environment (three tasks each, one in a hundred failed), for store tests and bench/store.
+ */
 import type { RecordedNode, TaskSpec } from '../../kernel/types.js';
 
 const src = { file: 'politburo.yml', line: 3, column: 7 };

@@ -81,7 +81,9 @@ export interface SshHostsOptions {
   maxSessions?: number;
   /** Host key types each server offers (default ed25519 only); knownHostsLine and hostPublicKey are for the first. */
   hostKeyTypes?: ('ed25519' | 'rsa' | 'ecdsa')[];
-  /** Directory put first on each host's PATH for its `babushka` (default standInBin; realBabushkaBin for the real one). */
+  /**
+   * Directory put first on each host's PATH for its `babushka` (default standInBin; realBabushkaBin for the real one).
+   */
   babushkaBin?: string;
   /** The server offers only a host certificate of its first key (signed by a CA of its own), no plain host key. */
   hostCertificateOnly?: boolean;

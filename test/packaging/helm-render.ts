@@ -1,8 +1,10 @@
 /**
  * A small renderer of Helm charts for tests, where `helm` cannot run: Go's text/template language (actions, `{{-`/`-}}`
  * trimming, comments, pipelines, variables, if/else if/else, with, range, define) and the Sprig/Helm functions charts
- * commonly use (include, default, quote, toYaml, nindent, indent, trunc, trimSuffix, contains, printf, replace, required,
- * and/or/not/eq/ne/gt/ge/lt/le, int, empty, hasKey, b64enc, upper/lower, toString, list, dict). Values are merged over values.yaml as
+ * commonly use (include, default, quote, toYaml, nindent, indent, trunc, trimSuffix, contains, printf, replace,
+ * required,
+ * and/or/not/eq/ne/gt/ge/lt/le, int, empty, hasKey, b64enc, upper/lower, toString, list, dict). Values are merged over
+ * values.yaml as
  * `helm install --set`/`-f` would. What it cannot render is an error naming the template, never a silent blank.
  */
 import { readdirSync, readFileSync } from 'node:fs';

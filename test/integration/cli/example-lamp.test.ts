@@ -1,4 +1,5 @@
-// The example repository is complete: every Babushka dep the description names is defined, every production host is pinned.
+// The example repository is complete: every Babushka dep the description names is defined, every production host is
+// pinned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,6 @@
 /**
- * Golden test of the Babushka stand-in: docs/babushka.md's transcripts replayed on a real host (sshd, its own user and home),
+ * Golden test of the Babushka stand-in: docs/babushka.md's transcripts replayed on a real host (sshd, its own user and
+ * home),
  * compared byte for byte after the two substitutions (`~` = home, `BABUSHKA` = install directory).
  */
 import { after, before, describe, test } from 'node:test';

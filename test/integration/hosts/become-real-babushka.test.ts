@@ -1,5 +1,6 @@
 /**
- * The real Babushka lane's become case (docs/language.md, "Privilege escalation"): Babushka 0.19.2 (beside the checkout,
+ * The real Babushka lane's become case (docs/language.md, "Privilege escalation"): Babushka 0.19.2 (beside the
+ * checkout,
  * see realBabushka() in test/helpers/sshd.ts; else the stand-in, said in the output) run through a real sudo as another
  * user, alone and batched: the deps run as that user, and Babushka's own state (~/.babushka) is in that user's home.
  */

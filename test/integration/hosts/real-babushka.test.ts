@@ -1,6 +1,7 @@
 /**
  * The real Babushka lane: applies and a drift check through the engine on real sshd hosts whose `babushka` is the real
- * Babushka 0.19.2 (POLITBURO_BABUSHKA_BIN, or the copy CI places beside the checkout), checking the results read from its output; then
+ * Babushka 0.19.2 (POLITBURO_BABUSHKA_BIN, or the copy CI places beside the checkout), checking the results read from
+ * its output; then
  * the same scenario on the stand-in must give the same results. Then the two compared line by line (stdout and stderr
  * apart) and through the engine on failures. Without the real one beside the repository, the lane runs on the stand-in
  * and says so in its output.
@@ -37,7 +38,9 @@ after(async () => {
   await db?.drop();
 });
 
-/** Three nodes on three hosts: a dep met through what it requires, a batch whose second dep raises, an unmeetable dep. */
+/**
+ * Three nodes on three hosts: a dep met through what it requires, a batch whose second dep raises, an unmeetable dep.
+ */
 function description(ssh: SshHosts, ref: string): string {
   const [app, broken, stubborn] = ssh.hosts;
   return `politburo: 1
@@ -251,8 +254,10 @@ const nodeBase: ResolvedNode = {
 };
 
 /**
- * Through the engine, alone (the dep run directly) and after a met dep (a generated dep), on hosts whose PATH leads to `bin`: an undefined dep and a dep that raises, alone
- * and after a met dep. Messages with the host's home, the deps directory and Babushka's install directory made symbolic.
+ * Through the engine, alone (the dep run directly) and after a met dep (a generated dep), on hosts whose PATH leads to
+ * `bin`: an undefined dep and a dep that raises, alone
+ * and after a met dep. Messages with the host's home, the deps directory and Babushka's install directory made
+ * symbolic.
  */
 async function failures(bin: string, installDir: string): Promise<Record<string, string[][]>> {
   const ssh = await startSshHosts(1, { babushkaBin: bin });

@@ -1,4 +1,6 @@
-/** Drift on real hosts: a hand-edited host makes `politburo drift` exit 2 naming that node and task; --heal fixes it. */
+/**
+ * Drift on real hosts: a hand-edited host makes `politburo drift` exit 2 naming that node and task; --heal fixes it.
+ */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';

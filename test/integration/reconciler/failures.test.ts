@@ -1,4 +1,7 @@
-/** Hosts that cannot be reached or trusted, tasks that hang, and Ctrl-C: failures are recorded truthfully and block only dependents. */
+/**
+ * Hosts that cannot be reached or trusted, tasks that hang, and Ctrl-C: failures are recorded truthfully and block only
+ * dependents.
+ */
 import { after, before, beforeEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';

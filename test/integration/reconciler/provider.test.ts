@@ -1,4 +1,6 @@
-/** On-demand hosts through the provider's exec scripts (which hand out sshd hosts from a pool): create, reuse, destroy. */
+/**
+ * On-demand hosts through the provider's exec scripts (which hand out sshd hosts from a pool): create, reuse, destroy.
+ */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';

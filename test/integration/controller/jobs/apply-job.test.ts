@@ -1,4 +1,6 @@
-/** The apply-environment job on a local host: the check is always finished, superseded commits too, branch heads only. */
+/**
+ * The apply-environment job on a local host: the check is always finished, superseded commits too, branch heads only.
+ */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, rm, access, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -1,4 +1,7 @@
-/** The drift scheduler: crons armed from the table, ticks queue one drift job, bad patterns skipped, removed rows disarmed. */
+/**
+ * The drift scheduler: crons armed from the table, ticks queue one drift job, bad patterns skipped, removed rows
+ * disarmed.
+ */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';

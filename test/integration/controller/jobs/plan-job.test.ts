@@ -1,4 +1,6 @@
-/** The plan-pull-request job: which environments are planned, the one comment, superseded heads, removed environments. */
+/**
+ * The plan-pull-request job: which environments are planned, the one comment, superseded heads, removed environments.
+ */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runPlanPullRequest } from '../../../../controller/jobs/plan-pull-request.js';

@@ -1,4 +1,6 @@
-/** pollOnce: a moved branch head is handled once (across replicas), an unchanged one is not, a broken entry is reported. */
+/**
+ * pollOnce: a moved branch head is handled once (across replicas), an unchanged one is not, a broken entry is reported.
+ */
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,6 @@
-/** Descriptions and set-up shared by the unit tests of the jobs' decisions (over test/helpers/in-memory-controller.ts). */
+/**
+ * Descriptions and set-up shared by the unit tests of the jobs' decisions (over test/helpers/in-memory-controller.ts).
+ */
 import type { GitHubRepository } from '../../../../kernel/repository.js';
 import type { RecordedNode } from '../../../../kernel/types.js';
 import { loadDescription } from '../../../../schema/load-description.js';

@@ -1,4 +1,5 @@
-// A finished run's table and --json say where a rollout stopped (docs/cli.md, apply; docs/language.md, "Rolling batches").
+// A finished run's table and --json say where a rollout stopped (docs/cli.md, apply; docs/language.md, "Rolling
+// batches").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderRunTable, runToJson } from '../../../../render/progress/render-run.js';
