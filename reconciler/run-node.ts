@@ -198,24 +198,24 @@ export async function runTasksOf(
       },
       onLog: (text) => (log = (log + text).slice(-LOG_TAIL_BYTES)),
     });
-    await Promise.all(pending);
     if (log)
-      await store
-        .appendLog(run.runId, node.path, log)
-        .catch((e: Error) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`));
+      pending.push(
+        store
+          .appendLog(run.runId, node.path, log)
+          .catch((e: Error) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`)),
+      );
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');
-    if (failed && opts.signal.aborted)
-      return finishTasks(run, node, opts, plain, `Interrupted: task '${failed.name}' was stopped`);
-    if (failed)
-      return finishTasks(
-        run,
-        node,
-        opts,
-        plain,
-        `${failed.reason ?? 'TaskFailed'}: task '${failed.name}' failed${failed.message ? `: ${firstLine(failed.message)}` : ''}`,
-      );
-    return finishTasks(run, node, opts, plain, null);
+    const failure = !failed
+      ? null
+      : opts.signal.aborted
+        ? `Interrupted: task '${failed.name}' was stopped`
+        : `${failed.reason ?? 'TaskFailed'}: task '${failed.name}' failed${failed.message ? `: ${firstLine(failed.message)}` : ''}`;
+    // The last task's record, the log and the node's final state are written together, not one after the other: each
+    // is a round trip to the database and dependents wait for the node to finish. All three are written before it
+    // counts as finished, and `ready` still follows its tasks (docs/operations.md, "Records tell the truth").
+    const [finished] = await Promise.all([finishTasks(run, node, opts, plain, failure), Promise.all(pending)]);
+    return finished;
   } catch (err) {
     await Promise.all(pending);
     const reason = errorReason(err);
