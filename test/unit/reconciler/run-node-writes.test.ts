@@ -74,6 +74,7 @@ test('a node is finished with its task record, log and ready state written toget
         ['web', 'ready'],
       ],
     );
+    assert.ok(result.runId);
     const runs = await store.nodeRuns(result.runId);
     const app = runs.find((r) => r.path === 'app')!;
     assert.match(app.log, /hello from the task/);
