@@ -1,4 +1,5 @@
 /** `politburo status [ENV] [--json]`: the recorded state of every node (what the last runs left), no host contacted. */
+import { alignTable } from '../render/align-table.js';
 import type { Command } from 'commander';
 import {
   addDescriptionOptions,
@@ -19,19 +20,6 @@ import { statusReport, type EnvironmentStatus } from '../../reconciler/status-re
 import { stderrLog } from './migrate.js';
 
 const short = (commit: string | null): string => (commit ? commit.slice(0, 7) : '-');
-
-/** Lays rows out in columns; the last column is not padded. */
-function alignTable(rows: string[][]): string {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows
-    .map((r) =>
-      r
-        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i])))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
-}
 
 /** "5 nodes: 4 ready, 1 failed". */
 function countsLine(s: EnvironmentStatus): string {

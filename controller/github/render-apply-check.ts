@@ -1,6 +1,7 @@
 /** The `politburo/ENV` check of a pushed commit: waiting, applying, then what happened to every node. */
 import type { CheckConclusion, CheckUpdate } from '../ports.js';
-import type { NodeResult, RunResult } from '../../kernel/types.js';
+import type { NodeResult, RunResult, ValidationError } from '../../kernel/types.js';
+import { formatValidationError } from '../../schema/load-description.js';
 import { Budget, cell, code, codeBlock, CHECK_TEXT_LIMIT, plural, shortSha, tail, truncate } from './markdown.js';
 
 /** Name of the apply check (or commit status context) of an environment. */
@@ -122,4 +123,30 @@ function renderFailed(out: Budget, n: NodeResult): void {
         .join('\n'),
     );
   else if (task && n.reason) out.maybe(`  ${cell(n.reason)}`);
+}
+
+/**
+ * The check of an environment (or, when which environments follow the branch is unknown, the `politburo` check) at a
+ * commit whose description is invalid: every error as an annotation on its line, the first 200 in the summary.
+ */
+export function renderInvalidDescriptionCheck(environment: string | null, errors: ValidationError[]): CheckUpdate {
+  const what = environment ? `${environment} was not applied` : 'Nothing was applied';
+  const listed = errors.slice(0, 200).map(formatValidationError).join('\n');
+  return {
+    status: 'completed',
+    conclusion: 'failure',
+    title: `Invalid description: ${plural(errors.length, 'error')}`,
+    summary: truncate(
+      `${what}: the description is invalid. Fix these and push again.\n\n${codeBlock(listed)}`,
+      CHECK_TEXT_LIMIT,
+    ),
+    annotations: errors.map((e) => ({
+      path: e.file,
+      startLine: e.line,
+      endLine: e.line,
+      startColumn: e.column,
+      level: 'failure' as const,
+      message: e.message,
+    })),
+  };
 }

@@ -14,8 +14,7 @@
  */
 import { summaryLine } from '../../reconciler/run-result.js';
 import type { JobHelpers } from 'graphile-worker';
-import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
-import { formatValidationError } from '../../schema/load-description.js';
+import { applyCheckName, renderApplyCheck, renderInvalidDescriptionCheck } from '../github/render-apply-check.js';
 import { runLogger, type Logger } from '../logger.js';
 import { runDuration, taskOutcomes } from '../metrics.js';
 import type { ApplyEnvironmentJob, CheckRef, CheckUpdate, Reporter } from '../ports.js';
@@ -123,7 +122,8 @@ async function decide(
     return decideRemoval(deps, job, loaded, was);
   }
   if (loaded.kind === 'none') return failure(`Not applied: politburo.yml is not in ${job.sha}.`);
-  if (loaded.kind === 'invalid') return { kind: 'report', check: invalidCheck(job.environment, loaded.errors) };
+  if (loaded.kind === 'invalid')
+    return { kind: 'report', check: renderInvalidDescriptionCheck(job.environment, loaded.errors) };
   const env = loaded.description.environments.get(job.environment);
   if (!env) return failure(`Not applied: environment ${job.environment} is not described at ${job.sha}.`);
   const branch = env.branch ?? job.repo.defaultBranch;
@@ -260,30 +260,6 @@ function observe(result: RunResult): void {
   );
   for (const n of result.nodes)
     for (const t of n.tasks) taskOutcomes.inc({ environment: result.environment, outcome: t.outcome });
-}
-
-function invalidCheck(
-  environment: string,
-  errors: { file: string; line: number; column: number; message: string }[],
-): CheckUpdate {
-  return {
-    status: 'completed',
-    conclusion: 'failure',
-    title: `Invalid description: ${errors.length} error${errors.length === 1 ? '' : 's'}`,
-    summary:
-      `${environment} was not applied: the description is invalid. Fix these and push again.\n\n\`\`\`\n${errors.slice(0, 200).map(formatValidationError).join('\n')}\n\`\`\``.slice(
-        0,
-        60_000,
-      ),
-    annotations: errors.map((e) => ({
-      path: e.file,
-      startLine: e.line,
-      endLine: e.line,
-      startColumn: e.column,
-      level: 'failure' as const,
-      message: e.message,
-    })),
-  };
 }
 
 function failure(summary: string): Decision {

@@ -15,7 +15,7 @@
  * including those whose nodes did not change and get no apply job, so a new `drift.schedule` takes effect at once
  * (the apply job only forgets the schedule of an environment it terminated).
  */
-import { applyCheckName, renderApplyCheck } from '../github/render-apply-check.js';
+import { applyCheckName, renderApplyCheck, renderInvalidDescriptionCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
 import type { Description } from '../../kernel/types.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
@@ -49,23 +49,7 @@ export async function queueApplies(
         await safely(log, 'invalid description check', () =>
           reporter.check(
             { repo, sha, name: env === 'politburo' ? 'politburo' : applyCheckName(env) },
-            {
-              status: 'completed',
-              conclusion: 'failure',
-              title: `Invalid description: ${commit.errors.length} error${commit.errors.length === 1 ? '' : 's'}`,
-              summary: commit.errors
-                .slice(0, 100)
-                .map((e) => `${e.file}:${e.line}:${e.column}: ${e.message}`)
-                .join('\n'),
-              annotations: commit.errors.map((e) => ({
-                path: e.file,
-                startLine: e.line,
-                endLine: e.line,
-                startColumn: e.column,
-                level: 'failure' as const,
-                message: e.message,
-              })),
-            },
+            renderInvalidDescriptionCheck(env === 'politburo' ? null : env, commit.errors),
           ),
         );
       }
