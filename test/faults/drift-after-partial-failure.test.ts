@@ -63,7 +63,7 @@ describe('fault: drift after a partly failed apply', () => {
     runApplyEnvironment(h.deps, { repo: ref, environment: 'demo', sha, trigger: 'test' }, attempt);
   const drift = async (heal: boolean) => {
     await runDriftEnvironment(h.deps, { repo: ref, environment: 'demo', heal, trigger: 'schedule test' });
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     const runs = await h.deps.store.listRuns({ repository: 'acme/infra', environment: 'demo' });
     return runs.find((r) => r.kind === 'drift')!;
   };

@@ -21,7 +21,7 @@ test('a check run is created once, then updated: a push costs two writes', async
   const repo = w.repo();
   const ref = { repo, sha: SHA, name: 'politburo/production' };
   await reporter.check(ref, renderApplyCheck(null, { environment: 'production', runUrl: 'https://p.example/runs/1' }));
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   await reporter.check(
     ref,
     renderApplyCheck(
@@ -38,7 +38,7 @@ test('a check run is created once, then updated: a push costs two writes', async
       { environment: 'production', runUrl: 'https://p.example/runs/1' },
     ),
   );
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.deepEqual(
     fake.writes().map((r) => r.route),
     ['POST /repos/{owner}/{repo}/check-runs', 'PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}'],
@@ -79,7 +79,7 @@ test('pending, in progress and completed reported at once coalesce into one crea
   await w.pool.query('UPDATE github_write_queues SET not_before = now() WHERE queue = $1', [
     `gh:${ref.repo.installationId}`,
   ]);
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.deepEqual(
     fake.writes().map((r) => r.route),
     ['POST /repos/{owner}/{repo}/check-runs'],
@@ -99,7 +99,7 @@ test('more than 50 annotations are paged over several updates, 50 at most per re
   }));
   const ref = { repo: w.repo(), sha: SHA, name: 'politburo plan production' };
   await reporter.check(ref, renderPlanCheck({ environment: 'production', plan: null, errors }));
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   const writes = fake.writes();
   assert.deepEqual(
     writes.map((r) => [r.method, r.body.output.annotations.length]),
@@ -126,7 +126,7 @@ test('token mode posts commit statuses: pending then success, description within
   assert.equal(reporter.mode, 'token');
   const ref = { repo: { ...w.repo(), installationId: undefined }, sha: SHA, name: 'politburo/production' };
   await reporter.check(ref, renderApplyCheck(null, { environment: 'production', runUrl: 'https://p.example/runs/9' }));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   await reporter.check(ref, {
     status: 'completed',
     conclusion: 'success',
@@ -134,7 +134,7 @@ test('token mode posts commit statuses: pending then success, description within
     summary: 's',
     detailsUrl: 'https://p.example/runs/9',
   });
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.deepEqual(
     fake.state.statuses.map((s) => [s.context, s.state, s.target_url]),
     [
@@ -159,7 +159,7 @@ test('superseded and failed applies map to error and failure statuses in token m
     { repo, sha: 'c'.repeat(40), name: 'politburo/production' },
     { status: 'completed', conclusion: 'failure', title: '1 failed', summary: '' },
   );
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.deepEqual(
     fake.state.statuses.map((s) => [s.sha[0], s.state, s.description]),
     [
@@ -183,9 +183,9 @@ test('annotations are never sent twice: not on a retry in the middle of paging, 
   // The second page fails once: the retry sends only what the check run does not have yet.
   fake.failNext({ method: 'PATCH', route: /check-runs/, status: 500 });
   await reporter.check(ref, renderPlanCheck({ environment: 'qa', plan: null, errors }));
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   await reporter.check(ref, renderPlanCheck({ environment: 'qa', plan: null, errors }));
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   const run = fake.state.checkRuns[0];
   assert.equal(fake.state.checkRuns.length, 1);
   assert.equal(run.annotations.length, 75);
@@ -212,7 +212,7 @@ test('writes of one installation go out in the order they were reported', async 
   // Enough writes that ids cross 9 → 10 and 99 → 100 (which sort wrongly as text).
   for (let i = 1; i <= 25; i++) await reporter.stickyComment(repo, i, `plan ${i}`);
   await w.pool.query('UPDATE github_write_queues SET not_before = now() WHERE queue = $1', [queue]);
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.deepEqual(
     fake.state.comments.map((c) => c.issue_number),
     Array.from({ length: 25 }, (_, i) => i + 1),
@@ -227,7 +227,7 @@ test('App mode without a known installation id looks the installation up', async
     { repo, sha: SHA, name: 'politburo/production' },
     renderApplyCheck(null, { environment: 'production' }),
   );
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.ok(
     fake.requests.some(
       (r) => r.route === 'GET /repos/{owner}/{repo}/installation' && r.auth === 'app' && r.status === 200,
@@ -249,6 +249,6 @@ test('checkCompleted answers from the check as last reported, before GitHub has 
   await reporter.check(ref, { status: 'completed', conclusion: 'cancelled', title: 'Superseded', summary: 'by b' });
   assert.equal(await reporter.checkCompleted(ref), true, 'completed, whatever the conclusion and whether sent yet');
   assert.equal(await reporter.checkCompleted(other), false, 'another check of the same commit');
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.equal(fake.state.checkRuns[0].conclusion, 'cancelled');
 });

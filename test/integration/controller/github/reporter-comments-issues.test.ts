@@ -36,11 +36,11 @@ test('the sticky comment is created once and edited in place on every new push',
   const reporter = w.reporter(fake);
   const repo = w.repo();
   await reporter.stickyComment(repo, 7, plan('1111111'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   await reporter.stickyComment(repo, 7, plan('2222222'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   await reporter.stickyComment(repo, 7, plan('3333333'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   const comments = fake.state.comments.filter((c) => c.issue_number === 7);
   assert.equal(comments.length, 1);
   assert.match(comments[0].body, /3333333/);
@@ -62,7 +62,7 @@ test('an unchanged plan costs no write: the comment is edited only when its text
   const repo = w.repo();
   for (const sha of ['1111111', '1111111', '1111111', '2222222', '2222222']) {
     await reporter.stickyComment(repo, 8, plan(sha));
-    await reporter.flush();
+    await reporter.flush({ timeoutMs: 60_000 });
   }
   assert.deepEqual(
     fake.writes().map((r) => r.route),
@@ -89,10 +89,10 @@ test('with its database row lost, the comment is found again by its marker (amon
       reactions: [],
     });
   await reporter.stickyComment(repo, 9, plan('1111111'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   await w.pool.query('DELETE FROM pr_comments WHERE repository = $1', [`acme/${repo.name}`]);
   await reporter.stickyComment(repo, 9, plan('2222222'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   const ours = fake.state.comments.filter((c) => c.body.includes(PLAN_COMMENT_MARKER));
   assert.equal(ours.length, 1);
   assert.match(ours[0].body, /2222222/);
@@ -112,10 +112,10 @@ test('a deleted comment is posted again', async () => {
   const reporter = w.reporter(fake);
   const repo = w.repo();
   await reporter.stickyComment(repo, 3, plan('1111111'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   fake.state.comments.length = 0;
   await reporter.stickyComment(repo, 3, plan('2222222'));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.state.comments.length, 1);
   assert.match(fake.state.comments[0].body, /2222222/);
   assert.deepEqual(fake.violations, []);
@@ -125,7 +125,7 @@ test('a body without the marker gets it, so it can be found again', async () => 
   const fake = await w.newFake();
   const reporter = w.reporter(fake);
   await reporter.stickyComment(w.repo(), 4, 'hello');
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.state.comments[0].body, `${PLAN_COMMENT_MARKER}\nhello`);
 });
 
@@ -157,23 +157,23 @@ test('drift issue: opened with its label (created), updated in place, then close
   const reporter = w.reporter(fake);
   const repo = w.repo();
   await reporter.driftIssue(repo, 'production', drift(['web-1']));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.state.issues.length, 1);
   const issue = fake.state.issues[0];
   assert.equal(issue.title, 'Drift in production');
   assert.deepEqual(issue.labels, [DRIFT_LABEL]);
   assert.ok(fake.requests.some((r) => r.route === 'POST /repos/{owner}/{repo}/labels' && r.status === 201));
   await reporter.driftIssue(repo, 'production', drift(['web-1', 'web-2']));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.state.issues.length, 1);
   assert.match(issue.body, /web-2/);
   // The same drift again: read, compared, no write.
   const before = fake.writes().length;
   await reporter.driftIssue(repo, 'production', drift(['web-1', 'web-2']));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.writes().length, before);
   await reporter.driftIssue(repo, 'production', null);
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(issue.state, 'closed');
   assert.match(fake.state.comments.at(-1)!.body, /No drift in `production` any more/);
   const { rows } = await w.pool.query('SELECT issue_number, open FROM drift_issues WHERE repository = $1', [
@@ -182,7 +182,7 @@ test('drift issue: opened with its label (created), updated in place, then close
   assert.deepEqual(rows, [{ issue_number: issue.number, open: false }]);
   // Drift again later: a new issue, and the label is not created twice.
   await reporter.driftIssue(repo, 'production', drift(['db']));
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.state.issues.filter((i) => i.state === 'open').length, 1);
   assert.equal(fake.requests.filter((r) => r.route === 'POST /repos/{owner}/{repo}/labels').length, 1);
   assert.deepEqual(fake.violations, []);
@@ -193,13 +193,13 @@ test('drift issue found again by label and marker when its row is lost; no drift
   const reporter = w.reporter(fake);
   const repo = w.repo();
   await reporter.driftIssue(repo, 'staging', null);
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.writes().length, 0);
   await reporter.driftIssue(repo, 'staging', { ...drift(['a']), environment: 'staging' });
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   await w.pool.query('DELETE FROM drift_issues WHERE repository = $1', [`acme/${repo.name}`]);
   await reporter.driftIssue(repo, 'staging', { ...drift(['a', 'b']), environment: 'staging' });
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.equal(fake.state.issues.length, 1);
   assert.match(fake.state.issues[0].body, /`b`/);
   assert.deepEqual(fake.violations, []);
@@ -219,7 +219,7 @@ test('reactions on issue comments', async () => {
   });
   await reporter.reaction(repo, 77, 'eyes');
   await reporter.reaction(repo, 77, 'rocket');
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.deepEqual(fake.state.comments[0].reactions, ['eyes', 'rocket']);
   assert.deepEqual(fake.violations, []);
 });

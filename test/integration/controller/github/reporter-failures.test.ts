@@ -1,4 +1,5 @@
 // The write path under failure: 5xx, rate limits, GitHub down, crashes (stale checks), several processes.
+import { waitFor } from '../../../helpers/wait-for.js';
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -26,7 +27,7 @@ test('a 5xx is retried by octokit and the check is still created once', async ()
     { repo: w.repo(), sha: SHA, name: 'politburo/production' },
     renderApplyCheck(null, { environment: 'production' }),
   );
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.deepEqual(
     fake.writes().map((r) => r.status),
     [502, 201],
@@ -47,7 +48,7 @@ test('GitHub down: reporting never throws, the write is kept and sent once GitHu
   ]);
   assert.ok(rows[0].attempts >= 1);
   assert.ok(logs.some((l) => l.level === 'warn' && /will retry/.test(l.msg ?? '')));
-  assert.equal(await reporter.flush({ timeoutMs: 5_000 }), 0, 'sent after backoff');
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0, 'sent after backoff');
   assert.equal(fake.state.checkRuns.length, 1);
   assert.equal(fake.state.checkRuns[0].conclusion, 'success');
   assert.deepEqual(fake.violations, []);
@@ -65,7 +66,7 @@ test('a write GitHub refuses for good (4xx) is logged, kept as failed and does n
   });
   await reporter.stickyComment(repo, 5, 'plan');
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.equal(fake.state.checkRuns.length, 1, 'the next write went out');
   const { rows } = await w.pool.query(
     `SELECT kind, last_error FROM github_writes WHERE failed_at IS NOT NULL AND key LIKE $1`,
@@ -111,7 +112,7 @@ test('retry-after is honoured: nothing is sent to the installation before it pas
   });
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   await reporter.check({ repo, sha: 'f'.repeat(40), name: 'politburo/production' }, done);
-  assert.equal(await reporter.flush({ timeoutMs: 5_000 }), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   const writes = fake.writes();
   assert.deepEqual(
     writes.map((r) => r.status),
@@ -133,7 +134,7 @@ test('x-ratelimit-remaining: 0 pauses the queue until x-ratelimit-reset', async 
     headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(reset) },
   });
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
-  assert.equal(await reporter.flush({ timeoutMs: 6_000 }), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   const writes = fake.writes();
   assert.deepEqual(
     writes.map((r) => r.status),
@@ -154,7 +155,7 @@ test('the rate limit is shared: another process does not send while the queue wa
   await two.check({ repo, sha: 'f'.repeat(40), name: 'politburo/production' }, done);
   await two.writes.drainAll();
   assert.equal(fake.writes().length, 1, 'the second process waited too');
-  assert.equal(await two.flush({ timeoutMs: 5_000 }), 0);
+  assert.equal(await two.flush({ timeoutMs: 60_000 }), 0);
   assert.ok(Date.now() - started >= 800);
   assert.deepEqual(
     fake.writes().map((r) => r.status),
@@ -171,7 +172,7 @@ test('several processes reporting at once: every check created exactly once', as
       [0, 1, 2, 3].map((j) => r.check({ repo, sha: SHA, name: `politburo/env-${j}` }, { ...done, title: `from ${i}` })),
     ),
   );
-  await Promise.all(reporters.map((r) => r.flush()));
+  await Promise.all(reporters.map((r) => r.flush({ timeoutMs: 60_000 })));
   assert.equal(fake.state.checkRuns.length, 4);
   assert.ok(fake.writes().length <= 12);
   assert.deepEqual(fake.violations, []);
@@ -184,10 +185,10 @@ test('a push costs at most 3 writes per environment: create pending, progress, f
   for (const env of ['production', 'staging']) {
     const ref = { repo, sha: SHA, name: `politburo/${env}` };
     await reporter.check(ref, renderApplyCheck(null, { environment: env }));
-    await reporter.flush();
+    await reporter.flush({ timeoutMs: 60_000 });
     await reporter.check(ref, renderApplyCheck(null, { environment: env, state: 'in_progress' }));
     await reporter.check(ref, { ...done, title: `${env} done` });
-    await reporter.flush();
+    await reporter.flush({ timeoutMs: 60_000 });
   }
   assert.equal(fake.state.checkRuns.length, 2);
   for (const c of fake.state.checkRuns) {
@@ -213,7 +214,7 @@ test('finishStaleChecks completes checks left pending by a crash as cancelled ("
     renderApplyCheck(null, { environment: 'staging' }),
   );
   await crashed.check({ repo, sha: SHA, name: 'politburo/qa' }, done);
-  await crashed.flush();
+  await crashed.flush({ timeoutMs: 60_000 });
   await crashed.close();
   // Back-date instead of waiting: the checks are old, and their jobs are gone.
   await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [
@@ -222,7 +223,7 @@ test('finishStaleChecks completes checks left pending by a crash as cancelled ("
   const restarted = w.reporter(fake);
   const finished = await finishStaleChecks(w.pool, restarted, { isActive: (c) => c.name === 'politburo/staging' });
   assert.equal(finished, 1);
-  await restarted.flush();
+  await restarted.flush({ timeoutMs: 60_000 });
   const prod = fake.state.checkRuns.find((c) => c.name === 'politburo/production')!;
   assert.equal(prod.conclusion, 'cancelled');
   assert.equal(prod.output.summary, INTERRUPTED_SUMMARY);
@@ -244,15 +245,19 @@ test('the sweep sends writes another process left behind', async () => {
   const dead = w.reporter(fake);
   const repo = w.repo();
   await w.pool.query(
-    `INSERT INTO github_write_queues (queue, not_before) VALUES ($1, now() + interval '200 milliseconds')`,
+    // The queue waits (as after a rate limit) long enough that the reporting process stops before it could send.
+    `INSERT INTO github_write_queues (queue, not_before) VALUES ($1, now() + interval '3 seconds')`,
     [`gh:${repo.installationId}`],
   );
   await dead.check({ repo, sha: SHA, name: 'politburo/production' }, done);
   await dead.close();
-  await new Promise((r) => setTimeout(r, 250));
   assert.equal(fake.state.checkRuns.length, 0, 'the process that reported stopped before sending');
-  await w.reporter(fake).writes.drainAll();
-  assert.equal(fake.state.checkRuns.length, 1);
+  const other = w.reporter(fake);
+  await waitFor('the other reporter to send the write left behind', async () => {
+    await other.writes.drainAll();
+    return fake.state.checkRuns.length === 1;
+  });
+  await other.close();
 });
 
 test('with octokit throttling on (production setting) and a GitHub Enterprise /api/v3 base URL, writes still go out', async () => {
@@ -264,7 +269,7 @@ test('with octokit throttling on (production setting) and a GitHub Enterprise /a
     renderApplyCheck(null, { environment: 'production' }),
   );
   await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done);
-  assert.equal(await reporter.flush(), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.equal(fake.state.checkRuns[0].conclusion, 'success');
   assert.ok(fake.requests.every((r) => r.status < 400));
 });
@@ -288,13 +293,13 @@ test('finishStaleChecks by default keeps checks whose graphile-worker apply or p
     { repo, sha: SHA, name: 'politburo/production' },
     renderApplyCheck(null, { environment: 'production' }),
   );
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [
     `acme/${repo.name}`,
   ]);
   await addJob(w.pool, 'apply-environment', { repo, environment: 'production', sha: queued, trigger: 'push' });
   assert.equal(await finishStaleChecks(w.pool, reporter), 1);
-  await reporter.flush();
+  await reporter.flush({ timeoutMs: 60_000 });
   assert.deepEqual(
     fake.state.checkRuns.map((c) => [c.head_sha === SHA ? 'gone' : 'queued', c.name, c.conclusion]).sort(),
     [
@@ -317,7 +322,7 @@ test('a successful response saying the rate limit is used up pauses the queue un
   await reporter.check({ repo, sha: 'f'.repeat(40), name: 'politburo/production' }, done);
   await reporter.writes.drainAll();
   assert.equal(fake.writes().length, 1, 'the second write waits for the reset');
-  assert.equal(await reporter.flush({ timeoutMs: 5_000 }), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   const writes = fake.writes();
   assert.equal(writes.length, 2);
   assert.ok(writes[1].at >= reset * 1000, 'sent after the reset');
@@ -331,7 +336,7 @@ test('many installations draining at once on a small pool: each drain uses one c
   const repos = Array.from({ length: 6 }, () => w.repo());
   await Promise.all(repos.map((repo) => reporter.check({ repo, sha: SHA, name: 'politburo/production' }, done)));
   await Promise.all(repos.map((repo) => reporter.stickyComment(repo, 1, 'plan')));
-  assert.equal(await reporter.flush({ timeoutMs: 10_000 }), 0);
+  assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
   assert.equal(fake.state.checkRuns.length, 6);
   assert.equal(fake.state.comments.length, 6);
   await reporter.close();

@@ -72,7 +72,7 @@ describe('apply-environment job', () => {
     await access(path.join(tmp, 'state', 'v2'));
     assert.deepEqual(await check(head), { status: 'completed', conclusion: 'success' });
     assert.deepEqual(await check(older), { status: 'completed', conclusion: 'skipped' });
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     const status = h.github.state.statuses.filter((s) => s.sha === head).at(-1)!;
     assert.match(status.target_url ?? '', /^http:\/\/pb\.example\/runs\/\d+$/);
     const nodes = await h.deps.store.recordedNodes('acme/infra', 'prod');
@@ -166,7 +166,7 @@ describe('apply-environment job', () => {
     try {
       const applying = runApplyEnvironment({ ...h.deps, reporter }, job(head, { repo: app }), attempt());
       const run = await waitFor('the check run created', async () => {
-        await reporter.flush();
+        await reporter.flush({ timeoutMs: 60_000 });
         return github.state.checkRuns.find((r) => r.head_sha === head && r.name === 'politburo/prod');
       });
       assert.equal(run.status, 'in_progress');
@@ -176,12 +176,12 @@ describe('apply-environment job', () => {
       assert.doesNotMatch(`${run.output.title} ${run.output.summary}`, /queued|waiting/i);
       // A redelivered push of the same commit while it is being applied does not turn its check back to queued.
       await queueApplies({ ...h.deps, reporter }, app, 'main', head, 'redelivered push', h.deps.logger);
-      await reporter.flush();
+      await reporter.flush({ timeoutMs: 60_000 });
       assert.equal(github.state.checkRuns.find((r) => r.id === run.id)!.status, 'in_progress');
       assert.match(github.state.checkRuns.find((r) => r.id === run.id)!.output.summary ?? '', /in progress/);
       await writeFile(go, '');
       await applying;
-      await reporter.flush();
+      await reporter.flush({ timeoutMs: 60_000 });
       const done = github.state.checkRuns.find((r) => r.id === run.id)!;
       assert.deepEqual([done.status, done.conclusion], ['completed', 'success']);
       assert.deepEqual(github.violations, []);

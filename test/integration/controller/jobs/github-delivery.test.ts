@@ -66,7 +66,7 @@ describe('github-delivery routing', () => {
     assert.equal(jobs[0].payload.environment, 'prod');
     assert.equal(jobs[0].payload.sha, sha);
     assert.equal(jobs[0].key, 'apply:acme/infra:prod');
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     const status = h.github.state.statuses.find((s) => s.sha === sha && s.context === 'politburo/prod');
     assert.equal(status?.state, 'pending');
   });
@@ -94,7 +94,7 @@ describe('github-delivery routing', () => {
       await run('push', { ref: 'refs/heads/main', after: sha, repository: repository(empty, 'website') }),
       'no-description',
     );
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     assert.equal(h.github.state.statuses.filter((s) => s.sha === sha).length, 0);
   });
 
@@ -107,7 +107,7 @@ describe('github-delivery routing', () => {
       await run('push', { ref: 'refs/heads/main', after: sha, repository: repository(bad, 'broken') }),
       'invalid',
     );
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     const status = h.github.state.statuses.find((s) => s.sha === sha);
     assert.equal(status?.state, 'failure');
     assert.equal((await h.jobs(JOB_APPLY)).filter((j) => j.payload.repo.name === 'broken').length, 0);
@@ -167,7 +167,7 @@ describe('github-delivery routing', () => {
       }),
       'refused: pull request #99 not seen yet',
     );
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     assert.deepEqual(h.github.state.comments.find((c) => c.id === 77)?.reactions, ['confused']);
   });
 

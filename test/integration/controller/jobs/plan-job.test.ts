@@ -38,7 +38,7 @@ describe('plan-pull-request job', () => {
   });
   const statuses = (sha: string) => h.github.state.statuses.filter((s) => s.sha === sha);
   const planned = async (sha: string) => {
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     return [...new Set(statuses(sha).map((s) => s.context))].sort();
   };
 
@@ -95,10 +95,10 @@ describe('plan-pull-request job', () => {
     await repo.git('checkout', '-q', '-b', 'docs', 'main');
     const head = await repo.commit({ 'README.md': 'docs only' }, 'docs');
     await repo.git('checkout', '-q', 'main');
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     const writes = h.github.writes().length;
     await runPlanPullRequest(h.deps, job({ pullNumber: 4, headSha: head, baseSha: base }));
-    await h.reporter.flush();
+    await h.reporter.flush({ timeoutMs: 60_000 });
     assert.equal(h.github.writes().length, writes);
   });
 
