@@ -95,8 +95,11 @@ describe('e2e: poll mode', () => {
       60_000,
     );
     await access(path.join(tmp, 'state', 'v2'));
-    const runs = await store.listRuns({ repository: repo.dir, environment: 'dev' });
-    assert.equal(runs.filter((r) => r.kind === 'apply' && r.status === 'succeeded').length, 2);
+    // A node is recorded ready before its run is closed: wait for the run too.
+    await waitFor('both applies recorded as succeeded', async () => {
+      const runs = await store.listRuns({ repository: repo.dir, environment: 'dev' });
+      return runs.filter((r) => r.kind === 'apply' && r.status === 'succeeded').length === 2;
+    });
     // The dashboard draws the environment as described at its last applied commit: with its dependency edge.
     const svg = await (
       await fetch(`${controller.url}/environments/${encodeURIComponent(repo.dir)}/dev/graph.svg`)

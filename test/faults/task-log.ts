@@ -9,15 +9,16 @@ import path from 'node:path';
 import { GitRepo } from '../helpers/git-repo.js';
 
 /**
- * `task.sh LABEL SECONDS`: logs `LABEL PID start NS`, sleeps (SECONDS, or what the file LABEL.seconds says), logs
+ * `task.sh LABEL SECONDS`: reads how long to sleep (SECONDS, or what the file LABEL.seconds says) before it logs
+ * `LABEL PID start NS` (so a test that saw the start may change the file for the next run), sleeps, logs
  * `LABEL PID end NS` (`... killed` when a signal stops it: TERM, or PIPE once its reader is gone).
  */
 const TASK_SCRIPT = `#!/bin/sh
 log="$(dirname "$0")/intervals.log"
-echo "$1 $$ start $(date +%s%N)" >> "$log"
-trap 'echo "$1 $$ end $(date +%s%N) killed" >> "$log"; exit 143' TERM HUP PIPE
 seconds="$2"
 [ -f "$(dirname "$0")/$1.seconds" ] && seconds="$(cat "$(dirname "$0")/$1.seconds")"
+echo "$1 $$ start $(date +%s%N)" >> "$log"
+trap 'echo "$1 $$ end $(date +%s%N) killed" >> "$log"; exit 143' TERM HUP PIPE
 sleep "$seconds" & wait $!
 echo "$1 $$ end $(date +%s%N)" >> "$log"
 `;
