@@ -100,7 +100,9 @@ function roleOf(p: string): keyof typeof SLEEP {
 }
 
 function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 const s = (ms: number) => `${(ms / 1000).toFixed(2)}s`;
