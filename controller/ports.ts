@@ -39,7 +39,13 @@ export interface ApplyEnvironmentJob {
 
 export interface PlanPullRequestJob {
   repo: Repository;
-  pullNumber: number;
+  /** The pull request planned; absent for a merge group (`mergeGroup`): exactly one of the two is set. */
+  pullNumber?: number;
+  /**
+   * A merge group of GitHub's merge queue (docs/controller.md "Merge queues"): checks only, no comment, no
+   * superseding; every environment that follows `baseBranch` gets its check, so a required check never waits.
+   */
+  mergeGroup?: { headRef: string; baseBranch: string };
   headSha: string;
   baseSha: string;
   /** Only the named environment (from `/politburo plan ENV`). */

@@ -33,6 +33,22 @@ export interface PlanPullRequest {
 }
 
 /**
+ * GitHub's merge queue asks for the checks of a merge group (`merge_group` `checks_requested`): plan its head like a
+ * pull request's, checks only (a merge group has no pull request number and no comment). docs/controller.md
+ * "Merge queues".
+ */
+export interface PlanMergeGroup {
+  kind: 'plan-merge-group';
+  repo: GitHubRepository;
+  /** The merge group's commit (what the queue would merge), and its temporary ref (`refs/heads/gh-readonly-queue/…`). */
+  headSha: string;
+  headRef: string;
+  /** The base branch's head the group was built on, and the branch (without `refs/heads/`). */
+  baseSha: string;
+  baseBranch: string;
+}
+
+/**
  * A `/politburo plan [ENV] [--live]` comment on a pull request (docs/configuration.md). The comment carries neither
  * the pull request's commits nor its head repository: the handler takes them from the pull request last seen.
  */
@@ -86,6 +102,7 @@ export interface Ignore {
 export type Command =
   | ApplyBranchHead
   | PlanPullRequest
+  | PlanMergeGroup
   | PlanComment
   | RerunPlanCheck
   | RerunApplyCheck

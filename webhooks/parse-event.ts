@@ -44,6 +44,12 @@ const checked = {
     repository,
     installation,
   }),
+  merge_group: z.object({
+    action: z.string(),
+    merge_group: z.object({ head_sha: sha, head_ref: z.string().min(1), base_sha: sha, base_ref: z.string().min(1) }),
+    repository,
+    installation,
+  }),
   issue_comment: z.object({
     action: z.string(),
     issue: z.object({

@@ -4,7 +4,8 @@
  * comment is on, the commenter's permission) is looked up there.
  *
  * push to a branch → apply its head; pull_request opened/synchronize/reopened → plan it; `/politburo plan` comment on
- * a pull request → plan as asked; check_run rerequested on a Politburo check → that check again; installation and
+ * a pull request → plan as asked; merge_group checks_requested → plan the group's head (checks only, docs/controller.md
+ * "Merge queues"); check_run rerequested on a Politburo check → that check again; installation and
  * installation_repositories → repositories registered or unregistered. Everything else is ignored, with the reason.
  */
 import { isCommitSha } from '../kernel/commit.js';
@@ -20,6 +21,8 @@ export function routeEvent(event: GitHubEvent): Command {
       return routePush(event.payload);
     case 'pull_request':
       return routePullRequest(event.payload);
+    case 'merge_group':
+      return routeMergeGroup(event.payload);
     case 'issue_comment':
       return routeComment(event.payload);
     case 'check_run':
@@ -61,6 +64,23 @@ function routePullRequest(p: PayloadOf<'pull_request'>): Command {
     headSha: pr.head.sha,
     baseSha: pr.base.sha,
     headRepository: pr.head.repo?.full_name ?? null,
+  };
+}
+
+/** The merge queue asks for checks of a group's head; a destroyed group (merged, or dequeued) needs nothing. */
+function routeMergeGroup(p: PayloadOf<'merge_group'>): Command {
+  const action: string = p.action;
+  if (action === 'destroyed') return ignore('merge_group destroyed: the group left the queue, nothing to check');
+  if (action !== 'checks_requested') return ignore(`merge_group ${action}`);
+  const g = p.merge_group;
+  if (!g.base_ref.startsWith('refs/heads/')) return ignore('merge_group on a base that is not a branch');
+  return {
+    kind: 'plan-merge-group',
+    repo: repositoryOf(p),
+    headSha: g.head_sha,
+    headRef: g.head_ref,
+    baseSha: g.base_sha,
+    baseBranch: g.base_ref.slice('refs/heads/'.length),
   };
 }
 

@@ -19,17 +19,22 @@ const schemas = {
     trigger: z.string().default(''),
     describedAt: sha.optional(),
   }),
-  plan: z.object({
-    repo,
-    pullNumber: z.number().int().positive(),
-    headSha: sha,
-    baseSha: sha,
-    environment: environment.optional(),
-    live: z.boolean().default(false),
-    commentId: z.number().int().optional(),
-    notice: z.string().optional(),
-    trigger: z.string().default(''),
-  }),
+  plan: z
+    .object({
+      repo,
+      pullNumber: z.number().int().positive().optional(),
+      mergeGroup: z.object({ headRef: z.string().min(1), baseBranch: z.string().min(1) }).optional(),
+      headSha: sha,
+      baseSha: sha,
+      environment: environment.optional(),
+      live: z.boolean().default(false),
+      commentId: z.number().int().optional(),
+      notice: z.string().optional(),
+      trigger: z.string().default(''),
+    })
+    .refine((j) => (j.pullNumber === undefined) !== (j.mergeGroup === undefined), {
+      message: 'exactly one of pullNumber and mergeGroup',
+    }),
   drift: z.object({ repo, environment, heal: z.boolean().default(false), trigger: z.string().default('schedule') }),
 };
 

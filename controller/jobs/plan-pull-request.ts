@@ -2,7 +2,9 @@
  * The `plan-pull-request` job: a static plan (no host contacted, no provider run) of every environment the pull
  * request changes, one `politburo plan ENV` check per environment and ONE sticky comment. Live plans (dry-runs on
  * hosts) only when the job says so, which the delivery handler sets only after the trust checks of
- * docs/configuration.md.
+ * docs/configuration.md. A merge group of GitHub's merge queue is planned the same way, checks only (no pull request,
+ * no comment), and every environment that follows its base branch gets a check even when unchanged, so a required
+ * `politburo plan ENV` check never leaves the queue waiting (docs/controller.md "Merge queues").
  * The head is checked out and loaded once; the base (or the fork point) at most once, whatever asks for it.
  */
 import { unknownEnvironmentMessage } from '../../kernel/did-you-mean.js';
@@ -25,9 +27,9 @@ import { repositoryKey } from '../../kernel/repository.js';
 export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promise<void> {
   const job = parsePlanPullRequestJob(payload);
   const reporter = reporterFor(deps, job.repo);
-  const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), sha: job.headSha }).child({
-    pull: job.pullNumber,
-  });
+  const log = runLogger(deps.logger, { repo: repositoryKey(job.repo), sha: job.headSha }).child(
+    job.mergeGroup ? { mergeGroup: job.mergeGroup.headRef } : { pull: job.pullNumber },
+  );
   const described = describedAt(deps, job.repo);
   const plans = await withCommit(deps.git, job.repo, job.headSha, (head) => planHead(deps, job, head, described, log));
   if (!plans) {
@@ -48,9 +50,17 @@ export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promi
       ),
     );
   }
+  if (job.pullNumber === undefined) {
+    log.info(
+      { environments: plans.map((p) => p.environment) },
+      `planned merge group ${job.mergeGroup?.headRef ?? ''} at ${job.headSha.slice(0, 7)}`,
+    );
+    return;
+  }
+  const pullNumber = job.pullNumber;
   await supersedeOlderPlans(
     deps,
-    job,
+    { ...job, pullNumber },
     plans.map((p) => p.environment),
     reporter,
     log,
@@ -58,7 +68,7 @@ export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promi
   let body = renderPlanComment(plans, { headSha: job.headSha });
   if (job.notice)
     body = body.replace(PLAN_COMMENT_MARKER, `${PLAN_COMMENT_MARKER}\n> ${job.notice.replace(/\n/g, ' ')}\n`);
-  await safely(log, 'plan comment', () => reporter.stickyComment(job.repo, job.pullNumber, body));
+  await safely(log, 'plan comment', () => reporter.stickyComment(job.repo, pullNumber, body));
   log.info(
     { environments: plans.map((p) => p.environment), live: job.live },
     `planned #${job.pullNumber} at ${job.headSha.slice(0, 7)}`,
@@ -155,10 +165,19 @@ async function changedEnvironments(
   described: DescribedAt,
 ): Promise<string[]> {
   const changed = await deps.git.changedFiles(job.repo, job.baseSha, job.headSha);
-  if (!touchesDescription(head, changed)) return [];
+  const following = job.mergeGroup ? followingBranch(head, job.repo, job.mergeGroup.baseBranch) : [];
+  if (!touchesDescription(head, changed)) return following;
   // Compared with what the pull request forked from, so later changes on the base branch are not counted as its own.
   const forkPoint = (await deps.git.mergeBase?.(job.repo, job.baseSha, job.headSha)) ?? job.baseSha;
-  return affectedEnvironments(head, await described(forkPoint), changed);
+  const affected = affectedEnvironments(head, await described(forkPoint), changed);
+  return [...following, ...affected.filter((name) => !following.includes(name))];
+}
+
+/** The environments a merge into `branch` applies (docs/language.md `branch`), in the description's order. */
+function followingBranch(head: Description, repo: Repository, branch: string): string[] {
+  return [...head.environments.values()]
+    .filter((env) => (env.branch ?? repo.defaultBranch) === branch)
+    .map((env) => env.name);
 }
 
 async function baseEnvironmentNames(job: PlanPullRequestJob, described: DescribedAt): Promise<string[]> {
@@ -179,7 +198,7 @@ async function removedEnvironment(
 /** Plans are keyed by (environment, base, head): this head's plans are recorded and older heads' checks superseded. */
 async function supersedeOlderPlans(
   deps: JobDeps,
-  job: PlanPullRequestJob,
+  job: PlanPullRequestJob & { pullNumber: number },
   environments: string[],
   reporter: Reporter,
   log: Logger,

@@ -6,12 +6,18 @@
 import type pg from 'pg';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
 import type { JobQueue } from '../jobs/job-ports.js';
-import { JOB_DRIFT, JOB_PLAN_PR } from '../ports.js';
+import { JOB_DRIFT, JOB_PLAN_PR, type PlanPullRequestJob } from '../ports.js';
 import { enqueue, enqueueApply, environmentQueue } from '../queue/enqueue.js';
 
 /** The job key that keeps one drift job per environment. */
 function driftJobKey(repo: Repository, environment: string): string {
   return `drift:${repositoryKey(repo)}:${environment}`;
+}
+
+/** One pull request's plans, or one merge group's (its ref), share a key. */
+export function planJobKey(job: PlanPullRequestJob): string {
+  const target = job.mergeGroup ? `@${job.mergeGroup.headRef}` : `#${job.pullNumber}`;
+  return `plan:${repositoryKey(job.repo)}${target}`;
 }
 
 /** The JobQueue over a pool. */
@@ -22,8 +28,8 @@ export function createPgJobQueue(pool: pg.Pool): JobQueue {
       return { id: added.id, supersedes: added.supersedes };
     },
     async enqueuePlan(job) {
-      // Plans of one pull request run one at a time; a newer request replaces a queued older one.
-      const key = `plan:${repositoryKey(job.repo)}#${job.pullNumber}`;
+      // Plans of one pull request (or merge group) run one at a time; a newer request replaces a queued older one.
+      const key = planJobKey(job);
       const added = await enqueue(pool, JOB_PLAN_PR, job, {
         queueName: key,
         jobKey: `${key}${job.live ? ':live' : ''}`,

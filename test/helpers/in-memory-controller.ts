@@ -272,7 +272,8 @@ export function createInMemoryJobQueue(): InMemoryJobQueue {
       return { id: add(JOB_APPLY, key, payload, 'replace').id, supersedes };
     },
     async enqueuePlan(job) {
-      const key = `plan:${repositoryKey(job.repo)}#${job.pullNumber}${job.live ? ':live' : ''}`;
+      const target = job.mergeGroup ? `@${job.mergeGroup.headRef}` : `#${job.pullNumber}`;
+      const key = `plan:${repositoryKey(job.repo)}${target}${job.live ? ':live' : ''}`;
       return { id: add(JOB_PLAN_PR, key, job, 'replace').id };
     },
     async enqueueDrift(job) {

@@ -7,6 +7,7 @@ import { applyBranchHead } from './apply-branch-head.js';
 import type { DeliveryContext } from './context.js';
 import { registerRepositories, unregisterRepositories } from './installation.js';
 import { planComment } from './plan-comment.js';
+import { planMergeGroup } from './plan-merge-group.js';
 import { planPullRequest } from './plan-pull-request.js';
 import { rerunApplyCheck, rerunPlanCheck } from './rerun-check.js';
 
@@ -19,6 +20,8 @@ export async function handleCommand(deps: JobDeps, command: Command, ctx: Delive
       return applyBranchHead(deps, command, ctx);
     case 'plan-pull-request':
       return planPullRequest(deps, command, ctx);
+    case 'plan-merge-group':
+      return planMergeGroup(deps, command, ctx);
     case 'plan-comment':
       return planComment(deps, command, ctx);
     case 'rerun-plan-check':

@@ -229,6 +229,64 @@ describe('issue_comment', () => {
   });
 });
 
+describe('merge_group', () => {
+  test("each example: checks_requested plans the group's head against its base branch", () => {
+    for (const p of examplesOf('merge_group')) {
+      assert.equal(str(p, 'action'), 'checks_requested');
+      const baseRef = str(p, 'merge_group', 'base_ref');
+      assert.ok(baseRef.startsWith('refs/heads/'), baseRef);
+      assert.deepEqual(route('merge_group', p), {
+        kind: 'plan-merge-group',
+        repo: repoOf(p),
+        headSha: str(p, 'merge_group', 'head_sha'),
+        headRef: str(p, 'merge_group', 'head_ref'),
+        baseSha: str(p, 'merge_group', 'base_sha'),
+        baseBranch: baseRef.slice('refs/heads/'.length),
+      });
+    }
+  });
+
+  test('destroyed is ignored with the reason; an unknown action is ignored, naming it', () => {
+    const base = exampleOf('merge_group', 'checks_requested');
+    assert.deepEqual(route('merge_group', merge(base, { action: 'destroyed', reason: 'merged' })), {
+      kind: 'ignore',
+      reason: 'merge_group destroyed: the group left the queue, nothing to check',
+    });
+    assert.deepEqual(route('merge_group', merge(base, { action: 'reshuffled' })), {
+      kind: 'ignore',
+      reason: 'merge_group reshuffled',
+    });
+  });
+
+  test('another base branch is carried without refs/heads/; a base that is not a branch is ignored', () => {
+    const base = exampleOf('merge_group', 'checks_requested');
+    const staging = route('merge_group', merge(base, { merge_group: { base_ref: 'refs/heads/release/2' } }));
+    assert.equal(staging.kind === 'plan-merge-group' && staging.baseBranch, 'release/2');
+    assert.deepEqual(route('merge_group', merge(base, { merge_group: { base_ref: 'refs/tags/v1' } })), {
+      kind: 'ignore',
+      reason: 'merge_group on a base that is not a branch',
+    });
+  });
+
+  test('a merge group without its head commit, or with a short one, is malformed, naming the field', () => {
+    const base = exampleOf('merge_group', 'checks_requested');
+    const parsed = parseEvent({
+      id: 'd',
+      event: 'merge_group',
+      payload: merge(base, { merge_group: { head_sha: 'abc' } }),
+    });
+    assert.equal(parsed.ok, false);
+    assert.match(
+      parsed.ok ? '' : parsed.problem,
+      /^malformed merge_group payload: merge_group\.head_sha: .*commit SHA/,
+    );
+    const noBase = structuredClone(base);
+    delete (noBase.merge_group as JsonObject).base_ref;
+    const p2 = parseEvent({ id: 'd', event: 'merge_group', payload: noBase });
+    assert.match(p2.ok ? '' : p2.problem, /merge_group\.base_ref/);
+  });
+});
+
 describe('check_run', () => {
   test('each example: only rerequested is acted on, and only for Politburo checks', () => {
     let rerequested = 0;
@@ -318,7 +376,6 @@ describe('events Politburo does not act on', () => {
     'ping',
     'star',
     'issues',
-    'merge_group',
     'deployment_review',
     'workflow_run',
     'pull_request_review_comment',
