@@ -11,6 +11,7 @@ import type {
   ResolvedNode,
   TaskSpec,
 } from '../kernel/types.js';
+import { describeValueChange, HUNK_LIMIT, showValue, valueDifferences } from './plan-diff.js';
 
 /** The address a binding shows in plans: the address, `local`, or null for a host not provisioned yet. */
 export function hostLabel(binding: HostBinding, recorded?: RecordedNode): string | null {
@@ -89,55 +90,94 @@ function planNode(node: ResolvedNode, rec: RecordedNode | undefined): PlannedNod
   return { path: node.path, host, action: 'unchanged', changes: [], node, recorded: rec };
 }
 
-/** Human-readable differences between the recorded (last applied) spec of a node and its desired one. */
+/**
+ * What differs between the recorded (last applied) spec of a node and its desired one, one line per difference
+ * (docs/cli.md, "plan"): `host: 10.0.0.1 → 10.0.0.9`, `+ task 'pg backups'`, `task 'app deployed': ref: v1.4.3 →
+ * v1.4.4`, `task 'swappiness': meet: 10 → 5`, `task 'db': runs as: postgres (sudo) → root (sudo)`. Values are shown as
+ * recorded and described, where secrets stay symbolic (`${secret.NAME}`), so no secret value can appear.
+ */
 function describeChanges(node: ResolvedNode, rec: RecordedNode): string[] {
   const changes: string[] = [];
   const desiredHost = hostLabel(node.host, rec);
   if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host)
-    changes.push(`host ${rec.host} -> ${desiredHost}`);
+    changes.push(`host: ${rec.host} → ${desiredHost}`);
   if (node.host.kind === 'static' && rec.host === node.host.address) {
     const port = node.host.port ?? 22; // absent: ssh_config's Port, else 22 (docs/language.md)
-    if (rec.port != null && rec.port !== port) changes.push(`port ${rec.port} -> ${port}`);
+    if (rec.port != null && rec.port !== port) changes.push(`port: ${rec.port} → ${port}`);
     if (rec.user != null && rec.user !== node.host.user)
-      changes.push(`user ${rec.user} -> ${node.host.user ?? "ssh_config's User or the local user"}`);
+      changes.push(`user: ${rec.user} → ${node.host.user ?? "ssh_config's User or the local user"}`);
   }
-  const before = new Map(rec.tasks.map((t) => [taskKey(t), t]));
+  // Records written before tasks were kept (or damaged) have no usable task list: they can only say "changed".
+  if (!Array.isArray(rec.tasks)) {
+    changes.push('tasks changed');
+    return changes;
+  }
+  const recordedTasks = rec.tasks.filter(isTask);
+  const before = new Map(recordedTasks.map((t) => [taskKey(t), t]));
   const after = new Map(node.tasks.map((t) => [taskKey(t), t]));
   for (const [key, task] of after) {
     const old = before.get(key);
-    if (!old) changes.push(`+ task '${task.name}'`);
+    if (!old) changes.push(`+ task '${task.name}'${addedArgs(task)}`);
     else changes.push(...taskDifferences(old, task));
   }
   for (const [key, task] of before) if (!after.has(key)) changes.push(`- task '${task.name}'`);
-  const commonBefore = rec.tasks.map(taskKey).filter((k) => after.has(k));
+  const commonBefore = recordedTasks.map(taskKey).filter((k) => after.has(k));
   const commonAfter = node.tasks.map(taskKey).filter((k) => before.has(k));
   if (commonBefore.join('\0') !== commonAfter.join('\0')) changes.push('task order changed');
   return changes;
+}
+
+function isTask(t: unknown): t is TaskSpec {
+  if (typeof t !== 'object' || t === null) return false;
+  const o = t as { kind?: unknown; name?: unknown; dep?: unknown };
+  return typeof o.name === 'string' && (o.kind === 'shell' || (o.kind === 'babushka' && typeof o.dep === 'string'));
 }
 
 function taskKey(t: TaskSpec): string {
   return t.kind === 'babushka' ? `b:${t.dep}` : `s:${t.name}`;
 }
 
+/** ` (ref: v1.4.4, user: app)` for a new dep's arguments (each value shortened), or nothing. */
+function addedArgs(t: TaskSpec): string {
+  if (t.kind !== 'babushka') return '';
+  const keys = Object.keys(t.args).sort();
+  if (keys.length === 0) return '';
+  const shown = keys.slice(0, HUNK_LIMIT).map((k) => `${k}: ${showValue(t.args[k])}`);
+  if (keys.length > HUNK_LIMIT) shown.push(`${keys.length - HUNK_LIMIT} more`);
+  return ` (${shown.join(', ')})`;
+}
+
+/** Who a task runs as: `root (sudo)`, or the SSH user when it does not escalate. */
+function runsAs(t: TaskSpec): string {
+  return t.become ? `${t.become.user} (${t.become.method})` : 'the SSH user';
+}
+
 function taskDifferences(old: TaskSpec, now: TaskSpec): string[] {
+  const prefix = `task '${now.name}': `;
+  const out: string[] = [];
   if (old.kind === 'shell' && now.kind === 'shell') {
-    const out: string[] = [];
-    if (old.met !== now.met) out.push(`task '${now.name}': met command changed`);
-    if (old.meet !== now.meet) out.push(`task '${now.name}': meet command changed`);
-    return out;
-  }
-  if (old.kind === 'babushka' && now.kind === 'babushka') {
-    const out: string[] = [];
-    const keys = [...new Set([...Object.keys(old.args), ...Object.keys(now.args)])].sort();
+    for (const field of ['met', 'meet'] as const) {
+      const a: unknown = old[field];
+      const b = now[field];
+      if (a === b) continue;
+      if (typeof a !== 'string') out.push(`${prefix}${field} command changed`);
+      else out.push(...valueDifferences(a, b).map((d) => `${prefix}${field}: ${d}`));
+    }
+  } else if (old.kind === 'babushka' && now.kind === 'babushka') {
+    const oldArgs: Record<string, unknown> = typeof old.args === 'object' && old.args !== null ? old.args : {};
+    const keys = [...new Set([...Object.keys(oldArgs), ...Object.keys(now.args)])].sort();
     for (const k of keys) {
-      const a = old.args[k];
+      const a = oldArgs[k];
       const b = now.args[k];
       if (a === b) continue;
-      if (a === undefined) out.push(`task '${now.name}': argument ${k} added (${b})`);
-      else if (b === undefined) out.push(`task '${now.name}': argument ${k} removed`);
-      else out.push(`task '${now.name}': ${k} ${a} -> ${b}`);
+      if (a !== undefined && typeof a !== 'string') out.push(`${prefix}argument ${k} changed`);
+      else out.push(...describeValueChange(a, b).map((d) => `${prefix}${k}: ${d}`));
     }
-    return out;
+  } else {
+    return [`${prefix}changed kind`];
   }
-  return [`task '${now.name}' changed kind`];
+  const wasAs = runsAs(old);
+  const nowAs = runsAs(now);
+  if (wasAs !== nowAs) out.push(`${prefix}runs as: ${wasAs} → ${nowAs}`);
+  return out;
 }

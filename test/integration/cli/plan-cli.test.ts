@@ -145,7 +145,7 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
         '=  database/replica-1  203.0.113.11     ready',
         '=  database/replica-2  203.0.113.12     ready',
         '=  web-1               203.0.113.21     ready',
-        "~  web-2               203.0.113.22     drifted  task 'app deployed': ref v1.4.1 -> v1.4.2",
+        "~  web-2               203.0.113.22     drifted  task 'app deployed': ref: v1.4.1 → v1.4.2",
         '=  web-3               203.0.113.23     ready',
         '+  lb                  203.0.113.5      defined  new: 3 tasks',
         '-  old-cache           203.0.113.40     ready    no longer described',
@@ -184,7 +184,7 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
       action: 'update',
       state: 'drifted',
       reason: 'unmet: app deployed',
-      changes: ["task 'app deployed': ref v1.4.1 -> v1.4.2"],
+      changes: ["task 'app deployed': ref: v1.4.1 → v1.4.2"],
       tasks: [
         { name: 'lamp base', kind: 'babushka' },
         { name: 'node exporter running', kind: 'babushka' },

@@ -4,6 +4,7 @@ import type { Plan, PlannedNode, RecordedNode, ResolvedNode, TaskSpec } from '..
 import { renderPlanText, planSummaryLine } from '../../../cli/render/plan-text.js';
 import { planToJson } from '../../../cli/render/plan-json.js';
 import { renderValidationErrors } from '../../../cli/render/validation-errors.js';
+import { planEnvironment } from '../../../reconciler/plan-environment.js';
 
 const src = { file: 'politburo.yml', line: 1, column: 1 };
 const task = (name: string): TaskSpec => ({ kind: 'babushka', name, dep: name, args: {}, source: src });
@@ -43,7 +44,7 @@ function samplePlan(): Plan {
       action: 'update',
       node: node('web-2', [task('lamp base'), task('app deployed'), shell]),
       recorded: rec('web-2', 'drifted', 'unmet: app deployed'),
-      changes: ["task 'app deployed': ref v1.4.1 -> v1.4.2", "+ task 'swappiness tuned'"],
+      changes: ["task 'app deployed': ref: v1.4.1 → v1.4.2", "+ task 'swappiness tuned'"],
     },
     {
       path: 'web-1',
@@ -75,7 +76,7 @@ test('plan table: symbol, path, host, state, changes (one per line), then the su
     [
       '   PATH             HOST             STATE    CHANGES',
       '+  database/master  db1.example.com  defined  new: 2 tasks',
-      "~  web-2            203.0.113.22     drifted  task 'app deployed': ref v1.4.1 -> v1.4.2",
+      "~  web-2            203.0.113.22     drifted  task 'app deployed': ref: v1.4.1 → v1.4.2",
       "                                              + task 'swappiness tuned'",
       '=  web-1            203.0.113.21     ready',
       '-  old-cache        203.0.113.9      ready    no longer described',
@@ -126,7 +127,7 @@ test('plan JSON: docs/cli.md shape with actions, states, reasons, changes and ta
         action: 'update',
         state: 'drifted',
         reason: 'unmet: app deployed',
-        changes: ["task 'app deployed': ref v1.4.1 -> v1.4.2", "+ task 'swappiness tuned'"],
+        changes: ["task 'app deployed': ref: v1.4.1 → v1.4.2", "+ task 'swappiness tuned'"],
         tasks: [
           { name: 'lamp base', kind: 'babushka' },
           { name: 'app deployed', kind: 'babushka' },
@@ -226,4 +227,40 @@ test('plan JSON lists each rollout group with its batches; absent without rollou
     },
   ]);
   assert.equal('rollouts' in planToJson(samplePlan()), false);
+});
+
+test('plan table: a shell task shows the values that differ, each on its own line under the node', () => {
+  const meet = (v: string): TaskSpec => ({
+    kind: 'shell',
+    name: 'app',
+    met: `test "$(cat /opt/app/VERSION)" = ${v}`,
+    meet: `echo ${v} > /opt/app/VERSION`,
+    source: src,
+  });
+  const desired = { ...node('web-1', [meet('1.4.4')]), specHash: 'new' };
+  const recorded: RecordedNode = { ...rec('web-1', 'ready'), host: 'local', tasks: [meet('1.4.3')] };
+  const text = renderPlanText(
+    planEnvironment(
+      {
+        name: 'production',
+        defaults: { ssh: {}, concurrency: 1, timeoutMs: 1000 },
+        params: {},
+        nodes: [desired],
+        groups: [],
+        drift: { schedule: '0 * * * *', heal: false },
+        depsDir: 'babushka-deps',
+        source: src,
+      },
+      [recorded],
+      null,
+    ),
+  );
+  assert.equal(
+    text.split('\n').slice(0, 3).join('\n'),
+    [
+      '   PATH   HOST   STATE  CHANGES',
+      "~  web-1  local  ready  task 'app': met: 1.4.3 → 1.4.4",
+      "                        task 'app': meet: 1.4.3 → 1.4.4",
+    ].join('\n'),
+  );
 });

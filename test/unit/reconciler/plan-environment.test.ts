@@ -84,7 +84,7 @@ test('a changed argument is an update naming the task and the argument', () => {
   const after = node('web-1', '10.0.0.1', [babushka('base'), babushka('app deployed', { ref: 'v2' })], 'h2');
   const plan = planEnvironment(env([after]), [recorded(before)]);
   assert.equal(plan.nodes[0].action, 'update');
-  assert.deepEqual(plan.nodes[0].changes, ["task 'app deployed': ref v1 -> v2"]);
+  assert.deepEqual(plan.nodes[0].changes, ["task 'app deployed': ref: v1 → v2"]);
 });
 
 test('added, removed and reordered tasks and a new host are all named', () => {
@@ -92,8 +92,8 @@ test('added, removed and reordered tasks and a new host are all named', () => {
   const after = node('web-1', '10.0.0.9', [babushka('b'), babushka('a'), babushka('d', { x: '1' })], 'h2');
   const plan = planEnvironment(env([after]), [recorded(before)]);
   assert.deepEqual(plan.nodes[0].changes, [
-    'host 10.0.0.1 -> 10.0.0.9',
-    "+ task 'd'",
+    'host: 10.0.0.1 → 10.0.0.9',
+    "+ task 'd' (x: 1)",
     "- task 'c'",
     'task order changed',
   ]);
@@ -104,7 +104,155 @@ test('shell task command changes are named', () => {
   const before = node('web-1', '10.0.0.1', [shell('sysctl -w vm.swappiness=10')], 'h1');
   const after = node('web-1', '10.0.0.1', [shell('sysctl -w vm.swappiness=5')], 'h2');
   const plan = planEnvironment(env([after]), [recorded(before)]);
-  assert.deepEqual(plan.nodes[0].changes, ["task 'swappiness': meet command changed"]);
+  assert.deepEqual(plan.nodes[0].changes, ["task 'swappiness': meet: 10 → 5"]);
+});
+
+const shellTask = (name: string, met: string, meet: string, become?: TaskSpec['become']): TaskSpec => ({
+  kind: 'shell',
+  name,
+  met,
+  meet,
+  ...(become ? { become } : {}),
+  source: pos,
+});
+
+test('a shell task shows the interpolated values that differ, once per distinct difference', () => {
+  const task = (v: string): TaskSpec =>
+    shellTask(
+      'app',
+      `test "$(cat /opt/app/VERSION)" = ${v}`,
+      `curl -fsSL https://example.com/app-${v}.tgz | tar xz -C /opt/app && echo ${v} > /opt/app/VERSION`,
+    );
+  const before = node('web-1', '10.0.0.1', [task('1.4.3')], 'h1');
+  const after = node('web-1', '10.0.0.1', [task('1.4.4')], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, [
+    "task 'app': met: 1.4.3 → 1.4.4",
+    "task 'app': meet: app-1.4.3.tgz → app-1.4.4.tgz",
+    "task 'app': meet: 1.4.3 → 1.4.4",
+  ]);
+});
+
+test('a value used in several places of a command is shown once with its count', () => {
+  const task = (v: string): TaskSpec => shellTask('motd', `grep -q ${v} /etc/motd`, `echo ${v} > /etc/motd; echo ${v}`);
+  const before = node('web-1', '10.0.0.1', [task('blue')], 'h1');
+  const after = node('web-1', '10.0.0.1', [task('green')], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, [
+    "task 'motd': met: blue → green",
+    "task 'motd': meet: blue → green (2 places)",
+  ]);
+});
+
+test('an added flag is shown with the word before it', () => {
+  const before = node('web-1', '10.0.0.1', [shellTask('nginx', 'true', 'apt-get install -y nginx')], 'h1');
+  const after = node('web-1', '10.0.0.1', [shellTask('nginx', 'true', 'apt-get install -y --no-upgrade nginx')], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, ["task 'nginx': meet: -y → -y --no-upgrade"]);
+});
+
+test('many differences in one command are capped, the rest counted', () => {
+  const before = node('web-1', '10.0.0.1', [shellTask('t', 'true', 'a 1 b 2 c 3 d 4 e 5')], 'h1');
+  const after = node('web-1', '10.0.0.1', [shellTask('t', 'true', 'a 6 b 7 c 8 d 9 e 0')], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, [
+    "task 't': meet: 1 → 6",
+    "task 't': meet: 2 → 7",
+    "task 't': meet: 3 → 8",
+    "task 't': meet: 2 more differences",
+  ]);
+});
+
+test('arguments added and removed show what they were and are', () => {
+  const before = node('web-1', '10.0.0.1', [babushka('app deployed', { ref: 'v1', old: 'x' })], 'h1');
+  const after = node('web-1', '10.0.0.1', [babushka('app deployed', { ref: 'v1', port: '8080' })], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, [
+    "task 'app deployed': old: x → (unset)",
+    "task 'app deployed': port: (unset) → 8080",
+  ]);
+});
+
+test('long values are cut to the part that differs, with a little context', () => {
+  const key = (v: string) => `ssh-ed25519 ${'A'.repeat(120)}${v}${'B'.repeat(60)} deploy@ci`;
+  const before = node('web-1', '10.0.0.1', [babushka('authorized key', { key: key('1') })], 'h1');
+  const after = node('web-1', '10.0.0.1', [babushka('authorized key', { key: key('2') })], 'h2');
+  const [change] = planEnvironment(env([after]), [recorded(before)]).nodes[0].changes;
+  assert.equal(
+    change,
+    `task 'authorized key': key: …${'A'.repeat(12)}1${'B'.repeat(12)}… → …${'A'.repeat(12)}2${'B'.repeat(12)}…`,
+  );
+  const long = (v: string) => `${v}${'x'.repeat(200)}`;
+  const replaced = planEnvironment(env([node('web-1', '10.0.0.1', [babushka('d', { v: long('new') })], 'h2')]), [
+    recorded(node('web-1', '10.0.0.1', [babushka('d', { v: 'short' })], 'h1')),
+  ]).nodes[0].changes[0];
+  assert.ok(replaced.length < 200, replaced);
+  assert.match(replaced, /^task 'd': v: short → newx+…$/);
+});
+
+test('newlines in values are escaped so a change stays on one line', () => {
+  const before = node('web-1', '10.0.0.1', [babushka('conf', { body: 'a=1\nb=2' })], 'h1');
+  const after = node('web-1', '10.0.0.1', [babushka('conf', { body: 'a=1\nb=3' })], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, ["task 'conf': body: a=1\\nb=2 → a=1\\nb=3"]);
+});
+
+test('secrets appear only as their symbolic reference, never as a value', () => {
+  const before = node(
+    'web-1',
+    '10.0.0.1',
+    [shellTask('db', 'true', 'psql "postgres://app:${secret.db_old}@db/app"')],
+    'h1',
+  );
+  const after = node(
+    'web-1',
+    '10.0.0.1',
+    [shellTask('db', 'true', 'psql "postgres://app:${secret.db_new}@db/app"')],
+    'h2',
+  );
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, ["task 'db': meet: ${secret.db_old} → ${secret.db_new}"]);
+});
+
+test('a changed become user is named, and so is escalation added', () => {
+  const sudo = (user: string) => ({ method: 'sudo' as const, user, password: '${secret.sudo}' });
+  const before = node(
+    'web-1',
+    '10.0.0.1',
+    [shellTask('a', 'true', 'x', sudo('postgres')), shellTask('b', 'true', 'y')],
+    'h1',
+  );
+  const after = node(
+    'web-1',
+    '10.0.0.1',
+    [shellTask('a', 'true', 'x', sudo('root')), shellTask('b', 'true', 'y', sudo('root'))],
+    'h2',
+  );
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].changes, [
+    "task 'a': runs as: postgres (sudo) → root (sudo)",
+    "task 'b': runs as: the SSH user → root (sudo)",
+  ]);
+});
+
+test('a changed port and SSH user are named', () => {
+  const web = node('web-1', '10.0.0.1', [babushka('base')], 'h2');
+  const plan = planEnvironment(env([web]), [recorded(web, { specHash: 'h1', port: 2222, user: 'root' })]);
+  assert.deepEqual(plan.nodes[0].changes, ['port: 2222 → 22', 'user: root → deploy']);
+});
+
+test('a record whose tasks predate what a plan compares says only that something changed', () => {
+  const web = node('web-1', '10.0.0.1', [babushka('base', { a: '1' }), shellTask('s', 'true', 'x')], 'h2');
+  const legacy = [
+    { kind: 'babushka', name: 'base', dep: 'base', args: { a: 2 } },
+    { kind: 'shell', name: 's', met: 'true' },
+  ] as unknown as TaskSpec[];
+  const plan = planEnvironment(env([web]), [recorded(web, { specHash: 'h1', tasks: legacy })]);
+  assert.deepEqual(plan.nodes[0].changes, ["task 'base': argument a changed", "task 's': meet command changed"]);
+  const noTasks = planEnvironment(env([web]), [
+    recorded(web, { specHash: 'h1', tasks: null as unknown as TaskSpec[] }),
+  ]);
+  assert.deepEqual(noTasks.nodes[0].changes, ['tasks changed']);
 });
 
 test('a node the last run left failed is planned for another attempt', () => {
