@@ -152,7 +152,9 @@ export function verifyHostKey(
   keyType: string,
   keyBlob: Buffer,
 ): HostKeyVerdict {
-  const forHost = entries.filter((e) => e.marker !== 'cert-authority' && entryMatches(e, host, port));
+  const forHost = candidates(entries, host, port).filter(
+    (e) => e.marker !== 'cert-authority' && entryMatches(e, host, port),
+  );
   if (forHost.some((e) => e.marker === 'revoked' && e.key.equals(keyBlob))) return 'mismatch';
   const plain = forHost.filter((e) => e.marker === null);
   if (plain.some((e) => e.key.equals(keyBlob))) return 'ok';
@@ -162,6 +164,41 @@ export function verifyHostKey(
 
 /** Key types known for a host, so the connection can prefer them (as OpenSSH does). */
 export function knownKeyTypes(entries: KnownHostEntry[], host: string, port: number): string[] {
-  const types = entries.filter((e) => e.marker === null && entryMatches(e, host, port)).map((e) => e.keyType);
+  const types = candidates(entries, host, port)
+    .filter((e) => e.marker === null && entryMatches(e, host, port))
+    .map((e) => e.keyType);
   return [...new Set(types)];
+}
+
+/**
+ * Entries that may name a host, without scanning every line for every connection: plain lines whose patterns are
+ * all literal names are indexed by name; hashed lines and lines with wildcards or negations are always candidates.
+ * The index follows the array (a line appended by accept-new rebuilds it).
+ */
+interface EntryIndex {
+  length: number;
+  byName: Map<string, KnownHostEntry[]>;
+  always: KnownHostEntry[];
+}
+const indexes = new WeakMap<KnownHostEntry[], EntryIndex>();
+
+function candidates(entries: KnownHostEntry[], host: string, port: number): KnownHostEntry[] {
+  let index = indexes.get(entries);
+  if (!index || index.length !== entries.length) {
+    index = { length: entries.length, byName: new Map(), always: [] };
+    for (const e of entries) {
+      if (!e.patterns || e.patterns.some((p) => p.startsWith('!') || /[*?]/.test(p))) {
+        index.always.push(e);
+        continue;
+      }
+      for (const p of new Set(e.patterns)) {
+        const list = index.byName.get(p);
+        if (list) list.push(e);
+        else index.byName.set(p, [e]);
+      }
+    }
+    indexes.set(entries, index);
+  }
+  const named = index.byName.get(knownHostsName(host, port));
+  return named ? [...named, ...index.always] : index.always;
 }

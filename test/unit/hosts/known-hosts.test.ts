@@ -105,6 +105,17 @@ describe('verifyHostKey', () => {
     assert.equal(verifyHostKey(entries, 'ca.example.com', 22, 'ssh-ed25519', key2), 'unknown');
   });
 
+  test('a line appended later (accept-new) is found, among thousands of lines', () => {
+    const many = parseKnownHosts(
+      Array.from({ length: 3000 }, (_, i) => `h${i}.example.com ssh-ed25519 ${b64(key1)}`).join('\n'),
+    ).entries;
+    assert.equal(verifyHostKey(many, 'h2999.example.com', 22, 'ssh-ed25519', key1), 'ok');
+    assert.equal(verifyHostKey(many, 'new.example.com', 22, 'ssh-ed25519', key2), 'unknown');
+    many.push(...parseKnownHosts(`new.example.com ssh-ed25519 ${b64(key2)}`).entries);
+    assert.equal(verifyHostKey(many, 'new.example.com', 22, 'ssh-ed25519', key2), 'ok');
+    assert.equal(verifyHostKey(many, 'h7.example.com', 22, 'ssh-ed25519', key2), 'mismatch');
+  });
+
   test('knownKeyTypes, keyTypeOf and fingerprint', () => {
     assert.deepEqual(knownKeyTypes(entries, '10.0.0.2', 2222), ['ssh-rsa']);
     assert.equal(keyTypeOf(rsa), 'ssh-rsa');
