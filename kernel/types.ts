@@ -159,6 +159,12 @@ export interface EnvironmentDefaults {
   timeoutMs: number;
 }
 
+/** An environment's apply policy (docs/language.md, "Apply policy"). */
+export interface ApplyPolicy {
+  apply: 'auto' | 'manual';
+  suspend: boolean;
+}
+
 export interface ResolvedEnvironment {
   name: string;
   /** Commits on this branch are applied; undefined means the repository's default branch. */
@@ -174,6 +180,11 @@ export interface ResolvedEnvironment {
   /** OpenSSH client configuration file relative to the repository root, when set (docs/language.md). */
   sshConfig?: string;
   drift: { schedule: string; heal: boolean };
+  /**
+   * When commits are applied (docs/language.md, "Apply policy"): `auto` at once, `manual` once released; `suspend`
+   * stops applies and heals (drift is still checked). Absent means `{ apply: 'auto', suspend: false }`.
+   */
+  policy?: ApplyPolicy;
   /** Deps directory relative to the repository root (default `babushka-deps`). */
   depsDir: string;
   provider?: ProviderSpec;

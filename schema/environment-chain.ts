@@ -1,6 +1,6 @@
 /**
  * Follows an environment's `extends` chain down to its blueprint and merges what is inherited: params (child wins),
- * defaults, provider, known_hosts, drift, branch, then every `override` and `remove` from the root of the chain to the
+ * defaults, provider, known_hosts, drift, branch, apply, suspend, then every `override` and `remove` from the root of the chain to the
  * environment itself. `hosts` is never inherited.
  */
 import type { ValidationError } from '../kernel/types.js';
@@ -25,6 +25,8 @@ export interface EnvironmentChain {
   jump?: string[];
   drift: { schedule?: string; heal?: boolean };
   branch?: string;
+  apply?: 'auto' | 'manual';
+  suspend?: boolean;
   hosts?: Located<NonNullable<RawEnvironment['hosts']>>;
 }
 
@@ -136,6 +138,8 @@ function inherit(
   if (raw.drift?.schedule !== undefined) out.drift.schedule = raw.drift.schedule;
   if (raw.drift?.heal !== undefined) out.drift.heal = raw.drift.heal;
   if (raw.branch !== undefined) out.branch = raw.branch;
+  if (raw.apply !== undefined) out.apply = raw.apply;
+  if (raw.suspend !== undefined) out.suspend = raw.suspend;
 }
 
 function chainName(env: Located<RawEnvironment>): string {

@@ -306,6 +306,13 @@ export const Environment = z
     jump: Jump.optional(),
     drift: Drift.optional(),
     branch: z.string().min(1).optional().meta({ description: 'Commits on this branch are applied.' }),
+    apply: z.enum(['auto', 'manual']).optional().meta({
+      description:
+        "When a commit of the branch is applied: 'auto' (default) at once, 'manual' once released (`/politburo apply ENV`).",
+    }),
+    suspend: z.boolean().optional().meta({
+      description: 'No applies and no heals while true; drift checks still run and report (default false).',
+    }),
     defaults: Defaults.optional(),
   })
   .meta({ description: 'An environment: a blueprint (or another environment) with parameters and hosts.' });

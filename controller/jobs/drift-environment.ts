@@ -31,12 +31,18 @@ export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Prom
     log.warn('nothing applied and no branch head: no drift check');
     return;
   }
+  let heal = job.heal;
   const result = await withCommit(deps.git, job.repo, sha, async (commit) => {
     if (commit.kind !== 'ok' || !commit.description.environments.has(job.environment)) {
       log.warn(`the description at ${sha} has no valid environment ${job.environment}: no drift check`);
       return null;
     }
     const env = commit.description.environments.get(job.environment)!;
+    // A suspended environment is checked and reported, never healed (docs/language.md, "Apply policy").
+    if (job.heal && env.policy?.suspend) {
+      log.info(`${job.environment} is suspended: drift is checked, not healed`);
+      heal = false;
+    }
     const { connector } = await connectorFor(deps, commit.dir, env);
     const commits = commitReader(deps, job);
     try {
@@ -48,7 +54,7 @@ export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Prom
         commit: sha,
         store: deps.store,
         connector,
-        heal: job.heal,
+        heal,
         descriptionAt: commits.descriptionAt,
         secrets: { ...deps.config.secrets },
         trigger: job.trigger,
@@ -63,7 +69,7 @@ export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Prom
     await closeOrphanedRuns(deps.store, repository, job.environment, result.runId, log).catch((err) =>
       log.warn({ err }, 'could not close orphaned runs'),
     );
-  if (result) await reportDrift(deps, job, sha, result, reporter, log);
+  if (result) await reportDrift(deps, { ...job, heal }, sha, result, reporter, log);
 }
 
 /**

@@ -23,6 +23,18 @@ export interface KnownPullRequest {
   headRepository: string | null;
 }
 
+/** A commit of a manual environment waiting for (or given) its release (docs/language.md, "Apply policy"). */
+export interface Release {
+  repo: Repository;
+  environment: string;
+  sha: string;
+  /** What the commit's plan would change, as shown on its waiting check. */
+  planSummary: string;
+  createdAt: string;
+  releasedBy: string | null;
+  releasedAt: string | null;
+}
+
 /** The controller's own records: drift schedules and alerts, polled heads, pull requests and their plans. */
 export interface ControllerStore {
   /** Records (or refreshes) drift schedules and announces the change to every replica's scheduler. */
@@ -65,6 +77,17 @@ export interface ControllerStore {
     headSha: string;
     environments: string[];
   }): Promise<{ environment: string; headSha: string }[]>;
+  /** Records a commit of a manual environment as waiting for release (again: its summary is refreshed). */
+  recordPendingRelease(release: {
+    repo: Repository;
+    environment: string;
+    sha: string;
+    planSummary: string;
+  }): Promise<void>;
+  /** The release recorded for a commit of an environment, or null. */
+  release(repo: Repository, environment: string, sha: string): Promise<Release | null>;
+  /** Marks a pending release released by `releasedBy`; false when it was already released (or never recorded). */
+  markReleased(repo: Repository, environment: string, sha: string, releasedBy: string): Promise<boolean>;
 }
 
 /** Adding the jobs' jobs to the durable queue. */

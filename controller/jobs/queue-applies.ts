@@ -14,10 +14,15 @@
  * schedules are recorded, once per push and environment: every environment that follows the branch passes here,
  * including those whose nodes did not change and get no apply job, so a new `drift.schedule` takes effect at once
  * (the apply job only forgets the schedule of an environment it terminated).
+ *
+ * The apply policy (docs/language.md, "Apply policy") may hold a changed environment back: a manual one gets a
+ * pending release and a neutral "waiting for release" check, a suspended one a neutral "suspended" check; neither gets
+ * an apply job. The governing policy is the one at the environment's last applied commit (`governingPolicy`).
  */
 import { applyCheckName, renderApplyCheck, renderInvalidDescriptionCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
-import type { Description } from '../../kernel/types.js';
+import type { ApplyPolicy, Description, PlanAction, ResolvedEnvironment } from '../../kernel/types.js';
+import type { CheckUpdate } from '../ports.js';
 import { planEnvironment } from '../../reconciler/plan-environment.js';
 import { recordDriftSchedules } from './drift-schedule.js';
 import { reporterFor, safely, type JobDeps } from './job-deps.js';
@@ -25,8 +30,11 @@ import { withCommit } from './load-commit.js';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
 
 export interface QueuedApplies {
-  outcome: 'no-description' | 'invalid' | 'no-environment' | 'unchanged' | 'queued';
+  outcome: 'no-description' | 'invalid' | 'no-environment' | 'unchanged' | 'queued' | 'held';
+  /** Environments whose apply was queued. */
   environments: string[];
+  /** Environments whose change the apply policy holds back (manual: waiting for release; suspended). */
+  held?: HeldEnvironment[];
 }
 
 /** Plans the environments following `branch` at `sha` and queues the applies of those that changed. */
@@ -70,13 +78,31 @@ export async function queueApplies(
       following.map((e) => e.name),
     );
     const changed: string[] = [];
+    const held: HeldEnvironment[] = [];
     for (const env of following) {
       const plan = planEnvironment(env, await deps.store.recordedNodes(repositoryKey(repo), env.name), sha);
       if (plan.summary.create + plan.summary.update + plan.summary.terminate === 0) continue;
-      changed.push(env.name);
       // The check first, so the commit shows it pending before anything runs (a redelivered push while this very
       // commit is being applied leaves its in-progress check alone).
       const ref = { repo, sha, name: applyCheckName(env.name) };
+      const policy = await governingPolicy(deps, repo, env, sha, log);
+      if (policy.suspend || policy.apply === 'manual') {
+        const planSummary = summarizePlan(plan.summary);
+        const state = policy.suspend ? 'suspended' : 'waiting';
+        if (state === 'waiting')
+          await deps.controllerStore.recordPendingRelease({ repo, environment: env.name, sha, planSummary });
+        if (!(await applying(deps, repo, env.name, sha)))
+          await safely(log, `${state} check`, () =>
+            reporter.check(ref, renderHeldCheck(env.name, sha, state, planSummary)),
+          );
+        held.push({ environment: env.name, state });
+        log.info(
+          { env: env.name },
+          `${env.name}@${sha.slice(0, 7)} ${state === 'suspended' ? 'is suspended: not applied' : 'waits for release'} (${planSummary})`,
+        );
+        continue;
+      }
+      changed.push(env.name);
       if (!(await applying(deps, repo, env.name, sha)))
         await safely(log, 'queued check', () => reporter.check(ref, renderApplyCheck(null, { environment: env.name })));
       const queued = await deps.queue.enqueueApply({ repo, environment: env.name, sha, trigger });
@@ -96,8 +122,80 @@ export async function queueApplies(
         `${name} is not described at ${sha.slice(0, 7)} any more: termination of its nodes queued`,
       );
     }
-    return { outcome: changed.length ? 'queued' : 'unchanged', environments: changed };
+    const outcome = changed.length ? 'queued' : held.length ? 'held' : 'unchanged';
+    return held.length ? { outcome, environments: changed, held } : { outcome, environments: changed };
   });
+}
+
+/**
+ * The policy that governs a push (docs/language.md, "Apply policy"): the one described at the environment's last
+ * applied commit, so a commit that loosens its own environment's gate is itself gated. An environment never applied
+ * (or whose last applied commit cannot be read or did not describe it) is governed by the pushed description.
+ */
+export async function governingPolicy(
+  deps: Pick<JobDeps, 'store' | 'git'>,
+  repo: Repository,
+  env: ResolvedEnvironment,
+  sha: string,
+  log: Logger,
+): Promise<ApplyPolicy> {
+  const described = env.policy ?? DEFAULT_POLICY;
+  const last = (await deps.store.environments(repositoryKey(repo))).find((e) => e.environment === env.name)?.lastCommit;
+  if (!last || last === sha) return described;
+  try {
+    const applied = await withCommit(deps.git, repo, last, async (c) =>
+      c.kind === 'ok' ? c.description.environments.get(env.name)?.policy : undefined,
+    );
+    return applied ?? described;
+  } catch (err) {
+    log.warn(
+      { err, env: env.name, last },
+      `could not read the last applied commit ${last.slice(0, 7)}: the pushed description's apply policy governs`,
+    );
+    return described;
+  }
+}
+
+const DEFAULT_POLICY: ApplyPolicy = { apply: 'auto', suspend: false };
+
+/** `2 to create, 1 to update` — what a held commit would change. */
+export function summarizePlan(summary: Record<PlanAction, number>): string {
+  const parts = (['create', 'update', 'terminate'] as const)
+    .filter((a) => summary[a] > 0)
+    .map((a) => `${summary[a]} to ${a}`);
+  return parts.length ? parts.join(', ') : 'no changes';
+}
+
+/** The apply check of a commit a policy holds back: waiting for release, or suspended. Pure. */
+export function renderHeldCheck(
+  environment: string,
+  sha: string,
+  state: 'waiting' | 'suspended',
+  planSummary: string,
+): CheckUpdate {
+  if (state === 'suspended')
+    return {
+      status: 'completed',
+      conclusion: 'neutral',
+      title: `${environment} is suspended: not applied`,
+      summary: `\`${environment}\` is suspended (\`suspend: true\`): ${sha.slice(0, 7)} is not applied (${planSummary}). Drift is still checked and reported, never healed.`,
+    };
+  return {
+    status: 'completed',
+    conclusion: 'neutral',
+    title: `Waiting for release of ${environment}`,
+    summary: [
+      `\`${environment}\` is applied on release (\`apply: manual\`). The plan of ${sha.slice(0, 7)}: ${planSummary}. No host has been contacted.`,
+      '',
+      `To apply it, comment \`/politburo apply ${environment}\` on the merged pull request or on the commit (write permission needed).`,
+    ].join('\n'),
+  };
+}
+
+/** An environment whose change a policy holds back. */
+export interface HeldEnvironment {
+  environment: string;
+  state: 'waiting' | 'suspended';
 }
 
 /** Whether this very commit of the environment is being applied (its check is in progress then: leave it alone). */

@@ -17,6 +17,7 @@ import {
 } from './drift-schedules.js';
 import { claimPollHead, releasePollHead } from './poll-heads.js';
 import { knownPullRequest, recordPlannedHead, rememberPullRequest } from './pull-requests.js';
+import { findRelease, markReleased, recordPendingRelease } from './releases.js';
 
 /** The ControllerStore over a pool. */
 export function createPgControllerStore(pool: pg.Pool): ControllerStore {
@@ -85,5 +86,28 @@ export function createPgControllerStore(pool: pg.Pool): ControllerStore {
         headSha: plan.headSha,
         environments: plan.environments,
       }),
+    recordPendingRelease: (r) =>
+      recordPendingRelease(pool, {
+        repository: repositoryKey(r.repo),
+        environment: r.environment,
+        commit: r.sha,
+        repo: r.repo,
+        planSummary: r.planSummary,
+      }),
+    async release(repo, environment, sha) {
+      const row = await findRelease(pool, repositoryKey(repo), environment, sha);
+      if (!row) return null;
+      return {
+        repo: RepositorySchema.parse(row.repo),
+        environment,
+        sha,
+        planSummary: row.planSummary,
+        createdAt: row.createdAt,
+        releasedBy: row.releasedBy,
+        releasedAt: row.releasedAt,
+      };
+    },
+    markReleased: (repo, environment, sha, releasedBy) =>
+      markReleased(pool, repositoryKey(repo), environment, sha, releasedBy),
   };
 }

@@ -13,7 +13,13 @@ import type { ControllerConfig } from '../../controller/config.js';
 import { readConfig } from '../../controller/config.js';
 import type { DeliveryRecords, StoredDelivery } from '../../controller/jobs/delivery-records.js';
 import type { JobDeps } from '../../controller/jobs/job-deps.js';
-import type { ControllerStore, DriftSchedule, JobQueue, KnownPullRequest } from '../../controller/jobs/job-ports.js';
+import type {
+  ControllerStore,
+  DriftSchedule,
+  JobQueue,
+  KnownPullRequest,
+  Release,
+} from '../../controller/jobs/job-ports.js';
 import { createLogger, type Logger } from '../../controller/logger.js';
 import {
   JOB_APPLY,
@@ -145,6 +151,7 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
   const pollHeads = new Map<string, string>();
   const pullRequests = new Map<string, KnownPullRequest>();
   const plans = new Map<string, { environment: string; headSha: string; superseded: boolean }>();
+  const releases = new Map<string, Release>();
   const announce = () => listeners.forEach((l) => l());
   const key = (...parts: (string | number)[]) => parts.join(' ');
   return {
@@ -220,6 +227,26 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
           superseded.push({ environment: p.environment, headSha: p.headSha });
         }
       return superseded;
+    },
+    async recordPendingRelease(r) {
+      const k = key(repositoryKey(r.repo), r.environment, r.sha);
+      const had = releases.get(k);
+      releases.set(k, {
+        ...r,
+        createdAt: had?.createdAt ?? new Date().toISOString(),
+        releasedBy: had?.releasedBy ?? null,
+        releasedAt: had?.releasedAt ?? null,
+      });
+    },
+    async release(repo, environment, sha) {
+      const r = releases.get(key(repositoryKey(repo), environment, sha));
+      return r ? { ...r } : null;
+    },
+    async markReleased(repo, environment, sha, releasedBy) {
+      const r = releases.get(key(repositoryKey(repo), environment, sha));
+      if (!r || r.releasedAt) return false;
+      Object.assign(r, { releasedBy, releasedAt: new Date().toISOString() });
+      return true;
     },
   };
 }
