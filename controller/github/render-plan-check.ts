@@ -2,6 +2,7 @@
 import type { CheckAnnotation, CheckUpdate, PlanForRender } from '../ports.js';
 import { Budget, cell, code, codeCell, CHECK_TEXT_LIMIT, plural, truncate } from './markdown.js';
 import { renderPlanCounts, renderRollouts } from './render-plan-comment.js';
+import { renderChangesCell } from './render-plan-changes.js';
 import { formatValidationError } from '../../schema/load-description.js';
 
 /** Name of the plan check of an environment. */
@@ -42,7 +43,7 @@ export function renderPlanCheck(p: PlanForRender, opts: { detailsUrl?: string } 
     for (const n of plan.nodes) {
       if (n.action === 'unchanged') continue;
       out.maybe(
-        `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`,
+        `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${renderChangesCell(n.changes)} |`,
       );
     }
     renderRollouts(out, plan);

@@ -4,6 +4,7 @@ import type { NodeResult, Plan, ValidationError } from '../../kernel/types.js';
 import { Budget, cell, code, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
 import { formatValidationError } from '../../schema/load-description.js';
 import { describeRolloutBatches, planRollouts } from '../../reconciler/rollout.js';
+import { renderChangesCell } from './render-plan-changes.js';
 
 /** Hidden marker that identifies Politburo's comment among a PR's comments (found again when its id is lost). */
 export const PLAN_COMMENT_MARKER = '<!-- politburo:plan -->';
@@ -96,7 +97,7 @@ function renderChanges(out: Budget, plan: Plan): void {
   out.must('| --- | --- | --- | --- |');
   for (const n of changed) {
     out.maybe(
-      `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${cell(n.changes.join('; '))} |`,
+      `| ${codeCell(n.path)} | ${cell(n.host ?? 'to be provisioned')} | ${n.action} | ${renderChangesCell(n.changes)} |`,
     );
   }
 }

@@ -19,7 +19,7 @@ export const productionPlan: PlanForRender = {
       path: 'database/master',
       host: '203.0.113.10',
       action: 'update',
-      changes: ["+ task 'pg backups'", "task 'postgres' arguments: version 15 -> 16"],
+      changes: ["+ task 'pg backups'", "task 'postgres': version: 15 → 16"],
     },
     { path: 'database/replica-1', host: '203.0.113.11', action: 'unchanged' },
     { path: 'web/web-1', host: '203.0.113.21', action: 'create' },
