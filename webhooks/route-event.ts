@@ -36,14 +36,19 @@ export function routeEvent(event: GitHubEvent): Command {
   }
 }
 
+const MERGE_QUEUE_BRANCHES = 'gh-readonly-queue/';
+
 /** Environments follow a branch, the default one unless they name another (docs/language.md `branch`). */
 function routePush(p: PayloadOf<'push'>): Command {
   if (!p.ref.startsWith('refs/heads/')) return ignore('not a branch push');
   if (p.deleted || !isCommitSha(p.after)) return ignore('branch deleted');
+  const branch = p.ref.slice('refs/heads/'.length);
+  // The merge queue's temporary branches: their merge_group delivery is what plans them (docs/controller.md).
+  if (branch.startsWith(MERGE_QUEUE_BRANCHES)) return ignore('push to a merge queue branch');
   const command: ApplyBranchHead = {
     kind: 'apply-branch-head',
     repo: repositoryOf(p),
-    branch: p.ref.slice('refs/heads/'.length),
+    branch,
     sha: p.after,
     pushedBy: p.pusher?.name ?? p.sender?.login ?? 'someone',
   };

@@ -133,6 +133,12 @@ describe('push', () => {
     assert.deepEqual(route('push', p), { kind: 'ignore', reason: 'branch deleted' });
   });
 
+  test("a push to the merge queue's temporary branch is ignored (its merge_group plans it)", () => {
+    const ref = `refs/heads/gh-readonly-queue/main/pr-104-${SHA_A}`;
+    const p = merge(exampleOf('push'), { ref, before: ZERO, after: SHA_B });
+    assert.deepEqual(route('push', p), { kind: 'ignore', reason: 'push to a merge queue branch' });
+  });
+
   test('without pusher name the sender is named', () => {
     const p = exampleOf('push');
     delete p.pusher;
