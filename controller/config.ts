@@ -42,7 +42,8 @@ export interface ControllerConfig {
   /** Jobs run at once by this process. */
   concurrency: number;
   poll: { repos: readonly PollRepo[]; intervalMs: number };
-  alertWebhook?: string;
+  /** Outcome notifications (docs/controller.md, "Notifications"). */
+  alerts: AlertConfig;
   dashboard: { public: boolean; token?: string };
   /** Mirrors and work directories. */
   dataDir: string;
@@ -62,6 +63,20 @@ export interface ControllerConfig {
     /** Test seam: every job waits this long before its handler runs (POLITBURO_TEST_JOB_DELAY). */
     testJobDelayMs: number;
   };
+}
+
+/** POLITBURO_ALERT_*: where outcome notifications go and how they are retried. */
+export interface AlertConfig {
+  /** POLITBURO_ALERT_WEBHOOK, comma-separated; empty: no notifications. */
+  webhooks: readonly string[];
+  /** POLITBURO_ALERT_SECRET: HMAC-SHA256 key of X-Politburo-Signature-256; undefined: unsigned. */
+  secret?: string;
+  /** Attempts per delivery, the first included (POLITBURO_ALERT_ATTEMPTS). */
+  attempts: number;
+  /** One attempt's limit (POLITBURO_ALERT_TIMEOUT). */
+  timeoutMs: number;
+  /** The first retry's delay, doubled per attempt up to 10 minutes (POLITBURO_ALERT_BACKOFF). */
+  backoffMs: number;
 }
 
 /**
@@ -138,6 +153,27 @@ function boolean(name: string) {
     });
 }
 
+/** Comma-separated http(s) URLs. */
+function urlList(name: string) {
+  return optional.transform((v, ctx) => {
+    const urls = (v ?? '')
+      .split(',')
+      .map((u) => u.trim())
+      .filter(Boolean);
+    for (const [i, u] of urls.entries()) {
+      const parsed = URL.canParse(u) ? new URL(u) : null;
+      if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name}: entry ${i + 1} (${JSON.stringify(u.length > 60 ? `${u.slice(0, 60)}…` : u)}) is not an http(s) URL: write e.g. https://hooks.slack.com/services/..., separated by commas`,
+        });
+        return z.NEVER;
+      }
+    }
+    return urls;
+  });
+}
+
 function url(name: string) {
   return optional.refine((v) => v === undefined || URL.canParse(v), {
     message: `${name} must be an absolute URL (e.g. https://...)`,
@@ -168,7 +204,11 @@ const schema = z.object({
   POLITBURO_CONCURRENCY: integer('POLITBURO_CONCURRENCY', 4, 1, 256),
   POLITBURO_REPOS: optional,
   POLITBURO_POLL_INTERVAL: duration('POLITBURO_POLL_INTERVAL', '60s', 1000),
-  POLITBURO_ALERT_WEBHOOK: url('POLITBURO_ALERT_WEBHOOK'),
+  POLITBURO_ALERT_WEBHOOK: urlList('POLITBURO_ALERT_WEBHOOK'),
+  POLITBURO_ALERT_SECRET: optional,
+  POLITBURO_ALERT_ATTEMPTS: integer('POLITBURO_ALERT_ATTEMPTS', 10, 1, 100),
+  POLITBURO_ALERT_TIMEOUT: duration('POLITBURO_ALERT_TIMEOUT', '10s', 100),
+  POLITBURO_ALERT_BACKOFF: duration('POLITBURO_ALERT_BACKOFF', '5s', 10),
   POLITBURO_DASHBOARD_PUBLIC: boolean('POLITBURO_DASHBOARD_PUBLIC'),
   POLITBURO_DASHBOARD_TOKEN: optional,
   POLITBURO_DATA_DIR: optional,
@@ -307,7 +347,13 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     },
     concurrency: raw.POLITBURO_CONCURRENCY,
     poll: { repos: Object.freeze(parseRepoList(raw.POLITBURO_REPOS)), intervalMs: raw.POLITBURO_POLL_INTERVAL },
-    alertWebhook: raw.POLITBURO_ALERT_WEBHOOK,
+    alerts: {
+      webhooks: raw.POLITBURO_ALERT_WEBHOOK,
+      secret: raw.POLITBURO_ALERT_SECRET,
+      attempts: raw.POLITBURO_ALERT_ATTEMPTS,
+      timeoutMs: raw.POLITBURO_ALERT_TIMEOUT,
+      backoffMs: raw.POLITBURO_ALERT_BACKOFF,
+    },
     dashboard: { public: raw.POLITBURO_DASHBOARD_PUBLIC, token: raw.POLITBURO_DASHBOARD_TOKEN },
     dataDir,
     embeddedPostgresDir: raw.POLITBURO_DATA_DIR ? path.join(dataDir, 'postgres') : undefined,

@@ -2,8 +2,8 @@
  * Builds the job handlers' dependencies (controller/jobs JobDeps) from the controller's context, picking every
  * implementation: the GitHub reporter (an App or a token; the log when neither is configured), the git mirror reader
  * (its checkouts counted), the controller store, the delivery records and the job queue over PostgreSQL, the SSH host
- * connector, and the
- * drift scheduler.
+ * connector, the
+ * drift scheduler and the notification delivery worker.
  */
 import type { TaskList } from 'graphile-worker';
 import type pg from 'pg';
@@ -30,6 +30,8 @@ import type { ResolvedEnvironment } from '../kernel/types.js';
 import { createPgControllerStore } from './store/controller-store.js';
 import { createPgDeliveryRecords } from './store/deliveries.js';
 import { createPgJobQueue } from './store/job-queue.js';
+import { createAlertDeliveryWorker } from './notify/delivery-worker.js';
+import { createPgNotifier } from './notify/notifier.js';
 
 /** What the composition root (controller/main.ts) hands to the job handlers, the poller and the dashboard. */
 export interface ControllerContext {
@@ -75,6 +77,22 @@ export function createFlows(ctx: ControllerContext): Flows {
   );
   const controllerStore = createPgControllerStore(ctx.pool);
   const queue = createPgJobQueue(ctx.pool);
+  // Notifications: jobs queue them (alert_deliveries); this worker sends them, retried, beside the jobs.
+  const alerts = ctx.config.alerts;
+  const alertWorker = alerts.webhooks.length
+    ? createAlertDeliveryWorker({
+        pool: ctx.pool,
+        fetch: globalThis.fetch,
+        logger: ctx.logger.child({ component: 'notifications' }),
+        secret: alerts.secret,
+        attempts: alerts.attempts,
+        timeoutMs: alerts.timeoutMs,
+        backoffMs: alerts.backoffMs,
+      })
+    : undefined;
+  if (alertWorker && !alerts.secret)
+    ctx.logger.warn('POLITBURO_ALERT_SECRET is not set: notifications are sent unsigned');
+  alertWorker?.start();
   const deps: JobDeps = {
     store: ctx.store,
     controllerStore,
@@ -86,6 +104,12 @@ export function createFlows(ctx: ControllerContext): Flows {
     logger: ctx.logger,
     connector: createHostConnector,
     fetch: globalThis.fetch,
+    notifier: createPgNotifier({
+      pool: ctx.pool,
+      urls: alerts.webhooks,
+      publicUrl: ctx.config.publicUrl,
+      onQueued: () => alertWorker?.kick(),
+    }),
   };
   const drift = startDriftScheduler({ controllerStore, queue, logger: ctx.logger });
   // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other
@@ -112,6 +136,7 @@ export function createFlows(ctx: ControllerContext): Flows {
     async close() {
       if (sweep) clearInterval(sweep);
       drift.stop();
+      await alertWorker?.stop();
       await github?.flush({ timeoutMs: 5000 }).catch(() => {});
       await github?.close();
     },

@@ -28,6 +28,7 @@ import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { withCommit, type LoadedCommit } from './load-commit.js';
 import { parseApplyEnvironmentJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
+import { applyNotification, type Notification } from '../notify/event.js';
 
 /** Handles one apply job (see module comment). */
 export async function runApplyEnvironment(
@@ -73,6 +74,14 @@ export async function runApplyEnvironment(
     const lastAttempt = helpers.job.attempts >= helpers.job.max_attempts;
     if (isTerminal(err) || lastAttempt) {
       final = failedCheck(job.environment, err, lastAttempt && !isTerminal(err));
+      await notify(deps, log, {
+        kind: 'apply-failed',
+        repository: repositoryKey(job.repo),
+        environment: job.environment,
+        commit: target,
+        reason: final.summary,
+        trigger: job.trigger,
+      });
     } else {
       // A retry follows: the check says so instead of staying in progress.
       final = {
@@ -169,7 +178,19 @@ async function carryOut(
   reporter: Reporter,
   log: Logger,
 ): Promise<CheckUpdate | null> {
-  if (decision.kind === 'report') return decision.check;
+  if (decision.kind === 'report') {
+    // Not applied (invalid description, environment or branch gone): nothing touched a host.
+    if (decision.check.conclusion === 'failure')
+      await notify(deps, log, {
+        kind: 'apply-blocked',
+        repository: repositoryKey(job.repo),
+        environment: job.environment,
+        commit: job.sha,
+        reason: decision.check.summary || decision.check.title,
+        trigger: job.trigger,
+      });
+    return decision.check;
+  }
   if (decision.kind === 'apply-head') throw new Error('internal: the branch head is applied from its own checkout');
   const src = decision.source;
   const ref: CheckRef = { repo: job.repo, sha: job.sha, name: applyCheckName(job.environment) };
@@ -210,7 +231,12 @@ async function carryOut(
     await deps.controllerStore
       .forgetDriftSchedule(job.repo, job.environment)
       .catch((err) => log.warn({ err }, 'could not remove the drift schedule'));
-  // report
+  // report: the notification is only queued (docs/controller.md, "Notifications"); the delivery worker sends it.
+  await notify(
+    deps,
+    log,
+    applyNotification(result, { repository: repositoryKey(job.repo), commit: job.sha, trigger: job.trigger }),
+  );
   return renderApplyCheck(result, { environment: job.environment, runUrl: runUrl(deps.config, result.runId) });
 }
 
@@ -251,6 +277,12 @@ async function appliedBefore(deps: JobDeps, job: ApplyEnvironmentJob): Promise<C
     summary: `${job.environment} is applied at ${job.sha}${last ? ` (run ${last.id})` : ''}.`,
     ...(url ? { detailsUrl: url } : {}),
   };
+}
+
+/** Queues an outcome notification; a failure to queue is logged, never fails the apply. */
+async function notify(deps: JobDeps, log: Logger, notification: Notification): Promise<void> {
+  const notifier = deps.notifier;
+  if (notifier?.enabled) await safely(log, `${notification.kind} notification`, () => notifier.notify(notification));
 }
 
 function observe(result: RunResult): void {

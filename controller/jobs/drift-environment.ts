@@ -1,7 +1,7 @@
 /**
  * The `drift-environment` job: dry-run every recorded node of an environment at the commit it was last applied from
  * (heal per `drift.heal`), then the drift issue (opened/updated while drift lasts, closed only when every node was
- * checked and none drifted), the drift gauge and the optional Slack-compatible alert. The settings commit is checked
+ * checked and none drifted), the drift gauge and the drift notifications (found, resolved). The settings commit is checked
  * out
  * and loaded once; the engine asks for each other commit nodes were applied from once (reconciler/drift-targets.ts).
  */
@@ -16,6 +16,7 @@ import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { loadCommit, withCommit } from './load-commit.js';
 import { parseDriftEnvironmentJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
+import { nodeOf, type Notification } from '../notify/event.js';
 
 /** Handles one drift job (see module comment). */
 export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Promise<void> {
@@ -151,79 +152,83 @@ async function reportDrift(
   const report = { environment: job.environment, sha, result, healed: false, ...(url ? { runUrl: url } : {}) };
   if (drifted.length) {
     await safely(log, 'drift issue', () => reporter.driftIssue(job.repo, job.environment, report));
-    await alert(deps, job, result, url, log);
+    await alert(deps, job, sha, result, log);
   } else if (failed.length || unchecked.length) {
     await safely(log, 'drift issue', () => reporter.driftIssue(job.repo, job.environment, report));
   } else {
     await safely(log, 'drift issue close', () => reporter.driftIssue(job.repo, job.environment, null));
-    await alertResolved(deps, job, url, log);
+    await alertResolved(deps, job, sha, result, log);
   }
 }
 
-/** Sends `body` unless the environment's last alert had the same fingerprint (one alert per change, not per tick). */
-async function sendAlertOnChange(
+/**
+ * Queues a notification (docs/controller.md, "Notifications") unless the environment's last one had the same
+ * fingerprint (one per change, not per tick; null: resolved). Nothing is recorded while no webhook is configured.
+ */
+async function notifyOnChange(
   deps: JobDeps,
   job: DriftEnvironmentJob,
   fingerprint: string | null,
-  body: Record<string, unknown>,
+  notification: Notification,
   log: Logger,
 ): Promise<void> {
-  const changed = await deps.controllerStore.driftAlertChanged(job.repo, job.environment, fingerprint);
-  if (!changed) return;
-  try {
-    const res = await deps.fetch(deps.config.alertWebhook!, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(10_000),
-    });
-    if (!res.ok) log.warn({ status: res.status }, 'the drift alert webhook answered with an error');
-  } catch (err) {
-    log.warn({ err }, 'could not send the drift alert: check POLITBURO_ALERT_WEBHOOK');
-  }
+  const notifier = deps.notifier;
+  if (!notifier?.enabled) return;
+  await safely(log, 'drift notification', async () => {
+    if (await deps.controllerStore.driftAlertChanged(job.repo, job.environment, fingerprint))
+      await notifier.notify(notification);
+  });
 }
 
-/** Drift that was alerted is gone: say so once. */
+/** Drift that was notified is gone: say so once. */
 async function alertResolved(
   deps: JobDeps,
   job: DriftEnvironmentJob,
-  url: string | undefined,
+  sha: string,
+  result: RunResult,
   log: Logger,
 ): Promise<void> {
-  if (!deps.config.alertWebhook) return;
-  const text = `Politburo: drift of ${job.environment} (${repositoryKey(job.repo)}) resolved${url ? ` — ${url}` : ''}`;
-  await sendAlertOnChange(
+  await notifyOnChange(
     deps,
     job,
     null,
-    { text, environment: job.environment, repository: repositoryKey(job.repo), nodes: [], resolved: true },
+    {
+      kind: 'drift-resolved',
+      repository: repositoryKey(job.repo),
+      environment: job.environment,
+      commit: sha,
+      runId: result.runId,
+      counts: { ...result.summary },
+      trigger: job.trigger,
+    },
     log,
   );
 }
 
-/** The optional generic webhook (Slack-compatible: `text` is what Slack shows). */
+/** Drift found, or changed since the last notification. */
 async function alert(
   deps: JobDeps,
   job: DriftEnvironmentJob,
+  sha: string,
   result: RunResult,
-  url: string | undefined,
   log: Logger,
 ): Promise<void> {
-  if (!deps.config.alertWebhook) return;
-  const nodes = result.nodes
-    .filter((n) => n.state === 'drifted')
-    .map((n) => ({
-      path: n.path,
-      host: n.host,
-      unmet: n.tasks.filter((t) => t.outcome === 'unmet').map((t) => t.name),
-    }));
-  const text = `Politburo: ${nodes.length} node${nodes.length === 1 ? '' : 's'} of ${job.environment} (${repositoryKey(job.repo)}) drifted: ${nodes.map((n) => n.path).join(', ')}${url ? ` — ${url}` : ''}`;
-  const fingerprint = JSON.stringify(nodes.map((n) => [n.path, n.unmet]));
-  await sendAlertOnChange(
+  const nodes = result.nodes.filter((n) => n.state === 'drifted').map((n) => nodeOf(n, 'unmet'));
+  const fingerprint = JSON.stringify(nodes.map((n) => [n.path, n.tasks ?? []]));
+  await notifyOnChange(
     deps,
     job,
     fingerprint,
-    { text, environment: job.environment, repository: repositoryKey(job.repo), nodes, resolved: false },
+    {
+      kind: 'drift-found',
+      repository: repositoryKey(job.repo),
+      environment: job.environment,
+      commit: sha,
+      runId: result.runId,
+      counts: { ...result.summary },
+      nodes,
+      trigger: job.trigger,
+    },
     log,
   );
 }

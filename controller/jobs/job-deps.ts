@@ -11,6 +11,7 @@ import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import { createLogReporter } from './log-reporter.js';
 import type { ControllerStore, JobQueue } from './job-ports.js';
 import type { DeliveryRecords } from './delivery-records.js';
+import type { Notifier } from '../notify/notifier.js';
 
 export interface JobDeps {
   /** The engine's state store: recorded nodes, runs. */
@@ -32,8 +33,13 @@ export interface JobDeps {
   logger: Logger;
   /** Host connector factory (the composition root's choice: the SSH connector). */
   connector: (opts: HostConnectorOptions) => HostConnector;
-  /** HTTP for drift alerts (the composition root's choice: the global fetch). */
+  /** HTTP (the composition root's choice: the global fetch). */
   fetch: typeof fetch;
+  /**
+   * Outcome notifications (docs/controller.md, "Notifications"): queued here, sent by the delivery worker. Absent (unit
+   * tests of decisions): nothing is notified.
+   */
+  notifier?: Notifier;
 }
 
 /** The reporter for a repository: GitHub for GitHub repositories, the log for poll-mode ones. */
