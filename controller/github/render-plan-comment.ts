@@ -1,10 +1,11 @@
 /** The one sticky pull request comment: every planned environment of a PR, under GitHub's comment size limit. */
 import type { PlanForRender } from '../ports.js';
 import type { NodeResult, Plan, ValidationError } from '../../kernel/types.js';
-import { Budget, cell, code, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
+import { Budget, cell, code, codeBlock, codeCell, COMMENT_LIMIT, plural, shortSha, truncate } from './markdown.js';
 import { formatValidationError } from '../../schema/load-description.js';
 import { describeRolloutBatches, planRollouts } from '../../reconciler/rollout.js';
 import { renderChangesCell } from './render-plan-changes.js';
+import { affectedPlanGraph, renderPlanMermaid } from '../../render/graph/plan-mermaid.js';
 
 /** Hidden marker that identifies Politburo's comment among a PR's comments (found again when its id is lost). */
 export const PLAN_COMMENT_MARKER = '<!-- politburo:plan -->';
@@ -77,6 +78,7 @@ function renderEnvironment(out: Budget, p: PlanForRender): void {
     out.must(`#### ${code(p.environment)}: ${renderPlanCounts(p.plan)}`);
   }
   if (p.errors.length > 0) renderErrors(out, p.errors);
+  if (p.plan && p.errors.length === 0) renderDependencyGraph(out, p.plan);
   if (p.plan) renderChanges(out, p.plan);
   if (p.plan) renderRollouts(out, p.plan);
   if (p.live) renderLive(out, p.live.nodes);
@@ -127,4 +129,61 @@ function renderLive(out: Budget, nodes: NodeResult[]): void {
     const detail = unmet.length ? unmet.join(', ') : (n.reason ?? '');
     out.maybe(`| ${codeCell(n.path)} | ${cell(n.host ?? '')} | ${n.state} | ${cell(detail)} |`);
   }
+}
+
+/** The dependency graph in the comment: open up to this many boxes, inside a collapsed <details> above. */
+export const GRAPH_OPEN_BOXES = 12;
+/** Beyond this many boxes nodes are drawn grouped by path prefix; Mermaid draws at most 500 edges. */
+const GRAPH_LIMITS = { maxBoxes: 80, maxEdges: 400 };
+/** At most this many characters of flowchart per environment, and never more than half of what is left. */
+const GRAPH_MAX_CHARS = 30_000;
+
+/**
+ * The affected part of the environment's dependency graph as a Mermaid flowchart (render/graph/plan-mermaid.ts), above
+ * the table of changes: only when the changed nodes have dependencies or dependents to show; node by node, else
+ * grouped by path, within half of what is left of the comment's budget (the table keeps the rest); else one line
+ * saying it was not drawn.
+ */
+function renderDependencyGraph(out: Budget, plan: Plan): void {
+  const pg = affectedPlanGraph(plan);
+  if (pg.changed === 0 || pg.graph.edges.length === 0) return;
+  const affected = `${plural(pg.graph.nodes.length, 'node')} affected`;
+  // Room for the fence, the legend and the <details> wrapping around the flowchart.
+  const wrapping = 1_000;
+  const room = Math.min(GRAPH_MAX_CHARS, Math.floor((COMMENT_LIMIT - RESERVED - out.length) / 2) - wrapping);
+  const drawn = room > 0 ? renderPlanMermaid(pg, { ...GRAPH_LIMITS, maxChars: room }) : null;
+  out.must('');
+  if (!drawn) {
+    out.must(
+      `_Dependency graph of the ${affected} not drawn: it would not fit in the comment. ${code(`politburo graph ${plan.environment} --format mermaid`)} draws the whole environment._`,
+    );
+    return;
+  }
+  const legend = [
+    `The ${plural(pg.changed, 'changed node')}, what they wait for and what waits for them.`,
+    drawn.groupedAt === null
+      ? ''
+      : ` Too many to draw one by one: a box stands for the nodes under a path of ${plural(drawn.groupedAt, 'segment')} and counts them per action.`,
+    ' An arrow A → B: B waits for A to be ready (dotted: to be provisioned).',
+    [...pg.actions.values()].includes('terminate')
+      ? ' Nodes to terminate are no longer described: drawn without their dependencies.'
+      : '',
+  ].join('');
+  const block = codeBlock(drawn.text, 'mermaid');
+  if (drawn.boxes <= GRAPH_OPEN_BOXES) {
+    out.must(`**Dependency graph** of the ${affected}. ${legend}`);
+    out.must('');
+    out.must(block);
+    return;
+  }
+  out.must('<details>');
+  out.must(
+    `<summary>Dependency graph of the ${affected} (${pg.changed} changed${drawn.groupedAt === null ? '' : `, drawn as ${plural(drawn.boxes, 'box', 'es')}`})</summary>`,
+  );
+  out.must('');
+  out.must(legend);
+  out.must('');
+  out.must(block);
+  out.must('');
+  out.must('</details>');
 }

@@ -3,9 +3,12 @@ import type { EnvironmentGraph } from './environment-graph.js';
 import { clusterTree } from './cluster-tree.js';
 import { STATE_COLOURS } from './state-colours.js';
 
-/** Text fit for a quoted Mermaid label (quotes and markup characters as entity codes). */
-function mermaidText(s: string): string {
-  return s.replace(/[&"<>#]/g, (c) => `#${c.charCodeAt(0)};`);
+/**
+ * Text fit for a quoted Mermaid label: quotes, markup characters, `%` (`%%` starts comments and directives), backticks
+ * (markdown strings), `:` (Mermaid's style pre-pass looks for `style…:…#…;`) and line breaks as entity codes.
+ */
+export function mermaidText(s: string): string {
+  return s.replace(/[&"<>#%`:\r\n]/g, (c) => `#${c.charCodeAt(0)};`);
 }
 
 /** Renders the graph as a Mermaid `flowchart LR`. */
