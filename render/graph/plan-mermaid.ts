@@ -1,6 +1,6 @@
 /**
  * The part of an environment's dependency graph a plan touches, as a Mermaid flowchart for the pull request comment
- * (docs/controller.md, "The plan comment"): boxes coloured and labelled by plan action, grouped by path. Pure.
+ * (docs/controller.md, "A pull request: plans"): boxes coloured and labelled by plan action, grouped by path. Pure.
  *
  * Affected part: every node the plan creates, updates or terminates, plus its direct dependencies (what it waits
  * for) and direct dependents (what waits for it), with the dependency edges between those nodes. A node to terminate
