@@ -242,9 +242,27 @@ export interface PlannedNode {
   action: PlanAction;
   /** Human-readable reasons for an update: which tasks or arguments changed, host changes. */
   changes: string[];
+  /** The differences of a changed spec, structured (docs/cli.md, `plan --json`); absent when the spec is unchanged. */
+  diff?: PlanChange[];
   /** Absent for terminate. */
   node?: ResolvedNode;
   recorded?: RecordedNode;
+}
+
+/** One difference between a node's applied spec and its description. Values as plans show them (secrets symbolic). */
+export interface PlanChange {
+  /** The host binding (host, port, user), one task, the order of the tasks, or the tasks of an unreadable record. */
+  subject: 'host' | 'port' | 'user' | 'task' | 'task order' | 'tasks';
+  change: 'added' | 'removed' | 'changed';
+  /** The task's name, for task changes. */
+  task?: string;
+  /** What differs in a changed task: an argument's name, `met`, `meet`, `become` or `kind`. */
+  field?: string;
+  /** Before and after (null: unset); for a command, the parts that differ. Absent when not known. */
+  before?: string | null;
+  after?: string | null;
+  /** How many times this difference occurs in a command, when more than once. */
+  places?: number;
 }
 
 export interface Plan {

@@ -21,33 +21,45 @@ export function showValue(v: string | undefined | null): string {
   return s.length > VALUE_LIMIT ? `${s.slice(0, VALUE_LIMIT - 1)}…` : s;
 }
 
-/** `before → after` for a short value; for a long one, the parts that differ (see valueDifferences). */
-export function describeValueChange(before: string | undefined, after: string | undefined): string[] {
+/** One shown difference of a value: `before → after`, occurring `count` times. */
+export interface ValueDifference {
+  before: string;
+  after: string;
+  count: number;
+}
+
+/** A short value whole; a long one as the parts that differ (see valueDifferences). */
+export function describeValueChange(before: string | undefined, after: string | undefined): ValueDifference[] {
   if (before === undefined || after === undefined || (before.length <= VALUE_LIMIT && after.length <= VALUE_LIMIT))
-    return [`${showValue(before)} → ${showValue(after)}`];
+    return [{ before: showValue(before), after: showValue(after), count: 1 }];
   return valueDifferences(before, after);
 }
 
 /**
- * The parts of two strings that differ, one `old → new` per distinct difference, at most HUNK_LIMIT (then `N more
- * differences`). A difference repeated (the same interpolated value used twice) is shown once, with its count.
+ * The parts of two strings that differ, shown (showValue), each distinct difference once with how often it occurs
+ * (the same interpolated value used twice in a command is one difference, count 2).
  */
-export function valueDifferences(before: string, after: string): string[] {
+export function valueDifferences(before: string, after: string): ValueDifference[] {
   const hunks = diffHunks(tokens(before), tokens(after));
-  if (hunks.length === 0) return [`${showValue(before)} → ${showValue(after)}`];
-  const distinct = new Map<string, { text: string; count: number }>();
+  if (hunks.length === 0) return [{ before: showValue(before), after: showValue(after), count: 1 }];
+  const distinct = new Map<string, ValueDifference>();
   for (const h of hunks) {
-    const text = `${showValue(h.before)} → ${showValue(h.after)}`;
-    const seen = distinct.get(text);
+    const d = { before: showValue(h.before), after: showValue(h.after), count: 1 };
+    const key = `${d.before}\0${d.after}`;
+    const seen = distinct.get(key);
     if (seen) seen.count++;
-    else distinct.set(text, { text, count: 1 });
+    else distinct.set(key, d);
   }
-  const all = [...distinct.values()];
-  const shown = all.slice(0, HUNK_LIMIT).map((d) => (d.count > 1 ? `${d.text} (${d.count} places)` : d.text));
-  if (all.length > HUNK_LIMIT) {
-    const more = all.length - HUNK_LIMIT;
-    shown.push(`${more} more difference${more === 1 ? '' : 's'}`);
-  }
+  return [...distinct.values()];
+}
+
+/** `10 → 5`, or `10 → 5 (2 places)`; at most HUNK_LIMIT of them, then `N more differences`. */
+export function differenceLines(diffs: readonly ValueDifference[]): string[] {
+  const shown = diffs
+    .slice(0, HUNK_LIMIT)
+    .map((d) => `${d.before} → ${d.after}${d.count > 1 ? ` (${d.count} places)` : ''}`);
+  const more = diffs.length - HUNK_LIMIT;
+  if (more > 0) shown.push(`${more} more difference${more === 1 ? '' : 's'}`);
   return shown;
 }
 

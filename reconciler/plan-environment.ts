@@ -5,13 +5,21 @@ import type {
   HostBinding,
   Plan,
   PlanAction,
+  PlanChange,
   PlannedNode,
   RecordedNode,
   ResolvedEnvironment,
   ResolvedNode,
   TaskSpec,
 } from '../kernel/types.js';
-import { describeValueChange, HUNK_LIMIT, showValue, valueDifferences } from './plan-diff.js';
+import {
+  describeValueChange,
+  differenceLines,
+  HUNK_LIMIT,
+  showValue,
+  valueDifferences,
+  type ValueDifference,
+} from './plan-diff.js';
 
 /** The address a binding shows in plans: the address, `local`, or null for a host not provisioned yet. */
 export function hostLabel(binding: HostBinding, recorded?: RecordedNode): string | null {
@@ -67,12 +75,13 @@ function planNode(node: ResolvedNode, rec: RecordedNode | undefined): PlannedNod
     return { path: node.path, host, action: 'create', changes: [], node, recorded: rec };
   }
   if (rec.specHash !== node.specHash) {
-    const changes = describeChanges(node, rec);
+    const { changes, diff } = describeChanges(node, rec);
     return {
       path: node.path,
       host,
       action: 'update',
       changes: changes.length ? changes : ['configuration changed'],
+      diff,
       node,
       recorded: rec,
     };
@@ -96,35 +105,57 @@ function planNode(node: ResolvedNode, rec: RecordedNode | undefined): PlannedNod
  * v1.4.4`, `task 'swappiness': meet: 10 → 5`, `task 'db': runs as: postgres (sudo) → root (sudo)`. Values are shown as
  * recorded and described, where secrets stay symbolic (`${secret.NAME}`), so no secret value can appear.
  */
-function describeChanges(node: ResolvedNode, rec: RecordedNode): string[] {
+function describeChanges(node: ResolvedNode, rec: RecordedNode): { changes: string[]; diff: PlanChange[] } {
   const changes: string[] = [];
+  const diff: PlanChange[] = [];
   const desiredHost = hostLabel(node.host, rec);
-  if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host)
+  if (node.host.kind !== 'provider' && rec.host !== null && desiredHost !== rec.host) {
     changes.push(`host: ${rec.host} → ${desiredHost}`);
+    diff.push({ subject: 'host', change: 'changed', before: rec.host, after: desiredHost });
+  }
   if (node.host.kind === 'static' && rec.host === node.host.address) {
     const port = node.host.port ?? 22; // absent: ssh_config's Port, else 22 (docs/language.md)
-    if (rec.port != null && rec.port !== port) changes.push(`port: ${rec.port} → ${port}`);
-    if (rec.user != null && rec.user !== node.host.user)
+    if (rec.port != null && rec.port !== port) {
+      changes.push(`port: ${rec.port} → ${port}`);
+      diff.push({ subject: 'port', change: 'changed', before: String(rec.port), after: String(port) });
+    }
+    if (rec.user != null && rec.user !== node.host.user) {
       changes.push(`user: ${rec.user} → ${node.host.user ?? "ssh_config's User or the local user"}`);
+      diff.push({ subject: 'user', change: 'changed', before: rec.user, after: node.host.user ?? null });
+    }
   }
-  // Records written before tasks were kept (or damaged) have no usable task list: they can only say "changed".
+  // A record without a readable task list (damaged, or written by hand) can only say that the tasks changed.
   if (!Array.isArray(rec.tasks)) {
     changes.push('tasks changed');
-    return changes;
+    diff.push({ subject: 'tasks', change: 'changed' });
+    return { changes, diff };
   }
   const recordedTasks = rec.tasks.filter(isTask);
   const before = new Map(recordedTasks.map((t) => [taskKey(t), t]));
   const after = new Map(node.tasks.map((t) => [taskKey(t), t]));
   for (const [key, task] of after) {
     const old = before.get(key);
-    if (!old) changes.push(`+ task '${task.name}'${addedArgs(task)}`);
-    else changes.push(...taskDifferences(old, task));
+    if (!old) {
+      changes.push(`+ task '${task.name}'${addedArgs(task)}`);
+      diff.push({ subject: 'task', change: 'added', task: task.name });
+    } else {
+      const d = taskDifferences(old, task);
+      changes.push(...d.changes);
+      diff.push(...d.diff);
+    }
   }
-  for (const [key, task] of before) if (!after.has(key)) changes.push(`- task '${task.name}'`);
+  for (const [key, task] of before)
+    if (!after.has(key)) {
+      changes.push(`- task '${task.name}'`);
+      diff.push({ subject: 'task', change: 'removed', task: task.name });
+    }
   const commonBefore = recordedTasks.map(taskKey).filter((k) => after.has(k));
   const commonAfter = node.tasks.map(taskKey).filter((k) => before.has(k));
-  if (commonBefore.join('\0') !== commonAfter.join('\0')) changes.push('task order changed');
-  return changes;
+  if (commonBefore.join('\0') !== commonAfter.join('\0')) {
+    changes.push('task order changed');
+    diff.push({ subject: 'task order', change: 'changed' });
+  }
+  return { changes, diff };
 }
 
 function isTask(t: unknown): t is TaskSpec {
@@ -152,32 +183,58 @@ function runsAs(t: TaskSpec): string {
   return t.become ? `${t.become.user} (${t.become.method})` : 'the SSH user';
 }
 
-function taskDifferences(old: TaskSpec, now: TaskSpec): string[] {
+function taskDifferences(old: TaskSpec, now: TaskSpec): { changes: string[]; diff: PlanChange[] } {
   const prefix = `task '${now.name}': `;
-  const out: string[] = [];
-  if (old.kind === 'shell' && now.kind === 'shell') {
-    for (const field of ['met', 'meet'] as const) {
-      const a: unknown = old[field];
-      const b = now[field];
-      if (a === b) continue;
-      if (typeof a !== 'string') out.push(`${prefix}${field} command changed`);
-      else out.push(...valueDifferences(a, b).map((d) => `${prefix}${field}: ${d}`));
+  const changes: string[] = [];
+  const diff: PlanChange[] = [];
+  const changed = (field: string, values?: ValueDifference): PlanChange => ({
+    subject: 'task',
+    change: 'changed',
+    task: now.name,
+    field,
+    ...(values
+      ? {
+          before: values.before,
+          after: values.after,
+          ...(values.count > 1 ? { places: values.count } : {}),
+        }
+      : {}),
+  });
+  const compare = (field: string, a: unknown, b: string | undefined, whole: boolean): void => {
+    if (a === b) return;
+    // A recorded value that is not a string (a damaged record): only that it changed. An argument may be unset.
+    const readable = typeof a === 'string' || (whole && a === undefined);
+    if (!readable) {
+      changes.push(`${prefix}${whole ? `argument ${field}` : `${field} command`} changed`);
+      diff.push(changed(field));
+      return;
     }
+    const was = a as string | undefined;
+    const values = whole ? describeValueChange(was, b) : valueDifferences(was ?? '', b ?? '');
+    changes.push(...differenceLines(values).map((d) => `${prefix}${field}: ${d}`));
+    diff.push(
+      ...values.map((v) => ({
+        ...changed(field, v),
+        ...(a === undefined ? { before: null } : {}),
+        ...(b === undefined ? { after: null } : {}),
+      })),
+    );
+  };
+  if (old.kind === 'shell' && now.kind === 'shell') {
+    compare('met', old.met, now.met, false);
+    compare('meet', old.meet, now.meet, false);
   } else if (old.kind === 'babushka' && now.kind === 'babushka') {
     const oldArgs: Record<string, unknown> = typeof old.args === 'object' && old.args !== null ? old.args : {};
     const keys = [...new Set([...Object.keys(oldArgs), ...Object.keys(now.args)])].sort();
-    for (const k of keys) {
-      const a = oldArgs[k];
-      const b = now.args[k];
-      if (a === b) continue;
-      if (a !== undefined && typeof a !== 'string') out.push(`${prefix}argument ${k} changed`);
-      else out.push(...describeValueChange(a, b).map((d) => `${prefix}${k}: ${d}`));
-    }
+    for (const k of keys) compare(k, oldArgs[k], now.args[k], true);
   } else {
-    return [`${prefix}changed kind`];
+    return { changes: [`${prefix}changed kind`], diff: [changed('kind')] };
   }
   const wasAs = runsAs(old);
   const nowAs = runsAs(now);
-  if (wasAs !== nowAs) out.push(`${prefix}runs as: ${wasAs} → ${nowAs}`);
-  return out;
+  if (wasAs !== nowAs) {
+    changes.push(`${prefix}runs as: ${wasAs} → ${nowAs}`);
+    diff.push({ ...changed('become'), before: old.become?.user ?? null, after: now.become?.user ?? null });
+  }
+  return { changes, diff };
 }

@@ -1,5 +1,5 @@
 /** The `--json` document of `politburo plan` (docs/cli.md): one object, stable field order. */
-import type { LifecycleState, Plan, PlanAction, PlannedNode, TaskSpec } from '../../kernel/types.js';
+import type { LifecycleState, Plan, PlanAction, PlanChange, PlannedNode, TaskSpec } from '../../kernel/types.js';
 import { planRollouts } from '../../reconciler/rollout.js';
 
 export interface PlanJsonTask {
@@ -17,6 +17,8 @@ export interface PlanJsonNode {
   reason: string | null;
   /** For updates: which tasks, arguments or host fields changed. */
   changes: string[];
+  /** For an update of the spec: the same differences, structured (absent otherwise). */
+  diff?: PlanChange[];
   tasks: PlanJsonTask[];
 }
 
@@ -53,6 +55,7 @@ function jsonNode(n: PlannedNode): PlanJsonNode {
     state: plannedState(n),
     reason: n.recorded?.reason ?? null,
     changes: n.changes,
+    ...(n.diff ? { diff: n.diff } : {}),
     tasks: tasks.map((t) => ({ name: t.name, kind: t.kind })),
   };
 }

@@ -185,6 +185,9 @@ describe('politburo plan and graph against a database', { concurrency: true }, (
       state: 'drifted',
       reason: 'unmet: app deployed',
       changes: ["task 'app deployed': ref: v1.4.1 → v1.4.2"],
+      diff: [
+        { subject: 'task', change: 'changed', task: 'app deployed', field: 'ref', before: 'v1.4.1', after: 'v1.4.2' },
+      ],
       tasks: [
         { name: 'lamp base', kind: 'babushka' },
         { name: 'node exporter running', kind: 'babushka' },

@@ -286,3 +286,27 @@ test('planning is pure: the same inputs give the same plan and inputs are not mo
   assert.deepEqual(planEnvironment(env([web]), rec), planEnvironment(env([web]), rec));
   assert.equal(JSON.stringify(rec), snapshot);
 });
+
+test('an update carries its differences structured too, values as shown and unset as null', () => {
+  const task = (v: string): TaskSpec =>
+    shellTask('motd', 'true', `echo ${v} > /etc/motd; echo ${v}`, { method: 'sudo', user: v === 'a' ? 'root' : 'www' });
+  const before = node(
+    'web-1',
+    '10.0.0.1',
+    [task('a'), babushka('app', { ref: 'v1', old: 'x' }), babushka('gone')],
+    'h1',
+  );
+  const after = node('web-1', '10.0.0.9', [task('b'), babushka('app', { ref: 'v2' }), babushka('new')], 'h2');
+  const plan = planEnvironment(env([after]), [recorded(before)]);
+  assert.deepEqual(plan.nodes[0].diff, [
+    { subject: 'host', change: 'changed', before: '10.0.0.1', after: '10.0.0.9' },
+    { subject: 'task', change: 'changed', task: 'motd', field: 'meet', before: 'a', after: 'b', places: 2 },
+    { subject: 'task', change: 'changed', task: 'motd', field: 'become', before: 'root', after: 'www' },
+    { subject: 'task', change: 'changed', task: 'app', field: 'old', before: 'x', after: null },
+    { subject: 'task', change: 'changed', task: 'app', field: 'ref', before: 'v1', after: 'v2' },
+    { subject: 'task', change: 'added', task: 'new' },
+    { subject: 'task', change: 'removed', task: 'gone' },
+  ]);
+  const unchanged = planEnvironment(env([after]), [recorded(after)]);
+  assert.equal(unchanged.nodes[0].diff, undefined);
+});
