@@ -142,7 +142,7 @@ const GRAPH_MAX_CHARS = 30_000;
  * The affected part of the environment's dependency graph as a Mermaid flowchart (render/graph/plan-mermaid.ts), above
  * the table of changes: only when the changed nodes have dependencies or dependents to show; node by node, else
  * grouped by path, within half of what is left of the comment's budget (the table keeps the rest); else one line
- * saying it was not drawn.
+ * saying it was not drawn, itself left out (and counted) once the budget is spent.
  */
 function renderDependencyGraph(out: Budget, plan: Plan): void {
   const pg = affectedPlanGraph(plan);
@@ -152,13 +152,17 @@ function renderDependencyGraph(out: Budget, plan: Plan): void {
   const wrapping = 1_000;
   const room = Math.min(GRAPH_MAX_CHARS, Math.floor((COMMENT_LIMIT - RESERVED - out.length) / 2) - wrapping);
   const drawn = room > 0 ? renderPlanMermaid(pg, { ...GRAPH_LIMITS, maxChars: room }) : null;
-  out.must('');
   if (!drawn) {
-    out.must(
-      `_Dependency graph of the ${affected} not drawn: it would not fit in the comment. ${code(`politburo graph ${plan.environment} --format mermaid`)} draws the whole environment._`,
-    );
+    const note = `_Dependency graph of the ${affected} not drawn: it would not fit in the comment. ${code(`politburo graph ${plan.environment} --format mermaid`)} draws the whole environment._`;
+    // Counted with the environment's lines not shown when even this line no longer fits.
+    if (out.length + note.length + 2 > COMMENT_LIMIT - RESERVED) out.omitted++;
+    else {
+      out.must('');
+      out.must(note);
+    }
     return;
   }
+  out.must('');
   const legend = [
     `The ${plural(pg.changed, 'changed node')}, what they wait for and what waits for them.`,
     drawn.groupedAt === null

@@ -82,7 +82,7 @@ test('plan comment graph, larger still: one box per group of nodes, counted per 
   assertGolden('plan-comment-graph-grouped.md', body);
 });
 
-test('plan comment graph at the size limit: the first graph takes at most half, a later one says it did not fit', () => {
+test('plan comment graph at the size limit: the first graph takes at most half, a later one is counted as not shown', () => {
   const body = renderPlanComment([wordyZonedPlan('fleet', 30, 100), smallGraphPlan], urls);
   assertWellFormed(body);
   assert.ok(body.length > COMMENT_LIMIT - 6_000, 'the budget is used');
@@ -92,15 +92,20 @@ test('plan comment graph at the size limit: the first graph takes at most half, 
   assert.match(body, /more lines of `fleet` not shown/);
   assert.match(
     body,
-    /#### `production`: 2 to create, 1 to update, 5 unchanged, 1 to terminate\n\n_Dependency graph of the 7 nodes affected not drawn: it would not fit in the comment\. `politburo graph production --format mermaid` draws the whole environment\._/,
+    /#### `production`: 2 to create, 1 to update, 5 unchanged, 1 to terminate\n\n\| Node \| Host \| Action \| What changes \|\n\| --- \| --- \| --- \| --- \|\n\n_… 5 more lines of `production` not shown/,
+    'the graph line and the four rows are counted',
   );
   assertGolden('plan-comment-graph-limit.md', body);
 });
 
-test('plan comment graph: thousands of ungroupable top-level nodes fall back to one line', () => {
+function flatPlan(hosts: number) {
   const specs: NodeSpec[] = [{ path: 'dns', action: 'update' }];
-  for (let i = 1; i <= 2_000; i++) specs.push({ path: `host-${i}`, action: 'unchanged', deps: ['dns'] });
-  const body = renderPlanComment([depPlan('flat', specs)], urls);
+  for (let i = 1; i <= hosts; i++) specs.push({ path: `host-${i}`, action: 'unchanged', deps: ['dns'] });
+  return depPlan('flat', specs);
+}
+
+test('plan comment graph: thousands of ungroupable top-level nodes fall back to one line', () => {
+  const body = renderPlanComment([flatPlan(2_000)], urls);
   assertWellFormed(body);
   assert.equal(mermaidBlocks(body).length, 0);
   assert.match(body, /_Dependency graph of the 2001 nodes affected not drawn: it would not fit in the comment\./);
@@ -115,7 +120,7 @@ test('plan comment graph: whatever the sizes, the comment stays under the limit 
     [30, 20],
     [60, 300],
   ]) {
-    for (const second of [[], [smallGraphPlan], [wordyZonedPlan('staging', zones, perZone)]]) {
+    for (const second of [[], [smallGraphPlan], [wordyZonedPlan('staging', zones, perZone)], [flatPlan(100)]]) {
       const body = renderPlanComment([wordyZonedPlan('fleet', zones, perZone), ...second], urls);
       assertWellFormed(body);
       for (const b of mermaidBlocks(body)) seen.add(b.includes('/…<br/>') ? 'grouped' : 'nodes');
