@@ -11,6 +11,7 @@ import {
   failAlertDelivery,
   markAlertDelivered,
   pendingAlertDeliveries,
+  pruneAlertDeliveries,
   retryAlertDeliveryLater,
   type ClaimedDelivery,
 } from '../store/alert-deliveries.js';
@@ -49,6 +50,9 @@ export interface AlertDeliveryWorker {
   stop(): Promise<void>;
 }
 
+/** How often delivered (after 7 days) and given-up (after 30 days) rows are deleted. */
+const PRUNE_EVERY_MS = 3_600_000;
+
 /** Attempts in flight at once in this process. */
 const CONCURRENCY = 16;
 
@@ -64,6 +68,7 @@ export function createAlertDeliveryWorker(opts: AlertDeliveryOptions): AlertDeli
   let again = false;
   let interval: NodeJS.Timeout | null = null;
   let timer: NodeJS.Timeout | null = null;
+  let prunedAt = 0;
 
   // One drain at a time in this process; a kick during a drain runs it once more afterwards.
   function kick(): Promise<void> {
@@ -196,7 +201,14 @@ export function createAlertDeliveryWorker(opts: AlertDeliveryOptions): AlertDeli
     kick: () => void kick(),
     start() {
       if (interval) return;
-      interval = setInterval(() => void kick(), opts.pollIntervalMs ?? 2_000);
+      interval = setInterval(() => {
+        void kick();
+        if (Date.now() - prunedAt < PRUNE_EVERY_MS) return;
+        prunedAt = Date.now();
+        pruneAlertDeliveries(opts.pool).catch((err: Error) =>
+          opts.logger.warn({ err: err.message }, 'could not delete old notification deliveries'),
+        );
+      }, opts.pollIntervalMs ?? 2_000);
       interval.unref();
       void kick();
     },

@@ -93,3 +93,13 @@ export async function pendingAlertDeliveries(db: Queryable): Promise<{ count: nu
   );
   return { count: Number(rows[0].count), dueInMs: rows[0].due_in_ms };
 }
+
+/** Forgets deliveries delivered more than `deliveredDays` ago and given up more than `failedDays` ago. */
+export async function pruneAlertDeliveries(db: Queryable, deliveredDays = 7, failedDays = 30): Promise<number> {
+  const { rowCount } = await db.query(
+    `DELETE FROM alert_deliveries
+      WHERE delivered_at < now() - $1 * interval '1 day' OR failed_at < now() - $2 * interval '1 day'`,
+    [deliveredDays, failedDays],
+  );
+  return rowCount ?? 0;
+}

@@ -11,6 +11,7 @@ import pg from 'pg';
 import { createLogger } from '../../../../controller/logger.js';
 import { createAlertDeliveryWorker, type AlertDeliveryWorker } from '../../../../controller/notify/delivery-worker.js';
 import { createPgNotifier } from '../../../../controller/notify/notifier.js';
+import { pruneAlertDeliveries } from '../../../../controller/store/alert-deliveries.js';
 import { verifySignature, type Notification } from '../../../../controller/notify/event.js';
 import { createTestDatabase, type TestDatabase } from '../../../helpers/db.js';
 import { startAlertReceiver, type AlertReceiver } from '../../../helpers/alert-receiver.js';
@@ -140,5 +141,23 @@ describe('notification delivery worker', () => {
     assert.deepEqual(new Set(r.received.map((x) => x.body.id)), ids);
     assert.equal(r.received.length, 20, 'no event sent twice');
     assert.ok(r.received.every((x) => x.headers['x-politburo-signature-256'] === undefined));
+  });
+
+  test('delivered rows are forgotten after 7 days, given-up ones after 30, pending ones never', async () => {
+    await pool.query(`DELETE FROM alert_deliveries`);
+    await pool.query(
+      `INSERT INTO alert_deliveries (event_id, kind, url, body, delivered_at, failed_at, created_at) VALUES
+        (gen_random_uuid(), 'apply-failed', 'http://a/old-delivered', '{}', now() - interval '8 days', NULL, now() - interval '8 days'),
+        (gen_random_uuid(), 'apply-failed', 'http://a/new-delivered', '{}', now() - interval '6 days', NULL, now() - interval '6 days'),
+        (gen_random_uuid(), 'apply-failed', 'http://a/old-failed', '{}', NULL, now() - interval '31 days', now() - interval '31 days'),
+        (gen_random_uuid(), 'apply-failed', 'http://a/new-failed', '{}', NULL, now() - interval '8 days', now() - interval '8 days'),
+        (gen_random_uuid(), 'apply-failed', 'http://a/pending', '{}', NULL, NULL, now() - interval '60 days')`,
+    );
+    assert.equal(await pruneAlertDeliveries(pool), 2);
+    const left = (await pool.query<{ url: string }>(`SELECT url FROM alert_deliveries ORDER BY id`)).rows;
+    assert.deepEqual(
+      left.map((r) => r.url),
+      ['http://a/new-delivered', 'http://a/new-failed', 'http://a/pending'],
+    );
   });
 });
