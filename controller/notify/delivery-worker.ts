@@ -174,13 +174,18 @@ export function createAlertDeliveryWorker(opts: AlertDeliveryOptions): AlertDeli
       'x-politburo-delivery': d.eventId,
     };
     if (opts.secret) headers['x-politburo-signature-256'] = signBody(opts.secret, d.body);
+    // The attempt ends at its timeout or at stop() (AbortSignal.any is not in every Node 20).
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(new DOMException('timed out', 'TimeoutError')), opts.timeoutMs);
+    const onStop = () => abort.abort(new DOMException('stopping', 'AbortError'));
+    stopping.signal.addEventListener('abort', onStop);
     try {
       const res = await opts.fetch(d.url, {
         method: 'POST',
         headers,
         body: d.body,
         redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), stopping.signal]),
+        signal: abort.signal,
       });
       await res.body?.cancel().catch(() => undefined);
       if (res.ok) return { kind: 'delivered' };
@@ -192,8 +197,13 @@ export function createAlertDeliveryWorker(opts: AlertDeliveryOptions): AlertDeli
       return { kind: 'fail', error };
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      if (e.name === 'TimeoutError') return { kind: 'retry', error: `no answer within ${opts.timeoutMs} ms` };
+      const reason = abort.signal.reason as Error | undefined;
+      if (e.name === 'TimeoutError' || reason?.name === 'TimeoutError')
+        return { kind: 'retry', error: `no answer within ${opts.timeoutMs} ms` };
       return { kind: 'retry', error: e.cause?.code ?? e.cause?.message ?? e.message };
+    } finally {
+      clearTimeout(timeout);
+      stopping.signal.removeEventListener('abort', onStop);
     }
   }
 
