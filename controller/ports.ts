@@ -124,6 +124,18 @@ export interface Reporter {
   driftIssue(repo: Repository, environment: string, drift: DriftReport | null): Promise<void>;
   /** The commenter's permission on the repository, for `/politburo plan --live`. */
   permission(repo: Repository, username: string): Promise<'admin' | 'maintain' | 'write' | 'triage' | 'read' | 'none'>;
+  /**
+   * Answers a comment command in its thread (a pull request's conversation, or a commit's comments): a refusal with
+   * its reason, a release, the help. One answer per command comment (`inReplyTo`).
+   */
+  reply(
+    repo: Repository,
+    thread: { pullNumber: number } | { sha: string },
+    inReplyTo: number,
+    body: string,
+  ): Promise<void>;
+  /** A pull request's merge commit: null while it is not merged (or when GitHub cannot say). */
+  mergeCommit(repo: Repository, pullNumber: number): Promise<string | null>;
 }
 
 /** Inputs of the pure renderers (controller/github/render-*.ts). */

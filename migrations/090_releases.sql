@@ -15,5 +15,13 @@ CREATE TABLE releases (
 );
 CREATE INDEX releases_pending ON releases (repository, environment, created_at DESC) WHERE released_at IS NULL;
 
+-- Comment commands are answered in their thread (a refusal's reason, a release, the help): a GitHub write of its own.
+ALTER TABLE github_writes DROP CONSTRAINT github_writes_kind_check;
+ALTER TABLE github_writes ADD CONSTRAINT github_writes_kind_check
+  CHECK (kind IN ('check', 'comment', 'reaction', 'drift-issue', 'reply'));
+
 -- Down Migration
+ALTER TABLE github_writes DROP CONSTRAINT github_writes_kind_check;
+ALTER TABLE github_writes ADD CONSTRAINT github_writes_kind_check
+  CHECK (kind IN ('check', 'comment', 'reaction', 'drift-issue'));
 DROP TABLE releases;

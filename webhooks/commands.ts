@@ -63,6 +63,32 @@ export interface PlanComment {
   live: boolean;
 }
 
+/** Where a comment command was written: a pull request's conversation, or a commit. */
+export type CommentThread = { kind: 'pull-request'; pullNumber: number } | { kind: 'commit'; sha: string };
+
+/**
+ * `/politburo apply ENV` on a merged pull request (its merge commit) or on a commit: release a manual environment at
+ * that commit (docs/controller.md, "Apply policies and releases"). The handler checks the commenter's permission.
+ */
+export interface ReleaseComment {
+  kind: 'release-comment';
+  repo: GitHubRepository;
+  thread: CommentThread;
+  commentId: number;
+  commenter?: string;
+  environment: string;
+}
+
+/** `/politburo help`, or a `/politburo` line that is no command: answer with the list of commands. */
+export interface HelpComment {
+  kind: 'help-comment';
+  repo: GitHubRepository;
+  thread: CommentThread;
+  commentId: number;
+  /** The line that was not understood (absent for `/politburo help`). */
+  unknown?: string;
+}
+
 /** "Re-run" on a `politburo plan ENV` check: plan the pull request's environment again. */
 export interface RerunPlanCheck {
   kind: 'rerun-plan-check';
@@ -104,6 +130,8 @@ export type Command =
   | PlanPullRequest
   | PlanMergeGroup
   | PlanComment
+  | ReleaseComment
+  | HelpComment
   | RerunPlanCheck
   | RerunApplyCheck
   | RegisterRepositories

@@ -64,6 +64,17 @@ const checked = {
     repository,
     installation,
   }),
+  commit_comment: z.object({
+    action: z.string(),
+    comment: z.object({
+      id: z.number().int(),
+      body: z.string(),
+      commit_id: z.string(),
+      user: z.object({ login: z.string() }).nullable().optional(),
+    }),
+    repository,
+    installation,
+  }),
   check_run: z.object({
     action: z.string(),
     check_run: z.object({

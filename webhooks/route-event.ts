@@ -4,14 +4,23 @@
  * comment is on, the commenter's permission) is looked up there.
  *
  * push to a branch → apply its head; pull_request opened/synchronize/reopened → plan it; `/politburo plan` comment on
- * a pull request → plan as asked; merge_group checks_requested → plan the group's head (checks only, docs/controller.md
- * "Merge queues"); check_run rerequested on a Politburo check → that check again; installation and
- * installation_repositories → repositories registered or unregistered. Everything else is ignored, with the reason.
+ * a pull request → plan as asked; `/politburo apply ENV` on a pull request or a commit (commit_comment) → release ENV
+ * there; `/politburo help` (or a `/politburo` line that is no command) → the list of commands; merge_group
+ * checks_requested → plan the group's head (checks only, docs/controller.md "Merge queues"); check_run rerequested
+ * on a Politburo check → that check again; installation and installation_repositories → repositories registered or
+ * unregistered. Everything else is ignored, with the reason.
  */
 import { isCommitSha } from '../kernel/commit.js';
 import type { GitHubRepository } from '../kernel/repository.js';
-import { ignore, type ApplyBranchHead, type Command, type PlanComment } from './commands.js';
-import { parseCommand } from './comment-command.js';
+import {
+  ignore,
+  type ApplyBranchHead,
+  type Command,
+  type CommentThread,
+  type PlanComment,
+  type ReleaseComment,
+} from './commands.js';
+import { parseComment, type CommentCommand } from './comment-command.js';
 import type { GitHubEvent, PayloadOf } from './parse-event.js';
 
 /** The command of an event (see module comment). */
@@ -25,6 +34,8 @@ export function routeEvent(event: GitHubEvent): Command {
       return routeMergeGroup(event.payload);
     case 'issue_comment':
       return routeComment(event.payload);
+    case 'commit_comment':
+      return routeCommitComment(event.payload);
     case 'check_run':
       return routeCheckRun(event.payload);
     case 'installation':
@@ -92,8 +103,10 @@ function routeMergeGroup(p: PayloadOf<'merge_group'>): Command {
 function routeComment(p: PayloadOf<'issue_comment'>): Command {
   if (p.action !== 'created') return ignore(`issue_comment ${p.action}`);
   if (!p.issue.pull_request) return ignore('comment on an issue, not a pull request');
-  const args = parseCommand(p.comment.body);
+  const args = parseComment(p.comment.body);
   if (!args) return ignore('not a politburo command');
+  const thread: CommentThread = { kind: 'pull-request', pullNumber: p.issue.number };
+  if (args.command !== 'plan') return routeOtherCommand(p, thread, args);
   const command: PlanComment = {
     kind: 'plan-comment',
     repo: repositoryOf(p),
@@ -103,6 +116,44 @@ function routeComment(p: PayloadOf<'issue_comment'>): Command {
   };
   if (p.comment.user?.login) command.commenter = p.comment.user.login;
   if (args.environment !== undefined) command.environment = args.environment;
+  return command;
+}
+
+/** `/politburo apply ENV` and `/politburo help` on a commit (a plan needs a pull request). */
+function routeCommitComment(p: PayloadOf<'commit_comment'>): Command {
+  if (p.action !== 'created') return ignore(`commit_comment ${p.action}`);
+  const args = parseComment(p.comment.body);
+  if (!args) return ignore('not a politburo command');
+  if (!isCommitSha(p.comment.commit_id)) return ignore('commit comment without a commit');
+  const thread: CommentThread = { kind: 'commit', sha: p.comment.commit_id };
+  if (args.command === 'plan')
+    return {
+      kind: 'help-comment',
+      repo: repositoryOf(p),
+      thread,
+      commentId: p.comment.id,
+      unknown: '/politburo plan (on a commit: plans are of pull requests)',
+    };
+  return routeOtherCommand(p, thread, args);
+}
+
+function routeOtherCommand(
+  p: Parameters<typeof repositoryOf>[0] & { comment: { id: number; user?: { login: string } | null } },
+  thread: CommentThread,
+  args: Exclude<CommentCommand, { command: 'plan' }>,
+): Command {
+  const repo = repositoryOf(p);
+  if (args.command === 'help') return { kind: 'help-comment', repo, thread, commentId: p.comment.id };
+  if (args.command === 'unknown')
+    return { kind: 'help-comment', repo, thread, commentId: p.comment.id, unknown: args.line };
+  const command: ReleaseComment = {
+    kind: 'release-comment',
+    repo,
+    thread,
+    commentId: p.comment.id,
+    environment: args.environment,
+  };
+  if (p.comment.user?.login) command.commenter = p.comment.user.login;
   return command;
 }
 

@@ -201,6 +201,35 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
         return 'none';
       }
     },
+    async reply(repo, thread, inReplyTo, body) {
+      await safely('reply', { repo: repositoryKey(repo), comment: inReplyTo }, async () => {
+        const payload = { repo: target(repo), thread, body };
+        await enqueue({
+          queue: clients.queueFor(target(repo)),
+          key: `reply:${repositoryKey(repo)}:${inReplyTo}`,
+          kind: 'reply',
+          payload,
+        });
+      });
+    },
+    async mergeCommit(repo, pullNumber) {
+      const github = target(repo);
+      try {
+        const octokit = await clients.forRepo(github);
+        const { data } = await octokit.rest.pulls.get({
+          owner: github.owner,
+          repo: github.name,
+          pull_number: pullNumber,
+        });
+        return data.merged && data.merge_commit_sha ? data.merge_commit_sha : null;
+      } catch (err) {
+        logger.warn(
+          { repo: repositoryKey(repo), pull: pullNumber, err: (err as Error).message },
+          'could not read the pull request; treating it as not merged',
+        );
+        return null;
+      }
+    },
     flush: (o) => worker.flush(o),
     close: () => worker.stop(),
   };
@@ -233,6 +262,14 @@ function createSender(clients: GitHubClients): WriteSender {
             comment_id: r.commentId,
             content: r.content,
           });
+          return;
+        }
+        case 'reply': {
+          const r = write.payload as { repo: Target; thread: { pullNumber: number } | { sha: string }; body: string };
+          const base = { owner: r.repo.owner, repo: r.repo.name, body: r.body };
+          if ('pullNumber' in r.thread)
+            await octokit.rest.issues.createComment({ ...base, issue_number: r.thread.pullNumber });
+          else await octokit.rest.repos.createCommitComment({ ...base, commit_sha: r.thread.sha });
           return;
         }
       }

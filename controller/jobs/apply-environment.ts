@@ -58,7 +58,9 @@ export async function runApplyEnvironment(
   };
   try {
     final = await withCommit(deps.git, job.repo, job.describedAt ?? job.sha, async (loaded) => {
-      const decision = await decide(deps, job, loaded, true);
+      // A release (`/politburo apply ENV`, controller/jobs/handlers/release.ts) applies its own commit, never a
+      // newer head nobody released: that one is superseded instead.
+      const decision = await decide(deps, job, loaded, !job.trigger.startsWith('/politburo apply '));
       if (decision.kind !== 'apply-head') {
         await supersede(job.sha);
         return carryOut(deps, job, decision, reporter, log);

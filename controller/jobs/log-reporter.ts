@@ -57,5 +57,11 @@ export function createLogReporter(logger: Logger): Reporter {
     async permission() {
       return 'none';
     },
+    async reply(repo, thread, inReplyTo, body) {
+      log.info({ repo: describeRepository(repo), thread, comment: inReplyTo }, body.split('\n', 1)[0]);
+    },
+    async mergeCommit() {
+      return null;
+    },
   };
 }

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import type { Queryable } from '../../store/in-transaction.js';
 
-type WriteKind = 'check' | 'comment' | 'reaction' | 'drift-issue';
+type WriteKind = 'check' | 'comment' | 'reaction' | 'drift-issue' | 'reply';
 
 export interface NewWrite {
   queue: string;

@@ -320,6 +320,11 @@ export interface RecordingReporter extends Reporter {
   /** Every check name reported on a commit. */
   names(sha: string): string[];
   comments: { pullNumber: number; body: string }[];
+  /** Answers to comment commands, in order. */
+  replies: { thread: { pullNumber: number } | { sha: string }; inReplyTo: number; body: string }[];
+  reactions: { commentId: number; content: string }[];
+  /** Merge commits of merged pull requests, by number (what `mergeCommit` answers). */
+  merges: Map<number, string>;
   driftIssues: { environment: string; drift: DriftReport | null }[];
 }
 
@@ -331,6 +336,9 @@ export function createRecordingReporter(
   const k = (sha: string, name: string) => `${sha}\0${name}`;
   const reporter: RecordingReporter = {
     comments: [],
+    replies: [],
+    reactions: [],
+    merges: new Map(),
     driftIssues: [],
     history: (sha, name) => [...(checks.get(k(sha, name)) ?? [])],
     latest: (sha, name) => checks.get(k(sha, name))?.at(-1),
@@ -345,7 +353,15 @@ export function createRecordingReporter(
     async stickyComment(_repo, pullNumber, body) {
       reporter.comments.push({ pullNumber, body });
     },
-    async reaction() {},
+    async reaction(_repo, commentId, content) {
+      reporter.reactions.push({ commentId, content });
+    },
+    async reply(_repo, thread, inReplyTo, body) {
+      reporter.replies.push({ thread, inReplyTo, body });
+    },
+    async mergeCommit(_repo, pullNumber) {
+      return reporter.merges.get(pullNumber) ?? null;
+    },
     async driftIssue(_repo, environment, drift) {
       reporter.driftIssues.push({ environment, drift });
     },

@@ -10,6 +10,7 @@ import { planComment } from './plan-comment.js';
 import { planMergeGroup } from './plan-merge-group.js';
 import { planPullRequest } from './plan-pull-request.js';
 import { rerunApplyCheck, rerunPlanCheck } from './rerun-check.js';
+import { helpComment, releaseComment } from './release.js';
 
 export type { DeliveryContext } from './context.js';
 
@@ -24,6 +25,10 @@ export async function handleCommand(deps: JobDeps, command: Command, ctx: Delive
       return planMergeGroup(deps, command, ctx);
     case 'plan-comment':
       return planComment(deps, command, ctx);
+    case 'release-comment':
+      return releaseComment(deps, command, ctx);
+    case 'help-comment':
+      return helpComment(deps, command, ctx);
     case 'rerun-plan-check':
       return rerunPlanCheck(deps, command, ctx);
     case 'rerun-apply-check':

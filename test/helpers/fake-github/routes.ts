@@ -260,6 +260,41 @@ export const handlers: Record<string, Handler> = {
     const legacy = permission === 'maintain' ? 'write' : permission === 'triage' ? 'read' : permission;
     return { status: 200, body: { permission: legacy, role_name: permission, user: { login: c.params.username } } };
   },
+  'POST /repos/{owner}/{repo}/commits/{commit_sha}/comments': (s, c) => {
+    const comment = {
+      id: s.nextId++,
+      repo: c.repo,
+      commit_id: c.params.commit_sha,
+      body: c.body.body,
+      user: 'politburo[bot]',
+    };
+    s.commitComments.push(comment);
+    return {
+      status: 201,
+      body: {
+        ...comment,
+        user: { login: comment.user },
+        url: `${c.baseUrl}/repos/${c.repo}/comments/${comment.id}`,
+        html_url: `https://github.com/${c.repo}/commit/${comment.commit_id}#commitcomment-${comment.id}`,
+      },
+    };
+  },
+  'GET /repos/{owner}/{repo}/pulls/{pull_number}': (s, c) => {
+    const pull = s.pulls.find((p) => p.repo === c.repo && p.number === Number(c.params.pull_number));
+    if (!pull) return notFound;
+    return {
+      status: 200,
+      body: {
+        url: `${c.baseUrl}/repos/${c.repo}/pulls/${pull.number}`,
+        number: pull.number,
+        state: pull.merged ? 'closed' : 'open',
+        merged: pull.merged,
+        merge_commit_sha: pull.merge_commit_sha,
+        head: { sha: pull.head_sha, repo: { full_name: c.repo } },
+        base: { sha: pull.base_sha, repo: { full_name: c.repo } },
+      },
+    };
+  },
   'GET /installation/repositories': (_s, c) => ({
     status: 200,
     body: { total_count: 0, repositories: [], installation: c.installationId },

@@ -46,8 +46,29 @@ export interface FakeIssue {
   pull_request?: boolean;
 }
 
+/** A commit comment (`commit_comment`): where `/politburo apply ENV` can be answered. */
+export interface FakeCommitComment {
+  id: number;
+  repo: string;
+  commit_id: string;
+  body: string;
+  user: string;
+}
+
+/** A pull request's merge state, as `GET /repos/{owner}/{repo}/pulls/{pull_number}` answers it. */
+export interface FakePull {
+  repo: string;
+  number: number;
+  head_sha: string;
+  base_sha: string;
+  merged: boolean;
+  merge_commit_sha: string | null;
+}
+
 export interface FakeState {
   checkRuns: FakeCheckRun[];
+  commitComments: FakeCommitComment[];
+  pulls: FakePull[];
   statuses: FakeStatus[];
   comments: FakeComment[];
   issues: FakeIssue[];
@@ -64,6 +85,8 @@ export interface FakeState {
 export function emptyState(): FakeState {
   return {
     checkRuns: [],
+    commitComments: [],
+    pulls: [],
     statuses: [],
     comments: [],
     issues: [],

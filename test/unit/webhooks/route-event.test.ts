@@ -219,12 +219,17 @@ describe('issue_comment', () => {
     assert.equal(plain.kind === 'plan-comment' && 'environment' in plain, false);
   });
 
-  test('a comment not starting with /politburo, or not a valid command, is ignored', () => {
-    for (const body of ['looks good', 'please /politburo plan', '/politburo apply', '/politburo plan a b'])
+  test('a comment not starting with /politburo is ignored; a /politburo line that is no command gets the help', () => {
+    for (const body of ['looks good', 'please /politburo plan'])
       assert.deepEqual(route('issue_comment', onPullRequest(body)), {
         kind: 'ignore',
         reason: 'not a politburo command',
       });
+    for (const body of ['/politburo apply', '/politburo plan a b']) {
+      const command = route('issue_comment', onPullRequest(body));
+      assert.equal(command.kind, 'help-comment', body);
+      assert.equal(command.kind === 'help-comment' && command.unknown, body);
+    }
   });
 
   test('an edited comment is ignored even when it now says /politburo plan (it was answered when created)', () => {
