@@ -28,6 +28,7 @@ import { recordDriftSchedules } from './drift-schedule.js';
 import { reporterFor, safely, type JobDeps } from './job-deps.js';
 import { withCommit } from './load-commit.js';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
+import { releaseWaitingNotification } from '../notify/event.js';
 
 export interface QueuedApplies {
   outcome: 'no-description' | 'invalid' | 'no-environment' | 'unchanged' | 'queued' | 'held';
@@ -89,8 +90,18 @@ export async function queueApplies(
       if (policy.suspend || policy.apply === 'manual') {
         const planSummary = summarizePlan(plan.summary);
         const state = policy.suspend ? 'suspended' : 'waiting';
-        if (state === 'waiting')
+        if (state === 'waiting') {
+          const known = await deps.controllerStore.release(repo, env.name, sha);
           await deps.controllerStore.recordPendingRelease({ repo, environment: env.name, sha, planSummary });
+          // Notified once per pending release (docs/controller.md, "Notifications"), not per redelivered push.
+          const notifier = deps.notifier;
+          if (!known && notifier?.enabled)
+            await safely(log, 'release-waiting notification', () =>
+              notifier.notify(
+                releaseWaitingNotification(plan, { repository: repositoryKey(repo), commit: sha, trigger }),
+              ),
+            );
+        }
         if (!(await applying(deps, repo, env.name, sha)))
           await safely(log, `${state} check`, () =>
             reporter.check(ref, renderHeldCheck(env.name, sha, state, planSummary)),

@@ -4,7 +4,7 @@
  * schema whose `text` field is what Slack (and Slack-compatible chat webhooks) show.
  */
 import { createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { NodeResult, RunResult } from '../../kernel/types.js';
+import type { NodeResult, Plan, RunResult } from '../../kernel/types.js';
 
 /** The schema version of the event; bumped only when a field changes meaning or goes away. */
 export const NOTIFICATION_SCHEMA_VERSION = 1;
@@ -142,6 +142,28 @@ export function applyNotification(
     status: result.status,
     counts: { ...result.summary },
     nodes: result.nodes.map((node) => nodeOf(node, 'failed')),
+    trigger: ctx.trigger ?? null,
+  };
+}
+
+/**
+ * A manual environment's commit waiting for a release: the plan's changed nodes (state `planned`, their action) and
+ * its counts by action.
+ */
+export function releaseWaitingNotification(
+  plan: Plan,
+  ctx: { repository: string; commit: string; trigger?: string },
+): Notification {
+  return {
+    kind: 'release-waiting',
+    repository: ctx.repository,
+    environment: plan.environment,
+    commit: ctx.commit,
+    reason: `comment "/politburo apply ${plan.environment}" on the merged pull request or on the commit to release it`,
+    counts: { create: plan.summary.create, update: plan.summary.update, terminate: plan.summary.terminate },
+    nodes: plan.nodes
+      .filter((n) => n.action !== 'unchanged')
+      .map((n) => ({ path: n.path, host: n.host, state: 'planned', action: n.action })),
     trigger: ctx.trigger ?? null,
   };
 }

@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runApplyEnvironment } from '../../../../controller/jobs/apply-environment.js';
 import { runDriftEnvironment } from '../../../../controller/jobs/drift-environment.js';
+import { queueApplies } from '../../../../controller/jobs/queue-applies.js';
 import type { JobDeps } from '../../../../controller/jobs/job-deps.js';
 import type { GitHubRepository } from '../../../../kernel/repository.js';
 import { createAlertDeliveryWorker, type AlertDeliveryWorker } from '../../../../controller/notify/delivery-worker.js';
@@ -250,5 +251,39 @@ describe('outcome notifications', () => {
     assert.equal((await rows('drift-found')).length, 3, 'one event (three receivers) for one drift');
     assert.equal(await worker.flush({ timeoutMs: 60_000 }), 0);
     for (const r of ok.received) assert.ok(NOTIFICATION_KINDS.includes(r.body.kind));
+  });
+
+  test('a manual environment waiting for a release is notified once per pending release', async () => {
+    const manual = await GitRepo.create({
+      'politburo.yml': yaml(state(), 'm1').replace(
+        '    hosts: { box: local }',
+        '    apply: manual\n    hosts: { box: local }',
+      ),
+    });
+    const gated: GitHubRepository = {
+      kind: 'github',
+      owner: 'acme',
+      name: 'gated',
+      cloneUrl: manual.dir,
+      defaultBranch: 'main',
+    };
+    const sha = await manual.head();
+    const queued = await queueApplies(deps, gated, 'main', sha, 'push test', h.deps.logger);
+    assert.equal(queued.outcome, 'held');
+    const event = await waitFor('the release-waiting event', () => eventsOf(ok, 'release-waiting', sha)[0]);
+    assert.ok(verifySignature(SECRET, event.raw, event.headers['x-politburo-signature-256'] as string));
+    assert.equal(event.body.repository, 'acme/gated');
+    assert.equal(event.body.status, 'waiting');
+    assert.deepEqual(event.body.counts, { create: 1, update: 0, terminate: 0 });
+    assert.deepEqual(event.body.nodes, [{ path: 'box', host: 'local', state: 'planned', action: 'create' }]);
+    assert.match(
+      event.body.text,
+      /prod \(acme\/gated\) at [0-9a-f]{7} is waiting for a release: comment "\/politburo apply prod"/,
+    );
+    // The same push delivered again: the release is already pending, nothing new to say.
+    await queueApplies(deps, gated, 'main', sha, 'push test', h.deps.logger);
+    assert.equal(await worker.flush({ timeoutMs: 60_000 }), 0);
+    assert.equal((await rows('release-waiting')).length, 3, 'one event, to three receivers');
+    await rm(manual.dir, { recursive: true, force: true });
   });
 });
