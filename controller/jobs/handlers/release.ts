@@ -13,6 +13,7 @@ import { HELP_TEXT } from '../../../webhooks/comment-command.js';
 import { applyCheckName, renderApplyCheck } from '../../github/render-apply-check.js';
 import { reporterFor, safely } from '../job-deps.js';
 import { withCommit } from '../load-commit.js';
+import { governingPolicy } from '../queue-applies.js';
 import type { CommandHandler } from './context.js';
 
 /** How a released apply's trigger starts: the apply job then applies that very commit, never a newer head. */
@@ -101,3 +102,32 @@ export const helpComment: CommandHandler<HelpComment> = async (deps, c, ctx) => 
   await safely(ctx.log, 'reply', () => reporter.reply(c.repo, thread, c.commentId, intro + HELP_TEXT));
   return c.unknown ? 'unknown command: help answered' : 'help answered';
 };
+
+/**
+ * Why a "Re-run" of the apply check `politburo/ENV` at `sha` may not apply (null: it may): the apply policy holds for
+ * re-runs too. A suspended environment is not applied; a manual one only at a released commit that is still the
+ * branch head (the apply job would otherwise apply a newer, unreleased head).
+ */
+export async function rerunRefusal(
+  deps: Parameters<CommandHandler<ReleaseComment>>[0],
+  repo: ReleaseComment['repo'],
+  environment: string,
+  sha: string,
+  log: Parameters<CommandHandler<ReleaseComment>>[2]['log'],
+): Promise<string | null> {
+  const env = await withCommit(deps.git, repo, sha, async (loaded) =>
+    loaded.kind === 'ok' ? (loaded.description.environments.get(environment) ?? null) : null,
+  );
+  // Not (validly) described there: the apply job reports why, or terminates a removed environment's nodes.
+  if (!env) return null;
+  const policy = await governingPolicy(deps, repo, env, sha, log);
+  if (policy.suspend) return `${environment} is suspended`;
+  if (policy.apply === 'auto') return null;
+  const release = await deps.controllerStore.release(repo, environment, sha);
+  if (!release?.releasedAt)
+    return `${environment} waits for release at ${sha.slice(0, 7)} (\`/politburo apply ${environment}\`)`;
+  const head = await deps.git.branchHead(repo, env.branch ?? repo.defaultBranch);
+  if (head !== sha)
+    return `${sha.slice(0, 7)} is not the head of its branch any more; ${environment} is applied on release`;
+  return null;
+}

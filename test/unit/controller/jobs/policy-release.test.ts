@@ -5,6 +5,7 @@
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { helpComment, releaseComment } from '../../../../controller/jobs/handlers/release.js';
+import { rerunApplyCheck } from '../../../../controller/jobs/handlers/rerun-check.js';
 import { queueApplies } from '../../../../controller/jobs/queue-applies.js';
 import { JOB_APPLY } from '../../../../controller/ports.js';
 import type { ReleaseComment } from '../../../../webhooks/commands.js';
@@ -72,7 +73,6 @@ describe('release by comment', () => {
     assert.equal(m.reporter.latest(sha, 'politburo/production')?.status, 'queued');
     assert.match(m.reporter.replies.at(-1)!.body, /^Released `production` at .* \(1 to create\), by @dev/);
     // Once released, a second release says so and queues nothing more.
-    m.queue.jobs(JOB_APPLY).length = 0;
     assert.match(await releaseComment(m.deps, onCommit('boss'), ctx()), /already released by dev/);
   });
 
@@ -99,6 +99,19 @@ describe('release by comment', () => {
     );
     assert.deepEqual(m.queue.jobs(), []);
     assert.match(await releaseComment(m.deps, onCommit('boss', newer), ctx()), /^released/);
+  });
+
+  test('a re-run of the waiting check applies nothing until released; a suspended environment never', async () => {
+    const rerun = (at: string) =>
+      rerunApplyCheck(m.deps, { kind: 'rerun-apply-check', repo, environment: 'production', sha: at }, ctx());
+    assert.match(await rerun(sha), /^refused: production waits for release at/);
+    assert.deepEqual(m.queue.jobs(), []);
+    await releaseComment(m.deps, onCommit('dev'), ctx());
+    assert.equal(await rerun(sha), 'apply of production queued');
+    const suspended = m.git.commit({
+      'politburo.yml': manual('v2').replace('    apply: manual\n', '    suspend: true\n'),
+    });
+    assert.match(await rerun(suspended), /^refused: production is suspended/);
   });
 
   test('/politburo help, and a line that is no command, are answered with the commands', async () => {
