@@ -47,6 +47,8 @@ const EVERYTHING: Dict = {
   dashboard: { token: { existingSecret: 'politburo-dashboard' } },
   pollRepos: '/srv/infra#main',
   alertWebhookSecret: { existingSecret: 'politburo-alerts' },
+  alertSigningSecret: { existingSecret: 'politburo-alert-signing' },
+  alerts: { attempts: '7', timeout: '3s', backoff: '2s' },
   taskSecrets: { existingSecret: 'politburo-task-secrets' },
   database: { connectTimeout: '15s', queryTimeout: '5m' },
   queue: { workerHeartbeat: '6s', workerStaleAfter: '45s', ingestOnly: true },
@@ -198,6 +200,9 @@ describe('the Helm chart', () => {
       POLITBURO_INGEST_ONLY: 'true',
       POLITBURO_RUN_HEARTBEAT: '7s',
       POLITBURO_RUN_LEASE: '40s',
+      POLITBURO_ALERT_ATTEMPTS: '7',
+      POLITBURO_ALERT_TIMEOUT: '3s',
+      POLITBURO_ALERT_BACKOFF: '2s',
       POLITBURO_HTTP_HEADERS_TIMEOUT: '11s',
       POLITBURO_HTTP_REQUEST_TIMEOUT: '61s',
       POLITBURO_HTTP_KEEP_ALIVE_TIMEOUT: '66s',
@@ -212,6 +217,9 @@ describe('the Helm chart', () => {
     for (const [name, value] of Object.entries(expected)) assert.equal(env.get(name)?.value, value, name);
     assert.deepEqual(env.get('POLITBURO_SSH_KEY_PASSPHRASE')?.valueFrom, {
       secretKeyRef: { name: 'politburo-ssh', key: 'passphrase' },
+    });
+    assert.deepEqual(env.get('POLITBURO_ALERT_SECRET')?.valueFrom, {
+      secretKeyRef: { name: 'politburo-alert-signing', key: 'POLITBURO_ALERT_SECRET' },
     });
     assert.deepEqual(env.get('GITHUB_WEBHOOK_SECRETS_OLD')?.valueFrom, {
       secretKeyRef: { name: 'politburo-github-webhook', key: 'GITHUB_WEBHOOK_SECRETS_OLD' },
