@@ -54,6 +54,39 @@ function contract(name: string, open: () => Promise<{ store: ControllerStore; st
       assert.deepEqual(await store.knownPullRequest(repo, 7), { headSha: C, baseSha: B, headRepository: 'acme/infra' });
     });
 
+    test('a pending release is recorded once per commit and released once, by whom and when', async () => {
+      assert.equal(await store.release(repo, 'prod', A), null);
+      assert.equal(await store.markReleased(repo, 'prod', A, 'boss'), false, 'nothing to release');
+      await store.recordPendingRelease({ repo, environment: 'prod', sha: A, planSummary: '1 to create' });
+      await store.recordPendingRelease({ repo, environment: 'prod', sha: A, planSummary: '2 to create' });
+      const pending = await store.release(repo, 'prod', A);
+      assert.deepEqual(
+        { ...pending, createdAt: typeof pending?.createdAt },
+        {
+          repo,
+          environment: 'prod',
+          sha: A,
+          planSummary: '2 to create',
+          createdAt: 'string',
+          releasedBy: null,
+          releasedAt: null,
+        },
+      );
+      // Two releases at once: one wins.
+      const won = await Promise.all([
+        store.markReleased(repo, 'prod', A, 'boss'),
+        store.markReleased(repo, 'prod', A, 'dev'),
+      ]);
+      assert.deepEqual([...won].sort(), [false, true]);
+      const released = await store.release(repo, 'prod', A);
+      assert.equal(released?.releasedBy, won[0] ? 'boss' : 'dev');
+      assert.ok(released?.releasedAt && !Number.isNaN(Date.parse(released.releasedAt)));
+      // A redelivered push does not make it pending again.
+      await store.recordPendingRelease({ repo, environment: 'prod', sha: A, planSummary: '2 to create' });
+      assert.equal((await store.release(repo, 'prod', A))?.releasedBy, released?.releasedBy);
+      assert.equal(await store.release(repo, 'staging', A), null, 'per environment');
+    });
+
     test("a new head's plans supersede the older heads' plans, once", async () => {
       const plan = (headSha: string, environments: string[]) =>
         store.recordPlannedHead({ repo, pullNumber: 9, baseSha: B, headSha, environments });
