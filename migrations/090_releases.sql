@@ -11,9 +11,11 @@ CREATE TABLE releases (
   created_at timestamptz NOT NULL DEFAULT now(),
   released_by text,
   released_at timestamptz,
+  -- A newer commit of the environment waits instead (it carries this one's changes): this one is never released.
+  superseded_by text,
   PRIMARY KEY (repository, environment, commit)
 );
-CREATE INDEX releases_pending ON releases (repository, environment, created_at DESC) WHERE released_at IS NULL;
+CREATE INDEX releases_pending ON releases (repository, environment, created_at DESC) WHERE released_at IS NULL AND superseded_by IS NULL;
 
 -- Comment commands are answered in their thread (a refusal's reason, a release, the help): a GitHub write of its own.
 ALTER TABLE github_writes DROP CONSTRAINT github_writes_kind_check;

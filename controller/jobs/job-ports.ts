@@ -33,6 +33,8 @@ export interface Release {
   createdAt: string;
   releasedBy: string | null;
   releasedAt: string | null;
+  /** A newer waiting commit of the environment that carries this one's changes: this one is not released any more. */
+  supersededBy: string | null;
 }
 
 /** The controller's own records: drift schedules and alerts, polled heads, pull requests and their plans. */
@@ -86,7 +88,12 @@ export interface ControllerStore {
   }): Promise<void>;
   /** The release recorded for a commit of an environment, or null. */
   release(repo: Repository, environment: string, sha: string): Promise<Release | null>;
-  /** Marks a pending release released by `releasedBy`; false when it was already released (or never recorded). */
+  /** Marks the environment's other pending releases superseded by `sha` (a newer commit waits); returns them. */
+  supersedePendingReleases(repo: Repository, environment: string, sha: string): Promise<string[]>;
+  /**
+   * Marks a pending release released by `releasedBy`; false when it was already released, superseded, or never
+   * recorded.
+   */
   markReleased(repo: Repository, environment: string, sha: string, releasedBy: string): Promise<boolean>;
 }
 

@@ -93,6 +93,14 @@ export async function queueApplies(
         if (state === 'waiting') {
           const known = await deps.controllerStore.release(repo, env.name, sha);
           await deps.controllerStore.recordPendingRelease({ repo, environment: env.name, sha, planSummary });
+          // Older waiting commits are carried by this one: their checks end superseded (never released).
+          for (const older of await deps.controllerStore.supersedePendingReleases(repo, env.name, sha))
+            await safely(log, 'superseded check', () =>
+              reporter.check(
+                { repo, sha: older, name: applyCheckName(env.name) },
+                renderApplyCheck(null, { environment: env.name, supersededBy: sha }),
+              ),
+            );
           // Notified once per pending release (docs/controller.md, "Notifications"), not per redelivered push.
           const notifier = deps.notifier;
           if (!known && notifier?.enabled)

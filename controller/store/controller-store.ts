@@ -17,7 +17,7 @@ import {
 } from './drift-schedules.js';
 import { claimPollHead, releasePollHead } from './poll-heads.js';
 import { knownPullRequest, recordPlannedHead, rememberPullRequest } from './pull-requests.js';
-import { findRelease, markReleased, recordPendingRelease } from './releases.js';
+import { findRelease, markReleased, recordPendingRelease, supersedePendingReleases } from './releases.js';
 
 /** The ControllerStore over a pool. */
 export function createPgControllerStore(pool: pg.Pool): ControllerStore {
@@ -105,8 +105,11 @@ export function createPgControllerStore(pool: pg.Pool): ControllerStore {
         createdAt: row.createdAt,
         releasedBy: row.releasedBy,
         releasedAt: row.releasedAt,
+        supersededBy: row.supersededBy,
       };
     },
+    supersedePendingReleases: (repo, environment, sha) =>
+      supersedePendingReleases(pool, repositoryKey(repo), environment, sha),
     markReleased: (repo, environment, sha, releasedBy) =>
       markReleased(pool, repositoryKey(repo), environment, sha, releasedBy),
   };

@@ -13,6 +13,7 @@ export interface ReleaseRow {
   createdAt: string;
   releasedBy: string | null;
   releasedAt: string | null;
+  supersededBy: string | null;
 }
 
 interface Row {
@@ -24,6 +25,7 @@ interface Row {
   created_at: Date;
   released_by: string | null;
   released_at: Date | null;
+  superseded_by: string | null;
 }
 
 const toRelease = (r: Row): ReleaseRow => ({
@@ -35,6 +37,7 @@ const toRelease = (r: Row): ReleaseRow => ({
   createdAt: r.created_at.toISOString(),
   releasedBy: r.released_by,
   releasedAt: r.released_at ? r.released_at.toISOString() : null,
+  supersededBy: r.superseded_by,
 });
 
 /** Records a commit as waiting for release (a redelivered push refreshes its plan summary, never its release). */
@@ -73,10 +76,26 @@ export async function markReleased(
 ): Promise<boolean> {
   const { rowCount } = await db.query(
     `UPDATE releases SET released_by = $4, released_at = now()
-      WHERE repository = $1 AND environment = $2 AND commit = $3 AND released_at IS NULL`,
+      WHERE repository = $1 AND environment = $2 AND commit = $3 AND released_at IS NULL AND superseded_by IS NULL`,
     [repository, environment, commit, releasedBy],
   );
   return (rowCount ?? 0) > 0;
+}
+
+/** Marks the environment's other pending releases superseded by `commit`; returns their commits. */
+export async function supersedePendingReleases(
+  db: Queryable,
+  repository: string,
+  environment: string,
+  commit: string,
+): Promise<string[]> {
+  const { rows } = await db.query<{ commit: string }>(
+    `UPDATE releases SET superseded_by = $3
+      WHERE repository = $1 AND environment = $2 AND commit <> $3 AND released_at IS NULL AND superseded_by IS NULL
+      RETURNING commit`,
+    [repository, environment, commit],
+  );
+  return rows.map((r) => r.commit);
 }
 
 /** Releases of a repository (every environment, or one), newest first. */

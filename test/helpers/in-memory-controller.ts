@@ -236,15 +236,31 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
         createdAt: had?.createdAt ?? new Date().toISOString(),
         releasedBy: had?.releasedBy ?? null,
         releasedAt: had?.releasedAt ?? null,
+        supersededBy: had?.supersededBy ?? null,
       });
     },
     async release(repo, environment, sha) {
       const r = releases.get(key(repositoryKey(repo), environment, sha));
       return r ? { ...r } : null;
     },
+    async supersedePendingReleases(repo, environment, sha) {
+      const superseded: string[] = [];
+      for (const r of releases.values())
+        if (
+          repositoryKey(r.repo) === repositoryKey(repo) &&
+          r.environment === environment &&
+          r.sha !== sha &&
+          !r.releasedAt &&
+          !r.supersededBy
+        ) {
+          r.supersededBy = sha;
+          superseded.push(r.sha);
+        }
+      return superseded;
+    },
     async markReleased(repo, environment, sha, releasedBy) {
       const r = releases.get(key(repositoryKey(repo), environment, sha));
-      if (!r || r.releasedAt) return false;
+      if (!r || r.releasedAt || r.supersededBy) return false;
       Object.assign(r, { releasedBy, releasedAt: new Date().toISOString() });
       return true;
     },

@@ -57,6 +57,10 @@ export const releaseComment: CommandHandler<ReleaseComment> = async (deps, c, ct
     return refuse(
       `nothing of \`${c.environment}\` waits for release at ${short} (only an environment with \`apply: manual\` whose plan changed at that commit does).`,
     );
+  if (release.supersededBy)
+    return refuse(
+      `${short} is superseded by ${release.supersededBy.slice(0, 7)}, which waits for release of \`${c.environment}\` with its changes. Release that commit (${command} on it).`,
+    );
   if (release.releasedAt) {
     await answer(
       `\`${c.environment}\` at ${short} was released already, by @${release.releasedBy} at ${release.releasedAt}.`,

@@ -70,6 +70,7 @@ function contract(name: string, open: () => Promise<{ store: ControllerStore; st
           createdAt: 'string',
           releasedBy: null,
           releasedAt: null,
+          supersededBy: null,
         },
       );
       // Two releases at once: one wins.
@@ -85,6 +86,15 @@ function contract(name: string, open: () => Promise<{ store: ControllerStore; st
       await store.recordPendingRelease({ repo, environment: 'prod', sha: A, planSummary: '2 to create' });
       assert.equal((await store.release(repo, 'prod', A))?.releasedBy, released?.releasedBy);
       assert.equal(await store.release(repo, 'staging', A), null, 'per environment');
+      // A newer waiting commit supersedes the pending ones (not the released one); a superseded one is not released.
+      await store.recordPendingRelease({ repo, environment: 'prod', sha: B, planSummary: '1 to update' });
+      await store.recordPendingRelease({ repo, environment: 'prod', sha: C, planSummary: '1 to update' });
+      assert.deepEqual(await store.supersedePendingReleases(repo, 'prod', C), [B]);
+      assert.deepEqual(await store.supersedePendingReleases(repo, 'prod', C), []);
+      assert.equal((await store.release(repo, 'prod', B))?.supersededBy, C);
+      assert.equal((await store.release(repo, 'prod', A))?.supersededBy, null);
+      assert.equal(await store.markReleased(repo, 'prod', B, 'boss'), false);
+      assert.equal(await store.markReleased(repo, 'prod', C, 'boss'), true);
     });
 
     test("a new head's plans supersede the older heads' plans, once", async () => {

@@ -95,8 +95,10 @@ describe('release by comment', () => {
     await queueApplies(m.deps, repo, 'main', newer, 'push', m.deps.logger, sha);
     assert.match(
       await releaseComment(m.deps, onCommit('boss'), ctx()),
-      new RegExp(`refused: ${sha.slice(0, 7)} is not the head of main any more: ${newer.slice(0, 7)} is newer`),
+      new RegExp(`refused: ${sha.slice(0, 7)} is superseded by ${newer.slice(0, 7)}, which waits for release`),
     );
+    const older = m.reporter.latest(sha, 'politburo/production')!;
+    assert.deepEqual([older.conclusion, older.title], ['skipped', `Superseded by ${newer.slice(0, 7)}`]);
     assert.deepEqual(m.queue.jobs(), []);
     assert.match(await releaseComment(m.deps, onCommit('boss', newer), ctx()), /^released/);
   });
