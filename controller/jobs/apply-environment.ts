@@ -12,6 +12,7 @@
  * environment that follows the branch, including those whose nodes did not change and get no apply job at all. This
  * job only forgets the schedule of an environment whose nodes it terminated because it is not described any more.
  */
+import { DEFAULT_POLICY } from './queue-applies.js';
 import { summaryLine } from '../../reconciler/run-result.js';
 import type { JobHelpers } from 'graphile-worker';
 import { applyCheckName, renderApplyCheck, renderInvalidDescriptionCheck } from '../github/render-apply-check.js';
@@ -233,6 +234,12 @@ async function carryOut(
     await deps.controllerStore
       .forgetDriftSchedule(job.repo, job.environment)
       .catch((err) => log.warn({ err }, 'could not remove the drift schedule'));
+  // The policy described at this commit governs the next push (docs/language.md, "Apply policy"): kept so that push
+  // need not check this commit out again. Without it the next push reads the commit itself.
+  else
+    await deps.controllerStore
+      .recordAppliedPolicy(job.repo, job.environment, job.sha, src.env.policy ?? DEFAULT_POLICY)
+      .catch((err) => log.warn({ err }, 'could not record the applied policy'));
   // report: the notification is only queued (docs/controller.md, "Notifications"); the delivery worker sends it.
   await notify(
     deps,

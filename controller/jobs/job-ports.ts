@@ -5,6 +5,7 @@
  * memory for the unit tests of the jobs' decisions.
  */
 import type { Repository } from '../../kernel/repository.js';
+import type { ApplyPolicy } from '../../kernel/types.js';
 import type { ApplyEnvironmentJob, DriftEnvironmentJob, PlanPullRequestJob } from '../ports.js';
 
 /** An environment's drift schedule as described (docs/language.md: `drift.schedule`, `drift.heal`). */
@@ -95,6 +96,10 @@ export interface ControllerStore {
    * recorded.
    */
   markReleased(repo: Repository, environment: string, sha: string, releasedBy: string): Promise<boolean>;
+  /** Records the apply policy described at a commit the apply job ran (docs/language.md, "Apply policy"). */
+  recordAppliedPolicy(repo: Repository, environment: string, sha: string, policy: ApplyPolicy): Promise<void>;
+  /** The policy recorded by the last apply of the environment, with its commit; null when none was recorded. */
+  appliedPolicy(repo: Repository, environment: string): Promise<{ sha: string; policy: ApplyPolicy } | null>;
 }
 
 /** Adding the jobs' jobs to the durable queue. */

@@ -152,7 +152,7 @@ export async function queueApplies(
  * (or whose last applied commit cannot be read or did not describe it) is governed by the pushed description.
  */
 export async function governingPolicy(
-  deps: Pick<JobDeps, 'store' | 'git'>,
+  deps: Pick<JobDeps, 'store' | 'git' | 'controllerStore'>,
   repo: Repository,
   env: ResolvedEnvironment,
   sha: string,
@@ -161,6 +161,9 @@ export async function governingPolicy(
   const described = env.policy ?? DEFAULT_POLICY;
   const last = (await deps.store.environments(repositoryKey(repo))).find((e) => e.environment === env.name)?.lastCommit;
   if (!last || last === sha) return described;
+  // Recorded by the apply job that ran `last` (no checkout); environments applied before it recorded one are read.
+  const recorded = await deps.controllerStore.appliedPolicy(repo, env.name);
+  if (recorded?.sha === last) return recorded.policy;
   try {
     const applied = await withCommit(deps.git, repo, last, async (c) =>
       c.kind === 'ok' ? c.description.environments.get(env.name)?.policy : undefined,
@@ -175,7 +178,7 @@ export async function governingPolicy(
   }
 }
 
-const DEFAULT_POLICY: ApplyPolicy = { apply: 'auto', suspend: false };
+export const DEFAULT_POLICY: ApplyPolicy = { apply: 'auto', suspend: false };
 
 /** `2 to create, 1 to update` — what a held commit would change. */
 export function summarizePlan(summary: Record<PlanAction, number>): string {

@@ -18,6 +18,7 @@ import {
 import { claimPollHead, releasePollHead } from './poll-heads.js';
 import { knownPullRequest, recordPlannedHead, rememberPullRequest } from './pull-requests.js';
 import { findRelease, markReleased, recordPendingRelease, supersedePendingReleases } from './releases.js';
+import { findAppliedPolicy, recordAppliedPolicy } from './applied-policies.js';
 
 /** The ControllerStore over a pool. */
 export function createPgControllerStore(pool: pg.Pool): ControllerStore {
@@ -112,5 +113,8 @@ export function createPgControllerStore(pool: pg.Pool): ControllerStore {
       supersedePendingReleases(pool, repositoryKey(repo), environment, sha),
     markReleased: (repo, environment, sha, releasedBy) =>
       markReleased(pool, repositoryKey(repo), environment, sha, releasedBy),
+    recordAppliedPolicy: (repo, environment, sha, policy) =>
+      recordAppliedPolicy(pool, repositoryKey(repo), environment, sha, policy),
+    appliedPolicy: (repo, environment) => findAppliedPolicy(pool, repositoryKey(repo), environment),
   };
 }

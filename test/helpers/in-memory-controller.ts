@@ -34,7 +34,7 @@ import {
 } from '../../controller/ports.js';
 import { createHostConnector } from '../../hosts/ssh-connector.js';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
-import type { StateStore } from '../../kernel/types.js';
+import type { ApplyPolicy, StateStore } from '../../kernel/types.js';
 import { createInMemoryStateStore, type InMemoryStateStore } from './in-memory-state-store.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -152,6 +152,7 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
   const pullRequests = new Map<string, KnownPullRequest>();
   const plans = new Map<string, { environment: string; headSha: string; superseded: boolean }>();
   const releases = new Map<string, Release>();
+  const appliedPolicies = new Map<string, { sha: string; policy: ApplyPolicy }>();
   const announce = () => listeners.forEach((l) => l());
   const key = (...parts: (string | number)[]) => parts.join(' ');
   return {
@@ -263,6 +264,13 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
       if (!r || r.releasedAt || r.supersededBy) return false;
       Object.assign(r, { releasedBy, releasedAt: new Date().toISOString() });
       return true;
+    },
+    async recordAppliedPolicy(repo, environment, sha, policy) {
+      appliedPolicies.set(key(repositoryKey(repo), environment), { sha, policy: { ...policy } });
+    },
+    async appliedPolicy(repo, environment) {
+      const found = appliedPolicies.get(key(repositoryKey(repo), environment));
+      return found ? { sha: found.sha, policy: { ...found.policy } } : null;
     },
   };
 }

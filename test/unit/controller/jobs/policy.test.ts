@@ -116,6 +116,25 @@ describe('apply policy', () => {
     );
   });
 
+  test('the policy recorded by the last apply governs without checking that commit out again', async () => {
+    const files = { 'politburo.yml': described({ prod: { apply: 'manual' } }) };
+    const applied = m.git.commit(files);
+    m.state.seed('acme/infra', 'prod', await appliedNodes(files, 'prod', applied));
+    await m.deps.controllerStore.recordAppliedPolicy(repo, 'prod', applied, { apply: 'manual', suspend: false });
+    const loosen = m.git.commit({ 'politburo.yml': described({ prod: { apply: 'auto', version: 'v2' } }) });
+    const before = m.git.checkouts;
+    assert.equal((await push(loosen, applied)).outcome, 'held');
+    assert.equal(m.git.checkouts - before, 1, 'only the pushed commit is checked out');
+    // A record of an older commit does not count: the last applied commit is read.
+    await m.deps.controllerStore.recordAppliedPolicy(repo, 'prod', loosen, { apply: 'auto', suspend: false });
+    const again = m.git.checkouts;
+    assert.equal(
+      (await push(m.git.commit({ 'politburo.yml': described({ prod: { version: 'v3' } }) }), applied)).outcome,
+      'held',
+    );
+    assert.equal(m.git.checkouts - again, 2, 'the pushed commit and the last applied one');
+  });
+
   test('a redelivered push of a waiting commit keeps one pending release', async () => {
     const sha = m.git.commit({ 'politburo.yml': described({ prod: { apply: 'manual' } }) });
     await push(sha);
