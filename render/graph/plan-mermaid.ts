@@ -8,9 +8,8 @@
  */
 import type { PlanAction, Plan } from '../../kernel/types.js';
 import type { EnvironmentGraph, GraphCluster, GraphEdge, GraphNode } from './environment-graph.js';
-import { clusterTree } from './cluster-tree.js';
 import { reduceTransitiveEdges } from './reduce-edges.js';
-import { mermaidText } from './render-mermaid.js';
+import { mermaidBoxes, mermaidText } from './render-mermaid.js';
 
 /** The affected part of a plan's graph, with each node's action. */
 export interface PlanGraph {
@@ -159,29 +158,17 @@ function classLines(members: Map<PlanAction | 'mixed', string[]>): string[] {
 
 /** One box per node, inside a subgraph per path prefix. */
 function renderNodes(pg: PlanGraph, edges: GraphEdge[]): string {
-  const { graph } = pg;
-  const ids = new Map(graph.nodes.map((n, i) => [n.path, `n${i}`]));
-  const clusterIds = new Map(graph.clusters.map((c, i) => [c.path, `g${i}`]));
-  const tree = clusterTree(graph);
   const members = new Map<PlanAction | 'mixed', string[]>();
-  const lines = ['flowchart LR'];
-  const emit = (key: string | null, indent: string): void => {
-    const contents = tree.get(key);
-    if (!contents) return;
-    for (const c of contents.clusters) {
-      lines.push(`${indent}subgraph ${clusterIds.get(c.path)}["${mermaidText(c.label)}"]`);
-      emit(c.path, `${indent}  `);
-      lines.push(`${indent}end`);
-    }
-    for (const n of contents.nodes) {
+  const { lines, ids } = mermaidBoxes(
+    pg.graph,
+    (n) => nodeLabel(n, pg.actions.get(n.path)!),
+    (n, id) => {
       const action = pg.actions.get(n.path)!;
-      lines.push(`${indent}${ids.get(n.path)}["${nodeLabel(n, action)}"]`);
       const list = members.get(action);
-      if (list) list.push(ids.get(n.path)!);
-      else members.set(action, [ids.get(n.path)!]);
-    }
-  };
-  emit(null, '  ');
+      if (list) list.push(id);
+      else members.set(action, [id]);
+    },
+  );
   for (const e of edges) lines.push(edgeLine(ids.get(e.from)!, ids.get(e.to)!, e.state));
   lines.push(...classLines(members));
   return lines.join('\n');

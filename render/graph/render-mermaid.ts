@@ -1,5 +1,5 @@
 /** Mermaid flowchart of an environment graph: `subgraph` per group, edges from dependency to dependent. */
-import type { EnvironmentGraph } from './environment-graph.js';
+import type { EnvironmentGraph, GraphNode } from './environment-graph.js';
 import { clusterTree } from './cluster-tree.js';
 import { STATE_COLOURS } from './state-colours.js';
 
@@ -11,8 +11,16 @@ export function mermaidText(s: string): string {
   return s.replace(/[&"<>#%`:\r\n]/g, (c) => `#${c.charCodeAt(0)};`);
 }
 
-/** Renders the graph as a Mermaid `flowchart LR`. */
-export function renderMermaid(graph: EnvironmentGraph): string {
+/**
+ * The `flowchart LR` header, a `subgraph` per group and one box per node labelled by `label` (already escaped), in
+ * group order; `onNode` sees each node with its id in that order. Ids are generated (`n0`, `g0`), so names never
+ * reach Mermaid's syntax.
+ */
+export function mermaidBoxes(
+  graph: EnvironmentGraph,
+  label: (n: GraphNode) => string,
+  onNode?: (n: GraphNode, id: string) => void,
+): { lines: string[]; ids: Map<string, string> } {
   const ids = new Map(graph.nodes.map((n, i) => [n.path, `n${i}`]));
   const clusterIds = new Map(graph.clusters.map((c, i) => [c.path, `g${i}`]));
   const tree = clusterTree(graph);
@@ -26,10 +34,20 @@ export function renderMermaid(graph: EnvironmentGraph): string {
       lines.push(`${indent}end`);
     }
     for (const n of contents.nodes) {
-      lines.push(`${indent}${ids.get(n.path)}["${mermaidText(n.label)}<br/>${mermaidText(n.host ?? '(on demand)')}"]`);
+      lines.push(`${indent}${ids.get(n.path)}["${label(n)}"]`);
+      onNode?.(n, ids.get(n.path)!);
     }
   };
   emit(null, '  ');
+  return { lines, ids };
+}
+
+/** Renders the graph as a Mermaid `flowchart LR`. */
+export function renderMermaid(graph: EnvironmentGraph): string {
+  const { lines, ids } = mermaidBoxes(
+    graph,
+    (n) => `${mermaidText(n.label)}<br/>${mermaidText(n.host ?? '(on demand)')}`,
+  );
   for (const e of graph.edges) {
     const arrow = e.state === 'provisioned' ? ' -. provisioned .-> ' : ' --> ';
     lines.push(`  ${ids.get(e.from)}${arrow}${ids.get(e.to)}`);
