@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite with Node's test runner. Uses DATABASE_URL when set, else the PostgreSQL on
 # 127.0.0.1:5432 when one answers, else Politburo's embedded PostgreSQL (started once for the whole run).
+# A test that has not finished after 15 minutes (TEST_TIMEOUT_MS) fails instead of holding the run up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ -z "${DATABASE_URL:-}" ]; then
@@ -11,6 +12,6 @@ fi
 mapfile -t files < <(if [ "$#" -gt 0 ]; then printf '%s\n' "$@"; else find test -name '*.test.ts' | sort; fi)
 if [ -z "${DATABASE_URL:-}" ]; then
   # No server around: one embedded PostgreSQL for the whole run.
-  exec node --import tsx test/helpers/with-embedded-postgres.ts node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" "${files[@]}"
+  exec node --import tsx test/helpers/with-embedded-postgres.ts node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-900000}" "${files[@]}"
 fi
-exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" "${files[@]}"
+exec node --import tsx --test --test-concurrency="${TEST_CONCURRENCY:-3}" --test-timeout="${TEST_TIMEOUT_MS:-900000}" "${files[@]}"

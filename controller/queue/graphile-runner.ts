@@ -103,9 +103,21 @@ export async function stopRunner(running: RunningPool, graceMs: number, log: Log
     log.warn({ graceMs }, 'jobs still running after the grace period: releasing them to the queue');
     // runner.kill() does nothing once a graceful shutdown is under way: go to the pool, which fails (releases) the
     // jobs.
-    await Promise.resolve(workerPool.forcefulShutdown(`grace period of ${graceMs} ms over`)).catch((err) =>
-      log.warn({ error: errorFields(err) }, 'forceful shutdown failed'),
-    );
+    // It releases the jobs with a query; when that cannot finish (the database away), the stale-lock recovery of
+    // the next process releases them: never wait for it forever.
+    let bound: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.resolve(workerPool.forcefulShutdown(`grace period of ${graceMs} ms over`)).catch((err) =>
+        log.warn({ error: errorFields(err) }, 'forceful shutdown failed'),
+      ),
+      new Promise<void>((resolve) => {
+        bound = setTimeout(() => {
+          log.warn({ workerPool: running.poolId }, 'the forceful shutdown did not finish; its jobs are released later');
+          resolve();
+        }, 10_000);
+      }),
+    ]);
+    clearTimeout(bound);
   }
   // A runner whose completion batch failed may never settle (graphile-worker waits for it forever): don't hang on it.
   let last: NodeJS.Timeout | undefined;
