@@ -8,7 +8,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -21,6 +20,7 @@ import {
   sshdConfig,
   standInBin,
   trackChild,
+  waitForBanner,
 } from '../../test/helpers/sshd.js';
 
 const run = promisify(execFile);
@@ -109,7 +109,7 @@ export async function startScaleHosts(
             const child = spawn('/usr/sbin/sshd', ['-D', '-E', log, '-f', config], { stdio: 'ignore' });
             trackChild(child);
             children.push(child);
-            if (await listening(address, port, child)) return { address, port, user };
+            if (await waitForBanner(address, port, child, 10_000)) return { address, port, user };
             await killAndWait(child);
           }
           throw new Error(`sshd did not start on host ${i + k} (see ${hostDir}/sshd.log)`);
@@ -136,22 +136,6 @@ export async function startScaleHosts(
 function loopback(): string {
   const r = (lo: number, hi: number) => lo + Math.floor(Math.random() * (hi - lo + 1));
   return `127.${r(100, 103)}.${r(0, 255)}.${r(2, 254)}`;
-}
-
-async function listening(address: string, port: number, child: ChildProcess): Promise<boolean> {
-  const deadline = Date.now() + 10_000;
-  while (Date.now() < deadline && child.exitCode === null) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, address);
-      s.setTimeout(1000);
-      s.once('data', (d) => (s.destroy(), resolve(d.toString().startsWith('SSH-'))));
-      s.once('error', () => resolve(false));
-      s.once('timeout', () => (s.destroy(), resolve(false)));
-    });
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
 }
 
 /** Every live descendant of the given processes (read from /proc). */

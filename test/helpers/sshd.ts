@@ -283,8 +283,14 @@ export async function freePort(address = '127.0.0.1'): Promise<number> {
   return port;
 }
 
-async function waitForBanner(address: string, port: number, child: ChildProcess): Promise<boolean> {
-  const deadline = Date.now() + 5000;
+/** Whether the sshd `child` answers with its SSH banner on `address:port` within `timeoutMs` (false once it exits). */
+export async function waitForBanner(
+  address: string,
+  port: number,
+  child: ChildProcess,
+  timeoutMs = 5000,
+): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline && child.exitCode === null) {
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect(port, address);
