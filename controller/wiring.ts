@@ -103,7 +103,6 @@ export function createFlows(ctx: ControllerContext): Flows {
     config: ctx.config,
     logger: ctx.logger,
     connector: createHostConnector,
-    fetch: globalThis.fetch,
     notifier: createPgNotifier({
       pool: ctx.pool,
       urls: alerts.webhooks,

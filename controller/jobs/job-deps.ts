@@ -33,8 +33,6 @@ export interface JobDeps {
   logger: Logger;
   /** Host connector factory (the composition root's choice: the SSH connector). */
   connector: (opts: HostConnectorOptions) => HostConnector;
-  /** HTTP (the composition root's choice: the global fetch). */
-  fetch: typeof fetch;
   /**
    * Outcome notifications (docs/controller.md, "Notifications"): queued here, sent by the delivery worker. Absent (unit
    * tests of decisions): nothing is notified.

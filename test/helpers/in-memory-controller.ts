@@ -456,7 +456,6 @@ export function inMemoryJobs(opts: { config?: Partial<ControllerConfig>; logger?
     config,
     logger: opts.logger ?? createLogger({ level: 'silent' }),
     connector: createHostConnector,
-    fetch: globalThis.fetch,
   };
   return { deps, git, state, controllerStore, queue, reporter, close: () => git.close() };
 }

@@ -69,7 +69,6 @@ export async function startJobsHarness(env: Record<string, string> = {}): Promis
     config,
     logger,
     connector: createHostConnector,
-    fetch: globalThis.fetch,
   };
   return {
     db,
