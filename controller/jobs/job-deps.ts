@@ -9,7 +9,7 @@ import type { GitReader, Reporter } from '../ports.js';
 import type { HostConnector, StateStore } from '../../kernel/types.js';
 import type { HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import { createLogReporter } from './log-reporter.js';
-import type { ControllerStore, JobQueue } from './job-ports.js';
+import type { ControllerStore, JobQueue, RunCancellations } from './job-ports.js';
 import type { DeliveryRecords } from './delivery-records.js';
 import type { Notifier } from '../notify/notifier.js';
 
@@ -38,6 +38,8 @@ export interface JobDeps {
    * tests of decisions): nothing is notified.
    */
   notifier?: Notifier;
+  /** Cancels of running applies requested from the dashboard; absent (unit tests of decisions): never cancelled. */
+  cancellations?: RunCancellations;
 }
 
 /** The reporter for a repository: GitHub for GitHub repositories, the log for poll-mode ones. */

@@ -114,3 +114,13 @@ export interface JobQueue {
   /** Queues a `drift-environment` job unless one is already waiting for the environment. */
   enqueueDrift(job: DriftEnvironmentJob): Promise<{ id: string }>;
 }
+
+/**
+ * Cancellation of a running apply asked for from elsewhere (the dashboard's Cancel, docs/controller.md "The
+ * dashboard"): `watch` is called before the engine starts the run; its signal is aborted when a cancel of this
+ * process's running run of the environment is requested (the engine then starts nothing new and gives running tasks
+ * their grace, as Ctrl-C does). `stop` ends the watch once the run is over.
+ */
+export interface RunCancellations {
+  watch(repository: string, environment: string): { signal: AbortSignal; stop(): void };
+}
