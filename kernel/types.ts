@@ -344,6 +344,11 @@ export interface StateStore {
   recordTask(runId: string, path: string, result: TaskResult & { startedAt?: string }): Promise<void>;
   /** Appends to a node's log within a run (already redacted). */
   appendLog(runId: string, path: string, text: string): Promise<void>;
+  /**
+   * Records the task a node of a running run is working on, for live views (docs/controller.md, "Live updates"); it is
+   * cleared when the task's outcome or the node's final state is recorded. Absent: running tasks are not shown.
+   */
+  taskStarted?(runId: string, path: string, task: string): Promise<void>;
   finishRun(runId: string, status: RunStatus, summary: Record<string, number>): Promise<void>;
   getRun(runId: string): Promise<RunRecord | null>;
   listRuns(filter: { repository?: string; environment?: string; limit?: number }): Promise<RunRecord[]>;
