@@ -120,6 +120,17 @@ export async function createTestDatabase(opts: { empty?: boolean } = {}): Promis
       dropped = true;
       const client = await adminClient(url);
       try {
+        // pg's Pool.end() resolves once it has asked its clients to end, before their sessions are gone; a FORCE drop
+        // that terminates one of those sessions makes its client emit an error after the test ended. Wait (bounded)
+        // for the sessions to go on their own; FORCE is for the ones a test left open.
+        for (let i = 0; i < 50; i++) {
+          const { rows } = await client.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1',
+            [name],
+          );
+          if (!rows[0]?.n) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
         await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
       } finally {
         await client.end();
