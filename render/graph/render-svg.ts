@@ -1,11 +1,15 @@
 /**
- * SVG of an environment graph, laid out by dagre (left to right, groups as clusters), with a legend of the states.
- * Self-contained (inline styles, no scripts): the CLI prints it and the dashboard embeds it.
+ * SVG of an environment graph, laid out in layers left to right (`layered-layout.ts`: groups as clusters, edges routed
+ * between boxes, never through one), with a legend of the states. Each box names its node, its host and, when states
+ * are known, its state in words (colour is never the only cue). Self-contained (inline styles, no scripts): the CLI
+ * prints it and the dashboard embeds it.
  */
-import dagre from '@dagrejs/dagre';
 import type { EnvironmentGraph, GraphNode } from './environment-graph.js';
+import { layeredLayout, type Box, type Layout } from './layered-layout.js';
 import { STATE_COLOURS, STATE_ORDER, UNKNOWN_COLOURS } from './state-colours.js';
 import { escapeXml } from './escape-xml.js';
+
+export type { Box } from './layered-layout.js';
 
 export interface SvgOptions {
   /** Makes each node box a link (the dashboard links to node details). */
@@ -15,88 +19,24 @@ export interface SvgOptions {
 const FONT = 12;
 const CHAR_WIDTH = 7.2; // average advance of a 12px sans-serif character, to size boxes without measuring text
 const NODE_HEIGHT = 42;
+const NODE_HEIGHT_WITH_STATE = 56;
 const MARGIN = 20;
-/** Room for a cluster's title above its contents: dagre leaves none, so cluster boxes are grown upwards by this. */
+/** Room for a cluster's title above its contents. */
 export const CLUSTER_TITLE = 16;
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-interface Layout {
-  width: number;
-  height: number;
-  nodes: Map<string, Box>;
-  clusters: Map<string, Box>;
-  edges: {
-    from: string;
-    to: string;
-    state: string;
-    points: { x: number; y: number }[];
-    label?: { x: number; y: number };
-  }[];
-}
 
 const textWidth = (s: string): number => s.length * CHAR_WIDTH;
 const nodeWidth = (n: GraphNode): number =>
   Math.ceil(Math.max(80, textWidth(n.label) + 24, textWidth(n.host ?? '(on demand)') * 0.9 + 24));
 
-/** Lays the graph out with dagre; boxes are given by their top-left corners. */
-function layoutGraph(graph: EnvironmentGraph): Layout {
-  const g = new dagre.graphlib.Graph({ compound: true, multigraph: false });
-  g.setGraph({
-    rankdir: 'LR',
-    nodesep: 18 + CLUSTER_TITLE,
-    ranksep: 70,
-    edgesep: 12,
-    marginx: MARGIN,
-    marginy: MARGIN + CLUSTER_TITLE,
+/** Lays the graph out; boxes are given by their top-left corners. */
+export function layoutGraph(graph: EnvironmentGraph): Layout {
+  const byPath = new Map(graph.nodes.map((n) => [n.path, n]));
+  const height = graph.coloured ? NODE_HEIGHT_WITH_STATE : NODE_HEIGHT;
+  return layeredLayout(graph, {
+    size: (path) => ({ width: nodeWidth(byPath.get(path)!), height }),
+    clusterTitle: CLUSTER_TITLE,
+    margin: MARGIN,
   });
-  g.setDefaultEdgeLabel(() => ({}));
-  for (const c of graph.clusters) g.setNode(`c:${c.path}`, { label: c.label });
-  for (const c of graph.clusters) if (c.parent !== null) g.setParent(`c:${c.path}`, `c:${c.parent}`);
-  for (const n of graph.nodes) {
-    g.setNode(`n:${n.path}`, { width: nodeWidth(n), height: NODE_HEIGHT });
-    if (n.cluster !== null) g.setParent(`n:${n.path}`, `c:${n.cluster}`);
-  }
-  // Clusters with nothing in them have no size in dagre: leave them out.
-  for (const c of graph.clusters) if (g.children(`c:${c.path}`)?.length === 0) g.removeNode(`c:${c.path}`);
-  for (const e of graph.edges) {
-    g.setEdge(
-      `n:${e.from}`,
-      `n:${e.to}`,
-      e.state === 'provisioned' ? { width: textWidth('provisioned') * 0.85, height: 14, labelpos: 'c' } : {},
-    );
-  }
-  dagre.layout(g);
-  const box = (id: string): Box => {
-    const v = g.node(id);
-    return { x: v.x - v.width / 2, y: v.y - v.height / 2, width: v.width, height: v.height };
-  };
-  const nodes = new Map(graph.nodes.map((n) => [n.path, box(`n:${n.path}`)]));
-  const clusters = new Map(
-    graph.clusters
-      .filter((c) => g.hasNode(`c:${c.path}`))
-      .map((c) => {
-        const b = box(`c:${c.path}`);
-        return [c.path, { ...b, y: b.y - CLUSTER_TITLE, height: b.height + CLUSTER_TITLE }];
-      }),
-  );
-  const edges = graph.edges.map((e) => {
-    const v = g.edge(`n:${e.from}`, `n:${e.to}`) as { points: { x: number; y: number }[]; x?: number; y?: number };
-    return {
-      from: e.from,
-      to: e.to,
-      state: e.state,
-      points: v.points,
-      ...(e.state === 'provisioned' && v.x !== undefined ? { label: { x: v.x, y: v.y! } } : {}),
-    };
-  });
-  const gl = g.graph() as { width?: number; height?: number };
-  return { width: Math.ceil(gl.width ?? 0), height: Math.ceil(gl.height ?? 0), nodes, clusters, edges };
 }
 
 const r = (n: number): string => String(Math.round(n * 10) / 10);
@@ -108,7 +48,11 @@ function nodeSvg(n: GraphNode, b: Box, opts: SvgOptions): string {
     `<g class="node${n.state ? ` state-${n.state}` : ''}" data-path="${escapeXml(n.path)}"><title>${escapeXml(title)}</title>` +
     `<rect x="${r(b.x)}" y="${r(b.y)}" width="${r(b.width)}" height="${r(b.height)}" rx="6" fill="${c.fill}" stroke="${c.stroke}" stroke-width="1.5"/>` +
     `<text x="${r(b.x + b.width / 2)}" y="${r(b.y + 17)}" text-anchor="middle" font-weight="600">${escapeXml(n.label)}</text>` +
-    `<text x="${r(b.x + b.width / 2)}" y="${r(b.y + 33)}" text-anchor="middle" font-size="${FONT - 2}" fill="#374151">${escapeXml(n.host ?? '(on demand)')}</text></g>`;
+    `<text x="${r(b.x + b.width / 2)}" y="${r(b.y + 33)}" text-anchor="middle" font-size="${FONT - 2}" fill="#374151">${escapeXml(n.host ?? '(on demand)')}</text>` +
+    (n.state
+      ? `<text class="node-state" x="${r(b.x + b.width / 2)}" y="${r(b.y + 48)}" text-anchor="middle" font-size="${FONT - 2}" font-style="italic" fill="#111827">${n.state}</text>`
+      : '') +
+    '</g>';
   return opts.nodeHref ? `<a href="${escapeXml(opts.nodeHref(n.path))}">${body}</a>` : body;
 }
 

@@ -149,7 +149,8 @@ test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, l
       .find((g) => g.attrs['data-path'] === b.path)!
       .children.filter((c) => c.name === 'text')
       .map((t) => t.text);
-    assert.deepEqual(labels, [b.path.split('/').at(-1), 'local']);
+    // Name, host and the state in words: colour is never the only cue.
+    assert.deepEqual(labels, [b.path.split('/').at(-1), 'local', states.get(b.path)]);
   }
   for (let i = 0; i < boxes.length; i++) {
     for (let j = i + 1; j < boxes.length; j++) {
