@@ -163,6 +163,11 @@ export interface EnvironmentDefaults {
 export interface ApplyPolicy {
   apply: 'auto' | 'manual';
   suspend: boolean;
+  /**
+   * `/politburo apply ENV` on an open pull request may apply its head before merge (docs/language.md, "Apply from a
+   * pull request"). Absent means false.
+   */
+  applyFromPullRequest?: boolean;
 }
 
 export interface ResolvedEnvironment {

@@ -1,6 +1,6 @@
 /**
  * Follows an environment's `extends` chain down to its blueprint and merges what is inherited: params (child wins),
- * defaults, provider, known_hosts, drift, branch, apply, suspend, then every `override` and `remove` from the root of the chain to the
+ * defaults, provider, known_hosts, drift, branch, apply, suspend, apply_from_pull_request, then every `override` and `remove` from the root of the chain to the
  * environment itself. `hosts` is never inherited.
  */
 import type { ValidationError } from '../kernel/types.js';
@@ -27,6 +27,7 @@ export interface EnvironmentChain {
   branch?: string;
   apply?: 'auto' | 'manual';
   suspend?: boolean;
+  applyFromPullRequest?: boolean;
   hosts?: Located<NonNullable<RawEnvironment['hosts']>>;
 }
 
@@ -140,6 +141,7 @@ function inherit(
   if (raw.branch !== undefined) out.branch = raw.branch;
   if (raw.apply !== undefined) out.apply = raw.apply;
   if (raw.suspend !== undefined) out.suspend = raw.suspend;
+  if (raw.apply_from_pull_request !== undefined) out.applyFromPullRequest = raw.apply_from_pull_request;
 }
 
 function chainName(env: Located<RawEnvironment>): string {

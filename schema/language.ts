@@ -313,6 +313,10 @@ export const Environment = z
     suspend: z.boolean().optional().meta({
       description: 'No applies and no heals while true; drift checks still run and report (default false).',
     }),
+    apply_from_pull_request: z.boolean().optional().meta({
+      description:
+        '`/politburo apply ENV` on an open, approved, mergeable pull request of this repository applies its head before merge (default false). The policy of the last applied commit decides.',
+    }),
     defaults: Defaults.optional(),
   })
   .meta({ description: 'An environment: a blueprint (or another environment) with parameters and hosts.' });

@@ -113,7 +113,11 @@ export function resolveEnvironment(
     knownHosts: chain.knownHosts,
     sshConfig: chain.sshConfig,
     drift: { schedule: chain.drift.schedule ?? DEFAULT_DRIFT_SCHEDULE, heal: chain.drift.heal ?? false },
-    policy: { apply: chain.apply ?? 'auto', suspend: chain.suspend ?? false },
+    policy: {
+      apply: chain.apply ?? 'auto',
+      suspend: chain.suspend ?? false,
+      ...(chain.applyFromPullRequest ? { applyFromPullRequest: true } : {}),
+    },
     depsDir: model.deps?.value ?? 'babushka-deps',
     provider,
     source: posOf(chain.loc),

@@ -16,6 +16,14 @@ export interface DriftSchedule {
   heal: boolean;
 }
 
+/** The plan of an environment a pull request's comment shows (controller/store/pull-requests.ts). */
+export interface PlannedHead {
+  baseSha: string;
+  headSha: string;
+  /** Null: planned before plan hashes were kept, or not plannable (an invalid description). */
+  planHash: string | null;
+}
+
 /** A pull request as last delivered (comments carry no head). */
 export interface KnownPullRequest {
   headSha: string;
@@ -79,7 +87,14 @@ export interface ControllerStore {
     baseSha: string;
     headSha: string;
     environments: string[];
+    /** The hash of each environment's plan (controller/jobs/plan-hash.ts), when it could be planned. */
+    planHashes?: Record<string, string>;
   }): Promise<{ environment: string; headSha: string }[]>;
+  /**
+   * The environment's plan the pull request's comment shows (the latest head not superseded), or null when none: what
+   * `/politburo apply ENV` on the pull request may apply.
+   */
+  plannedHead(repo: Repository, pullNumber: number, environment: string): Promise<PlannedHead | null>;
   /** Records a commit of a manual environment as waiting for release (again: its summary is refreshed). */
   recordPendingRelease(release: {
     repo: Repository;

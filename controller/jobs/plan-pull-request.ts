@@ -21,6 +21,7 @@ import { reporterFor, runUrl, safely, type JobDeps } from './job-deps.js';
 import { withCommit, type LoadedCommit } from './load-commit.js';
 import type { Repository } from '../../kernel/repository.js';
 import { parsePlanPullRequestJob } from './payloads.js';
+import { planHash } from './plan-hash.js';
 import { repositoryKey } from '../../kernel/repository.js';
 
 /** Handles one plan job (see module comment). */
@@ -58,13 +59,7 @@ export async function runPlanPullRequest(deps: JobDeps, payload: unknown): Promi
     return;
   }
   const pullNumber = job.pullNumber;
-  await supersedeOlderPlans(
-    deps,
-    { ...job, pullNumber },
-    plans.map((p) => p.environment),
-    reporter,
-    log,
-  );
+  await supersedeOlderPlans(deps, { ...job, pullNumber }, plans, reporter, log);
   let body = renderPlanComment(plans, { headSha: job.headSha });
   if (job.notice)
     body = body.replace(PLAN_COMMENT_MARKER, `${PLAN_COMMENT_MARKER}\n> ${job.notice.replace(/\n/g, ' ')}\n`);
@@ -195,20 +190,26 @@ async function removedEnvironment(
   return env ? { ...env, nodes: [], groups: [] } : null;
 }
 
-/** Plans are keyed by (environment, base, head): this head's plans are recorded and older heads' checks superseded. */
+/**
+ * Plans are keyed by (environment, base, head): this head's plans are recorded with their hashes, and older heads'
+ * checks superseded.
+ */
 async function supersedeOlderPlans(
   deps: JobDeps,
   job: PlanPullRequestJob & { pullNumber: number },
-  environments: string[],
+  plans: PlanForRender[],
   reporter: Reporter,
   log: Logger,
 ): Promise<void> {
+  // Each plan's hash is kept with it: `/politburo apply ENV` on the pull request applies only this plan.
+  const planHashes = Object.fromEntries(plans.flatMap((p) => (p.plan ? [[p.environment, planHash(p.plan)]] : [])));
   const superseded = await deps.controllerStore.recordPlannedHead({
     repo: job.repo,
     pullNumber: job.pullNumber,
     baseSha: job.baseSha,
     headSha: job.headSha,
-    environments,
+    environments: plans.map((p) => p.environment),
+    planHashes,
   });
   for (const row of superseded) {
     const update: CheckUpdate = {

@@ -13,10 +13,12 @@ export async function recordAppliedPolicy(
   policy: ApplyPolicy,
 ): Promise<void> {
   await db.query(
-    `INSERT INTO applied_policies (repository, environment, commit, apply, suspend) VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO applied_policies (repository, environment, commit, apply, suspend, apply_from_pull_request)
+     VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (repository, environment) DO UPDATE
-       SET commit = EXCLUDED.commit, apply = EXCLUDED.apply, suspend = EXCLUDED.suspend, recorded_at = now()`,
-    [repository, environment, commit, policy.apply, policy.suspend],
+       SET commit = EXCLUDED.commit, apply = EXCLUDED.apply, suspend = EXCLUDED.suspend,
+           apply_from_pull_request = EXCLUDED.apply_from_pull_request, recorded_at = now()`,
+    [repository, environment, commit, policy.apply, policy.suspend, policy.applyFromPullRequest ?? false],
   );
 }
 
@@ -25,9 +27,19 @@ export async function findAppliedPolicy(
   repository: string,
   environment: string,
 ): Promise<{ sha: string; policy: ApplyPolicy } | null> {
-  const { rows } = await db.query<{ commit: string; apply: 'auto' | 'manual'; suspend: boolean }>(
-    'SELECT commit, apply, suspend FROM applied_policies WHERE repository = $1 AND environment = $2',
+  const { rows } = await db.query<{
+    commit: string;
+    apply: 'auto' | 'manual';
+    suspend: boolean;
+    apply_from_pull_request: boolean | null;
+  }>(
+    'SELECT commit, apply, suspend, apply_from_pull_request FROM applied_policies WHERE repository = $1 AND environment = $2',
     [repository, environment],
   );
-  return rows[0] ? { sha: rows[0].commit, policy: { apply: rows[0].apply, suspend: rows[0].suspend } } : null;
+  const row = rows[0];
+  if (!row) return null;
+  // NULL: recorded before migration 096, when `apply_from_pull_request` was not kept: left out (the caller reads it).
+  const policy: ApplyPolicy = { apply: row.apply, suspend: row.suspend };
+  if (row.apply_from_pull_request !== null) policy.applyFromPullRequest = row.apply_from_pull_request;
+  return { sha: row.commit, policy };
 }

@@ -16,7 +16,7 @@ import {
   upsertDriftSchedules,
 } from './drift-schedules.js';
 import { claimPollHead, releasePollHead } from './poll-heads.js';
-import { knownPullRequest, recordPlannedHead, rememberPullRequest } from './pull-requests.js';
+import { knownPullRequest, plannedHead, recordPlannedHead, rememberPullRequest } from './pull-requests.js';
 import { findRelease, markReleased, recordPendingRelease, supersedePendingReleases } from './releases.js';
 import { findAppliedPolicy, recordAppliedPolicy } from './applied-policies.js';
 
@@ -86,7 +86,9 @@ export function createPgControllerStore(pool: pg.Pool): ControllerStore {
         baseSha: plan.baseSha,
         headSha: plan.headSha,
         environments: plan.environments,
+        ...(plan.planHashes ? { planHashes: plan.planHashes } : {}),
       }),
+    plannedHead: (repo, pullNumber, environment) => plannedHead(pool, repositoryKey(repo), pullNumber, environment),
     recordPendingRelease: (r) =>
       recordPendingRelease(pool, {
         repository: repositoryKey(r.repo),

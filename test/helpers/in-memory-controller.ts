@@ -150,7 +150,10 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
   const alerts = new Map<string, string>();
   const pollHeads = new Map<string, string>();
   const pullRequests = new Map<string, KnownPullRequest>();
-  const plans = new Map<string, { environment: string; headSha: string; superseded: boolean }>();
+  const plans = new Map<
+    string,
+    { environment: string; baseSha: string; headSha: string; planHash: string | null; superseded: boolean }
+  >();
   const releases = new Map<string, Release>();
   const appliedPolicies = new Map<string, { sha: string; policy: ApplyPolicy }>();
   const announce = () => listeners.forEach((l) => l());
@@ -219,8 +222,16 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
     },
     async recordPlannedHead(plan) {
       const prefix = key(repositoryKey(plan.repo), plan.pullNumber);
-      for (const environment of plan.environments)
-        plans.set(key(prefix, environment, plan.headSha), { environment, headSha: plan.headSha, superseded: false });
+      for (const environment of plan.environments) {
+        plans.delete(key(prefix, environment, plan.headSha)); // re-inserted last: the newest plan
+        plans.set(key(prefix, environment, plan.headSha), {
+          environment,
+          baseSha: plan.baseSha,
+          headSha: plan.headSha,
+          planHash: plan.planHashes?.[environment] ?? null,
+          superseded: false,
+        });
+      }
       const superseded: { environment: string; headSha: string }[] = [];
       for (const [k, p] of plans)
         if (k.startsWith(`${prefix} `) && p.headSha !== plan.headSha && !p.superseded) {
@@ -228,6 +239,13 @@ export function createInMemoryControllerStore(state: Pick<StateStore, 'environme
           superseded.push({ environment: p.environment, headSha: p.headSha });
         }
       return superseded;
+    },
+    async plannedHead(repo, pullNumber, environment) {
+      const prefix = key(repositoryKey(repo), pullNumber);
+      const found = [...plans.entries()]
+        .filter(([k, p]) => k.startsWith(`${prefix} `) && p.environment === environment && !p.superseded)
+        .pop()?.[1];
+      return found ? { baseSha: found.baseSha, headSha: found.headSha, planHash: found.planHash } : null;
     },
     async recordPendingRelease(r) {
       const k = key(repositoryKey(r.repo), r.environment, r.sha);
