@@ -18,6 +18,7 @@ const schemas = {
     supersedes: z.array(sha).optional(),
     trigger: z.string().default(''),
     describedAt: sha.optional(),
+    pullRequest: z.object({ number: z.number().int().positive() }).optional(),
   }),
   plan: z
     .object({

@@ -1,6 +1,7 @@
 /**
  * `/politburo apply ENV` on a merged pull request or on a commit: releases a manual environment at that commit
- * (docs/controller.md, "Apply policies and releases"), and `/politburo help`. Every refusal is answered in the thread
+ * (docs/controller.md, "Apply policies and releases"); on an open pull request: applies its head before merge when
+ * every requirement holds (apply-pull-request.ts); and `/politburo help`. Every refusal is answered in the thread
  * with its reason (and a -1 reaction on a pull request comment); a release is recorded (who, when) and its apply
  * queued.
  *
@@ -14,6 +15,8 @@ import { applyCheckName, renderApplyCheck } from '../../github/render-apply-chec
 import { reporterFor, safely } from '../job-deps.js';
 import { withCommit } from '../load-commit.js';
 import { governingPolicy } from '../queue-applies.js';
+import { applyPullRequest } from './apply-pull-request.js';
+import { pullRequestReadsOf } from '../../pull-request-state.js';
 import type { CommandHandler } from './context.js';
 
 /** How a released apply's trigger starts: the apply job then applies that very commit, never a newer head. */
@@ -41,13 +44,23 @@ export const releaseComment: CommandHandler<ReleaseComment> = async (deps, c, ct
   if (!WRITERS.has(permission))
     return refuse(`@${c.commenter} has ${permission} permission on the repository; releasing needs write.`);
 
+  const reads = pullRequestReadsOf(reporter);
   let sha: string;
   if (c.thread.kind === 'commit') sha = c.thread.sha;
-  else {
+  else if (reads.pullRequest) {
+    // An open pull request is applied at its head when every requirement holds (apply-pull-request.ts).
+    const pr = await reads.pullRequest(c.repo, c.thread.pullNumber);
+    if (!pr) return refuse(`GitHub did not answer with pull request #${c.thread.pullNumber}.`);
+    if (!pr.merged || !pr.mergeCommitSha) {
+      const say = { refuse, answer, react };
+      return applyPullRequest(deps, reporter, { ...c, commenter: c.commenter }, c.thread.pullNumber, pr, say, ctx);
+    }
+    sha = pr.mergeCommitSha;
+  } else {
     const merged = await reporter.mergeCommit(c.repo, c.thread.pullNumber);
     if (!merged)
       return refuse(
-        `pull request #${c.thread.pullNumber} is not merged: a release applies a merged commit (applying a pull request before it is merged is not supported).`,
+        `pull request #${c.thread.pullNumber} is not merged: a release applies a merged commit (GitHub cannot be asked about the pull request's head here).`,
       );
     sha = merged;
   }
