@@ -1,0 +1,301 @@
+/**
+ * The browser side of live updates (docs/controller.md, "Live updates"), served as /assets/live.js. It reads the
+ * stream named by the page's `data-live` attribute and updates elements marked with data attributes. It only ever sets
+ * textContent, class names, colours and links it builds itself: markup in a task's output, a node path or a repository
+ * name stays text. Elements are found by comparing attribute values, never by building a selector from data.
+ */
+export const LIVE_CLIENT = String.raw`(function () {
+  'use strict';
+  var root = document.querySelector('[data-live]');
+  if (!root || typeof EventSource === 'undefined') return;
+  var source = null;
+  var known = {}; // characters of each node's log on the page
+  var taskIds = {};
+  var finishTimer = null;
+
+  function all(attr) {
+    return Array.prototype.slice.call(document.querySelectorAll('[' + attr + ']'));
+  }
+  function find(attr, value) {
+    return all(attr).filter(function (e) { return e.getAttribute(attr) === value; });
+  }
+  function first(attr, value) {
+    return find(attr, value)[0] || null;
+  }
+  function within(parent, attr) {
+    return parent.querySelector('[' + attr + ']');
+  }
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function link(href, text) {
+    var a = el('a', text);
+    if (typeof href === 'string' && href.charAt(0) === '/') a.setAttribute('href', href);
+    return a;
+  }
+  function setText(e, text) {
+    if (e && e.textContent !== String(text)) e.textContent = String(text);
+  }
+  function badge(e, state, colour) {
+    if (!e) return;
+    e.textContent = state;
+    e.className = 'state state-' + state;
+    if (colour) {
+      e.style.background = colour.fill;
+      e.style.borderColor = colour.stroke;
+    }
+  }
+  function newBadge(state, colour) {
+    var s = el('span');
+    badge(s, state, colour);
+    return s;
+  }
+  function chars(s) {
+    return Array.from(s);
+  }
+
+  // ---- a run's page ----
+  function nodeSection(n) {
+    var section = first('data-node', n.path);
+    if (section) return section;
+    var container = document.querySelector('[data-nodes]');
+    if (!container) return null;
+    var empty = container.querySelector('p.muted');
+    if (empty) empty.remove();
+    section = el('section');
+    section.setAttribute('data-node', n.path);
+    var h = el('h3', n.path + ' ');
+    var b = newBadge(n.state, n.colour);
+    b.setAttribute('data-node-state', n.path);
+    var host = el('span', n.host || '', 'muted mono');
+    host.setAttribute('data-node-host', n.path);
+    var task = el('span', '', 'muted');
+    task.setAttribute('data-node-task', n.path);
+    h.append(b, ' ', host, ' ', task);
+    var reason = el('p');
+    reason.setAttribute('data-node-reason', n.path);
+    var table = el('table', null, 'tasks');
+    var head = el('thead');
+    var tr = el('tr');
+    ['Task', 'Outcome', 'Took', 'Message'].forEach(function (t) { tr.append(el('th', t)); });
+    head.append(tr);
+    var body = el('tbody');
+    body.setAttribute('data-tasks', n.path);
+    table.append(head, body);
+    table.hidden = true;
+    var details = el('details');
+    details.setAttribute('data-log-details', n.path);
+    details.append(el('summary', 'Log'));
+    var pre = el('pre');
+    pre.setAttribute('data-log', n.path);
+    details.append(pre);
+    details.hidden = true;
+    section.append(h, reason, table, details);
+    container.append(section);
+    return section;
+  }
+  function applyNode(n) {
+    nodeSection(n);
+    find('data-node-state', n.path).forEach(function (e) { badge(e, n.state, n.colour); });
+    find('data-node-host', n.path).forEach(function (e) { if (n.host) setText(e, n.host); });
+    find('data-node-reason', n.path).forEach(function (e) { setText(e, n.reason || ''); });
+    find('data-node-task', n.path).forEach(function (e) { setText(e, n.task ? 'running: ' + n.task : ''); });
+  }
+  function applyLog(l) {
+    if (!l) return;
+    var pre = first('data-log', l.path);
+    if (!pre) return;
+    var details = first('data-log-details', l.path);
+    if (details) details.hidden = false;
+    if (l.capped) {
+      if (!pre.hasAttribute('data-log-capped')) {
+        pre.setAttribute('data-log-capped', '');
+        pre.append('\n[live output stops here: reload the page after the run for the rest]\n');
+      }
+      return;
+    }
+    if (pre.hasAttribute('data-log-capped')) return;
+    var have = known[l.path];
+    if (have === undefined) {
+      var attr = pre.getAttribute('data-log-length');
+      have = attr !== null && /^\d+$/.test(attr) ? parseInt(attr, 10) : chars(pre.textContent).length;
+    }
+    var text = l.text || '';
+    var end = l.from + chars(text).length;
+    if (end <= have) return; // already shown
+    if (l.from > have) {
+      // output the page never got (a gap, or more than one message holds): say so, show the rest
+      pre.append('\n[… earlier output not shown …]\n' + text);
+    } else {
+      pre.append(chars(text).slice(have - l.from).join(''));
+    }
+    known[l.path] = end;
+    pre.scrollTop = pre.scrollHeight;
+  }
+  function applyTask(t) {
+    if (taskIds[t.id]) return;
+    taskIds[t.id] = true;
+    var body = first('data-tasks', t.path);
+    if (!body) {
+      nodeSection({ path: t.path, state: 'configuring', colour: null, host: null });
+      body = first('data-tasks', t.path);
+      if (!body) return;
+    }
+    var rows = Array.prototype.slice.call(body.rows);
+    var same = rows.filter(function (r) {
+      return r.getAttribute('data-task-id') === t.id;
+    });
+    if (same.length) return;
+    // a row the page rendered already (same task name and outcome, no id) stands for this one
+    var rendered = rows.filter(function (r) {
+      return !r.hasAttribute('data-task-id') && !r.hasAttribute('data-task-matched') && r.cells[0] &&
+        r.cells[0].textContent === t.name && r.cells[1] && r.cells[1].textContent === t.outcome;
+    })[0];
+    if (rendered) {
+      rendered.setAttribute('data-task-matched', '');
+      return;
+    }
+    var tr = el('tr');
+    tr.setAttribute('data-task-id', t.id);
+    var msg = el('td');
+    if (t.message) msg.append(el('pre', t.message));
+    tr.append(el('td', t.name), el('td', t.outcome), el('td', t.took), msg);
+    body.append(tr);
+    var table = body.closest('table');
+    if (table) table.hidden = false;
+  }
+
+  // ---- runs tables, environments, nodes of an environment ----
+  function applyRun(r) {
+    find('data-run-status', r.id).forEach(function (e) { badge(e, r.status, r.colour); });
+    find('data-run-took', r.id).forEach(function (e) { setText(e, r.took); });
+    find('data-run-summary', r.id).forEach(function (e) { setText(e, r.summary); });
+    find('data-run-finished', r.id).forEach(function (e) {
+      setText(e, r.status === 'running' ? '- (still running)' : r.finished + ' (' + r.took + ')');
+    });
+    if (root.getAttribute('data-live') === '/events/runs/' + r.id && r.status !== 'running' && !finishTimer)
+      finishTimer = setTimeout(function () {
+        if (source) source.close();
+        root.setAttribute('data-live-state', 'done');
+      }, 5000);
+    all('data-runs').forEach(function (body) { runRow(body, r); });
+  }
+  function runRow(body, r) {
+    var row = Array.prototype.slice.call(body.rows).filter(function (x) { return x.getAttribute('data-run-id') === r.id; })[0];
+    if (row) return; // updated above, by its data-run-* cells
+    var repo = body.getAttribute('data-runs-repository');
+    var env = body.getAttribute('data-runs-environment');
+    if ((repo !== null && repo !== r.repository) || (env !== null && env !== r.environment)) return;
+    var newest = 0;
+    Array.prototype.slice.call(body.rows).forEach(function (x) {
+      var id = parseInt(x.getAttribute('data-run-id') || '0', 10);
+      if (id > newest) newest = id;
+    });
+    if (parseInt(r.id, 10) <= newest) return; // older runs are not inserted
+    var tr = el('tr');
+    tr.setAttribute('data-run-id', r.id);
+    var cells = [];
+    var idCell = el('td');
+    idCell.append(link(r.url, '#' + r.id));
+    cells.push(idCell);
+    if (body.getAttribute('data-runs-show-environment') !== 'false') {
+      var envCell = el('td');
+      envCell.append(link(r.environmentUrl, r.environment), ' ', el('span', r.repository, 'muted'));
+      cells.push(envCell);
+    }
+    cells.push(el('td', r.kind));
+    var statusCell = el('td');
+    var b = newBadge(r.status, r.colour);
+    b.setAttribute('data-run-status', r.id);
+    statusCell.append(b);
+    cells.push(statusCell, el('td', r.shortCommit, 'mono'), el('td', r.started));
+    var took = el('td', r.took);
+    took.setAttribute('data-run-took', r.id);
+    var summary = el('td', r.summary);
+    summary.setAttribute('data-run-summary', r.id);
+    cells.push(took, summary, el('td', r.trigger, 'muted'));
+    cells.forEach(function (c) { tr.append(c); });
+    body.insertBefore(tr, body.rows[0] || null);
+    var table = body.closest('table');
+    if (table) table.hidden = false;
+  }
+  function applyEnvironment(e) {
+    all('data-env-repository').forEach(function (row) {
+      if (row.getAttribute('data-env-repository') !== e.repository || row.getAttribute('data-env-name') !== e.environment) return;
+      setText(within(row, 'data-env-nodes'), e.nodes);
+      var states = within(row, 'data-env-states');
+      if (states) {
+        var parts = [];
+        e.states.forEach(function (s) { parts.push(newBadge(s.state, s.colour), ' ' + s.count + ' '); });
+        if (!parts.length) parts.push(el('span', 'nothing recorded', 'muted'));
+        states.replaceChildren.apply(states, parts);
+      }
+      setText(within(row, 'data-env-commit'), e.lastCommit);
+      setText(within(row, 'data-env-updated'), e.updated);
+    });
+  }
+  function applyRecordedNode(n) {
+    find('data-node-row', n.path).forEach(function (row) {
+      row.querySelectorAll('[data-node-state]').forEach(function (e) { badge(e, n.state, n.colour); });
+      row.querySelectorAll('[data-node-reason]').forEach(function (e) { setText(e, n.reason); });
+      row.querySelectorAll('[data-node-commit]').forEach(function (e) { setText(e, n.lastCommit); });
+      row.querySelectorAll('[data-node-updated]').forEach(function (e) { setText(e, n.updated); });
+      row.querySelectorAll('[data-node-run]').forEach(function (e) {
+        if (n.lastRunId) e.replaceChildren(link(n.lastRunUrl, '#' + n.lastRunId));
+      });
+    });
+  }
+
+  var handlers = {
+    snapshot: function (d) {
+      if (d.run) applyRun(d.run);
+      (d.nodes || []).forEach(function (n) {
+        if (d.run) {
+          applyNode(n);
+          applyLog(n.log);
+        } else applyRecordedNode(n);
+      });
+      (d.tasks || []).forEach(applyTask);
+      if (d.environment) applyEnvironment(d.environment);
+      (d.environments || []).forEach(applyEnvironment);
+      (d.runs || []).slice().reverse().forEach(applyRun);
+    },
+    run: applyRun,
+    node: applyNode,
+    log: applyLog,
+    task: applyTask,
+    environment: applyEnvironment,
+    nodes: function (d) { d.nodes.forEach(applyRecordedNode); },
+    gone: function () {
+      if (source) source.close();
+      root.setAttribute('data-live-state', 'gone');
+    },
+  };
+
+  function connect() {
+    source = new EventSource(root.getAttribute('data-live'));
+    root.setAttribute('data-live-state', 'connecting');
+    source.onopen = function () { root.setAttribute('data-live-state', 'open'); };
+    source.onerror = function () {
+      if (source.readyState === EventSource.CLOSED) root.setAttribute('data-live-state', 'closed');
+      else root.setAttribute('data-live-state', 'connecting');
+    };
+    Object.keys(handlers).forEach(function (name) {
+      source.addEventListener(name, function (ev) {
+        var data;
+        try {
+          data = JSON.parse(ev.data);
+        } catch (err) {
+          return;
+        }
+        handlers[name](data);
+        root.setAttribute('data-live-events', String(parseInt(root.getAttribute('data-live-events') || '0', 10) + 1));
+      });
+    });
+  }
+  connect();
+})();
+`;

@@ -1,0 +1,473 @@
+/**
+ * Fans the change feed out to the dashboard's event streams (docs/controller.md, "Live updates"). Streams of the same
+ * page share a topic (one run, one environment, or everything for the lists); a topic reads what changed once,
+ * coalescing bursts, and sends the same JSON to each of its streams. Every stream starts with a snapshot, and gets a
+ * new one after the feed was down. Logs travel as text in JSON with their offset in the stored log, so a client that
+ * got an overlapping piece (a snapshot read a moment before an update) appends only what it lacks.
+ */
+import type pg from 'pg';
+import type { LifecycleState, RunRecord } from '../../kernel/types.js';
+import { STATE_COLOURS } from '../../render/graph/state-colours.js';
+import {
+  liveEnvironments,
+  liveNodeRuns,
+  liveNodes,
+  liveRun,
+  liveRuns,
+  liveTasks,
+  STORED_LOG_LIMIT,
+  type LiveEnvironment,
+  type LiveNode,
+  type LiveNodeRun,
+  type LiveTask,
+} from '../store/live-changes.js';
+import type { Change, ChangeFeed } from './live-feed.js';
+import { environmentUrl, runUrl } from './links.js';
+import { duration, shortSha, summaryText, when } from './widgets.js';
+
+/** Most characters of a log in one message; a bigger piece is cut to its end, saying how much was left out. */
+export const LOG_CHUNK_CHARS = 16 * 1024;
+/** Most characters of logs one stream receives (snapshots included); then its logs say "capped". */
+export const STREAM_LOG_BUDGET = 2 * 1024 * 1024;
+/** Runs in a list snapshot, and recorded nodes in an environment's. */
+const LIST_RUNS = 50;
+const ENV_NODES = 2000;
+
+export interface LiveStream {
+  send(event: string, data: unknown): void;
+  /** Whether the viewer may read this repository. */
+  canRead(repository: string): Promise<boolean>;
+  /** Characters of log it may still receive. */
+  logBudget: number;
+  /** Paths whose log was capped for this stream. */
+  capped: Set<string>;
+}
+
+const RUN_STATUS_STATE: Record<RunRecord['status'], LifecycleState> = {
+  running: 'configuring',
+  succeeded: 'ready',
+  failed: 'failed',
+  cancelled: 'terminated',
+};
+
+const colour = (state: LifecycleState) => STATE_COLOURS[state] ?? STATE_COLOURS.defined;
+
+/** A run as the runs tables show it. */
+export function runJson(r: RunRecord) {
+  return {
+    id: r.id,
+    url: runUrl(r.id),
+    repository: r.repository,
+    environment: r.environment,
+    environmentUrl: environmentUrl(r.repository, r.environment),
+    kind: r.kind,
+    status: r.status,
+    colour: colour(RUN_STATUS_STATE[r.status] ?? 'defined'),
+    commit: r.commit,
+    shortCommit: shortSha(r.commit),
+    started: when(r.startedAt),
+    finished: when(r.finishedAt),
+    took: r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running',
+    summary: summaryText(r.summary),
+    trigger: r.trigger,
+  };
+}
+
+function nodeRunJson(n: LiveNodeRun) {
+  return {
+    path: n.path,
+    host: n.host,
+    state: n.state,
+    colour: colour(n.state),
+    reason: n.reason ? n.reason.split('\n')[0] : '',
+    task: n.task,
+    started: when(n.startedAt),
+    took: n.startedAt && n.finishedAt ? duration(Date.parse(n.finishedAt) - Date.parse(n.startedAt)) : '',
+  };
+}
+
+function taskJson(t: LiveTask) {
+  return {
+    id: t.id,
+    path: t.path,
+    name: t.name,
+    outcome: t.outcome,
+    message: t.message ?? '',
+    took: t.durationMs !== null ? duration(t.durationMs) : '',
+  };
+}
+
+function environmentJson(e: LiveEnvironment) {
+  return {
+    repository: e.repository,
+    environment: e.environment,
+    url: environmentUrl(e.repository, e.environment),
+    nodes: e.nodes,
+    states: (Object.entries(e.states) as [LifecycleState, number][]).map(([state, count]) => ({
+      state,
+      count,
+      colour: colour(state),
+    })),
+    lastCommit: shortSha(e.lastCommit),
+    updated: when(e.updatedAt),
+  };
+}
+
+function nodeJson(n: LiveNode) {
+  return {
+    path: n.path,
+    host: n.host,
+    state: n.state,
+    colour: colour(n.state),
+    reason: (n.reason ?? '').split('\n')[0],
+    lastCommit: shortSha(n.lastAppliedCommit),
+    lastRunId: n.lastRunId,
+    lastRunUrl: n.lastRunId ? runUrl(n.lastRunId) : null,
+    updated: when(n.updatedAt),
+  };
+}
+
+/** A log piece for one stream, within its budget: `{path, from, text, length}` or `{path, capped: true}`. */
+function logFor(
+  s: LiveStream,
+  path: string,
+  piece: { from: number; text: string; length: number; skipped?: number },
+): unknown {
+  if (s.capped.has(path)) return null;
+  if (piece.text.length > s.logBudget || piece.length >= STORED_LOG_LIMIT) {
+    s.capped.add(path);
+    return { path, capped: true };
+  }
+  s.logBudget -= piece.text.length;
+  return { path, ...piece };
+}
+
+abstract class Topic {
+  readonly streams = new Set<LiveStream>();
+  private timer: NodeJS.Timeout | null = null;
+  private chain: Promise<void> = Promise.resolve();
+  protected resyncAll = false;
+
+  constructor(
+    protected readonly db: pg.Pool,
+    private readonly delayMs: number,
+    private readonly onError: (err: Error) => void,
+  ) {}
+
+  /** Queues work after everything queued before (reads of one topic never interleave). */
+  protected serial(fn: () => Promise<void>): Promise<void> {
+    this.chain = this.chain.then(fn).catch((err: Error) => this.onError(err));
+    return this.chain;
+  }
+
+  protected schedule(): void {
+    if (this.timer || this.streams.size === 0) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.serial(async () => {
+        if (this.resyncAll) {
+          this.resyncAll = false;
+          for (const s of this.streams) await this.snapshot(s, false);
+        } else await this.flush();
+      });
+    }, this.delayMs);
+    this.timer.unref();
+  }
+
+  add(s: LiveStream, resumed: boolean): Promise<void> {
+    this.streams.add(s);
+    return this.serial(() => this.snapshot(s, resumed));
+  }
+
+  remove(s: LiveStream): void {
+    this.streams.delete(s);
+    if (this.streams.size === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+
+  resync(): void {
+    this.resyncAll = true;
+    this.schedule();
+  }
+
+  protected broadcast(event: string, data: unknown): void {
+    for (const s of this.streams) s.send(event, data);
+  }
+
+  abstract change(c: Change): void;
+  protected abstract snapshot(s: LiveStream, resumed: boolean): Promise<void>;
+  protected abstract flush(): Promise<void>;
+}
+
+/** One run: its status, node states, running tasks, task results and logs. */
+export class RunTopic extends Topic {
+  private readonly sent = new Map<string, number>();
+  private lastTaskId = '0';
+  private primed = false;
+  private dirtyRun = false;
+  private dirtyTasks = false;
+  private readonly dirtyPaths = new Set<string>();
+  private allPaths = false;
+
+  constructor(
+    db: pg.Pool,
+    readonly runId: string,
+    onError: (err: Error) => void,
+  ) {
+    super(db, 150, onError);
+  }
+
+  change(c: Change): void {
+    if (c.run !== this.runId) return;
+    if (c.kind === 'run') this.dirtyRun = true;
+    else if (c.kind === 'task') this.dirtyTasks = true;
+    if (c.kind === 'node' || c.kind === 'task') {
+      if (c.path) this.dirtyPaths.add(c.path);
+      else this.allPaths = true; // a path too long for the notification
+    }
+    this.schedule();
+  }
+
+  protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
+    const run = await liveRun(this.db, this.runId);
+    if (!run) return s.send('gone', { run: this.runId });
+    const [nodes, tasks] = await Promise.all([
+      liveNodeRuns(this.db, this.runId, { maxChars: LOG_CHUNK_CHARS }),
+      liveTasks(this.db, this.runId, '0'),
+    ]);
+    if (!this.primed) {
+      this.primed = true;
+      for (const n of nodes) this.sent.set(n.path, n.logLength);
+      this.lastTaskId = tasks.length ? tasks[tasks.length - 1].id : '0';
+    }
+    s.send('snapshot', {
+      resumed,
+      run: runJson(run),
+      nodes: nodes.map((n) => ({
+        ...nodeRunJson(n),
+        log: logFor(s, n.path, { from: n.logFrom, text: n.logText, length: n.logLength }),
+      })),
+      tasks: tasks.map(taskJson),
+    });
+  }
+
+  protected async flush(): Promise<void> {
+    if (this.dirtyRun) {
+      this.dirtyRun = false;
+      const run = await liveRun(this.db, this.runId);
+      if (run) this.broadcast('run', runJson(run));
+    }
+    if (this.dirtyPaths.size || this.allPaths) {
+      const paths = this.allPaths ? undefined : [...this.dirtyPaths];
+      this.dirtyPaths.clear();
+      this.allPaths = false;
+      const nodes = await liveNodeRuns(this.db, this.runId, { paths, from: this.sent, maxChars: LOG_CHUNK_CHARS });
+      for (const n of nodes) {
+        this.broadcast('node', nodeRunJson(n));
+        const sent = this.sent.get(n.path) ?? 0;
+        if (n.logLength > sent || n.logLength >= STORED_LOG_LIMIT) {
+          const piece = { from: n.logFrom, text: n.logText, length: n.logLength, skipped: n.logFrom - sent };
+          if (piece.skipped <= 0) delete (piece as { skipped?: number }).skipped;
+          this.sent.set(n.path, n.logLength);
+          for (const s of this.streams) {
+            const log = logFor(s, n.path, piece);
+            if (log) s.send('log', log);
+          }
+        }
+      }
+    }
+    if (this.dirtyTasks) {
+      this.dirtyTasks = false;
+      const tasks = await liveTasks(this.db, this.runId, this.lastTaskId);
+      if (tasks.length) this.lastTaskId = tasks[tasks.length - 1].id;
+      for (const t of tasks) this.broadcast('task', taskJson(t));
+    }
+  }
+}
+
+/** One environment: its summary, recorded nodes and runs. */
+export class EnvironmentTopic extends Topic {
+  private since: string | null = null;
+  private dirtyNodes = false;
+  private readonly dirtyRuns = new Set<string>();
+
+  constructor(
+    db: pg.Pool,
+    readonly environmentId: string,
+    onError: (err: Error) => void,
+  ) {
+    super(db, 500, onError);
+  }
+
+  change(c: Change): void {
+    if (c.env !== this.environmentId) return;
+    if (c.kind === 'nodes') this.dirtyNodes = true;
+    if (c.kind === 'run' && c.run) this.dirtyRuns.add(c.run);
+    this.schedule();
+  }
+
+  protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
+    const [envs, nodes, runs] = await Promise.all([
+      liveEnvironments(this.db, [this.environmentId]),
+      liveNodes(this.db, this.environmentId, null, ENV_NODES),
+      liveRuns(this.db, LIST_RUNS, this.environmentId),
+    ]);
+    if (!envs[0]) return s.send('gone', {});
+    if (this.since === null) this.since = nodes.now;
+    s.send('snapshot', {
+      resumed,
+      environment: environmentJson(envs[0]),
+      nodes: nodes.nodes.map(nodeJson),
+      runs: runs.map(runJson),
+    });
+  }
+
+  protected async flush(): Promise<void> {
+    const runs = [...this.dirtyRuns];
+    this.dirtyRuns.clear();
+    for (const id of runs.slice(-LIST_RUNS)) {
+      const run = await liveRun(this.db, id);
+      if (run) this.broadcast('run', runJson(run));
+    }
+    if (this.dirtyNodes) {
+      this.dirtyNodes = false;
+      // Rows committed by a transaction that started before the last read carry an older updated_at: read a margin.
+      const since = this.since ? new Date(Date.parse(this.since) - 10_000).toISOString() : null;
+      const { nodes, now } = await liveNodes(this.db, this.environmentId, since, ENV_NODES);
+      this.since = now;
+      if (nodes.length) this.broadcast('nodes', { nodes: nodes.map(nodeJson) });
+    }
+    const envs = await liveEnvironments(this.db, [this.environmentId]);
+    if (envs[0]) this.broadcast('environment', environmentJson(envs[0]));
+  }
+}
+
+/** Every environment and run (the front page and the runs list), filtered per viewer by repository. */
+export class ListTopic extends Topic {
+  private readonly dirtyRuns = new Set<string>();
+  private readonly dirtyEnvs = new Set<string>();
+
+  constructor(db: pg.Pool, onError: (err: Error) => void) {
+    super(db, 500, onError);
+  }
+
+  change(c: Change): void {
+    if (c.kind === 'run' && c.run) this.dirtyRuns.add(c.run);
+    if ((c.kind === 'run' || c.kind === 'nodes') && c.env) this.dirtyEnvs.add(c.env);
+    else return;
+    this.schedule();
+  }
+
+  private async sendReadable(event: string, items: { repository: string }[], toJson: (x: never) => unknown) {
+    for (const s of this.streams)
+      for (const item of items) if (await s.canRead(item.repository)) s.send(event, toJson(item as never));
+  }
+
+  protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
+    const [envs, runs] = await Promise.all([liveEnvironments(this.db), liveRuns(this.db, LIST_RUNS)]);
+    const readable = async <T extends { repository: string }>(xs: T[]) => {
+      const ok = await Promise.all(xs.map((x) => s.canRead(x.repository)));
+      return xs.filter((_, i) => ok[i]);
+    };
+    s.send('snapshot', {
+      resumed,
+      environments: (await readable(envs)).map(environmentJson),
+      runs: (await readable(runs)).map(runJson),
+    });
+  }
+
+  protected async flush(): Promise<void> {
+    const runIds = [...this.dirtyRuns].slice(-LIST_RUNS);
+    const envIds = [...this.dirtyEnvs];
+    this.dirtyRuns.clear();
+    this.dirtyEnvs.clear();
+    const runs: RunRecord[] = [];
+    for (const id of runIds) {
+      const run = await liveRun(this.db, id);
+      if (run) runs.push(run);
+    }
+    await this.sendReadable('run', runs, runJson as (x: never) => unknown);
+    if (envIds.length)
+      await this.sendReadable(
+        'environment',
+        await liveEnvironments(this.db, envIds),
+        environmentJson as (x: never) => unknown,
+      );
+  }
+}
+
+/** The topics of one process, fed by its change feed; topics without streams are dropped. */
+export class LiveHub {
+  private readonly runs = new Map<string, RunTopic>();
+  private readonly envs = new Map<string, EnvironmentTopic>();
+  private list: ListTopic | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(
+    private readonly db: pg.Pool,
+    private readonly feed: ChangeFeed,
+    private readonly onError: (err: Error) => void,
+  ) {}
+
+  private topics(): Topic[] {
+    return [...this.runs.values(), ...this.envs.values(), ...(this.list ? [this.list] : [])];
+  }
+
+  private start(): void {
+    this.unsubscribe ??= this.feed.subscribe((c) => {
+      for (const t of this.topics()) {
+        if (c === 'resync') t.resync();
+        else t.change(c);
+      }
+    });
+  }
+
+  /** Subscribes a stream; returns its removal. */
+  async join(
+    key: { run: string } | { environmentId: string } | 'list',
+    s: LiveStream,
+    resumed: boolean,
+  ): Promise<() => void> {
+    this.start();
+    let topic: Topic;
+    let drop: () => void;
+    if (key === 'list') {
+      topic = this.list ??= new ListTopic(this.db, this.onError);
+      drop = () => {
+        if (this.list === topic && topic.streams.size === 0) this.list = null;
+      };
+    } else if ('run' in key) {
+      let t = this.runs.get(key.run);
+      if (!t) this.runs.set(key.run, (t = new RunTopic(this.db, key.run, this.onError)));
+      topic = t;
+      drop = () => {
+        if (this.runs.get(key.run) === topic && topic.streams.size === 0) this.runs.delete(key.run);
+      };
+    } else {
+      let t = this.envs.get(key.environmentId);
+      if (!t) this.envs.set(key.environmentId, (t = new EnvironmentTopic(this.db, key.environmentId, this.onError)));
+      topic = t;
+      drop = () => {
+        if (this.envs.get(key.environmentId) === topic && topic.streams.size === 0) this.envs.delete(key.environmentId);
+      };
+    }
+    const leave = () => {
+      topic.remove(s);
+      drop();
+    };
+    await topic.add(s, resumed);
+    return leave;
+  }
+
+  /** Streams subscribed, over all topics (for tests and metrics). */
+  get streams(): number {
+    return this.topics().reduce((n, t) => n + t.streams.size, 0);
+  }
+
+  close(): void {
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+  }
+}
