@@ -3,7 +3,7 @@ import type { NodeRunRecord, RunRecord } from '../../kernel/types.js';
 import { html, page } from './html.js';
 import { environmentUrl, nodeAnchor } from './links.js';
 import { timelineHtml } from './timeline.js';
-import { duration, stateBadge, statusBadge, summaryText, when } from './widgets.js';
+import { duration, releasedBy, runBadge, scrollTable, stateBadge, summaryText, when } from './widgets.js';
 
 function nodeSection(n: NodeRunRecord): ReturnType<typeof html> {
   const took = n.startedAt && n.finishedAt ? duration(Date.parse(n.finishedAt) - Date.parse(n.startedAt)) : '';
@@ -13,7 +13,7 @@ function nodeSection(n: NodeRunRecord): ReturnType<typeof html> {
   );
   return html`<section id="${nodeAnchor(n.path)}"><h3>${n.path} ${stateBadge(n.state)} <span class="muted mono">${n.host ?? ''}</span> <span class="muted">${took}</span></h3>
 ${n.reason ? html`<p>${n.reason.split('\n')[0]}</p>` : ''}
-${tasks.length ? html`<table class="tasks"><thead><tr><th>Task</th><th>Outcome</th><th>Took</th><th>Message</th></tr></thead><tbody>${tasks}</tbody></table>` : ''}
+${tasks.length ? scrollTable(html`<table class="tasks"><thead><tr><th scope="col">Task</th><th scope="col">Outcome</th><th scope="col">Took</th><th scope="col">Message</th></tr></thead><tbody>${tasks}</tbody></table>`, `Tasks of ${n.path}`) : ''}
 ${n.log ? html`<details><summary>Log (${n.log.split('\n').length} lines)</summary><pre>${n.log}</pre></details>` : ''}</section>`;
 }
 
@@ -29,25 +29,28 @@ export function rolloutStops(nodes: NodeRunRecord[]): { reason: string; blocked:
   return [...stops].map(([reason, blocked]) => ({ reason, blocked }));
 }
 
-/** Renders a run's page. */
-export function runPage(run: RunRecord, nodes: NodeRunRecord[]): string {
+/** Renders a run's page; `deploymentUrl`: the environment's deployments on GitHub, when known. */
+export function runPage(run: RunRecord, nodes: NodeRunRecord[], extra: { deploymentUrl?: string | null } = {}): string {
   const stops = rolloutStops(nodes).map(
     (s) => html`<tr><th>Rollout</th><td class="rollout-stopped">${s.reason} (${s.blocked} not started)</td></tr>`,
   );
   const took = run.finishedAt ? duration(Date.parse(run.finishedAt) - Date.parse(run.startedAt)) : 'still running';
+  const releaser = releasedBy(run.trigger);
   return page(
     `Run #${run.id}`,
-    html`<h1>Run #${run.id}: ${run.kind} of <a href="${environmentUrl(run.repository, run.environment)}">${run.environment}</a> ${statusBadge(run.status)}</h1>
-<table class="run"><tbody>
+    html`<h1>Run #${run.id}: ${run.kind} of <a href="${environmentUrl(run.repository, run.environment)}">${run.environment}</a> ${runBadge(run)}</h1>
+<div class="table-wrap"><table class="run"><tbody>
 <tr><th>Repository</th><td>${run.repository}</td></tr>
 <tr><th>Commit</th><td class="mono">${run.commit ?? '-'}</td></tr>
 <tr><th>Trigger</th><td>${run.trigger}</td></tr>
+${releaser ? html`<tr><th>Released by</th><td>${releaser}</td></tr>` : ''}
+${extra.deploymentUrl ? html`<tr><th>Deployment</th><td><a href="${extra.deploymentUrl}">deployments of ${run.environment} on GitHub</a></td></tr>` : ''}
 <tr><th>Started</th><td>${when(run.startedAt)}</td></tr>
 <tr><th>Finished</th><td>${when(run.finishedAt)} (${took})</td></tr>
 <tr><th>Summary</th><td>${summaryText(run.summary)}</td></tr>
 ${stops}
-</tbody></table>
-<h2>Timeline by host</h2>${timelineHtml(run, nodes)}
+</tbody></table></div>
+<h2>Timeline</h2><p class="muted">One lane per node, grouped by host.</p>${timelineHtml(run, nodes)}
 <h2>Nodes</h2>${nodes.length ? nodes.map(nodeSection) : html`<p class="muted">No node took part.</p>`}`,
     { refreshSeconds: run.status === 'running' ? 3 : undefined },
   );

@@ -1,11 +1,14 @@
-/** Per-host timelines of a run: one lane per host, a bar per node from its start to its finish. */
+/**
+ * The timeline of a run: one lane per node, lanes grouped under their host, a bar per node from its start to its
+ * finish, coloured and labelled with its state.
+ */
 import type { NodeRunRecord, RunRecord } from '../../kernel/types.js';
 import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import { html, type Html } from './html.js';
 import { nodeAnchor } from './links.js';
 import { duration } from './widgets.js';
 
-interface TimelineBar {
+export interface TimelineBar {
   path: string;
   state: NodeRunRecord['state'];
   /** Percentages of the run's span. */
@@ -14,33 +17,35 @@ interface TimelineBar {
   ms: number;
 }
 
-interface TimelineLane {
+export interface TimelineHost {
   host: string;
-  bars: TimelineBar[];
+  /** One lane (bar) per node, in order of start. */
+  lanes: TimelineBar[];
 }
 
 /**
- * Lanes by host (in order of first start), bars placed relative to the run's span; nodes never started are left out.
+ * Hosts in order of their first node's start, each with one lane per node in order of start, bars placed relative to
+ * the run's span; nodes never started are left out.
  */
 export function timelineLanes(
   run: RunRecord,
   nodes: NodeRunRecord[],
   now = Date.now(),
-): { lanes: TimelineLane[]; spanMs: number } {
+): { hosts: TimelineHost[]; spanMs: number } {
   const started = nodes.filter((n) => n.startedAt).sort((a, b) => Date.parse(a.startedAt!) - Date.parse(b.startedAt!));
   const t0 = Math.min(Date.parse(run.startedAt), ...started.map((n) => Date.parse(n.startedAt!)));
   const end = (n: NodeRunRecord): number =>
     n.finishedAt ? Date.parse(n.finishedAt) : run.finishedAt ? Date.parse(run.finishedAt) : now;
   const t1 = Math.max(run.finishedAt ? Date.parse(run.finishedAt) : now, ...started.map(end), t0 + 1);
   const span = t1 - t0;
-  const lanes = new Map<string, TimelineLane>();
+  const hosts = new Map<string, TimelineHost>();
   for (const n of started) {
     const host = n.host ?? '(no host)';
-    let lane = lanes.get(host);
-    if (!lane) lanes.set(host, (lane = { host, bars: [] }));
+    let group = hosts.get(host);
+    if (!group) hosts.set(host, (group = { host, lanes: [] }));
     const s = Date.parse(n.startedAt!);
     const e = Math.max(end(n), s);
-    lane.bars.push({
+    group.lanes.push({
       path: n.path,
       state: n.state,
       left: (100 * (s - t0)) / span,
@@ -48,20 +53,21 @@ export function timelineLanes(
       ms: e - s,
     });
   }
-  return { lanes: [...lanes.values()], spanMs: span };
+  return { hosts: [...hosts.values()], spanMs: span };
 }
 
-/** Renders the lanes as HTML bars (no script, no canvas). */
+/** Renders the timeline as HTML (no script, no canvas): a labelled group per host, a lane per node. */
 export function timelineHtml(run: RunRecord, nodes: NodeRunRecord[]): Html {
-  const { lanes, spanMs } = timelineLanes(run, nodes);
-  if (lanes.length === 0) return html`<p class="muted">No node has started in this run.</p>`;
-  const rows = lanes.map((lane) => {
-    const bars = lane.bars.map((b) => {
+  const { hosts, spanMs } = timelineLanes(run, nodes);
+  if (hosts.length === 0) return html`<p class="muted">No node has started in this run.</p>`;
+  const groups = hosts.map((h) => {
+    const lanes = h.lanes.map((b) => {
       const c = STATE_COLOURS[b.state] ?? STATE_COLOURS.defined;
       const style = `left:${b.left.toFixed(2)}%;width:${b.width.toFixed(2)}%;background:${c.fill};border-color:${c.stroke}`;
-      return html`<a class="bar" href="${`#${nodeAnchor(b.path)}`}" style="${style}" title="${`${b.path}: ${b.state} in ${duration(b.ms)}`}">${b.path}</a>`;
+      const what = `${b.path}: ${b.state} in ${duration(b.ms)}`;
+      return html`<div class="lane" role="listitem"><div class="node mono" title="${b.path}">${b.path}</div><div class="track"><a class="bar" href="${`#${nodeAnchor(b.path)}`}" style="${style}" title="${what}" aria-label="${what}">${b.state} · ${duration(b.ms)}</a></div></div>`;
     });
-    return html`<div class="lane"><div class="host mono" title="${lane.host}">${lane.host}</div><div class="track">${bars}</div></div>`;
+    return html`<div class="host-group" role="group" aria-label="${`host ${h.host}`}"><div class="host-label mono" title="${h.host}">${h.host}</div><div role="list">${lanes}</div></div>`;
   });
-  return html`<div class="timeline">${rows}<div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div></div>`;
+  return html`<div class="timeline">${groups}<div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div></div>`;
 }

@@ -23,6 +23,42 @@ export function statusBadge(status: RunRecord['status']): Html {
   return html`<span class="state" style="${`background:${c.fill};border-color:${c.stroke}`}">${status}</span>`;
 }
 
+/**
+ * What a run found, in words: a drift check that succeeded says whether it found drift (its summary counts the nodes
+ * still drifted, and those healed: reconciler/drift-environment.ts), other runs say their status.
+ */
+export function runOutcome(run: Pick<RunRecord, 'kind' | 'status' | 'summary'>): {
+  text: string;
+  state: LifecycleState;
+} {
+  if (run.kind === 'drift' && run.status === 'succeeded') {
+    const drifted = run.summary?.drifted ?? 0;
+    const healed = run.summary?.healed ?? 0;
+    if (drifted > 0) return { text: 'drift found', state: 'drifted' };
+    if (healed > 0) return { text: 'drift healed', state: 'ready' };
+    return { text: 'no drift', state: 'ready' };
+  }
+  return { text: run.status, state: RUN_STATUS_STATE[run.status] ?? 'defined' };
+}
+
+/** The badge of a run: its status, or for a drift check what it found ("drift found", never a plain "succeeded"). */
+export function runBadge(run: Pick<RunRecord, 'kind' | 'status' | 'summary'>): Html {
+  const o = runOutcome(run);
+  const c = STATE_COLOURS[o.state];
+  return html`<span class="${`state run-${o.text.replace(/ /g, '-')}`}" style="${`background:${c.fill};border-color:${c.stroke}`}">${o.text}</span>`;
+}
+
+/** Who released a run: its trigger when it came from `/politburo apply ENV by LOGIN (delivery)`, else null. */
+export function releasedBy(trigger: string): string | null {
+  const m = /^\/politburo apply \S+ by (\S+)/.exec(trigger);
+  return m ? m[1] : null;
+}
+
+/** A table that scrolls sideways inside its own box on a narrow screen instead of widening the page. */
+export function scrollTable(table: Html, label: string): Html {
+  return html`<div class="table-wrap" role="region" aria-label="${label}" tabindex="0">${table}</div>`;
+}
+
 export const shortSha = (sha: string | null): string => (sha ? sha.slice(0, 7) : '-');
 
 /** `2026-11-25 11:02:03Z`: compact UTC. */
@@ -57,7 +93,10 @@ export function runsTable(runs: RunRecord[], opts: { showEnvironment: boolean })
   const rows = runs.map((r) => {
     const took = r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running';
     return html`<tr><td><a href="${runUrl(r.id)}">#${r.id}</a></td>${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
-<td>${r.kind}</td><td>${statusBadge(r.status)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td>${took}</td><td>${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td></tr>`;
+<td>${r.kind}</td><td>${runBadge(r)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td>${took}</td><td>${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td><td>${releasedBy(r.trigger) ?? '-'}</td></tr>`;
   });
-  return html`<table class="runs"><thead><tr><th>Run</th>${opts.showEnvironment ? html`<th>Environment</th>` : ''}<th>Kind</th><th>Status</th><th>Commit</th><th>Started</th><th>Took</th><th>Summary</th><th>Trigger</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return scrollTable(
+    html`<table class="runs"><thead><tr><th scope="col">Run</th>${opts.showEnvironment ? html`<th scope="col">Environment</th>` : ''}<th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Commit</th><th scope="col">Started</th><th scope="col">Took</th><th scope="col">Summary</th><th scope="col">Trigger</th><th scope="col">Released by</th></tr></thead><tbody>${rows}</tbody></table>`,
+    'Runs',
+  );
 }

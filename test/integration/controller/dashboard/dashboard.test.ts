@@ -139,7 +139,7 @@ describe('dashboard', () => {
     // lamp base: met in the apply and already met in the drift run (2 of 2); app deployed failed its only run.
     assert.match(
       res.text,
-      /<td>app deployed<\/td><td><span class="rate-bg"><span class="rate" style="width:0%"><\/span><\/span>0%<\/td><td>0 of 1<\/td>/,
+      /<td>app deployed<\/td><td><span class="rate-bg" aria-hidden="true"><span class="rate" style="width:0%"><\/span><\/span>0%<\/td><td>0 of 1<\/td>/,
     );
     assert.match(res.text, /<td>lamp base<\/td><td>.*100%<\/td><td>2 of 2<\/td>/);
     assert.match(res.text, new RegExp(`href="/runs/${driftId}"`));
@@ -174,10 +174,15 @@ describe('dashboard', () => {
     await request(app({ store })).get('/environments/acme%2Finfra/nope').expect(404);
   });
 
-  test('run page: per-host timeline bars and every node with its tasks and log', async () => {
+  test('run page: a timeline lane per node under its host, and every node with its tasks and log', async () => {
     const res = await request(app({ store })).get(`/runs/${applyId}`).expect(200);
     assert.match(res.text, /Run #\d+: apply of <a href="\/environments\/acme%2Finfra\/production">production<\/a>/);
-    assert.match(res.text, /<div class="host mono" title="db1.example.com">db1.example.com<\/div>/);
+    assert.match(res.text, /<div class="host-label mono" title="db1.example.com">db1.example.com<\/div>/);
+    // Two nodes of one host: two lanes in its group, not one lane with a bar hidden under another.
+    const group = /aria-label="host db1.example.com">(.*?)<\/div><\/div><\/div><\/div>/s.exec(res.text)?.[0] ?? '';
+    assert.match(res.text, /<div class="lane" role="listitem"><div class="node mono" title="database\/master">/);
+    assert.match(res.text, /<div class="lane" role="listitem"><div class="node mono" title="database\/replica-1">/);
+    assert.ok(group.includes('database/master'), group);
     assert.match(res.text, /<a class="bar" href="#node-database_replica-1" style="left:20.00%;width:30.00%;/);
     assert.match(res.text, /<a class="bar" href="#node-web-2" style="left:30.00%;width:70.00%;/);
     assert.match(res.text, /<pre>boom: &lt;b&gt;disk&lt;\/b&gt; on fire<\/pre>/);
@@ -188,12 +193,12 @@ describe('dashboard', () => {
     await request(app({ store })).get('/runs/not-a-number').expect(404);
   });
 
-  test('timeline lanes group nodes by host in order of start', async () => {
+  test('timeline: hosts in order of first start, one lane per node in order of start', async () => {
     const run = (await store.getRun(applyId))!;
-    const { lanes, spanMs } = timelineLanes(run, await store.nodeRuns(applyId));
+    const { hosts, spanMs } = timelineLanes(run, await store.nodeRuns(applyId));
     assert.equal(spanMs, 100_000);
     assert.deepEqual(
-      lanes.map((l) => [l.host, l.bars.map((b) => `${b.path}@${b.left.toFixed(0)}+${b.width.toFixed(0)}`)]),
+      hosts.map((h) => [h.host, h.lanes.map((b) => `${b.path}@${b.left.toFixed(0)}+${b.width.toFixed(0)}`)]),
       [
         ['db1.example.com', ['database/master@0+20', 'database/replica-1@20+30']],
         ['203.0.113.21', ['web-1@20+40']],
