@@ -1,6 +1,6 @@
 /**
  * Politburo's comment commands (docs/controller.md): `/politburo plan [ENV] [--live]` on pull requests,
- * `/politburo apply ENV` on a merged pull request or a commit, `/politburo help`.
+ * `/politburo apply ENV` on a pull request (merged: a release; open: an apply of its head) or a commit, `/politburo help`.
  */
 
 export interface PlanCommandArguments {
@@ -54,5 +54,6 @@ export const HELP_TEXT = [
   '| `/politburo plan [ENV]` | plans the pull request again (every environment, or ENV), contacting no host |',
   '| `/politburo plan [ENV] --live` | a dry-run on the hosts; needs write permission, never for a fork |',
   '| `/politburo apply ENV` | on the merged pull request or on the commit: releases ENV (`apply: manual`) at that commit; needs write permission |',
+  '| `/politburo apply ENV` | on an open pull request, when ENV has `apply_from_pull_request: true`: applies its head before merge; needs write permission, approval, a mergeable pull request of this repository, and the plan shown still current |',
   '| `/politburo help` | this list |',
 ].join('\n');
