@@ -93,6 +93,7 @@ export const LIVE_CLIENT = String.raw`(function () {
     pre.setAttribute('data-log', n.path);
     details.append(pre);
     details.hidden = true;
+    details.open = true; // a node that appears while the page is open is being worked on: show its output
     section.append(h, reason, table, details);
     container.append(section);
     return section;
