@@ -28,6 +28,10 @@ export interface ControllerConfig {
   http: HttpTimeouts;
   github: {
     apiUrl: string;
+    /** GitHub's web root (sign-in pages): GITHUB_URL, e.g. https://github.example.com for GitHub Enterprise Server. */
+    webUrl: string;
+    /** The App's OAuth client, for signing in to the dashboard (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET). */
+    oauth?: { clientId: string; clientSecret: string };
     appId?: number;
     privateKey?: string;
     token?: string;
@@ -44,7 +48,8 @@ export interface ControllerConfig {
   poll: { repos: readonly PollRepo[]; intervalMs: number };
   /** Outcome notifications (docs/controller.md, "Notifications"). */
   alerts: AlertConfig;
-  dashboard: { public: boolean; token?: string };
+  /** POLITBURO_DASHBOARD_*: who may read, and how long a GitHub sign-in lasts (docs/controller.md, "The dashboard"). */
+  dashboard: { public: boolean; token?: string; sessionTtlMs: number };
   /** Mirrors and work directories. */
   dataDir: string;
   /** Set only when POLITBURO_DATA_DIR is given: the embedded PostgreSQL then lives under it. */
@@ -195,6 +200,9 @@ const schema = z.object({
   GITHUB_WEBHOOK_SECRETS_OLD: optional,
   GITHUB_TOKEN: optional,
   GITHUB_API_URL: url('GITHUB_API_URL'),
+  GITHUB_URL: url('GITHUB_URL'),
+  GITHUB_CLIENT_ID: optional,
+  GITHUB_CLIENT_SECRET: optional,
   POLITBURO_PUBLIC_URL: url('POLITBURO_PUBLIC_URL'),
   POLITBURO_SSH_KEY: optional,
   POLITBURO_SSH_KEY_PASSPHRASE: optional,
@@ -211,6 +219,7 @@ const schema = z.object({
   POLITBURO_ALERT_BACKOFF: duration('POLITBURO_ALERT_BACKOFF', '5s', 10),
   POLITBURO_DASHBOARD_PUBLIC: boolean('POLITBURO_DASHBOARD_PUBLIC'),
   POLITBURO_DASHBOARD_TOKEN: optional,
+  POLITBURO_DASHBOARD_SESSION_TTL: duration('POLITBURO_DASHBOARD_SESSION_TTL', '12h', 60_000),
   POLITBURO_DATA_DIR: optional,
   LOG_LEVEL: optional.refine((v) => v === undefined || (LEVELS as readonly string[]).includes(v.toLowerCase()), {
     message: `LOG_LEVEL must be one of ${LEVELS.join(', ')}`,
@@ -269,6 +278,14 @@ function crossChecks(raw: z.infer<typeof schema>, privateKey: string | undefined
   if (privateKey && !/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
     problems.push('the GitHub App private key is not a PEM key: it must start with -----BEGIN RSA PRIVATE KEY-----');
   }
+  if (raw.GITHUB_CLIENT_ID && !raw.GITHUB_CLIENT_SECRET)
+    problems.push("GITHUB_CLIENT_ID is set but GITHUB_CLIENT_SECRET is not: set the App's client secret too");
+  if (raw.GITHUB_CLIENT_SECRET && !raw.GITHUB_CLIENT_ID)
+    problems.push("GITHUB_CLIENT_SECRET is set but GITHUB_CLIENT_ID is not: set the App's client id too");
+  if (raw.GITHUB_CLIENT_ID && raw.GITHUB_APP_ID === undefined && !raw.GITHUB_TOKEN)
+    problems.push(
+      'GITHUB_CLIENT_ID is set but there are no GitHub credentials to look up who may do what: set GITHUB_APP_ID and its private key (or GITHUB_TOKEN)',
+    );
   if (raw.POLITBURO_SSH_KEY_PASSPHRASE && !raw.POLITBURO_SSH_KEY) {
     problems.push('POLITBURO_SSH_KEY_PASSPHRASE is set but POLITBURO_SSH_KEY is not: set the key path too');
   }
@@ -332,6 +349,10 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
     },
     github: {
       apiUrl: (raw.GITHUB_API_URL ?? 'https://api.github.com').replace(/\/+$/, ''),
+      webUrl: (raw.GITHUB_URL ?? 'https://github.com').replace(/\/+$/, ''),
+      ...(raw.GITHUB_CLIENT_ID && raw.GITHUB_CLIENT_SECRET
+        ? { oauth: { clientId: raw.GITHUB_CLIENT_ID, clientSecret: raw.GITHUB_CLIENT_SECRET } }
+        : {}),
       appId: raw.GITHUB_APP_ID,
       privateKey,
       token: raw.GITHUB_TOKEN,
@@ -354,7 +375,11 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
       timeoutMs: raw.POLITBURO_ALERT_TIMEOUT,
       backoffMs: raw.POLITBURO_ALERT_BACKOFF,
     },
-    dashboard: { public: raw.POLITBURO_DASHBOARD_PUBLIC, token: raw.POLITBURO_DASHBOARD_TOKEN },
+    dashboard: {
+      public: raw.POLITBURO_DASHBOARD_PUBLIC,
+      token: raw.POLITBURO_DASHBOARD_TOKEN,
+      sessionTtlMs: raw.POLITBURO_DASHBOARD_SESSION_TTL,
+    },
     dataDir,
     embeddedPostgresDir: raw.POLITBURO_DATA_DIR ? path.join(dataDir, 'postgres') : undefined,
     logLevel: (raw.LOG_LEVEL?.toLowerCase() ?? 'info') as LogLevel,

@@ -19,6 +19,8 @@ import { createHttpServer, createServer } from './server.js';
 import { createFlows, type ControllerContext } from './wiring.js';
 import { createDashboardRouter } from './dashboard/router.js';
 import type { ResolvedEnvironment } from '../kernel/types.js';
+import type { JobDeps } from './jobs/job-deps.js';
+import { cachedPermissions } from './dashboard/permissions.js';
 import { sweepDeadRuns } from './jobs/close-orphaned-runs.js';
 
 export type { ControllerContext };
@@ -31,6 +33,8 @@ export interface FlowsLike {
   close?: () => Promise<void>;
   /** The environment as described at its last applied commit (the dashboard draws its dependency graph). */
   loadEnvironment?: (repository: string, environment: string) => Promise<ResolvedEnvironment | null>;
+  /** The jobs' ports: the dashboard's actions queue jobs and ask GitHub for permissions through them. */
+  deps?: JobDeps;
 }
 
 /** Replaceable parts, for tests. */
@@ -51,11 +55,32 @@ function defaultFlows(ctx: ControllerContext): FlowsLike {
 }
 
 function defaultDashboard(ctx: ControllerContext, flows: FlowsLike): RequestHandler {
+  const { config } = ctx;
+  const reporter = flows.deps?.reporter;
   return createDashboardRouter({
     store: ctx.store,
     loadEnvironment: flows.loadEnvironment,
-    publicRead: ctx.config.dashboard.public,
-    token: ctx.config.dashboard.token,
+    publicRead: config.dashboard.public,
+    token: config.dashboard.token,
+    db: ctx.pool,
+    signIn: config.github.oauth
+      ? {
+          ...config.github.oauth,
+          webUrl: config.github.webUrl,
+          apiUrl: config.github.apiUrl,
+          sessionTtlMs: config.dashboard.sessionTtlMs,
+          publicUrl: config.publicUrl,
+        }
+      : undefined,
+    // The collaborator permission endpoint, with the App's installation token (or GITHUB_TOKEN).
+    permission: reporter
+      ? cachedPermissions((repo, login) =>
+          reporter.permission({ kind: 'github', ...repo, cloneUrl: '', defaultBranch: '' }, login),
+        )
+      : undefined,
+    jobs: flows.deps,
+    publicUrl: config.publicUrl,
+    logger: ctx.logger.child({ component: 'dashboard' }),
   });
 }
 

@@ -3,7 +3,7 @@
  * implementation: the GitHub reporter (an App or a token; the log when neither is configured), the git mirror reader
  * (its checkouts counted), the controller store, the delivery records and the job queue over PostgreSQL, the SSH host
  * connector, the
- * drift scheduler and the notification delivery worker.
+ * drift scheduler, the notification delivery worker and the watch for cancels asked for from the dashboard.
  */
 import type { TaskList } from 'graphile-worker';
 import type pg from 'pg';
@@ -32,6 +32,7 @@ import { createPgDeliveryRecords } from './store/deliveries.js';
 import { createPgJobQueue } from './store/job-queue.js';
 import { createAlertDeliveryWorker } from './notify/delivery-worker.js';
 import { createPgNotifier } from './notify/notifier.js';
+import { createRunCancellations } from './run-cancellation.js';
 
 /** What the composition root (controller/main.ts) hands to the job handlers, the poller and the dashboard. */
 export interface ControllerContext {
@@ -93,6 +94,8 @@ export function createFlows(ctx: ControllerContext): Flows {
   if (alertWorker && !alerts.secret)
     ctx.logger.warn('POLITBURO_ALERT_SECRET is not set: notifications are sent unsigned');
   alertWorker?.start();
+  // The dashboard's Cancel reaches the applies this process runs (controller/run-cancellation.ts).
+  const cancellations = createRunCancellations({ pool: ctx.pool, logger: ctx.logger.child({ component: 'cancel' }) });
   const deps: JobDeps = {
     store: ctx.store,
     controllerStore,
@@ -109,6 +112,7 @@ export function createFlows(ctx: ControllerContext): Flows {
       publicUrl: ctx.config.publicUrl,
       onQueued: () => alertWorker?.kick(),
     }),
+    cancellations,
   };
   const drift = startDriftScheduler({ controllerStore, queue, logger: ctx.logger });
   // A check left pending by a crash is finished after the restart (docs/configuration.md), and periodically for other
@@ -134,6 +138,7 @@ export function createFlows(ctx: ControllerContext): Flows {
     loadEnvironment: createEnvironmentLoader(controllerStore, git),
     async close() {
       if (sweep) clearInterval(sweep);
+      cancellations.close();
       drift.stop();
       await alertWorker?.stop();
       await github?.flush({ timeoutMs: 5000 }).catch(() => {});

@@ -1,8 +1,9 @@
 /**
- * The dashboard (docs/configuration.md): server-rendered HTML, read only, mounted at `/`. Environments with their
- * state, each
- * environment's dependency graph coloured by state and its nodes, runs with per-host timelines and logs, and each
- * task's success rate. JSON endpoints under /api for tools.
+ * The dashboard (docs/configuration.md, docs/controller.md "The dashboard"): server-rendered HTML mounted at `/`.
+ * Environments with their state, each environment's dependency graph coloured by state and its nodes, runs with
+ * per-host timelines and logs, and each task's success rate; JSON endpoints under /api for tools. Who sees what is
+ * decided per repository (controller/dashboard/auth.ts, permissions.ts); people signed in with GitHub who may write
+ * act through POST forms (controller/dashboard/actions.ts).
  */
 import { createHash } from 'node:crypto';
 import express, { type Request, type RequestHandler, type Response } from 'express';
@@ -10,11 +11,28 @@ import type { LifecycleState, ResolvedEnvironment, StateStore } from '../../kern
 import { buildEnvironmentGraph, recordedGraph, type EnvironmentGraph } from '../../render/graph/environment-graph.js';
 import { renderSvg } from '../../render/graph/render-svg.js';
 import { hostLabel } from '../../reconciler/plan-environment.js';
-import { dashboardAuth } from './auth.js';
-import { html, page } from './html.js';
+import type { Queryable } from '../../store/in-transaction.js';
+import type { JobDeps } from '../jobs/job-deps.js';
+import type { Logger } from '../logger.js';
+import { listActions, pendingRelease, type DashboardActionKind } from '../store/dashboard.js';
+import {
+  accountLine,
+  actionsLog,
+  environmentActionsPanel,
+  performAction,
+  recordRefusal,
+  runActionsPanel,
+  ACTION_LABELS,
+  type ActionTarget,
+} from './actions.js';
+import { dashboardAuth, viewerOf, type Viewer } from './auth.js';
+import { forgeryRefusal } from './csrf.js';
+import { html, page, type Html } from './html.js';
+import { addSignInRoutes, type SignInSettings } from './oauth.js';
+import { mayAct, mayRead, type Permission } from './permissions.js';
 import { environmentsPage, type EnvironmentSummary } from './environments-page.js';
 import { environmentPage } from './environment-page.js';
-import { nodeAnchor } from './links.js';
+import { environmentUrl, nodeAnchor, runUrl } from './links.js';
 import { runPage } from './run-page.js';
 import { runsPage } from './runs-page.js';
 
@@ -24,8 +42,19 @@ export interface DashboardDeps {
   loadEnvironment?: (repository: string, environment: string) => Promise<ResolvedEnvironment | null>;
   /** Anonymous read-only access (POLITBURO_DASHBOARD_PUBLIC=true). */
   publicRead: boolean;
-  /** The token that opens a private dashboard (POLITBURO_DASHBOARD_TOKEN). */
+  /** The token that opens a private dashboard read-only (POLITBURO_DASHBOARD_TOKEN). */
   token?: string;
+  /** Sign in with GitHub (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET); needs `db`. */
+  signIn?: SignInSettings;
+  /** Where sessions and actions are kept (the controller's database). */
+  db?: Queryable;
+  /** A signed-in person's permission on a repository (cached: controller/dashboard/permissions.ts). */
+  permission?: (repository: string, login: string) => Promise<Permission>;
+  /** The job ports actions queue through; absent: actions are refused (this process runs no jobs). */
+  jobs?: JobDeps;
+  /** POLITBURO_PUBLIC_URL: the dashboard's origin for the Origin check of POSTs and the sign-in callback. */
+  publicUrl?: string;
+  logger?: Logger;
 }
 
 /** Above this many nodes the graph is not drawn (laying it out would take seconds); the table still lists them. */
@@ -51,6 +80,8 @@ function notFound(req: Request, res: Response, what: string): void {
 function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHandler {
   return async (req, res) => {
     res.set(SECURITY_HEADERS);
+    // Pages of a signed-in person carry their CSRF token and what they may do: never cached by anyone.
+    if (viewerOf(res).kind === 'user') res.set('Cache-Control', 'private, no-store');
     try {
       await fn(req, res);
     } catch (err) {
@@ -71,8 +102,49 @@ function countStates(states: LifecycleState[]): Partial<Record<LifecycleState, n
   return out;
 }
 
-async function environmentSummaries(store: StateStore): Promise<EnvironmentSummary[]> {
-  const envs = await store.environments();
+/** What the viewer may do on a repository: read it (see its environments and runs), act on it. */
+interface Access {
+  read: boolean;
+  act: boolean;
+  permission: Permission | null;
+}
+
+async function accessTo(deps: DashboardDeps, viewer: Viewer, repository: string): Promise<Access> {
+  if (viewer.kind !== 'user') return { read: true, act: false, permission: null };
+  const permission = deps.permission ? await deps.permission(repository, viewer.login) : 'none';
+  // A public dashboard shows everything to everyone, signed in or not.
+  return { read: deps.publicRead || mayRead(permission), act: mayAct(permission), permission };
+}
+
+/** The repositories among `repositories` the viewer may read. */
+async function readable(deps: DashboardDeps, viewer: Viewer, repositories: string[]): Promise<Set<string>> {
+  const unique = [...new Set(repositories)];
+  const access = await Promise.all(unique.map((r) => accessTo(deps, viewer, r)));
+  return new Set(unique.filter((_r, i) => access[i].read));
+}
+
+async function visibleRuns<T extends { repository: string }>(
+  deps: DashboardDeps,
+  viewer: Viewer,
+  runs: T[],
+): Promise<T[]> {
+  const ok = await readable(
+    deps,
+    viewer,
+    runs.map((r) => r.repository),
+  );
+  return runs.filter((r) => ok.has(r.repository));
+}
+
+async function environmentSummaries(deps: DashboardDeps, viewer: Viewer): Promise<EnvironmentSummary[]> {
+  const { store } = deps;
+  const all = await store.environments();
+  const ok = await readable(
+    deps,
+    viewer,
+    all.map((e) => e.repository),
+  );
+  const envs = all.filter((e) => ok.has(e.repository));
   return Promise.all(
     envs.map(async (e) => {
       const nodes = await store.recordedNodes(e.repository, e.environment);
@@ -145,36 +217,95 @@ function runsFilter(req: Request): { repository?: string; environment?: string }
   return { repository: q('repository'), environment: q('environment') };
 }
 
-/** The dashboard router; every route requires read access (public, or the token). */
+/**
+ * Places the account line at the end of the page's header, the action buttons after its title and the actions log at
+ * the end of its main part.
+ */
+function decorate(markup: string, parts: { account?: Html; actions?: Html; log?: Html }): string {
+  let out = markup;
+  if (parts.account?.value) out = out.replace('</header>', `${parts.account.value}</header>`);
+  if (parts.actions?.value) out = out.replace('</h1>', `</h1>${parts.actions.value}`);
+  if (parts.log?.value) out = out.replace('</main>', `${parts.log.value}</main>`);
+  return out;
+}
+
+function refusedPage(res: Response, status: number, what: string, message: string, back: string): void {
+  res
+    .status(status)
+    .type('html')
+    .send(
+      page(
+        `${what} refused`,
+        html`<h1>${what} refused</h1><p class="refused" data-outcome="refused">${message}</p><p><a href="${back}">Back</a></p>`,
+      ),
+    );
+}
+
+/** The dashboard router; every route requires read access (see controller/dashboard/auth.ts). */
 export function createDashboardRouter(deps: DashboardDeps): express.Router {
   const router = express.Router();
-  const auth = dashboardAuth({ publicRead: deps.publicRead, token: deps.token });
+  const signIn = deps.signIn && deps.db ? deps.signIn : undefined;
+  const auth = dashboardAuth({
+    publicRead: deps.publicRead,
+    token: deps.token,
+    sessions: signIn ? deps.db : undefined,
+  });
   const { store } = deps;
+  if (signIn && deps.db) addSignInRoutes(router, { db: deps.db, settings: signIn, logger: deps.logger });
+  const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
+
+  const account = (req: Request, res: Response): Html => {
+    const viewer = viewerOf(res);
+    return accountLine(viewer.kind === 'user' ? viewer : null, !!signIn, req.originalUrl);
+  };
+  const sessionOf = (res: Response) => {
+    const viewer = viewerOf(res);
+    return viewer.kind === 'user' ? viewer.session : null;
+  };
+  const missing = (req: Request, res: Response, what: string) => notFound(req, res, what);
 
   router.get(
     '/',
     auth,
-    handle(async (_req, res) => {
-      const [envs, runs] = await Promise.all([environmentSummaries(store), store.listRuns({ limit: 15 })]);
-      res.type('html').send(environmentsPage(envs, runs));
+    handle(async (req, res) => {
+      const viewer = viewerOf(res);
+      const [envs, runs] = await Promise.all([environmentSummaries(deps, viewer), store.listRuns({ limit: 50 })]);
+      const shown = (await visibleRuns(deps, viewer, runs)).slice(0, 15);
+      res.type('html').send(decorate(environmentsPage(envs, shown), { account: account(req, res) }));
     }),
   );
   router.get(
     '/environments/:repository/:environment',
     auth,
     handle(async (req, res) => {
-      const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
-      if (!view) return notFound(req, res, `No environment ${req.params.environment} in ${req.params.repository}.`);
-      res.type('html').send(environmentPage(view));
+      const repository = String(req.params.repository);
+      const environment = String(req.params.environment);
+      const access = await accessTo(deps, viewerOf(res), repository);
+      const view = access.read ? await environmentView(deps, repository, environment) : null;
+      if (!view) return missing(req, res, `No environment ${environment} in ${repository}.`);
+      const session = sessionOf(res);
+      const [pending, log] = await Promise.all([
+        access.act && deps.db && deps.jobs ? pendingRelease(deps.db, repository, environment) : null,
+        deps.db && session ? listActions(deps.db, { repository, environment }) : [],
+      ]);
+      const actions = environmentActionsPanel(repository, environment, session, access.act, {
+        drifted: view.nodes.filter((n) => n.state === 'drifted').length,
+        pendingRelease: pending,
+      });
+      res
+        .type('html')
+        .send(decorate(environmentPage(view), { account: account(req, res), actions, log: actionsLog(log) }));
     }),
   );
   router.get(
     '/environments/:repository/:environment/graph.svg',
     auth,
     handle(async (req, res) => {
-      const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
+      const repository = String(req.params.repository);
+      const access = await accessTo(deps, viewerOf(res), repository);
+      const view = access.read ? await environmentView(deps, repository, String(req.params.environment)) : null;
       if (!view || !view.svg)
-        return notFound(req, res, `No drawing of ${req.params.environment} in ${req.params.repository}.`);
+        return missing(req, res, `No drawing of ${req.params.environment} in ${req.params.repository}.`);
       res.type('image/svg+xml').send(view.svg);
     }),
   );
@@ -183,7 +314,8 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     auth,
     handle(async (req, res) => {
       const filter = runsFilter(req);
-      res.type('html').send(runsPage(await store.listRuns({ ...filter, limit: 200 }), filter));
+      const runs = await visibleRuns(deps, viewerOf(res), await store.listRuns({ ...filter, limit: 200 }));
+      res.type('html').send(decorate(runsPage(runs, filter), { account: account(req, res) }));
     }),
   );
   router.get(
@@ -191,23 +323,102 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     auth,
     handle(async (req, res) => {
       const run = await store.getRun(String(req.params.id));
-      if (!run) return notFound(req, res, `No run ${req.params.id}.`);
-      res.type('html').send(runPage(run, await store.nodeRuns(run.id)));
+      const access = run ? await accessTo(deps, viewerOf(res), run.repository) : null;
+      if (!run || !access?.read) return missing(req, res, `No run ${req.params.id}.`);
+      const session = sessionOf(res);
+      const log =
+        deps.db && session
+          ? await listActions(deps.db, { repository: run.repository, environment: run.environment, runId: run.id })
+          : [];
+      res.type('html').send(
+        decorate(runPage(run, await store.nodeRuns(run.id)), {
+          account: account(req, res),
+          actions: runActionsPanel(run, session, access.act),
+          log: actionsLog(log),
+        }),
+      );
     }),
   );
+
+  /** A POST action: origin, session and CSRF token first, then the target, then permission, then the action. */
+  const action = (
+    kind: DashboardActionKind,
+    target: (req: Request) => Promise<{ target: ActionTarget; back: string } | null>,
+  ): RequestHandler[] => [
+    auth,
+    form,
+    handle(async (req, res) => {
+      const viewer = viewerOf(res);
+      const what = ACTION_LABELS[kind];
+      const back = req.originalUrl.replace(/\/[^/]*$/, '');
+      if (viewer.kind !== 'user') {
+        const why = !signIn
+          ? 'sign in with GitHub is not configured (GITHUB_CLIENT_ID): the dashboard is read-only'
+          : viewer.kind === 'token'
+            ? 'the shared dashboard token is read-only: sign in with GitHub to act'
+            : 'anonymous access is read-only: sign in with GitHub to act';
+        return refusedPage(res, 403, what, why, back);
+      }
+      const forged = forgeryRefusal(req, viewer.session, deps.publicUrl);
+      if (forged) return refusedPage(res, 403, what, forged, back);
+      const found = await target(req);
+      const access = found ? await accessTo(deps, viewer, found.target.repository) : null;
+      if (!found || !access?.read) return missing(req, res, 'No such environment or run.');
+      const actionDeps = { db: deps.db!, store, jobs: deps.jobs };
+      if (!access.act) {
+        const message = `${viewer.login} has ${access.permission ?? 'no'} permission on ${found.target.repository}; ${what} needs write`;
+        await recordRefusal(actionDeps, viewer.login, found.target, message);
+        return refusedPage(res, 403, what, message, found.back);
+      }
+      const result = await performAction(actionDeps, viewer.login, found.target);
+      deps.logger?.info(
+        { login: viewer.login, action: kind, repo: found.target.repository, env: found.target.environment },
+        `dashboard action ${result.outcome}: ${result.message}`,
+      );
+      if (result.outcome === 'done') return void res.redirect(303, `${found.back}#actions`);
+      refusedPage(res, result.outcome === 'refused' ? 409 : 500, what, result.message, found.back);
+    }),
+  ];
+  const runTarget = (kind: DashboardActionKind) => async (req: Request) => {
+    const run = await store.getRun(String(req.params.id));
+    if (!run) return null;
+    return {
+      target: { action: kind, repository: run.repository, environment: run.environment, run },
+      back: runUrl(run.id),
+    };
+  };
+  const environmentTarget = (kind: DashboardActionKind) => async (req: Request) => {
+    const repository = String(req.params.repository);
+    const environment = String(req.params.environment);
+    const known = await store.environments(repository);
+    if (!known.some((e) => e.environment === environment)) return null;
+    const body = req.body as Record<string, unknown> | undefined;
+    const sha = typeof body?.sha === 'string' ? body.sha.trim() : undefined;
+    return { target: { action: kind, repository, environment, sha }, back: environmentUrl(repository, environment) };
+  };
+  router.post('/runs/:id/rerun', ...action('rerun', runTarget('rerun')));
+  router.post('/runs/:id/cancel', ...action('cancel', runTarget('cancel')));
+  router.post(
+    '/environments/:repository/:environment/check-drift',
+    ...action('check-drift', environmentTarget('check-drift')),
+  );
+  router.post('/environments/:repository/:environment/heal', ...action('heal', environmentTarget('heal')));
+  router.post('/environments/:repository/:environment/release', ...action('release', environmentTarget('release')));
 
   router.get(
     '/api/environments',
     auth,
     handle(async (_req, res) => {
-      res.json({ environments: await environmentSummaries(store) });
+      res.json({ environments: await environmentSummaries(deps, viewerOf(res)) });
     }),
   );
   router.get(
     '/api/environments/:repository/:environment',
     auth,
     handle(async (req, res) => {
-      const view = await environmentView(deps, String(req.params.repository), String(req.params.environment));
+      const repository = String(req.params.repository);
+      const access = await accessTo(deps, viewerOf(res), repository);
+      const view = access.read ? await environmentView(deps, repository, String(req.params.environment)) : null;
       if (!view) return notFound(req, res, `no environment ${req.params.environment} in ${req.params.repository}`);
       const { svg: _svg, ...rest } = view;
       res.json(rest);
@@ -217,7 +428,9 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     '/api/runs',
     auth,
     handle(async (req, res) => {
-      res.json({ runs: await store.listRuns({ ...runsFilter(req), limit: 200 }) });
+      res.json({
+        runs: await visibleRuns(deps, viewerOf(res), await store.listRuns({ ...runsFilter(req), limit: 200 })),
+      });
     }),
   );
   router.get(
@@ -225,7 +438,8 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     auth,
     handle(async (req, res) => {
       const run = await store.getRun(String(req.params.id));
-      if (!run) return notFound(req, res, `no run ${req.params.id}`);
+      const access = run ? await accessTo(deps, viewerOf(res), run.repository) : null;
+      if (!run || !access?.read) return notFound(req, res, `no run ${req.params.id}`);
       res.json({ run, nodes: await store.nodeRuns(run.id) });
     }),
   );

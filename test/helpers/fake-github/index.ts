@@ -8,8 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { findOperation, validateBody, type Operation } from './openapi.js';
 import { emptyState, type FakeState } from './state.js';
 import { handlers, type Reply } from './routes.js';
+import { createFakeOAuth, handleOAuthWeb, userJson, type FakeOAuth } from './oauth.js';
 
 export type { FakeState, Permission } from './state.js';
+export type { FakeOAuth } from './oauth.js';
 
 export interface RecordedRequest {
   method: string;
@@ -19,7 +21,7 @@ export interface RecordedRequest {
   body: any;
   status: number;
   at: number;
-  auth: 'app' | 'installation' | 'token' | 'none';
+  auth: 'app' | 'installation' | 'token' | 'user' | 'none';
   installationId?: number;
 }
 
@@ -46,6 +48,8 @@ export interface FakeGitHubOptions {
   appId?: number | string;
   /** The only personal access token accepted (any non-installation token is accepted when unset). */
   token?: string;
+  /** The App's OAuth client for sign-in (defaults: `Iv1.fakeclientid`, `fake-client-secret`, any callback). */
+  oauth?: { clientId?: string; clientSecret?: string; callbackUrl?: string };
 }
 
 export interface FakeGitHub {
@@ -58,6 +62,8 @@ export interface FakeGitHub {
   failNext(failure: InjectedFailure): void;
   /** What successful responses say in x-ratelimit-remaining / x-ratelimit-reset (epoch seconds). */
   rateLimit: { remaining: number; reset?: number };
+  /** Sign-in with GitHub (test/helpers/fake-github/oauth.ts): pick who signs in with `oauth.signInAs(login)`. */
+  oauth: FakeOAuth;
   close(): Promise<void>;
 }
 
@@ -70,6 +76,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   const violations: Violation[] = [];
   const failures: (InjectedFailure & { left: number })[] = [];
   const publicKey = opts.appPublicKey ? createPublicKey(opts.appPublicKey) : null;
+  const oauth = createFakeOAuth(opts.oauth);
   let baseUrl = '';
 
   const server = http.createServer((req, res) => {
@@ -91,6 +98,18 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
         res.end(r.body === undefined ? '' : JSON.stringify(r.body));
       };
       try {
+        // GitHub's web sign-in (not part of the REST API): answered by oauth.ts.
+        const recordWeb = (status: number, body: unknown) =>
+          requests.push({
+            method: req.method ?? '',
+            path: req.url ?? '',
+            route: `${req.method} ${new URL(req.url ?? '/', 'http://fake').pathname}`,
+            body,
+            status,
+            at: Date.now(),
+            auth: 'none',
+          });
+        if (handleOAuthWeb(oauth, req, raw, res, recordWeb)) return;
         handle(req.method ?? 'GET', req.url ?? '/', req.headers.authorization, raw, reply);
       } catch (err) {
         reply(
@@ -149,6 +168,11 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     if (who.error) return violation(401, [who.error], 'Bad credentials');
     const errors = [...validateBody(op, body), ...documentedLimits(op, body)];
     if (errors.length) return violation(422, errors);
+    if (method === 'GET' && op.template === '/user') {
+      if (who.auth !== 'user' || !who.login)
+        return reply({ status: 403, body: { message: 'Resource not accessible by integration' } }, rec);
+      return reply({ status: 200, body: userJson(oauth, who.login, baseUrl) }, rec);
+    }
     const injected = failures.find(
       (f) => f.left > 0 && (!f.method || f.method === method) && matches(f.route, op, pathname),
     );
@@ -179,10 +203,13 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
   function authenticate(
     op: Operation,
     authorization: string | undefined,
-  ): { auth: RecordedRequest['auth']; installationId?: number; error?: string } {
+  ): { auth: RecordedRequest['auth']; installationId?: number; login?: string; error?: string } {
     const m = /^(?:token|bearer) (\S+)$/i.exec(authorization ?? '');
     if (!m) return { auth: 'none', error: 'Authorization header missing: every request must be authenticated' };
     const credential = m[1];
+    const user = oauth.tokens.get(credential);
+    if (user !== undefined) return { auth: 'user', login: user };
+    if (credential.startsWith('ghu_')) return { auth: 'user', error: 'unknown or revoked user token' };
     const appOnly = op.template.startsWith('/app/') || op.template === '/repos/{owner}/{repo}/installation';
     const isJwt = credential.split('.').length === 3;
     if (appOnly) {
@@ -224,6 +251,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions = {}): Promise<Fak
     writes: () => requests.filter((r) => WRITE_METHODS.has(r.method) && !r.path.startsWith('/app/')),
     failNext: (f) => failures.push({ ...f, left: f.times ?? 1 }),
     rateLimit: { remaining: 4999 },
+    oauth,
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
   return fake;
