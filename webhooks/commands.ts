@@ -68,7 +68,9 @@ export type CommentThread = { kind: 'pull-request'; pullNumber: number } | { kin
 
 /**
  * `/politburo apply ENV` on a merged pull request (its merge commit) or on a commit: release a manual environment at
- * that commit (docs/controller.md, "Apply policies and releases"). The handler checks the commenter's permission.
+ * that commit (docs/controller.md, "Apply policies and releases"); on an open pull request: apply its head before merge
+ * when the environment allows it (docs/controller.md, "Applying a pull request before merge"). Whether the pull
+ * request is merged is not in the comment's payload: the handler asks GitHub, and checks the commenter's permission.
  */
 export interface ReleaseComment {
   kind: 'release-comment';

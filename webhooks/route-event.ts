@@ -5,7 +5,7 @@
  *
  * push to a branch → apply its head; pull_request opened/synchronize/reopened → plan it; `/politburo plan` comment on
  * a pull request → plan as asked; `/politburo apply ENV` on a pull request or a commit (commit_comment) → release ENV
- * there; `/politburo help` (or a `/politburo` line that is no command) → the list of commands; merge_group
+ * there (an open pull request's head is applied before merge, when allowed: decided by the handler); `/politburo help` (or a `/politburo` line that is no command) → the list of commands; merge_group
  * checks_requested → plan the group's head (checks only, docs/controller.md "Merge queues"); check_run rerequested
  * on a Politburo check → that check again; installation and installation_repositories → repositories registered or
  * unregistered. Everything else is ignored, with the reason.
