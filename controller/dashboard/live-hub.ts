@@ -10,6 +10,7 @@ import type { LifecycleState, RunRecord } from '../../kernel/types.js';
 import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import {
   liveEnvironments,
+  liveNodeRunCount,
   liveNodeRuns,
   liveNodes,
   liveRun,
@@ -234,7 +235,12 @@ export class RunTopic extends Topic {
     const run = await liveRun(this.db, this.runId);
     if (!run) return s.send('gone', { run: this.runId });
     const [nodes, tasks] = await Promise.all([
-      liveNodeRuns(this.db, this.runId, { maxChars: LOG_CHUNK_CHARS }),
+      // The end of each log, as much as the stream's budget allows for all of them (a run may have 10,000 nodes).
+      liveNodeRunCount(this.db, this.runId).then((count) =>
+        liveNodeRuns(this.db, this.runId, {
+          maxChars: Math.min(LOG_CHUNK_CHARS, Math.floor(s.logBudget / Math.max(1, count))),
+        }),
+      ),
       liveTasks(this.db, this.runId, '0'),
     ]);
     if (!this.primed) {

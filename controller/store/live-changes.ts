@@ -131,6 +131,18 @@ export async function liveNodeRuns(
 
 /** Task results of a run with an id above `afterId`, in the order they were recorded. */
 export async function liveTasks(db: Queryable, runId: string, afterId: string): Promise<LiveTask[]> {
+  const all: LiveTask[] = [];
+  for (let after = afterId; ;) {
+    const page = await liveTaskPage(db, runId, after);
+    all.push(...page);
+    if (page.length < TASK_PAGE) return all;
+    after = page[page.length - 1].id;
+  }
+}
+
+const TASK_PAGE = 5000;
+
+async function liveTaskPage(db: Queryable, runId: string, afterId: string): Promise<LiveTask[]> {
   const { rows } = await db.query<{
     id: string;
     node_path: string;
@@ -140,8 +152,8 @@ export async function liveTasks(db: Queryable, runId: string, afterId: string): 
     duration_ms: number | null;
   }>(
     `SELECT id::text AS id, node_path, task, outcome, message, duration_ms FROM task_results
-      WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT 5000`,
-    [runId, afterId],
+      WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
+    [runId, afterId, TASK_PAGE],
   );
   return rows.map((r) => ({
     id: r.id,
@@ -183,6 +195,12 @@ export async function liveEnvironments(db: Queryable, ids?: string[]): Promise<L
       states,
     };
   });
+}
+
+/** How many nodes take part in a run. */
+export async function liveNodeRunCount(db: Queryable, runId: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM node_runs WHERE run_id = $1', [runId]);
+  return rows[0].n;
 }
 
 /** The id of an environment, or null. */
