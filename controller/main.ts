@@ -153,14 +153,15 @@ async function listenAndRun(
 ): Promise<RunningController> {
   const { logger } = context;
   let shuttingDown = false;
+  const dashboard =
+    overrides.createDashboardRouter === null
+      ? undefined
+      : (overrides.createDashboardRouter ?? defaultDashboard)(context, flows);
   const app = createServer({
     pool: opened.pool,
     webhookSecrets: config.github.webhookSecrets,
     logger,
-    dashboardRouter:
-      overrides.createDashboardRouter === null
-        ? undefined
-        : (overrides.createDashboardRouter ?? defaultDashboard)(context, flows),
+    dashboardRouter: dashboard,
     isShuttingDown: () => shuttingDown,
     ingestPressure: pressure,
   });
@@ -178,6 +179,10 @@ async function listenAndRun(
       shuttingDown = true;
       logger.info({ reason, graceMs: config.queue.shutdownGraceMs }, 'shutting down');
       const httpClosed = closeServer(server);
+      // The dashboard's live streams end now (they would hold the HTTP server open) with their LISTEN connection.
+      await closeDashboard(dashboard).catch((err) =>
+        logger.warn({ error: errorFields(err) }, 'closing the dashboard failed'),
+      );
       await poller?.stop();
       await worker.stop(config.queue.shutdownGraceMs);
       await flows.close?.().catch((err) => logger.warn({ error: errorFields(err) }, 'closing the flows failed'));
@@ -189,6 +194,11 @@ async function listenAndRun(
     return stopping;
   };
   return { url, port, context, worker, stop };
+}
+
+async function closeDashboard(dashboard: RequestHandler | undefined): Promise<void> {
+  const close = (dashboard as { close?: () => Promise<void> } | undefined)?.close;
+  if (typeof close === 'function') await close.call(dashboard);
 }
 
 function listen(app: RequestListener, config: ControllerConfig): Promise<Server> {

@@ -11,7 +11,7 @@ import type { LifecycleState, ResolvedEnvironment, StateStore } from '../../kern
 import { buildEnvironmentGraph, recordedGraph, type EnvironmentGraph } from '../../render/graph/environment-graph.js';
 import { renderSvg } from '../../render/graph/render-svg.js';
 import { hostLabel } from '../../reconciler/plan-environment.js';
-import type { Queryable } from '../../store/in-transaction.js';
+import type pg from 'pg';
 import type { JobDeps } from '../jobs/job-deps.js';
 import type { Logger } from '../logger.js';
 import { listActions, pendingRelease, type DashboardActionKind } from '../store/dashboard.js';
@@ -28,7 +28,9 @@ import {
 import { dashboardAuth, viewerOf, type Viewer } from './auth.js';
 import { forgeryRefusal } from './csrf.js';
 import { html, page, type Html } from './html.js';
+import { createLiveRouter } from './live.js';
 import { addSignInRoutes, type SignInSettings } from './oauth.js';
+import { createStatusReader, type StatusReader } from './status-data.js';
 import { mayAct, mayRead, type Permission } from './permissions.js';
 import { environmentsPage, type EnvironmentSummary } from './environments-page.js';
 import { environmentPage } from './environment-page.js';
@@ -46,8 +48,11 @@ export interface DashboardDeps {
   token?: string;
   /** Sign in with GitHub (GITHUB_CLIENT_ID, GITHUB_CLIENT_SECRET); needs `db`. */
   signIn?: SignInSettings;
-  /** Where sessions and actions are kept (the controller's database). */
-  db?: Queryable;
+  /**
+   * The controller's database: sessions and actions, the status at a glance (status-data.ts) and the live updates'
+   * change feed (live.ts). Absent: none of these.
+   */
+  db?: pg.Pool;
   /** A signed-in person's permission on a repository (cached: controller/dashboard/permissions.ts). */
   permission?: (repository: string, login: string) => Promise<Permission>;
   /** The job ports actions queue through; absent: actions are refused (this process runs no jobs). */
@@ -62,7 +67,7 @@ const MAX_DRAWN_NODES = 200;
 
 const SECURITY_HEADERS = {
   'Content-Security-Policy':
-    "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'",
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'Referrer-Policy': 'same-origin',
 };
@@ -123,7 +128,7 @@ async function readable(deps: DashboardDeps, viewer: Viewer, repositories: strin
   return new Set(unique.filter((_r, i) => access[i].read));
 }
 
-async function visibleRuns<T extends { repository: string }>(
+async function visibleTo<T extends { repository: string }>(
   deps: DashboardDeps,
   viewer: Viewer,
   runs: T[],
@@ -166,7 +171,12 @@ async function describedEnvironment(
   }
 }
 
-async function environmentView(deps: DashboardDeps, repository: string, environment: string) {
+async function environmentView(
+  deps: DashboardDeps,
+  repository: string,
+  environment: string,
+  statusReader?: StatusReader,
+) {
   const [recorded, described, rates, runs, known] = await Promise.all([
     deps.store.recordedNodes(repository, environment),
     describedEnvironment(deps, repository, environment),
@@ -174,7 +184,11 @@ async function environmentView(deps: DashboardDeps, repository: string, environm
     deps.store.listRuns({ repository, environment, limit: 20 }),
     deps.store.environments(repository),
   ]);
-  if (!described && !known.some((e) => e.environment === environment)) return null;
+  const status = statusReader
+    ? await statusReader.environment(repository, environment, described?.branch ?? undefined)
+    : undefined;
+  // Described at a handled push but never applied: shown too (status-data.ts).
+  if (!described && !known.some((e) => e.environment === environment) && !status?.described) return null;
   const recordedPaths = new Set(recorded.map((n) => n.path));
   const states = new Map(recorded.map((n) => [n.path, n.state]));
   const definedOnly = (described?.nodes ?? [])
@@ -193,6 +207,7 @@ async function environmentView(deps: DashboardDeps, repository: string, environm
     definedOnly,
     rates,
     runs,
+    status,
   };
 }
 
@@ -241,9 +256,13 @@ function refusedPage(res: Response, status: number, what: string, message: strin
     );
 }
 
+/** The dashboard's router, and `close` for shutdown (ends the live streams and their database connection). */
+export type DashboardRouter = express.Router & { close(): Promise<void> };
+
 /** The dashboard router; every route requires read access (see controller/dashboard/auth.ts). */
-export function createDashboardRouter(deps: DashboardDeps): express.Router {
+export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
   const router = express.Router();
+  const status = deps.db ? createStatusReader(deps.db) : undefined;
   const signIn = deps.signIn && deps.db ? deps.signIn : undefined;
   const auth = dashboardAuth({
     publicRead: deps.publicRead,
@@ -252,6 +271,17 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
   });
   const { store } = deps;
   if (signIn && deps.db) addSignInRoutes(router, { db: deps.db, settings: signIn, logger: deps.logger });
+  // Live updates (docs/controller.md, "Live updates"): the same viewer and the same per-repository read check.
+  const live = deps.db
+    ? createLiveRouter({
+        pool: deps.db,
+        auth,
+        canRead: async (req, repository) =>
+          req.res ? (await accessTo(deps, viewerOf(req.res), repository)).read : false,
+        log: (msg) => deps.logger?.warn(msg),
+      })
+    : undefined;
+  if (live) router.use(live);
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
 
   const account = (req: Request, res: Response): Html => {
@@ -269,9 +299,14 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     auth,
     handle(async (req, res) => {
       const viewer = viewerOf(res);
-      const [envs, runs] = await Promise.all([environmentSummaries(deps, viewer), store.listRuns({ limit: 50 })]);
-      const shown = (await visibleRuns(deps, viewer, runs)).slice(0, 15);
-      res.type('html').send(decorate(environmentsPage(envs, shown), { account: account(req, res) }));
+      const [envs, runs, statuses] = await Promise.all([
+        environmentSummaries(deps, viewer),
+        store.listRuns({ limit: 50 }),
+        status?.overview(),
+      ]);
+      const shown = (await visibleTo(deps, viewer, runs)).slice(0, 15);
+      const visibleStatuses = statuses && (await visibleTo(deps, viewer, statuses));
+      res.type('html').send(decorate(environmentsPage(envs, shown, visibleStatuses), { account: account(req, res) }));
     }),
   );
   router.get(
@@ -281,7 +316,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
       const repository = String(req.params.repository);
       const environment = String(req.params.environment);
       const access = await accessTo(deps, viewerOf(res), repository);
-      const view = access.read ? await environmentView(deps, repository, environment) : null;
+      const view = access.read ? await environmentView(deps, repository, environment, status) : null;
       if (!view) return missing(req, res, `No environment ${environment} in ${repository}.`);
       const session = sessionOf(res);
       const [pending, log] = await Promise.all([
@@ -314,7 +349,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     auth,
     handle(async (req, res) => {
       const filter = runsFilter(req);
-      const runs = await visibleRuns(deps, viewerOf(res), await store.listRuns({ ...filter, limit: 200 }));
+      const runs = await visibleTo(deps, viewerOf(res), await store.listRuns({ ...filter, limit: 200 }));
       res.type('html').send(decorate(runsPage(runs, filter), { account: account(req, res) }));
     }),
   );
@@ -330,8 +365,9 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
         deps.db && session
           ? await listActions(deps.db, { repository: run.repository, environment: run.environment, runId: run.id })
           : [];
+      const deploymentUrl = (await status?.environment(run.repository, run.environment))?.deployment?.url;
       res.type('html').send(
-        decorate(runPage(run, await store.nodeRuns(run.id)), {
+        decorate(runPage(run, await store.nodeRuns(run.id), { deploymentUrl }), {
           account: account(req, res),
           actions: runActionsPanel(run, session, access.act),
           log: actionsLog(log),
@@ -409,7 +445,9 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     '/api/environments',
     auth,
     handle(async (_req, res) => {
-      res.json({ environments: await environmentSummaries(deps, viewerOf(res)) });
+      const viewer = viewerOf(res);
+      const statuses = status ? await visibleTo(deps, viewer, await status.overview()) : undefined;
+      res.json({ environments: await environmentSummaries(deps, viewer), ...(statuses ? { statuses } : {}) });
     }),
   );
   router.get(
@@ -418,7 +456,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     handle(async (req, res) => {
       const repository = String(req.params.repository);
       const access = await accessTo(deps, viewerOf(res), repository);
-      const view = access.read ? await environmentView(deps, repository, String(req.params.environment)) : null;
+      const view = access.read ? await environmentView(deps, repository, String(req.params.environment), status) : null;
       if (!view) return notFound(req, res, `no environment ${req.params.environment} in ${req.params.repository}`);
       const { svg: _svg, ...rest } = view;
       res.json(rest);
@@ -429,7 +467,7 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
     auth,
     handle(async (req, res) => {
       res.json({
-        runs: await visibleRuns(deps, viewerOf(res), await store.listRuns({ ...runsFilter(req), limit: 200 })),
+        runs: await visibleTo(deps, viewerOf(res), await store.listRuns({ ...runsFilter(req), limit: 200 })),
       });
     }),
   );
@@ -443,5 +481,5 @@ export function createDashboardRouter(deps: DashboardDeps): express.Router {
       res.json({ run, nodes: await store.nodeRuns(run.id) });
     }),
   );
-  return router;
+  return Object.assign(router, { close: async () => live?.close() });
 }
