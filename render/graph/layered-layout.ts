@@ -128,6 +128,12 @@ function assignLayers(graph: EnvironmentGraph): { layer: Map<string, number>; ba
     if (incoming.get(path)!.length === 0 && succ.length > 0)
       layer.set(path, Math.min(...succ.map((t) => layer.get(t)!)) - 1);
   }
+  // Without any edge every node would stand in one tall column: fill a few columns instead, in order (so a group's
+  // nodes stay together), about as wide as tall.
+  if (graph.edges.length === 0 && graph.nodes.length > 6) {
+    const rows = Math.ceil(graph.nodes.length / Math.max(1, Math.round(Math.sqrt(graph.nodes.length * 0.43))));
+    graph.nodes.forEach((n, i) => layer.set(n.path, Math.floor(i / rows)));
+  }
   return { layer, back };
 }
 

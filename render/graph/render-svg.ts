@@ -56,30 +56,44 @@ function nodeSvg(n: GraphNode, b: Box, opts: SvgOptions): string {
   return opts.nodeHref ? `<a href="${escapeXml(opts.nodeHref(n.path))}">${body}</a>` : body;
 }
 
-function legendSvg(graph: EnvironmentGraph, y: number): { svg: string; width: number; height: number } {
+/** The legend under the drawing: a swatch and name per state, wrapped to `maxWidth`, then what an arrow means. */
+function legendSvg(
+  graph: EnvironmentGraph,
+  y: number,
+  maxWidth: number,
+): { svg: string; width: number; height: number } {
   const parts: string[] = [];
   let x = MARGIN;
+  let row = y;
+  let widest = 0;
   if (graph.coloured) {
     for (const s of STATE_ORDER) {
       const c = STATE_COLOURS[s];
+      const w = 19 + textWidth(s) + 14;
+      if (x > MARGIN && x + w > maxWidth - MARGIN) {
+        widest = Math.max(widest, x);
+        x = MARGIN;
+        row += 20;
+      }
       parts.push(
-        `<rect x="${x}" y="${y}" width="14" height="14" rx="3" fill="${c.fill}" stroke="${c.stroke}"/><text x="${x + 19}" y="${y + 11}">${s}</text>`,
+        `<rect x="${x}" y="${row}" width="14" height="14" rx="3" fill="${c.fill}" stroke="${c.stroke}"/><text x="${x + 19}" y="${row + 11}">${s}</text>`,
       );
-      x += 19 + textWidth(s) + 14;
+      x += w;
     }
   } else {
     parts.push(
-      `<text x="${x}" y="${y + 11}" fill="#6b7280">states unknown (no state store): boxes not coloured</text>`,
+      `<text x="${x}" y="${row + 11}" fill="#4b5563">states unknown (no state store): boxes not coloured</text>`,
     );
     x += textWidth('states unknown (no state store): boxes not coloured') + 14;
   }
-  const line2 = y + 26;
+  widest = Math.max(widest, x);
+  const line2 = row + 26;
   const note = `A → B: B waits for A to be ready; dashed: waits for A provisioned${graph.reducedEdges ? `; ${graph.reducedEdges} redundant transitive edge${graph.reducedEdges === 1 ? '' : 's'} omitted` : ''}`;
   parts.push(`<text x="${MARGIN}" y="${line2 + 11}" fill="#374151">${escapeXml(note)}</text>`);
   return {
     svg: `<g class="legend" font-size="${FONT - 1}">${parts.join('')}</g>`,
-    width: Math.max(x, MARGIN + textWidth(note)) + MARGIN,
-    height: 48,
+    width: Math.max(widest, MARGIN + textWidth(note)) + MARGIN,
+    height: line2 + 22 - y,
   };
 }
 
@@ -90,7 +104,7 @@ function edgePath(points: { x: number; y: number }[]): string {
 /** Renders the graph as a standalone SVG document. */
 export function renderSvg(graph: EnvironmentGraph, opts: SvgOptions = {}): string {
   const layout = layoutGraph(graph);
-  const legend = legendSvg(graph, layout.height + 4);
+  const legend = legendSvg(graph, layout.height + 4, Math.max(layout.width, 480));
   const width = Math.max(layout.width, legend.width, 240);
   const height = layout.height + legend.height + 8;
   const out: string[] = [

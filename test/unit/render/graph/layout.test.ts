@@ -235,3 +235,32 @@ test('the ordering removes crossings a naive order has: two chains drawn paralle
   checkLayout(graph, layout);
   assert.equal(layout.crossings, 0);
 });
+
+test('a graph without edges (recorded nodes only) fills a few columns, groups kept whole', () => {
+  const nodes = Array.from({ length: 50 }, (_, i) => {
+    const cluster = i < 20 ? 'db' : i < 35 ? 'web' : null;
+    return {
+      path: cluster ? `${cluster}/n${i}` : `n${i}`,
+      label: `n${i}`,
+      host: 'local',
+      cluster,
+      state: 'ready' as const,
+    };
+  });
+  const graph: EnvironmentGraph = {
+    environment: 'recorded',
+    nodes,
+    edges: [],
+    clusters: [
+      { path: 'db', label: 'db', parent: null },
+      { path: 'web', label: 'web', parent: null },
+    ],
+    reducedEdges: 0,
+    coloured: true,
+  };
+  const layout = layoutGraph(graph);
+  checkLayout(graph, layout);
+  const columns = new Set([...layout.nodes.values()].map((b) => Math.round(b.x)));
+  assert.ok(columns.size >= 4, `${columns.size} columns`);
+  assert.ok(layout.height < 1500 && layout.width < 1500, `${layout.width}×${layout.height}`);
+});
