@@ -35,6 +35,8 @@ export interface ApplyEnvironmentJob {
    * provider settings, for the `destroy` of on-demand hosts). The apply terminates every recorded node.
    */
   describedAt?: string;
+  /** Set by `/politburo apply ENV` on an open pull request: `sha` is its head, applied as is (not a branch head). */
+  pullRequest?: { number: number };
 }
 
 export interface PlanPullRequestJob {
@@ -109,6 +111,32 @@ export interface DriftReport {
 }
 
 /**
+ * The GitHub Deployment of an environment's apply at a commit (docs/controller.md, "Deployments on GitHub"): created
+ * by its first report, then given statuses; one per (repository, environment, commit).
+ */
+export interface DeploymentRef {
+  repo: Repository;
+  environment: string;
+  sha: string;
+}
+
+/** A state of GitHub's deployment statuses; `queued` on a deployment not created yet creates it without a status. */
+export type DeploymentState = 'queued' | 'pending' | 'in_progress' | 'success' | 'failure' | 'error' | 'inactive';
+
+export interface DeploymentUpdate {
+  state: DeploymentState;
+  /** At most 140 characters on GitHub (longer is cut). */
+  description: string;
+  /** The run on the dashboard (or the environment's page while no run is known). */
+  logUrl?: string;
+  /** The environment's page on the dashboard. */
+  environmentUrl?: string;
+  /** What started the apply, and its run once known: the deployment's `payload`. */
+  trigger?: string;
+  runId?: string;
+}
+
+/**
  * Everything the controller says on GitHub. Writes are durable and coalesced: a check is created once and then
  * updated; the PR comment is found by its hidden marker and edited in place; a failure to report is logged and
  * retried, never thrown into the reconcile.
@@ -136,6 +164,11 @@ export interface Reporter {
   ): Promise<void>;
   /** A pull request's merge commit: null while it is not merged (or when GitHub cannot say). */
   mergeCommit(repo: Repository, pullNumber: number): Promise<string | null>;
+  /**
+   * Creates or moves on the GitHub Deployment of an apply (durable and coalesced like checks). Optional: reporters
+   * without GitHub (the log) have no deployments.
+   */
+  deployment?(ref: DeploymentRef, update: DeploymentUpdate): Promise<void>;
 }
 
 /** Inputs of the pure renderers (controller/github/render-*.ts). */

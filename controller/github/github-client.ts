@@ -49,7 +49,8 @@ export function createGitHubClients(opts: GitHubClientOptions): GitHubClients {
     retry: {
       retries: opts.retry?.retries ?? 3,
       retryAfterBaseValue: opts.retry?.baseMs ?? 1000,
-      doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451],
+      // 409 (a conflict, e.g. a deployment refused for its commit's checks) answers the same when asked again at once.
+      doNotRetry: [400, 401, 403, 404, 409, 410, 422, 429, 451],
     },
     throttle: {
       enabled: opts.throttle ?? true,

@@ -1,8 +1,9 @@
 /**
  * The GitHub Reporter: every report becomes a durable, coalesced write (write-queue.ts) sent by the write worker;
  * reads (permission) go straight to GitHub. Nothing here throws into the reconcile: failures are logged and retried.
- * What it remembers of GitHub (checks, the sticky comment, drift issues, unsent writes) is kept in PostgreSQL through
- * controller/store/ (github-checks.ts, github-comments.ts, drift-issues.ts, github-writes.ts).
+ * What it remembers of GitHub (checks, the sticky comment, drift issues, deployments, unsent writes) is kept in
+ * PostgreSQL through controller/store/ (github-checks.ts, github-comments.ts, drift-issues.ts, github-deployments.ts,
+ * github-writes.ts).
  */
 import type pg from 'pg';
 import { type CheckRef, type CheckUpdate, type DriftReport, type Reporter } from '../ports.js';
@@ -10,6 +11,7 @@ import { createGitHubClients, type GitHubAuth, type GitHubClients, type GitHubMe
 import { renderDriftIssue } from './render-drift-issue.js';
 import { sendCheckRun, sendCommitStatus, type CheckPayload } from './send-check.js';
 import { sendStickyComment, type CommentPayload } from './send-comment.js';
+import { sendDeployment, type DeploymentPayload } from './send-deployment.js';
 import { sendDriftIssue, type DriftIssuePayload } from './send-drift-issue.js';
 import type { MinimalLogger, NewWrite, QueuedWrite, WriteSender } from './write-queue.js';
 import { createWriteWorker, type WriteWorker } from './write-worker.js';
@@ -78,7 +80,7 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
     retry: opts.retry,
     throttle: opts.throttle,
   });
-  const sender = createSender(clients);
+  const sender = createSender(clients, logger);
   const worker = createWriteWorker({
     pool: opts.pool,
     sender,
@@ -230,13 +232,32 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
         return null;
       }
     },
+    async deployment(ref, update) {
+      const repository = repositoryKey(ref.repo);
+      await safely('deployment', { repo: repository, sha: ref.sha, env: ref.environment }, async () => {
+        const github = target(ref.repo);
+        const payload: DeploymentPayload = {
+          repo: github,
+          repository,
+          environment: ref.environment,
+          sha: ref.sha,
+          update,
+        };
+        await enqueue({
+          queue: clients.queueFor(github),
+          key: `deployment:${repository}:${ref.environment}:${ref.sha}`,
+          kind: 'deployment',
+          payload,
+        });
+      });
+    },
     flush: (o) => worker.flush(o),
     close: () => worker.stop(),
   };
 }
 
 /** Turns a queued write into GitHub calls. */
-function createSender(clients: GitHubClients): WriteSender {
+function createSender(clients: GitHubClients, logger: MinimalLogger): WriteSender {
   return {
     async send(write: QueuedWrite, db) {
       const p = write.payload as { repo: Target };
@@ -250,6 +271,8 @@ function createSender(clients: GitHubClients): WriteSender {
           return sendStickyComment(db, octokit, write.payload as CommentPayload);
         case 'drift-issue':
           return sendDriftIssue(db, octokit, write.payload as DriftIssuePayload);
+        case 'deployment':
+          return sendDeployment(db, octokit, write.payload as DeploymentPayload, logger);
         case 'reaction': {
           const r = write.payload as {
             repo: Target;

@@ -30,6 +30,7 @@ import { withCommit, type LoadedCommit } from './load-commit.js';
 import { parseApplyEnvironmentJob } from './payloads.js';
 import { repositoryKey } from '../../kernel/repository.js';
 import { applyNotification, type Notification } from '../notify/event.js';
+import { reportApplyDeployment } from './report-deployment.js';
 
 /** Handles one apply job (see module comment). */
 export async function runApplyEnvironment(
@@ -45,16 +46,20 @@ export async function runApplyEnvironment(
   // replicas out of order), and the commits it stands for end as superseded by it, never pending.
   let target = job.sha;
   let final: CheckUpdate | null = null;
+  // The GitHub Deployment of each commit follows its check (docs/controller.md, "Deployments on GitHub").
+  const seen: { runId?: string } = {};
+  const deployment = (sha: string, check: CheckUpdate) =>
+    reportApplyDeployment(deps, reporter, log, { repo: job.repo, environment: job.environment, sha }, check, {
+      trigger: job.trigger,
+      ...seen,
+    });
   const supersede = async (by: string) => {
     target = by;
     for (const old of new Set([...(job.supersedes ?? []), job.sha])) {
       if (old === by) continue;
-      await safely(log, `superseded check of ${old}`, () =>
-        reporter.check(
-          { repo: job.repo, sha: old, name },
-          renderApplyCheck(null, { environment: job.environment, supersededBy: by }),
-        ),
-      );
+      const check = renderApplyCheck(null, { environment: job.environment, supersededBy: by });
+      await safely(log, `superseded check of ${old}`, () => reporter.check({ repo: job.repo, sha: old, name }, check));
+      await deployment(old, check);
     }
   };
   try {
@@ -64,13 +69,13 @@ export async function runApplyEnvironment(
       const decision = await decide(deps, job, loaded, !job.trigger.startsWith('/politburo apply '));
       if (decision.kind !== 'apply-head') {
         await supersede(job.sha);
-        return carryOut(deps, job, decision, reporter, log);
+        return carryOut(deps, job, decision, reporter, log, seen);
       }
       // Not the head any more: the head is applied instead (its own checkout), and this job's commits end superseded.
       await supersede(decision.head);
       const atHead: ApplyEnvironmentJob = { ...job, sha: decision.head };
       return withCommit(deps.git, job.repo, decision.head, async (head) =>
-        carryOut(deps, atHead, await decide(deps, atHead, head, false), reporter, log),
+        carryOut(deps, atHead, await decide(deps, atHead, head, false), reporter, log, seen),
       );
     });
   } catch (err) {
@@ -95,7 +100,10 @@ export async function runApplyEnvironment(
     }
     throw err;
   } finally {
-    if (final) await safely(log, 'apply check', () => reporter.check({ repo: job.repo, sha: target, name }, final!));
+    if (final) {
+      await safely(log, 'apply check', () => reporter.check({ repo: job.repo, sha: target, name }, final!));
+      await deployment(target, final);
+    }
   }
 }
 
@@ -141,7 +149,8 @@ async function decide(
   const branch = env.branch ?? job.repo.defaultBranch;
   const head = await deps.git.branchHead(job.repo, branch);
   if (!head) return failure(`Not applied: branch ${branch} of ${job.environment} does not exist any more.`);
-  if (head !== job.sha) {
+  // A pull request's head (`/politburo apply ENV` before merge) is never its branch's head: applied as is.
+  if (head !== job.sha && !job.pullRequest) {
     if (mayMove) return { kind: 'apply-head', head };
     // The head moved again since the job started: the newer head's own apply follows.
     return { kind: 'report', check: renderApplyCheck(null, { environment: job.environment, supersededBy: head }) };
@@ -180,6 +189,7 @@ async function carryOut(
   decision: Decision,
   reporter: Reporter,
   log: Logger,
+  seen: { runId?: string },
 ): Promise<CheckUpdate | null> {
   if (decision.kind === 'report') {
     // Not applied (invalid description, environment or branch gone): nothing touched a host.
@@ -202,11 +212,22 @@ async function carryOut(
     log.info(`${job.environment}@${job.sha.slice(0, 7)} is already applied: nothing to do`);
     return (await reporter.checkCompleted(ref)) ? null : await appliedBefore(deps, job);
   }
-  await safely(log, 'in-progress check', () =>
-    reporter.check(ref, renderApplyCheck(null, { environment: job.environment, state: 'in_progress' })),
+  const applying = renderApplyCheck(null, { environment: job.environment, state: 'in_progress' });
+  await safely(log, 'in-progress check', () => reporter.check(ref, applying));
+  await reportApplyDeployment(
+    deps,
+    reporter,
+    log,
+    { repo: job.repo, environment: job.environment, sha: job.sha },
+    applying,
+    {
+      trigger: job.trigger,
+    },
   );
   // apply: the engine plans against the recorded state and works through the changes.
   const { connector, options } = await connectorFor(deps, src.dir, src.env);
+  // The dashboard's Cancel reaches the run through this signal (controller/run-cancellation.ts).
+  const cancel = deps.cancellations?.watch(repositoryKey(job.repo), job.environment);
   let result: RunResult;
   try {
     result = await applyEnvironment({
@@ -220,11 +241,14 @@ async function carryOut(
       secrets: { ...deps.config.secrets },
       trigger: job.trigger,
       log: (line) => log.debug(line),
+      signal: cancel?.signal,
     });
   } finally {
+    cancel?.stop();
     await connector.close().catch(() => undefined);
   }
   // record: metrics, the summary line; a removed environment is not checked for drift any more.
+  seen.runId = result.runId ?? undefined;
   observe(result);
   log.info({ run: result.runId }, summaryLine('applied', { ...result, commit: job.sha }));
   await closeOrphanedRuns(deps.store, repositoryKey(job.repo), job.environment, result.runId, log).catch((err) =>

@@ -18,6 +18,9 @@
  * The apply policy (docs/language.md, "Apply policy") may hold a changed environment back: a manual one gets a
  * pending release and a neutral "waiting for release" check, a suspended one a neutral "suspended" check; neither gets
  * an apply job. The governing policy is the one at the environment's last applied commit (`governingPolicy`).
+ *
+ * Each queued apply, and each commit waiting for a release, is also a GitHub Deployment of the environment
+ * (docs/controller.md, "Deployments on GitHub"): created here with the check, moved on by the apply job.
  */
 import { applyCheckName, renderApplyCheck, renderInvalidDescriptionCheck } from '../github/render-apply-check.js';
 import type { Logger } from '../logger.js';
@@ -29,6 +32,8 @@ import { reporterFor, safely, type JobDeps } from './job-deps.js';
 import { withCommit } from './load-commit.js';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
 import { releaseWaitingNotification } from '../notify/event.js';
+import { waitingDeployment } from '../github/apply-deployment.js';
+import { deploymentLinks, reportApplyDeployment, reportDeployment } from './report-deployment.js';
 
 export interface QueuedApplies {
   outcome: 'no-description' | 'invalid' | 'no-environment' | 'unchanged' | 'queued' | 'held';
@@ -94,13 +99,13 @@ export async function queueApplies(
           const known = await deps.controllerStore.release(repo, env.name, sha);
           await deps.controllerStore.recordPendingRelease({ repo, environment: env.name, sha, planSummary });
           // Older waiting commits are carried by this one: their checks end superseded (never released).
-          for (const older of await deps.controllerStore.supersedePendingReleases(repo, env.name, sha))
+          for (const older of await deps.controllerStore.supersedePendingReleases(repo, env.name, sha)) {
+            const check = renderApplyCheck(null, { environment: env.name, supersededBy: sha });
             await safely(log, 'superseded check', () =>
-              reporter.check(
-                { repo, sha: older, name: applyCheckName(env.name) },
-                renderApplyCheck(null, { environment: env.name, supersededBy: sha }),
-              ),
+              reporter.check({ repo, sha: older, name: applyCheckName(env.name) }, check),
             );
+            await reportApplyDeployment(deps, reporter, log, { repo, environment: env.name, sha: older }, check);
+          }
           // Notified once per pending release (docs/controller.md, "Notifications"), not per redelivered push.
           const notifier = deps.notifier;
           if (!known && notifier?.enabled)
@@ -110,10 +115,19 @@ export async function queueApplies(
               ),
             );
         }
-        if (!(await applying(deps, repo, env.name, sha)))
+        if (!(await applying(deps, repo, env.name, sha))) {
           await safely(log, `${state} check`, () =>
             reporter.check(ref, renderHeldCheck(env.name, sha, state, planSummary)),
           );
+          // A suspended environment deploys nothing; a manual one shows a waiting deployment until released.
+          if (state === 'waiting')
+            await reportDeployment(
+              reporter,
+              log,
+              { repo, environment: env.name, sha },
+              waitingDeployment(deploymentLinks(deps, { repo, environment: env.name }, { trigger }), planSummary),
+            );
+        }
         held.push({ environment: env.name, state });
         log.info(
           { env: env.name },
@@ -122,8 +136,11 @@ export async function queueApplies(
         continue;
       }
       changed.push(env.name);
-      if (!(await applying(deps, repo, env.name, sha)))
-        await safely(log, 'queued check', () => reporter.check(ref, renderApplyCheck(null, { environment: env.name })));
+      if (!(await applying(deps, repo, env.name, sha))) {
+        const check = renderApplyCheck(null, { environment: env.name });
+        await safely(log, 'queued check', () => reporter.check(ref, check));
+        await reportApplyDeployment(deps, reporter, log, { repo, environment: env.name, sha }, check, { trigger });
+      }
       const queued = await deps.queue.enqueueApply({ repo, environment: env.name, sha, trigger });
       log.info(
         { env: env.name, job: queued.id, supersedes: queued.supersedes },
@@ -132,9 +149,9 @@ export async function queueApplies(
     }
     for (const name of removed) {
       changed.push(name);
-      await safely(log, 'queued check', () =>
-        reporter.check({ repo, sha, name: applyCheckName(name) }, renderApplyCheck(null, { environment: name })),
-      );
+      const check = renderApplyCheck(null, { environment: name });
+      await safely(log, 'queued check', () => reporter.check({ repo, sha, name: applyCheckName(name) }, check));
+      await reportApplyDeployment(deps, reporter, log, { repo, environment: name, sha }, check, { trigger });
       const queued = await deps.queue.enqueueApply({ repo, environment: name, sha, trigger, describedAt: before });
       log.info(
         { env: name, job: queued.id },

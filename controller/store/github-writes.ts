@@ -1,12 +1,12 @@
 /**
- * `github_writes` and `github_write_queues` (migration 020): the durable queue of writes to GitHub, one queue per
- * installation, and per queue the time before which nothing may be sent (a rate limit). The write path that uses
- * them, its order and its retries, is controller/github/write-queue.ts.
+ * `github_writes` and `github_write_queues` (migration 020; kinds added by 090 and 093): the durable queue of writes
+ * to GitHub, one queue per installation, and per queue the time before which nothing may be sent (a rate limit). The
+ * write path that uses them, its order and its retries, is controller/github/write-queue.ts.
  */
 import type pg from 'pg';
 import type { Queryable } from '../../store/in-transaction.js';
 
-type WriteKind = 'check' | 'comment' | 'reaction' | 'drift-issue' | 'reply';
+type WriteKind = 'check' | 'comment' | 'reaction' | 'drift-issue' | 'reply' | 'deployment';
 
 export interface NewWrite {
   queue: string;

@@ -1,5 +1,5 @@
 /** Handlers of the endpoints the reporter uses, keyed by `METHOD template` of GitHub's OpenAPI description. */
-import type { FakeState, Permission } from './state.js';
+import type { FakeDeployment, FakeDeploymentStatus, FakeState, Permission } from './state.js';
 import { nextIssueNumber } from './state.js';
 
 export interface Call {
@@ -80,6 +80,62 @@ function page<T>(items: T[], call: Call, path: string): Reply {
   return { status: 200, body: slice, headers };
 }
 
+function deploymentJson(d: FakeDeployment, baseUrl: string) {
+  const url = `${baseUrl}/repos/${d.repo}/deployments/${d.id}`;
+  return {
+    url,
+    id: d.id,
+    node_id: `DE_${d.id}`,
+    sha: d.sha,
+    ref: d.ref,
+    task: d.task,
+    payload: d.payload,
+    original_environment: d.environment,
+    environment: d.environment,
+    description: d.description,
+    creator: { login: 'politburo[bot]', type: 'Bot' },
+    created_at: d.created_at,
+    updated_at: d.statuses.at(-1)?.created_at ?? d.created_at,
+    statuses_url: `${url}/statuses`,
+    repository_url: `${baseUrl}/repos/${d.repo}`,
+    transient_environment: d.transient_environment,
+    production_environment: d.production_environment,
+  };
+}
+
+function deploymentStatusJson(d: FakeDeployment, st: FakeDeploymentStatus, baseUrl: string) {
+  const deploymentUrl = `${baseUrl}/repos/${d.repo}/deployments/${d.id}`;
+  return {
+    url: `${deploymentUrl}/statuses/${st.id}`,
+    id: st.id,
+    node_id: `DES_${st.id}`,
+    state: st.state,
+    creator: { login: 'politburo[bot]', type: 'Bot' },
+    description: st.description,
+    environment: st.environment,
+    target_url: st.log_url,
+    log_url: st.log_url,
+    environment_url: st.environment_url,
+    created_at: st.created_at,
+    updated_at: st.created_at,
+    deployment_url: deploymentUrl,
+    repository_url: `${baseUrl}/repos/${d.repo}`,
+  };
+}
+
+/**
+ * Contexts on a commit that are not `success`, as GitHub checks them before creating a deployment: commit statuses
+ * (latest per context) and check runs (latest per name) whose names `required` lists, or all when it is absent.
+ */
+function unmetContexts(s: FakeState, repo: string, sha: string, required: string[] | undefined): string[] {
+  const latest = new Map<string, string>();
+  for (const st of s.statuses.filter((x) => x.repo === repo && x.sha === sha)) latest.set(st.context, st.state);
+  for (const r of s.checkRuns.filter((x) => x.repo === repo && x.head_sha === sha))
+    latest.set(r.name, r.status === 'completed' && r.conclusion ? r.conclusion : 'pending');
+  const wanted = required ?? [...latest.keys()];
+  return wanted.filter((c) => !['success', 'neutral', 'skipped'].includes(latest.get(c) ?? 'missing'));
+}
+
 export const handlers: Record<string, Handler> = {
   'POST /app/installations/{installation_id}/access_tokens': (s, c) => {
     const id = Number(c.params.installation_id);
@@ -90,7 +146,13 @@ export const handlers: Record<string, Handler> = {
       body: {
         token,
         expires_at: new Date(Date.now() + 3600_000).toISOString(),
-        permissions: { checks: 'write', issues: 'write', pull_requests: 'write', statuses: 'write' },
+        permissions: {
+          checks: 'write',
+          deployments: 'write',
+          issues: 'write',
+          pull_requests: 'write',
+          statuses: 'write',
+        },
         repository_selection: 'all',
       },
     };
@@ -282,18 +344,131 @@ export const handlers: Record<string, Handler> = {
   'GET /repos/{owner}/{repo}/pulls/{pull_number}': (s, c) => {
     const pull = s.pulls.find((p) => p.repo === c.repo && p.number === Number(c.params.pull_number));
     if (!pull) return notFound;
+    const mergeableState = pull.mergeable_state ?? 'clean';
     return {
       status: 200,
       body: {
         url: `${c.baseUrl}/repos/${c.repo}/pulls/${pull.number}`,
         number: pull.number,
-        state: pull.merged ? 'closed' : 'open',
+        state: pull.merged ? 'closed' : (pull.state ?? 'open'),
         merged: pull.merged,
         merge_commit_sha: pull.merge_commit_sha,
-        head: { sha: pull.head_sha, repo: { full_name: c.repo } },
-        base: { sha: pull.base_sha, repo: { full_name: c.repo } },
+        mergeable: mergeableState === 'unknown' ? null : mergeableState !== 'dirty',
+        mergeable_state: mergeableState,
+        head: { sha: pull.head_sha, ref: pull.head_ref ?? 'feature', repo: { full_name: pull.head_repo ?? c.repo } },
+        base: { sha: pull.base_sha, ref: pull.base_ref ?? 'main', repo: { full_name: c.repo } },
       },
     };
+  },
+  'GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews': (s, c) => {
+    const pull = s.pulls.find((p) => p.repo === c.repo && p.number === Number(c.params.pull_number));
+    if (!pull) return notFound;
+    return page(
+      (pull.reviews ?? []).map((r, i) => ({
+        id: i + 1,
+        user: { login: r.user },
+        state: r.state,
+        commit_id: r.commit_id ?? pull.head_sha,
+        submitted_at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString(),
+      })),
+      c,
+      `/repos/${c.repo}/pulls/${pull.number}/reviews`,
+    );
+  },
+  'GET /repos/{owner}/{repo}/deployments': (s, c) => {
+    const q = (name: string) => c.query.get(name);
+    const found = s.deployments
+      .filter(
+        (d) =>
+          d.repo === c.repo &&
+          (!q('sha') || d.sha === q('sha')) &&
+          (!q('ref') || d.ref === q('ref')) &&
+          (!q('task') || d.task === q('task')) &&
+          (!q('environment') || d.environment === q('environment')),
+      )
+      .reverse(); // newest first, as GitHub lists them
+    return page(
+      found.map((d) => deploymentJson(d, c.baseUrl)),
+      c,
+      `/repos/${c.repo}/deployments`,
+    );
+  },
+  'POST /repos/{owner}/{repo}/deployments': (s, c) => {
+    const ref = String(c.body.ref);
+    // The fake's commits are named by SHA: a ref that is no SHA (a branch or tag) is not resolved.
+    if (!/^[0-9a-f]{40}$/.test(ref)) return { status: 422, body: { message: `No ref found for: ${ref}` } };
+    const unmet = unmetContexts(s, c.repo, ref, c.body.required_contexts);
+    if (unmet.length)
+      return {
+        status: 409,
+        body: {
+          message: `Conflict: Commit status checks failed for ${ref}.`,
+          errors: unmet.map((context) => ({ contexts: [{ context, state: 'pending' }], resource: 'Deployment' })),
+        },
+      };
+    const environment = c.body.environment ?? 'production';
+    const deployment: FakeDeployment = {
+      id: s.nextId++,
+      repo: c.repo,
+      sha: ref,
+      ref,
+      task: c.body.task ?? 'deploy',
+      environment,
+      description: c.body.description ?? '',
+      payload: c.body.payload ?? {},
+      transient_environment: c.body.transient_environment ?? false,
+      production_environment: c.body.production_environment ?? environment === 'production',
+      created_at: new Date().toISOString(),
+      statuses: [],
+    };
+    s.deployments.push(deployment);
+    return { status: 201, body: deploymentJson(deployment, c.baseUrl) };
+  },
+  'GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses': (s, c) => {
+    const d = s.deployments.find((x) => x.repo === c.repo && x.id === Number(c.params.deployment_id));
+    if (!d) return notFound;
+    return page(
+      [...d.statuses].reverse().map((st) => deploymentStatusJson(d, st, c.baseUrl)),
+      c,
+      `/repos/${c.repo}/deployments/${d.id}/statuses`,
+    );
+  },
+  'POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses': (s, c) => {
+    const d = s.deployments.find((x) => x.repo === c.repo && x.id === Number(c.params.deployment_id));
+    if (!d) return notFound;
+    const description = c.body.description ?? '';
+    if (description.length > 140)
+      return {
+        status: 422,
+        body: {
+          message: 'Validation Failed',
+          errors: [{ message: 'description is too long (maximum is 140 characters)' }],
+        },
+      };
+    const at = new Date().toISOString();
+    const status: FakeDeploymentStatus = {
+      id: s.nextId++,
+      state: c.body.state,
+      description,
+      environment: c.body.environment ?? d.environment,
+      log_url: c.body.log_url ?? c.body.target_url ?? '',
+      environment_url: c.body.environment_url ?? '',
+      created_at: at,
+    };
+    d.statuses.push(status);
+    // auto_inactive (default true): earlier successful non-transient, non-production deployments of the environment.
+    if (status.state === 'success' && c.body.auto_inactive !== false)
+      for (const other of s.deployments)
+        if (
+          other !== d &&
+          other.repo === d.repo &&
+          other.environment === d.environment &&
+          !other.transient_environment &&
+          !other.production_environment &&
+          other.statuses.at(-1)?.state === 'success'
+        )
+          other.statuses.push({ ...other.statuses.at(-1)!, id: s.nextId++, state: 'inactive', created_at: at });
+    return { status: 201, body: deploymentStatusJson(d, status, c.baseUrl) };
   },
   'GET /installation/repositories': (_s, c) => ({
     status: 200,

@@ -63,9 +63,47 @@ export interface FakePull {
   base_sha: string;
   merged: boolean;
   merge_commit_sha: string | null;
+  /** `open` unless merged (then `closed`); set `closed` for a closed, unmerged pull request. */
+  state?: 'open' | 'closed';
+  /** The head's repository `owner/name` (a fork's); default the repository itself. */
+  head_repo?: string;
+  head_ref?: string;
+  /** Default `main`. */
+  base_ref?: string;
+  /** Default `clean`; `unknown` answers `mergeable: null` (GitHub has not computed it yet). */
+  mergeable_state?: string;
+  reviews?: { user: string; state: 'APPROVED' | 'CHANGES_REQUESTED' | 'COMMENTED' | 'DISMISSED'; commit_id?: string }[];
+}
+
+/** A deployment status, as `POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses` records it. */
+export interface FakeDeploymentStatus {
+  id: number;
+  state: 'error' | 'failure' | 'inactive' | 'in_progress' | 'queued' | 'pending' | 'success';
+  description: string;
+  environment: string;
+  log_url: string;
+  environment_url: string;
+  created_at: string;
+}
+
+/** A deployment (`POST /repos/{owner}/{repo}/deployments`), its statuses oldest first. */
+export interface FakeDeployment {
+  id: number;
+  repo: string;
+  sha: string;
+  ref: string;
+  task: string;
+  environment: string;
+  description: string | null;
+  payload: Record<string, unknown> | string;
+  transient_environment: boolean;
+  production_environment: boolean;
+  created_at: string;
+  statuses: FakeDeploymentStatus[];
 }
 
 export interface FakeState {
+  deployments: FakeDeployment[];
   checkRuns: FakeCheckRun[];
   commitComments: FakeCommitComment[];
   pulls: FakePull[];
@@ -84,6 +122,7 @@ export interface FakeState {
 
 export function emptyState(): FakeState {
   return {
+    deployments: [],
     checkRuns: [],
     commitComments: [],
     pulls: [],

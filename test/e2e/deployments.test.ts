@@ -1,0 +1,210 @@
+/**
+ * GitHub Deployments end to end (docs/controller.md, "Deployments on GitHub"): a real controller, PostgreSQL, sshd
+ * hosts and git, against the GitHub fake that validates every request with GitHub's OpenAPI description. Each apply is
+ * a deployment whose statuses appear in order with links to the dashboard; a manual environment shows a waiting
+ * deployment and opens no SSH session until released; the release moves the same deployment on. Every push costs at
+ * most six GitHub writes per environment, its check and deployment together.
+ */
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import examples from '@octokit/webhooks-examples';
+import { JOB_APPLY } from '../../controller/ports.js';
+import { countJobs } from '../../controller/store/graphile-queue.js';
+import {
+  commentPayload,
+  description,
+  ENV,
+  FULL_NAME,
+  INSTALLATION,
+  pushPayload,
+  startHarness,
+  type Harness,
+} from './harness.js';
+import { waitFor } from '../helpers/wait-for.js';
+import type { RecordedRequest } from '../helpers/fake-github/index.js';
+
+const PUBLIC_URL = 'http://politburo.example';
+const ENV_PAGE = `${PUBLIC_URL}/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+
+/** The deployments of a commit, each with its statuses' states in order. */
+const deploymentsOf = (h: Harness, sha: string) => h.github.state.deployments.filter((d) => d.sha === sha);
+const states = (h: Harness, sha: string) => deploymentsOf(h, sha).map((d) => d.statuses.map((s) => s.state));
+
+/** Waits until the write queue has sent everything (no unsent row in github_writes). */
+const settled = (h: Harness) =>
+  waitFor(
+    'every GitHub write sent',
+    async () =>
+      (await h.pool.query('SELECT count(*)::int AS n FROM github_writes WHERE failed_at IS NULL')).rows[0].n === 0,
+    60_000,
+  );
+
+/** Writes of one push for the environment: its check runs and its deployment with statuses. */
+function writesFor(h: Harness, sha: string, from: number): RecordedRequest[] {
+  const checkIds = new Set(h.github.state.checkRuns.filter((r) => r.head_sha === sha).map((r) => String(r.id)));
+  const deploymentIds = new Set(deploymentsOf(h, sha).map((d) => String(d.id)));
+  return h.github
+    .writes()
+    .slice(from)
+    .filter((r) => {
+      if (r.route === 'POST /repos/{owner}/{repo}/check-runs') return r.body?.head_sha === sha;
+      if (r.route === 'PATCH /repos/{owner}/{repo}/check-runs/{check_run_id}')
+        return checkIds.has(r.path.split('/').at(-1)!.split('?')[0]);
+      if (r.route === 'POST /repos/{owner}/{repo}/deployments') return r.body?.ref === sha;
+      if (r.route === 'POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses')
+        return deploymentIds.has(r.path.split('/').at(-2)!);
+      return false;
+    });
+}
+
+describe('e2e: each apply is a GitHub deployment', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ hosts: 1 });
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  test('a successful apply: queued deployment, in_progress, success, linking to the run; at most 6 writes', async (t) => {
+    const sha = await h.repo.head();
+    const from = h.github.writes().length;
+    await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: sha }));
+    await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
+    await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'success', 60_000);
+    await settled(h);
+    assert.deepEqual(states(h, sha), [['in_progress', 'success']]);
+    const [d] = deploymentsOf(h, sha);
+    assert.equal(d.environment, ENV);
+    assert.equal(d.production_environment, false);
+    const payload = d.payload as { politburo: { environment: string; trigger: string } };
+    assert.equal(payload.politburo.environment, ENV);
+    assert.match(payload.politburo.trigger, new RegExp(`^push ${sha.slice(0, 7)} to main by `));
+    const run = await h.pool.query("SELECT id::text FROM runs WHERE kind = 'apply' AND commit = $1", [sha]);
+    assert.deepEqual(
+      d.statuses.map((s) => [s.log_url, s.environment_url]),
+      [
+        [ENV_PAGE, ENV_PAGE],
+        [`${PUBLIC_URL}/runs/${run.rows[0].id}`, ENV_PAGE],
+      ],
+    );
+    assert.match(d.statuses[1].description, new RegExp(`^Applied ${ENV}: `));
+    const writes = writesFor(h, sha, from);
+    t.diagnostic(`GitHub writes for the push: ${writes.length}`);
+    assert.ok(writes.length <= 6, `${writes.length} writes for one push: ${writes.map((w) => w.route).join(', ')}`);
+    assert.deepEqual(
+      writes.filter((w) => w.route?.includes('/deployments')).map((w) => w.route),
+      [
+        'POST /repos/{owner}/{repo}/deployments',
+        'POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+        'POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses',
+      ],
+    );
+    // Created while Politburo's own check on the commit was pending: required_contexts [] keeps GitHub from a 409.
+    const created = writes.find((w) => w.route === 'POST /repos/{owner}/{repo}/deployments')!;
+    assert.equal(created.status, 201);
+    assert.deepEqual(created.body.required_contexts, []);
+    assert.equal(created.body.auto_merge, false);
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  test('a failed apply: its own deployment ends failure; the earlier one is left as it was', async () => {
+    const first = await h.repo.head();
+    const sha = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { version: 'v2', failing: ['db'] }) },
+      'v2 (db fails)',
+    );
+    const from = h.github.writes().length;
+    await h.send('push', pushPayload(h.repo, { before: first, after: sha }));
+    await waitFor('the failed check', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'failure', 120_000);
+    await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'failure', 60_000);
+    await settled(h);
+    assert.deepEqual(states(h, sha), [['in_progress', 'failure']]);
+    assert.match(deploymentsOf(h, sha)[0].statuses[1].description, new RegExp(`^Apply of ${ENV} failed: .*failed`));
+    assert.deepEqual(states(h, first), [['in_progress', 'success']]);
+    const writes = writesFor(h, sha, from);
+    assert.ok(writes.length <= 6, `${writes.length} writes for one push`);
+    assert.deepEqual(h.github.violations, []);
+  });
+});
+
+type Example = { name: string; examples: any[] };
+const all = ((examples as unknown as { default?: Example[] }).default ??
+  (examples as unknown as Example[])) as Example[];
+
+/** GitHub's commit_comment example, on the test repository. */
+function commitCommentPayload(h: Harness, o: { sha: string; body: string; user: string; id: number }): any {
+  const p = structuredClone(all.find((x) => x.name === 'commit_comment')!.examples[0]);
+  p.comment = { ...p.comment, id: o.id, body: o.body, commit_id: o.sha, user: { ...p.comment.user, login: o.user } };
+  p.repository = commentPayload(h.repo, { number: 1, body: '', user: o.user, id: 1 }).repository;
+  p.installation = { id: INSTALLATION, node_id: 'x' };
+  return p;
+}
+
+describe('e2e: a manual environment shows a waiting deployment until released', () => {
+  let h: Harness;
+  let sha: string;
+  before(async () => {
+    h = await startHarness({
+      hosts: 1,
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { extra: '    apply: manual' }) }),
+    });
+    // sshd runs ~/.ssh/rc at the start of every session: each appends a line to ~/sessions.
+    for (const host of h.ssh.hosts) {
+      await mkdir(path.join(host.home, '.ssh'), { recursive: true, mode: 0o755 });
+      await writeFile(path.join(host.home, '.ssh', 'rc'), 'echo session >> "$HOME/sessions"\n');
+      await chmod(path.join(host.home, '.ssh', 'rc'), 0o755);
+    }
+    sha = await h.repo.head();
+    h.github.state.permissions.set(`${FULL_NAME}:boss`, 'admin');
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  const sessions = async () => {
+    let n = 0;
+    for (const host of h.ssh.hosts)
+      n += (await readFile(path.join(host.home, 'sessions'), 'utf8').catch(() => ''))
+        .split('\n')
+        .filter(Boolean).length;
+    return n;
+  };
+
+  test('a push creates the deployment waiting (pending) and opens no SSH session', async (t) => {
+    const from = h.github.writes().length;
+    await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: sha }));
+    await waitFor('the waiting deployment', () => states(h, sha)[0]?.at(-1) === 'pending', 60_000);
+    await settled(h);
+    assert.equal(h.checks(sha).get(`politburo/${ENV}`)?.conclusion, 'neutral');
+    assert.deepEqual(states(h, sha), [['pending']]);
+    const [d] = deploymentsOf(h, sha);
+    assert.match(
+      d.statuses[0].description,
+      new RegExp(`^Waiting for release \\(2 to create\\): comment /politburo apply ${ENV}`),
+    );
+    assert.equal(d.statuses[0].environment_url, ENV_PAGE);
+    assert.equal(await countJobs(h.pool, { task: JOB_APPLY }), 0);
+    assert.equal(await sessions(), 0, 'no SSH session opened');
+    const writes = writesFor(h, sha, from);
+    t.diagnostic(`GitHub writes for the push: ${writes.length}`);
+    assert.ok(writes.length <= 6, `${writes.length} writes for one push`);
+  });
+
+  test('the release moves the same deployment on: in_progress, then success', async () => {
+    const id = 80_001;
+    const body = `/politburo apply ${ENV}`;
+    h.github.state.commitComments.push({ id, repo: FULL_NAME, commit_id: sha, body, user: 'boss' });
+    await h.send('commit_comment', commitCommentPayload(h, { sha, body, user: 'boss', id }));
+    await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
+    await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'success', 60_000);
+    await settled(h);
+    assert.deepEqual(states(h, sha), [['pending', 'in_progress', 'success']]);
+    assert.ok((await sessions()) > 0, 'the release reached the host');
+    const run = await h.pool.query("SELECT id::text FROM runs WHERE kind = 'apply' AND commit = $1", [sha]);
+    assert.equal(deploymentsOf(h, sha)[0].statuses[2].log_url, `${PUBLIC_URL}/runs/${run.rows[0].id}`);
+    assert.deepEqual(h.github.violations, []);
+  });
+});
