@@ -69,8 +69,15 @@ export interface ScheduleOptions<N extends SchedulerNode> {
 
 type Phase = 'pending' | 'provisioning' | 'waiting' | 'running' | 'done';
 
+/** What one need of an entry is, as far as the run knows: still to come, met, or failed for good. */
+const WAIT = 0;
+const MET = 1;
+const BLOCKS = 2;
+
 interface Entry<N> {
   node: N;
+  /** Position in the input: ties between equal priorities go to the earlier node. */
+  index: number;
   phase: Phase;
   provisioned: boolean;
   outcome?: ScheduledOutcome;
@@ -80,6 +87,15 @@ interface Entry<N> {
   /** Rollout group and 0-based batch, for nodes of a rollout group. */
   group?: Group<N>;
   batch?: number;
+  /** Per need (index into `node.dependsOn`): WAIT, MET or BLOCKS. */
+  needs: Uint8Array;
+  /** Needs that BLOCK the entry. */
+  blocking: number;
+  /** The needs still WAIT: what the entry waits for, by need index, in `dependsOn` order (for `node-waiting`). */
+  waitLabels: Map<number, string>;
+  /** In the ready queue (may start once a slot is free) / in the queue of entries to look at again. */
+  queued: boolean;
+  dirty: boolean;
 }
 
 /** A rollout group in a run: its batches, the first batch not yet settled, and its failures. */
@@ -107,15 +123,30 @@ export async function schedule<N extends SchedulerNode>(opts: ScheduleOptions<N>
 
 type Need = { path: string; state: DependencyState };
 
-/** One scheduling of a set of nodes: entries move pending → (provisioning →) waiting → running → done. */
+/**
+ * One scheduling of a set of nodes: entries move pending → (provisioning →) waiting → running → done.
+ *
+ * Work is proportional to the graph, not to nodes × settles: each entry keeps a count of the needs it still waits for
+ * (and of those that block it), updated only when the node it needs settles or gets its host; an entry is looked at
+ * again only then (or when its rollout batch is released, or the run stops), and entries that may start wait in a
+ * priority queue (longest chain first, then input order) for a free slot.
+ */
 class DagRun<N extends SchedulerNode> {
   private readonly entries = new Map<string, Entry<N>>();
   private readonly groups: Group<N>[] = [];
   /** Entries that need a node's host (`#provisioned`), by that node's path. */
   private readonly needHost = new Map<string, Entry<N>[]>();
+  /** Per node path: the entries needing it, with the index of that need. */
+  private readonly dependents = new Map<string, { entry: Entry<N>; need: number }[]>();
   private readonly limit: number;
   private readonly running = new Map<string, AbortController>();
   private readonly settling: Promise<unknown>[] = [];
+  /** Entries to look at again (something they depend on changed). */
+  private dirty: Entry<N>[] = [];
+  /** Entries that may start, waiting for a slot: a binary heap, highest priority first. */
+  private readonly ready: Entry<N>[] = [];
+  /** Entries queued since slots were last handed out: told they wait for a slot if they did not get one. */
+  private queuedNow: Entry<N>[] = [];
   private stopping: boolean;
   private wake: () => void = () => {};
   private graceTimer?: NodeJS.Timeout;
@@ -123,10 +154,21 @@ class DagRun<N extends SchedulerNode> {
 
   constructor(private readonly opts: ScheduleOptions<N>) {
     const heights = heightsOf(opts.nodes);
-    for (const node of opts.nodes) {
+    opts.nodes.forEach((node, index) => {
       const provisioned = !node.provision || !opts.provision;
-      this.entries.set(node.path, { node, phase: 'pending', provisioned, priority: heights.get(node.path) ?? 0 });
-    }
+      this.entries.set(node.path, {
+        node,
+        index,
+        phase: 'pending',
+        provisioned,
+        priority: heights.get(node.path) ?? 0,
+        needs: new Uint8Array(node.dependsOn.length),
+        blocking: 0,
+        waitLabels: new Map(),
+        queued: false,
+        dirty: false,
+      });
+    });
     for (const g of rolloutBatches(opts.nodes)) {
       const group: Group<N> = { setting: g, batches: [], unsettled: [], current: 0, failures: 0, failed: [] };
       group.batches = g.batches.map((paths, i) =>
@@ -135,10 +177,16 @@ class DagRun<N extends SchedulerNode> {
       group.unsettled = group.batches.map((b) => b.length);
       this.groups.push(group);
     }
-    for (const e of this.entries.values())
-      for (const d of e.node.dependsOn)
-        if (d.state === 'provisioned' && this.entries.has(d.path))
-          this.needHost.set(d.path, [...(this.needHost.get(d.path) ?? []), e]);
+    for (const e of this.entries.values()) {
+      e.node.dependsOn.forEach((d, i) => {
+        if (this.entries.has(d.path)) {
+          this.dependents.set(d.path, [...(this.dependents.get(d.path) ?? []), { entry: e, need: i }]);
+          if (d.state === 'provisioned') this.needHost.set(d.path, [...(this.needHost.get(d.path) ?? []), e]);
+        }
+        // Outside the run, a need is decided once: the recorded state does not change during the run.
+        this.setNeed(e, i, this.needStatus(d));
+      });
+    }
     this.limit = Math.max(1, Math.floor(opts.concurrency) || 1);
     this.stopping = opts.signal?.aborted ?? false;
   }
@@ -147,17 +195,16 @@ class DagRun<N extends SchedulerNode> {
     const onAbort = () => this.interrupt();
     this.opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
+      // First look: every entry, the longest chains first.
+      [...this.entries.values()].sort(byPriority).forEach((e) => this.markDirty(e));
       while (this.done < this.entries.size) {
         const woken = new Promise<void>((resolve) => (this.wake = resolve));
-        // Settling a node can unblock or block others: repeat until nothing changes within this turn.
-        let before: number;
-        do {
-          before = this.done;
-          this.pump();
-        } while (this.done !== before);
+        this.pump();
         if (this.done === this.entries.size) break;
-        if (this.running.size === 0) this.settleDeadlock();
-        else await woken;
+        if (this.running.size === 0) {
+          this.settleDeadlock();
+          this.pump();
+        } else await woken;
       }
     } finally {
       clearTimeout(this.graceTimer);
@@ -181,34 +228,64 @@ class DagRun<N extends SchedulerNode> {
       () => this.running.forEach((c) => c.abort(reason)),
       immediate ? 0 : (this.opts.graceMs ?? 10_000),
     );
+    for (const e of this.entries.values()) this.markDirty(e);
     this.wake();
   }
 
-  /** Starts, blocks or marks waiting every entry that is not running, the longest chains first. */
-  private pump(): void {
-    const order = [...this.entries.values()].filter((e) => e.phase !== 'done').sort((a, b) => b.priority - a.priority);
-    for (const entry of order) {
-      if (entry.phase === 'provisioning' || entry.phase === 'running') continue;
-      if (this.stopping) this.settleInterrupted(entry);
-      else if (entry.group?.stop) this.settleRolloutStopped(entry, entry.group.stop.reason);
-      else if (!entry.provisioned) {
-        const may = this.released(entry) || this.hostNeeded(entry);
-        if (entry.phase === 'pending' && this.running.size < this.limit && may) this.start(entry, 'provisioning');
-        else if (entry.phase === 'pending' && !may) this.waitFor(entry, [this.batchWait(entry)]);
-      } else this.advance(entry);
-    }
+  private markDirty(entry: Entry<N>): void {
+    if (entry.dirty || entry.phase === 'done') return;
+    entry.dirty = true;
+    this.dirty.push(entry);
   }
 
-  /** A provisioned entry: blocked, started, or (still) waiting on dependencies or a slot. */
-  private advance(entry: Entry<N>): void {
-    const waits: string[] = [];
-    let blocked: string | null = null;
-    for (const need of entry.node.dependsOn) {
-      const s = this.needStatus(need);
-      if (s === 'wait') waits.push(need.state === 'ready' ? need.path : `${need.path}#${need.state}`);
-      else if (s !== null) blocked ??= s;
+  /**
+   * Looks at every entry whose situation changed (settling one can block or release others: until none is left), then
+   * hands the free slots to the waiting entries, highest priority first.
+   */
+  private pump(): void {
+    while (this.dirty.length) {
+      const batch = this.dirty;
+      this.dirty = [];
+      for (const entry of batch) {
+        entry.dirty = false;
+        this.look(entry);
+      }
     }
-    if (blocked) {
+    while (this.running.size < this.limit && this.ready.length) {
+      const entry = this.popReady();
+      if (entry.phase === 'done' || entry.phase === 'provisioning' || entry.phase === 'running') continue;
+      if (entry.provisioned) this.start(entry, 'running');
+      else if (this.released(entry) || this.hostNeeded(entry)) this.start(entry, 'provisioning');
+      else this.waitFor(entry, [this.batchWait(entry)]);
+    }
+    for (const e of this.queuedNow)
+      if (e.queued && e.provisioned) this.waitFor(e, [`a free slot (concurrency ${this.limit})`]);
+    this.queuedNow = [];
+  }
+
+  /** Settles, queues (may start) or marks waiting one entry that is not running. */
+  private look(entry: Entry<N>): void {
+    if (entry.phase === 'done' || entry.phase === 'provisioning' || entry.phase === 'running') return;
+    if (this.stopping) return this.settleInterrupted(entry);
+    if (entry.group?.stop) return this.settleRolloutStopped(entry, entry.group.stop.reason);
+    if (!entry.provisioned) {
+      if (this.released(entry) || this.hostNeeded(entry)) this.queueReady(entry);
+      else this.waitFor(entry, [this.batchWait(entry)]);
+      return;
+    }
+    this.advance(entry);
+  }
+
+  /** A provisioned entry: blocked, queued to start, or (still) waiting on dependencies or its batch. */
+  private advance(entry: Entry<N>): void {
+    if (entry.blocking > 0) {
+      // The first blocking need in `dependsOn` order names the reason.
+      let blocked = 'blocked';
+      for (let i = 0; i < entry.needs.length; i++) {
+        if (entry.needs[i] !== BLOCKS) continue;
+        blocked = this.needStatus(entry.node.dependsOn[i]) ?? blocked;
+        break;
+      }
       const finishedAt = new Date().toISOString();
       this.settle(entry, {
         path: entry.node.path,
@@ -220,9 +297,70 @@ class DagRun<N extends SchedulerNode> {
       });
       return;
     }
+    const waits = [...entry.waitLabels.values()];
     if (!this.released(entry)) waits.push(this.batchWait(entry));
-    if (waits.length === 0 && this.running.size < this.limit) return this.start(entry, 'running');
-    this.waitFor(entry, waits.length ? waits : [`a free slot (concurrency ${this.limit})`]);
+    if (waits.length === 0) this.queueReady(entry);
+    else this.waitFor(entry, waits);
+  }
+
+  /** Records what a need is now, keeping the entry's counts. */
+  private setNeed(entry: Entry<N>, i: number, status: 'wait' | string | null): void {
+    const was = entry.needs[i];
+    const now = status === 'wait' ? WAIT : status === null ? MET : BLOCKS;
+    if (was === now && entry.waitLabels.has(i) === (now === WAIT)) return;
+    entry.waitLabels.delete(i);
+    if (was === BLOCKS) entry.blocking--;
+    entry.needs[i] = now;
+    if (now === WAIT) {
+      const need = entry.node.dependsOn[i];
+      entry.waitLabels.set(i, need.state === 'ready' ? need.path : `${need.path}#${need.state}`);
+    } else if (now === BLOCKS) entry.blocking++;
+  }
+
+  /** A node got its host or settled: the needs of its dependents that waited for it are decided now. */
+  private decideDependents(path: string): void {
+    for (const { entry, need } of this.dependents.get(path) ?? []) {
+      if (entry.needs[need] !== WAIT || entry.phase === 'done') continue;
+      const status = this.needStatus(entry.node.dependsOn[need]);
+      if (status === 'wait') continue;
+      this.setNeed(entry, need, status);
+      this.markDirty(entry);
+    }
+  }
+
+  private queueReady(entry: Entry<N>): void {
+    if (entry.queued) return;
+    entry.queued = true;
+    this.queuedNow.push(entry);
+    const heap = this.ready;
+    heap.push(entry);
+    for (let i = heap.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (!before(heap[i], heap[parent])) break;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  }
+
+  private popReady(): Entry<N> {
+    const heap = this.ready;
+    const top = heap[0];
+    const last = heap.pop()!;
+    if (heap.length) {
+      heap[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let best = i;
+        if (l < heap.length && before(heap[l], heap[best])) best = l;
+        if (r < heap.length && before(heap[r], heap[best])) best = r;
+        if (best === i) break;
+        [heap[i], heap[best]] = [heap[best], heap[i]];
+        i = best;
+      }
+    }
+    top.queued = false;
+    return top;
   }
 
   /** Emits `node-waiting` when what the entry waits for changed. */
@@ -266,6 +404,8 @@ class DagRun<N extends SchedulerNode> {
       entry.provisioned = true;
       entry.phase = 'waiting';
       this.emit({ type: 'node-state', path: entry.node.path, state: 'provisioned' });
+      this.decideDependents(entry.node.path);
+      this.markDirty(entry);
       return;
     }
     const finishedAt = new Date().toISOString();
@@ -365,6 +505,8 @@ class DagRun<N extends SchedulerNode> {
       maxFailures: g.setting.maxFailures,
     });
     g.stop = { batch, reason };
+    // Nothing more of the group starts: every entry of it not running is blocked when looked at.
+    for (const b of g.batches) for (const e of b) this.markDirty(e);
   }
 
   private reportStops(): void {
@@ -393,10 +535,22 @@ class DagRun<N extends SchedulerNode> {
     this.done++;
     if (outcome.state === 'failed') this.countFailure(entry);
     const g = entry.group;
-    if (g && --g.unsettled[entry.batch!] === 0)
+    if (g && --g.unsettled[entry.batch!] === 0) {
+      const was = g.current;
       while (g.current < g.batches.length && g.unsettled[g.current] === 0) g.current++;
+      // Batches released now (and the hosts their nodes need) are looked at again.
+      for (let b = was; b <= Math.min(g.current, g.batches.length - 1); b++)
+        for (const e of g.batches[b]) {
+          this.markDirty(e);
+          for (const d of e.node.dependsOn) {
+            const dep = d.state === 'provisioned' ? this.entries.get(d.path) : undefined;
+            if (dep) this.markDirty(dep);
+          }
+        }
+    }
     if (outcome.state !== null)
       this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
+    this.decideDependents(entry.node.path);
     const hook = this.opts.onSettled;
     if (hook)
       this.settling.push(
@@ -409,6 +563,15 @@ class DagRun<N extends SchedulerNode> {
   private emit(e: RunEvent): void {
     this.opts.onEvent?.(e);
   }
+}
+
+/** Higher priority first (the longest chain of dependents), then input order. */
+function before<N>(a: Entry<N>, b: Entry<N>): boolean {
+  return a.priority > b.priority || (a.priority === b.priority && a.index < b.index);
+}
+
+function byPriority<N>(a: Entry<N>, b: Entry<N>): number {
+  return b.priority - a.priority || a.index - b.index;
 }
 
 /** The failed node at the root of a blocked chain, for reasons that name it. */

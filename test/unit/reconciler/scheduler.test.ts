@@ -462,3 +462,70 @@ test('rollout: a #provisioned cycle split across batches provisions the later ho
   );
   assert.deepEqual(log.slice(2), ['run a', 'run b'], 'configuration still follows the batches');
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Cost: the scheduler's work grows with the graph (nodes + dependencies), not with nodes × settles.
+
+/** `dependsOn` lists that count how often the scheduler reads one of their dependencies. */
+function countingNeeds(nodes: SchedulerNode[]): { nodes: SchedulerNode[]; reads: () => number } {
+  let reads = 0;
+  const counted = nodes.map((node) => ({
+    ...node,
+    dependsOn: new Proxy(node.dependsOn, {
+      get(target, key, receiver) {
+        if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+        return Reflect.get(target, key, receiver) as unknown;
+      },
+    }),
+  }));
+  return { nodes: counted, reads: () => reads };
+}
+
+test('cost: a fan-out and fan-in of 400 nodes reads each dependency a bounded number of times, not once per settle', async () => {
+  const webs = Array.from({ length: 400 }, (_, i) => n(`web-${i + 1}`, ['db', ['outside', 'ready']]));
+  const graph = [
+    n('db'),
+    ...webs,
+    n(
+      'lb',
+      webs.map((w) => w.path),
+    ),
+  ];
+  const needs = graph.reduce((sum, node) => sum + node.dependsOn.length, 0);
+  const { nodes, reads } = countingNeeds(graph);
+  let outsideAsked = 0;
+  const outs = await schedule({
+    nodes,
+    concurrency: 50,
+    outside: () => (outsideAsked++, { state: 'ready', hasHost: true }),
+    runNode: async () => ({ state: 'ready' }),
+  });
+  assert.ok(outs.every((o) => o.state === 'ready'));
+  // Every web, then lb, settled one at a time: a scheduler that re-checked every dependency of every waiting node on
+  // each settle would read lb's 400 dependencies about 400 times (160,000 reads) and ask about `outside` per look.
+  assert.equal(outsideAsked, webs.length, 'a dependency outside the run is asked about once per node needing it');
+  assert.ok(reads() <= 5 * needs, `${reads()} reads of ${needs} dependencies`);
+});
+
+test('cost: a failure blocks a fan-in once, naming the failed node, without re-reading the other dependencies', async () => {
+  const webs = Array.from({ length: 300 }, (_, i) => n(`web-${i + 1}`));
+  const graph = [
+    ...webs,
+    n(
+      'lb',
+      webs.map((w) => w.path),
+    ),
+  ];
+  const { nodes, reads } = countingNeeds(graph);
+  const outs = byPath(
+    await schedule({
+      nodes,
+      concurrency: 300,
+      outside: () => undefined,
+      runNode: async (node) => (node.path === 'web-7' ? { state: 'failed', reason: 'TaskFailed' } : { state: 'ready' }),
+    }),
+  );
+  assert.equal(outs.lb.state, 'blocked');
+  assert.equal(outs.lb.reason, 'depends on web-7, which failed');
+  assert.ok(reads() <= 5 * 300, `${reads()} reads of 300 dependencies`);
+});
