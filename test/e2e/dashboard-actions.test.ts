@@ -1,0 +1,392 @@
+/**
+ * The dashboard with sign-in and actions, on the real controller (docs/controller.md, "The dashboard"): GitHub's web
+ * sign-in flow through the fake over real HTTP, sessions (cookie attributes, sign-out, expiry), what readers and
+ * writers see and may do, forged POSTs, every action recorded, and Cancel stopping an apply that runs on sshd hosts.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import request from 'supertest';
+import type { SshHost } from '../helpers/sshd.js';
+import { ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+/** `db`, then `web` after it; with `wait`, db's task waits for `~/go` on its host (an apply caught mid-run). */
+function description(hosts: SshHost[], o: { version: string; wait?: boolean; extra?: string }): string {
+  const node = (p: string, wait: boolean) => [
+    `      ${p}:`,
+    ...(p === 'web' ? ['        depends_on: [db]'] : []),
+    '        tasks:',
+    `          - name: marker ${o.version}`,
+    `            met: 'test -f ~/state/${o.version}'`,
+    `            meet: '${wait ? 'while [ ! -f ~/go ]; do sleep 0.2; done; ' : ''}mkdir -p ~/state && touch ~/state/${o.version}'`,
+  ];
+  const host = (h: SshHost) => `{ address: '${h.address}', port: ${h.port}, user: ${h.user} }`;
+  return [
+    'politburo: 1',
+    'defaults: { timeout: 5m }',
+    'blueprints:',
+    '  app:',
+    '    resources:',
+    ...node('db', !!o.wait),
+    ...node('web', false),
+    'environments:',
+    `  ${ENV}:`,
+    '    blueprint: app',
+    `    hosts: { db: ${host(hosts[0])}, web: ${host(hosts[1])} }`,
+    '    known_hosts: known_hosts',
+    o.extra ?? '',
+    '',
+  ].join('\n');
+}
+
+const setCookies = (res: request.Response): string[] => ([] as string[]).concat(res.headers['set-cookie'] ?? []);
+
+/** The `name=value` part of a cookie the response sets. */
+const cookieOf = (res: request.Response, name: string): string | undefined =>
+  setCookies(res)
+    .find((c) => c.startsWith(`${name}=`))
+    ?.split(';')[0];
+
+const csrfIn = (page: string): string => {
+  const m = /name="_csrf" value="([^"]+)"/.exec(page);
+  assert.ok(m, 'the page carries a CSRF token');
+  return m[1];
+};
+
+describe('e2e: dashboard sign-in and actions', () => {
+  let h: Harness;
+  let url: string;
+  let applyRun: string;
+
+  before(async () => {
+    h = await startHarness({
+      controllers: 0,
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { version: 'v1' }) }),
+    });
+    const c = await h.startController({
+      GITHUB_CLIENT_ID: h.github.oauth.clientId,
+      GITHUB_CLIENT_SECRET: h.github.oauth.clientSecret,
+      GITHUB_URL: h.github.url,
+      POLITBURO_PUBLIC_URL: '',
+      POLITBURO_DASHBOARD_TOKEN: 'script-token',
+      POLITBURO_DASHBOARD_SESSION_TTL: '1h',
+    });
+    url = c.url;
+    h.github.state.permissions.set(`${FULL_NAME}:alice`, 'write');
+    h.github.state.permissions.set(`${FULL_NAME}:bob`, 'read');
+    h.github.state.permissions.set(`${FULL_NAME}:mallory`, 'none');
+    const first = await h.repo.head();
+    await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: first }), url);
+    await waitFor('applied', () => h.checks(first).get(`politburo/${ENV}`)?.conclusion === 'success');
+    const { rows } = await h.pool.query(`SELECT id FROM runs WHERE kind = 'apply' AND status = 'succeeded'`);
+    applyRun = String(rows[0].id);
+  });
+  after(async () => {
+    for (const host of h?.ssh.hosts ?? []) await writeFile(path.join(host.home, 'go'), '').catch(() => undefined);
+    await h?.stop();
+  });
+
+  /** GitHub's web flow as a browser walks it: our login route, GitHub's authorize page, our callback. */
+  async function signIn(login: string, returnTo = '/runs'): Promise<string> {
+    h.github.oauth.signInAs(login);
+    const start = await request(url).get(`/auth/github/login?return_to=${encodeURIComponent(returnTo)}`);
+    assert.equal(start.status, 302);
+    const authorize = new URL(start.headers.location);
+    assert.equal(authorize.origin + authorize.pathname, `${h.github.url}/login/oauth/authorize`);
+    assert.equal(authorize.searchParams.get('client_id'), h.github.oauth.clientId);
+    assert.equal(authorize.searchParams.get('redirect_uri'), `${url}/auth/github/callback`);
+    const stateCookie = cookieOf(start, 'politburo_oauth');
+    assert.ok(stateCookie);
+    const consent = await fetch(authorize, { redirect: 'manual' });
+    assert.equal(consent.status, 302);
+    const callback = new URL(consent.headers.get('location')!);
+    assert.equal(callback.searchParams.get('state'), authorize.searchParams.get('state'));
+    const done = await request(url)
+      .get(callback.pathname + callback.search)
+      .set('Cookie', stateCookie);
+    assert.equal(done.status, 303, done.text);
+    assert.equal(done.headers.location, returnTo);
+    const session = cookieOf(done, 'politburo_session');
+    assert.ok(session, 'a session cookie is set');
+    return session;
+  }
+
+  test('sign in with GitHub: state bound to the browser, code exchanged once, HttpOnly SameSite=Lax session', async () => {
+    const start = await request(url).get('/auth/github/login');
+    const stateCookie = setCookies(start)[0] ?? '';
+    assert.match(stateCookie, /HttpOnly/);
+    assert.match(stateCookie, /SameSite=Lax/);
+    assert.doesNotMatch(stateCookie, /Secure/, 'plain http on a loopback address: no Secure (a local demo)');
+    const elsewhere = await request(url).get('/auth/github/login').set('Host', 'politburo.example.com');
+    assert.match(setCookies(elsewhere)[0] ?? '', /; Secure/, 'any other host: Secure');
+
+    h.github.oauth.signInAs('alice');
+    const consent = await fetch(start.headers.location, { redirect: 'manual' });
+    const callback = new URL(consent.headers.get('location')!);
+    // Another browser's state (or none) is refused, and the code is not exchanged.
+    const wrongState = new URL(callback);
+    wrongState.searchParams.set('state', 'forged');
+    const forged = await request(url)
+      .get(wrongState.pathname + wrongState.search)
+      .set('Cookie', cookieOf(start, 'politburo_oauth')!);
+    assert.equal(forged.status, 403);
+    assert.match(forged.text, /sign-in state does not match/);
+    const noCookie = await request(url).get(callback.pathname + callback.search);
+    assert.equal(noCookie.status, 403);
+    assert.equal(cookieOf(noCookie, 'politburo_session'), undefined);
+    // The real one signs in; the same code a second time is refused by GitHub (bad_verification_code).
+    const ok = await request(url)
+      .get(callback.pathname + callback.search)
+      .set('Cookie', cookieOf(start, 'politburo_oauth')!);
+    assert.equal(ok.status, 303);
+    const sessionCookie = setCookies(ok).find((c) => c.startsWith('politburo_session='));
+    assert.match(sessionCookie ?? '', /HttpOnly/);
+    assert.match(sessionCookie ?? '', /SameSite=Lax/);
+    assert.match(sessionCookie ?? '', /Max-Age=3600/);
+    const again = await request(url)
+      .get(callback.pathname + callback.search)
+      .set('Cookie', cookieOf(start, 'politburo_oauth')!);
+    assert.equal(again.status, 403);
+    assert.match(again.text, /bad_verification_code/);
+    const exchanges = h.github.requests.filter((r) => r.path.startsWith('/login/oauth/access_token'));
+    assert.deepEqual(
+      exchanges.map((r) => (r.body as { error?: string }).error ?? 'token'),
+      ['token', 'bad_verification_code'],
+    );
+    // Only the hash of the session id is stored, with the login; no GitHub token.
+    const id = cookieOf(ok, 'politburo_session')!.split('=')[1];
+    const { rows } = await h.pool.query(`SELECT * FROM dashboard_sessions WHERE login = 'alice'`);
+    assert.ok(rows.some((r) => Buffer.compare(r.id_hash, createHash('sha256').update(id).digest()) === 0));
+    assert.deepEqual(Object.keys(rows[0]).sort(), ['created_at', 'expires_at', 'id_hash', 'login']);
+    const page = await request(url).get('/').set('Cookie', cookieOf(ok, 'politburo_session')!);
+    assert.equal(page.status, 200);
+    assert.match(page.text, /Signed in as <b>alice<\/b>/);
+    assert.equal(page.headers['cache-control'], 'private, no-store');
+  });
+
+  test('a user who cancels on GitHub is told so; without a session the dashboard asks to sign in', async () => {
+    h.github.oauth.signInAs(null);
+    const start = await request(url).get('/auth/github/login');
+    const consent = await fetch(start.headers.location, { redirect: 'manual' });
+    const callback = new URL(consent.headers.get('location')!);
+    const res = await request(url)
+      .get(callback.pathname + callback.search)
+      .set('Cookie', cookieOf(start, 'politburo_oauth')!);
+    assert.equal(res.status, 403);
+    assert.match(res.text, /denied your application access/);
+    const anonymous = await request(url).get('/');
+    assert.equal(anonymous.status, 401);
+    assert.match(anonymous.text, /Sign in with GitHub/);
+  });
+
+  test('sign-out deletes the session; an expired session is not accepted', async () => {
+    const session = await signIn('alice');
+    const page = await request(url).get('/').set('Cookie', session);
+    const out = await request(url)
+      .post('/auth/sign-out')
+      .set('Cookie', session)
+      .set('Origin', url)
+      .type('form')
+      .send({ _csrf: csrfIn(page.text) });
+    assert.equal(out.status, 303);
+    assert.match(cookieOf(out, 'politburo_session') ?? '', /^politburo_session=$/);
+    assert.equal((await request(url).get('/').set('Cookie', session)).status, 401);
+
+    const other = await signIn('alice');
+    assert.equal((await request(url).get('/').set('Cookie', other)).status, 200);
+    await h.pool.query(`UPDATE dashboard_sessions SET expires_at = now() - interval '1 second'`);
+    assert.equal((await request(url).get('/').set('Cookie', other)).status, 401);
+  });
+
+  test('readers see no buttons and are refused with the reason; non-collaborators see nothing', async () => {
+    const alice = await signIn('alice');
+    const bob = await signIn('bob');
+    const mallory = await signIn('mallory');
+    const writerPage = await request(url).get(`/runs/${applyRun}`).set('Cookie', alice);
+    assert.match(
+      writerPage.text,
+      /<form method="post" action="\/runs\/\d+\/rerun" class="action" data-action="rerun">/,
+    );
+    const readerPage = await request(url).get(`/runs/${applyRun}`).set('Cookie', bob);
+    assert.equal(readerPage.status, 200);
+    assert.doesNotMatch(readerPage.text, /data-action="(rerun|cancel|check-drift|heal|release)"/);
+    const envPath = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+    assert.match((await request(url).get(envPath).set('Cookie', alice)).text, /data-action="check-drift"/);
+    assert.doesNotMatch(
+      (await request(url).get(envPath).set('Cookie', bob)).text,
+      /data-action="(rerun|cancel|check-drift|heal|release)"/,
+    );
+
+    const refused = await request(url)
+      .post(`/runs/${applyRun}/rerun`)
+      .set('Cookie', bob)
+      .set('Origin', url)
+      .type('form')
+      .send({ _csrf: csrfIn(readerPage.text) });
+    assert.equal(refused.status, 403);
+    assert.match(refused.text, /bob has read permission on acme\/infra; Re-run apply needs write/);
+    const { rows } = await h.pool.query(
+      `SELECT login, action, outcome, message FROM dashboard_actions WHERE login = 'bob'`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.action, r.outcome]),
+      [['rerun', 'refused']],
+    );
+
+    assert.equal((await request(url).get(`/runs/${applyRun}`).set('Cookie', mallory)).status, 404);
+    const list = await request(url).get('/api/runs').set('Cookie', mallory);
+    assert.deepEqual(list.body.runs, []);
+    assert.doesNotMatch((await request(url).get('/').set('Cookie', mallory)).text, /acme\/infra/);
+    // The shared token still reads everything, and acts never.
+    const script = await request(url).get('/api/runs').set('Authorization', 'Bearer script-token');
+    assert.ok(script.body.runs.length > 0);
+    assert.doesNotMatch(
+      (await request(url).get(`/runs/${applyRun}`).set('Authorization', 'Bearer script-token')).text,
+      /data-action="rerun"/,
+    );
+  });
+
+  test('forged POSTs are refused with 403 and nothing is done', async () => {
+    const alice = await signIn('alice');
+    const token = csrfIn((await request(url).get(`/runs/${applyRun}`).set('Cookie', alice)).text);
+    const before = (await h.pool.query('SELECT count(*)::int AS n FROM dashboard_actions')).rows[0].n;
+    const post = () => request(url).post(`/runs/${applyRun}/rerun`).type('form');
+    const cases: [string, request.Test, RegExp][] = [
+      ['no session', post().set('Origin', url).send({ _csrf: token }), /.+/],
+      ['no CSRF token', post().set('Cookie', alice).set('Origin', url).send({}), /CSRF token/],
+      [
+        'a wrong CSRF token',
+        post()
+          .set('Cookie', alice)
+          .set('Origin', url)
+          .send({ _csrf: 'x'.repeat(43) }),
+        /CSRF token/,
+      ],
+      [
+        'another site',
+        post().set('Cookie', alice).set('Origin', 'https://evil.example').send({ _csrf: token }),
+        /not from this dashboard/,
+      ],
+      ['no Origin nor Referer', post().set('Cookie', alice).send({ _csrf: token }), /Origin or Referer/],
+      [
+        'the shared token',
+        post().set('Authorization', 'Bearer script-token').set('Origin', url).send({}),
+        /token is read-only/,
+      ],
+    ];
+    for (const [what, req, reason] of cases) {
+      const res = await req;
+      assert.equal(res.status, 403, what);
+      assert.match(res.text, reason, what);
+    }
+    assert.equal((await h.pool.query('SELECT count(*)::int AS n FROM dashboard_actions')).rows[0].n, before);
+  });
+
+  test('a writer re-runs, checks drift, is refused heal and release with reasons: each recorded and shown', async () => {
+    const alice = await signIn('alice');
+    const envPath = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+    const act = async (pathname: string, extra: Record<string, string> = {}) => {
+      const page = await request(url)
+        .get(pathname.replace(/\/[^/]+$/, ''))
+        .set('Cookie', alice);
+      return request(url)
+        .post(pathname)
+        .set('Cookie', alice)
+        .set('Origin', url)
+        .type('form')
+        .send({ _csrf: csrfIn(page.text), ...extra });
+    };
+    const rerun = await act(`/runs/${applyRun}/rerun`);
+    assert.equal(rerun.status, 303, rerun.text);
+    assert.equal(rerun.headers.location, `/runs/${applyRun}#actions`);
+    const drift = await act(`${envPath}/check-drift`);
+    assert.equal(drift.status, 303, drift.text);
+    await waitFor(
+      'the drift check ran',
+      async () =>
+        (await h.pool.query(`SELECT 1 FROM runs WHERE kind = 'drift' AND status <> 'running'`)).rowCount === 1,
+    );
+    const heal = await act(`${envPath}/heal`);
+    assert.equal(heal.status, 409);
+    assert.match(heal.text, /no node of test is drifted: nothing to heal/);
+    const release = await act(`${envPath}/release`, { sha: (await h.repo.head()).slice(0, 12) });
+    assert.equal(release.status, 409);
+    assert.match(release.text, /nothing of test waits for release/);
+    const cancel = await act(`/runs/${applyRun}/cancel`);
+    assert.equal(cancel.status, 409);
+    assert.match(cancel.text, /is not running \(it ended succeeded\)/);
+
+    const { rows } = await h.pool.query(
+      `SELECT login, action, outcome, message, at FROM dashboard_actions WHERE login = 'alice' ORDER BY id`,
+    );
+    assert.deepEqual(
+      rows.map((r) => [r.action, r.outcome]),
+      [
+        ['rerun', 'done'],
+        ['check-drift', 'done'],
+        ['heal', 'refused'],
+        ['release', 'refused'],
+        ['cancel', 'refused'],
+      ],
+    );
+    assert.ok(rows.every((r) => r.at instanceof Date));
+    const envPage = await request(url).get(envPath).set('Cookie', alice);
+    assert.match(envPage.text, /<tr data-outcome="done"><td>[^<]+<\/td><td>alice<\/td><td>Check drift now<\/td>/);
+    assert.match(envPage.text, /<tr data-outcome="refused">.*no node of test is drifted/);
+    const jobs = await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE kind = 'drift'`);
+    assert.equal(jobs.rows[0].n, 1);
+  });
+
+  test('Cancel stops a running apply as Ctrl-C does: nothing new starts, the run ends cancelled, recorded', async () => {
+    const alice = await signIn('alice');
+    const before = await h.repo.head();
+    const next = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { version: 'v2', wait: true }) });
+    await h.send('push', pushPayload(h.repo, { before, after: next }), url);
+    // db's task is running (it waits for ~/go); web waits for db.
+    const run = await waitFor('the apply of v2 running db', async () => {
+      const { rows } = await h.pool.query(
+        `SELECT r.id FROM runs r JOIN node_runs n ON n.run_id = r.id
+          WHERE r.commit = $1 AND r.status = 'running' AND n.path = 'db'`,
+        [next],
+      );
+      return rows[0] ? String(rows[0].id) : null;
+    });
+    const page = await request(url).get(`/runs/${run}`).set('Cookie', alice);
+    assert.match(page.text, /data-action="cancel"/);
+    assert.doesNotMatch(page.text, /data-action="rerun"/, 'a running run is not re-run');
+    const cancel = await request(url)
+      .post(`/runs/${run}/cancel`)
+      .set('Cookie', alice)
+      .set('Origin', url)
+      .type('form')
+      .send({ _csrf: csrfIn(page.text) });
+    assert.equal(cancel.status, 303, cancel.text);
+    // The process running it stops it: db's task gets its grace and is then stopped; web never starts.
+    const ended = await waitFor('the run to end', async () => {
+      const { rows } = await h.pool.query(
+        `SELECT status, cancel_requested_by FROM runs WHERE id = $1 AND status <> 'running'`,
+        [run],
+      );
+      return rows[0];
+    });
+    assert.deepEqual(ended, { status: 'cancelled', cancel_requested_by: 'alice' });
+    const nodes = await h.pool.query(`SELECT path, state, reason FROM node_runs WHERE run_id = $1 ORDER BY path`, [
+      run,
+    ]);
+    const web = nodes.rows.find((n) => n.path === 'web');
+    assert.ok(!web || /Interrupted/.test(web.reason), `web never ran: ${JSON.stringify(web)}`);
+    const db = nodes.rows.find((n) => n.path === 'db');
+    assert.match(db.reason ?? '', /Interrupted/);
+    const { rows } = await h.pool.query(
+      `SELECT action, outcome, run_id::text AS run FROM dashboard_actions WHERE action = 'cancel' AND outcome = 'done'`,
+    );
+    assert.deepEqual(rows, [{ action: 'cancel', outcome: 'done', run }]);
+    await waitFor('the check says cancelled', () => h.checks(next).get(`politburo/${ENV}`)?.status === 'completed');
+    const again = await request(url).get(`/runs/${run}`).set('Cookie', alice);
+    assert.match(again.text, /cancel of run #\d+ requested/);
+    assert.doesNotMatch(again.text, /data-action="cancel"/);
+  });
+});
