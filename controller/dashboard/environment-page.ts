@@ -5,6 +5,7 @@
 import type { LifecycleState, RecordedNode, RunRecord } from '../../kernel/types.js';
 import { html, page, raw, type Html } from './html.js';
 import { environmentUrl, nodeAnchor, runUrl } from './links.js';
+import { LIVE_SCRIPT_URL, liveEnvironmentUrl } from './live.js';
 import type { EnvironmentStatus } from './status-data.js';
 import { driftText, healthText, policyText, syncBadge, syncDetail, waitingText } from './status-widgets.js';
 import { runsTable, scrollTable, shortSha, stateBadge, when } from './widgets.js';
@@ -25,6 +26,10 @@ export interface EnvironmentView {
   runs: RunRecord[];
   /** Status at a glance (controller/dashboard/status-data.ts); absent: the section is left out. */
   status?: EnvironmentStatus;
+  /** Action buttons (from the router), shown right after the title. */
+  actions?: Html;
+  /** The sign-in line (from the router), at the end of the header. */
+  account?: Html;
 }
 
 function nodesTable(v: EnvironmentView): Html {
@@ -32,12 +37,12 @@ function nodesTable(v: EnvironmentView): Html {
     ...v.nodes.map(
       (
         n,
-      ) => html`<tr id="${nodeAnchor(n.path)}"><td>${n.path}</td><td>${n.host ?? '-'}</td><td>${stateBadge(n.state)}</td>
-<td>${(n.reason ?? '').split('\n')[0]}</td><td class="mono">${shortSha(n.lastAppliedCommit)}</td><td>${n.lastRunId ? html`<a href="${runUrl(n.lastRunId)}">#${n.lastRunId}</a>` : '-'}</td><td>${when(n.updatedAt)}</td></tr>`,
+      ) => html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td>${n.host ?? '-'}</td><td>${stateBadge(n.state, n.path)}</td>
+<td data-node-reason="${n.path}">${(n.reason ?? '').split('\n')[0]}</td><td class="mono" data-node-commit="${n.path}">${shortSha(n.lastAppliedCommit)}</td><td data-node-run="${n.path}">${n.lastRunId ? html`<a href="${runUrl(n.lastRunId)}">#${n.lastRunId}</a>` : '-'}</td><td data-node-updated="${n.path}">${when(n.updatedAt)}</td></tr>`,
     ),
     ...v.definedOnly.map(
       (n) =>
-        html`<tr id="${nodeAnchor(n.path)}"><td>${n.path}</td><td>${n.host ?? '(on demand)'}</td><td>${stateBadge('defined')}</td><td class="muted">never applied</td><td>-</td><td>-</td><td>-</td></tr>`,
+        html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td>${n.host ?? '(on demand)'}</td><td>${stateBadge('defined', n.path)}</td><td class="muted" data-node-reason="${n.path}">never applied</td><td data-node-commit="${n.path}">-</td><td data-node-run="${n.path}">-</td><td data-node-updated="${n.path}">-</td></tr>`,
     ),
   ];
   if (rows.length === 0) return html`<p class="muted">No nodes.</p>`;
@@ -118,12 +123,13 @@ export function environmentPage(v: EnvironmentView): string {
     : html`<p class="muted">${v.tooManyNodes ? `Too many nodes to draw here (${v.nodes.length + v.definedOnly.length}): use politburo graph ${v.environment} --format dot.` : 'Nothing to draw.'}</p>`;
   return page(
     v.environment,
-    html`<h1>${v.environment} <span class="muted">${v.repository}</span></h1>
+    html`<h1>${v.environment} <span class="muted">${v.repository}</span></h1>${v.actions ?? ''}
 ${glance(v)}
 <h2>Dependency graph</h2>${note}${graph}${v.svg ? html`<p><a href="${`${environmentUrl(v.repository, v.environment)}/graph.svg`}">graph.svg</a> (opens the drawing alone)</p>` : ''}
 <h2>Nodes</h2>${nodesTable(v)}
 <h2>Tasks</h2>${ratesTable(v.rates)}
 ${releasesTable(v.status)}
-<h2>Runs</h2>${runsTable(v.runs, { showEnvironment: false })}`,
+<h2>Runs</h2>${runsTable(v.runs, { showEnvironment: false, filter: { repository: v.repository, environment: v.environment } })}`,
+    { live: { stream: liveEnvironmentUrl(v.repository, v.environment), script: LIVE_SCRIPT_URL }, account: v.account },
   );
 }

@@ -6,6 +6,7 @@
 import type { LifecycleState, RunRecord } from '../../kernel/types.js';
 import { html, page, type Html } from './html.js';
 import { environmentUrl } from './links.js';
+import { LIVE_LIST_URL, LIVE_SCRIPT_URL } from './live.js';
 import type { EnvironmentStatus } from './status-data.js';
 import { driftText, healthText, policyText, syncBadge } from './status-widgets.js';
 import { runsTable, scrollTable, shortSha, when } from './widgets.js';
@@ -26,16 +27,20 @@ function row(e: EnvironmentSummary, s: EnvironmentStatus | undefined): Html {
   const waiting = s?.waiting.length
     ? html`${s.waiting.length} since ${when(s.waiting[0].since)}`
     : html`<span class="muted">-</span>`;
-  return html`<tr><td><a href="${environmentUrl(e.repository, e.environment)}"><strong>${e.environment}</strong></a><div class="muted">${e.repository}</div></td>
-<td>${s ? syncBadge(s.sync) : html`<span class="muted">-</span>`}</td><td>${healthText(e.states)}</td><td class="mono">${shortSha(e.lastCommit)}</td><td class="mono">${s?.head ? shortSha(s.head.sha) : '-'}</td>
-<td>${s ? driftText(s.lastDrift) : '-'}</td><td>${s ? policyText(s) : '-'}</td><td>${waiting}</td><td>${when(e.updatedAt)}</td></tr>`;
+  return html`<tr data-env-repository="${e.repository}" data-env-name="${e.environment}"><td><a href="${environmentUrl(e.repository, e.environment)}"><strong>${e.environment}</strong></a><div class="muted">${e.repository}</div></td>
+<td>${s ? syncBadge(s.sync) : html`<span class="muted">-</span>`}</td><td data-env-nodes>${e.nodes}</td><td data-env-states>${healthText(e.states)}</td><td class="mono" data-env-commit>${shortSha(e.lastCommit)}</td><td class="mono">${s?.head ? shortSha(s.head.sha) : '-'}</td>
+<td>${s ? driftText(s.lastDrift) : '-'}</td><td>${s ? policyText(s) : '-'}</td><td>${waiting}</td><td data-env-updated>${when(e.updatedAt)}</td></tr>`;
 }
 
-/** Renders the environments overview; `statuses` (status-data.ts) add sync, drift, policy and never-applied ones. */
+/**
+ * Renders the environments overview, live; `statuses` (status-data.ts) add sync, drift, policy and never-applied
+ * ones; `account`: the sign-in line from the router.
+ */
 export function environmentsPage(
   envs: EnvironmentSummary[],
   runs: RunRecord[],
   statuses?: EnvironmentStatus[],
+  opts: { account?: Html } = {},
 ): string {
   const byKey = new Map((statuses ?? []).map((s) => [key(s.repository, s.environment), s]));
   const recorded = new Set(envs.map((e) => key(e.repository, e.environment)));
@@ -43,7 +48,7 @@ export function environmentsPage(
   const rows = envs.map((e) => row(e, byKey.get(key(e.repository, e.environment))));
   const table = envs.length
     ? scrollTable(
-        html`<table class="environments"><thead><tr><th scope="col">Environment</th><th scope="col">Sync</th><th scope="col">Health</th><th scope="col">Applied</th><th scope="col">Branch head</th><th scope="col">Last drift check</th><th scope="col">Policy</th><th scope="col">Waiting for release</th><th scope="col">Updated</th></tr></thead><tbody>${rows}</tbody></table>`,
+        html`<table class="environments"><thead><tr><th scope="col">Environment</th><th scope="col">Sync</th><th scope="col">Nodes</th><th scope="col">Health</th><th scope="col">Applied</th><th scope="col">Branch head</th><th scope="col">Last drift check</th><th scope="col">Policy</th><th scope="col">Waiting for release</th><th scope="col">Updated</th></tr></thead><tbody>${rows}</tbody></table>`,
         'Environments',
       )
     : html`<p class="muted">No environment has been planned or applied yet. Run <code>politburo apply ENV</code> or push to an environment's branch.</p>`;
@@ -59,5 +64,6 @@ export function environmentsPage(
   return page(
     'Environments',
     html`<h1>Environments</h1>${table}${described}<h2>Latest runs</h2>${runsTable(runs, { showEnvironment: true })}<p><a href="/runs">All runs</a></p>`,
+    { live: { stream: LIVE_LIST_URL, script: LIVE_SCRIPT_URL }, account: opts.account },
   );
 }

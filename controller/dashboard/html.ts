@@ -79,12 +79,26 @@ pre{background:#111827;color:#e5e7eb;padding:10px;overflow:auto;max-height:400px
 }
 `;
 
-/** The page layout: navigation, title, body; `refreshSeconds` reloads a page that is still changing (a running run). */
-export function page(title: string, body: Html, opts: { refreshSeconds?: number } = {}): string {
+/** What makes a page live (controller/dashboard/live.ts): its event stream and the script that reads it. */
+export interface LiveOption {
+  stream: string;
+  script: string;
+}
+
+/**
+ * The page layout: skip link, navigation (with `account`, the sign-in line, at its end), title, body. `live` names the
+ * page's event stream (`<main data-live>`) and loads the script that applies it; `refreshSeconds` reloads a page
+ * that is still changing (for pages without a stream).
+ */
+export function page(
+  title: string,
+  body: Html,
+  opts: { refreshSeconds?: number; live?: LiveOption; account?: Html } = {},
+): string {
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 ${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}">` : ''}<title>${title} · Politburo</title><style>${raw(STYLE)}</style></head>
-<body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">Politburo</a><nav aria-label="Main"><a href="/">Environments</a> <a href="/runs">Runs</a></nav></header>
-<main id="main" tabindex="-1">${body}</main></body></html>
+<body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">Politburo</a><nav aria-label="Main"><a href="/">Environments</a> <a href="/runs">Runs</a></nav>${opts.account ?? ''}</header>
+<main id="main" tabindex="-1"${opts.live ? html` data-live="${opts.live.stream}"` : ''}>${body}</main>${opts.live ? html`<script src="${opts.live.script}" defer></script>` : ''}</body></html>
 `.value;
 }

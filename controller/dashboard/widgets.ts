@@ -11,10 +11,10 @@ const RUN_STATUS_STATE: Record<RunRecord['status'], LifecycleState> = {
   cancelled: 'terminated',
 };
 
-/** A coloured badge for a lifecycle state. */
-export function stateBadge(state: LifecycleState): Html {
+/** A coloured badge for a lifecycle state, in words; `node`: the node path live updates find it by. */
+export function stateBadge(state: LifecycleState, node?: string): Html {
   const c = STATE_COLOURS[state] ?? STATE_COLOURS.defined;
-  return html`<span class="state state-${state}" style="${`background:${c.fill};border-color:${c.stroke}`}">${state}</span>`;
+  return html`<span class="state state-${state}"${node !== undefined ? html` data-node-state="${node}"` : ''} style="${`background:${c.fill};border-color:${c.stroke}`}">${state}</span>`;
 }
 
 /** A coloured badge for a run status. */
@@ -41,11 +41,14 @@ export function runOutcome(run: Pick<RunRecord, 'kind' | 'status' | 'summary'>):
   return { text: run.status, state: RUN_STATUS_STATE[run.status] ?? 'defined' };
 }
 
-/** The badge of a run: its status, or for a drift check what it found ("drift found", never a plain "succeeded"). */
-export function runBadge(run: Pick<RunRecord, 'kind' | 'status' | 'summary'>): Html {
+/**
+ * The badge of a run: its status, or for a drift check what it found ("drift found", never a plain "succeeded").
+ * With the run's id it carries `data-run-status` for live updates (controller/dashboard/live.ts).
+ */
+export function runBadge(run: Pick<RunRecord, 'kind' | 'status' | 'summary'> & { id?: string }): Html {
   const o = runOutcome(run);
   const c = STATE_COLOURS[o.state];
-  return html`<span class="${`state run-${o.text.replace(/ /g, '-')}`}" style="${`background:${c.fill};border-color:${c.stroke}`}">${o.text}</span>`;
+  return html`<span class="${`state run-${o.text.replace(/ /g, '-')}`}"${run.id !== undefined ? html` data-run-status="${run.id}"` : ''} style="${`background:${c.fill};border-color:${c.stroke}`}">${o.text}</span>`;
 }
 
 /** Who released a run: its trigger when it came from `/politburo apply ENV by LOGIN (delivery)`, else null. */
@@ -87,16 +90,23 @@ export function summaryText(summary: Record<string, number> | null): string {
   return parts.length ? parts.join(', ') : 'nothing to do';
 }
 
-/** The runs table. */
-export function runsTable(runs: RunRecord[], opts: { showEnvironment: boolean }): Html {
-  if (runs.length === 0) return html`<p class="muted">No runs yet.</p>`;
+/**
+ * The runs table. Rows and cells carry the run's id for live updates (live.js inserts new runs in this column order);
+ * `filter` says which repository or environment the table is limited to.
+ */
+export function runsTable(
+  runs: RunRecord[],
+  opts: { showEnvironment: boolean; filter?: { repository?: string; environment?: string } },
+): Html {
   const rows = runs.map((r) => {
     const took = r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running';
-    return html`<tr><td><a href="${runUrl(r.id)}">#${r.id}</a></td>${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
-<td>${r.kind}</td><td>${runBadge(r)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td>${took}</td><td>${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td><td>${releasedBy(r.trigger) ?? '-'}</td></tr>`;
+    return html`<tr data-run-id="${r.id}"><td><a href="${runUrl(r.id)}">#${r.id}</a></td>${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
+<td>${r.kind}</td><td>${runBadge(r)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td data-run-took="${r.id}">${took}</td><td data-run-summary="${r.id}">${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td><td>${releasedBy(r.trigger) ?? '-'}</td></tr>`;
   });
-  return scrollTable(
-    html`<table class="runs"><thead><tr><th scope="col">Run</th>${opts.showEnvironment ? html`<th scope="col">Environment</th>` : ''}<th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Commit</th><th scope="col">Started</th><th scope="col">Took</th><th scope="col">Summary</th><th scope="col">Trigger</th><th scope="col">Released by</th></tr></thead><tbody>${rows}</tbody></table>`,
+  const f = opts.filter ?? {};
+  const body = html`<tbody data-runs data-runs-show-environment="${String(opts.showEnvironment)}"${f.repository !== undefined ? html` data-runs-repository="${f.repository}"` : ''}${f.environment !== undefined ? html` data-runs-environment="${f.environment}"` : ''}>${rows}</tbody>`;
+  return html`${runs.length === 0 ? html`<p class="muted" data-runs-empty>No runs yet.</p>` : ''}${scrollTable(
+    html`<table class="runs"${runs.length === 0 ? ' hidden' : ''}><thead><tr><th scope="col">Run</th>${opts.showEnvironment ? html`<th scope="col">Environment</th>` : ''}<th scope="col">Kind</th><th scope="col">Status</th><th scope="col">Commit</th><th scope="col">Started</th><th scope="col">Took</th><th scope="col">Summary</th><th scope="col">Trigger</th><th scope="col">Released by</th></tr></thead>${body}</table>`,
     'Runs',
-  );
+  )}`;
 }

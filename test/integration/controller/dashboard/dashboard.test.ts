@@ -131,10 +131,10 @@ describe('dashboard', () => {
       'described nodes never applied are defined',
     );
     assert.match(res.text, /<path class="edge" data-from="database\/master" data-to="web-1"/);
-    assert.match(res.text, /<tr id="node-web-2"><td>web-2<\/td><td>203.0.113.22<\/td>/);
+    assert.match(res.text, /<tr id="node-web-2" data-node-row="web-2"><td>web-2<\/td><td>203.0.113.22<\/td>/);
     assert.match(
       res.text,
-      /<tr id="node-web-3"><td>web-3<\/td><td>203.0.113.23<\/td><td><span class="state state-defined"/,
+      /<tr id="node-web-3" data-node-row="web-3"><td>web-3<\/td><td>203.0.113.23<\/td><td><span class="state state-defined"/,
     );
     // lamp base: met in the apply and already met in the drift run (2 of 2); app deployed failed its only run.
     assert.match(
@@ -150,7 +150,7 @@ describe('dashboard', () => {
     assert.match(svg.body.toString(), /^<svg xmlns/);
   });
 
-  test('the page of a running run refreshes itself; a finished one does not', async () => {
+  test('the page of a running run names its live stream (no meta refresh)', async () => {
     const running = await store.startRun({
       repository: REPO,
       environment: 'production',
@@ -159,7 +159,8 @@ describe('dashboard', () => {
       trigger: 'cli',
     });
     const live = await request(app({ store })).get(`/runs/${running.id}`).expect(200);
-    assert.match(live.text, /<meta http-equiv="refresh" content="3">/);
+    assert.match(live.text, new RegExp(`<main id="main" tabindex="-1" data-live="/events/runs/${running.id}">`));
+    assert.match(live.text, /<script src="\/assets\/live\.js\?v=[^"]+" defer><\/script>/);
     assert.match(live.text, /No node has started in this run\./);
     await store.finishRun(running.id, 'cancelled', {});
     const done = await request(app({ store })).get(`/runs/${applyId}`).expect(200);
@@ -186,7 +187,10 @@ describe('dashboard', () => {
     assert.match(res.text, /<a class="bar" href="#node-database_replica-1" style="left:20.00%;width:30.00%;/);
     assert.match(res.text, /<a class="bar" href="#node-web-2" style="left:30.00%;width:70.00%;/);
     assert.match(res.text, /<pre>boom: &lt;b&gt;disk&lt;\/b&gt; on fire<\/pre>/);
-    assert.match(res.text, /<summary>Log \(4 lines\)<\/summary><pre>app deployed \{\n {2}meet \{/);
+    assert.match(
+      res.text,
+      /<summary>Log \(4 lines\)<\/summary><pre data-log="web-2" data-log-length="\d+">app deployed \{\n {2}meet \{/,
+    );
     assert.match(res.text, /TaskFailed: app deployed/);
     assert.match(res.text, /1m 40s/);
     await request(app({ store })).get('/runs/999999').expect(404);

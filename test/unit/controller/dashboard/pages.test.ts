@@ -2,6 +2,7 @@
 // host, accessibility landmarks, and escaping of every field a repository, a commit or a task output controls.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { raw } from '../../../../controller/dashboard/html.js';
 import { environmentPage, rateBar, type EnvironmentView } from '../../../../controller/dashboard/environment-page.js';
 import { environmentsPage } from '../../../../controller/dashboard/environments-page.js';
 import { runPage } from '../../../../controller/dashboard/run-page.js';
@@ -177,7 +178,7 @@ test('every page: a skip link to main, a labelled navigation, a viewport, visibl
   for (const page of [environmentPage(view()), environmentsPage([], []), runsPage([], {}), runPage(run(), [])]) {
     assert.match(page, /<a class="skip" href="#main">Skip to content<\/a>/);
     assert.match(page, /<nav aria-label="Main">/);
-    assert.match(page, /<main id="main" tabindex="-1">/);
+    assert.match(page, /<main id="main" tabindex="-1" data-live="\/events[^"]*">/);
     assert.match(page, /name="viewport" content="width=device-width,initial-scale=1"/);
     assert.match(page, /:focus-visible\{outline:3px solid/);
   }
@@ -270,4 +271,68 @@ test('sync rule: applied head, a head that changes nothing here, waiting, applyi
   assert.equal(syncState({ ...base, head: null }), 'unknown');
   assert.equal(syncState({ ...base, applied: null, head: null }), 'never-applied');
   assert.equal(outcomeFor('queued: production-eu; production waits for release', 'production'), 'waiting');
+});
+
+test('live updates find what they change: run, node, runs-table and environment attributes; slots for actions and account', () => {
+  const nodes: NodeRunRecord[] = [
+    {
+      runId: '7',
+      path: 'db/a',
+      host: 'local',
+      state: 'configuring',
+      reason: null,
+      startedAt: null,
+      finishedAt: null,
+      tasks: [],
+      log: '',
+    },
+  ];
+  const actions = raw('<form data-action="cancel"></form>');
+  const account = raw('<span class="account">alice</span>');
+  const page = runPage(run({ status: 'running', finishedAt: null }), nodes, { actions, account });
+  assert.match(page, /<h1>Run #7: .*data-run-status="7".*<\/h1><form data-action="cancel"><\/form>/);
+  assert.match(page, /<span class="account">alice<\/span><\/header>/);
+  assert.match(page, /<td data-run-finished="7">/);
+  assert.match(page, /<td data-run-summary="7">/);
+  assert.match(page, /<div data-nodes><section id="node-db_a" data-node="db\/a">/);
+  assert.match(page, /data-node-state="db\/a"/);
+  assert.match(page, /<span class="muted mono" data-node-host="db\/a">local<\/span>/);
+  assert.match(page, /<span data-node-task="db\/a"><\/span>/);
+  assert.match(page, /<p data-node-reason="db\/a"><\/p>/);
+  assert.match(page, /<table class="tasks" hidden>.*<tbody data-tasks="db\/a"><\/tbody>/s);
+  assert.match(
+    page,
+    /<details data-log-details="db\/a" hidden><summary>Log \(0 lines\)<\/summary><pre data-log="db\/a" data-log-length="0"><\/pre>/,
+  );
+  const list = runsPage([run()], { environment: 'production' }, { account });
+  assert.match(
+    list,
+    /<tbody data-runs data-runs-show-environment="true" data-runs-environment="production"><tr data-run-id="7">/,
+  );
+  assert.match(list, /<td data-run-took="7">1m 40s<\/td><td data-run-summary="7">2 ready<\/td>/);
+  assert.match(list, /<span class="account">alice<\/span><\/header>/);
+  const front = environmentsPage(
+    [
+      {
+        repository: 'acme/infra',
+        environment: 'production',
+        lastCommit: 'abc',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+        nodes: 2,
+        states: { ready: 2 },
+      },
+    ],
+    [],
+  );
+  assert.match(front, /<tr data-env-repository="acme\/infra" data-env-name="production">/);
+  assert.match(front, /<td data-env-nodes>2<\/td><td data-env-states>/);
+  assert.match(front, /data-live="\/events"/);
+  const env = environmentPage(view({ actions, account }));
+  assert.match(env, /<\/h1><form data-action="cancel"><\/form>/);
+  assert.match(env, /<tr id="node-web-1" data-node-row="web-1">/);
+  assert.match(
+    env,
+    /<td data-node-reason="web-1"><\/td><td class="mono" data-node-commit="web-1">f2aa138<\/td><td data-node-run="web-1">/,
+  );
+  assert.match(env, /data-live="\/events\/environments\/acme%2Finfra\/production"/);
 });
