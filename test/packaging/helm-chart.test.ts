@@ -40,6 +40,8 @@ function documentedVariables(): string[] {
 const EVERYTHING: Dict = {
   github: {
     appId: '12345',
+    clientId: 'Iv1.0123456789abcdef',
+    clientSecret: { existingSecret: 'politburo-github-oauth' },
     webhookSecret: { oldKey: 'GITHUB_WEBHOOK_SECRETS_OLD' },
   },
   ssh: { passphraseKey: 'passphrase', knownHostsKey: 'known_hosts', configKey: 'ssh_config' },
