@@ -51,9 +51,12 @@ export function runBadge(run: Pick<RunRecord, 'kind' | 'status' | 'summary'> & {
   return html`<span class="${`state run-${o.text.replace(/ /g, '-')}`}"${run.id !== undefined ? html` data-run-status="${run.id}"` : ''} style="${`background:${c.fill};border-color:${c.stroke}`}">${o.text}</span>`;
 }
 
-/** Who released a run: its trigger when it came from `/politburo apply ENV by LOGIN (delivery)`, else null. */
+/**
+ * Who released a run, from its trigger: `/politburo apply ENV by LOGIN (delivery)` (a comment) or
+ * `/politburo apply ENV by LOGIN via dashboard` (the Release button); null for other runs.
+ */
 export function releasedBy(trigger: string): string | null {
-  const m = /^\/politburo apply \S+ by (\S+)/.exec(trigger);
+  const m = /^\/politburo apply \S+ by (.+?)(?: \([^)]*\))?$/.exec(trigger);
   return m ? m[1] : null;
 }
 

@@ -172,6 +172,7 @@ test('run page: released by, deployment link, timeline lanes per node grouped by
   assert.equal((local.match(/class="lane"/g) ?? []).length, 2, 'two nodes of one host: two lanes');
   assert.match(local, /title="b: failed in 20s"[^>]*>failed · 20s<\/a>/, 'each bar says its state in words');
   assert.equal(releasedBy('push 1a2b3c4 to main by bob'), null);
+  assert.equal(releasedBy('/politburo apply production by carol via dashboard'), 'carol via dashboard');
 });
 
 test('every page: a skip link to main, a labelled navigation, a viewport, visible focus', () => {
