@@ -232,18 +232,6 @@ function runsFilter(req: Request): { repository?: string; environment?: string }
   return { repository: q('repository'), environment: q('environment') };
 }
 
-/**
- * Places the account line at the end of the page's header, the action buttons after its title and the actions log at
- * the end of its main part.
- */
-function decorate(markup: string, parts: { account?: Html; actions?: Html; log?: Html }): string {
-  let out = markup;
-  if (parts.account?.value) out = out.replace('</header>', `${parts.account.value}</header>`);
-  if (parts.actions?.value) out = out.replace('</h1>', `</h1>${parts.actions.value}`);
-  if (parts.log?.value) out = out.replace('</main>', `${parts.log.value}</main>`);
-  return out;
-}
-
 function refusedPage(res: Response, status: number, what: string, message: string, back: string): void {
   res
     .status(status)
@@ -306,7 +294,7 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
       ]);
       const shown = (await visibleTo(deps, viewer, runs)).slice(0, 15);
       const visibleStatuses = statuses && (await visibleTo(deps, viewer, statuses));
-      res.type('html').send(decorate(environmentsPage(envs, shown, visibleStatuses), { account: account(req, res) }));
+      res.type('html').send(environmentsPage(envs, shown, visibleStatuses, { account: account(req, res) }));
     }),
   );
   router.get(
@@ -329,7 +317,7 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
       });
       res
         .type('html')
-        .send(decorate(environmentPage(view), { account: account(req, res), actions, log: actionsLog(log) }));
+        .send(environmentPage({ ...view, actions: html`${actions}${actionsLog(log)}`, account: account(req, res) }));
     }),
   );
   router.get(
@@ -350,7 +338,7 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     handle(async (req, res) => {
       const filter = runsFilter(req);
       const runs = await visibleTo(deps, viewerOf(res), await store.listRuns({ ...filter, limit: 200 }));
-      res.type('html').send(decorate(runsPage(runs, filter), { account: account(req, res) }));
+      res.type('html').send(runsPage(runs, filter, { account: account(req, res) }));
     }),
   );
   router.get(
@@ -367,10 +355,10 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
           : [];
       const deploymentUrl = (await status?.environment(run.repository, run.environment))?.deployment?.url;
       res.type('html').send(
-        decorate(runPage(run, await store.nodeRuns(run.id), { deploymentUrl }), {
+        runPage(run, await store.nodeRuns(run.id), {
+          deploymentUrl,
           account: account(req, res),
-          actions: runActionsPanel(run, session, access.act),
-          log: actionsLog(log),
+          actions: html`${runActionsPanel(run, session, access.act)}${actionsLog(log)}`,
         }),
       );
     }),
