@@ -1,13 +1,16 @@
 /**
  * Checks left pending by a crash are finished after the restart: a check still queued / in progress whose job is
- * gone is completed as `cancelled` ("interrupted: ..."), a commit status as `error`. They are not re-enqueued: the
- * job that owned them is gone, and the next push or `/politburo plan` runs it again on purpose.
+ * gone is completed as `cancelled` ("interrupted: ..."), a commit status as `error`, and an apply check's GitHub
+ * Deployment ends `error` with it (docs/controller.md, "Deployments on GitHub"). They are not re-enqueued: the job that
+ * owned them is gone, and the next push or `/politburo plan` runs it again on purpose.
  */
 import type pg from 'pg';
 import { jobExistsForCommit } from '../store/graphile-queue.js';
 import { listPendingChecks, type PendingCheck } from '../store/github-checks.js';
 import { JOB_APPLY, JOB_PLAN_PR, type Reporter } from '../ports.js';
 import { type Repository } from '../../kernel/repository.js';
+import { applyDeployment } from './apply-deployment.js';
+import { APPLY_CHECK_PREFIX } from './render-apply-check.js';
 
 interface FinishStaleChecksOptions {
   /** Only checks not updated for this long (default 60 s: a check reported just now may not have its job yet). */
@@ -43,16 +46,23 @@ export async function finishStaleChecks(
       defaultBranch: '',
       ...(check.installationId ? { installationId: check.installationId } : {}),
     };
-    await reporter.check(
-      { repo, sha: check.sha, name: check.name },
-      {
-        status: 'completed',
-        conclusion: 'cancelled',
-        title: 'Interrupted',
-        summary: INTERRUPTED_SUMMARY,
-        ...(check.detailsUrl ? { detailsUrl: check.detailsUrl } : {}),
-      },
-    );
+    const update = {
+      status: 'completed',
+      conclusion: 'cancelled',
+      title: 'Interrupted',
+      summary: INTERRUPTED_SUMMARY,
+      ...(check.detailsUrl ? { detailsUrl: check.detailsUrl } : {}),
+    } as const;
+    await reporter.check({ repo, sha: check.sha, name: check.name }, update);
+    if (check.name.startsWith(APPLY_CHECK_PREFIX) && reporter.deployment) {
+      const environment = check.name.slice(APPLY_CHECK_PREFIX.length);
+      const deployment = applyDeployment(update, { repository: check.repository, environment });
+      if (deployment)
+        await reporter.deployment(
+          { repo, environment, sha: check.sha },
+          { ...deployment, ...(check.detailsUrl ? { logUrl: check.detailsUrl } : {}) },
+        );
+    }
     finished++;
   }
   return finished;

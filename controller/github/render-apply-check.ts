@@ -4,9 +4,12 @@ import type { NodeResult, RunResult, ValidationError } from '../../kernel/types.
 import { formatValidationError } from '../../schema/load-description.js';
 import { Budget, cell, code, codeBlock, CHECK_TEXT_LIMIT, plural, shortSha, tail, truncate } from './markdown.js';
 
+/** What every apply check's name starts with. */
+export const APPLY_CHECK_PREFIX = 'politburo/';
+
 /** Name of the apply check (or commit status context) of an environment. */
 export function applyCheckName(environment: string): string {
-  return `politburo/${environment}`;
+  return `${APPLY_CHECK_PREFIX}${environment}`;
 }
 
 interface ApplyCheckOptions {

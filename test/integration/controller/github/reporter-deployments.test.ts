@@ -3,6 +3,7 @@
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWorld, logs, type World } from './setup.js';
+import { finishStaleChecks } from '../../../../controller/github/finish-stale-checks.js';
 import { renderApplyCheck } from '../../../../controller/github/render-apply-check.js';
 import type { DeploymentUpdate } from '../../../../controller/ports.js';
 
@@ -238,4 +239,31 @@ test('GitHub marks an earlier successful deployment of a non-production environm
     fake.state.deployments.map((d) => d.statuses.map((s) => s.state)),
     [['success', 'inactive'], ['success']],
   );
+});
+
+test('an apply check left pending by a crash is finished, and its deployment ends error', async () => {
+  const fake = await w.newFake();
+  const crashed = w.reporter(fake);
+  const repo = w.repo();
+  await crashed.check(
+    { repo, sha: SHA, name: 'politburo/production' },
+    renderApplyCheck(null, { environment: 'production', state: 'in_progress' }),
+  );
+  await crashed.deployment!({ repo, environment: 'production', sha: SHA }, inProgress);
+  await crashed.flush({ timeoutMs: 60_000 });
+  await crashed.close();
+  // Back-date instead of waiting: the check is old, and its job is gone.
+  await w.pool.query(`UPDATE github_checks SET updated_at = now() - interval '10 minutes' WHERE repository = $1`, [
+    `acme/${repo.name}`,
+  ]);
+  const restarted = w.reporter(fake);
+  assert.equal(await finishStaleChecks(w.pool, restarted, { isActive: () => false }), 1);
+  assert.equal(await restarted.flush({ timeoutMs: 60_000 }), 0);
+  assert.equal(fake.state.deployments.length, 1);
+  const [d] = fake.state.deployments;
+  assert.deepEqual(
+    d.statuses.map((s) => s.state),
+    ['in_progress', 'error'],
+  );
+  assert.equal(d.statuses[1].description, 'Apply of production did not finish: Interrupted');
 });
