@@ -1,18 +1,18 @@
 /**
  * The change feed of the dashboard's live updates (docs/controller.md, "Live updates"): one dedicated PostgreSQL
- * connection per controller process LISTENs to politburo_changes (migrations/097_live_updates.sql) and hands each
- * change to the process's subscribers. A lost connection is opened again with backoff; subscribers are then told to
- * read everything again (`resync`), since changes made meanwhile were not announced to this process. It never throws
- * into its caller and never stops the process.
+ * connection per controller process LISTENs to politburo_changes (migrations/097_live_updates.sql: a run started or
+ * ended) and hands each change to the process's subscribers. A lost connection is opened again with backoff;
+ * subscribers are then told to read everything again (`resync`), since changes made meanwhile were not announced to
+ * this process. It never throws into its caller and never stops the process.
  */
 import pg from 'pg';
 import { CHANGES_CHANNEL } from '../store/live-changes.js';
 
+/** A run started, ended or got its summary (migrations/097_live_updates.sql). */
 export interface Change {
-  kind: 'run' | 'node' | 'task' | 'nodes';
+  kind: 'run';
   run?: string;
   env?: string;
-  path?: string;
 }
 
 export interface ChangeFeed {
@@ -27,7 +27,7 @@ export interface ChangeFeed {
   close(): Promise<void>;
 }
 
-const KINDS = new Set(['run', 'node', 'task', 'nodes']);
+const KINDS = new Set(['run']);
 const ID = /^[1-9]\d{0,18}$/;
 
 /** A payload from the trigger, or null for anything else on the channel. */
@@ -45,7 +45,6 @@ export function parseChange(payload: string | undefined): Change | null {
   const change: Change = { kind: o.k as Change['kind'] };
   if (typeof o.run === 'string' && ID.test(o.run)) change.run = o.run;
   if (typeof o.env === 'string' && ID.test(o.env)) change.env = o.env;
-  if (typeof o.path === 'string' && o.path) change.path = o.path;
   return change;
 }
 

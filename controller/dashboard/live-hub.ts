@@ -1,9 +1,11 @@
 /**
- * Fans the change feed out to the dashboard's event streams (docs/controller.md, "Live updates"). Streams of the same
- * page share a topic (one run, one environment, or everything for the lists); a topic reads what changed once,
- * coalescing bursts, and sends the same JSON to each of its streams. Every stream starts with a snapshot, and gets a
- * new one after the feed was down. Logs travel as text in JSON with their offset in the stored log, so a client that
- * got an overlapping piece (a snapshot read a moment before an update) appends only what it lacks.
+ * Fans changes out to the dashboard's event streams (docs/controller.md, "Live updates"). Streams of the same page
+ * share a topic (one run, one environment, or everything for the lists). The change feed says when a run starts or
+ * ends, in any process; while a run a topic shows is running, the topic reads what changed since its last read
+ * (node_runs.changed_at, task result ids, nodes.updated_at) twice a second (a run) or every two seconds (environments),
+ * once for all its streams, and sends each stream the same JSON. Every stream starts with a snapshot, and gets a new one
+ * after the feed was down. Logs travel as text in JSON with their offset in the stored log, so a client that got an
+ * overlapping piece (a snapshot read a moment before an update) appends only what it lacks.
  */
 import type pg from 'pg';
 import type { LifecycleState, RunRecord } from '../../kernel/types.js';
@@ -11,6 +13,7 @@ import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import {
   liveEnvironments,
   liveNodeRunCount,
+  liveRunningRuns,
   liveNodeRuns,
   liveNodes,
   liveRun,
@@ -143,26 +146,40 @@ function logFor(
   return { path, ...piece };
 }
 
+/** How often a topic reads what changed while a run it shows is running. */
+const POLL_RUN_MS = 500;
+const POLL_LIST_MS = 2000;
+/** Rows are read again this long after they changed: a write's commit may come a moment after its timestamp. */
+const MARGIN_MS = 3000;
+
+const before = (iso: string | null): string | null =>
+  iso === null ? null : new Date(Date.parse(iso) - MARGIN_MS).toISOString();
+
 abstract class Topic {
   readonly streams = new Set<LiveStream>();
   private timer: NodeJS.Timeout | null = null;
+  private due = 0;
   private chain: Promise<void> = Promise.resolve();
-  protected resyncAll = false;
+  private resyncAll = false;
 
   constructor(
     protected readonly db: pg.Pool,
-    private readonly delayMs: number,
     private readonly onError: (err: Error) => void,
   ) {}
 
   /** Queues work after everything queued before (reads of one topic never interleave). */
-  protected serial(fn: () => Promise<void>): Promise<void> {
+  private serial(fn: () => Promise<void>): Promise<void> {
     this.chain = this.chain.then(fn).catch((err: Error) => this.onError(err));
     return this.chain;
   }
 
-  protected schedule(): void {
-    if (this.timer || this.streams.size === 0) return;
+  /** Reads and sends what changed within `delayMs` (sooner if already due sooner). */
+  protected wake(delayMs: number): void {
+    if (this.streams.size === 0) return;
+    const due = Date.now() + delayMs;
+    if (this.timer && this.due <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.due = due;
     this.timer = setTimeout(() => {
       this.timer = null;
       void this.serial(async () => {
@@ -170,14 +187,20 @@ abstract class Topic {
           this.resyncAll = false;
           for (const s of this.streams) await this.snapshot(s, false);
         } else await this.flush();
+      }).then(() => {
+        const next = this.pollMs();
+        if (next !== null) this.wake(next);
       });
-    }, this.delayMs);
+    }, delayMs);
     this.timer.unref();
   }
 
   add(s: LiveStream, resumed: boolean): Promise<void> {
     this.streams.add(s);
-    return this.serial(() => this.snapshot(s, resumed));
+    return this.serial(() => this.snapshot(s, resumed)).then(() => {
+      const next = this.pollMs();
+      if (next !== null) this.wake(next);
+    });
   }
 
   remove(s: LiveStream): void {
@@ -190,7 +213,7 @@ abstract class Topic {
 
   resync(): void {
     this.resyncAll = true;
-    this.schedule();
+    this.wake(0);
   }
 
   protected broadcast(event: string, data: unknown): void {
@@ -198,43 +221,50 @@ abstract class Topic {
   }
 
   abstract change(c: Change): void;
+  /** While something it shows is running: how often to read again; null when nothing is running. */
+  protected abstract pollMs(): number | null;
   protected abstract snapshot(s: LiveStream, resumed: boolean): Promise<void>;
   protected abstract flush(): Promise<void>;
 }
 
+/** What a node's event says, to send it only when it changed. */
+const nodeRunSignature = (n: LiveNodeRun) =>
+  JSON.stringify([n.state, n.host, n.reason, n.task, n.startedAt, n.finishedAt]);
+
 /** One run: its status, node states, running tasks, task results and logs. */
 export class RunTopic extends Topic {
   private readonly sent = new Map<string, number>();
+  private readonly signatures = new Map<string, string>();
   private lastTaskId = '0';
+  private since: string | null = null;
   private primed = false;
+  private running = true;
+  /** One more read after the run ended: its last writes. */
+  private finalRead = false;
   private dirtyRun = false;
-  private dirtyTasks = false;
-  private readonly dirtyPaths = new Set<string>();
-  private allPaths = false;
 
   constructor(
     db: pg.Pool,
     readonly runId: string,
     onError: (err: Error) => void,
   ) {
-    super(db, 150, onError);
+    super(db, onError);
   }
 
   change(c: Change): void {
     if (c.run !== this.runId) return;
-    if (c.kind === 'run') this.dirtyRun = true;
-    else if (c.kind === 'task') this.dirtyTasks = true;
-    if (c.kind === 'node' || c.kind === 'task') {
-      if (c.path) this.dirtyPaths.add(c.path);
-      else this.allPaths = true; // a path too long for the notification
-    }
-    this.schedule();
+    this.dirtyRun = true;
+    this.wake(100);
+  }
+
+  protected pollMs(): number | null {
+    return this.running || this.finalRead ? POLL_RUN_MS : null;
   }
 
   protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
     const run = await liveRun(this.db, this.runId);
     if (!run) return s.send('gone', { run: this.runId });
-    const [nodes, tasks] = await Promise.all([
+    const [{ nodes, now }, tasks] = await Promise.all([
       // The end of each log, as much as the stream's budget allows for all of them (a run may have 10,000 nodes).
       liveNodeRunCount(this.db, this.runId).then((count) =>
         liveNodeRuns(this.db, this.runId, {
@@ -245,7 +275,12 @@ export class RunTopic extends Topic {
     ]);
     if (!this.primed) {
       this.primed = true;
-      for (const n of nodes) this.sent.set(n.path, n.logLength);
+      this.running = run.status === 'running';
+      this.since = now;
+      for (const n of nodes) {
+        this.sent.set(n.path, n.logLength);
+        this.signatures.set(n.path, nodeRunSignature(n));
+      }
       this.lastTaskId = tasks.length ? tasks[tasks.length - 1].id : '0';
     }
     s.send('snapshot', {
@@ -263,40 +298,51 @@ export class RunTopic extends Topic {
     if (this.dirtyRun) {
       this.dirtyRun = false;
       const run = await liveRun(this.db, this.runId);
-      if (run) this.broadcast('run', runJson(run));
-    }
-    if (this.dirtyPaths.size || this.allPaths) {
-      const paths = this.allPaths ? undefined : [...this.dirtyPaths];
-      this.dirtyPaths.clear();
-      this.allPaths = false;
-      const nodes = await liveNodeRuns(this.db, this.runId, { paths, from: this.sent, maxChars: LOG_CHUNK_CHARS });
-      for (const n of nodes) {
+      if (run) {
+        this.broadcast('run', runJson(run));
+        const running = run.status === 'running';
+        if (this.running && !running) this.finalRead = true;
+        this.running = running;
+      }
+    } else if (!this.running) this.finalRead = false;
+    const { nodes, now } = await liveNodeRuns(this.db, this.runId, {
+      since: before(this.since),
+      from: this.sent,
+      maxChars: LOG_CHUNK_CHARS,
+    });
+    this.since = now;
+    for (const n of nodes) {
+      const signature = nodeRunSignature(n);
+      if (this.signatures.get(n.path) !== signature) {
+        this.signatures.set(n.path, signature);
         this.broadcast('node', nodeRunJson(n));
-        const sent = this.sent.get(n.path) ?? 0;
-        if (n.logLength > sent || n.logLength >= STORED_LOG_LIMIT) {
-          const piece = { from: n.logFrom, text: n.logText, length: n.logLength, skipped: n.logFrom - sent };
-          if (piece.skipped <= 0) delete (piece as { skipped?: number }).skipped;
-          this.sent.set(n.path, n.logLength);
-          for (const s of this.streams) {
-            const log = logFor(s, n.path, piece);
-            if (log) s.send('log', log);
-          }
+      }
+      const sent = this.sent.get(n.path) ?? 0;
+      if (n.logLength > sent || (n.logLength >= STORED_LOG_LIMIT && n.logText)) {
+        const piece = { from: n.logFrom, text: n.logText, length: n.logLength, skipped: n.logFrom - sent };
+        if (piece.skipped <= 0) delete (piece as { skipped?: number }).skipped;
+        this.sent.set(n.path, n.logLength);
+        for (const s of this.streams) {
+          const log = logFor(s, n.path, piece);
+          if (log) s.send('log', log);
         }
       }
     }
-    if (this.dirtyTasks) {
-      this.dirtyTasks = false;
-      const tasks = await liveTasks(this.db, this.runId, this.lastTaskId);
-      if (tasks.length) this.lastTaskId = tasks[tasks.length - 1].id;
-      for (const t of tasks) this.broadcast('task', taskJson(t));
-    }
+    const tasks = await liveTasks(this.db, this.runId, this.lastTaskId);
+    if (tasks.length) this.lastTaskId = tasks[tasks.length - 1].id;
+    for (const t of tasks) this.broadcast('task', taskJson(t));
   }
 }
+
+/** What a recorded node's event says. */
+const nodeSignature = (n: LiveNode) => JSON.stringify([n.state, n.host, n.reason, n.lastAppliedCommit, n.lastRunId]);
 
 /** One environment: its summary, recorded nodes and runs. */
 export class EnvironmentTopic extends Topic {
   private since: string | null = null;
-  private dirtyNodes = false;
+  private readonly signatures = new Map<string, string>();
+  private readonly running = new Set<string>();
+  private finalRead = false;
   private readonly dirtyRuns = new Set<string>();
 
   constructor(
@@ -304,24 +350,32 @@ export class EnvironmentTopic extends Topic {
     readonly environmentId: string,
     onError: (err: Error) => void,
   ) {
-    super(db, 500, onError);
+    super(db, onError);
   }
 
   change(c: Change): void {
-    if (c.env !== this.environmentId) return;
-    if (c.kind === 'nodes') this.dirtyNodes = true;
-    if (c.kind === 'run' && c.run) this.dirtyRuns.add(c.run);
-    this.schedule();
+    if (c.env !== this.environmentId || !c.run) return;
+    this.dirtyRuns.add(c.run);
+    this.wake(100);
+  }
+
+  protected pollMs(): number | null {
+    return this.running.size || this.finalRead ? POLL_LIST_MS : null;
   }
 
   protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
-    const [envs, nodes, runs] = await Promise.all([
+    const [envs, nodes, runs, running] = await Promise.all([
       liveEnvironments(this.db, [this.environmentId]),
       liveNodes(this.db, this.environmentId, null, ENV_NODES),
       liveRuns(this.db, LIST_RUNS, this.environmentId),
+      liveRunningRuns(this.db, this.environmentId),
     ]);
     if (!envs[0]) return s.send('gone', {});
-    if (this.since === null) this.since = nodes.now;
+    if (this.since === null) {
+      this.since = nodes.now;
+      for (const n of nodes.nodes) this.signatures.set(n.path, nodeSignature(n));
+      for (const r of running) this.running.add(r.id);
+    }
     s.send('snapshot', {
       resumed,
       environment: environmentJson(envs[0]),
@@ -335,35 +389,49 @@ export class EnvironmentTopic extends Topic {
     this.dirtyRuns.clear();
     for (const id of runs.slice(-LIST_RUNS)) {
       const run = await liveRun(this.db, id);
-      if (run) this.broadcast('run', runJson(run));
+      if (!run) continue;
+      this.broadcast('run', runJson(run));
+      if (run.status === 'running') this.running.add(id);
+      else this.running.delete(id);
     }
-    if (this.dirtyNodes) {
-      this.dirtyNodes = false;
-      // Rows committed by a transaction that started before the last read carry an older updated_at: read a margin.
-      const since = this.since ? new Date(Date.parse(this.since) - 10_000).toISOString() : null;
-      const { nodes, now } = await liveNodes(this.db, this.environmentId, since, ENV_NODES);
-      this.since = now;
-      if (nodes.length) this.broadcast('nodes', { nodes: nodes.map(nodeJson) });
-    }
+    // Recorded nodes change while a run of the environment runs: read them then, and once more after the last ended.
+    const finalPass = this.finalRead;
+    if (this.running.size === 0 && !finalPass && runs.length === 0) return;
+    this.finalRead = this.running.size === 0 && !finalPass;
+    const { nodes, now } = await liveNodes(this.db, this.environmentId, before(this.since), ENV_NODES);
+    this.since = now;
+    const changed = nodes.filter((n) => {
+      const signature = nodeSignature(n);
+      if (this.signatures.get(n.path) === signature) return false;
+      this.signatures.set(n.path, signature);
+      return true;
+    });
+    if (changed.length) this.broadcast('nodes', { nodes: changed.map(nodeJson) });
     const envs = await liveEnvironments(this.db, [this.environmentId]);
-    if (envs[0]) this.broadcast('environment', environmentJson(envs[0]));
+    if (envs[0] && (changed.length || runs.length)) this.broadcast('environment', environmentJson(envs[0]));
   }
 }
 
 /** Every environment and run (the front page and the runs list), filtered per viewer by repository. */
 export class ListTopic extends Topic {
-  private readonly dirtyRuns = new Set<string>();
-  private readonly dirtyEnvs = new Set<string>();
+  private readonly dirtyRuns = new Map<string, string>();
+  /** Running runs, with their environment. */
+  private readonly running = new Map<string, string>();
+  private readonly signatures = new Map<string, string>();
+  private primed = false;
 
   constructor(db: pg.Pool, onError: (err: Error) => void) {
-    super(db, 500, onError);
+    super(db, onError);
   }
 
   change(c: Change): void {
-    if (c.kind === 'run' && c.run) this.dirtyRuns.add(c.run);
-    if ((c.kind === 'run' || c.kind === 'nodes') && c.env) this.dirtyEnvs.add(c.env);
-    else return;
-    this.schedule();
+    if (!c.run || !c.env) return;
+    this.dirtyRuns.set(c.run, c.env);
+    this.wake(100);
+  }
+
+  protected pollMs(): number | null {
+    return this.running.size ? POLL_LIST_MS : null;
   }
 
   private async sendReadable(event: string, items: { repository: string }[], toJson: (x: never) => unknown) {
@@ -372,7 +440,16 @@ export class ListTopic extends Topic {
   }
 
   protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
-    const [envs, runs] = await Promise.all([liveEnvironments(this.db), liveRuns(this.db, LIST_RUNS)]);
+    const [envs, runs, running] = await Promise.all([
+      liveEnvironments(this.db),
+      liveRuns(this.db, LIST_RUNS),
+      liveRunningRuns(this.db),
+    ]);
+    if (!this.primed) {
+      this.primed = true;
+      for (const r of running) this.running.set(r.id, r.environmentId);
+      for (const e of envs) this.signatures.set(e.id, JSON.stringify(environmentJson(e)));
+    }
     const readable = async <T extends { repository: string }>(xs: T[]) => {
       const ok = await Promise.all(xs.map((x) => s.canRead(x.repository)));
       return xs.filter((_, i) => ok[i]);
@@ -385,22 +462,26 @@ export class ListTopic extends Topic {
   }
 
   protected async flush(): Promise<void> {
-    const runIds = [...this.dirtyRuns].slice(-LIST_RUNS);
-    const envIds = [...this.dirtyEnvs];
+    const dirty = [...this.dirtyRuns].slice(-LIST_RUNS);
     this.dirtyRuns.clear();
-    this.dirtyEnvs.clear();
+    const envIds = new Set([...this.running.values(), ...dirty.map(([, env]) => env)]);
     const runs: RunRecord[] = [];
-    for (const id of runIds) {
+    for (const [id, env] of dirty) {
       const run = await liveRun(this.db, id);
-      if (run) runs.push(run);
+      if (!run) continue;
+      runs.push(run);
+      if (run.status === 'running') this.running.set(id, env);
+      else this.running.delete(id);
     }
     await this.sendReadable('run', runs, runJson as (x: never) => unknown);
-    if (envIds.length)
-      await this.sendReadable(
-        'environment',
-        await liveEnvironments(this.db, envIds),
-        environmentJson as (x: never) => unknown,
-      );
+    if (envIds.size === 0) return;
+    const changed = (await liveEnvironments(this.db, [...envIds])).filter((e) => {
+      const signature = JSON.stringify(environmentJson(e));
+      if (this.signatures.get(e.id) === signature) return false;
+      this.signatures.set(e.id, signature);
+      return true;
+    });
+    await this.sendReadable('environment', changed, environmentJson as (x: never) => unknown);
   }
 }
 

@@ -82,15 +82,16 @@ export async function liveRuns(db: Queryable, limit: number, environmentId?: str
 }
 
 /**
- * Node runs of a run (only `paths` when given), each with its log from `from[path]` (0 when absent), at most `maxChars`
- * of it (the end). Ordered as the run page orders them.
+ * Node runs of a run (only those changed at or after `since` when given: node_runs.changed_at, migration 097), each
+ * with its log from `from[path]` (0 when absent), at most `maxChars` of it (the end), and the database's time to ask
+ * from next time. Ordered as the run page orders them.
  */
 export async function liveNodeRuns(
   db: Queryable,
   runId: string,
-  opts: { paths?: string[]; from?: Map<string, number>; maxChars: number },
-): Promise<LiveNodeRun[]> {
-  const paths = opts.paths ?? null;
+  opts: { from?: Map<string, number>; maxChars: number; since?: string | null },
+): Promise<{ nodes: LiveNodeRun[]; now: string }> {
+  const paths = opts.from ? [...opts.from.keys()] : null;
   const offsets = paths ? paths.map((p) => opts.from?.get(p) ?? 0) : null;
   const { rows } = await db.query<{
     path: string;
@@ -103,19 +104,21 @@ export async function liveNodeRuns(
     log_length: number;
     log_from: number;
     log_text: string;
+    now: Date;
   }>(
     `WITH wanted AS (SELECT * FROM unnest($2::text[], $3::int[]) AS w(path, sent))
      SELECT nr.path, nr.host, nr.state, nr.reason, nr.current_task, nr.started_at, nr.finished_at,
             length(nr.log) AS log_length, x.log_from,
-            substr(nr.log, x.log_from + 1, $4) AS log_text
+            substr(nr.log, x.log_from + 1, $4) AS log_text, clock_timestamp() AS now
        FROM node_runs nr
        LEFT JOIN wanted w ON w.path = nr.path
        CROSS JOIN LATERAL (SELECT GREATEST(LEAST(COALESCE(w.sent, 0), length(nr.log)), length(nr.log) - $4) AS log_from) x
-      WHERE nr.run_id = $1 AND ($2::text[] IS NULL OR w.path IS NOT NULL)
+      WHERE nr.run_id = $1 AND ($5::timestamptz IS NULL OR nr.changed_at >= $5)
       ORDER BY nr.started_at NULLS LAST, nr.path`,
-    [runId, paths, offsets, opts.maxChars],
+    [runId, paths, offsets, opts.maxChars, opts.since ?? null],
   );
-  return rows.map((r) => ({
+  const now = rows[0]?.now ?? (await db.query<{ now: Date }>('SELECT clock_timestamp() AS now')).rows[0].now;
+  const nodes = rows.map((r) => ({
     path: r.path,
     host: r.host,
     state: r.state,
@@ -127,6 +130,7 @@ export async function liveNodeRuns(
     logFrom: r.log_from,
     logText: r.log_text,
   }));
+  return { nodes, now: now.toISOString() };
 }
 
 /** Task results of a run with an id above `afterId`, in the order they were recorded. */
@@ -197,6 +201,19 @@ export async function liveEnvironments(db: Queryable, ids?: string[]): Promise<L
   });
 }
 
+/** Runs still running (of one environment when given), with their environment's id. */
+export async function liveRunningRuns(
+  db: Queryable,
+  environmentId?: string,
+): Promise<{ id: string; environmentId: string }[]> {
+  const { rows } = await db.query<{ id: string; environment_id: string }>(
+    `SELECT id::text AS id, environment_id::text AS environment_id FROM runs
+      WHERE status = 'running' AND ($1::bigint IS NULL OR environment_id = $1)`,
+    [environmentId ?? null],
+  );
+  return rows.map((r) => ({ id: r.id, environmentId: r.environment_id }));
+}
+
 /** How many nodes take part in a run. */
 export async function liveNodeRunCount(db: Queryable, runId: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM node_runs WHERE run_id = $1', [runId]);
@@ -256,26 +273,4 @@ export async function liveNodes(
     })),
     now: now.toISOString(),
   };
-}
-
-/** Repository and name of environments by id. */
-export async function liveEnvironmentNames(
-  db: Queryable,
-  ids: string[],
-): Promise<Map<string, { repository: string; environment: string }>> {
-  const { rows } = await db.query<{ id: string; repository: string; environment: string }>(
-    `SELECT e.id::text AS id, p.key AS repository, e.name AS environment
-       FROM environments e JOIN repositories p ON p.id = e.repository_id WHERE e.id = ANY($1::bigint[])`,
-    [ids],
-  );
-  return new Map(rows.map((r) => [r.id, { repository: r.repository, environment: r.environment }]));
-}
-
-/** The environment id of runs by id. */
-export async function liveRunEnvironments(db: Queryable, runIds: string[]): Promise<Map<string, string>> {
-  const { rows } = await db.query<{ id: string; environment_id: string }>(
-    `SELECT id::text AS id, environment_id::text AS environment_id FROM runs WHERE id = ANY($1::bigint[])`,
-    [runIds],
-  );
-  return new Map(rows.map((r) => [r.id, r.environment_id]));
 }
