@@ -273,9 +273,9 @@ export class RunTopic extends Topic {
       ),
       liveTasks(this.db, this.runId, '0'),
     ]);
+    this.running = run.status === 'running'; // also after the feed was down and the run's end not announced
     if (!this.primed) {
       this.primed = true;
-      this.running = run.status === 'running';
       this.since = now;
       for (const n of nodes) {
         this.sent.set(n.path, n.logLength);
