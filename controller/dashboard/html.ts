@@ -96,7 +96,7 @@ export function page(
   opts: { refreshSeconds?: number; live?: LiveOption; account?: Html } = {},
 ): string {
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><link rel="icon" href="data:,">
 ${opts.refreshSeconds ? html`<meta http-equiv="refresh" content="${opts.refreshSeconds}">` : ''}<title>${title} · Politburo</title><style>${raw(STYLE)}</style></head>
 <body><a class="skip" href="#main">Skip to content</a><header><a class="brand" href="/">Politburo</a><nav aria-label="Main"><a href="/">Environments</a> <a href="/runs">Runs</a></nav>${opts.account ?? ''}</header>
 <main id="main" tabindex="-1"${opts.live ? html` data-live="${opts.live.stream}"` : ''}>${body}</main>${opts.live ? html`<script src="${opts.live.script}" defer></script>` : ''}</body></html>
