@@ -12,6 +12,7 @@ import { renderDriftIssue } from './render-drift-issue.js';
 import { sendCheckRun, sendCommitStatus, type CheckPayload } from './send-check.js';
 import { sendStickyComment, type CommentPayload } from './send-comment.js';
 import { sendDeployment, type DeploymentPayload } from './send-deployment.js';
+import { pullRequestReads } from './read-pull-request.js';
 import { sendDriftIssue, type DriftIssuePayload } from './send-drift-issue.js';
 import type { MinimalLogger, NewWrite, QueuedWrite, WriteSender } from './write-queue.js';
 import { createWriteWorker, type WriteWorker } from './write-worker.js';
@@ -251,6 +252,8 @@ export function createGitHubReporter(opts: GitHubReporterOptions): GitHubReporte
         });
       });
     },
+    // Reads of an open pull request for `/politburo apply ENV` before merge (read-pull-request.ts).
+    ...pullRequestReads((r) => clients.forRepo(r), logger),
     flush: (o) => worker.flush(o),
     close: () => worker.stop(),
   };
