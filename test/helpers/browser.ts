@@ -65,7 +65,9 @@ export async function watchedPage(
   const page = await context.newPage();
   const problems: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
+    // A status of 400 or more is reported by the response handler below (which knows a refused page from a broken one).
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource'))
+      problems.push(`console error: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('requestfailed', (r) => {
@@ -80,7 +82,7 @@ export async function watchedPage(
 
 /** True when the page scrolls sideways (its content is wider than the viewport). */
 export async function overflowsSideways(page: Page): Promise<boolean> {
-  return page.evaluate(() => document.documentElement.scrollWidth > document.documentElement.clientWidth + 1);
+  return page.evaluate<boolean>('document.documentElement.scrollWidth > document.documentElement.clientWidth + 1');
 }
 
 const BASELINES = path.resolve(import.meta.dirname, '../browser/baselines');
