@@ -27,7 +27,7 @@ import {
 } from '../store/live-changes.js';
 import type { Change, ChangeFeed } from './live-feed.js';
 import { environmentUrl, runUrl } from './links.js';
-import { duration, shortSha, summaryText, when } from './widgets.js';
+import { duration, releasedBy, runOutcome, shortSha, summaryText, when } from './widgets.js';
 
 /** Most characters of a log in one message; a bigger piece is cut to its end, saying how much was left out. */
 export const LOG_CHUNK_CHARS = 16 * 1024;
@@ -47,17 +47,11 @@ export interface LiveStream {
   capped: Set<string>;
 }
 
-const RUN_STATUS_STATE: Record<RunRecord['status'], LifecycleState> = {
-  running: 'configuring',
-  succeeded: 'ready',
-  failed: 'failed',
-  cancelled: 'terminated',
-};
-
 const colour = (state: LifecycleState) => STATE_COLOURS[state] ?? STATE_COLOURS.defined;
 
 /** A run as the runs tables show it. */
 export function runJson(r: RunRecord) {
+  const outcome = runOutcome(r);
   return {
     id: r.id,
     url: runUrl(r.id),
@@ -66,7 +60,10 @@ export function runJson(r: RunRecord) {
     environmentUrl: environmentUrl(r.repository, r.environment),
     kind: r.kind,
     status: r.status,
-    colour: colour(RUN_STATUS_STATE[r.status] ?? 'defined'),
+    // The badge says what a drift check found rather than "succeeded" (widgets.ts runOutcome).
+    label: outcome.text,
+    badgeClass: `state run-${outcome.text.replace(/ /g, '-')}`,
+    colour: colour(outcome.state),
     commit: r.commit,
     shortCommit: shortSha(r.commit),
     started: when(r.startedAt),
@@ -74,6 +71,7 @@ export function runJson(r: RunRecord) {
     took: r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running',
     summary: summaryText(r.summary),
     trigger: r.trigger,
+    releasedBy: releasedBy(r.trigger) ?? '-',
   };
 }
 

@@ -48,6 +48,13 @@ export const LIVE_CLIENT = String.raw`(function () {
       e.style.borderColor = colour.stroke;
     }
   }
+  function runBadge(e, r) {
+    if (!e) return;
+    e.textContent = r.label;
+    e.className = r.badgeClass;
+    e.style.background = r.colour.fill;
+    e.style.borderColor = r.colour.stroke;
+  }
   function newBadge(state, colour) {
     var s = el('span');
     badge(s, state, colour);
@@ -171,7 +178,7 @@ export const LIVE_CLIENT = String.raw`(function () {
 
   // ---- runs tables, environments, nodes of an environment ----
   function applyRun(r) {
-    find('data-run-status', r.id).forEach(function (e) { badge(e, r.status, r.colour); });
+    find('data-run-status', r.id).forEach(function (e) { runBadge(e, r); });
     find('data-run-took', r.id).forEach(function (e) { setText(e, r.took); });
     find('data-run-summary', r.id).forEach(function (e) { setText(e, r.summary); });
     find('data-run-finished', r.id).forEach(function (e) {
@@ -209,7 +216,8 @@ export const LIVE_CLIENT = String.raw`(function () {
     }
     cells.push(el('td', r.kind));
     var statusCell = el('td');
-    var b = newBadge(r.status, r.colour);
+    var b = el('span');
+    runBadge(b, r);
     b.setAttribute('data-run-status', r.id);
     statusCell.append(b);
     cells.push(statusCell, el('td', r.shortCommit, 'mono'), el('td', r.started));
@@ -217,11 +225,17 @@ export const LIVE_CLIENT = String.raw`(function () {
     took.setAttribute('data-run-took', r.id);
     var summary = el('td', r.summary);
     summary.setAttribute('data-run-summary', r.id);
-    cells.push(took, summary, el('td', r.trigger, 'muted'));
+    cells.push(took, summary, el('td', r.trigger, 'muted'), el('td', r.releasedBy));
     cells.forEach(function (c) { tr.append(c); });
     body.insertBefore(tr, body.rows[0] || null);
     var table = body.closest('table');
-    if (table) table.hidden = false;
+    if (table && table.hidden) {
+      table.hidden = false;
+      var wrap = table.parentElement;
+      [wrap && wrap.previousElementSibling, table.previousElementSibling].forEach(function (p) {
+        if (p && p.hasAttribute('data-runs-empty')) p.remove();
+      });
+    }
   }
   function applyEnvironment(e) {
     all('data-env-repository').forEach(function (row) {
