@@ -14,7 +14,7 @@ import { hostLabel } from '../../reconciler/plan-environment.js';
 import type pg from 'pg';
 import type { JobDeps } from '../jobs/job-deps.js';
 import type { Logger } from '../logger.js';
-import { listActions, pendingRelease, type DashboardActionKind } from '../store/dashboard.js';
+import { environmentRepo, listActions, pendingRelease, type DashboardActionKind } from '../store/dashboard.js';
 import {
   accountLine,
   actionsLog,
@@ -415,7 +415,9 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     const repository = String(req.params.repository);
     const environment = String(req.params.environment);
     const known = await store.environments(repository);
-    if (!known.some((e) => e.environment === environment)) return null;
+    // Applied, or described at a handled push and never applied yet (a manual environment waiting for its release).
+    const described = async () => deps.db && (await environmentRepo(deps.db, repository, environment)) !== null;
+    if (!known.some((e) => e.environment === environment) && !(await described())) return null;
     const body = req.body as Record<string, unknown> | undefined;
     const sha = typeof body?.sha === 'string' ? body.sha.trim() : undefined;
     return { target: { action: kind, repository, environment, sha }, back: environmentUrl(repository, environment) };

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { access, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
 import type { SshHost } from '../helpers/sshd.js';
@@ -340,6 +340,48 @@ describe('e2e: dashboard sign-in and actions', () => {
     assert.equal(jobs.rows[0].n, 1);
   });
 
+  test('a writer heals drift found by Check drift now: the heal is recorded and the node is ready again', async () => {
+    const alice = await signIn('alice');
+    const envPath = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+    const post = async (action: string) => {
+      const page = await request(url).get(envPath).set('Cookie', alice);
+      return request(url)
+        .post(`${envPath}/${action}`)
+        .set('Cookie', alice)
+        .set('Origin', url)
+        .type('form')
+        .send({ _csrf: csrfIn(page.text) });
+    };
+    // Someone removes what db's task made.
+    await rm(path.join(h.ssh.hosts[0].home, 'state'), { recursive: true, force: true });
+    assert.equal((await post('check-drift')).status, 303);
+    await waitFor('db drifted', async () => {
+      const { rows } = await h.pool.query(
+        `SELECT n.state FROM nodes n JOIN environments e ON e.id = n.environment_id WHERE e.name = $1 AND n.path = 'db'`,
+        [ENV],
+      );
+      return rows[0]?.state === 'drifted';
+    });
+    const page = await request(url).get(envPath).set('Cookie', alice);
+    assert.match(page.text, /data-action="heal"/);
+    assert.equal((await post('heal')).status, 303);
+    await waitFor('db healed', async () => {
+      const { rows } = await h.pool.query(
+        `SELECT n.state FROM nodes n JOIN environments e ON e.id = n.environment_id WHERE e.name = $1 AND n.path = 'db'`,
+        [ENV],
+      );
+      return rows[0]?.state === 'ready';
+    });
+    await access(path.join(h.ssh.hosts[0].home, 'state', 'v1'));
+    const { rows } = await h.pool.query(
+      `SELECT action, outcome, message FROM dashboard_actions WHERE action = 'heal' AND outcome = 'done'`,
+    );
+    assert.equal(rows.length, 1);
+    assert.match(rows[0].message, /heal of test queued \(1 drifted node; job \d+\)/);
+    const trigger = await h.pool.query(`SELECT trigger FROM runs WHERE kind = 'drift' ORDER BY id DESC LIMIT 1`);
+    assert.equal(trigger.rows[0].trigger, 'dashboard: heal by alice');
+  });
+
   test('Cancel stops a running apply as Ctrl-C does: nothing new starts, the run ends cancelled, recorded', async () => {
     const alice = await signIn('alice');
     const before = await h.repo.head();
@@ -388,5 +430,76 @@ describe('e2e: dashboard sign-in and actions', () => {
     const again = await request(url).get(`/runs/${run}`).set('Cookie', alice);
     assert.match(again.text, /cancel of run #\d+ requested/);
     assert.doesNotMatch(again.text, /data-action="cancel"/);
+  });
+});
+
+describe('e2e: releasing a manual environment from the dashboard', () => {
+  let h: Harness;
+  let url: string;
+  before(async () => {
+    h = await startHarness({
+      controllers: 0,
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { version: 'v1', extra: '    apply: manual' }) }),
+    });
+    url = (
+      await h.startController({
+        GITHUB_CLIENT_ID: h.github.oauth.clientId,
+        GITHUB_CLIENT_SECRET: h.github.oauth.clientSecret,
+        GITHUB_URL: h.github.url,
+        POLITBURO_PUBLIC_URL: '',
+      })
+    ).url;
+    h.github.state.permissions.set(`${FULL_NAME}:boss`, 'admin');
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  test('a waiting commit gets a Release button; releasing applies exactly it, recorded as LOGIN via dashboard', async () => {
+    const sha = await h.repo.head();
+    await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: sha }), url);
+    await waitFor('the waiting check', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'neutral');
+    h.github.oauth.signInAs('boss');
+    const start = await request(url).get('/auth/github/login');
+    const consent = await fetch(start.headers.location, { redirect: 'manual' });
+    const callback = new URL(consent.headers.get('location')!);
+    const signedIn = await request(url)
+      .get(callback.pathname + callback.search)
+      .set('Cookie', cookieOf(start, 'politburo_oauth')!);
+    const boss = cookieOf(signedIn, 'politburo_session')!;
+    const envPath = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+    const page = await request(url).get(envPath).set('Cookie', boss);
+    assert.equal(page.status, 200, 'a described environment never applied has its page');
+    assert.match(
+      page.text,
+      new RegExp(
+        `data-action="release"><input type="hidden" name="_csrf" value="[^"]+"><input type="hidden" name="sha" value="${sha}">`,
+      ),
+    );
+    const released = await request(url)
+      .post(`${envPath}/release`)
+      .set('Cookie', boss)
+      .set('Origin', url)
+      .type('form')
+      .send({ _csrf: csrfIn(page.text), sha });
+    assert.equal(released.status, 303, released.text);
+    await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success');
+    const { rows } = await h.pool.query('SELECT released_by FROM releases WHERE commit = $1', [sha]);
+    assert.deepEqual(rows, [{ released_by: 'boss via dashboard' }]);
+    const run = await h.pool.query(`SELECT commit, trigger FROM runs WHERE kind = 'apply'`);
+    assert.deepEqual(run.rows, [{ commit: sha, trigger: `/politburo apply ${ENV} by boss via dashboard` }]);
+    const again = await request(url)
+      .post(`${envPath}/release`)
+      .set('Cookie', boss)
+      .set('Origin', url)
+      .type('form')
+      .send({ _csrf: csrfIn(page.text), sha });
+    assert.equal(again.status, 409);
+    assert.match(again.text, /was released already, by boss via dashboard/);
+    const actions = await h.pool.query(`SELECT login, action, outcome FROM dashboard_actions ORDER BY id`);
+    assert.deepEqual(actions.rows, [
+      { login: 'boss', action: 'release', outcome: 'done' },
+      { login: 'boss', action: 'release', outcome: 'refused' },
+    ]);
   });
 });
