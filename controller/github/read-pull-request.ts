@@ -8,10 +8,11 @@ import { repositoryKey, type GitHubRepository, type Repository } from '../../ker
 import type { PullRequestReads } from '../pull-request-state.js';
 import type { MinimalLogger } from './write-queue.js';
 
-type Target = Pick<GitHubRepository, 'owner' | 'name' | 'installationId'>;
-
 /** The reads, through the reporter's clients (`forRepo`: an installation's or the token's octokit). */
-export function pullRequestReads(forRepo: (repo: Target) => Promise<Octokit>, logger: MinimalLogger): PullRequestReads {
+export function pullRequestReads(
+  forRepo: (repo: GitHubRepository) => Promise<Octokit>,
+  logger: MinimalLogger,
+): PullRequestReads {
   const failed = (repo: Repository, pullNumber: number, what: string, err: unknown) =>
     logger.warn(
       { repo: repositoryKey(repo), pull: pullNumber, err: (err as Error).message },
