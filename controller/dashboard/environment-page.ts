@@ -8,7 +8,7 @@ import { environmentUrl, nodeAnchor, runUrl } from './links.js';
 import { LIVE_SCRIPT_URL, liveEnvironmentUrl } from './live.js';
 import type { EnvironmentStatus } from './status-data.js';
 import { driftText, healthText, policyText, syncBadge, syncDetail, waitingText } from './status-widgets.js';
-import { runsTable, scrollTable, shortSha, stateBadge, when } from './widgets.js';
+import { at, runsTable, scrollTable, shortSha, stateBadge } from './widgets.js';
 
 export interface EnvironmentView {
   repository: string;
@@ -37,12 +37,12 @@ function nodesTable(v: EnvironmentView): Html {
     ...v.nodes.map(
       (
         n,
-      ) => html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td>${n.host ?? '-'}</td><td>${stateBadge(n.state, n.path)}</td>
-<td data-node-reason="${n.path}">${(n.reason ?? '').split('\n')[0]}</td><td class="mono" data-node-commit="${n.path}">${shortSha(n.lastAppliedCommit)}</td><td data-node-run="${n.path}">${n.lastRunId ? html`<a href="${runUrl(n.lastRunId)}">#${n.lastRunId}</a>` : '-'}</td><td data-node-updated="${n.path}">${when(n.updatedAt)}</td></tr>`,
+      ) => html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td class="mono">${n.host ?? '-'}</td><td>${stateBadge(n.state, n.path)}</td>
+<td data-node-reason="${n.path}">${(n.reason ?? '').split('\n')[0]}</td><td class="mono" data-node-commit="${n.path}">${shortSha(n.lastAppliedCommit)}</td><td data-node-run="${n.path}">${n.lastRunId ? html`<a href="${runUrl(n.lastRunId)}">#${n.lastRunId}</a>` : '-'}</td><td data-node-updated="${n.path}">${at(n.updatedAt)}</td></tr>`,
     ),
     ...v.definedOnly.map(
       (n) =>
-        html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td>${n.host ?? '(on demand)'}</td><td>${stateBadge('defined', n.path)}</td><td class="muted" data-node-reason="${n.path}">never applied</td><td data-node-commit="${n.path}">-</td><td data-node-run="${n.path}">-</td><td data-node-updated="${n.path}">-</td></tr>`,
+        html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td class="mono">${n.host ?? '(on demand)'}</td><td>${stateBadge('defined', n.path)}</td><td class="muted" data-node-reason="${n.path}">never applied</td><td data-node-commit="${n.path}">-</td><td data-node-run="${n.path}">-</td><td data-node-updated="${n.path}">-</td></tr>`,
     ),
   ];
   if (rows.length === 0) return html`<p class="muted">No nodes.</p>`;
@@ -83,7 +83,7 @@ function glance(v: EnvironmentView): Html {
   const health = html`<div class="card"><h2>Health</h2>${healthText(countStates(v))}</div>`;
   if (!s) return html`<section class="glance" aria-label="Status at a glance">${health}</section>`;
   const released = s.released.length
-    ? html`<div class="muted">last released: <span class="mono">${shortSha(s.released[0].commit)}</span> by ${s.released[0].by} ${when(s.released[0].at)}</div>`
+    ? html`<div class="muted">last released: <span class="mono">${shortSha(s.released[0].commit)}</span> by ${s.released[0].by} ${at(s.released[0].at)}</div>`
     : '';
   const deployment = s.deployment
     ? html`<div><a href="${s.deployment.url}">deployments on GitHub</a> <span class="muted">${s.deployment.state ?? ''} ${shortSha(s.deployment.commit)}</span></div>`
@@ -101,7 +101,7 @@ ${health}
 function releasesTable(s: EnvironmentStatus | undefined): Html {
   if (!s || !s.released.length) return html``;
   const rows = s.released.map(
-    (r) => html`<tr><td class="mono">${shortSha(r.commit)}</td><td>${r.by}</td><td>${when(r.at)}</td></tr>`,
+    (r) => html`<tr><td class="mono">${shortSha(r.commit)}</td><td>${r.by}</td><td>${at(r.at)}</td></tr>`,
   );
   return html`<h2>Releases</h2>${scrollTable(html`<table class="releases"><thead><tr><th scope="col">Commit</th><th scope="col">Released by</th><th scope="col">When</th></tr></thead><tbody>${rows}</tbody></table>`, 'Releases')}`;
 }

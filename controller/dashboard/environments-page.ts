@@ -9,7 +9,7 @@ import { environmentUrl } from './links.js';
 import { LIVE_LIST_URL, LIVE_SCRIPT_URL } from './live.js';
 import type { EnvironmentStatus } from './status-data.js';
 import { driftText, healthText, policyText, syncBadge } from './status-widgets.js';
-import { runsTable, scrollTable, shortSha, when } from './widgets.js';
+import { at, runsTable, scrollTable, shortSha } from './widgets.js';
 
 export interface EnvironmentSummary {
   repository: string;
@@ -25,11 +25,11 @@ const key = (repository: string, environment: string) => `${repository}\0${envir
 
 function row(e: EnvironmentSummary, s: EnvironmentStatus | undefined): Html {
   const waiting = s?.waiting.length
-    ? html`${s.waiting.length} since ${when(s.waiting[0].since)}`
+    ? html`${s.waiting.length} since ${at(s.waiting[0].since)}`
     : html`<span class="muted">-</span>`;
   return html`<tr data-env-repository="${e.repository}" data-env-name="${e.environment}"><td><a href="${environmentUrl(e.repository, e.environment)}"><strong>${e.environment}</strong></a><div class="muted">${e.repository}</div></td>
 <td>${s ? syncBadge(s.sync) : html`<span class="muted">-</span>`}</td><td data-env-nodes>${e.nodes}</td><td data-env-states>${healthText(e.states)}</td><td class="mono" data-env-commit>${shortSha(e.lastCommit)}</td><td class="mono">${s?.head ? shortSha(s.head.sha) : '-'}</td>
-<td>${s ? driftText(s.lastDrift) : '-'}</td><td>${s ? policyText(s) : '-'}</td><td>${waiting}</td><td data-env-updated>${when(e.updatedAt)}</td></tr>`;
+<td>${s ? driftText(s.lastDrift) : '-'}</td><td>${s ? policyText(s) : '-'}</td><td>${waiting}</td><td data-env-updated>${at(e.updatedAt)}</td></tr>`;
 }
 
 /**
@@ -56,7 +56,7 @@ export function environmentsPage(
     ? html`<h2>Described, never applied</h2>${scrollTable(
         html`<table class="never-applied"><thead><tr><th scope="col">Environment</th><th scope="col">Repository</th><th scope="col">Status</th><th scope="col">Branch head</th><th scope="col">Waiting for release</th></tr></thead><tbody>${neverApplied.map(
           (s) =>
-            html`<tr><td><a href="${environmentUrl(s.repository, s.environment)}"><strong>${s.environment}</strong></a></td><td class="muted">${s.repository}</td><td>${syncBadge(s.sync)} ${policyText(s)}</td><td class="mono">${s.head ? shortSha(s.head.sha) : '-'}</td><td>${s.waiting.length ? html`${s.waiting.length} since ${when(s.waiting[0].since)}` : '-'}</td></tr>`,
+            html`<tr><td><a href="${environmentUrl(s.repository, s.environment)}"><strong>${s.environment}</strong></a></td><td class="muted">${s.repository}</td><td>${syncBadge(s.sync)} ${policyText(s)}</td><td class="mono">${s.head ? shortSha(s.head.sha) : '-'}</td><td>${s.waiting.length ? html`${s.waiting.length} since ${at(s.waiting[0].since)}` : '-'}</td></tr>`,
         )}</tbody></table>`,
         'Environments described but never applied',
       )}`

@@ -4,7 +4,7 @@ import { html, page, type Html } from './html.js';
 import { LIVE_SCRIPT_URL, liveRunUrl } from './live.js';
 import { environmentUrl, nodeAnchor } from './links.js';
 import { timelineHtml } from './timeline.js';
-import { duration, releasedBy, runBadge, scrollTable, stateBadge, summaryText, when } from './widgets.js';
+import { at, duration, releasedBy, runBadge, scrollTable, stateBadge, summaryText } from './widgets.js';
 
 /** A node's section; every part live updates touch is always present (controller/dashboard/live.ts). */
 function nodeSection(n: NodeRunRecord): Html {
@@ -56,8 +56,8 @@ export function runPage(
 <tr><th>Trigger</th><td>${run.trigger}</td></tr>
 ${releaser ? html`<tr><th>Released by</th><td>${releaser}</td></tr>` : ''}
 ${extra.deploymentUrl ? html`<tr><th>Deployment</th><td><a href="${extra.deploymentUrl}">deployments of ${run.environment} on GitHub</a></td></tr>` : ''}
-<tr><th>Started</th><td>${when(run.startedAt)}</td></tr>
-<tr><th>Finished</th><td data-run-finished="${run.id}">${when(run.finishedAt)} (${took})</td></tr>
+<tr><th>Started</th><td>${at(run.startedAt)}</td></tr>
+<tr><th>Finished</th><td data-run-finished="${run.id}">${at(run.finishedAt)} (${took})</td></tr>
 <tr><th>Summary</th><td data-run-summary="${run.id}">${summaryText(run.summary)}</td></tr>
 ${stops}
 </tbody></table></div>

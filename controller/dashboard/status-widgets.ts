@@ -4,7 +4,7 @@ import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import { html, type Html } from './html.js';
 import { runUrl } from './links.js';
 import type { DriftCheck, EnvironmentStatus, SyncState } from './status-data.js';
-import { shortSha, stateBadge, when } from './widgets.js';
+import { at, shortSha, stateBadge } from './widgets.js';
 
 const SYNC: Record<SyncState, { text: string; colour: LifecycleState }> = {
   'in-sync': { text: 'in sync', colour: 'ready' },
@@ -29,7 +29,7 @@ export function syncBadge(sync: SyncState): Html {
 /** Which commit is applied and which is the branch head. */
 export function syncDetail(s: EnvironmentStatus): Html {
   const head = s.head
-    ? html`head of ${s.branch ?? 'the default branch'} <span class="mono">${shortSha(s.head.sha)}</span> <span class="muted">(${s.head.source === 'poll' ? 'polled' : 'pushed'} ${when(s.head.seenAt)})</span>`
+    ? html`head of ${s.branch ?? 'the default branch'} <span class="mono">${shortSha(s.head.sha)}</span> <span class="muted">(${s.head.source === 'poll' ? 'polled' : 'pushed'} ${at(s.head.seenAt)})</span>`
     : html`<span class="muted">no head of ${s.branch ?? 'its branch'} seen yet</span>`;
   return html`applied <span class="mono">${shortSha(s.applied)}</span>, ${head}`;
 }
@@ -56,7 +56,7 @@ export function driftText(d: DriftCheck | null): Html {
       : d.status === 'running'
         ? badge('checking', 'configuring', 'drift-running')
         : badge(`check ${d.status}`, d.status === 'failed' ? 'failed' : 'terminated', 'drift-failed');
-  return html`${found} <a href="${runUrl(d.runId)}">#${d.runId}</a> <span class="muted">${when(d.at)}</span>`;
+  return html`${found} <a href="${runUrl(d.runId)}">#${d.runId}</a> <span class="muted">${at(d.at)}</span>`;
 }
 
 /** Node counts by state, each with its state in words. */
@@ -70,6 +70,6 @@ export function waitingText(s: EnvironmentStatus): Html {
   if (!s.waiting.length) return html`<span class="muted">nothing waiting</span>`;
   return html`${s.waiting.map(
     (w) =>
-      html`<div><span class="mono">${shortSha(w.commit)}</span> waiting since ${when(w.since)} <span class="muted">${w.planSummary}</span></div>`,
+      html`<div><span class="mono">${shortSha(w.commit)}</span> waiting since ${at(w.since)} <span class="muted">${w.planSummary}</span></div>`,
   )}`;
 }

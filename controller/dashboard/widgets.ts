@@ -73,6 +73,11 @@ export function when(iso: string | null | undefined): string {
   return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
+/** A time as `<time datetime="ISO">` with the compact UTC text (`-` when absent). */
+export function at(iso: string | null | undefined): Html {
+  return iso ? html`<time datetime="${iso}">${when(iso)}</time>` : html`-`;
+}
+
 /** `41s`, `3m 05s`. */
 export function duration(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '-';
@@ -104,7 +109,7 @@ export function runsTable(
   const rows = runs.map((r) => {
     const took = r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running';
     return html`<tr data-run-id="${r.id}"><td><a href="${runUrl(r.id)}">#${r.id}</a></td>${opts.showEnvironment ? html`<td><a href="${environmentUrl(r.repository, r.environment)}">${r.environment}</a> <span class="muted">${r.repository}</span></td>` : ''}
-<td>${r.kind}</td><td>${runBadge(r)}</td><td class="mono">${shortSha(r.commit)}</td><td>${when(r.startedAt)}</td><td data-run-took="${r.id}">${took}</td><td data-run-summary="${r.id}">${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td><td>${releasedBy(r.trigger) ?? '-'}</td></tr>`;
+<td>${r.kind}</td><td>${runBadge(r)}</td><td class="mono">${shortSha(r.commit)}</td><td>${at(r.startedAt)}</td><td data-run-took="${r.id}">${took}</td><td data-run-summary="${r.id}">${summaryText(r.summary)}</td><td class="muted">${r.trigger}</td><td>${releasedBy(r.trigger) ?? '-'}</td></tr>`;
   });
   const f = opts.filter ?? {};
   const body = html`<tbody data-runs data-runs-show-environment="${String(opts.showEnvironment)}"${f.repository !== undefined ? html` data-runs-repository="${f.repository}"` : ''}${f.environment !== undefined ? html` data-runs-environment="${f.environment}"` : ''}>${rows}</tbody>`;

@@ -131,10 +131,13 @@ describe('dashboard', () => {
       'described nodes never applied are defined',
     );
     assert.match(res.text, /<path class="edge" data-from="database\/master" data-to="web-1"/);
-    assert.match(res.text, /<tr id="node-web-2" data-node-row="web-2"><td>web-2<\/td><td>203.0.113.22<\/td>/);
     assert.match(
       res.text,
-      /<tr id="node-web-3" data-node-row="web-3"><td>web-3<\/td><td>203.0.113.23<\/td><td><span class="state state-defined"/,
+      /<tr id="node-web-2" data-node-row="web-2"><td>web-2<\/td><td class="mono">203.0.113.22<\/td>/,
+    );
+    assert.match(
+      res.text,
+      /<tr id="node-web-3" data-node-row="web-3"><td>web-3<\/td><td class="mono">203.0.113.23<\/td><td><span class="state state-defined"/,
     );
     // lamp base: met in the apply and already met in the drift run (2 of 2); app deployed failed its only run.
     assert.match(

@@ -102,7 +102,10 @@ test('environment page: status at a glance — sync with the commits, health, dr
   assert.match(page, /state-defined[^>]*>defined<\/span> 1/);
   assert.match(page, /class="state drift-found"[^>]*>drift found \(2\)<\/span> <a href="\/runs\/12">#12<\/a>/);
   assert.match(page, /class="state policy-manual"[^>]*>manual<\/span>/);
-  assert.match(page, /<span class="mono">9a3400f<\/span> waiting since 2026-01-02 00:00:01Z/);
+  assert.match(
+    page,
+    /<span class="mono">9a3400f<\/span> waiting since <time datetime="2026-01-02T00:00:01.000Z">2026-01-02 00:00:01Z<\/time>/,
+  );
   assert.match(page, /<td class="mono">f2aa138<\/td><td>alice<\/td>/);
   assert.match(page, /<a href="https:\/\/github.com\/acme\/infra\/deployments\/production">deployments on GitHub<\/a>/);
   // Without the status reader the page still renders, with health only.
@@ -142,7 +145,7 @@ test('environments page: sync and policy per environment, and those described bu
     page,
     /<strong>staging<\/strong><\/a><\/td><td class="muted">acme\/infra<\/td><td><span class="state sync-never-applied"/,
   );
-  assert.match(page, /1 since 2026-01-02 00:00:01Z/);
+  assert.match(page, /1 since <time datetime="2026-01-02T00:00:01.000Z">2026-01-02 00:00:01Z<\/time>/);
   // Without statuses (no database at hand) the page is as before.
   assert.doesNotMatch(environmentsPage([], [], undefined), /never applied/);
 });
