@@ -50,6 +50,8 @@ export interface LayoutOptions {
   size: (path: string) => { width: number; height: number };
   /** Room for a cluster's title above its contents. */
   clusterTitle: number;
+  /** How wide a cluster's title is: its box is made at least that wide. */
+  clusterTitleWidth?: (path: string) => number;
   margin: number;
 }
 
@@ -347,6 +349,15 @@ export function layeredLayout(graph: EnvironmentGraph, opts: LayoutOptions): Lay
   for (const l of leaves) colWidth[l.layer] = Math.max(colWidth[l.layer], l.width);
   const hasLabels = chains.some((c) => c.edge.state === 'provisioned');
   const gap = Math.max(hasLabels ? 96 : 64, 2 * padX * maxDepth + 2 * STUB + 32);
+  // A cluster box at least as wide as its title: its last column grows when the columns it spans are too narrow.
+  if (opts.clusterTitleWidth) {
+    for (const [c, row] of packed.clusterRows) {
+      let span = 0;
+      for (let i = row.c0; i <= row.c1; i++) span += colWidth[i] + (i < row.c1 ? gap : 0);
+      const missing = opts.clusterTitleWidth(c) + 16 - (span + 2 * padX * treeHeight(c));
+      if (missing > 0) colWidth[row.c1] += missing;
+    }
+  }
   const colLeft: number[] = [];
   let x = opts.margin + padX * maxDepth;
   for (let i = 0; i < layers; i++) {

@@ -35,6 +35,7 @@ export function layoutGraph(graph: EnvironmentGraph): Layout {
   return layeredLayout(graph, {
     size: (path) => ({ width: nodeWidth(byPath.get(path)!), height }),
     clusterTitle: CLUSTER_TITLE,
+    clusterTitleWidth: (path) => textWidth(path) * ((FONT - 1) / FONT),
     margin: MARGIN,
   });
 }

@@ -264,3 +264,25 @@ test('a graph without edges (recorded nodes only) fills a few columns, groups ke
   assert.ok(columns.size >= 4, `${columns.size} columns`);
   assert.ok(layout.height < 1500 && layout.width < 1500, `${layout.width}×${layout.height}`);
 });
+
+test('a group box is at least as wide as its title', () => {
+  const long = 'a-group-with-a-rather-long-name/and-a-subgroup-named-at-length';
+  const graph: EnvironmentGraph = {
+    environment: 'x',
+    nodes: [
+      { path: `${long}/a`, label: 'a', host: 'h', cluster: long },
+      { path: 'b', label: 'b', host: 'h', cluster: null },
+    ],
+    edges: [{ from: `${long}/a`, to: 'b', state: 'ready' }],
+    clusters: [
+      { path: 'a-group-with-a-rather-long-name', label: 'a-group-with-a-rather-long-name', parent: null },
+      { path: long, label: 'and-a-subgroup-named-at-length', parent: 'a-group-with-a-rather-long-name' },
+    ],
+    reducedEdges: 0,
+    coloured: false,
+  };
+  const layout = layoutGraph(graph);
+  checkLayout(graph, layout);
+  const box = layout.clusters.get(long)!;
+  assert.ok(box.width >= long.length * 7.2 * (11 / 12), `${box.width} wide for a ${long.length}-character title`);
+});
