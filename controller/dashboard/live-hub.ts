@@ -195,7 +195,10 @@ abstract class Topic {
 
   add(s: LiveStream, resumed: boolean): Promise<void> {
     this.streams.add(s);
-    return this.serial(() => this.snapshot(s, resumed)).then(() => {
+    // A snapshot that cannot be read fails the join (the stream ends and the browser reconnects); later work goes on.
+    const done = this.chain.then(() => this.snapshot(s, resumed));
+    this.chain = done.catch(() => undefined);
+    return done.then(() => {
       const next = this.pollMs();
       if (next !== null) this.wake(next);
     });
@@ -542,7 +545,12 @@ export class LiveHub {
       topic.remove(s);
       drop();
     };
-    await topic.add(s, resumed);
+    try {
+      await topic.add(s, resumed);
+    } catch (err) {
+      leave();
+      throw err;
+    }
     return leave;
   }
 

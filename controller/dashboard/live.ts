@@ -142,7 +142,13 @@ export function createLiveRouter(deps: LiveDeps): LiveRouter {
       logBudget: STREAM_LOG_BUDGET,
       capped: new Set(),
     };
-    const left = await getHub().join(key, s, resumed);
+    let left: () => void;
+    try {
+      left = await getHub().join(key, s, resumed);
+    } catch (err) {
+      end(); // the stream is answered already: it ends, and the browser reconnects after `retry`
+      throw err;
+    }
     if (closed) left();
     else leave = left;
   }

@@ -376,6 +376,32 @@ describe('live updates', () => {
     await waitFor('the second line', () => c.of<{ text?: string }>('log').some((l) => l.text?.includes('step 2 of 2')));
   });
 
+  test('a database that cannot be read ends the stream (the browser reconnects) and leaves nothing behind', async () => {
+    const logs: string[] = [];
+    const url = new URL(db.url);
+    url.pathname = '/pb_live_no_such_database';
+    const pool = new pg.Pool({ connectionString: url.toString() });
+    const broken = createLiveRouter({ pool, auth: (_req, _res, next) => next(), log: (m) => logs.push(m) });
+    const app = express();
+    app.use(broken);
+    const s = app.listen(0, '127.0.0.1');
+    await new Promise((r) => s.once('listening', r));
+    try {
+      const c = new SseClient(`http://127.0.0.1:${(s.address() as AddressInfo).port}/events`);
+      clients.push(c);
+      await waitFor('the stream to end', () => c.ended);
+      assert.equal(c.of('snapshot').length, 0);
+      assert.equal(broken.openStreams, 0);
+      assert.equal(broken.hub.streams, 0);
+      await waitFor('the feed to say it reconnects', () => logs.some((l) => /reconnecting in \d+ ms/.test(l)));
+    } finally {
+      await broken.close();
+      await pool.end();
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+
   test('the stream cap refuses more streams with 503; the script is served cacheable with an ETag', async () => {
     const capped = createLiveRouter({ pool: readPool, auth: (_req, _res, next) => next(), maxStreams: 1 });
     const app = express();
