@@ -112,6 +112,43 @@ function contract(name: string, open: () => Promise<{ store: ControllerStore; st
       assert.deepEqual(await plan(C, ['prod']), [], 'planned again at the same head: nothing new superseded');
     });
 
+    test("the plan a pull request's comment shows: its base, head and hash, the newest head only", async () => {
+      assert.equal(await store.plannedHead(repo, 10, 'prod'), null);
+      await store.recordPlannedHead({
+        repo,
+        pullNumber: 10,
+        baseSha: B,
+        headSha: A,
+        environments: ['prod', 'qa'],
+        planHashes: { prod: 'sha256:1' },
+      });
+      assert.deepEqual(await store.plannedHead(repo, 10, 'prod'), { baseSha: B, headSha: A, planHash: 'sha256:1' });
+      assert.deepEqual(await store.plannedHead(repo, 10, 'qa'), { baseSha: B, headSha: A, planHash: null });
+      await store.recordPlannedHead({
+        repo,
+        pullNumber: 10,
+        baseSha: C,
+        headSha: C,
+        environments: ['prod'],
+        planHashes: { prod: 'sha256:2' },
+      });
+      assert.deepEqual(await store.plannedHead(repo, 10, 'prod'), { baseSha: C, headSha: C, planHash: 'sha256:2' });
+      assert.equal(await store.plannedHead(repo, 10, 'qa'), null, 'superseded by the newer head');
+      assert.equal(await store.plannedHead(repo, 11, 'prod'), null);
+    });
+
+    test('the applied policy keeps apply_from_pull_request', async () => {
+      await store.recordAppliedPolicy(repo, 'pr-env', A, {
+        apply: 'manual',
+        suspend: false,
+        applyFromPullRequest: true,
+      });
+      assert.deepEqual(await store.appliedPolicy(repo, 'pr-env'), {
+        sha: A,
+        policy: { apply: 'manual', suspend: false, applyFromPullRequest: true },
+      });
+    });
+
     test('a drift alert is sent once per change of what drifted, and its resolution once', async () => {
       assert.equal(await store.driftAlertChanged(repo, 'prod', 'x'), true);
       assert.equal(await store.driftAlertChanged(repo, 'prod', 'x'), false);
