@@ -70,7 +70,8 @@ export async function applyPullRequest(
   if (pr.state !== 'open') return say.refuse(`pull request #${pullNumber} is closed without being merged.`);
   // 2. Never a fork's head, whoever asks: checked before anything of the head is read.
   const here = repositoryKey(repo);
-  if (pr.headRepository !== here)
+  // GitHub names are case-insensitive; an unknown head repository (deleted fork) is never this one.
+  if (pr.headRepository?.toLowerCase() !== here.toLowerCase())
     return say.refuse(
       `the head of pull request #${pullNumber} is in ${pr.headRepository ? `the fork ${pr.headRepository}` : 'a repository GitHub no longer knows'}, not in ${here}: a fork's pull request is never applied. Merge it, then release the merge commit.`,
     );

@@ -110,6 +110,8 @@ describe('apply from an open pull request', () => {
 
   test("a fork's pull request is refused, whoever asks", async () => {
     await setUp(ALLOWED, ALLOWED);
+    pr.headRepository = null;
+    assert.match(await releaseComment(m.deps, comment('boss'), ctx()), /a repository GitHub no longer knows/);
     pr.headRepository = 'mallory/infra';
     assert.match(await releaseComment(m.deps, comment('boss'), ctx()), /refused: the head .* fork mallory\/infra/);
     assert.match(lastReply(), /a fork's pull request is never applied/);
