@@ -258,7 +258,13 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     sessions: signIn ? deps.db : undefined,
   });
   const { store } = deps;
-  if (signIn && deps.db) addSignInRoutes(router, { db: deps.db, settings: signIn, logger: deps.logger });
+  if (signIn && deps.db) {
+    router.use('/auth', (_req, res, next) => {
+      res.set(SECURITY_HEADERS);
+      next();
+    });
+    addSignInRoutes(router, { db: deps.db, settings: signIn, logger: deps.logger });
+  }
   // Live updates (docs/controller.md, "Live updates"): the same viewer and the same per-repository read check.
   const live = deps.db
     ? createLiveRouter({

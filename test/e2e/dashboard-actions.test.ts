@@ -9,7 +9,12 @@ import { createHash } from 'node:crypto';
 import { access, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import request from 'supertest';
+import { readConfig } from '../../controller/config.js';
+import { createLogger } from '../../controller/logger.js';
+import { startController, type RunningController } from '../../controller/main.js';
+import { createFlows } from '../../controller/wiring.js';
 import type { SshHost } from '../helpers/sshd.js';
+import { spawnController, type ControllerProcess } from './spawn-controller.js';
 import { ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -134,6 +139,7 @@ describe('e2e: dashboard sign-in and actions', () => {
       .set('Cookie', cookieOf(start, 'politburo_oauth')!);
     assert.equal(forged.status, 403);
     assert.match(forged.text, /sign-in state does not match/);
+    assert.match(forged.headers['content-security-policy'] ?? '', /default-src 'none'/);
     const noCookie = await request(url).get(callback.pathname + callback.search);
     assert.equal(noCookie.status, 403);
     assert.equal(cookieOf(noCookie, 'politburo_session'), undefined);
@@ -501,5 +507,77 @@ describe('e2e: releasing a manual environment from the dashboard', () => {
       { login: 'boss', action: 'release', outcome: 'done' },
       { login: 'boss', action: 'release', outcome: 'refused' },
     ]);
+  });
+});
+
+describe('e2e: Cancel reaches the process that runs the apply', () => {
+  let h: Harness;
+  let runner: ControllerProcess | undefined;
+  let dashboard: RunningController | undefined;
+  before(async () => {
+    h = await startHarness({
+      controllers: 0,
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { version: 'v1', wait: true }) }),
+    });
+    h.github.state.permissions.set(`${FULL_NAME}:alice`, 'write');
+    // One process runs the jobs; the dashboard is served by another that runs none of them.
+    runner = await spawnController({ ...h.env, POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/runner` });
+    const config = readConfig({
+      ...h.env,
+      POLITBURO_DATA_DIR: `${h.env.POLITBURO_DATA_DIR}/dashboard`,
+      GITHUB_CLIENT_ID: h.github.oauth.clientId,
+      GITHUB_CLIENT_SECRET: h.github.oauth.clientSecret,
+      GITHUB_URL: h.github.url,
+      POLITBURO_PUBLIC_URL: '',
+    });
+    dashboard = await startController(config, {
+      logger: createLogger({ level: config.logLevel }),
+      createFlows: (ctx) => ({ ...createFlows(ctx), taskList: { 'not-a-job-of-ours': async () => undefined } }),
+    });
+  });
+  after(async () => {
+    for (const host of h?.ssh.hosts ?? []) await writeFile(path.join(host.home, 'go'), '').catch(() => undefined);
+    await dashboard?.stop('test over');
+    await runner?.kill();
+    await h?.stop();
+  });
+
+  test('the run started by another process ends cancelled; a second cancel is refused naming who asked', async () => {
+    const sha = await h.repo.head();
+    await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: sha }), runner!.url);
+    const run = await waitFor('db running in the runner process', async () => {
+      const { rows } = await h.pool.query(
+        `SELECT r.id, r.owner_pid FROM runs r JOIN node_runs n ON n.run_id = r.id
+          WHERE r.status = 'running' AND n.path = 'db'`,
+      );
+      return rows[0] as { id: string; owner_pid: number } | undefined;
+    });
+    assert.equal(run.owner_pid, runner!.child.pid, 'the apply runs in the other process');
+    const url = dashboard!.url;
+    h.github.oauth.signInAs('alice');
+    const start = await request(url).get('/auth/github/login');
+    const consent = await fetch(start.headers.location, { redirect: 'manual' });
+    const callback = new URL(consent.headers.get('location')!);
+    const signedIn = await request(url)
+      .get(callback.pathname + callback.search)
+      .set('Cookie', cookieOf(start, 'politburo_oauth')!);
+    const alice = cookieOf(signedIn, 'politburo_session')!;
+    const page = await request(url).get(`/runs/${run.id}`).set('Cookie', alice);
+    const cancel = () =>
+      request(url)
+        .post(`/runs/${run.id}/cancel`)
+        .set('Cookie', alice)
+        .set('Origin', url)
+        .type('form')
+        .send({ _csrf: csrfIn(page.text) });
+    assert.equal((await cancel()).status, 303);
+    const second = await cancel();
+    assert.equal(second.status, 409, second.text);
+    assert.match(second.text, /a cancel of run #\d+ was asked for already, by alice at /);
+    await waitFor('the run cancelled by its owner', async () => {
+      const { rows } = await h.pool.query('SELECT status FROM runs WHERE id = $1', [run.id]);
+      return rows[0].status === 'cancelled';
+    });
+    await waitFor('the check completed', () => h.checks(sha).get(`politburo/${ENV}`)?.status === 'completed');
   });
 });
