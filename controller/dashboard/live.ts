@@ -24,6 +24,11 @@ export interface LiveDeps {
   maxStreams?: number;
   /** Comment lines keeping idle streams open through proxies (default 20 s). */
   heartbeatMs?: number;
+  /**
+   * A stream is ended after this long (default 10 minutes); the browser reconnects at once and passes the access check
+   * again, so a signed-out or expired session stops receiving.
+   */
+  maxStreamMs?: number;
   /** A stream whose client does not read is closed once this much is waiting to be sent (default 4 MiB). */
   maxBufferedBytes?: number;
   log?: (msg: string) => void;
@@ -69,6 +74,7 @@ export function createLiveRouter(deps: LiveDeps): LiveRouter {
   const maxStreams = deps.maxStreams ?? 500;
   const heartbeatMs = deps.heartbeatMs ?? 20_000;
   const maxBuffered = deps.maxBufferedBytes ?? 4 * 1024 * 1024;
+  const maxStreamMs = deps.maxStreamMs ?? 10 * 60_000;
   let feed: ChangeFeed | null = deps.feed ?? null;
   const ownFeed = !deps.feed;
   const onError = (err: Error) => log(`live updates: ${err.message}`);
@@ -115,12 +121,15 @@ export function createLiveRouter(deps: LiveDeps): LiveRouter {
       if (closed) return;
       closed = true;
       clearInterval(heartbeat);
+      clearTimeout(lifetime);
       open.delete(end);
       leave?.();
       res.end();
     };
     const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), heartbeatMs);
     heartbeat.unref();
+    const lifetime = setTimeout(() => end(), maxStreamMs);
+    lifetime.unref();
     open.add(end);
     req.on('close', end);
     res.on('error', end);

@@ -402,6 +402,31 @@ describe('live updates', () => {
     }
   });
 
+  test('a stream ends after its lifetime, so the access check runs again when the browser reconnects', async () => {
+    const short = createLiveRouter({
+      pool: readPool,
+      auth: dashboardAuth({ publicRead: false, token: TOKEN }),
+      maxStreamMs: 300,
+    });
+    const app = express();
+    app.use(short);
+    const s = app.listen(0, '127.0.0.1');
+    await new Promise((r) => s.once('listening', r));
+    try {
+      const c = new SseClient(`http://127.0.0.1:${(s.address() as AddressInfo).port}/events`, {
+        Authorization: `Bearer ${TOKEN}`,
+      });
+      clients.push(c);
+      await waitFor('the snapshot', () => c.of('snapshot').length === 1);
+      await waitFor('the stream to end', () => c.ended);
+      assert.equal(short.openStreams, 0);
+    } finally {
+      await short.close();
+      s.closeAllConnections();
+      await new Promise((r) => s.close(r));
+    }
+  });
+
   test('the stream cap refuses more streams with 503; the script is served cacheable with an ETag', async () => {
     const capped = createLiveRouter({ pool: readPool, auth: (_req, _res, next) => next(), maxStreams: 1 });
     const app = express();
