@@ -141,10 +141,19 @@ export function outcomeFor(outcome: string, environment: string): 'queued' | 'wa
   return 'none';
 }
 
-async function statusOf(db: Queryable, k: Known, branchGiven: string | undefined, deployments: boolean) {
+type Heads = Map<string, ReturnType<typeof branchHead>>;
+
+async function statusOf(db: Queryable, k: Known, branchGiven: string | undefined, deployments: boolean, heads: Heads) {
   const branch = branchGiven ?? k.defaultBranch;
+  // One read per repository and branch, however many environments follow it.
+  const headOf = (b: string) => {
+    const key = `${k.repository}\0${b}`;
+    let h = heads.get(key);
+    if (!h) heads.set(key, (h = branchHead(db, k.repository, b)));
+    return h;
+  };
   const [head, drift, policy, releases, running, deployment] = await Promise.all([
-    branch ? branchHead(db, k.repository, branch) : Promise.resolve(null),
+    branch ? headOf(branch) : Promise.resolve(null),
     db.query<{ id: string; status: DriftCheck['status']; summary: Record<string, number> | null; at: Date }>(
       `SELECT ru.id::text AS id, ru.status, ru.summary, ru.started_at AS at
          FROM runs ru JOIN environments e ON e.id = ru.environment_id JOIN repositories r ON r.id = e.repository_id
@@ -259,7 +268,8 @@ export function createStatusReader(db: Queryable): StatusReader {
   return {
     async overview() {
       const [known, deployments] = await Promise.all([knownEnvironments(db), tableExists(db, 'github_deployments')]);
-      return Promise.all(known.map((k) => statusOf(db, k, undefined, deployments)));
+      const heads: Heads = new Map();
+      return Promise.all(known.map((k) => statusOf(db, k, undefined, deployments, heads)));
     },
     async environment(repository, environment, branch) {
       const [known, deployments] = await Promise.all([
@@ -267,7 +277,7 @@ export function createStatusReader(db: Queryable): StatusReader {
         tableExists(db, 'github_deployments'),
       ]);
       const k = known[0] ?? { repository, environment, applied: null, described: false, defaultBranch: null };
-      return statusOf(db, k, branch, deployments);
+      return statusOf(db, k, branch, deployments, new Map());
     },
   };
 }
