@@ -117,7 +117,10 @@ export const LIVE_CLIENT = String.raw`(function () {
     var pre = first('data-log', l.path);
     if (!pre) return;
     var details = first('data-log-details', l.path);
-    if (details) details.hidden = false;
+    if (details && details.hidden) {
+      details.hidden = false;
+      details.open = true; // output that starts while the page is open is shown as it comes
+    }
     if (l.capped) {
       if (!pre.hasAttribute('data-log-capped')) {
         pre.setAttribute('data-log-capped', '');
@@ -142,6 +145,9 @@ export const LIVE_CLIENT = String.raw`(function () {
     }
     known[l.path] = end;
     pre.scrollTop = pre.scrollHeight;
+    var summary = details && details.querySelector('summary');
+    if (summary && /^Log( \(\d+ lines\))?$/.test(summary.textContent))
+      summary.textContent = 'Log (' + pre.textContent.split('\n').length + ' lines)';
   }
   function applyTask(t) {
     if (taskIds[t.id]) return;
