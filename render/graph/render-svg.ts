@@ -54,7 +54,9 @@ function nodeSvg(n: GraphNode, b: Box, opts: SvgOptions): string {
       ? `<text class="node-state" x="${r(b.x + b.width / 2)}" y="${r(b.y + 48)}" text-anchor="middle" font-size="${FONT - 2}" font-style="italic" fill="#111827">${n.state}</text>`
       : '') +
     '</g>';
-  return opts.nodeHref ? `<a href="${escapeXml(opts.nodeHref(n.path))}">${body}</a>` : body;
+  return opts.nodeHref
+    ? `<a href="${escapeXml(opts.nodeHref(n.path))}" aria-label="${escapeXml(title)}">${body}</a>`
+    : body;
 }
 
 /** The legend under the drawing: a swatch and name per state, wrapped to `maxWidth`, then what an arrow means. */
@@ -109,7 +111,7 @@ export function renderSvg(graph: EnvironmentGraph, opts: SvgOptions = {}): strin
   const width = Math.max(layout.width, legend.width, 240);
   const height = layout.height + legend.height + 8;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="${FONT}" role="img" aria-label="${escapeXml(`dependency graph of ${graph.environment}`)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="${FONT}" role="${opts.nodeHref ? 'group' : 'img'}" aria-label="${escapeXml(`dependency graph of ${graph.environment}`)}">`,
     '<defs><marker id="pb-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#4b5563"/></marker></defs>',
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
   ];
