@@ -128,6 +128,11 @@ export interface JobQueue {
   enqueuePlan(job: PlanPullRequestJob): Promise<{ id: string }>;
   /** Queues a `drift-environment` job unless one is already waiting for the environment. */
   enqueueDrift(job: DriftEnvironmentJob): Promise<{ id: string }>;
+  /**
+   * The apply of the environment waiting in its queue (not running yet), or null: an apply from a pull request is
+   * refused while one waits, since it would take its place. Optional: without it, nothing is known to wait.
+   */
+  waitingApply?(repo: Repository, environment: string): Promise<ApplyEnvironmentJob | null>;
 }
 
 /**

@@ -25,7 +25,7 @@ export function environmentQueue(repo: string, environment: string): string {
 }
 
 /** The job key under which a newer apply of an environment replaces a queued older one. */
-function applyJobKey(repo: string, environment: string): string {
+export function applyJobKey(repo: string, environment: string): string {
   return `apply:${repo}:${environment}`;
 }
 

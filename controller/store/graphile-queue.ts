@@ -171,6 +171,15 @@ export async function lockWaitingJobPayload(client: Queryable, key: string): Pro
   return rows[0]?.payload;
 }
 
+/** The payload of the job waiting under `key` (not running), read without locking; undefined when there is none. */
+export async function waitingJobPayload(db: Queryable, key: string): Promise<unknown> {
+  const { rows } = await db.query<{ payload: unknown }>(
+    `SELECT payload FROM graphile_worker._private_jobs WHERE key = $1 AND is_available`,
+    [key],
+  );
+  return rows[0]?.payload;
+}
+
 /** Makes sure graphile-worker knows a task identifier (insertJobSql looks its id up). Idempotent. */
 export async function ensureTask(db: Queryable, identifier: string): Promise<void> {
   await db.query(`INSERT INTO graphile_worker._private_tasks (identifier) VALUES ($1) ON CONFLICT DO NOTHING`, [

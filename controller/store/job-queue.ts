@@ -6,8 +6,9 @@
 import type pg from 'pg';
 import { repositoryKey, type Repository } from '../../kernel/repository.js';
 import type { JobQueue } from '../jobs/job-ports.js';
-import { JOB_DRIFT, JOB_PLAN_PR, type PlanPullRequestJob } from '../ports.js';
-import { enqueue, enqueueApply, environmentQueue } from '../queue/enqueue.js';
+import { JOB_DRIFT, JOB_PLAN_PR, type ApplyEnvironmentJob, type PlanPullRequestJob } from '../ports.js';
+import { applyJobKey, enqueue, enqueueApply, environmentQueue } from '../queue/enqueue.js';
+import { waitingJobPayload } from './graphile-queue.js';
 
 /** The job key that keeps one drift job per environment. */
 function driftJobKey(repo: Repository, environment: string): string {
@@ -26,6 +27,10 @@ export function createPgJobQueue(pool: pg.Pool): JobQueue {
     async enqueueApply(job) {
       const added = await enqueueApply(pool, job);
       return { id: added.id, supersedes: added.supersedes };
+    },
+    async waitingApply(repo, environment) {
+      const payload = await waitingJobPayload(pool, applyJobKey(repositoryKey(repo), environment));
+      return (payload as ApplyEnvironmentJob | undefined) ?? null;
     },
     async enqueuePlan(job) {
       // Plans of one pull request (or merge group) run one at a time; a newer request replaces a queued older one.

@@ -329,6 +329,10 @@ export function createInMemoryJobQueue(): InMemoryJobQueue {
       waiting = waiting.filter((j) => j !== job);
       return job;
     },
+    async waitingApply(repo, environment) {
+      const key = `apply:${repositoryKey(repo)}:${environment}`;
+      return (waiting.find((j) => j.key === key)?.payload as ApplyEnvironmentJob | undefined) ?? null;
+    },
     async enqueueApply(job) {
       const key = `apply:${repositoryKey(job.repo)}:${job.environment}`;
       const replaced = waiting.find((j) => j.key === key)?.payload as ApplyEnvironmentJob | undefined;

@@ -13,7 +13,8 @@
  * 5. it is mergeable per branch protection: GitHub's `mergeable_state` is `clean`, `has_hooks` or `unstable`
  *    (non-required checks failing); `blocked`, `behind`, `dirty`, `draft` are refused; null or `unknown` (GitHub is
  *    still computing) is answered with "comment again";
- * 6. the plan the commenter saw is still the plan: the sticky comment's plan of ENV (pr_plans) was made at the current
+ * 6. no other apply of the environment waits in its queue (this one would take its place) or runs;
+ * 7. the plan the commenter saw is still the plan: the sticky comment's plan of ENV (pr_plans) was made at the current
  *    head and the current base branch head, and planning the head again against the recorded state gives the same
  *    plan (same hash). Otherwise nothing is applied: the answer gives the new plan, and the comment is planned again.
  *
@@ -108,6 +109,13 @@ export async function applyPullRequest(
   if (!MERGEABLE.has(pr.mergeableState))
     return say.refuse(
       `pull request #${pullNumber} cannot be merged as it is: ${WHY_NOT_MERGEABLE[pr.mergeableState] ?? `GitHub says its merge state is \`${pr.mergeableState}\``}.`,
+    );
+
+  // An apply of the environment waiting (it would be replaced) or running (it changes what the plan is against).
+  const busy = await busyWith(deps, repo, env, pr.headSha);
+  if (busy)
+    return say.refuse(
+      `${busy}; an apply of the pull request now would ${busy.includes('waiting') ? 'take its place' : 'plan against what it leaves'}. Comment ${command} again once it has finished.`,
     );
 
   // 6. The plan the commenter saw is still the plan.
@@ -228,6 +236,19 @@ async function allowedByAppliedPolicy(
       refusal: `\`${env}\` does not allow applying a pull request before merge: \`apply_from_pull_request: true\` is not set at its last applied commit ${last.slice(0, 7)} (a pull request that sets it counts once it is applied). Merge it, then release the merge commit.`,
     };
   return { refusal: null, branch: described.branch ?? repo.defaultBranch };
+}
+
+/**
+ * Why the environment is busy with another apply (waiting in its queue, or running), or null. The apply of `head`
+ * itself waiting is no reason: a second comment is answered that it was applied already.
+ */
+async function busyWith(deps: JobDeps, repo: Repository, env: string, head: string): Promise<string | null> {
+  const waiting = await deps.queue.waitingApply?.(repo, env);
+  if (waiting && waiting.sha !== head)
+    return `the apply of \`${env}\` at ${waiting.sha.slice(0, 7)} is waiting in its queue`;
+  const runs = await deps.store.listRuns({ repository: repositoryKey(repo), environment: env, limit: 5 });
+  const running = runs.find((r) => r.kind === 'apply' && r.status === 'running');
+  return running ? `an apply of \`${env}\` is running (run ${running.id})` : null;
 }
 
 /**

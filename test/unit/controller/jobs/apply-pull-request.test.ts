@@ -145,6 +145,21 @@ describe('apply from an open pull request', () => {
     assert.deepEqual(applies(), []);
   });
 
+  test('an apply of the environment waiting in its queue is not replaced: refused until it has run', async () => {
+    await setUp(ALLOWED, ALLOWED);
+    await m.queue.enqueueApply({ repo, environment: 'prod', sha: base, trigger: 'push' });
+    assert.match(
+      await releaseComment(m.deps, comment('boss'), ctx()),
+      new RegExp(`refused: the apply of \`prod\` at ${base.slice(0, 7)} is waiting in its queue`),
+    );
+    assert.deepEqual(
+      applies().map((j) => j.payload.sha),
+      [base],
+    );
+    m.queue.take(JOB_APPLY);
+    assert.match(await releaseComment(m.deps, comment('boss'), ctx()), /^applied prod/);
+  });
+
   test('a moved head is answered with the new plan and planned again; nothing applied', async () => {
     await setUp(ALLOWED, ALLOWED);
     const newer = m.git.commit({ 'politburo.yml': described('v3', ALLOWED) }, { branch: 'feature' });
