@@ -266,10 +266,19 @@ function actionForm(action: DashboardActionKind, url: string, session: Session, 
 }
 
 /** The buttons of a run (writers only: others get nothing). */
-export function runActionsPanel(run: RunRecord, session: Session | null, canAct: boolean): Html {
+export function runActionsPanel(
+  run: RunRecord,
+  session: Session | null,
+  canAct: boolean,
+  cancelRequested?: { by: string; at: string } | null,
+): Html {
   if (!session || !canAct || run.kind !== 'apply') return html``;
   const forms: Html[] = [];
-  if (run.status === 'running' && !run.trigger.startsWith('cli:'))
+  if (run.status === 'running' && cancelRequested)
+    forms.push(
+      html`<p class="cancel-requested" data-cancel-requested="${run.id}">Cancel asked for by ${cancelRequested.by} at ${when(cancelRequested.at)}: nothing new starts; running tasks get their grace period.</p>`,
+    );
+  else if (run.status === 'running' && !run.trigger.startsWith('cli:'))
     forms.push(actionForm('cancel', `${runUrl(run.id)}/cancel`, session));
   if (run.status !== 'running' && run.commit) forms.push(actionForm('rerun', `${runUrl(run.id)}/rerun`, session));
   return forms.length ? html`<div class="actions">${forms}</div>` : html``;

@@ -14,7 +14,13 @@ import { hostLabel } from '../../reconciler/plan-environment.js';
 import type pg from 'pg';
 import type { JobDeps } from '../jobs/job-deps.js';
 import type { Logger } from '../logger.js';
-import { environmentRepo, listActions, pendingRelease, type DashboardActionKind } from '../store/dashboard.js';
+import {
+  environmentRepo,
+  listActions,
+  pendingRelease,
+  runOwner,
+  type DashboardActionKind,
+} from '../store/dashboard.js';
 import {
   accountLine,
   actionsLog,
@@ -360,11 +366,16 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
           ? await listActions(deps.db, { repository: run.repository, environment: run.environment, runId: run.id })
           : [];
       const deploymentUrl = (await status?.environment(run.repository, run.environment))?.deployment?.url;
+      const owner = run.status === 'running' && deps.db ? await runOwner(deps.db, run.id) : null;
+      const cancelRequested =
+        owner?.cancelRequestedAt && owner.cancelRequestedBy
+          ? { by: owner.cancelRequestedBy, at: owner.cancelRequestedAt }
+          : null;
       res.type('html').send(
         runPage(run, await store.nodeRuns(run.id), {
           deploymentUrl,
           account: account(req, res),
-          actions: html`${runActionsPanel(run, session, access.act)}${actionsLog(log)}`,
+          actions: html`${runActionsPanel(run, session, access.act, cancelRequested)}${actionsLog(log)}`,
         }),
       );
     }),

@@ -412,6 +412,10 @@ describe('e2e: dashboard sign-in and actions', () => {
       .type('form')
       .send({ _csrf: csrfIn(page.text) });
     assert.equal(cancel.status, 303, cancel.text);
+    // Running tasks have their grace period (10 s): meanwhile the page says the cancel was asked for, with no button.
+    const meanwhile = await request(url).get(`/runs/${run}`).set('Cookie', alice);
+    assert.match(meanwhile.text, /data-cancel-requested="\d+">Cancel asked for by alice at /);
+    assert.doesNotMatch(meanwhile.text, /data-action="cancel"/);
     // The process running it stops it: db's task gets its grace and is then stopped; web never starts.
     const ended = await waitFor('the run to end', async () => {
       const { rows } = await h.pool.query(
