@@ -26,6 +26,12 @@ import { waitFor } from '../helpers/wait-for.js';
 import type { RecordedRequest } from '../helpers/fake-github/index.js';
 
 const PUBLIC_URL = 'http://politburo.example';
+const SLEEP = 4;
+/**
+ * The harness declares a process dead after 2 s without a heartbeat (for the crash tests); on a busy machine that
+ * re-runs a healthy apply, and its retry writes more. These tests count the writes of one normal apply.
+ */
+const CALM = { POLITBURO_WORKER_STALE_AFTER: '60s' };
 const ENV_PAGE = `${PUBLIC_URL}/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
 
 /** The deployments of a commit, each with its statuses' states in order. */
@@ -62,7 +68,13 @@ function writesFor(h: Harness, sha: string, from: number): RecordedRequest[] {
 describe('e2e: each apply is a GitHub deployment', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ hosts: 1 });
+    // Each task's met command sleeps: the apply stays in progress long enough for its in_progress status to be sent
+    // before the outcome (a write not sent yet is merged into the next one: docs/controller.md).
+    h = await startHarness({
+      hosts: 1,
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { sleep: SLEEP }) }),
+      env: CALM,
+    });
   });
   after(async () => {
     await h?.stop();
@@ -72,6 +84,7 @@ describe('e2e: each apply is a GitHub deployment', () => {
     const sha = await h.repo.head();
     const from = h.github.writes().length;
     await h.send('push', pushPayload(h.repo, { before: '0'.repeat(40), after: sha }));
+    await waitFor('the deployment in progress', () => states(h, sha)[0]?.at(-1) === 'in_progress', 60_000);
     await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
     await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'success', 60_000);
     await settled(h);
@@ -82,7 +95,10 @@ describe('e2e: each apply is a GitHub deployment', () => {
     const payload = d.payload as { politburo: { environment: string; trigger: string } };
     assert.equal(payload.politburo.environment, ENV);
     assert.match(payload.politburo.trigger, new RegExp(`^push ${sha.slice(0, 7)} to main by `));
-    const run = await h.pool.query("SELECT id::text FROM runs WHERE kind = 'apply' AND commit = $1", [sha]);
+    const run = await h.pool.query(
+      "SELECT id::text FROM runs WHERE kind = 'apply' AND commit = $1 ORDER BY id DESC LIMIT 1",
+      [sha],
+    );
     assert.deepEqual(
       d.statuses.map((s) => [s.log_url, s.environment_url]),
       [
@@ -113,11 +129,12 @@ describe('e2e: each apply is a GitHub deployment', () => {
   test('a failed apply: its own deployment ends failure; the earlier one is left as it was', async () => {
     const first = await h.repo.head();
     const sha = await h.repo.commit(
-      { 'politburo.yml': description(h.ssh.hosts, { version: 'v2', failing: ['db'] }) },
+      { 'politburo.yml': description(h.ssh.hosts, { version: 'v2', failing: ['db'], sleep: SLEEP }) },
       'v2 (db fails)',
     );
     const from = h.github.writes().length;
     await h.send('push', pushPayload(h.repo, { before: first, after: sha }));
+    await waitFor('the deployment in progress', () => states(h, sha)[0]?.at(-1) === 'in_progress', 60_000);
     await waitFor('the failed check', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'failure', 120_000);
     await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'failure', 60_000);
     await settled(h);
@@ -149,7 +166,8 @@ describe('e2e: a manual environment shows a waiting deployment until released', 
   before(async () => {
     h = await startHarness({
       hosts: 1,
-      files: (hosts) => ({ 'politburo.yml': description(hosts, { extra: '    apply: manual' }) }),
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { extra: '    apply: manual', sleep: SLEEP }) }),
+      env: CALM,
     });
     // sshd runs ~/.ssh/rc at the start of every session: each appends a line to ~/sessions.
     for (const host of h.ssh.hosts) {
@@ -198,13 +216,43 @@ describe('e2e: a manual environment shows a waiting deployment until released', 
     const body = `/politburo apply ${ENV}`;
     h.github.state.commitComments.push({ id, repo: FULL_NAME, commit_id: sha, body, user: 'boss' });
     await h.send('commit_comment', commitCommentPayload(h, { sha, body, user: 'boss', id }));
+    await waitFor('the deployment in progress', () => states(h, sha)[0]?.at(-1) === 'in_progress', 60_000);
     await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
     await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'success', 60_000);
     await settled(h);
     assert.deepEqual(states(h, sha), [['pending', 'in_progress', 'success']]);
     assert.ok((await sessions()) > 0, 'the release reached the host');
-    const run = await h.pool.query("SELECT id::text FROM runs WHERE kind = 'apply' AND commit = $1", [sha]);
+    const run = await h.pool.query(
+      "SELECT id::text FROM runs WHERE kind = 'apply' AND commit = $1 ORDER BY id DESC LIMIT 1",
+      [sha],
+    );
     assert.equal(deploymentsOf(h, sha)[0].statuses[2].log_url, `${PUBLIC_URL}/runs/${run.rows[0].id}`);
+    assert.deepEqual(h.github.violations, []);
+  });
+
+  test('a newer waiting commit supersedes an older one: its deployment turns inactive, the newer one waits', async () => {
+    const older = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { version: 'v2', extra: '    apply: manual' }) },
+      'v2',
+    );
+    await h.send('push', pushPayload(h.repo, { before: sha, after: older }));
+    await waitFor('the older commit waits', () => states(h, older)[0]?.at(-1) === 'pending', 60_000);
+    const newer = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { version: 'v3', extra: '    apply: manual' }) },
+      'v3',
+    );
+    await h.send('push', pushPayload(h.repo, { before: older, after: newer }));
+    await waitFor('the newer commit waits', () => states(h, newer)[0]?.at(-1) === 'pending', 60_000);
+    await waitFor('the older deployment inactive', () => states(h, older)[0]?.at(-1) === 'inactive', 60_000);
+    await settled(h);
+    assert.deepEqual(states(h, older), [['pending', 'inactive']]);
+    assert.equal(deploymentsOf(h, older)[0].statuses[1].description, `Superseded by ${newer.slice(0, 7)}`);
+    assert.deepEqual(states(h, newer), [['pending']]);
+    assert.deepEqual(
+      states(h, sha),
+      [['pending', 'in_progress', 'success']],
+      'the applied deployment is left as it was',
+    );
     assert.deepEqual(h.github.violations, []);
   });
 });
