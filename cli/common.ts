@@ -24,11 +24,12 @@ export interface StoreOptions {
   databaseUrl?: string;
 }
 
-/** --ssh-key, --known-hosts and --ssh-config: how hosts are reached. */
+/** --ssh-key, --known-hosts, --ssh-config and --ssh-retries: how hosts are reached. */
 export interface HostOptions {
   sshKey?: string;
   knownHosts?: string;
   sshConfig?: string;
+  sshRetries?: string;
 }
 
 export interface JsonOption {
@@ -166,12 +167,24 @@ export function addStoreOption(cmd: Command): Command {
   );
 }
 
-/** Adds --ssh-key, --known-hosts and --ssh-config. */
+/** Adds --ssh-key, --known-hosts, --ssh-config and --ssh-retries. */
 export function addHostOptions(cmd: Command): Command {
   return cmd
     .option('--ssh-key <path>', 'private key for SSH (default POLITBURO_SSH_KEY; the ssh-agent of SSH_AUTH_SOCK too)')
     .option('--known-hosts <path>', "known_hosts file, in addition to the environment's own")
-    .option('--ssh-config <path>', 'OpenSSH client configuration to use instead of ~/.ssh/config');
+    .option('--ssh-config <path>', 'OpenSSH client configuration to use instead of ~/.ssh/config')
+    .option(
+      '--ssh-retries <n>',
+      "retries of a connection refused or reset, per host (default: ssh_config's ConnectionAttempts - 1, else 3)",
+    );
+}
+
+/** --ssh-retries as a count, or a usage error saying what is wrong with it. */
+export function sshRetries(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value.trim()) || Number(value) > 100)
+    throw new CliExit(EXIT_USAGE, `--ssh-retries: '${value}' is not a number of retries (0-100)`);
+  return Number(value);
 }
 
 /** Adds --json. */

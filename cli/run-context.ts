@@ -21,6 +21,7 @@ import {
   readCliEnv,
   repositoryId,
   selectEnvironment,
+  sshRetries,
   useColour,
   type CommonOptions,
 } from './common.js';
@@ -125,9 +126,11 @@ async function connectorOptionsFor(
     operator.sshConfig.unshift(own);
   }
   const log = (line: string): void => void process.stderr.write(`politburo: ${line}\n`);
+  const retries = sshRetries(opts.sshRetries);
   return {
     privateKey,
     passphrase: cliEnv.sshKeyPassphrase,
+    ...(retries !== undefined ? { retries } : {}),
     knownHosts,
     ...operator,
     onWarning: log,

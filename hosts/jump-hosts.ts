@@ -17,6 +17,8 @@ export interface Endpoint {
   hostKeyAlias?: string;
   identityFiles: string[];
   connectTimeoutMs?: number;
+  /** ssh_config's ConnectionAttempts: attempts in all when a connection fails in a transient way. */
+  connectionAttempts?: number;
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
 }
@@ -87,6 +89,7 @@ function endpointOf(spec: JumpSpec, config: SshConfigSet, localUser: string, hos
   const alias = hostKeyAlias ?? s.hostKeyAlias;
   if (alias) e.hostKeyAlias = alias;
   if (s.connectTimeoutMs !== undefined) e.connectTimeoutMs = s.connectTimeoutMs;
+  if (s.connectionAttempts !== undefined) e.connectionAttempts = s.connectionAttempts;
   if (s.serverAliveIntervalMs !== undefined) e.keepaliveIntervalMs = s.serverAliveIntervalMs;
   if (s.serverAliveCountMax !== undefined) e.keepaliveCountMax = s.serverAliveCountMax;
   return e;

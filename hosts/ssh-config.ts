@@ -2,8 +2,8 @@
  * OpenSSH client configuration (`~/.ssh/config`, `--ssh-config FILE`, POLITBURO_SSH_CONFIG, an environment's
  * `ssh_config`), read with the `ssh-config` package: `Host` patterns with `*`/`?` wildcards and `!` negation, the first
  * obtained value of each keyword wins, as in OpenSSH (docs/cli.md, "SSH configuration"). The keywords Politburo uses:
- * HostName, User, Port, IdentityFile, ProxyJump, ConnectTimeout, ServerAliveInterval, ServerAliveCountMax,
- * HostKeyAlias. `Match exec` is never run (a description must not run commands on the controller).
+ * HostName, User, Port, IdentityFile, ProxyJump, ConnectTimeout, ConnectionAttempts, ServerAliveInterval,
+ * ServerAliveCountMax, HostKeyAlias. `Match exec` is never run (a description must not run commands on the controller).
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -28,6 +28,8 @@ export interface HostSettings {
   /** The raw ProxyJump value (`none` already turned into undefined). */
   proxyJump?: string;
   connectTimeoutMs?: number;
+  /** Connection attempts in all, the first included (retries of transient failures: one fewer). */
+  connectionAttempts?: number;
   serverAliveIntervalMs?: number;
   serverAliveCountMax?: number;
   hostKeyAlias?: string;
@@ -101,6 +103,7 @@ export class SshConfigSet {
         const s = number('ConnectTimeout', 'a number of seconds', 1, 86400);
         if (s !== undefined) out.connectTimeoutMs = s * 1000;
       }
+      out.connectionAttempts ??= number('ConnectionAttempts', 'a count of attempts (1-100)', 1, 100);
       if (out.serverAliveIntervalMs === undefined) {
         const s = number('ServerAliveInterval', 'a number of seconds', 0, 86400);
         if (s !== undefined) out.serverAliveIntervalMs = s * 1000;

@@ -48,9 +48,12 @@ export interface HostConnectorOptions {
    */
   defaultIdentityFiles?: string[];
   /**
-   * Waits before each new attempt after a transient failure (refused, reset); default 0.5 s, 1 s, 2 s. [] never
-   * retries.
+   * How many times a transient failure (refused, reset) is retried, per host: `--ssh-retries`. Wins over ssh_config's
+   * ConnectionAttempts (attempts in all, so one more), as options on ssh's command line do; default 3. Waits 0.5 s
+   * before the first retry, doubled each time up to 8 s.
    */
+  retries?: number;
+  /** The waits before each retry, when given: they say how many retries there are too ([] never retries). */
   retryDelaysMs?: number[];
   /** Told before each retry (and awaited): for logs. */
   onRetry?(info: { host: string; attempt: number; delayMs: number; error: PolitburoError }): void | Promise<void>;
@@ -87,7 +90,20 @@ export interface PolitburoHostConnector extends HostConnector {
   stats(): ConnectorStats;
 }
 
-export const DEFAULT_RETRY_DELAYS_MS = [500, 1000, 2000];
+export const DEFAULT_RETRIES = 3;
+
+/** The waits before `retries` retries: 0.5 s, doubled each time, at most 8 s. */
+export function retryDelays(retries: number): number[] {
+  return Array.from({ length: Math.max(0, Math.floor(retries)) }, (_, i) => Math.min(500 * 2 ** i, 8000));
+}
+
+/** The waits before each retry of a connection to `e` (docs/operations.md, "Connection retries"). */
+function delaysFor(opts: HostConnectorOptions, e: Endpoint): number[] {
+  if (opts.retryDelaysMs) return opts.retryDelaysMs;
+  if (opts.retries !== undefined) return retryDelays(opts.retries);
+  if (e.connectionAttempts !== undefined) return retryDelays(e.connectionAttempts - 1);
+  return retryDelays(DEFAULT_RETRIES);
+}
 
 /**
  * Creates a connector: at most one SSH connection per host (user@host:port, and the same jump hosts), one per jump
@@ -172,7 +188,7 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
   };
 
   const withRetries = async (e: Endpoint, isJump: boolean, attempt: () => Promise<SshSession>): Promise<SshSession> => {
-    const delays = opts.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    const delays = delaysFor(opts, e);
     for (let n = 0; ; n++) {
       try {
         return await attempt();

@@ -239,6 +239,24 @@ describe('unreachable hosts', () => {
     );
   });
 
+  test("retries: ssh_config's ConnectionAttempts per host, the connector's retries (--ssh-retries) over it", async () => {
+    const p = await refusingPort();
+    const where = { kind: 'ssh' as const, address: p.address, port: p.port, user: 'x' };
+    const sshConfig = [{ text: `Host ${p.address}\n  ConnectionAttempts 2\n`, where: 'test/ssh_config' }];
+    const attempts = async (opts: Partial<HostConnectorOptions>) => {
+      const seen: number[] = [];
+      const retried = await withConnector({ ...opts, onRetry: (r) => void seen.push(r.delayMs) }, async (c) => {
+        await rejectsWith(c.connect(where), 'HostUnreachable', /refused/);
+        return c.stats().retries[p.address] ?? 0;
+      });
+      assert.equal(retried, seen.length);
+      return seen;
+    };
+    assert.deepEqual(await attempts({ sshConfig }), [500], 'ConnectionAttempts 2: one retry');
+    assert.deepEqual(await attempts({ sshConfig, retries: 0 }), [], 'retries 0 wins over ssh_config');
+    assert.deepEqual(await attempts({ retries: 2 }), [500, 1000]);
+  });
+
   test('a server that never answers times out as HostUnreachable', async () => {
     const s = await silentServer();
     try {

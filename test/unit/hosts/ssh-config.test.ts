@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SshConfigSet, localUserName, parseJumpList, parseJumpSpec } from '../../../hosts/ssh-config.js';
 import { endpointLabel, resolveRoute } from '../../../hosts/jump-hosts.js';
-import { isTransientConnectError, type Verdict } from '../../../hosts/ssh-connector.js';
+import { isTransientConnectError, retryDelays, type Verdict } from '../../../hosts/ssh-connector.js';
 import { PolitburoError } from '../../../kernel/types.js';
 
 const set = (text: string, extra: { fromRepository?: boolean } = {}) =>
@@ -175,4 +175,23 @@ test('host names match lower-cased; an Include is reported, not silently dropped
   const c = set('Include ~/.ssh/config.d/*\nHost web-1\n  User w\n');
   assert.equal(c.lookup('WEB-1').user, 'w');
   assert.deepEqual(c.warnings, ['ssh_config ssh_config: Include is not followed (put the lines in this file)']);
+});
+
+test('ConnectionAttempts: per host, first value wins; a bad count is an error naming the file, host and value', () => {
+  const config = set('Host flaky\n  ConnectionAttempts 6\nHost *\n  ConnectionAttempts 2\n');
+  assert.equal(config.lookup('flaky').connectionAttempts, 6);
+  assert.equal(config.lookup('other').connectionAttempts, 2);
+  assert.equal(set('Host *\n  User u\n').lookup('x').connectionAttempts, undefined);
+  assert.equal(resolveRoute({ address: 'flaky' }, config, 'me').target.connectionAttempts, 6);
+  assert.throws(
+    () => set('Host x\n  ConnectionAttempts 0\n').lookup('x'),
+    /ssh_config ssh_config: Host x: ConnectionAttempts '0' is not a count of attempts \(1-100\)/,
+  );
+  assert.throws(() => set('Host x\n  ConnectionAttempts many\n').lookup('x'), /ConnectionAttempts 'many'/);
+});
+
+test('retry waits: 0.5 s doubled per retry, at most 8 s; none for 0 retries', () => {
+  assert.deepEqual(retryDelays(3), [500, 1000, 2000]);
+  assert.deepEqual(retryDelays(0), []);
+  assert.deepEqual(retryDelays(7), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
 });
