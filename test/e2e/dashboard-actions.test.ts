@@ -13,6 +13,7 @@ import { readConfig } from '../../controller/config.js';
 import { createLogger } from '../../controller/logger.js';
 import { startController, type RunningController } from '../../controller/main.js';
 import { createFlows } from '../../controller/wiring.js';
+import { createPgStore } from '../../store/pg-store.js';
 import type { SshHost } from '../helpers/sshd.js';
 import { spawnController, type ControllerProcess } from './spawn-controller.js';
 import { ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
@@ -511,6 +512,27 @@ describe('e2e: releasing a manual environment from the dashboard', () => {
       { login: 'boss', action: 'release', outcome: 'done' },
       { login: 'boss', action: 'release', outcome: 'refused' },
     ]);
+
+    // An apply someone runs with the CLI against the same database is stopped where it runs, with Ctrl-C.
+    const store = createPgStore(h.pool);
+    const cli = await store.startRun({
+      repository: FULL_NAME,
+      environment: 'laptop',
+      commit: sha,
+      kind: 'apply',
+      trigger: 'cli:apply',
+    });
+    const cliPage = await request(url).get(`/runs/${cli.id}`).set('Cookie', boss);
+    assert.doesNotMatch(cliPage.text, /data-action="cancel"/);
+    const refused = await request(url)
+      .post(`/runs/${cli.id}/cancel`)
+      .set('Cookie', boss)
+      .set('Origin', url)
+      .type('form')
+      .send({ _csrf: csrfIn(cliPage.text) });
+    assert.equal(refused.status, 409);
+    assert.match(refused.text, /was started by politburo on the command line.*: stop it there with Ctrl-C/);
+    await store.finishRun(cli.id, 'succeeded', {});
   });
 });
 
