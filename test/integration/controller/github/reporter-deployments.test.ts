@@ -267,3 +267,18 @@ test('an apply check left pending by a crash is finished, and its deployment end
   );
   assert.equal(d.statuses[1].description, 'Apply of production did not finish: Interrupted');
 });
+
+test('with a token instead of an App, deployments are the same', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake, { token: 'ghp_deployments' });
+  const ref = { repo: w.repo(), environment: 'production', sha: SHA };
+  for (const update of [queued, inProgress, succeeded]) {
+    await reporter.deployment!(ref, update);
+    assert.equal(await reporter.flush({ timeoutMs: 60_000 }), 0);
+  }
+  assert.ok(fake.writes().every((r) => r.auth === 'token'));
+  assert.deepEqual(
+    fake.state.deployments.map((d) => d.statuses.map((s) => s.state)),
+    [['in_progress', 'success']],
+  );
+});
