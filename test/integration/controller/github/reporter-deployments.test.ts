@@ -282,3 +282,20 @@ test('with a token instead of an App, deployments are the same', async () => {
     [['in_progress', 'success']],
   );
 });
+
+test('the fake, like GitHub, refuses (409) a deployment of a commit with a pending check unless required_contexts says', async () => {
+  const fake = await w.newFake();
+  const reporter = w.reporter(fake);
+  const repo = w.repo();
+  await reporter.check({ repo, sha: SHA, name: 'politburo/production' }, renderApplyCheck(null, { environment: 'x' }));
+  await reporter.flush({ timeoutMs: 60_000 });
+  const create = (body: object) =>
+    fetch(`${fake.url}/repos/${repo.owner}/${repo.name}/deployments`, {
+      method: 'POST',
+      headers: { authorization: 'token ghp_any', 'content-type': 'application/json' },
+      body: JSON.stringify({ ref: SHA, environment: 'production', ...body }),
+    });
+  assert.equal((await create({})).status, 409);
+  assert.equal((await create({ required_contexts: ['politburo/production'] })).status, 409);
+  assert.equal((await create({ required_contexts: [] })).status, 201);
+});
