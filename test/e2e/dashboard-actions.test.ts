@@ -247,6 +247,23 @@ describe('e2e: dashboard sign-in and actions', () => {
     const list = await request(url).get('/api/runs').set('Cookie', mallory);
     assert.deepEqual(list.body.runs, []);
     assert.doesNotMatch((await request(url).get('/').set('Cookie', mallory)).text, /acme\/infra/);
+    // The live updates' stream leaves out what the person may not read, too.
+    const snapshot = async (cookie: string) => {
+      const stop = new AbortController();
+      const res = await fetch(`${url}/events`, { headers: { cookie }, signal: stop.signal });
+      assert.equal(res.status, 200);
+      const reader = res.body!.getReader();
+      let text = '';
+      while (!/event: snapshot\ndata: [^\n]*\n\n/.test(text)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        text += Buffer.from(value).toString('utf8');
+      }
+      stop.abort();
+      return /event: snapshot\ndata: ([^\n]*)/.exec(text)![1];
+    };
+    assert.match(await snapshot(alice), /acme\/infra/);
+    assert.doesNotMatch(await snapshot(mallory), /acme\/infra/);
     // The shared token still reads everything, and acts never.
     const script = await request(url).get('/api/runs').set('Authorization', 'Bearer script-token');
     assert.ok(script.body.runs.length > 0);
