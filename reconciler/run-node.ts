@@ -6,9 +6,8 @@ import { knownHostsLine, providerCreate, providerDestroy } from './provider.js';
 import { connectNode, errorReason, hostOf, setProvided, type EngineRun } from './run-engine.js';
 import type { PhaseOutcome } from './scheduler.js';
 import { runNodeTasks } from './tasks/run-node-tasks.js';
+import { liveLog } from './live-log.js';
 import type { LifecycleState, NodeResult, NodeUpdate, PlanAction, ResolvedNode, TaskResult } from '../kernel/types.js';
-
-const LOG_TAIL_BYTES = 64 * 1024;
 
 /** The node's entry in the run result, created on first use. */
 export function resultOf(run: EngineRun, path: string, action?: PlanAction): NodeResult {
@@ -169,12 +168,22 @@ export async function runTasksOf(
   if (!host)
     return finishTasks(run, node, opts, [], `ProvisionFailed: ${node.path} has no host yet (it was never provisioned)`);
   result.host = host.label;
+  // Connecting (or reusing the connection) and shipping the deps start while `configuring` is being recorded: neither
+  // touches what the node manages, only Politburo's own deps directory (prewarming in apply-environment.ts does the
+  // same ahead of time); the first command of a task is sent only once the state is recorded. A failure to connect is
+  // reported below, like any other.
+  const connecting = connectNode(run, node, host);
+  connecting.catch(() => undefined);
   if (!opts.dryRun) await transition(run, node.path, 'configuring', { host: host.label, ...portUser(host) });
-  let log = '';
   const pending: Promise<unknown>[] = [];
   const store = run.input.store;
+  // Output and the running task are written while the tasks run, at most once a second (docs/controller.md, "Live
+  // updates"); the store keeps a log's last MiB.
+  const live = liveLog(store, run.runId, node.path, {
+    onError: (e) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`),
+  });
   try {
-    const { conn, remoteDepsDir } = await connectNode(run, node, host);
+    const { conn, remoteDepsDir } = await connecting;
     const tasks = await runNodeTasks(conn, node, {
       dryRun: opts.dryRun,
       remoteDepsDir,
@@ -182,8 +191,12 @@ export async function runTasksOf(
       secrets: run.input.secrets,
       addresses: run.addresses,
       signal: opts.signal,
-      onTaskStart: (task) => run.emit({ type: 'task-started', path: node.path, task }),
+      onTaskStart: (task) => {
+        live.taskStarted(task);
+        run.emit({ type: 'task-started', path: node.path, task });
+      },
       onTaskFinished: (r) => {
+        live.taskFinished();
         run.emit({ type: 'task-finished', path: node.path, result: r });
         pending.push(
           store
@@ -196,14 +209,9 @@ export async function runTasksOf(
             .catch((e: Error) => run.input.log?.(`recording a task failed: ${e.message}`)),
         );
       },
-      onLog: (text) => (log = (log + text).slice(-LOG_TAIL_BYTES)),
+      onLog: (text) => live.write(text),
     });
-    if (log)
-      pending.push(
-        store
-          .appendLog(run.runId, node.path, log)
-          .catch((e: Error) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`)),
-      );
+    pending.push(live.finish());
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');
     const failure = !failed
@@ -219,7 +227,8 @@ export async function runTasksOf(
   } catch (err) {
     await Promise.all(pending);
     const reason = errorReason(err);
-    await store.appendLog(run.runId, node.path, `${log}${reason}\n`).catch(() => undefined);
+    live.write(`${reason}\n`);
+    await live.finish();
     const skipped = node.tasks.map((t) => ({
       name: t.name,
       outcome: 'skipped' as const,

@@ -24,6 +24,8 @@ import {
 } from './rows.js';
 import * as SQL from './sql.js';
 import { inTransaction } from './in-transaction.js';
+import { createNodeWriter } from './node-writes.js';
+import { recordTaskStarted } from './task-started.js';
 
 const STATES: readonly LifecycleState[] = [
   'defined',
@@ -47,6 +49,8 @@ export interface PgStateStore extends StateStore {
   bulkRecordNodes(repository: string, environment: string, nodes: RecordedNode[]): Promise<void>;
   readonly pool: pg.Pool;
   readonly locks: EnvironmentLocks;
+  /** Statements sent for updateNode so far (writes of a wave share one; see store/node-writes.ts). */
+  nodeWriteStatements(): number;
 }
 
 interface EnvIds {
@@ -97,16 +101,21 @@ function environmentIds(pool: pg.Pool): (repository: string, environment: string
   };
 }
 
+/** Checks a node update before it is written (alone or with its wave). */
+function checkUpdate(path: string, u: NodeUpdate & { runId?: string }): void {
+  check('lifecycle state', u.state, STATES);
+  if (!path) throw new Error('state store: updateNode: empty node path');
+  if (u.runId !== undefined && u.runId !== null) requireRunId('updateNode', u.runId);
+}
+
+/** One node's update in its own statement. */
 async function updateNode(
   pool: pg.Pool,
   envId: string,
   path: string,
   u: NodeUpdate & { runId?: string },
 ): Promise<void> {
-  check('lifecycle state', u.state, STATES);
-  if (!path) throw new Error('state store: updateNode: empty node path');
   const runId = u.runId ?? null;
-  if (runId !== null) requireRunId('updateNode', runId);
   if (u.state === 'terminated') {
     await pool.query(SQL.TERMINATE_NODE, [envId, path, u.host ?? null, u.reason ?? null, runId]);
     return;
@@ -193,6 +202,8 @@ async function bulkRecordNodes(pool: pg.Pool, envId: string, nodes: RecordedNode
 /** A StateStore on a pg pool; close() ends the pool. */
 export function createPgStore(pool: pg.Pool): PgStateStore {
   const envIds = environmentIds(pool);
+  let single = 0;
+  const writer = createNodeWriter(pool, (envId, path, u) => updateNode(pool, envId, path, u));
   return {
     pool,
     locks: createPgLocks(pool, envIds),
@@ -231,9 +242,15 @@ export function createPgStore(pool: pg.Pool): PgStateStore {
       return toRunRecord({ ...rows[0], repository: input.repository, environment: input.environment });
     },
     async updateNode(repository, environment, path, update) {
-      await updateNode(pool, (await envIds(repository, environment)).id, path, update);
+      checkUpdate(path, update);
+      const envId = (await envIds(repository, environment)).id;
+      if (update.state !== 'terminated') return writer.write(envId, path, update);
+      single++;
+      await updateNode(pool, envId, path, update);
     },
+    nodeWriteStatements: () => single + writer.statements(),
     recordTask: (runId, path, result) => recordTask(pool, runId, path, result),
+    taskStarted: (runId, path, task) => recordTaskStarted(pool, runId, path, task),
     async appendLog(runId, path, text) {
       requireRunId('appendLog', runId);
       if (text) await pool.query(SQL.APPEND_LOG, [runId, path, text]);
