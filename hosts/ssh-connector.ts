@@ -4,7 +4,7 @@
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import type { Duplex } from 'node:stream';
-import ssh2, { Client, type AnyAuthMethod, type ConnectConfig } from 'ssh2';
+import ssh2, { Client, type AnyAuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { PolitburoError, type HostConnection, type HostConnector } from '../kernel/types.js';
 import { ensureRemoteDeps } from './deps-upload.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
@@ -143,22 +143,41 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
 
   const bump = (record: Record<string, number>, key: string) => (record[key] = (record[key] ?? 0) + 1);
 
+  // Keys are parsed once per connector, not once per connection (ssh2 takes a parsed key as it is).
+  const parsedKeys = new Map<string | Buffer, ParsedKey | Error>();
+  const parseOnce = (key: string | Buffer): ParsedKey | Error => {
+    let parsed = parsedKeys.get(key);
+    if (!parsed) {
+      const p = utils.parseKey(key, opts.passphrase);
+      parsed = Array.isArray(p) ? (p[0] as ParsedKey) : p;
+      parsedKeys.set(key, parsed);
+    }
+    return parsed;
+  };
+  const keyError = () => {
+    const parsed = opts.privateKey !== undefined ? parseOnce(opts.privateKey) : undefined;
+    return parsed instanceof Error ? parsed : undefined;
+  };
+
   const authFor = async (e: Endpoint): Promise<AnyAuthMethod[]> => {
     const methods: AnyAuthMethod[] = [];
-    if (opts.privateKey !== undefined)
-      methods.push({ type: 'publickey', username: e.user, key: opts.privateKey, passphrase: opts.passphrase });
+    if (opts.privateKey !== undefined) {
+      const parsed = parseOnce(opts.privateKey);
+      const key = parsed instanceof Error ? opts.privateKey : parsed;
+      methods.push({ type: 'publickey', username: e.user, key, passphrase: opts.passphrase });
+    }
     if (opts.agent) methods.push({ type: 'agent', username: e.user, agent: opts.agent });
     const explicit = e.identityFiles.length > 0;
     const files = explicit ? e.identityFiles : opts.privateKey === undefined ? (opts.defaultIdentityFiles ?? []) : [];
     for (const file of files) {
       const key = await readKey(file, explicit);
       if (!key) continue;
-      const parsed = utils.parseKey(key, opts.passphrase);
+      const parsed = parseOnce(key);
       if (parsed instanceof Error) {
         warn(`${file} cannot be used as a key (${parsed.message}): skipped`);
         continue;
       }
-      methods.push({ type: 'publickey', username: e.user, key, passphrase: opts.passphrase });
+      methods.push({ type: 'publickey', username: e.user, key: parsed, passphrase: opts.passphrase });
     }
     return methods;
   };
@@ -176,7 +195,7 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       p = withRetries(endpoint, isJump, async () => {
         const sock = via ? await forwardTo(await via, endpoint) : undefined;
         bump(stats.connections, endpoint.name);
-        return openSession(endpoint, isJump, opts, entries, await authFor(endpoint), sock);
+        return openSession(endpoint, isJump, opts, entries, await authFor(endpoint), keyError(), sock);
       });
       sessions.set(key, p);
       p.then(
@@ -354,6 +373,7 @@ function openSession(
   opts: HostConnectorOptions,
   entries: KnownHostEntry[],
   auth: AnyAuthMethod[],
+  keyError: Error | undefined,
   sock?: Duplex,
 ): Promise<SshSession> {
   const label = (isJump ? 'jump host ' : '') + endpointLabel(e);
@@ -365,10 +385,7 @@ function openSession(
       new ConnectFailure(new PolitburoError('AuthenticationFailed', `${label}: ${message}`), false),
     );
   };
-  if (opts.privateKey !== undefined) {
-    const parsed = utils.parseKey(opts.privateKey, opts.passphrase);
-    if (parsed instanceof Error) return refuse(`the private key could not be used: ${parsed.message}`);
-  }
+  if (keyError) return refuse(`the private key could not be used: ${keyError.message}`);
   if (auth.length === 0)
     return refuse(
       'no SSH key to offer: give a key (--ssh-key, POLITBURO_SSH_KEY), an IdentityFile in ssh_config, or run ssh-agent (SSH_AUTH_SOCK)',
