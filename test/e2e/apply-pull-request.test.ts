@@ -5,7 +5,7 @@
  * ~/.ssh/rc counts sessions): the pull request's own `apply_from_pull_request`, a reader, a fork, no approval, a
  * blocked merge, a moved head (answered with the new plan). With every requirement met, the head is applied.
  */
-import { chmod, mkdir, readFile, writeFile, access } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -23,19 +23,18 @@ import {
   type Harness,
 } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { countSshSessions } from '../helpers/ssh-sessions.js';
 
 const ALLOWED = '    apply_from_pull_request: true';
 
 describe('e2e: /politburo apply on an open pull request', () => {
   let h: Harness;
+  /** SSH sessions opened on the hosts so far (test/helpers/ssh-sessions.ts). */
+  let sessions: () => Promise<number>;
   let commentId = 90_000;
   before(async () => {
     h = await startHarness();
-    for (const host of h.ssh.hosts) {
-      await mkdir(path.join(host.home, '.ssh'), { recursive: true, mode: 0o755 });
-      await writeFile(path.join(host.home, '.ssh', 'rc'), 'echo session >> "$HOME/sessions"\n');
-      await chmod(path.join(host.home, '.ssh', 'rc'), 0o755);
-    }
+    sessions = await countSshSessions(h.ssh.hosts);
     h.github.state.permissions.set(`${FULL_NAME}:reader`, 'read');
     h.github.state.permissions.set(`${FULL_NAME}:boss`, 'admin');
   });
@@ -43,14 +42,6 @@ describe('e2e: /politburo apply on an open pull request', () => {
     await h?.stop();
   });
 
-  const sessions = async () => {
-    let n = 0;
-    for (const host of h.ssh.hosts)
-      n += (await readFile(path.join(host.home, 'sessions'), 'utf8').catch(() => ''))
-        .split('\n')
-        .filter(Boolean).length;
-    return n;
-  };
   const runs = async () => (await h.pool.query("SELECT count(*)::int AS n FROM runs WHERE kind = 'apply'")).rows[0].n;
   const applied = async (sha: string) => {
     await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);

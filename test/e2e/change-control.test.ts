@@ -4,8 +4,6 @@
  * reader's `/politburo apply` is refused with the reason in the thread; a writer's releases the merge commit, which is
  * then applied on the hosts.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import examples from '@octokit/webhooks-examples';
@@ -22,6 +20,7 @@ import {
   type Harness,
 } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { countSshSessions } from '../helpers/ssh-sessions.js';
 
 type Example = { name: string; examples: any[] };
 const all = ((examples as unknown as { default?: Example[] }).default ??
@@ -39,17 +38,14 @@ function commitCommentPayload(h: Harness, o: { sha: string; body: string; user: 
 
 describe('e2e: a manual environment waits for its release', () => {
   let h: Harness;
+  /** SSH sessions opened on the hosts so far (test/helpers/ssh-sessions.ts). */
+  let sessions: () => Promise<number>;
   let sha: string;
   before(async () => {
     h = await startHarness({
       files: (hosts) => ({ 'politburo.yml': description(hosts, { extra: '    apply: manual' }) }),
     });
-    // sshd runs ~/.ssh/rc at the start of every session: each appends a line to ~/sessions.
-    for (const host of h.ssh.hosts) {
-      await mkdir(path.join(host.home, '.ssh'), { recursive: true, mode: 0o755 });
-      await writeFile(path.join(host.home, '.ssh', 'rc'), 'echo session >> "$HOME/sessions"\n');
-      await chmod(path.join(host.home, '.ssh', 'rc'), 0o755);
-    }
+    sessions = await countSshSessions(h.ssh.hosts);
     sha = await h.repo.head();
     h.github.state.permissions.set(`${FULL_NAME}:reader`, 'read');
     h.github.state.permissions.set(`${FULL_NAME}:boss`, 'admin');
@@ -58,14 +54,6 @@ describe('e2e: a manual environment waits for its release', () => {
     await h?.stop();
   });
 
-  const sessions = async () => {
-    let n = 0;
-    for (const host of h.ssh.hosts)
-      n += (await readFile(path.join(host.home, 'sessions'), 'utf8').catch(() => ''))
-        .split('\n')
-        .filter(Boolean).length;
-    return n;
-  };
   const botComments = (where: (c: { body: string }) => boolean) => [
     ...h.github.state.comments.filter((c) => c.user === 'politburo[bot]' && where(c)),
     ...h.github.state.commitComments.filter((c) => c.user === 'politburo[bot]' && where(c)),

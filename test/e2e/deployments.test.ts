@@ -5,8 +5,6 @@
  * deployment and opens no SSH session until released; the release moves the same deployment on. Every push costs at
  * most six GitHub writes per environment, its check and deployment together.
  */
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import examples from '@octokit/webhooks-examples';
@@ -23,6 +21,7 @@ import {
   type Harness,
 } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
+import { countSshSessions } from '../helpers/ssh-sessions.js';
 import type { RecordedRequest } from '../helpers/fake-github/index.js';
 
 const PUBLIC_URL = 'http://politburo.example';
@@ -162,6 +161,8 @@ function commitCommentPayload(h: Harness, o: { sha: string; body: string; user: 
 
 describe('e2e: a manual environment shows a waiting deployment until released', () => {
   let h: Harness;
+  /** SSH sessions opened on the hosts so far (test/helpers/ssh-sessions.ts). */
+  let sessions: () => Promise<number>;
   let sha: string;
   before(async () => {
     h = await startHarness({
@@ -169,27 +170,13 @@ describe('e2e: a manual environment shows a waiting deployment until released', 
       files: (hosts) => ({ 'politburo.yml': description(hosts, { extra: '    apply: manual', sleep: SLEEP }) }),
       env: CALM,
     });
-    // sshd runs ~/.ssh/rc at the start of every session: each appends a line to ~/sessions.
-    for (const host of h.ssh.hosts) {
-      await mkdir(path.join(host.home, '.ssh'), { recursive: true, mode: 0o755 });
-      await writeFile(path.join(host.home, '.ssh', 'rc'), 'echo session >> "$HOME/sessions"\n');
-      await chmod(path.join(host.home, '.ssh', 'rc'), 0o755);
-    }
+    sessions = await countSshSessions(h.ssh.hosts);
     sha = await h.repo.head();
     h.github.state.permissions.set(`${FULL_NAME}:boss`, 'admin');
   });
   after(async () => {
     await h?.stop();
   });
-
-  const sessions = async () => {
-    let n = 0;
-    for (const host of h.ssh.hosts)
-      n += (await readFile(path.join(host.home, 'sessions'), 'utf8').catch(() => ''))
-        .split('\n')
-        .filter(Boolean).length;
-    return n;
-  };
 
   test('a push creates the deployment waiting (pending) and opens no SSH session', async (t) => {
     const from = h.github.writes().length;
