@@ -16,36 +16,12 @@ import { createFlows } from '../../controller/wiring.js';
 import { createPgStore } from '../../store/pg-store.js';
 import type { SshHost } from '../helpers/sshd.js';
 import { spawnController, type ControllerProcess } from './spawn-controller.js';
-import { ENV, FULL_NAME, pushPayload, startHarness, type Harness } from './harness.js';
+import { ENV, FULL_NAME, pushPayload, startHarness, waitingApp, type Harness } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** `db`, then `web` after it; with `wait`, db's task waits for `~/go` on its host (an apply caught mid-run). */
 function description(hosts: SshHost[], o: { version: string; wait?: boolean; extra?: string }): string {
-  const node = (p: string, wait: boolean) => [
-    `      ${p}:`,
-    ...(p === 'web' ? ['        depends_on: [db]'] : []),
-    '        tasks:',
-    `          - name: marker ${o.version}`,
-    `            met: 'test -f ~/state/${o.version}'`,
-    `            meet: '${wait ? 'while [ ! -f ~/go ]; do sleep 0.2; done; ' : ''}mkdir -p ~/state && touch ~/state/${o.version}'`,
-  ];
-  const host = (h: SshHost) => `{ address: '${h.address}', port: ${h.port}, user: ${h.user} }`;
-  return [
-    'politburo: 1',
-    'defaults: { timeout: 5m }',
-    'blueprints:',
-    '  app:',
-    '    resources:',
-    ...node('db', !!o.wait),
-    ...node('web', false),
-    'environments:',
-    `  ${ENV}:`,
-    '    blueprint: app',
-    `    hosts: { db: ${host(hosts[0])}, web: ${host(hosts[1])} }`,
-    '    known_hosts: known_hosts',
-    o.extra ?? '',
-    '',
-  ].join('\n');
+  return waitingApp(hosts, { version: o.version, waitFile: o.wait ? 'go' : undefined, extra: o.extra });
 }
 
 const setCookies = (res: request.Response): string[] => ([] as string[]).concat(res.headers['set-cookie'] ?? []);

@@ -26,6 +26,42 @@ export const INSTALLATION = 4242;
 export const WEBHOOK_SECRET = 'e2e-webhook-secret';
 export const ENV = 'test';
 
+/**
+ * politburo.yml for `db`, then `web` after it (one per sshd host). With `waitFile`, db's task waits for that file in its
+ * host's home: an apply caught mid-run, released when the test writes the file. `say` is echoed first (output while a
+ * task runs) and `label` is appended to the task's name.
+ */
+export function waitingApp(
+  hosts: SshHost[],
+  o: { version: string; waitFile?: string; say?: string; label?: string; extra?: string },
+): string {
+  const node = (p: string, wait: boolean) => [
+    `      ${p}:`,
+    ...(p === 'web' ? ['        depends_on: [db]'] : []),
+    '        tasks:',
+    `          - name: ${JSON.stringify(`marker ${o.version}${o.label ? ` ${o.label}` : ''}`)}`,
+    `            met: 'test -f ~/state/${o.version}'`,
+    `            meet: '${o.say ? `echo "${o.say}"; ` : ''}${wait ? `while [ ! -f ~/${o.waitFile} ]; do sleep 0.2; done; ` : ''}mkdir -p ~/state && touch ~/state/${o.version}'`,
+  ];
+  const host = (h: SshHost) => `{ address: '${h.address}', port: ${h.port}, user: ${h.user} }`;
+  return [
+    'politburo: 1',
+    'defaults: { timeout: 5m }',
+    'blueprints:',
+    '  app:',
+    '    resources:',
+    ...node('db', o.waitFile !== undefined),
+    ...node('web', false),
+    'environments:',
+    `  ${ENV}:`,
+    '    blueprint: app',
+    `    hosts: { db: ${host(hosts[0])}, web: ${host(hosts[1])} }`,
+    '    known_hosts: known_hosts',
+    o.extra ?? '',
+    '',
+  ].join('\n');
+}
+
 export interface DescriptionOptions {
   version?: string;
   /** Paths of nodes whose task fails. */

@@ -1,0 +1,274 @@
+/**
+ * The dashboard in real Chromium (docs/controller.md, "The dashboard"), on the real controller with sshd hosts, the
+ * GitHub fake and PostgreSQL: sign-in through GitHub's web flow, what a reader and a writer see, forged POSTs refused,
+ * every page at 1400×1000 and 390×844 (no console error, no sideways scrolling, screenshots within tolerance of their
+ * baselines, taken while the environment is at rest after its first apply), markup from a repository, a push and a
+ * task's output shown as text on every page and in the event stream, a run page updated live while an apply runs, and
+ * Cancel from the browser.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { SshHost } from '../helpers/sshd.js';
+import { ENV, FULL_NAME, pushPayload, startHarness, waitingApp, type Harness } from '../e2e/harness.js';
+import { waitFor } from '../helpers/wait-for.js';
+import {
+  compareScreenshot,
+  DESKTOP,
+  launchBrowser,
+  overflowsSideways,
+  PHONE,
+  watchedPage,
+  type WatchedPage,
+} from '../helpers/browser.js';
+
+/** Markup a repository's author or a task's output controls; it must show as text, never become elements. */
+const XSS_NAME = `<img src=x id=xss-name>`;
+const XSS_OUTPUT = `<b id=xss-output>loud</b>`;
+const XSS_PUSHER = `<i id=xss-pusher>`;
+
+/** The app of the e2e tests; with `wait`, db's task prints a line with markup and waits for `~/go-VERSION`. */
+function description(hosts: SshHost[], o: { version: string; wait?: boolean }): string {
+  return waitingApp(hosts, {
+    version: o.version,
+    label: XSS_NAME,
+    say: `${XSS_OUTPUT} working on ${o.version}`,
+    waitFile: o.wait ? `go-${o.version}` : undefined,
+  });
+}
+
+const ENV_PATH = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+
+describe('browser: the dashboard in Chromium', () => {
+  let h: Harness;
+  let browser: Browser;
+  let url: string;
+  let firstRun: string;
+  const contexts: BrowserContext[] = [];
+
+  /** Pushes a new commit with the given description and returns it. */
+  async function push(version: string, wait = false): Promise<string> {
+    const before = await h.repo.head();
+    const after = await h.repo.commit(
+      { 'politburo.yml': description(h.ssh.hosts, { version, wait }) },
+      `${version} ${XSS_NAME}`,
+    );
+    const payload = pushPayload(h.repo, { before, after });
+    payload.pusher = { name: XSS_PUSHER, email: 'x@example.com' };
+    await h.send('push', payload, url);
+    return after;
+  }
+
+  /** The id of the apply of a commit, once it has started. */
+  async function runOf(sha: string): Promise<string> {
+    let id = '';
+    await waitFor(`the apply of ${sha.slice(0, 7)} to start`, async () => {
+      const { rows } = await h.pool.query(`SELECT id FROM runs WHERE kind = 'apply' AND commit = $1`, [sha]);
+      id = rows[0] ? String(rows[0].id) : '';
+      return id !== '';
+    });
+    return id;
+  }
+
+  const runStatus = async (id: string) =>
+    String((await h.pool.query(`SELECT status FROM runs WHERE id = $1`, [id])).rows[0]?.status);
+
+  /** A browser page signed in as `login` through GitHub's web flow, as a person would: the link, consent, back. */
+  async function signedIn(login: string, viewport: { width: number; height: number } = DESKTOP): Promise<WatchedPage> {
+    const w = await watchedPage(browser, viewport);
+    contexts.push(w.context);
+    h.github.oauth.signInAs(login);
+    await w.page.goto(`${url}/runs`);
+    await w.page.getByRole('link', { name: 'Sign in with GitHub' }).click();
+    await w.page.waitForURL(`${url}/runs`);
+    assert.match((await w.page.locator('header').textContent()) ?? '', new RegExp(`Signed in as ${login}`));
+    return w;
+  }
+
+  /** Asserts no element was made of injected markup, and that the markup shows as text where it appears. */
+  async function assertInert(page: Page): Promise<void> {
+    assert.equal(await page.locator('[id^="xss-"]').count(), 0, `no injected element on ${page.url()}`);
+  }
+
+  before(async () => {
+    h = await startHarness({
+      controllers: 0,
+      files: (hosts) => ({ 'politburo.yml': description(hosts, { version: 'v1' }) }),
+    });
+    const c = await h.startController({
+      GITHUB_CLIENT_ID: h.github.oauth.clientId,
+      GITHUB_CLIENT_SECRET: h.github.oauth.clientSecret,
+      GITHUB_URL: h.github.url,
+      POLITBURO_PUBLIC_URL: '',
+      POLITBURO_DASHBOARD_SESSION_TTL: '1h',
+    });
+    url = c.url;
+    h.github.state.permissions.set(`${FULL_NAME}:alice`, 'write');
+    h.github.state.permissions.set(`${FULL_NAME}:bob`, 'read');
+    browser = await launchBrowser();
+    const first = await h.repo.head();
+    const payload = pushPayload(h.repo, { before: '0'.repeat(40), after: first });
+    payload.pusher = { name: XSS_PUSHER, email: 'x@example.com' };
+    await h.send('push', payload, url);
+    await waitFor('the first apply', () => h.checks(first).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
+    firstRun = await runOf(first);
+  });
+  after(async () => {
+    for (const host of h?.ssh.hosts ?? [])
+      for (const v of ['v2', 'v3']) await writeFile(path.join(host.home, `go-${v}`), '').catch(() => undefined);
+    for (const c of contexts) await c.close().catch(() => undefined);
+    await browser?.close().catch(() => undefined);
+    await h?.stop();
+  });
+
+  test('sign in with GitHub from the page a person was refused, and land back on it', async () => {
+    const w = await watchedPage(browser);
+    contexts.push(w.context);
+    const refused = await w.page.goto(`${url}${ENV_PATH}`);
+    assert.equal(refused?.status(), 401);
+    h.github.oauth.signInAs('alice');
+    await w.page.getByRole('link', { name: 'Sign in with GitHub' }).click();
+    await w.page.waitForURL(`${url}${ENV_PATH}`);
+    assert.match((await w.page.locator('header').textContent()) ?? '', /Signed in as alice/);
+    assert.match((await w.page.locator('h1').first().textContent()) ?? '', new RegExp(ENV));
+    await w.page.getByRole('button', { name: 'Sign out' }).click();
+    await w.page.waitForLoadState();
+    assert.equal((await w.page.goto(`${url}${ENV_PATH}`))?.status(), 401);
+    assert.deepEqual(w.problems, []);
+  });
+
+  test('a reader sees no button a writer sees; forged POSTs are refused', async () => {
+    const alice = await signedIn('alice');
+    const bob = await signedIn('bob');
+    const actions = (p: Page) =>
+      p
+        .locator('form[data-action]:not([data-action="sign-out"])')
+        .evaluateAll((forms) => forms.map((f) => f.getAttribute('data-action')));
+    for (const where of [ENV_PATH, `/runs/${firstRun}`]) {
+      await alice.page.goto(`${url}${where}`);
+      await bob.page.goto(`${url}${where}`);
+      assert.ok((await actions(alice.page)).length > 0, `a writer has actions on ${where}`);
+      assert.deepEqual(await actions(bob.page), [], `a reader has none on ${where}`);
+    }
+    await alice.page.goto(`${url}${ENV_PATH}`);
+    assert.ok((await actions(alice.page)).includes('check-drift'));
+    // The writer's own browser, without the form's CSRF token: refused, nothing recorded as done.
+    const forged = await alice.page.evaluate(async (target) => {
+      const r = await fetch(target, { method: 'POST', body: new URLSearchParams({}), redirect: 'manual' });
+      return r.status;
+    }, `${url}${ENV_PATH}/check-drift`);
+    assert.equal(forged, 403);
+    // A browser with no session at all.
+    const anonymous = await watchedPage(browser);
+    contexts.push(anonymous.context);
+    await anonymous.page.goto(`${url}/healthz`);
+    const noSession = await anonymous.page.evaluate(async (target) => {
+      const r = await fetch(target, { method: 'POST', body: new URLSearchParams({ _csrf: 'guess' }) });
+      return r.status;
+    }, `${url}${ENV_PATH}/check-drift`);
+    assert.ok(noSession === 401 || noSession === 403, `refused without a session (got ${noSession})`);
+    const { rows } = await h.pool.query(
+      `SELECT count(*)::int AS n FROM dashboard_actions WHERE action = 'check-drift' AND outcome = 'done'`,
+    );
+    assert.equal(rows[0].n, 0);
+  });
+
+  test('every page at desktop and phone sizes: no error, no sideways scrolling, as in its screenshot', async () => {
+    const pages: [string, string][] = [
+      ['environments', '/'],
+      ['runs', '/runs'],
+      ['environment', ENV_PATH],
+      ['run', `/runs/${firstRun}`],
+    ];
+    for (const [size, viewport] of [
+      ['desktop', DESKTOP],
+      ['phone', PHONE],
+    ] as const) {
+      const w = await signedIn('bob', viewport);
+      for (const [name, where] of pages) {
+        const res = await w.page.goto(`${url}${where}`);
+        assert.equal(res?.status(), 200, `${name} answers 200`);
+        await w.page.waitForLoadState('networkidle').catch(() => undefined);
+        assert.equal(await overflowsSideways(w.page), false, `${name} at ${size} does not scroll sideways`);
+        await assertInert(w.page);
+        // What changes from run to run (times, durations, commits, ports, ids) is masked.
+        const mask = [w.page.locator('time, .mono, .timeline, .muted, [data-run-took], [data-run-finished], svg text')];
+        await compareScreenshot(w.page, `${name}-${size}`, mask);
+      }
+      assert.deepEqual(w.problems, [], `no console errors or failed requests at ${size}`);
+    }
+  });
+
+  test('markup from the repository, the push and the task output shows as text on every page', async () => {
+    const w = await signedIn('alice');
+    for (const where of ['/', '/runs', ENV_PATH, `/runs/${firstRun}`]) {
+      await w.page.goto(`${url}${where}`);
+      await assertInert(w.page);
+    }
+    await w.page.goto(`${url}/runs/${firstRun}`);
+    const text = (await w.page.locator('main').textContent()) ?? '';
+    assert.ok(text.includes(XSS_NAME), 'the task name shows with its markup as text');
+    assert.ok(text.includes(XSS_PUSHER) || text.includes('push'), 'the trigger shows');
+    await w.page.locator('[data-log-details="db"] summary').click();
+    assert.ok(((await w.page.locator('[data-log="db"]').textContent()) ?? '').includes(XSS_OUTPUT));
+    assert.deepEqual(w.problems, []);
+  });
+  test('a run page is updated live while the apply runs on the hosts: states, the running output, no reload', async () => {
+    const alice = await signedIn('alice');
+    const sha = await push('v2', true);
+    const run = await runOf(sha);
+    await alice.page.goto(`${url}/runs/${run}`);
+    // A mark on the document: a reload would lose it.
+    await alice.page.evaluate(`document.documentElement.setAttribute('data-stayed', 'yes')`);
+    const db = alice.page.locator('[data-node-state="db"]');
+    const log = alice.page.locator('[data-log="db"]');
+    // The running task's output arrives while it runs (the task waits for ~/go-v2).
+    await waitFor('db to be configuring on the page', async () => (await db.textContent()) === 'configuring');
+    await waitFor('the running output on the page', async () => /working on v2/.test((await log.textContent()) ?? ''));
+    assert.equal(await runStatus(run), 'running');
+    assert.match((await log.textContent()) ?? '', /<b id=xss-output>loud<\/b> working on v2/);
+    await assertInert(alice.page);
+    await writeFile(path.join(h.ssh.hosts[0].home, 'go-v2'), '');
+    await waitFor('db ready on the page', async () => (await db.textContent()) === 'ready');
+    await waitFor(
+      'web ready on the page',
+      async () => (await alice.page.locator('[data-node-state="web"]').textContent()) === 'ready',
+    );
+    await waitFor(
+      'the run succeeded on the page',
+      async () => (await alice.page.locator(`[data-run-status="${run}"]`).first().textContent()) === 'succeeded',
+    );
+    assert.equal(await alice.page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
+    await assertInert(alice.page);
+    assert.deepEqual(alice.problems, []);
+  });
+
+  test('Cancel from the browser stops the run, and the action is recorded', async () => {
+    const alice = await signedIn('alice');
+    const sha = await push('v3', true);
+    const run = await runOf(sha);
+    await alice.page.goto(`${url}/runs/${run}`);
+    await waitFor(
+      'db configuring',
+      async () => (await alice.page.locator('[data-node-state="db"]').textContent()) === 'configuring',
+    );
+    await alice.page.locator('form[data-action="cancel"] button').click();
+    await alice.page.waitForLoadState();
+    await waitFor('the run to end cancelled', async () => (await runStatus(run)) === 'cancelled', 120_000);
+    // Nothing new started: web, after db, never ran.
+    const { rows: web } = await h.pool.query(`SELECT state FROM node_runs WHERE run_id = $1 AND path = 'web'`, [run]);
+    assert.notEqual(web[0]?.state, 'ready');
+    const { rows } = await h.pool.query(
+      `SELECT login, action, outcome FROM dashboard_actions WHERE action = 'cancel' AND outcome = 'done'`,
+    );
+    assert.deepEqual(
+      rows.map((r) => r.login),
+      ['alice'],
+    );
+    await alice.page.goto(`${url}/runs/${run}`);
+    assert.equal(await alice.page.locator(`[data-run-status="${run}"]`).first().textContent(), 'cancelled');
+    for (const host of h.ssh.hosts) await writeFile(path.join(host.home, 'go-v3'), '');
+  });
+});
