@@ -201,6 +201,11 @@ async function bulkRecordNodes(pool: pg.Pool, envId: string, nodes: RecordedNode
 
 /** A StateStore on a pg pool; close() ends the pool. */
 export function createPgStore(pool: pg.Pool): PgStateStore {
+  // A connection the server ends (a failover, pg_terminate_backend) can make its client emit 'error' when no listener of
+  // ours or the pool's is attached (between a transaction's end and the pool taking the client back). pg hands the
+  // error to a running query anyway, and the pool still drops the client: this listener only keeps a late one from
+  // ending the process.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   const envIds = environmentIds(pool);
   let single = 0;
   const writer = createNodeWriter(pool, (envId, path, u) => updateNode(pool, envId, path, u));
