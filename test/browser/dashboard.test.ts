@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { SshHost } from '../helpers/sshd.js';
-import { ENV, FULL_NAME, pushPayload, startHarness, waitingApp, type Harness } from '../e2e/harness.js';
+import { ENV, FULL_NAME, pushPayload, signInEnv, startHarness, waitingApp, type Harness } from '../e2e/harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 import {
   compareScreenshot,
@@ -97,13 +97,7 @@ describe('browser: the dashboard in Chromium', () => {
       controllers: 0,
       files: (hosts) => ({ 'politburo.yml': description(hosts, { version: 'v1' }) }),
     });
-    const c = await h.startController({
-      GITHUB_CLIENT_ID: h.github.oauth.clientId,
-      GITHUB_CLIENT_SECRET: h.github.oauth.clientSecret,
-      GITHUB_URL: h.github.url,
-      POLITBURO_PUBLIC_URL: '',
-      POLITBURO_DASHBOARD_SESSION_TTL: '1h',
-    });
+    const c = await h.startController({ ...signInEnv(h.github) });
     url = c.url;
     h.github.state.permissions.set(`${FULL_NAME}:alice`, 'write');
     h.github.state.permissions.set(`${FULL_NAME}:bob`, 'read');

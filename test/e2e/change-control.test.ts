@@ -6,35 +6,20 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import examples from '@octokit/webhooks-examples';
 import { JOB_APPLY } from '../../controller/ports.js';
 import { countJobs } from '../../controller/store/graphile-queue.js';
 import {
   commentPayload,
+  commitCommentPayload,
   description,
   ENV,
   FULL_NAME,
-  INSTALLATION,
   pushPayload,
   startHarness,
   type Harness,
 } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { countSshSessions } from '../helpers/ssh-sessions.js';
-
-type Example = { name: string; examples: any[] };
-const all = ((examples as unknown as { default?: Example[] }).default ??
-  (examples as unknown as Example[])) as Example[];
-
-/** GitHub's commit_comment example, on the test repository (the repository object of a comment payload). */
-function commitCommentPayload(h: Harness, o: { sha: string; body: string; user: string; id: number }): any {
-  const p = structuredClone(all.find((x) => x.name === 'commit_comment')!.examples[0]);
-  const repository = commentPayload(h.repo, { number: 1, body: '', user: o.user, id: 1 }).repository;
-  p.comment = { ...p.comment, id: o.id, body: o.body, commit_id: o.sha, user: { ...p.comment.user, login: o.user } };
-  p.repository = repository;
-  p.installation = { id: INSTALLATION, node_id: 'x' };
-  return p;
-}
 
 describe('e2e: a manual environment waits for its release', () => {
   let h: Harness;
@@ -87,7 +72,7 @@ describe('e2e: a manual environment waits for its release', () => {
     });
     await h.send(
       'commit_comment',
-      commitCommentPayload(h, { sha, body: `/politburo apply ${ENV}`, user: 'reader', id: 70_001 }),
+      commitCommentPayload(h.repo, { sha, body: `/politburo apply ${ENV}`, user: 'reader', id: 70_001 }),
     );
     await waitFor('the refusal', () =>
       h.github.state.commitComments.find(

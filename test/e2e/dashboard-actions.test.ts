@@ -16,7 +16,7 @@ import { createFlows } from '../../controller/wiring.js';
 import { createPgStore } from '../../store/pg-store.js';
 import type { SshHost } from '../helpers/sshd.js';
 import { spawnController, type ControllerProcess } from './spawn-controller.js';
-import { ENV, FULL_NAME, pushPayload, startHarness, waitingApp, type Harness } from './harness.js';
+import { ENV, FULL_NAME, pushPayload, signInEnv, startHarness, waitingApp, type Harness } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 /** `db`, then `web` after it; with `wait`, db's task waits for `~/go` on its host (an apply caught mid-run). */
@@ -48,14 +48,7 @@ describe('e2e: dashboard sign-in and actions', () => {
       controllers: 0,
       files: (hosts) => ({ 'politburo.yml': description(hosts, { version: 'v1' }) }),
     });
-    const c = await h.startController({
-      GITHUB_CLIENT_ID: h.github.oauth.clientId,
-      GITHUB_CLIENT_SECRET: h.github.oauth.clientSecret,
-      GITHUB_URL: h.github.url,
-      POLITBURO_PUBLIC_URL: '',
-      POLITBURO_DASHBOARD_TOKEN: 'script-token',
-      POLITBURO_DASHBOARD_SESSION_TTL: '1h',
-    });
+    const c = await h.startController({ ...signInEnv(h.github), POLITBURO_DASHBOARD_TOKEN: 'script-token' });
     url = c.url;
     h.github.state.permissions.set(`${FULL_NAME}:alice`, 'write');
     h.github.state.permissions.set(`${FULL_NAME}:bob`, 'read');

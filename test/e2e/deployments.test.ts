@@ -7,15 +7,13 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import examples from '@octokit/webhooks-examples';
 import { JOB_APPLY } from '../../controller/ports.js';
 import { countJobs } from '../../controller/store/graphile-queue.js';
 import {
-  commentPayload,
+  commitCommentPayload,
   description,
   ENV,
   FULL_NAME,
-  INSTALLATION,
   pushPayload,
   startHarness,
   type Harness,
@@ -146,19 +144,6 @@ describe('e2e: each apply is a GitHub deployment', () => {
   });
 });
 
-type Example = { name: string; examples: any[] };
-const all = ((examples as unknown as { default?: Example[] }).default ??
-  (examples as unknown as Example[])) as Example[];
-
-/** GitHub's commit_comment example, on the test repository. */
-function commitCommentPayload(h: Harness, o: { sha: string; body: string; user: string; id: number }): any {
-  const p = structuredClone(all.find((x) => x.name === 'commit_comment')!.examples[0]);
-  p.comment = { ...p.comment, id: o.id, body: o.body, commit_id: o.sha, user: { ...p.comment.user, login: o.user } };
-  p.repository = commentPayload(h.repo, { number: 1, body: '', user: o.user, id: 1 }).repository;
-  p.installation = { id: INSTALLATION, node_id: 'x' };
-  return p;
-}
-
 describe('e2e: a manual environment shows a waiting deployment until released', () => {
   let h: Harness;
   /** SSH sessions opened on the hosts so far (test/helpers/ssh-sessions.ts). */
@@ -202,7 +187,7 @@ describe('e2e: a manual environment shows a waiting deployment until released', 
     const id = 80_001;
     const body = `/politburo apply ${ENV}`;
     h.github.state.commitComments.push({ id, repo: FULL_NAME, commit_id: sha, body, user: 'boss' });
-    await h.send('commit_comment', commitCommentPayload(h, { sha, body, user: 'boss', id }));
+    await h.send('commit_comment', commitCommentPayload(h.repo, { sha, body, user: 'boss', id }));
     await waitFor('the deployment in progress', () => states(h, sha)[0]?.at(-1) === 'in_progress', 60_000);
     await waitFor('applied', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
     await waitFor('the final deployment status', () => states(h, sha)[0]?.at(-1) === 'success', 60_000);

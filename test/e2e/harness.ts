@@ -190,6 +190,26 @@ export function commentPayload(repo: GitRepo, o: { number: number; body: string;
   return p;
 }
 
+/** GitHub's commit_comment example: a comment on a commit of the test repository. */
+export function commitCommentPayload(repo: GitRepo, o: { sha: string; body: string; user: string; id: number }): any {
+  const p = example('commit_comment');
+  p.comment = { ...p.comment, id: o.id, body: o.body, commit_id: o.sha, user: { ...p.comment.user, login: o.user } };
+  p.repository = repository(repo);
+  p.installation = { id: INSTALLATION, node_id: 'x' };
+  return p;
+}
+
+/** The controller settings that turn on the dashboard's sign-in with the fake GitHub's OAuth client. */
+export function signInEnv(github: FakeGitHub): Record<string, string> {
+  return {
+    GITHUB_CLIENT_ID: github.oauth.clientId,
+    GITHUB_CLIENT_SECRET: github.oauth.clientSecret,
+    GITHUB_URL: github.url,
+    POLITBURO_PUBLIC_URL: '',
+    POLITBURO_DASHBOARD_SESSION_TTL: '1h',
+  };
+}
+
 // -------------------------------------------------------------------------------------------------------------
 
 export interface Harness {
