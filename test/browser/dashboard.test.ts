@@ -39,6 +39,13 @@ function description(hosts: SshHost[], o: { version: string; wait?: boolean }): 
   });
 }
 
+/** Gives times and durations one fixed text each (run in the page before a screenshot). */
+const FREEZE_TIMES = `
+  for (const el of document.querySelectorAll('time')) el.textContent = '2026-01-01 00:00:00Z';
+  for (const el of document.querySelectorAll('[data-run-took]')) el.textContent = '1.0s';
+  for (const el of document.querySelectorAll('[data-run-finished]')) el.textContent = '2026-01-01 00:00:00Z (1.0s)';
+`;
+
 const ENV_PATH = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
 
 describe('browser: the dashboard in Chromium', () => {
@@ -187,7 +194,9 @@ describe('browser: the dashboard in Chromium', () => {
         await w.page.waitForLoadState('networkidle').catch(() => undefined);
         assert.equal(await overflowsSideways(w.page), false, `${name} at ${size} does not scroll sideways`);
         await assertInert(w.page);
-        // What changes from run to run (times, durations, commits, ports, ids) is masked.
+        // What changes from run to run (times, durations, commits, ports, ids) is masked; times and durations are
+        // first given one fixed text each, so that their length (a slower run's duration) cannot move the layout.
+        await w.page.evaluate(FREEZE_TIMES);
         const mask = [w.page.locator('time, .mono, .timeline, .muted, [data-run-took], [data-run-finished], svg text')];
         await compareScreenshot(w.page, `${name}-${size}`, mask);
       }

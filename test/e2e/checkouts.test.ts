@@ -1,7 +1,8 @@
 /**
  * A push loads its commit once per job (docs/architecture.md): queueApplies checks the pushed commit out once, and the
  * apply job of the one environment it changed checks it out once more; nothing else does. Counted by the controller
- * itself (`politburo_git_checkouts_total` on /metrics).
+ * itself (`politburo_git_checkouts_total` on /metrics). The harness's descriptions schedule no drift check (which would
+ * check a commit out) while the test runs.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,13 +10,10 @@ import { countJobs } from '../../controller/store/graphile-queue.js';
 import { description, ENV, pushPayload, startHarness, type Harness } from './harness.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-/** Once a year: no drift check runs (and checks a commit out) while the test does. */
-const RARE_DRIFT = "    drift: { schedule: '0 0 1 1 *' }";
-
 describe('e2e: checkouts per push', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ files: (hosts) => ({ 'politburo.yml': description(hosts, { extra: RARE_DRIFT }) }) });
+    h = await startHarness({ files: (hosts) => ({ 'politburo.yml': description(hosts) }) });
   });
   after(async () => h?.stop());
 
@@ -37,10 +35,7 @@ describe('e2e: checkouts per push', () => {
     await applied(first);
     assert.equal((await checkouts()) - start, 2, 'first push: one checkout to queue, one to apply');
 
-    const second = await h.repo.commit(
-      { 'politburo.yml': description(h.ssh.hosts, { version: 'v2', extra: RARE_DRIFT }) },
-      'v2',
-    );
+    const second = await h.repo.commit({ 'politburo.yml': description(h.ssh.hosts, { version: 'v2' }) }, 'v2');
     const before2 = await checkouts();
     await h.send('push', pushPayload(h.repo, { before: first, after: second }));
     await applied(second);

@@ -27,6 +27,18 @@ export const WEBHOOK_SECRET = 'e2e-webhook-secret';
 export const ENV = 'test';
 
 /**
+ * A drift schedule that does not fire while a test runs: midnight on the first of a month half a year away. Without
+ * one an environment is checked hourly (docs/language.md, `drift.schedule`), and a test that crosses the hour would
+ * see a drift run (SSH sessions, a run on the dashboard) it did not ask for.
+ */
+export const QUIET_DRIFT = `    drift: { schedule: '0 0 1 ${((new Date().getUTCMonth() + 6) % 12) + 1} *' }`;
+
+/** The extra YAML of an environment, with QUIET_DRIFT unless it says its own drift. */
+function withQuietDrift(extra: string | undefined): string {
+  return extra?.includes('drift:') ? extra : [QUIET_DRIFT, extra ?? ''].join('\n');
+}
+
+/**
  * politburo.yml for `db`, then `web` after it (one per sshd host). With `waitFile`, db's task waits for that file in its
  * host's home: an apply caught mid-run, released when the test writes the file. `say` is echoed first (output while a
  * task runs) and `label` is appended to the task's name.
@@ -57,7 +69,7 @@ export function waitingApp(
     '    blueprint: app',
     `    hosts: { db: ${host(hosts[0])}, web: ${host(hosts[1])} }`,
     '    known_hosts: known_hosts',
-    o.extra ?? '',
+    withQuietDrift(o.extra),
     '',
   ].join('\n');
 }
@@ -101,7 +113,7 @@ export function description(hosts: SshHost[], o: DescriptionOptions = {}): strin
     '    blueprint: app',
     `    hosts: { web: ${host(hosts[0])}, db: ${host(hosts[1] ?? hosts[0])} }`,
     '    known_hosts: known_hosts',
-    o.extra ?? '',
+    withQuietDrift(o.extra),
     '',
   ].join('\n');
 }
