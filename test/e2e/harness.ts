@@ -18,6 +18,7 @@ import { startSshHosts, type SshHost, type SshHosts } from '../helpers/sshd.js';
 import { signWebhook } from '../helpers/webhook-signature.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { GitRepo } from '../helpers/git-repo.js';
+import { withQuietDrift } from '../helpers/quiet-drift.js';
 
 export const OWNER = 'acme';
 export const NAME = 'infra';
@@ -25,18 +26,6 @@ export const FULL_NAME = `${OWNER}/${NAME}`;
 export const INSTALLATION = 4242;
 export const WEBHOOK_SECRET = 'e2e-webhook-secret';
 export const ENV = 'test';
-
-/**
- * A drift schedule that does not fire while a test runs: midnight on the first of a month half a year away. Without
- * one an environment is checked hourly (docs/language.md, `drift.schedule`), and a test that crosses the hour would
- * see a drift run (SSH sessions, a run on the dashboard) it did not ask for.
- */
-export const QUIET_DRIFT = `    drift: { schedule: '0 0 1 ${((new Date().getUTCMonth() + 6) % 12) + 1} *' }`;
-
-/** The extra YAML of an environment, with QUIET_DRIFT unless it says its own drift. */
-function withQuietDrift(extra: string | undefined): string {
-  return extra?.includes('drift:') ? extra : [QUIET_DRIFT, extra ?? ''].join('\n');
-}
 
 /**
  * politburo.yml for `db`, then `web` after it (one per sshd host). With `waitFile`, db's task waits for that file in its

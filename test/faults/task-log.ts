@@ -7,6 +7,7 @@ import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { GitRepo } from '../helpers/git-repo.js';
+import { withQuietDrift } from '../helpers/quiet-drift.js';
 
 /**
  * `task.sh LABEL SECONDS`: reads how long to sleep (SECONDS, or what the file LABEL.seconds says) before it logs
@@ -134,7 +135,7 @@ export function chainDescription(
     '  p:',
     '    blueprint: app',
     `    hosts: { ${nodes.map((n) => `${n.name}: ${n.host}`).join(', ')} }`,
-    extra,
+    withQuietDrift(extra),
     '',
   );
   return lines.join('\n');
