@@ -1,8 +1,18 @@
 /**
  * Apply (docs/cli.md): one reconcile in two layers. The outer layer resolves the environment, takes the environment's
  * lock, starts the run record and always finishes it; the inner one plans, selects, provisions, configures in
- * dependency order, terminates, and records every transition as it happens.
+ * dependency order, terminates, and records every transition as it happens. With `--all`, nodes recorded ready at the
+ * spec they are applied at are checked in parallel first, read only, and only what is not found met runs in
+ * dependency order (check-first.ts).
  */
+import {
+  CHECKED_REASON,
+  checkedPreface,
+  checkNode,
+  mayCheckFirst,
+  recordChecked,
+  type NodeCheck,
+} from './check-node.js';
 import { planEnvironment } from './plan-environment.js';
 import {
   closeExtraConnectors,
@@ -117,7 +127,7 @@ async function reconcile(run: EngineRun): Promise<RunResult> {
   const outcomes = await executeSelection(run, selection, (stop) => rollouts.push(stop));
   const nodes = collectResults(run, [...selection.configure, ...selection.terminate], outcomes);
   const interrupted = outcomes.some((o) => o.reason?.startsWith('Interrupted')) || !!input.signal?.aborted;
-  return buildResult({
+  const result = buildResult({
     runId: run.runId,
     kind: 'apply',
     environment: env.name,
@@ -127,10 +137,20 @@ async function reconcile(run: EngineRun): Promise<RunResult> {
     startedMs: started,
     rollouts,
   });
+  const checked = nodes.filter((n) => n.state === 'ready' && n.reason === CHECKED_REASON).length;
+  if (checked) result.summary[CHECKED_SUMMARY] = checked;
+  return result;
 }
+
+/** The summary's count of nodes that counted as met by their check in parallel (`30 ready, 30 checked in parallel`). */
+export const CHECKED_SUMMARY = 'checked in parallel';
 
 type Job = SchedulerNode & { planned: PlannedNode; kind: 'configure' | 'terminate' };
 
+/**
+ * Provisions, configures and terminates the selected nodes as the dependency graph allows; candidates
+ * (check-node.ts) are checked in parallel first.
+ */
 async function executeSelection(
   run: EngineRun,
   selection: Selection,
@@ -146,6 +166,7 @@ async function executeSelection(
         dependsOn: selection.provisionOnly ? [] : node.dependsOn,
         provision: node.host.kind === 'provider' && !run.provided.has(node.path),
         rollout: node.rollout,
+        checkFirst: !selection.provisionOnly && mayCheckFirst(run, p),
         planned: p,
         kind: 'configure',
       };
@@ -158,7 +179,14 @@ async function executeSelection(
       kind: 'terminate',
     })),
   ];
-  if (!selection.provisionOnly) prewarm(run, selection.configure);
+  // Candidates connect when their check starts, at once; the others are warmed up meanwhile.
+  const checkFirst = new Set(jobs.filter((j) => j.checkFirst).map((j) => j.path));
+  if (!selection.provisionOnly)
+    prewarm(
+      run,
+      selection.configure.filter((p) => !checkFirst.has(p.path)),
+    );
+  const checks = new Map<string, NodeCheck>();
   return schedule<Job>({
     nodes: jobs,
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
@@ -168,11 +196,27 @@ async function executeSelection(
       return rec ? { state: rec.state, hasHost: rec.host !== null } : undefined;
     },
     provision: (job, signal) => provisionNode(run, job.planned.node as ResolvedNode, signal),
-    runNode: async (job, signal) => {
+    runNode: async (job, signal, checked) => {
+      checks.delete(job.path); // a check that did not count is discarded: the run decides
       resultOf(run, job.path, job.kind === 'terminate' ? 'terminate' : job.planned.action);
       if (job.kind === 'terminate') return terminateNode(run, job.path, job.planned.node, signal);
       if (selection.provisionOnly) return provisionedOnly(run, job.planned);
-      return runTasksOf(run, job.planned.node as ResolvedNode, { dryRun: false, signal, action: job.planned.action });
+      return runTasksOf(run, job.planned.node as ResolvedNode, {
+        dryRun: false,
+        signal,
+        action: job.planned.action,
+        preface: checked && checkedPreface(checked.reason),
+      });
+    },
+    check: async (job, signal) => {
+      const check = await checkNode(run, job.planned.node as ResolvedNode, signal);
+      checks.set(job.path, check);
+      return check;
+    },
+    counted: (job) => {
+      const check = checks.get(job.path)!;
+      checks.delete(job.path);
+      return recordChecked(run, job.planned.node as ResolvedNode, check, job.planned.action);
     },
     signal: run.input.signal,
     graceMs: run.input.graceMs,

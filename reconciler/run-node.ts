@@ -160,7 +160,7 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
 export async function runTasksOf(
   run: EngineRun,
   node: ResolvedNode,
-  opts: { dryRun: boolean; signal: AbortSignal; action?: PlanAction },
+  opts: { dryRun: boolean; signal: AbortSignal; action?: PlanAction; preface?: string },
 ): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
   const result = resultOf(run, node.path, opts.action);
   result.startedAt = new Date().toISOString();
@@ -182,6 +182,8 @@ export async function runTasksOf(
   const live = liveLog(store, run.runId, node.path, {
     onError: (e) => run.input.log?.(`recording the log of ${node.path} failed: ${e.message}`),
   });
+  // Why a node checked in parallel runs in order after all (check-node.ts).
+  if (opts.preface) live.write(opts.preface);
   try {
     const { conn, remoteDepsDir } = await connecting;
     const tasks = await runNodeTasks(conn, node, {

@@ -7,8 +7,17 @@
  * Rolling batches (docs/language.md, "Rolling batches"): the nodes of a rollout group are released a batch at a time
  * (batches from reconciler/rollout.ts); the next batch starts once every node of the current one has settled. When the
  * group's failures exceed its `maxFailures`, nothing more of the group starts: the rest are blocked with the reason.
+ *
+ * Checked in parallel (check-first.ts; docs/architecture.md): with `check` and `counted` given, nodes marked
+ * `checkFirst` are checked read only at once, each as soon as a slot is free, without waiting for their dependencies.
+ * One whose check said met, and each of whose `#ready` dependencies counted as met, counts as met: `counted` records it
+ * and it settles with that outcome, without running; its dependents checked met may count at once, in the same turn.
+ * Every other node runs as without checks, in dependency order. A rollout group's node counts as met only once its
+ * batch is released, and checks never count as failures. Checks hold a slot while they run; being read only, they are
+ * stopped at once on Ctrl-C rather than after the grace period.
  */
 import type { DependencyState, LifecycleState, RolloutStop, RunEvent } from '../kernel/types.js';
+import { CheckFirst } from './check-first.js';
 import { rolloutBatches, rolloutStopReason, type RolloutSetting } from './rollout.js';
 
 export interface SchedulerNode {
@@ -19,6 +28,14 @@ export interface SchedulerNode {
   provision?: boolean;
   /** The node's rollout group: it is released with its batch (provisioning included). */
   rollout?: RolloutSetting;
+  /** A candidate to be checked read only before its dependencies settle (check-first.ts says which really are). */
+  checkFirst?: boolean;
+}
+
+/** What a read-only check found: met (running the node now would change nothing), or not and why. */
+export interface CheckOutcome {
+  met: boolean;
+  reason?: string;
 }
 
 /** What a phase of a node ended in. */
@@ -52,8 +69,15 @@ export interface ScheduleOptions<N extends SchedulerNode> {
   outside(path: string): OutsideNode | undefined;
   /** Provisioning phase of nodes with `provision`; must resolve to `provisioned` or `failed`. */
   provision?(node: N, signal: AbortSignal): Promise<PhaseOutcome>;
-  /** The node's work once its dependencies allow it; resolves to its final state (`ready`, `failed`, ...). */
-  runNode(node: N, signal: AbortSignal): Promise<PhaseOutcome>;
+  /**
+   * The node's work once its dependencies allow it; resolves to its final state (`ready`, `failed`, ...). `checked`
+   * says why a node checked first runs in dependency order after all.
+   */
+  runNode(node: N, signal: AbortSignal, checked?: { reason: string }): Promise<PhaseOutcome>;
+  /** The read-only check of a `checkFirst` node; must never change the host. */
+  check?(node: N, signal: AbortSignal): Promise<CheckOutcome>;
+  /** Records a node that counts as met (after its check); resolves to its final state (`ready`). */
+  counted?(node: N): Promise<PhaseOutcome>;
   /** Ctrl-C: start nothing new, abort running work after `graceMs` (at once when the reason has `immediate: true`). */
   signal?: AbortSignal;
   graceMs?: number;
@@ -67,7 +91,7 @@ export interface ScheduleOptions<N extends SchedulerNode> {
   onRolloutStopped?(stop: RolloutStop): void;
 }
 
-type Phase = 'pending' | 'provisioning' | 'waiting' | 'running' | 'done';
+type Phase = 'pending' | 'provisioning' | 'waiting' | 'running' | 'checking' | 'counting' | 'done';
 
 /** What one need of an entry is, as far as the run knows: still to come, met, or failed for good. */
 const WAIT = 0;
@@ -82,6 +106,8 @@ interface Entry<N> {
   provisioned: boolean;
   outcome?: ScheduledOutcome;
   startedAt?: string;
+  /** When its check started (never `startedAt`, which says a node was provisioned or configured in this run). */
+  checkedAt?: string;
   priority: number;
   lastWaiting?: string;
   /** Rollout group and 0-based batch, for nodes of a rollout group. */
@@ -140,6 +166,9 @@ class DagRun<N extends SchedulerNode> {
   private readonly dependents = new Map<string, { entry: Entry<N>; need: number }[]>();
   private readonly limit: number;
   private readonly running = new Map<string, AbortController>();
+  /** Nodes counted as met whose record is being written (they hold no slot). */
+  private counting = 0;
+  private readonly checks: CheckFirst | null;
   private readonly settling: Promise<unknown>[] = [];
   /** Entries to look at again (something they depend on changed). */
   private dirty: Entry<N>[] = [];
@@ -189,6 +218,14 @@ class DagRun<N extends SchedulerNode> {
     }
     this.limit = Math.max(1, Math.floor(opts.concurrency) || 1);
     this.stopping = opts.signal?.aborted ?? false;
+    const checks =
+      opts.check && opts.counted
+        ? new CheckFirst(opts.nodes, {
+            blocked: (p) => this.entries.get(p)!.blocking > 0,
+            provisioned: (p) => this.entries.get(p)!.provisioned,
+          })
+        : null;
+    this.checks = checks?.any ? checks : null;
   }
 
   async run(): Promise<ScheduledOutcome[]> {
@@ -201,7 +238,7 @@ class DagRun<N extends SchedulerNode> {
         const woken = new Promise<void>((resolve) => (this.wake = resolve));
         this.pump();
         if (this.done === this.entries.size) break;
-        if (this.running.size === 0) {
+        if (this.running.size === 0 && this.counting === 0) {
           this.settleDeadlock();
           this.pump();
         } else await woken;
@@ -228,6 +265,8 @@ class DagRun<N extends SchedulerNode> {
       () => this.running.forEach((c) => c.abort(reason)),
       immediate ? 0 : (this.opts.graceMs ?? 10_000),
     );
+    // A check changes nothing: no grace needed.
+    for (const [key, c] of this.running) if (key.endsWith('\0checking')) c.abort(reason);
     for (const e of this.entries.values()) this.markDirty(e);
     this.wake();
   }
@@ -253,9 +292,12 @@ class DagRun<N extends SchedulerNode> {
     }
     while (this.running.size < this.limit && this.ready.length) {
       const entry = this.popReady();
-      if (entry.phase === 'done' || entry.phase === 'provisioning' || entry.phase === 'running') continue;
-      if (entry.provisioned) this.start(entry, 'running');
-      else if (this.released(entry) || this.hostNeeded(entry)) this.start(entry, 'provisioning');
+      if (this.busy(entry)) continue;
+      if (this.checks?.state(entry.node.path) === 'todo') this.start(entry, 'checking');
+      else if (entry.provisioned) {
+        // Queued for its check and sent back to dependency order meanwhile: it starts when its needs allow.
+        if (entry.blocking === 0 && entry.waitLabels.size === 0 && this.released(entry)) this.start(entry, 'running');
+      } else if (this.released(entry) || this.hostNeeded(entry)) this.start(entry, 'provisioning');
       else this.waitFor(entry, [this.batchWait(entry)]);
     }
     for (const e of this.queuedNow)
@@ -263,11 +305,19 @@ class DagRun<N extends SchedulerNode> {
     this.queuedNow = [];
   }
 
+  /** True while the entry is settled, or something of it is under way. */
+  private busy(entry: Entry<N>): boolean {
+    return entry.phase !== 'pending' && entry.phase !== 'waiting';
+  }
+
   /** Settles, queues (may start) or marks waiting one entry that is not running. */
   private look(entry: Entry<N>): void {
-    if (entry.phase === 'done' || entry.phase === 'provisioning' || entry.phase === 'running') return;
+    if (this.busy(entry)) return;
     if (this.stopping) return this.settleInterrupted(entry);
     if (entry.group?.stop) return this.settleRolloutStopped(entry, entry.group.stop.reason);
+    const check = this.checks?.state(entry.node.path);
+    if (check === 'todo') return this.queueReady(entry); // a check waits for nothing but a slot
+    if (check === 'met') return this.lookChecked(entry);
     if (!entry.provisioned) {
       if (this.released(entry) || this.hostNeeded(entry)) this.queueReady(entry);
       else this.waitFor(entry, [this.batchWait(entry)]);
@@ -301,6 +351,36 @@ class DagRun<N extends SchedulerNode> {
     if (!this.released(entry)) waits.push(this.batchWait(entry));
     if (waits.length === 0) this.queueReady(entry);
     else this.waitFor(entry, waits);
+  }
+
+  /** A node checked met: counts as met once its `#ready` dependencies have and its rollout batch is released. */
+  private lookChecked(entry: Entry<N>): void {
+    const waits = this.checks!.waitingOn(entry.node.path);
+    if (!this.released(entry)) waits.push(this.batchWait(entry));
+    if (waits.length) return this.waitFor(entry, waits);
+    entry.phase = 'counting';
+    this.counting++;
+    // Its dependents checked met may count now too: looked at in this same pump, so a whole graph found met counts at
+    // once, and their records are written together.
+    for (const p of this.checks!.count(entry.node.path)) this.markDirty(this.entries.get(p)!);
+    void Promise.resolve()
+      .then(() => this.opts.counted!(entry.node))
+      .catch((err: unknown): PhaseOutcome => ({
+        state: 'failed',
+        reason: err instanceof Error ? err.message : String(err),
+      }))
+      .then((out) => {
+        this.counting--;
+        this.settle(entry, {
+          path: entry.node.path,
+          state: out.state,
+          reason: out.reason,
+          started: true,
+          startedAt: entry.checkedAt,
+          finishedAt: new Date().toISOString(),
+        });
+        this.wake();
+      });
   }
 
   /** Records what a need is now, keeping the entry's counts. */
@@ -372,20 +452,24 @@ class DagRun<N extends SchedulerNode> {
     }
   }
 
-  private start(entry: Entry<N>, phase: 'provisioning' | 'running'): void {
+  private start(entry: Entry<N>, phase: 'provisioning' | 'running' | 'checking'): void {
     const controller = new AbortController();
     const key = `${entry.node.path}\0${phase}`;
     this.running.set(key, controller);
     entry.phase = phase;
-    entry.startedAt ??= new Date().toISOString();
     const { path, host } = entry.node;
+    if (phase === 'checking') return this.startCheck(entry, key, controller);
+    entry.startedAt ??= new Date().toISOString();
     let work: Promise<PhaseOutcome>;
     if (phase === 'provisioning') {
       this.emit({ type: 'node-state', path, state: 'provisioning' });
       work = Promise.resolve().then(() => this.opts.provision!(entry.node, controller.signal));
     } else {
       this.emit({ type: 'node-started', path, host: host ?? null });
-      work = Promise.resolve().then(() => this.opts.runNode(entry.node, controller.signal));
+      const why = this.checks?.reason(path);
+      work = Promise.resolve().then(() =>
+        this.opts.runNode(entry.node, controller.signal, why === undefined ? undefined : { reason: why }),
+      );
     }
     void work
       .catch((err: unknown): PhaseOutcome => ({
@@ -395,6 +479,24 @@ class DagRun<N extends SchedulerNode> {
       .then((out) => {
         this.running.delete(key);
         this.finish(entry, phase, out);
+        this.wake();
+      });
+  }
+
+  /** A candidate's read-only check; afterwards it counts as met or goes back to dependency order (check-first.ts). */
+  private startCheck(entry: Entry<N>, key: string, controller: AbortController): void {
+    const { path, host } = entry.node;
+    entry.checkedAt = new Date().toISOString();
+    this.checks!.start(path);
+    this.emit({ type: 'node-started', path, host: host ?? null });
+    void Promise.resolve()
+      .then(() => this.opts.check!(entry.node, controller.signal))
+      .catch((err: unknown): CheckOutcome => ({ met: false, reason: err instanceof Error ? err.message : String(err) }))
+      .then((out) => {
+        this.running.delete(key);
+        entry.phase = 'waiting';
+        for (const p of this.checks!.checked(path, out.met, out.reason)) this.markDirty(this.entries.get(p)!);
+        this.markDirty(entry);
         this.wake();
       });
   }
@@ -550,6 +652,11 @@ class DagRun<N extends SchedulerNode> {
     }
     if (outcome.state !== null)
       this.emit({ type: 'node-finished', path: outcome.path, state: outcome.state, reason: outcome.reason });
+    if (this.checks) {
+      // Settled without counting as met (blocked, interrupted): what was to count after it runs in order instead.
+      const why = `depends on ${entry.node.path}, which did not count as met`;
+      for (const p of this.checks.settled(entry.node.path, why)) this.markDirty(this.entries.get(p)!);
+    }
     this.decideDependents(entry.node.path);
     const hook = this.opts.onSettled;
     if (hook)

@@ -17,6 +17,7 @@ import {
   type EngineWorld,
 } from '../../helpers/engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
+import { CHECKED_REASON, CHECKED_TASK_MESSAGE } from '../../../reconciler/check-node.js';
 import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../store/pg-store.js';
 
@@ -252,5 +253,85 @@ describe('apply', () => {
     const invalid = await cliInProcess(['apply', 'test', '--dir', dir, '--database-url', db.url]);
     assert.equal(invalid.code, 1);
     assert.match(invalid.stderr, /politburo\.yml:\d+:\d+: .*colour/);
+  });
+});
+
+describe('apply --all: nodes recorded ready are checked in parallel, read only (docs/architecture.md)', () => {
+  /** Applies once (everything created), then runs `apply --all` with events. */
+  async function appliedThenAll(change: () => Promise<unknown>) {
+    const dir = await lampRepo();
+    assert.equal((await engine(dir)).status, 'succeeded');
+    await change();
+    const events: RunEvent[] = [];
+    const r = await engine(dir, { all: true, events });
+    const runs = Object.fromEntries((await store.nodeRuns(r.runId!)).map((n) => [n.path, n]));
+    const configured = events.flatMap((e) => (e.type === 'node-state' && e.state === 'configuring' ? [e.path] : []));
+    const order = events.flatMap((e) =>
+      e.type === 'node-started' ? [`start ${e.path}`] : e.type === 'node-finished' ? [`end ${e.path}`] : [],
+    );
+    return { dir, r, runs, configured, order };
+  }
+  const counted = (n: { state: string; reason?: string; tasks: { outcome: string; message?: string }[] }) =>
+    n.state === 'ready' &&
+    n.reason === CHECKED_REASON &&
+    n.tasks.every((t) => t.outcome === 'already met' && t.message === CHECKED_TASK_MESSAGE);
+
+  test('everything met: every node is checked at once and counts as met; nothing runs in order', async () => {
+    const { dir, r, runs, configured, order } = await appliedThenAll(async () => undefined);
+    assert.equal(r.status, 'succeeded');
+    for (const n of r.nodes) assert.ok(counted(n), `${n.path}: ${JSON.stringify(n)}`);
+    assert.deepEqual(r.summary, { ready: 5, drifted: 0, failed: 0, blocked: 0, 'checked in parallel': 5 });
+    assert.deepEqual(configured, [], 'no node was configured: none ran in order');
+    const firstEnd = order.findIndex((o) => o.startsWith('end '));
+    assert.equal(firstEnd, 5, `the five checks all start before any node finishes: ${order.join(', ')}`);
+    // What is recorded says how each node was found: its tasks, its log (the dry run's output), its state.
+    assert.match(runs['web-1'].log, /^--- checked in parallel: every task already met \(read only\)\nstamped \{\n/);
+    assert.deepEqual(
+      runs['web-1'].tasks.map((t) => [t.name, t.outcome, t.message]),
+      [
+        ['stamped', 'already met', CHECKED_TASK_MESSAGE],
+        ['marker written', 'already met', CHECKED_TASK_MESSAGE],
+      ],
+    );
+    const recorded = await store.recordedNodes(dir, 'test');
+    assert.ok(recorded.every((n) => n.state === 'ready' && n.reason === CHECKED_REASON && n.lastRunId === r.runId));
+    assert.equal((await store.getRun(r.runId!))!.summary?.['checked in parallel'], 5);
+  });
+
+  test('one drifted node in the middle: it and what depends on it run in order; its dependencies do not', async () => {
+    const { r, runs, configured, order } = await appliedThenAll(() => conns[WEB1].exec('printf x > ~/state/web.args'));
+    assert.equal(r.status, 'succeeded', JSON.stringify(r.nodes, null, 1));
+    const nodes = Object.fromEntries(r.nodes.map((n) => [n.path, n]));
+    for (const p of ['database/master', 'database/replica', 'web-2']) assert.ok(counted(nodes[p]), p);
+    assert.deepEqual(configured.sort(), ['lb', 'web-1'], 'only web-1 and lb ran in order');
+    assert.deepEqual(outcomes(r)['web-1'], ['met', 'already met'], 'web-1 was met again');
+    assert.deepEqual(outcomes(r).lb, ['already met'], "lb's own check said met, but it ran after web-1");
+    assert.ok(order.lastIndexOf('start lb') > order.indexOf('end web-1'), `lb runs after web-1: ${order.join(', ')}`);
+    assert.match(
+      runs['web-1'].log,
+      /^--- checked in parallel \(read only\), not counted as met: found unmet: 'stamped'; run in dependency order\n/,
+    );
+    assert.match(runs.lb.log, /^--- checked in parallel \(read only\), not counted as met: depends on web-1, which/);
+    assert.equal(r.summary['checked in parallel'], 3);
+    assert.match((await conns[WEB1].exec('cat ~/state/web.args')).stdout, /\|v1\|/, 'web-1 is as described again');
+  });
+
+  test('a failing check: the node runs in order and fails as its run does; what needs it is blocked', async () => {
+    // met? reads ~/state/web.args: a directory there makes it raise, in the check and in the run alike.
+    const { r, runs, configured } = await appliedThenAll(() =>
+      conns[WEB2].exec('rm ~/state/web.args && mkdir ~/state/web.args'),
+    );
+    assert.equal(r.status, 'failed');
+    const nodes = Object.fromEntries(r.nodes.map((n) => [n.path, n]));
+    assert.equal(nodes['web-2'].state, 'failed');
+    assert.match(nodes['web-2'].reason!, /^TaskFailed: task 'stamped' failed/);
+    assert.deepEqual([nodes.lb.state, nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+    for (const p of ['database/master', 'database/replica', 'web-1']) assert.ok(counted(nodes[p]), p);
+    assert.deepEqual(configured, ['web-2']);
+    assert.match(
+      runs['web-2'].log,
+      /^--- checked in parallel \(read only\), not counted as met: the check failed: task 'stamped': /,
+    );
+    assert.deepEqual(r.summary, { ready: 3, drifted: 0, failed: 1, blocked: 1, 'checked in parallel': 3 });
   });
 });

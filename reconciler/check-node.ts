@@ -1,0 +1,127 @@
+/**
+ * The work of a node checked in parallel (check-first.ts; docs/architecture.md, "apply --all: checked in parallel"):
+ * which nodes of an apply are candidates, their read-only check, and the records of one that counts as met.
+ *
+ * The check runs the node's tasks exactly as its run would (same connection, user, `become`, arguments resolved the
+ * same way, the same timeout per task) but as a dry run: Babushka with `--dry-run`, which evaluates `met?` blocks and
+ * meets nothing, and a shell task's `met` command alone. Nothing about it is recorded while it runs; its output is kept
+ * until the scheduler decides. A node that counts as met gets the records its run would have left, saying how it was
+ * found: every task `already met`, the check's output as its log, `ready` at the spec it was applied at. A node that
+ * runs in order after all gets only the records of that run, whose log starts with why.
+ */
+import { connectNode, errorReason, hostOf, type EngineRun } from './run-engine.js';
+import { resultOf, transition } from './run-node.js';
+import type { CheckOutcome } from './scheduler.js';
+import { runNodeTasks } from './tasks/run-node-tasks.js';
+import type { PlanAction, PlannedNode, ResolvedNode, TaskResult } from '../kernel/types.js';
+
+/** The reason recorded for a node that counts as met, and the message of each of its tasks. */
+export const CHECKED_REASON = 'checked in parallel: every task already met';
+export const CHECKED_TASK_MESSAGE = 'checked in parallel (read only)';
+
+/** What a node's check found; kept until the node counts as met or runs in order. */
+export interface NodeCheck extends CheckOutcome {
+  tasks: TaskResult[];
+  /** The check's output, redacted. */
+  log: string;
+  host: string | null;
+  startedAt: string;
+  finishedAt: string;
+}
+
+/**
+ * A candidate to be checked in parallel: planned `unchanged` (recorded at the spec it is applied at) and recorded
+ * `ready` (not `drifted`: a node known to have drifted runs in order at once), with its host known. check-first.ts adds
+ * what depends on the other nodes of the run.
+ */
+export function mayCheckFirst(run: EngineRun, p: PlannedNode): boolean {
+  const node = p.node;
+  const rec = p.recorded;
+  if (!node || !rec || p.action !== 'unchanged') return false;
+  return rec.state === 'ready' && rec.specHash === node.specHash && hostOf(run, node) !== null;
+}
+
+/** Checks a node's tasks on its host, read only; records nothing and emits no event. */
+export async function checkNode(run: EngineRun, node: ResolvedNode, signal: AbortSignal): Promise<NodeCheck> {
+  const startedAt = new Date().toISOString();
+  const host = hostOf(run, node);
+  let log = '';
+  const done = (met: boolean, tasks: TaskResult[], reason?: string): NodeCheck => ({
+    met,
+    reason,
+    tasks,
+    log,
+    host: host?.label ?? null,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+  });
+  if (!host) return done(false, [], 'its host is not known');
+  try {
+    const { conn, remoteDepsDir } = await connectNode(run, node, host);
+    const tasks = await runNodeTasks(conn, node, {
+      dryRun: true,
+      remoteDepsDir,
+      timeoutMs: run.env.defaults.timeoutMs,
+      secrets: run.input.secrets,
+      addresses: run.addresses,
+      signal,
+      onLog: (text) => (log += text),
+    });
+    const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
+    const failed = tasks.find((t) => t.outcome === 'failed');
+    if (failed) return done(false, plain, `the check failed: task '${failed.name}': ${firstLine(failed.message)}`);
+    const unmet = tasks.filter((t) => t.outcome !== 'already met').map((t) => `'${t.name}'`);
+    return unmet.length ? done(false, plain, `found unmet: ${unmet.join(', ')}`) : done(true, plain);
+  } catch (err) {
+    return done(false, [], `the check could not run: ${errorReason(err)}`);
+  }
+}
+
+/**
+ * Records a node that counts as met: its tasks (already met, checked in parallel), the check's output as its log and
+ * `ready` at its spec, written together; emits what its run would have (each task finished, the state).
+ */
+export async function recordChecked(
+  run: EngineRun,
+  node: ResolvedNode,
+  check: NodeCheck,
+  action: PlanAction,
+): Promise<{ state: 'ready'; reason: string }> {
+  const result = resultOf(run, node.path, action);
+  const tasks = check.tasks.map((t) => ({ ...t, message: CHECKED_TASK_MESSAGE }));
+  Object.assign(result, { tasks, startedAt: check.startedAt, finishedAt: check.finishedAt });
+  if (check.host !== null) result.host = check.host;
+  const store = run.input.store;
+  const log = (msg: string) => (e: Error) => run.input.log?.(`recording ${msg} of ${node.path} failed: ${e.message}`);
+  for (const t of tasks) run.emit({ type: 'task-finished', path: node.path, result: t });
+  await Promise.all([
+    ...tasks.map((t) =>
+      store
+        .recordTask(run.runId, node.path, {
+          name: t.name,
+          outcome: t.outcome,
+          message: t.message,
+          durationMs: t.durationMs,
+        })
+        .catch(log('a task')),
+    ),
+    store.appendLog(run.runId, node.path, `--- ${CHECKED_REASON} (read only)\n${check.log}`).catch(log('the log')),
+    transition(run, node.path, 'ready', { reason: CHECKED_REASON, applied: node }),
+  ]);
+  return { state: 'ready', reason: CHECKED_REASON };
+}
+
+/** The first line of the log of a node that was checked first but runs in order: why. */
+export function checkedPreface(reason: string): string {
+  return `--- checked in parallel (read only), not counted as met: ${reason}; run in dependency order\n`;
+}
+
+function firstLine(text: string | undefined): string {
+  return (
+    (text ?? '')
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim()
+      .slice(0, 300) ?? ''
+  );
+}
