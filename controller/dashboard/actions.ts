@@ -1,6 +1,6 @@
 /**
  * What people who may write to a repository can do from the dashboard (docs/controller.md, "The dashboard"): re-run an
- * apply, cancel a running apply, check drift now, heal drift, release a manual environment. Each action is a POST form
+ * apply, cancel a running apply or drift check, check drift now, heal drift, release a manual environment. Each action is a POST form
  * with the session's CSRF token; each is recorded (who, when, what, outcome) in `dashboard_actions`, refusals with
  * their reason. The decisions reuse the controller's own paths: the apply and drift jobs' queue, the apply policy of
  * re-runs (`rerunRefusal`), the release of `/politburo apply ENV` (recorded as released by `LOGIN via dashboard`).
@@ -56,6 +56,14 @@ export interface ActionResult {
   outcome: ActionOutcome;
   message: string;
   record: ActionRecord;
+  /** The job a done action queued (rerun, check-drift, heal, release); its run starts when a worker takes it. */
+  job?: string;
+}
+
+/** What a carried-out action says, and the job it queued. */
+interface Done {
+  message: string;
+  job?: string;
 }
 
 class Refused extends Error {}
@@ -86,8 +94,9 @@ export async function recordRefusal(
 export async function performAction(deps: ActionDeps, login: string, target: ActionTarget): Promise<ActionResult> {
   let outcome: ActionOutcome = 'done';
   let message: string;
+  let job: string | undefined;
   try {
-    message = await carryOut(deps, login, target);
+    ({ message, job } = await carryOut(deps, login, target));
   } catch (err) {
     outcome = err instanceof Refused ? 'refused' : 'failed';
     message = err instanceof Error ? err.message : String(err);
@@ -103,11 +112,11 @@ export async function performAction(deps: ActionDeps, login: string, target: Act
     outcome,
     message,
   });
-  return { outcome, message, record };
+  return { outcome, message, record, ...(job ? { job } : {}) };
 }
 
-async function carryOut(deps: ActionDeps, login: string, t: ActionTarget): Promise<string> {
-  if (t.action === 'cancel') return cancel(deps, login, t.run!);
+async function carryOut(deps: ActionDeps, login: string, t: ActionTarget): Promise<Done> {
+  if (t.action === 'cancel') return { message: await cancel(deps, login, t.run!) };
   const jobs = deps.jobs;
   if (!jobs)
     throw new Refused('this controller runs no jobs (POLITBURO_INGEST_ONLY, or jobs are off): nothing can be queued');
@@ -122,7 +131,7 @@ async function carryOut(deps: ActionDeps, login: string, t: ActionTarget): Promi
         heal: false,
         trigger: `dashboard: drift check by ${login}`,
       });
-      return `drift check of ${t.environment} queued (job ${job.id})`;
+      return { message: `drift check of ${t.environment} queued (job ${job.id})`, job: job.id };
     }
     case 'heal':
       return heal(deps, jobs, login, repo, t.environment);
@@ -161,7 +170,7 @@ async function requireHead(jobs: JobDeps, repo: Repository, environment: string,
     );
 }
 
-async function rerun(jobs: JobDeps, login: string, repo: Repository, run: RunRecord): Promise<string> {
+async function rerun(jobs: JobDeps, login: string, repo: Repository, run: RunRecord): Promise<Done> {
   if (run.kind !== 'apply')
     throw new Refused(`run #${run.id} is a ${run.kind} run; only applies are re-run (Check drift now checks drift)`);
   if (run.status === 'running') throw new Refused(`run #${run.id} is still running: wait for it or cancel it`);
@@ -176,13 +185,18 @@ async function rerun(jobs: JobDeps, login: string, repo: Repository, run: RunRec
     sha: run.commit,
     trigger: `dashboard: re-run of run #${run.id} by ${login}`,
   });
-  return `apply of ${run.environment} at ${short(run.commit)} queued again (job ${job.id})`;
+  return { message: `apply of ${run.environment} at ${short(run.commit)} queued again (job ${job.id})`, job: job.id };
 }
+
+/** Runs the controller starts and watches for cancels (controller/run-cancellation.ts); live plans come from the CLI. */
+const CANCELLABLE = new Set<RunRecord['kind']>(['apply', 'drift']);
 
 async function cancel(deps: ActionDeps, login: string, run: RunRecord): Promise<string> {
   if (run.status !== 'running') throw new Refused(`run #${run.id} is not running (it ended ${run.status})`);
-  if (run.kind !== 'apply')
-    throw new Refused(`run #${run.id} is a ${run.kind} run; only applies can be cancelled from the dashboard`);
+  if (!CANCELLABLE.has(run.kind))
+    throw new Refused(
+      `run #${run.id} is a ${run.kind} run; only applies and drift checks can be cancelled from the dashboard`,
+    );
   const owner = await runOwner(deps.db, run.id);
   if (run.trigger.startsWith('cli:'))
     throw new Refused(
@@ -202,7 +216,7 @@ async function heal(
   login: string,
   repo: Repository,
   environment: string,
-): Promise<string> {
+): Promise<Done> {
   const applied = await jobs.controllerStore.appliedPolicy(repo, environment);
   if (applied?.policy.suspend)
     throw new Refused(`${environment} is suspended: its drift is checked and reported, never healed`);
@@ -219,7 +233,10 @@ async function heal(
     heal: true,
     trigger: `dashboard: heal by ${login}`,
   });
-  return `heal of ${environment} queued (${drifted} drifted node${drifted === 1 ? '' : 's'}; job ${job.id})`;
+  return {
+    message: `heal of ${environment} queued (${drifted} drifted node${drifted === 1 ? '' : 's'}; job ${job.id})`,
+    job: job.id,
+  };
 }
 
 async function release(
@@ -228,7 +245,7 @@ async function release(
   repo: Repository,
   environment: string,
   sha: string,
-): Promise<string> {
+): Promise<Done> {
   if (!/^[0-9a-f]{7,64}$/i.test(sha)) throw new Refused('no commit to release was named');
   const pending = await jobs.controllerStore.release(repo, environment, sha);
   if (!pending) throw new Refused(`nothing of ${environment} waits for release at ${short(sha)}`);
@@ -255,7 +272,10 @@ async function release(
     sha,
     trigger: `${RELEASE_TRIGGER} ${environment} by ${releasedBy}`,
   });
-  return `released ${environment} at ${short(sha)} (${pending.planSummary}) as ${releasedBy}: the apply is queued (job ${job.id})`;
+  return {
+    message: `released ${environment} at ${short(sha)} (${pending.planSummary}) as ${releasedBy}: the apply is queued (job ${job.id})`,
+    job: job.id,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -272,7 +292,7 @@ export function runActionsPanel(
   canAct: boolean,
   cancelRequested?: { by: string; at: string } | null,
 ): Html {
-  if (!session || !canAct || run.kind !== 'apply') return html``;
+  if (!session || !canAct || !CANCELLABLE.has(run.kind)) return html``;
   const forms: Html[] = [];
   if (run.status === 'running' && cancelRequested)
     forms.push(
@@ -280,7 +300,8 @@ export function runActionsPanel(
     );
   else if (run.status === 'running' && !run.trigger.startsWith('cli:'))
     forms.push(actionForm('cancel', `${runUrl(run.id)}/cancel`, session));
-  if (run.status !== 'running' && run.commit) forms.push(actionForm('rerun', `${runUrl(run.id)}/rerun`, session));
+  if (run.kind === 'apply' && run.status !== 'running' && run.commit)
+    forms.push(actionForm('rerun', `${runUrl(run.id)}/rerun`, session));
   return forms.length ? html`<div class="actions">${forms}</div>` : html``;
 }
 

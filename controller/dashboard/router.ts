@@ -29,10 +29,12 @@ import {
   recordRefusal,
   runActionsPanel,
   ACTION_LABELS,
+  type ActionResult,
   type ActionTarget,
 } from './actions.js';
-import { dashboardAuth, viewerOf, type Viewer } from './auth.js';
-import { forgeryRefusal } from './csrf.js';
+import { dashboardAuth, isPerson, viewerOf, type Viewer } from './auth.js';
+import { forgeryRefusal, headerForgeryRefusal } from './csrf.js';
+import { githubTokens } from './github-tokens.js';
 import { html, page, type Html } from './html.js';
 import { createLiveRouter } from './live.js';
 import { addSignInRoutes, type SignInSettings } from './oauth.js';
@@ -92,7 +94,7 @@ function handle(fn: (req: Request, res: Response) => Promise<void>): RequestHand
   return async (req, res) => {
     res.set(SECURITY_HEADERS);
     // Pages of a signed-in person carry their CSRF token and what they may do: never cached by anyone.
-    if (viewerOf(res).kind === 'user') res.set('Cache-Control', 'private, no-store');
+    if (isPerson(viewerOf(res))) res.set('Cache-Control', 'private, no-store');
     try {
       await fn(req, res);
     } catch (err) {
@@ -121,7 +123,7 @@ interface Access {
 }
 
 async function accessTo(deps: DashboardDeps, viewer: Viewer, repository: string): Promise<Access> {
-  if (viewer.kind !== 'user') return { read: true, act: false, permission: null };
+  if (!isPerson(viewer)) return { read: true, act: false, permission: null };
   const permission = deps.permission ? await deps.permission(repository, viewer.login) : 'none';
   // A public dashboard shows everything to everyone, signed in or not.
   return { read: deps.publicRead || mayRead(permission), act: mayAct(permission), permission };
@@ -262,6 +264,8 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     publicRead: deps.publicRead,
     token: deps.token,
     sessions: signIn ? deps.db : undefined,
+    // People's own GitHub tokens on the JSON API: GitHub says whose they are, as at sign-in.
+    githubTokens: signIn ? githubTokens({ apiUrl: signIn.apiUrl }) : undefined,
   });
   const { store } = deps;
   if (signIn && deps.db) {
@@ -283,6 +287,16 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     : undefined;
   if (live) router.use(live);
   const form = express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 });
+  const jsonParser = express.json({ limit: '8kb' });
+  // A body that cannot be read is the caller's mistake, answered in JSON (never the default error page).
+  const json: RequestHandler = (req, res, next) =>
+    jsonParser(req, res, (err?: unknown) => {
+      if (!err) return next();
+      res.status(400).json({
+        outcome: 'refused',
+        reason: `the request body is not JSON of at most 8 KiB (${(err as Error).message})`,
+      });
+    });
 
   const account = (req: Request, res: Response): Html => {
     const viewer = viewerOf(res);
@@ -381,47 +395,100 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     }),
   );
 
-  /** A POST action: origin, session and CSRF token first, then the target, then permission, then the action. */
-  const action = (
+  type Found = { target: ActionTarget; back: string } | null;
+  type Person = Extract<Viewer, { login: string }>;
+
+  /** Why this viewer may not act at all (null: a person, who may try). */
+  const notAPerson = (viewer: Viewer): string | null => {
+    if (isPerson(viewer)) return null;
+    if (!signIn) return 'sign in with GitHub is not configured (GITHUB_CLIENT_ID): the dashboard is read-only';
+    return viewer.kind === 'token'
+      ? 'the shared dashboard token is read-only: sign in with GitHub (or give your own GitHub token) to act'
+      : 'anonymous access is read-only: sign in with GitHub (or give your own GitHub token) to act';
+  };
+
+  /**
+   * What comes after the person passed the forgery checks: the target (unknown, or a repository they may not read:
+   * null, answered 404), their permission (refused and recorded), then the action (done, refused or failed: recorded).
+   */
+  const attempt = async (
     kind: DashboardActionKind,
-    target: (req: Request) => Promise<{ target: ActionTarget; back: string } | null>,
-  ): RequestHandler[] => [
+    viewer: Person,
+    found: Found,
+  ): Promise<{ status: number; outcome: ActionResult['outcome']; message: string; job?: string } | null> => {
+    const access = found ? await accessTo(deps, viewer, found.target.repository) : null;
+    if (!found || !access?.read) return null;
+    const actionDeps = { db: deps.db!, store, jobs: deps.jobs };
+    const log = { login: viewer.login, action: kind, repo: found.target.repository, env: found.target.environment };
+    if (!access.act) {
+      const message = `${viewer.login} has ${access.permission ?? 'no'} permission on ${found.target.repository}; ${ACTION_LABELS[kind]} needs write`;
+      await recordRefusal(actionDeps, viewer.login, found.target, message);
+      deps.logger?.info(log, `dashboard action refused: ${message}`);
+      return { status: 403, outcome: 'refused', message };
+    }
+    const result = await performAction(actionDeps, viewer.login, found.target);
+    deps.logger?.info(
+      { ...log, via: viewer.kind === 'github' ? 'github-token' : 'session' },
+      `dashboard action ${result.outcome}: ${result.message}`,
+    );
+    const status = result.outcome === 'done' ? 200 : result.outcome === 'refused' ? 409 : 500;
+    return { status, outcome: result.outcome, message: result.message, job: result.job };
+  };
+
+  /** A POST form action: origin, session and CSRF token first, then the target, then permission, then the action. */
+  const action = (kind: DashboardActionKind, target: (req: Request) => Promise<Found>): RequestHandler[] => [
     auth,
     form,
     handle(async (req, res) => {
       const viewer = viewerOf(res);
       const what = ACTION_LABELS[kind];
       const back = req.originalUrl.replace(/\/[^/]*$/, '');
-      if (viewer.kind !== 'user') {
-        const why = !signIn
-          ? 'sign in with GitHub is not configured (GITHUB_CLIENT_ID): the dashboard is read-only'
-          : viewer.kind === 'token'
-            ? 'the shared dashboard token is read-only: sign in with GitHub to act'
-            : 'anonymous access is read-only: sign in with GitHub to act';
-        return refusedPage(res, 403, what, why, back);
-      }
+      if (viewer.kind !== 'user') return refusedPage(res, 403, what, notAPerson(viewer) ?? 'sign in to act', back);
       const forged = forgeryRefusal(req, viewer.session, deps.publicUrl);
       if (forged) return refusedPage(res, 403, what, forged, back);
       const found = await target(req);
-      const access = found ? await accessTo(deps, viewer, found.target.repository) : null;
-      if (!found || !access?.read) return missing(req, res, 'No such environment or run.');
-      const actionDeps = { db: deps.db!, store, jobs: deps.jobs };
-      if (!access.act) {
-        const message = `${viewer.login} has ${access.permission ?? 'no'} permission on ${found.target.repository}; ${what} needs write`;
-        await recordRefusal(actionDeps, viewer.login, found.target, message);
-        return refusedPage(res, 403, what, message, found.back);
+      const done = await attempt(kind, viewer, found);
+      if (!done || !found) return missing(req, res, 'No such environment or run.');
+      if (done.outcome === 'done') return void res.redirect(303, `${found.back}#actions`);
+      refusedPage(res, done.status, what, done.message, found.back);
+    }),
+  ];
+
+  /**
+   * The same action on the JSON API (docs/dashboard.md, "The JSON API"): a signed-in session with its CSRF token in
+   * X-CSRF-Token, or a person's own GitHub token; answers `{ action, outcome, message, reason?, run?, job? }`.
+   */
+  const apiAction = (kind: DashboardActionKind, target: (req: Request) => Promise<Found>): RequestHandler[] => [
+    auth,
+    json,
+    form,
+    handle(async (req, res) => {
+      const viewer = viewerOf(res);
+      const refuse = (status: number, reason: string) =>
+        void res.status(status).json({ action: kind, outcome: 'refused', message: reason, reason });
+      if (!isPerson(viewer)) return refuse(403, notAPerson(viewer) ?? 'sign in to act');
+      if (viewer.kind === 'user') {
+        const forged = headerForgeryRefusal(req, viewer.session, deps.publicUrl);
+        if (forged) return refuse(403, forged);
       }
-      const result = await performAction(actionDeps, viewer.login, found.target);
-      deps.logger?.info(
-        { login: viewer.login, action: kind, repo: found.target.repository, env: found.target.environment },
-        `dashboard action ${result.outcome}: ${result.message}`,
-      );
-      if (result.outcome === 'done') return void res.redirect(303, `${found.back}#actions`);
-      refusedPage(res, result.outcome === 'refused' ? 409 : 500, what, result.message, found.back);
+      const found = await target(req);
+      const done = await attempt(kind, viewer, found);
+      if (!done || !found)
+        return refuse(404, `no such ${kind === 'rerun' || kind === 'cancel' ? 'run' : 'environment'}`);
+      const run = found.target.run;
+      res.status(done.status).json({
+        action: kind,
+        outcome: done.outcome,
+        message: done.message,
+        ...(done.outcome === 'done' ? {} : { reason: done.message }),
+        ...(run ? { run: { id: run.id, url: runUrl(run.id), kind: run.kind, status: run.status } } : {}),
+        ...(done.job ? { job: done.job } : {}),
+      });
     }),
   ];
   const runTarget = (kind: DashboardActionKind) => async (req: Request) => {
-    const run = await store.getRun(String(req.params.id));
+    const id = String(req.params.id);
+    const run = /^[1-9]\d{0,18}$/.test(id) ? await store.getRun(id) : null;
     if (!run) return null;
     return {
       target: { action: kind, repository: run.repository, environment: run.environment, run },
@@ -439,14 +506,31 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     const sha = typeof body?.sha === 'string' ? body.sha.trim() : undefined;
     return { target: { action: kind, repository, environment, sha }, back: environmentUrl(repository, environment) };
   };
-  router.post('/runs/:id/rerun', ...action('rerun', runTarget('rerun')));
-  router.post('/runs/:id/cancel', ...action('cancel', runTarget('cancel')));
-  router.post(
-    '/environments/:repository/:environment/check-drift',
-    ...action('check-drift', environmentTarget('check-drift')),
+  for (const [prefix, handlers] of [
+    ['', action],
+    ['/api', apiAction],
+  ] as const) {
+    router.post(`${prefix}/runs/:id/rerun`, ...handlers('rerun', runTarget('rerun')));
+    router.post(`${prefix}/runs/:id/cancel`, ...handlers('cancel', runTarget('cancel')));
+    for (const kind of ['check-drift', 'heal', 'release'] as const)
+      router.post(
+        `${prefix}/environments/:repository/:environment/${kind}`,
+        ...handlers(kind, environmentTarget(kind)),
+      );
+  }
+
+  /** Who the API sees; a signed-in session also gets the CSRF token its POSTs to the API carry. */
+  router.get(
+    '/api/session',
+    auth,
+    handle(async (_req, res) => {
+      const viewer = viewerOf(res);
+      if (viewer.kind === 'user')
+        return void res.json({ viewer: 'session', login: viewer.login, csrfToken: viewer.session.csrf });
+      if (viewer.kind === 'github') return void res.json({ viewer: 'github-token', login: viewer.login });
+      res.set('Cache-Control', 'no-store').json({ viewer: viewer.kind });
+    }),
   );
-  router.post('/environments/:repository/:environment/heal', ...action('heal', environmentTarget('heal')));
-  router.post('/environments/:repository/:environment/release', ...action('release', environmentTarget('release')));
 
   router.get(
     '/api/environments',

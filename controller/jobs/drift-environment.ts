@@ -46,6 +46,8 @@ export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Prom
     }
     const { connector } = await connectorFor(deps, commit.dir, env);
     const commits = commitReader(deps, job);
+    // The dashboard's Cancel reaches the run through this signal (controller/run-cancellation.ts).
+    const cancel = deps.cancellations?.watch(repository, job.environment);
     try {
       // dry-run (and heal when asked): the engine records the run and the drifted nodes.
       return await driftEnvironment({
@@ -60,8 +62,10 @@ export async function runDriftEnvironment(deps: JobDeps, payload: unknown): Prom
         secrets: { ...deps.config.secrets },
         trigger: job.trigger,
         log: (line) => log.debug(line),
+        signal: cancel?.signal,
       });
     } finally {
+      cancel?.stop();
       await connector.close().catch(() => undefined);
       await commits.close();
     }
@@ -122,7 +126,8 @@ function commitReader(
 
 /**
  * report: gauge, issue and alert. Drift → issue open/updated. Nodes that failed or could not be checked → an open
- * issue is updated to say so, never closed. Only every node checked and none drifted closes the issue.
+ * issue is updated to say so, never closed. Only every node checked and none drifted closes the issue. A cancelled
+ * check reports nothing but its log line.
  */
 async function reportDrift(
   deps: JobDeps,
@@ -137,6 +142,15 @@ async function reportDrift(
   const unchecked = result.unchecked ?? [];
   const healed = job.heal && result.nodes.some((n) => n.tasks.some((t) => t.outcome === 'met'));
   runDuration.observe({ kind: 'drift', environment: job.environment, status: result.status }, result.durationMs / 1000);
+  // A cancelled check (the dashboard's Cancel) did not look at everything: the issue, the gauge and the alerts are
+  // left as the last complete check set them.
+  if (result.status === 'cancelled') {
+    log.info(
+      { run: result.runId },
+      `drift check of ${job.environment}@${sha.slice(0, 7)} cancelled: ${drifted.length} drifted among the nodes checked before it stopped; the drift issue is left as it was`,
+    );
+    return;
+  }
   driftedNodes.set({ repository: repositoryKey(job.repo), environment: job.environment }, drifted.length);
   // The first few are named in the line; the drift issue lists every one.
   const named =

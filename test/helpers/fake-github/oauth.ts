@@ -9,6 +9,8 @@
  *   answered 200 with `error`, `error_description`, `error_uri` as GitHub does (`incorrect_client_credentials`,
  *   `redirect_uri_mismatch`, `bad_verification_code`);
  * - `GET /user` with the user token answers the user.
+ * `issueToken(login)` stands for a token the person made themselves (a personal access token, which GitHub prefixes
+ * `ghp_`), for scripts: `GET /user` with it answers that person too.
  */
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
@@ -33,6 +35,8 @@ export interface FakeOAuth {
   readonly tokens: Map<string, string>;
   /** Users by login (ids are stable per login). */
   readonly users: Map<string, FakeOAuthUser>;
+  /** A new personal access token of `login` (see module comment); delete it from `tokens` to revoke it. */
+  issueToken(login: string): string;
 }
 
 const CODE_LIFETIME_MS = 10 * 60_000;
@@ -56,6 +60,12 @@ export function createFakeOAuth(
     codes: new Map(),
     tokens: new Map(),
     users: new Map(),
+    issueToken(login) {
+      const token = `ghp_${randomBytes(18).toString('base64url')}`;
+      this.tokens.set(token, login);
+      userOf(this, login);
+      return token;
+    },
   };
 }
 
