@@ -37,7 +37,7 @@ function nodesTable(v: EnvironmentView): Html {
     ...v.nodes.map(
       (
         n,
-      ) => html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}"><td>${n.path}</td><td class="mono">${n.host ?? '-'}</td><td>${stateBadge(n.state, n.path)}</td>
+      ) => html`<tr id="${nodeAnchor(n.path)}" data-node-row="${n.path}" data-node-recorded><td>${n.path}</td><td class="mono">${n.host ?? '-'}</td><td>${stateBadge(n.state, n.path)}</td>
 <td data-node-reason="${n.path}">${(n.reason ?? '').split('\n')[0]}</td><td class="mono" data-node-commit="${n.path}">${shortSha(n.lastAppliedCommit)}</td><td data-node-run="${n.path}">${n.lastRunId ? html`<a href="${runUrl(n.lastRunId)}">#${n.lastRunId}</a>` : '-'}</td><td data-node-updated="${n.path}">${at(n.updatedAt)}</td></tr>`,
     ),
     ...v.definedOnly.map(

@@ -25,6 +25,7 @@ import {
   type LiveNodeRun,
   type LiveTask,
 } from '../store/live-changes.js';
+import { liveNodePaths } from '../store/live-node-paths.js';
 import type { Change, ChangeFeed } from './live-feed.js';
 import { environmentUrl, runUrl } from './links.js';
 import { duration, releasedBy, runOutcome, shortSha, summaryText, when } from './widgets.js';
@@ -66,6 +67,9 @@ export function runJson(r: RunRecord) {
     colour: colour(outcome.state),
     commit: r.commit,
     shortCommit: shortSha(r.commit),
+    // ISO times, for the run page's timeline (assets/live-client.ts places bars from them).
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
     started: when(r.startedAt),
     finished: when(r.finishedAt),
     took: r.finishedAt ? duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)) : 'running',
@@ -75,7 +79,8 @@ export function runJson(r: RunRecord) {
   };
 }
 
-function nodeRunJson(n: LiveNodeRun) {
+/** A node of a run; `now` is the database's time of the read, so the page can extend a running node's bar. */
+function nodeRunJson(n: LiveNodeRun, now: string) {
   return {
     path: n.path,
     host: n.host,
@@ -85,6 +90,9 @@ function nodeRunJson(n: LiveNodeRun) {
     task: n.task,
     started: when(n.startedAt),
     took: n.startedAt && n.finishedAt ? duration(Date.parse(n.finishedAt) - Date.parse(n.startedAt)) : '',
+    startedAt: n.startedAt,
+    finishedAt: n.finishedAt,
+    now,
   };
 }
 
@@ -287,8 +295,9 @@ export class RunTopic extends Topic {
     s.send('snapshot', {
       resumed,
       run: runJson(run),
+      now,
       nodes: nodes.map((n) => ({
-        ...nodeRunJson(n),
+        ...nodeRunJson(n, now),
         log: logFor(s, n.path, { from: n.logFrom, text: n.logText, length: n.logLength }),
       })),
       tasks: tasks.map(taskJson),
@@ -316,7 +325,7 @@ export class RunTopic extends Topic {
       const signature = nodeRunSignature(n);
       if (this.signatures.get(n.path) !== signature) {
         this.signatures.set(n.path, signature);
-        this.broadcast('node', nodeRunJson(n));
+        this.broadcast('node', nodeRunJson(n, now));
       }
       const sent = this.sent.get(n.path) ?? 0;
       if (n.logLength > sent || (n.logLength >= STORED_LOG_LIMIT && n.logText)) {
@@ -338,7 +347,7 @@ export class RunTopic extends Topic {
 /** What a recorded node's event says. */
 const nodeSignature = (n: LiveNode) => JSON.stringify([n.state, n.host, n.reason, n.lastAppliedCommit, n.lastRunId]);
 
-/** One environment: its summary, recorded nodes and runs. */
+/** One environment: its summary, recorded nodes (changed, and removed: `removed`) and runs. */
 export class EnvironmentTopic extends Topic {
   private since: string | null = null;
   private readonly signatures = new Map<string, string>();
@@ -381,6 +390,8 @@ export class EnvironmentTopic extends Topic {
       resumed,
       environment: environmentJson(envs[0]),
       nodes: nodes.nodes.map(nodeJson),
+      // Every recorded node is in `nodes`: a node the page shows as recorded and the snapshot lacks is gone.
+      complete: nodes.nodes.length < ENV_NODES,
       runs: runs.map(runJson),
     });
   }
@@ -408,8 +419,15 @@ export class EnvironmentTopic extends Topic {
       return true;
     });
     if (changed.length) this.broadcast('nodes', { nodes: changed.map(nodeJson) });
+    // Nodes a run terminated leave the table (store/sql.ts TERMINATE_NODE): gone from the list of paths.
+    const { paths, complete } = await liveNodePaths(this.db, this.environmentId, ENV_NODES);
+    const present = new Set(paths);
+    const removed = complete ? [...this.signatures.keys()].filter((p) => !present.has(p)) : [];
+    for (const p of removed) this.signatures.delete(p);
+    if (removed.length) this.broadcast('removed', { paths: removed });
     const envs = await liveEnvironments(this.db, [this.environmentId]);
-    if (envs[0] && (changed.length || runs.length)) this.broadcast('environment', environmentJson(envs[0]));
+    if (envs[0] && (changed.length || removed.length || runs.length))
+      this.broadcast('environment', environmentJson(envs[0]));
   }
 }
 

@@ -56,18 +56,22 @@ export function timelineLanes(
   return { hosts: [...hosts.values()], spanMs: span };
 }
 
-/** Renders the timeline as HTML (no script, no canvas): a labelled group per host, a lane per node. */
+/**
+ * Renders the timeline as HTML (no script, no canvas): a labelled group per host, a lane per node. The live script
+ * (assets/live-client.ts) keeps it up to date while the run is live, placing bars as `timelineLanes` does from the
+ * times its event stream sends; groups carry `data-timeline-host`, lanes `data-lane`.
+ */
 export function timelineHtml(run: RunRecord, nodes: NodeRunRecord[]): Html {
   const { hosts, spanMs } = timelineLanes(run, nodes);
-  if (hosts.length === 0) return html`<p class="muted">No node has started in this run.</p>`;
   const groups = hosts.map((h) => {
     const lanes = h.lanes.map((b) => {
       const c = STATE_COLOURS[b.state] ?? STATE_COLOURS.defined;
       const style = `left:${b.left.toFixed(2)}%;width:${b.width.toFixed(2)}%;background:${c.fill};border-color:${c.stroke}`;
       const what = `${b.path}: ${b.state} in ${duration(b.ms)}`;
-      return html`<div class="lane" role="listitem"><div class="node mono" title="${b.path}">${b.path}</div><div class="track"><a class="bar" href="${`#${nodeAnchor(b.path)}`}" style="${style}" title="${what}" aria-label="${what}">${b.state} · ${duration(b.ms)}</a></div></div>`;
+      return html`<div class="lane" role="listitem" data-lane="${b.path}"><div class="node mono" title="${b.path}">${b.path}</div><div class="track"><a class="bar" href="${`#${nodeAnchor(b.path)}`}" style="${style}" title="${what}" aria-label="${what}">${b.state} · ${duration(b.ms)}</a></div></div>`;
     });
-    return html`<div class="host-group" role="group" aria-label="${`host ${h.host}`}"><div class="host-label mono" title="${h.host}">${h.host}</div><div role="list">${lanes}</div></div>`;
+    return html`<div class="host-group" role="group" aria-label="${`host ${h.host}`}" data-timeline-host="${h.host}"><div class="host-label mono" title="${h.host}">${h.host}</div><div role="list">${lanes}</div></div>`;
   });
-  return html`<div class="timeline">${groups}<div class="muted" style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div></div>`;
+  const empty = hosts.length === 0;
+  return html`${empty ? html`<p class="muted" data-timeline-empty>No node has started in this run.</p>` : ''}<div class="timeline" data-timeline${empty ? ' hidden' : ''}>${groups}<div class="muted" data-timeline-span style="text-align:right;font-size:12px">0 — ${duration(spanMs)}</div></div>`;
 }

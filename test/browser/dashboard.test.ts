@@ -3,8 +3,9 @@
  * GitHub fake and PostgreSQL: sign-in through GitHub's web flow, what a reader and a writer see, forged POSTs refused,
  * every page at 1400×1000 and 390×844 (no console error, no sideways scrolling, screenshots within tolerance of their
  * baselines, taken while the environment is at rest after its first apply), markup from a repository, a push and a
- * task's output shown as text on every page and in the event stream, a run page updated live while an apply runs, and
- * Cancel from the browser.
+ * task's output shown as text on every page and in the event stream, a run page (states, output, the timeline's lanes)
+ * and an environment page (the graph's node states) updated live while an apply runs, Cancel from the browser, and a
+ * node the next apply terminates taken off an open environment page (table and graph).
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -13,6 +14,7 @@ import assert from 'node:assert/strict';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { SshHost } from '../helpers/sshd.js';
 import { ENV, FULL_NAME, pushPayload, signInEnv, startHarness, waitingApp, type Harness } from '../e2e/harness.js';
+import { STATE_COLOURS } from '../../render/graph/state-colours.js';
 import { waitFor } from '../helpers/wait-for.js';
 import {
   compareScreenshot,
@@ -39,6 +41,19 @@ function description(hosts: SshHost[], o: { version: string; wait?: boolean }): 
   });
 }
 
+/** The same app without `web`: applying it terminates web. */
+function withoutWeb(yaml: string): string {
+  const lines = yaml.split('\n');
+  const start = lines.indexOf('      web:');
+  assert.ok(start > 0, 'the app has web');
+  let end = start + 1;
+  while (end < lines.length && lines[end].startsWith('        ')) end++;
+  lines.splice(start, end - start);
+  const out = lines.join('\n').replace(/, web: \{[^}]*\}/, '');
+  assert.doesNotMatch(out, /\bweb\b/);
+  return out;
+}
+
 /** Gives times and durations one fixed text each (run in the page before a screenshot). */
 const FREEZE_TIMES = `
   for (const el of document.querySelectorAll('time')) el.textContent = '2026-01-01 00:00:00Z';
@@ -55,11 +70,11 @@ describe('browser: the dashboard in Chromium', () => {
   let firstRun: string;
   const contexts: BrowserContext[] = [];
 
-  /** Pushes a new commit with the given description and returns it. */
-  async function push(version: string, wait = false): Promise<string> {
+  /** Pushes a new commit with the given description (`edit`: changed first) and returns it. */
+  async function push(version: string, wait = false, edit: (yaml: string) => string = (y) => y): Promise<string> {
     const before = await h.repo.head();
     const after = await h.repo.commit(
-      { 'politburo.yml': description(h.ssh.hosts, { version, wait }) },
+      { 'politburo.yml': edit(description(h.ssh.hosts, { version, wait })) },
       `${version} ${XSS_NAME}`,
     );
     const payload = pushPayload(h.repo, { before, after });
@@ -218,7 +233,7 @@ describe('browser: the dashboard in Chromium', () => {
     assert.ok(((await w.page.locator('[data-log="db"]').textContent()) ?? '').includes(XSS_OUTPUT));
     assert.deepEqual(w.problems, []);
   });
-  test('a run page is updated live while the apply runs on the hosts: states, the running output, no reload', async () => {
+  test('a run page and an environment page are updated live while the apply runs: states, output, timeline, graph', async () => {
     const alice = await signedIn('alice');
     const sha = await push('v2', true);
     const run = await runOf(sha);
@@ -233,6 +248,36 @@ describe('browser: the dashboard in Chromium', () => {
     assert.equal(await runStatus(run), 'running');
     assert.match((await log.textContent()) ?? '', /<b id=xss-output>loud<\/b> working on v2/);
     await assertInert(alice.page);
+    // The timeline: db has its lane, growing while it runs; web, waiting for db, has none yet.
+    const dbBar = alice.page.locator('[data-lane="db"] .bar');
+    const webLane = alice.page.locator('[data-lane="web"]');
+    await waitFor('db in the timeline', async () => /^configuring · /.test((await dbBar.textContent()) ?? ''));
+    const growing = await dbBar.textContent();
+    await waitFor("db's bar to grow", async () => (await dbBar.textContent()) !== growing);
+    assert.equal(await webLane.count(), 0);
+
+    // The environment's page, open meanwhile: its graph shows db configuring.
+    const envPage = await alice.context.newPage();
+    await envPage.goto(`${url}${ENV_PATH}`);
+    await envPage.evaluate(`document.documentElement.setAttribute('data-stayed', 'yes')`);
+    const dbBox = envPage.locator('g.node[data-path="db"]');
+    const envErrors: string[] = [];
+    envPage.on('pageerror', (e) => envErrors.push(e.message));
+    const boxState = async () => ({
+      states: ((await dbBox.getAttribute('class')) ?? '').split(' ').filter((c) => c.startsWith('state-')),
+      text: await dbBox.locator('.node-state').textContent(),
+      fill: await dbBox.locator('rect').first().getAttribute('fill'),
+    });
+    assert.deepEqual(await boxState(), {
+      states: ['state-configuring'],
+      text: 'configuring',
+      fill: STATE_COLOURS.configuring.fill,
+    });
+    await waitFor(
+      'the environment stream open',
+      async () => (await envPage.locator('main').getAttribute('data-live-state')) === 'open',
+    );
+
     await writeFile(path.join(h.ssh.hosts[0].home, 'go-v2'), '');
     await waitFor('db ready on the page', async () => (await db.textContent()) === 'ready');
     await waitFor(
@@ -243,9 +288,33 @@ describe('browser: the dashboard in Chromium', () => {
       'the run succeeded on the page',
       async () => (await alice.page.locator(`[data-run-status="${run}"]`).first().textContent()) === 'succeeded',
     );
+    // The timeline gained web's lane once it started, under its own host, and both bars say how they ended.
+    await waitFor('web in the timeline', async () =>
+      /^ready · /.test((await webLane.locator('.bar').textContent()) ?? ''),
+    );
+    assert.match((await dbBar.textContent()) ?? '', /^ready · /);
+    assert.equal(
+      await webLane.evaluate((l) => l.closest('[data-timeline-host]')?.getAttribute('data-timeline-host')),
+      await alice.page.locator('[data-node-host="web"]').textContent(),
+    );
+    assert.equal(await alice.page.locator('[data-timeline-empty]').count(), 0);
     assert.equal(await alice.page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
     await assertInert(alice.page);
     assert.deepEqual(alice.problems, []);
+
+    // The graph turned db ready: class, colour and the state in words, with the table, without a reload.
+    await waitFor('db ready in the graph', async () => (await boxState()).text === 'ready');
+    assert.deepEqual(await boxState(), { states: ['state-ready'], text: 'ready', fill: STATE_COLOURS.ready.fill });
+    assert.match((await dbBox.locator('title').textContent()) ?? '', /: ready$/);
+    assert.equal(await envPage.locator('[data-node-row="db"] [data-node-state="db"]').textContent(), 'ready');
+    assert.equal(
+      await envPage.locator('html').getAttribute('data-stayed'),
+      'yes',
+      'the environment page was not reloaded',
+    );
+    await assertInert(envPage);
+    assert.deepEqual(envErrors, []);
+    await envPage.close();
   });
 
   test('Cancel from the browser stops the run, and the action is recorded', async () => {
@@ -273,5 +342,35 @@ describe('browser: the dashboard in Chromium', () => {
     await alice.page.goto(`${url}/runs/${run}`);
     assert.equal(await alice.page.locator(`[data-run-status="${run}"]`).first().textContent(), 'cancelled');
     for (const host of h.ssh.hosts) await writeFile(path.join(host.home, 'go-v3'), '');
+  });
+
+  test('a node the next apply terminates disappears from an open environment page: its row and its box', async () => {
+    const alice = await signedIn('alice');
+    await alice.page.goto(`${url}${ENV_PATH}`);
+    await alice.page.evaluate(`document.documentElement.setAttribute('data-stayed', 'yes')`);
+    const rows = alice.page.locator('[data-node-row]');
+    const boxes = alice.page.locator('g.node[data-path]');
+    const paths = (l: typeof rows, attr: string) => l.evaluateAll((es, a) => es.map((e) => e.getAttribute(a)), attr);
+    assert.deepEqual((await paths(rows, 'data-node-row')).sort(), ['db', 'web']);
+    assert.deepEqual((await paths(boxes, 'data-path')).sort(), ['db', 'web']);
+    await waitFor(
+      'the environment stream open',
+      async () => (await alice.page.locator('main').getAttribute('data-live-state')) === 'open',
+    );
+    const sha = await push('v4', false, withoutWeb);
+    await waitFor('the apply of v4', () => h.checks(sha).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
+    const { rows: web } = await h.pool.query(`SELECT state FROM node_runs WHERE run_id = $1 AND path = 'web'`, [
+      await runOf(sha),
+    ]);
+    assert.equal(web[0]?.state, 'terminated');
+    await waitFor('web gone from the table', async () => (await paths(rows, 'data-node-row')).join() === 'db');
+    await waitFor('web gone from the graph', async () => (await paths(boxes, 'data-path')).join() === 'db');
+    // No arrow is left pointing at it.
+    const toWeb = await alice.page
+      .locator('svg [data-to]')
+      .evaluateAll((es) => es.filter((e) => (e.getAttribute('data-to') ?? '').split(' ').includes('web')).length);
+    assert.equal(toWeb, 0);
+    assert.equal(await alice.page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
+    assert.deepEqual(alice.problems, []);
   });
 });

@@ -1,7 +1,10 @@
 /**
  * The browser side of live updates (docs/controller.md, "Live updates"), served as /assets/live.js. It reads the
- * stream named by the page's `data-live` attribute and updates elements marked with data attributes. It only ever sets
- * textContent, class names, colours and links it builds itself: markup in a task's output, a node path or a repository
+ * stream named by the page's `data-live` attribute and updates elements marked with data attributes: a run page's
+ * nodes, log and timeline (controller/dashboard/timeline.ts: lanes are added and bars extended as nodes run), an
+ * environment page's nodes table and graph (render/graph/render-svg.ts: `<g class="node state-X" data-path>` with its
+ * `node-state` text; a node a run terminated is taken off both), and the runs tables. It only ever sets textContent,
+ * attributes, class names, colours and links it builds itself: markup in a task's output, a node path or a repository
  * name stays text. Elements are found by comparing attribute values, never by building a selector from data.
  */
 export const LIVE_CLIENT = String.raw`(function () {
@@ -63,6 +66,25 @@ export const LIVE_CLIENT = String.raw`(function () {
   function chars(s) {
     return Array.from(s);
   }
+  function tagIs(e, name) {
+    return !!e && typeof e.tagName === 'string' && e.tagName.toLowerCase() === name;
+  }
+  function pad2(n) {
+    return (n < 10 ? '0' : '') + n;
+  }
+  // the same words as controller/dashboard/widgets.ts duration()
+  function duration(ms) {
+    if (!isFinite(ms) || ms < 0) return '-';
+    if (ms < 1000) return Math.round(ms) + 'ms';
+    var s = Math.round(ms / 1000);
+    if (s < 60) return s + 's';
+    var m = Math.floor(s / 60);
+    if (m < 60) return m + 'm ' + pad2(s % 60) + 's';
+    return Math.floor(m / 60) + 'h ' + pad2(m % 60) + 'm';
+  }
+  function anchorOf(path) {
+    return '#node-' + String(path).replace(/[^A-Za-z0-9_.-]/g, '_');
+  }
 
   // ---- a run's page ----
   function nodeSection(n) {
@@ -107,6 +129,7 @@ export const LIVE_CLIENT = String.raw`(function () {
   }
   function applyNode(n) {
     nodeSection(n);
+    timelineNode(n);
     find('data-node-state', n.path).forEach(function (e) { badge(e, n.state, n.colour); });
     find('data-node-host', n.path).forEach(function (e) { if (n.host) setText(e, n.host); });
     find('data-node-reason', n.path).forEach(function (e) { setText(e, n.reason || ''); });
@@ -182,8 +205,192 @@ export const LIVE_CLIENT = String.raw`(function () {
     if (table) table.hidden = false;
   }
 
+
+  // ---- a run's timeline: lanes and bars placed as controller/dashboard/timeline.ts places them ----
+  var lanes = {}; // path -> the node's latest event
+  var skew = 0; // the database's clock minus this browser's
+  var runTimes = null;
+  var timelineTimer = null;
+  var drawPending = false;
+  var laneEls = null; // path -> lane element, host -> group element (read from the page once)
+  var groupEls = null;
+  function setNow(iso) {
+    var t = typeof iso === 'string' ? Date.parse(iso) : NaN;
+    if (!isNaN(t)) skew = t - Date.now();
+  }
+  function timelineNode(n) {
+    if (n.startedAt === undefined) return; // not from the stream of this run
+    if (n.now) setNow(n.now);
+    lanes[n.path] = n;
+    scheduleDraw();
+  }
+  function timelineRun(r) {
+    if (root.getAttribute('data-live') !== '/events/runs/' + r.id) return;
+    runTimes = { startedAt: r.startedAt, finishedAt: r.finishedAt };
+    scheduleDraw();
+  }
+  // a snapshot of many nodes is drawn once, after all of them
+  function scheduleDraw() {
+    if (drawPending) return;
+    drawPending = true;
+    setTimeout(function () {
+      drawPending = false;
+      drawTimeline();
+    }, 0);
+  }
+  function indexTimeline(box) {
+    if (laneEls) return;
+    laneEls = {};
+    groupEls = {};
+    Array.prototype.slice.call(box.querySelectorAll('[data-lane]')).forEach(function (l) {
+      laneEls[l.getAttribute('data-lane')] = l;
+    });
+    Array.prototype.slice.call(box.querySelectorAll('[data-timeline-host]')).forEach(function (g) {
+      groupEls[g.getAttribute('data-timeline-host')] = g;
+    });
+  }
+  function hostGroup(box, host) {
+    var group = Object.prototype.hasOwnProperty.call(groupEls, host) ? groupEls[host] : null;
+    if (group && group.parentElement) return group;
+    group = el('div', null, 'host-group');
+    group.setAttribute('role', 'group');
+    group.setAttribute('aria-label', 'host ' + host);
+    group.setAttribute('data-timeline-host', host);
+    var label = el('div', host, 'host-label mono');
+    label.setAttribute('title', host);
+    var list = el('div');
+    list.setAttribute('role', 'list');
+    group.append(label, list);
+    box.insertBefore(group, box.querySelector('[data-timeline-span]'));
+    groupEls[host] = group;
+    return group;
+  }
+  function laneIn(group, path) {
+    var list = group.querySelector('[role="list"]') || group;
+    var lane = Object.prototype.hasOwnProperty.call(laneEls, path) ? laneEls[path] : null;
+    if (!lane) {
+      lane = el('div', null, 'lane');
+      lane.setAttribute('role', 'listitem');
+      lane.setAttribute('data-lane', path);
+      var name = el('div', path, 'node mono');
+      name.setAttribute('title', path);
+      var track = el('div', null, 'track');
+      var bar = el('a', '', 'bar');
+      bar.setAttribute('href', anchorOf(path));
+      track.append(bar);
+      lane.append(name, track);
+      laneEls[path] = lane;
+    }
+    if (lane.parentElement !== list) list.append(lane); // new, or its host became known
+    return lane;
+  }
+  function drawTimeline() {
+    var box = document.querySelector('[data-timeline]');
+    if (!box || !runTimes) return;
+    indexTimeline(box);
+    var started = Object.keys(lanes).map(function (p) { return lanes[p]; })
+      .filter(function (n) { return n.startedAt; })
+      .sort(function (a, b) { return Date.parse(a.startedAt) - Date.parse(b.startedAt); });
+    var running = !runTimes.finishedAt;
+    if (started.length) {
+      var now = Date.now() + skew;
+      var runEnd = runTimes.finishedAt ? Date.parse(runTimes.finishedAt) : null;
+      var t0 = Math.min.apply(null, [Date.parse(runTimes.startedAt)].concat(started.map(function (n) {
+        return Date.parse(n.startedAt);
+      })));
+      var end = function (n) {
+        return n.finishedAt ? Date.parse(n.finishedAt) : runEnd !== null ? runEnd : now;
+      };
+      var t1 = Math.max.apply(null, [runEnd !== null ? runEnd : now, t0 + 1].concat(started.map(end)));
+      var span = t1 - t0;
+      started.forEach(function (n) {
+        var lane = laneIn(hostGroup(box, n.host || '(no host)'), n.path);
+        var bar = lane.querySelector('.bar');
+        if (!bar) return;
+        var s = Date.parse(n.startedAt);
+        var e = Math.max(end(n), s);
+        bar.style.left = ((100 * (s - t0)) / span).toFixed(2) + '%';
+        bar.style.width = Math.max(0.5, (100 * (e - s)) / span).toFixed(2) + '%';
+        if (n.colour) {
+          bar.style.background = n.colour.fill;
+          bar.style.borderColor = n.colour.stroke;
+        }
+        var what = n.path + ': ' + n.state + ' in ' + duration(e - s);
+        setText(bar, n.state + ' · ' + duration(e - s));
+        bar.setAttribute('title', what);
+        bar.setAttribute('aria-label', what);
+      });
+      Object.keys(groupEls).forEach(function (host) {
+        var g = groupEls[host];
+        if (g.parentElement && !g.querySelector('[data-lane]')) g.remove(); // its node moved to the host it was given
+      });
+      setText(box.querySelector('[data-timeline-span]'), '0 — ' + duration(span));
+      box.hidden = false;
+      all('data-timeline-empty').forEach(function (p) { p.remove(); });
+    }
+    // while the run runs, bars of running nodes grow with the clock
+    if (running && !timelineTimer) timelineTimer = setInterval(drawTimeline, 1000);
+    if (!running && timelineTimer) {
+      clearInterval(timelineTimer);
+      timelineTimer = null;
+    }
+  }
+
+  // ---- an environment's graph (render/graph/render-svg.ts) and nodes table ----
+  function graphNodes(path) {
+    return Array.prototype.slice.call(document.querySelectorAll('g.node[data-path]')).filter(function (g) {
+      return g.getAttribute('data-path') === path;
+    });
+  }
+  function applyGraphNode(n) {
+    graphNodes(n.path).forEach(function (g) {
+      var cls = g.getAttribute('class') || '';
+      var text = g.querySelector('.node-state');
+      if (!text && !/(^|\s)state-/.test(cls)) return; // drawn without states
+      var next = cls.split(/\s+/).filter(function (c) { return c && c.indexOf('state-') !== 0; });
+      next.push('state-' + n.state);
+      if (next.join(' ') !== cls) g.setAttribute('class', next.join(' '));
+      var rect = g.querySelector('rect');
+      if (rect && n.colour) {
+        rect.setAttribute('fill', n.colour.fill);
+        rect.setAttribute('stroke', n.colour.stroke);
+      }
+      if (text) setText(text, n.state);
+      // "PATH on HOST: STATE", in the box's title and its link's label
+      var title = g.querySelector('title');
+      if (title && /: [a-z]+$/.test(title.textContent)) setText(title, title.textContent.replace(/: [a-z]+$/, ': ' + n.state));
+      var a = g.parentNode;
+      var label = tagIs(a, 'a') ? a.getAttribute('aria-label') : null;
+      if (label && /: [a-z]+$/.test(label)) a.setAttribute('aria-label', label.replace(/: [a-z]+$/, ': ' + n.state));
+    });
+  }
+  function removeNode(path) {
+    find('data-node-row', path).forEach(function (row) { row.remove(); });
+    graphNodes(path).forEach(function (g) {
+      var a = g.parentNode;
+      if (tagIs(a, 'a') && a.children.length === 1) a.remove();
+      else g.remove();
+    });
+    Array.prototype.slice.call(document.querySelectorAll('path.edge')).forEach(function (e) {
+      if (e.getAttribute('data-from') !== path && e.getAttribute('data-to') !== path) return;
+      var label = e.nextElementSibling; // an edge's label is drawn right after it
+      if (label && (label.getAttribute('class') || '').split(/\s+/).indexOf('edge-label') >= 0) label.remove();
+      e.remove();
+    });
+    // edges drawn as bundles (data-from, data-to: space-separated paths): one that loses all of a side goes
+    Array.prototype.slice.call(document.querySelectorAll('g.bundle')).forEach(function (b) {
+      var sides = ['data-from', 'data-to'].map(function (attr) {
+        return (b.getAttribute(attr) || '').split(' ').filter(function (p) { return p; });
+      });
+      if (sides[0].indexOf(path) < 0 && sides[1].indexOf(path) < 0) return;
+      var left = sides.map(function (side) { return side.filter(function (p) { return p !== path; }); });
+      if (!left[0].length || !left[1].length) b.remove();
+    });
+  }
+
   // ---- runs tables, environments, nodes of an environment ----
   function applyRun(r) {
+    timelineRun(r);
     find('data-run-status', r.id).forEach(function (e) { runBadge(e, r); });
     find('data-run-took', r.id).forEach(function (e) { setText(e, r.took); });
     find('data-run-summary', r.id).forEach(function (e) { setText(e, r.summary); });
@@ -259,7 +466,9 @@ export const LIVE_CLIENT = String.raw`(function () {
     });
   }
   function applyRecordedNode(n) {
+    applyGraphNode(n);
     find('data-node-row', n.path).forEach(function (row) {
+      row.setAttribute('data-node-recorded', '');
       row.querySelectorAll('[data-node-state]').forEach(function (e) { badge(e, n.state, n.colour); });
       row.querySelectorAll('[data-node-reason]').forEach(function (e) { setText(e, n.reason); });
       row.querySelectorAll('[data-node-commit]').forEach(function (e) { setText(e, n.lastCommit); });
@@ -272,6 +481,7 @@ export const LIVE_CLIENT = String.raw`(function () {
 
   var handlers = {
     snapshot: function (d) {
+      if (d.now) setNow(d.now);
       if (d.run) applyRun(d.run);
       (d.nodes || []).forEach(function (n) {
         if (d.run) {
@@ -279,6 +489,15 @@ export const LIVE_CLIENT = String.raw`(function () {
           applyLog(n.log);
         } else applyRecordedNode(n);
       });
+      if (d.environment && d.complete) {
+        // a node the page shows as recorded that is not recorded any more was terminated meanwhile
+        var recorded = {};
+        (d.nodes || []).forEach(function (n) { recorded[n.path] = true; });
+        all('data-node-recorded').forEach(function (row) {
+          var path = row.getAttribute('data-node-row');
+          if (path !== null && !recorded[path]) removeNode(path);
+        });
+      }
       (d.tasks || []).forEach(applyTask);
       if (d.environment) applyEnvironment(d.environment);
       (d.environments || []).forEach(applyEnvironment);
@@ -290,6 +509,7 @@ export const LIVE_CLIENT = String.raw`(function () {
     task: applyTask,
     environment: applyEnvironment,
     nodes: function (d) { d.nodes.forEach(applyRecordedNode); },
+    removed: function (d) { d.paths.forEach(removeNode); },
     gone: function () {
       if (source) source.close();
       root.setAttribute('data-live-state', 'gone');

@@ -133,7 +133,7 @@ describe('dashboard', () => {
     assert.match(res.text, /<path class="edge" data-from="database\/master" data-to="web-1"/);
     assert.match(
       res.text,
-      /<tr id="node-web-2" data-node-row="web-2"><td>web-2<\/td><td class="mono">203.0.113.22<\/td>/,
+      /<tr id="node-web-2" data-node-row="web-2" data-node-recorded><td>web-2<\/td><td class="mono">203.0.113.22<\/td>/,
     );
     assert.match(
       res.text,
@@ -183,9 +183,18 @@ describe('dashboard', () => {
     assert.match(res.text, /Run #\d+: apply of <a href="\/environments\/acme%2Finfra\/production">production<\/a>/);
     assert.match(res.text, /<div class="host-label mono" title="db1.example.com">db1.example.com<\/div>/);
     // Two nodes of one host: two lanes in its group, not one lane with a bar hidden under another.
-    const group = /aria-label="host db1.example.com">(.*?)<\/div><\/div><\/div><\/div>/s.exec(res.text)?.[0] ?? '';
-    assert.match(res.text, /<div class="lane" role="listitem"><div class="node mono" title="database\/master">/);
-    assert.match(res.text, /<div class="lane" role="listitem"><div class="node mono" title="database\/replica-1">/);
+    const group =
+      /aria-label="host db1.example.com" data-timeline-host="db1.example.com">(.*?)<\/div><\/div><\/div><\/div>/s.exec(
+        res.text,
+      )?.[0] ?? '';
+    assert.match(
+      res.text,
+      /<div class="lane" role="listitem" data-lane="database\/master"><div class="node mono" title="database\/master">/,
+    );
+    assert.match(
+      res.text,
+      /<div class="lane" role="listitem" data-lane="database\/replica-1"><div class="node mono" title="database\/replica-1">/,
+    );
     assert.ok(group.includes('database/master'), group);
     assert.match(res.text, /<a class="bar" href="#node-database_replica-1" style="left:20.00%;width:30.00%;/);
     assert.match(res.text, /<a class="bar" href="#node-web-2" style="left:30.00%;width:70.00%;/);

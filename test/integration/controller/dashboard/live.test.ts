@@ -183,6 +183,15 @@ describe('live updates', () => {
     await writer.finishRun(run.id, 'succeeded', { ready: 1 });
     await waitFor('the run succeeded', () => c.of<{ status: string }>('run').find((r) => r.status === 'succeeded'));
     assert.equal(c.of<{ state: string }>('node').at(-1)?.state, 'ready');
+    // What the page's timeline places a node's bar with: its start and end, and the database's time of the read.
+    type Timed = { startedAt: string | null; finishedAt: string | null; now: string };
+    const first = c.of<Timed>('node')[0];
+    assert.ok(first.startedAt && first.finishedAt === null && Date.parse(first.now) >= Date.parse(first.startedAt));
+    const last = c.of<Timed>('node').at(-1)!;
+    assert.equal(last.startedAt, first.startedAt);
+    assert.ok(last.finishedAt && Date.parse(last.finishedAt) >= Date.parse(first.startedAt));
+    const ended = c.of<{ startedAt: string; finishedAt: string | null }>('run').at(-1)!;
+    assert.ok(Date.parse(ended.startedAt) <= Date.parse(first.startedAt) && ended.finishedAt);
 
     // The log pieces, put together by their offsets as the page script does, are the stored log exactly.
     let shown = '';
@@ -298,11 +307,33 @@ describe('live updates', () => {
         .of<{ nodes: { path: string; state: string; reason: string }[] }>('nodes')
         .some((e) => e.nodes.some((n) => n.path === 'cache' && n.state === 'blocked' && n.reason === 'waits for <db>')),
     );
+    // A node the run terminates leaves the records: the stream says it is gone (the page takes it off).
+    await writer.updateNode(REPO, ENV, 'old <box>', { state: 'ready', runId: run.id });
+    await waitFor('the node recorded', () =>
+      c.of<{ nodes: { path: string }[] }>('nodes').some((e) => e.nodes.some((n) => n.path === 'old <box>')),
+    );
+    await writer.updateNode(REPO, ENV, 'old <box>', { state: 'terminated', runId: run.id });
+    await waitFor('the node removed', () =>
+      c.of<{ paths: string[] }>('removed').some((e) => e.paths.includes('old <box>')),
+    );
+    assert.ok(!c.raw.includes('old <box>'), 'paths travel as inert JSON text');
     await writer.finishRun(run.id, 'failed', { blocked: 1 });
     await waitFor('the run failed', () =>
       c.of<{ id: string; status: string }>('run').find((r) => r.id === run.id && r.status === 'failed'),
     );
+    // A page opened after the node went: its snapshot lists every recorded node, and says the list is complete.
+    const later = open(`/events/environments/${encodeURIComponent(REPO)}/${encodeURIComponent(ENV)}`);
+    await waitFor('the second snapshot', () => later.of('snapshot').length === 1);
+    const snap = later.of<{ complete: boolean; nodes: { path: string }[] }>('snapshot')[0];
+    assert.equal(snap.complete, true);
+    assert.ok(!snap.nodes.some((n) => n.path === 'old <box>'));
+    assert.equal(
+      c.of<{ paths: string[] }>('removed').filter((e) => e.paths.includes('old <box>')).length,
+      1,
+      'said once',
+    );
     c.close();
+    later.close();
   });
 
   test('access: no token is refused, an unreadable run or an unknown one is not found', async () => {

@@ -174,6 +174,14 @@ test('run page: released by, deployment link, timeline lanes per node grouped by
   );
   assert.equal((local.match(/class="lane"/g) ?? []).length, 2, 'two nodes of one host: two lanes');
   assert.match(local, /title="b: failed in 20s"[^>]*>failed · 20s<\/a>/, 'each bar says its state in words');
+  // What the live script finds to add lanes and extend bars (assets/live-client.ts).
+  assert.match(timeline, /<div class="timeline" data-timeline>/);
+  assert.match(timeline, /<div class="host-group" role="group" aria-label="host local" data-timeline-host="local">/);
+  assert.match(timeline, /<div class="lane" role="listitem" data-lane="a">/);
+  assert.match(timeline, /<div class="muted" data-timeline-span [^>]*>0 — /);
+  const empty = String(timelineHtml(run({ finishedAt: null }), []));
+  assert.match(empty, /<p class="muted" data-timeline-empty>No node has started in this run\.<\/p>/);
+  assert.match(empty, /<div class="timeline" data-timeline hidden>/);
   assert.equal(releasedBy('push 1a2b3c4 to main by bob'), null);
   assert.equal(releasedBy('/politburo apply production by carol via dashboard'), 'carol via dashboard');
 });
@@ -333,7 +341,7 @@ test('live updates find what they change: run, node, runs-table and environment 
   assert.match(front, /data-live="\/events"/);
   const env = environmentPage(view({ actions, account }));
   assert.match(env, /<\/h1><form data-action="cancel"><\/form>/);
-  assert.match(env, /<tr id="node-web-1" data-node-row="web-1">/);
+  assert.match(env, /<tr id="node-web-1" data-node-row="web-1" data-node-recorded>/);
   assert.match(
     env,
     /<td data-node-reason="web-1"><\/td><td class="mono" data-node-commit="web-1">f2aa138<\/td><td data-node-run="web-1">/,
