@@ -7,6 +7,8 @@
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
+# npm ci's prepare script applies patches/ to node_modules (ssh2's host-certificate algorithms: docs/cli.md).
+COPY patches patches
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY kernel kernel
