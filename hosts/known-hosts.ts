@@ -8,7 +8,10 @@ import { insidePathMessage, realRoot, resolveInside } from '../kernel/repository
 import { PolitburoError } from '../kernel/types.js';
 
 export interface KnownHostEntry {
-  /** `revoked` keys are refused for every host the line names; `cert-authority` lines are not host keys. */
+  /**
+   * `revoked` keys are refused for every host the line names (a host key, a certified key or a CA key);
+   * `cert-authority` lines are not host keys but the CAs whose host certificates are trusted (hosts/host-certificate.ts).
+   */
   marker: 'revoked' | 'cert-authority' | null;
   /** Host patterns of a plain entry (lower-cased); null for a hashed entry. */
   patterns: string[] | null;
@@ -160,6 +163,23 @@ export function verifyHostKey(
   if (plain.some((e) => e.key.equals(keyBlob))) return 'ok';
   if (plain.some((e) => e.keyType === keyType)) return 'mismatch';
   return 'unknown';
+}
+
+/** The `@cert-authority` lines that name a host: the CAs whose host certificates it may present. */
+export function certAuthorities(entries: KnownHostEntry[], host: string, port: number): KnownHostEntry[] {
+  return candidates(entries, host, port).filter((e) => e.marker === 'cert-authority' && entryMatches(e, host, port));
+}
+
+/** The `@revoked` line for a host that names this key blob (a host key, a certified key or a CA key), if any. */
+export function revokedEntry(
+  entries: KnownHostEntry[],
+  host: string,
+  port: number,
+  keyBlob: Buffer,
+): KnownHostEntry | undefined {
+  return candidates(entries, host, port).find(
+    (e) => e.marker === 'revoked' && e.key.equals(keyBlob) && entryMatches(e, host, port),
+  );
 }
 
 /** Key types known for a host, so the connection can prefer them (as OpenSSH does). */

@@ -3,20 +3,23 @@
  * authentication, one connection per host shared by every step, and the local machine for `local` hosts.
  */
 import { appendFile, readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import ssh2, { Client, type AnyAuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { PolitburoError, type HostConnection, type HostConnector } from '../kernel/types.js';
 import { ensureRemoteDeps } from './deps-upload.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
 import {
-  entryMatches,
+  certAuthorities,
   fingerprint,
   keyTypeOf,
   knownKeyTypes,
   parseKnownHosts,
+  revokedEntry,
   verifyHostKey,
   type KnownHostEntry,
 } from './known-hosts.js';
+import { checkHostCertificate, HOST_CERTIFICATE_ALGORITHMS, isCertificateKeyType } from './host-certificate.js';
 import { createLocalConnection } from './local-connection.js';
 import { SshSession } from './ssh-session.js';
 import { SshConfigSet, type SshConfigSource } from './ssh-config.js';
@@ -24,6 +27,26 @@ import { endpointLabel, resolveRoute, type Endpoint, type Route } from './jump-h
 
 // ssh2 is CommonJS: its `utils` is only reachable through the default export.
 const { utils } = ssh2;
+
+/**
+ * Whether this installation's ssh2 negotiates host certificates: ssh2 1.17.0 does with patches/ssh2+1.17.0.patch, which
+ * `npm install` applies in a clone and in the image; a package cannot patch its dependencies where it is installed as
+ * one (docs/cli.md, "Host certificates"). Read from ssh2's own list of algorithms (a private module, checked here only).
+ */
+export const HOST_CERTIFICATES_SUPPORTED: boolean = (() => {
+  try {
+    const constants = createRequire(import.meta.url)('ssh2/lib/protocol/constants.js') as {
+      SUPPORTED_SERVER_HOST_KEY?: string[];
+      CERT_SERVER_HOST_KEY?: object;
+    };
+    return (
+      constants.CERT_SERVER_HOST_KEY !== undefined &&
+      HOST_CERTIFICATE_ALGORITHMS.every((a) => constants.SUPPORTED_SERVER_HOST_KEY?.includes(a))
+    );
+  } catch {
+    return false;
+  }
+})();
 
 export interface HostConnectorOptions {
   privateKey?: string | Buffer;
@@ -298,19 +321,29 @@ const DEFAULT_HOST_KEY_ALGORITHMS = [
   'ssh-rsa',
 ];
 
-/** Host key algorithms with the ones known_hosts has for this host first, as OpenSSH orders them. */
-function hostKeyAlgorithms(known: string[]): string[] {
+/**
+ * Host key algorithms with the ones known_hosts has for this host first, as OpenSSH orders them: host certificates
+ * before everything when a `@cert-authority` line names the host (and only then), then the plain key types known.
+ */
+export function hostKeyAlgorithms(known: string[], certificates: boolean): string[] {
   const preferred = known.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
   const first = preferred.filter((a) => DEFAULT_HOST_KEY_ALGORITHMS.includes(a));
-  return [...new Set([...first, ...DEFAULT_HOST_KEY_ALGORITHMS])];
+  const certs = certificates && HOST_CERTIFICATES_SUPPORTED ? HOST_CERTIFICATE_ALGORITHMS : [];
+  return [...new Set([...certs, ...first, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
-export type Verdict = {
-  result: 'ok' | 'unknown' | 'mismatch' | 'accepted';
-  keyType: string;
-  fingerprint: string;
-  line: string;
-} | null;
+export type Verdict =
+  | {
+      result: 'ok' | 'unknown' | 'mismatch' | 'accepted';
+      keyType: string;
+      fingerprint: string;
+      line: string;
+      /** The host presented a certificate by a CA not trusted for it, and this is its certified key: why. */
+      certificate?: string;
+    }
+  /** A host certificate refused (hosts/host-certificate.ts): the reason and the message saying what and where. */
+  | { result: 'refused'; reason: 'HostKeyMismatch' | 'HostKeyUnknown'; message: string }
+  | null;
 
 interface KeyLookup {
   host: string;
@@ -319,7 +352,8 @@ interface KeyLookup {
 
 /**
  * The hostVerifier: runs during key exchange, before any authentication, so nothing is sent to a host whose key is
- * unknown or changed. Records its verdict for the error message.
+ * unknown or changed. A host certificate is checked against the `@cert-authority` lines for the host; one signed by
+ * another CA counts as its certified key, as in OpenSSH. Records its verdict for the error message.
  */
 function makeHostVerifier(
   entries: KnownHostEntry[],
@@ -327,11 +361,32 @@ function makeHostVerifier(
   acceptNewFile: string | undefined,
   setVerdict: (v: Verdict) => void,
 ) {
-  return (key: Buffer, done: (ok: boolean) => void): void => {
+  return (presented: Buffer, done: (ok: boolean) => void): void => {
+    let key = presented;
+    let certificate: string | undefined;
+    if (isCertificateKeyType(keyTypeOf(presented) ?? '')) {
+      const check = checkHostCertificate(presented, {
+        host: lookup.host,
+        port: lookup.port,
+        authorities: certAuthorities(entries, lookup.host, lookup.port),
+        revoked: (blob) => revokedEntry(entries, lookup.host, lookup.port, blob),
+      });
+      if (check.result === 'refused') {
+        setVerdict({ result: 'refused', reason: check.reason, message: check.message });
+        return done(false);
+      }
+      if (check.result === 'trusted') {
+        const c = check.cert;
+        setVerdict({ result: 'ok', keyType: c.type, fingerprint: fingerprint(c.key), line: '' });
+        return done(true);
+      }
+      key = check.cert.key;
+      certificate = check.message;
+    }
     const keyType = keyTypeOf(key) ?? 'unknown-type';
     const result = verifyHostKey(entries, lookup.host, lookup.port, keyType, key);
     const line = `${lookup.port === 22 ? lookup.host : `[${lookup.host}]:${lookup.port}`} ${keyType} ${key.toString('base64')}`;
-    setVerdict({ result, keyType, fingerprint: fingerprint(key), line });
+    setVerdict({ result, keyType, fingerprint: fingerprint(key), line, certificate });
     if (result !== 'unknown' || !acceptNewFile) return done(result === 'ok');
     // accept-new (explicitly configured): remember the key for this connector and in the configured file.
     entries.push(...parseKnownHosts(line, acceptNewFile).entries);
@@ -405,7 +460,12 @@ function openSession(
       opts.acceptNewHostKeysFile,
       (v) => (verdict = v),
     ) as ConnectConfig['hostVerifier'],
-    algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, lookup.host, lookup.port)) as never },
+    algorithms: {
+      serverHostKey: hostKeyAlgorithms(
+        knownKeyTypes(entries, lookup.host, lookup.port),
+        certAuthorities(entries, lookup.host, lookup.port).length > 0,
+      ) as never,
+    },
   };
   if (sock) config.sock = sock;
   // The host key algorithms the server offers, for the message when none can be used (a host presenting only a
@@ -424,7 +484,14 @@ function openSession(
       settled = true;
       client.end();
       sock?.destroy();
-      const error = connectError(err, label, verdict, timeoutMs, certAuthorityFor(entries, lookup), offered);
+      const error = connectError(
+        err,
+        label,
+        verdict,
+        timeoutMs,
+        certAuthorities(entries, lookup.host, lookup.port)[0],
+        offered,
+      );
       reject(new ConnectFailure(error, isTransientConnectError(err, verdict)));
     };
     client.once('ready', () => {
@@ -455,11 +522,6 @@ function stopDebug(client: Client): void {
   if (c.config) c.config.debug = undefined;
 }
 
-/** The `@cert-authority` line that names this host, if any: its hosts present certificates Politburo cannot check. */
-function certAuthorityFor(entries: KnownHostEntry[], lookup: KeyLookup): KnownHostEntry | undefined {
-  return entries.find((en) => en.marker === 'cert-authority' && entryMatches(en, lookup.host, lookup.port));
-}
-
 /**
  * Whether a failed connect may succeed when tried again: a refused or reset connection, one lost before the SSH
  * handshake, a temporary DNS failure, a jump host that could not reach the next hop. Never a host key or
@@ -474,6 +536,10 @@ export function isTransientConnectError(err: Error & { level?: string; code?: st
   return false;
 }
 
+const NO_CERTIFICATES =
+  'its SSH library (ssh2) has no host-certificate algorithms without the patch a clone of Politburo and its image ' +
+  'apply (patches/ssh2+1.17.0.patch), which an installed npm package cannot apply to its dependency';
+
 /** Turns an ssh2 connect error into a PolitburoError whose message says what to do. */
 export function connectError(
   err: Error & { level?: string; code?: string },
@@ -486,11 +552,16 @@ export function connectError(
   if (/no matching host key format/i.test(err.message)) {
     const offered = offeredHostKeys?.join(', ') ?? 'unknown';
     if (offeredHostKeys?.length && offeredHostKeys.every((a) => a.includes('-cert-v'))) {
+      const why = !HOST_CERTIFICATES_SUPPORTED
+        ? `which this installation cannot verify: ${NO_CERTIFICATES}. Let sshd offer its plain host key too (do ` +
+          `not limit HostKeyAlgorithms to certificates) and put that key in known_hosts.`
+        : certAuthority
+          ? `none of a type Politburo accepts (${HOST_CERTIFICATE_ALGORITHMS.join(', ')})`
+          : `and no @cert-authority line of known_hosts names this host: add one with the public key of the CA ` +
+            `that signs its certificates (@cert-authority HOST KEYTYPE BASE64KEY).`;
       return new PolitburoError(
         'HostKeyUnknown',
-        `${label}: the host presents only host certificates (${offered}), which Politburo cannot verify: its SSH ` +
-          `library (ssh2) has no host-certificate algorithms. Let sshd offer its plain host key too (do not limit ` +
-          `HostKeyAlgorithms to certificates) and put that key in known_hosts.`,
+        `${label}: the host presents only host certificates (${offered}), ${why}`,
       );
     }
     return new PolitburoError(
@@ -498,13 +569,24 @@ export function connectError(
       `${label}: no host key algorithm in common: the host offers ${offered}; Politburo accepts ${DEFAULT_HOST_KEY_ALGORITHMS.join(', ')}`,
     );
   }
+  if (verdict?.result === 'refused') return new PolitburoError(verdict.reason, `${label}: ${verdict.message}`);
+  if (verdict?.result === 'unknown' && verdict.certificate) {
+    return new PolitburoError(
+      'HostKeyUnknown',
+      `${label}: ${verdict.certificate}, and its key ${verdict.keyType} ${verdict.fingerprint} is not in known_hosts ` +
+        `either. If that CA signs this host's certificates, add an @cert-authority line with its public key; else, ` +
+        `after checking the fingerprint, add this line to known_hosts: ${verdict.line}`,
+    );
+  }
   if (verdict?.result === 'unknown' && certAuthority) {
+    const why = HOST_CERTIFICATES_SUPPORTED
+      ? `the host presented no certificate (is sshd's HostCertificate set?)`
+      : `this installation cannot verify host certificates (${NO_CERTIFICATES})`;
     return new PolitburoError(
       'HostKeyUnknown',
       `${label}: known_hosts trusts host certificates for this host (@cert-authority, ${certAuthority.where}), but ` +
-        `Politburo cannot verify host certificates (its SSH library, ssh2, has no certificate host key algorithms), ` +
-        `and the host's plain key ${verdict.keyType} ${verdict.fingerprint} is not in known_hosts. After checking the ` +
-        `fingerprint, add this line to known_hosts: ${verdict.line}`,
+        `${why}, and the host's plain key ${verdict.keyType} ${verdict.fingerprint} is not in known_hosts. After ` +
+        `checking the fingerprint, add this line to known_hosts: ${verdict.line}`,
     );
   }
   if (verdict?.result === 'unknown') {

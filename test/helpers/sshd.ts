@@ -61,6 +61,8 @@ export interface SshHost {
   hostPublicKeys: Record<string, string>;
   /** With `hostCertificateOnly`: the key of the CA that signed the host certificate (`TYPE BASE64`). */
   certificateAuthority?: string;
+  /** With `hostCertificate`: the certificates the server presents, by host key type (`TYPE-cert-v01@... BASE64`). */
+  hostCertificates?: Record<string, string>;
 }
 
 export interface SshHosts {
@@ -87,6 +89,61 @@ export interface SshHostsOptions {
   babushkaBin?: string;
   /** The server offers only a host certificate of its first key (signed by a CA of its own), no plain host key. */
   hostCertificateOnly?: boolean;
+  /** Host certificates for every host key (sshd's HostCertificate), signed by a test CA: per host `i`, or the same. */
+  hostCertificate?: HostCertificateOptions | ((i: number) => HostCertificateOptions);
+}
+
+/** How `ssh-keygen -s CA -h -I ID -n PRINCIPALS -V VALIDITY host_key.pub` signs a host's keys. */
+export interface HostCertificateOptions {
+  /** The CA's private key file (generateKeyPair); its public key goes on known_hosts' `@cert-authority` lines. */
+  caKeyPath: string;
+  /** `-n`, default the host's address; an empty list signs a certificate without principals. */
+  principals?: string[] | ((address: string) => string[]);
+  /** `-V`, default `-5m:+1h`; `always:forever` for no limit. */
+  validity?: string;
+  /** `-I`, default `test-host`. */
+  id?: string;
+  /** More ssh-keygen arguments (`-t ssh-rsa` for a SHA-1 signature by an RSA CA, `-O critical:NAME=VALUE`...). */
+  args?: string[];
+  /** Offer only the certificates (sshd's HostKeyAlgorithms), not the plain host keys too. */
+  only?: boolean;
+}
+
+/** sshd's certificate algorithms for a host key type. */
+const CERT_ALGORITHMS: Record<string, string[]> = {
+  ed25519: ['ssh-ed25519-cert-v01@openssh.com'],
+  ecdsa: ['ecdsa-sha2-nistp256-cert-v01@openssh.com'],
+  rsa: ['rsa-sha2-512-cert-v01@openssh.com', 'rsa-sha2-256-cert-v01@openssh.com'],
+};
+
+/** Signs each host key for `address` (the `-cert.pub` beside it); the sshd_config lines that present them. */
+async function signHostKeys(
+  keyPaths: string[],
+  types: readonly string[],
+  address: string,
+  c: HostCertificateOptions,
+): Promise<{ lines: string[]; certificates: Record<string, string> }> {
+  const principals = typeof c.principals === 'function' ? c.principals(address) : (c.principals ?? [address]);
+  const certificates: Record<string, string> = {};
+  for (const [k, keyPath] of keyPaths.entries()) {
+    await run('ssh-keygen', [
+      '-q',
+      '-s',
+      c.caKeyPath,
+      '-h',
+      '-I',
+      c.id ?? 'test-host',
+      ...(principals.length ? ['-n', principals.join(',')] : []),
+      '-V',
+      c.validity ?? '-5m:+1h',
+      ...(c.args ?? []),
+      keyPath + '.pub',
+    ]);
+    certificates[types[k]] = (await readFile(keyPath + '-cert.pub', 'utf8')).trim().split(/\s+/).slice(0, 2).join(' ');
+  }
+  const lines = keyPaths.map((k) => `HostCertificate ${k}-cert.pub`);
+  if (c.only) lines.push(`HostKeyAlgorithms ${types.flatMap((t) => CERT_ALGORITHMS[t]).join(',')}`);
+  return { lines, certificates };
 }
 
 const USER_SLOTS = 200;
@@ -169,7 +226,15 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
         `HostKeyAlgorithms ${types[0] === 'ed25519' ? 'ssh-ed25519' : 'ecdsa-sha2-nistp256'}-cert-v01@openssh.com`,
       );
     }
-    const { child, address, port } = await spawnSshd(dir, user, keyPaths, authorizedKeys, { ...opts, extra });
+    const certificate = typeof opts.hostCertificate === 'function' ? opts.hostCertificate(i) : opts.hostCertificate;
+    let hostCertificates: Record<string, string> | undefined;
+    const configFor = async (address: string) => {
+      if (!certificate) return extra;
+      const signed = await signHostKeys(keyPaths, types, address, certificate);
+      hostCertificates = signed.certificates;
+      return [...extra, ...signed.lines];
+    };
+    const { child, address, port } = await spawnSshd(dir, user, keyPaths, authorizedKeys, { ...opts, configFor });
     const host: SshHost = {
       address,
       port,
@@ -180,6 +245,7 @@ async function startOne(root: string, i: number, userPublicKey: string, opts: Ss
       hostPublicKeys: Object.fromEntries(types.map((t, k) => [t, hostKeys[k].publicKey])),
     };
     if (certificateAuthority) host.certificateAuthority = certificateAuthority;
+    if (hostCertificates) host.hostCertificates = hostCertificates;
     const stop = async () => {
       await killAndWait(child);
       await slot.release();
@@ -196,7 +262,7 @@ async function spawnSshd(
   user: string,
   hostKeyPaths: string[],
   authorizedKeys: string,
-  opts: SshHostsOptions & { extra?: string[] },
+  opts: SshHostsOptions & { configFor(address: string): Promise<string[]> },
 ) {
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -214,7 +280,7 @@ async function spawnSshd(
         dir,
         maxSessions: opts.maxSessions,
         babushkaBin: opts.babushkaBin,
-        extra: opts.extra,
+        extra: await opts.configFor(address),
       }),
     );
     const child = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'pipe'] });

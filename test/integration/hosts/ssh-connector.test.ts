@@ -136,30 +136,6 @@ describe('host keys', () => {
     }
   });
 
-  test('a host presenting only a host certificate: HostKeyUnknown naming the limitation, even with its CA trusted', async () => {
-    const certOnly = await startSshHosts(1, { hostCertificateOnly: true });
-    try {
-      const h = certOnly.hosts[0];
-      const c = createHostConnector({
-        privateKey: certOnly.privateKey,
-        knownHosts: [`@cert-authority [${h.address}]:${h.port} ${h.certificateAuthority}`],
-        retryDelaysMs: [],
-      });
-      try {
-        const err = await rejectsWith(
-          c.connect(target(h)),
-          'HostKeyUnknown',
-          /presents only host certificates \(ssh-ed25519-cert-v01@openssh\.com\), which Politburo cannot verify/,
-        );
-        assert.match(err.message, /ssh2\) has no host-certificate algorithms/);
-      } finally {
-        await c.close();
-      }
-    } finally {
-      await certOnly.stop();
-    }
-  });
-
   test('hostKeyAlias looks the key up under the alias', async () => {
     const h = env.hosts[0];
     await withConnector({ knownHosts: [`db1.internal ${h.hostPublicKey}`] }, async (c) => {
