@@ -16,6 +16,8 @@ export interface GitHubTokens {
   verify(token: string): Promise<TokenCheck>;
 }
 
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{20,255}$/;
+
 /** How long GitHub's refusal of a token is remembered. */
 const REFUSED_TTL_MS = 10_000;
 
@@ -54,6 +56,8 @@ export function githubTokens(opts: {
 
   return {
     async verify(token) {
+      // Only what looks like a token is sent to GitHub (GitHub's tokens are letters, digits and `_`).
+      if (!TOKEN_SHAPE.test(token)) return { refused: 'this is not a GitHub token' };
       const key = createHash('sha256').update(token).digest('base64url');
       const now = Date.now();
       const hit = cache.get(key);

@@ -208,9 +208,12 @@ describe('dashboard: the JSON API for actions', () => {
     const nobody = await post(`${ENV_API}/check-drift`);
     assert.equal(nobody.status, 401);
     assert.equal(nobody.body.outcome, 'refused');
-    const revoked = await post(`${ENV_API}/check-drift`, 'ghu_revokedtoken');
+    const revoked = await post(`${ENV_API}/check-drift`, 'ghu_0123456789revokedtoken');
     assert.equal(revoked.status, 401);
     assert.match(revoked.body.reason, /GitHub does not accept this token as a person's \(GET \/user answered 401\)/);
+    const garbage = await post(`${ENV_API}/check-drift`, 'x');
+    assert.equal(garbage.status, 401);
+    assert.equal(garbage.body.reason, 'this is not a GitHub token');
 
     const bob = h.github.oauth.issueToken('bob');
     const reader = await post(`/api/runs/${applyRun}/rerun`, bob);
