@@ -7,7 +7,7 @@
  *
  * Run (needs root for sshd, and PostgreSQL):
  *   DATABASE_URL=postgres://... node --import tsx bench/apply/run.ts [hosts] [concurrency] [--stand-in] [--runs N]
- *   [--ideal-wrapped]
+ *   [--ideal-wrapped] [--drifted]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -23,6 +23,7 @@ import { loadDescription } from '../../schema/load-description.js';
 import { createTestDatabase } from '../../test/helpers/db.js';
 import { realBabushka, standInBin, startSshHosts, type SshHost } from '../../test/helpers/sshd.js';
 import { closeClients, exec, idealNode, openClients, runIdeal, type IdealRun } from './ideal.js';
+import { hostsCpuMs, pidsMatching, selfCpuMs } from './cpu.js';
 
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(name);
@@ -35,6 +36,11 @@ const N = Number(positional[0] ?? 30);
 const CONCURRENCY = Number(positional[1] ?? N);
 const RUNS = Number(option('--runs') ?? 1);
 const STAND_IN = flag('--stand-in');
+/**
+ * Also an `apply --all` after every host was reset under records that say ready (all drifted), against the ideal
+ * runner's converging apply: what checking in parallel costs when every check finds its node unmet.
+ */
+const DRIFTED = flag('--drifted');
 /** The ideal runner wraps its commands as Politburo's sessions do (hosts/remote-command.ts): to measure the wrapper. */
 const IDEAL_WRAPPED = flag('--ideal-wrapped');
 /** Task sleeps (seconds) per role, times BENCH_SCALE (default 2): the critical path is master + web + lb. */
@@ -140,6 +146,8 @@ interface Marks {
 interface PolitburoRun {
   result: RunResult;
   ms: number;
+  /** Date.now() when the apply was called (node results carry wall-clock times). */
+  wallStart: number;
   marks: Map<string, Marks>;
   connections: Record<string, number>;
   uploads: Record<string, number>;
@@ -191,17 +199,19 @@ async function main(): Promise<void> {
     const idealOpts = IDEAL_WRAPPED ? { wrap: (c: string) => wrapRemoteCommand(c, 120_000, { lifeline: true }) } : {};
     const reset = () => Promise.all([...clients!.values()].map((c) => exec(c, 'rm -rf ~/bench')));
 
-    const politburo = async (): Promise<PolitburoRun> => {
+    /** `apply --all` recorded under `repository` (a key of its own: a new one starts from nothing recorded). */
+    const politburo = async (repository: string, beforeClose = () => {}): Promise<PolitburoRun> => {
       const connector = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
       const execs: Record<string, number> = {};
       const marks = new Map<string, Marks>();
-      const mark = (p: string, k: keyof Marks) => {
+      const mark = (p: string, k: keyof Marks, again = false) => {
         const m = marks.get(p) ?? {};
-        m[k] ??= performance.now() - started;
+        if (again || m[k] === undefined) m[k] = performance.now() - started;
         marks.set(p, m);
       };
       const onEvent = (e: RunEvent) => {
-        if (e.type === 'node-started') mark(e.path, 'started');
+        // A node checked in parallel and then run in order is started twice: its run's start is the one that counts.
+        if (e.type === 'node-started') mark(e.path, 'started', true);
         else if (e.type === 'node-state' && e.state === 'configuring') mark(e.path, 'configuring');
         else if (e.type === 'node-state' && e.state === 'ready') mark(e.path, 'ready');
         else if (e.type === 'task-started') mark(e.path, 'taskStarted');
@@ -209,10 +219,11 @@ async function main(): Promise<void> {
         else if (e.type === 'node-finished') mark(e.path, 'finished');
       };
       const started = performance.now();
+      const wallStart = Date.now();
       const result = await applyEnvironment({
         description: loaded.description,
         environment: 'bench',
-        repository: dir,
+        repository,
         commit: null,
         store: opened.store,
         secrets: {},
@@ -223,6 +234,7 @@ async function main(): Promise<void> {
       });
       const ms = performance.now() - started;
       const { connections, depsUploads: uploads } = connector.stats();
+      beforeClose();
       await connector.close();
       if (result.status !== 'succeeded')
         throw new Error(
@@ -232,36 +244,72 @@ async function main(): Promise<void> {
             1,
           )}`,
         );
-      return { result, ms, marks, connections, uploads, execs };
+      return { result, ms, wallStart, marks, connections, uploads, execs };
     };
 
-    const rows: { converge: [number, number]; met: [number, number] }[] = [];
-    let last: { pbConverge: PolitburoRun; pbMet: PolitburoRun; idConverge: IdealRun; idMet: IdealRun } | undefined;
+    // CPU (ms) of a step: the sshd servers' sessions (with the commands they ran), this process, PostgreSQL. Read
+    // while the step's sessions are still open: sshd does not add a closed session's time to its server's.
+    const servers = pidsMatching(ssh.dir);
+    const database = testDb ? new URL(testDb.url).pathname.slice(1) : undefined;
+    const cpu = async <T extends object>(step: (end: () => void) => Promise<T>): Promise<T & { cpu: Cpu }> => {
+      const h0 = hostsCpuMs(servers, database);
+      const c0 = selfCpuMs();
+      let h1: ReturnType<typeof hostsCpuMs> | undefined;
+      let c1 = 0;
+      const end = () => ((c1 = selfCpuMs()), (h1 = hostsCpuMs(servers, database)));
+      const value = await step(end);
+      if (!h1) end();
+      return Object.assign(value, {
+        cpu: { hosts: h1!.hosts - h0.hosts, controller: c1 - c0, postgres: h1!.postgres - h0.postgres },
+      });
+    };
+    const rows: Row[] = [];
+    let last: Last | undefined;
     for (let r = 0; r < RUNS; r++) {
       // Alternate which goes first, so neither always gets the machine right after the other's load.
       const idealFirst = r % 2 === 0;
-      let pbConverge: PolitburoRun, idConverge: IdealRun, pbMet: PolitburoRun, idMet: IdealRun;
+      // The converging apply starts from nothing recorded (every node a create), as on new hosts.
+      const repository = `${dir}#${r + 1}`;
+      let pbConverge: Measured<PolitburoRun>, idConverge: Measured<IdealRun>;
+      let pbMet: Measured<PolitburoRun>, idMet: Measured<IdealRun>;
+      const ideal = () => cpu(() => runIdeal(idealNodes, clients!, idealOpts));
+      const pb = () => cpu((end) => politburo(repository, end));
       if (idealFirst) {
         await reset();
-        idConverge = await runIdeal(idealNodes, clients, idealOpts);
+        idConverge = await ideal();
         await reset();
-        pbConverge = await politburo();
-        idMet = await runIdeal(idealNodes, clients, idealOpts);
-        pbMet = await politburo();
+        pbConverge = await pb();
+        idMet = await ideal();
+        pbMet = await pb();
       } else {
         await reset();
-        pbConverge = await politburo();
+        pbConverge = await pb();
         await reset();
-        idConverge = await runIdeal(idealNodes, clients, idealOpts);
-        pbMet = await politburo();
-        idMet = await runIdeal(idealNodes, clients, idealOpts);
+        idConverge = await ideal();
+        pbMet = await pb();
+        idMet = await ideal();
+      }
+      // Every host reset under records that say ready: every check finds its node unmet, and all of it runs in order.
+      let pbDrifted: Measured<PolitburoRun> | undefined;
+      if (DRIFTED) {
+        await reset();
+        pbDrifted = await pb();
       }
       const load = os.loadavg()[0].toFixed(1);
       process.stderr.write(
-        `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}\n`,
+        `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}${pbDrifted ? `; all drifted ${s(pbDrifted.ms)} vs ${s(idConverge.ms)}` : ''}\n`,
       );
-      rows.push({ converge: [pbConverge.ms, idConverge.ms], met: [pbMet.ms, idMet.ms] });
-      last = { pbConverge, pbMet, idConverge, idMet };
+      rows.push({
+        converge: [pbConverge.ms, idConverge.ms],
+        met: [pbMet.ms, idMet.ms],
+        ...(pbDrifted ? { drifted: [pbDrifted.ms, idConverge.ms] as [number, number] } : {}),
+        cpu: {
+          converge: [pbConverge.cpu, idConverge.cpu],
+          met: [pbMet.cpu, idMet.cpu],
+          ...(pbDrifted ? { drifted: pbDrifted.cpu } : {}),
+        },
+      });
+      last = { pbConverge, pbMet, idConverge, idMet, pbDrifted };
     }
     report(
       rows,
@@ -278,12 +326,24 @@ async function main(): Promise<void> {
   }
 }
 
-function report(
-  rows: { converge: [number, number]; met: [number, number] }[],
-  last: { pbConverge: PolitburoRun; pbMet: PolitburoRun; idConverge: IdealRun; idMet: IdealRun },
-  dag: { path: string; deps: string[] }[],
-  note: string,
-): void {
+/** CPU (ms) a step made the sshd hosts, this process and PostgreSQL use. */
+type Cpu = { hosts: number; controller: number; postgres: number };
+type Measured<T> = T & { cpu: Cpu };
+type Row = {
+  converge: [number, number];
+  met: [number, number];
+  drifted?: [number, number];
+  cpu: { converge: [Cpu, Cpu]; met: [Cpu, Cpu]; drifted?: Cpu };
+};
+type Last = {
+  pbConverge: PolitburoRun;
+  pbMet: PolitburoRun;
+  idConverge: IdealRun;
+  idMet: IdealRun;
+  pbDrifted?: PolitburoRun;
+};
+
+function report(rows: Row[], last: Last, dag: { path: string; deps: string[] }[], note: string): void {
   const critical = (SLEEP.master + Math.max(SLEEP.web, replicas ? SLEEP.replica : 0) + SLEEP.lb) * 1000;
   const stat = (r: Record<string, number>) => {
     const v = Object.values(r);
@@ -306,9 +366,31 @@ function report(
         `ratio ${ratios.map((x) => x.toFixed(3)).join(', ')} (median ${med.toFixed(3)}, target ≤ ${TARGET[kind]}): ${med <= TARGET[kind] ? 'PASS' : 'FAIL'}`,
     );
   }
+  // CPU: what each runner made the machine do, whatever else ran on it.
+  const total = (c: Cpu) => c.hosts + c.controller + c.postgres;
+  const cpuText = (c: Cpu) =>
+    `${s(total(c))} (hosts ${s(c.hosts)}, controller ${s(c.controller)}, PostgreSQL ${s(c.postgres)})`;
+  for (const kind of ['converge', 'met'] as const) {
+    const med = (i: 0 | 1, k: keyof Cpu) => median(rows.map((r) => r.cpu[kind][i][k]));
+    const pick = (i: 0 | 1): Cpu => ({
+      hosts: med(i, 'hosts'),
+      controller: med(i, 'controller'),
+      postgres: med(i, 'postgres'),
+    });
+    lines.push(`CPU, ${kind} (medians): Politburo ${cpuText(pick(0))}; ideal ${cpuText(pick(1))}`);
+  }
+  const drifted = rows.flatMap((r) => (r.drifted ? [r.drifted] : []));
+  if (drifted.length) {
+    const ratios = drifted.map(([pb, id]) => pb / id);
+    lines.push(
+      `apply --all, every host reset under ready records (all drifted): Politburo ${drifted.map(([pb]) => s(pb)).join(', ')}; ideal converging ${drifted.map(([, id]) => s(id)).join(', ')}; ` +
+        `ratio ${ratios.map((x) => x.toFixed(3)).join(', ')} (median ${median(ratios).toFixed(3)}; no target of its own)`,
+    );
+  }
   for (const [kind, pb, id] of [
     ['converge', last.pbConverge, last.idConverge],
     ['met', last.pbMet, last.idMet],
+    ...(last.pbDrifted ? [['all drifted', last.pbDrifted, last.idConverge] as const] : []),
   ] as const) {
     lines.push(`where Politburo's time goes (${kind}, last run; medians over nodes, max in brackets):`);
     lines.push(...breakdown(pb, id, dag).map((l) => `  ${l}`));
@@ -341,10 +423,41 @@ function report(
   process.stdout.write(lines.join('\n') + '\n');
 }
 
-/** Politburo's run cut into steps, against the ideal runner's run of the same DAG. */
-function breakdown(pb: PolitburoRun, id: IdealRun, dag: { path: string; deps: string[] }[]): string[] {
+/**
+ * Politburo's run cut into steps, against the ideal runner's run of the same DAG: the nodes checked in parallel and
+ * counted as met (docs/architecture.md), then the nodes that ran in dependency order.
+ */
+function breakdown(pb: PolitburoRun, id: IdealRun, all: { path: string; deps: string[] }[]): string[] {
   const m = (p: string) => pb.marks.get(p)!;
-  const st = (xs: number[]) => `${median(xs).toFixed(0)}ms (${Math.max(...xs).toFixed(0)})`;
+  const st = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)}ms (${Math.max(...xs).toFixed(0)})` : '-');
+  const checked = all.filter((n) => m(n.path).configuring === undefined);
+  const dag = all.filter((n) => m(n.path).configuring !== undefined);
+  const lines = [
+    `nodes checked in parallel and counted as met: ${checked.length}; run in dependency order: ${dag.length}`,
+  ];
+  if (checked.length) {
+    const byPath = new Map(pb.result.nodes.map((n) => [n.path, n]));
+    // A check's times are the node's result times (wall clock), made relative to the apply's start.
+    const at = (iso: string | undefined) => Date.parse(iso!) - pb.wallStart;
+    const lastCheck = Math.max(...checked.map((n) => at(byPath.get(n.path)!.finishedAt)));
+    lines.push(
+      `apply called → first check started (lock, run record, recorded state, plan): ${Math.min(...checked.map((n) => m(n.path).started!)).toFixed(0)}ms`,
+      `check (SSH connect or reuse, deps check, the dry run): ${st(checked.map((n) => at(byPath.get(n.path)!.finishedAt) - at(byPath.get(n.path)!.startedAt)))}; ideal runner's command: ${st(checked.map((n) => id.timeline.get(n.path)!.end - id.timeline.get(n.path)!.start))}`,
+      `last check ended → last node counted and recorded ready: ${(Math.max(...checked.map((n) => m(n.path).ready!)) - lastCheck).toFixed(0)}ms`,
+    );
+  }
+  if (!dag.length)
+    return [
+      ...lines,
+      `last node ready → apply returned: ${(pb.ms - Math.max(...all.map((n) => m(n.path).ready!))).toFixed(0)}ms`,
+    ];
+  return [...lines, ...orderedBreakdown(pb, id, dag)];
+}
+
+/** The nodes that ran in dependency order, step by step. */
+function orderedBreakdown(pb: PolitburoRun, id: IdealRun, dag: { path: string; deps: string[] }[]): string[] {
+  const m = (p: string) => pb.marks.get(p)!;
+  const st = (xs: number[]) => (xs.length ? `${median(xs).toFixed(0)}ms (${Math.max(...xs).toFixed(0)})` : '-');
   const roots = dag.filter((n) => n.deps.length === 0).map((n) => n.path);
   const depsDone = (n: { deps: string[] }) => Math.max(...n.deps.map((d) => m(d).ready!));
   const inner = dag.filter((n) => n.deps.length > 0);
