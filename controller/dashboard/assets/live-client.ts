@@ -371,13 +371,12 @@ export const LIVE_CLIENT = String.raw`(function () {
       if (tagIs(a, 'a') && a.children.length === 1) a.remove();
       else g.remove();
     });
+    // each dependency's own path (data-from, data-to)
     Array.prototype.slice.call(document.querySelectorAll('path.edge')).forEach(function (e) {
-      if (e.getAttribute('data-from') !== path && e.getAttribute('data-to') !== path) return;
-      var label = e.nextElementSibling; // an edge's label is drawn right after it
-      if (label && (label.getAttribute('class') || '').split(/\s+/).indexOf('edge-label') >= 0) label.remove();
-      e.remove();
+      if (e.getAttribute('data-from') === path || e.getAttribute('data-to') === path) e.remove();
     });
-    // edges drawn as bundles (data-from, data-to: space-separated paths): one that loses all of a side goes
+    // the drawn lines, per bundle (data-from, data-to: space-separated paths): one that loses all of a side goes,
+    // with its label
     Array.prototype.slice.call(document.querySelectorAll('g.bundle')).forEach(function (b) {
       var sides = ['data-from', 'data-to'].map(function (attr) {
         return (b.getAttribute(attr) || '').split(' ').filter(function (p) { return p; });
