@@ -1,38 +1,62 @@
 /**
  * Layered layout of an environment graph, left to right (docs/cli.md, "politburo graph"). Pure.
  *
- * - Layers: each node sits one column right of its furthest dependency (longest path), so every edge points right.
- * - Long edges get a dummy item in every column they cross: a slot of their own, between the boxes of that column.
- * - Groups (clusters) are rectangles: a cluster reserves its rows in every column from its first to its last, so no
- *   other box is ever drawn inside it. Siblings are stacked in an order, and that order is improved by barycentre
- *   sweeps (each item moves towards the mean height of its neighbours in the previous or next column), keeping the
- *   order with the fewest edge crossings.
- * - Edges are polylines: a horizontal stub inside the column (at a height only their own box or dummy occupies), a
- *   straight segment across the gap between two columns (where no box is), and so on to the target's left side.
- *   No edge can therefore cross a box other than its ends: tested geometrically (test/unit/render/graph/layout.test.ts).
+ * - Columns: each node right of everything it waits for (layout-layers.ts); a layer too tall for the screen the
+ *   drawing should fit is wrapped into several columns, group by group (`chooseWrap`).
+ * - Bundles: nodes waiting for the same nodes share one bundle of lines with them (layout-nets.ts), so 42 edges into
+ *   one node are one trunk entering it at one point, with one arrowhead.
+ * - Order: groups (clusters) are rectangles no other item enters; the order in each column is improved by barycentre
+ *   sweeps to reduce crossings (layout-order.ts).
+ * - Lines: horizontal and vertical, one vertical line per bundle per gap between columns, joined by dots where lines
+ *   of a bundle meet (layout-route.ts, layout-tracks.ts). Boxes are only in columns and vertical lines only in gaps:
+ *   no line crosses a box other than its ends, tested geometrically (test/unit/render/graph/layout.test.ts).
+ * - Labels: one per labelled bundle, clear of boxes, other labels and other lines (layout-labels.ts).
  */
+import type { DependencyState } from '../../kernel/types.js';
 import type { EnvironmentGraph } from './environment-graph.js';
+import { assignLayers, wrapLayers, type Layers } from './layout-layers.js';
+import { bundleEdges, type Net } from './layout-nets.js';
+import { orderItems, pack, type ClusterRow, type GapLink, type Item, type Kids, type Packed } from './layout-order.js';
+import {
+  bundleSegments,
+  countCrossings,
+  junctions,
+  polylines,
+  routeGaps,
+  straighten,
+  type Box,
+  type GapRoute,
+  type Point,
+  type Routing,
+  type Segment,
+} from './layout-route.js';
+import { placeLabels, type LabelRequest } from './layout-labels.js';
 
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
-
-export interface Point {
-  x: number;
-  y: number;
-}
+export type { Box, Point } from './layout-route.js';
 
 export interface LaidOutEdge {
   from: string;
   to: string;
-  state: string;
-  /** From a point on the source box's border to a point on the target box's border. */
+  state: DependencyState;
+  /** Its own way from a point on the source box's border to a point on the target box's border. */
   points: Point[];
-  /** Where a label fits (in a gap between columns), for `provisioned` edges. */
-  label?: Point;
+  /** Index of the bundle drawing it. */
+  bundle: number;
+}
+
+/** Edges drawn together: every node of `from` is waited for by every node of `to`, in the same state. */
+export interface Bundle {
+  state: DependencyState;
+  from: string[];
+  to: string[];
+  /** What is drawn: polylines of horizontal and vertical segments. */
+  lines: Point[][];
+  /** Where three or more of its lines meet. */
+  junctions: Point[];
+  /** Arrowheads, on the border of each box of `to`: pointing right (1) or left (-1, a cycle drawn backwards). */
+  arrows: { x: number; y: number; dir: 1 | -1 }[];
+  /** Where its label goes (bundles of `provisioned` edges, when labels are asked for). */
+  label?: Box;
 }
 
 export interface Layout {
@@ -41,7 +65,8 @@ export interface Layout {
   nodes: Map<string, Box>;
   clusters: Map<string, Box>;
   edges: LaidOutEdge[];
-  /** Edge segments crossing each other between columns (what the ordering minimises). */
+  bundles: Bundle[];
+  /** Places where a line of one bundle crosses a line of another. */
   crossings: number;
 }
 
@@ -53,102 +78,46 @@ export interface LayoutOptions {
   /** How wide a cluster's title is: its box is made at least that wide. */
   clusterTitleWidth?: (path: string) => number;
   margin: number;
+  /** Size of the label of a bundle of `provisioned` edges; without it bundles are not labelled. */
+  label?: { width: number; height: number };
+  /** The screen the drawing should fit: tall layers are wrapped into columns towards its shape. */
+  fit?: { width: number; height: number };
 }
 
-const GAP = 14; // between items stacked in a column
-const DUMMY_HEIGHT = 6; // an edge's slot in a column it crosses
+const SLOT_HEIGHT = 2; // a bundle's slot in a column it crosses
 const PAD = 8; // inside a cluster box, around its contents
-const STUB = 8; // horizontal lead-in and lead-out of an edge in a gap
-const SWEEPS = 12;
-
-interface Leaf {
-  id: string;
-  index: number;
-  layer: number;
-  width: number;
-  height: number;
-  /** Innermost cluster holding it; null at the root. */
-  owner: string | null;
-  /** The node's path (absent for dummies). */
-  node?: string;
-}
-
-interface Chain {
-  edge: EnvironmentGraph['edges'][number];
-  /** Items from the lower layer to the higher one. */
-  items: Leaf[];
-  /** The edge points from a higher layer to a lower one (a cycle broken for drawing). */
-  reversed: boolean;
-}
-
-/** Longest-path layers; a cycle (never in a valid description) is broken by ignoring the edge that closes it. */
-function assignLayers(graph: EnvironmentGraph): { layer: Map<string, number>; back: Set<number> } {
-  const out = new Map<string, number[]>(graph.nodes.map((n) => [n.path, []]));
-  graph.edges.forEach((e, i) => out.get(e.from)?.push(i));
-  const back = new Set<number>();
-  const state = new Map<string, 1 | 2>();
-  const order: string[] = [];
-  for (const start of graph.nodes.map((n) => n.path)) {
-    if (state.has(start)) continue;
-    const stack: [string, number][] = [[start, 0]];
-    state.set(start, 1);
-    while (stack.length) {
-      const top = stack[stack.length - 1];
-      const edges = out.get(top[0])!;
-      if (top[1] < edges.length) {
-        const i = edges[top[1]++];
-        const to = graph.edges[i].to;
-        if (!out.has(to)) continue;
-        const s = state.get(to);
-        if (s === 1) back.add(i);
-        else if (s === undefined) {
-          state.set(to, 1);
-          stack.push([to, 0]);
-        }
-      } else {
-        state.set(top[0], 2);
-        order.push(top[0]);
-        stack.pop();
-      }
-    }
-  }
-  const layer = new Map<string, number>(graph.nodes.map((n) => [n.path, 0]));
-  const incoming = new Map<string, string[]>(graph.nodes.map((n) => [n.path, []]));
-  graph.edges.forEach((e, i) => {
-    if (back.has(i) || !out.has(e.from) || !out.has(e.to) || e.from === e.to) return;
-    incoming.get(e.to)!.push(e.from);
-  });
-  const topo = order.reverse();
-  for (const path of topo) {
-    for (const from of incoming.get(path)!) layer.set(path, Math.max(layer.get(path)!, layer.get(from)! + 1));
-  }
-  // A node nothing waits before sits just left of its first dependent, not far left with a long edge to it.
-  const outgoing = new Map<string, string[]>(graph.nodes.map((n) => [n.path, []]));
-  for (const [to, froms] of incoming) for (const from of froms) outgoing.get(from)!.push(to);
-  for (const path of [...topo].reverse()) {
-    const succ = outgoing.get(path)!;
-    if (incoming.get(path)!.length === 0 && succ.length > 0)
-      layer.set(path, Math.min(...succ.map((t) => layer.get(t)!)) - 1);
-  }
-  // Without any edge every node would stand in one tall column: fill a few columns instead, in order (so a group's
-  // nodes stay together), about as wide as tall.
-  if (graph.edges.length === 0 && graph.nodes.length > 6) {
-    const rows = Math.ceil(graph.nodes.length / Math.max(1, Math.round(Math.sqrt(graph.nodes.length * 0.43))));
-    graph.nodes.forEach((n, i) => layer.set(n.path, Math.floor(i / rows)));
-  }
-  return { layer, back };
-}
+const PAD_X = PAD + 2; // between a column and the border of a cluster around it
+const STUB = 8; // a horizontal line's run in a gap before its first possible vertical line
+const HEAD_STUB = 16; // the run from the last vertical line to the boxes on the right: room for an arrowhead
+const TRACK = 8; // between two vertical lines in a gap
+const MIN_GAP = 40;
 
 /** Lays the graph out (see the module comment). */
 export function layeredLayout(graph: EnvironmentGraph, opts: LayoutOptions): Layout {
-  const { layer, back } = assignLayers(graph);
-  // Clusters that hold nodes; a node's owner is its innermost such cluster.
+  const layers = assignLayers(graph);
+  const tree = clusterHelpers(graph);
+  const nets = bundleEdges(graph.edges, layers.layer, layers.back);
+  const perColumn = chooseWrap(graph, layers, nets, tree, opts);
+  const column = wrapLayers(graph, layers, tree.ownerOfNode, perColumn);
+  const model = buildModel(graph, nets, column, tree, opts);
+  const { packed } = orderItems(model.items, model.kids, model.links, opts.clusterTitle, model.key);
+  return draw(graph, nets, model, packed, tree, opts);
+}
+
+interface ClusterHelpers {
+  ownerOfNode: (path: string) => string | null;
+  lca: (owners: (string | null)[]) => string | null;
+  parentOf: (c: string) => string | null;
+}
+
+function clusterHelpers(graph: EnvironmentGraph): ClusterHelpers {
   const clusterByPath = new Map(graph.clusters.map((c) => [c.path, c]));
   const ownerOf = (cluster: string | null): string | null => {
     let c = cluster;
     while (c !== null && !clusterByPath.has(c)) c = c.includes('/') ? c.slice(0, c.lastIndexOf('/')) : null;
     return c;
   };
+  const nodeCluster = new Map(graph.nodes.map((n) => [n.path, n.cluster]));
   const parentOf = (c: string): string | null => ownerOf(clusterByPath.get(c)!.parent);
   const chainOf = (c: string | null): (string | null)[] => {
     const out: (string | null)[] = [];
@@ -156,295 +125,412 @@ export function layeredLayout(graph: EnvironmentGraph, opts: LayoutOptions): Lay
     out.unshift(null);
     return out;
   };
-  const lca = (a: string | null, b: string | null): string | null => {
-    const ca = chainOf(a);
-    const cb = chainOf(b);
-    let i = 0;
-    while (i + 1 < ca.length && i + 1 < cb.length && ca[i + 1] === cb[i + 1]) i++;
-    return ca[i];
+  const lca = (owners: (string | null)[]): string | null => {
+    let common = chainOf(owners[0] ?? null);
+    for (const o of owners.slice(1)) {
+      const other = chainOf(o);
+      let i = 0;
+      while (i + 1 < common.length && i + 1 < other.length && common[i + 1] === other[i + 1]) i++;
+      common = common.slice(0, i + 1);
+    }
+    return common[common.length - 1];
   };
+  return { ownerOfNode: (p) => ownerOf(nodeCluster.get(p) ?? null), lca, parentOf };
+}
 
+interface Model {
+  items: Item[];
+  nodeItem: Map<string, Item>;
+  /** Per bundle, its slots by column. */
+  slots: Map<number, Map<number, Item>>;
+  links: GapLink[];
+  kids: Kids;
+  key: Map<Item, number>;
+  columns: number;
+}
+
+/** Items (boxes and bundle slots), the bundles per gap, and the cluster tree, for the given columns. */
+function buildModel(
+  graph: EnvironmentGraph,
+  nets: Net[],
+  column: Map<string, number>,
+  tree: ClusterHelpers,
+  opts: LayoutOptions,
+): Model {
   let index = 0;
-  const leaves: Leaf[] = [];
-  const nodeLeaf = new Map<string, Leaf>();
+  const items: Item[] = [];
+  const nodeItem = new Map<string, Item>();
+  const key = new Map<Item, number>();
   for (const n of graph.nodes) {
-    const size = opts.size(n.path);
-    const leaf: Leaf = {
+    const item: Item = {
       id: `n:${n.path}`,
       index: index++,
-      layer: layer.get(n.path)!,
-      ...size,
-      owner: ownerOf(n.cluster),
+      col: column.get(n.path)!,
+      ...opts.size(n.path),
+      owner: tree.ownerOfNode(n.path),
       node: n.path,
     };
-    leaves.push(leaf);
-    nodeLeaf.set(n.path, leaf);
+    items.push(item);
+    nodeItem.set(n.path, item);
+    key.set(item, item.index);
   }
-  const chains: Chain[] = [];
-  graph.edges.forEach((edge, i) => {
-    const a = nodeLeaf.get(edge.from);
-    const b = nodeLeaf.get(edge.to);
-    if (!a || !b || a === b) return;
-    const reversed = back.has(i) || a.layer > b.layer;
-    const [lo, hi] = reversed ? [b, a] : [a, b];
-    const items: Leaf[] = [lo];
-    const owner = lca(lo.owner, hi.owner);
-    for (let l = lo.layer + 1; l < hi.layer; l++) {
-      const d: Leaf = { id: `d:${i}:${l}`, index: index++, layer: l, width: 0, height: DUMMY_HEIGHT, owner };
-      leaves.push(d);
-      items.push(d);
+  const slots = new Map<number, Map<number, Item>>();
+  const links: GapLink[] = [];
+  nets.forEach((net, n) => {
+    const left = net.left.map((p) => nodeItem.get(p)!);
+    const right = net.right.map((p) => nodeItem.get(p)!);
+    const c0 = Math.min(...left.map((i) => i.col));
+    const c1 = Math.max(...right.map((i) => i.col));
+    const owner = tree.lca([...left, ...right].map((i) => i.owner));
+    const mine = new Map<number, Item>();
+    for (let c = c0 + 1; c < c1; c++) {
+      const slot: Item = { id: `s:${n}:${c}`, index: index++, col: c, width: 0, height: SLOT_HEIGHT, owner };
+      items.push(slot);
+      mine.set(c, slot);
+      key.set(slot, left[0].index + 0.5);
     }
-    if (lo.layer === hi.layer) return; // only a broken cycle within one layer: not drawable left to right
-    items.push(hi);
-    chains.push({ edge, items, reversed });
+    slots.set(n, mine);
+    for (let g = c0; g < c1; g++) {
+      const l = left.filter((i) => i.col === g);
+      const r = right.filter((i) => i.col === g + 1);
+      if (mine.has(g)) l.push(mine.get(g)!);
+      if (mine.has(g + 1)) r.push(mine.get(g + 1)!);
+      links.push({ net: n, gap: g, left: l, right: r });
+    }
   });
-
-  // The cluster tree of what is drawn.
-  const kids = new Map<string | null, { clusters: string[]; leaves: Leaf[] }>();
-  const kidsOf = (c: string | null) => {
-    let k = kids.get(c);
-    if (!k) kids.set(c, (k = { clusters: [], leaves: [] }));
-    return k;
-  };
-  kidsOf(null);
+  const kids: Kids = new Map([[null, { clusters: [], items: [] }]]);
+  const kidsOf = (c: string | null) => kids.get(c) ?? kids.set(c, { clusters: [], items: [] }).get(c)!;
   const drawn = new Set<string>();
-  for (const leaf of leaves) {
-    kidsOf(leaf.owner).leaves.push(leaf);
-    for (let c = leaf.owner; c !== null && !drawn.has(c); c = parentOf(c)) {
-      drawn.add(c);
-    }
+  for (const item of items) {
+    kidsOf(item.owner).items.push(item);
+    for (let c = item.owner; c !== null && !drawn.has(c); c = tree.parentOf(c)) drawn.add(c);
   }
-  for (const c of graph.clusters) if (drawn.has(c.path)) kidsOf(parentOf(c.path)).clusters.push(c.path);
-  const heightOfTree = new Map<string, number>();
-  const treeHeight = (c: string): number => {
-    let h = heightOfTree.get(c);
-    if (h === undefined) {
-      h = 1 + Math.max(0, ...(kids.get(c)?.clusters ?? []).map(treeHeight));
-      heightOfTree.set(c, h);
-    }
-    return h;
-  };
-  const maxDepth = Math.max(0, ...(kids.get(null)?.clusters ?? []).map(treeHeight));
-  const padX = PAD + 2;
+  for (const c of graph.clusters) if (drawn.has(c.path)) kidsOf(tree.parentOf(c.path)).clusters.push(c.path);
+  const columns = Math.max(0, ...items.map((i) => i.col)) + 1;
+  return { items, nodeItem, slots, links, kids, key, columns };
+}
 
-  // Neighbours of each item in the previous and next column.
-  const prev = new Map<Leaf, Leaf[]>();
-  const next = new Map<Leaf, Leaf[]>();
-  const segments: [Leaf, Leaf][] = [];
-  for (const ch of chains) {
-    for (let i = 0; i + 1 < ch.items.length; i++) {
-      const [a, b] = [ch.items[i], ch.items[i + 1]];
-      segments.push([a, b]);
-      (next.get(a) ?? next.set(a, []).get(a)!).push(b);
-      (prev.get(b) ?? prev.set(b, []).get(b)!).push(a);
-    }
+/**
+ * How many nodes of one group a column may hold: the wrapping whose drawing best fits `opts.fit` (estimated from a
+ * first stacking, before crossings are reduced), preferring fewer, taller columns when several fit.
+ */
+function chooseWrap(
+  graph: EnvironmentGraph,
+  layers: Layers,
+  nets: Net[],
+  tree: ClusterHelpers,
+  opts: LayoutOptions,
+): number {
+  if (!opts.fit || graph.edges.length === 0) return Infinity;
+  const groups = new Map<string, number>();
+  for (const n of graph.nodes) {
+    const k = `${layers.layer.get(n.path)}\0${tree.ownerOfNode(n.path)}`;
+    groups.set(k, (groups.get(k) ?? 0) + 1);
   }
+  const largest = Math.max(0, ...groups.values());
+  const candidates = [...new Set([Infinity, ...[2, 3, 4, 5, 6, 8].map((k) => Math.ceil(largest / k))])].filter(
+    (c) => c >= 3 || c === Infinity,
+  );
+  let best = { perColumn: Infinity, score: Infinity };
+  for (const perColumn of candidates) {
+    const model = buildModel(graph, nets, wrapLayers(graph, layers, tree.ownerOfNode, perColumn), tree, opts);
+    const packed = pack(model.kids, opts.clusterTitle, model.key, null);
+    const colWidth = columnWidths(model);
+    const width = colWidth.reduce((s, w) => s + w, 0) + (model.columns - 1) * 64 + 2 * opts.margin;
+    const height = packed.height + 2 * opts.margin;
+    const score = Math.max(width / opts.fit.width, height / opts.fit.height, 1);
+    if (score < best.score - 0.02) best = { perColumn, score };
+  }
+  return best.perColumn;
+}
 
-  const title = opts.clusterTitle;
-  /** Stacks the items of every column given a sort key and a wished-for centre height per item. */
-  const pack = (key: Map<Leaf, number>, want: Map<Leaf, number> | null) => {
-    const top = new Map<Leaf, number>();
-    const clusterRows = new Map<string, { y: number; height: number; c0: number; c1: number }>();
-    interface Block {
-      key: number;
-      weight: number;
-      desiredTop: number;
-      height: number;
-      c0: number;
-      c1: number;
-      place: (y: number) => void;
-    }
-    const leafBlock = (l: Leaf): Block => ({
-      key: key.get(l)!,
-      weight: 1,
-      desiredTop: want ? want.get(l)! - l.height / 2 : 0,
-      height: l.height,
-      c0: l.layer,
-      c1: l.layer,
-      place: (y) => void top.set(l, y),
-    });
-    const clusterBlock = (c: string | null): Block => {
-      const k = kids.get(c)!;
-      const blocks = [...k.clusters.map(clusterBlock), ...k.leaves.map(leafBlock)].sort((a, b) => a.key - b.key);
-      const innerTop = c === null ? 0 : title + PAD;
-      const desiredTop = (blocks.length ? Math.min(...blocks.map((b) => b.desiredTop)) : 0) - innerTop;
-      const sky = new Map<number, number>();
-      const at: number[] = [];
-      for (const b of blocks) {
-        let y = Math.max(innerTop, b.desiredTop - desiredTop);
-        for (let col = b.c0; col <= b.c1; col++) {
-          const s = sky.get(col);
-          if (s !== undefined) y = Math.max(y, s + GAP);
+function columnWidths(model: Model): number[] {
+  const colWidth = Array.from({ length: model.columns }, () => 20);
+  for (const i of model.items) colWidth[i.col] = Math.max(colWidth[i.col], i.width);
+  return colWidth;
+}
+
+/** Horizontal positions, lines, labels and each edge's way: the layout from the stacked columns. */
+function draw(
+  graph: EnvironmentGraph,
+  nets: Net[],
+  model: Model,
+  packed: Packed,
+  tree: ClusterHelpers,
+  opts: LayoutOptions,
+): Layout {
+  const yOff = opts.margin;
+  const top = (i: Item) => packed.top.get(i)! + yOff;
+  const routing = routeGaps(model.links, top);
+  const treeHeight = clusterHeights(model.kids);
+  const lanes = new Set<number>();
+  const labelled = opts.label ? nets.map((n, i) => (n.state === 'provisioned' ? i : -1)).filter((i) => i >= 0) : [];
+  for (let round = 0; ; round++) {
+    const geo = geometry(model, packed, routing, treeHeight, lanes, opts);
+    const segs = bundleSegments(nets.length, routing, slotLists(model), nodeEnds(model, routing, geo.nodes), geo.cols);
+    let labels = new Map<number, Box>();
+    if (opts.label && labelled.length) {
+      const placed = placeLabels(
+        labelled.map((n) => labelRequest(n, model, routing, geo)),
+        (n) => segs[n],
+        opts.label,
+        { boxes: [...geo.nodes.values(), ...geo.titleBands], segments: [...segs, geo.clusterBorders] },
+      );
+      labels = placed.labels;
+      let more = false;
+      for (const n of placed.needLane) {
+        // A lane in the gap nearest its right side that has none yet.
+        const g = gapsOf(n, routing).find((x) => !lanes.has(x));
+        if (g !== undefined) {
+          lanes.add(g);
+          more = true;
         }
-        at.push(y);
-        for (let col = b.c0; col <= b.c1; col++) sky.set(col, y + b.height);
       }
-      const height = Math.max(innerTop, ...sky.values()) + (c === null ? 0 : PAD);
-      const weight = blocks.reduce((s, b) => s + b.weight, 0);
-      const c0 = Math.min(...blocks.map((b) => b.c0));
-      const c1 = Math.max(...blocks.map((b) => b.c1));
-      return {
-        key: blocks.reduce((s, b) => s + b.key * b.weight, 0) / Math.max(1, weight),
-        weight,
-        desiredTop,
-        height,
-        c0,
-        c1,
-        place: (y) => {
-          if (c !== null) clusterRows.set(c, { y, height, c0, c1 });
-          blocks.forEach((b, i) => b.place(y + at[i]));
-        },
-      };
+      if (more && round < 3) continue;
+    }
+    const bundles = nets.map((net, n): Bundle => bundleOf(net, n, segs[n], model, routing, geo, labels.get(n)));
+    const order = new Map(graph.edges.map((e, i) => [e, i]));
+    const edges = edgeWays(nets, model, routing, geo).sort((a, b) => order.get(a.edge)! - order.get(b.edge)!);
+    return {
+      width: geo.width,
+      height: Math.ceil(packed.height + 2 * opts.margin),
+      nodes: geo.nodes,
+      clusters: geo.clusters,
+      edges: edges.map(({ edge: _, ...e }) => e),
+      bundles,
+      crossings: countCrossings(segs),
     };
-    const root = clusterBlock(null);
-    root.place(0);
-    return { top, clusterRows, height: root.height };
-  };
-  const centre = (top: Map<Leaf, number>, l: Leaf) => top.get(l)! + l.height / 2;
-  const countCrossings = (top: Map<Leaf, number>): number => {
-    const byGap = new Map<number, [number, number][]>();
-    for (const [a, b] of segments) {
-      const list = byGap.get(a.layer) ?? byGap.set(a.layer, []).get(a.layer)!;
-      list.push([centre(top, a), centre(top, b)]);
-    }
-    let n = 0;
-    for (const list of byGap.values()) {
-      for (let i = 0; i < list.length; i++)
-        for (let j = i + 1; j < list.length; j++) if ((list[i][0] - list[j][0]) * (list[i][1] - list[j][1]) < 0) n++;
-    }
-    return n;
-  };
-
-  // Initial order: input order, dummies after the node their edge leaves.
-  let key = new Map<Leaf, number>(leaves.map((l) => [l, l.index]));
-  for (const ch of chains) ch.items.slice(1, -1).forEach((d) => key.set(d, ch.items[0].index + 0.5));
-  let packed = pack(key, null);
-  let best = { packed, crossings: countCrossings(packed.top), key };
-  for (let sweep = 0; sweep < SWEEPS && best.crossings > 0; sweep++) {
-    // Column by column in the sweep's direction, each item wishes for the mean of its neighbours' wishes in the
-    // column just done (so a change travels through the whole sweep); items without such neighbours stay put.
-    const down = sweep % 2 === 0;
-    const side = down ? prev : next;
-    const want = new Map<Leaf, number>();
-    const inOrder = [...leaves].sort((a, b) => (down ? a.layer - b.layer : b.layer - a.layer));
-    for (const l of inOrder) {
-      const ns = side.get(l);
-      want.set(l, ns?.length ? ns.reduce((s, n) => s + want.get(n)!, 0) / ns.length : centre(packed.top, l));
-    }
-    key = new Map(leaves.map((l) => [l, want.get(l)! + l.index * 1e-6]));
-    packed = pack(key, want);
-    const crossings = countCrossings(packed.top);
-    if (crossings < best.crossings || (crossings === best.crossings && packed.height < best.packed.height))
-      best = { packed, crossings, key };
   }
-  // The same order stacked tightly is shorter (wishes leave holes); kept unless it crosses more.
-  const tight = pack(best.key, null);
-  const tightCrossings = countCrossings(tight.top);
-  if (tightCrossings <= best.crossings) best = { packed: tight, crossings: tightCrossings, key: best.key };
-  packed = best.packed;
+}
 
-  // Columns: as wide as their widest box, separated by gaps wide enough for nested cluster borders and a label.
-  const layers = Math.max(0, ...leaves.map((l) => l.layer)) + 1;
-  const colWidth = Array.from({ length: layers }, () => 20);
-  for (const l of leaves) colWidth[l.layer] = Math.max(colWidth[l.layer], l.width);
-  const hasLabels = chains.some((c) => c.edge.state === 'provisioned');
-  const gap = Math.max(hasLabels ? 96 : 64, 2 * padX * maxDepth + 2 * STUB + 32);
+function clusterHeights(kids: Kids): (c: string) => number {
+  const memo = new Map<string, number>();
+  const h = (c: string): number => {
+    let v = memo.get(c);
+    if (v === undefined) {
+      v = 1 + Math.max(0, ...(kids.get(c)?.clusters ?? []).map(h));
+      memo.set(c, v);
+    }
+    return v;
+  };
+  return h;
+}
+
+interface Geometry {
+  cols: { left: (c: number) => number; right: (c: number) => number; trackX: (g: number, t: number) => number };
+  /** Where the lane for labels in a gap starts, when it has one. */
+  laneX: (g: number) => number | undefined;
+  nodes: Map<string, Box>;
+  clusters: Map<string, Box>;
+  titleBands: Box[];
+  clusterBorders: Segment[];
+  width: number;
+}
+
+/** Column and gap widths (gaps as wide as their vertical lines and lanes need), boxes and cluster boxes. */
+function geometry(
+  model: Model,
+  packed: Packed,
+  routing: Routing,
+  treeHeight: (c: string) => number,
+  lanes: Set<number>,
+  opts: LayoutOptions,
+): Geometry {
+  const n = model.columns;
+  const colWidth = columnWidths(model);
+  const inset = (c: string) => PAD_X * treeHeight(c);
+  const borderIn = (side: 'c0' | 'c1', col: number) =>
+    Math.max(0, ...[...packed.clusterRows].filter(([, r]) => r[side] === col).map(([c]) => inset(c)));
+  const laneWidth = (opts.label?.width ?? 0) + 8;
+  // Per gap: its band of tracks, then a lane for labels if it has one, and how wide the gap must be.
+  const band = Array.from({ length: Math.max(0, n - 1) }, (_, g) => {
+    const tracks = routing.gaps.get(g)?.tracks ?? 0;
+    const offsets = Array.from({ length: tracks }, (_, t) => t * TRACK);
+    const lane = lanes.has(g) ? (tracks ? offsets[tracks - 1] + 4 : 0) : undefined;
+    const width = (tracks ? offsets[tracks - 1] : 0) + (lane !== undefined ? laneWidth : 0);
+    const before = borderIn('c1', g) + STUB;
+    const needed = before + width + HEAD_STUB + borderIn('c0', g + 1);
+    const gap = Math.max(MIN_GAP, needed);
+    return { offsets, lane, start: before + (gap - needed) / 2, gap };
+  });
   // A cluster box at least as wide as its title: its last column grows when the columns it spans are too narrow.
-  if (opts.clusterTitleWidth) {
+  if (opts.clusterTitleWidth)
     for (const [c, row] of packed.clusterRows) {
       let span = 0;
-      for (let i = row.c0; i <= row.c1; i++) span += colWidth[i] + (i < row.c1 ? gap : 0);
-      const missing = opts.clusterTitleWidth(c) + 16 - (span + 2 * padX * treeHeight(c));
+      for (let i = row.c0; i <= row.c1; i++) span += colWidth[i] + (i < row.c1 ? band[i].gap : 0);
+      const missing = opts.clusterTitleWidth(c) + 16 - (span + 2 * inset(c));
       if (missing > 0) colWidth[row.c1] += missing;
     }
-  }
   const colLeft: number[] = [];
-  let x = opts.margin + padX * maxDepth;
-  for (let i = 0; i < layers; i++) {
+  let x = opts.margin + borderIn('c0', 0);
+  for (let i = 0; i < n; i++) {
     colLeft.push(x);
-    x += colWidth[i] + gap;
+    x += colWidth[i] + (i + 1 < n ? band[i].gap : 0);
   }
-  const colRight = (i: number) => colLeft[i] + colWidth[i];
+  const right = (c: number) => colLeft[c] + colWidth[c];
+  const trackX = (g: number, t: number) => right(g) + band[g].start + (band[g].offsets[t] ?? 0);
+  const laneX = (g: number) => {
+    const at = band[g]?.lane;
+    return at === undefined ? undefined : right(g) + band[g].start + at;
+  };
   const yOff = opts.margin;
-
   const nodes = new Map<string, Box>();
-  for (const l of leaves)
-    if (l.node !== undefined)
-      nodes.set(l.node, {
-        x: colLeft[l.layer] + (colWidth[l.layer] - l.width) / 2,
-        y: packed.top.get(l)! + yOff,
-        width: l.width,
-        height: l.height,
+  for (const i of model.items)
+    if (i.node !== undefined)
+      nodes.set(i.node, {
+        x: colLeft[i.col] + (colWidth[i.col] - i.width) / 2,
+        y: packed.top.get(i)! + yOff,
+        width: i.width,
+        height: i.height,
       });
   const clusters = new Map<string, Box>();
+  const titleBands: Box[] = [];
+  const clusterBorders: Segment[] = [];
   for (const [c, row] of packed.clusterRows) {
-    const inset = padX * treeHeight(c);
-    clusters.set(c, {
-      x: colLeft[row.c0] - inset,
-      y: row.y + yOff,
-      width: colRight(row.c1) - colLeft[row.c0] + 2 * inset,
-      height: row.height,
-    });
+    const b = clusterBox(row, colLeft[row.c0] - inset(c), right(row.c1) + inset(c), yOff);
+    clusters.set(c, b);
+    titleBands.push({ x: b.x, y: b.y, width: (opts.clusterTitleWidth?.(c) ?? 0) + 12, height: opts.clusterTitle });
+    const [x0, y0, x1, y1] = [b.x, b.y, b.x + b.width, b.y + b.height];
+    clusterBorders.push(
+      [
+        { x: x0, y: y0 },
+        { x: x1, y: y0 },
+      ],
+      [
+        { x: x0, y: y1 },
+        { x: x1, y: y1 },
+      ],
+      [
+        { x: x0, y: y0 },
+        { x: x0, y: y1 },
+      ],
+      [
+        { x: x1, y: y0 },
+        { x: x1, y: y1 },
+      ],
+    );
   }
-
-  // Ports: the edges leaving (entering) a box are spread over its right (left) side in the order of the other ends.
-  const outPorts = new Map<Leaf, Chain[]>();
-  const inPorts = new Map<Leaf, Chain[]>();
-  for (const ch of chains) {
-    (outPorts.get(ch.items[0]) ?? outPorts.set(ch.items[0], []).get(ch.items[0])!).push(ch);
-    const last = ch.items[ch.items.length - 1];
-    (inPorts.get(last) ?? inPorts.set(last, []).get(last)!).push(ch);
-  }
-  const portY = new Map<string, number>();
-  const spread = (l: Leaf, list: Chain[], side: 'out' | 'in') => {
-    const other = (ch: Chain) => ch.items[side === 'out' ? 1 : ch.items.length - 2];
-    list.sort((a, b) => centre(packed.top, other(a)) - centre(packed.top, other(b)));
-    const span = Math.min(l.height * 0.6, (list.length - 1) * 6);
-    list.forEach((ch, i) => {
-      const y = centre(packed.top, l) + yOff + (list.length > 1 ? -span / 2 + (i * span) / (list.length - 1) : 0);
-      portY.set(`${side}\0${chains.indexOf(ch)}`, y);
-    });
+  const width = Math.ceil((n ? right(n - 1) : 0) + borderIn('c1', n - 1) + opts.margin);
+  return {
+    cols: { left: (c) => colLeft[c], right, trackX },
+    laneX,
+    nodes,
+    clusters,
+    titleBands,
+    clusterBorders,
+    width,
   };
-  for (const [l, list] of outPorts) spread(l, list, 'out');
-  for (const [l, list] of inPorts) spread(l, list, 'in');
+}
 
-  const edges: LaidOutEdge[] = chains.map((ch, ci) => {
-    const pts: Point[] = [];
-    const push = (p: Point) => {
-      const last = pts[pts.length - 1];
-      if (!last || Math.abs(last.x - p.x) > 0.01 || Math.abs(last.y - p.y) > 0.01) pts.push(p);
-    };
-    const first = ch.items[0];
-    const y0 = portY.get(`out\0${ci}`)!;
-    push({ x: nodes.get(first.node!)!.x + first.width, y: y0 });
-    push({ x: colRight(first.layer), y: y0 });
-    push({ x: colRight(first.layer) + STUB, y: y0 });
-    let label: Point | undefined;
-    const mid = Math.floor((ch.items.length - 1) / 2);
-    for (let i = 1; i < ch.items.length; i++) {
-      const item = ch.items[i];
-      const isLast = i === ch.items.length - 1;
-      const y = isLast ? portY.get(`in\0${ci}`)! : centre(packed.top, item) + yOff;
-      const from = pts[pts.length - 1];
-      push({ x: colLeft[item.layer] - STUB, y });
-      if (i - 1 === mid) label = { x: (from.x + colLeft[item.layer] - STUB) / 2, y: (from.y + y) / 2 };
-      push({ x: colLeft[item.layer], y });
-      if (isLast) push({ x: nodes.get(item.node!)!.x, y });
-      else {
-        push({ x: colRight(item.layer), y });
-        push({ x: colRight(item.layer) + STUB, y });
+const clusterBox = (row: ClusterRow, x0: number, x1: number, yOff: number): Box => ({
+  x: x0,
+  y: row.y + yOff,
+  width: x1 - x0,
+  height: row.height,
+});
+
+function slotLists(model: Model): Map<number, Item[]> {
+  return new Map([...model.slots].map(([n, m]) => [n, [...m.values()]]));
+}
+
+/** Where each bundle meets a box: the box's right side for its left nodes, its left side for its right nodes. */
+function nodeEnds(model: Model, routing: Routing, boxes: Map<string, Box>) {
+  const out: { net: number; item: Item; side: 'L' | 'R'; boxEdge: number }[] = [];
+  for (const l of model.links) {
+    for (const i of l.left)
+      if (i.node !== undefined) {
+        const b = boxes.get(i.node)!;
+        out.push({ net: l.net, item: i, side: 'R', boxEdge: b.x + b.width });
       }
-    }
-    if (ch.reversed) pts.reverse();
-    return {
-      from: ch.edge.from,
-      to: ch.edge.to,
-      state: ch.edge.state,
-      points: pts,
-      ...(ch.edge.state === 'provisioned' && label ? { label } : {}),
-    };
+    for (const i of l.right)
+      if (i.node !== undefined) out.push({ net: l.net, item: i, side: 'L', boxEdge: boxes.get(i.node)!.x });
+  }
+  return out;
+}
+
+/** The gaps a bundle has lines in, nearest its right side first. */
+function gapsOf(net: number, routing: Routing): number[] {
+  const out: number[] = [];
+  for (const [g, { routes }] of routing.gaps) if (routes.some((r) => r.link.net === net)) out.push(g);
+  return out.sort((a, b) => b - a);
+}
+
+function labelRequest(n: number, model: Model, routing: Routing, geo: Geometry): LabelRequest {
+  const runs = [...model.slots.get(n)!.values()].map((s) => ({
+    y: routing.endY(n, s),
+    x0: geo.cols.left(s.col),
+    x1: geo.cols.right(s.col),
+  }));
+  // In a gap's lane, on one of its lines to its right ends (they all cross the lane).
+  const lanes: LabelRequest['lanes'] = [];
+  for (const g of gapsOf(n, routing)) {
+    const x = geo.laneX(g);
+    if (x === undefined) continue;
+    const route = routing.gaps.get(g)!.routes.find((r) => r.link.net === n)!;
+    lanes.push({ x, ys: route.ends.right });
+  }
+  return { net: n, runs, lanes };
+}
+
+function bundleOf(
+  net: Net,
+  n: number,
+  segs: Segment[],
+  model: Model,
+  routing: Routing,
+  geo: Geometry,
+  label: Box | undefined,
+): Bundle {
+  const heads = net.reversed ? net.left : net.right;
+  const arrows = heads.map((p) => {
+    const b = geo.nodes.get(p)!;
+    const y = routing.endY(n, model.nodeItem.get(p)!);
+    return net.reversed ? { x: b.x + b.width, y, dir: -1 as const } : { x: b.x, y, dir: 1 as const };
   });
-  const width = Math.ceil((layers ? colRight(layers - 1) : 0) + padX * maxDepth + opts.margin);
-  const height = Math.ceil(packed.height + 2 * opts.margin);
-  return { width, height, nodes, clusters, edges, crossings: best.crossings };
+  return {
+    state: net.state,
+    from: net.reversed ? net.right : net.left,
+    to: heads,
+    lines: polylines(segs),
+    junctions: junctions(segs),
+    arrows,
+    ...(label ? { label } : {}),
+  };
+}
+
+/** Each edge's own way through its bundle: from its source's port, through slots and vertical lines, to its target. */
+function edgeWays(
+  nets: Net[],
+  model: Model,
+  routing: Routing,
+  geo: Geometry,
+): (LaidOutEdge & { edge: Net['edges'][number] })[] {
+  const routeOf = new Map<string, GapRoute>();
+  for (const [g, { routes }] of routing.gaps) for (const r of routes) routeOf.set(`${g}\0${r.link.net}`, r);
+  const out: (LaidOutEdge & { edge: Net['edges'][number] })[] = [];
+  nets.forEach((net, n) => {
+    for (const e of net.edges) {
+      const [a, b] = net.reversed ? [e.to, e.from] : [e.from, e.to];
+      const [ia, ib] = [model.nodeItem.get(a)!, model.nodeItem.get(b)!];
+      const pts: Point[] = [];
+      let y = routing.endY(n, ia);
+      pts.push({ x: geo.nodes.get(a)!.x + ia.width, y }, { x: geo.cols.right(ia.col), y });
+      for (let g = ia.col; g < ib.col; g++) {
+        const nextItem = g + 1 === ib.col ? ib : model.slots.get(n)!.get(g + 1)!;
+        const y2 = routing.endY(n, nextItem);
+        const r = routeOf.get(`${g}\0${n}`)!;
+        if (r.track >= 0) {
+          const x = geo.cols.trackX(g, r.track);
+          pts.push({ x, y }, { x, y: y2 });
+        }
+        pts.push({ x: geo.cols.left(g + 1), y: y2 });
+        pts.push(nextItem === ib ? { x: geo.nodes.get(b)!.x, y: y2 } : { x: geo.cols.right(g + 1), y: y2 });
+        y = y2;
+      }
+      const points = straighten(pts);
+      if (net.reversed) points.reverse();
+      out.push({ from: e.from, to: e.to, state: e.state, points, bundle: n, edge: e });
+    }
+  });
+  return out;
 }

@@ -160,15 +160,37 @@ test('svg of a 50-node environment: well-formed, no overlapping boxes, arrows, l
       assert.ok(!overlap, `${a.path} and ${b.path} overlap`);
     }
   }
+  // Every dependency keeps a path of its own (data-from, data-to) inside the bundle drawing it; bundles draw the lines,
+  // a dot where lines join, an arrowhead per box entered and, waiting for provisioning, a dashed line and a label.
   const edges = elements.filter((e) => e.name === 'path' && e.attrs.class === 'edge');
   assert.equal(edges.length, graph.edges.length);
-  assert.ok(edges.every((e) => e.attrs['marker-end'] === 'url(#pb-arrow)'));
-  assert.ok(elements.some((e) => e.name === 'marker' && e.attrs.id === 'pb-arrow'));
-  assert.ok(
-    edges.some((e) => e.attrs['stroke-dasharray']),
-    'provisioned dependencies are dashed',
+  assert.ok(edges.every((e) => e.attrs.stroke === 'none' && /^M[\d.]+,[\d.]+( L[\d.]+,[\d.]+)+$/.test(e.attrs.d)));
+  const bundles = elements.filter((e) => e.name === 'g' && e.attrs.class === 'bundle');
+  for (const b of bundles) {
+    const from = b.attrs['data-from'].split(' ');
+    const to = b.attrs['data-to'].split(' ');
+    const own = b.children.filter((c) => c.attrs.class === 'edge');
+    assert.equal(own.length, from.length * to.length, 'a bundle holds every pair of its sides');
+    for (const e of own) assert.ok(from.includes(e.attrs['data-from']) && to.includes(e.attrs['data-to']));
+    assert.equal(b.children.filter((c) => c.attrs.class === 'arrowhead').length, to.length);
+    assert.equal(b.children.filter((c) => c.attrs.class === 'bundle-line').length, 1);
+    assert.equal(b.children[0].name, 'title');
+  }
+  assert.equal(
+    bundles.reduce((n, b) => n + b.children.filter((c) => c.attrs.class === 'edge').length, 0),
+    graph.edges.length,
   );
-  assert.ok(elements.some((e) => e.attrs.class === 'edge-label' && e.text === 'provisioned'));
+  // 42 web nodes into lb: one bundle, one arrowhead on lb.
+  const lb = bundles.filter((b) => b.attrs['data-to'].split(' ').includes('lb'));
+  assert.equal(lb.length, 1);
+  assert.equal(lb[0].attrs['data-from'].split(' ').length, 42);
+  const provisioned = bundles.filter((b) => b.attrs['data-state'] === 'provisioned');
+  assert.ok(provisioned.length > 0);
+  for (const b of provisioned) {
+    assert.ok(b.children.find((c) => c.attrs.class === 'bundle-line')!.attrs['stroke-dasharray'], 'dashed');
+    assert.equal(b.children.filter((c) => c.attrs.class === 'edge-label' && c.text === 'provisioned').length, 1);
+  }
+  assert.ok(elements.some((e) => e.attrs.class === 'junction'));
   const legend = elements.find((e) => e.attrs.class === 'legend')!;
   const legendText = allElements(legend)
     .map((e) => e.text)
