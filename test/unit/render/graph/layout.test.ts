@@ -145,3 +145,29 @@ test('a group box is at least as wide as its title', () => {
   const box = layout.clusters.get(long)!;
   assert.ok(box.width >= long.length * 7.2 * (11 / 12), `${box.width} wide for a ${long.length}-character title`);
 });
+
+test('a cycle (never in a valid description) is still drawn: the edge closing it points left', () => {
+  const node = (p: string) => ({ path: p, label: p, host: 'h', cluster: null });
+  const graph: EnvironmentGraph = {
+    environment: 'x',
+    nodes: ['a', 'b', 'c', 'd'].map(node),
+    edges: [
+      { from: 'a', to: 'b', state: 'ready' },
+      { from: 'b', to: 'c', state: 'ready' },
+      { from: 'c', to: 'a', state: 'provisioned' },
+      { from: 'c', to: 'd', state: 'ready' },
+    ],
+    clusters: [],
+    reducedEdges: 0,
+    coloured: false,
+  };
+  const layout = layoutGraph(graph);
+  checkLayout(graph, layout);
+  const back = layout.bundles.find((b) => b.from.includes('c') && b.to.includes('a'))!;
+  assert.deepEqual(
+    back.arrows.map((a) => a.dir),
+    [-1],
+  );
+  assert.ok(back.label, 'labelled provisioned');
+  parseXml(renderSvg(graph));
+});
