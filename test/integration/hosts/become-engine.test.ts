@@ -1,7 +1,8 @@
 /**
  * Privilege escalation end to end: a description with `become: sudo` and `become_password: ${secret.NAME}` applied by
  * the engine to a real sshd host with a real sudo password rule, recorded in a real PostgreSQL. The password is
- * nowhere in the database afterwards (runs, nodes, tasks, logs), nor in the run's result or events.
+ * nowhere in the database afterwards (runs, nodes, tasks, logs), nor in the run's result or events. `apply --all` checks
+ * the node in parallel through the same sudo, with the same password.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
+import { CHECKED_REASON, CHECKED_TASK_MESSAGE } from '../../../reconciler/check-node.js';
 import type { RunEvent } from '../../../kernel/types.js';
 import { commitAll, engineInput, storeFor } from '../../helpers/engine-harness.js';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
@@ -122,6 +124,52 @@ test('an apply escalates with the password from a secret and stores it nowhere',
     }
   } finally {
     await close();
+    await closeStore();
+  }
+});
+
+test('apply --all checks a node that escalates as its run would: through sudo with the password, counted as met, the password stored nowhere', async () => {
+  const { store, close: closeStore } = storeFor(db.url);
+  const all = async (password: string) => {
+    const events: RunEvent[] = [];
+    const o = { dir: repo, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts], events, all: true };
+    const { input, close } = await engineInput(o);
+    const result = await applyEnvironment({ ...input, secrets: { sudo_pw: password } }).finally(close);
+    const logs = (await store.nodeRuns(result.runId!)).map((n) => n.log).join('\n');
+    return { result, events, logs };
+  };
+  try {
+    const { input, close } = await engineInput({
+      dir: repo,
+      store,
+      privateKey: ssh.privateKey,
+      knownHosts: [ssh.knownHosts],
+    });
+    await applyEnvironment({ ...input, secrets: { sudo_pw: PASSWORD } }).finally(close); // applied, if not yet
+    const met = await all(PASSWORD);
+    assert.equal(met.result.status, 'succeeded', JSON.stringify(met.result));
+    assert.equal(met.result.nodes[0].reason, CHECKED_REASON);
+    assert.deepEqual(
+      met.result.nodes[0].tasks.map((t) => [t.name, t.outcome, t.message]),
+      [
+        ['uid written', 'already met', CHECKED_TASK_MESSAGE],
+        ['root shell', 'already met', CHECKED_TASK_MESSAGE],
+        ['plain', 'already met', CHECKED_TASK_MESSAGE],
+      ],
+    );
+    assert.ok(!met.events.some((e) => e.type === 'node-state' && e.state === 'configuring'), 'nothing ran in order');
+    for (const text of [JSON.stringify(met.result), JSON.stringify(met.events), met.logs])
+      assert.ok(!text.includes(PASSWORD));
+    // The check asks sudo as the run does: a wrong password fails it, and the run in order fails the same way.
+    const wrong = await all('not-the-password');
+    const node = wrong.result.nodes[0];
+    assert.equal(node.state, 'failed');
+    assert.match(node.reason!, /sudo/);
+    assert.match(
+      wrong.logs,
+      /^--- checked in parallel \(read only\), not counted as met: the check failed: task 'uid written': .*sudo/,
+    );
+  } finally {
     await closeStore();
   }
 });
