@@ -7,7 +7,7 @@
  * lane: room for labels in a gap, right of its vertical lines, which every line to a right end crosses; the label sits
  * on one of its own lines there.
  */
-import type { Box, Segment } from './layout-route.js';
+import type { Box, Segment } from './layout-types.js';
 
 export interface LabelRequest {
   net: number;

@@ -7,23 +7,10 @@
  * has one vertical line (its track, see layout-tracks.ts) joined by horizontal lines from its ends on either side.
  * Boxes are only in columns and tracks only in gaps, away from cluster borders: no line can cross a box.
  */
-import type { GapLink, Item } from './layout-order.js';
+import type { GapLink, Item, Point, Segment } from './layout-types.js';
+
 import { gapEnds, type GapEnds } from './layout-tracks.js';
 import { NEAR, assignTracks, isStraight, type Clash } from './layout-tracks.js';
-
-export interface Point {
-  x: number;
-  y: number;
-}
-
-export type Segment = [Point, Point];
-
-export interface Box {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-}
 
 const PORT_SPACING = 8;
 const PORT_MIN_SPACING = 5;
