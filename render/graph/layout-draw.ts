@@ -126,18 +126,7 @@ function geometry(
   const inset = (c: string) => PAD_X * treeHeight(c);
   const borderIn = (side: 'c0' | 'c1', col: number) =>
     Math.max(0, ...[...packed.clusterRows].filter(([, r]) => r[side] === col).map(([c]) => inset(c)));
-  const laneWidth = (opts.label?.width ?? 0) + 8;
-  // Per gap: its band of tracks, then a lane for labels if it has one, and how wide the gap must be.
-  const band = Array.from({ length: Math.max(0, n - 1) }, (_, g) => {
-    const tracks = routing.gaps.get(g)?.tracks ?? 0;
-    const offsets = Array.from({ length: tracks }, (_, t) => t * TRACK);
-    const lane = lanes.has(g) ? (tracks ? offsets[tracks - 1] + 4 : 0) : undefined;
-    const width = (tracks ? offsets[tracks - 1] : 0) + (lane !== undefined ? laneWidth : 0);
-    const before = borderIn('c1', g) + STUB;
-    const needed = before + width + HEAD_STUB + borderIn('c0', g + 1);
-    const gap = Math.max(MIN_GAP, needed);
-    return { offsets, lane, start: before + (gap - needed) / 2, gap };
-  });
+  const band = gapBands(n, routing, lanes, (opts.label?.width ?? 0) + 8, borderIn);
   // A cluster box at least as wide as its title: its last column grows when the columns it spans are too narrow.
   if (opts.clusterTitleWidth)
     for (const [c, row] of packed.clusterRows) {
@@ -153,66 +142,76 @@ function geometry(
     x += colWidth[i] + (i + 1 < n ? band[i].gap : 0);
   }
   const right = (c: number) => colLeft[c] + colWidth[c];
-  const trackX = (g: number, t: number) => right(g) + band[g].start + (band[g].offsets[t] ?? 0);
   const laneX = (g: number) => {
     const at = band[g]?.lane;
     return at === undefined ? undefined : right(g) + band[g].start + at;
   };
-  const yOff = opts.margin;
   const nodes = new Map<string, Box>();
   for (const i of model.items)
     if (i.node !== undefined)
       nodes.set(i.node, {
         x: colLeft[i.col] + (colWidth[i.col] - i.width) / 2,
-        y: packed.top.get(i)! + yOff,
+        y: packed.top.get(i)! + opts.margin,
         width: i.width,
         height: i.height,
       });
+  return {
+    cols: {
+      left: (c) => colLeft[c],
+      right,
+      trackX: (g, t) => right(g) + band[g].start + (band[g].offsets[t] ?? 0),
+    },
+    laneX,
+    nodes,
+    ...clusterGeometry(packed, (c, row) => [colLeft[row.c0] - inset(c), right(row.c1) + inset(c)], opts),
+    width: Math.ceil((n ? right(n - 1) : 0) + borderIn('c1', n - 1) + opts.margin),
+  };
+}
+
+/** Per gap: its band of tracks, then a lane for labels if it has one, and how wide the gap must be. */
+function gapBands(
+  columns: number,
+  routing: Routing,
+  lanes: Set<number>,
+  laneWidth: number,
+  borderIn: (side: 'c0' | 'c1', col: number) => number,
+) {
+  return Array.from({ length: Math.max(0, columns - 1) }, (_, g) => {
+    const tracks = routing.gaps.get(g)?.tracks ?? 0;
+    const offsets = Array.from({ length: tracks }, (_, t) => t * TRACK);
+    const lane = lanes.has(g) ? (tracks ? offsets[tracks - 1] + 4 : 0) : undefined;
+    const width = (tracks ? offsets[tracks - 1] : 0) + (lane !== undefined ? laneWidth : 0);
+    const before = borderIn('c1', g) + STUB;
+    const needed = before + width + HEAD_STUB + borderIn('c0', g + 1);
+    const gap = Math.max(MIN_GAP, needed);
+    return { offsets, lane, start: before + (gap - needed) / 2, gap };
+  });
+}
+
+/** Cluster boxes (from their columns' extent), the bands of their titles and their borders, for labels to avoid. */
+function clusterGeometry(
+  packed: Packed,
+  extent: (c: string, row: ClusterRow) => [number, number],
+  opts: LayoutOptions,
+): Pick<Geometry, 'clusters' | 'titleBands' | 'clusterBorders'> {
   const clusters = new Map<string, Box>();
   const titleBands: Box[] = [];
   const clusterBorders: Segment[] = [];
   for (const [c, row] of packed.clusterRows) {
-    const b = clusterBox(row, colLeft[row.c0] - inset(c), right(row.c1) + inset(c), yOff);
-    clusters.set(c, b);
-    titleBands.push({ x: b.x, y: b.y, width: (opts.clusterTitleWidth?.(c) ?? 0) + 12, height: opts.clusterTitle });
-    const [x0, y0, x1, y1] = [b.x, b.y, b.x + b.width, b.y + b.height];
+    const [x0, x1] = extent(c, row);
+    const [y0, y1] = [row.y + opts.margin, row.y + opts.margin + row.height];
+    clusters.set(c, { x: x0, y: y0, width: x1 - x0, height: row.height });
+    titleBands.push({ x: x0, y: y0, width: (opts.clusterTitleWidth?.(c) ?? 0) + 12, height: opts.clusterTitle });
+    const corner = (x: number, y: number): Point => ({ x, y });
     clusterBorders.push(
-      [
-        { x: x0, y: y0 },
-        { x: x1, y: y0 },
-      ],
-      [
-        { x: x0, y: y1 },
-        { x: x1, y: y1 },
-      ],
-      [
-        { x: x0, y: y0 },
-        { x: x0, y: y1 },
-      ],
-      [
-        { x: x1, y: y0 },
-        { x: x1, y: y1 },
-      ],
+      [corner(x0, y0), corner(x1, y0)],
+      [corner(x0, y1), corner(x1, y1)],
+      [corner(x0, y0), corner(x0, y1)],
+      [corner(x1, y0), corner(x1, y1)],
     );
   }
-  const width = Math.ceil((n ? right(n - 1) : 0) + borderIn('c1', n - 1) + opts.margin);
-  return {
-    cols: { left: (c) => colLeft[c], right, trackX },
-    laneX,
-    nodes,
-    clusters,
-    titleBands,
-    clusterBorders,
-    width,
-  };
+  return { clusters, titleBands, clusterBorders };
 }
-
-const clusterBox = (row: ClusterRow, x0: number, x1: number, yOff: number): Box => ({
-  x: x0,
-  y: row.y + yOff,
-  width: x1 - x0,
-  height: row.height,
-});
 
 function slotLists(model: Model): Map<number, Item[]> {
   return new Map([...model.slots].map(([n, m]) => [n, [...m.values()]]));

@@ -99,51 +99,91 @@ export function orderItems(
         (prev.get(b) ?? prev.set(b, []).get(b)!).push(a);
       }
   const estimate = crossingEstimator(links);
-  const count = (p: Packed) => estimate.total((i) => p.top.get(i)! + i.height / 2);
-  // Fewer crossings first, then a shorter drawing, then straighter lines.
-  const score = (p: Packed, key: Map<Item, number>) => ({ packed: p, key, crossings: count(p), bent: bends(links, p) });
-  const better = (a: ReturnType<typeof score>, b: ReturnType<typeof score>) =>
-    a.crossings - b.crossings || a.packed.height - b.packed.height || a.bent - b.bent;
-  let packed = pack(kids, title, initialKey, null);
-  let best = score(packed, initialKey);
-  const byCol = [...items].sort((a, b) => a.col - b.col || a.index - b.index);
+  const judge = (packed: Packed, key: Map<Item, number>): Stacked => ({
+    packed,
+    key,
+    crossings: estimate.total((i) => packed.top.get(i)! + i.height / 2),
+    bent: bends(links, packed),
+  });
+  const s: Stacker = {
+    stack: (key, want) => pack(kids, title, key, want),
+    pack: (key, want) => judge(pack(kids, title, key, want), key),
+    judge,
+    items,
+    prev,
+    next,
+  };
+  let best = sweeps(s, s.pack(initialKey, null));
+  // Neighbours swapped where that crosses less.
+  const swapped = transpose(items, links, best.packed, best.key);
+  const transposed = s.pack(swapped.key, swapped.want);
+  if (better(transposed, best) < 0) best = transposed;
+  // The same order stacked tightly may be better (wishes leave holes).
+  const tight = s.pack(best.key, null);
+  if (better(tight, best) < 0) best = tight;
+  best = straightenColumns(s, best);
+  return { packed: best.packed, crossings: best.crossings };
+}
+
+/** An order stacked, and what it is judged by. */
+interface Stacked {
+  packed: Packed;
+  key: Map<Item, number>;
+  crossings: number;
+  bent: number;
+}
+
+/** What the phases of ordering share: stacking an order (and judging it), the items and their neighbours. */
+interface Stacker {
+  /** Stacks an order, with wished-for heights or tightly. */
+  stack: (key: Map<Item, number>, want: Map<Item, number> | null) => Packed;
+  judge: (packed: Packed, key: Map<Item, number>) => Stacked;
+  /** Both. */
+  pack: (key: Map<Item, number>, want: Map<Item, number> | null) => Stacked;
+  items: Item[];
+  prev: Map<Item, Item[]>;
+  next: Map<Item, Item[]>;
+}
+
+/** Fewer crossings first, then a shorter drawing, then straighter lines. */
+const better = (a: Stacked, b: Stacked) =>
+  a.crossings - b.crossings || a.packed.height - b.packed.height || a.bent - b.bent;
+
+/** Barycentre sweeps down and up the columns, mean wishes first, then median; the best order seen. */
+function sweeps(s: Stacker, first: Stacked): Stacked {
+  let best = first;
+  let packed = first.packed;
+  const byCol = [...s.items].sort((a, b) => a.col - b.col || a.index - b.index);
   for (let sweep = 0; sweep < SWEEPS; sweep++) {
     // Column by column in the sweep's direction, each item wishes for the mean of its neighbours' wishes in the
     // column just done (so a change travels through the whole sweep); items without such neighbours stay put.
     const down = sweep % 2 === 0;
-    const side = down ? prev : next;
+    const side = down ? s.prev : s.next;
     const want = new Map<Item, number>();
     for (const l of down ? byCol : [...byCol].reverse()) {
-      const ns = side.get(l);
+      const wishes = (side.get(l) ?? []).map((n) => want.get(n)!);
       const here = packed.top.get(l)! + l.height / 2;
-      want.set(
-        l,
-        !ns?.length
-          ? here
-          : sweep < SWEEPS / 2
-            ? mean(ns.map((n) => want.get(n)!))
-            : median(ns.map((n) => want.get(n)!)),
-      );
+      want.set(l, !wishes.length ? here : sweep < SWEEPS / 2 ? mean(wishes) : median(wishes));
     }
-    const key = new Map(items.map((l) => [l, want.get(l)! + l.index * 1e-6]));
+    const key = new Map(s.items.map((l) => [l, want.get(l)! + l.index * 1e-6]));
     // Stacked where wished (lines stay straight) unless the wishes' holes make it much taller than stacked tightly:
     // each sweep starts from a drawing of bounded height.
-    const tight = pack(kids, title, key, null);
-    packed = pack(kids, title, key, want);
-    if (packed.height > tight.height * MAX_STRETCH) packed = tight;
-    const scored = score(packed, key);
+    const tight = s.stack(key, null);
+    const wished = s.stack(key, want);
+    packed = wished.height > tight.height * MAX_STRETCH ? tight : wished;
+    const scored = s.judge(packed, key);
     if (better(scored, best) < 0) best = scored;
   }
-  // Neighbours swapped where that crosses less.
-  const swapped = transpose(items, links, best.packed, best.key);
-  const transposed = score(pack(kids, title, swapped.key, swapped.want), swapped.key);
-  if (better(transposed, best) < 0) best = transposed;
-  // The same order stacked tightly may be better (wishes leave holes).
-  const tight = score(pack(kids, title, best.key, null), best.key);
-  if (better(tight, best) < 0) best = tight;
-  // Then straighten, the order kept: column by column, items move towards the mean height of their neighbours on
-  // both sides, where that crosses no more and makes the drawing hardly taller.
-  const columns = Math.max(0, ...items.map((i) => i.col)) + 1;
+  return best;
+}
+
+/**
+ * Straightening, the order kept: column by column, items move towards the mean height of their neighbours on both
+ * sides, where that crosses no more and makes the drawing hardly taller.
+ */
+function straightenColumns(s: Stacker, first: Stacked): Stacked {
+  let best = first;
+  const columns = Math.max(0, ...s.items.map((i) => i.col)) + 1;
   let tries = STRAIGHTEN_TRIES;
   for (let round = 0; round < STRAIGHTEN && tries > 0; round++) {
     let moved = false;
@@ -151,11 +191,11 @@ export function orderItems(
       const col = round % 2 ? columns - 1 - k : k;
       const at = (i: Item) => best.packed.top.get(i)! + i.height / 2;
       const want = new Map<Item, number>();
-      for (const i of items) {
-        const ns = i.col === col ? [...(prev.get(i) ?? []), ...(next.get(i) ?? [])] : [];
+      for (const i of s.items) {
+        const ns = i.col === col ? [...(s.prev.get(i) ?? []), ...(s.next.get(i) ?? [])] : [];
         want.set(i, ns.length ? mean(ns.map(at)) : at(i));
       }
-      const tried = score(pack(kids, title, best.key, want), best.key);
+      const tried = s.pack(best.key, want);
       if (
         tried.crossings <= best.crossings &&
         tried.packed.height <= best.packed.height * 1.02 &&
@@ -167,7 +207,7 @@ export function orderItems(
     }
     if (!moved) break;
   }
-  return { packed: best.packed, crossings: best.crossings };
+  return best;
 }
 
 /** How far lines must bend: per bundle and gap, the height between the mean of its left ends and of its right ends. */
