@@ -94,17 +94,15 @@ export async function recordChecked(
   const store = run.input.store;
   const log = (msg: string) => (e: Error) => run.input.log?.(`recording ${msg} of ${node.path} failed: ${e.message}`);
   for (const t of tasks) run.emit({ type: 'task-finished', path: node.path, result: t });
+  // The tasks one after the other (their records keep the tasks' order), alongside the log and the state.
+  const recordTasks = async () => {
+    for (const t of tasks) {
+      const { name, outcome, message, durationMs } = t;
+      await store.recordTask(run.runId, node.path, { name, outcome, message, durationMs }).catch(log('a task'));
+    }
+  };
   await Promise.all([
-    ...tasks.map((t) =>
-      store
-        .recordTask(run.runId, node.path, {
-          name: t.name,
-          outcome: t.outcome,
-          message: t.message,
-          durationMs: t.durationMs,
-        })
-        .catch(log('a task')),
-    ),
+    recordTasks(),
     store.appendLog(run.runId, node.path, `--- ${CHECKED_REASON} (read only)\n${check.log}`).catch(log('the log')),
     transition(run, node.path, 'ready', { reason: CHECKED_REASON, applied: node }),
   ]);

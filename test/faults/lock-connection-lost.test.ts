@@ -82,6 +82,9 @@ async function engineInput(dir: string, store: PgStateStore, log: string[]): Pro
     connector: createHostConnector({ knownHosts: [] }),
     secrets: {},
     all: true,
+    // One task at a time within an apply, so tasks that overlap belong to two applies: with --all, nodes recorded ready
+    // are otherwise checked in parallel (docs/architecture.md), their `met` commands at once.
+    concurrency: 1,
     trigger: 'fault test',
     lease: LEASE,
     log: (line) => log.push(line),
