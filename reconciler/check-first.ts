@@ -56,31 +56,33 @@ export class CheckFirst {
   constructor(nodes: CheckCandidate[], situation: CheckFirstSituation) {
     const byPath = new Map(nodes.map((n) => [n.path, n]));
     const memo = new Map<string, boolean>();
+    // One pass over each node's dependencies: whether it is a candidate, and the `#ready` ones in the run.
     const candidate = (n: CheckCandidate): boolean => {
       const known = memo.get(n.path);
       if (known !== undefined) return known;
       memo.set(n.path, false); // a `#ready` cycle (refused by validation) is never a candidate
       let ok = !!n.checkFirst && situation.provisioned(n.path) && !situation.blocked(n.path);
-      for (const d of n.dependsOn) {
-        const dep = byPath.get(d.path);
-        if (!ok) break;
-        if (!dep) continue;
-        ok = d.state === 'ready' ? candidate(dep) : situation.provisioned(dep.path);
-      }
-      memo.set(n.path, ok);
-      return ok;
-    };
-    for (const n of nodes) {
-      if (!candidate(n)) continue;
-      this.states.set(n.path, 'todo');
       const waits = new Set<string>();
       for (const d of n.dependsOn) {
-        if (d.state !== 'ready' || !byPath.has(d.path) || waits.has(d.path)) continue;
-        waits.add(d.path);
-        this.dependents.set(d.path, [...(this.dependents.get(d.path) ?? []), n.path]);
+        if (!ok) break;
+        const dep = byPath.get(d.path);
+        if (!dep) continue;
+        ok = d.state === 'ready' ? candidate(dep) : situation.provisioned(dep.path);
+        if (d.state === 'ready') waits.add(d.path);
       }
-      this.uncounted.set(n.path, waits);
-    }
+      memo.set(n.path, ok);
+      if (ok) {
+        this.states.set(n.path, 'todo');
+        this.uncounted.set(n.path, waits);
+        for (const d of waits) {
+          const list = this.dependents.get(d);
+          if (list) list.push(n.path);
+          else this.dependents.set(d, [n.path]);
+        }
+      }
+      return ok;
+    };
+    for (const n of nodes) candidate(n);
   }
 
   /** True when any node is a candidate. */

@@ -404,6 +404,8 @@ class DagRun<N extends SchedulerNode> {
       const status = this.needStatus(entry.node.dependsOn[need]);
       if (status === 'wait') continue;
       this.setNeed(entry, need, status);
+      // A node still checked first moves on when what it needs counts (check-first.ts), not when it settles.
+      if (this.checks && this.checks.state(entry.node.path) !== 'off') continue;
       this.markDirty(entry);
     }
   }

@@ -317,3 +317,52 @@ test('without check and counted, checkFirst changes nothing: every node runs in 
   assert.deepEqual(of(w.log, 'check'), []);
   assert.equal(of(w.log, 'run').length, 5);
 });
+
+test('cost: checking a fan-out and fan-in of 400 nodes at once reads each dependency at most twice more than running them', async () => {
+  const webs = Array.from({ length: 400 }, (_, i) => n(`web-${i + 1}`, ['db']));
+  const graph = [
+    n('db'),
+    ...webs,
+    n(
+      'lb',
+      webs.map((w) => w.path),
+    ),
+  ];
+  const needs = graph.reduce((sum, node) => sum + node.dependsOn.length, 0);
+  /** Schedules the graph with `dependsOn` lists that count how often one of their dependencies is read. */
+  const readsOf = async (extra: Partial<ScheduleOptions<SchedulerNode>>) => {
+    let reads = 0;
+    const nodes = graph.map((node) => ({
+      ...node,
+      dependsOn: new Proxy(node.dependsOn, {
+        get(target, key, receiver) {
+          if (typeof key === 'string' && /^\d+$/.test(key)) reads++;
+          return Reflect.get(target, key, receiver) as unknown;
+        },
+      }),
+    }));
+    const outs = await schedule({
+      nodes,
+      concurrency: 500,
+      outside: () => undefined,
+      runNode: async () => ({ state: 'ready' }),
+      ...extra,
+    });
+    assert.ok(outs.every((o) => o.state === 'ready'));
+    return reads;
+  };
+  // The db's check ends last, so every web waits to count, then all count at once.
+  let releaseDb = () => {};
+  const dbChecked = new Promise<void>((resolve) => (releaseDb = resolve));
+  let checked = 0;
+  const withChecks = await readsOf({
+    check: async (node) => {
+      if (++checked === graph.length) setImmediate(releaseDb);
+      if (node.path === 'db') await dbChecked;
+      return { met: true };
+    },
+    counted: async () => ({ state: 'ready' }),
+  });
+  const without = await readsOf({});
+  assert.ok(withChecks <= without + 2 * needs, `${withChecks} reads with checks, ${without} without, ${needs} needs`);
+});
