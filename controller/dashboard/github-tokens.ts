@@ -8,6 +8,7 @@
  * refused for a few seconds; an unreachable GitHub is not remembered at all (the next call asks again).
  */
 import { createHash } from 'node:crypto';
+import { fetchGitHubUser } from './oauth.js';
 
 export type TokenCheck = { login: string } | { refused: string };
 
@@ -33,15 +34,7 @@ export function githubTokens(opts: {
   const cache = new Map<string, { until: number; value: Promise<TokenCheck> }>();
 
   const ask = async (token: string): Promise<TokenCheck> => {
-    const res = await fetch(`${opts.apiUrl}/user`, {
-      headers: {
-        accept: 'application/vnd.github+json',
-        authorization: `Bearer ${token}`,
-        'user-agent': 'politburo',
-        'x-github-api-version': '2022-11-28',
-      },
-      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
-    });
+    const res = await fetchGitHubUser(opts.apiUrl, token, opts.timeoutMs);
     // 401: not a token GitHub knows (revoked, expired, mistyped); 403: not a person's token (an App's or an
     // installation's: "Resource not accessible by integration").
     if (res.status === 401 || res.status === 403)

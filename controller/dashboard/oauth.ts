@@ -95,16 +95,21 @@ async function exchangeCode(
   return { error: typeof body.error === 'string' ? `${body.error}: ${why}` : why };
 }
 
-async function userLogin(settings: SignInSettings, token: string): Promise<string> {
-  const res = await fetch(`${settings.apiUrl}/user`, {
+/** GitHub's `GET /user` with a person's token (sign-in, and the JSON API's bearer tokens). */
+export function fetchGitHubUser(apiUrl: string, token: string, timeoutMs = 15_000): Promise<globalThis.Response> {
+  return fetch(`${apiUrl}/user`, {
     headers: {
       accept: 'application/vnd.github+json',
       authorization: `Bearer ${token}`,
       'user-agent': 'politburo',
       'x-github-api-version': '2022-11-28',
     },
-    signal: AbortSignal.timeout(15_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
+}
+
+async function userLogin(settings: SignInSettings, token: string): Promise<string> {
+  const res = await fetchGitHubUser(settings.apiUrl, token);
   if (!res.ok) throw new Error(`GET /user answered ${res.status}`);
   const body = (await res.json()) as { login?: unknown };
   if (typeof body.login !== 'string' || !body.login) throw new Error('GET /user did not name a login');
