@@ -4,7 +4,8 @@
  * browser.
  */
 import { Session } from 'node:inspector/promises';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -30,6 +31,7 @@ export async function profiled<T>(file: string, work: () => Promise<T>): Promise
   try {
     const value = await work();
     const { profile } = (await session.post('Profiler.stop')) as { profile: Profile };
+    await mkdir(dirname(file), { recursive: true });
     await writeFile(file, JSON.stringify(profile));
     return { value, summary: summarize(profile) };
   } finally {
