@@ -197,7 +197,10 @@ async function executeSelection(
     },
     provision: (job, signal) => provisionNode(run, job.planned.node as ResolvedNode, signal),
     runNode: async (job, signal, checked) => {
-      checks.delete(job.path); // a check that did not count is discarded: the run decides
+      // A check that did not count is discarded, the run decides; but one that could not connect is final for the node:
+      // its run fails with that error, without connecting again (check-node.ts).
+      const connectFailed = checks.get(job.path)?.connectFailed;
+      checks.delete(job.path);
       resultOf(run, job.path, job.kind === 'terminate' ? 'terminate' : job.planned.action);
       if (job.kind === 'terminate') return terminateNode(run, job.path, job.planned.node, signal);
       if (selection.provisionOnly) return provisionedOnly(run, job.planned);
@@ -206,6 +209,7 @@ async function executeSelection(
         signal,
         action: job.planned.action,
         preface: checked && checkedPreface(checked.reason),
+        connectFailed,
       });
     },
     check: async (job, signal) => {

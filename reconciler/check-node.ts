@@ -8,6 +8,11 @@
  * until the scheduler decides. A node that counts as met gets the records its run would have left, saying how it was
  * found: every task `already met`, the check's output as its log, `ready` at the spec it was applied at. A node that
  * runs in order after all gets only the records of that run, whose log starts with why.
+ *
+ * A check that could not connect to the node's host (the connector's connect failed, after its own retries: refused,
+ * timed out, reset, authentication or host key refused) is final for the node: its run, in dependency order, fails with
+ * that error without connecting again (`connectFailed`, given to runTasksOf), and so records what a run that cannot
+ * connect records. A check that connected and whose command failed or timed out is only discarded: the run decides.
  */
 import { connectNode, errorReason, hostOf, type EngineRun } from './run-engine.js';
 import { resultOf, transition } from './run-node.js';
@@ -18,6 +23,8 @@ import type { PlanAction, PlannedNode, ResolvedNode, TaskResult } from '../kerne
 /** The reason recorded for a node that counts as met, and the message of each of its tasks. */
 export const CHECKED_REASON = 'checked in parallel: every task already met';
 export const CHECKED_TASK_MESSAGE = 'checked in parallel (read only)';
+/** How the reason of a check that could not connect starts (the connection error follows). */
+export const CONNECT_FAILED = 'its host could not be connected to (its run does not try again)';
 
 /** What a node's check found; kept until the node counts as met or runs in order. */
 export interface NodeCheck extends CheckOutcome {
@@ -27,6 +34,11 @@ export interface NodeCheck extends CheckOutcome {
   host: string | null;
   startedAt: string;
   finishedAt: string;
+  /**
+   * Set when the check could not connect to the host: what the connector's connect rejected with. The node's run fails
+   * with it instead of connecting again.
+   */
+  connectFailed?: { error: unknown };
 }
 
 /**
@@ -57,6 +69,12 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
   });
   if (!host) return done(false, [], 'its host is not known');
   try {
+    await host.connector.connect(host.target);
+  } catch (error) {
+    return { ...done(false, [], `${CONNECT_FAILED}: ${errorReason(error)}`), connectFailed: { error } };
+  }
+  try {
+    // Connected: the connection is shared (connectNode gets the same one) and only the deps are shipped.
     const { conn, remoteDepsDir } = await connectNode(run, node, host);
     const tasks = await runNodeTasks(conn, node, {
       dryRun: true,

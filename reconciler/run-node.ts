@@ -160,7 +160,17 @@ export async function provisionNode(run: EngineRun, node: ResolvedNode, signal: 
 export async function runTasksOf(
   run: EngineRun,
   node: ResolvedNode,
-  opts: { dryRun: boolean; signal: AbortSignal; action?: PlanAction; preface?: string },
+  opts: {
+    dryRun: boolean;
+    signal: AbortSignal;
+    action?: PlanAction;
+    preface?: string;
+    /**
+     * The node's check could not connect to its host (check-node.ts): the run fails with that error as if its own
+     * connect had, without connecting again.
+     */
+    connectFailed?: { error: unknown };
+  },
 ): Promise<PhaseOutcome & { tasks: TaskResult[] }> {
   const result = resultOf(run, node.path, opts.action);
   result.startedAt = new Date().toISOString();
@@ -172,7 +182,7 @@ export async function runTasksOf(
   // touches what the node manages, only Politburo's own deps directory (prewarming in apply-environment.ts does the
   // same ahead of time); the first command of a task is sent only once the state is recorded. A failure to connect is
   // reported below, like any other.
-  const connecting = connectNode(run, node, host);
+  const connecting = opts.connectFailed ? Promise.reject(opts.connectFailed.error) : connectNode(run, node, host);
   connecting.catch(() => undefined);
   if (!opts.dryRun) await transition(run, node.path, 'configuring', { host: host.label, ...portUser(host) });
   const pending: Promise<unknown>[] = [];

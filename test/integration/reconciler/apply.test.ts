@@ -1,11 +1,13 @@
 /** applyEnvironment and `politburo apply` on real sshd hosts, Babushka stand-in and PostgreSQL: the LAMP topology. */
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { HostConnection, RunEvent } from '../../../kernel/types.js';
+import { readFile } from 'node:fs/promises';
+import type { HostConnection, HostConnector, RunEvent } from '../../../kernel/types.js';
 import type { TestDatabase } from '../../helpers/db.js';
-import type { SshHosts } from '../../helpers/sshd.js';
+import { startSshHosts, wrongKnownHostsLine, type SshHosts } from '../../helpers/sshd.js';
 import {
   applyOnce,
+  byPath,
   cli,
   cliInProcess,
   commitAll,
@@ -17,7 +19,7 @@ import {
   type EngineWorld,
 } from '../../helpers/engine-harness.js';
 import { applyEnvironment } from '../../../reconciler/apply-environment.js';
-import { CHECKED_REASON, CHECKED_TASK_MESSAGE } from '../../../reconciler/check-node.js';
+import { CHECKED_REASON, CHECKED_TASK_MESSAGE, CONNECT_FAILED } from '../../../reconciler/check-node.js';
 import { parseTarget } from '../../../reconciler/target.js';
 import type { PgStateStore } from '../../../store/pg-store.js';
 
@@ -333,5 +335,122 @@ describe('apply --all: nodes recorded ready are checked in parallel, read only (
       /^--- checked in parallel \(read only\), not counted as met: the check failed: task 'stamped': /,
     );
     assert.deepEqual(r.summary, { ready: 3, drifted: 0, failed: 1, blocked: 1, 'checked in parallel': 3 });
+  });
+});
+
+describe('apply --all: a host that cannot be connected to is tried once per run (docs/architecture.md)', () => {
+  /** The real connector, counting the engine's connect calls per address at the port's boundary. */
+  function countingConnects(connector: HostConnector, counts: Record<string, number>): HostConnector {
+    return {
+      connect(target) {
+        const key = target.kind === 'local' ? 'local' : target.address;
+        counts[key] = (counts[key] ?? 0) + 1;
+        return connector.connect(target);
+      },
+      stats: () => connector.stats(),
+      close: () => connector.close(),
+    };
+  }
+
+  /** `apply --all` of `dir`; the result, the engine's connect calls and the connector's attempts, per address. */
+  async function applyAll(dir: string, knownHosts: string[]) {
+    const { input, close, connections } = await engineInput({
+      dir,
+      store,
+      privateKey: ssh.privateKey,
+      knownHosts,
+      all: true,
+      // Refusals are retried twice, quickly: the attempts say how often the host was tried.
+      connector: { retryDelaysMs: [10, 10] },
+    });
+    const connects: Record<string, number> = {};
+    try {
+      const r = await applyEnvironment({ ...input, connector: countingConnects(input.connector, connects) });
+      const runs = Object.fromEntries((await store.nodeRuns(r.runId!)).map((n) => [n.path, n]));
+      return { r, nodes: byPath(r), runs, connects, attempts: connections() };
+    } finally {
+      await close();
+    }
+  }
+
+  const skipped = [
+    ['stamped', 'skipped', 'the host could not be reached'],
+    ['marker written', 'skipped', 'the host could not be reached'],
+  ];
+  const taskRows = (tasks: { name: string; outcome: string; message?: string | null }[]) =>
+    tasks.map((t) => [t.name, t.outcome, t.message]);
+
+  test('sshd stopped: the check fails to connect (retries included) and the run fails with that error without connecting again; lb is blocked', async () => {
+    // web-2 on a host of its own, stopped after the first apply: nothing listens at its address any more.
+    const own = await startSshHosts(1);
+    let stopped = false;
+    try {
+      await own.authorize(await readFile(ssh.privateKeyPath + '.pub', 'utf8'));
+      const gone = own.hosts[0];
+      const knownHosts = [ssh.knownHosts, own.knownHosts];
+      const dir = await makeRepo({
+        hosts: { ...lampHosts(), web: [ssh.hosts[WEB1], gone] },
+        knownHosts: knownHosts.join(''),
+      });
+      assert.equal((await engine(dir, { knownHosts })).status, 'succeeded');
+      await own.stop();
+      stopped = true;
+
+      const { r, nodes, runs, connects, attempts } = await applyAll(dir, knownHosts);
+      assert.equal(r.status, 'failed');
+      const web2 = nodes['web-2'];
+      assert.equal(web2.state, 'failed');
+      const refused = `HostUnreachable: ${gone.user}@${gone.address}:${gone.port}: connection refused; is sshd running and listening on that port?`;
+      assert.equal(web2.reason, refused);
+      assert.deepEqual(taskRows(web2.tasks), skipped);
+      assert.deepEqual([nodes.lb.state, nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+      for (const p of ['database/master', 'database/replica', 'web-1'])
+        assert.equal(nodes[p].reason, CHECKED_REASON, `${p} counted as met`);
+      // Connected to once in the run: one connect by the engine (the check's), three attempts (two retries) by the
+      // connector. Before, the run connected again: two connects, six attempts.
+      assert.equal(connects[gone.address], 1, JSON.stringify(connects));
+      assert.equal(attempts[gone.address], 3, JSON.stringify(attempts));
+      // The log says why, then what a run that cannot connect writes.
+      assert.equal(
+        runs['web-2'].log,
+        `--- checked in parallel (read only), not counted as met: ${CONNECT_FAILED}: ${refused}; run in dependency order\n` +
+          `${refused}\n`,
+      );
+      const recorded = (await store.recordedNodes(dir, 'test')).find((n) => n.path === 'web-2')!;
+      assert.deepEqual([recorded.state, recorded.reason], ['failed', refused]);
+
+      // The next apply --all runs web-2 in order (it is recorded failed: not checked first) and its own connect fails:
+      // it records the same as the run above did.
+      const next = await applyAll(dir, knownHosts);
+      const again = next.nodes['web-2'];
+      assert.deepEqual([again.state, again.reason], ['failed', refused]);
+      assert.deepEqual(taskRows(again.tasks), skipped);
+      assert.deepEqual(taskRows(next.runs['web-2'].tasks), taskRows(runs['web-2'].tasks));
+      assert.equal(next.runs['web-2'].log, `${refused}\n`);
+      assert.deepEqual([next.nodes.lb.state, next.nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  });
+
+  test("a host key refused: the run fails with the check's HostKeyMismatch without connecting again", async () => {
+    const dir = await lampRepo();
+    assert.equal((await engine(dir)).status, 'succeeded');
+    const h = ssh.hosts[WEB2];
+    const knownHosts = ssh.knownHosts.replace(h.knownHostsLine, await wrongKnownHostsLine(h.address, h.port));
+    const { r, nodes, runs, connects, attempts } = await applyAll(dir, [knownHosts]);
+    assert.equal(r.status, 'failed');
+    const web2 = nodes['web-2'];
+    assert.equal(web2.state, 'failed');
+    assert.match(web2.reason!, /^HostKeyMismatch: \S+: host key ssh-ed25519 SHA256:\S+ does NOT match known_hosts/);
+    assert.deepEqual(taskRows(web2.tasks), skipped);
+    assert.deepEqual([nodes.lb.state, nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+    assert.equal(connects[h.address], 1, JSON.stringify(connects));
+    assert.equal(attempts[h.address], 1, 'a host key failure is never retried');
+    assert.equal(
+      runs['web-2'].log,
+      `--- checked in parallel (read only), not counted as met: ${CONNECT_FAILED}: ${web2.reason}; run in dependency order\n` +
+        `${web2.reason}\n`,
+    );
   });
 });
