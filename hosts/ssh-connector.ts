@@ -32,6 +32,7 @@ const { utils } = ssh2;
  * Whether this installation's ssh2 negotiates host certificates: ssh2 1.17.0 does with patches/ssh2+1.17.0.patch, which
  * `npm install` applies in a clone and in the image; a package cannot patch its dependencies where it is installed as
  * one (docs/cli.md, "Host certificates"). Read from ssh2's own list of algorithms (a private module, checked here only).
+ * The default of the connector's `hostCertificates` option.
  */
 export const HOST_CERTIFICATES_SUPPORTED: boolean = (() => {
   try {
@@ -84,6 +85,12 @@ export interface HostConnectorOptions {
   localUser?: string;
   /** Told about known_hosts lines that cannot be read (`known_hosts#N:LINE: why`); they are skipped. */
   onWarning?(message: string): void;
+  /**
+   * `false`: host certificates are not negotiated, as where this installation's ssh2 cannot (HOST_CERTIFICATES_SUPPORTED
+   * false: an installed npm package of Politburo, whose ssh2 is not patched). Tests use it to see that case here; `true`
+   * or unset leaves it to HOST_CERTIFICATES_SUPPORTED.
+   */
+  hostCertificates?: boolean;
 }
 
 export type SshTarget = {
@@ -323,12 +330,17 @@ const DEFAULT_HOST_KEY_ALGORITHMS = [
 
 /**
  * Host key algorithms with the ones known_hosts has for this host first, as OpenSSH orders them: host certificates
- * before everything when a `@cert-authority` line names the host (and only then), then the plain key types known.
+ * before everything when a `@cert-authority` line names the host (and only then, and only when ssh2 negotiates them:
+ * `supported`), then the plain key types known.
  */
-export function hostKeyAlgorithms(known: string[], certificates: boolean): string[] {
+export function hostKeyAlgorithms(
+  known: string[],
+  certificates: boolean,
+  supported: boolean = HOST_CERTIFICATES_SUPPORTED,
+): string[] {
   const preferred = known.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]));
   const first = preferred.filter((a) => DEFAULT_HOST_KEY_ALGORITHMS.includes(a));
-  const certs = certificates && HOST_CERTIFICATES_SUPPORTED ? HOST_CERTIFICATE_ALGORITHMS : [];
+  const certs = certificates && supported ? HOST_CERTIFICATE_ALGORITHMS : [];
   return [...new Set([...certs, ...first, ...DEFAULT_HOST_KEY_ALGORITHMS])];
 }
 
@@ -434,6 +446,7 @@ function openSession(
   const label = (isJump ? 'jump host ' : '') + endpointLabel(e);
   const lookup = e.hostKeyAlias ? { host: e.hostKeyAlias, port: 22 } : { host: e.hostName, port: e.port };
   const timeoutMs = e.connectTimeoutMs ?? opts.connectTimeoutMs ?? 15_000;
+  const certificatesSupported = HOST_CERTIFICATES_SUPPORTED && opts.hostCertificates !== false;
   const refuse = (message: string) => {
     sock?.destroy();
     return Promise.reject(
@@ -464,6 +477,7 @@ function openSession(
       serverHostKey: hostKeyAlgorithms(
         knownKeyTypes(entries, lookup.host, lookup.port),
         certAuthorities(entries, lookup.host, lookup.port).length > 0,
+        certificatesSupported,
       ) as never,
     },
   };
@@ -484,14 +498,11 @@ function openSession(
       settled = true;
       client.end();
       sock?.destroy();
-      const error = connectError(
-        err,
-        label,
-        verdict,
-        timeoutMs,
-        certAuthorities(entries, lookup.host, lookup.port)[0],
-        offered,
-      );
+      const error = connectError(err, label, verdict, timeoutMs, {
+        certAuthority: certAuthorities(entries, lookup.host, lookup.port)[0],
+        offeredHostKeys: offered,
+        certificatesSupported,
+      });
       reject(new ConnectFailure(error, isTransientConnectError(err, verdict)));
     };
     client.once('ready', () => {
@@ -540,19 +551,23 @@ const NO_CERTIFICATES =
   'its SSH library (ssh2) has no host-certificate algorithms without the patch a clone of Politburo and its image ' +
   'apply (patches/ssh2+1.17.0.patch), which an installed npm package cannot apply to its dependency';
 
-/** Turns an ssh2 connect error into a PolitburoError whose message says what to do. */
+/**
+ * Turns an ssh2 connect error into a PolitburoError whose message says what to do. `host`: the first `@cert-authority`
+ * line for the host, the host key algorithms it offered, and whether ssh2 negotiates host certificates here (default
+ * HOST_CERTIFICATES_SUPPORTED).
+ */
 export function connectError(
   err: Error & { level?: string; code?: string },
   label: string,
   verdict: Verdict,
   timeoutMs: number,
-  certAuthority?: KnownHostEntry,
-  offeredHostKeys?: string[],
+  host: { certAuthority?: KnownHostEntry; offeredHostKeys?: string[]; certificatesSupported?: boolean } = {},
 ): PolitburoError {
+  const { certAuthority, offeredHostKeys, certificatesSupported = HOST_CERTIFICATES_SUPPORTED } = host;
   if (/no matching host key format/i.test(err.message)) {
     const offered = offeredHostKeys?.join(', ') ?? 'unknown';
     if (offeredHostKeys?.length && offeredHostKeys.every((a) => a.includes('-cert-v'))) {
-      const why = !HOST_CERTIFICATES_SUPPORTED
+      const why = !certificatesSupported
         ? `which this installation cannot verify: ${NO_CERTIFICATES}. Let sshd offer its plain host key too (do ` +
           `not limit HostKeyAlgorithms to certificates) and put that key in known_hosts.`
         : certAuthority
@@ -579,7 +594,7 @@ export function connectError(
     );
   }
   if (verdict?.result === 'unknown' && certAuthority) {
-    const why = HOST_CERTIFICATES_SUPPORTED
+    const why = certificatesSupported
       ? `the host presented no certificate (is sshd's HostCertificate set?)`
       : `this installation cannot verify host certificates (${NO_CERTIFICATES})`;
     return new PolitburoError(

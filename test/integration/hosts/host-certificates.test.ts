@@ -8,7 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createHostConnector, type HostConnectorOptions } from '../../../hosts/ssh-connector.js';
+import {
+  createHostConnector,
+  HOST_CERTIFICATES_SUPPORTED,
+  type HostConnectorOptions,
+} from '../../../hosts/ssh-connector.js';
 import { PolitburoError } from '../../../kernel/types.js';
 import { generateKeyPair, startSshHosts, type SshHost, type SshHosts } from '../../helpers/sshd.js';
 
@@ -71,8 +75,13 @@ function connector(knownHosts: string[], opts: Partial<HostConnectorOptions> = {
 }
 
 /** Runs `whoami` on `h` through a connector trusting `knownHosts`; the user. */
-async function reach(h: SshHost, knownHosts: string[], extra: object = {}): Promise<string> {
-  const c = connector(knownHosts);
+async function reach(
+  h: SshHost,
+  knownHosts: string[],
+  extra: object = {},
+  opts: Partial<HostConnectorOptions> = {},
+): Promise<string> {
+  const c = connector(knownHosts, opts);
   try {
     const r = await (await c.connect(target(h, extra))).exec('whoami');
     assert.equal(r.code, 0, r.stderr);
@@ -82,8 +91,15 @@ async function reach(h: SshHost, knownHosts: string[], extra: object = {}): Prom
   }
 }
 
-async function refused(h: SshHost, knownHosts: string[], reason: string, message: RegExp, extra: object = {}) {
-  const c = connector(knownHosts);
+async function refused(
+  h: SshHost,
+  knownHosts: string[],
+  reason: string,
+  message: RegExp,
+  extra: object = {},
+  opts: Partial<HostConnectorOptions> = {},
+) {
+  const c = connector(knownHosts, opts);
   try {
     await c.connect(target(h, extra));
   } catch (err) {
@@ -210,5 +226,58 @@ describe('host certificates (@cert-authority)', () => {
       { jump: [`${old.user}@${old.address}:${old.port}`] },
     );
     assert.ok(err.message.startsWith(`${inner.user}@${inner.address}:${inner.port} via `), err.message);
+  });
+});
+
+describe('an ssh2 that cannot negotiate host certificates (an installed npm package: ssh2 not patched)', () => {
+  /** What the connector knows of the installation, injected: as where Politburo is installed as an npm package. */
+  const unpatched: Partial<HostConnectorOptions> = { hostCertificates: false };
+  const patch = /patches\/ssh2\+1\.17\.0\.patch\), which an installed npm package cannot apply to its dependency/;
+
+  test("this checkout's ssh2 is patched (npm ci applies patches/): the real detection says so, and certificates are used", async () => {
+    assert.equal(HOST_CERTIFICATES_SUPPORTED, true);
+    const [h] = both.hosts;
+    // Only the CA is known: reached through the certificate, as no plain key line would let it in.
+    assert.equal(await reach(h, [`@cert-authority * ${ca.publicKey}`]), h.user);
+  });
+
+  test('a host known only through @cert-authority: refused, naming the host, why, and the plain key line to add', async () => {
+    const [h] = both.hosts;
+    const err = await refused(h, [`@cert-authority * ${ca.publicKey}`], 'HostKeyUnknown', patch, {}, unpatched);
+    assert.ok(
+      err.message.startsWith(
+        `${h.user}@${h.address}:${h.port}: known_hosts trusts host certificates for this host (@cert-authority, ` +
+          `known_hosts#1:1), but this installation cannot verify host certificates (its SSH library (ssh2) has no ` +
+          `host-certificate algorithms without the patch`,
+      ),
+      err.message,
+    );
+    assert.match(err.message, /and the host's plain key ssh-ed25519 SHA256:\S+ is not in known_hosts/);
+    assert.ok(err.message.endsWith(`add this line to known_hosts: ${h.knownHostsLine}`), err.message);
+    // With the line it printed, the host is reached through its plain key, the @cert-authority line still there.
+    assert.equal(await reach(h, [`@cert-authority * ${ca.publicKey}`, h.knownHostsLine], {}, unpatched), h.user);
+  });
+
+  test('plain known_hosts keys work as always', async () => {
+    const [h] = both.hosts;
+    assert.equal(await reach(h, [h.knownHostsLine], {}, unpatched), h.user);
+  });
+
+  test('a host presenting only certificates: refused, saying to let sshd offer its plain key too', async () => {
+    const [h] = certOnly.hosts;
+    const err = await refused(
+      h,
+      [`@cert-authority * ${ca.publicKey}`],
+      'HostKeyUnknown',
+      /presents only host certificates \(ssh-ed25519-cert-v01@openssh\.com\), which this installation cannot verify: /,
+      {},
+      unpatched,
+    );
+    assert.match(err.message, patch);
+    assert.ok(err.message.startsWith(`${h.user}@${h.address}:${h.port}: `), err.message);
+    assert.match(
+      err.message,
+      /Let sshd offer its plain host key too \(do not limit HostKeyAlgorithms to certificates\)/,
+    );
   });
 });
