@@ -36,6 +36,12 @@ export async function tarDirectory(localDir: string): Promise<Buffer> {
   return stdout;
 }
 
+/** Where the deps of content `hash` are on a host, relative to the home directory an SSH command starts in. */
+export function remoteDepsPath(hash: string): string {
+  checkDepsHash(hash);
+  return `.politburo/deps/${hash}`;
+}
+
 /**
  * Makes sure the deps are on the host; returns the absolute remote directory to `cd` into. Calls onUpload when it
  * uploads.
@@ -47,8 +53,7 @@ export async function ensureRemoteDeps(
   hash: string,
   onUpload?: () => void,
 ): Promise<string> {
-  checkDepsHash(hash);
-  const rel = `.politburo/deps/${hash}`;
+  const rel = remoteDepsPath(hash);
   const check = await exec(`cd && pwd && test -d ${rel}/babushka-deps`, { timeoutMs: 60_000 });
   const home = check.stdout.split('\n')[0].trim();
   if (!home.startsWith('/')) throw uploadError(address, 'could not find the home directory', check);

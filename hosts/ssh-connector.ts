@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import ssh2, { Client, type AnyAuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { PolitburoError, type HostConnection, type HostConnector } from '../kernel/types.js';
-import { ensureRemoteDeps } from './deps-upload.js';
+import { ensureRemoteDeps, remoteDepsPath } from './deps-upload.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
 import {
   certAuthorities,
@@ -267,6 +267,8 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
         }
         return p;
       },
+      // A command over SSH starts in the user's home directory, where ensureRemoteDeps puts them.
+      depsDirFor: remoteDepsPath,
       // The connection is shared by every step of the run: it closes with the connector.
       close: async () => undefined,
     };

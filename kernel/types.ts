@@ -428,6 +428,12 @@ export interface HostConnection {
   exec(command: string, opts?: { timeoutMs?: number; signal?: AbortSignal }): Promise<ExecResult>;
   /** Makes sure `localDir` (content hash `hash`) is present on the host; returns the remote directory path. */
   ensureDeps(localDir: string, hash: string): Promise<string>;
+  /**
+   * Where ensureDeps puts a deps directory of content `hash`, as a path a command on this connection can `cd` into,
+   * without looking whether it is there: a read-only check folds that test into its own command (its `cd` fails when
+   * the deps are missing). Absent when the connection cannot say.
+   */
+  depsDirFor?(hash: string): string;
   close(): Promise<void>;
 }
 

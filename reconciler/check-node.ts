@@ -9,16 +9,21 @@
  * found: every task `already met`, the check's output as its log, `ready` at the spec it was applied at. A node that
  * runs in order after all gets only the records of that run, whose log starts with why.
  *
+ * The check does not look for the deps directory first (ensureDeps runs a command of its own): where the connection
+ * says where the deps would be (`depsDirFor`), the check's Babushka command `cd`s there directly, and deps that are not
+ * on the host make that `cd` fail, so the node runs in order, and its run ships them. Tasks with `become` and connections
+ * that cannot say (the local machine) ship the deps first, as a run does.
+ *
  * A check that could not connect to the node's host (the connector's connect failed, after its own retries: refused,
  * timed out, reset, authentication or host key refused) is final for the node: its run, in dependency order, fails with
  * that error without connecting again (`connectFailed`, given to runTasksOf), and so records what a run that cannot
  * connect records. A check that connected and whose command failed or timed out is only discarded: the run decides.
  */
-import { connectNode, errorReason, hostOf, type EngineRun } from './run-engine.js';
+import { connectNode, depsHashOf, errorReason, hostOf, type EngineRun, type HostInfo } from './run-engine.js';
 import { resultOf, transition } from './run-node.js';
 import type { CheckOutcome } from './scheduler.js';
 import { runNodeTasks } from './tasks/run-node-tasks.js';
-import type { PlanAction, PlannedNode, ResolvedNode, TaskResult } from '../kernel/types.js';
+import type { HostConnection, PlanAction, PlannedNode, ResolvedNode, TaskResult } from '../kernel/types.js';
 
 /** The reason recorded for a node that counts as met, and the message of each of its tasks. */
 export const CHECKED_REASON = 'checked in parallel: every task already met';
@@ -74,8 +79,8 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
     return { ...done(false, [], `${CONNECT_FAILED}: ${errorReason(error)}`), connectFailed: { error } };
   }
   try {
-    // Connected: the connection is shared (connectNode gets the same one) and only the deps are shipped.
-    const { conn, remoteDepsDir } = await connectNode(run, node, host);
+    // Connected: the connection is shared (connectNode gets the same one).
+    const { conn, remoteDepsDir, unchecked } = await connectForCheck(run, node, host);
     const tasks = await runNodeTasks(conn, node, {
       dryRun: true,
       remoteDepsDir,
@@ -87,12 +92,35 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
     });
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');
+    if (failed && unchecked && depsMissing(failed.message, unchecked))
+      return done(false, plain, `its deps are not on the host (${unchecked}): its run ships them`);
     if (failed) return done(false, plain, `the check failed: task '${failed.name}': ${firstLine(failed.message)}`);
     const unmet = tasks.filter((t) => t.outcome !== 'already met').map((t) => `'${t.name}'`);
     return unmet.length ? done(false, plain, `found unmet: ${unmet.join(', ')}`) : done(true, plain);
   } catch (err) {
     return done(false, [], `the check could not run: ${errorReason(err)}`);
   }
+}
+
+/**
+ * The check's connection and deps directory: like a run's (connectNode), except that the deps are not looked for
+ * first when the connection says where they would be (`unchecked`: that path).
+ */
+async function connectForCheck(
+  run: EngineRun,
+  node: ResolvedNode,
+  host: HostInfo,
+): Promise<{ conn: HostConnection; remoteDepsDir: string | null; unchecked?: string }> {
+  const babushka = node.tasks.filter((t) => t.kind === 'babushka');
+  if (babushka.length === 0 || babushka.some((t) => t.become)) return connectNode(run, node, host);
+  const conn = await host.connector.connect(host.target);
+  const dir = conn.depsDirFor?.(await depsHashOf(run));
+  return dir ? { conn, remoteDepsDir: dir, unchecked: dir } : connectNode(run, node, host);
+}
+
+/** Whether a failed check's output is its shell refusing to `cd` into the deps directory `dir` (bash, dash). */
+function depsMissing(message: string | undefined, dir: string): boolean {
+  return (message ?? '').split('\n').some((l) => /\bcd\b/.test(l) && l.includes(dir));
 }
 
 /**

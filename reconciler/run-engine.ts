@@ -200,10 +200,13 @@ export async function connectNode(
 ): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
   const conn = await host.connector.connect(host.target);
   if (!node.tasks.some((t) => t.kind === 'babushka')) return { conn, remoteDepsDir: null };
-  const local = localDepsDir(run);
-  run.depsHash ??= hashDepsDir(local);
-  const remoteDepsDir = await conn.ensureDeps(local, await run.depsHash);
+  const remoteDepsDir = await conn.ensureDeps(localDepsDir(run), await depsHashOf(run));
   return { conn, remoteDepsDir };
+}
+
+/** The content hash of the run's deps directory, computed once per run. */
+export function depsHashOf(run: EngineRun): Promise<string> {
+  return (run.depsHash ??= hashDepsDir(localDepsDir(run)));
 }
 
 function localDepsDir(run: EngineRun): string {
