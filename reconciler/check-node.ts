@@ -10,9 +10,10 @@
  * runs in order after all gets only the records of that run, whose log starts with why.
  *
  * The check does not look for the deps directory first (ensureDeps runs a command of its own): where the connection
- * says where the deps would be (`depsDirFor`), the check's Babushka command `cd`s there directly, and deps that are not
- * on the host make that `cd` fail, so the node runs in order, and its run ships them. Tasks with `become` and connections
- * that cannot say (the local machine) ship the deps first, as a run does.
+ * says where the deps would be (`depsDirFor`), the check's Babushka command `cd`s there directly; only when that `cd`
+ * fails (a new host, or deps changed since they were shipped) are they shipped, as a run ships them, and the node
+ * checked again. Tasks with `become` and connections that cannot say (the local machine) ship the deps first, as a run
+ * does.
  *
  * A check that could not connect to the node's host (the connector's connect failed, after its own retries: refused,
  * timed out, reset, authentication or host key refused) is final for the node: its run, in dependency order, fails with
@@ -81,19 +82,25 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
   try {
     // Connected: the connection is shared (connectNode gets the same one).
     const { conn, remoteDepsDir, unchecked } = await connectForCheck(run, node, host);
-    const tasks = await runNodeTasks(conn, node, {
-      dryRun: true,
-      remoteDepsDir,
-      timeoutMs: run.env.defaults.timeoutMs,
-      secrets: run.input.secrets,
-      addresses: run.addresses,
-      signal,
-      onLog: (text) => (log += text),
-    });
+    const check = (dir: string | null) =>
+      runNodeTasks(conn, node, {
+        dryRun: true,
+        remoteDepsDir: dir,
+        timeoutMs: run.env.defaults.timeoutMs,
+        secrets: run.input.secrets,
+        addresses: run.addresses,
+        signal,
+        onLog: (text) => (log += text),
+      });
+    let tasks = await check(remoteDepsDir);
+    if (unchecked && tasks.some((t) => t.outcome === 'failed' && depsMissing(t.message, unchecked))) {
+      // Not there (a new host, or the deps changed since): shipped as a run ships them, then checked again.
+      const shipped = await connectNode(run, node, host);
+      log = `--- the deps were not on the host (${unchecked}): shipped, then checked\n`;
+      tasks = await check(shipped.remoteDepsDir);
+    }
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');
-    if (failed && unchecked && depsMissing(failed.message, unchecked))
-      return done(false, plain, `its deps are not on the host (${unchecked}): its run ships them`);
     if (failed) return done(false, plain, `the check failed: task '${failed.name}': ${firstLine(failed.message)}`);
     const unmet = tasks.filter((t) => t.outcome !== 'already met').map((t) => `'${t.name}'`);
     return unmet.length ? done(false, plain, `found unmet: ${unmet.join(', ')}`) : done(true, plain);

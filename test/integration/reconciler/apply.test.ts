@@ -318,20 +318,20 @@ describe('apply --all: nodes recorded ready are checked in parallel, read only (
     assert.match((await conns[WEB1].exec('cat ~/state/web.args')).stdout, /\|v1\|/, 'web-1 is as described again');
   });
 
-  test('deps gone from a host: its check says so without shipping them; its run ships them and finds it met', async () => {
+  test('deps gone from a host: its check finds them missing with its own cd, ships them and checks again', async () => {
     const { r, runs, configured } = await appliedThenAll(() => conns[WEB1].exec('rm -rf ~/.politburo/deps'));
     assert.equal(r.status, 'succeeded', JSON.stringify(r.nodes, null, 1));
-    const nodes = byPath(r);
-    for (const p of ['database/master', 'database/replica', 'web-2']) assert.ok(counted(nodes[p]), p);
-    assert.deepEqual(configured.sort(), ['lb', 'web-1'], 'web-1 (and lb after it) ran in order');
-    // The check's own `cd` found the deps missing: it looked for them in no command of its own, and shipped nothing.
+    for (const n of r.nodes) assert.ok(counted(n), `${n.path}: ${JSON.stringify(n)}`);
+    assert.deepEqual(configured, [], 'nothing ran in order');
+    // The check's own `cd` found the deps missing (no command of its own looked for them first): shipped, checked again.
     assert.match(
       runs['web-1'].log,
-      /^--- checked in parallel \(read only\), not counted as met: its deps are not on the host \(\.politburo\/deps\/[A-Za-z0-9_-]+\): its run ships them; run in dependency order\n/,
+      /^--- checked in parallel: every task already met \(read only\)\n--- the deps were not on the host \(\.politburo\/deps\/[A-Za-z0-9_-]+\): shipped, then checked\nstamped \{\n/,
     );
-    assert.deepEqual(outcomes(r)['web-1'], ['already met', 'already met'], 'the run shipped the deps and met nothing');
+    assert.doesNotMatch(runs['web-1'].log, /No such file|can't cd/, 'the failed cd is not in the log');
+    assert.doesNotMatch(runs['web-2'].log, /the deps were not on the host/);
     const shipped = await conns[WEB1].exec('ls ~/.politburo/deps');
-    assert.equal(shipped.stdout.trim().split('\n').length, 1, 'one deps directory, shipped by the run');
+    assert.equal(shipped.stdout.trim().split('\n').length, 1, 'one deps directory, shipped by the check');
   });
 
   test('a failing check: the node runs in order and fails as its run does; what needs it is blocked', async () => {
