@@ -1,6 +1,8 @@
 /**
  * One environment: its status at a glance (sync with the branch head, health, last drift check, apply policy,
- * releases, deployments), its dependency graph coloured by state, its nodes, task success rates and runs.
+ * releases, deployments), its dependency graph coloured by state, its nodes, task success rates and runs. The parts the
+ * page script cannot update from events alone carry `data-live-region`: it fetches the page again and puts in those
+ * that changed (docs/controller.md, "Live updates").
  */
 import type { LifecycleState, RecordedNode, RunRecord } from '../../kernel/types.js';
 import { html, page, raw, type Html } from './html.js';
@@ -77,18 +79,32 @@ function countStates(v: EnvironmentView): Partial<Record<LifecycleState, number>
   return out;
 }
 
+/**
+ * The recorded nodes' counts by state as the environment's live event gives them (`ready 2,failed 1`, by state name),
+ * and the last applied commit: the page script compares them with each event to know when the glance is out of date.
+ */
+function glanceMarks(v: EnvironmentView): Html {
+  const counts = new Map<string, number>();
+  for (const n of v.nodes) counts.set(n.state, (counts.get(n.state) ?? 0) + 1);
+  const states = [...counts.keys()]
+    .sort()
+    .map((st) => `${st} ${counts.get(st)}`)
+    .join(',');
+  return html` data-live-region="glance" data-live-states="${states}"${v.status ? html` data-live-commit="${shortSha(v.status.applied)}"` : ''}`;
+}
+
 /** Status at a glance: one card each for sync, health, drift, policy and releases. */
 function glance(v: EnvironmentView): Html {
   const s = v.status;
   const health = html`<div class="card"><h2>Health</h2>${healthText(countStates(v))}</div>`;
-  if (!s) return html`<section class="glance" aria-label="Status at a glance">${health}</section>`;
+  if (!s) return html`<section class="glance" aria-label="Status at a glance"${glanceMarks(v)}>${health}</section>`;
   const released = s.released.length
     ? html`<div class="muted">last released: <span class="mono">${shortSha(s.released[0].commit)}</span> by ${s.released[0].by} ${at(s.released[0].at)}</div>`
     : '';
   const deployment = s.deployment
     ? html`<div><a href="${s.deployment.url}">deployments on GitHub</a> <span class="muted">${s.deployment.state ?? ''} ${shortSha(s.deployment.commit)}</span></div>`
     : html`<div class="muted">no deployment on GitHub recorded</div>`;
-  return html`<section class="glance" aria-label="Status at a glance">
+  return html`<section class="glance" aria-label="Status at a glance"${glanceMarks(v)}>
 <div class="card"><h2>Sync</h2>${syncBadge(s.sync)}<div>${syncDetail(s)}</div></div>
 ${health}
 <div class="card"><h2>Last drift check</h2>${driftText(s.lastDrift)}</div>
@@ -125,10 +141,10 @@ export function environmentPage(v: EnvironmentView): string {
     v.environment,
     html`<h1>${v.environment} <span class="muted">${v.repository}</span></h1>${v.actions ?? ''}
 ${glance(v)}
-<h2>Dependency graph</h2>${note}${graph}${v.svg ? html`<p><a href="${`${environmentUrl(v.repository, v.environment)}/graph.svg`}">graph.svg</a> (opens the drawing alone)</p>` : ''}
-<h2>Nodes</h2>${nodesTable(v)}
-<h2>Tasks</h2>${ratesTable(v.rates)}
-${releasesTable(v.status)}
+<h2>Dependency graph</h2><div data-live-region="graph">${note}${graph}${v.svg ? html`<p><a href="${`${environmentUrl(v.repository, v.environment)}/graph.svg`}">graph.svg</a> (opens the drawing alone)</p>` : ''}</div>
+<h2>Nodes</h2><div data-live-region="nodes">${nodesTable(v)}</div>
+<h2>Tasks</h2><div data-live-region="tasks">${ratesTable(v.rates)}</div>
+<div data-live-region="releases">${releasesTable(v.status)}</div>
 <h2>Runs</h2>${runsTable(v.runs, { showEnvironment: false, filter: { repository: v.repository, environment: v.environment } })}`,
     { live: { stream: liveEnvironmentUrl(v.repository, v.environment), script: LIVE_SCRIPT_URL }, account: v.account },
   );

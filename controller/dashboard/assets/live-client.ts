@@ -6,6 +6,11 @@
  * `node-state` text; a node a run terminated is taken off both), and the runs tables. It only ever sets textContent,
  * attributes, class names, colours and links it builds itself: markup in a task's output, a node path or a repository
  * name stays text. Elements are found by comparing attribute values, never by building a selector from data.
+ *
+ * What events cannot say (an environment's status at a glance, a new node's row and box, the lines a terminated node
+ * shared with others, task rates, releases) comes from the server: after such a change the script fetches the page's
+ * own address again (at most one read at a time, coalescing the changes meanwhile) and puts in each element marked
+ * `data-live-region` that the server now renders differently, as the server rendered it (escaped like any page).
  */
 export const LIVE_CLIENT = String.raw`(function () {
   'use strict';
@@ -478,37 +483,230 @@ export const LIVE_CLIENT = String.raw`(function () {
     });
   }
 
+  // ---- regions the page script cannot update from events alone (data-live-region: an environment's status at a
+  // glance, graph, nodes table, task rates, releases), fetched again from the server after a structural change ----
+  var REFRESH_DELAY = 700; // after the first change, so that one read takes in a burst of events
+  var REFRESH_GAP = 2000; // at least between the starts of two reads; doubled after each failed read, up to a minute
+  var regionCopies = Object.create(null); // name -> the region as the server last rendered it (a detached copy)
+  all('data-live-region').forEach(function (r) { regionCopies[r.getAttribute('data-live-region')] = r.cloneNode(true); });
+  var refreshable = Object.keys(regionCopies).length > 0 && typeof fetch === 'function' && typeof DOMParser === 'function';
+  var refresh = { timer: null, busy: false, again: false, failures: 0, started: 0, done: 0, replay: null };
+  // Paths the stream said are no longer recorded. While the run that terminated them runs, the server still draws them
+  // (as described at the last applied commit, never applied): they are taken off what a read brings, until a read
+  // that started after a run ended.
+  var gone = Object.create(null);
+  var runEnded = false;
+
+  function later(fn) {
+    if (refresh.replay) refresh.replay.push(fn); // applied again over what a read under way brings
+  }
+  function scheduleRefresh() {
+    if (!refreshable) return;
+    if (refresh.busy) {
+      refresh.again = true;
+      return;
+    }
+    if (refresh.timer) return;
+    var gap = Math.min(60000, REFRESH_GAP * Math.pow(2, refresh.failures));
+    refresh.timer = setTimeout(readPage, Math.max(REFRESH_DELAY, refresh.started + gap - Date.now()));
+    root.setAttribute('data-live-refresh', 'pending');
+  }
+  function readPage() {
+    refresh.timer = null;
+    refresh.busy = true;
+    refresh.again = false;
+    refresh.replay = [];
+    refresh.started = Date.now();
+    var settled = runEnded;
+    runEnded = false;
+    root.setAttribute('data-live-refresh', 'loading');
+    // the page's own address (with its query: it may hold the dashboard token), with the page's own credentials
+    fetch(location.pathname + location.search, {
+      credentials: 'same-origin',
+      cache: 'no-store',
+      headers: { Accept: 'text/html' },
+    })
+      .then(function (res) {
+        if (!res.ok || (res.headers.get('content-type') || '').indexOf('text/html') !== 0) throw new Error('HTTP ' + res.status);
+        return res.text();
+      })
+      .then(function (text) {
+        var doc = new DOMParser().parseFromString(text, 'text/html');
+        var main = doc.querySelector('[data-live]');
+        if (!main || main.getAttribute('data-live') !== root.getAttribute('data-live')) throw new Error('not this page');
+        putRegions(doc, settled);
+        refresh.failures = 0;
+        refresh.done++;
+        root.setAttribute('data-live-refreshes', String(refresh.done));
+        endRead(true);
+      })
+      .catch(function () {
+        // signed out, refused, offline: the page stays as it is; the next change tries again, later each time
+        if (settled) runEnded = true;
+        refresh.failures++;
+        endRead(false);
+      });
+  }
+  function endRead(ok) {
+    refresh.busy = false;
+    refresh.replay = null;
+    var again = ok && refresh.again;
+    refresh.again = false;
+    root.setAttribute('data-live-refresh', ok ? 'idle' : 'failed');
+    if (again) scheduleRefresh();
+  }
+  // Puts in each region the server renders differently from last time, keeping the size chosen for the graph, scroll
+  // positions and focus. A region the server renders as before stays: events may have updated it since.
+  function putRegions(doc, settled) {
+    var fetched = Object.create(null);
+    Array.prototype.slice.call(doc.querySelectorAll('[data-live-region]')).forEach(function (r) {
+      fetched[r.getAttribute('data-live-region')] = r;
+    });
+    all('data-live-region').forEach(function (region) {
+      var name = region.getAttribute('data-live-region');
+      var next = fetched[name];
+      if (!next || (regionCopies[name] && regionCopies[name].isEqualNode(next))) return;
+      regionCopies[name] = next.cloneNode(true);
+      var fresh = document.importNode(next, true);
+      var restore = keepState(region, fresh);
+      region.replaceWith(fresh);
+      restore();
+    });
+    // what the stream said while the page was read is newer than it
+    refresh.replay.forEach(function (fn) { fn(); });
+    Object.keys(gone).forEach(function (path) {
+      var recorded = find('data-node-row', path).some(function (row) { return row.hasAttribute('data-node-recorded'); });
+      if (!settled && !recorded && (find('data-node-row', path).length || graphNodes(path).length)) removeNode(path);
+      else delete gone[path];
+    });
+  }
+  var FOCUSABLE = 'a[href], input, button, select, textarea, [tabindex]';
+  function keepState(old, fresh) {
+    // the graph's size (radio buttons with fixed ids)
+    var zoom = Array.prototype.slice.call(old.querySelectorAll('input[type="radio"]')).filter(function (i) { return i.checked; })[0];
+    if (zoom && zoom.id) {
+      Array.prototype.slice.call(fresh.querySelectorAll('input[type="radio"]')).forEach(function (i) {
+        if (i.id === zoom.id) i.checked = true;
+      });
+    }
+    // boxes scrolled by the reader: the graph, wide tables
+    var scrolled = Array.prototype.slice.call(old.querySelectorAll('.graph, .table-wrap')).map(function (e) {
+      return [e.scrollLeft, e.scrollTop];
+    });
+    // focus: the same element by id, else by link target, else by position among its kind
+    var active = document.activeElement;
+    var target = null;
+    if (active && active !== old && old.contains(active)) {
+      var tag = active.tagName.toLowerCase();
+      var same = Array.prototype.slice.call(fresh.querySelectorAll(FOCUSABLE)).filter(function (e) {
+        return e.tagName.toLowerCase() === tag;
+      });
+      var href = active.getAttribute('href');
+      target = (active.id && same.filter(function (e) { return e.id === active.id; })[0]) ||
+        (href !== null && same.filter(function (e) { return e.getAttribute('href') === href; })[0]) ||
+        same[Array.prototype.slice.call(old.querySelectorAll(FOCUSABLE)).filter(function (e) {
+          return e.tagName.toLowerCase() === tag;
+        }).indexOf(active)] || null;
+    }
+    return function () {
+      Array.prototype.slice.call(fresh.querySelectorAll('.graph, .table-wrap')).forEach(function (e, i) {
+        if (!scrolled[i]) return;
+        e.scrollLeft = scrolled[i][0];
+        e.scrollTop = scrolled[i][1];
+      });
+      if (target && typeof target.focus === 'function') target.focus({ preventScroll: true });
+    };
+  }
+  // whether the environment's counts by state or last applied commit differ from what the status at a glance shows
+  function glanceIsOld(e) {
+    var g = first('data-live-region', 'glance');
+    if (!g || !e || !e.states) return false;
+    var states = e.states.map(function (s) { return s.state + ' ' + s.count; }).sort().join(',');
+    if (g.hasAttribute('data-live-states') && g.getAttribute('data-live-states') !== states) return true;
+    return g.hasAttribute('data-live-commit') && g.getAttribute('data-live-commit') !== e.lastCommit;
+  }
+  // whether a run started, or ended, since the page showed it
+  function runIsNews(r) {
+    var shown = first('data-run-status', r.id);
+    if (shown) return shown.textContent !== r.label;
+    var newest = 0;
+    all('data-run-id').forEach(function (x) {
+      var id = parseInt(x.getAttribute('data-run-id') || '0', 10);
+      if (id > newest) newest = id;
+    });
+    return parseInt(r.id, 10) > newest;
+  }
+  function unshown(nodes) {
+    return nodes.some(function (n) { return !first('data-node-row', n.path); });
+  }
+  function applyRecordedNodes(nodes) {
+    nodes.forEach(function (n) { delete gone[n.path]; });
+    nodes.forEach(applyRecordedNode);
+    later(function () { nodes.forEach(applyRecordedNode); });
+  }
+  function removeNodes(paths) {
+    paths.forEach(function (p) { gone[p] = true; });
+    paths.forEach(removeNode);
+    later(function () { paths.forEach(removeNode); });
+  }
+
   var handlers = {
     snapshot: function (d) {
       if (d.now) setNow(d.now);
       if (d.run) applyRun(d.run);
-      (d.nodes || []).forEach(function (n) {
-        if (d.run) {
+      if (d.run) {
+        (d.nodes || []).forEach(function (n) {
           applyNode(n);
           applyLog(n.log);
-        } else applyRecordedNode(n);
-      });
+        });
+      } else if (d.nodes) {
+        if (unshown(d.nodes)) scheduleRefresh();
+        applyRecordedNodes(d.nodes);
+      }
       if (d.environment && d.complete) {
         // a node the page shows as recorded that is not recorded any more was terminated meanwhile
         var recorded = {};
         (d.nodes || []).forEach(function (n) { recorded[n.path] = true; });
-        all('data-node-recorded').forEach(function (row) {
-          var path = row.getAttribute('data-node-row');
-          if (path !== null && !recorded[path]) removeNode(path);
-        });
+        var lost = all('data-node-recorded').map(function (row) { return row.getAttribute('data-node-row'); })
+          .filter(function (path) { return path !== null && !recorded[path]; });
+        if (lost.length) {
+          scheduleRefresh();
+          removeNodes(lost);
+        }
       }
       (d.tasks || []).forEach(applyTask);
-      if (d.environment) applyEnvironment(d.environment);
+      if (d.environment) {
+        if (glanceIsOld(d.environment)) scheduleRefresh();
+        applyEnvironment(d.environment);
+      }
       (d.environments || []).forEach(applyEnvironment);
+      var news = refreshable ? (d.runs || []).filter(runIsNews) : [];
+      if (news.some(function (r) { return r.status !== 'running'; })) runEnded = true;
+      if (news.length) scheduleRefresh();
       (d.runs || []).slice().reverse().forEach(applyRun);
     },
-    run: applyRun,
+    run: function (r) {
+      if (refreshable && runIsNews(r)) {
+        if (r.status !== 'running') runEnded = true;
+        scheduleRefresh();
+      }
+      applyRun(r);
+    },
     node: applyNode,
     log: applyLog,
     task: applyTask,
-    environment: applyEnvironment,
-    nodes: function (d) { d.nodes.forEach(applyRecordedNode); },
-    removed: function (d) { d.paths.forEach(removeNode); },
+    environment: function (e) {
+      if (glanceIsOld(e)) scheduleRefresh();
+      applyEnvironment(e);
+    },
+    nodes: function (d) {
+      if (unshown(d.nodes)) scheduleRefresh(); // a node the page has no row for: a new one
+      applyRecordedNodes(d.nodes);
+    },
+    removed: function (d) {
+      scheduleRefresh(); // the drawing's shared lines, the counts
+      removeNodes(d.paths);
+    },
     gone: function () {
       if (source) source.close();
       root.setAttribute('data-live-state', 'gone');
