@@ -4,8 +4,9 @@
  * every page at 1400×1000 and 390×844 (no console error, no sideways scrolling, screenshots within tolerance of their
  * baselines, taken while the environment is at rest after its first apply), markup from a repository, a push and a
  * task's output shown as text on every page and in the event stream, a run page (states, output, the timeline's lanes)
- * and an environment page (the graph's node states) updated live while an apply runs, Cancel from the browser, and a
- * node the next apply terminates taken off an open environment page (table and graph).
+ * and an environment page (the graph's node states, the health counts, the task rates) updated live while an apply
+ * runs, Cancel from the browser, a node the next apply terminates taken off an open environment page (table and
+ * graph), and nodes a newer commit adds put on it, then one of them terminated without leaving a shared line behind.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -54,6 +55,31 @@ function withoutWeb(yaml: string): string {
   return out;
 }
 
+/**
+ * The app with more nodes like web, on web's host: `[path, what it depends on]` each. With two nodes depending on db
+ * and one on both, the drawing bundles their arrows (one line from db splitting to both, one joining into the third).
+ */
+function withNodes(nodes: [string, string[]][]): (yaml: string) => string {
+  return (yaml) => {
+    const lines = yaml.split('\n');
+    const start = lines.indexOf('      web:');
+    assert.ok(start > 0, 'the app has web');
+    let end = start + 1;
+    while (end < lines.length && lines[end].startsWith('        ')) end++;
+    const body = lines.slice(start + 1, end).filter((l) => !l.startsWith('        depends_on:'));
+    lines.splice(
+      end,
+      0,
+      ...nodes.flatMap(([p, deps]) => [`      ${p}:`, `        depends_on: [${deps.join(', ')}]`, ...body]),
+    );
+    const out = lines.join('\n').replace(/, web: (\{[^}]*\})/, (all, host: string) => {
+      return all + nodes.map(([p]) => `, ${p}: ${host}`).join('');
+    });
+    assert.equal(out.split('\n').filter((l) => /^ {6}\S/.test(l)).length, 2 + nodes.length);
+    return out;
+  };
+}
+
 /** Gives times and durations one fixed text each (run in the page before a screenshot). */
 const FREEZE_TIMES = `
   for (const el of document.querySelectorAll('time')) el.textContent = '2026-01-01 00:00:00Z';
@@ -62,6 +88,16 @@ const FREEZE_TIMES = `
 `;
 
 const ENV_PATH = `/environments/${encodeURIComponent(FULL_NAME)}/${ENV}`;
+
+/** The Health card of an environment page's status at a glance, as it reads (`Health ready 2`). */
+async function healthOf(page: Page): Promise<string> {
+  const card = page.locator('.glance .card').filter({ has: page.locator('h2', { hasText: 'Health' }) });
+  // Its title is upper case on screen: read as written.
+  return ((await card.textContent()) ?? '')
+    .replace(/^\s*Health/, 'Health ')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
 
 describe('browser: the dashboard in Chromium', () => {
   let h: Harness;
@@ -277,6 +313,8 @@ describe('browser: the dashboard in Chromium', () => {
       'the environment stream open',
       async () => (await envPage.locator('main').getAttribute('data-live-state')) === 'open',
     );
+    // Health, in the status at a glance: db is counted configuring while the apply runs.
+    assert.match(await healthOf(envPage), /^Health .*configuring 1/);
 
     await writeFile(path.join(h.ssh.hosts[0].home, 'go-v2'), '');
     await waitFor('db ready on the page', async () => (await db.textContent()) === 'ready');
@@ -312,6 +350,18 @@ describe('browser: the dashboard in Chromium', () => {
       'yes',
       'the environment page was not reloaded',
     );
+    // The status at a glance and the task rates follow too: health counts both ready, the rates name v2's task.
+    await waitFor('health: both nodes ready', async () => (await healthOf(envPage)) === 'Health ready 2');
+    const rates = envPage.locator('[data-live-region="tasks"]');
+    await waitFor('the v2 task in the rates', async () =>
+      ((await rates.textContent()) ?? '').includes(`marker v2 ${XSS_NAME}`),
+    );
+    assert.equal(
+      await envPage.locator('html').getAttribute('data-stayed'),
+      'yes',
+      'the environment page was not reloaded',
+    );
+    // What the server rendered again is put in as it rendered it: the markup in the task's name is still text.
     await assertInert(envPage);
     assert.deepEqual(envErrors, []);
     await envPage.close();
@@ -371,6 +421,106 @@ describe('browser: the dashboard in Chromium', () => {
       .evaluateAll((es) => es.filter((e) => (e.getAttribute('data-to') ?? '').split(' ').includes('web')).length);
     assert.equal(toWeb, 0);
     assert.equal(await alice.page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
+    assert.deepEqual(alice.problems, []);
+  });
+
+  test('nodes a newer commit adds appear on an open environment page, and one terminated leaves no shared line', async () => {
+    const alice = await signedIn('alice');
+    await alice.page.goto(`${url}${ENV_PATH}`);
+    await alice.page.evaluate(`document.documentElement.setAttribute('data-stayed', 'yes')`);
+    const page = alice.page;
+    const rows = page.locator('[data-node-row]');
+    const boxes = page.locator('g.node[data-path]');
+    const paths = async (l: typeof rows, attr: string) =>
+      (await l.evaluateAll((es, a) => es.map((e) => e.getAttribute(a)), attr)).sort().join(' ');
+    // The page shows db alone (the last apply terminated web).
+    assert.equal(await paths(rows, 'data-node-row'), 'db');
+    assert.equal(await paths(boxes, 'data-path'), 'db');
+    await waitFor(
+      'the environment stream open',
+      async () => (await page.locator('main').getAttribute('data-live-state')) === 'open',
+    );
+    // The reader's choice of size, and focus on it, outlive the graph being put in again.
+    await page.locator('label[for="zoom-100"]').click();
+    assert.equal(await page.evaluate(`document.activeElement && document.activeElement.id`), 'zoom-100');
+
+    // A commit that adds web back, web2 beside it, and lb behind both: their rows and boxes appear once it is applied.
+    const added = await push(
+      'v5',
+      false,
+      withNodes([
+        ['web2', ['db']],
+        ['lb', ['web', 'web2']],
+      ]),
+    );
+    await waitFor('the apply of v5', () => h.checks(added).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
+    await waitFor('the new rows', async () => (await paths(rows, 'data-node-row')) === 'db lb web web2');
+    await waitFor('the new boxes', async () => (await paths(boxes, 'data-path')) === 'db lb web web2');
+    await waitFor('their states', async () =>
+      (await boxes.locator('.node-state').allTextContents()).every((t) => t === 'ready'),
+    );
+    /** What the drawing on the page bundles and draws, and the same of the drawing as the server renders it now. */
+    const bundles = async () =>
+      (await page.evaluate(`(async () => {
+        const read = (root) =>
+          [...root.querySelectorAll('g.bundle')]
+            .map((b) => [b.getAttribute('data-from'), b.getAttribute('data-to'),
+              b.querySelector('path.bundle-line')?.getAttribute('d')].join(' | '))
+            .sort();
+        const fresh = await (await fetch(${JSON.stringify(`${url}${ENV_PATH}/graph.svg`)}, { credentials: 'same-origin' })).text();
+        return { page: read(document), server: read(new DOMParser().parseFromString(fresh, 'image/svg+xml')) };
+      })()`)) as { page: string[]; server: string[] };
+    // db's arrows to web and web2 are one bundle, and so are theirs to lb.
+    const named = (list: string[], path: string) =>
+      list.filter((b) =>
+        b
+          .split(' | ')
+          .slice(0, 2)
+          .some((side) => side.split(' ').includes(path)),
+      );
+    await waitFor('the drawing as the server draws it', async () => {
+      const b = await bundles();
+      return b.page.join() === b.server.join();
+    });
+    assert.deepEqual(
+      named((await bundles()).page, 'web2').map((b) => b.split(' | ').slice(0, 2).join(' | ')),
+      ['db | web web2', 'web web2 | lb'],
+    );
+    await assertInert(page);
+
+    // The next commit drops web2: its row and box go, and so do the parts of the shared lines that led to it.
+    const dropped = await push('v6', false, withNodes([['lb', ['web']]]));
+    await waitFor(
+      'the apply of v6',
+      () => h.checks(dropped).get(`politburo/${ENV}`)?.conclusion === 'success',
+      120_000,
+    );
+    const { rows: web2 } = await h.pool.query(`SELECT state FROM node_runs WHERE run_id = $1 AND path = 'web2'`, [
+      await runOf(dropped),
+    ]);
+    assert.equal(web2[0]?.state, 'terminated');
+    await waitFor('web2 gone from the table', async () => (await paths(rows, 'data-node-row')) === 'db lb web');
+    await waitFor('web2 gone from the graph', async () => (await paths(boxes, 'data-path')) === 'db lb web');
+    await waitFor('no bundle names web2', async () => named((await bundles()).page, 'web2').length === 0);
+    await waitFor('the drawing as the server draws it', async () => {
+      const b = await bundles();
+      return b.page.join() === b.server.join();
+    });
+    const edges = await page
+      .locator('svg [data-from], svg [data-to]')
+      .evaluateAll(
+        (es) =>
+          es.filter((e) => ['data-from', 'data-to'].some((a) => (e.getAttribute(a) ?? '').split(' ').includes('web2')))
+            .length,
+      );
+    assert.equal(edges, 0);
+    // Health counts three nodes; the size chosen and the focus stayed; nothing reloaded the page.
+    await waitFor('health: three ready', async () => (await healthOf(page)) === 'Health ready 3');
+    assert.equal(await page.locator('#zoom-100').isChecked(), true);
+    assert.equal(await page.evaluate(`document.activeElement && document.activeElement.id`), 'zoom-100');
+    assert.ok(Number(await page.locator('main').getAttribute('data-live-refreshes')) > 0, 'the page read itself again');
+    assert.equal(await page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
+    await assertInert(page);
     assert.deepEqual(alice.problems, []);
   });
 });
