@@ -139,7 +139,7 @@ export function environmentPage(v: EnvironmentView): string {
     : html`<p class="muted">${v.tooManyNodes ? `Too many nodes to draw here (${v.nodes.length + v.definedOnly.length}): use politburo graph ${v.environment} --format dot.` : 'Nothing to draw.'}</p>`;
   return page(
     v.environment,
-    html`<h1>${v.environment} <span class="muted">${v.repository}</span></h1>${v.actions ?? ''}
+    html`<h1>${v.environment} <span class="muted">${v.repository}</span></h1><div data-live-region="actions">${v.actions ?? ''}</div>
 ${glance(v)}
 <h2>Dependency graph</h2><div data-live-region="graph">${note}${graph}${v.svg ? html`<p><a href="${`${environmentUrl(v.repository, v.environment)}/graph.svg`}">graph.svg</a> (opens the drawing alone)</p>` : ''}</div>
 <h2>Nodes</h2><div data-live-region="nodes">${nodesTable(v)}</div>

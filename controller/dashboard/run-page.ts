@@ -49,7 +49,7 @@ export function runPage(
   const releaser = releasedBy(run.trigger);
   return page(
     `Run #${run.id}`,
-    html`<h1>Run #${run.id}: ${run.kind} of <a href="${environmentUrl(run.repository, run.environment)}">${run.environment}</a> ${runBadge(run)}</h1>${extra.actions ?? ''}
+    html`<h1>Run #${run.id}: ${run.kind} of <a href="${environmentUrl(run.repository, run.environment)}">${run.environment}</a> ${runBadge(run)}</h1><div data-live-region="actions">${extra.actions ?? ''}</div>
 <div class="table-wrap"><table class="run"><tbody>
 <tr><th>Repository</th><td>${run.repository}</td></tr>
 <tr><th>Commit</th><td class="mono">${run.commit ?? '-'}</td></tr>

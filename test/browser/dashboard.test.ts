@@ -315,6 +315,10 @@ describe('browser: the dashboard in Chromium', () => {
     );
     // Health, in the status at a glance: db is counted configuring while the apply runs.
     assert.match(await healthOf(envPage), /^Health .*configuring 1/);
+    // The run's buttons while it runs: Cancel, no Rerun.
+    const buttons = async () =>
+      Promise.all(['cancel', 'rerun'].map((a) => alice.page.locator(`form[data-action="${a}"]`).count()));
+    assert.deepEqual(await buttons(), [1, 0]);
 
     await writeFile(path.join(h.ssh.hosts[0].home, 'go-v2'), '');
     await waitFor('db ready on the page', async () => (await db.textContent()) === 'ready');
@@ -326,6 +330,8 @@ describe('browser: the dashboard in Chromium', () => {
       'the run succeeded on the page',
       async () => (await alice.page.locator(`[data-run-status="${run}"]`).first().textContent()) === 'succeeded',
     );
+    // The buttons follow the run, without a reload: it ended, so Rerun and no Cancel.
+    await waitFor('Rerun instead of Cancel on the run page', async () => (await buttons()).join() === '0,1');
     // The timeline gained web's lane once it started, under its own host, and both bars say how they ended.
     await waitFor('web in the timeline', async () =>
       /^ready · /.test((await webLane.locator('.bar').textContent()) ?? ''),

@@ -302,7 +302,10 @@ test('live updates find what they change: run, node, runs-table and environment 
   const actions = raw('<form data-action="cancel"></form>');
   const account = raw('<span class="account">alice</span>');
   const page = runPage(run({ status: 'running', finishedAt: null }), nodes, { actions, account });
-  assert.match(page, /<h1>Run #7: .*data-run-status="7".*<\/h1><form data-action="cancel"><\/form>/);
+  assert.match(
+    page,
+    /<h1>Run #7: .*data-run-status="7".*<\/h1><div data-live-region="actions"><form data-action="cancel"><\/form><\/div>/,
+  );
   assert.match(page, /<span class="account">alice<\/span><\/header>/);
   assert.match(page, /<td data-run-finished="7">/);
   assert.match(page, /<td data-run-summary="7">/);
@@ -340,7 +343,7 @@ test('live updates find what they change: run, node, runs-table and environment 
   assert.match(front, /<td data-env-nodes>2<\/td><td data-env-states>/);
   assert.match(front, /data-live="\/events"/);
   const env = environmentPage(view({ actions, account }));
-  assert.match(env, /<\/h1><form data-action="cancel"><\/form>/);
+  assert.match(env, /<\/h1><div data-live-region="actions"><form data-action="cancel"><\/form><\/div>/);
   assert.match(env, /<tr id="node-web-1" data-node-row="web-1" data-node-recorded>/);
   assert.match(
     env,
