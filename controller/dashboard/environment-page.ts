@@ -28,6 +28,8 @@ export interface EnvironmentView {
   runs: RunRecord[];
   /** Status at a glance (controller/dashboard/status-data.ts); absent: the section is left out. */
   status?: EnvironmentStatus;
+  /** The status signature the page was drawn at (status-data.ts statusSignature), for the live updates. */
+  liveStatus?: string;
   /** Action buttons (from the router), shown right after the title. */
   actions?: Html;
   /** The sign-in line (from the router), at the end of the header. */
@@ -81,7 +83,8 @@ function countStates(v: EnvironmentView): Partial<Record<LifecycleState, number>
 
 /**
  * The recorded nodes' counts by state as the environment's live event gives them (`ready 2,failed 1`, by state name),
- * and the last applied commit: the page script compares them with each event to know when the glance is out of date.
+ * the last applied commit and the status signature (pushes, releases, policy): the page script compares them with each
+ * event to know when the glance is out of date.
  */
 function glanceMarks(v: EnvironmentView): Html {
   const counts = new Map<string, number>();
@@ -90,7 +93,7 @@ function glanceMarks(v: EnvironmentView): Html {
     .sort()
     .map((st) => `${st} ${counts.get(st)}`)
     .join(',');
-  return html` data-live-region="glance" data-live-states="${states}"${v.status ? html` data-live-commit="${shortSha(v.status.applied)}"` : ''}`;
+  return html` data-live-region="glance" data-live-states="${states}"${v.status ? html` data-live-commit="${shortSha(v.status.applied)}"` : ''}${v.liveStatus !== undefined ? html` data-live-status="${v.liveStatus}"` : ''}`;
 }
 
 /** Status at a glance: one card each for sync, health, drift, policy and releases. */

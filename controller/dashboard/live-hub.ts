@@ -26,6 +26,7 @@ import {
   type LiveTask,
 } from '../store/live-changes.js';
 import { liveNodePaths } from '../store/live-node-paths.js';
+import { statusSignature } from './status-data.js';
 import type { Change, ChangeFeed } from './live-feed.js';
 import { environmentUrl, runUrl } from './links.js';
 import { duration, releasedBy, runOutcome, shortSha, summaryText, when } from './widgets.js';
@@ -107,8 +108,9 @@ function taskJson(t: LiveTask) {
   };
 }
 
-function environmentJson(e: LiveEnvironment) {
+function environmentJson(e: LiveEnvironment, status?: string) {
   return {
+    ...(status !== undefined ? { status } : {}),
     repository: e.repository,
     environment: e.environment,
     url: environmentUrl(e.repository, e.environment),
@@ -155,6 +157,11 @@ function logFor(
 /** How often a topic reads what changed while a run it shows is running. */
 const POLL_RUN_MS = 500;
 const POLL_LIST_MS = 2000;
+/**
+ * How often an environment's topic reads its status signature (status-data.ts statusSignature: pushes, releases,
+ * policy) when no run of it is running; while one is, it is read with the nodes.
+ */
+export const STATUS_POLL_MS = 5000;
 /** Rows are read again this long after they changed: a write's commit may come a moment after its timestamp. */
 const MARGIN_MS = 3000;
 
@@ -354,6 +361,9 @@ export class EnvironmentTopic extends Topic {
   private readonly running = new Set<string>();
   private finalRead = false;
   private readonly dirtyRuns = new Set<string>();
+  /** The status signature last sent (statusSignature), and whose it is. */
+  private status: string | null = null;
+  private names: { repository: string; environment: string } | null = null;
 
   constructor(
     db: pg.Pool,
@@ -370,7 +380,16 @@ export class EnvironmentTopic extends Topic {
   }
 
   protected pollMs(): number | null {
-    return this.running.size || this.finalRead ? POLL_LIST_MS : null;
+    return this.running.size || this.finalRead ? POLL_LIST_MS : STATUS_POLL_MS;
+  }
+
+  /** Reads the status signature; true when it changed since the last one sent. */
+  private async statusChanged(): Promise<boolean> {
+    if (!this.names) return false;
+    const status = await statusSignature(this.db, this.names.repository, this.names.environment);
+    if (status === this.status) return false;
+    this.status = status;
+    return true;
   }
 
   protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
@@ -381,6 +400,9 @@ export class EnvironmentTopic extends Topic {
       liveRunningRuns(this.db, this.environmentId),
     ]);
     if (!envs[0]) return s.send('gone', {});
+    this.names = { repository: envs[0].repository, environment: envs[0].environment };
+    const status = await statusSignature(this.db, envs[0].repository, envs[0].environment);
+    this.status ??= status;
     if (this.since === null) {
       this.since = nodes.now;
       for (const n of nodes.nodes) this.signatures.set(n.path, nodeSignature(n));
@@ -388,7 +410,7 @@ export class EnvironmentTopic extends Topic {
     }
     s.send('snapshot', {
       resumed,
-      environment: environmentJson(envs[0]),
+      environment: environmentJson(envs[0], status),
       nodes: nodes.nodes.map(nodeJson),
       // Every recorded node is in `nodes`: a node the page shows as recorded and the snapshot lacks is gone.
       complete: nodes.nodes.length < ENV_NODES,
@@ -406,9 +428,16 @@ export class EnvironmentTopic extends Topic {
       if (run.status === 'running') this.running.add(id);
       else this.running.delete(id);
     }
+    // A push, a release or a policy starts no run: the status at a glance is read again when its signature changes.
+    const statusChanged = await this.statusChanged();
     // Recorded nodes change while a run of the environment runs: read them then, and once more after the last ended.
     const finalPass = this.finalRead;
-    if (this.running.size === 0 && !finalPass && runs.length === 0) return;
+    if (this.running.size === 0 && !finalPass && runs.length === 0) {
+      if (!statusChanged) return;
+      const envs = await liveEnvironments(this.db, [this.environmentId]);
+      if (envs[0]) this.broadcast('environment', environmentJson(envs[0], this.status ?? undefined));
+      return;
+    }
     this.finalRead = this.running.size === 0 && !finalPass;
     const { nodes, now } = await liveNodes(this.db, this.environmentId, before(this.since), ENV_NODES);
     this.since = now;
@@ -426,8 +455,8 @@ export class EnvironmentTopic extends Topic {
     for (const p of removed) this.signatures.delete(p);
     if (removed.length) this.broadcast('removed', { paths: removed });
     const envs = await liveEnvironments(this.db, [this.environmentId]);
-    if (envs[0] && (changed.length || removed.length || runs.length))
-      this.broadcast('environment', environmentJson(envs[0]));
+    if (envs[0] && (changed.length || removed.length || runs.length || statusChanged))
+      this.broadcast('environment', environmentJson(envs[0], this.status ?? undefined));
   }
 }
 
@@ -475,7 +504,7 @@ export class ListTopic extends Topic {
     };
     s.send('snapshot', {
       resumed,
-      environments: (await readable(envs)).map(environmentJson),
+      environments: (await readable(envs)).map((e) => environmentJson(e)),
       runs: (await readable(runs)).map(runJson),
     });
   }

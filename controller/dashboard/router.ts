@@ -185,12 +185,14 @@ async function environmentView(
   environment: string,
   statusReader?: StatusReader,
 ) {
-  const [recorded, described, rates, runs, known] = await Promise.all([
+  // The status signature is read before the status: a change in between makes the page read again once, never miss it.
+  const [recorded, described, rates, runs, known, liveStatus] = await Promise.all([
     deps.store.recordedNodes(repository, environment),
     describedEnvironment(deps, repository, environment),
     deps.store.taskSuccessRates(repository, environment),
     deps.store.listRuns({ repository, environment, limit: 20 }),
     deps.store.environments(repository),
+    statusReader?.signature(repository, environment),
   ]);
   const status = statusReader
     ? await statusReader.environment(repository, environment, described?.branch ?? undefined)
@@ -216,6 +218,7 @@ async function environmentView(
     rates,
     runs,
     status,
+    liveStatus,
   };
 }
 

@@ -59,6 +59,8 @@ export interface StatusReader {
   overview(): Promise<EnvironmentStatus[]>;
   /** One environment; `branch`: the branch it follows as described (undefined: the repository's default). */
   environment(repository: string, environment: string, branch?: string): Promise<EnvironmentStatus>;
+  /** The environment's status signature (statusSignature). */
+  signature(repository: string, environment: string): Promise<string>;
 }
 
 interface Known {
@@ -239,6 +241,27 @@ async function statusOf(db: Queryable, k: Known, branchGiven: string | undefined
   return status;
 }
 
+/**
+ * What the status at a glance depends on beyond runs and recorded nodes, in one short text that changes when any of it
+ * does: the repository's newest push delivery (and how it was handled) and poll head, the environment's releases
+ * (waiting, released, superseded) and its applied policy. Runs are announced by the change feed; these are not, so the
+ * live updates read this every few seconds while a page shows the environment (docs/controller.md, "Live updates").
+ */
+export async function statusSignature(db: Queryable, repository: string, environment: string): Promise<string> {
+  const { rows } = await db.query<{ sig: string }>(
+    `SELECT concat_ws('|',
+       (SELECT concat(received_at, ':', outcome) FROM webhook_deliveries
+         WHERE repository = $1 AND event = 'push' ORDER BY received_at DESC LIMIT 1),
+       (SELECT max(updated_at)::text FROM poll_heads WHERE repository = $1),
+       (SELECT concat(count(*), ':', max(created_at), ':', max(released_at), ':', count(superseded_by)) FROM releases
+         WHERE repository = $1 AND environment = $2),
+       (SELECT concat(commit, ':', apply, ':', suspend) FROM applied_policies
+         WHERE repository = $1 AND environment = $2)) AS sig`,
+    [repository, environment],
+  );
+  return rows[0].sig;
+}
+
 /** The sync rule (see SyncState), pure. */
 export function syncState(s: {
   applied: string | null;
@@ -279,5 +302,6 @@ export function createStatusReader(db: Queryable): StatusReader {
       const k = known[0] ?? { repository, environment, applied: null, described: false, defaultBranch: null };
       return statusOf(db, k, branch, deployments, new Map());
     },
+    signature: (repository, environment) => statusSignature(db, repository, environment),
   };
 }

@@ -529,4 +529,36 @@ describe('browser: the dashboard in Chromium', () => {
     await assertInert(page);
     assert.deepEqual(alice.problems, []);
   });
+
+  test('a commit waiting for release shows on an open environment page with its Release button, without a reload', async () => {
+    const manual = (yaml: string) => yaml.replace('    blueprint: app\n', '    blueprint: app\n    apply: manual\n');
+    // The commit that makes the environment manual is applied under the policy before it (docs/language.md).
+    const gate = await push('v7', false, manual);
+    await waitFor('the apply of v7', () => h.checks(gate).get(`politburo/${ENV}`)?.conclusion === 'success', 120_000);
+    const alice = await signedIn('alice');
+    const page = alice.page;
+    await page.goto(`${url}${ENV_PATH}`);
+    await page.evaluate(`document.documentElement.setAttribute('data-stayed', 'yes')`);
+    await waitFor(
+      'the environment stream open',
+      async () => (await page.locator('main').getAttribute('data-live-state')) === 'open',
+    );
+    const release = page.locator('form[data-action="release"]');
+    const card = (title: string) =>
+      page.locator('.glance .card').filter({ has: page.locator('h2', { hasText: title }) });
+    assert.equal(await release.count(), 0);
+    assert.match((await card('Waiting for release').textContent()) ?? '', /nothing waiting/);
+
+    // The next commit waits: no run starts, and the page shows it waiting, with the button to release it.
+    const waiting = await push('v8', false, manual);
+    await waitFor('the Release button', async () => (await release.count()) === 1);
+    assert.equal(await release.locator('input[name="sha"]').getAttribute('value'), waiting);
+    assert.match((await card('Waiting for release').textContent()) ?? '', new RegExp(waiting.slice(0, 7)));
+    assert.match((await card('Sync').textContent()) ?? '', /waiting/i);
+    const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE commit = $1`, [waiting]);
+    assert.equal(rows[0].n, 0, 'nothing ran');
+    assert.equal(await page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
+    await assertInert(page);
+    assert.deepEqual(alice.problems, []);
+  });
 });

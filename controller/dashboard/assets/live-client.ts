@@ -617,12 +617,16 @@ export const LIVE_CLIENT = String.raw`(function () {
       if (target && typeof target.focus === 'function') target.focus({ preventScroll: true });
     };
   }
-  // whether the environment's counts by state or last applied commit differ from what the status at a glance shows
+  // whether the environment's counts by state, last applied commit or status signature differ from what the status at a
+  // glance shows
   function glanceIsOld(e) {
     var g = first('data-live-region', 'glance');
     if (!g || !e || !e.states) return false;
     var states = e.states.map(function (s) { return s.state + ' ' + s.count; }).sort().join(',');
     if (g.hasAttribute('data-live-states') && g.getAttribute('data-live-states') !== states) return true;
+    // pushes, releases, the policy: what the status at a glance says beyond runs and nodes
+    if (typeof e.status === 'string' && g.hasAttribute('data-live-status') && g.getAttribute('data-live-status') !== e.status)
+      return true;
     return g.hasAttribute('data-live-commit') && g.getAttribute('data-live-commit') !== e.lastCommit;
   }
   // whether a run started, or ended, since the page showed it

@@ -11,6 +11,8 @@ import { createTestDatabase, type TestDatabase } from '../../../helpers/db.js';
 import { waitFor } from '../../../helpers/wait-for.js';
 import { createPgStore, type PgStateStore } from '../../../../store/pg-store.js';
 import { recordTaskStarted } from '../../../../store/task-started.js';
+import { recordPendingRelease } from '../../../../controller/store/releases.js';
+import { STATUS_POLL_MS } from '../../../../controller/dashboard/live-hub.js';
 import { liveLog } from '../../../../reconciler/live-log.js';
 import { dashboardAuth } from '../../../../controller/dashboard/auth.js';
 import { createLiveRouter, LIVE_SCRIPT_URL, type LiveRouter } from '../../../../controller/dashboard/live.js';
@@ -334,6 +336,30 @@ describe('live updates', () => {
     );
     c.close();
     later.close();
+  });
+
+  test('an environment stream says when a push, a release or the policy changed what the status at a glance shows, without a run', async () => {
+    const c = open(`/events/environments/${encodeURIComponent(REPO)}/${encodeURIComponent(ENV)}`);
+    await waitFor('the snapshot', () => c.of('snapshot').length === 1);
+    const first = c.of<{ environment: { status: string } }>('snapshot')[0].environment.status;
+    assert.equal(typeof first, 'string');
+    // A manual environment's commit waits for release: no run starts, nothing the change feed announces.
+    await recordPendingRelease(writePool, {
+      repository: REPO,
+      environment: ENV,
+      commit: 'feed5eed',
+      repo: { kind: 'local', path: '/nowhere' },
+      planSummary: '1 to update',
+    });
+    await waitFor('an environment event with a new status signature', () =>
+      c.of<{ status?: string }>('environment').some((e) => typeof e.status === 'string' && e.status !== first),
+    );
+    const events = c.of<{ status?: string }>('environment').length;
+    // Nothing else changed: the next reads send nothing more.
+    await new Promise((r) => setTimeout(r, 2 * STATUS_POLL_MS + 500));
+    assert.equal(c.of('environment').length, events, 'said once');
+    assert.ok(!c.raw.includes('<script>'), 'names travel as inert JSON text');
+    c.close();
   });
 
   test('access: no token is refused, an unreadable run or an unknown one is not found', async () => {
