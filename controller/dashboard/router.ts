@@ -39,6 +39,7 @@ import { html, page, type Html } from './html.js';
 import { createLiveRouter } from './live.js';
 import { addSignInRoutes, type SignInSettings } from './oauth.js';
 import { createStatusReader, type StatusReader } from './status-data.js';
+import { terminatingNodes } from '../store/live-node-paths.js';
 import { mayAct, mayRead, type Permission } from './permissions.js';
 import { environmentsPage, type EnvironmentSummary } from './environments-page.js';
 import { environmentPage } from './environment-page.js';
@@ -201,8 +202,14 @@ async function environmentView(
   if (!described && !known.some((e) => e.environment === environment) && !status?.described) return null;
   const recordedPaths = new Set(recorded.map((n) => n.path));
   const states = new Map(recorded.map((n) => [n.path, n.state]));
+  // A node a running apply terminated is still described at the last applied commit: shown terminated, not defined.
+  const terminating =
+    deps.db && runs.some((r) => r.status === 'running')
+      ? await terminatingNodes(deps.db, repository, environment)
+      : new Set<string>();
+  for (const p of terminating) if (!recordedPaths.has(p)) states.set(p, 'terminated');
   const definedOnly = (described?.nodes ?? [])
-    .filter((n) => !recordedPaths.has(n.path))
+    .filter((n) => !recordedPaths.has(n.path) && !terminating.has(n.path))
     .map((n) => ({ path: n.path, host: hostLabel(n.host) }));
   const graph = described ? buildEnvironmentGraph(described, { states }) : recordedGraph(environment, recorded);
   const drawable = graph.nodes.length > 0 && graph.nodes.length <= MAX_DRAWN_NODES;

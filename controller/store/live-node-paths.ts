@@ -17,3 +17,19 @@ export async function liveNodePaths(
   );
   return { paths: rows.slice(0, limit).map((r) => r.path), complete: rows.length <= limit };
 }
+
+/**
+ * The nodes a running run of the environment has terminated. Until that run ends, the environment's last applied
+ * commit still describes them; the page shows them terminated, not `defined` (never applied).
+ */
+export async function terminatingNodes(db: Queryable, repository: string, environment: string): Promise<Set<string>> {
+  const { rows } = await db.query<{ path: string }>(
+    `SELECT nr.path FROM node_runs nr
+       JOIN runs ru ON ru.id = nr.run_id
+       JOIN environments e ON e.id = ru.environment_id
+       JOIN repositories r ON r.id = e.repository_id
+      WHERE r.key = $1 AND e.name = $2 AND ru.status = 'running' AND nr.state = 'terminated'`,
+    [repository, environment],
+  );
+  return new Set(rows.map((r) => r.path));
+}

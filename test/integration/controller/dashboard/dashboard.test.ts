@@ -265,6 +265,33 @@ describe('dashboard', () => {
     assert.match(r.text, /POLITBURO_DASHBOARD_TOKEN/);
   });
 
+  test('a node a running apply terminated shows terminated, not defined, until the run ends', async () => {
+    const loadEnvironment = async (repo: string, env: string) =>
+      repo === REPO && env === 'production' ? production : null;
+    const page = async () =>
+      (
+        await request(app({ store, loadEnvironment, db: store.pool }))
+          .get('/environments/acme%2Finfra/production')
+          .expect(200)
+      ).text;
+    await store.updateNode(REPO, 'production', 'web-3', { state: 'ready', host: '203.0.113.23', runId: applyId });
+    const run = await store.startRun({
+      repository: REPO,
+      environment: 'production',
+      commit: 'f00dfeed',
+      kind: 'apply',
+      trigger: 'push',
+    });
+    // Terminated by the running apply: its record leaves; the last applied commit still describes it.
+    await store.updateNode(REPO, 'production', 'web-3', { state: 'terminated', runId: run.id });
+    const during = await page();
+    assert.match(during, /<g class="node state-terminated" data-path="web-3">/);
+    assert.doesNotMatch(during, /data-node-row="web-3"/, 'no row: it is neither recorded nor waiting to be applied');
+    await store.finishRun(run.id, 'succeeded', { ready: 0 });
+    // The run ended without changing the last applied commit (here): web-3 is described there and never applied again.
+    assert.match(await page(), /<g class="node state-defined" data-path="web-3">/);
+  });
+
   test('a failing store is a 500 page saying so, not a crash', async () => {
     const broken = createPgStore(
       new pg.Pool({ connectionString: 'postgres://nobody@127.0.0.1:1/none', connectionTimeoutMillis: 2000 }),
