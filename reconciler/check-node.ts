@@ -9,22 +9,22 @@
  * found: every task `already met`, the check's output as its log, `ready` at the spec it was applied at. A node that
  * runs in order after all gets only the records of that run, whose log starts with why.
  *
- * The check does not look for the deps directory first (ensureDeps runs a command of its own): where the connection
- * says where the deps would be (`depsDirFor`), the check's Babushka command `cd`s there directly; only when that `cd`
- * fails (a new host, or deps changed since they were shipped) are they shipped, as a run ships them, and the node
- * checked again. Tasks with `become` and connections that cannot say (the local machine) ship the deps first, as a run
- * does.
+ * The check does not look for the deps directory first (deps-unchecked.ts): where the connection says where the deps
+ * would be (`depsDirFor`), the check's Babushka command `cd`s there directly; only when that `cd` fails (a new host, or
+ * deps changed since they were shipped) are they shipped, as a run ships them, and the node checked again. Tasks with
+ * `become` and connections that cannot say (the local machine) ship the deps first, as a run does.
  *
  * A check that could not connect to the node's host (the connector's connect failed, after its own retries: refused,
  * timed out, reset, authentication or host key refused) is final for the node: its run, in dependency order, fails with
  * that error without connecting again (`connectFailed`, given to runTasksOf), and so records what a run that cannot
  * connect records. A check that connected and whose command failed or timed out is only discarded: the run decides.
  */
-import { connectNode, depsHashOf, errorReason, hostOf, type EngineRun, type HostInfo } from './run-engine.js';
+import { connectDepsUnchecked, depsMissing, depsShippedNote } from './deps-unchecked.js';
+import { connectNode, errorReason, hostOf, type EngineRun } from './run-engine.js';
 import { resultOf, transition } from './run-node.js';
 import type { CheckOutcome } from './scheduler.js';
 import { runNodeTasks } from './tasks/run-node-tasks.js';
-import type { HostConnection, PlanAction, PlannedNode, ResolvedNode, TaskResult } from '../kernel/types.js';
+import type { PlanAction, PlannedNode, ResolvedNode, TaskResult } from '../kernel/types.js';
 
 /** The reason recorded for a node that counts as met, and the message of each of its tasks. */
 export const CHECKED_REASON = 'checked in parallel: every task already met';
@@ -81,7 +81,7 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
   }
   try {
     // Connected: the connection is shared (connectNode gets the same one).
-    const { conn, remoteDepsDir, unchecked } = await connectForCheck(run, node, host);
+    const { conn, remoteDepsDir, unchecked } = await connectDepsUnchecked(run, node, host);
     const check = (dir: string | null) =>
       runNodeTasks(conn, node, {
         dryRun: true,
@@ -96,7 +96,7 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
     if (unchecked && tasks.some((t) => t.outcome === 'failed' && depsMissing(t.message, unchecked))) {
       // Not there (a new host, or the deps changed since): shipped as a run ships them, then checked again.
       const shipped = await connectNode(run, node, host);
-      log = `--- the deps were not on the host (${unchecked}): shipped, then checked\n`;
+      log = depsShippedNote(unchecked);
       tasks = await check(shipped.remoteDepsDir);
     }
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
@@ -107,27 +107,6 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
   } catch (err) {
     return done(false, [], `the check could not run: ${errorReason(err)}`);
   }
-}
-
-/**
- * The check's connection and deps directory: like a run's (connectNode), except that the deps are not looked for
- * first when the connection says where they would be (`unchecked`: that path).
- */
-async function connectForCheck(
-  run: EngineRun,
-  node: ResolvedNode,
-  host: HostInfo,
-): Promise<{ conn: HostConnection; remoteDepsDir: string | null; unchecked?: string }> {
-  const babushka = node.tasks.filter((t) => t.kind === 'babushka');
-  if (babushka.length === 0 || babushka.some((t) => t.become)) return connectNode(run, node, host);
-  const conn = await host.connector.connect(host.target);
-  const dir = conn.depsDirFor?.(await depsHashOf(run));
-  return dir ? { conn, remoteDepsDir: dir, unchecked: dir } : connectNode(run, node, host);
-}
-
-/** Whether a failed check's output is its shell refusing to `cd` into the deps directory `dir` (bash, dash). */
-function depsMissing(message: string | undefined, dir: string): boolean {
-  return (message ?? '').split('\n').some((l) => /\bcd\b/.test(l) && l.includes(dir));
 }
 
 /**
