@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { PolitburoError } from '../kernel/types.js';
 import type { HostConnectorOptions } from './ssh-connector.js';
-import type { SshConfigSource } from './ssh-config.js';
+import { expandIncludes, type SshConfigSource } from './ssh-config.js';
+
+const read = (file: string) => readFile(file, 'utf8');
 import { readRepositoryFile } from './known-hosts.js';
 
 export interface OperatorSsh {
@@ -33,11 +35,12 @@ export async function operatorSshOptions(
         `cannot read ${o.configFile!.what} (${file}): ${err.code ?? err.message}`,
       );
     });
-    sshConfig.push({ text, where: o.configFile.path });
+    sshConfig.push({ text: await expandIncludes(text, o.configFile.path, read, home), where: o.configFile.path });
   } else {
     const file = path.join(home, '.ssh', 'config');
     const text = await readFile(file, 'utf8').catch(() => null);
-    if (text !== null) sshConfig.push({ text, where: '~/.ssh/config' });
+    if (text !== null)
+      sshConfig.push({ text: await expandIncludes(text, '~/.ssh/config', read, home), where: '~/.ssh/config' });
   }
   return {
     sshConfig,

@@ -8,6 +8,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import SSHConfig from 'ssh-config';
+import { glob } from 'tinyglobby';
 import { PolitburoError } from '../kernel/types.js';
 
 /** One configuration file's text and where it came from (for messages). */
@@ -58,7 +59,11 @@ export class SshConfigSet {
       try {
         const config = SSHConfig.parse(source.text);
         if (hasInclude(config))
-          this.warnings.push(`ssh_config ${source.where}: Include is not followed (put the lines in this file)`);
+          this.warnings.push(
+            source.fromRepository
+              ? `ssh_config ${source.where}: Include is not followed in a repository's file (put the lines in this file)`
+              : `ssh_config ${source.where}: Include inside a Host or Match block is not followed (move it before the first Host)`,
+          );
         return { config, source };
       } catch (err) {
         throw new PolitburoError('InvalidSpec', `ssh_config ${source.where}: ${(err as Error).message}`);
@@ -134,6 +139,69 @@ export class SshConfigSet {
   }
 }
 
+/** A directive line's keyword and arguments (`Keyword arg…` or `Keyword=arg…`; double quotes group), or null. */
+function directive(line: string): { keyword: string; args: string[] } | null {
+  const m = /^\s*([A-Za-z]+)(?:\s*=\s*|\s+)(.*)$/.exec(line);
+  if (!m || line.trimStart().startsWith('#')) return null;
+  const args = [...m[2].matchAll(/"([^"]*)"|(\S+)/g)].map((a) => a[1] ?? a[2]).filter((a) => !a.startsWith('#'));
+  return { keyword: m[1].toLowerCase(), args };
+}
+
+/** How deep Include may nest, as in OpenSSH. */
+const INCLUDE_DEPTH = 16;
+
+/**
+ * Follows the `Include` lines of an operator's ssh_config that come before its first `Host` or `Match` (where OpenSSH
+ * users put them: `Include config.d/*`, `Include ~/.orbstack/ssh/config`): each pattern (`~` for the home directory, a
+ * relative one under `~/.ssh`, as OpenSSH does for user files; glob wildcards, files in lexical order, none matching is
+ * no error) is replaced by the files' text, theirs followed the same way. Text after an included file that opened
+ * `Host` blocks is put back under `Host *`, so it applies to every host again, as it did before the Include. An Include
+ * inside a Host or Match block (conditional inclusion) is left as written, and SshConfigSet warns that it is not
+ * followed. A file that cannot be read is an error naming it and the Include line.
+ */
+export async function expandIncludes(
+  text: string,
+  where: string,
+  read: (file: string) => Promise<string>,
+  home = os.homedir(),
+  depth = 0,
+): Promise<string> {
+  const lines = text.split(/\r?\n/);
+  const out: string[] = [];
+  let inBlock = false;
+  for (const [i, line] of lines.entries()) {
+    const d = directive(line);
+    if (d && (d.keyword === 'host' || d.keyword === 'match')) inBlock = true;
+    if (!d || d.keyword !== 'include' || inBlock) {
+      out.push(line);
+      continue;
+    }
+    if (depth >= INCLUDE_DEPTH)
+      throw new PolitburoError(
+        'InvalidSpec',
+        `ssh_config ${where}:${i + 1}: Include nested more than ${INCLUDE_DEPTH} deep`,
+      );
+    for (const pattern of d.args) {
+      const absolute = path.resolve(path.join(home, '.ssh'), expandHome(pattern, home));
+      const files = (
+        await glob(absolute, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false })
+      ).sort();
+      for (const file of files) {
+        const included = await read(file).catch((err: NodeJS.ErrnoException) => {
+          throw new PolitburoError(
+            'InvalidSpec',
+            `ssh_config ${where}:${i + 1}: Include ${pattern}: cannot read ${file} (${err.code ?? err.message})`,
+          );
+        });
+        const expanded = await expandIncludes(included, file, read, home, depth + 1);
+        out.push(`# Include ${file}`, expanded);
+        if (expanded.split(/\r?\n/).some((l) => /^(host|match)$/.test(directive(l)?.keyword ?? ''))) out.push('Host *');
+      }
+    }
+  }
+  return out.join('\n');
+}
+
 function hasInclude(config: SSHConfig): boolean {
   return config.some(
     (line) =>
@@ -147,9 +215,9 @@ export function expandTokens(text: string, tokens: Record<string, string>): stri
   return text.replace(/%(.)/g, (all, t: string) => (t === '%' ? '%' : (tokens[t] ?? all)));
 }
 
-function expandHome(file: string): string {
-  if (file === '~') return os.homedir();
-  if (file.startsWith('~/')) return path.join(os.homedir(), file.slice(2));
+function expandHome(file: string, home = os.homedir()): string {
+  if (file === '~') return home;
+  if (file.startsWith('~/')) return path.join(home, file.slice(2));
   return file;
 }
 

@@ -1,10 +1,12 @@
 /** ssh_config as OpenSSH computes it, the routes through jump hosts, and which connect failures are retried. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { SshConfigSet, localUserName, parseJumpList, parseJumpSpec } from '../../../hosts/ssh-config.js';
 import { endpointLabel, resolveRoute } from '../../../hosts/jump-hosts.js';
+import { operatorSshOptions } from '../../../hosts/operator-ssh.js';
 import { isTransientConnectError, retryDelays, type Verdict } from '../../../hosts/ssh-connector.js';
 import { PolitburoError } from '../../../kernel/types.js';
 
@@ -171,10 +173,66 @@ test('transient connect failures are retried; authentication and host key failur
   assert.equal(isTransientConnectError(err('getaddrinfo ENOTFOUND x', { code: 'ENOTFOUND' }), null), false);
 });
 
-test('host names match lower-cased; an Include is reported, not silently dropped', () => {
-  const c = set('Include ~/.ssh/config.d/*\nHost web-1\n  User w\n');
+test('host names match lower-cased; an Include left in a file is reported, not silently dropped', () => {
+  const c = set('Host web-1\n  Include ~/.ssh/web.conf\n  User w\n');
   assert.equal(c.lookup('WEB-1').user, 'w');
-  assert.deepEqual(c.warnings, ['ssh_config ssh_config: Include is not followed (put the lines in this file)']);
+  assert.deepEqual(c.warnings, [
+    'ssh_config ssh_config: Include inside a Host or Match block is not followed (move it before the first Host)',
+  ]);
+  const repo = set('Include ~/.ssh/config.d/*\nHost web-1\n  User w\n', { fromRepository: true });
+  assert.equal(repo.lookup('web-1').user, 'w');
+  assert.deepEqual(repo.warnings, [
+    "ssh_config ssh_config: Include is not followed in a repository's file (put the lines in this file)",
+  ]);
+});
+
+test("Include before the first Host is followed, as OpenSSH does: globs under ~/.ssh, ~, files' own Includes", async () => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'politburo-ssh-include-'));
+  try {
+    await mkdir(path.join(home, '.ssh', 'config.d'), { recursive: true });
+    const put = (file: string, text: string) => writeFile(path.join(home, file), text);
+    await put(
+      '.ssh/config',
+      [
+        '# the lines OrbStack, Colima and the like add on top',
+        'Include config.d/*',
+        'Include "~/other ssh.conf" ~/none-*.conf',
+        'User fallback',
+        'Host web-1',
+        '  Include never.conf',
+        '  Port 2200',
+        '',
+      ].join('\n'),
+    );
+    await put('.ssh/config.d/20-db', 'Host db\n  HostName 10.0.0.5\n');
+    await put('.ssh/config.d/10-web', 'Include=nested.conf\nHost web-*\n  User webuser\n  ProxyJump bastion\n');
+    await put('.ssh/nested.conf', 'ServerAliveInterval 30\n');
+    await put('other ssh.conf', 'ConnectTimeout 7\n');
+    const options = await operatorSshOptions({ home });
+    const c = new SshConfigSet(options.sshConfig);
+    // config.d in lexical order (10-web first), nested.conf through 10-web's own Include, then other ssh.conf; the
+    // lines after an included file's Host blocks apply to every host again.
+    assert.deepEqual(
+      [c.lookup('web-1').user, c.lookup('web-1').proxyJump, c.lookup('web-1').port, c.lookup('web-1').connectTimeoutMs],
+      ['webuser', 'bastion', 2200, 7000],
+    );
+    assert.deepEqual(
+      [c.lookup('db').hostName, c.lookup('db').user, c.lookup('db').serverAliveIntervalMs, c.lookup('db').proxyJump],
+      ['10.0.0.5', 'fallback', 30_000, undefined],
+    );
+    assert.equal(c.lookup('anything').user, 'fallback');
+    assert.deepEqual(c.warnings, [
+      'ssh_config ~/.ssh/config: Include inside a Host or Match block is not followed (move it before the first Host)',
+    ]);
+    // A file that includes itself: an error naming the file and line, not a hang.
+    await put('.ssh/config', 'Include config\n');
+    await assert.rejects(
+      operatorSshOptions({ home }),
+      (e: Error) => e instanceof PolitburoError && /config:1: Include nested more than 16 deep/.test(e.message),
+    );
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
 });
 
 test('ConnectionAttempts: per host, first value wins; a bad count is an error naming the file, host and value', () => {
