@@ -3,9 +3,10 @@
  * terminating it. Each returns the state the node ended in; the scheduler decides what runs when.
  */
 import { knownHostsLine, providerCreate, providerDestroy } from './provider.js';
+import { connectDepsUnchecked, depsShippedNote, holdUntilDepsFound, type TaskCallbacks } from './deps-unchecked.js';
 import { connectNode, errorReason, hostOf, setProvided, type EngineRun } from './run-engine.js';
 import type { PhaseOutcome } from './scheduler.js';
-import { runNodeTasks } from './tasks/run-node-tasks.js';
+import { runNodeTasks, type NodeTaskResult } from './tasks/run-node-tasks.js';
 import { liveLog } from './live-log.js';
 import type { LifecycleState, NodeResult, NodeUpdate, PlanAction, ResolvedNode, TaskResult } from '../kernel/types.js';
 
@@ -181,8 +182,12 @@ export async function runTasksOf(
   // Connecting (or reusing the connection) and shipping the deps start while `configuring` is being recorded: neither
   // touches what the node manages, only Politburo's own deps directory (prewarming in apply-environment.ts does the
   // same ahead of time); the first command of a task is sent only once the state is recorded. A failure to connect is
-  // reported below, like any other.
-  const connecting = opts.connectFailed ? Promise.reject(opts.connectFailed.error) : connectNode(run, node, host);
+  // reported below, like any other. A dry run does not look for the deps first (deps-unchecked.ts).
+  const connecting: ReturnType<typeof connectDepsUnchecked> = opts.connectFailed
+    ? Promise.reject(opts.connectFailed.error)
+    : opts.dryRun
+      ? connectDepsUnchecked(run, node, host)
+      : connectNode(run, node, host);
   connecting.catch(() => undefined);
   if (!opts.dryRun) await transition(run, node.path, 'configuring', { host: host.label, ...portUser(host) });
   const pending: Promise<unknown>[] = [];
@@ -195,14 +200,8 @@ export async function runTasksOf(
   // Why a node checked in parallel runs in order after all (check-node.ts).
   if (opts.preface) live.write(opts.preface);
   try {
-    const { conn, remoteDepsDir } = await connecting;
-    const tasks = await runNodeTasks(conn, node, {
-      dryRun: opts.dryRun,
-      remoteDepsDir,
-      timeoutMs: run.env.defaults.timeoutMs,
-      secrets: run.input.secrets,
-      addresses: run.addresses,
-      signal: opts.signal,
+    const { conn, remoteDepsDir, unchecked } = await connecting;
+    const callbacks: TaskCallbacks = {
       onTaskStart: (task) => {
         live.taskStarted(task);
         run.emit({ type: 'task-started', path: node.path, task });
@@ -222,7 +221,36 @@ export async function runTasksOf(
         );
       },
       onLog: (text) => live.write(text),
-    });
+    };
+    const attempt = (dir: string | null, cb: TaskCallbacks) =>
+      runNodeTasks(conn, node, {
+        dryRun: opts.dryRun,
+        remoteDepsDir: dir,
+        timeoutMs: run.env.defaults.timeoutMs,
+        secrets: run.input.secrets,
+        addresses: run.addresses,
+        signal: opts.signal,
+        onTaskStart: cb.onTaskStart,
+        onTaskFinished: cb.onTaskFinished,
+        onLog: cb.onLog,
+      });
+    let tasks: NodeTaskResult[];
+    if (!unchecked) tasks = await attempt(remoteDepsDir, callbacks);
+    else {
+      // Progress is held only until the first Babushka step shows the deps are there; an attempt whose `cd` found them
+      // missing leaves no trace (no record, log or event): the deps are shipped and the node dry-run again, live.
+      const held = holdUntilDepsFound(node, unchecked, callbacks);
+      try {
+        tasks = await attempt(remoteDepsDir, held);
+      } finally {
+        held.release();
+      }
+      if (held.missing) {
+        const shipped = await connectNode(run, node, host);
+        live.write(depsShippedNote(unchecked));
+        tasks = await attempt(shipped.remoteDepsDir, callbacks);
+      }
+    }
     pending.push(live.finish());
     const plain = tasks.map(({ name, outcome, message, durationMs }) => ({ name, outcome, message, durationMs }));
     const failed = tasks.find((t) => t.outcome === 'failed');

@@ -2,12 +2,15 @@
  * Drift on real hosts: a hand-edited host makes `politburo drift` exit 2 naming that node and task; --heal fixes it.
  */
 import { execFile } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { runLivePlan } from '../../../reconciler/drift-environment.js';
+import { driftEnvironment, runLivePlan } from '../../../reconciler/drift-environment.js';
 import type { PgStateStore } from '../../../store/pg-store.js';
-import type { HostConnection } from '../../../kernel/types.js';
+import type { EngineInput } from '../../../reconciler/run-engine.js';
+import type { HostConnection, HostConnector, RunEvent } from '../../../kernel/types.js';
 import type { TestDatabase } from '../../helpers/db.js';
 import type { SshHosts } from '../../helpers/sshd.js';
 import {
@@ -182,4 +185,124 @@ test('a node that cannot be checked is named with why, and the check is never "n
   assert.equal(runs[0].kind, 'drift');
   assert.equal(runs[0].status, 'failed');
   assert.equal(runs[0].summary?.unchecked, 1);
+});
+
+/**
+ * The real connector, counting per host the calls of ensureDeps (the deps command of its own, `cd && pwd && test -d …`,
+ * run inside the connector) on the connections it hands out: the port's boundary.
+ */
+function countingEnsureDeps(connector: HostConnector, counts: Record<string, number>): HostConnector {
+  return {
+    async connect(target) {
+      const conn = await connector.connect(target);
+      const key = target.kind === 'local' ? 'local' : `${target.address}:${target.port}`;
+      return {
+        ...conn,
+        ensureDeps: (localDir, hash) => {
+          counts[key] = (counts[key] ?? 0) + 1;
+          return conn.ensureDeps(localDir, hash);
+        },
+      };
+    },
+    stats: () => connector.stats(),
+    close: () => connector.close(),
+  };
+}
+
+/** A drift (or, with `live`, a live plan) of `dir` through the engine: its result, node records, events, deps commands. */
+async function dryRunCounting(dir: string, live = false) {
+  const events: RunEvent[] = [];
+  const { input, close } = await engineInput({
+    dir,
+    store,
+    privateKey: ssh.privateKey,
+    knownHosts: [ssh.knownHosts],
+    events,
+  });
+  const ensured: Record<string, number> = {};
+  const counted: EngineInput = { ...input, connector: countingEnsureDeps(input.connector, ensured) };
+  try {
+    const r = live ? (await runLivePlan(counted)).result : await driftEnvironment({ ...counted, heal: false });
+    const runs = Object.fromEntries((await store.nodeRuns(r.runId!)).map((n) => [n.path, n]));
+    return { r, runs, events, ensured };
+  } finally {
+    await close();
+  }
+}
+
+const key = (h: { address: string; port: number }) => `${h.address}:${h.port}`;
+
+/** The lamp repository with lb's tasks in one Babushka process (two babushka tasks in a row: a batch), applied. */
+async function appliedWithBatch(): Promise<string> {
+  const dir = await makeRepo({ hosts: hosts(), knownHosts: ssh.knownHosts, params: { web_seconds: '0' } });
+  const file = path.join(dir, 'politburo.yml');
+  const yml = await readFile(file, 'utf8');
+  assert.ok(yml.includes('roles: [lb]'));
+  await writeFile(file, yml.replace('roles: [lb]', 'roles: [lb, db]'));
+  await commitAll(dir, 'lb: two babushka tasks');
+  assert.equal(
+    (await applyOnce({ dir, store, privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] })).status,
+    'succeeded',
+  );
+  return dir;
+}
+
+test('a drift with every deps directory in place runs no deps command: one dry run per host', async () => {
+  const dir = await appliedWithBatch();
+  const { r, ensured } = await dryRunCounting(dir);
+  assert.equal(r.status, 'succeeded', JSON.stringify(r.nodes, null, 1));
+  assert.deepEqual(r.summary, { ready: 5, drifted: 0, failed: 0, blocked: 0 });
+  assert.deepEqual(ensured, {}, 'no host was asked for its deps first');
+  const live = await dryRunCounting(dir, true);
+  assert.equal(live.r.status, 'succeeded', JSON.stringify(live.r.nodes, null, 1));
+  assert.deepEqual(live.ensured, {}, 'nor by a live plan');
+});
+
+test('deps gone from hosts: drift finds them missing with its own cd, ships them and dry-runs again, leaving no trace', async () => {
+  const dir = await appliedWithBatch();
+  // web-1 (one babushka task, then a shell task) and lb (a batch) lose their deps.
+  await Promise.all([conns[2].exec('rm -rf ~/.politburo/deps'), conns[4].exec('rm -rf ~/.politburo/deps')]);
+  const { r, runs, events, ensured } = await dryRunCounting(dir);
+  assert.equal(r.status, 'succeeded', JSON.stringify(r.nodes, null, 1));
+  assert.deepEqual(r.summary, { ready: 5, drifted: 0, failed: 0, blocked: 0 }, 'the missing deps are no drift');
+  assert.deepEqual(ensured, { [key(ssh.hosts[2])]: 1, [key(ssh.hosts[4])]: 1 }, 'shipped where missing, only there');
+  const note = /^--- the deps were not on the host \(\.politburo\/deps\/[A-Za-z0-9_-]+\): shipped, then checked\n/;
+  const rows = (p: string) => runs[p].tasks.map((t) => [t.name, t.outcome]);
+  const finished = (p: string) =>
+    events.flatMap((e) => (e.type === 'task-finished' && e.path === p ? [[e.result.name, e.result.outcome]] : []));
+  for (const [p, tasks] of [
+    ['web-1', ['stamped', 'marker written']],
+    ['lb', ['stamped', 'stamped']],
+  ] as const) {
+    const byName = r.nodes.find((n) => n.path === p)!;
+    assert.deepEqual([byName.state, byName.reason], ['ready', undefined], p);
+    assert.match(runs[p].log, note, p);
+    assert.match(runs[p].log, /\n *stamped \{\n/, `${p}: the dry run's output follows`);
+    assert.doesNotMatch(runs[p].log, /No such file|can't cd|cd: /, `${p}: the failed cd is not in the log`);
+    const met = tasks.map((t) => [t, 'already met']);
+    assert.deepEqual(rows(p), met, `${p}: one record per task, none failed`);
+    assert.deepEqual(finished(p), met, `${p}: one task-finished event per task, none failed`);
+  }
+  for (const p of ['database/master', 'database/replica', 'web-2']) assert.doesNotMatch(runs[p].log, /deps were not/);
+  for (const c of [conns[2], conns[4]]) {
+    const shipped = await c.exec('ls ~/.politburo/deps');
+    assert.equal(shipped.stdout.trim().split('\n').length, 1, 'one deps directory, shipped once');
+  }
+  const recorded = Object.fromEntries((await store.recordedNodes(dir, 'test')).map((n) => [n.path, n.state]));
+  assert.deepEqual(new Set(Object.values(recorded)), new Set(['ready']));
+
+  // A live plan does the same.
+  await conns[3].exec('rm -rf ~/.politburo/deps');
+  const live = await dryRunCounting(dir, true);
+  assert.equal(live.r.status, 'succeeded', JSON.stringify(live.r.nodes, null, 1));
+  assert.deepEqual(live.ensured, { [key(ssh.hosts[3])]: 1 });
+  assert.match(live.runs['web-2'].log, note);
+  assert.doesNotMatch(live.runs['web-2'].log, /No such file|can't cd|cd: /);
+  assert.deepEqual(
+    live.runs['web-2'].tasks.map((t) => [t.name, t.outcome]),
+    [
+      ['stamped', 'already met'],
+      ['marker written', 'already met'],
+    ],
+  );
 });
