@@ -34,13 +34,14 @@ function row(e: EnvironmentSummary, s: EnvironmentStatus | undefined): Html {
 
 /**
  * Renders the environments overview, live; `statuses` (status-data.ts) add sync, drift, policy and never-applied
- * ones; `account`: the sign-in line from the router.
+ * ones; `account`: the sign-in line from the router; `liveStatus`: the overview's status signature, so the page script
+ * reads the environments again when it changes (a push that starts no run) as after a run starts or ends.
  */
 export function environmentsPage(
   envs: EnvironmentSummary[],
   runs: RunRecord[],
   statuses?: EnvironmentStatus[],
-  opts: { account?: Html } = {},
+  opts: { account?: Html; liveStatus?: string } = {},
 ): string {
   const byKey = new Map((statuses ?? []).map((s) => [key(s.repository, s.environment), s]));
   const recorded = new Set(envs.map((e) => key(e.repository, e.environment)));
@@ -63,7 +64,7 @@ export function environmentsPage(
     : '';
   return page(
     'Environments',
-    html`<h1>Environments</h1>${table}${described}<h2>Latest runs</h2>${runsTable(runs, { showEnvironment: true })}<p><a href="/runs">All runs</a></p>`,
+    html`<h1>Environments</h1><div data-live-region="environments"${opts.liveStatus !== undefined ? html` data-live-status="${opts.liveStatus}"` : ''}>${table}${described}</div><h2>Latest runs</h2>${runsTable(runs, { showEnvironment: true })}<p><a href="/runs">All runs</a></p>`,
     { live: { stream: LIVE_LIST_URL, script: LIVE_SCRIPT_URL }, account: opts.account },
   );
 }

@@ -26,7 +26,7 @@ import {
   type LiveTask,
 } from '../store/live-changes.js';
 import { liveNodePaths } from '../store/live-node-paths.js';
-import { statusSignature } from './status-data.js';
+import { overviewSignature, statusSignature } from './status-data.js';
 import type { Change, ChangeFeed } from './live-feed.js';
 import { environmentUrl, runUrl } from './links.js';
 import { duration, releasedBy, runOutcome, shortSha, summaryText, when } from './widgets.js';
@@ -467,6 +467,8 @@ export class ListTopic extends Topic {
   private readonly running = new Map<string, string>();
   private readonly signatures = new Map<string, string>();
   private primed = false;
+  /** The overview's status signature last sent (overviewSignature: pushes, releases, policies). */
+  private status: string | null = null;
 
   constructor(db: pg.Pool, onError: (err: Error) => void) {
     super(db, onError);
@@ -479,7 +481,7 @@ export class ListTopic extends Topic {
   }
 
   protected pollMs(): number | null {
-    return this.running.size ? POLL_LIST_MS : null;
+    return this.running.size ? POLL_LIST_MS : STATUS_POLL_MS;
   }
 
   private async sendReadable(event: string, items: { repository: string }[], toJson: (x: never) => unknown) {
@@ -488,11 +490,13 @@ export class ListTopic extends Topic {
   }
 
   protected async snapshot(s: LiveStream, resumed: boolean): Promise<void> {
-    const [envs, runs, running] = await Promise.all([
+    const [envs, runs, running, status] = await Promise.all([
       liveEnvironments(this.db),
       liveRuns(this.db, LIST_RUNS),
       liveRunningRuns(this.db),
+      overviewSignature(this.db),
     ]);
+    this.status ??= status;
     if (!this.primed) {
       this.primed = true;
       for (const r of running) this.running.set(r.id, r.environmentId);
@@ -504,12 +508,19 @@ export class ListTopic extends Topic {
     };
     s.send('snapshot', {
       resumed,
+      status,
       environments: (await readable(envs)).map((e) => environmentJson(e)),
       runs: (await readable(runs)).map(runJson),
     });
   }
 
   protected async flush(): Promise<void> {
+    // A push, a release or a policy starts no run: the front page reads its environments again when this changes.
+    const status = await overviewSignature(this.db);
+    if (status !== this.status) {
+      this.status = status;
+      this.broadcast('status', { status });
+    }
     const dirty = [...this.dirtyRuns].slice(-LIST_RUNS);
     this.dirtyRuns.clear();
     const envIds = new Set([...this.running.values(), ...dirty.map(([, env]) => env)]);

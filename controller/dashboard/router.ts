@@ -323,6 +323,8 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
     auth,
     handle(async (req, res) => {
       const viewer = viewerOf(res);
+      // Read before the statuses: a change in between makes the page read itself again once, never miss it.
+      const liveStatus = await status?.overviewSignature();
       const [envs, runs, statuses] = await Promise.all([
         environmentSummaries(deps, viewer),
         store.listRuns({ limit: 50 }),
@@ -330,7 +332,7 @@ export function createDashboardRouter(deps: DashboardDeps): DashboardRouter {
       ]);
       const shown = (await visibleTo(deps, viewer, runs)).slice(0, 15);
       const visibleStatuses = statuses && (await visibleTo(deps, viewer, statuses));
-      res.type('html').send(environmentsPage(envs, shown, visibleStatuses, { account: account(req, res) }));
+      res.type('html').send(environmentsPage(envs, shown, visibleStatuses, { account: account(req, res), liveStatus }));
     }),
   );
   router.get(

@@ -61,6 +61,8 @@ export interface StatusReader {
   environment(repository: string, environment: string, branch?: string): Promise<EnvironmentStatus>;
   /** The environment's status signature (statusSignature). */
   signature(repository: string, environment: string): Promise<string>;
+  /** The front page's (overviewSignature). */
+  overviewSignature(): Promise<string>;
 }
 
 interface Known {
@@ -262,6 +264,25 @@ export async function statusSignature(db: Queryable, repository: string, environ
   return rows[0].sig;
 }
 
+/**
+ * The same for the front page, over every environment, as an opaque hash (a viewer may not read every repository): each
+ * repository's newest push delivery and when it was handled, the poll heads, the releases and the applied policies.
+ * Each part is read through an index or from a small table.
+ */
+export async function overviewSignature(db: Queryable): Promise<string> {
+  const { rows } = await db.query<{ sig: string }>(
+    `SELECT md5(concat_ws('|',
+       (SELECT string_agg(concat(r.key, '@', w.received_at, ':', w.processed_at), ',' ORDER BY r.key)
+          FROM (SELECT key FROM repositories UNION SELECT repository FROM drift_schedules) r
+          CROSS JOIN LATERAL (SELECT received_at, processed_at FROM webhook_deliveries d
+                               WHERE d.repository = r.key AND d.event = 'push' ORDER BY received_at DESC LIMIT 1) w),
+       (SELECT max(updated_at)::text FROM poll_heads),
+       (SELECT concat(count(*), ':', max(created_at), ':', max(released_at), ':', count(superseded_by)) FROM releases),
+       (SELECT concat(count(*), ':', max(recorded_at)) FROM applied_policies))) AS sig`,
+  );
+  return rows[0].sig;
+}
+
 /** The sync rule (see SyncState), pure. */
 export function syncState(s: {
   applied: string | null;
@@ -303,5 +324,6 @@ export function createStatusReader(db: Queryable): StatusReader {
       return statusOf(db, k, branch, deployments, new Map());
     },
     signature: (repository, environment) => statusSignature(db, repository, environment),
+    overviewSignature: () => overviewSignature(db),
   };
 }

@@ -549,6 +549,17 @@ describe('browser: the dashboard in Chromium', () => {
     assert.equal(await release.count(), 0);
     assert.match((await card('Waiting for release').textContent()) ?? '', /nothing waiting/);
 
+    // The front page, open meanwhile: its row for the environment says nothing waits.
+    const front = await alice.context.newPage();
+    await front.goto(`${url}/`);
+    await front.evaluate(`document.documentElement.setAttribute('data-stayed', 'yes')`);
+    await waitFor(
+      'the front page stream open',
+      async () => (await front.locator('main').getAttribute('data-live-state')) === 'open',
+    );
+    const frontRow = front.locator(`tr[data-env-name="${ENV}"]`);
+    assert.doesNotMatch((await frontRow.textContent()) ?? '', /waiting/i);
+
     // The next commit waits: no run starts, and the page shows it waiting, with the button to release it.
     const waiting = await push('v8', false, manual);
     await waitFor('the Release button', async () => (await release.count()) === 1);
@@ -558,6 +569,12 @@ describe('browser: the dashboard in Chromium', () => {
     const { rows } = await h.pool.query(`SELECT count(*)::int AS n FROM runs WHERE commit = $1`, [waiting]);
     assert.equal(rows[0].n, 0, 'nothing ran');
     assert.equal(await page.locator('html').getAttribute('data-stayed'), 'yes', 'the page was not reloaded');
+    // The front page too: its row says the environment waits for release, one commit since when.
+    await waitFor('the front page row waiting for release', async () =>
+      /waiting for release.*1 since/i.test(((await frontRow.textContent()) ?? '').replace(/\s+/g, ' ')),
+    );
+    assert.equal(await front.locator('html').getAttribute('data-stayed'), 'yes', 'the front page was not reloaded');
+    await assertInert(front);
     await assertInert(page);
     assert.deepEqual(alice.problems, []);
   });

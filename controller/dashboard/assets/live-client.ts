@@ -684,6 +684,7 @@ export const LIVE_CLIENT = String.raw`(function () {
         applyEnvironment(d.environment);
       }
       (d.environments || []).forEach(applyEnvironment);
+      if (d.status !== undefined) statusNews(d);
       var news = refreshable ? (d.runs || []).filter(runIsNews) : [];
       if (news.some(function (r) { return r.status !== 'running'; })) runEnded = true;
       if (news.length) scheduleRefresh();
@@ -711,11 +712,18 @@ export const LIVE_CLIENT = String.raw`(function () {
       scheduleRefresh(); // the drawing's shared lines, the counts
       removeNodes(d.paths);
     },
+    // the front page's status signature (pushes, releases, policies): its environments are read again when it changed
+    status: statusNews,
     gone: function () {
       if (source) source.close();
       root.setAttribute('data-live-state', 'gone');
     },
   };
+  function statusNews(d) {
+    var r = first('data-live-region', 'environments');
+    if (r && d && typeof d.status === 'string' && r.hasAttribute('data-live-status') && r.getAttribute('data-live-status') !== d.status)
+      scheduleRefresh();
+  }
 
   function connect() {
     source = new EventSource(root.getAttribute('data-live'));

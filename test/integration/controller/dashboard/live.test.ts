@@ -354,6 +354,30 @@ describe('live updates', () => {
     await waitFor('an environment event with a new status signature', () =>
       c.of<{ status?: string }>('environment').some((e) => typeof e.status === 'string' && e.status !== first),
     );
+    const afterFirst = c
+      .of<{ status?: string }>('environment')
+      .find((e) => e.status !== undefined && e.status !== first)!.status;
+    // The front page's stream (all environments) says so too, as an opaque signature.
+    const list = open('/events');
+    await waitFor('the list snapshot', () => list.of('snapshot').length === 1);
+    const before = list.of<{ status: string }>('snapshot')[0].status;
+    assert.match(before, /^[0-9a-f]{32}$/);
+    await recordPendingRelease(writePool, {
+      repository: REPO,
+      environment: ENV,
+      commit: 'feed5eed2',
+      repo: { kind: 'local', path: '/nowhere' },
+      planSummary: '2 to update',
+    });
+    await waitFor('a status event on the list stream', () =>
+      list.of<{ status: string }>('status').some((e) => e.status !== before),
+    );
+    list.close();
+    await waitFor('the environment stream to see the second release', () =>
+      c
+        .of<{ status?: string }>('environment')
+        .some((e) => e.status !== undefined && ![first, afterFirst].includes(e.status)),
+    );
     const events = c.of<{ status?: string }>('environment').length;
     // Nothing else changed: the next reads send nothing more.
     await new Promise((r) => setTimeout(r, 2 * STATUS_POLL_MS + 500));
