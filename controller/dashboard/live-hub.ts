@@ -432,13 +432,16 @@ export class EnvironmentTopic extends Topic {
     const statusChanged = await this.statusChanged();
     // Recorded nodes change while a run of the environment runs: read them then, and once more after the last ended.
     const finalPass = this.finalRead;
-    if (this.running.size === 0 && !finalPass && runs.length === 0) {
-      if (!statusChanged) return;
-      const envs = await liveEnvironments(this.db, [this.environmentId]);
-      if (envs[0]) this.broadcast('environment', environmentJson(envs[0], this.status ?? undefined));
-      return;
-    }
-    this.finalRead = this.running.size === 0 && !finalPass;
+    const readNodes = this.running.size > 0 || finalPass || runs.length > 0;
+    if (readNodes) this.finalRead = this.running.size === 0 && !finalPass;
+    const nodesChanged = readNodes && (await this.readNodes());
+    if (!nodesChanged && runs.length === 0 && !statusChanged) return;
+    const envs = await liveEnvironments(this.db, [this.environmentId]);
+    if (envs[0]) this.broadcast('environment', environmentJson(envs[0], this.status ?? undefined));
+  }
+
+  /** Sends the recorded nodes that changed (`nodes`) and those a run terminated (`removed`); true when there were any. */
+  private async readNodes(): Promise<boolean> {
     const { nodes, now } = await liveNodes(this.db, this.environmentId, before(this.since), ENV_NODES);
     this.since = now;
     const changed = nodes.filter((n) => {
@@ -454,9 +457,7 @@ export class EnvironmentTopic extends Topic {
     const removed = complete ? [...this.signatures.keys()].filter((p) => !present.has(p)) : [];
     for (const p of removed) this.signatures.delete(p);
     if (removed.length) this.broadcast('removed', { paths: removed });
-    const envs = await liveEnvironments(this.db, [this.environmentId]);
-    if (envs[0] && (changed.length || removed.length || runs.length || statusChanged))
-      this.broadcast('environment', environmentJson(envs[0], this.status ?? undefined));
+    return changed.length > 0 || removed.length > 0;
   }
 }
 

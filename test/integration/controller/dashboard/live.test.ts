@@ -343,14 +343,16 @@ describe('live updates', () => {
     await waitFor('the snapshot', () => c.of('snapshot').length === 1);
     const first = c.of<{ environment: { status: string } }>('snapshot')[0].environment.status;
     assert.equal(typeof first, 'string');
+    const waitingRelease = (commit: string, planSummary: string) =>
+      recordPendingRelease(writePool, {
+        repository: REPO,
+        environment: ENV,
+        commit,
+        repo: { kind: 'local', path: '/nowhere' },
+        planSummary,
+      });
     // A manual environment's commit waits for release: no run starts, nothing the change feed announces.
-    await recordPendingRelease(writePool, {
-      repository: REPO,
-      environment: ENV,
-      commit: 'feed5eed',
-      repo: { kind: 'local', path: '/nowhere' },
-      planSummary: '1 to update',
-    });
+    await waitingRelease('feed5eed', '1 to update');
     await waitFor('an environment event with a new status signature', () =>
       c.of<{ status?: string }>('environment').some((e) => typeof e.status === 'string' && e.status !== first),
     );
@@ -362,13 +364,7 @@ describe('live updates', () => {
     await waitFor('the list snapshot', () => list.of('snapshot').length === 1);
     const before = list.of<{ status: string }>('snapshot')[0].status;
     assert.match(before, /^[0-9a-f]{32}$/);
-    await recordPendingRelease(writePool, {
-      repository: REPO,
-      environment: ENV,
-      commit: 'feed5eed2',
-      repo: { kind: 'local', path: '/nowhere' },
-      planSummary: '2 to update',
-    });
+    await waitingRelease('feed5eed2', '2 to update');
     await waitFor('a status event on the list stream', () =>
       list.of<{ status: string }>('status').some((e) => e.status !== before),
     );
