@@ -34,6 +34,13 @@ export class ChannelQueue {
     });
   }
 
+  /** Takes a slot at once if, after it, `spare` slots would still be free; says whether it did. */
+  tryAcquire(spare = 0): boolean {
+    if (this.active + spare >= this.limit || this.waiting.length > 0) return false;
+    this.active++;
+    return true;
+  }
+
   release(): void {
     const next = this.waiting.shift();
     if (next) next.resolve();

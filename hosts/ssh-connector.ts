@@ -114,6 +114,10 @@ export interface ConnectorStats {
   depsUploads: Record<string, number>;
   /** Connection attempts retried after a transient failure, by host name. */
   retries: Record<string, number>;
+  /** Babushka commands started ahead and held (docs/babushka.md, "Started ahead"), by address. */
+  held: Record<string, number>;
+  /** Held commands that a release ran (the others were discarded, or ran afresh), by address. */
+  released: Record<string, number>;
 }
 
 export interface PolitburoHostConnector extends HostConnector {
@@ -154,7 +158,7 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
   const sessions = new Map<string, Promise<SshSession>>();
   /** Keys of jump-host connections, closed after the rest. */
   const jumpKeys = new Set<string>();
-  const stats: ConnectorStats = { connections: {}, depsUploads: {}, retries: {} };
+  const stats: ConnectorStats = { connections: {}, depsUploads: {}, retries: {}, held: {}, released: {} };
   const depsPromises = new Map<string, Promise<string>>();
   let local: HostConnection | null = null;
   let closed = false;
@@ -269,6 +273,10 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       },
       // A command over SSH starts in the user's home directory, where ensureRemoteDeps puts them.
       depsDirFor: remoteDepsPath,
+      hold: (command: string) => {
+        if (session.hold(command, () => bump(stats.released, address))) bump(stats.held, address);
+      },
+      discard: (command: string) => session.discard(command),
       // The connection is shared by every step of the run: it closes with the connector.
       close: async () => undefined,
     };
@@ -298,6 +306,8 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       connections: { ...stats.connections },
       depsUploads: { ...stats.depsUploads },
       retries: { ...stats.retries },
+      held: { ...stats.held },
+      released: { ...stats.released },
     }),
     async close() {
       closed = true;

@@ -8,6 +8,7 @@ import { ChannelQueue } from './channel-queue.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
 import { OutputBuffer } from './output-buffer.js';
 import { wrapRemoteCommand } from './remote-command.js';
+import { HOLD_FAILED, RELEASE_LINE } from './babushka-hold.js';
 
 /** Grace between TERM over the channel and closing it, so the remote side can clean up. */
 const KILL_GRACE_MS = 500;
@@ -16,6 +17,8 @@ export class SshSession {
   private readonly queue: ChannelQueue;
   private closedError: PolitburoError | null = null;
   private readonly ended: Promise<void>;
+  /** Commands started ahead and held (babushka-hold.ts), by command, until an exec of the same command releases them. */
+  private readonly held = new Map<string, HeldCommand>();
 
   constructor(
     private readonly client: Client,
@@ -40,9 +43,90 @@ export class SshSession {
     return this.closedError !== null;
   }
 
-  /** Runs one command on its own channel, waiting for a free channel slot first. */
+  /**
+   * Starts `command` (one that runs Babushka and reads no stdin) ahead of time, held before Babushka runs anything
+   * (babushka-hold.ts); the next exec of exactly this command releases it instead of starting it. Best effort: nothing
+   * is held when the connection is closing, the command is held already, or holding would take the last free channel.
+   * Says whether it started; `onReleased` is called when a release ran the command.
+   */
+  hold(command: string, onReleased?: () => void): boolean {
+    if (this.closedError || this.held.has(command) || !this.queue.tryAcquire(1)) return false;
+    let channel: ClientChannel | undefined;
+    let pending: ExecOptions | undefined;
+    let discarded = false;
+    let arm: (o: ExecOptions) => void = () => undefined;
+    const go = (ch: ClientChannel, o: ExecOptions) => {
+      arm(o);
+      ch.write(RELEASE_LINE);
+    };
+    const h: HeldCommand = {
+      released: false,
+      release: (o) => {
+        h.released = true;
+        if (channel) go(channel, o);
+        else pending = o;
+      },
+      discard: () => {
+        discarded = true;
+        channel?.end(); // end of stdin before the release: the lifeline watcher kills it
+      },
+      result: Promise.resolve(null),
+    };
+    this.held.set(command, h);
+    h.result = new Promise<ExecResult | null>((resolve) => {
+      try {
+        this.client.exec(wrapRemoteCommand(command, 0, { lifeline: true, hold: true }), (err, ch) => {
+          if (err) return resolve(null);
+          const opts: ExecOptions = {};
+          const collected = this.collect(ch, opts, false);
+          arm = (o) => {
+            Object.assign(opts, o);
+            collected.arm();
+          };
+          collected.result.then(resolve, () => resolve(null));
+          channel = ch;
+          if (discarded) ch.end();
+          else if (pending) go(ch, pending);
+        });
+      } catch {
+        resolve(null);
+      }
+    }).then((r) => {
+      if (this.held.get(command) === h) this.held.delete(command);
+      this.queue.release();
+      // Ended before it was released, or released after it had given up: it never reached Babushka.
+      if (!h.released || !r || (r.code === HOLD_FAILED && !r.stdout && !r.stderr)) return null;
+      onReleased?.();
+      return r;
+    });
+    return true;
+  }
+
+  /** Ends a held command that will not be released (its node will not run); its processes are killed. */
+  discard(command: string): void {
+    const h = this.held.get(command);
+    if (!h) return;
+    this.held.delete(command);
+    h.discard();
+  }
+
+  /** Commands held now (not yet released or discarded). */
+  get heldCount(): number {
+    return this.held.size;
+  }
+
+  /** Runs one command on its own channel, waiting for a free channel slot first; releases it when it is held. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.closedError) throw this.closedError;
+    const h = opts.stdin === undefined ? this.held.get(command) : undefined;
+    if (h) {
+      this.held.delete(command);
+      h.release(opts);
+      const r = await h.result;
+      if (r) return r;
+      if (opts.signal?.aborted) throw new PolitburoError('Interrupted', `${this.label}: the command was cancelled`);
+      if (this.closedError) throw this.closedError;
+    }
     await this.queue.acquire(opts.signal);
     try {
       return await this.execOnChannel(command, opts, 0);
@@ -68,7 +152,7 @@ export class SshSession {
           (err, channel) => {
             if (err) return fail(err);
             // Listeners go on in this very tick: a quick command's exit status may arrive in the same packet batch.
-            this.collect(channel, opts).then(resolve, reject);
+            this.collect(channel, opts).result.then(resolve, reject);
           },
         );
       } catch (err) {
@@ -80,9 +164,19 @@ export class SshSession {
     return this.execOnChannel(command, opts, attempt + 1);
   }
 
-  private collect(channel: ClientChannel, opts: ExecOptions): Promise<ExecResult> {
-    return new Promise((resolve, reject) => {
+  /**
+   * Collects a channel's output and exit status. Unless `armed`, the timeout, cancellation and live output start with
+   * `arm()` (a held command's, at its release): output that came before is passed on then.
+   */
+  private collect(
+    channel: ClientChannel,
+    opts: ExecOptions,
+    armed = true,
+  ): { result: Promise<ExecResult>; arm: () => void } {
+    let arm = () => undefined as void;
+    const result = new Promise<ExecResult>((resolve, reject) => {
       const stdout = new OutputBuffer();
+      const early: Buffer[] = [];
       const stderr = new OutputBuffer();
       let code: number | null = null;
       let exited = false;
@@ -92,12 +186,22 @@ export class SshSession {
         sendSignal(channel, 'TERM');
         setTimeout(() => channel.close(), KILL_GRACE_MS).unref();
       };
-      const timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
+      let timer: NodeJS.Timeout | undefined;
+      let live = false;
       const onAbort = () => ((aborted = true), kill());
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      arm = () => {
+        if (live) return;
+        live = true;
+        timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
+        if (opts.signal?.aborted) onAbort();
+        else opts.signal?.addEventListener('abort', onAbort, { once: true });
+        for (const d of early.splice(0)) opts.onStdout?.(d);
+      };
+      if (armed) arm();
       channel.on('data', (d: Buffer) => {
         stdout.push(d);
-        opts.onStdout?.(d);
+        if (live) opts.onStdout?.(d);
+        else early.push(d);
       });
       channel.stderr.on('data', (d: Buffer) => stderr.push(d));
       channel.on('exit', (c: number | null) => {
@@ -123,6 +227,7 @@ export class SshSession {
       });
       if (opts.stdin !== undefined) channel.end(opts.stdin);
     });
+    return { result, arm: () => arm() };
   }
 
   /**
@@ -149,6 +254,16 @@ export class SshSession {
     }
     await this.ended;
   }
+}
+
+/** A command started ahead and held on its channel (SshSession.hold). */
+interface HeldCommand {
+  released: boolean;
+  /** Releases it with the releasing exec's options (its timeout, cancellation and live output start now). */
+  release(opts: ExecOptions): void;
+  discard(): void;
+  /** The command's result once released; null when it never reached Babushka (run it afresh). */
+  result: Promise<ExecResult | null>;
 }
 
 /**

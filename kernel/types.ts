@@ -434,6 +434,14 @@ export interface HostConnection {
    * the deps are missing). Absent when the connection cannot say.
    */
   depsDirFor?(hash: string): string;
+  /**
+   * Starts `command` (one that runs Babushka, as a task would) ahead of time, held before Babushka loads a dep, until an
+   * `exec` of exactly this command releases it (docs/babushka.md, "Started ahead"). Best effort; absent when the
+   * connection cannot hold.
+   */
+  hold?(command: string): void;
+  /** Ends a command held by `hold` that will not run (its processes are killed); nothing when there is none. */
+  discard?(command: string): void;
   close(): Promise<void>;
 }
 

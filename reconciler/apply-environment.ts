@@ -37,6 +37,7 @@ import {
 import { buildResult, summaryLine } from './run-result.js';
 import { selectNodes, type Selection } from './run-selection.js';
 import { schedule, type ScheduledOutcome, type SchedulerNode } from './scheduler.js';
+import { startAhead } from './start-ahead.js';
 import type {
   NodeResult,
   PlannedNode,
@@ -187,6 +188,16 @@ async function executeSelection(
       selection.configure.filter((p) => !checkFirst.has(p.path)),
     );
   const checks = new Map<string, NodeCheck>();
+  const ahead = startAhead(
+    run,
+    jobs
+      .filter((j) => j.kind === 'configure')
+      .map((j) => ({
+        path: j.path,
+        node: j.planned.node as ResolvedNode,
+        eligible: !selection.provisionOnly && !j.provision && !j.checkFirst && run.input.startAhead !== false,
+      })),
+  );
   return schedule<Job>({
     nodes: jobs,
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
@@ -204,6 +215,7 @@ async function executeSelection(
       resultOf(run, job.path, job.kind === 'terminate' ? 'terminate' : job.planned.action);
       if (job.kind === 'terminate') return terminateNode(run, job.path, job.planned.node, signal);
       if (selection.provisionOnly) return provisionedOnly(run, job.planned);
+      await ahead.placed(job.path);
       return runTasksOf(run, job.planned.node as ResolvedNode, {
         dryRun: false,
         signal,
@@ -224,8 +236,12 @@ async function executeSelection(
     },
     signal: run.input.signal,
     graceMs: run.input.graceMs,
-    onEvent: run.emit,
+    onEvent: (e) => {
+      run.emit(e);
+      if (e.type === 'node-started') ahead.started(e.path);
+    },
     onSettled: async (job, outcome) => {
+      ahead.settled(job.path);
       if (outcome.state === 'blocked') await transition(run, job.path, 'blocked', { reason: outcome.reason });
     },
     onRolloutStopped,

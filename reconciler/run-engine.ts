@@ -33,6 +33,11 @@ export interface EngineInput {
   target?: Target;
   all?: boolean;
   concurrency?: number;
+  /**
+   * Start a dependent's first Babushka process while its dependencies run, held until they are ready (default: true
+   * unless POLITBURO_START_AHEAD is `0`; docs/babushka.md, "Started ahead").
+   */
+  startAhead?: boolean;
   signal?: AbortSignal;
   onEvent?: (e: RunEvent) => void;
   trigger: string;

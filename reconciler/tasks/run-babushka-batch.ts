@@ -45,6 +45,18 @@ export function batchCommand(
   return `${command}\n${body}${delimiter}\n`;
 }
 
+/** The command running `tasks` (arguments resolved, in key order) in one Babushka process, in `dir`. */
+export function babushkaBatchCommand(
+  tasks: BabushkaTask[],
+  args: [string, string][][],
+  dir: string,
+  dryRun: boolean,
+): string {
+  const gen = generateDep(tasks);
+  const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
+  return batchCommand(dir, gen.fileName, gen.name, cliArgs, dryRun, gen.content);
+}
+
 interface Progress {
   text: string;
   parser: BabushkaOutputParser;
@@ -76,7 +88,6 @@ export async function runBabushkaBatch(
   }
   if (become) dir = become.dir!;
   const gen = generateDep(tasks);
-  const cliArgs = gen.params.flatMap((ps, i) => ps.map((p, j) => [p.param, args[i][j][1]] as [string, string]));
   const progress: Progress = {
     text: '',
     parser: new BabushkaOutputParser(),
@@ -111,7 +122,7 @@ export async function runBabushkaBatch(
   };
   let r: ExecResult;
   try {
-    const command = batchCommand(dir, gen.fileName, gen.name, cliArgs, run.opts.dryRun, gen.content);
+    const command = babushkaBatchCommand(tasks, args, dir, run.opts.dryRun);
     r = await execOn(run.conn, become ? escalate(command, tasks[0], become) : command, {
       // Backstop for output that does not stream; per-task timers above do the precise work.
       timeoutMs: run.opts.timeoutMs * tasks.length + 5000,

@@ -13,8 +13,8 @@ import {
 } from '../../kernel/types.js';
 import { Redactor } from './redactor.js';
 import { TaskValueError } from './resolve-task-value.js';
-import { runBabushkaBatch } from './run-babushka-batch.js';
-import { resolveArgs, runBabushkaTask } from './run-babushka-task.js';
+import { babushkaBatchCommand, runBabushkaBatch } from './run-babushka-batch.js';
+import { babushkaCommand, resolveArgs, runBabushkaTask } from './run-babushka-task.js';
 import { runShellTask } from './run-shell-task.js';
 import { failedResult, type NodeTaskResult, type RunNodeTasksOptions, type TaskRun } from './task-run.js';
 
@@ -97,9 +97,31 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
       ),
     ];
   }
+  const step = babushkaStep(run, tasks, i);
+  if ('error' in step) {
+    run.opts.onTaskStart?.(task.name);
+    return [failedResult(task.name, step.error, started)];
+  }
+  const { batch, args } = step;
+  if (batch.length === 1) {
+    run.opts.onTaskStart?.(task.name);
+    return [await runBabushkaTask(run, task, dir)];
+  }
+  return runBabushkaBatch(run, batch, args, dir);
+}
+
+/**
+ * The babushka tasks one Babushka process runs from `i` on (a batch ends where the become setting changes, or before a
+ * task whose arguments do not resolve), with their arguments; the error of the task at `i` when its own do not.
+ */
+function babushkaStep(
+  run: TaskRun,
+  tasks: TaskSpec[],
+  i: number,
+): { batch: BabushkaTask[]; args: [string, string][][] } | { error: string } {
+  const task = tasks[i];
   const batch: BabushkaTask[] = [];
   const args: [string, string][][] = [];
-  // One Babushka process runs as one user: a batch ends where the become setting changes.
   const sameBecome = (t: TaskSpec) => JSON.stringify(t.become ?? null) === JSON.stringify(task.become ?? null);
   for (let j = i; j < tasks.length && tasks[j].kind === 'babushka' && sameBecome(tasks[j]); j++) {
     try {
@@ -108,13 +130,32 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
     } catch (err) {
       if (!(err instanceof TaskValueError)) throw err;
       if (batch.length > 0) break; // run what precedes it; this task fails on its own turn
-      run.opts.onTaskStart?.(task.name);
-      return [failedResult(task.name, err.message, started)];
+      return { error: err.message };
     }
   }
-  if (batch.length === 1) {
-    run.opts.onTaskStart?.(task.name);
-    return [await runBabushkaTask(run, task, dir)];
-  }
-  return runBabushkaBatch(run, batch, args, dir);
+  return { batch, args };
+}
+
+/**
+ * The command of the node's first step when it is a Babushka process run as the SSH user (no `become`) whose arguments
+ * resolve now: what may be started ahead and held (docs/babushka.md, "Started ahead"); null otherwise. It is the very
+ * command the step will run, so the step's exec releases the held process (a command that changed meanwhile, say an
+ * address that became known, simply runs afresh).
+ */
+export function firstBabushkaCommand(node: ResolvedNode, opts: RunNodeTasksOptions): string | null {
+  const first = node.tasks[0];
+  const dir = opts.remoteDepsDir;
+  if (first?.kind !== 'babushka' || first.become || dir === null) return null;
+  const run: TaskRun = {
+    conn: null as unknown as HostConnection,
+    opts,
+    redactor: new Redactor([]),
+    emitted: new Set(),
+  };
+  const step = babushkaStep(run, node.tasks, 0);
+  if ('error' in step) return null;
+  const { batch, args } = step;
+  return batch.length === 1
+    ? babushkaCommand(dir, batch[0].dep, args[0], opts.dryRun)
+    : babushkaBatchCommand(batch, args, dir, opts.dryRun);
 }

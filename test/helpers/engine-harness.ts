@@ -9,7 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
-import { createHostConnector, type HostConnectorOptions } from '../../hosts/ssh-connector.js';
+import { createHostConnector, type ConnectorStats, type HostConnectorOptions } from '../../hosts/ssh-connector.js';
 import type { EngineInput } from '../../reconciler/run-engine.js';
 import { createPgStore, type PgStateStore } from '../../store/pg-store.js';
 import type { Target } from '../../reconciler/target.js';
@@ -97,9 +97,12 @@ export interface EngineOptions {
 }
 
 /** Engine input for a repository: description loaded, a fresh connector (closed by the returned close()). */
-export async function engineInput(
-  o: EngineOptions,
-): Promise<{ input: EngineInput; close(): Promise<void>; connections(): Record<string, number> }> {
+export async function engineInput(o: EngineOptions): Promise<{
+  input: EngineInput;
+  close(): Promise<void>;
+  connections(): Record<string, number>;
+  stats(): ConnectorStats;
+}> {
   const loaded = await loadDescription({ dir: o.dir });
   if (!loaded.ok) throw new Error(`fixture invalid: ${JSON.stringify(loaded.errors)}`);
   const base: HostConnectorOptions = {
@@ -126,7 +129,12 @@ export async function engineInput(
     connectorWithKnownHosts: (lines) =>
       createHostConnector({ ...base, knownHosts: [...base.knownHosts, lines.join('\n') + '\n'] }),
   };
-  return { input, close: () => connector.close(), connections: () => connector.stats().connections };
+  return {
+    input,
+    close: () => connector.close(),
+    connections: () => connector.stats().connections,
+    stats: () => connector.stats(),
+  };
 }
 
 /** Applies with a fresh connector. */
