@@ -110,11 +110,6 @@ export class SshSession {
     h.discard();
   }
 
-  /** Commands held now (not yet released or discarded). */
-  get heldCount(): number {
-    return this.held.size;
-  }
-
   /** Runs one command on its own channel, waiting for a free channel slot first; releases it when it is held. */
   async exec(command: string, opts: ExecOptions = {}): Promise<ExecResult> {
     if (this.closedError) throw this.closedError;

@@ -16,7 +16,7 @@ import {
 import { planEnvironment } from './plan-environment.js';
 import {
   closeExtraConnectors,
-  connectNode,
+  warmNode,
   createEngineRun,
   environmentOf,
   hostOf,
@@ -259,7 +259,7 @@ function prewarm(run: EngineRun, planned: PlannedNode[]): void {
   const warm = (p: PlannedNode) => {
     const host = hostOf(run, p.node as ResolvedNode);
     return host
-      ? connectNode(run, p.node as ResolvedNode, host).then(
+      ? warmNode(run, p.node as ResolvedNode, host).then(
           () => undefined,
           () => undefined,
         )

@@ -81,6 +81,8 @@ export interface EngineRun {
   /** Extra connectors this run opened (closed at its end). */
   extraConnectors: HostConnector[];
   depsHash?: Promise<string>;
+  /** Connections made ahead of nodes' runs (warmNode), by host and whether deps were shipped. */
+  warmed: Map<string, Promise<{ conn: HostConnection; remoteDepsDir: string | null }>>;
   /** Final node states the database refused (it was away): written again before the run is finished. */
   unsaved: Map<string, NodeUpdate>;
   emit(e: RunEvent): void;
@@ -114,6 +116,7 @@ export function createEngineRun(
     addresses: {},
     results: new Map(),
     extraConnectors: [],
+    warmed: new Map(),
     unsaved: new Map(),
     emit: (e) => input.onEvent?.(e),
   };
@@ -207,6 +210,25 @@ export async function connectNode(
   if (!node.tasks.some((t) => t.kind === 'babushka')) return { conn, remoteDepsDir: null };
   const remoteDepsDir = await conn.ensureDeps(localDepsDir(run), await depsHashOf(run));
   return { conn, remoteDepsDir };
+}
+
+/**
+ * connectNode ahead of a node's run (prewarming, Babushka started ahead), once per host and run: a host that could not
+ * be reached ahead is not tried again ahead; the node's own run still tries (a dependency may bring it up).
+ */
+export function warmNode(
+  run: EngineRun,
+  node: ResolvedNode,
+  host: HostInfo,
+): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
+  const key = `${host.label}\0${node.tasks.some((t) => t.kind === 'babushka')}`;
+  let p = run.warmed.get(key);
+  if (!p) {
+    p = connectNode(run, node, host);
+    p.catch(() => undefined);
+    run.warmed.set(key, p);
+  }
+  return p;
 }
 
 /** The content hash of the run's deps directory, computed once per run. */

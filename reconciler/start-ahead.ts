@@ -6,7 +6,7 @@
  * without running (blocked, interrupted) has its held process ended; so has one whose command changed meanwhile.
  */
 import type { HostConnection, ResolvedNode } from '../kernel/types.js';
-import { connectNode, hostOf, type EngineRun } from './run-engine.js';
+import { hostOf, warmNode, type EngineRun } from './run-engine.js';
 import { firstBabushkaCommand } from './tasks/run-node-tasks.js';
 
 export interface AheadNode {
@@ -28,25 +28,32 @@ export interface StartAhead {
   placed(path: string): Promise<void>;
 }
 
+/** Holds placed at once (each may connect to its host and ship the deps first, as prewarming does a few at a time). */
+const PARALLEL = 8;
+
 export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
   const inRun = new Set(nodes.map((n) => n.path));
   const dependents = new Map<string, AheadNode[]>();
   const waiting = new Map<string, number>();
   for (const n of nodes) {
     const deps = new Set(n.node.dependsOn.map((d) => d.path).filter((p) => inRun.has(p)));
-    // A node with nothing to wait for starts at once: nothing to win.
-    if (!n.eligible || deps.size === 0) continue;
+    const first = n.node.tasks[0];
+    // A node with nothing to wait for starts at once: nothing to win. Only Babushka as the SSH user is held.
+    if (!n.eligible || deps.size === 0 || first?.kind !== 'babushka' || first.become) continue;
     waiting.set(n.path, deps.size);
     for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), n]);
   }
   const seen = new Set<string>();
   const held = new Map<string, Promise<{ conn: HostConnection; command: string } | null>>();
+  /** Nodes that run or settled: not to be held any more. */
   const over = new Set<string>();
+  const queue: AheadNode[] = [];
+  let inFlight = 0;
 
   const hold = async (n: AheadNode) => {
     const host = hostOf(run, n.node);
     if (!host || run.input.signal?.aborted) return null;
-    const { conn, remoteDepsDir } = await connectNode(run, n.node, host);
+    const { conn, remoteDepsDir } = await warmNode(run, n.node, host);
     if (!conn.hold || over.has(n.path)) return null;
     const command = firstBabushkaCommand(n.node, {
       dryRun: false,
@@ -59,6 +66,20 @@ export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
     conn.hold(command);
     return { conn, command };
   };
+  const pump = () => {
+    while (inFlight < PARALLEL && queue.length > 0) {
+      const n = queue.shift()!;
+      if (over.has(n.path)) continue;
+      inFlight++;
+      const h = hold(n)
+        .catch(() => null) // errors surface when the node itself runs
+        .finally(() => {
+          inFlight--;
+          pump();
+        });
+      held.set(n.path, h);
+    }
+  };
 
   const started = (path: string) => {
     if (seen.has(path)) return;
@@ -66,16 +87,17 @@ export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
     for (const n of dependents.get(path) ?? []) {
       const left = waiting.get(n.path)! - 1;
       waiting.set(n.path, left);
-      if (left > 0 || over.has(n.path)) continue;
-      held.set(
-        n.path,
-        hold(n).catch(() => null), // errors surface when the node itself runs
-      );
+      if (left === 0 && !over.has(n.path)) queue.push(n);
     }
+    pump();
   };
   return {
     started,
-    placed: async (path) => void (await held.get(path)),
+    placed: async (path) => {
+      const h = held.get(path);
+      if (h) await h;
+      else over.add(path); // still queued: it runs now, unheld
+    },
     settled(path) {
       started(path);
       over.add(path);

@@ -34,6 +34,23 @@ test('ChannelQueue: aborting a waiter removes it; failAll rejects the rest', asy
   await assert.rejects(q.acquire(AbortSignal.abort()), /cancelled/);
 });
 
+test('ChannelQueue.tryAcquire takes a slot only while `spare` others stay free, and never ahead of a waiter', async () => {
+  const q = new ChannelQueue(3);
+  assert.equal(q.tryAcquire(1), true);
+  assert.equal(q.tryAcquire(1), true);
+  assert.equal(q.tryAcquire(1), false, 'the last slot is kept for work that cannot wait');
+  await q.acquire();
+  const waiting = q.acquire();
+  q.release();
+  await waiting;
+  q.release();
+  assert.equal(q.tryAcquire(0), true);
+  const next = q.acquire();
+  assert.equal(q.tryAcquire(0), false, 'a waiter goes first');
+  q.release();
+  await next;
+});
+
 test('OutputBuffer keeps the tail when output is too large', () => {
   const b = new OutputBuffer(10);
   b.push(Buffer.from('0123456789'));
