@@ -198,6 +198,10 @@ async function executeSelection(
         eligible: !selection.provisionOnly && !j.provision && !j.checkFirst && run.input.startAhead !== false,
       })),
   );
+  // A node's dependents are started ahead once its own Babushka is past its start-up (its first output): on hosts that
+  // share CPUs, held processes starting then do not slow the start-up of the node they wait for.
+  run.onOutput = (path) => ahead.started(path);
+  const byPath = new Map(selection.configure.map((p) => [p.path, p.node as ResolvedNode]));
   return schedule<Job>({
     nodes: jobs,
     concurrency: run.input.concurrency ?? run.env.defaults.concurrency,
@@ -238,7 +242,9 @@ async function executeSelection(
     graceMs: run.input.graceMs,
     onEvent: (e) => {
       run.emit(e);
-      if (e.type === 'node-started') ahead.started(e.path);
+      // A node without Babushka has no start-up of its own to get through: its dependents may start at once.
+      if (e.type === 'node-started' && !byPath.get(e.path)?.tasks.some((t) => t.kind === 'babushka'))
+        ahead.started(e.path);
     },
     onSettled: async (job, outcome) => {
       ahead.settled(job.path);

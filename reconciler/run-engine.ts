@@ -81,6 +81,8 @@ export interface EngineRun {
   /** Extra connectors this run opened (closed at its end). */
   extraConnectors: HostConnector[];
   depsHash?: Promise<string>;
+  /** Called on every piece of output of a node's tasks while it runs (Babushka started ahead listens). */
+  onOutput?: (path: string) => void;
   /** Connections made ahead of nodes' runs (warmNode), by host and whether deps were shipped. */
   warmed: Map<string, Promise<{ conn: HostConnection; remoteDepsDir: string | null }>>;
   /** Final node states the database refused (it was away): written again before the run is finished. */

@@ -220,7 +220,10 @@ export async function runTasksOf(
             .catch((e: Error) => run.input.log?.(`recording a task failed: ${e.message}`)),
         );
       },
-      onLog: (text) => live.write(text),
+      onLog: (text) => {
+        live.write(text);
+        run.onOutput?.(node.path);
+      },
     };
     const attempt = (dir: string | null, cb: TaskCallbacks) =>
       runNodeTasks(conn, node, {

@@ -1,6 +1,6 @@
 /**
  * Babushka started ahead (docs/babushka.md, "Started ahead"; docs/architecture.md). Once every dependency of a node in
- * the run is running or settled, the node's first Babushka process is started on its host and held before it loads a
+ * the run is under way (past its own Babushka's start-up) or settled, the node's first Babushka process is started on its host and held before it loads a
  * dep (the connection's `hold`); when the scheduler runs the node, its task's exec of the same command releases that
  * process instead of starting one, so Ruby's and Babushka's start-up is off the critical path. A node that settles
  * without running (blocked, interrupted) has its held process ended; so has one whose command changed meanwhile.
@@ -17,7 +17,10 @@ export interface AheadNode {
 }
 
 export interface StartAhead {
-  /** The node started running (or its check started), or it settled: its dependents may be started ahead. */
+  /**
+   * The node is under way (its Babushka printed its first output, or it runs no Babushka), or it settled: its
+   * dependents may be started ahead. Called again for the same node, it does nothing.
+   */
   started(path: string): void;
   /** The node settled: a process held for it and not released is ended. */
   settled(path: string): void;

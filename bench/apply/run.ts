@@ -7,7 +7,7 @@
  *
  * Run (needs root for sshd, and PostgreSQL):
  *   DATABASE_URL=postgres://... node --import tsx bench/apply/run.ts [hosts] [concurrency] [--stand-in] [--runs N]
- *   [--ideal-wrapped] [--drifted] [--no-start-ahead]
+ *   [--ideal-wrapped] [--drifted] [--no-start-ahead] [--ab-start-ahead]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -45,6 +45,8 @@ const DRIFTED = flag('--drifted');
 const IDEAL_WRAPPED = flag('--ideal-wrapped');
 /** Politburo without Babushka started ahead (docs/babushka.md, "Started ahead"): to measure what it wins. */
 const START_AHEAD = !flag('--no-start-ahead');
+/** Also a converging apply without Babushka started ahead in every run, right after the one with it (same load). */
+const AB_START_AHEAD = flag('--ab-start-ahead');
 /** Task sleeps (seconds) per role, times BENCH_SCALE (default 2): the critical path is master + web + lb. */
 const SCALE = Number(process.env.BENCH_SCALE ?? 2);
 const SLEEP = { master: 3 * SCALE, replica: 2.5 * SCALE, web: 3 * SCALE, lb: 2 * SCALE };
@@ -211,7 +213,11 @@ async function main(): Promise<void> {
     const startup = median(startups);
 
     /** `apply --all` recorded under `repository` (a key of its own: a new one starts from nothing recorded). */
-    const politburo = async (repository: string, beforeClose = () => {}): Promise<PolitburoRun> => {
+    const politburo = async (
+      repository: string,
+      beforeClose = () => {},
+      startAhead = START_AHEAD,
+    ): Promise<PolitburoRun> => {
       const connector = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
       const execs: Record<string, number> = {};
       const marks = new Map<string, Marks>();
@@ -240,7 +246,7 @@ async function main(): Promise<void> {
         secrets: {},
         trigger: 'bench',
         all: true,
-        startAhead: START_AHEAD,
+        startAhead,
         onEvent,
         connector: counting(connector, execs),
       });
@@ -301,6 +307,11 @@ async function main(): Promise<void> {
         pbMet = await pb();
         idMet = await ideal();
       }
+      let pbUnheld: Measured<PolitburoRun> | undefined;
+      if (AB_START_AHEAD) {
+        await reset();
+        pbUnheld = await cpu((end) => politburo(`${repository}-unheld`, end, false));
+      }
       // Every host reset under records that say ready: every check finds its node unmet, and all of it runs in order.
       let pbDrifted: Measured<PolitburoRun> | undefined;
       if (DRIFTED) {
@@ -309,12 +320,13 @@ async function main(): Promise<void> {
       }
       const load = os.loadavg()[0].toFixed(1);
       process.stderr.write(
-        `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}${pbDrifted ? `; all drifted ${s(pbDrifted.ms)} vs ${s(idConverge.ms)}` : ''}\n`,
+        `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}${pbUnheld ? `; converge without start-ahead ${s(pbUnheld.ms)}` : ''}${pbDrifted ? `; all drifted ${s(pbDrifted.ms)} vs ${s(idConverge.ms)}` : ''}\n`,
       );
       rows.push({
         converge: [pbConverge.ms, idConverge.ms],
         met: [pbMet.ms, idMet.ms],
         ...(pbDrifted ? { drifted: [pbDrifted.ms, idConverge.ms] as [number, number] } : {}),
+        ...(pbUnheld ? { unheld: [pbUnheld.ms, idConverge.ms] as [number, number] } : {}),
         cpu: {
           converge: [pbConverge.cpu, idConverge.cpu],
           met: [pbMet.cpu, idMet.cpu],
@@ -346,6 +358,8 @@ type Row = {
   converge: [number, number];
   met: [number, number];
   drifted?: [number, number];
+  /** The converging apply without Babushka started ahead (--ab-start-ahead), and the ideal runner's. */
+  unheld?: [number, number];
   cpu: { converge: [Cpu, Cpu]; met: [Cpu, Cpu]; drifted?: Cpu };
 };
 type Last = {
@@ -400,6 +414,14 @@ function report(rows: Row[], last: Last, dag: { path: string; deps: string[] }[]
       postgres: med(i, 'postgres'),
     });
     lines.push(`CPU, ${kind} (medians): Politburo ${cpuText(pick(0))}; ideal ${cpuText(pick(1))}`);
+  }
+  const unheld = rows.flatMap((r) => (r.unheld ? [r.unheld] : []));
+  if (unheld.length) {
+    const ratios = unheld.map(([pb, id]) => pb / id);
+    lines.push(
+      `converging apply --all without Babushka started ahead: Politburo ${unheld.map(([pb]) => s(pb)).join(', ')}; ` +
+        `ratio ${ratios.map((x) => x.toFixed(3)).join(', ')} (median ${median(ratios).toFixed(3)}); over the critical path (median) ${s(median(unheld.map(([pb]) => pb)) - critical)}`,
+    );
   }
   const drifted = rows.flatMap((r) => (r.drifted ? [r.drifted] : []));
   if (drifted.length) {

@@ -24,7 +24,7 @@ before(async () => {
 });
 after(() => world?.close());
 beforeEach(async () => {
-  await Promise.all(conns.map((c) => c.exec('rm -rf ~/state ~/break')));
+  await Promise.all(conns.map((c) => c.exec('rm -rf ~/state ~/break ~/wait')));
 });
 
 const [MASTER, REPLICA, WEB1, WEB2, LB] = [0, 1, 2, 3, 4];
@@ -105,9 +105,16 @@ describe('Babushka started ahead', () => {
   });
 
   test('a failing dependency: its dependents are blocked, their held processes ended, nothing of them ran', async () => {
-    await conns[MASTER].exec('touch ~/break');
+    // The master fails, but only once the replica and the webs are held (it waits while ~/wait exists).
+    await conns[MASTER].exec('touch ~/break ~/wait');
     const dir = await lampRepo();
-    const { result, stats } = await apply(dir);
+    const applying = apply(dir);
+    const heldOn = [REPLICA, WEB1, WEB2];
+    await waitFor('the replica and the webs held', async () =>
+      (await rubies()).every((n, i) => !heldOn.includes(i) || n === '1'),
+    );
+    await conns[MASTER].exec('rm ~/wait');
+    const { result, stats } = await applying;
     assert.equal(result.status, 'failed');
     assert.deepEqual(
       result.nodes.map((n) => [n.path, n.state]),
