@@ -2,9 +2,12 @@
  * The route to a host as OpenSSH computes it: the host's settings from ssh_config (HostName, User, Port...), then its
  * jump hosts (the language's `jump` wins over ProxyJump, as `ssh -J` does), each jump host resolved through ssh_config
  * too. As in OpenSSH, the first jump host's own ProxyJump applies (a longer chain), the later ones' do not
- * (docs/language.md, "Jump hosts").
+ * (docs/language.md, "Jump hosts"). The same for ProxyCommand (of the operator's ssh_config): the one of the hop
+ * connected to first carries the connection to it, and only when no ProxyJump came before it (docs/cli.md, "SSH
+ * configuration").
  */
 import { PolitburoError } from '../kernel/types.js';
+import { expandProxyCommand } from './proxy-command.js';
 import { localUserName, parseJumpList, type JumpSpec, SshConfigSet } from './ssh-config.js';
 
 /** One SSH server on the way: where to connect, as whom, with what. */
@@ -21,6 +24,8 @@ export interface Endpoint {
   connectionAttempts?: number;
   keepaliveIntervalMs?: number;
   keepaliveCountMax?: number;
+  /** ssh_config's ProxyCommand, tokens expanded: only on the hop connected to first, whose connection it carries. */
+  proxyCommand?: string;
 }
 
 export interface Route {
@@ -59,6 +64,10 @@ export function resolveRoute(target: RouteTarget, config: SshConfigSet, localUse
   if (target.jump?.length) specs = parseJumpList(target.jump, `the jump hosts of ${target.address}`);
   else if (settings.proxyJump) specs = parseJumpList(settings.proxyJump, `ProxyJump of Host ${target.address}`);
   const jumps = expandJumps(specs, config, localUser, 0);
+  const first = jumps[0] ?? endpoint;
+  // The first hop's own ProxyCommand (a target's only without jump hosts: the language's `jump` wins, as `ssh -J`).
+  const command = first === endpoint ? settings.proxyCommand : config.lookup(first.name, localUser).proxyCommand;
+  if (command) first.proxyCommand = expandProxyCommand(command, first, `Host ${first.name}`);
   return { jumps, target: endpoint };
 }
 

@@ -35,12 +35,12 @@ export async function operatorSshOptions(
         `cannot read ${o.configFile!.what} (${file}): ${err.code ?? err.message}`,
       );
     });
-    sshConfig.push({ text: await expandIncludes(text, o.configFile.path, read, home), where: o.configFile.path });
+    sshConfig.push({ ...(await expandIncludes(text, o.configFile.path, read, home)), where: o.configFile.path });
   } else {
     const file = path.join(home, '.ssh', 'config');
     const text = await readFile(file, 'utf8').catch(() => null);
     if (text !== null)
-      sshConfig.push({ text: await expandIncludes(text, '~/.ssh/config', read, home), where: '~/.ssh/config' });
+      sshConfig.push({ ...(await expandIncludes(text, '~/.ssh/config', read, home)), where: '~/.ssh/config' });
   }
   return {
     sshConfig,
@@ -51,7 +51,8 @@ export async function operatorSshOptions(
 
 /**
  * The environment's `ssh_config` file (a path inside the repository, checked like every repository path): read
- * before the operator's, so its values win; its IdentityFile lines are ignored (docs/language.md, "ssh_config").
+ * before the operator's, so its values win; its IdentityFile lines are ignored, its ProxyCommand never run and its
+ * Include never followed (docs/language.md, "ssh_config"; docs/cli.md, "SSH configuration").
  */
 export async function repositorySshConfig(root: string, name: string): Promise<SshConfigSource> {
   return { text: await readRepositoryFile(root, name, 'ssh_config file'), where: name, fromRepository: true };

@@ -2,12 +2,13 @@
  * OpenSSH client configuration (`~/.ssh/config`, `--ssh-config FILE`, POLITBURO_SSH_CONFIG, an environment's
  * `ssh_config`), read with the `ssh-config` package: `Host` patterns with `*`/`?` wildcards and `!` negation, the first
  * obtained value of each keyword wins, as in OpenSSH (docs/cli.md, "SSH configuration"). The keywords Politburo uses:
- * HostName, User, Port, IdentityFile, ProxyJump, ConnectTimeout, ConnectionAttempts, ServerAliveInterval,
- * ServerAliveCountMax, HostKeyAlias. `Match exec` is never run (a description must not run commands on the controller).
+ * HostName, User, Port, IdentityFile, ProxyJump, ProxyCommand (the operator's files only), ConnectTimeout,
+ * ConnectionAttempts, ServerAliveInterval, ServerAliveCountMax, HostKeyAlias. `Match exec` is never run (a description
+ * must not run commands on the controller).
  */
 import os from 'node:os';
 import path from 'node:path';
-import SSHConfig from 'ssh-config';
+import SSHConfig, { glob as matchPatterns } from 'ssh-config';
 import { glob } from 'tinyglobby';
 import { PolitburoError } from '../kernel/types.js';
 
@@ -16,8 +17,24 @@ export interface SshConfigSource {
   text: string;
   /** The file as the user named it, e.g. `~/.ssh/config` or `ssh/config` (in the repository). */
   where: string;
-  /** A file of the repository: its IdentityFile lines are ignored (a description cannot pick the controller's keys). */
+  /**
+   * A file of the repository: its IdentityFile lines are ignored (a description cannot pick the controller's keys), its
+   * ProxyCommand lines are never run and its Include lines never followed (a pull request must not run commands or read
+   * files on the controller).
+   */
   fromRepository?: boolean;
+  /**
+   * The files named by `Include` lines inside Host and Match blocks, by pattern as written, read ahead by
+   * expandIncludes: followed per host, where the block matches, as OpenSSH does. Unset: such an Include is not followed
+   * (a warning says so).
+   */
+  blockIncludes?: Map<string, IncludedFile[]>;
+}
+
+/** A file an `Include` named, read: its own Includes before its first Host or Match already expanded in `text`. */
+export interface IncludedFile {
+  file: string;
+  text: string;
 }
 
 /** What the configuration says about one host name; undefined where it says nothing. */
@@ -28,6 +45,11 @@ export interface HostSettings {
   identityFiles: string[];
   /** The raw ProxyJump value (`none` already turned into undefined). */
   proxyJump?: string;
+  /**
+   * The ProxyCommand as written, tokens not yet expanded (`none` already turned into undefined); only from the
+   * operator's files. Of ProxyJump and ProxyCommand, the one obtained first wins, as in OpenSSH: at most one is set.
+   */
+  proxyCommand?: string;
   connectTimeoutMs?: number;
   /** Connection attempts in all, the first included (retries of transient failures: one fewer). */
   connectionAttempts?: number;
@@ -46,19 +68,21 @@ export interface JumpSpec {
 interface Parsed {
   config: SSHConfig;
   source: SshConfigSource;
+  /** With blockIncludes: the file as it reads for each host (lower-cased) looked up so far. */
+  perHost?: Map<string, SSHConfig>;
 }
 
 /** Several configuration files read in order: for each keyword, the first file (and line) that sets it wins. */
 export class SshConfigSet {
   private readonly files: Parsed[];
-  /** Told about settings that are ignored (IdentityFile in a repository file, ProxyCommand). */
+  /** Told about settings that are ignored (IdentityFile, ProxyCommand or Include in a repository file...). */
   warnings: string[] = [];
 
   constructor(sources: SshConfigSource[]) {
     this.files = sources.map((source) => {
       try {
         const config = SSHConfig.parse(source.text);
-        if (hasInclude(config))
+        if (!source.blockIncludes && hasInclude(config))
           this.warnings.push(
             source.fromRepository
               ? `ssh_config ${source.where}: Include is not followed in a repository's file (put the lines in this file)`
@@ -78,8 +102,12 @@ export class SshConfigSet {
   /** The settings for `host` (the name as given: an alias, an address...). Throws InvalidSpec for bad values. */
   lookup(host: string, localUser = localUserName()): HostSettings {
     const out: HostSettings = { identityFiles: [] };
-    for (const { config, source } of this.files) {
+    /** ProxyJump or ProxyCommand obtained (`none` included): later ones of either are ignored, as in OpenSSH. */
+    let proxyObtained = false;
+    for (const parsed of this.files) {
+      const { source } = parsed;
       // Host names are matched lower-cased, as ssh lower-cases the name it is given.
+      const config = this.configFor(parsed, host.toLowerCase());
       const computed = config.compute({ Host: host.toLowerCase() }, { ignoreCase: true, matchExec: false }) as Record<
         string,
         string | string[] | undefined
@@ -103,7 +131,14 @@ export class SshConfigSet {
       out.user ??= one('user');
       out.port ??= number('Port', 'a port number (1-65535)', 1, 65535);
       out.hostKeyAlias ??= one('hostkeyalias');
-      if (out.proxyJump === undefined && one('proxyjump') !== undefined) out.proxyJump = one('proxyjump');
+      if (!proxyObtained) {
+        const proxy = this.proxyOf(computed, source, host);
+        if (proxy) {
+          proxyObtained = true;
+          if (proxy.keyword === 'proxyjump') out.proxyJump = proxy.value;
+          else out.proxyCommand = proxy.value;
+        }
+      }
       if (out.connectTimeoutMs === undefined) {
         const s = number('ConnectTimeout', 'a number of seconds', 1, 86400);
         if (s !== undefined) out.connectTimeoutMs = s * 1000;
@@ -120,10 +155,9 @@ export class SshConfigSet {
           this.warnings.push(`ssh_config ${source.where}: IdentityFile is ignored in a repository's file`);
         else out.identityFiles.push(...(Array.isArray(ids) ? ids : [ids]));
       }
-      if (one('proxycommand') !== undefined)
-        this.warnings.push(`ssh_config ${source.where}: Host ${host}: ProxyCommand is not supported (use ProxyJump)`);
     }
     if (out.proxyJump?.toLowerCase() === 'none') out.proxyJump = undefined;
+    if (out.proxyCommand?.toLowerCase() === 'none') out.proxyCommand = undefined;
     // Tokens as OpenSSH expands them: %h in HostName is the name given; elsewhere the resolved host name.
     if (out.hostName !== undefined) out.hostName = expandTokens(out.hostName, { h: host, n: host });
     const tokens = {
@@ -136,6 +170,59 @@ export class SshConfigSet {
     };
     out.identityFiles = out.identityFiles.map((f) => expandHome(expandTokens(f, tokens)));
     return out;
+  }
+
+  /**
+   * Of ProxyJump and ProxyCommand, the one this file gives first for the host (the computed keywords keep the order
+   * in which they were first obtained). A repository's ProxyCommand is never run: a warning, and it counts as unset;
+   * its `ProxyCommand none` runs nothing and is kept.
+   */
+  private proxyOf(
+    computed: Record<string, string | string[] | undefined>,
+    source: SshConfigSource,
+    host: string,
+  ): { keyword: 'proxyjump' | 'proxycommand'; value: string } | undefined {
+    const value = (key: string) => {
+      const v = computed[key];
+      return Array.isArray(v) ? v.join(' ') : v;
+    };
+    let command = value('proxycommand');
+    if (command !== undefined && source.fromRepository && command.toLowerCase() !== 'none') {
+      this.warnings.push(
+        `ssh_config ${source.where}: Host ${host}: ProxyCommand is ignored in a repository's file (it would run a ` +
+          `command on the controller); set it in the operator's ssh_config (~/.ssh/config, --ssh-config, ` +
+          `POLITBURO_SSH_CONFIG), or use ProxyJump`,
+      );
+      command = undefined;
+    }
+    const jump = value('proxyjump');
+    const keys = Object.keys(computed);
+    if (command !== undefined && (jump === undefined || keys.indexOf('proxycommand') < keys.indexOf('proxyjump')))
+      return { keyword: 'proxycommand', value: command };
+    return jump !== undefined ? { keyword: 'proxyjump', value: jump } : undefined;
+  }
+
+  /** The file as it reads for `host`: with its Includes inside Host and Match blocks followed where they match. */
+  private configFor(parsed: Parsed, host: string): SSHConfig {
+    const includes = parsed.source.blockIncludes;
+    if (!includes?.size) return parsed.config;
+    parsed.perHost ??= new Map();
+    let config = parsed.perHost.get(host);
+    if (!config) {
+      const text = followBlockIncludes(parsed.source.text, parsed.source.where, host, includes, 0);
+      try {
+        config = SSHConfig.parse(text);
+      } catch (err) {
+        throw new PolitburoError('InvalidSpec', `ssh_config ${parsed.source.where}: ${(err as Error).message}`);
+      }
+      if (hasInclude(config))
+        this.warnings.push(
+          `ssh_config ${parsed.source.where}: Include inside a Match block with host, user or final criteria is ` +
+            `not followed (they depend on settings still being read; use Host or Match originalhost)`,
+        );
+      parsed.perHost.set(host, config);
+    }
+    return config;
   }
 }
 
@@ -151,55 +238,156 @@ function directive(line: string): { keyword: string; args: string[] } | null {
 const INCLUDE_DEPTH = 16;
 
 /**
- * Follows the `Include` lines of an operator's ssh_config that come before its first `Host` or `Match` (where OpenSSH
- * users put them: `Include config.d/*`, `Include ~/.orbstack/ssh/config`): each pattern (`~` for the home directory, a
- * relative one under `~/.ssh`, as OpenSSH does for user files; glob wildcards, files in lexical order, none matching is
- * no error) is replaced by the files' text, theirs followed the same way. Text after an included file that opened
- * `Host` blocks is put back under `Host *`, so it applies to every host again, as it did before the Include. An Include
- * inside a Host or Match block (conditional inclusion) is left as written, and SshConfigSet warns that it is not
- * followed. A file that cannot be read is an error naming it and the Include line.
+ * Follows the `Include` lines of an operator's ssh_config as OpenSSH does (docs/cli.md, "SSH configuration"). Each
+ * pattern (`~` for the home directory, a relative one under `~/.ssh`, as OpenSSH does for user files; glob wildcards,
+ * files in lexical order, none matching is no error) names files whose lines apply where the Include stands:
+ * - before the first `Host` or `Match`, for every host: the line is replaced by the files' text here, theirs followed
+ *   the same way. Text after an included file that opened `Host` blocks is put back under `Host *`, so it applies to
+ *   every host again, as it did before the Include.
+ * - inside a `Host` or `Match` block (conditional inclusion), only where the block matches: the line stays, and its
+ *   files are read ahead into `blockIncludes` (by pattern), for SshConfigSet to follow per host (followBlockIncludes).
+ * A file that cannot be read is an error naming it and the Include line.
  */
 export async function expandIncludes(
   text: string,
   where: string,
   read: (file: string) => Promise<string>,
   home = os.homedir(),
-  depth = 0,
-): Promise<string> {
+): Promise<{ text: string; blockIncludes: Map<string, IncludedFile[]> }> {
+  const blockIncludes = new Map<string, IncludedFile[]>();
+  return { text: await expand(text, where, { read, home, blockIncludes }, 0), blockIncludes };
+}
+
+interface Reader {
+  read: (file: string) => Promise<string>;
+  home: string;
+  blockIncludes: Map<string, IncludedFile[]>;
+}
+
+async function expand(text: string, where: string, r: Reader, depth: number): Promise<string> {
   const lines = text.split(/\r?\n/);
   const out: string[] = [];
   let inBlock = false;
   for (const [i, line] of lines.entries()) {
     const d = directive(line);
     if (d && (d.keyword === 'host' || d.keyword === 'match')) inBlock = true;
+    if (d?.keyword === 'include') checkDepth(depth, `${where}:${i + 1}`);
     if (!d || d.keyword !== 'include' || inBlock) {
       out.push(line);
+      // Read ahead once per pattern (a pattern names the same files wherever it is written).
+      for (const pattern of d?.keyword === 'include' ? d.args : []) {
+        if (r.blockIncludes.has(pattern)) continue;
+        const files: IncludedFile[] = [];
+        r.blockIncludes.set(pattern, files);
+        for (const [file, included] of await readPattern(pattern, `${where}:${i + 1}`, r))
+          files.push({ file, text: await expand(included, file, r, depth + 1) });
+      }
       continue;
     }
-    if (depth >= INCLUDE_DEPTH)
-      throw new PolitburoError(
-        'InvalidSpec',
-        `ssh_config ${where}:${i + 1}: Include nested more than ${INCLUDE_DEPTH} deep`,
-      );
     for (const pattern of d.args) {
-      const absolute = path.resolve(path.join(home, '.ssh'), expandHome(pattern, home));
-      const files = (
-        await glob(absolute, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false })
-      ).sort();
-      for (const file of files) {
-        const included = await read(file).catch((err: NodeJS.ErrnoException) => {
-          throw new PolitburoError(
-            'InvalidSpec',
-            `ssh_config ${where}:${i + 1}: Include ${pattern}: cannot read ${file} (${err.code ?? err.message})`,
-          );
-        });
-        const expanded = await expandIncludes(included, file, read, home, depth + 1);
+      for (const [file, included] of await readPattern(pattern, `${where}:${i + 1}`, r)) {
+        const expanded = await expand(included, file, r, depth + 1);
         out.push(`# Include ${file}`, expanded);
-        if (expanded.split(/\r?\n/).some((l) => /^(host|match)$/.test(directive(l)?.keyword ?? ''))) out.push('Host *');
+        if (opensBlock(expanded)) out.push('Host *');
       }
     }
   }
   return out.join('\n');
+}
+
+/** The files an Include pattern names, with their text, in lexical order. */
+async function readPattern(pattern: string, at: string, r: Reader): Promise<[string, string][]> {
+  const absolute = path.resolve(path.join(r.home, '.ssh'), expandHome(pattern, r.home));
+  const files = (await glob(absolute, { absolute: true, onlyFiles: true, dot: true, expandDirectories: false })).sort();
+  const out: [string, string][] = [];
+  for (const file of files) {
+    const text = await r.read(file).catch((err: NodeJS.ErrnoException) => {
+      throw new PolitburoError(
+        'InvalidSpec',
+        `ssh_config ${at}: Include ${pattern}: cannot read ${file} (${err.code ?? err.message})`,
+      );
+    });
+    out.push([file, text]);
+  }
+  return out;
+}
+
+function checkDepth(depth: number, at: string): void {
+  if (depth >= INCLUDE_DEPTH)
+    throw new PolitburoError('InvalidSpec', `ssh_config ${at}: Include nested more than ${INCLUDE_DEPTH} deep`);
+}
+
+function opensBlock(text: string): boolean {
+  return text.split(/\r?\n/).some((l) => /^(host|match)$/.test(directive(l)?.keyword ?? ''));
+}
+
+/**
+ * An operator's file as it reads for one host (lower-cased): each Include inside a Host or Match block that matches
+ * the host is replaced by its files' text (their `Host` lines open blocks matched as usual), followed by `Host *`, which
+ * for this host goes on with the enclosing block as OpenSSH does after an Include; one inside a block that does not
+ * match is dropped, as OpenSSH never applies the file there. A `Match` is decided here when its criteria do not depend
+ * on settings still being read (all, originalhost, localuser; exec is never run, so never matches); with host, user or
+ * final the line stays, and SshConfigSet warns that it is not followed.
+ */
+function followBlockIncludes(
+  text: string,
+  where: string,
+  host: string,
+  includes: Map<string, IncludedFile[]>,
+  depth: number,
+): string {
+  const out: string[] = [];
+  let active: boolean | undefined = true;
+  let inBlock = false;
+  for (const [i, line] of text.split(/\r?\n/).entries()) {
+    const d = directive(line);
+    if (d?.keyword === 'host') active = matchPatterns(d.args.length === 1 ? d.args[0] : d.args, host);
+    if (d?.keyword === 'match') active = matchStatically(d.args, host);
+    if (d?.keyword === 'host' || d?.keyword === 'match') inBlock = true;
+    if (d?.keyword !== 'include' || !inBlock || active === undefined) {
+      out.push(line);
+      continue;
+    }
+    if (!active) {
+      out.push(`# ${line.trim()}: not for this host`);
+      continue;
+    }
+    checkDepth(depth, `${where}:${i + 1}`);
+    for (const pattern of d.args) {
+      for (const f of includes.get(pattern) ?? []) {
+        const followed = followBlockIncludes(f.text, f.file, host, includes, depth + 1);
+        out.push(`# Include ${f.file}`, followed);
+        if (opensBlock(followed)) out.push('Host *');
+      }
+    }
+  }
+  return out.join('\n');
+}
+
+/**
+ * Whether a `Match` line matches `host`, as the ssh-config package would decide it, where that does not depend on
+ * settings read so far: true, false, or undefined (host, user, final).
+ */
+function matchStatically(args: string[], host: string): boolean | undefined {
+  let result: boolean | undefined = true;
+  for (let i = 0; i < args.length; i++) {
+    const keyword = args[i].toLowerCase();
+    if (keyword === 'all') continue;
+    if (keyword === 'canonical') return false;
+    if (keyword === 'final') {
+      result = undefined;
+      continue;
+    }
+    const value = args[++i] ?? '';
+    if (keyword === 'originalhost') {
+      if (!matchPatterns(value, host)) return false;
+    } else if (keyword === 'localuser') {
+      if (!matchPatterns(value, localUserName())) return false;
+    } else if (keyword === 'host' || keyword === 'user') {
+      result = undefined;
+    } else return false; // exec (never run) and criteria the package does not know never match
+  }
+  return result;
 }
 
 function hasInclude(config: SSHConfig): boolean {

