@@ -20,7 +20,7 @@
  * connect records. A check that connected and whose command failed or timed out is only discarded: the run decides.
  */
 import { connectDepsUnchecked, depsMissing, depsShippedNote } from './deps-unchecked.js';
-import { connectNode, errorReason, hostOf, type EngineRun } from './run-engine.js';
+import { connectAhead, connectNode, errorReason, hostOf, type EngineRun } from './run-engine.js';
 import { resultOf, transition } from './run-node.js';
 import type { CheckOutcome } from './scheduler.js';
 import { runNodeTasks } from './tasks/run-node-tasks.js';
@@ -75,7 +75,7 @@ export async function checkNode(run: EngineRun, node: ResolvedNode, signal: Abor
   });
   if (!host) return done(false, [], 'its host is not known');
   try {
-    await host.connector.connect(host.target);
+    await connectAhead(run, host);
   } catch (error) {
     return { ...done(false, [], `${CONNECT_FAILED}: ${errorReason(error)}`), connectFailed: { error } };
   }

@@ -6,7 +6,7 @@
  * the node dry-run again. Tasks with `become` and connections that cannot say (the local machine) ship the deps first,
  * as a run does; a real run always does.
  */
-import { connectNode, depsHashOf, type EngineRun, type HostInfo } from './run-engine.js';
+import { connectAhead, connectNode, depsHashOf, type EngineRun, type HostInfo } from './run-engine.js';
 import type { HostConnection, ResolvedNode, TaskResult } from '../kernel/types.js';
 
 /**
@@ -19,10 +19,11 @@ export async function connectDepsUnchecked(
   host: HostInfo,
 ): Promise<{ conn: HostConnection; remoteDepsDir: string | null; unchecked?: string }> {
   const babushka = node.tasks.filter((t) => t.kind === 'babushka');
-  if (babushka.length === 0 || babushka.some((t) => t.become)) return connectNode(run, node, host);
-  const conn = await host.connector.connect(host.target);
+  const connect = () => connectAhead(run, host);
+  if (babushka.length === 0 || babushka.some((t) => t.become)) return connectNode(run, node, host, connect);
+  const conn = await connect();
   const dir = conn.depsDirFor?.(await depsHashOf(run));
-  return dir ? { conn, remoteDepsDir: dir, unchecked: dir } : connectNode(run, node, host);
+  return dir ? { conn, remoteDepsDir: dir, unchecked: dir } : connectNode(run, node, host, connect);
 }
 
 /** Whether a failed task's output is its shell refusing to `cd` into the deps directory `dir` (bash, dash). */

@@ -83,6 +83,8 @@ export interface EngineRun {
   depsHash?: Promise<string>;
   /** Called on every piece of output of a node's tasks while it runs (Babushka started ahead listens). */
   onOutput?: (path: string) => void;
+  /** Connections made by connectAhead, by connector and host label. */
+  ahead: Map<HostConnector, Map<string, Promise<HostConnection>>>;
   /** Connections made ahead of nodes' runs (warmNode), by host and whether deps were shipped. */
   warmed: Map<string, Promise<{ conn: HostConnection; remoteDepsDir: string | null }>>;
   /** Final node states the database refused (it was away): written again before the run is finished. */
@@ -119,6 +121,7 @@ export function createEngineRun(
     results: new Map(),
     extraConnectors: [],
     warmed: new Map(),
+    ahead: new Map(),
     unsaved: new Map(),
     emit: (e) => input.onEvent?.(e),
   };
@@ -202,13 +205,17 @@ export function hostOf(run: EngineRun, node: ResolvedNode): HostInfo | null {
   return run.provided.get(node.path) ?? null;
 }
 
-/** Connects to a node's host and ships the deps directory when the node has Babushka tasks. */
+/**
+ * Connects to a node's host and ships the deps directory when the node has Babushka tasks. `connect` says how: the
+ * connector's own connect (a node's run), or connectAhead.
+ */
 export async function connectNode(
   run: EngineRun,
   node: ResolvedNode,
   host: HostInfo,
+  connect: () => Promise<HostConnection> = () => host.connector.connect(host.target),
 ): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
-  const conn = await host.connector.connect(host.target);
+  const conn = await connect();
   if (!node.tasks.some((t) => t.kind === 'babushka')) return { conn, remoteDepsDir: null };
   const remoteDepsDir = await conn.ensureDeps(localDepsDir(run), await depsHashOf(run));
   return { conn, remoteDepsDir };
@@ -226,9 +233,28 @@ export function warmNode(
   const key = `${host.label}\0${node.tasks.some((t) => t.kind === 'babushka')}`;
   let p = run.warmed.get(key);
   if (!p) {
-    p = connectNode(run, node, host);
+    p = connectNode(run, node, host, () => connectAhead(run, host));
     p.catch(() => undefined);
     run.warmed.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * The connector's connect for work other than a node's run in dependency order (checks of `apply --all`, dry runs of
+ * `drift` and `plan --live`, prewarming, Babushka started ahead), once per host and run: when the connector could not
+ * connect (after its own retries), no such work of the run tries that host again, so a host that is down is tried once
+ * however many of its nodes are checked, whenever they are. A node's run in dependency order connects on its own (a
+ * dependency may have brought its host up), unless its check could not connect (check-node.ts).
+ */
+export function connectAhead(run: EngineRun, host: HostInfo): Promise<HostConnection> {
+  let byLabel = run.ahead.get(host.connector);
+  if (!byLabel) run.ahead.set(host.connector, (byLabel = new Map()));
+  let p = byLabel.get(host.label);
+  if (!p) {
+    p = host.connector.connect(host.target);
+    p.catch(() => undefined);
+    byLabel.set(host.label, p);
   }
   return p;
 }

@@ -369,7 +369,7 @@ describe('apply --all: a host that cannot be connected to is tried once per run 
   }
 
   /** `apply --all` of `dir`; the result, the engine's connect calls and the connector's attempts, per address. */
-  async function applyAll(dir: string, knownHosts: string[]) {
+  async function applyAll(dir: string, knownHosts: string[], concurrency?: number) {
     const { input, close, connections } = await engineInput({
       dir,
       store,
@@ -381,7 +381,11 @@ describe('apply --all: a host that cannot be connected to is tried once per run 
     });
     const connects: Record<string, number> = {};
     try {
-      const r = await applyEnvironment({ ...input, connector: countingConnects(input.connector, connects) });
+      const r = await applyEnvironment({
+        ...input,
+        concurrency,
+        connector: countingConnects(input.connector, connects),
+      });
       const runs = Object.fromEntries((await store.nodeRuns(r.runId!)).map((n) => [n.path, n]));
       return { r, nodes: byPath(r), runs, connects, attempts: connections() };
     } finally {
@@ -444,6 +448,37 @@ describe('apply --all: a host that cannot be connected to is tried once per run 
       assert.deepEqual(taskRows(next.runs['web-2'].tasks), taskRows(runs['web-2'].tasks));
       assert.equal(next.runs['web-2'].log, `${refused}\n`);
       assert.deepEqual([next.nodes.lb.state, next.nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  });
+
+  test('two nodes of a stopped host, checked one after the other: the host is tried once in the run', async () => {
+    // Both webs on one host of their own, stopped after the first apply; one slot, so their checks do not overlap.
+    const own = await startSshHosts(1);
+    let stopped = false;
+    try {
+      await own.authorize(await readFile(ssh.privateKeyPath + '.pub', 'utf8'));
+      const gone = own.hosts[0];
+      const knownHosts = [ssh.knownHosts, own.knownHosts];
+      const dir = await makeRepo({
+        hosts: { ...lampHosts(), web: [gone, gone] },
+        knownHosts: knownHosts.join(''),
+      });
+      assert.equal((await engine(dir, { knownHosts })).status, 'succeeded');
+      await own.stop();
+      stopped = true;
+
+      const { r, nodes, connects, attempts } = await applyAll(dir, knownHosts, 1);
+      assert.equal(r.status, 'failed');
+      const refused = `HostUnreachable: ${gone.user}@${gone.address}:${gone.port}: connection refused; is sshd running and listening on that port?`;
+      for (const web of ['web-1', 'web-2'])
+        assert.deepEqual([nodes[web].state, nodes[web].reason], ['failed', refused]);
+      assert.equal(nodes.lb.state, 'blocked');
+      // One connect for the two checks (three attempts: two retries), none by the webs' runs. Before, each check
+      // connected.
+      assert.equal(connects[gone.address], 1, JSON.stringify(connects));
+      assert.equal(attempts[gone.address], 3, JSON.stringify(attempts));
     } finally {
       if (!stopped) await own.stop();
     }
