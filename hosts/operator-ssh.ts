@@ -8,7 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PolitburoError } from '../kernel/types.js';
 import type { HostConnectorOptions } from './ssh-connector.js';
-import { expandIncludes, type SshConfigSource } from './ssh-config.js';
+import type { SshConfigSource } from './ssh-config.js';
+import { expandIncludes } from './ssh-include.js';
 
 const read = (file: string) => readFile(file, 'utf8');
 import { readRepositoryFile } from './known-hosts.js';
