@@ -54,7 +54,7 @@ const EVERYTHING: Dict = {
   taskSecrets: { existingSecret: 'politburo-task-secrets' },
   database: { connectTimeout: '15s', queryTimeout: '5m' },
   queue: { workerHeartbeat: '6s', workerStaleAfter: '45s', ingestOnly: true },
-  runs: { heartbeat: '7s', lease: '40s' },
+  runs: { heartbeat: '7s', lease: '40s', startAhead: false },
   http: { headersTimeout: '11s', requestTimeout: '61s', keepAliveTimeout: '66s' },
   ingress: {
     enabled: true,
