@@ -195,7 +195,11 @@ async function executeSelection(
       .map((j) => ({
         path: j.path,
         node: j.planned.node as ResolvedNode,
-        eligible: !selection.provisionOnly && !j.provision && !j.checkFirst && run.input.startAhead !== false,
+        eligible:
+          !selection.provisionOnly &&
+          !j.provision &&
+          !j.checkFirst &&
+          (run.input.startAhead ?? process.env.POLITBURO_START_AHEAD !== '0'),
       })),
   );
   // A node's dependents are started ahead once its own Babushka is past its start-up (its first output): on hosts that

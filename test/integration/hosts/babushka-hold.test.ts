@@ -7,7 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHostConnector, type PolitburoHostConnector } from '../../../hosts/ssh-connector.js';
-import type { HostConnection } from '../../../kernel/types.js';
+import { PolitburoError, type HostConnection } from '../../../kernel/types.js';
 import { realBabushka, standInBin, startSshHosts, type SshHosts } from '../../helpers/sshd.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
@@ -17,11 +17,21 @@ const DEPS = `dep 'touched' do
     true
   }
 end
+
+dep 'sleepy' do
+  met? {
+    File.write(File.expand_path('~/held/sleepy'), 'started')
+    sleep 60
+    true
+  }
+end
 `;
 const command = (dep = 'touched') => `cd ~/held && babushka meet ${dep} --defaults --no-color </dev/null 2>&1`;
-/** The user's Babushka processes (their command lines), whatever runs them. */
-const babushkas = async (conn: HostConnection) =>
-  (await conn.exec(`ps -o args= -u "$(id -u)"`)).stdout.split('\n').filter((l) => /^ruby .* meet touched/.test(l));
+/** The user's Babushka processes meeting `dep` (their command lines), whatever runs them. */
+const babushkas = async (conn: HostConnection, dep = 'touched') =>
+  (await conn.exec(`ps -o args= -u "$(id -u)"`)).stdout
+    .split('\n')
+    .filter((l) => l.startsWith('ruby ') && l.includes(` meet ${dep} `));
 
 for (const lane of [
   { name: 'the stand-in', bin: standInBin, note: '' },
@@ -89,6 +99,18 @@ for (const lane of [
       await other.close();
       await waitFor('the held process to end with its connection', async () => (await babushkas(conn)).length === 0);
       assert.equal((await conn.exec('test -e ~/held/ran; echo $?')).stdout, '1\n', 'met? was never evaluated');
+    });
+
+    test('cancelled after its release, a held process is killed as a running one is', async () => {
+      await conn.exec('rm -f ~/held/sleepy');
+      conn.hold!(command('sleepy'));
+      await waitFor('the held Babushka process', async () => (await babushkas(conn, 'sleepy')).length === 1);
+      const ac = new AbortController();
+      const running = conn.exec(command('sleepy'), { signal: ac.signal });
+      await waitFor('the released dep to run', async () => (await conn.exec('cat ~/held/sleepy')).stdout === 'started');
+      ac.abort();
+      await assert.rejects(running, (e: unknown) => e instanceof PolitburoError && e.reason === 'Interrupted');
+      await waitFor('the process to end', async () => (await babushkas(conn, 'sleepy')).length === 0);
     });
 
     test('a babushka that does not load the hold is never held: the command runs afresh', async () => {

@@ -98,10 +98,19 @@ describe('Babushka started ahead', () => {
     assert.deepEqual(await rubies(), ['0', '0', '0', '0', '0']);
   });
 
-  test('startAhead: false starts nothing ahead', async () => {
-    const { result, stats } = await apply(await lampRepo(), { startAhead: false });
-    assert.equal(result.status, 'succeeded');
-    assert.deepEqual(stats.held, {});
+  test('startAhead: false, or POLITBURO_START_AHEAD=0, starts nothing ahead', async () => {
+    const off = await apply(await lampRepo(), { startAhead: false });
+    assert.equal(off.result.status, 'succeeded');
+    assert.deepEqual(off.stats.held, {});
+    await Promise.all(conns.map((c) => c.exec('rm -rf ~/state')));
+    process.env.POLITBURO_START_AHEAD = '0';
+    try {
+      const env = await apply(await lampRepo());
+      assert.equal(env.result.status, 'succeeded');
+      assert.deepEqual(env.stats.held, {});
+    } finally {
+      delete process.env.POLITBURO_START_AHEAD;
+    }
   });
 
   test('a failing dependency: its dependents are blocked, their held processes ended, nothing of them ran', async () => {
