@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import type { HostConnection, HostConnector, RunEvent } from '../../../kernel/types.js';
 import type { TestDatabase } from '../../helpers/db.js';
-import { startSshHosts, wrongKnownHostsLine, type SshHosts } from '../../helpers/sshd.js';
+import { startSshHosts, wrongKnownHostsLine, type SshHost, type SshHosts } from '../../helpers/sshd.js';
 import {
   applyOnce,
   byPath,
@@ -400,8 +400,14 @@ describe('apply --all: a host that cannot be connected to is tried once per run 
   const taskRows = (tasks: { name: string; outcome: string; message?: string | null }[]) =>
     tasks.map((t) => [t.name, t.outcome, t.message]);
 
-  test('sshd stopped: the check fails to connect (retries included) and the run fails with that error without connecting again; lb is blocked', async () => {
-    // web-2 on a host of its own, stopped after the first apply: nothing listens at its address any more.
+  /**
+   * A repository whose hosts are lampHosts() with `place(gone)` over them, applied once; then `gone`'s sshd is stopped,
+   * so nothing listens at its address any more. `body` runs with it; the host is stopped in every case.
+   */
+  async function withStoppedHost(
+    place: (gone: SshHost) => Partial<RepoOptions['hosts']>,
+    body: (gone: SshHost, dir: string, knownHosts: string[]) => Promise<void>,
+  ) {
     const own = await startSshHosts(1);
     let stopped = false;
     try {
@@ -409,79 +415,76 @@ describe('apply --all: a host that cannot be connected to is tried once per run 
       const gone = own.hosts[0];
       const knownHosts = [ssh.knownHosts, own.knownHosts];
       const dir = await makeRepo({
-        hosts: { ...lampHosts(), web: [ssh.hosts[WEB1], gone] },
+        hosts: { ...lampHosts(), ...place(gone) } as RepoOptions['hosts'],
         knownHosts: knownHosts.join(''),
       });
       assert.equal((await engine(dir, { knownHosts })).status, 'succeeded');
       await own.stop();
       stopped = true;
-
-      const { r, nodes, runs, connects, attempts } = await applyAll(dir, knownHosts);
-      assert.equal(r.status, 'failed');
-      const web2 = nodes['web-2'];
-      assert.equal(web2.state, 'failed');
-      const refused = `HostUnreachable: ${gone.user}@${gone.address}:${gone.port}: connection refused; is sshd running and listening on that port?`;
-      assert.equal(web2.reason, refused);
-      assert.deepEqual(taskRows(web2.tasks), skipped);
-      assert.deepEqual([nodes.lb.state, nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
-      for (const p of ['database/master', 'database/replica', 'web-1'])
-        assert.equal(nodes[p].reason, CHECKED_REASON, `${p} counted as met`);
-      // Connected to once in the run: one connect by the engine (the check's), three attempts (two retries) by the
-      // connector. Before, the run connected again: two connects, six attempts.
-      assert.equal(connects[gone.address], 1, JSON.stringify(connects));
-      assert.equal(attempts[gone.address], 3, JSON.stringify(attempts));
-      // The log says why, then what a run that cannot connect writes.
-      assert.equal(
-        runs['web-2'].log,
-        `--- checked in parallel (read only), not counted as met: ${CONNECT_FAILED}: ${refused}; run in dependency order\n` +
-          `${refused}\n`,
-      );
-      const recorded = (await store.recordedNodes(dir, 'test')).find((n) => n.path === 'web-2')!;
-      assert.deepEqual([recorded.state, recorded.reason], ['failed', refused]);
-
-      // The next apply --all runs web-2 in order (it is recorded failed: not checked first) and its own connect fails:
-      // it records the same as the run above did.
-      const next = await applyAll(dir, knownHosts);
-      const again = next.nodes['web-2'];
-      assert.deepEqual([again.state, again.reason], ['failed', refused]);
-      assert.deepEqual(taskRows(again.tasks), skipped);
-      assert.deepEqual(taskRows(next.runs['web-2'].tasks), taskRows(runs['web-2'].tasks));
-      assert.equal(next.runs['web-2'].log, `${refused}\n`);
-      assert.deepEqual([next.nodes.lb.state, next.nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+      await body(gone, dir, knownHosts);
     } finally {
       if (!stopped) await own.stop();
     }
+  }
+
+  test('sshd stopped: the check fails to connect (retries included) and the run fails with that error without connecting again; lb is blocked', async () => {
+    // web-2 on a host of its own, stopped after the first apply.
+    await withStoppedHost(
+      (gone) => ({ web: [ssh.hosts[WEB1], gone] }),
+      async (gone, dir, knownHosts) => {
+        const { r, nodes, runs, connects, attempts } = await applyAll(dir, knownHosts);
+        assert.equal(r.status, 'failed');
+        const web2 = nodes['web-2'];
+        assert.equal(web2.state, 'failed');
+        const refused = `HostUnreachable: ${gone.user}@${gone.address}:${gone.port}: connection refused; is sshd running and listening on that port?`;
+        assert.equal(web2.reason, refused);
+        assert.deepEqual(taskRows(web2.tasks), skipped);
+        assert.deepEqual([nodes.lb.state, nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+        for (const p of ['database/master', 'database/replica', 'web-1'])
+          assert.equal(nodes[p].reason, CHECKED_REASON, `${p} counted as met`);
+        // Connected to once in the run: one connect by the engine (the check's), three attempts (two retries) by the
+        // connector. Before, the run connected again: two connects, six attempts.
+        assert.equal(connects[gone.address], 1, JSON.stringify(connects));
+        assert.equal(attempts[gone.address], 3, JSON.stringify(attempts));
+        // The log says why, then what a run that cannot connect writes.
+        assert.equal(
+          runs['web-2'].log,
+          `--- checked in parallel (read only), not counted as met: ${CONNECT_FAILED}: ${refused}; run in dependency order\n` +
+            `${refused}\n`,
+        );
+        const recorded = (await store.recordedNodes(dir, 'test')).find((n) => n.path === 'web-2')!;
+        assert.deepEqual([recorded.state, recorded.reason], ['failed', refused]);
+
+        // The next apply --all runs web-2 in order (it is recorded failed: not checked first) and its own connect fails:
+        // it records the same as the run above did.
+        const next = await applyAll(dir, knownHosts);
+        const again = next.nodes['web-2'];
+        assert.deepEqual([again.state, again.reason], ['failed', refused]);
+        assert.deepEqual(taskRows(again.tasks), skipped);
+        assert.deepEqual(taskRows(next.runs['web-2'].tasks), taskRows(runs['web-2'].tasks));
+        assert.equal(next.runs['web-2'].log, `${refused}\n`);
+        assert.deepEqual([next.nodes.lb.state, next.nodes.lb.reason], ['blocked', 'depends on web-2, which failed']);
+      },
+    );
   });
 
   test('two nodes of a stopped host, checked one after the other: the host is tried once in the run', async () => {
     // Both webs on one host of their own, stopped after the first apply; one slot, so their checks do not overlap.
-    const own = await startSshHosts(1);
-    let stopped = false;
-    try {
-      await own.authorize(await readFile(ssh.privateKeyPath + '.pub', 'utf8'));
-      const gone = own.hosts[0];
-      const knownHosts = [ssh.knownHosts, own.knownHosts];
-      const dir = await makeRepo({
-        hosts: { ...lampHosts(), web: [gone, gone] },
-        knownHosts: knownHosts.join(''),
-      });
-      assert.equal((await engine(dir, { knownHosts })).status, 'succeeded');
-      await own.stop();
-      stopped = true;
-
-      const { r, nodes, connects, attempts } = await applyAll(dir, knownHosts, 1);
-      assert.equal(r.status, 'failed');
-      const refused = `HostUnreachable: ${gone.user}@${gone.address}:${gone.port}: connection refused; is sshd running and listening on that port?`;
-      for (const web of ['web-1', 'web-2'])
-        assert.deepEqual([nodes[web].state, nodes[web].reason], ['failed', refused]);
-      assert.equal(nodes.lb.state, 'blocked');
-      // One connect for the two checks (three attempts: two retries), none by the webs' runs. Before, each check
-      // connected.
-      assert.equal(connects[gone.address], 1, JSON.stringify(connects));
-      assert.equal(attempts[gone.address], 3, JSON.stringify(attempts));
-    } finally {
-      if (!stopped) await own.stop();
-    }
+    await withStoppedHost(
+      (gone) => ({ web: [gone, gone] }),
+      async (gone, dir, knownHosts) => {
+        const { r, nodes, connects, attempts } = await applyAll(dir, knownHosts, 1);
+        assert.equal(r.status, 'failed');
+        const refused = `HostUnreachable: ${gone.user}@${gone.address}:${gone.port}: connection refused; is sshd running and listening on that port?`;
+        for (const web of ['web-1', 'web-2'])
+          assert.deepEqual([nodes[web].state, nodes[web].reason], ['failed', refused]);
+        assert.equal(nodes.lb.state, 'blocked');
+        // One connect for the two checks (three attempts: two retries), none by the webs' runs. Before, each check
+        // connected.
+        assert.equal(connects[gone.address], 1, JSON.stringify(connects));
+        assert.equal(attempts[gone.address], 3, JSON.stringify(attempts));
+      },
+    );
   });
 
   test("a host key refused: the run fails with the check's HostKeyMismatch without connecting again", async () => {
