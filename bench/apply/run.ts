@@ -323,6 +323,10 @@ async function main(): Promise<void> {
         `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}${pbUnheld ? `; converge without start-ahead ${s(pbUnheld.ms)}` : ''}${pbDrifted ? `; all drifted ${s(pbDrifted.ms)} vs ${s(idConverge.ms)}` : ''}\n`,
       );
       rows.push({
+        taskPath: taskCriticalPath(
+          pbConverge,
+          env.nodes.map((n) => ({ path: n.path, deps: n.dependsOn.map((d) => d.path) })),
+        ),
         converge: [pbConverge.ms, idConverge.ms],
         met: [pbMet.ms, idMet.ms],
         ...(pbDrifted ? { drifted: [pbDrifted.ms, idConverge.ms] as [number, number] } : {}),
@@ -351,10 +355,28 @@ async function main(): Promise<void> {
   }
 }
 
+/** The longest chain of a run's Babushka commands (task started → task finished per node) through `dag`, in ms. */
+function taskCriticalPath(run: PolitburoRun, dag: { path: string; deps: string[] }[]): number {
+  const memo = new Map<string, number>();
+  const longest = (p: string): number => {
+    let v = memo.get(p);
+    if (v === undefined) {
+      const m = run.marks.get(p)!;
+      const deps = dag.find((n) => n.path === p)!.deps;
+      v = m.taskFinished! - m.taskStarted! + Math.max(0, ...deps.map(longest));
+      memo.set(p, v);
+    }
+    return v;
+  };
+  return Math.max(...dag.map((n) => longest(n.path)));
+}
+
 /** CPU (ms) a step made the sshd hosts, this process and PostgreSQL use. */
 type Cpu = { hosts: number; controller: number; postgres: number };
 type Measured<T> = T & { cpu: Cpu };
 type Row = {
+  /** The converging apply's longest chain of Babushka commands, each from its start (or release) to its end. */
+  taskPath: number;
   converge: [number, number];
   met: [number, number];
   drifted?: [number, number];
@@ -401,6 +423,13 @@ function report(rows: Row[], last: Last, dag: { path: string; deps: string[] }[]
     `converging apply over the critical path (median): Politburo ${s(over)}, ideal ${s(idealOver)}; one Babushka start-up ` +
       `(babushka --version over an open connection, median) ${s(startup)}: Politburo ${(over / startup).toFixed(1)} start-ups, ` +
       `ideal ${(idealOver / startup).toFixed(1)}; target ≤ 1: ${over <= startup ? 'PASS' : 'FAIL'}`,
+  );
+  // The same goal against the critical path of the Babushka commands themselves (what Babushka does for the tasks, its
+  // start-up excluded where it was hidden): what is left over it is the runner's own overhead.
+  const overTasks = rows.map((r) => r.converge[0] - r.taskPath);
+  lines.push(
+    `converging apply over the critical path of its Babushka commands (each from its start, or its release when started ahead, to its end; ${rows.map((r) => s(r.taskPath)).join(', ')}): ` +
+      `${overTasks.map((x) => s(x)).join(', ')} = ${overTasks.map((x) => (x / startup).toFixed(1)).join(', ')} start-ups; target ≤ 1: ${median(overTasks) <= startup ? 'PASS' : 'FAIL'}`,
   );
   // CPU: what each runner made the machine do, whatever else ran on it.
   const total = (c: Cpu) => c.hosts + c.controller + c.postgres;
