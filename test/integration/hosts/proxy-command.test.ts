@@ -9,10 +9,10 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHostConnector, type HostConnectorOptions } from '../../../hosts/ssh-connector.js';
-import { PolitburoError } from '../../../kernel/types.js';
 import { liveProcesses, wrongKnownHostsLine } from '../../helpers/sshd.js';
 import { startFleet, type Fleet } from '../../helpers/ssh-fleet.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { rejectsWith } from '../../helpers/rejects-with.js';
 
 let fleet: Fleet;
 /** The bastion's known_hosts for the ProxyCommand's ssh: a name no other test's processes have. */
@@ -69,18 +69,6 @@ async function connectionOf(c: ReturnType<typeof connector>, address: string) {
   const [user, client, , server, port] = r.stdout.trim().split(' ');
   assert.equal(user, fleet.user);
   return { client, server: `${server}:${port}` };
-}
-
-async function rejectsWith(p: Promise<unknown>, reason: string, message: RegExp): Promise<PolitburoError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PolitburoError, `expected a PolitburoError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, message);
-    return err;
-  }
-  assert.fail(`expected ${reason}`);
 }
 
 /** The ProxyCommand processes of this file still running. */

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createHostConnector, type HostConnectorOptions } from '../../../hosts/ssh-connector.js';
 import type { ExecOptions } from '../../../kernel/exec-options.js';
 import { hashDepsDir } from '../../../kernel/deps-hash.js';
-import { PolitburoError, type ExecResult, type HostConnection } from '../../../kernel/types.js';
+import type { ExecResult, HostConnection } from '../../../kernel/types.js';
 import {
   fixtureDepsDir,
   generateKeyPair,
@@ -19,6 +19,7 @@ import {
   type SshHost,
   type SshHosts,
 } from '../../helpers/sshd.js';
+import { rejectsWith } from '../../helpers/rejects-with.js';
 
 let env: SshHosts;
 before(async () => {
@@ -47,18 +48,6 @@ async function withConnector<T>(
   } finally {
     await c.close();
   }
-}
-
-async function rejectsWith(p: Promise<unknown>, reason: string, message: RegExp): Promise<PolitburoError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PolitburoError, `expected a PolitburoError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, message);
-    return err;
-  }
-  assert.fail(`expected ${reason}`);
 }
 
 describe('authentication', () => {

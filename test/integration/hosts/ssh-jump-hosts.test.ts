@@ -6,9 +6,9 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHostConnector, type HostConnectorOptions } from '../../../hosts/ssh-connector.js';
-import { PolitburoError } from '../../../kernel/types.js';
 import { generateKeyPair, wrongKnownHostsLine } from '../../helpers/sshd.js';
 import { startAgent, startFleet, type Fleet } from '../../helpers/ssh-fleet.js';
+import { rejectsWith } from '../../helpers/rejects-with.js';
 
 let fleet: Fleet;
 let agent: { socket: string; stop(): Promise<void> };
@@ -68,18 +68,6 @@ async function serverOf(c: ReturnType<typeof connector>, address: string, extra:
   const [user, , , server, port] = r.stdout.trim().split(' ');
   assert.equal(user, fleet.user);
   return `${server}:${port}`;
-}
-
-async function rejectsWith(p: Promise<unknown>, reason: string, message: RegExp): Promise<PolitburoError> {
-  try {
-    await p;
-  } catch (err) {
-    assert.ok(err instanceof PolitburoError, `expected a PolitburoError, got ${String(err)}`);
-    assert.equal(err.reason, reason, err.message);
-    assert.match(err.message, message);
-    return err;
-  }
-  assert.fail(`expected ${reason}`);
 }
 
 const at = (i: number) => `${fleet.inner[i].address}:${fleet.inner[i].port}`;
