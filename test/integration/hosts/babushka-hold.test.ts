@@ -78,8 +78,9 @@ for (const lane of [
     test('a timeout counts from the release, not from the start', async () => {
       conn.hold!(command());
       await waitFor('the held Babushka process', async () => (await babushkas(conn)).length === 1);
-      await new Promise((r) => setTimeout(r, 4000));
-      const r = await conn.exec(command(), { timeoutMs: 3000 });
+      // Held 6 s, longer than its 5 s timeout: counted from the start, the timeout would have killed it.
+      await new Promise((r) => setTimeout(r, 6000));
+      const r = await conn.exec(command(), { timeoutMs: 5000 });
       assert.equal(r.timedOut, false);
       assert.equal(r.code, 0);
     });
