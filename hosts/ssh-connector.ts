@@ -277,7 +277,9 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       // A command over SSH starts in the user's home directory, where ensureRemoteDeps puts them.
       depsDirFor: remoteDepsPath,
       hold: (command: string) => {
-        if (session.hold(command, () => bump(stats.released, address))) bump(stats.held, address);
+        const started = session.hold(command, () => bump(stats.released, address));
+        if (started) bump(stats.held, address);
+        return started;
       },
       discard: (command: string) => session.discard(command),
       // The connection is shared by every step of the run: it closes with the connector.

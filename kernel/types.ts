@@ -437,9 +437,9 @@ export interface HostConnection {
   /**
    * Starts `command` (one that runs Babushka, as a task would) ahead of time, held before Babushka loads a dep, until an
    * `exec` of exactly this command releases it (docs/babushka.md, "Started ahead"). Best effort; absent when the
-   * connection cannot hold.
+   * connection cannot hold. Says whether it started one (not when this command is held already, say for another node).
    */
-  hold?(command: string): void;
+  hold?(command: string): boolean;
   /** Ends a command held by `hold` that will not run (its processes are killed); nothing when there is none. */
   discard?(command: string): void;
   close(): Promise<void>;

@@ -65,9 +65,8 @@ export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
       secrets: run.input.secrets,
       addresses: run.addresses,
     });
-    if (command === null) return null;
-    conn.hold(command);
-    return { conn, command };
+    // Only a process this node started is this node's to end (another node's run may release one of the same command).
+    return command !== null && conn.hold(command) ? { conn, command } : null;
   };
   const pump = () => {
     while (inFlight < PARALLEL && queue.length > 0) {
