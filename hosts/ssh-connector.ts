@@ -277,7 +277,14 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       // A command over SSH starts in the user's home directory, where ensureRemoteDeps puts them.
       depsDirFor: remoteDepsPath,
       hold: (command: string) => {
-        const started = session.hold(command, () => bump(stats.released, address));
+        const started = session.hold(
+          command,
+          () => bump(stats.released, address),
+          () =>
+            warn(
+              `${address}: Babushka cannot be started ahead on this host (its babushka did not load Politburo's hold, or the hold could not be set up; docs/babushka.md, "Started ahead"): each Babushka process starts when its node runs`,
+            ),
+        );
         if (started) bump(stats.held, address);
         return started;
       },

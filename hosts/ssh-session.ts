@@ -47,9 +47,10 @@ export class SshSession {
    * Starts `command` (one that runs Babushka and reads no stdin) ahead of time, held before Babushka runs anything
    * (babushka-hold.ts); the next exec of exactly this command releases it instead of starting it. Best effort: nothing
    * is held when the connection is closing, the command is held already, or holding would take the last free channel.
-   * Says whether it started; `onReleased` is called when a release ran the command.
+   * Says whether it started; `onReleased` is called when a release ran the command, `onCannotHold` when the host could
+   * not hold it (its `babushka` did not answer the probe, or the hold could not be set up: babushka-hold.ts).
    */
-  hold(command: string, onReleased?: () => void): boolean {
+  hold(command: string, onReleased?: () => void, onCannotHold?: () => void): boolean {
     if (this.closedError || this.held.has(command) || !this.queue.tryAcquire(1)) return false;
     let channel: ClientChannel | undefined;
     let pending: ExecOptions | undefined;
@@ -95,7 +96,9 @@ export class SshSession {
       if (this.held.get(command) === h) this.held.delete(command);
       this.queue.release();
       // Ended before it was released, or released after it had given up: it never reached Babushka.
-      if (!h.released || !r || (r.code === HOLD_FAILED && !r.stdout && !r.stderr)) return null;
+      const cannot = r !== null && r.code === HOLD_FAILED && !r.stdout && !r.stderr;
+      if (cannot) onCannotHold?.();
+      if (!h.released || !r || cannot) return null;
       onReleased?.();
       return r;
     });

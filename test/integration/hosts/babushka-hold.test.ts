@@ -41,11 +41,16 @@ for (const lane of [
     let ssh: SshHosts;
     let connector: PolitburoHostConnector;
     let conn: HostConnection;
+    const warnings: string[] = [];
 
     before(async () => {
       if (lane.note) console.log(`# ${lane.note}`);
       ssh = await startSshHosts(1, { babushkaBin: lane.bin });
-      connector = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+      connector = createHostConnector({
+        privateKey: ssh.privateKey,
+        knownHosts: [ssh.knownHosts],
+        onWarning: (m) => warnings.push(m),
+      });
       const h = ssh.hosts[0];
       conn = await connector.connect({ kind: 'ssh', address: h.address, port: h.port, user: h.user });
       await conn.exec(`mkdir -p ~/held/babushka-deps && cat > ~/held/babushka-deps/held.rb <<'EOF'\n${DEPS}EOF`);
@@ -133,6 +138,13 @@ for (const lane of [
       const address = ssh.hosts[0].address;
       assert.equal(after.held[address], before.held[address] + 1);
       assert.equal(after.released[address], before.released[address], 'ran afresh, not released');
+      assert.deepEqual(
+        warnings.filter((w) => w.includes('cannot be started ahead')),
+        [
+          `${address}: Babushka cannot be started ahead on this host (its babushka did not load Politburo's hold, or the hold could not be set up; docs/babushka.md, "Started ahead"): each Babushka process starts when its node runs`,
+        ],
+        'said once',
+      );
     });
   });
 }
