@@ -78,12 +78,8 @@ export class SshSession {
       try {
         this.client.exec(wrapRemoteCommand(command, 0, { lifeline: true, hold: true }), (err, ch) => {
           if (err) return resolve(null);
-          const opts: ExecOptions = {};
-          const collected = this.collect(ch, opts, false);
-          arm = (o) => {
-            Object.assign(opts, o);
-            collected.arm();
-          };
+          const collected = this.collect(ch, {}, false);
+          arm = collected.arm;
           collected.result.then(resolve, () => resolve(null));
           channel = ch;
           if (discarded) ch.end();
@@ -164,14 +160,15 @@ export class SshSession {
 
   /**
    * Collects a channel's output and exit status. Unless `armed`, the timeout, cancellation and live output start with
-   * `arm()` (a held command's, at its release): output that came before is passed on then.
+   * `arm(options)` (a held command's, at its release, with the releasing exec's options): output that came before is
+   * passed on then.
    */
   private collect(
     channel: ClientChannel,
     opts: ExecOptions,
     armed = true,
-  ): { result: Promise<ExecResult>; arm: () => void } {
-    let arm = () => undefined as void;
+  ): { result: Promise<ExecResult>; arm: (options: ExecOptions) => void } {
+    let arm: (options: ExecOptions) => void = () => undefined;
     const result = new Promise<ExecResult>((resolve, reject) => {
       const stdout = new OutputBuffer();
       const early: Buffer[] = [];
@@ -187,15 +184,16 @@ export class SshSession {
       let timer: NodeJS.Timeout | undefined;
       let live = false;
       const onAbort = () => ((aborted = true), kill());
-      arm = () => {
+      arm = (options) => {
         if (live) return;
         live = true;
+        Object.assign(opts, options);
         timer = opts.timeoutMs ? setTimeout(() => ((timedOut = true), kill()), opts.timeoutMs) : undefined;
         if (opts.signal?.aborted) onAbort();
         else opts.signal?.addEventListener('abort', onAbort, { once: true });
         for (const d of early.splice(0)) opts.onStdout?.(d);
       };
-      if (armed) arm();
+      if (armed) arm({});
       channel.on('data', (d: Buffer) => {
         stdout.push(d);
         if (live) opts.onStdout?.(d);
@@ -225,7 +223,7 @@ export class SshSession {
       });
       if (opts.stdin !== undefined) channel.end(opts.stdin);
     });
-    return { result, arm: () => arm() };
+    return { result, arm: (options) => arm(options) };
   }
 
   /**

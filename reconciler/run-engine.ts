@@ -85,8 +85,6 @@ export interface EngineRun {
   onOutput?: (path: string) => void;
   /** Connections made by connectAhead, by connector and host label. */
   ahead: Map<HostConnector, Map<string, Promise<HostConnection>>>;
-  /** Connections made ahead of nodes' runs (warmNode), by host and whether deps were shipped. */
-  warmed: Map<string, Promise<{ conn: HostConnection; remoteDepsDir: string | null }>>;
   /** Final node states the database refused (it was away): written again before the run is finished. */
   unsaved: Map<string, NodeUpdate>;
   emit(e: RunEvent): void;
@@ -120,7 +118,6 @@ export function createEngineRun(
     addresses: {},
     results: new Map(),
     extraConnectors: [],
-    warmed: new Map(),
     ahead: new Map(),
     unsaved: new Map(),
     emit: (e) => input.onEvent?.(e),
@@ -222,22 +219,16 @@ export async function connectNode(
 }
 
 /**
- * connectNode ahead of a node's run (prewarming, Babushka started ahead), once per host and run: a host that could not
- * be reached ahead is not tried again ahead; the node's own run still tries (a dependency may bring it up).
+ * connectNode ahead of a node's run (prewarming, Babushka started ahead), through connectAhead: a host that could not be
+ * reached ahead is not tried again ahead; the node's own run still tries (a dependency may bring it up). The deps are
+ * shipped once per host (the connection memoises ensureDeps).
  */
 export function warmNode(
   run: EngineRun,
   node: ResolvedNode,
   host: HostInfo,
 ): Promise<{ conn: HostConnection; remoteDepsDir: string | null }> {
-  const key = `${host.label}\0${node.tasks.some((t) => t.kind === 'babushka')}`;
-  let p = run.warmed.get(key);
-  if (!p) {
-    p = connectNode(run, node, host, () => connectAhead(run, host));
-    p.catch(() => undefined);
-    run.warmed.set(key, p);
-  }
-  return p;
+  return connectNode(run, node, host, () => connectAhead(run, host));
 }
 
 /**

@@ -44,13 +44,18 @@ export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
     // A node with nothing to wait for starts at once: nothing to win. Only Babushka as the SSH user is held.
     if (!n.eligible || deps.size === 0 || first?.kind !== 'babushka' || first.become) continue;
     waiting.set(n.path, deps.size);
-    for (const d of deps) dependents.set(d, [...(dependents.get(d) ?? []), n]);
+    for (const d of deps) {
+      const list = dependents.get(d);
+      if (list) list.push(n);
+      else dependents.set(d, [n]);
+    }
   }
   const seen = new Set<string>();
   const held = new Map<string, Promise<{ conn: HostConnection; command: string } | null>>();
   /** Nodes that run or settled: not to be held any more. */
   const over = new Set<string>();
   const queue: AheadNode[] = [];
+  let next = 0; // queue[next] is the first not taken yet
   let inFlight = 0;
 
   const hold = async (n: AheadNode) => {
@@ -69,8 +74,8 @@ export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
     return command !== null && conn.hold(command) ? { conn, command } : null;
   };
   const pump = () => {
-    while (inFlight < PARALLEL && queue.length > 0) {
-      const n = queue.shift()!;
+    while (inFlight < PARALLEL && next < queue.length) {
+      const n = queue[next++];
       if (over.has(n.path)) continue;
       inFlight++;
       const h = hold(n)

@@ -197,6 +197,7 @@ async function main(): Promise<void> {
     const addresses = Object.fromEntries(
       env.nodes.map((n) => [n.path, n.host.kind === 'static' ? n.host.address : '']),
     );
+    const dag = env.nodes.map((n) => ({ path: n.path, deps: n.dependsOn.map((d) => d.path) }));
     const idealNodes = env.nodes.map((n) =>
       idealNode(n, `${homes.get((n.host as { address: string }).address)}/.politburo/deps/${hash}`, addresses),
     );
@@ -323,10 +324,7 @@ async function main(): Promise<void> {
         `run ${r + 1}/${RUNS} (${idealFirst ? 'ideal first' : 'Politburo first'}, load ${load}): converge ${s(pbConverge.ms)} vs ${s(idConverge.ms)}; met ${s(pbMet.ms)} vs ${s(idMet.ms)}${pbUnheld ? `; converge without start-ahead ${s(pbUnheld.ms)}` : ''}${pbDrifted ? `; all drifted ${s(pbDrifted.ms)} vs ${s(idConverge.ms)}` : ''}\n`,
       );
       rows.push({
-        taskPath: taskCriticalPath(
-          pbConverge,
-          env.nodes.map((n) => ({ path: n.path, deps: n.dependsOn.map((d) => d.path) })),
-        ),
+        taskPath: taskCriticalPath(pbConverge, dag),
         converge: [pbConverge.ms, idConverge.ms],
         met: [pbMet.ms, idMet.ms],
         ...(pbDrifted ? { drifted: [pbDrifted.ms, idConverge.ms] as [number, number] } : {}),
@@ -339,13 +337,7 @@ async function main(): Promise<void> {
       });
       last = { pbConverge, pbMet, idConverge, idMet, pbDrifted };
     }
-    report(
-      rows,
-      last!,
-      env.nodes.map((n) => ({ path: n.path, deps: n.dependsOn.map((d) => d.path) })),
-      babushka.note,
-      startup,
-    );
+    report(rows, last!, dag, babushka.note, startup);
   } finally {
     if (clients) closeClients(clients);
     await opened.close();

@@ -14,6 +14,7 @@ import {
   outputTail,
   timeoutResult,
   type NodeTaskResult,
+  type RunNodeTasksOptions,
   type TaskRun,
 } from './task-run.js';
 
@@ -36,10 +37,10 @@ export function babushkaCommand(dir: string, dep: string, args: [string, string]
 }
 
 /** Resolves a task's arguments (secrets, addresses) in key order; throws TaskValueError. */
-export function resolveArgs(run: TaskRun, task: BabushkaTask): [string, string][] {
+export function resolveArgs(opts: RunNodeTasksOptions, task: BabushkaTask): [string, string][] {
   return Object.keys(task.args)
     .sort()
-    .map((k) => [k, resolveTaskValue(task.args[k], run.opts)] as [string, string]);
+    .map((k) => [k, resolveTaskValue(task.args[k], opts)] as [string, string]);
 }
 
 /** Runs one babushka task in its own process. */
@@ -47,7 +48,7 @@ export async function runBabushkaTask(run: TaskRun, task: BabushkaTask, dir: str
   const started = Date.now();
   let args: [string, string][];
   try {
-    args = resolveArgs(run, task);
+    args = resolveArgs(run.opts, task);
   } catch (err) {
     if (err instanceof TaskValueError) return failedResult(task.name, err.message, started);
     throw err;

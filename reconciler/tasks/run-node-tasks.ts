@@ -97,7 +97,7 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
       ),
     ];
   }
-  const step = babushkaStep(run, tasks, i);
+  const step = babushkaStep(run.opts, tasks, i);
   if ('error' in step) {
     run.opts.onTaskStart?.(task.name);
     return [failedResult(task.name, step.error, started)];
@@ -115,7 +115,7 @@ async function runStep(run: TaskRun, tasks: TaskSpec[], i: number): Promise<Node
  * task whose arguments do not resolve), with their arguments; the error of the task at `i` when its own do not.
  */
 function babushkaStep(
-  run: TaskRun,
+  opts: RunNodeTasksOptions,
   tasks: TaskSpec[],
   i: number,
 ): { batch: BabushkaTask[]; args: [string, string][][] } | { error: string } {
@@ -125,7 +125,7 @@ function babushkaStep(
   const sameBecome = (t: TaskSpec) => JSON.stringify(t.become ?? null) === JSON.stringify(task.become ?? null);
   for (let j = i; j < tasks.length && tasks[j].kind === 'babushka' && sameBecome(tasks[j]); j++) {
     try {
-      args.push(resolveArgs(run, tasks[j] as BabushkaTask));
+      args.push(resolveArgs(opts, tasks[j] as BabushkaTask));
       batch.push(tasks[j] as BabushkaTask);
     } catch (err) {
       if (!(err instanceof TaskValueError)) throw err;
@@ -146,13 +146,7 @@ export function firstBabushkaCommand(node: ResolvedNode, opts: RunNodeTasksOptio
   const first = node.tasks[0];
   const dir = opts.remoteDepsDir;
   if (first?.kind !== 'babushka' || first.become || dir === null) return null;
-  const run: TaskRun = {
-    conn: null as unknown as HostConnection,
-    opts,
-    redactor: new Redactor([]),
-    emitted: new Set(),
-  };
-  const step = babushkaStep(run, node.tasks, 0);
+  const step = babushkaStep(opts, node.tasks, 0);
   if ('error' in step) return null;
   const { batch, args } = step;
   return batch.length === 1
