@@ -1,5 +1,6 @@
 /** Options and helpers shared by every CLI command. */
 import { execFileSync } from 'node:child_process';
+import ms from 'ms';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -24,12 +25,13 @@ export interface StoreOptions {
   databaseUrl?: string;
 }
 
-/** --ssh-key, --known-hosts, --ssh-config and --ssh-retries: how hosts are reached. */
+/** --ssh-key, --known-hosts, --ssh-config, --ssh-retries and --ssh-persist: how hosts are reached. */
 export interface HostOptions {
   sshKey?: string;
   knownHosts?: string;
   sshConfig?: string;
   sshRetries?: string;
+  sshPersist?: string;
 }
 
 export interface JsonOption {
@@ -131,6 +133,10 @@ export interface CliEnv {
   sshKeyPassphrase?: string;
   /** SSH_AUTH_SOCK: the ssh-agent whose keys are offered. */
   sshAuthSock?: string;
+  /** POLITBURO_SSH_PERSIST: how long connections are kept for the next run (as --ssh-persist). */
+  sshPersist?: string;
+  /** POLITBURO_SSH_PERSIST_DIR: where the connection keeper listens (default: keeper-socket.ts defaultKeeperDir). */
+  sshPersistDir?: string;
   /** POLITBURO_SECRET_<NAME> values by upper-case NAME. */
   secrets: Readonly<Record<string, string>>;
 }
@@ -148,6 +154,8 @@ export function readCliEnv(env: NodeJS.ProcessEnv = process.env): CliEnv {
     sshKey: env.POLITBURO_SSH_KEY || undefined,
     sshKeyPassphrase: env.POLITBURO_SSH_KEY_PASSPHRASE || undefined,
     sshAuthSock: env.SSH_AUTH_SOCK || undefined,
+    sshPersist: env.POLITBURO_SSH_PERSIST || undefined,
+    sshPersistDir: env.POLITBURO_SSH_PERSIST_DIR || undefined,
     secrets: Object.freeze(secrets),
   });
 }
@@ -167,7 +175,7 @@ export function addStoreOption(cmd: Command): Command {
   );
 }
 
-/** Adds --ssh-key, --known-hosts, --ssh-config and --ssh-retries. */
+/** Adds --ssh-key, --known-hosts, --ssh-config, --ssh-retries and --ssh-persist. */
 export function addHostOptions(cmd: Command): Command {
   return cmd
     .option('--ssh-key <path>', 'private key for SSH (default POLITBURO_SSH_KEY; the ssh-agent of SSH_AUTH_SOCK too)')
@@ -176,7 +184,34 @@ export function addHostOptions(cmd: Command): Command {
     .option(
       '--ssh-retries <n>',
       "retries of a connection refused or reset, per host (default: ssh_config's ConnectionAttempts - 1, else 3)",
+    )
+    .option(
+      '--ssh-persist <time>',
+      "keep the connections open for the next run this long once unused, as OpenSSH's ControlPersist ('10m'; 'yes': until `politburo connections --close`; default POLITBURO_SSH_PERSIST, else off)",
     );
+}
+
+/**
+ * --ssh-persist (else POLITBURO_SSH_PERSIST) as milliseconds, null for `yes` (until closed), undefined when off (`no`,
+ * `0`, unset); a usage error saying what is wrong otherwise.
+ */
+export function sshPersist(value: string | undefined, what = '--ssh-persist'): number | null | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'no' || v === '0') return undefined;
+  if (v === 'yes') return null;
+  let time: number | undefined;
+  try {
+    time = /^\d+$/.test(v) ? Number(v) * 1000 : ms(v as ms.StringValue);
+  } catch {
+    time = undefined; // ms throws on text too long
+  }
+  if (typeof time !== 'number' || !Number.isFinite(time) || time <= 0 || time > 7 * 24 * 3600 * 1000)
+    throw new CliExit(
+      EXIT_USAGE,
+      `${what}: '${value}' is not a time to keep connections: use a duration such as '60s' or '10m' (at most 7d), a number of seconds, 'yes' (until \`politburo connections --close\`) or 'no'`,
+    );
+  return time;
 }
 
 /** --ssh-retries as a count, or a usage error saying what is wrong with it. */

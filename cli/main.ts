@@ -17,6 +17,7 @@ const COMMANDS: Record<string, () => Promise<Register>> = {
   graph: async () => (await import('./commands/graph.js')).registerGraph,
   serve: async () => (await import('./commands/serve.js')).registerServe,
   migrate: async () => (await import('./commands/migrate.js')).registerMigrate,
+  connections: async () => (await import('./commands/connections.js')).registerConnections,
 };
 
 /**

@@ -8,6 +8,7 @@ import { loadDescription } from '../schema/load-description.js';
 import { createHostConnector, type HostConnectorOptions } from '../hosts/ssh-connector.js';
 import { readRepositoryKnownHosts } from '../hosts/known-hosts.js';
 import { operatorSshOptions, repositorySshConfig } from '../hosts/operator-ssh.js';
+import { defaultKeeperDir } from '../hosts/keeper-socket.js';
 import { openStore, type OpenedStore } from '../store/open-store.js';
 import { createLineProgress } from '../render/progress/line-progress.js';
 import { createTtyProgress } from '../render/progress/tty-progress.js';
@@ -21,6 +22,7 @@ import {
   readCliEnv,
   repositoryId,
   selectEnvironment,
+  sshPersist,
   sshRetries,
   useColour,
   type CommonOptions,
@@ -127,7 +129,12 @@ async function connectorOptionsFor(
   }
   const log = (line: string): void => void process.stderr.write(`politburo: ${line}\n`);
   const retries = sshRetries(opts.sshRetries);
+  const persistMs =
+    opts.sshPersist !== undefined
+      ? sshPersist(opts.sshPersist)
+      : sshPersist(cliEnv.sshPersist, 'POLITBURO_SSH_PERSIST');
   return {
+    ...(persistMs !== undefined ? { persist: { dir: cliEnv.sshPersistDir ?? defaultKeeperDir(), ms: persistMs } } : {}),
     privateKey,
     passphrase: cliEnv.sshKeyPassphrase,
     ...(retries !== undefined ? { retries } : {}),

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import ssh2, { Client, type AnyAuthMethod, type ConnectConfig, type ParsedKey } from 'ssh2';
 import { PolitburoError, type HostConnection, type HostConnector } from '../kernel/types.js';
+import type { HostConnectorOptions, SshTarget } from './connector-options.js';
 import { ensureRemoteDeps, remoteDepsPath } from './deps-upload.js';
 import type { ExecOptions } from '../kernel/exec-options.js';
 import {
@@ -22,9 +23,10 @@ import {
 import { checkHostCertificate, HOST_CERTIFICATE_ALGORITHMS, isCertificateKeyType } from './host-certificate.js';
 import { createLocalConnection } from './local-connection.js';
 import { SshSession } from './ssh-session.js';
-import { SshConfigSet, type SshConfigSource } from './ssh-config.js';
+import { SshConfigSet } from './ssh-config.js';
 import { endpointLabel, resolveRoute, type Endpoint, type Route } from './jump-hosts.js';
 import { proxyCommandError, startProxyCommand, type ProxyCommandProcess } from './proxy-command.js';
+import { KeeperLink } from './keeper-client.js';
 
 // ssh2 is CommonJS: its `utils` is only reachable through the default export.
 const { utils } = ssh2;
@@ -50,62 +52,7 @@ export const HOST_CERTIFICATES_SUPPORTED: boolean = (() => {
   }
 })();
 
-export interface HostConnectorOptions {
-  privateKey?: string | Buffer;
-  passphrase?: string;
-  /** Contents of known_hosts files. */
-  knownHosts: string[];
-  /**
-   * Only when explicitly configured: unknown host keys are accepted and appended to this file (changed keys never are).
-   */
-  acceptNewHostKeysFile?: string;
-  connectTimeoutMs?: number;
-  keepaliveIntervalMs?: number;
-  /** Channels open at once per connection; sshd's MaxSessions defaults to 10. */
-  maxSessionsPerHost?: number;
-  /** An ssh-agent socket (SSH_AUTH_SOCK) whose keys are offered (after privateKey, before identity files). */
-  agent?: string;
-  /** ssh_config files, first one first: HostName, User, Port, IdentityFile, ProxyJump... (hosts/ssh-config.ts). */
-  sshConfig?: SshConfigSource[];
-  /**
-   * Key files tried when neither privateKey nor an IdentityFile is configured (OpenSSH's ~/.ssh/id_*); missing ones are
-   * skipped.
-   */
-  defaultIdentityFiles?: string[];
-  /**
-   * How many times a transient failure (refused, reset) is retried, per host: `--ssh-retries`. Wins over ssh_config's
-   * ConnectionAttempts (attempts in all, so one more), as options on ssh's command line do; default 3. Waits 0.5 s
-   * before the first retry, doubled each time up to 8 s.
-   */
-  retries?: number;
-  /** The waits before each retry, when given: they say how many retries there are too ([] never retries). */
-  retryDelaysMs?: number[];
-  /** Told before each retry (and awaited): for logs. */
-  onRetry?(info: { host: string; attempt: number; delayMs: number; error: PolitburoError }): void | Promise<void>;
-  /** The user when neither the description nor ssh_config names one (default: the local user, as OpenSSH). */
-  localUser?: string;
-  /** Told about known_hosts lines that cannot be read (`known_hosts#N:LINE: why`); they are skipped. */
-  onWarning?(message: string): void;
-  /**
-   * `false`: host certificates are not negotiated, as where this installation's ssh2 cannot (HOST_CERTIFICATES_SUPPORTED
-   * false: an installed npm package of Politburo, whose ssh2 is not patched). Tests use it to see that case here; `true`
-   * or unset leaves it to HOST_CERTIFICATES_SUPPORTED.
-   */
-  hostCertificates?: boolean;
-}
-
-export type SshTarget = {
-  kind: 'ssh';
-  address: string;
-  /** Default: ssh_config's Port, else 22. */
-  port?: number;
-  /** Default: ssh_config's User, else the local user. */
-  user?: string;
-  hostKeyAlias?: string;
-  /** Jump hosts (`[user@]host[:port]`), outermost first; when set, ssh_config's ProxyJump is not used. */
-  jump?: string[];
-};
-export type Target = { kind: 'local' } | SshTarget;
+export type { HostConnectorOptions, SshTarget, Target } from './connector-options.js';
 
 /** What Politburo's connector reports beyond the port's stats. */
 export interface ConnectorStats {
@@ -119,10 +66,17 @@ export interface ConnectorStats {
   held: Record<string, number>;
   /** Held commands that a release ran (the others were discarded, or ran afresh), by address. */
   released: Record<string, number>;
+  /** Connections the keeper had kept from an earlier run and this one used (`persist`), by the host's name as given. */
+  reused: Record<string, number>;
 }
 
 export interface PolitburoHostConnector extends HostConnector {
   stats(): ConnectorStats;
+}
+
+/** The connector as the connection keeper uses it: the session of a host itself, whose channels it passes on. */
+export interface KeeperHostConnector extends PolitburoHostConnector {
+  sessionFor(target: SshTarget): Promise<SshSession>;
 }
 
 export const DEFAULT_RETRIES = 3;
@@ -144,7 +98,7 @@ function delaysFor(opts: HostConnectorOptions, e: Endpoint): number[] {
  * Creates a connector: at most one SSH connection per host (user@host:port, and the same jump hosts), one per jump
  * host shared by every host behind it, host keys of every hop verified first.
  */
-export function createHostConnector(opts: HostConnectorOptions): PolitburoHostConnector {
+export function createHostConnector(opts: HostConnectorOptions): KeeperHostConnector {
   const entries: KnownHostEntry[] = opts.knownHosts.flatMap((content, i) => {
     const parsed = parseKnownHosts(content, `known_hosts#${i + 1}`);
     parsed.errors.forEach((e) => opts.onWarning?.(`skipping a known_hosts line: ${e}`));
@@ -159,7 +113,9 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
   const sessions = new Map<string, Promise<SshSession>>();
   /** Keys of jump-host connections, closed after the rest. */
   const jumpKeys = new Set<string>();
-  const stats: ConnectorStats = { connections: {}, depsUploads: {}, retries: {}, held: {}, released: {} };
+  const stats: ConnectorStats = { connections: {}, depsUploads: {}, retries: {}, held: {}, released: {}, reused: {} };
+  const keeper = opts.persist ? new KeeperLink(opts.persist.dir) : null;
+  keeper?.warm();
   const depsPromises = new Map<string, Promise<string>>();
   let local: HostConnection | null = null;
   let closed = false;
@@ -218,12 +174,20 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
   };
 
   /** The session over `route`'s hops up to and including `hop` (index into jumps, or jumps.length for the target). */
-  const sessionAt = (route: Route, hop: number): Promise<SshSession> => {
+  const sessionAt = (route: Route, hop: number, original?: SshTarget): Promise<SshSession> => {
     const chain = [...route.jumps, route.target].slice(0, hop + 1);
     const key = chain
       .map((e) => `${e.proxyCommand ? `[${e.proxyCommand}] ` : ''}${e.user}@${e.hostName}:${e.port}`)
       .join(' > ');
     let p = sessions.get(key);
+    if (!p && keeper && original && hop === route.jumps.length) {
+      p = keptSession(keeper, route, original);
+      sessions.set(key, p);
+      p.then(
+        (s) => s.onClose(() => sessions.get(key) === p && sessions.delete(key)),
+        () => sessions.get(key) === p && sessions.delete(key),
+      );
+    }
     if (!p) {
       const endpoint = chain[hop];
       const isJump = hop < route.jumps.length;
@@ -232,6 +196,7 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       p = withRetries(endpoint, isJump, async () => {
         const sock = via ? await forwardTo(await via, endpoint) : undefined;
         bump(stats.connections, endpoint.name);
+        opts.onConnection?.(endpoint.name);
         return openSession(endpoint, isJump, opts, entries, await authFor(endpoint), keyError(), sock);
       });
       sessions.set(key, p);
@@ -241,6 +206,16 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       );
     }
     return p;
+  };
+
+  /** The target's connection through the keeper, which connects (jump hosts, retries) or has it kept already. */
+  const keptSession = async (link: KeeperLink, route: Route, target: SshTarget): Promise<SshSession> => {
+    const t = route.target;
+    // The target as given: the keeper resolves the same route with the same options (ssh_config among them).
+    const kept = await link.connect(opts, target, opts.persist!.ms);
+    for (const name of kept.opened) bump(stats.connections, name);
+    if (!kept.opened.includes(t.name)) bump(stats.reused, t.name);
+    return new SshSession(kept.client, kept.label, opts.maxSessionsPerHost ?? 10);
   };
 
   const withRetries = async (e: Endpoint, isJump: boolean, attempt: () => Promise<SshSession>): Promise<SshSession> => {
@@ -294,6 +269,18 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
     };
   };
 
+  const targetSession = async (target: SshTarget): Promise<{ session: SshSession; route: Route }> => {
+    const route = resolveRoute(target, config, opts.localUser);
+    config.warnings.splice(0).forEach(warn);
+    try {
+      return { session: await sessionAt(route, route.jumps.length, target), route };
+    } catch (err) {
+      if (!(err instanceof PolitburoError) || route.jumps.length === 0 || keeper) throw err;
+      const via = route.jumps.map(endpointLabel).join(' -> ');
+      throw new PolitburoError(err.reason, `${endpointLabel(route.target)} via ${via}: ${err.message}`);
+    }
+  };
+
   return {
     async connect(target) {
       if (closed) throw new PolitburoError('Interrupted', 'the host connector is closed');
@@ -304,15 +291,12 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
         }
         return local;
       }
-      const route = resolveRoute(target, config, opts.localUser);
-      config.warnings.splice(0).forEach(warn);
-      try {
-        return handle(await sessionAt(route, route.jumps.length), route.target, target.address);
-      } catch (err) {
-        if (!(err instanceof PolitburoError) || route.jumps.length === 0) throw err;
-        const via = route.jumps.map(endpointLabel).join(' -> ');
-        throw new PolitburoError(err.reason, `${endpointLabel(route.target)} via ${via}: ${err.message}`);
-      }
+      const { session, route } = await targetSession(target);
+      return handle(session, route.target, target.address);
+    },
+    async sessionFor(target) {
+      if (closed) throw new PolitburoError('Interrupted', 'the host connector is closed');
+      return (await targetSession(target)).session;
     },
     stats: () => ({
       connections: { ...stats.connections },
@@ -320,6 +304,7 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       retries: { ...stats.retries },
       held: { ...stats.held },
       released: { ...stats.released },
+      reused: { ...stats.reused },
     }),
     async close() {
       closed = true;
@@ -338,6 +323,7 @@ export function createHostConnector(opts: HostConnectorOptions): PolitburoHostCo
       const jumps = all.filter((k) => jumpKeys.has(k)).sort((a, b) => b.split(' > ').length - a.split(' > ').length);
       for (const k of jumps) await endAll([k]);
       sessions.clear();
+      await keeper?.close();
     },
   };
 }

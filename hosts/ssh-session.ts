@@ -10,6 +10,9 @@ import { OutputBuffer } from './output-buffer.js';
 import { wrapRemoteCommand } from './remote-command.js';
 import { HOLD_FAILED, RELEASE_LINE } from './babushka-hold.js';
 
+/** What SshSession uses of a connection: ssh2's Client, or a connection kept by the keeper (keeper-client.ts). */
+export type SessionClient = Pick<Client, 'exec' | 'forwardOut' | 'end' | 'on' | 'once'>;
+
 /** Grace between TERM over the channel and closing it, so the remote side can clean up. */
 const KILL_GRACE_MS = 500;
 
@@ -21,7 +24,7 @@ export class SshSession {
   private readonly held = new Map<string, HeldCommand>();
 
   constructor(
-    private readonly client: Client,
+    private readonly client: SessionClient,
     readonly label: string,
     maxSessions: number,
   ) {
@@ -99,6 +102,34 @@ export class SshSession {
       return r;
     });
     return true;
+  }
+
+  /**
+   * Opens a channel for `command` as given (already wrapped by the caller's session) when a slot is free, and frees the
+   * slot when it closes: the connection keeper's way in (keeper-server.ts), so that processes sharing a kept connection
+   * stay within sshd's MaxSessions together. `opened` is called in the very tick the channel opens, so that listeners
+   * put on there see all of its output.
+   */
+  openChannel(command: string, opened: (err: Error | null, channel?: ClientChannel) => void): void {
+    if (this.closedError) return opened(this.closedError);
+    this.queue.acquire().then(
+      () => {
+        try {
+          this.client.exec(command, (err, channel) => {
+            if (err) {
+              this.queue.release();
+              return opened(err);
+            }
+            channel.once('close', () => this.queue.release());
+            opened(null, channel);
+          });
+        } catch (err) {
+          this.queue.release();
+          opened(err as Error);
+        }
+      },
+      (err: Error) => opened(err),
+    );
   }
 
   /** Ends a held command that will not be released (its node will not run); its processes are killed. */
@@ -265,9 +296,12 @@ interface HeldCommand {
 /**
  * Sends a signal request on a session channel. ssh2's `channel.signal()` refuses once stdin has been ended, which is
  * always the case here, so the request goes through its protocol object (stable across ssh2 1.x). sshd delivers it to
- * the command's process group; the remote `timeout` wrapper (see remote-command.ts) backs it up.
+ * the command's process group; the remote `timeout` wrapper (see remote-command.ts) backs it up. A channel of a kept
+ * connection sends it through the keeper, which sends it this way.
  */
-function sendSignal(channel: ClientChannel, name: string): void {
+export function sendSignal(channel: ClientChannel, name: string): void {
+  const kept = channel as unknown as { keeperSignal?: (name: string) => void };
+  if (typeof kept.keeperSignal === 'function') return kept.keeperSignal(name); // through the keeper (keeper-client.ts)
   const ch = channel as unknown as {
     outgoing?: { id: number; state: string };
     _client?: { _protocol?: { signal(id: number, signal: string): void } };

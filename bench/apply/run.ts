@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { applyEnvironment } from '../../reconciler/apply-environment.js';
 import { createHostConnector } from '../../hosts/ssh-connector.js';
+import { keptConnections } from '../../hosts/keeper-client.js';
 import { ensureRemoteDeps } from '../../hosts/deps-upload.js';
 import { hashDepsDir } from '../../kernel/deps-hash.js';
 import { openStore } from '../../store/open-store.js';
@@ -47,6 +48,11 @@ const IDEAL_WRAPPED = flag('--ideal-wrapped');
 const START_AHEAD = !flag('--no-start-ahead');
 /** Also a converging apply without Babushka started ahead in every run, right after the one with it (same load). */
 const AB_START_AHEAD = flag('--ab-start-ahead');
+/**
+ * Politburo's runs keep their connections for the next (`--ssh-persist`, docs/cli.md): each reaches the hosts through
+ * the connection keeper, as CLI runs with `--ssh-persist` do; the keeper's CPU counts as the controller's.
+ */
+const PERSIST = flag('--persist');
 /** Task sleeps (seconds) per role, times BENCH_SCALE (default 2): the critical path is master + web + lb. */
 const SCALE = Number(process.env.BENCH_SCALE ?? 2);
 const SLEEP = { master: 3 * SCALE, replica: 2.5 * SCALE, web: 3 * SCALE, lb: 2 * SCALE };
@@ -154,6 +160,8 @@ interface PolitburoRun {
   wallStart: number;
   marks: Map<string, Marks>;
   connections: Record<string, number>;
+  /** Connections the keeper had kept from the previous run (--persist). */
+  reused: Record<string, number>;
   uploads: Record<string, number>;
   execs: Record<string, number>;
 }
@@ -166,6 +174,7 @@ async function main(): Promise<void> {
   const testDb = process.env.DATABASE_URL ? await createTestDatabase() : null;
   const opened = await openStore({ databaseUrl: testDb?.url });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-bench-apply-'));
+  const keeperDir = PERSIST ? await mkdtemp(path.join(os.tmpdir(), 'politburo-bench-keeper-')) : null;
   let clients: Awaited<ReturnType<typeof openClients>> | undefined;
   try {
     await mkdir(path.join(dir, 'babushka-deps'));
@@ -219,7 +228,11 @@ async function main(): Promise<void> {
       beforeClose = () => {},
       startAhead = START_AHEAD,
     ): Promise<PolitburoRun> => {
-      const connector = createHostConnector({ privateKey: ssh.privateKey, knownHosts: [ssh.knownHosts] });
+      const connector = createHostConnector({
+        privateKey: ssh.privateKey,
+        knownHosts: [ssh.knownHosts],
+        ...(keeperDir ? { persist: { dir: keeperDir, ms: 600_000 } } : {}),
+      });
       const execs: Record<string, number> = {};
       const marks = new Map<string, Marks>();
       const mark = (p: string, k: keyof Marks, again = false) => {
@@ -252,7 +265,7 @@ async function main(): Promise<void> {
         connector: counting(connector, execs),
       });
       const ms = performance.now() - started;
-      const { connections, depsUploads: uploads } = connector.stats();
+      const { connections, reused, depsUploads: uploads } = connector.stats();
       beforeClose();
       await connector.close();
       if (result.status !== 'succeeded')
@@ -263,19 +276,21 @@ async function main(): Promise<void> {
             1,
           )}`,
         );
-      return { result, ms, wallStart, marks, connections, uploads, execs };
+      return { result, ms, wallStart, marks, connections, reused, uploads, execs };
     };
 
     // CPU (ms) of a step: the sshd servers' sessions (with the commands they ran), this process, PostgreSQL. Read
     // while the step's sessions are still open: sshd does not add a closed session's time to its server's.
     const servers = pidsMatching(ssh.dir);
     const database = testDb ? new URL(testDb.url).pathname.slice(1) : undefined;
+    // The keeper's CPU (--persist) is the controller's: read from its process, whichever one runs now.
+    const controllerCpuMs = () => selfCpuMs() + (keeperDir ? hostsCpuMs(pidsMatching(keeperDir)).hosts : 0);
     const cpu = async <T extends object>(step: (end: () => void) => Promise<T>): Promise<T & { cpu: Cpu }> => {
       const h0 = hostsCpuMs(servers, database);
-      const c0 = selfCpuMs();
+      const c0 = controllerCpuMs();
       let h1: ReturnType<typeof hostsCpuMs> | undefined;
       let c1 = 0;
-      const end = () => ((c1 = selfCpuMs()), (h1 = hostsCpuMs(servers, database)));
+      const end = () => ((c1 = controllerCpuMs()), (h1 = hostsCpuMs(servers, database)));
       const value = await step(end);
       if (!h1) end();
       return Object.assign(value, {
@@ -340,6 +355,10 @@ async function main(): Promise<void> {
     report(rows, last!, dag, babushka.note, startup);
   } finally {
     if (clients) closeClients(clients);
+    if (keeperDir) {
+      await keptConnections(keeperDir, { close: true }).catch(() => null);
+      await rm(keeperDir, { recursive: true, force: true });
+    }
     await opened.close();
     await testDb?.drop();
     await ssh.stop();
@@ -398,6 +417,7 @@ function report(rows: Row[], last: Last, dag: { path: string; deps: string[] }[]
       .join(' ')} on ${os.cpus().length} cores`,
     `critical path (sum of task sleeps master→web→lb): ${s(critical)}`,
     `Babushka started ahead: ${START_AHEAD ? 'yes' : 'no (--no-start-ahead)'}`,
+    `connections kept between Politburo's runs: ${PERSIST ? 'yes (--persist: through the connection keeper, as with --ssh-persist)' : 'no (each run connects, as a CLI run without --ssh-persist)'}`,
   ];
   for (const kind of ['converge', 'met'] as const) {
     const ratios = rows.map((r) => r[kind][0] / r[kind][1]);
@@ -464,7 +484,7 @@ function report(rows: Row[], last: Last, dag: { path: string; deps: string[] }[]
   const taskOverhead = f.result.nodes.map((n) => (n.tasks[0].durationMs ?? 0) - 1000 * SLEEP[roleOf(n.path)]);
   lines.push(
     `task time beyond its sleep (Babushka process over SSH, converge): median ${median(taskOverhead)}ms, max ${Math.max(...taskOverhead)}ms`,
-    `SSH connections per host (converge): ${stat(f.connections)}; deps uploads per host: ${Object.keys(f.uploads).length ? stat(f.uploads) : 'none (already there)'}`,
+    `SSH connections per host (converge): ${Object.keys(f.connections).length ? stat(f.connections) : 'none'}; (met): ${Object.keys(last.pbMet.connections).length ? stat(last.pbMet.connections) : 'none'}${PERSIST ? `; kept from the run before (converge): ${Object.keys(f.reused).length} hosts, (met): ${Object.keys(last.pbMet.reused).length} hosts (--persist)` : ''}; deps uploads per host: ${Object.keys(f.uploads).length ? stat(f.uploads) : 'none (already there)'}`,
     `remote processes per host (converge): ${stat(f.execs)}; (met): ${stat(last.pbMet.execs)}`,
     `already met tasks in the met run: ${last.pbMet.result.nodes.flatMap((n) => n.tasks).filter((t) => t.outcome === 'already met').length}/${last.pbMet.result.nodes.length}`,
   );

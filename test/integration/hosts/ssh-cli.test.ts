@@ -12,6 +12,7 @@ import path from 'node:path';
 import { createTestDatabase, type TestDatabase } from '../../helpers/db.js';
 import { GitRepo } from '../../helpers/git-repo.js';
 import { startAgent, startFleet, type Fleet } from '../../helpers/ssh-fleet.js';
+import { keptConnections } from '../../../hosts/keeper-client.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../../..');
 let db: TestDatabase;
@@ -69,6 +70,7 @@ environments:
   );
 });
 after(async () => {
+  if (home) await keptConnections(path.join(home, 'keeper'), { close: true }).catch(() => null);
   await db?.drop();
   await agent?.stop();
   await fleet?.stop();
@@ -77,12 +79,24 @@ after(async () => {
 });
 
 function politburo(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, SSH_AUTH_SOCK: agent.socket };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: home,
+    SSH_AUTH_SOCK: agent.socket,
+    POLITBURO_SSH_PERSIST_DIR: path.join(home, 'keeper'),
+  };
   delete env.POLITBURO_SSH_KEY;
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'cli/bin.ts'), ...args, '--dir', dir, '--database-url', db.url],
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'cli/bin.ts'),
+        ...args,
+        // `connections` reads no description and no state.
+        ...(args[0] === 'connections' ? [] : ['--dir', dir, '--database-url', db.url]),
+      ],
       { cwd: repoRoot, env },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
@@ -119,4 +133,38 @@ test('apply through the bastion with ssh_config, --ssh-config and the agent: one
     'mark-web-2',
   ]);
   assert.equal(fleet.bastionConnections() - before, 1, 'three hosts behind one bastion connection');
+});
+
+test('--ssh-persist: the next run uses the connections the last one kept; `connections --close` ends them', async () => {
+  const persist = ['--ssh-config', operatorConfig, '--ssh-persist', '60s'];
+  const first = await politburo('apply', 'fleet', '--all', ...persist, '--json');
+  assert.equal(first.code, 0, first.stderr + first.stdout);
+  const listed = await politburo('connections', '--json');
+  assert.equal(listed.code, 0, listed.stderr);
+  const kept = JSON.parse(listed.stdout) as { keeper: boolean; connections: { label: string; persistMs: number }[] };
+  assert.equal(kept.keeper, true);
+  assert.equal(kept.connections.length, 3, listed.stdout);
+  assert.ok(kept.connections.every((c) => c.persistMs === 60_000));
+
+  const before = fleet.bastionConnections();
+  const second = await politburo('apply', 'fleet', '--all', ...persist, '--json');
+  assert.equal(second.code, 0, second.stderr + second.stdout);
+  const result = JSON.parse(second.stdout) as { nodes: { path: string; state: string }[] };
+  assert.deepEqual(result.nodes.map((n) => `${n.path} ${n.state}`).sort(), ['db ready', 'web-1 ready', 'web-2 ready']);
+  assert.equal(fleet.bastionConnections() - before, 0, 'no new connection: the kept ones carried the run');
+
+  const closed = await politburo('connections', '--close');
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.match(closed.stdout, /3 connections closed; the keeper has ended\./);
+  assert.match((await politburo('connections')).stdout, /No connection keeper is running: nothing is kept\./);
+  // Without --ssh-persist a run connects on its own again.
+  const third = await politburo('apply', 'fleet', '--all', '--ssh-config', operatorConfig, '--json');
+  assert.equal(third.code, 0, third.stderr + third.stdout);
+  assert.equal(fleet.bastionConnections() - before, 1);
+});
+
+test('a bad --ssh-persist is a usage error saying what it takes', async () => {
+  const r = await politburo('apply', 'fleet', '--ssh-persist', 'forever');
+  assert.equal(r.code, 64, r.stderr);
+  assert.match(r.stderr, /--ssh-persist: 'forever' is not a time to keep connections: use a duration such as '60s'/);
 });
