@@ -1,6 +1,6 @@
 /** Options and helpers shared by every CLI command. */
 import { execFileSync } from 'node:child_process';
-import ms from 'ms';
+import { parsePersist } from '../hosts/keeper-socket.js';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -196,22 +196,11 @@ export function addHostOptions(cmd: Command): Command {
  * `0`, unset); a usage error saying what is wrong otherwise.
  */
 export function sshPersist(value: string | undefined, what = '--ssh-persist'): number | null | undefined {
-  if (value === undefined) return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === '' || v === 'no' || v === '0') return undefined;
-  if (v === 'yes') return null;
-  let time: number | undefined;
   try {
-    time = /^\d+$/.test(v) ? Number(v) * 1000 : ms(v as ms.StringValue);
-  } catch {
-    time = undefined; // ms throws on text too long
+    return parsePersist(value);
+  } catch (err) {
+    throw new CliExit(EXIT_USAGE, `${what}: ${(err as Error).message}`);
   }
-  if (typeof time !== 'number' || !Number.isFinite(time) || time <= 0 || time > 7 * 24 * 3600 * 1000)
-    throw new CliExit(
-      EXIT_USAGE,
-      `${what}: '${value}' is not a time to keep connections: use a duration such as '60s' or '10m' (at most 7d), a number of seconds, 'yes' (until \`politburo connections --close\`) or 'no'`,
-    );
-  return time;
 }
 
 /** --ssh-retries as a count, or a usage error saying what is wrong with it. */

@@ -2,6 +2,7 @@
  * The controller's configuration, read once from the environment (`readConfig`). Nothing else in the controller reads
  * process.env: every part gets what it needs from the frozen object returned here.
  */
+import { defaultKeeperDir, parsePersist } from '../hosts/keeper-socket.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ms from 'ms';
@@ -42,7 +43,15 @@ export interface ControllerConfig {
   };
   publicUrl?: string;
   /** `configFile`: POLITBURO_SSH_CONFIG (instead of ~/.ssh/config); `agentSocket`: SSH_AUTH_SOCK. */
-  ssh: { keyPath?: string; passphrase?: string; knownHosts?: string; configFile?: string; agentSocket?: string };
+  ssh: {
+    keyPath?: string;
+    passphrase?: string;
+    knownHosts?: string;
+    configFile?: string;
+    agentSocket?: string;
+    /** POLITBURO_SSH_PERSIST and POLITBURO_SSH_PERSIST_DIR: connections kept between jobs (docs/configuration.md). */
+    persist?: { dir: string; ms: number | null };
+  };
   /** Jobs run at once by this process. */
   concurrency: number;
   poll: { repos: readonly PollRepo[]; intervalMs: number };
@@ -208,6 +217,18 @@ const schema = z.object({
   POLITBURO_SSH_KEY_PASSPHRASE: optional,
   POLITBURO_KNOWN_HOSTS: optional,
   POLITBURO_SSH_CONFIG: optional,
+  POLITBURO_SSH_PERSIST: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return parsePersist(v);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `POLITBURO_SSH_PERSIST: ${(err as Error).message}` });
+        return z.NEVER;
+      }
+    }),
+  POLITBURO_SSH_PERSIST_DIR: optional,
   SSH_AUTH_SOCK: optional,
   POLITBURO_CONCURRENCY: integer('POLITBURO_CONCURRENCY', 4, 1, 256),
   POLITBURO_REPOS: optional,
@@ -365,6 +386,9 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
       knownHosts: raw.POLITBURO_KNOWN_HOSTS,
       configFile: raw.POLITBURO_SSH_CONFIG,
       agentSocket: raw.SSH_AUTH_SOCK,
+      ...(raw.POLITBURO_SSH_PERSIST !== undefined
+        ? { persist: { dir: raw.POLITBURO_SSH_PERSIST_DIR ?? defaultKeeperDir(), ms: raw.POLITBURO_SSH_PERSIST } }
+        : {}),
     },
     concurrency: raw.POLITBURO_CONCURRENCY,
     poll: { repos: Object.freeze(parseRepoList(raw.POLITBURO_REPOS)), intervalMs: raw.POLITBURO_POLL_INTERVAL },

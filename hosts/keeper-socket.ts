@@ -5,10 +5,37 @@
  */
 import { lstat, mkdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
+import ms from 'ms';
 import os from 'node:os';
 import path from 'node:path';
 import { PolitburoError } from '../kernel/types.js';
 import { KEEPER_PROTOCOL } from './keeper-protocol.js';
+
+/** The longest time connections may be kept once unused. */
+const MAX_PERSIST_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * How long connections are kept once unused, as `--ssh-persist` and POLITBURO_SSH_PERSIST say it (docs/cli.md,
+ * "Connections kept between runs"): a duration (`60s`, `10m`) or a number of seconds, at most 7 days; `yes`: until
+ * closed (null); `no`, `0` or nothing: not kept (undefined). Throws an Error saying what it takes otherwise.
+ */
+export function parsePersist(value: string | undefined): number | null | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim().toLowerCase();
+  if (v === '' || v === 'no' || v === '0') return undefined;
+  if (v === 'yes') return null;
+  let time: number | undefined;
+  try {
+    time = /^\d+$/.test(v) ? Number(v) * 1000 : ms(v as ms.StringValue);
+  } catch {
+    time = undefined; // ms throws on text too long
+  }
+  if (typeof time !== 'number' || !Number.isFinite(time) || time <= 0 || time > MAX_PERSIST_MS)
+    throw new Error(
+      `'${value}' is not a time to keep connections: use a duration such as '60s' or '10m' (at most 7d), a number of seconds, 'yes' (until \`politburo connections --close\`) or 'no'`,
+    );
+  return time;
+}
 
 /** The default directory: `$XDG_RUNTIME_DIR/politburo`, else `~/.politburo/run`. */
 export function defaultKeeperDir(env: NodeJS.ProcessEnv = process.env): string {

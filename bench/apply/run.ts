@@ -7,7 +7,7 @@
  *
  * Run (needs root for sshd, and PostgreSQL):
  *   DATABASE_URL=postgres://... node --import tsx bench/apply/run.ts [hosts] [concurrency] [--stand-in] [--runs N]
- *   [--ideal-wrapped] [--drifted] [--no-start-ahead] [--ab-start-ahead]
+ *   [--ideal-wrapped] [--drifted] [--no-start-ahead] [--ab-start-ahead] [--persist]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -11,7 +11,7 @@ import type { JobDeps } from './job-deps.js';
 
 /** Builds the options and, with the connector factory the composition root chose, the connector of one environment. */
 export async function connectorFor(
-  deps: JobDeps,
+  deps: Pick<JobDeps, 'config' | 'logger' | 'connector'>,
   checkoutDir: string,
   env: ResolvedEnvironment,
 ): Promise<{ connector: HostConnector; options: HostConnectorOptions }> {
@@ -31,6 +31,8 @@ export async function connectorFor(
     knownHosts,
     privateKey: deps.config.ssh.keyPath ? await readFile(deps.config.ssh.keyPath) : undefined,
     passphrase: deps.config.ssh.passphrase,
+    // Connections kept between jobs by the connection keeper (POLITBURO_SSH_PERSIST, docs/configuration.md).
+    ...(deps.config.ssh.persist ? { persist: deps.config.ssh.persist } : {}),
     ...operator,
     onWarning: (message) => deps.logger.warn({ environment: env.name }, message),
     onRetry: (r) =>

@@ -44,7 +44,7 @@ const EVERYTHING: Dict = {
     clientSecret: { existingSecret: 'politburo-github-oauth' },
     webhookSecret: { oldKey: 'GITHUB_WEBHOOK_SECRETS_OLD' },
   },
-  ssh: { passphraseKey: 'passphrase', knownHostsKey: 'known_hosts', configKey: 'ssh_config' },
+  ssh: { passphraseKey: 'passphrase', knownHostsKey: 'known_hosts', configKey: 'ssh_config', persist: '10m' },
   publicUrl: 'https://politburo.example.com',
   dashboard: { token: { existingSecret: 'politburo-dashboard' } },
   pollRepos: '/srv/infra#main',
