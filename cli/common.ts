@@ -192,10 +192,10 @@ export function addHostOptions(cmd: Command): Command {
 }
 
 /**
- * --ssh-persist (else POLITBURO_SSH_PERSIST) as milliseconds, null for `yes` (until closed), undefined when off (`no`,
- * `0`, unset); a usage error saying what is wrong otherwise.
+ * --ssh-persist (else POLITBURO_SSH_PERSIST) as milliseconds, null for `yes` (until closed), false for `no` or `0`,
+ * undefined when not given (ssh_config's ControlPersist decides); a usage error saying what is wrong otherwise.
  */
-export function sshPersist(value: string | undefined, what = '--ssh-persist'): number | null | undefined {
+export function sshPersist(value: string | undefined, what = '--ssh-persist'): number | null | false | undefined {
   try {
     return parsePersist(value);
   } catch (err) {

@@ -8,7 +8,7 @@ import { loadDescription } from '../schema/load-description.js';
 import { createHostConnector, type HostConnectorOptions } from '../hosts/ssh-connector.js';
 import { readRepositoryKnownHosts } from '../hosts/known-hosts.js';
 import { operatorSshOptions, repositorySshConfig } from '../hosts/operator-ssh.js';
-import { defaultKeeperDir } from '../hosts/keeper-socket.js';
+import { defaultKeeperDir, persistOption } from '../hosts/keeper-socket.js';
 import { openStore, type OpenedStore } from '../store/open-store.js';
 import { createLineProgress } from '../render/progress/line-progress.js';
 import { createTtyProgress } from '../render/progress/tty-progress.js';
@@ -134,7 +134,7 @@ async function connectorOptionsFor(
       ? sshPersist(opts.sshPersist)
       : sshPersist(cliEnv.sshPersist, 'POLITBURO_SSH_PERSIST');
   return {
-    ...(persistMs !== undefined ? { persist: { dir: cliEnv.sshPersistDir ?? defaultKeeperDir(), ms: persistMs } } : {}),
+    persist: persistOption(persistMs, cliEnv.sshPersistDir ?? defaultKeeperDir()),
     privateKey,
     passphrase: cliEnv.sshKeyPassphrase,
     ...(retries !== undefined ? { retries } : {}),

@@ -2,7 +2,7 @@
  * The controller's configuration, read once from the environment (`readConfig`). Nothing else in the controller reads
  * process.env: every part gets what it needs from the frozen object returned here.
  */
-import { defaultKeeperDir, parsePersist } from '../hosts/keeper-socket.js';
+import { defaultKeeperDir, parsePersist, persistOption } from '../hosts/keeper-socket.js';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ms from 'ms';
@@ -49,8 +49,11 @@ export interface ControllerConfig {
     knownHosts?: string;
     configFile?: string;
     agentSocket?: string;
-    /** POLITBURO_SSH_PERSIST and POLITBURO_SSH_PERSIST_DIR: connections kept between jobs (docs/configuration.md). */
-    persist?: { dir: string; ms: number | null };
+    /**
+     * POLITBURO_SSH_PERSIST and POLITBURO_SSH_PERSIST_DIR: connections kept between jobs, for every host (`ms`) or as
+     * ssh_config's ControlPersist says (docs/configuration.md); unset with POLITBURO_SSH_PERSIST=no.
+     */
+    persist?: { dir: string; ms?: number | null };
   };
   /** Jobs run at once by this process. */
   concurrency: number;
@@ -386,9 +389,7 @@ export function readConfig(env: NodeJS.ProcessEnv = process.env): ControllerConf
       knownHosts: raw.POLITBURO_KNOWN_HOSTS,
       configFile: raw.POLITBURO_SSH_CONFIG,
       agentSocket: raw.SSH_AUTH_SOCK,
-      ...(raw.POLITBURO_SSH_PERSIST !== undefined
-        ? { persist: { dir: raw.POLITBURO_SSH_PERSIST_DIR ?? defaultKeeperDir(), ms: raw.POLITBURO_SSH_PERSIST } }
-        : {}),
+      persist: persistOption(raw.POLITBURO_SSH_PERSIST, raw.POLITBURO_SSH_PERSIST_DIR ?? defaultKeeperDir()),
     },
     concurrency: raw.POLITBURO_CONCURRENCY,
     poll: { repos: Object.freeze(parseRepoList(raw.POLITBURO_REPOS)), intervalMs: raw.POLITBURO_POLL_INTERVAL },

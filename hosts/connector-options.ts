@@ -48,11 +48,13 @@ export interface HostConnectorOptions {
    */
   hostCertificates?: boolean;
   /**
-   * Connections kept between runs (`--ssh-persist`, POLITBURO_SSH_PERSIST; docs/cli.md): hosts are reached through the
-   * connection keeper listening in `dir` (keeper-server.ts, started when none answers), which keeps each connection
-   * open for `ms` once no process uses it (null: until `politburo connections --close`).
+   * Connections kept between runs (docs/cli.md, "Connections kept between runs"): hosts are reached through the
+   * connection keeper listening in `dir` (keeper-server.ts, started when none answers), which keeps each connection open
+   * once no process uses it: for `ms` (null: until `politburo connections --close`) for every host, or, without `ms`,
+   * for the hosts whose ssh_config says ControlMaster and ControlPersist, for their ControlPersist. Unset: nothing is
+   * kept (`--ssh-persist no`).
    */
-  persist?: { dir: string; ms: number | null };
+  persist?: { dir: string; ms?: number | null };
   /** Told of every SSH connection opened, by the host's name as given (the keeper's, to say which caller opened it). */
   onConnection?(name: string): void;
 }

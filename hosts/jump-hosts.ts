@@ -26,6 +26,8 @@ export interface Endpoint {
   keepaliveCountMax?: number;
   /** ssh_config's ProxyCommand, tokens expanded: only on the hop connected to first, whose connection it carries. */
   proxyCommand?: string;
+  /** ssh_config's ControlPersist with ControlMaster (ssh-config.ts): how long the connection keeper keeps it. */
+  controlPersistMs?: number | null;
 }
 
 export interface Route {
@@ -101,5 +103,6 @@ function endpointOf(spec: JumpSpec, config: SshConfigSet, localUser: string, hos
   if (s.connectionAttempts !== undefined) e.connectionAttempts = s.connectionAttempts;
   if (s.serverAliveIntervalMs !== undefined) e.keepaliveIntervalMs = s.serverAliveIntervalMs;
   if (s.serverAliveCountMax !== undefined) e.keepaliveCountMax = s.serverAliveCountMax;
+  if (s.controlPersistMs !== undefined) e.controlPersistMs = s.controlPersistMs;
   return e;
 }

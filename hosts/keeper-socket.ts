@@ -17,12 +17,14 @@ const MAX_PERSIST_MS = 7 * 24 * 3600 * 1000;
 /**
  * How long connections are kept once unused, as `--ssh-persist` and POLITBURO_SSH_PERSIST say it (docs/cli.md,
  * "Connections kept between runs"): a duration (`60s`, `10m`) or a number of seconds, at most 7 days; `yes`: until
- * closed (null); `no`, `0` or nothing: not kept (undefined). Throws an Error saying what it takes otherwise.
+ * closed (null); `no` or `0`: none kept, whatever ssh_config says (false); nothing: as ssh_config says (undefined).
+ * Throws an Error saying what it takes otherwise.
  */
-export function parsePersist(value: string | undefined): number | null | undefined {
+export function parsePersist(value: string | undefined): number | null | false | undefined {
   if (value === undefined) return undefined;
   const v = value.trim().toLowerCase();
-  if (v === '' || v === 'no' || v === '0') return undefined;
+  if (v === '') return undefined;
+  if (v === 'no' || v === '0') return false;
   if (v === 'yes') return null;
   let time: number | undefined;
   try {
@@ -95,4 +97,13 @@ export function answers(socketPath: string): Promise<boolean> {
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
+}
+
+/** The connector's `persist` option for what parsePersist read: undefined when nothing may be kept. */
+export function persistOption(
+  time: number | null | false | undefined,
+  dir: string,
+): { dir: string; ms?: number | null } | undefined {
+  if (time === false) return undefined;
+  return time === undefined ? { dir } : { dir, ms: time };
 }

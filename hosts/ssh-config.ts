@@ -3,8 +3,9 @@
  * `ssh_config`), read with the `ssh-config` package: `Host` patterns with `*`/`?` wildcards and `!` negation, the first
  * obtained value of each keyword wins, as in OpenSSH (docs/cli.md, "SSH configuration"). The keywords Politburo uses:
  * HostName, User, Port, IdentityFile, ProxyJump, ProxyCommand (the operator's files only), ConnectTimeout,
- * ConnectionAttempts, ServerAliveInterval, ServerAliveCountMax, HostKeyAlias. `Match exec` is never run (a description
- * must not run commands on the controller).
+ * ConnectionAttempts, ServerAliveInterval, ServerAliveCountMax, HostKeyAlias, ControlMaster with ControlPersist (the
+ * operator's files only: connections kept between runs). `Match exec` is never run (a description must not run
+ * commands on the controller).
  */
 import os from 'node:os';
 import SSHConfig from 'ssh-config';
@@ -51,6 +52,11 @@ export interface HostSettings {
   serverAliveIntervalMs?: number;
   serverAliveCountMax?: number;
   hostKeyAlias?: string;
+  /**
+   * ControlPersist, where ControlMaster is `yes`, `auto`, `ask` or `autoask` (only from the operator's files): how long
+   * Politburo's connection keeper keeps the connection once unused (null: until closed). Undefined: not kept.
+   */
+  controlPersistMs?: number | null;
 }
 
 /** A jump host as written in ProxyJump or the language's `jump`: `[user@]host[:port]` or `ssh://[user@]host[:port]`. */
@@ -97,6 +103,7 @@ export class SshConfigSet {
   /** The settings for `host` (the name as given: an alias, an address...). Throws InvalidSpec for bad values. */
   lookup(host: string, localUser = localUserName()): HostSettings {
     const out: HostSettings = { identityFiles: [] };
+    const control: Partial<Record<'ControlMaster' | 'ControlPersist', { value: string; where: string }>> = {};
     /** ProxyJump or ProxyCommand obtained (`none` included): later ones of either are ignored, as in OpenSSH. */
     let proxyObtained = false;
     for (const parsed of this.files) {
@@ -144,6 +151,15 @@ export class SshConfigSet {
         if (s !== undefined) out.serverAliveIntervalMs = s * 1000;
       }
       out.serverAliveCountMax ??= number('ServerAliveCountMax', 'a count', 1, 1000);
+      for (const keyword of ['ControlMaster', 'ControlPersist'] as const) {
+        const v = one(keyword.toLowerCase());
+        if (v === undefined || control[keyword] !== undefined) continue;
+        if (source.fromRepository)
+          this.warnings.push(
+            `ssh_config ${source.where}: Host ${host}: ${keyword} is ignored in a repository's file (keeping connections is the operator's choice: --ssh-persist, or the operator's ssh_config)`,
+          );
+        else control[keyword] = { value: v, where: source.where };
+      }
       const ids = computed.identityfile;
       if (ids !== undefined) {
         if (source.fromRepository)
@@ -151,6 +167,9 @@ export class SshConfigSet {
         else out.identityFiles.push(...(Array.isArray(ids) ? ids : [ids]));
       }
     }
+    const master = control.ControlMaster?.value.toLowerCase();
+    if (control.ControlPersist && master && ['yes', 'auto', 'ask', 'autoask'].includes(master))
+      out.controlPersistMs = controlPersist(control.ControlPersist.value, control.ControlPersist.where, host);
     if (out.proxyJump?.toLowerCase() === 'none') out.proxyJump = undefined;
     if (out.proxyCommand?.toLowerCase() === 'none') out.proxyCommand = undefined;
     // Tokens as OpenSSH expands them: %h in HostName is the name given; elsewhere the resolved host name.
@@ -262,4 +281,24 @@ export function parseJumpSpec(text: string, where: string): JumpSpec {
 export function parseJumpList(value: string | string[], where: string): JumpSpec[] {
   const items = (Array.isArray(value) ? value : [value]).flatMap((v) => v.split(','));
   return items.map((s) => parseJumpSpec(s, where));
+}
+
+/**
+ * ControlPersist as OpenSSH reads it: `yes` or `0` keep the connection until closed (null), `no` not at all
+ * (undefined), else a time: seconds, or sshd_config's format (`10m`, `1h30m`: s, m, h, d, w).
+ */
+export function controlPersist(value: string, where: string, host: string): number | null | undefined {
+  const v = value.trim().toLowerCase();
+  if (v === 'yes' || v === '0') return null;
+  if (v === 'no') return undefined;
+  const unit: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  let seconds = 0;
+  const parts = /^(\d+[smhdw]?)+$/.test(v) ? v.match(/\d+[smhdw]?/g)! : null;
+  for (const part of parts ?? []) seconds += Number(part.replace(/[smhdw]$/, '')) * unit[part.replace(/^\d+/, '')];
+  if (!parts || seconds <= 0 || seconds > 7 * 86400)
+    throw new PolitburoError(
+      'InvalidSpec',
+      `ssh_config ${where}: Host ${host}: ControlPersist '${value}' is not yes, no or a time (seconds, or 10m, 1h30m: at most 7 days)`,
+    );
+  return seconds * 1000;
 }

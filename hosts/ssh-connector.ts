@@ -114,8 +114,13 @@ export function createHostConnector(opts: HostConnectorOptions): KeeperHostConne
   /** Keys of jump-host connections, closed after the rest. */
   const jumpKeys = new Set<string>();
   const stats: ConnectorStats = { connections: {}, depsUploads: {}, retries: {}, held: {}, released: {}, reused: {} };
-  const keeper = opts.persist ? new KeeperLink(opts.persist.dir) : null;
-  keeper?.warm();
+  // The keeper, once a host is to be kept: at once when every host is (started while the run gets ready).
+  let keeper: KeeperLink | null = null;
+  const keeperLink = () => (keeper ??= new KeeperLink(opts.persist!.dir));
+  if (opts.persist && opts.persist.ms !== undefined) keeperLink().warm();
+  /** How long the keeper keeps the route's connection (undefined: it is the run's own). */
+  const keptFor = (route: Route): number | null | undefined =>
+    !opts.persist ? undefined : opts.persist.ms !== undefined ? opts.persist.ms : route.target.controlPersistMs;
   const depsPromises = new Map<string, Promise<string>>();
   let local: HostConnection | null = null;
   let closed = false;
@@ -180,8 +185,9 @@ export function createHostConnector(opts: HostConnectorOptions): KeeperHostConne
       .map((e) => `${e.proxyCommand ? `[${e.proxyCommand}] ` : ''}${e.user}@${e.hostName}:${e.port}`)
       .join(' > ');
     let p = sessions.get(key);
-    if (!p && keeper && original && hop === route.jumps.length) {
-      p = keptSession(keeper, route, original);
+    const persistMs = original && hop === route.jumps.length ? keptFor(route) : undefined;
+    if (!p && persistMs !== undefined) {
+      p = keptSession(keeperLink(), route, original!, persistMs);
       sessions.set(key, p);
       p.then(
         (s) => s.onClose(() => sessions.get(key) === p && sessions.delete(key)),
@@ -209,10 +215,15 @@ export function createHostConnector(opts: HostConnectorOptions): KeeperHostConne
   };
 
   /** The target's connection through the keeper, which connects (jump hosts, retries) or has it kept already. */
-  const keptSession = async (link: KeeperLink, route: Route, target: SshTarget): Promise<SshSession> => {
+  const keptSession = async (
+    link: KeeperLink,
+    route: Route,
+    target: SshTarget,
+    persistMs: number | null,
+  ): Promise<SshSession> => {
     const t = route.target;
     // The target as given: the keeper resolves the same route with the same options (ssh_config among them).
-    const kept = await link.connect(opts, target, opts.persist!.ms);
+    const kept = await link.connect(opts, target, persistMs);
     for (const name of kept.opened) bump(stats.connections, name);
     if (!kept.opened.includes(t.name)) bump(stats.reused, t.name);
     return new SshSession(kept.client, kept.label, opts.maxSessionsPerHost ?? 10);
@@ -275,7 +286,8 @@ export function createHostConnector(opts: HostConnectorOptions): KeeperHostConne
     try {
       return { session: await sessionAt(route, route.jumps.length, target), route };
     } catch (err) {
-      if (!(err instanceof PolitburoError) || route.jumps.length === 0 || keeper) throw err;
+      // Through the keeper, its connector has said which hop failed already.
+      if (!(err instanceof PolitburoError) || route.jumps.length === 0 || keptFor(route) !== undefined) throw err;
       const via = route.jumps.map(endpointLabel).join(' -> ');
       throw new PolitburoError(err.reason, `${endpointLabel(route.target)} via ${via}: ${err.message}`);
     }

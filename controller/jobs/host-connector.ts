@@ -32,7 +32,7 @@ export async function connectorFor(
     privateKey: deps.config.ssh.keyPath ? await readFile(deps.config.ssh.keyPath) : undefined,
     passphrase: deps.config.ssh.passphrase,
     // Connections kept between jobs by the connection keeper (POLITBURO_SSH_PERSIST, docs/configuration.md).
-    ...(deps.config.ssh.persist ? { persist: deps.config.ssh.persist } : {}),
+    persist: deps.config.ssh.persist,
     ...operator,
     onWarning: (message) => deps.logger.warn({ environment: env.name }, message),
     onRetry: (r) =>

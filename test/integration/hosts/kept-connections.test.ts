@@ -186,6 +186,36 @@ describe('connections kept between runs', () => {
     await second.close();
   });
 
+  test('without a time of its own, only the hosts whose ssh_config says ControlMaster and ControlPersist are kept', async () => {
+    await freshDir();
+    const [a, b] = ssh.hosts;
+    const options = (): HostConnectorOptions => ({
+      ...base(),
+      persist: { dir },
+      sshConfig: [
+        {
+          text: `Host ${a.address}\n  ControlMaster auto\n  ControlPath ~/.ssh/cm-%C\n  ControlPersist 10m\n`,
+          where: '~/.ssh/config',
+        },
+      ],
+    });
+    const first = createHostConnector(options());
+    const seenA = await connectionOf(await first.connect(target(0)));
+    const seenB = await connectionOf(await first.connect(target(1)));
+    await first.close();
+    const listed = await keptConnections(dir);
+    assert.deepEqual(
+      listed?.map((k) => [k.label, k.persistMs]),
+      [[`${a.user}@${a.address}:${a.port}`, 600_000]],
+    );
+    const second = createHostConnector(options());
+    assert.equal(await connectionOf(await second.connect(target(0))), seenA);
+    assert.notEqual(await connectionOf(await second.connect(target(1))), seenB);
+    assert.deepEqual(second.stats().reused, { [a.address]: 1 });
+    assert.deepEqual(second.stats().connections, { [b.address]: 1 });
+    await second.close();
+  });
+
   test('a keeper directory others may enter is refused, with what to do', async () => {
     await freshDir();
     await chmod(dir, 0o755);

@@ -3,10 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CliExit, EXIT_USAGE, sshPersist } from '../../../cli/common.js';
 
-test('durations, seconds, yes and no', () => {
+test('durations, seconds, yes, no, and unset (ssh_config decides)', () => {
   assert.equal(sshPersist(undefined), undefined);
-  assert.equal(sshPersist('no'), undefined);
-  assert.equal(sshPersist('0'), undefined);
+  assert.equal(sshPersist('no'), false);
+  assert.equal(sshPersist('0'), false);
   assert.equal(sshPersist(''), undefined);
   assert.equal(sshPersist('yes'), null);
   assert.equal(sshPersist('60'), 60_000);

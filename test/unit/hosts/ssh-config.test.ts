@@ -428,3 +428,33 @@ Host *
     /Host a;b: ProxyCommand `nc %h %p`: the host name 'a;b' has characters a shell would interpret/,
   );
 });
+
+test("ControlMaster with ControlPersist: how long the connection keeper keeps a host's connection (the operator's files only)", () => {
+  const kept = (text: string, host = 'web-1') => set(text).lookup(host, 'me').controlPersistMs;
+  assert.equal(kept('Host web-*\n  ControlMaster auto\n  ControlPath ~/.ssh/cm-%C\n  ControlPersist 10m\n'), 600_000);
+  assert.equal(kept('Host *\n  ControlMaster yes\n  ControlPersist 1h30m\n'), 5_400_000);
+  assert.equal(kept('Host *\n  ControlMaster autoask\n  ControlPersist 45\n'), 45_000);
+  assert.equal(kept('Host *\n  ControlMaster auto\n  ControlPersist yes\n'), null, 'until closed');
+  assert.equal(kept('Host *\n  ControlMaster auto\n  ControlPersist 0\n'), null, '0 is yes, as in OpenSSH');
+  assert.equal(kept('Host *\n  ControlMaster auto\n  ControlPersist no\n'), undefined);
+  assert.equal(kept('Host *\n  ControlPersist 10m\n'), undefined, 'without ControlMaster nothing is kept');
+  assert.equal(kept('Host web-1\n  ControlMaster no\nHost *\n  ControlMaster auto\n  ControlPersist 10m\n'), undefined);
+  assert.equal(kept('Host db\n  ControlMaster auto\n  ControlPersist 10m\n'), undefined, 'another host');
+  assert.throws(
+    () => kept('Host *\n  ControlMaster auto\n  ControlPersist a while\n'),
+    (err: unknown) =>
+      err instanceof PolitburoError &&
+      err.reason === 'InvalidSpec' &&
+      /ssh_config ssh_config: Host web-1: ControlPersist 'a while' is not yes, no or a time/.test(err.message),
+  );
+  const repo = set('Host *\n  ControlMaster auto\n  ControlPersist 10m\n', { fromRepository: true });
+  assert.equal(repo.lookup('web-1', 'me').controlPersistMs, undefined);
+  assert.match(repo.warnings.join('\n'), /ControlMaster is ignored in a repository's file/);
+  assert.match(repo.warnings.join('\n'), /ControlPersist is ignored in a repository's file/);
+  // The route's target carries it, for the connector.
+  assert.equal(
+    resolveRoute({ address: 'web-1' }, set('Host *\n  ControlMaster auto\n  ControlPersist 5m\n')).target
+      .controlPersistMs,
+    300_000,
+  );
+});

@@ -67,8 +67,8 @@ test('with POLITBURO_SSH_PERSIST the next job uses the connection the last job o
   assert.equal(kept?.length, 1);
 });
 
-test('without it nothing is kept; a bad value stops the controller at start-up, saying what it takes', () => {
-  assert.equal(configWith({}).ssh.persist, undefined);
+test('without it only what ssh_config says is kept, with `no` nothing; a bad value stops the controller at start-up, saying what it takes', () => {
+  assert.deepEqual(configWith({ POLITBURO_SSH_PERSIST_DIR: '/k' }).ssh.persist, { dir: '/k' }, "ssh_config's say");
   assert.equal(configWith({ POLITBURO_SSH_PERSIST: 'no' }).ssh.persist, undefined);
   assert.throws(
     () => configWith({ POLITBURO_SSH_PERSIST: 'a while' }),
