@@ -4,6 +4,10 @@
  */
 import type { HostConnectorOptions } from './connector-options.js';
 import type { SshConfigSource } from './ssh-config.js';
+import type { IncludedFile } from './ssh-include.js';
+
+/** An ssh_config source as JSON carries it: its per-block Includes as entries rather than a Map. */
+type WireSshConfig = Omit<SshConfigSource, 'blockIncludes'> & { blockIncludes?: [string, IncludedFile[]][] };
 
 export interface WireOptions {
   privateKey?: { base64: string } | { text: string };
@@ -14,7 +18,7 @@ export interface WireOptions {
   keepaliveIntervalMs?: number;
   maxSessionsPerHost?: number;
   agent?: string;
-  sshConfig?: SshConfigSource[];
+  sshConfig?: WireSshConfig[];
   defaultIdentityFiles?: string[];
   retries?: number;
   retryDelaysMs?: number[];
@@ -35,7 +39,10 @@ export function optionsToWire(o: HostConnectorOptions): WireOptions {
     keepaliveIntervalMs: o.keepaliveIntervalMs,
     maxSessionsPerHost: o.maxSessionsPerHost,
     agent: o.agent,
-    sshConfig: o.sshConfig,
+    sshConfig: o.sshConfig?.map(({ blockIncludes, ...source }) => ({
+      ...source,
+      ...(blockIncludes ? { blockIncludes: [...blockIncludes] } : {}),
+    })),
     defaultIdentityFiles: o.defaultIdentityFiles,
     retries: o.retries,
     retryDelaysMs: o.retryDelaysMs,
@@ -45,9 +52,13 @@ export function optionsToWire(o: HostConnectorOptions): WireOptions {
 }
 
 export function optionsFromWire(w: WireOptions): HostConnectorOptions {
-  const { privateKey, ...rest } = w;
+  const { privateKey, sshConfig, ...rest } = w;
   return {
     ...rest,
+    sshConfig: sshConfig?.map(({ blockIncludes, ...source }) => ({
+      ...source,
+      ...(blockIncludes ? { blockIncludes: new Map(blockIncludes) } : {}),
+    })),
     ...(privateKey === undefined
       ? {}
       : { privateKey: 'base64' in privateKey ? Buffer.from(privateKey.base64, 'base64') : privateKey.text }),

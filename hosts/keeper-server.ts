@@ -161,9 +161,9 @@ export async function runKeeper(socketPath: string, log: (line: string) => void 
         }>(payload);
         const pool = poolFor(options);
         const session = await pool.connector.sessionFor(target);
-        if (!peers.has(peer)) return; // gone meanwhile: the connection stays kept for others
         const k = keep(pool, session, persistMs);
-        k.users.add(peer);
+        // A caller gone meanwhile does not use it: it is kept for its persist time all the same.
+        if (peers.has(peer)) k.users.add(peer);
         idle(k);
         peer.send(Frame.Connected, id, { conn: k.id, label: session.label, opened: r.opened });
       } catch (err) {

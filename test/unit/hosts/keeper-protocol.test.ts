@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame, Frame, FrameReader, parseJson } from '../../../hosts/keeper-protocol.js';
 import { loaderArgs } from '../../../hosts/keeper-client.js';
+import { optionsFromWire, optionsToWire, type WireOptions } from '../../../hosts/keeper-options.js';
+import type { HostConnectorOptions } from '../../../hosts/connector-options.js';
 
 const collect = () => {
   const frames: [number, number, string][] = [];
@@ -46,4 +48,29 @@ test("a started keeper keeps only the options that load code first (a TypeScript
     ['--import', 'tsx', '--require=./a.cjs'],
   );
   assert.deepEqual(loaderArgs(['--cpu-prof', '--loader', 'ts-node/esm']), ['--loader', 'ts-node/esm']);
+});
+
+test('connection options reach the keeper as they were: a key as bytes, Includes inside Host blocks, no callbacks', () => {
+  const options: HostConnectorOptions = {
+    privateKey: Buffer.from('-----BEGIN OPENSSH PRIVATE KEY-----\n'),
+    passphrase: 'p',
+    knownHosts: ['[10.0.0.1]:22 ssh-ed25519 AAAA\n'],
+    agent: '/run/agent.sock',
+    sshConfig: [
+      {
+        text: 'Host web-*\n  Include web.conf\n',
+        where: '~/.ssh/config',
+        blockIncludes: new Map([['web.conf', [{ file: '/root/.ssh/web.conf', text: 'User deploy\n' }]]]),
+      },
+      { text: 'Host *\n  Port 2222\n', where: 'ssh/config', fromRepository: true },
+    ],
+    retries: 2,
+    onWarning: () => undefined,
+    persist: { dir: '/run/keeper', ms: 1000 },
+  };
+  const back = optionsFromWire(JSON.parse(JSON.stringify(optionsToWire(options))) as WireOptions);
+  const { onWarning: _w, persist: _p, ...sent } = options;
+  assert.deepEqual(back, sent);
+  assert.ok(back.sshConfig?.[0].blockIncludes instanceof Map);
+  assert.equal(optionsFromWire(optionsToWire({ knownHosts: [], privateKey: 'PEM' })).privateKey, 'PEM');
 });
