@@ -9,45 +9,30 @@ import type { IncludedFile } from './ssh-include.js';
 /** An ssh_config source as JSON carries it: its per-block Includes as entries rather than a Map. */
 type WireSshConfig = Omit<SshConfigSource, 'blockIncludes'> & { blockIncludes?: [string, IncludedFile[]][] };
 
-export interface WireOptions {
+/** The options but the callbacks and `persist` (the keeper's own connector keeps nothing itself), as JSON. */
+export type WireOptions = Omit<
+  HostConnectorOptions,
+  'privateKey' | 'sshConfig' | 'onRetry' | 'onWarning' | 'onConnection' | 'persist'
+> & {
   privateKey?: { base64: string } | { text: string };
-  passphrase?: string;
-  knownHosts: string[];
-  acceptNewHostKeysFile?: string;
-  connectTimeoutMs?: number;
-  keepaliveIntervalMs?: number;
-  maxSessionsPerHost?: number;
-  agent?: string;
   sshConfig?: WireSshConfig[];
-  defaultIdentityFiles?: string[];
-  retries?: number;
-  retryDelaysMs?: number[];
-  localUser?: string;
-  hostCertificates?: boolean;
-}
+};
 
 export function optionsToWire(o: HostConnectorOptions): WireOptions {
-  const { privateKey } = o;
+  const { privateKey, sshConfig, onRetry: _r, onWarning: _w, onConnection: _c, persist: _p, ...rest } = o;
   return {
+    ...rest,
     ...(privateKey === undefined
       ? {}
       : { privateKey: Buffer.isBuffer(privateKey) ? { base64: privateKey.toString('base64') } : { text: privateKey } }),
-    passphrase: o.passphrase,
-    knownHosts: o.knownHosts,
-    acceptNewHostKeysFile: o.acceptNewHostKeysFile,
-    connectTimeoutMs: o.connectTimeoutMs,
-    keepaliveIntervalMs: o.keepaliveIntervalMs,
-    maxSessionsPerHost: o.maxSessionsPerHost,
-    agent: o.agent,
-    sshConfig: o.sshConfig?.map(({ blockIncludes, ...source }) => ({
-      ...source,
-      ...(blockIncludes ? { blockIncludes: [...blockIncludes] } : {}),
-    })),
-    defaultIdentityFiles: o.defaultIdentityFiles,
-    retries: o.retries,
-    retryDelaysMs: o.retryDelaysMs,
-    localUser: o.localUser,
-    hostCertificates: o.hostCertificates,
+    ...(sshConfig
+      ? {
+          sshConfig: sshConfig.map(({ blockIncludes, ...source }) => ({
+            ...source,
+            ...(blockIncludes ? { blockIncludes: [...blockIncludes] } : {}),
+          })),
+        }
+      : {}),
   };
 }
 
@@ -55,12 +40,16 @@ export function optionsFromWire(w: WireOptions): HostConnectorOptions {
   const { privateKey, sshConfig, ...rest } = w;
   return {
     ...rest,
-    sshConfig: sshConfig?.map(({ blockIncludes, ...source }) => ({
-      ...source,
-      ...(blockIncludes ? { blockIncludes: new Map(blockIncludes) } : {}),
-    })),
     ...(privateKey === undefined
       ? {}
       : { privateKey: 'base64' in privateKey ? Buffer.from(privateKey.base64, 'base64') : privateKey.text }),
+    ...(sshConfig
+      ? {
+          sshConfig: sshConfig.map(({ blockIncludes, ...source }) => ({
+            ...source,
+            ...(blockIncludes ? { blockIncludes: new Map(blockIncludes) } : {}),
+          })),
+        }
+      : {}),
   };
 }
