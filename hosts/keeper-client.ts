@@ -355,6 +355,7 @@ function spawnKeeper(socketPath: string, logFile: string) {
   const log = openSync(logFile, 'a', 0o600);
   try {
     const child = spawn(process.execPath, [...execArgv, main, socketPath], {
+      env: keeperEnv(process.env),
       detached: true,
       stdio: ['ignore', log, log],
       cwd: process.cwd(), // where its loader options resolve from, as for this process
@@ -405,4 +406,16 @@ export function loaderArgs(execArgv: string[]): string[] {
       out.push(a, execArgv[++i]);
   }
   return out;
+}
+
+/**
+ * The keeper's environment: this process's (a ProxyCommand it runs may need the operator's variables, as under an
+ * OpenSSH ControlMaster), without Politburo's own settings and secrets (POLITBURO_*: task secrets, the key's passphrase;
+ * DATABASE_URL; GITHUB_*: the controller's credentials), which it never needs and would otherwise keep for as long as
+ * it lives.
+ */
+export function keeperEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(
+    Object.entries(env).filter(([k]) => !/^(POLITBURO_|GITHUB_)/.test(k) && k !== 'DATABASE_URL'),
+  );
 }

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encodeFrame, Frame, FrameReader, parseJson } from '../../../hosts/keeper-protocol.js';
-import { loaderArgs } from '../../../hosts/keeper-client.js';
+import { keeperEnv, loaderArgs } from '../../../hosts/keeper-client.js';
 import { optionsFromWire, optionsToWire, type WireOptions } from '../../../hosts/keeper-options.js';
 import type { HostConnectorOptions } from '../../../hosts/connector-options.js';
 
@@ -73,4 +73,18 @@ test('connection options reach the keeper as they were: a key as bytes, Includes
   assert.deepEqual(back, sent);
   assert.ok(back.sshConfig?.[0].blockIncludes instanceof Map);
   assert.equal(optionsFromWire(optionsToWire({ knownHosts: [], privateKey: 'PEM' })).privateKey, 'PEM');
+});
+
+test("the keeper keeps the operator's variables (a ProxyCommand may need them), not Politburo's secrets", () => {
+  const env = keeperEnv({
+    PATH: '/usr/bin',
+    HOME: '/home/ops',
+    AWS_PROFILE: 'prod',
+    SSH_AUTH_SOCK: '/run/agent',
+    POLITBURO_SECRET_DB_PASSWORD: 'hunter2',
+    POLITBURO_SSH_KEY_PASSPHRASE: 'p',
+    DATABASE_URL: 'postgres://u:pw@db/politburo',
+    GITHUB_TOKEN: 'ghp_x',
+  });
+  assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/home/ops', AWS_PROFILE: 'prod', SSH_AUTH_SOCK: '/run/agent' });
 });
