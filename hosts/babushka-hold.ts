@@ -18,8 +18,9 @@
  */
 import { createHash } from 'node:crypto';
 
-/** Exit status of a held command that never reached Babushka (probe failed, released by nothing, no FIFO). */
-export const HOLD_FAILED = 125;
+import { HOLD_FAILED } from '../kernel/hold.js';
+
+export { HOLD_FAILED };
 
 /** The line that releases a held process, written to the channel's stdin. */
 export const RELEASE_LINE = 'go\n';
@@ -51,8 +52,8 @@ const HOLD_NAME = `hold-${createHash('sha256').update(HOLD_RB).digest('hex').sli
 
 /**
  * Shell lines that prepare a held command, run before it in the lifeline wrapper (remote-command.ts): the hold file
- * written once per host (`~/.politburo/hold-HASH.rb`, atomically), a FIFO on fd 9 (its name removed at once) and the
- * environment that makes Ruby load the file. Any failure ends the command with {@link HOLD_FAILED}.
+ * written once per host (`~/.politburo/hold-HASH.rb`, atomically), a FIFO on fd 9 (its directory, `$politburo_hold`,
+ * removed by the lifeline watcher at the release or the end) and the environment that makes Ruby load the file. Any failure ends the command with {@link HOLD_FAILED}.
  */
 export function holdPrelude(): string[] {
   const file = `"$HOME/.politburo/${HOLD_NAME}"`;
@@ -63,8 +64,10 @@ export function holdPrelude(): string[] {
     ...HOLD_RB.trimEnd().split('\n'),
     delimiter,
     `politburo_hold=$(mktemp -d) && mkfifo "$politburo_hold/go" && exec 9<>"$politburo_hold/go" || exit ${HOLD_FAILED}`,
-    'rm -rf "$politburo_hold"',
     `RUBYOPT="-r$HOME/.politburo/${HOLD_NAME}\${RUBYOPT:+ $RUBYOPT}"; POLITBURO_HOLD_FD=9; export RUBYOPT POLITBURO_HOLD_FD`,
+    // For a command escalated to root through sudo, which drops the environment and closes fd 9 (become.ts): the FIFO
+    // by its path (in a directory only this user and root may enter; removed at the release) and the hold file.
+    `POLITBURO_HOLD_FIFO="$politburo_hold/go"; POLITBURO_HOLD_RB="$HOME/.politburo/${HOLD_NAME}"; export POLITBURO_HOLD_FIFO POLITBURO_HOLD_RB`,
   ];
 }
 

@@ -29,13 +29,13 @@ export function wrapRemoteCommand(
   const inner = quoteShell(
     `trap "kill $1 2>/dev/null" EXIT; politburo_command=$2; set --; ${opts.hold ? `${HOLD_FUNCTION}; ` : ''}eval "$politburo_command"`,
   );
-  const release = `echo ${RELEASE_LINE.trimEnd()} >&9; exec 9>&-;`;
+  const release = `echo ${RELEASE_LINE.trimEnd()} >&9; exec 9>&-; rm -rf "$politburo_hold";`;
   const script = [
     'exec 3<&0 </dev/null',
     ...(opts.hold ? holdPrelude() : []),
     // $$ is this shell, which becomes `timeout` by exec: a TERM to it reaches everything the command started.
     opts.hold
-      ? `{ if read -r _ <&3; then ${release} read -r _ <&3; fi; kill -TERM $$; } >/dev/null 2>&1 &`
+      ? `{ if read -r _ <&3; then ${release} read -r _ <&3; fi; rm -rf "$politburo_hold"; kill -TERM $$; } >/dev/null 2>&1 &`
       : '{ read -r _ <&3; kill -TERM $$; } >/dev/null 2>&1 &',
     'exec 3<&-',
     run(`/bin/sh -c ${inner} politburo-task $! "$1"`),

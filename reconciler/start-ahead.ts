@@ -7,7 +7,7 @@
  */
 import type { HostConnection, ResolvedNode } from '../kernel/types.js';
 import { hostOf, warmNode, type EngineRun } from './run-engine.js';
-import { firstBabushkaCommand } from './tasks/run-node-tasks.js';
+import { firstBabushkaCommand, mayHoldFirst } from './tasks/run-node-tasks.js';
 
 export interface AheadNode {
   path: string;
@@ -40,9 +40,8 @@ export function startAhead(run: EngineRun, nodes: AheadNode[]): StartAhead {
   const waiting = new Map<string, number>();
   for (const n of nodes) {
     const deps = new Set(n.node.dependsOn.map((d) => d.path).filter((p) => inRun.has(p)));
-    const first = n.node.tasks[0];
-    // A node with nothing to wait for starts at once: nothing to win. Only Babushka as the SSH user is held.
-    if (!n.eligible || deps.size === 0 || first?.kind !== 'babushka' || first.become) continue;
+    // A node with nothing to wait for starts at once: nothing to win. Only Babushka as the SSH user or root is held.
+    if (!n.eligible || deps.size === 0 || !mayHoldFirst(n.node)) continue;
     waiting.set(n.path, deps.size);
     for (const d of deps) {
       const list = dependents.get(d);

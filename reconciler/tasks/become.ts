@@ -25,6 +25,7 @@
  * whose run died keeps running until its own timeout (docs/operations.md).
  */
 import { quoteShell } from '../../kernel/quote-shell.js';
+import { HOLD_FAILED } from '../../kernel/hold.js';
 import type { BecomeSpec, ExecResult } from '../../kernel/types.js';
 import type { ExecOptions } from '../../kernel/exec-options.js';
 import { resolveTaskValue, TaskValueError } from './resolve-task-value.js';
@@ -60,12 +61,33 @@ const INNER = [
 export function becomeCommand(command: string, b: BecomeSpec, opts: { password: boolean; babushka?: boolean }): string {
   const sudo = sudoWords(b, opts.password);
   if (!opts.babushka) return `exec ${sudo} /bin/sh -c ${quoteShell(INNER)} politburo-become ${quoteShell(command)}`;
-  const withBabushka = `politburo_babushka=$1\nbabushka() { "$politburo_babushka" "$@"; }\n${command}`;
+  const withBabushka = `${BABUSHKA_AS_BECOME}\n${command}`;
   return [
-    'politburo_babushka=$(command -v babushka 2>/dev/null) || politburo_babushka=babushka',
-    `exec ${sudo} /bin/sh -c ${quoteShell(INNER)} politburo-become ${quoteShell(withBabushka)} "$politburo_babushka"`,
+    // The `babushka` of the SSH user's PATH (not the function of a held command, hosts/babushka-hold.ts).
+    'politburo_babushka=$(unset -f babushka 2>/dev/null; command -v babushka 2>/dev/null) || politburo_babushka=babushka',
+    `exec ${sudo} /bin/sh -c ${quoteShell(INNER)} politburo-become ${quoteShell(withBabushka)} "$politburo_babushka" "\${POLITBURO_HOLD_FIFO:-}" "\${POLITBURO_HOLD_RB:-}"`,
   ].join('\n');
 }
+
+/**
+ * `babushka` in the escalated shell: `$1` is the SSH user's babushka. When the command was started ahead and held
+ * (hosts/babushka-hold.ts, docs/babushka.md "Started ahead"; only to root without a password, where the node's first
+ * task is such: run-node-tasks.ts), `$2` is the hold's FIFO and `$3` the hold file, which sudo's reset environment and
+ * closed descriptors would otherwise lose: the FIFO is opened again by its path (root may enter the SSH user's
+ * directory; another user may not, and then nothing runs: exit status 125, and the node's run starts it afresh), and
+ * the same probe as the SSH user's makes sure this babushka loads the hold file before anything of a dep runs.
+ */
+const BABUSHKA_AS_BECOME = [
+  'politburo_babushka=$1',
+  'if test -n "$2"; then',
+  // `command exec`: a FIFO it cannot open (or one removed by a release meanwhile) ends it quietly, not with sh's error.
+  `  { command exec 9<>"$2"; } 2>/dev/null || exit ${HOLD_FAILED}`,
+  '  politburo_hold_rb=$3',
+  `  babushka() { test "$(POLITBURO_HOLD=probe RUBYOPT="--disable-gems -r$politburo_hold_rb" "$politburo_babushka" </dev/null 2>/dev/null)" = politburo-hold || exit ${HOLD_FAILED}; RUBYOPT="-r$politburo_hold_rb\${RUBYOPT:+ $RUBYOPT}" POLITBURO_HOLD_FD=9 "$politburo_babushka" "$@"; }`,
+  'else',
+  '  babushka() { "$politburo_babushka" "$@"; }',
+  'fi',
+].join('\n');
 
 /**
  * The check: prints the SSH user, then (as the become user, when sudo lets it) a mark, the become user's HOME and

@@ -12,6 +12,7 @@ import {
   type TaskSpec,
 } from '../../kernel/types.js';
 import { Redactor } from './redactor.js';
+import { becomeCommand } from './become.js';
 import { TaskValueError } from './resolve-task-value.js';
 import { babushkaBatchCommand, runBabushkaBatch } from './run-babushka-batch.js';
 import { babushkaCommand, resolveArgs, runBabushkaTask } from './run-babushka-task.js';
@@ -136,20 +137,30 @@ function babushkaStep(
   return { batch, args };
 }
 
+/** Whether the node's first task is Babushka run as the SSH user, or as root through sudo without a password. */
+export function mayHoldFirst(node: ResolvedNode): boolean {
+  const first = node.tasks[0];
+  if (first?.kind !== 'babushka') return false;
+  return !first.become || (first.become.user === 'root' && first.become.password === undefined);
+}
+
 /**
- * The command of the node's first step when it is a Babushka process run as the SSH user (no `become`) whose arguments
- * resolve now: what may be started ahead and held (docs/babushka.md, "Started ahead"); null otherwise. It is the very
- * command the step will run, so the step's exec releases the held process (a command that changed meanwhile, say an
- * address that became known, simply runs afresh).
+ * The command of the node's first step when it is a Babushka process, run as the SSH user or escalated to root without
+ * a password (sudo's stdin is then free for the release, and root reads the SSH user's deps and hold FIFO where they
+ * are: become.ts), whose arguments resolve now: what may be started ahead and held (docs/babushka.md, "Started ahead");
+ * null otherwise. It is the very command the step will run, so the step's exec releases the held process (a command
+ * that changed meanwhile, say an address that became known, simply runs afresh).
  */
 export function firstBabushkaCommand(node: ResolvedNode, opts: RunNodeTasksOptions): string | null {
   const first = node.tasks[0];
   const dir = opts.remoteDepsDir;
-  if (first?.kind !== 'babushka' || first.become || dir === null) return null;
+  if (!mayHoldFirst(node) || first?.kind !== 'babushka' || dir === null) return null;
   const step = babushkaStep(opts, node.tasks, 0);
   if ('error' in step) return null;
   const { batch, args } = step;
-  return batch.length === 1
-    ? babushkaCommand(dir, batch[0].dep, args[0], opts.dryRun)
-    : babushkaBatchCommand(batch, args, dir, opts.dryRun);
+  const command =
+    batch.length === 1
+      ? babushkaCommand(dir, batch[0].dep, args[0], opts.dryRun)
+      : babushkaBatchCommand(batch, args, dir, opts.dryRun);
+  return first.become ? becomeCommand(command, first.become, { password: false, babushka: true }) : command;
 }

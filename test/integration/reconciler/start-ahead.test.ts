@@ -12,6 +12,8 @@ import type { SshHosts } from '../../helpers/sshd.js';
 import type { PgStateStore } from '../../../store/pg-store.js';
 import { waitFor } from '../../helpers/wait-for.js';
 import { engineInput, makeRepo, startEngineWorld, type EngineWorld } from '../../helpers/engine-harness.js';
+import { sudoFixture } from '../../helpers/sudo.js';
+import { rm, stat } from 'node:fs/promises';
 
 let ssh: SshHosts;
 let store: PgStateStore;
@@ -142,5 +144,33 @@ describe('Babushka started ahead', () => {
     await waitFor('the held processes to end', async () => (await rubies()).every((n) => n === '0'));
     for (const i of [REPLICA, WEB1, WEB2, LB])
       assert.equal((await conns[i].exec('test -e ~/state; echo $?')).stdout, '1\n', `nothing ran on host ${i}`);
+  });
+
+  test('with `become: sudo` (root, no password) the dependents are started ahead and released through sudo', async () => {
+    const sudo = await sudoFixture();
+    try {
+      for (const h of ssh.hosts) await sudo.allow(h.user, { nopasswd: true });
+      // As root (`sudo -H`), the stamped dep writes under root's home: the same directory for every host here.
+      await rm('/root/state', { recursive: true, force: true });
+      const dir = await makeRepo({
+        hosts: {
+          'database/master': ssh.hosts[MASTER],
+          'database/replica': ssh.hosts[REPLICA],
+          web: [ssh.hosts[WEB1], ssh.hosts[WEB2]],
+          lb: ssh.hosts[LB],
+        },
+        knownHosts: ssh.knownHosts,
+        extra: '    defaults: { become: sudo }\n',
+      });
+      const { result, stats } = await apply(dir);
+      assert.equal(result.status, 'succeeded', JSON.stringify(result.nodes, null, 1));
+      const dependents = [REPLICA, WEB1, WEB2, LB].map(address);
+      assert.deepEqual(stats.held, Object.fromEntries(dependents.map((a) => [a, 1])));
+      assert.deepEqual(stats.released, stats.held, 'each ran its first task, released');
+      assert.ok((await stat('/root/state/lb.end')).uid === 0, 'the tasks ran as root');
+    } finally {
+      await sudo.cleanup();
+      await rm('/root/state', { recursive: true, force: true });
+    }
   });
 });

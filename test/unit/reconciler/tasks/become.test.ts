@@ -32,11 +32,14 @@ test('commands carry the command quoted, never a password (there is none to carr
     assert.match(cmd, /sudo -k -S -p '' -H -u deploy --/);
   }
   assert.match(becomeCommand("echo 'hi'", root, { password: false }), /^exec sudo -n -H -u root -- \/bin\/sh -c /);
-  // Babushka is the SSH user's (its PATH), run as the become user.
+  // Babushka is the SSH user's (its PATH, not a held command's function), run as the become user; a held command's
+  // FIFO and hold file go through sudo as arguments (docs/babushka.md, "Started ahead"), empty when not held.
+  const withBabushka = becomeCommand('babushka meet x', root, { password: false, babushka: true });
   assert.match(
-    becomeCommand('babushka meet x', root, { password: false, babushka: true }),
-    /^politburo_babushka=\$\(command -v babushka 2>\/dev\/null\) \|\| politburo_babushka=babushka\n/,
+    withBabushka,
+    /^politburo_babushka=\$\(unset -f babushka 2>\/dev\/null; command -v babushka 2>\/dev\/null\) \|\| politburo_babushka=babushka\n/,
   );
+  assert.match(withBabushka, / "\$politburo_babushka" "\$\{POLITBURO_HOLD_FIFO:-\}" "\$\{POLITBURO_HOLD_RB:-\}"$/);
   // The password line is passed on by shell builtins, never as an argument.
   assert.match(copyDepsCommand('/d', 'abc', b, true), /IFS= read -r politburo_pw && printf '%s\\n' "\$politburo_pw"/);
   assert.doesNotMatch(copyDepsCommand('/d', 'abc', root, false), /read -r/);
