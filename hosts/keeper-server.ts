@@ -38,6 +38,8 @@ interface Pool {
   hash: string;
   connector: KeeperHostConnector;
   kept: Set<Kept>;
+  /** Connects under way: a pool ends only when it keeps nothing and connects nothing. */
+  connecting: number;
 }
 
 interface Peer {
@@ -96,12 +98,15 @@ export async function runKeeper(socketPath: string, log: (line: string) => void 
     if (!byId.delete(k.id)) return;
     clearTimeout(k.timer);
     k.pool.kept.delete(k);
-    // A pool with nothing kept ends, jump host connections included.
-    if (k.pool.kept.size === 0 && pools.get(k.pool.hash) === k.pool) {
-      pools.delete(k.pool.hash);
-      void k.pool.connector.close().catch(() => undefined);
-    }
+    endIfUnused(k.pool);
     maybeExit();
+  };
+
+  /** A pool that keeps nothing and connects nothing ends, its jump host connections with it. */
+  const endIfUnused = (pool: Pool) => {
+    if (pool.kept.size > 0 || pool.connecting > 0 || pools.get(pool.hash) !== pool) return;
+    pools.delete(pool.hash);
+    void pool.connector.close().catch(() => undefined);
   };
 
   const endKept = async (k: Kept, why: string) => {
@@ -144,7 +149,7 @@ export async function runKeeper(socketPath: string, log: (line: string) => void 
         },
         onConnection: (name) => request.getStore()?.opened.push(name),
       }) as KeeperHostConnector;
-      pool = { hash, connector, kept: new Set() };
+      pool = { hash, connector, kept: new Set(), connecting: 0 };
       pools.set(hash, pool);
     }
     return pool;
@@ -153,14 +158,16 @@ export async function runKeeper(socketPath: string, log: (line: string) => void 
   const connect = (peer: Peer, id: number, payload: Buffer) => {
     const r: Request = { peer, id, opened: [] };
     void request.run(r, async () => {
+      let pool: Pool | undefined;
       try {
         const { options, target, persistMs } = parseJson<{
           options: WireOptions;
           target: SshTarget;
           persistMs: number | null;
         }>(payload);
-        const pool = poolFor(options);
-        const session = await pool.connector.sessionFor(target);
+        pool = poolFor(options);
+        pool.connecting++;
+        const session = await pool.connector.sessionFor(target).finally(() => pool!.connecting--);
         const k = keep(pool, session, persistMs);
         // A caller gone meanwhile does not use it: it is kept for its persist time all the same.
         if (peers.has(peer)) k.users.add(peer);
@@ -169,6 +176,7 @@ export async function runKeeper(socketPath: string, log: (line: string) => void 
       } catch (err) {
         const reason = err instanceof PolitburoError ? err.reason : 'HostUnreachable';
         peer.send(Frame.ConnectFailed, id, { reason, message: (err as Error).message });
+        if (pool) endIfUnused(pool);
       }
     });
   };
