@@ -137,6 +137,7 @@ export class KeeperLink {
   >();
   private readonly clients = new Map<number, KeeperClient>();
   private live: net.Socket | null = null;
+  private closed = false;
 
   constructor(private readonly dir: string) {}
 
@@ -184,6 +185,10 @@ export class KeeperLink {
 
   /** Closes this process's link: the keeper keeps the connections for their persist time. */
   async close(): Promise<void> {
+    this.closed = true;
+    // A link still starting (warm) closes as soon as it is up, so that it does not keep this process alive.
+    const starting = this.socket;
+    if (starting && !this.live) await starting.then((s) => s.destroy()).catch(() => undefined);
     const s = this.live;
     this.live = null;
     this.socket = null;
@@ -195,6 +200,7 @@ export class KeeperLink {
   }
 
   private open(): Promise<net.Socket> {
+    if (this.closed) return Promise.reject(new PolitburoError('Interrupted', 'the host connector is closed'));
     this.socket ??= this.start().then(
       (s) => {
         this.attach(s);

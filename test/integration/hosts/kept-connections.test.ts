@@ -162,6 +162,21 @@ describe('connections kept between runs', () => {
     await c.close();
   });
 
+  test('a run that ends before its keeper answered ends: the link does not keep its process alive', async () => {
+    await freshDir();
+    const script = `
+      import { createHostConnector } from './hosts/ssh-connector.ts';
+      const c = createHostConnector(${JSON.stringify({ knownHosts: [], persist: { dir, ms: 60_000 } })});
+      await c.close();
+    `;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('../../..', import.meta.url)),
+      stdio: 'ignore',
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    assert.equal(code, 0);
+  });
+
   test('a kept connection that was lost is opened again by the next run', async () => {
     await freshDir();
     const first = createHostConnector(base());
