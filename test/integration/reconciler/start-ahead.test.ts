@@ -30,7 +30,8 @@ beforeEach(async () => {
 });
 
 const [MASTER, REPLICA, WEB1, WEB2, LB] = [0, 1, 2, 3, 4];
-const lampRepo = () =>
+/** The LAMP topology on the five hosts; `extra`: more keys of its environment. */
+const lampRepo = (extra?: string) =>
   makeRepo({
     hosts: {
       'database/master': ssh.hosts[MASTER],
@@ -39,6 +40,7 @@ const lampRepo = () =>
       lb: ssh.hosts[LB],
     },
     knownHosts: ssh.knownHosts,
+    extra,
   });
 const apply = async (dir: string, extra: { startAhead?: boolean } = {}) => {
   const { input, close, stats } = await engineInput({
@@ -152,16 +154,7 @@ describe('Babushka started ahead', () => {
       for (const h of ssh.hosts) await sudo.allow(h.user, { nopasswd: true });
       // As root (`sudo -H`), the stamped dep writes under root's home: the same directory for every host here.
       await rm('/root/state', { recursive: true, force: true });
-      const dir = await makeRepo({
-        hosts: {
-          'database/master': ssh.hosts[MASTER],
-          'database/replica': ssh.hosts[REPLICA],
-          web: [ssh.hosts[WEB1], ssh.hosts[WEB2]],
-          lb: ssh.hosts[LB],
-        },
-        knownHosts: ssh.knownHosts,
-        extra: '    defaults: { become: sudo }\n',
-      });
+      const dir = await lampRepo('    defaults: { become: sudo }\n');
       const { result, stats } = await apply(dir);
       assert.equal(result.status, 'succeeded', JSON.stringify(result.nodes, null, 1));
       const dependents = [REPLICA, WEB1, WEB2, LB].map(address);
