@@ -51,6 +51,13 @@ describe('connections kept between runs', () => {
     }
   });
 
+  /** A new connector reaches host 0 over a new connection, not over `seen` (the one kept before). */
+  const connectsAfresh = async (seen: string) => {
+    const c = createHostConnector(base());
+    assert.notEqual(await connectionOf(await c.connect(target(0))), seen);
+    assert.deepEqual(c.stats().connections, { [ssh.hosts[0].address]: 1 });
+    await c.close();
+  };
   const freshDir = async () => (dir = await mkdtemp(path.join(os.tmpdir(), 'politburo-keep-')));
 
   test('a later connector within the persist time uses the connection an earlier one opened', async () => {
@@ -89,10 +96,7 @@ describe('connections kept between runs', () => {
     const seen = await connectionOf(await first.connect(target(0)));
     await first.close();
     await waitFor('the keeper to end', async () => !(await answers(keeperSocketPath(dir))));
-    const second = createHostConnector(base());
-    assert.notEqual(await connectionOf(await second.connect(target(0))), seen);
-    assert.deepEqual(second.stats().connections, { [ssh.hosts[0].address]: 1 });
-    await second.close();
+    await connectsAfresh(seen);
   });
 
   test('other connection options never share a kept connection: another known_hosts is checked afresh', async () => {
@@ -195,10 +199,7 @@ describe('connections kept between runs', () => {
     );
     await killer.close();
     await waitFor('the keeper to see it gone', async () => (await keptConnections(dir))?.length === 0);
-    const second = createHostConnector(base());
-    assert.notEqual(await connectionOf(await second.connect(target(0))), seen);
-    assert.deepEqual(second.stats().connections, { [ssh.hosts[0].address]: 1 });
-    await second.close();
+    await connectsAfresh(seen);
   });
 
   test('without a time of its own, only the hosts whose ssh_config says ControlMaster and ControlPersist are kept', async () => {
